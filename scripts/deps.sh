@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# deps.sh - install the Debian packages gpufrac needs, only those missing.
+#
+#   scripts/deps.sh            build + run (compiler, cmake, libraries)
+#   scripts/deps.sh --test     + test tools (cmocka, jq)
+#   scripts/deps.sh --ci       + CI tools (clang/libFuzzer, valgrind, cppcheck, clang-format)
+#
+# Idempotent: runs apt-get only when something is missing, and `apt-get update`
+# once before the first install. Needs root (or sudo) on Debian bookworm.
+set -euo pipefail
+
+build=(gcc make cmake pkg-config libjansson-dev)
+test=(libcmocka-dev jq)
+ci=(clang libclang-rt-14-dev valgrind cppcheck clang-format)
+
+want=("${build[@]}")
+case "${1:-}" in
+  --test) want+=("${test[@]}") ;;
+  --ci) want+=("${test[@]}" "${ci[@]}") ;;
+  "") ;;
+  *) echo "usage: $0 [--test|--ci]" >&2; exit 2 ;;
+esac
+
+missing=()
+for p in "${want[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "deps: installing ${missing[*]}" >&2
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || { echo "deps: need root to install ${missing[*]}" >&2; exit 1; }
+  sudo=sudo
+fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

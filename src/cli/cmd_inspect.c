@@ -1,0 +1,261 @@
+/* cmd_inspect.c - `gpufrac inspect`: GPUs, their sharing pods and
+ * fragmentation, per pool and node, from kubectl JSON snapshots. */
+#include "commands.h"
+#include "core/model.h"
+#include "io/snapshot.h"
+
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+
+static void help(FILE *f)
+{
+    fprintf(f,
+            "usage: gpufrac inspect [-o table|json] [--summary] [--pool NAME] SNAPSHOT...\n\n"
+            "Loads Kubernetes objects printed by `kubectl get nodes,pods -A -o json`\n"
+            "(several files may be given; ReplicaSets/Deployments/StatefulSets are used\n"
+            "to resolve owners; '-' reads standard input) and shows, per node pool and\n"
+            "node, each GPU with the pods sharing it, its allocated and free fraction\n"
+            "(memory-based, as KAI Scheduler counts it), and totals: GPUs held whole,\n"
+            "shared and idle, and fragmentation (free fractions stranded on partially\n"
+            "used shared GPUs).\n\n"
+            "options:\n"
+            "  -o, --output FORMAT  table (default) or json\n"
+            "  -s, --summary        totals per pool and cluster only, no per-node lines\n"
+            "  -p, --pool NAME      only this node pool\n"
+            "  -q, --quiet          do not print warnings\n"
+            "  -h, --help           this text\n\n"
+            "exit codes: 0 success, 1 runtime failure, 2 usage or input error\n");
+}
+
+static void pod_label(const gf_model *m, const gf_pod *p, const gf_node *n, char *buf, size_t len)
+{
+    if (p->share == GF_SHARE_FRACTION)
+        snprintf(buf, len, "%s/%s %.2f", p->ns, p->name, p->gpu_fraction);
+    else if (p->share == GF_SHARE_MEMORY)
+        snprintf(buf, len, "%s/%s %.2f (%lld MiB)", p->ns, p->name,
+                 gf_pod_share_on(p, n->gpu_memory_mib), (long long)p->gpu_memory_mib);
+    else
+        snprintf(buf, len, "%s/%s", p->ns, p->name);
+    (void)m;
+}
+
+static void print_totals(const char *label, const gf_totals *t)
+{
+    double frag = t->gpus_shared ? t->stranded_free / t->gpus_shared * 100.0 : 0.0;
+    printf("%s: %u nodes (%u with GPUs), %u GPUs: %u whole, %u shared, %u idle", label, t->nodes,
+           t->gpu_nodes, t->gpus, t->gpus_whole, t->gpus_shared, t->gpus_idle);
+    if (t->gpus_overcommitted) printf(", %u over-committed", t->gpus_overcommitted);
+    printf("\n  allocated %.2f of %u GPUs (%.1f%%); stranded free on shared GPUs %.2f GPU "
+           "(%.1f%% of shared)\n",
+           t->allocated_gpus, t->gpus, t->gpus ? t->allocated_gpus / t->gpus * 100.0 : 0.0,
+           t->stranded_free, frag);
+    printf("  pods: %u using GPUs (%u sharing, %u whole), %u pending for a GPU, %u KAI "
+           "reservation pods\n",
+           t->pods_sharing + t->pods_whole, t->pods_sharing, t->pods_whole, t->pods_pending_gpu,
+           t->reservation_pods);
+}
+
+static void print_table(const gf_model *m, uint32_t only_pool, bool summary)
+{
+    char buf[512];
+    for (uint32_t pool = 0; pool < m->pools.n; pool++) {
+        if (only_pool != GF_NONE && pool != only_pool) continue;
+        gf_totals t;
+        gf_model_totals(m, pool, &t);
+        if (t.nodes == 0 && t.pods == 0) continue;
+        snprintf(buf, sizeof buf, "POOL %s", m->pools.v[pool]);
+        print_totals(buf, &t);
+        if (summary) continue;
+        for (size_t i = 0; i < m->nodes.n; i++) {
+            const gf_node *n = &m->nodes.v[i];
+            if (n->pool != pool || n->gpu_count == 0) continue;
+            printf("  NODE %s  %s  %lld MiB/GPU  %u GPUs%s%s\n", n->name,
+                   n->gpu_product ? n->gpu_product : "(model unknown)",
+                   (long long)n->gpu_memory_mib, n->gpu_count,
+                   n->unschedulable ? "  [unschedulable]" : "", n->n_taints ? "  [tainted]" : "");
+            for (uint32_t k = 0; k < n->gpu_count; k++) {
+                const gf_gpu *g = &m->gpus.v[n->first_gpu + k];
+                double free_frac = g->allocated_fraction >= 1.0 ? 0.0 : 1.0 - g->allocated_fraction;
+                printf("    GPU %-2d %-6s alloc %.2f free %.2f", (int)g->index,
+                       gf_gpu_state_name(g->state), g->allocated_fraction, free_frac);
+                if (g->group) printf("  group %s", g->group);
+                if (g->placement_inferred) printf("  (inferred)");
+                for (uint32_t j = 0; j < g->n_pods; j++) {
+                    const gf_pod *p = &m->pods.v[m->gpu_pods.v[g->first_pod + j]];
+                    pod_label(m, p, n, buf, sizeof buf);
+                    printf("%s%s", j ? ", " : "  ", buf);
+                }
+                printf("\n");
+            }
+        }
+    }
+    if (only_pool == GF_NONE) {
+        gf_totals t;
+        gf_model_totals(m, GF_NONE, &t);
+        print_totals("CLUSTER", &t);
+    }
+}
+
+static json_t *totals_json(const gf_totals *t)
+{
+    return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:f,s:f,s:f,s:I,s:I,s:I,s:I,s:I}", "nodes",
+                     (json_int_t)t->nodes, "gpu_nodes", (json_int_t)t->gpu_nodes, "gpus",
+                     (json_int_t)t->gpus, "gpus_whole", (json_int_t)t->gpus_whole, "gpus_shared",
+                     (json_int_t)t->gpus_shared, "gpus_idle", (json_int_t)t->gpus_idle,
+                     "gpus_overcommitted", (json_int_t)t->gpus_overcommitted, "allocated_gpus",
+                     t->allocated_gpus, "shared_allocated", t->shared_allocated, "stranded_free",
+                     t->stranded_free, "pods_sharing", (json_int_t)t->pods_sharing, "pods_whole",
+                     (json_int_t)t->pods_whole, "pods_pending_gpu",
+                     (json_int_t)t->pods_pending_gpu, "reservation_pods",
+                     (json_int_t)t->reservation_pods, "pods", (json_int_t)t->pods);
+}
+
+static json_t *pod_json(const gf_model *m, const gf_pod *p, const gf_node *n)
+{
+    json_t *o = json_pack("{s:s,s:s}", "namespace", p->ns, "name", p->name);
+    const gf_workload *w = gf_model_pod_workload(m, p);
+    if (w) json_object_set_new(o, "workload", json_pack("{s:s,s:s}", "kind", w->kind, "name", w->name));
+    if (p->share != GF_SHARE_NONE) {
+        json_object_set_new(o, "fraction", json_real(gf_pod_share_on(p, n ? n->gpu_memory_mib : 0)));
+        if (p->share == GF_SHARE_MEMORY)
+            json_object_set_new(o, "gpu_memory_mib", json_integer(p->gpu_memory_mib));
+    } else if (p->gpu_whole) {
+        json_object_set_new(o, "whole_gpus", json_integer(p->gpu_whole));
+    }
+    return o;
+}
+
+static json_t *model_json(const gf_model *m, uint32_t only_pool, bool summary)
+{
+    json_t *pools = json_array();
+    for (uint32_t pool = 0; pool < m->pools.n; pool++) {
+        if (only_pool != GF_NONE && pool != only_pool) continue;
+        gf_totals t;
+        gf_model_totals(m, pool, &t);
+        if (t.nodes == 0 && t.pods == 0) continue;
+        json_t *jp = json_pack("{s:s,s:o}", "name", m->pools.v[pool], "totals", totals_json(&t));
+        json_array_append_new(pools, jp);
+        if (summary) continue;
+        json_t *nodes = json_array();
+        json_object_set_new(jp, "nodes", nodes);
+        for (size_t i = 0; i < m->nodes.n; i++) {
+            const gf_node *n = &m->nodes.v[i];
+            if (n->pool != pool || n->gpu_count == 0) continue;
+            json_t *gpus = json_array();
+            json_array_append_new(
+                nodes, json_pack("{s:s,s:s?,s:I,s:b,s:b,s:o}", "name", n->name, "gpu_product",
+                                 n->gpu_product, "gpu_memory_mib", (json_int_t)n->gpu_memory_mib,
+                                 "unschedulable", n->unschedulable, "tainted", n->n_taints > 0,
+                                 "gpus", gpus));
+            for (uint32_t k = 0; k < n->gpu_count; k++) {
+                const gf_gpu *g = &m->gpus.v[n->first_gpu + k];
+                json_t *pods = json_array();
+                for (uint32_t j = 0; j < g->n_pods; j++)
+                    json_array_append_new(
+                        pods, pod_json(m, &m->pods.v[m->gpu_pods.v[g->first_pod + j]], n));
+                double free_frac = g->allocated_fraction >= 1.0 ? 0.0 : 1.0 - g->allocated_fraction;
+                json_array_append_new(
+                    gpus, json_pack("{s:i,s:s,s:s?,s:b,s:b,s:f,s:f,s:o}", "index", (int)g->index,
+                                    "state", gf_gpu_state_name(g->state), "group", g->group,
+                                    "reserved", g->reserved, "placement_inferred",
+                                    g->placement_inferred, "allocated_fraction",
+                                    g->allocated_fraction, "free_fraction", free_frac, "pods",
+                                    pods));
+            }
+        }
+    }
+    json_t *pending = json_array();
+    for (size_t i = 0; i < m->pods.n; i++) {
+        const gf_pod *p = &m->pods.v[i];
+        if (!gf_pod_active(p) || p->node != GF_NONE || p->is_reservation) continue;
+        if (p->share == GF_SHARE_NONE && !p->gpu_whole) continue;
+        json_array_append_new(pending, pod_json(m, p, NULL));
+    }
+    gf_totals t;
+    gf_model_totals(m, GF_NONE, &t);
+    return json_pack("{s:o,s:o,s:o}", "pools", pools, "totals", totals_json(&t),
+                     "pending_gpu_pods", pending);
+}
+
+int gf_cmd_inspect(int argc, char **argv)
+{
+    static const struct option opts[] = {{"output", required_argument, NULL, 'o'},
+                                         {"summary", no_argument, NULL, 's'},
+                                         {"pool", required_argument, NULL, 'p'},
+                                         {"quiet", no_argument, NULL, 'q'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    bool json = false, summary = false, quiet = false;
+    const char *pool_name = NULL;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "o:sp:qh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'o':
+            if (!strcmp(optarg, "json"))
+                json = true;
+            else if (!strcmp(optarg, "table"))
+                json = false;
+            else {
+                fprintf(stderr, "gpufrac inspect: unknown output format '%s' (table, json)\n",
+                        optarg);
+                return 2;
+            }
+            break;
+        case 's': summary = true; break;
+        case 'p': pool_name = optarg; break;
+        case 'q': quiet = true; break;
+        case 'h': help(stdout); return 0;
+        default: help(stderr); return 2;
+        }
+    }
+    if (optind >= argc) {
+        fprintf(stderr, "gpufrac inspect: no snapshot given\n\n");
+        help(stderr);
+        return 2;
+    }
+    gf_model m;
+    gf_model_init(&m);
+    gf_diags d;
+    gf_diags_init(&d);
+    gf_error err = {0};
+    gf_err rc = gf_snapshot_load_files(&m, argv + optind, argc - optind, &d, &err);
+    if (!quiet) gf_cli_print_diags(&d, 20);
+    int exit_code = 0;
+    if (rc) {
+        char msg[1100];
+        gf_error_format(&err, msg, sizeof msg);
+        fprintf(stderr, "gpufrac inspect: %s\n", msg);
+        exit_code = gf_err_exit_code(rc);
+        goto out;
+    }
+    uint32_t pool = GF_NONE;
+    if (pool_name) {
+        size_t idx;
+        if (!gf_strmap_get(&m.pool_by_name, pool_name, &idx)) {
+            fprintf(stderr, "gpufrac inspect: no node pool named '%s'\n", pool_name);
+            exit_code = 2;
+            goto out;
+        }
+        pool = (uint32_t)idx;
+    }
+    if (json) {
+        json_t *j = model_json(&m, pool, summary);
+        if (json_dumpf(j, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(6)) ||
+            fputc('\n', stdout) == EOF)
+            exit_code = 1;
+        json_decref(j);
+    } else {
+        print_table(&m, pool, summary);
+    }
+    if (fflush(stdout) != 0) {
+        fprintf(stderr, "gpufrac inspect: writing output failed\n");
+        exit_code = 1;
+    }
+out:
+    gf_diags_free(&d);
+    gf_model_free(&m);
+    return exit_code;
+}

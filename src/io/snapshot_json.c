@@ -1,0 +1,907 @@
+/* snapshot_json.c - kubectl/API-server JSON -> cluster model (see snapshot.h).
+ *
+ * A walk over jansson's tree that keeps the JSON path of where it is, so that
+ * every error names file and path. Field meanings follow the Kubernetes API
+ * (core/v1 Node and Pod, apps/v1 ReplicaSet/Deployment/StatefulSet) and KAI's
+ * annotations (core/kai.h). */
+#include "snapshot.h"
+#include "core/kai.h"
+#include "core/quantity.h"
+#include "util/sbuf.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef GF_VEC(const char *) strvec;
+
+typedef struct walk {
+    gf_model *m;
+    gf_diags *d;
+    gf_error *err;
+    const char *file;
+    char path[1024];
+    size_t plen;
+    char what[300]; /* "pod team-a/llm-0" once known, for messages */
+} walk;
+
+/* --- path bookkeeping ---------------------------------------------------- */
+
+static bool plain_key(const char *k)
+{
+    if (!*k) return false;
+    for (const char *p = k; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              *p == '_'))
+            return false;
+    return true;
+}
+
+static size_t push_key(walk *w, const char *key)
+{
+    size_t saved = w->plen;
+    int n = plain_key(key)
+                ? snprintf(w->path + w->plen, sizeof w->path - w->plen, "%s%s",
+                           w->plen ? "." : "", key)
+                : snprintf(w->path + w->plen, sizeof w->path - w->plen, "[\"%s\"]", key);
+    if (n > 0) w->plen += (size_t)n;
+    if (w->plen >= sizeof w->path) w->plen = sizeof w->path - 1;
+    return saved;
+}
+
+static size_t push_index(walk *w, size_t i)
+{
+    size_t saved = w->plen;
+    int n = snprintf(w->path + w->plen, sizeof w->path - w->plen, "[%zu]", i);
+    if (n > 0) w->plen += (size_t)n;
+    if (w->plen >= sizeof w->path) w->plen = sizeof w->path - 1;
+    return saved;
+}
+
+static void pop(walk *w, size_t saved)
+{
+    w->plen = saved;
+    w->path[saved] = '\0';
+}
+
+static const char *where(walk *w, char *buf, size_t n)
+{
+    snprintf(buf, n, "%s: %s", w->file, w->plen ? w->path : "(top level)");
+    return buf;
+}
+
+static gf_err fail(walk *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static gf_err fail(walk *w, const char *fmt, ...)
+{
+    char msg[512], loc[1400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (w->what[0])
+        return gf_error_set(w->err, GF_EINPUT, where(w, loc, sizeof loc), "%s: %s", w->what,
+                            msg);
+    return gf_error_set(w->err, GF_EINPUT, where(w, loc, sizeof loc), "%s", msg);
+}
+
+static void warn(walk *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void warn(walk *w, const char *fmt, ...)
+{
+    char msg[512], loc[1400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    gf_diag(w->d, where(w, loc, sizeof loc), "%s", msg);
+}
+
+static const char *type_name(const json_t *j)
+{
+    switch (json_typeof(j)) {
+    case JSON_OBJECT: return "an object";
+    case JSON_ARRAY: return "an array";
+    case JSON_STRING: return "a string";
+    case JSON_INTEGER: return "an integer";
+    case JSON_REAL: return "a number";
+    case JSON_TRUE:
+    case JSON_FALSE: return "a boolean";
+    case JSON_NULL: return "null";
+    }
+    return "?";
+}
+
+/* --- typed field access -------------------------------------------------
+ * Each getter returns GF_OK with *out NULL/unchanged when the field is absent
+ * or null (Kubernetes omits empty fields), and an error when it has the wrong
+ * type. */
+
+static gf_err field(walk *w, const json_t *obj, const char *key, json_type type,
+                    const json_t **out)
+{
+    *out = NULL;
+    const json_t *v = obj ? json_object_get(obj, key) : NULL;
+    if (!v || json_is_null(v)) return GF_OK;
+    bool ok = json_typeof(v) == type || (type == JSON_TRUE && json_is_boolean(v));
+    if (!ok) {
+        size_t s = push_key(w, key);
+        static const char *want[] = {"an object", "an array",   "a string", "an integer",
+                                     "a number",  "a boolean",  "a boolean", "null"};
+        gf_err rc = fail(w, "expected %s, got %s", want[type], type_name(v));
+        pop(w, s);
+        return rc;
+    }
+    *out = v;
+    return GF_OK;
+}
+
+static gf_err get_obj(walk *w, const json_t *obj, const char *key, const json_t **out)
+{
+    return field(w, obj, key, JSON_OBJECT, out);
+}
+
+static gf_err get_arr(walk *w, const json_t *obj, const char *key, const json_t **out)
+{
+    return field(w, obj, key, JSON_ARRAY, out);
+}
+
+/* String field copied into the arena; *out NULL when absent. */
+static gf_err get_str(walk *w, const json_t *obj, const char *key, const char **out)
+{
+    const json_t *v;
+    gf_err rc = field(w, obj, key, JSON_STRING, &v);
+    *out = v ? gf_arena_strndup(&w->m->arena, json_string_value(v), json_string_length(v))
+             : NULL;
+    return rc;
+}
+
+static gf_err get_bool(walk *w, const json_t *obj, const char *key, bool *out)
+{
+    const json_t *v;
+    gf_err rc = field(w, obj, key, JSON_TRUE, &v);
+    *out = v ? json_is_true(v) : false;
+    return rc;
+}
+
+static gf_err get_int(walk *w, const json_t *obj, const char *key, int64_t lo, int64_t hi,
+                      bool *present, int64_t *out)
+{
+    const json_t *v;
+    gf_err rc = field(w, obj, key, JSON_INTEGER, &v);
+    *present = v != NULL;
+    if (rc || !v) return rc;
+    json_int_t x = json_integer_value(v);
+    if (x < lo || x > hi) {
+        size_t s = push_key(w, key);
+        rc = fail(w, "%lld is outside %lld..%lld", (long long)x, (long long)lo, (long long)hi);
+        pop(w, s);
+        return rc;
+    }
+    *out = x;
+    return GF_OK;
+}
+
+/* A map of strings (labels, annotations, nodeSelector). */
+static gf_err get_kvs(walk *w, const json_t *obj, const char *key, gf_kvs *out)
+{
+    out->items = NULL;
+    out->n = 0;
+    const json_t *map;
+    gf_err rc = get_obj(w, obj, key, &map);
+    if (rc || !map) return rc;
+    size_t n = json_object_size(map);
+    if (n == 0) return GF_OK;
+    out->items = gf_arena_alloc(&w->m->arena, n * sizeof(gf_kv));
+    size_t s = push_key(w, key);
+    const char *k;
+    const json_t *v;
+    json_object_foreach((json_t *)map, k, v)
+    {
+        if (!json_is_string(v)) {
+            size_t s2 = push_key(w, k);
+            rc = fail(w, "expected a string, got %s", type_name(v));
+            pop(w, s2);
+            break;
+        }
+        out->items[out->n].key = gf_arena_strdup(&w->m->arena, k);
+        out->items[out->n].value =
+            gf_arena_strndup(&w->m->arena, json_string_value(v), json_string_length(v));
+        out->n++;
+    }
+    pop(w, s);
+    return rc;
+}
+
+/* A resource.Quantity inside a resource map, e.g. resources.requests.memory. */
+static gf_err get_quantity(walk *w, const json_t *map, const char *key, bool milli,
+                           bool *present, int64_t *out)
+{
+    *present = false;
+    const json_t *v = map ? json_object_get(map, key) : NULL;
+    if (!v || json_is_null(v)) return GF_OK;
+    size_t s = push_key(w, key);
+    gf_err rc = GF_OK;
+    if (json_is_integer(v)) {
+        /* the API always prints strings, but a number is a valid Quantity JSON */
+        json_int_t x = json_integer_value(v);
+        if (milli && (x > INT64_MAX / 1000 || x < INT64_MIN / 1000))
+            rc = fail(w, "quantity %lld is too large", (long long)x);
+        else
+            *out = milli ? x * 1000 : x;
+    } else if (json_is_string(v)) {
+        const char *why = NULL;
+        int64_t q;
+        if ((milli ? gf_quantity_milli : gf_quantity_value)(json_string_value(v), &q, &why))
+            rc = fail(w, "bad quantity \"%s\": %s", json_string_value(v), why);
+        else
+            *out = q;
+    } else {
+        rc = fail(w, "expected a quantity string, got %s", type_name(v));
+    }
+    if (rc == GF_OK && *out < 0) rc = fail(w, "negative quantity \"%s\"", json_is_string(v) ? json_string_value(v) : "");
+    pop(w, s);
+    if (rc == GF_OK) *present = true;
+    return rc;
+}
+
+static const char *origin(walk *w)
+{
+    char buf[1400];
+    return gf_arena_strdup(&w->m->arena, where(w, buf, sizeof buf));
+}
+
+/* metadata.ownerReferences: the controller reference (or the first one). */
+static gf_err get_owner(walk *w, const json_t *meta, gf_owner_ref *owner)
+{
+    owner->kind = owner->name = NULL;
+    const json_t *refs;
+    gf_err rc = get_arr(w, meta, "ownerReferences", &refs);
+    if (rc || !refs) return rc;
+    size_t s = push_key(w, "ownerReferences");
+    size_t i;
+    const json_t *ref;
+    json_array_foreach(refs, i, ref)
+    {
+        size_t s2 = push_index(w, i);
+        if (!json_is_object(ref)) {
+            rc = fail(w, "expected an object, got %s", type_name(ref));
+        } else {
+            const char *kind, *name;
+            bool controller;
+            if (!(rc = get_str(w, ref, "kind", &kind)) && !(rc = get_str(w, ref, "name", &name)) &&
+                !(rc = get_bool(w, ref, "controller", &controller))) {
+                if (!kind || !name)
+                    rc = fail(w, "ownerReference without kind or name");
+                else if (controller || !owner->kind) {
+                    owner->kind = kind;
+                    owner->name = name;
+                }
+            }
+        }
+        pop(w, s2);
+        if (rc) break;
+    }
+    pop(w, s);
+    return rc;
+}
+
+/* --- Node ------------------------------------------------------------------ */
+
+static gf_err load_node(walk *w, const json_t *item)
+{
+    gf_node n = {0};
+    const json_t *meta, *spec, *status, *alloc = NULL;
+    gf_err rc;
+    n.origin = origin(w);
+    if ((rc = get_obj(w, item, "metadata", &meta))) return rc;
+    size_t s = push_key(w, "metadata");
+    rc = get_str(w, meta, "name", &n.name);
+    if (!rc && !n.name) rc = fail(w, "node without metadata.name");
+    if (!rc) {
+        snprintf(w->what, sizeof w->what, "node %s", n.name);
+        rc = get_kvs(w, meta, "labels", &n.labels);
+    }
+    pop(w, s);
+    if (rc) return rc;
+
+    if ((rc = get_obj(w, item, "spec", &spec))) return rc;
+    s = push_key(w, "spec");
+    rc = get_bool(w, spec, "unschedulable", &n.unschedulable);
+    const json_t *taints = NULL;
+    if (!rc) rc = get_arr(w, spec, "taints", &taints);
+    if (!rc && taints && json_array_size(taints)) {
+        size_t s2 = push_key(w, "taints");
+        n.taints = gf_arena_alloc(&w->m->arena, json_array_size(taints) * sizeof(gf_taint));
+        size_t i;
+        const json_t *t;
+        json_array_foreach(taints, i, t)
+        {
+            size_t s3 = push_index(w, i);
+            gf_taint *tt = &n.taints[n.n_taints];
+            if (!json_is_object(t))
+                rc = fail(w, "expected an object, got %s", type_name(t));
+            if (!rc) rc = get_str(w, t, "key", &tt->key);
+            if (!rc) rc = get_str(w, t, "value", &tt->value);
+            if (!rc) rc = get_str(w, t, "effect", &tt->effect);
+            if (!rc && !tt->key) rc = fail(w, "taint without key");
+            pop(w, s3);
+            if (rc) break;
+            n.n_taints++;
+        }
+        pop(w, s2);
+    }
+    pop(w, s);
+    if (rc) return rc;
+
+    if ((rc = get_obj(w, item, "status", &status))) return rc;
+    s = push_key(w, "status");
+    rc = get_obj(w, status, "allocatable", &alloc);
+    const char *section = "allocatable";
+    if (!rc && !alloc) {
+        rc = get_obj(w, status, "capacity", &alloc);
+        section = "capacity";
+    }
+    bool present = false;
+    int64_t gpus = 0;
+    if (!rc && alloc) {
+        size_t s2 = push_key(w, section);
+        rc = get_quantity(w, alloc, "cpu", true, &present, &n.cpu_milli);
+        if (!rc) rc = get_quantity(w, alloc, "memory", false, &present, &n.memory_bytes);
+        if (!rc) rc = get_quantity(w, alloc, GF_RES_GPU, false, &present, &gpus);
+        if (!rc && present && gpus > 4096) rc = fail(w, "%lld GPUs on one node is not plausible", (long long)gpus);
+        pop(w, s2);
+    }
+    pop(w, s);
+    if (rc) return rc;
+
+    /* GPU facts: allocatable first, GPU feature discovery labels otherwise */
+    s = push_key(w, "metadata");
+    size_t s2 = push_key(w, "labels");
+    const char *why;
+    if (!present) {
+        const char *cnt = gf_kvs_get(&n.labels, GF_LABEL_GPU_COUNT);
+        if (cnt) {
+            size_t s3 = push_key(w, GF_LABEL_GPU_COUNT);
+            if (gf_kai_parse_count(cnt, 4096, &gpus, &why))
+                rc = fail(w, "bad GPU count \"%s\": %s", cnt, why);
+            pop(w, s3);
+        }
+    }
+    n.gpu_count = (uint32_t)gpus;
+    n.gpu_product = gf_kvs_get(&n.labels, GF_LABEL_GPU_PRODUCT);
+    const char *mem = gf_kvs_get(&n.labels, GF_LABEL_GPU_MEMORY);
+    if (!rc && mem) {
+        size_t s3 = push_key(w, GF_LABEL_GPU_MEMORY);
+        if (gf_kai_parse_gpu_memory_mib(mem, &n.gpu_memory_mib, &why))
+            rc = fail(w, "bad GPU memory \"%s\" (MiB): %s", mem, why);
+        n.gpu_memory_from_label = true;
+        pop(w, s3);
+    } else if (!rc) {
+        n.gpu_memory_mib = gf_kai_known_gpu_memory_mib(n.gpu_product);
+    }
+    pop(w, s2);
+    pop(w, s);
+    if (rc) return rc;
+    const char *pool = gf_kvs_get(&n.labels, GF_KAI_NODE_POOL);
+    n.pool = gf_model_pool(w->m, pool && *pool ? pool : GF_KAI_DEFAULT_POOL);
+    gf_model_add_node(w->m, &n, w->d);
+    return GF_OK;
+}
+
+/* --- Pod ------------------------------------------------------------------- */
+
+/* Sums requests of one container list; limits stand in for absent requests
+ * (the API server defaults requests to limits). */
+typedef struct requests {
+    int64_t cpu_milli, memory_bytes, gpus;
+} requests;
+
+static gf_err container_requests(walk *w, const json_t *c, requests *r)
+{
+    const json_t *res, *req, *lim;
+    gf_err rc = get_obj(w, c, "resources", &res);
+    if (rc || !res) return rc;
+    size_t s = push_key(w, "resources");
+    if (!(rc = get_obj(w, res, "requests", &req))) rc = get_obj(w, res, "limits", &lim);
+    static const char *names[] = {"cpu", "memory", GF_RES_GPU};
+    int64_t *dst[] = {&r->cpu_milli, &r->memory_bytes, &r->gpus};
+    for (int k = 0; k < 3 && !rc; k++) {
+        bool present = false;
+        int64_t v = 0;
+        if (req) {
+            size_t s2 = push_key(w, "requests");
+            rc = get_quantity(w, req, names[k], k == 0, &present, &v);
+            pop(w, s2);
+        }
+        if (!rc && !present && lim) {
+            size_t s2 = push_key(w, "limits");
+            rc = get_quantity(w, lim, names[k], k == 0, &present, &v);
+            pop(w, s2);
+        }
+        if (!rc && present) {
+            if (*dst[k] > INT64_MAX - v)
+                rc = fail(w, "%s requests overflow", names[k]);
+            else
+                *dst[k] += v;
+        }
+    }
+    pop(w, s);
+    return rc;
+}
+
+static gf_err containers(walk *w, const json_t *spec, const char *key, bool init, requests *out)
+{
+    const json_t *arr;
+    gf_err rc = get_arr(w, spec, key, &arr);
+    if (rc || !arr) return rc;
+    size_t s = push_key(w, key);
+    size_t i;
+    const json_t *c;
+    json_array_foreach(arr, i, c)
+    {
+        size_t s2 = push_index(w, i);
+        requests r = {0};
+        if (!json_is_object(c))
+            rc = fail(w, "expected an object, got %s", type_name(c));
+        else
+            rc = container_requests(w, c, &r);
+        pop(w, s2);
+        if (rc) break;
+        if (init) { /* init containers run one at a time: the max counts */
+            if (r.cpu_milli > out->cpu_milli) out->cpu_milli = r.cpu_milli;
+            if (r.memory_bytes > out->memory_bytes) out->memory_bytes = r.memory_bytes;
+            if (r.gpus > out->gpus) out->gpus = r.gpus;
+        } else {
+            out->cpu_milli += r.cpu_milli;
+            out->memory_bytes += r.memory_bytes;
+            out->gpus += r.gpus;
+        }
+    }
+    pop(w, s);
+    return rc;
+}
+
+/* Allowed nvidia.com/gpu.product values from required node affinity: the
+ * union over nodeSelectorTerms (they are ORed) of `In` values, unless some
+ * term does not constrain the product (then any model is allowed). */
+static gf_err affinity_models(walk *w, const json_t *spec, strvec *models)
+{
+    const json_t *aff, *na, *req, *terms;
+    gf_err rc = get_obj(w, spec, "affinity", &aff);
+    if (rc || !aff) return rc;
+    size_t s = push_key(w, "affinity");
+    if (!(rc = get_obj(w, aff, "nodeAffinity", &na)) && na) {
+        size_t s2 = push_key(w, "nodeAffinity");
+        if (!(rc = get_obj(w, na, "requiredDuringSchedulingIgnoredDuringExecution", &req)) && req) {
+            size_t s3 = push_key(w, "requiredDuringSchedulingIgnoredDuringExecution");
+            if (!(rc = get_arr(w, req, "nodeSelectorTerms", &terms)) && terms) {
+                size_t s4 = push_key(w, "nodeSelectorTerms");
+                bool unconstrained = false;
+                size_t i;
+                const json_t *term;
+                json_array_foreach(terms, i, term)
+                {
+                    size_t s5 = push_index(w, i);
+                    const json_t *exprs = NULL;
+                    bool found = false;
+                    if (!json_is_object(term))
+                        rc = fail(w, "expected an object, got %s", type_name(term));
+                    else
+                        rc = get_arr(w, term, "matchExpressions", &exprs);
+                    size_t j;
+                    const json_t *e;
+                    if (exprs) json_array_foreach(exprs, j, e)
+                        {
+                            if (rc) break;
+                            const char *key = NULL, *op = NULL;
+                            const json_t *vals = NULL;
+                            size_t s6 = push_key(w, "matchExpressions");
+                            size_t s7 = push_index(w, j);
+                            if (!json_is_object(e))
+                                rc = fail(w, "expected an object, got %s", type_name(e));
+                            if (!rc) rc = get_str(w, e, "key", &key);
+                            if (!rc) rc = get_str(w, e, "operator", &op);
+                            if (!rc) rc = get_arr(w, e, "values", &vals);
+                            if (!rc && key && op && vals && !strcmp(key, GF_LABEL_GPU_PRODUCT) &&
+                                !strcmp(op, "In")) {
+                                found = true;
+                                size_t k;
+                                const json_t *v;
+                                json_array_foreach(vals, k, v)
+                                {
+                                    if (!json_is_string(v)) {
+                                        rc = fail(w, "values[%zu]: expected a string", k);
+                                        break;
+                                    }
+                                    gf_vec_push(models, gf_arena_strdup(&w->m->arena,
+                                                                        json_string_value(v)));
+                                }
+                            }
+                            pop(w, s7);
+                            pop(w, s6);
+                        }
+                    if (!found) unconstrained = true;
+                    pop(w, s5);
+                    if (rc) break;
+                }
+                if (unconstrained) models->n = 0;
+                pop(w, s4);
+            }
+            pop(w, s3);
+        }
+        pop(w, s2);
+    }
+    pop(w, s);
+    return rc;
+}
+
+static gf_err tolerations(walk *w, const json_t *spec, gf_pod *p)
+{
+    const json_t *arr;
+    gf_err rc = get_arr(w, spec, "tolerations", &arr);
+    if (rc || !arr || !json_array_size(arr)) return rc;
+    size_t s = push_key(w, "tolerations");
+    p->tolerations = gf_arena_alloc(&w->m->arena, json_array_size(arr) * sizeof(gf_toleration));
+    size_t i;
+    const json_t *t;
+    json_array_foreach(arr, i, t)
+    {
+        size_t s2 = push_index(w, i);
+        gf_toleration *tt = &p->tolerations[p->n_tolerations];
+        if (!json_is_object(t)) rc = fail(w, "expected an object, got %s", type_name(t));
+        if (!rc) rc = get_str(w, t, "key", &tt->key);
+        if (!rc) rc = get_str(w, t, "operator", &tt->op);
+        if (!rc) rc = get_str(w, t, "value", &tt->value);
+        if (!rc) rc = get_str(w, t, "effect", &tt->effect);
+        pop(w, s2);
+        if (rc) break;
+        p->n_tolerations++;
+    }
+    pop(w, s);
+    return rc;
+}
+
+static gf_phase parse_phase(const char *s)
+{
+    if (!s) return GF_PHASE_PENDING;
+    if (!strcmp(s, "Running")) return GF_PHASE_RUNNING;
+    if (!strcmp(s, "Succeeded")) return GF_PHASE_SUCCEEDED;
+    if (!strcmp(s, "Failed")) return GF_PHASE_FAILED;
+    if (!strcmp(s, "Pending")) return GF_PHASE_PENDING;
+    return GF_PHASE_UNKNOWN;
+}
+
+/* KAI annotations, each checked at its own path. */
+static gf_err pod_sharing(walk *w, gf_pod *p)
+{
+    gf_err rc = GF_OK;
+    const char *why = NULL;
+    const char *frac = gf_kvs_get(&p->annotations, GF_KAI_GPU_FRACTION);
+    const char *mem = gf_kvs_get(&p->annotations, GF_KAI_GPU_MEMORY);
+    const char *ndev = gf_kvs_get(&p->annotations, GF_KAI_NUM_DEVICES);
+    size_t s = push_key(w, "metadata");
+    size_t s2 = push_key(w, "annotations");
+    if (frac && mem) {
+        rc = fail(w, "both %s and %s are set; KAI accepts one of them", GF_KAI_GPU_FRACTION,
+                  GF_KAI_GPU_MEMORY);
+    } else if (frac) {
+        size_t s3 = push_key(w, GF_KAI_GPU_FRACTION);
+        if (gf_kai_parse_fraction(frac, &p->gpu_fraction, &why))
+            rc = fail(w, "%s \"%s\": %s", GF_KAI_GPU_FRACTION, frac, why);
+        p->share = GF_SHARE_FRACTION;
+        pop(w, s3);
+    } else if (mem) {
+        size_t s3 = push_key(w, GF_KAI_GPU_MEMORY);
+        if (gf_kai_parse_gpu_memory_mib(mem, &p->gpu_memory_mib, &why))
+            rc = fail(w, "%s \"%s\" (MiB): %s", GF_KAI_GPU_MEMORY, mem, why);
+        p->share = GF_SHARE_MEMORY;
+        pop(w, s3);
+    }
+    p->gpu_devices = p->share != GF_SHARE_NONE ? 1 : 0;
+    if (!rc && ndev) {
+        size_t s3 = push_key(w, GF_KAI_NUM_DEVICES);
+        int64_t v;
+        if (gf_kai_parse_count(ndev, 64, &v, &why))
+            rc = fail(w, "%s \"%s\": %s", GF_KAI_NUM_DEVICES, ndev, why);
+        else if (p->share == GF_SHARE_NONE)
+            warn(w, "%s: %s without %s or %s is ignored", w->what, GF_KAI_NUM_DEVICES,
+                 GF_KAI_GPU_FRACTION, GF_KAI_GPU_MEMORY);
+        else
+            p->gpu_devices = (uint32_t)v;
+        pop(w, s3);
+    }
+    p->gpu_container = gf_kvs_get(&p->annotations, GF_KAI_CONTAINER_NAME);
+    const char *idx = gf_kvs_get(&p->annotations, GF_KAI_RESERVE_GPU_INDEX);
+    p->reserve_gpu_index = -1;
+    if (!rc && idx && p->is_reservation) {
+        size_t s3 = push_key(w, GF_KAI_RESERVE_GPU_INDEX);
+        int64_t v;
+        if (!strcmp(idx, "0"))
+            p->reserve_gpu_index = 0;
+        else if (gf_kai_parse_count(idx, 4095, &v, &why))
+            rc = fail(w, "%s \"%s\": %s", GF_KAI_RESERVE_GPU_INDEX, idx, why);
+        else
+            p->reserve_gpu_index = (int32_t)v;
+        pop(w, s3);
+    }
+    pop(w, s2);
+    pop(w, s);
+    return rc;
+}
+
+static gf_err load_pod(walk *w, const json_t *item)
+{
+    gf_pod p = {0};
+    const json_t *meta, *spec, *status;
+    gf_err rc;
+    p.origin = origin(w);
+    if ((rc = get_obj(w, item, "metadata", &meta))) return rc;
+    size_t s = push_key(w, "metadata");
+    const char *deletion = NULL;
+    if (!(rc = get_str(w, meta, "name", &p.name)) && !(rc = get_str(w, meta, "namespace", &p.ns)) &&
+        !(rc = get_str(w, meta, "uid", &p.uid)) &&
+        !(rc = get_str(w, meta, "deletionTimestamp", &deletion))) {
+        if (!p.name) rc = fail(w, "pod without metadata.name");
+    }
+    if (!rc) {
+        if (!p.ns) p.ns = "default";
+        snprintf(w->what, sizeof w->what, "pod %s/%s", p.ns, p.name);
+        p.terminating = deletion != NULL;
+        if (!(rc = get_kvs(w, meta, "labels", &p.labels)) &&
+            !(rc = get_kvs(w, meta, "annotations", &p.annotations)))
+            rc = get_owner(w, meta, &p.owner);
+    }
+    pop(w, s);
+    if (rc) return rc;
+
+    if ((rc = get_obj(w, item, "spec", &spec))) return rc;
+    s = push_key(w, "spec");
+    requests main = {0}, init = {0}, overhead = {0};
+    strvec models = {0};
+    int64_t prio = 0;
+    bool present;
+    if (!(rc = get_str(w, spec, "nodeName", &p.node_name)) &&
+        !(rc = get_str(w, spec, "schedulerName", &p.scheduler_name)) &&
+        !(rc = get_str(w, spec, "priorityClassName", &p.priority_class)) &&
+        !(rc = get_int(w, spec, "priority", INT32_MIN, INT32_MAX, &present, &prio)) &&
+        !(rc = get_kvs(w, spec, "nodeSelector", &p.node_selector)) &&
+        !(rc = containers(w, spec, "containers", false, &main)) &&
+        !(rc = containers(w, spec, "initContainers", true, &init)) &&
+        !(rc = tolerations(w, spec, &p)))
+        rc = affinity_models(w, spec, &models);
+    if (!rc) {
+        const json_t *ov;
+        if (!(rc = get_obj(w, spec, "overhead", &ov)) && ov) {
+            json_t *wrap = json_pack("{s:{s:O}}", "resources", "requests", ov);
+            rc = container_requests(w, wrap, &overhead);
+            json_decref(wrap);
+        }
+    }
+    pop(w, s);
+    if (rc) {
+        gf_vec_free(&models);
+        return rc;
+    }
+    p.priority = (int32_t)prio;
+    p.cpu_milli = (main.cpu_milli > init.cpu_milli ? main.cpu_milli : init.cpu_milli) +
+                  overhead.cpu_milli;
+    p.memory_bytes = (main.memory_bytes > init.memory_bytes ? main.memory_bytes
+                                                            : init.memory_bytes) +
+                     overhead.memory_bytes;
+    int64_t gpus = main.gpus > init.gpus ? main.gpus : init.gpus;
+    if (gpus > 4096) {
+        gf_vec_free(&models);
+        return fail(w, "requests %lld whole GPUs", (long long)gpus);
+    }
+    p.gpu_whole = (uint32_t)gpus;
+
+    /* GPU model constraint: nodeSelector, else required node affinity */
+    const char *sel_model = gf_kvs_get(&p.node_selector, GF_LABEL_GPU_PRODUCT);
+    if (sel_model) {
+        models.n = 0;
+        gf_vec_push(&models, sel_model);
+    }
+    if (models.n) {
+        p.gpu_models = gf_arena_alloc(&w->m->arena, models.n * sizeof(char *));
+        memcpy(p.gpu_models, models.v, models.n * sizeof(char *));
+        p.n_gpu_models = (uint32_t)models.n;
+    }
+    gf_vec_free(&models);
+
+    if ((rc = get_obj(w, item, "status", &status))) return rc;
+    const char *phase = NULL;
+    s = push_key(w, "status");
+    rc = get_str(w, status, "phase", &phase);
+    pop(w, s);
+    if (rc) return rc;
+    p.phase = parse_phase(phase);
+
+    /* KAI metadata */
+    p.queue = gf_kvs_get(&p.labels, GF_KAI_QUEUE);
+    p.gpu_group = gf_kvs_get(&p.labels, GF_KAI_GPU_GROUP);
+    p.is_reservation = !strcmp(p.ns, GF_KAI_RESERVATION_NS);
+    p.pool_selector = gf_kvs_get(&p.node_selector, GF_KAI_NODE_POOL);
+    if (!p.pool_selector) p.pool_selector = gf_kvs_get(&p.labels, GF_KAI_NODE_POOL);
+    size_t prefix = strlen(GF_KAI_GPU_GROUP "/");
+    for (uint32_t i = 0; i < p.labels.n; i++)
+        if (!strncmp(p.labels.items[i].key, GF_KAI_GPU_GROUP "/", prefix)) p.n_extra_groups++;
+    if (p.n_extra_groups) {
+        p.extra_groups = gf_arena_alloc(&w->m->arena, p.n_extra_groups * sizeof(char *));
+        uint32_t k = 0;
+        for (uint32_t i = 0; i < p.labels.n; i++)
+            if (!strncmp(p.labels.items[i].key, GF_KAI_GPU_GROUP "/", prefix))
+                p.extra_groups[k++] = p.labels.items[i].key + prefix;
+    }
+    if ((rc = pod_sharing(w, &p))) return rc;
+    if (p.share != GF_SHARE_NONE && p.gpu_whole && !p.is_reservation) {
+        s = push_key(w, "spec");
+        rc = fail(w, "requests whole %s and a %s share at once", GF_RES_GPU,
+                  p.share == GF_SHARE_FRACTION ? GF_KAI_GPU_FRACTION : GF_KAI_GPU_MEMORY);
+        pop(w, s);
+        return rc;
+    }
+    if (p.n_extra_groups + 1 > p.gpu_devices && p.gpu_group && p.share != GF_SHARE_NONE)
+        warn(w, "%s: %u GPU groups but %s is %u", w->what, p.n_extra_groups + 1,
+             GF_KAI_NUM_DEVICES, p.gpu_devices);
+    gf_model_add_pod(w->m, &p, w->d);
+    return GF_OK;
+}
+
+/* --- workloads --------------------------------------------------------------- */
+
+static gf_err load_workload(walk *w, const json_t *item, const char *kind)
+{
+    gf_workload wl = {0};
+    const json_t *meta, *spec, *tmpl, *tmeta;
+    gf_err rc;
+    wl.origin = origin(w);
+    wl.kind = gf_arena_strdup(&w->m->arena, kind);
+    wl.from_input = true;
+    wl.replicas = -1;
+    if ((rc = get_obj(w, item, "metadata", &meta))) return rc;
+    size_t s = push_key(w, "metadata");
+    if (!(rc = get_str(w, meta, "name", &wl.name)) && !(rc = get_str(w, meta, "namespace", &wl.ns)) &&
+        !(rc = get_str(w, meta, "uid", &wl.uid))) {
+        if (!wl.name) rc = fail(w, "%s without metadata.name", kind);
+    }
+    if (!rc) {
+        if (!wl.ns) wl.ns = "default";
+        snprintf(w->what, sizeof w->what, "%s %s/%s", kind, wl.ns, wl.name);
+        rc = get_owner(w, meta, &wl.owner);
+    }
+    pop(w, s);
+    if (rc) return rc;
+    if ((rc = get_obj(w, item, "spec", &spec))) return rc;
+    s = push_key(w, "spec");
+    bool present;
+    int64_t replicas = -1;
+    rc = get_int(w, spec, "replicas", 0, INT32_MAX, &present, &replicas);
+    wl.replicas = (int32_t)replicas;
+    if (!rc) rc = get_obj(w, spec, "template", &tmpl);
+    if (!rc && tmpl) {
+        size_t s2 = push_key(w, "template");
+        if (!(rc = get_obj(w, tmpl, "metadata", &tmeta)) && tmeta) {
+            size_t s3 = push_key(w, "metadata");
+            rc = get_kvs(w, tmeta, "annotations", &wl.template_annotations);
+            pop(w, s3);
+        }
+        pop(w, s2);
+    }
+    pop(w, s);
+    if (rc) return rc;
+    gf_model_add_workload(w->m, &wl, w->d);
+    return GF_OK;
+}
+
+/* --- top level ------------------------------------------------------------------ */
+
+static gf_err load_object(walk *w, const json_t *item, const char *list_kind)
+{
+    w->what[0] = '\0';
+    if (!json_is_object(item)) return fail(w, "expected an object, got %s", type_name(item));
+    const char *kind = NULL;
+    const json_t *k = json_object_get(item, "kind");
+    if (k && !json_is_string(k)) {
+        size_t s = push_key(w, "kind");
+        gf_err rc = fail(w, "expected a string, got %s", type_name(k));
+        pop(w, s);
+        return rc;
+    }
+    kind = k ? json_string_value(k) : list_kind;
+    if (!kind || !*kind) return fail(w, "object without kind");
+    if (!strcmp(kind, "Node")) return load_node(w, item);
+    if (!strcmp(kind, "Pod")) return load_pod(w, item);
+    static const char *workloads[] = {"ReplicaSet", "Deployment", "StatefulSet", "DaemonSet",
+                                      "Job"};
+    for (size_t i = 0; i < sizeof workloads / sizeof workloads[0]; i++)
+        if (!strcmp(kind, workloads[i])) return load_workload(w, item, kind);
+    warn(w, "kind %s is not used by gpufrac; skipped", kind);
+    return GF_OK;
+}
+
+gf_err gf_snapshot_load_buffer(gf_model *m, const char *name, const char *buf, size_t len,
+                               gf_diags *d, gf_error *err)
+{
+    json_error_t jerr;
+    json_t *root = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
+    if (!root)
+        return gf_error_set(err, GF_EINPUT, name, "line %d, column %d: invalid JSON: %s",
+                            jerr.line, jerr.column, jerr.text);
+    walk w = {0};
+    w.m = m;
+    w.d = d;
+    w.err = err;
+    w.file = name;
+    gf_err rc = GF_OK;
+    if (!json_is_object(root)) {
+        rc = fail(&w, "expected a Kubernetes object or List, got %s", type_name(root));
+        goto out;
+    }
+    const json_t *kind = json_object_get(root, "kind");
+    const json_t *items = json_object_get(root, "items");
+    const char *k = json_is_string(kind) ? json_string_value(kind) : NULL;
+    size_t kl = k ? strlen(k) : 0;
+    if (k && kl >= 4 && !strcmp(k + kl - 4, "List")) {
+        if (!json_is_array(items)) {
+            size_t s = push_key(&w, "items");
+            rc = fail(&w, "a %s needs an items array", k);
+            pop(&w, s);
+            goto out;
+        }
+        /* "PodList" items carry no kind; "List" items must. */
+        char item_kind[64] = "";
+        if (kl > 4 && kl - 4 < sizeof item_kind) {
+            memcpy(item_kind, k, kl - 4);
+            item_kind[kl - 4] = '\0';
+        }
+        size_t i;
+        const json_t *item;
+        json_array_foreach(items, i, item)
+        {
+            size_t s = push_key(&w, "items");
+            push_index(&w, i);
+            rc = load_object(&w, item, item_kind[0] ? item_kind : NULL);
+            pop(&w, s);
+            if (rc) break;
+        }
+    } else {
+        rc = load_object(&w, root, NULL);
+    }
+out:
+    json_decref(root);
+    return rc;
+}
+
+gf_err gf_snapshot_load_file(gf_model *m, const char *path, gf_diags *d, gf_error *err)
+{
+    bool is_stdin = !strcmp(path, "-");
+    FILE *f = is_stdin ? stdin : fopen(path, "rb");
+    if (!f) return gf_error_set(err, GF_EIO, path, "cannot open: %s", strerror(errno));
+    gf_sbuf b = GF_SBUF_INIT;
+    char chunk[1 << 16];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) gf_sbuf_append(&b, chunk, n);
+    int failed = ferror(f);
+    int saved = errno;
+    if (!is_stdin) fclose(f);
+    gf_err rc;
+    if (failed)
+        rc = gf_error_set(err, GF_EIO, path, "read failed: %s", strerror(saved));
+    else if (b.len == 0)
+        rc = gf_error_set(err, GF_EINPUT, is_stdin ? "(stdin)" : path, "empty input");
+    else
+        rc = gf_snapshot_load_buffer(m, is_stdin ? "(stdin)" : path, b.s, b.len, d, err);
+    gf_sbuf_free(&b);
+    return rc;
+}
+
+gf_err gf_snapshot_load_files(gf_model *m, char *const *paths, int npaths, gf_diags *d,
+                              gf_error *err)
+{
+    for (int i = 0; i < npaths; i++) {
+        gf_err rc = gf_snapshot_load_file(m, paths[i], d, err);
+        if (rc) return rc;
+    }
+    return gf_model_finalize(m, d, err);
+}

@@ -1,0 +1,56 @@
+/* sbuf.c - string builder, see sbuf.h. */
+#include "sbuf.h"
+#include "xalloc.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+void gf_sbuf_free(gf_sbuf *b)
+{
+    if (!b) return;
+    free(b->s);
+    b->s = NULL;
+    b->len = b->cap = 0;
+}
+
+static void reserve(gf_sbuf *b, size_t extra)
+{
+    if (b->len + extra + 1 <= b->cap) return;
+    size_t nc = b->cap ? b->cap : 64;
+    while (nc < b->len + extra + 1) nc *= 2;
+    b->s = gf_xreallocarray(b->s, nc, 1);
+    b->cap = nc;
+}
+
+void gf_sbuf_append(gf_sbuf *b, const char *s, size_t n)
+{
+    reserve(b, n);
+    memcpy(b->s + b->len, s, n);
+    b->len += n;
+    b->s[b->len] = '\0';
+}
+
+void gf_sbuf_puts(gf_sbuf *b, const char *s)
+{
+    gf_sbuf_append(b, s, strlen(s));
+}
+
+void gf_sbuf_printf(gf_sbuf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0) return;
+    reserve(b, (size_t)n);
+    va_start(ap, fmt);
+    vsnprintf(b->s + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+}
+
+const char *gf_sbuf_str(const gf_sbuf *b)
+{
+    return b->s ? b->s : "";
+}

@@ -1,0 +1,21 @@
+/* sbuf.h - the project's one string builder (growable, always NUL-terminated). */
+#ifndef GF_SBUF_H
+#define GF_SBUF_H
+
+#include <stddef.h>
+
+typedef struct gf_sbuf {
+    char *s; /* NUL-terminated once anything was appended; NULL before */
+    size_t len, cap;
+} gf_sbuf;
+
+#define GF_SBUF_INIT {NULL, 0, 0}
+
+void gf_sbuf_free(gf_sbuf *b); /* accepts NULL */
+void gf_sbuf_append(gf_sbuf *b, const char *s, size_t n);
+void gf_sbuf_puts(gf_sbuf *b, const char *s);
+void gf_sbuf_printf(gf_sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The contents, "" when empty. Owned by b. */
+const char *gf_sbuf_str(const gf_sbuf *b);
+
+#endif
