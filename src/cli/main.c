@@ -11,6 +11,10 @@ static const struct {
     const char *summary;
 } commands[] = {
     {"inspect", gf_cmd_inspect, "show GPUs, their sharing pods and fragmentation of a snapshot"},
+    {"consolidate", gf_cmd_consolidate,
+     "GPU nodes that can be drained (their pods fit elsewhere) and the move plan"},
+    {"pack-eval", gf_cmd_pack_eval,
+     "compare placement scorers (binpack, spread, bestfit, fgd) by workload inflation"},
     {"gen-snapshot", gf_cmd_gen_snapshot, "write a synthetic cluster as kubectl JSON"},
     {"convert-alibaba", gf_cmd_convert_alibaba,
      "convert the Alibaba GPU trace (nodes + pods CSV) into kubectl JSON"},

@@ -29,6 +29,16 @@ const char *gf_gpu_state_name(gf_gpu_state s)
     return (unsigned)s < 3 ? names[s] : "?";
 }
 
+bool gf_pdb_selects(const gf_pdb *b, const gf_pod *p)
+{
+    if (strcmp(b->ns, p->ns) != 0) return false;
+    for (uint32_t i = 0; i < b->match_labels.n; i++) {
+        const char *v = gf_kvs_get(&p->labels, b->match_labels.items[i].key);
+        if (!v || strcmp(v, b->match_labels.items[i].value)) return false;
+    }
+    return true;
+}
+
 bool gf_pod_active(const gf_pod *p)
 {
     return p->phase == GF_PHASE_PENDING || p->phase == GF_PHASE_RUNNING ||
@@ -62,6 +72,7 @@ void gf_model_free(gf_model *m)
     gf_vec_free(&m->nodes);
     gf_vec_free(&m->pods);
     gf_vec_free(&m->workloads);
+    gf_vec_free(&m->pdbs);
     gf_vec_free(&m->pools);
     gf_vec_free(&m->gpus);
     gf_vec_free(&m->gpu_pods);

@@ -143,6 +143,18 @@ typedef struct gf_workload {
     bool inferred;        /* owner derived by the pod-template-hash convention */
 } gf_workload;
 
+/* A PodDisruptionBudget (policy/v1): pods in its namespace matching every
+ * selector label; status.disruptionsAllowed is how many may be evicted now. */
+typedef struct gf_pdb {
+    const char *ns, *name;
+    const char *origin;
+    gf_kvs match_labels;
+    int32_t disruptions_allowed;
+} gf_pdb;
+
+/* True if the PDB's selector selects the pod. */
+bool gf_pdb_selects(const gf_pdb *b, const gf_pod *p);
+
 typedef enum gf_gpu_state {
     GF_GPU_IDLE,   /* nothing allocated */
     GF_GPU_WHOLE,  /* one pod holds it whole */
@@ -168,6 +180,7 @@ typedef struct gf_model {
     GF_VEC(gf_node) nodes;
     GF_VEC(gf_pod) pods;
     GF_VEC(gf_workload) workloads;
+    GF_VEC(gf_pdb) pdbs;
     GF_VEC(const char *) pools;      /* pool names; pools.v[0] is "default" */
     /* derived by finalize */
     GF_VEC(gf_gpu) gpus;

@@ -3,7 +3,8 @@
  * Accepts what `kubectl get ... -o json` and the API server print: a `List`
  * of mixed kinds (`kubectl get nodes,pods -A -o json`), a typed list
  * (`NodeList`, `PodList`, ... whose items carry no kind), or one object.
- * Kinds read: Node, Pod, ReplicaSet, Deployment, StatefulSet, DaemonSet, Job;
+ * Kinds read: Node, Pod, ReplicaSet, Deployment, StatefulSet, DaemonSet, Job,
+ * PodDisruptionBudget;
  * others are skipped with a warning. Several inputs may be loaded into one
  * model before gf_model_finalize().
  *

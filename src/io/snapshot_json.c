@@ -794,6 +794,49 @@ static gf_err load_workload(walk *w, const json_t *item, const char *kind)
     return GF_OK;
 }
 
+/* --- PodDisruptionBudget (policy/v1) ------------------------------------------- */
+
+static gf_err load_pdb(walk *w, const json_t *item)
+{
+    gf_pdb b = {0};
+    const json_t *meta, *spec, *sel, *status;
+    gf_err rc;
+    b.origin = origin(w);
+    if ((rc = get_obj(w, item, "metadata", &meta))) return rc;
+    size_t s = push_key(w, "metadata");
+    if (!(rc = get_str(w, meta, "name", &b.name)) && !(rc = get_str(w, meta, "namespace", &b.ns)) &&
+        !b.name)
+        rc = fail(w, "PodDisruptionBudget without metadata.name");
+    pop(w, s);
+    if (rc) return rc;
+    if (!b.ns) b.ns = "default";
+    snprintf(w->what, sizeof w->what, "PodDisruptionBudget %s/%s", b.ns, b.name);
+    if ((rc = get_obj(w, item, "spec", &spec))) return rc;
+    s = push_key(w, "spec");
+    if (!(rc = get_obj(w, spec, "selector", &sel)) && sel) {
+        size_t s2 = push_key(w, "selector");
+        const json_t *exprs;
+        rc = get_kvs(w, sel, "matchLabels", &b.match_labels);
+        if (!rc && !(rc = get_arr(w, sel, "matchExpressions", &exprs)) && exprs &&
+            json_array_size(exprs))
+            warn(w, "%s: matchExpressions are not evaluated; only matchLabels select pods",
+                 w->what);
+        pop(w, s2);
+    }
+    pop(w, s);
+    if (rc) return rc;
+    if ((rc = get_obj(w, item, "status", &status))) return rc;
+    s = push_key(w, "status");
+    bool present;
+    int64_t allowed = 0;
+    rc = get_int(w, status, "disruptionsAllowed", 0, INT32_MAX, &present, &allowed);
+    pop(w, s);
+    if (rc) return rc;
+    b.disruptions_allowed = (int32_t)allowed; /* absent: the controller has not allowed any yet */
+    gf_vec_push(&w->m->pdbs, b);
+    return GF_OK;
+}
+
 /* --- top level ------------------------------------------------------------------ */
 
 static gf_err load_object(walk *w, const json_t *item, const char *list_kind)
@@ -812,6 +855,7 @@ static gf_err load_object(walk *w, const json_t *item, const char *list_kind)
     if (!kind || !*kind) return fail(w, "object without kind");
     if (!strcmp(kind, "Node")) return load_node(w, item);
     if (!strcmp(kind, "Pod")) return load_pod(w, item);
+    if (!strcmp(kind, "PodDisruptionBudget")) return load_pdb(w, item);
     static const char *workloads[] = {"ReplicaSet", "Deployment", "StatefulSet", "DaemonSet",
                                       "Job"};
     for (size_t i = 0; i < sizeof workloads / sizeof workloads[0]; i++)

@@ -1,0 +1,227 @@
+/* cmd_consolidate.c - `gpufrac consolidate`: which GPU nodes can be drained,
+ * with the move plan. */
+#include "commands.h"
+#include "core/consolidate.h"
+#include "io/snapshot.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void help(FILE *f)
+{
+    fprintf(f,
+            "usage: gpufrac consolidate [options] SNAPSHOT...\n\n"
+            "Finds GPU nodes whose pods fit elsewhere in their node pool, so the nodes can\n"
+            "be drained and removed, and prints the move plan (pod -> node/GPU). Pods are\n"
+            "re-placed with KAI's rules (pool, GPU model, CPU/memory, free fraction per\n"
+            "GPU, multi-device fractions). Unowned pods, Job pods and pods annotated\n"
+            "gpufrac.io/consolidate: \"false\" pin their node; PodDisruptionBudgets in the\n"
+            "input (kubectl get pdb -A -o json) limit moves. Nodes are tried cheapest\n"
+            "first; the drained set is maximal: no further node could be added.\n\n"
+            "options:\n"
+            "  -o, --output FORMAT        table (default) or json\n"
+            "      --scorer NAME          re-placement scorer: binpack (default), spread,\n"
+            "                             bestfit, fgd\n"
+            "      --max-nodes N          drain at most N nodes\n"
+            "      --max-moves-per-workload N  move at most N pods of one workload\n"
+            "      --cost MODEL=W         cost weight per GPU of nvidia.com/gpu.product MODEL\n"
+            "                             (default 1 per GPU); repeatable\n"
+            "  -q, --quiet                do not print warnings\n"
+            "  -h, --help                 this text\n\n"
+            "exit codes: 0 success, 1 runtime failure, 2 usage or input error\n");
+}
+
+static bool parse_u32(const char *s, uint32_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul(s, &end, 10);
+    if (!*s || *end || errno || v > UINT32_MAX || s[0] == '-') return false;
+    *out = (uint32_t)v;
+    return true;
+}
+
+static void print_table(const gf_model *m, const gf_consolidation *c, gf_scorer sc)
+{
+    uint32_t gpu_nodes = 0;
+    for (size_t i = 0; i < m->nodes.n; i++) gpu_nodes += m->nodes.v[i].gpu_count > 0;
+    printf("Consolidation plan (re-placement: %s): drain %u of %u GPU nodes, free %u GPUs, "
+           "cost saved %.2f, %zu pod moves\n",
+           gf_scorer_name(sc), c->nodes_freed, gpu_nodes, c->gpus_freed, c->cost_saved,
+           c->moves.n);
+    for (uint32_t pool = 0; pool < m->pools.n; pool++) {
+        bool header = false;
+        for (size_t i = 0; i < c->drains.n; i++) {
+            const gf_drain *d = &c->drains.v[i];
+            const gf_node *n = &m->nodes.v[d->node];
+            if (n->pool != pool) continue;
+            if (!header) printf("POOL %s\n", m->pools.v[pool]);
+            header = true;
+            printf("  DRAIN %s  (%u x %s, cost %.2f)  %u moves\n", n->name, n->gpu_count,
+                   n->gpu_product ? n->gpu_product : "?", d->cost_saved, d->n_moves);
+            for (uint32_t k = 0; k < d->n_moves; k++) {
+                const gf_move *mv = &c->moves.v[d->first_move + k];
+                const gf_pod *p = &m->pods.v[mv->pod];
+                const gf_node *to = &m->nodes.v[mv->to.node];
+                printf("    %s/%s -> %s GPU", p->ns, p->name, to->name);
+                for (uint32_t g = 0; g < mv->to.n_gpus; g++)
+                    printf("%s%d", g ? "," : " ", (int)m->gpus.v[mv->to.gpus[g]].index);
+                printf(" (%.2f)\n", mv->to.share);
+            }
+        }
+    }
+    if (c->kept.n) printf("KEPT\n");
+    for (size_t i = 0; i < c->kept.n; i++) {
+        const gf_node_verdict *v = &c->kept.v[i];
+        printf("  %s: %s", m->nodes.v[v->node].name, v->reason);
+        if (v->pod != GF_NONE)
+            printf(" (%s/%s)", m->pods.v[v->pod].ns, m->pods.v[v->pod].name);
+        printf("\n");
+    }
+}
+
+static json_t *plan_json(const gf_model *m, const gf_consolidation *c, gf_scorer sc)
+{
+    json_t *drains = json_array(), *kept = json_array();
+    for (size_t i = 0; i < c->drains.n; i++) {
+        const gf_drain *d = &c->drains.v[i];
+        const gf_node *n = &m->nodes.v[d->node];
+        json_t *moves = json_array();
+        for (uint32_t k = 0; k < d->n_moves; k++) {
+            const gf_move *mv = &c->moves.v[d->first_move + k];
+            const gf_pod *p = &m->pods.v[mv->pod];
+            json_t *gpus = json_array();
+            for (uint32_t g = 0; g < mv->to.n_gpus; g++)
+                json_array_append_new(gpus, json_integer(m->gpus.v[mv->to.gpus[g]].index));
+            json_array_append_new(
+                moves, json_pack("{s:s,s:s,s:s,s:o,s:f}", "namespace", p->ns, "pod", p->name,
+                                 "to_node", m->nodes.v[mv->to.node].name, "to_gpus", gpus,
+                                 "fraction", mv->to.share));
+        }
+        json_array_append_new(drains, json_pack("{s:s,s:s,s:I,s:f,s:o}", "node", n->name, "pool",
+                                                m->pools.v[n->pool], "gpus",
+                                                (json_int_t)d->gpus_freed, "cost", d->cost_saved,
+                                                "moves", moves));
+    }
+    for (size_t i = 0; i < c->kept.n; i++) {
+        const gf_node_verdict *v = &c->kept.v[i];
+        json_t *o = json_pack("{s:s,s:s}", "node", m->nodes.v[v->node].name, "reason", v->reason);
+        if (v->pod != GF_NONE)
+            json_object_set_new(o, "pod", json_pack("{s:s,s:s}", "namespace", m->pods.v[v->pod].ns,
+                                                    "name", m->pods.v[v->pod].name));
+        json_array_append_new(kept, o);
+    }
+    return json_pack("{s:s,s:I,s:I,s:f,s:I,s:o,s:o}", "scorer", gf_scorer_name(sc), "nodes_freed",
+                     (json_int_t)c->nodes_freed, "gpus_freed", (json_int_t)c->gpus_freed,
+                     "cost_saved", c->cost_saved, "moves", (json_int_t)c->moves.n, "drain",
+                     drains, "kept", kept);
+}
+
+int gf_cmd_consolidate(int argc, char **argv)
+{
+    enum { OPT_SCORER = 256, OPT_MAX_NODES, OPT_MAX_MOVES, OPT_COST };
+    static const struct option opts[] = {{"output", required_argument, NULL, 'o'},
+                                         {"scorer", required_argument, NULL, OPT_SCORER},
+                                         {"max-nodes", required_argument, NULL, OPT_MAX_NODES},
+                                         {"max-moves-per-workload", required_argument, NULL,
+                                          OPT_MAX_MOVES},
+                                         {"cost", required_argument, NULL, OPT_COST},
+                                         {"quiet", no_argument, NULL, 'q'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    gf_consolidate_opts o;
+    gf_consolidate_opts_default(&o);
+    GF_VEC(gf_cost_weight) costs = {0};
+    bool json = false, quiet = false;
+    int c, rc_usage = -1;
+    optind = 1;
+    while (rc_usage < 0 && (c = getopt_long(argc, argv, "o:qh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'o':
+            if (!strcmp(optarg, "json") || !strcmp(optarg, "table")) {
+                json = !strcmp(optarg, "json");
+            } else {
+                fprintf(stderr, "gpufrac consolidate: unknown output format '%s'\n", optarg);
+                rc_usage = 2;
+            }
+            break;
+        case OPT_SCORER:
+            if (gf_scorer_parse(optarg, &o.scorer)) {
+                fprintf(stderr, "gpufrac consolidate: unknown scorer '%s' "
+                                "(binpack, spread, bestfit, fgd)\n", optarg);
+                rc_usage = 2;
+            }
+            break;
+        case OPT_MAX_NODES:
+        case OPT_MAX_MOVES:
+            if (!parse_u32(optarg, c == OPT_MAX_NODES ? &o.max_nodes : &o.max_moves_per_workload)) {
+                fprintf(stderr, "gpufrac consolidate: --%s needs a non-negative integer, got '%s'\n",
+                        c == OPT_MAX_NODES ? "max-nodes" : "max-moves-per-workload", optarg);
+                rc_usage = 2;
+            }
+            break;
+        case OPT_COST: {
+            char *eq = strrchr(optarg, '=');
+            char *end = NULL;
+            double w = eq ? strtod(eq + 1, &end) : -1;
+            if (!eq || eq == optarg || !end || *end || !(w >= 0 && w < 1e9)) {
+                fprintf(stderr, "gpufrac consolidate: --cost needs MODEL=WEIGHT with a weight "
+                                ">= 0, got '%s'\n", optarg);
+                rc_usage = 2;
+                break;
+            }
+            *eq = '\0';
+            gf_cost_weight cw = {optarg, w};
+            gf_vec_push(&costs, cw);
+            break;
+        }
+        case 'q': quiet = true; break;
+        case 'h': help(stdout); rc_usage = 0; break;
+        default: help(stderr); rc_usage = 2; break;
+        }
+    }
+    if (rc_usage < 0 && optind >= argc) {
+        fprintf(stderr, "gpufrac consolidate: no snapshot given\n\n");
+        help(stderr);
+        rc_usage = 2;
+    }
+    if (rc_usage >= 0) {
+        gf_vec_free(&costs);
+        return rc_usage;
+    }
+    o.costs = costs.v;
+    o.n_costs = costs.n;
+    gf_model m;
+    gf_model_init(&m);
+    gf_diags d;
+    gf_diags_init(&d);
+    gf_error err = {0};
+    gf_consolidation plan = {0};
+    int exit_code = 0;
+    gf_err rc = gf_snapshot_load_files(&m, argv + optind, argc - optind, &d, &err);
+    if (!quiet) gf_cli_print_diags(&d, 20);
+    if (!rc) rc = gf_consolidate(&m, &o, &plan, &err);
+    if (rc) {
+        char msg[1100];
+        gf_error_format(&err, msg, sizeof msg);
+        fprintf(stderr, "gpufrac consolidate: %s\n", msg);
+        exit_code = gf_err_exit_code(rc);
+    } else if (json) {
+        json_t *j = plan_json(&m, &plan, o.scorer);
+        if (json_dumpf(j, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(6))) exit_code = 1;
+        fputc('\n', stdout);
+        json_decref(j);
+    } else {
+        print_table(&m, &plan, o.scorer);
+    }
+    if (fflush(stdout) != 0) exit_code = 1;
+    gf_consolidation_free(&plan);
+    gf_diags_free(&d);
+    gf_model_free(&m);
+    gf_vec_free(&costs);
+    return exit_code;
+}

@@ -1,0 +1,190 @@
+/* cmd_pack_eval.c - `gpufrac pack-eval`: compare placement scorers with the
+ * FGD paper's workload-inflation protocol, several seeds, one table. */
+#include "commands.h"
+#include "core/inflate.h"
+#include "io/snapshot.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static void help(FILE *f)
+{
+    fprintf(f,
+            "usage: gpufrac pack-eval [options] SNAPSHOT...\n\n"
+            "Evaluates placement scorers the way the FGD paper (Weng et al., USENIX ATC'23)\n"
+            "does: from an empty cluster of the snapshot's nodes, tasks drawn at random\n"
+            "from the snapshot's pods arrive until their GPU request reaches --until x\n"
+            "the cluster's GPUs; each scorer places them; a task that fits nowhere fails.\n"
+            "Prints, per scorer over the seeds, the median (min..max) GPU allocation ratio\n"
+            "and unallocated GPUs when arrivals reach --at x capacity and at the end, and\n"
+            "the lower bound ceil(sum of placed GPU requests).\n"
+            "Typical input: gpufrac convert-alibaba NODES.csv PODS.csv -o trace.json\n\n"
+            "options:\n"
+            "  --scorers LIST   comma-separated: binpack,spread,bestfit,fgd (default all)\n"
+            "  --seeds N        seeds 1..N (default 5)\n"
+            "  --until X        stop when arrived GPU request >= X x capacity (default 1.3)\n"
+            "  --at X           also report at X x capacity (default 1.0)\n"
+            "  -q, --quiet      do not print warnings\n"
+            "  -h, --help       this text\n\n"
+            "exit codes: 0 success, 1 runtime failure, 2 usage or input error\n");
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+static bool parse_ratio(const char *s, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (!*s || *end || errno || !(v > 0 && v <= 10)) return false;
+    *out = v;
+    return true;
+}
+
+int gf_cmd_pack_eval(int argc, char **argv)
+{
+    enum { OPT_SCORERS = 256, OPT_SEEDS, OPT_UNTIL, OPT_AT };
+    static const struct option opts[] = {{"scorers", required_argument, NULL, OPT_SCORERS},
+                                         {"seeds", required_argument, NULL, OPT_SEEDS},
+                                         {"until", required_argument, NULL, OPT_UNTIL},
+                                         {"at", required_argument, NULL, OPT_AT},
+                                         {"quiet", no_argument, NULL, 'q'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    bool use[GF_SCORER_COUNT] = {true, true, true, true}, quiet = false;
+    int seeds = 5, c;
+    double until = 1.3, at = 1.0;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
+        switch (c) {
+        case OPT_SCORERS: {
+            memset(use, 0, sizeof use);
+            char *list = optarg, *tok, *save = NULL;
+            for (tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+                gf_scorer s;
+                if (gf_scorer_parse(tok, &s)) {
+                    fprintf(stderr, "gpufrac pack-eval: unknown scorer '%s'\n", tok);
+                    return 2;
+                }
+                use[s] = true;
+            }
+            break;
+        }
+        case OPT_SEEDS: {
+            char *end;
+            long v = strtol(optarg, &end, 10);
+            if (!*optarg || *end || v < 1 || v > 1000) {
+                fprintf(stderr, "gpufrac pack-eval: --seeds needs 1..1000, got '%s'\n", optarg);
+                return 2;
+            }
+            seeds = (int)v;
+            break;
+        }
+        case OPT_UNTIL:
+        case OPT_AT:
+            if (!parse_ratio(optarg, c == OPT_UNTIL ? &until : &at)) {
+                fprintf(stderr, "gpufrac pack-eval: --%s needs a number in (0, 10], got '%s'\n",
+                        c == OPT_UNTIL ? "until" : "at", optarg);
+                return 2;
+            }
+            break;
+        case 'q': quiet = true; break;
+        case 'h': help(stdout); return 0;
+        default: help(stderr); return 2;
+        }
+    }
+    if (optind >= argc) {
+        fprintf(stderr, "gpufrac pack-eval: no snapshot given\n\n");
+        help(stderr);
+        return 2;
+    }
+    if (at > until) at = until;
+    gf_model m;
+    gf_model_init(&m);
+    gf_diags d;
+    gf_diags_init(&d);
+    gf_error err = {0};
+    int exit_code = 0;
+    gf_err rc = gf_snapshot_load_files(&m, argv + optind, argc - optind, &d, &err);
+    if (!quiet) gf_cli_print_diags(&d, 20);
+    double *ar = calloc((size_t)seeds, sizeof(double)), *ua = calloc((size_t)seeds, sizeof(double));
+    double *ae = calloc((size_t)seeds, sizeof(double)), *ue = calloc((size_t)seeds, sizeof(double));
+    double *lb = calloc((size_t)seeds, sizeof(double)), *secs = calloc((size_t)seeds, sizeof(double));
+    if (!ar || !ua || !ae || !ue || !lb || !secs) {
+        fprintf(stderr, "gpufrac pack-eval: out of memory\n");
+        exit_code = 1;
+        goto out;
+    }
+    if (rc) goto fail;
+    printf("pack-eval: %zu nodes, %zu GPUs, %zu tasks; seeds 1..%d; arrivals until %.2fx, "
+           "report at %.2fx\n",
+           m.nodes.n, m.gpus.n, m.pods.n, seeds, until, at);
+    printf("%-8s | %-26s %-24s | %-26s %-24s | %-12s | %s\n", "scorer", "alloc ratio @at",
+           "unalloc GPUs @at", "alloc ratio @end", "unalloc GPUs @end", "lower bound",
+           "s/run");
+    for (int s = 0; s < GF_SCORER_COUNT; s++) {
+        if (!use[s]) continue;
+        for (int k = 0; k < seeds; k++) {
+            gf_inflate_opts io = {(gf_scorer)s, (uint64_t)k + 1, until, at};
+            gf_inflate_result r;
+            struct timespec t0, t1;
+            clock_gettime(CLOCK_MONOTONIC, &t0);
+            if ((rc = gf_inflate(&m, &io, &r, &err))) goto fail;
+            clock_gettime(CLOCK_MONOTONIC, &t1);
+            secs[k] = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+            ar[k] = r.at_report.allocation_ratio * 100;
+            ua[k] = r.at_report.unallocated_gpus;
+            ae[k] = r.at_end.allocation_ratio * 100;
+            ue[k] = r.at_end.unallocated_gpus;
+            lb[k] = r.lower_bound_gpus;
+        }
+        char a[4][64];
+        double *cols[4] = {ar, ua, ae, ue};
+        for (int i = 0; i < 4; i++) {
+            double lo = cols[i][0], hi = cols[i][0];
+            for (int k = 1; k < seeds; k++) {
+                if (cols[i][k] < lo) lo = cols[i][k];
+                if (cols[i][k] > hi) hi = cols[i][k];
+            }
+            double med = median(cols[i], seeds);
+            if (i % 2 == 0)
+                snprintf(a[i], sizeof a[i], "%.2f%% (%.2f..%.2f)", med, lo, hi);
+            else
+                snprintf(a[i], sizeof a[i], "%.1f (%.1f..%.1f)", med, lo, hi);
+        }
+        printf("%-8s | %-26s %-24s | %-26s %-24s | %-12.0f | %.2f\n", gf_scorer_name((gf_scorer)s),
+               a[0], a[1], a[2], a[3], median(lb, seeds), median(secs, seeds));
+        fflush(stdout);
+    }
+    goto out;
+fail : {
+    char msg[1100];
+    gf_error_format(&err, msg, sizeof msg);
+    fprintf(stderr, "gpufrac pack-eval: %s\n", msg);
+    exit_code = gf_err_exit_code(rc);
+}
+out:
+    free(ar);
+    free(ua);
+    free(ae);
+    free(ue);
+    free(lb);
+    free(secs);
+    gf_diags_free(&d);
+    gf_model_free(&m);
+    return exit_code;
+}

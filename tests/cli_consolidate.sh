@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# cli_consolidate.sh - `gpufrac consolidate` and `gpufrac pack-eval` through
+# the real binary.  usage: cli_consolidate.sh GPUFRAC FIXTURES_DIR
+set -u
+bin=$1 fx=$2
+pass=0 fail=0
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+run() { ${GF_WRAP:-} "$bin" "$@" >"$tmp/out" 2>"$tmp/err"; echo $? >"$tmp/rc"; }
+check() {
+  local name=$1; shift
+  if "$@"; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAIL: $name"; echo "--- stdout"; head -30 "$tmp/out"; echo "--- stderr"; head -20 "$tmp/err"; fi
+}
+rc_is() { [ "$(cat "$tmp/rc")" = "$1" ]; }
+out_has() { grep -qF -- "$1" "$tmp/out"; }
+err_has() { grep -qF -- "$1" "$tmp/err"; }
+
+# kai-small: nothing can be drained, each node for its own reason
+run consolidate -q "$fx/kai-small.json"
+check "exit 0" rc_is 0
+check "summary" out_has "drain 0 of 3 GPU nodes, free 0 GPUs"
+check "unowned pins" out_has "gpu-l4-b: a pod has no controller to recreate it (team-a/debug-shell)"
+check "pool boundary" out_has "gpu-t4-a: a pod fits on no other node of its pool (team-b/tts-1a2b3c4d5e-zz9k2)"
+check "whole GPU needs idle GPU" out_has "gpu-l4-a: a pod fits on no other node of its pool (team-c/train-0)"
+
+# without the unowned debug pod, gpu-l4-b is a candidate but its 2-device
+# reranker (0.3 on two distinct GPUs) finds no node with two such GPUs
+jq 'del(.items[] | select(.metadata.name == "debug-shell"))' "$fx/kai-small.json" >"$tmp/nodebug.json"
+run consolidate -q -o json "$tmp/nodebug.json"
+check "json exit 0" rc_is 0
+check "json valid" bash -c "jq -e '.nodes_freed == 0 and (.kept | length) == 3' '$tmp/out' >/dev/null"
+check "json reason" bash -c "jq -e '[.kept[] | select(.node == \"gpu-l4-b\") | .reason] == [\"a pod fits on no other node of its pool\"]' '$tmp/out' >/dev/null"
+
+# add a fourth, idle L4 node to the inference pool: it is drained first (0 moves)
+jq '.items += [(.items[] | select(.metadata.name == "gpu-l4-b") | .metadata.name = "gpu-l4-spare")]' \
+  "$fx/kai-small.json" >"$tmp/spare.json"
+run consolidate -q --max-nodes 1 "$tmp/spare.json"
+check "spare exit 0" rc_is 0
+check "spare drained" out_has "DRAIN gpu-l4-spare  (2 x NVIDIA-L4, cost 2.00)  0 moves"
+run consolidate -q --cost NVIDIA-L4=3.5 -o json "$tmp/spare.json"
+check "cost weight" bash -c "jq -e '.drain[0].cost == 7' '$tmp/out' >/dev/null"
+
+# usage errors
+run consolidate --scorer magic "$fx/kai-small.json"
+check "bad scorer exit 2" rc_is 2
+check "bad scorer message" err_has "unknown scorer 'magic'"
+run consolidate --max-nodes -3 "$fx/kai-small.json"
+check "bad max-nodes exit 2" rc_is 2
+run consolidate --cost L4 "$fx/kai-small.json"
+check "bad cost exit 2" rc_is 2
+run consolidate
+check "no snapshot exit 2" rc_is 2
+
+# pack-eval on the small cluster: one line per scorer, deterministic
+run pack-eval -q --seeds 3 "$fx/kai-small.json"
+check "pack-eval exit 0" rc_is 0
+check "pack-eval 4 scorers" bash -c "[ \$(grep -cE '^(binpack|spread|bestfit|fgd) ' '$tmp/out') = 4 ]"
+cp "$tmp/out" "$tmp/first"
+run pack-eval -q --seeds 3 "$fx/kai-small.json"
+check "pack-eval deterministic" bash -c "diff <(cut -d'|' -f1-6 '$tmp/first') <(cut -d'|' -f1-6 '$tmp/out') >/dev/null"
+run pack-eval --seeds 0 "$fx/kai-small.json"
+check "pack-eval bad seeds" rc_is 2
+
+echo "cli_consolidate: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
