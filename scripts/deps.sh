@@ -4,21 +4,25 @@
 #   scripts/deps.sh            build + run (compiler, cmake, libraries)
 #   scripts/deps.sh --test     + test tools (cmocka, jq)
 #   scripts/deps.sh --ci       + CI tools (clang/libFuzzer, valgrind, cppcheck, clang-format)
+#   scripts/deps.sh --bench    build + benchmark tools (GNU time, jq)
 #
 # Idempotent: runs apt-get only when something is missing, and `apt-get update`
 # once before the first install. Needs root (or sudo) on Debian bookworm.
 set -euo pipefail
 
-build=(gcc make cmake pkg-config libjansson-dev)
-test=(libcmocka-dev jq)
+build=(gcc make cmake pkg-config libjansson-dev libyaml-dev libsqlite3-dev libcurl4-openssl-dev
+       libmicrohttpd-dev)
+test=(libcmocka-dev jq prometheus curl)
 ci=(clang libclang-rt-14-dev valgrind cppcheck clang-format)
+bench=(time jq)
 
 want=("${build[@]}")
 case "${1:-}" in
   --test) want+=("${test[@]}") ;;
   --ci) want+=("${test[@]}" "${ci[@]}") ;;
+  --bench) want+=("${bench[@]}") ;;
   "") ;;
-  *) echo "usage: $0 [--test|--ci]" >&2; exit 2 ;;
+  *) echo "usage: $0 [--test|--ci|--bench]" >&2; exit 2 ;;
 esac
 
 missing=()

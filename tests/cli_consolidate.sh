@@ -60,5 +60,23 @@ check "pack-eval deterministic" bash -c "diff <(cut -d'|' -f1-6 '$tmp/first') <(
 run pack-eval --seeds 0 "$fx/kai-small.json"
 check "pack-eval bad seeds" rc_is 2
 
+# --explain: why a node stays, pod by pod and node by node
+run consolidate -q --explain gpu-l4-a "$fx/kai-small.json"
+check "explain exit 0" rc_is 0
+check "explain blocker" out_has "gpu-l4-a cannot be drained: a pod fits on no other node of its pool (team-c/train-0)"
+check "explain per node" out_has "gpu-l4-b: not enough idle GPUs"
+run consolidate -q --explain nosuch "$fx/kai-small.json"
+check "explain unknown node exit 2" rc_is 2
+check "explain unknown node message" err_has "no node named 'nosuch'"
+
+# --pool limits the candidates to one node pool
+run consolidate -q --pool inference "$fx/kai-small.json"
+check "pool exit 0" rc_is 0
+check "pool keeps other pools out" bash -c "! grep -q gpu-t4-a '$tmp/out'"
+check "pool lists its nodes" out_has "gpu-l4-b: a pod has no controller"
+run consolidate -q --pool nosuch "$fx/kai-small.json"
+check "unknown pool exit 2" rc_is 2
+check "unknown pool message" err_has "no node pool named 'nosuch'"
+
 echo "cli_consolidate: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

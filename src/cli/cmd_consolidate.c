@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static void help(FILE *f)
 {
@@ -30,6 +31,10 @@ static void help(FILE *f)
             "      --max-moves-per-workload N  move at most N pods of one workload\n"
             "      --cost MODEL=W         cost weight per GPU of nvidia.com/gpu.product MODEL\n"
             "                             (default 1 per GPU); repeatable\n"
+            "  -p, --pool NAME            only drain nodes of this node pool\n"
+            "      --explain NODE         say why NODE can or cannot be drained: which pod\n"
+            "                             fits nowhere, and what each other node lacks\n"
+            "      --timings              print load and planning time to stderr\n"
             "  -q, --quiet                do not print warnings\n"
             "  -h, --help                 this text\n\n"
             "exit codes: 0 success, 1 runtime failure, 2 usage or input error\n");
@@ -67,10 +72,14 @@ static void print_table(const gf_model *m, const gf_consolidation *c, gf_scorer 
                 const gf_move *mv = &c->moves.v[d->first_move + k];
                 const gf_pod *p = &m->pods.v[mv->pod];
                 const gf_node *to = &m->nodes.v[mv->to.node];
-                printf("    %s/%s -> %s GPU", p->ns, p->name, to->name);
-                for (uint32_t g = 0; g < mv->to.n_gpus; g++)
-                    printf("%s%d", g ? "," : " ", (int)m->gpus.v[mv->to.gpus[g]].index);
-                printf(" (%.2f)\n", mv->to.share);
+                printf("    %s/%s -> %s", p->ns, p->name, to->name);
+                if (mv->to.n_gpus) {
+                    printf(" GPU");
+                    for (uint32_t g = 0; g < mv->to.n_gpus; g++)
+                        printf("%s%d", g ? "," : " ", (int)m->gpus.v[mv->to.gpus[g]].index);
+                    printf(" (%.2f)", mv->to.share);
+                }
+                putchar('\n');
             }
         }
     }
@@ -82,6 +91,47 @@ static void print_table(const gf_model *m, const gf_consolidation *c, gf_scorer 
             printf(" (%s/%s)", m->pods.v[v->pod].ns, m->pods.v[v->pod].name);
         printf("\n");
     }
+}
+
+static int print_explain(const gf_model *m, const gf_consolidation *c,
+                         const gf_consolidate_opts *o, uint32_t node)
+{
+    const gf_node *n = &m->nodes.v[node];
+    for (size_t i = 0; i < c->drains.n; i++) {
+        const gf_drain *d = &c->drains.v[i];
+        if (d->node != node) continue;
+        printf("%s can be drained: %u pods move", n->name, d->n_moves);
+        for (uint32_t k = 0; k < d->n_moves; k++) {
+            const gf_move *mv = &c->moves.v[d->first_move + k];
+            printf("%s %s/%s -> %s", k ? "," : ":", m->pods.v[mv->pod].ns,
+                   m->pods.v[mv->pod].name, m->nodes.v[mv->to.node].name);
+        }
+        printf("\n");
+        return 0;
+    }
+    const gf_node_verdict *v = NULL;
+    for (size_t i = 0; i < c->kept.n; i++)
+        if (c->kept.v[i].node == node) v = &c->kept.v[i];
+    if (!v) {
+        printf("%s is not a candidate: %s\n", n->name,
+               n->gpu_count == 0 ? "it has no GPUs" : "it is outside the selected pool");
+        return 0;
+    }
+    printf("%s cannot be drained: %s", n->name, v->reason);
+    if (v->pod == GF_NONE) {
+        printf("\n");
+        return 0;
+    }
+    const gf_pod *p = &m->pods.v[v->pod];
+    printf(" (%s/%s)\n", p->ns, p->name);
+    gf_fit_reason *why = NULL;
+    size_t nwhy = gf_consolidate_explain(m, c, o, v->pod, &why);
+    if (nwhy) printf("where %s/%s could go, after the plan:\n", p->ns, p->name);
+    for (size_t i = 0; i < nwhy; i++)
+        printf("  %s: %s\n", m->nodes.v[why[i].node].name,
+               why[i].why ? why[i].why : "fits (the pod could move here alone)");
+    free(why);
+    return 0;
 }
 
 static json_t *plan_json(const gf_model *m, const gf_consolidation *c, gf_scorer sc)
@@ -121,25 +171,36 @@ static json_t *plan_json(const gf_model *m, const gf_consolidation *c, gf_scorer
                      drains, "kept", kept);
 }
 
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
 int gf_cmd_consolidate(int argc, char **argv)
 {
-    enum { OPT_SCORER = 256, OPT_MAX_NODES, OPT_MAX_MOVES, OPT_COST };
+    enum { OPT_SCORER = 256, OPT_MAX_NODES, OPT_MAX_MOVES, OPT_COST, OPT_EXPLAIN, OPT_TIMINGS };
     static const struct option opts[] = {{"output", required_argument, NULL, 'o'},
                                          {"scorer", required_argument, NULL, OPT_SCORER},
                                          {"max-nodes", required_argument, NULL, OPT_MAX_NODES},
                                          {"max-moves-per-workload", required_argument, NULL,
                                           OPT_MAX_MOVES},
                                          {"cost", required_argument, NULL, OPT_COST},
+                                         {"pool", required_argument, NULL, 'p'},
+                                         {"explain", required_argument, NULL, OPT_EXPLAIN},
+                                         {"timings", no_argument, NULL, OPT_TIMINGS},
                                          {"quiet", no_argument, NULL, 'q'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     gf_consolidate_opts o;
     gf_consolidate_opts_default(&o);
     GF_VEC(gf_cost_weight) costs = {0};
-    bool json = false, quiet = false;
+    bool json = false, quiet = false, timings = false;
+    const char *pool_name = NULL, *explain = NULL;
     int c, rc_usage = -1;
     optind = 1;
-    while (rc_usage < 0 && (c = getopt_long(argc, argv, "o:qh", opts, NULL)) != -1) {
+    while (rc_usage < 0 && (c = getopt_long(argc, argv, "o:p:qh", opts, NULL)) != -1) {
         switch (c) {
         case 'o':
             if (!strcmp(optarg, "json") || !strcmp(optarg, "table")) {
@@ -179,6 +240,9 @@ int gf_cmd_consolidate(int argc, char **argv)
             gf_vec_push(&costs, cw);
             break;
         }
+        case 'p': pool_name = optarg; break;
+        case OPT_EXPLAIN: explain = optarg; break;
+        case OPT_TIMINGS: timings = true; break;
         case 'q': quiet = true; break;
         case 'h': help(stdout); rc_usage = 0; break;
         default: help(stderr); rc_usage = 2; break;
@@ -202,10 +266,27 @@ int gf_cmd_consolidate(int argc, char **argv)
     gf_error err = {0};
     gf_consolidation plan = {0};
     int exit_code = 0;
+    double t0 = now_s();
     gf_err rc = gf_snapshot_load_files(&m, argv + optind, argc - optind, &d, &err);
+    double t1 = now_s();
     if (!quiet) gf_cli_print_diags(&d, 20);
+    if (!rc && pool_name) {
+        size_t idx;
+        if (!gf_strmap_get(&m.pool_by_name, pool_name, &idx))
+            rc = gf_error_set(&err, GF_EUSAGE, NULL, "no node pool named '%s'", pool_name);
+        else
+            o.pool = (uint32_t)idx;
+    }
+    size_t explain_node = 0;
+    if (!rc && explain && !gf_strmap_get(&m.node_by_name, explain, &explain_node))
+        rc = gf_error_set(&err, GF_EUSAGE, NULL, "--explain: no node named '%s'", explain);
     if (!rc) rc = gf_consolidate(&m, &o, &plan, &err);
-    if (rc) {
+    if (!rc && timings)
+        fprintf(stderr, "gpufrac consolidate: timings: load %.3f s, plan %.3f s\n", t1 - t0,
+                now_s() - t1);
+    if (!rc && explain) {
+        exit_code = print_explain(&m, &plan, &o, (uint32_t)explain_node);
+    } else if (rc) {
         char msg[1100];
         gf_error_format(&err, msg, sizeof msg);
         fprintf(stderr, "gpufrac consolidate: %s\n", msg);

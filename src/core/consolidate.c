@@ -1,6 +1,7 @@
 /* consolidate.c - node drain planning, see consolidate.h for the rules and
  * what the greedy-with-rollback method guarantees. */
 #include "consolidate.h"
+#include "../util/sbuf.h"
 #include "kai.h"
 
 #include <stdlib.h>
@@ -10,6 +11,7 @@ void gf_consolidate_opts_default(gf_consolidate_opts *o)
 {
     memset(o, 0, sizeof *o);
     o->scorer = GF_SCORE_BINPACK;
+    o->pool = GF_NONE;
 }
 
 void gf_consolidation_free(gf_consolidation *c)
@@ -18,6 +20,10 @@ void gf_consolidation_free(gf_consolidation *c)
     gf_vec_free(&c->drains);
     gf_vec_free(&c->moves);
     gf_vec_free(&c->kept);
+    gf_pack_state_free(c->state);
+    free(c->drained);
+    c->state = NULL;
+    c->drained = NULL;
 }
 
 typedef enum pod_role { ROLE_IGNORE, ROLE_MOVE, ROLE_PIN } pod_role;
@@ -71,6 +77,14 @@ static int cmp_cand(const void *a, const void *b)
     return (x->node > y->node) - (x->node < y->node);
 }
 
+#define N_BUCKETS 256
+
+typedef struct tier {
+    uint32_t pool, gpus;
+    int64_t gpu_memory_mib;
+    uint32_t head[N_BUCKETS]; /* GF_NONE = empty */
+} tier;
+
 typedef struct ctx {
     const gf_model *m;
     const gf_consolidate_opts *o;
@@ -83,7 +97,66 @@ typedef struct ctx {
     bool *received;
     uint32_t *moves_of_workload;
     int32_t *pdb_left;
+    /* gf_pack_node_allowed() depends only on the pod's constraints (tolerations,
+     * selectors, GPU models, pool) and the node, never on capacity: pods with
+     * the same constraints (all replicas of a workload, as a rule) share one
+     * row of answers per node of their pool, computed on first use. */
+    gf_arena sig_keys;
+    gf_strmap sig_by_key;
+    uint32_t *pod_sig;              /* per pod, GF_NONE until needed */
+    GF_VEC(uint8_t *) sig_allowed;  /* per signature and pool slot: 0 ?, 1 yes, 2 no */
+    uint32_t *slot_of;              /* node -> its position in pool_nodes[pool] */
+    /* binpack index: GPU nodes of one pool with one GPU count ("tier") in
+     * buckets by free GPU ratio (free sum / GPUs), doubly linked, kept
+     * current as pods are taken off and put on nodes; see best_binpack() */
+    GF_VEC(tier) tiers;
+    uint32_t *tier_of, *bucket_of, *next, *prev; /* per node; GF_NONE = not indexed */
+    /* Pods that fit nowhere as the first (largest) pod of a drain attempt,
+     * by constraints and request: "key" -> the node then being tried. Free
+     * capacity of the other nodes only shrinks as the plan grows (failed
+     * attempts roll back to the committed plan), so later the same request
+     * can only fit on that one node. */
+    gf_strmap nofit;
 } ctx;
+
+/* The pod's scheduling constraints as a string (exact: equal strings give
+ * equal gf_pack_node_allowed() answers on every node). */
+static const char *constraint_key(ctx *c, const gf_pod *p, size_t pool)
+{
+    gf_sbuf b = GF_SBUF_INIT;
+    gf_sbuf_printf(&b, "%zu|%d|%s|", pool, p->gpu_whole > 0 || p->share != GF_SHARE_NONE,
+                   p->pool_selector ? p->pool_selector : "\x01");
+    for (uint32_t i = 0; i < p->n_tolerations; i++) {
+        const gf_toleration *t = &p->tolerations[i];
+        gf_sbuf_printf(&b, "t%s\x01%s\x01%s\x01%s\x02", t->key ? t->key : "\x03",
+                       t->op ? t->op : "\x03", t->value ? t->value : "\x03",
+                       t->effect ? t->effect : "\x03");
+    }
+    for (uint32_t i = 0; i < p->node_selector.n; i++)
+        gf_sbuf_printf(&b, "s%s\x01%s\x02", p->node_selector.items[i].key,
+                       p->node_selector.items[i].value);
+    for (uint32_t i = 0; i < p->n_gpu_models; i++) gf_sbuf_printf(&b, "m%s\x02", p->gpu_models[i]);
+    const char *key = gf_arena_strdup(&c->sig_keys, gf_sbuf_str(&b));
+    gf_sbuf_free(&b);
+    return key;
+}
+
+/* The allowed-row of the pod's constraint signature in pool pool. */
+static uint8_t *allowed_row(ctx *c, const gf_pod *p, size_t pool)
+{
+    size_t pi = (size_t)(p - c->m->pods.v);
+    if (c->pod_sig[pi] == GF_NONE) {
+        const char *key = constraint_key(c, p, pool);
+        size_t sig;
+        if (!gf_strmap_get(&c->sig_by_key, key, &sig)) {
+            sig = c->sig_allowed.n;
+            gf_strmap_put(&c->sig_by_key, key, sig);
+            gf_vec_push(&c->sig_allowed, gf_xcalloc(c->pool_len[pool] + 1, 1));
+        }
+        c->pod_sig[pi] = (uint32_t)sig;
+    }
+    return c->sig_allowed.v[c->pod_sig[pi]];
+}
 
 static double node_saving(const ctx *c, const gf_node *n)
 {
@@ -106,22 +179,185 @@ static gf_placement current(const ctx *c, const gf_pod *p)
     return pl;
 }
 
-static bool best_in_pool(const ctx *c, const gf_pod *p, gf_placement *out)
+/* The node pool a pod is placed in: the one it selects, else the one it
+ * runs in. False when it selects a pool that does not exist. */
+static bool pod_pool(const ctx *c, const gf_pod *p, size_t *pool)
 {
-    size_t pool_idx = 0;
-    if (p->pool_selector && !gf_strmap_get(&c->m->pool_by_name, p->pool_selector, &pool_idx))
-        return false;
-    bool found = false;
+    *pool = p->node != GF_NONE ? c->m->nodes.v[p->node].pool : 0;
+    return !p->pool_selector || gf_strmap_get(&c->m->pool_by_name, p->pool_selector, pool);
+}
+
+/* Constraints and request of a pod, as a key (lives in sig_keys). */
+static const char *request_key(ctx *c, const gf_pod *p, size_t pool)
+{
+    size_t pi = (size_t)(p - c->m->pods.v);
+    if (c->pod_sig[pi] == GF_NONE) (void)allowed_row(c, p, pool);
+    gf_sbuf b = GF_SBUF_INIT;
+    gf_sbuf_printf(&b, "%u|%lld|%lld|%u|%d|%.17g|%lld|%u", c->pod_sig[pi],
+                   (long long)p->cpu_milli, (long long)p->memory_bytes, p->gpu_whole,
+                   (int)p->share, p->gpu_fraction, (long long)p->gpu_memory_mib,
+                   p->gpu_devices);
+    const char *key = gf_arena_strdup(&c->sig_keys, gf_sbuf_str(&b));
+    gf_sbuf_free(&b);
+    return key;
+}
+
+/* --- binpack index ------------------------------------------------------------ */
+
+static uint32_t bucket_for(const ctx *c, uint32_t node)
+{
+    double r = c->s->node_gpu_free[node] / c->m->nodes.v[node].gpu_count;
+    if (!(r > 0)) return 0;
+    uint32_t b = (uint32_t)(r * N_BUCKETS);
+    return b < N_BUCKETS ? b : N_BUCKETS - 1;
+}
+
+static void unlink_node(ctx *c, uint32_t node)
+{
+    tier *t = &c->tiers.v[c->tier_of[node]];
+    if (c->prev[node] != GF_NONE)
+        c->next[c->prev[node]] = c->next[node];
+    else
+        t->head[c->bucket_of[node]] = c->next[node];
+    if (c->next[node] != GF_NONE) c->prev[c->next[node]] = c->prev[node];
+}
+
+static void link_node(ctx *c, uint32_t node)
+{
+    tier *t = &c->tiers.v[c->tier_of[node]];
+    uint32_t b = bucket_for(c, node);
+    c->bucket_of[node] = b;
+    c->prev[node] = GF_NONE;
+    c->next[node] = t->head[b];
+    if (t->head[b] != GF_NONE) c->prev[t->head[b]] = node;
+    t->head[b] = node;
+}
+
+/* After the node's free capacity changed. */
+static void touch(ctx *c, uint32_t node)
+{
+    if (!c->tier_of || c->tier_of[node] == GF_NONE) return;
+    if (bucket_for(c, node) == c->bucket_of[node]) return;
+    unlink_node(c, node);
+    link_node(c, node);
+}
+
+static void index_build(ctx *c)
+{
+    const gf_model *m = c->m;
+    size_t nn = m->nodes.n;
+    c->tier_of = gf_xmalloc((nn + 1) * sizeof(uint32_t));
+    c->bucket_of = gf_xcalloc(nn + 1, sizeof(uint32_t));
+    c->next = gf_xmalloc((nn + 1) * sizeof(uint32_t));
+    c->prev = gf_xmalloc((nn + 1) * sizeof(uint32_t));
+    for (size_t i = 0; i < nn; i++) {
+        const gf_node *n = &m->nodes.v[i];
+        c->tier_of[i] = GF_NONE;
+        if (!n->gpu_count) continue;
+        size_t t = 0;
+        while (t < c->tiers.n &&
+               !(c->tiers.v[t].pool == n->pool && c->tiers.v[t].gpus == n->gpu_count &&
+                 c->tiers.v[t].gpu_memory_mib == n->gpu_memory_mib))
+            t++;
+        if (t == c->tiers.n) {
+            tier nt = {n->pool, n->gpu_count, n->gpu_memory_mib, {0}};
+            for (size_t b = 0; b < N_BUCKETS; b++) nt.head[b] = GF_NONE;
+            gf_vec_push(&c->tiers, nt);
+        }
+        c->tier_of[i] = (uint32_t)t;
+    }
+    /* link in reverse so each bucket lists its nodes in index order */
+    for (size_t i = nn; i-- > 0;)
+        if (c->tier_of[i] != GF_NONE) link_node(c, (uint32_t)i);
+}
+
+static void index_free(ctx *c)
+{
+    gf_vec_free(&c->tiers);
+    free(c->tier_of);
+    free(c->bucket_of);
+    free(c->next);
+    free(c->prev);
+}
+
+/* Is cur a better placement than best? Lower score; ties within 1e-12 go to
+ * the lower node index (what a scan in index order picks). */
+static bool better(const gf_placement *cur, const gf_placement *best)
+{
+    if (cur->score < best->score - 1e-12) return true;
+    return cur->score <= best->score + 1e-12 && cur->node < best->node;
+}
+
+/* Can a node whose score is at least bound still beat best? */
+static bool may_beat(double bound, uint32_t node, const gf_placement *best)
+{
+    if (bound > best->score + 1e-12) return false;
+    return bound < best->score - 1e-12 || node < best->node;
+}
+
+/* One candidate node: the cheap checks, then the full fit. */
+static void consider(ctx *c, const gf_pod *p, const uint8_t *allowed_in, uint32_t node,
+                     bool *found, gf_placement *out)
+{
+    uint8_t *allowed = (uint8_t *)allowed_in;
+    const gf_pack_state *s = c->s;
+    if (c->skip[node] || p->cpu_milli > s->free_cpu_milli[node] ||
+        p->memory_bytes > s->free_memory_bytes[node])
+        return;
+    uint32_t i = c->slot_of[node];
+    if (!allowed[i]) allowed[i] = gf_pack_node_allowed(c->m, p, node, NULL) ? 1 : 2;
+    if (allowed[i] != 1) return;
+    if (*found && !may_beat(gf_pack_score_bound(s, p, node, c->o->scorer), node, out)) return;
     gf_placement cur;
-    for (uint32_t i = 0; i < c->pool_len[pool_idx]; i++) {
-        uint32_t node = c->pool_nodes[pool_idx][i];
-        if (c->skip[node]) continue;
-        if (!gf_pack_fit_node(c->s, p, node, c->o->scorer, &cur, NULL)) continue;
-        if (!found || cur.score < out->score - 1e-12) {
-            *out = cur;
-            found = true;
+    if (!gf_pack_fit_capacity(s, p, node, c->o->scorer, &cur, NULL)) return;
+    if (!*found || better(&cur, out)) {
+        *out = cur;
+        *found = true;
+    }
+}
+
+/* Binpack for a GPU pod: a node needs a free ratio of at least the pod's
+ * GPUs over the node's (need); its score is at least (ratio - need), as
+ * gf_pack_score_bound() says. Buckets are
+ * walked from the need upwards, and a tier stops at the first bucket whose
+ * lower edge cannot beat the best found: the same answer as scanning every
+ * node, with most nodes never looked at. */
+static bool best_binpack(ctx *c, const gf_pod *p, size_t pool, const uint8_t *allowed,
+                         gf_placement *out)
+{
+    bool found = false;
+    for (size_t t = 0; t < c->tiers.n; t++) {
+        const tier *tr = &c->tiers.v[t];
+        if (tr->pool != pool) continue;
+        double share = 1.0;
+        uint32_t want = p->gpu_whole;
+        if (p->share != GF_SHARE_NONE) {
+            want = p->gpu_devices ? p->gpu_devices : 1;
+            share = gf_pod_share_on(p, tr->gpu_memory_mib); /* the tier's nodes' GPUs */
+        }
+        if (want > tr->gpus) continue;
+        double need = share > 0 ? share * want / tr->gpus : 0;
+        uint32_t b0 = need > 1e-9 ? (uint32_t)((need - 1e-9) * N_BUCKETS) : 0;
+        for (uint32_t b = b0 < N_BUCKETS ? b0 : N_BUCKETS - 1; b < N_BUCKETS; b++) {
+            double lo = (double)b / N_BUCKETS;
+            if (found && share > 0 && lo - need - 1e-9 > out->score + 1e-12) break;
+            for (uint32_t node = tr->head[b]; node != GF_NONE; node = c->next[node])
+                consider(c, p, allowed, node, &found, out);
         }
     }
+    return found;
+}
+
+static bool best_in_pool(ctx *c, const gf_pod *p, gf_placement *out)
+{
+    size_t pool_idx;
+    if (!pod_pool(c, p, &pool_idx)) return false;
+    bool found = false;
+    const uint8_t *allowed = allowed_row(c, p, pool_idx);
+    if (c->o->scorer == GF_SCORE_BINPACK && (p->gpu_whole || p->share != GF_SHARE_NONE))
+        return best_binpack(c, p, pool_idx, allowed, out);
+    for (uint32_t i = 0; i < c->pool_len[pool_idx]; i++)
+        consider(c, p, allowed, c->pool_nodes[pool_idx][i], &found, out);
     return found;
 }
 
@@ -161,6 +397,7 @@ static bool try_drain(ctx *c, const cand *cd, gf_consolidation *out, gf_node_ver
     for (size_t i = 0; i < pods.n; i++) {
         gf_placement cur = current(c, &m->pods.v[pods.v[i]]);
         gf_pack_remove(c->s, &m->pods.v[pods.v[i]], &cur);
+        touch(c, cur.node);
     }
     size_t first_move = out->moves.n;
     bool ok = true;
@@ -181,12 +418,30 @@ static bool try_drain(ctx *c, const cand *cd, gf_consolidation *out, gf_node_ver
         }
         if (!ok) break;
         gf_move mv = {pods.v[i], node, {0}};
-        if (!best_in_pool(c, p, &mv.to)) {
+        const char *memo = NULL;
+        size_t only = GF_NONE;
+        bool fits;
+        size_t pool;
+        if (i == 0 && pod_pool(c, p, &pool)) { /* nothing of this attempt placed yet: see nofit */
+            memo = request_key(c, p, pool);
+            if (gf_strmap_get(&c->nofit, memo, &only)) {
+                fits = false;
+                if (!c->skip[only] && c->m->nodes.v[only].pool == pool)
+                    consider(c, p, allowed_row(c, p, pool), (uint32_t)only, &fits, &mv.to);
+            } else {
+                fits = best_in_pool(c, p, &mv.to);
+                if (!fits) gf_strmap_put(&c->nofit, memo, node);
+            }
+        } else {
+            fits = best_in_pool(c, p, &mv.to);
+        }
+        if (!fits) {
             v->reason = "a pod fits on no other node of its pool";
             ok = false;
             break;
         }
         gf_pack_apply(c->s, p, &mv.to);
+        touch(c, mv.to.node);
         gf_vec_push(&out->moves, mv);
         if (p->workload != GF_NONE) c->moves_of_workload[p->workload]++;
         for (size_t b = 0; b < m->pdbs.n; b++)
@@ -197,6 +452,7 @@ static bool try_drain(ctx *c, const cand *cd, gf_consolidation *out, gf_node_ver
             const gf_move *mv = &out->moves.v[i];
             const gf_pod *p = &m->pods.v[mv->pod];
             gf_pack_remove(c->s, p, &mv->to);
+            touch(c, mv->to.node);
             if (p->workload != GF_NONE) c->moves_of_workload[p->workload]--;
             for (size_t b = 0; b < m->pdbs.n; b++)
                 if (gf_pdb_selects(&m->pdbs.v[b], p)) c->pdb_left[b]++;
@@ -205,6 +461,7 @@ static bool try_drain(ctx *c, const cand *cd, gf_consolidation *out, gf_node_ver
         for (size_t i = 0; i < pods.n; i++) {
             gf_placement cur = current(c, &m->pods.v[pods.v[i]]);
             gf_pack_apply(c->s, &m->pods.v[pods.v[i]], &cur);
+            touch(c, cur.node);
         }
         c->skip[node] = false;
     } else {
@@ -259,10 +516,18 @@ gf_err gf_consolidate(const gf_model *m, const gf_consolidate_opts *o, gf_consol
         c.pool_nodes[p] = gf_xmalloc((c.pool_len[p] + 1) * sizeof(uint32_t));
         c.pool_len[p] = 0;
     }
+    c.slot_of = gf_xcalloc(nn + 1, sizeof(uint32_t));
     for (size_t i = 0; i < nn; i++) {
         uint32_t p = m->nodes.v[i].pool;
+        c.slot_of[i] = c.pool_len[p];
         c.pool_nodes[p][c.pool_len[p]++] = (uint32_t)i;
     }
+    if (o->scorer == GF_SCORE_BINPACK) index_build(&c);
+    gf_arena_init(&c.sig_keys);
+    gf_strmap_init(&c.sig_by_key);
+    gf_strmap_init(&c.nofit);
+    c.pod_sig = gf_xmalloc((m->pods.n + 1) * sizeof(uint32_t));
+    memset(c.pod_sig, 0xff, (m->pods.n + 1) * sizeof(uint32_t)); /* GF_NONE */
     c.skip = gf_xcalloc(nn + 1, sizeof(bool));
     c.received = gf_xcalloc(nn + 1, sizeof(bool));
     c.moves_of_workload = gf_xcalloc(m->workloads.n + 1, sizeof(uint32_t));
@@ -273,7 +538,7 @@ gf_err gf_consolidate(const gf_model *m, const gf_consolidate_opts *o, gf_consol
     GF_VEC(cand) cands = {0};
     for (size_t i = 0; i < nn; i++) {
         const gf_node *n = &m->nodes.v[i];
-        if (n->gpu_count == 0) continue;
+        if (n->gpu_count == 0 || (o->pool != GF_NONE && n->pool != o->pool)) continue;
         cand cd = {(uint32_t)i, 0, 0, node_saving(&c, n)};
         gf_node_verdict pin = {(uint32_t)i, NULL, GF_NONE};
         for (uint32_t k = c.node_pod_start[i]; k < c.node_pod_start[i + 1]; k++) {
@@ -307,9 +572,21 @@ gf_err gf_consolidate(const gf_model *m, const gf_consolidate_opts *o, gf_consol
         gf_vec_push(&out->kept, v);
     }
     gf_vec_free(&cands);
+    for (size_t i = 0; i < c.sig_allowed.n; i++) free(c.sig_allowed.v[i]);
+    gf_vec_free(&c.sig_allowed);
+    gf_strmap_free(&c.sig_by_key);
+    gf_strmap_free(&c.nofit);
+    gf_arena_free(&c.sig_keys);
+    free(c.pod_sig);
+    free(c.slot_of);
+    index_free(&c);
     for (size_t p = 0; p < m->pools.n; p++) free(c.pool_nodes[p]);
     free(c.pool_nodes);
     free(c.pool_len);
+    out->drained = gf_xcalloc(nn + 1, sizeof(bool));
+    for (size_t i = 0; i < out->drains.n; i++) out->drained[out->drains.v[i].node] = true;
+    out->state = c.s;
+    c.s = NULL;
     free(c.skip);
     free(c.received);
     free(c.moves_of_workload);
@@ -318,4 +595,24 @@ gf_err gf_consolidate(const gf_model *m, const gf_consolidate_opts *o, gf_consol
     free(c.node_pods);
     gf_pack_state_free(c.s);
     return GF_OK;
+}
+
+size_t gf_consolidate_explain(const gf_model *m, const gf_consolidation *c,
+                              const gf_consolidate_opts *o, uint32_t pod, gf_fit_reason **out)
+{
+    GF_VEC(gf_fit_reason) v = {0};
+    const gf_pod *p = &m->pods.v[pod];
+    for (size_t i = 0; i < m->nodes.n; i++) {
+        if (i == p->node || c->drained[i]) continue;
+        const char *why = NULL;
+        if (!gf_pack_node_allowed(m, p, (uint32_t)i, &why) &&
+            !strcmp(why, "node is in another node pool"))
+            continue; /* other pools are never candidates: not worth listing */
+        gf_placement pl;
+        if (gf_pack_fit_node(c->state, p, (uint32_t)i, o->scorer, &pl, &why)) why = NULL;
+        gf_fit_reason r = {(uint32_t)i, why};
+        gf_vec_push(&v, r);
+    }
+    *out = v.v;
+    return v.n;
 }

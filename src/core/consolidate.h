@@ -41,6 +41,7 @@ typedef struct gf_consolidate_opts {
     uint32_t max_moves_per_workload; /* disruption limit per workload; 0 = no limit */
     const gf_cost_weight *costs;    /* per-GPU cost by model; others cost 1 per GPU */
     size_t n_costs;
+    uint32_t pool;                  /* only drain nodes of this pool; GF_NONE = every pool */
 } gf_consolidate_opts;
 
 void gf_consolidate_opts_default(gf_consolidate_opts *o);
@@ -70,6 +71,9 @@ typedef struct gf_consolidation {
     GF_VEC(gf_node_verdict) kept;  /* GPU nodes not drained, with why */
     uint32_t gpus_freed, nodes_freed;
     double cost_saved;
+    /* capacity after the plan, for explanations */
+    gf_pack_state *state;
+    bool *drained; /* per node */
 } gf_consolidation;
 
 /* Plans consolidation on a finalized model. Free *out with
@@ -77,5 +81,17 @@ typedef struct gf_consolidation {
 gf_err gf_consolidate(const gf_model *m, const gf_consolidate_opts *o, gf_consolidation *out,
                       gf_error *err);
 void gf_consolidation_free(gf_consolidation *c); /* accepts NULL */
+
+typedef struct gf_fit_reason {
+    uint32_t node;
+    const char *why; /* static text */
+} gf_fit_reason;
+
+/* Why pod cannot go elsewhere after the plan: for every other node of the
+ * pod's pool that is not drained, the reason it does not fit (nodes where it
+ * would fit are listed with why = NULL). Returns the count; *out is
+ * malloc'd, caller frees. */
+size_t gf_consolidate_explain(const gf_model *m, const gf_consolidation *c,
+                              const gf_consolidate_opts *o, uint32_t pod, gf_fit_reason **out);
 
 #endif

@@ -46,12 +46,7 @@ gf_err gf_inflate(const gf_model *m, const gf_inflate_opts *o, gf_inflate_result
                             m->gpus.n, gpu_tasks);
     }
     /* start from an empty cluster: the nodes' full capacity */
-    gf_pack_state *s = gf_pack_state_new(m);
-    for (size_t i = 0; i < m->nodes.n; i++) {
-        s->free_cpu_milli[i] = m->nodes.v[i].cpu_milli;
-        s->free_memory_bytes[i] = m->nodes.v[i].memory_bytes;
-    }
-    for (size_t g = 0; g < m->gpus.n; g++) s->gpu_free[g] = 1.0;
+    gf_pack_state *s = gf_pack_state_new_empty(m);
     if (o->scorer == GF_SCORE_FGD) {
         gf_task_class *cls;
         size_t n = gf_pack_classes_from_pods(m, &cls);

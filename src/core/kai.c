@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -58,11 +59,13 @@ static gf_err parse_positive_int(const char *s, int64_t max, int64_t *out, const
         return GF_EINPUT;
     }
     for (; *p >= '0' && *p <= '9'; p++) {
-        v = v * 10 + (*p - '0');
-        if (v > max) {
+        int digit = *p - '0';
+        /* v * 10 + digit > max, tested without overflowing int64 */
+        if (digit > max || v > (max - digit) / 10) {
             *why = "value is too large";
             return GF_EINPUT;
         }
+        v = v * 10 + digit;
     }
     if (*p) {
         *why = "not an integer";
@@ -87,21 +90,39 @@ gf_err gf_kai_parse_count(const char *s, int64_t max, int64_t *out, const char *
     return parse_positive_int(s, max, out, why);
 }
 
+/* True if needle occurs in s as a whole token: not inside a longer word such
+ * as "RTX-A1000" (not an A100) or "GH200" (not an H200). */
+static bool has_token(const char *s, const char *needle)
+{
+    size_t n = strlen(needle);
+    for (const char *p = strstr(s, needle); p; p = strstr(p + 1, needle)) {
+        bool start = p == s || !isalnum((unsigned char)p[-1]);
+        bool end = !isalnum((unsigned char)p[n]);
+        if (start && end) return true;
+    }
+    return false;
+}
+
 int64_t gf_kai_known_gpu_memory_mib(const char *product)
 {
-    /* Matched as substrings of nvidia.com/gpu.product, most specific first. */
+    /* Matched as tokens of nvidia.com/gpu.product (GFD writes the NVML name
+     * with '-' for ' ', e.g. "NVIDIA-A100-80GB-PCIe", "Tesla-T4", and may add
+     * "-SHARED"), most specific first. */
     static const struct {
         const char *needle;
         int64_t mib;
     } table[] = {
-        {"A100-SXM4-80GB", 81920}, {"A100-PCIE-80GB", 81920}, {"A100 80GB", 81920},
+        {"A100-SXM4-80GB", 81920}, {"A100-PCIE-80GB", 81920}, {"A100-80GB", 81920},
         {"A100", 40960},           {"H100", 81559},          {"H200", 143771},
         {"L40S", 46068},           {"L40", 46068},           {"L4", 23034},
         {"A10G", 23028},           {"A10", 23028},           {"T4", 15360},
-        {"V100-SXM2-32GB", 32768}, {"V100", 16384},          {"P100", 16384},
+        {"V100-SXM2-32GB", 32768}, {"V100-PCIE-32GB", 32768}, {"V100-32GB", 32768},
+        {"V100", 16384},           {"P100", 16384},
     };
     if (!product) return 0;
+    /* A MIG slice ("...-MIG-1g.10gb") has a fraction of the card's memory. */
+    if (strstr(product, "-MIG-")) return 0;
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
-        if (strstr(product, table[i].needle)) return table[i].mib;
+        if (has_token(product, table[i].needle)) return table[i].mib;
     return 0;
 }

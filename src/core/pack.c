@@ -1,5 +1,6 @@
 /* pack.c - placement engine, see pack.h for the fit rules and scorers. */
 #include "pack.h"
+#include "kai.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -26,6 +27,15 @@ static bool uses_gpu(const gf_pod *p)
     return p->share != GF_SHARE_NONE || p->gpu_whole > 0;
 }
 
+/* node_gpu_free[node] = sum of its GPUs' free fractions */
+static void sum_node(gf_pack_state *s, uint32_t node)
+{
+    const gf_node *n = &s->m->nodes.v[node];
+    double sum = 0;
+    for (uint32_t g = 0; g < n->gpu_count; g++) sum += s->gpu_free[n->first_gpu + g];
+    s->node_gpu_free[node] = sum;
+}
+
 gf_pack_state *gf_pack_state_new(const gf_model *m)
 {
     gf_pack_state *s = gf_xcalloc(1, sizeof *s);
@@ -50,6 +60,20 @@ gf_pack_state *gf_pack_state_new(const gf_model *m)
         s->free_cpu_milli[p->node] -= p->cpu_milli;
         s->free_memory_bytes[p->node] -= p->memory_bytes;
     }
+    s->node_gpu_free = gf_xcalloc(m->nodes.n + 1, sizeof(double));
+    for (size_t i = 0; i < m->nodes.n; i++) sum_node(s, (uint32_t)i);
+    return s;
+}
+
+gf_pack_state *gf_pack_state_new_empty(const gf_model *m)
+{
+    gf_pack_state *s = gf_pack_state_new(m);
+    for (size_t i = 0; i < m->nodes.n; i++) {
+        s->free_cpu_milli[i] = m->nodes.v[i].cpu_milli;
+        s->free_memory_bytes[i] = m->nodes.v[i].memory_bytes;
+    }
+    for (size_t g = 0; g < m->gpus.n; g++) s->gpu_free[g] = 1.0;
+    for (size_t i = 0; i < m->nodes.n; i++) sum_node(s, (uint32_t)i);
     return s;
 }
 
@@ -59,6 +83,7 @@ void gf_pack_state_free(gf_pack_state *s)
     free(s->free_cpu_milli);
     free(s->free_memory_bytes);
     free(s->gpu_free);
+    free(s->node_gpu_free);
     free(s->classes);
     free(s->node_frag);
     free(s);
@@ -225,7 +250,10 @@ bool gf_pack_node_allowed(const gf_model *m, const gf_pod *p, uint32_t node, con
             return false;
         }
     }
-    const char *pool = p->pool_selector ? p->pool_selector : "default";
+    /* the pool the pod selects; else the one it runs in now; else default */
+    const char *pool = p->pool_selector    ? p->pool_selector
+                       : p->node != GF_NONE ? m->pools.v[m->nodes.v[p->node].pool]
+                                            : GF_KAI_DEFAULT_POOL;
     if (strcmp(m->pools.v[n->pool], pool) != 0) {
         *why = "node is in another node pool";
         return false;
@@ -325,9 +353,17 @@ bool gf_pack_fit_node(const gf_pack_state *s, const gf_pod *p, uint32_t node, gf
 {
     const char *dummy;
     if (!why) why = &dummy;
+    if (!gf_pack_node_allowed(s->m, p, node, why)) return false;
+    return gf_pack_fit_capacity(s, p, node, scorer, out, why);
+}
+
+bool gf_pack_fit_capacity(const gf_pack_state *s, const gf_pod *p, uint32_t node,
+                          gf_scorer scorer, gf_placement *out, const char **why)
+{
+    const char *dummy;
+    if (!why) why = &dummy;
     const gf_model *m = s->m;
     const gf_node *n = &m->nodes.v[node];
-    if (!gf_pack_node_allowed(m, p, node, why)) return false;
     if (p->cpu_milli > s->free_cpu_milli[node]) {
         *why = "not enough free CPU";
         return false;
@@ -405,6 +441,37 @@ bool gf_pack_fit_node(const gf_pack_state *s, const gf_pod *p, uint32_t node, gf
     return true;
 }
 
+double gf_pack_score_bound(const gf_pack_state *s, const gf_pod *p, uint32_t node, gf_scorer sc)
+{
+    const gf_node *n = &s->m->nodes.v[node];
+    if (sc == GF_SCORE_FGD) return -INFINITY;
+    if (!uses_gpu(p)) {
+        if (sc == GF_SCORE_BESTFIT || n->cpu_milli <= 0) return -INFINITY;
+        double cpu = (double)(s->free_cpu_milli[node] - p->cpu_milli) / n->cpu_milli;
+        return sc == GF_SCORE_BINPACK ? cpu : -cpu;
+    }
+    if (n->gpu_count == 0) return -INFINITY;
+    double share = 1.0;
+    uint32_t want = p->gpu_whole;
+    if (p->share != GF_SHARE_NONE) {
+        share = gf_pod_share_on(p, n->gpu_memory_mib);
+        want = p->gpu_devices ? p->gpu_devices : 1;
+        if (share <= 0) return -INFINITY;
+    }
+    /* score = ratio + 1e-3 x (a CPU ratio in [0, 1]) for binpack, the
+     * negation for spread, (ratio + two ratios >= 0) / 3 for bestfit; the
+     * cached sum may differ from node_score()'s in the last bits, hence the
+     * slack that keeps the bound below the score */
+    double ratio = (s->node_gpu_free[node] - share * want) / n->gpu_count - 1e-9;
+    switch (sc) {
+    case GF_SCORE_BINPACK: return ratio;
+    case GF_SCORE_SPREAD: return -(ratio + 1e-3);
+    case GF_SCORE_BESTFIT: return ratio / 3.0;
+    case GF_SCORE_FGD: break;
+    }
+    return -INFINITY;
+}
+
 gf_err gf_pack_place(const gf_pack_state *s, const gf_pod *p, gf_scorer scorer, const bool *skip,
                      gf_placement *out)
 {
@@ -412,6 +479,7 @@ gf_err gf_pack_place(const gf_pack_state *s, const gf_pod *p, gf_scorer scorer, 
     gf_placement cur;
     for (size_t i = 0; i < s->m->nodes.n; i++) {
         if (skip && skip[i]) continue;
+        if (found && gf_pack_score_bound(s, p, (uint32_t)i, scorer) >= out->score - 1e-12) continue;
         if (!gf_pack_fit_node(s, p, (uint32_t)i, scorer, &cur, NULL)) continue;
         if (!found || cur.score < out->score - 1e-12) {
             *out = cur;
@@ -431,6 +499,7 @@ static void change(gf_pack_state *s, const gf_pod *p, const gf_placement *pl, do
         if (*f < 0 && *f > -GF_PACK_EPS) *f = 0;
         if (*f > 1 && *f < 1 + GF_PACK_EPS) *f = 1;
     }
+    if (pl->n_gpus) sum_node(s, pl->node);
     if (s->node_frag) s->node_frag[pl->node] = gf_pack_node_fragmentation(s, pl->node);
 }
 

@@ -7,8 +7,9 @@
  *   - node schedulable, taints with NoSchedule/NoExecute tolerated;
  *   - nodeSelector labels present (this covers kai.scheduler/node-pool and
  *     nvidia.com/gpu.product selectors), a required GPU model from affinity;
- *   - node pool: a pod selecting no pool goes to the default pool only
- *     (KAI's SchedulingShard partitioning by kai.scheduler/node-pool);
+ *   - node pool: the pool the pod selects (kai.scheduler/node-pool label or
+ *     nodeSelector, KAI's SchedulingShard partitioning); a pod selecting
+ *     none stays in the pool it runs in, and a new pod goes to "default";
  *   - CPU and memory requests within the node's free allocatable;
  *   - whole-GPU pods need that many idle GPUs; a fractional pod needs
  *     gpu-fraction-num-devices distinct GPUs on one node each with a free
@@ -50,6 +51,7 @@ typedef struct gf_pack_state {
     int64_t *free_cpu_milli;    /* per node */
     int64_t *free_memory_bytes; /* per node */
     double *gpu_free;           /* per GPU: 1 - allocated fraction, >= 0 */
+    double *node_gpu_free;      /* per node: sum of its GPUs' gpu_free (kept by apply/remove) */
     /* FGD only */
     gf_task_class *classes;
     size_t n_classes;
@@ -62,6 +64,8 @@ typedef struct gf_pack_state {
  * gf_pack_state_free(). */
 gf_pack_state *gf_pack_state_new(const gf_model *m);
 void gf_pack_state_free(gf_pack_state *s); /* accepts NULL */
+/* The same with nothing placed: every node's full capacity. */
+gf_pack_state *gf_pack_state_new_empty(const gf_model *m);
 
 /* Sets FGD's workload distribution (copied). */
 void gf_pack_set_classes(gf_pack_state *s, const gf_task_class *classes, size_t n);
@@ -86,6 +90,17 @@ bool gf_pack_node_allowed(const gf_model *m, const gf_pod *p, uint32_t node, con
  * False (with *why) when it does not fit. */
 bool gf_pack_fit_node(const gf_pack_state *s, const gf_pod *p, uint32_t node, gf_scorer scorer,
                       gf_placement *out, const char **why);
+/* The capacity half of gf_pack_fit_node (CPU, memory, GPUs, score), for
+ * callers that already know gf_pack_node_allowed() holds for this pod's spec
+ * and node (it depends on neither the state nor the pod's own placement). */
+bool gf_pack_fit_capacity(const gf_pack_state *s, const gf_pod *p, uint32_t node,
+                          gf_scorer scorer, gf_placement *out, const char **why);
+
+/* A lower bound of the score gf_pack_fit_node() would give p on node under
+ * the scorer, from the node's free GPU sum alone (-INFINITY when there is no
+ * cheap bound, as for FGD). A node whose bound is not below the best score
+ * found so far cannot win, so searches skip it without the full fit. */
+double gf_pack_score_bound(const gf_pack_state *s, const gf_pod *p, uint32_t node, gf_scorer sc);
 
 /* Best placement over all nodes, skipping nodes for which skip[node] is true
  * (skip may be NULL). Ties go to the lowest node index, so results are

@@ -18,7 +18,7 @@ static bool is_digit(char c)
 }
 
 /* Parses the suffix into decimal and binary exponents. */
-static bool parse_suffix(const char *s, int *exp10, int *exp2)
+static bool parse_suffix(const char *s, int64_t *exp10, int *exp2)
 {
     static const struct {
         const char *name;
@@ -36,16 +36,18 @@ static bool parse_suffix(const char *s, int *exp10, int *exp2)
             return true;
         }
     }
-    /* decimal exponent: e|E [+-] digits */
+    /* decimal exponent: e|E [+-] digits. apimachinery accepts any exponent
+     * within +-(2^31-1) (suffix.go interpret, TestInterpretExponentInt32Bounds):
+     * "1e-7466" is a valid 1n, not an error. */
     if (s[0] != 'e' && s[0] != 'E') return false;
     const char *p = s + 1;
     bool neg = false;
     if (*p == '+' || *p == '-') neg = *p++ == '-';
     if (!is_digit(*p)) return false;
-    int v = 0;
+    int64_t v = 0;
     for (; is_digit(*p); p++) {
         v = v * 10 + (*p - '0');
-        if (v > 1000) return false; /* absurd exponent */
+        if (v > INT32_MAX) return false;
     }
     if (*p) return false;
     *exp10 = neg ? -v : v;
@@ -67,7 +69,8 @@ static gf_err parse_scaled(const char *s, int scale_exp10, int64_t *out, const c
 
     const u128 mant_limit = (U128_MAX / 10) - 10;
     u128 mant = 0;
-    int exp10 = 0, ndigits = 0;
+    int64_t exp10 = 0; /* 64 bits: fraction digits plus a +-(2^31-1) exponent */
+    size_t ndigits = 0;
     for (; is_digit(*p); p++, ndigits++) {
         if (mant > mant_limit) {
             *why = "quantity has too many digits";
@@ -89,7 +92,8 @@ static gf_err parse_scaled(const char *s, int scale_exp10, int64_t *out, const c
         *why = "quantity must start with a number (e.g. 500m, 1Gi, 2e3)";
         return GF_EINPUT;
     }
-    int sfx10, sfx2;
+    int64_t sfx10;
+    int sfx2;
     if (!parse_suffix(p, &sfx10, &sfx2)) {
         *why = "unknown quantity suffix (expected n u m k M G T P E, Ki Mi Gi Ti Pi Ei, or eN)";
         return GF_EINPUT;
@@ -104,7 +108,10 @@ static gf_err parse_scaled(const char *s, int scale_exp10, int64_t *out, const c
         mant /= 10;
         exp10++;
     }
-    const u128 limit = neg ? (u128)INT64_MAX + 1 : (u128)INT64_MAX;
+    /* No Quantity exceeds 2^63-1 in magnitude, negative ones included
+     * (quantity.go: "no quantity may represent a number greater than 2^63-1 in
+     * magnitude"), so -2^63 is out of range too. */
+    const u128 limit = (u128)INT64_MAX;
     /* multiply by 2^exp2 */
     for (int i = 0; i < sfx2; i++) {
         if (mant > U128_MAX / 2) {
@@ -116,7 +123,7 @@ static gf_err parse_scaled(const char *s, int scale_exp10, int64_t *out, const c
     u128 v;
     if (exp10 >= 0) {
         v = mant;
-        for (int i = 0; i < exp10; i++) {
+        for (int64_t i = 0; i < exp10; i++) {
             if (v > limit / 10) {
                 *why = "quantity is too large";
                 return GF_EINPUT;
@@ -124,7 +131,7 @@ static gf_err parse_scaled(const char *s, int scale_exp10, int64_t *out, const c
             v *= 10;
         }
     } else if (exp10 < -38) {
-        v = 1; /* mant < 10^38 <= 10^-exp10: a non-zero fraction rounds up to 1 */
+        v = 1; /* mant < 2^128 < 10^39 <= 10^-exp10: a non-zero fraction rounds up to 1 */
     } else {
         u128 den = 1;
         for (int i = 0; i < -exp10; i++) den *= 10;
@@ -134,7 +141,7 @@ static gf_err parse_scaled(const char *s, int scale_exp10, int64_t *out, const c
         *why = "quantity is too large";
         return GF_EINPUT;
     }
-    *out = neg ? (int64_t)(0 - (uint64_t)v) : (int64_t)v;
+    *out = neg ? -(int64_t)v : (int64_t)v;
     return GF_OK;
 }
 

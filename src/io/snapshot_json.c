@@ -864,20 +864,180 @@ static gf_err load_object(walk *w, const json_t *item, const char *list_kind)
     return GF_OK;
 }
 
+/* --- streaming a List ------------------------------------------------------------
+ * A large List (10,000 nodes and 200,000 pods make a 100+ MB file) is read
+ * item by item: jansson parses one item at a time (JSON_DISABLE_EOF_CHECK
+ * stops after one value and says where), so memory holds the model and one
+ * item's tree, never the tree of the whole file. Other top-level values are
+ * small and parsed whole. Anything unexpected at the top level (not an object,
+ * no items array, a duplicate key) goes to the whole-document path, which
+ * reports errors exactly as before. */
+
+#define JFLAGS (JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL)
+
+static size_t skip_ws(const char *b, size_t len, size_t i)
+{
+    while (i < len && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r')) i++;
+    return i;
+}
+
+/* One JSON value at b[i..] parsed with jansson; *end is where it stops. */
+static json_t *parse_at(const char *b, size_t len, size_t i, size_t *end, json_error_t *jerr)
+{
+    json_t *v = json_loadb(b + i, len - i, JFLAGS | JSON_DISABLE_EOF_CHECK | JSON_DECODE_ANY,
+                           jerr);
+    if (v) *end = i + jerr->position;
+    return v;
+}
+
+/* End of the value starting at b[i] (structure only: strings, nesting), or 0. */
+static size_t skip_value(const char *b, size_t len, size_t i)
+{
+    int depth = 0;
+    for (; i < len; i++) {
+        char c = b[i];
+        if (c == '"') {
+            for (i++; i < len && b[i] != '"'; i++)
+                if (b[i] == '\\') i++;
+            if (i >= len) return 0;
+            if (depth == 0) return i + 1;
+        } else if (c == '{' || c == '[') {
+            depth++;
+        } else if (c == '}' || c == ']') {
+            if (--depth < 0) return 0;
+            if (depth == 0) return i + 1;
+        } else if (depth == 0 && (c == ',' || c == ' ' || c == '\n' || c == '\r' || c == '\t')) {
+            return i;
+        }
+    }
+    return depth == 0 ? i : 0;
+}
+
+/* "line L, column C" of byte offset off plus a jansson position inside a slice. */
+static gf_err slice_error(gf_error *err, const char *name, const char *b, size_t off,
+                          const json_error_t *jerr)
+{
+    int line = 1, col = 1;
+    for (size_t k = 0; k < off; k++) {
+        if (b[k] == '\n') {
+            line++;
+            col = 1;
+        } else {
+            col++;
+        }
+    }
+    int l = jerr->line <= 1 ? line : line + jerr->line - 1;
+    int c = jerr->line <= 1 ? col + jerr->column - 1 : jerr->column;
+    return gf_error_set(err, GF_EINPUT, name, "line %d, column %d: invalid JSON: %s", l, c,
+                        jerr->text);
+}
+
+typedef enum { STREAM_DONE, STREAM_FALLBACK } stream_rc;
+
+/* Streams a top-level object with an items array; *rc is the load's result
+ * when STREAM_DONE. Nothing is added to the model before the top level is
+ * known to be a List. */
+static stream_rc load_stream(walk *w, const char *b, size_t len, gf_err *rc)
+{
+    size_t i = skip_ws(b, len, 0), items_at = 0;
+    if (i >= len || b[i] != '{') return STREAM_FALLBACK;
+    char kind[128] = "";
+    bool have_kind = false;
+    /* pass 1: top-level keys; values parsed, except items (located only) */
+    i = skip_ws(b, len, i + 1);
+    if (i < len && b[i] == '}') return STREAM_FALLBACK;
+    for (;;) {
+        json_error_t jerr;
+        size_t end;
+        json_t *key = i < len && b[i] == '"' ? parse_at(b, len, i, &end, &jerr) : NULL;
+        if (!key) return STREAM_FALLBACK;
+        bool is_items = !strcmp(json_string_value(key), "items");
+        bool is_kind = !strcmp(json_string_value(key), "kind");
+        json_decref(key);
+        i = skip_ws(b, len, end);
+        if (i >= len || b[i] != ':') return STREAM_FALLBACK;
+        i = skip_ws(b, len, i + 1);
+        if (is_items) {
+            if (items_at || i >= len || b[i] != '[') return STREAM_FALLBACK;
+            items_at = i;
+            end = skip_value(b, len, i);
+            if (!end) return STREAM_FALLBACK;
+        } else {
+            json_t *v = i < len ? parse_at(b, len, i, &end, &jerr) : NULL;
+            if (!v) return STREAM_FALLBACK;
+            if (is_kind) {
+                if (have_kind || !json_is_string(v) || json_string_length(v) >= sizeof kind) {
+                    json_decref(v);
+                    return STREAM_FALLBACK;
+                }
+                snprintf(kind, sizeof kind, "%s", json_string_value(v));
+                have_kind = true;
+            }
+            json_decref(v);
+        }
+        i = skip_ws(b, len, end);
+        if (i < len && b[i] == ',') {
+            i = skip_ws(b, len, i + 1);
+            continue;
+        }
+        if (i < len && b[i] == '}') break;
+        return STREAM_FALLBACK;
+    }
+    if (skip_ws(b, len, i + 1) != len) return STREAM_FALLBACK; /* trailing bytes */
+    size_t kl = strlen(kind);
+    if (!items_at || kl < 4 || strcmp(kind + kl - 4, "List") != 0) return STREAM_FALLBACK;
+
+    /* pass 2: the items, one at a time */
+    char item_kind[64] = "";
+    if (kl > 4 && kl - 4 < sizeof item_kind) {
+        memcpy(item_kind, kind, kl - 4);
+        item_kind[kl - 4] = '\0';
+    }
+    i = skip_ws(b, len, items_at + 1);
+    *rc = GF_OK;
+    if (i < len && b[i] == ']') return STREAM_DONE;
+    for (size_t n = 0;; n++) {
+        json_error_t jerr;
+        size_t end;
+        json_t *item = parse_at(b, len, i, &end, &jerr);
+        if (!item) {
+            *rc = slice_error(w->err, w->file, b, i, &jerr);
+            return STREAM_DONE;
+        }
+        size_t s = push_key(w, "items");
+        push_index(w, n);
+        *rc = load_object(w, item, item_kind[0] ? item_kind : NULL);
+        pop(w, s);
+        json_decref(item);
+        if (*rc) return STREAM_DONE;
+        i = skip_ws(b, len, end);
+        if (i < len && b[i] == ',') {
+            i = skip_ws(b, len, i + 1);
+            continue;
+        }
+        if (i < len && b[i] == ']') return STREAM_DONE;
+        /* cannot happen after skip_value() accepted the array; be safe */
+        *rc = gf_error_set(w->err, GF_EINPUT, w->file, "items[%zu]: expected ',' or ']'", n);
+        return STREAM_DONE;
+    }
+}
+
 gf_err gf_snapshot_load_buffer(gf_model *m, const char *name, const char *buf, size_t len,
                                gf_diags *d, gf_error *err)
 {
-    json_error_t jerr;
-    json_t *root = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
-    if (!root)
-        return gf_error_set(err, GF_EINPUT, name, "line %d, column %d: invalid JSON: %s",
-                            jerr.line, jerr.column, jerr.text);
     walk w = {0};
     w.m = m;
     w.d = d;
     w.err = err;
     w.file = name;
     gf_err rc = GF_OK;
+    if (load_stream(&w, buf, len, &rc) == STREAM_DONE) return rc;
+
+    json_error_t jerr;
+    json_t *root = json_loadb(buf, len, JFLAGS, &jerr);
+    if (!root)
+        return gf_error_set(err, GF_EINPUT, name, "line %d, column %d: invalid JSON: %s",
+                            jerr.line, jerr.column, jerr.text);
     if (!json_is_object(root)) {
         rc = fail(&w, "expected a Kubernetes object or List, got %s", type_name(root));
         goto out;

@@ -1,0 +1,133 @@
+/* usage.h - per-pod GPU usage samples for `gpufrac recommend`: read from a
+ * CSV file, from saved Prometheus HTTP API answers, or fetched live.
+ *
+ * A sample is one observation of one container's use of one GPU: memory in
+ * bytes and/or the share of the GPU's streaming multiprocessors it kept busy
+ * (0..1 of one GPU), either of which may be missing (NaN). The exporter
+ * (gpufrac-exporter) publishes them as two gauges with the labels
+ * namespace, pod, container, gpu_uuid and gpu_index; GF_USAGE_METRIC_*
+ * below are their names, shared by both sides.
+ *
+ * Samples are kept in input order; the Prometheus loader adds one sample per
+ * value, with the other signal NaN (joining the two series is the caller's
+ * business). Names are interned in the set's arena: every distinct string is
+ * stored once, so equal names have equal pointers within one gf_usage.
+ *
+ * Errors are GF_EINPUT naming the place and why:
+ *   usage.csv:12: column sm_util: value 'abc' is not a number
+ *   prom.json: data.result[3].values[17][1]: "abc" is not a number
+ * On error the set keeps the samples read before the bad one; discard it. */
+#ifndef GF_USAGE_H
+#define GF_USAGE_H
+
+#include "core/err.h"
+#include "util/arena.h"
+#include "util/sbuf.h"
+#include "util/strmap.h"
+#include "util/vec.h"
+
+#include <stddef.h>
+
+/* The exporter's metric names (Prometheus naming: unit suffix, _ratio for 0..1). */
+#define GF_USAGE_METRIC_MEMORY "gpufrac_pod_gpu_memory_used_bytes"
+#define GF_USAGE_METRIC_SM "gpufrac_pod_gpu_sm_utilization_ratio"
+
+/* Plausibility limits: beyond them a value is a unit mistake or corruption. */
+#define GF_USAGE_MAX_MEMORY_BYTES 1125899906842624.0 /* 2^50 = 1 PiB */
+#define GF_USAGE_MAX_SM_UTIL 64.0                    /* a sum over 64 GPUs */
+#define GF_USAGE_MAX_TIME_S 253402300799.0           /* 9999-12-31T23:59:59Z */
+
+/* Largest Prometheus answer gf_prom_query_range() accepts. */
+#define GF_PROM_MAX_RESPONSE_BYTES (256u << 20)
+
+typedef struct gf_usage_sample {
+    double t;              /* unix seconds */
+    const char *ns, *pod;  /* never NULL or empty */
+    const char *container; /* "" when the source does not say */
+    const char *gpu_uuid;  /* "" when the source does not say */
+    double memory_bytes;   /* NaN if absent */
+    double sm_util;        /* share of one GPU's SMs, 0..1 per GPU; NaN if absent */
+} gf_usage_sample;
+
+typedef struct gf_usage {
+    GF_VEC(gf_usage_sample) samples;
+    size_t nan_skipped;         /* Prometheus "NaN" values skipped (see gf_usage_load_prom_json) */
+    gf_arena arena;             /* the interned names */
+    GF_VEC(const char *) names; /* distinct names, in order of first use */
+    gf_strmap name_index;       /* name -> index in names, keys in arena */
+} gf_usage;
+
+/* Which field of a sample a Prometheus answer's values fill. */
+typedef enum gf_usage_signal {
+    GF_USAGE_BY_NAME = 0, /* from each series' __name__ label (must be one of ours) */
+    GF_USAGE_MEMORY,      /* memory_bytes */
+    GF_USAGE_SM           /* sm_util */
+} gf_usage_signal;
+
+void gf_usage_init(gf_usage *u);
+void gf_usage_free(gf_usage *u); /* accepts NULL; u is reusable after gf_usage_init */
+
+/* The interned copy of s (NUL-terminated), owned by u; "" for "". */
+const char *gf_usage_intern(gf_usage *u, const char *s);
+
+/* Parses a timestamp as the CSV loader does: unix seconds or RFC 3339
+ * (section 5.6: 'T', 't' or ' ' between date and time, fractional seconds,
+ * "Z" or a +hh:mm/-hh:mm offset). Second 60 is accepted only where a leap
+ * second can be, at 23:59:60 UTC, and counts as the next day's 00:00:00 (as
+ * POSIX time does). Result in 0..GF_USAGE_MAX_TIME_S. On failure GF_EINPUT
+ * and why[0..why_n) says what is wrong ("month 13 is not 1..12"). */
+gf_err gf_usage_parse_time(const char *s, double *t, char *why, size_t why_n);
+
+/* CSV with the header
+ *   timestamp,namespace,pod,container,gpu_uuid,memory_bytes,sm_util
+ * timestamp: unix seconds ("1795507200", "1795507200.25") or RFC 3339
+ * ("2026-11-24T10:00:00Z", "2026-11-24T10:00:00.5+01:00"). namespace and pod
+ * must not be empty; container and gpu_uuid may be. memory_bytes (bytes,
+ * 0..2^50) or sm_util (0..64) may be empty, not both. LF or CRLF line ends.
+ * path "-" reads standard input. */
+gf_err gf_usage_load_csv(gf_usage *u, const char *path, gf_error *err);
+/* The same from buf[0..len); name is used in messages. */
+gf_err gf_usage_load_csv_buffer(gf_usage *u, const char *name, const char *buf, size_t len,
+                                gf_error *err);
+
+/* A saved answer of Prometheus's /api/v1/query_range or /api/v1/query
+ * (https://prometheus.io/docs/prometheus/latest/querying/api/): resultType
+ * "matrix" (series with "values") or "vector" (series with "value"); other
+ * result types are errors. signal says which field the values fill: the
+ * answers of rate(), max_over_time() and other functions drop __name__, so
+ * the caller, who wrote the query, says what it measures. With an explicit
+ * signal, a series whose __name__ is the other gpufrac metric is an error
+ * (a selector matching both); other names (recording rules) are accepted.
+ *
+ * Every series needs the labels namespace and pod; container and gpu_uuid
+ * become "" when aggregated away. Values are Prometheus's strings:
+ *   "NaN"  skipped and counted in u->nan_skipped: the exporter publishes NaN
+ *          when a reading failed, and a query over a gap returns it;
+ *   "+Inf", "-Inf", negatives and values past the limits above: errors, as
+ *          no correct query of these gauges yields them (a division by zero
+ *          or a wrong unit does).
+ * A "status":"error" answer is an error carrying errorType and error. The
+ * answer's "warnings" (e.g. an unreachable remote-read endpoint: the data
+ * may be partial) go into d as "NAME: warnings[i]: Prometheus warns: ...". */
+gf_err gf_usage_load_prom_json(gf_usage *u, const char *name, const char *buf, size_t len,
+                               gf_usage_signal signal, gf_diags *d, gf_error *err);
+
+/* GET base_url/api/v1/query_range?query=QUERY&start=START&end=END&step=STEP
+ * (base_url may carry a path prefix and a trailing '/'; times are unix
+ * seconds, step_s > 0) and put the answer's body into out (cleared first;
+ * left empty on error; the caller frees it with gf_sbuf_free).
+ * Limits: http and https only, 5 s to connect, 60 s in all, at most
+ * GF_PROM_MAX_RESPONSE_BYTES; redirects are followed only within the same
+ * scheme, host and port (at most 5). Errors name the URL (without the query
+ * string or a password): GF_EINPUT for a 4xx answer (a bad query: the
+ * message carries Prometheus's errorType and error) and bad arguments,
+ * GF_EIO for everything else (connection, timeout, 5xx, size). */
+gf_err gf_prom_query_range(const char *base_url, const char *query, double start, double end,
+                           double step_s, gf_sbuf *out, gf_error *err);
+
+/* GET url with the limits above, except that the size limit is max_bytes;
+ * the body of a 2xx answer into out (cleared first). The building block of
+ * gf_prom_query_range(), also used to wait for a server's /-/ready. */
+gf_err gf_prom_get(const char *url, size_t max_bytes, gf_sbuf *out, gf_error *err);
+
+#endif

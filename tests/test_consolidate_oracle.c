@@ -1,0 +1,117 @@
+/* test_consolidate_oracle.c - the planner's fast paths (constraint cache,
+ * score bounds, binpack bucket index, no-fit memo) against a brute-force
+ * oracle on generated clusters: replaying the plan, every move must go
+ * where a scan of every node with gf_pack_place() puts it, and must fit. */
+#include "testutil.h"
+#include "core/consolidate.h"
+#include "core/gen.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+static gf_placement current(const gf_model *m, const gf_pod *p)
+{
+    gf_placement pl = {0};
+    pl.node = p->node;
+    pl.n_gpus = p->n_gpus < GF_PACK_MAX_DEVICES ? p->n_gpus : GF_PACK_MAX_DEVICES;
+    for (uint32_t k = 0; k < pl.n_gpus; k++) pl.gpus[k] = p->gpus[k];
+    pl.share = p->share != GF_SHARE_NONE ? gf_pod_share_on(p, m->nodes.v[p->node].gpu_memory_mib)
+                                         : 1.0;
+    return pl;
+}
+
+/* Replays c on a fresh state; returns the number of moves checked. */
+static size_t replay(const gf_model *m, const gf_consolidation *c, gf_scorer sc)
+{
+    gf_pack_state *s = gf_pack_state_new(m);
+    if (sc == GF_SCORE_FGD) { /* the planner's workload distribution */
+        gf_task_class *cls;
+        size_t n = gf_pack_classes_from_pods(m, &cls);
+        gf_pack_set_classes(s, cls, n);
+        free(cls);
+    }
+    bool *skip = calloc(m->nodes.n + 1, sizeof(bool));
+    size_t checked = 0;
+    for (size_t d = 0; d < c->drains.n; d++) {
+        const gf_drain *dr = &c->drains.v[d];
+        skip[dr->node] = true;
+        for (uint32_t k = 0; k < dr->n_moves; k++) {
+            const gf_move *mv = &c->moves.v[dr->first_move + k];
+            gf_placement cur = current(m, &m->pods.v[mv->pod]);
+            gf_pack_remove(s, &m->pods.v[mv->pod], &cur);
+        }
+        for (uint32_t k = 0; k < dr->n_moves; k++) {
+            const gf_move *mv = &c->moves.v[dr->first_move + k];
+            const gf_pod *p = &m->pods.v[mv->pod];
+            gf_placement want;
+            assert_int_equal(gf_pack_place(s, p, sc, skip, &want), GF_OK);
+            gf_placement again;
+            assert_true(gf_pack_fit_node(s, p, mv->to.node, sc, &again, NULL));
+            if (want.node != mv->to.node)
+                fail_msg("pod %s/%s: plan puts it on %s (score %.15g), a full scan on %s "
+                         "(score %.15g)",
+                         p->ns, p->name, m->nodes.v[mv->to.node].name, mv->to.score,
+                         m->nodes.v[want.node].name, want.score);
+            assert_true(fabs(want.score - mv->to.score) < 1e-9);
+            gf_pack_apply(s, p, &mv->to);
+            checked++;
+        }
+    }
+    /* after the plan nothing is over-committed */
+    for (size_t g = 0; g < m->gpus.n; g++) assert_true(s->gpu_free[g] > -1e-9);
+    for (size_t n = 0; n < m->nodes.n; n++) {
+        assert_true(s->free_cpu_milli[n] >= 0 || skip[n]);
+        assert_true(s->free_memory_bytes[n] >= 0 || skip[n]);
+    }
+    free(skip);
+    gf_pack_state_free(s);
+    return checked;
+}
+
+static void run(uint64_t seed, uint32_t nodes, uint32_t gpus_per_node, gf_scorer sc)
+{
+    gf_model m;
+    gf_model_init(&m);
+    gf_gen_opts g;
+    gf_gen_opts_default(&g);
+    g.nodes = nodes;
+    g.seed = seed;
+    g.gpus_per_node = gpus_per_node;
+    gf_error err = {0};
+    assert_int_equal(gf_gen_cluster(&m, &g, NULL, &err), GF_OK);
+    gf_consolidate_opts o;
+    gf_consolidate_opts_default(&o);
+    o.scorer = sc;
+    gf_consolidation c;
+    assert_int_equal(gf_consolidate(&m, &o, &c, &err), GF_OK);
+    assert_true(c.nodes_freed > 0); /* generated clusters at 60% leave room */
+    size_t checked = replay(&m, &c, sc);
+    assert_int_equal(checked, c.moves.n);
+    gf_consolidation_free(&c);
+    gf_model_free(&m);
+}
+
+static void test_binpack_matches_full_scan(void **state)
+{
+    (void)state;
+    for (uint64_t seed = 1; seed <= 4; seed++) run(seed, 150, 0, GF_SCORE_BINPACK);
+    run(7, 120, 8, GF_SCORE_BINPACK);
+    run(8, 120, 2, GF_SCORE_BINPACK);
+}
+
+static void test_other_scorers_match_full_scan(void **state)
+{
+    (void)state;
+    run(3, 100, 0, GF_SCORE_SPREAD);
+    run(4, 100, 0, GF_SCORE_BESTFIT);
+    run(5, 60, 4, GF_SCORE_FGD);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_binpack_matches_full_scan),
+        cmocka_unit_test(test_other_scorers_match_full_scan),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
