@@ -13,6 +13,8 @@ static const struct {
     {"inspect", gf_cmd_inspect, "show GPUs, their sharing pods and fragmentation of a snapshot"},
     {"consolidate", gf_cmd_consolidate,
      "GPU nodes that can be drained (their pods fit elsewhere) and the move plan"},
+    {"recommend", gf_cmd_recommend,
+     "recommend KAI GPU fractions from observed use (fast upsize, patient downsize)"},
     {"pack-eval", gf_cmd_pack_eval,
      "compare placement scorers (binpack, spread, bestfit, fgd) by workload inflation"},
     {"gen-snapshot", gf_cmd_gen_snapshot, "write a synthetic cluster as kubectl JSON"},

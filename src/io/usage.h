@@ -21,6 +21,7 @@
 #define GF_USAGE_H
 
 #include "core/err.h"
+#include "core/sample.h"
 #include "util/arena.h"
 #include "util/sbuf.h"
 #include "util/strmap.h"
@@ -40,14 +41,7 @@
 /* Largest Prometheus answer gf_prom_query_range() accepts. */
 #define GF_PROM_MAX_RESPONSE_BYTES (256u << 20)
 
-typedef struct gf_usage_sample {
-    double t;              /* unix seconds */
-    const char *ns, *pod;  /* never NULL or empty */
-    const char *container; /* "" when the source does not say */
-    const char *gpu_uuid;  /* "" when the source does not say */
-    double memory_bytes;   /* NaN if absent */
-    double sm_util;        /* share of one GPU's SMs, 0..1 per GPU; NaN if absent */
-} gf_usage_sample;
+/* gf_usage_sample: see core/sample.h */
 
 typedef struct gf_usage {
     GF_VEC(gf_usage_sample) samples;

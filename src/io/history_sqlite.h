@@ -1,0 +1,40 @@
+/* history_sqlite.h - saving and loading a gf_history as an SQLite file.
+ *
+ * Schema (version 1):
+ *   meta(key TEXT PRIMARY KEY, value)  schema_version, half_life_s, ratio,
+ *       memory_first_bucket, memory_buckets, sm_first_bucket, sm_buckets,
+ *       minute_slots, hour_slots, change_slots, series_count
+ *   series(id, key, last_change_t, n_changes, change_t BLOB, alloc_fraction)
+ *       id = position in insertion order
+ *   track(series_id, signal, samples, first_t, last_t, max_value, max_t,
+ *         ref_t, total_weight, min_bucket, max_bucket,
+ *         weights_lo, weights BLOB, minute_head, minute BLOB, hour_head, hour_max BLOB)
+ *       one row per series and signal (0 memory, 1 sm)
+ * BLOBs are little-endian: doubles (8 bytes) and, in minute, per slot
+ * max, sum (doubles) and count (uint32). weights holds buckets weights_lo ..
+ * the last non-zero one; the rest are 0.
+ *
+ * Like VPA's checkpoints, saved weights are only meaningful with the same
+ * bucket layout and half-life, so a file with another layout is refused. */
+#ifndef GF_HISTORY_SQLITE_H
+#define GF_HISTORY_SQLITE_H
+
+#include "core/err.h"
+#include "core/history.h"
+
+#define GF_HISTORY_SCHEMA_VERSION 1
+
+/* Writes every series in one transaction to PATH.tmp, syncs it, then renames
+ * it over path, so a crash mid-save leaves the old file whole. GF_EIO naming
+ * the file and SQLite's (or the system's) message; PATH.tmp is removed on
+ * failure. */
+gf_err gf_history_save(const gf_history *h, const char *path, gf_error *err);
+
+/* Replaces h's series with those in path (h's half-life must match the
+ * file's). GF_EIO when the file cannot be opened or read (missing, not an
+ * SQLite database, corrupt, truncated); GF_EINPUT when it is a newer schema
+ * version, has another layout or holds out-of-range values. On any error h
+ * is left unchanged. */
+gf_err gf_history_load(gf_history *h, const char *path, gf_error *err);
+
+#endif

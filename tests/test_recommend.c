@@ -1,0 +1,360 @@
+/* test_recommend.c - the rightsizing rules as scenarios with known answers:
+ * usage is fed minute by minute into a history, the engine is asked at
+ * fixed times, and its changes are applied as the controller would. */
+#include "testutil.h"
+#include "core/recommend.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#define GIB 1073741824.0
+#define MIN 60.0
+#define HOUR 3600.0
+#define DAY 86400.0
+#define L4_MIB 23034 /* NVIDIA-L4 as GPU feature discovery reports it */
+
+typedef double (*usage_fn)(double t, double *sm);
+
+typedef struct change {
+    double t;
+    gf_rec_action action;
+    double from, to;
+} change;
+
+typedef struct sim {
+    gf_history h;
+    gf_hist_series *s;
+    gf_rightsize_rule rule;
+    gf_rec_input in;
+    change changes[64];
+    int n_changes;
+    double min_rec; /* lowest fraction ever recommended */
+} sim;
+
+static void sim_init(sim *x, double fraction)
+{
+    memset(x, 0, sizeof *x);
+    gf_error err;
+    assert_int_equal(gf_history_init(&x->h, NULL, &err), GF_OK);
+    x->s = gf_history_get(&x->h, "team/Deployment/llm", true);
+    gf_rightsize_rule_defaults(&x->rule);
+    x->in = (gf_rec_input){"team", "Deployment", "llm", GF_SHARE_FRACTION, fraction, 0, 1,
+                           L4_MIB, 2};
+    x->min_rec = INFINITY;
+}
+
+static double current(const sim *x)
+{
+    return x->in.unit == GF_SHARE_FRACTION ? x->in.fraction : (double)x->in.memory_mib;
+}
+
+/* Feeds usage every minute from t0 to t1 and asks every `every` seconds
+ * (every 0: after each sample); applies each change. */
+static void run(sim *x, usage_fn f, double t0, double t1, double every)
+{
+    gf_error err;
+    double next_ask = t0;
+    for (double t = t0; t <= t1; t += MIN) {
+        double sm = -1;
+        double mem = f(t, &sm);
+        if (mem >= 0) assert_int_equal(gf_history_add_to(&x->h, x->s, GF_SIG_MEMORY, t, mem, &err), GF_OK);
+        if (sm >= 0) assert_int_equal(gf_history_add_to(&x->h, x->s, GF_SIG_SM, t, sm, &err), GF_OK);
+        if (every > 0 && t < next_ask) continue;
+        next_ask = t + every;
+        gf_recommendation r;
+        if (gf_recommend_one(&x->rule, &x->in, x->s, t, &r, &err))
+            fail_msg("%s: %s", err.where, err.msg);
+        if (r.recommended_fraction < x->min_rec) x->min_rec = r.recommended_fraction;
+        if (r.action == GF_REC_UP || r.action == GF_REC_DOWN) {
+            assert_true(x->n_changes < 64);
+            x->changes[x->n_changes++] = (change){t, r.action, current(x), r.recommended};
+            if (x->in.unit == GF_SHARE_FRACTION)
+                x->in.fraction = r.recommended;
+            else
+                x->in.memory_mib = (int64_t)r.recommended;
+            assert_int_equal(gf_hist_note_change(x->s, t, &err), GF_OK);
+        }
+    }
+}
+
+static void sim_free(sim *x)
+{
+    gf_history_free(&x->h);
+}
+
+/* --- scenarios ------------------------------------------------------------------ */
+
+static double steady_2gib(double t, double *sm)
+{
+    (void)t;
+    *sm = 0.05;
+    return 2 * GIB;
+}
+
+/* Steady low use: nothing before a day of history; then one downsize by
+ * maxStep, the next only after the cooldown, then it stays. */
+static void test_steady_low_use_downsizes_once_after_window(void **state)
+{
+    (void)state;
+    sim x;
+    sim_init(&x, 0.5);
+    run(&x, steady_2gib, 0, 3 * DAY, 5 * MIN);
+    assert_int_equal(x.n_changes, 2);
+    /* first: at the first ask with 24 h of history, by the 0.25 step limit */
+    assert_true(x.changes[0].t >= DAY && x.changes[0].t < DAY + 5 * MIN);
+    assert_int_equal(x.changes[0].action, GF_REC_DOWN);
+    assert_true(fabs(x.changes[0].to - 0.25) < 1e-9);
+    /* second: 6 h cooldown later, to 2 GiB x 1.15 = 0.1023 of an L4 -> 0.15 */
+    assert_true(x.changes[1].t >= x.changes[0].t + 6 * HOUR &&
+                x.changes[1].t < x.changes[0].t + 6 * HOUR + 5 * MIN);
+    assert_true(fabs(x.changes[1].to - 0.15) < 1e-9);
+    sim_free(&x);
+}
+
+static double ramp(double t, double *sm)
+{
+    *sm = 0.1;
+    return 2 * GIB + 0.5 * GIB * (t / HOUR);
+}
+
+/* A memory ramp: the upsize comes on the very sample that crosses the
+ * trigger (90% of 0.5 x 22.49 GiB), to the need x 1.15 rounded up. */
+static void test_memory_ramp_upsizes_on_crossing_sample(void **state)
+{
+    (void)state;
+    sim x;
+    sim_init(&x, 0.5);
+    run(&x, ramp, 0, 20 * HOUR, 0);
+    assert_true(x.n_changes >= 1);
+    double alloc = 0.5 * L4_MIB * 1048576.0;
+    double trigger = 0.9 * alloc;
+    /* the first minute sample at or above the trigger */
+    double cross = -1;
+    for (double t = 0;; t += MIN) {
+        double sm;
+        if (ramp(t, &sm) >= trigger) {
+            cross = t;
+            break;
+        }
+    }
+    assert_int_equal(x.changes[0].action, GF_REC_UP);
+    assert_true(fabs(x.changes[0].t - cross) < 1e-9);
+    double sm;
+    double want = ceil(ramp(cross, &sm) * 1.15 / (L4_MIB * 1048576.0) / 0.05 - 1e-9) * 0.05;
+    assert_true(fabs(x.changes[0].to - want) < 1e-9);
+    /* and it keeps up: every later change is an upsize, never a downsize */
+    for (int i = 1; i < x.n_changes; i++) assert_int_equal(x.changes[i].action, GF_REC_UP);
+    sim_free(&x);
+}
+
+static double oscillate(double t, double *sm)
+{
+    *sm = 0.1;
+    return fmod(t, 4 * HOUR) < 2 * HOUR ? 3 * GIB : 10.5 * GIB;
+}
+
+/* Oscillating use across the trigger: one upsize, then no flapping for a
+ * week (the 24 h peak never lets a downsize through). */
+static void test_oscillation_does_not_flap(void **state)
+{
+    (void)state;
+    sim x;
+    sim_init(&x, 0.5);
+    run(&x, oscillate, 0, 7 * DAY, 5 * MIN);
+    assert_int_equal(x.n_changes, 1);
+    assert_int_equal(x.changes[0].action, GF_REC_UP);
+    assert_true(fabs(x.changes[0].to - 0.55) < 1e-9); /* 10.5 GiB x 1.15 = 0.537 -> 0.55 */
+    sim_free(&x);
+}
+
+static double spike(double t, double *sm)
+{
+    *sm = 0.05;
+    return (t >= 3 * HOUR && t < 3 * HOUR + MIN) ? 8 * GIB : 2 * GIB;
+}
+
+/* A one-minute spike of 8 GiB: no recommendation ever goes below
+ * 8 GiB x 1.10 margin while the history holds it. */
+static void test_spike_is_a_floor(void **state)
+{
+    (void)state;
+    sim x;
+    sim_init(&x, 0.5);
+    run(&x, spike, 0, 5 * DAY, 5 * MIN);
+    double floor_frac = 8 * GIB * 1.10 / (L4_MIB * 1048576.0);
+    assert_true(x.min_rec >= floor_frac - 1e-9);
+    assert_true(x.n_changes >= 1);
+    assert_true(fabs(current(&x) - 0.4) < 1e-9); /* 0.391 rounded up to the step */
+    sim_free(&x);
+}
+
+/* gpu-memory workloads keep their unit: MiB, in steps of memoryStepMiB. */
+static void test_gpu_memory_unit_kept(void **state)
+{
+    (void)state;
+    sim x;
+    sim_init(&x, 0);
+    x.in.unit = GF_SHARE_MEMORY;
+    x.in.memory_mib = 12288;
+    run(&x, steady_2gib, 0, 3 * DAY, 5 * MIN);
+    assert_true(x.n_changes >= 1);
+    for (int i = 0; i < x.n_changes; i++) {
+        assert_int_equal(x.changes[i].action, GF_REC_DOWN);
+        assert_true(fmod(x.changes[i].to, 256) == 0);
+    }
+    /* 12288 - 0.25 x 23034 = 6529.5 -> 6656; then 2 GiB x 1.15 = 2355.2 -> 2560 */
+    assert_true(x.changes[0].to == 6656);
+    assert_true(x.in.memory_mib == 2560);
+    sim_free(&x);
+}
+
+static double busy_sm(double t, double *sm)
+{
+    (void)t;
+    *sm = 0.45;
+    return 1 * GIB;
+}
+
+/* computeAware: SM share above the trigger x fraction upsizes even with
+ * little memory; without computeAware the same use downsizes later. */
+static void test_compute_aware(void **state)
+{
+    (void)state;
+    sim x;
+    sim_init(&x, 0.3);
+    x.rule.compute_aware = true;
+    run(&x, busy_sm, 0, 2 * HOUR, 5 * MIN);
+    assert_int_equal(x.n_changes, 1);
+    assert_int_equal(x.changes[0].action, GF_REC_UP);
+    assert_true(fabs(x.changes[0].to - 0.55) < 1e-9); /* 0.45 x 1.15 = 0.5175 -> 0.55 */
+    sim_free(&x);
+
+    sim y;
+    sim_init(&y, 0.3);
+    run(&y, busy_sm, 0, 2 * DAY, 5 * MIN);
+    assert_true(y.n_changes >= 1);
+    assert_int_equal(y.changes[0].action, GF_REC_DOWN);
+    sim_free(&y);
+}
+
+static void test_no_data_off_confidence_and_bad_input(void **state)
+{
+    (void)state;
+    sim x;
+    sim_init(&x, 0.5);
+    gf_error err;
+    gf_recommendation r;
+    assert_int_equal(gf_recommend_one(&x.rule, &x.in, NULL, 100, &r, &err), GF_OK);
+    assert_int_equal(r.action, GF_REC_NODATA);
+    assert_true(r.recommended == 0.5);
+    gf_rightsize_rule off = x.rule;
+    off.mode = GF_MODE_OFF;
+    assert_int_equal(gf_recommend_one(&off, &x.in, x.s, 100, &r, &err), GF_OK);
+    assert_int_equal(r.action, GF_REC_OFF);
+    /* 12 h of a 24 h minimum history: confidence 0.5, no downsize yet */
+    run(&x, steady_2gib, 0, 12 * HOUR, 12 * HOUR + 1);
+    assert_int_equal(gf_recommend_one(&x.rule, &x.in, x.s, 12 * HOUR, &r, &err), GF_OK);
+    assert_true(fabs(r.confidence - 0.5) < 1e-9);
+    assert_int_equal(r.action, GF_REC_KEEP);
+    assert_non_null(strstr(r.reason, "too little history"));
+    /* nonsense inputs */
+    gf_rec_input bad = x.in;
+    bad.fraction = 1.5;
+    assert_int_equal(gf_recommend_one(&x.rule, &bad, x.s, 100, &r, &err), GF_EINPUT);
+    assert_non_null(strstr(err.msg, "not in (0, 1]"));
+    bad = x.in;
+    bad.gpu_memory_mib = 0;
+    assert_int_equal(gf_recommend_one(&x.rule, &bad, x.s, 100, &r, &err), GF_EINPUT);
+    bad = x.in;
+    bad.devices = 0;
+    assert_int_equal(gf_recommend_one(&x.rule, &bad, x.s, 100, &r, &err), GF_EINPUT);
+    assert_int_equal(gf_recommend_one(&x.rule, &x.in, x.s, NAN, &r, &err), GF_EINPUT);
+    sim_free(&x);
+}
+
+/* Saving: (current - recommended) x devices x replicas, and the reason
+ * names the rule and its figures. */
+static void test_saving_and_reason(void **state)
+{
+    (void)state;
+    sim x;
+    sim_init(&x, 0.5);
+    x.in.devices = 2;
+    x.in.replicas = 3;
+    run(&x, steady_2gib, 0, DAY, DAY + 1); /* feed only */
+    gf_recommendation r;
+    gf_error err;
+    assert_int_equal(gf_recommend_one(&x.rule, &x.in, x.s, DAY, &r, &err), GF_OK);
+    assert_int_equal(r.action, GF_REC_DOWN);
+    assert_true(fabs(r.gpus_saved - 0.25 * 2 * 3) < 1e-9);
+    assert_non_null(strstr(r.reason, "peak memory 2.00 GiB over 1d"));
+    assert_non_null(strstr(r.reason, "maxStep"));
+    sim_free(&x);
+}
+
+/* Over a model: workloads found from pods, policy per namespace, history
+ * by "namespace/Kind/name". */
+static void test_model_and_policy(void **state)
+{
+    (void)state;
+    gf_model m;
+    gf_model_init(&m);
+    gf_diags d;
+    gf_diags_init(&d);
+    gf_error err;
+    assert_int_equal(gf_test_load(&m, &d, &err, "kai-small.json"), GF_OK);
+    gf_history h;
+    assert_int_equal(gf_history_init(&h, NULL, &err), GF_OK);
+    gf_policy p;
+    gf_policy_init(&p);
+    gf_recommendations recs = {0};
+    assert_int_equal(gf_recommend_model(&m, &h, &p, 1000, &recs, &err), GF_OK);
+    assert_true(recs.n > 0);
+    for (size_t i = 0; i < recs.n; i++) {
+        assert_int_equal(recs.v[i].action, GF_REC_NODATA); /* empty history */
+        assert_true(recs.v[i].in.kind && strcmp(recs.v[i].in.kind, "ReplicaSet") != 0);
+    }
+    /* usage for the first workload: a day of 1 GiB -> a downsize */
+    char key[400];
+    const gf_rec_input *in = &recs.v[0].in;
+    gf_recommend_key(in->ns, in->kind, in->name, key, sizeof key);
+    for (double t = 0; t <= DAY; t += MIN)
+        assert_int_equal(gf_history_add(&h, key, GF_SIG_MEMORY, t, 0.2 * GIB, &err), GF_OK);
+    gf_vec_free(&recs);
+    assert_int_equal(gf_recommend_model(&m, &h, &p, DAY, &recs, &err), GF_OK);
+    assert_int_equal(recs.v[0].action, in->unit == GF_SHARE_FRACTION && in->fraction <= 0.1
+                                           ? GF_REC_KEEP
+                                           : GF_REC_DOWN);
+    /* a rule turning the namespace off wins */
+    gf_policy_rule *rule = gf_policy_add_rule(&p, "quiet");
+    rule->set = GF_RF_BIT(GF_RF_MODE);
+    rule->values.mode = GF_MODE_OFF;
+    gf_vec_free(&recs);
+    assert_int_equal(gf_recommend_model(&m, &h, &p, DAY, &recs, &err), GF_OK);
+    for (size_t i = 0; i < recs.n; i++) {
+        assert_int_equal(recs.v[i].action, GF_REC_OFF);
+        assert_non_null(strstr(recs.v[i].policy, "quiet"));
+    }
+    gf_vec_free(&recs);
+    gf_policy_free(&p);
+    gf_history_free(&h);
+    gf_diags_free(&d);
+    gf_model_free(&m);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_steady_low_use_downsizes_once_after_window),
+        cmocka_unit_test(test_memory_ramp_upsizes_on_crossing_sample),
+        cmocka_unit_test(test_oscillation_does_not_flap),
+        cmocka_unit_test(test_spike_is_a_floor),
+        cmocka_unit_test(test_gpu_memory_unit_kept),
+        cmocka_unit_test(test_compute_aware),
+        cmocka_unit_test(test_no_data_off_confidence_and_bad_input),
+        cmocka_unit_test(test_saving_and_reason),
+        cmocka_unit_test(test_model_and_policy),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
