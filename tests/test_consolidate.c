@@ -6,13 +6,17 @@
 #include <math.h>
 #include <string.h>
 
-#define DEP(n) KJ_OWNER("ReplicaSet", n "-5d4c3b2a19") ",\"labels\":{\"pod-template-hash\":\"5d4c3b2a19\",\"app\":\"" n "\"}"
+#define DEP(n)                                                                                     \
+    KJ_OWNER("ReplicaSet", n "-5d4c3b2a19")                                                        \
+    ",\"labels\":{\"pod-template-hash\":\"5d4c3b2a19\",\"app\":\"" n "\"}"
 /* a fractional Deployment pod on node in group */
 #define FRAC(name, dep, node, group, frac)                                                         \
     KJ_RUNNING(name, node,                                                                         \
-               KJ_OWNER("ReplicaSet", dep "-5d4c3b2a19") ",\"labels\":{\"runai-gpu-group\":\""     \
-               group "\",\"app\":\"" dep "\",\"pod-template-hash\":\"5d4c3b2a19\"},"               \
-               "\"annotations\":{\"gpu-fraction\":\"" frac "\"}",                                  \
+               KJ_OWNER("ReplicaSet",                                                              \
+                        dep "-5d4c3b2a19") ",\"labels\":{\"runai-gpu-group\":\"" group             \
+                                           "\",\"app\":\"" dep                                     \
+                                           "\",\"pod-template-hash\":\"5d4c3b2a19\"},"             \
+                                           "\"annotations\":{\"gpu-fraction\":\"" frac "\"}",      \
                "{\"requests\":{\"cpu\":\"1\"}}")
 #define L4(name, gpus) KJ_NODE(name, "NVIDIA-L4", "20000", gpus, "16", "", "")
 
@@ -77,8 +81,8 @@ static void test_three_nodes_one_freed(void **state)
 {
     (void)state;
     fx *f = plan(KJ_LIST(L4("n1", "1") "," L4("n2", "1") "," L4("n3", "1") "," //
-                         FRAC("a", "svc-a", "n1", "g1", "0.5") ","              //
-                         FRAC("b", "svc-b", "n2", "g2", "0.25") ","             //
+                         FRAC("a", "svc-a", "n1", "g1", "0.5") ","             //
+                         FRAC("b", "svc-b", "n2", "g2", "0.25") ","            //
                          FRAC("c", "svc-c", "n3", "g3", "0.5")),
                  NULL);
     assert_int_equal(f->plan.nodes_freed, 1);
@@ -115,13 +119,16 @@ static void test_pins(void **state)
     fx *f = plan(
         KJ_LIST(L4("bare", "1") "," L4("optout", "1") "," L4("job", "1") "," L4("room", "4") "," //
                 KJ_RUNNING("unowned", "bare",
-                           ",\"labels\":{\"runai-gpu-group\":\"g1\"},\"annotations\":{\"gpu-fraction\":\"0.1\"}",
+                           ",\"labels\":{\"runai-gpu-group\":\"g1\"},\"annotations\":{\"gpu-"
+                           "fraction\":\"0.1\"}",
                            "{}") "," //
                 KJ_RUNNING("quiet", "optout",
-                           DEP("svc-q") ",\"annotations\":{\"gpu-fraction\":\"0.1\",\"gpufrac.io/consolidate\":\"false\"}",
+                           DEP("svc-q") ",\"annotations\":{\"gpu-fraction\":\"0.1\",\"gpufrac.io/"
+                                        "consolidate\":\"false\"}",
                            "{}") "," //
                 KJ_RUNNING("batch", "job",
-                           KJ_OWNER("Job", "nightly") ",\"annotations\":{\"gpu-fraction\":\"0.1\"}", "{}") "," //
+                           KJ_OWNER("Job", "nightly") ",\"annotations\":{\"gpu-fraction\":\"0.1\"}",
+                           "{}") "," //
                 FRAC("r", "svc-r", "room", "g9", "0.1")),
         NULL);
     assert_string_equal(kept_reason(f, "bare"), "a pod has no controller to recreate it");
@@ -138,13 +145,17 @@ static void test_pins(void **state)
 static void test_pdb_and_move_limit(void **state)
 {
     (void)state;
-    const char *json = KJ_LIST(
-        L4("a", "1") "," L4("b", "2") "," //
-        FRAC("w1", "web", "a", "g1", "0.2") "," FRAC("w2", "web", "a", "g1", "0.2") "," //
-        FRAC("x", "other", "b", "g2", "0.2") "," //
-        "{\"apiVersion\":\"policy/v1\",\"kind\":\"PodDisruptionBudget\",\"metadata\":{\"name\":"
-        "\"web\",\"namespace\":\"t\"},\"spec\":{\"maxUnavailable\":1,\"selector\":{\"matchLabels\":"
-        "{\"app\":\"web\"}}},\"status\":{\"disruptionsAllowed\":1,\"currentHealthy\":2}}");
+    const char *json =
+        KJ_LIST(L4("a", "1") "," L4("b", "2") ","                                               //
+                FRAC("w1", "web", "a", "g1", "0.2") "," FRAC("w2", "web", "a", "g1", "0.2") "," //
+                FRAC("x", "other", "b", "g2",
+                     "0.2") "," //
+                            "{\"apiVersion\":\"policy/"
+                            "v1\",\"kind\":\"PodDisruptionBudget\",\"metadata\":{\"name\":"
+                            "\"web\",\"namespace\":\"t\"},\"spec\":{\"maxUnavailable\":1,"
+                            "\"selector\":{\"matchLabels\":"
+                            "{\"app\":\"web\"}}},\"status\":{\"disruptionsAllowed\":1,"
+                            "\"currentHealthy\":2}}");
     /* PDB allows one disruption, node a needs two: a is kept; b (1 move) is drained */
     fx *f = plan(json, NULL);
     assert_int_equal(f->m.pdbs.n, 1);
@@ -153,12 +164,15 @@ static void test_pdb_and_move_limit(void **state)
     unplan(f);
 
     /* without b's pod to move first, the PDB itself is the reason */
-    const char *json2 = KJ_LIST(
-        L4("a", "1") "," L4("b", "2") "," KJ_RUNNING("pin", "b", "", "{}") "," //
-        FRAC("w1", "web", "a", "g1", "0.2") "," FRAC("w2", "web", "a", "g1", "0.2") "," //
-        "{\"kind\":\"PodDisruptionBudget\",\"metadata\":{\"name\":\"web\",\"namespace\":\"t\"},"
-        "\"spec\":{\"selector\":{\"matchLabels\":{\"app\":\"web\"}}},\"status\":"
-        "{\"disruptionsAllowed\":1}}");
+    const char *json2 =
+        KJ_LIST(L4("a", "1") "," L4("b", "2") "," KJ_RUNNING("pin", "b", "", "{}") "," //
+                FRAC("w1", "web", "a", "g1", "0.2") "," FRAC(
+                    "w2", "web", "a", "g1",
+                    "0.2") "," //
+                           "{\"kind\":\"PodDisruptionBudget\",\"metadata\":{\"name\":\"web\","
+                           "\"namespace\":\"t\"},"
+                           "\"spec\":{\"selector\":{\"matchLabels\":{\"app\":\"web\"}}},\"status\":"
+                           "{\"disruptionsAllowed\":1}}");
     f = plan(json2, NULL);
     assert_string_equal(kept_reason(f, "a"), "a PodDisruptionBudget allows no more disruptions");
     assert_int_equal(f->plan.moves.n, 0); /* the first, tentative move was rolled back */
@@ -168,8 +182,9 @@ static void test_pdb_and_move_limit(void **state)
     gf_consolidate_opts o;
     gf_consolidate_opts_default(&o);
     o.max_moves_per_workload = 1;
-    const char *json3 = KJ_LIST(L4("a", "1") "," L4("b", "2") "," KJ_RUNNING("pin", "b", "", "{}") "," //
-                                FRAC("w1", "web", "a", "g1", "0.2") "," FRAC("w2", "web", "a", "g1", "0.2"));
+    const char *json3 =
+        KJ_LIST(L4("a", "1") "," L4("b", "2") "," KJ_RUNNING("pin", "b", "", "{}") "," //
+                FRAC("w1", "web", "a", "g1", "0.2") "," FRAC("w2", "web", "a", "g1", "0.2"));
     f = plan(json3, &o);
     assert_string_equal(kept_reason(f, "a"), "the workload's move limit would be exceeded");
     unplan(f);
@@ -186,7 +201,7 @@ static void test_replacement_rules(void **state)
     (void)state;
     fx *f = plan(
         KJ_LIST(KJ_NODE("small", "NVIDIA-L4", "20000", "1", "16", "", "") "," //
-                KJ_NODE("big", "NVIDIA-A100", "40000", "2", "16", "", "") ","  //
+                KJ_NODE("big", "NVIDIA-A100", "40000", "2", "16", "", "") "," //
                 KJ_NODE("other-pool", "NVIDIA-L4", "20000", "8", "64",
                         ",\"kai.scheduler/node-pool\":\"batch\"", "") "," //
                 KJ_RUNNING("mem", "small",
@@ -210,9 +225,10 @@ static void test_replacement_rules(void **state)
 static void test_max_nodes_and_determinism(void **state)
 {
     (void)state;
-    const char *json = KJ_LIST(L4("n1", "1") "," L4("n2", "1") "," L4("n3", "1") "," L4("n4", "4") "," //
-                               FRAC("a", "s1", "n1", "g1", "0.3") "," FRAC("b", "s2", "n2", "g2", "0.3") "," //
-                               FRAC("c", "s3", "n3", "g3", "0.3"));
+    const char *json =
+        KJ_LIST(L4("n1", "1") "," L4("n2", "1") "," L4("n3", "1") "," L4("n4", "4") ","       //
+                FRAC("a", "s1", "n1", "g1", "0.3") "," FRAC("b", "s2", "n2", "g2", "0.3") "," //
+                FRAC("c", "s3", "n3", "g3", "0.3"));
     gf_consolidate_opts o;
     gf_consolidate_opts_default(&o);
     o.max_nodes = 1;
@@ -238,9 +254,12 @@ static void test_max_nodes_and_determinism(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_three_nodes_one_freed), cmocka_unit_test(test_idle_node_first),
-        cmocka_unit_test(test_pins),                  cmocka_unit_test(test_pdb_and_move_limit),
-        cmocka_unit_test(test_replacement_rules),     cmocka_unit_test(test_max_nodes_and_determinism),
+        cmocka_unit_test(test_three_nodes_one_freed),
+        cmocka_unit_test(test_idle_node_first),
+        cmocka_unit_test(test_pins),
+        cmocka_unit_test(test_pdb_and_move_limit),
+        cmocka_unit_test(test_replacement_rules),
+        cmocka_unit_test(test_max_nodes_and_determinism),
     };
     return cmocka_run_group_tests_name("consolidate", tests, NULL, NULL);
 }

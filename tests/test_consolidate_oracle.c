@@ -14,9 +14,10 @@ static gf_placement current(const gf_model *m, const gf_pod *p)
     gf_placement pl = {0};
     pl.node = p->node;
     pl.n_gpus = p->n_gpus < GF_PACK_MAX_DEVICES ? p->n_gpus : GF_PACK_MAX_DEVICES;
-    for (uint32_t k = 0; k < pl.n_gpus; k++) pl.gpus[k] = p->gpus[k];
-    pl.share = p->share != GF_SHARE_NONE ? gf_pod_share_on(p, m->nodes.v[p->node].gpu_memory_mib)
-                                         : 1.0;
+    for (uint32_t k = 0; k < pl.n_gpus; k++)
+        pl.gpus[k] = p->gpus[k];
+    pl.share =
+        p->share != GF_SHARE_NONE ? gf_pod_share_on(p, m->nodes.v[p->node].gpu_memory_mib) : 1.0;
     return pl;
 }
 
@@ -58,7 +59,8 @@ static size_t replay(const gf_model *m, const gf_consolidation *c, gf_scorer sc)
         }
     }
     /* after the plan nothing is over-committed */
-    for (size_t g = 0; g < m->gpus.n; g++) assert_true(s->gpu_free[g] > -1e-9);
+    for (size_t g = 0; g < m->gpus.n; g++)
+        assert_true(s->gpu_free[g] > -1e-9);
     for (size_t n = 0; n < m->nodes.n; n++) {
         assert_true(s->free_cpu_milli[n] >= 0 || skip[n]);
         assert_true(s->free_memory_bytes[n] >= 0 || skip[n]);
@@ -94,7 +96,8 @@ static void run(uint64_t seed, uint32_t nodes, uint32_t gpus_per_node, gf_scorer
 static void test_binpack_matches_full_scan(void **state)
 {
     (void)state;
-    for (uint64_t seed = 1; seed <= 4; seed++) run(seed, 150, 0, GF_SCORE_BINPACK);
+    for (uint64_t seed = 1; seed <= 4; seed++)
+        run(seed, 150, 0, GF_SCORE_BINPACK);
     run(7, 120, 8, GF_SCORE_BINPACK);
     run(8, 120, 2, GF_SCORE_BINPACK);
 }

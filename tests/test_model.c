@@ -100,8 +100,9 @@ static void test_grouping_from_kai_labels(void **state)
     "\"status\":{\"allocatable\":{\"cpu\":\"32\",\"memory\":\"128Gi\",\"nvidia.com/gpu\":\"" n     \
     "\"}}}"
 #define SHARED_POD(name, node, labels, ann)                                                        \
-    "{\"kind\":\"Pod\",\"metadata\":{\"name\":\"" name "\",\"namespace\":\"t\",\"labels\":{"      \
-    labels "},\"annotations\":{" ann "}},\"spec\":{\"nodeName\":\"" node "\","                     \
+    "{\"kind\":\"Pod\",\"metadata\":{\"name\":\"" name                                             \
+    "\",\"namespace\":\"t\",\"labels\":{" labels "},\"annotations\":{" ann                         \
+    "}},\"spec\":{\"nodeName\":\"" node "\","                                                      \
     "\"containers\":[{\"name\":\"c\"}]},\"status\":{\"phase\":\"Running\"}}"
 #define LIST(...) "{\"kind\":\"List\",\"items\":[" __VA_ARGS__ "]}"
 
@@ -115,11 +116,11 @@ static void test_inferred_binpack(void **state)
     gf_diags d;
     gf_diags_init(&d);
     gf_error err = {0};
-    const char *json =
-        LIST(L4_NODE("n1", "3") ",\n" SHARED_POD("a", "n1", "\"runai-gpu-group\":\"ga\"",
-                                                  "\"gpu-fraction\":\"0.6\"") ",\n" //
-             SHARED_POD("b", "n1", "\"runai-gpu-group\":\"gb\"", "\"gpu-fraction\":\"0.2\"") ",\n" //
-             SHARED_POD("c", "n1", "", "\"gpu-fraction\":\"0.3\""));
+    const char *json = LIST(
+        L4_NODE("n1", "3") ",\n" SHARED_POD("a", "n1", "\"runai-gpu-group\":\"ga\"",
+                                            "\"gpu-fraction\":\"0.6\"") ",\n"                 //
+        SHARED_POD("b", "n1", "\"runai-gpu-group\":\"gb\"", "\"gpu-fraction\":\"0.2\"") ",\n" //
+        SHARED_POD("c", "n1", "", "\"gpu-fraction\":\"0.3\""));
     assert_int_equal(gf_test_load_text(&m, &d, &err, json), GF_OK);
     /* ga (0.6) is the fullest GPU where 0.3 fits */
     const gf_gpu *ga = gpu_of(&m, "n1", 0);
@@ -144,7 +145,7 @@ static void test_overcommit_warned_and_counted(void **state)
     gf_error err = {0};
     const char *json =
         LIST(L4_NODE("n1", "1") ",\n" SHARED_POD("a", "n1", "\"runai-gpu-group\":\"g\"",
-                                                  "\"gpu-fraction\":\"0.6\"") ",\n" //
+                                                 "\"gpu-fraction\":\"0.6\"") ",\n" //
              SHARED_POD("b", "n1", "\"runai-gpu-group\":\"g\"", "\"gpu-memory\":\"11517\""));
     assert_int_equal(gf_test_load_text(&m, &d, &err, json), GF_OK);
     assert_true(fabs(m.gpus.v[0].allocated_fraction - 1.1) < EPS);
@@ -168,11 +169,11 @@ static void test_float_noise_not_overcommit(void **state)
     gf_diags d;
     gf_diags_init(&d);
     gf_error err = {0};
-    const char *json = LIST(
-        L4_NODE("n1", "1") ",\n" SHARED_POD("a", "n1", "\"runai-gpu-group\":\"g\"",
-                                             "\"gpu-fraction\":\"0.1\"") ",\n" //
-        SHARED_POD("b", "n1", "\"runai-gpu-group\":\"g\"", "\"gpu-fraction\":\"0.2\"") ",\n" //
-        SHARED_POD("c", "n1", "\"runai-gpu-group\":\"g\"", "\"gpu-fraction\":\"0.7\""));
+    const char *json =
+        LIST(L4_NODE("n1", "1") ",\n" SHARED_POD("a", "n1", "\"runai-gpu-group\":\"g\"",
+                                                 "\"gpu-fraction\":\"0.1\"") ",\n"                //
+             SHARED_POD("b", "n1", "\"runai-gpu-group\":\"g\"", "\"gpu-fraction\":\"0.2\"") ",\n" //
+             SHARED_POD("c", "n1", "\"runai-gpu-group\":\"g\"", "\"gpu-fraction\":\"0.7\""));
     assert_int_equal(gf_test_load_text(&m, &d, &err, json), GF_OK);
     assert_false(gf_test_diag_has(&d, "over-committed"));
     gf_totals t;

@@ -7,7 +7,8 @@
 #include <string.h>
 
 #define LIST KJ_LIST
-#define NODE(name, product, gpus, cpu, labels, spec) KJ_NODE(name, product, "20000", gpus, cpu, labels, spec)
+#define NODE(name, product, gpus, cpu, labels, spec)                                               \
+    KJ_NODE(name, product, "20000", gpus, cpu, labels, spec)
 #define SHARED(name, node, group, frac) KJ_SHARED(name, node, group, frac, "")
 #define PENDING KJ_PENDING
 
@@ -59,28 +60,38 @@ static int local_gpu(const fx *f, uint32_t gpu)
 static void test_fit_rules(void **state)
 {
     (void)state;
-    fx *f = load(LIST(
-        NODE("l4", "NVIDIA-L4", "2", "8", "", "") ",\n" //
-        NODE("a10", "NVIDIA-A10", "1", "8", "", "") ",\n" //
-        NODE("cordoned", "NVIDIA-L4", "4", "64", "", "\"unschedulable\":true") ",\n" //
-        NODE("tainted", "NVIDIA-L4", "4", "64", "",
-             "\"taints\":[{\"key\":\"dedicated\",\"value\":\"ml\",\"effect\":\"NoSchedule\"}]") ",\n" //
-        NODE("pooled", "NVIDIA-L4", "4", "64", ",\"kai.scheduler/node-pool\":\"batch\"", "") ",\n" //
-        SHARED("s1", "l4", "g1", "0.7") ",\n" //
-        PENDING("frac04", ",\"annotations\":{\"gpu-fraction\":\"0.4\"}", "", "{}") ",\n" //
-        PENDING("frac03", ",\"annotations\":{\"gpu-fraction\":\"0.3\"}", "", "{}") ",\n" //
-        PENDING("mem", ",\"annotations\":{\"gpu-memory\":\"12000\"}", "", "{}") ",\n" //
-        PENDING("two", ",\"annotations\":{\"gpu-fraction\":\"0.5\",\"gpu-fraction-num-devices\":\"2\"}", "", "{}") ",\n" //
-        PENDING("whole2", "", "", "{\"limits\":{\"nvidia.com/gpu\":\"2\"}}") ",\n" //
-        PENDING("bigcpu", ",\"annotations\":{\"gpu-fraction\":\"0.1\"}", "",
-                "{\"requests\":{\"cpu\":\"7500m\"}}") ",\n" //
-        PENDING("a10only", ",\"annotations\":{\"gpu-fraction\":\"0.1\"}",
-                ",\"nodeSelector\":{\"nvidia.com/gpu.product\":\"NVIDIA-A10\"}", "{}") ",\n" //
-        PENDING("tolerant", ",\"annotations\":{\"gpu-fraction\":\"0.1\"}",
-                ",\"tolerations\":[{\"key\":\"dedicated\",\"operator\":\"Equal\",\"value\":\"ml\",\"effect\":\"NoSchedule\"}]",
-                "{}") ",\n" //
-        PENDING("batch", ",\"labels\":{\"kai.scheduler/node-pool\":\"batch\"},\"annotations\":{\"gpu-fraction\":\"0.1\"}",
-                "", "{}")));
+    fx *f =
+        load(
+            LIST(NODE("l4", "NVIDIA-L4", "2", "8", "", "") ",\n"                              //
+                 NODE("a10", "NVIDIA-A10", "1", "8", "", "") ",\n"                            //
+                 NODE("cordoned", "NVIDIA-L4", "4", "64", "", "\"unschedulable\":true") ",\n" //
+                 NODE("tainted", "NVIDIA-L4", "4", "64", "",
+                      "\"taints\":[{\"key\":\"dedicated\",\"value\":\"ml\",\"effect\":"
+                      "\"NoSchedule\"}]") ",\n" //
+                 NODE("pooled", "NVIDIA-L4", "4", "64", ",\"kai.scheduler/node-pool\":\"batch\"",
+                      "") ",\n"                                                                   //
+                 SHARED("s1", "l4", "g1", "0.7") ",\n"                                            //
+                 PENDING("frac04", ",\"annotations\":{\"gpu-fraction\":\"0.4\"}", "", "{}") ",\n" //
+                 PENDING("frac03", ",\"annotations\":{\"gpu-fraction\":\"0.3\"}", "", "{}") ",\n" //
+                 PENDING("mem", ",\"annotations\":{\"gpu-memory\":\"12000\"}", "", "{}") ",\n"    //
+                 PENDING("two",
+                         ",\"annotations\":{\"gpu-fraction\":\"0.5\",\"gpu-fraction-num-devices\":"
+                         "\"2\"}",
+                         "", "{}") ",\n"                                                    //
+                 PENDING("whole2", "", "", "{\"limits\":{\"nvidia.com/gpu\":\"2\"}}") ",\n" //
+                 PENDING("bigcpu", ",\"annotations\":{\"gpu-fraction\":\"0.1\"}", "",
+                         "{\"requests\":{\"cpu\":\"7500m\"}}") ",\n" //
+                 PENDING("a10only", ",\"annotations\":{\"gpu-fraction\":\"0.1\"}",
+                         ",\"nodeSelector\":{\"nvidia.com/gpu.product\":\"NVIDIA-A10\"}",
+                         "{}") ",\n" //
+                 PENDING("tolerant", ",\"annotations\":{\"gpu-fraction\":\"0.1\"}",
+                         ",\"tolerations\":[{\"key\":\"dedicated\",\"operator\":\"Equal\","
+                         "\"value\":\"ml\",\"effect\":\"NoSchedule\"}]",
+                         "{}") ",\n" //
+                 PENDING("batch",
+                         ",\"labels\":{\"kai.scheduler/"
+                         "node-pool\":\"batch\"},\"annotations\":{\"gpu-fraction\":\"0.1\"}",
+                         "", "{}")));
     gf_placement pl;
     const char *why = NULL;
     uint32_t l4 = 0, a10 = 1, cordoned = 2, tainted = 3, pooled = 4;
@@ -147,10 +158,11 @@ static void test_apply_and_remove(void **state)
 
 /* Node "busy" has one GPU with 0.7 free; node "idle" one idle GPU. */
 #define TWO_NODES                                                                                  \
-    NODE("busy", "NVIDIA-L4", "1", "16", "", "") ",\n" /**/                                        \
-    NODE("idle", "NVIDIA-L4", "1", "16", "", "") ",\n" /**/                                        \
-    SHARED("s1", "busy", "g1", "0.3") ",\n" /**/                                                   \
-    PENDING("p", ",\"annotations\":{\"gpu-fraction\":\"0.3\"}", "", "{}")
+    NODE("busy", "NVIDIA-L4", "1", "16", "", "")                                                   \
+    ",\n"                                                  /**/                                    \
+        NODE("idle", "NVIDIA-L4", "1", "16", "", "") ",\n" /**/                                    \
+        SHARED("s1", "busy", "g1", "0.3") ",\n"            /**/                                    \
+        PENDING("p", ",\"annotations\":{\"gpu-fraction\":\"0.3\"}", "", "{}")
 
 static void test_binpack_and_spread(void **state)
 {
@@ -211,8 +223,8 @@ static void test_fgd_measure(void **state)
     gf_task_class cls[] = {{0, 0, 0, 0.5, 2.0}, {0, 0, 1, 0, 1.0}, {0, 0, 0, 0, 1.0}};
     gf_pack_set_classes(f->s, cls, 3);
     assert_true(fabs(gf_pack_node_fragmentation(f->s, 0) - 0.45) < 1e-9);
-    gf_task_class more[] = {{0, 0, 0, 0.5, 2.0}, {0, 0, 1, 0, 1.0}, {0, 0, 0, 0, 1.0},
-                            {0, 0, 2, 0, 4.0}};
+    gf_task_class more[] = {
+        {0, 0, 0, 0.5, 2.0}, {0, 0, 1, 0, 1.0}, {0, 0, 0, 0, 1.0}, {0, 0, 2, 0, 4.0}};
     gf_pack_set_classes(f->s, more, 4);
     /* (2*0.2 + 1*0.2 + 1*1.2 + 4*1.2) / 8 = 6.6 / 8 */
     assert_true(fabs(gf_pack_node_fragmentation(f->s, 0) - 6.6 / 8) < 1e-9);
@@ -227,8 +239,8 @@ static void test_classes_from_pods(void **state)
 {
     (void)state;
     fx *f = load(LIST(NODE("n", "NVIDIA-L4", "2", "16", "", "") ",\n" //
-                      SHARED("a", "n", "g1", "0.25") ",\n" //
-                      SHARED("b", "n", "g1", "0.25") ",\n" //
+                      SHARED("a", "n", "g1", "0.25") ",\n"            //
+                      SHARED("b", "n", "g1", "0.25") ",\n"            //
                       SHARED("c", "n", "g2", "0.5")));
     gf_task_class *cls = NULL;
     size_t n = gf_pack_classes_from_pods(&f->m, &cls);

@@ -39,8 +39,8 @@ static void sim_init(sim *x, double fraction)
     assert_int_equal(gf_history_init(&x->h, NULL, &err), GF_OK);
     x->s = gf_history_get(&x->h, "team/Deployment/llm", true);
     gf_rightsize_rule_defaults(&x->rule);
-    x->in = (gf_rec_input){"team", "Deployment", "llm", GF_SHARE_FRACTION, fraction, 0, 1,
-                           L4_MIB, 2};
+    x->in =
+        (gf_rec_input){"team", "Deployment", "llm", GF_SHARE_FRACTION, fraction, 0, 1, L4_MIB, 2};
     x->min_rec = INFINITY;
 }
 
@@ -58,8 +58,10 @@ static void run(sim *x, usage_fn f, double t0, double t1, double every)
     for (double t = t0; t <= t1; t += MIN) {
         double sm = -1;
         double mem = f(t, &sm);
-        if (mem >= 0) assert_int_equal(gf_history_add_to(&x->h, x->s, GF_SIG_MEMORY, t, mem, &err), GF_OK);
-        if (sm >= 0) assert_int_equal(gf_history_add_to(&x->h, x->s, GF_SIG_SM, t, sm, &err), GF_OK);
+        if (mem >= 0)
+            assert_int_equal(gf_history_add_to(&x->h, x->s, GF_SIG_MEMORY, t, mem, &err), GF_OK);
+        if (sm >= 0)
+            assert_int_equal(gf_history_add_to(&x->h, x->s, GF_SIG_SM, t, sm, &err), GF_OK);
         if (every > 0 && t < next_ask) continue;
         next_ask = t + every;
         gf_recommendation r;
@@ -144,7 +146,8 @@ static void test_memory_ramp_upsizes_on_crossing_sample(void **state)
     double want = ceil(ramp(cross, &sm) * 1.15 / (L4_MIB * 1048576.0) / 0.05 - 1e-9) * 0.05;
     assert_true(fabs(x.changes[0].to - want) < 1e-9);
     /* and it keeps up: every later change is an upsize, never a downsize */
-    for (int i = 1; i < x.n_changes; i++) assert_int_equal(x.changes[i].action, GF_REC_UP);
+    for (int i = 1; i < x.n_changes; i++)
+        assert_int_equal(x.changes[i].action, GF_REC_UP);
     sim_free(&x);
 }
 

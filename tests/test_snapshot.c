@@ -126,8 +126,7 @@ static void test_list_pods(void **state)
     assert_string_equal(p->gpu_models[0], "NVIDIA-L4");
     assert_string_equal(p->gpu_models[1], "NVIDIA-A10");
 
-    p = pod_named(&f->m, "kai-resource-reservation",
-                  "gpu-reservation-gpu-l4-a-2a7d9");
+    p = pod_named(&f->m, "kai-resource-reservation", "gpu-reservation-gpu-l4-a-2a7d9");
     assert_non_null(p);
     assert_true(p->is_reservation);
     assert_int_equal(p->reserve_gpu_index, 1);
@@ -241,8 +240,8 @@ static const bad_case bad_cases[] = {
      "annotations[\"gpu-memory\"]", "must be positive"},
     {LIST(NODE_OK ", " POD(",\"annotations\":{\"gpu-memory\":\"4Gi\"}", "")),
      "annotations[\"gpu-memory\"]", "not an integer"},
-    {LIST(NODE_OK ", " POD(",\"annotations\":{\"gpu-fraction\":\"0.5\",\"gpu-memory\":\"100\"}",
-                           "")),
+    {LIST(NODE_OK
+          ", " POD(",\"annotations\":{\"gpu-fraction\":\"0.5\",\"gpu-memory\":\"100\"}", "")),
      "items[1].metadata.annotations", "both gpu-fraction and gpu-memory"},
     {LIST(NODE_OK ", " POD(",\"annotations\":{\"gpu-fraction\":\"0.5\","
                            "\"gpu-fraction-num-devices\":\"0\"}",
@@ -324,7 +323,8 @@ static void test_truncated_prefixes(void **state)
     size_t n = fread(buf, 1, sizeof buf, fp);
     fclose(fp);
     assert_true(n > 1000 && n < sizeof buf);
-    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' ')) n--;
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
+        n--;
     for (size_t len = 0; len < n; len += 7) {
         gf_model m;
         gf_model_init(&m);

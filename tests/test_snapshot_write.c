@@ -115,11 +115,14 @@ static void models_equal(const gf_model *a, const gf_model *b)
         assert_string_equal(wl_key(a, x->workload, k1, sizeof k1),
                             wl_key(b, y->workload, k2, sizeof k2));
         assert_int_equal(x->n_gpus, y->n_gpus);
-        for (uint32_t g = 0; g < x->n_gpus; g++) assert_int_equal(x->gpus[g], y->gpus[g]);
+        for (uint32_t g = 0; g < x->n_gpus; g++)
+            assert_int_equal(x->gpus[g], y->gpus[g]);
     }
     size_t wa = 0, wb = 0;
-    for (size_t i = 0; i < a->workloads.n; i++) wa += a->workloads.v[i].from_input;
-    for (size_t i = 0; i < b->workloads.n; i++) wb += b->workloads.v[i].from_input;
+    for (size_t i = 0; i < a->workloads.n; i++)
+        wa += a->workloads.v[i].from_input;
+    for (size_t i = 0; i < b->workloads.n; i++)
+        wb += b->workloads.v[i].from_input;
     assert_int_equal(wa, wb);
     assert_int_equal(a->pdbs.n, b->pdbs.n);
     for (size_t i = 0; i < a->pdbs.n; i++) {
@@ -197,7 +200,8 @@ static void test_alibaba_round_trip(void **state)
     assert_int_equal(gf_alibaba_load_pods(&m, pods, &o, &d, &err), GF_OK);
     assert_int_equal(gf_model_finalize(&m, &d, &err), GF_OK);
     bool constrained = false;
-    for (size_t i = 0; i < m.pods.n; i++) constrained |= m.pods.v[i].n_gpu_models > 0;
+    for (size_t i = 0; i < m.pods.n; i++)
+        constrained |= m.pods.v[i].n_gpu_models > 0;
     assert_true(constrained); /* gpu_spec becomes required node affinity */
     round_trip(&m);
     gf_diags_free(&d);

@@ -14,30 +14,29 @@
 
 static void help(FILE *f)
 {
-    fprintf(f,
-            "usage: gpufrac consolidate [options] SNAPSHOT...\n\n"
-            "Finds GPU nodes whose pods fit elsewhere in their node pool, so the nodes can\n"
-            "be drained and removed, and prints the move plan (pod -> node/GPU). Pods are\n"
-            "re-placed with KAI's rules (pool, GPU model, CPU/memory, free fraction per\n"
-            "GPU, multi-device fractions). Unowned pods, Job pods and pods annotated\n"
-            "gpufrac.io/consolidate: \"false\" pin their node; PodDisruptionBudgets in the\n"
-            "input (kubectl get pdb -A -o json) limit moves. Nodes are tried cheapest\n"
-            "first; the drained set is maximal: no further node could be added.\n\n"
-            "options:\n"
-            "  -o, --output FORMAT        table (default) or json\n"
-            "      --scorer NAME          re-placement scorer: binpack (default), spread,\n"
-            "                             bestfit, fgd\n"
-            "      --max-nodes N          drain at most N nodes\n"
-            "      --max-moves-per-workload N  move at most N pods of one workload\n"
-            "      --cost MODEL=W         cost weight per GPU of nvidia.com/gpu.product MODEL\n"
-            "                             (default 1 per GPU); repeatable\n"
-            "  -p, --pool NAME            only drain nodes of this node pool\n"
-            "      --explain NODE         say why NODE can or cannot be drained: which pod\n"
-            "                             fits nowhere, and what each other node lacks\n"
-            "      --timings              print load and planning time to stderr\n"
-            "  -q, --quiet                do not print warnings\n"
-            "  -h, --help                 this text\n\n"
-            "exit codes: 0 success, 1 runtime failure, 2 usage or input error\n");
+    fprintf(f, "usage: gpufrac consolidate [options] SNAPSHOT...\n\n"
+               "Finds GPU nodes whose pods fit elsewhere in their node pool, so the nodes can\n"
+               "be drained and removed, and prints the move plan (pod -> node/GPU). Pods are\n"
+               "re-placed with KAI's rules (pool, GPU model, CPU/memory, free fraction per\n"
+               "GPU, multi-device fractions). Unowned pods, Job pods and pods annotated\n"
+               "gpufrac.io/consolidate: \"false\" pin their node; PodDisruptionBudgets in the\n"
+               "input (kubectl get pdb -A -o json) limit moves. Nodes are tried cheapest\n"
+               "first; the drained set is maximal: no further node could be added.\n\n"
+               "options:\n"
+               "  -o, --output FORMAT        table (default) or json\n"
+               "      --scorer NAME          re-placement scorer: binpack (default), spread,\n"
+               "                             bestfit, fgd\n"
+               "      --max-nodes N          drain at most N nodes\n"
+               "      --max-moves-per-workload N  move at most N pods of one workload\n"
+               "      --cost MODEL=W         cost weight per GPU of nvidia.com/gpu.product MODEL\n"
+               "                             (default 1 per GPU); repeatable\n"
+               "  -p, --pool NAME            only drain nodes of this node pool\n"
+               "      --explain NODE         say why NODE can or cannot be drained: which pod\n"
+               "                             fits nowhere, and what each other node lacks\n"
+               "      --timings              print load and planning time to stderr\n"
+               "  -q, --quiet                do not print warnings\n"
+               "  -h, --help                 this text\n\n"
+               "exit codes: 0 success, 1 runtime failure, 2 usage or input error\n");
 }
 
 static bool parse_u32(const char *s, uint32_t *out)
@@ -53,11 +52,11 @@ static bool parse_u32(const char *s, uint32_t *out)
 static void print_table(const gf_model *m, const gf_consolidation *c, gf_scorer sc)
 {
     uint32_t gpu_nodes = 0;
-    for (size_t i = 0; i < m->nodes.n; i++) gpu_nodes += m->nodes.v[i].gpu_count > 0;
+    for (size_t i = 0; i < m->nodes.n; i++)
+        gpu_nodes += m->nodes.v[i].gpu_count > 0;
     printf("Consolidation plan (re-placement: %s): drain %u of %u GPU nodes, free %u GPUs, "
            "cost saved %.2f, %zu pod moves\n",
-           gf_scorer_name(sc), c->nodes_freed, gpu_nodes, c->gpus_freed, c->cost_saved,
-           c->moves.n);
+           gf_scorer_name(sc), c->nodes_freed, gpu_nodes, c->gpus_freed, c->cost_saved, c->moves.n);
     for (uint32_t pool = 0; pool < m->pools.n; pool++) {
         bool header = false;
         for (size_t i = 0; i < c->drains.n; i++) {
@@ -87,14 +86,13 @@ static void print_table(const gf_model *m, const gf_consolidation *c, gf_scorer 
     for (size_t i = 0; i < c->kept.n; i++) {
         const gf_node_verdict *v = &c->kept.v[i];
         printf("  %s: %s", m->nodes.v[v->node].name, v->reason);
-        if (v->pod != GF_NONE)
-            printf(" (%s/%s)", m->pods.v[v->pod].ns, m->pods.v[v->pod].name);
+        if (v->pod != GF_NONE) printf(" (%s/%s)", m->pods.v[v->pod].ns, m->pods.v[v->pod].name);
         printf("\n");
     }
 }
 
-static int print_explain(const gf_model *m, const gf_consolidation *c,
-                         const gf_consolidate_opts *o, uint32_t node)
+static int print_explain(const gf_model *m, const gf_consolidation *c, const gf_consolidate_opts *o,
+                         uint32_t node)
 {
     const gf_node *n = &m->nodes.v[node];
     for (size_t i = 0; i < c->drains.n; i++) {
@@ -103,8 +101,8 @@ static int print_explain(const gf_model *m, const gf_consolidation *c,
         printf("%s can be drained: %u pods move", n->name, d->n_moves);
         for (uint32_t k = 0; k < d->n_moves; k++) {
             const gf_move *mv = &c->moves.v[d->first_move + k];
-            printf("%s %s/%s -> %s", k ? "," : ":", m->pods.v[mv->pod].ns,
-                   m->pods.v[mv->pod].name, m->nodes.v[mv->to.node].name);
+            printf("%s %s/%s -> %s", k ? "," : ":", m->pods.v[mv->pod].ns, m->pods.v[mv->pod].name,
+                   m->nodes.v[mv->to.node].name);
         }
         printf("\n");
         return 0;
@@ -147,28 +145,29 @@ static json_t *plan_json(const gf_model *m, const gf_consolidation *c, gf_scorer
             json_t *gpus = json_array();
             for (uint32_t g = 0; g < mv->to.n_gpus; g++)
                 json_array_append_new(gpus, json_integer(m->gpus.v[mv->to.gpus[g]].index));
-            json_array_append_new(
-                moves, json_pack("{s:s,s:s,s:s,s:o,s:f}", "namespace", p->ns, "pod", p->name,
-                                 "to_node", m->nodes.v[mv->to.node].name, "to_gpus", gpus,
-                                 "fraction", mv->to.share));
+            json_array_append_new(moves,
+                                  json_pack("{s:s,s:s,s:s,s:o,s:f}", "namespace", p->ns, "pod",
+                                            p->name, "to_node", m->nodes.v[mv->to.node].name,
+                                            "to_gpus", gpus, "fraction", mv->to.share));
         }
-        json_array_append_new(drains, json_pack("{s:s,s:s,s:I,s:f,s:o}", "node", n->name, "pool",
-                                                m->pools.v[n->pool], "gpus",
-                                                (json_int_t)d->gpus_freed, "cost", d->cost_saved,
-                                                "moves", moves));
+        json_array_append_new(drains,
+                              json_pack("{s:s,s:s,s:I,s:f,s:o}", "node", n->name, "pool",
+                                        m->pools.v[n->pool], "gpus", (json_int_t)d->gpus_freed,
+                                        "cost", d->cost_saved, "moves", moves));
     }
     for (size_t i = 0; i < c->kept.n; i++) {
         const gf_node_verdict *v = &c->kept.v[i];
         json_t *o = json_pack("{s:s,s:s}", "node", m->nodes.v[v->node].name, "reason", v->reason);
         if (v->pod != GF_NONE)
-            json_object_set_new(o, "pod", json_pack("{s:s,s:s}", "namespace", m->pods.v[v->pod].ns,
-                                                    "name", m->pods.v[v->pod].name));
+            json_object_set_new(o, "pod",
+                                json_pack("{s:s,s:s}", "namespace", m->pods.v[v->pod].ns, "name",
+                                          m->pods.v[v->pod].name));
         json_array_append_new(kept, o);
     }
     return json_pack("{s:s,s:I,s:I,s:f,s:I,s:o,s:o}", "scorer", gf_scorer_name(sc), "nodes_freed",
                      (json_int_t)c->nodes_freed, "gpus_freed", (json_int_t)c->gpus_freed,
-                     "cost_saved", c->cost_saved, "moves", (json_int_t)c->moves.n, "drain",
-                     drains, "kept", kept);
+                     "cost_saved", c->cost_saved, "moves", (json_int_t)c->moves.n, "drain", drains,
+                     "kept", kept);
 }
 
 static double now_s(void)
@@ -181,18 +180,18 @@ static double now_s(void)
 int gf_cmd_consolidate(int argc, char **argv)
 {
     enum { OPT_SCORER = 256, OPT_MAX_NODES, OPT_MAX_MOVES, OPT_COST, OPT_EXPLAIN, OPT_TIMINGS };
-    static const struct option opts[] = {{"output", required_argument, NULL, 'o'},
-                                         {"scorer", required_argument, NULL, OPT_SCORER},
-                                         {"max-nodes", required_argument, NULL, OPT_MAX_NODES},
-                                         {"max-moves-per-workload", required_argument, NULL,
-                                          OPT_MAX_MOVES},
-                                         {"cost", required_argument, NULL, OPT_COST},
-                                         {"pool", required_argument, NULL, 'p'},
-                                         {"explain", required_argument, NULL, OPT_EXPLAIN},
-                                         {"timings", no_argument, NULL, OPT_TIMINGS},
-                                         {"quiet", no_argument, NULL, 'q'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        {"output", required_argument, NULL, 'o'},
+        {"scorer", required_argument, NULL, OPT_SCORER},
+        {"max-nodes", required_argument, NULL, OPT_MAX_NODES},
+        {"max-moves-per-workload", required_argument, NULL, OPT_MAX_MOVES},
+        {"cost", required_argument, NULL, OPT_COST},
+        {"pool", required_argument, NULL, 'p'},
+        {"explain", required_argument, NULL, OPT_EXPLAIN},
+        {"timings", no_argument, NULL, OPT_TIMINGS},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
     gf_consolidate_opts o;
     gf_consolidate_opts_default(&o);
     GF_VEC(gf_cost_weight) costs = {0};
@@ -212,15 +211,18 @@ int gf_cmd_consolidate(int argc, char **argv)
             break;
         case OPT_SCORER:
             if (gf_scorer_parse(optarg, &o.scorer)) {
-                fprintf(stderr, "gpufrac consolidate: unknown scorer '%s' "
-                                "(binpack, spread, bestfit, fgd)\n", optarg);
+                fprintf(stderr,
+                        "gpufrac consolidate: unknown scorer '%s' "
+                        "(binpack, spread, bestfit, fgd)\n",
+                        optarg);
                 rc_usage = 2;
             }
             break;
         case OPT_MAX_NODES:
         case OPT_MAX_MOVES:
             if (!parse_u32(optarg, c == OPT_MAX_NODES ? &o.max_nodes : &o.max_moves_per_workload)) {
-                fprintf(stderr, "gpufrac consolidate: --%s needs a non-negative integer, got '%s'\n",
+                fprintf(stderr,
+                        "gpufrac consolidate: --%s needs a non-negative integer, got '%s'\n",
                         c == OPT_MAX_NODES ? "max-nodes" : "max-moves-per-workload", optarg);
                 rc_usage = 2;
             }
@@ -230,8 +232,10 @@ int gf_cmd_consolidate(int argc, char **argv)
             char *end = NULL;
             double w = eq ? strtod(eq + 1, &end) : -1;
             if (!eq || eq == optarg || !end || *end || !(w >= 0 && w < 1e9)) {
-                fprintf(stderr, "gpufrac consolidate: --cost needs MODEL=WEIGHT with a weight "
-                                ">= 0, got '%s'\n", optarg);
+                fprintf(stderr,
+                        "gpufrac consolidate: --cost needs MODEL=WEIGHT with a weight "
+                        ">= 0, got '%s'\n",
+                        optarg);
                 rc_usage = 2;
                 break;
             }
@@ -240,12 +244,26 @@ int gf_cmd_consolidate(int argc, char **argv)
             gf_vec_push(&costs, cw);
             break;
         }
-        case 'p': pool_name = optarg; break;
-        case OPT_EXPLAIN: explain = optarg; break;
-        case OPT_TIMINGS: timings = true; break;
-        case 'q': quiet = true; break;
-        case 'h': help(stdout); rc_usage = 0; break;
-        default: help(stderr); rc_usage = 2; break;
+        case 'p':
+            pool_name = optarg;
+            break;
+        case OPT_EXPLAIN:
+            explain = optarg;
+            break;
+        case OPT_TIMINGS:
+            timings = true;
+            break;
+        case 'q':
+            quiet = true;
+            break;
+        case 'h':
+            help(stdout);
+            rc_usage = 0;
+            break;
+        default:
+            help(stderr);
+            rc_usage = 2;
+            break;
         }
     }
     if (rc_usage < 0 && optind >= argc) {

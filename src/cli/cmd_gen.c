@@ -68,12 +68,14 @@ static bool parse_fill(const char *s, double *out)
 
 int gf_cmd_gen_snapshot(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"nodes", required_argument, NULL, 'n'}, {"seed", required_argument, NULL, 's'},
-        {"fill", required_argument, NULL, 'f'},  {"output", required_argument, NULL, 'o'},
-        {"gpus-per-node", required_argument, NULL, 'g'},
-        {"cpu-pods-per-node", required_argument, NULL, 'c'},
-        {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"nodes", required_argument, NULL, 'n'},
+                                         {"seed", required_argument, NULL, 's'},
+                                         {"fill", required_argument, NULL, 'f'},
+                                         {"output", required_argument, NULL, 'o'},
+                                         {"gpus-per-node", required_argument, NULL, 'g'},
+                                         {"cpu-pods-per-node", required_argument, NULL, 'c'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     gf_gen_opts o;
     gf_gen_opts_default(&o);
     const char *out_path = NULL;
@@ -110,7 +112,8 @@ int gf_cmd_gen_snapshot(int argc, char **argv)
             break;
         case 'g':
             if (!parse_u64(optarg, 1, 8, &v) || (v != 1 && v != 2 && v != 4 && v != 8)) {
-                fprintf(stderr, "gpufrac gen-snapshot: --gpus-per-node '%s': expected 1, 2, 4 or 8\n",
+                fprintf(stderr,
+                        "gpufrac gen-snapshot: --gpus-per-node '%s': expected 1, 2, 4 or 8\n",
                         optarg);
                 return 2;
             }
@@ -118,10 +121,11 @@ int gf_cmd_gen_snapshot(int argc, char **argv)
             break;
         case 'c':
             if (!parse_u64(optarg, 0, 100, &v)) {
-                fprintf(stderr,
-                        "gpufrac gen-snapshot: --cpu-pods-per-node '%s': expected a whole number in "
-                        "0..100\n",
-                        optarg);
+                fprintf(
+                    stderr,
+                    "gpufrac gen-snapshot: --cpu-pods-per-node '%s': expected a whole number in "
+                    "0..100\n",
+                    optarg);
                 return 2;
             }
             o.cpu_pods_per_node = (uint32_t)v;

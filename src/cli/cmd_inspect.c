@@ -11,22 +11,21 @@
 
 static void help(FILE *f)
 {
-    fprintf(f,
-            "usage: gpufrac inspect [-o table|json] [--summary] [--pool NAME] SNAPSHOT...\n\n"
-            "Loads Kubernetes objects printed by `kubectl get nodes,pods -A -o json`\n"
-            "(several files may be given; ReplicaSets/Deployments/StatefulSets are used\n"
-            "to resolve owners; '-' reads standard input) and shows, per node pool and\n"
-            "node, each GPU with the pods sharing it, its allocated and free fraction\n"
-            "(memory-based, as KAI Scheduler counts it), and totals: GPUs held whole,\n"
-            "shared and idle, and fragmentation (free fractions stranded on partially\n"
-            "used shared GPUs).\n\n"
-            "options:\n"
-            "  -o, --output FORMAT  table (default) or json\n"
-            "  -s, --summary        totals per pool and cluster only, no per-node lines\n"
-            "  -p, --pool NAME      only this node pool\n"
-            "  -q, --quiet          do not print warnings\n"
-            "  -h, --help           this text\n\n"
-            "exit codes: 0 success, 1 runtime failure, 2 usage or input error\n");
+    fprintf(f, "usage: gpufrac inspect [-o table|json] [--summary] [--pool NAME] SNAPSHOT...\n\n"
+               "Loads Kubernetes objects printed by `kubectl get nodes,pods -A -o json`\n"
+               "(several files may be given; ReplicaSets/Deployments/StatefulSets are used\n"
+               "to resolve owners; '-' reads standard input) and shows, per node pool and\n"
+               "node, each GPU with the pods sharing it, its allocated and free fraction\n"
+               "(memory-based, as KAI Scheduler counts it), and totals: GPUs held whole,\n"
+               "shared and idle, and fragmentation (free fractions stranded on partially\n"
+               "used shared GPUs).\n\n"
+               "options:\n"
+               "  -o, --output FORMAT  table (default) or json\n"
+               "  -s, --summary        totals per pool and cluster only, no per-node lines\n"
+               "  -p, --pool NAME      only this node pool\n"
+               "  -q, --quiet          do not print warnings\n"
+               "  -h, --help           this text\n\n"
+               "exit codes: 0 success, 1 runtime failure, 2 usage or input error\n");
 }
 
 static void pod_label(const gf_model *m, const gf_pod *p, const gf_node *n, char *buf, size_t len)
@@ -107,18 +106,21 @@ static json_t *totals_json(const gf_totals *t)
                      "gpus_overcommitted", (json_int_t)t->gpus_overcommitted, "allocated_gpus",
                      t->allocated_gpus, "shared_allocated", t->shared_allocated, "stranded_free",
                      t->stranded_free, "pods_sharing", (json_int_t)t->pods_sharing, "pods_whole",
-                     (json_int_t)t->pods_whole, "pods_pending_gpu",
-                     (json_int_t)t->pods_pending_gpu, "reservation_pods",
-                     (json_int_t)t->reservation_pods, "pods", (json_int_t)t->pods);
+                     (json_int_t)t->pods_whole, "pods_pending_gpu", (json_int_t)t->pods_pending_gpu,
+                     "reservation_pods", (json_int_t)t->reservation_pods, "pods",
+                     (json_int_t)t->pods);
 }
 
 static json_t *pod_json(const gf_model *m, const gf_pod *p, const gf_node *n)
 {
     json_t *o = json_pack("{s:s,s:s}", "namespace", p->ns, "name", p->name);
     const gf_workload *w = gf_model_pod_workload(m, p);
-    if (w) json_object_set_new(o, "workload", json_pack("{s:s,s:s}", "kind", w->kind, "name", w->name));
+    if (w)
+        json_object_set_new(o, "workload",
+                            json_pack("{s:s,s:s}", "kind", w->kind, "name", w->name));
     if (p->share != GF_SHARE_NONE) {
-        json_object_set_new(o, "fraction", json_real(gf_pod_share_on(p, n ? n->gpu_memory_mib : 0)));
+        json_object_set_new(o, "fraction",
+                            json_real(gf_pod_share_on(p, n ? n->gpu_memory_mib : 0)));
         if (p->share == GF_SHARE_MEMORY)
             json_object_set_new(o, "gpu_memory_mib", json_integer(p->gpu_memory_mib));
     } else if (p->gpu_whole) {
@@ -144,11 +146,11 @@ static json_t *model_json(const gf_model *m, uint32_t only_pool, bool summary)
             const gf_node *n = &m->nodes.v[i];
             if (n->pool != pool || n->gpu_count == 0) continue;
             json_t *gpus = json_array();
-            json_array_append_new(
-                nodes, json_pack("{s:s,s:s?,s:I,s:b,s:b,s:o}", "name", n->name, "gpu_product",
-                                 n->gpu_product, "gpu_memory_mib", (json_int_t)n->gpu_memory_mib,
-                                 "unschedulable", n->unschedulable, "tainted", n->n_taints > 0,
-                                 "gpus", gpus));
+            json_array_append_new(nodes, json_pack("{s:s,s:s?,s:I,s:b,s:b,s:o}", "name", n->name,
+                                                   "gpu_product", n->gpu_product, "gpu_memory_mib",
+                                                   (json_int_t)n->gpu_memory_mib, "unschedulable",
+                                                   n->unschedulable, "tainted", n->n_taints > 0,
+                                                   "gpus", gpus));
             for (uint32_t k = 0; k < n->gpu_count; k++) {
                 const gf_gpu *g = &m->gpus.v[n->first_gpu + k];
                 json_t *pods = json_array();
@@ -156,13 +158,13 @@ static json_t *model_json(const gf_model *m, uint32_t only_pool, bool summary)
                     json_array_append_new(
                         pods, pod_json(m, &m->pods.v[m->gpu_pods.v[g->first_pod + j]], n));
                 double free_frac = g->allocated_fraction >= 1.0 ? 0.0 : 1.0 - g->allocated_fraction;
-                json_array_append_new(
-                    gpus, json_pack("{s:i,s:s,s:s?,s:b,s:b,s:f,s:f,s:o}", "index", (int)g->index,
-                                    "state", gf_gpu_state_name(g->state), "group", g->group,
-                                    "reserved", g->reserved, "placement_inferred",
-                                    g->placement_inferred, "allocated_fraction",
-                                    g->allocated_fraction, "free_fraction", free_frac, "pods",
-                                    pods));
+                json_array_append_new(gpus,
+                                      json_pack("{s:i,s:s,s:s?,s:b,s:b,s:f,s:f,s:o}", "index",
+                                                (int)g->index, "state", gf_gpu_state_name(g->state),
+                                                "group", g->group, "reserved", g->reserved,
+                                                "placement_inferred", g->placement_inferred,
+                                                "allocated_fraction", g->allocated_fraction,
+                                                "free_fraction", free_frac, "pods", pods));
             }
         }
     }
@@ -175,18 +177,16 @@ static json_t *model_json(const gf_model *m, uint32_t only_pool, bool summary)
     }
     gf_totals t;
     gf_model_totals(m, GF_NONE, &t);
-    return json_pack("{s:o,s:o,s:o}", "pools", pools, "totals", totals_json(&t),
-                     "pending_gpu_pods", pending);
+    return json_pack("{s:o,s:o,s:o}", "pools", pools, "totals", totals_json(&t), "pending_gpu_pods",
+                     pending);
 }
 
 int gf_cmd_inspect(int argc, char **argv)
 {
-    static const struct option opts[] = {{"output", required_argument, NULL, 'o'},
-                                         {"summary", no_argument, NULL, 's'},
-                                         {"pool", required_argument, NULL, 'p'},
-                                         {"quiet", no_argument, NULL, 'q'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        {"output", required_argument, NULL, 'o'}, {"summary", no_argument, NULL, 's'},
+        {"pool", required_argument, NULL, 'p'},   {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
     bool json = false, summary = false, quiet = false;
     const char *pool_name = NULL;
     int c;
@@ -204,11 +204,21 @@ int gf_cmd_inspect(int argc, char **argv)
                 return 2;
             }
             break;
-        case 's': summary = true; break;
-        case 'p': pool_name = optarg; break;
-        case 'q': quiet = true; break;
-        case 'h': help(stdout); return 0;
-        default: help(stderr); return 2;
+        case 's':
+            summary = true;
+            break;
+        case 'p':
+            pool_name = optarg;
+            break;
+        case 'q':
+            quiet = true;
+            break;
+        case 'h':
+            help(stdout);
+            return 0;
+        default:
+            help(stderr);
+            return 2;
         }
     }
     if (optind >= argc) {

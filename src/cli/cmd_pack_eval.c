@@ -13,24 +13,23 @@
 
 static void help(FILE *f)
 {
-    fprintf(f,
-            "usage: gpufrac pack-eval [options] SNAPSHOT...\n\n"
-            "Evaluates placement scorers the way the FGD paper (Weng et al., USENIX ATC'23)\n"
-            "does: from an empty cluster of the snapshot's nodes, tasks drawn at random\n"
-            "from the snapshot's pods arrive until their GPU request reaches --until x\n"
-            "the cluster's GPUs; each scorer places them; a task that fits nowhere fails.\n"
-            "Prints, per scorer over the seeds, the median (min..max) GPU allocation ratio\n"
-            "and unallocated GPUs when arrivals reach --at x capacity and at the end, and\n"
-            "the lower bound ceil(sum of placed GPU requests).\n"
-            "Typical input: gpufrac convert-alibaba NODES.csv PODS.csv -o trace.json\n\n"
-            "options:\n"
-            "  --scorers LIST   comma-separated: binpack,spread,bestfit,fgd (default all)\n"
-            "  --seeds N        seeds 1..N (default 5)\n"
-            "  --until X        stop when arrived GPU request >= X x capacity (default 1.3)\n"
-            "  --at X           also report at X x capacity (default 1.0)\n"
-            "  -q, --quiet      do not print warnings\n"
-            "  -h, --help       this text\n\n"
-            "exit codes: 0 success, 1 runtime failure, 2 usage or input error\n");
+    fprintf(f, "usage: gpufrac pack-eval [options] SNAPSHOT...\n\n"
+               "Evaluates placement scorers the way the FGD paper (Weng et al., USENIX ATC'23)\n"
+               "does: from an empty cluster of the snapshot's nodes, tasks drawn at random\n"
+               "from the snapshot's pods arrive until their GPU request reaches --until x\n"
+               "the cluster's GPUs; each scorer places them; a task that fits nowhere fails.\n"
+               "Prints, per scorer over the seeds, the median (min..max) GPU allocation ratio\n"
+               "and unallocated GPUs when arrivals reach --at x capacity and at the end, and\n"
+               "the lower bound ceil(sum of placed GPU requests).\n"
+               "Typical input: gpufrac convert-alibaba NODES.csv PODS.csv -o trace.json\n\n"
+               "options:\n"
+               "  --scorers LIST   comma-separated: binpack,spread,bestfit,fgd (default all)\n"
+               "  --seeds N        seeds 1..N (default 5)\n"
+               "  --until X        stop when arrived GPU request >= X x capacity (default 1.3)\n"
+               "  --at X           also report at X x capacity (default 1.0)\n"
+               "  -q, --quiet      do not print warnings\n"
+               "  -h, --help       this text\n\n"
+               "exit codes: 0 success, 1 runtime failure, 2 usage or input error\n");
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -102,9 +101,15 @@ int gf_cmd_pack_eval(int argc, char **argv)
                 return 2;
             }
             break;
-        case 'q': quiet = true; break;
-        case 'h': help(stdout); return 0;
-        default: help(stderr); return 2;
+        case 'q':
+            quiet = true;
+            break;
+        case 'h':
+            help(stdout);
+            return 0;
+        default:
+            help(stderr);
+            return 2;
         }
     }
     if (optind >= argc) {
@@ -123,7 +128,8 @@ int gf_cmd_pack_eval(int argc, char **argv)
     if (!quiet) gf_cli_print_diags(&d, 20);
     double *ar = calloc((size_t)seeds, sizeof(double)), *ua = calloc((size_t)seeds, sizeof(double));
     double *ae = calloc((size_t)seeds, sizeof(double)), *ue = calloc((size_t)seeds, sizeof(double));
-    double *lb = calloc((size_t)seeds, sizeof(double)), *secs = calloc((size_t)seeds, sizeof(double));
+    double *lb = calloc((size_t)seeds, sizeof(double)),
+           *secs = calloc((size_t)seeds, sizeof(double));
     if (!ar || !ua || !ae || !ue || !lb || !secs) {
         fprintf(stderr, "gpufrac pack-eval: out of memory\n");
         exit_code = 1;
@@ -134,8 +140,7 @@ int gf_cmd_pack_eval(int argc, char **argv)
            "report at %.2fx\n",
            m.nodes.n, m.gpus.n, m.pods.n, seeds, until, at);
     printf("%-8s | %-26s %-24s | %-26s %-24s | %-12s | %s\n", "scorer", "alloc ratio @at",
-           "unalloc GPUs @at", "alloc ratio @end", "unalloc GPUs @end", "lower bound",
-           "s/run");
+           "unalloc GPUs @at", "alloc ratio @end", "unalloc GPUs @end", "lower bound", "s/run");
     for (int s = 0; s < GF_SCORER_COUNT; s++) {
         if (!use[s]) continue;
         for (int k = 0; k < seeds; k++) {

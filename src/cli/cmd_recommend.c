@@ -23,39 +23,38 @@
 
 static void help(FILE *f)
 {
-    fprintf(
-        f,
-        "usage: gpufrac recommend [options] SNAPSHOT...\n\n"
-        "Recommends each workload's KAI GPU allocation (gpu-fraction, or gpu-memory in MiB)\n"
-        "from its observed GPU use: upsize at once when use nears the allocation, downsize\n"
-        "only after sustained low use, never below observed peak memory plus margin.\n"
-        "SNAPSHOT is `kubectl get nodes,deploy,rs,sts,pods -A -o json` output: it gives the\n"
-        "workloads, their current allocation and their GPUs' memory.\n\n"
-        "usage input (any number, any mix):\n"
-        "  -u, --usage FILE       CSV: timestamp,namespace,pod,container,gpu_uuid,\n"
-        "                         memory_bytes,sm_util (unix seconds or RFC 3339; sm_util\n"
-        "                         a share of one GPU, 0..1)\n"
-        "      --prom-file FILE   a saved Prometheus /api/v1/query_range (or /query) answer\n"
-        "                         for gpufrac_pod_gpu_memory_used_bytes or\n"
-        "                         gpufrac_pod_gpu_sm_utilization_ratio\n"
-        "      --prometheus URL   query a Prometheus server for both metrics over --range\n"
-        "      --range DURATION   how far back --prometheus looks (default 1d; e.g. 8d, 6h)\n"
-        "      --step DURATION    resolution of the query (default: range / 10000, >= 15s)\n\n"
-        "options:\n"
-        "  -p, --policy FILE      rightsizing policy (YAML, see examples/policy.yaml);\n"
-        "                         default: built-in defaults, mode recommend\n"
-        "      --history DB       SQLite usage history: loaded if it exists, new samples\n"
-        "                         added (those after its newest time), saved back\n"
-        "      --now TIME         evaluate at TIME (unix seconds or RFC 3339); default: the\n"
-        "                         newest sample, else the current time\n"
-        "  -o, --output FORMAT    table (default) or json\n"
-        "      --patches          print a `kubectl patch` merge patch per workload to change\n"
-        "                         (its pod template's gpu-fraction / gpu-memory annotation)\n"
-        "  -a, --all              also list workloads to keep (table)\n"
-        "  -q, --quiet            do not print warnings\n"
-        "  -h, --help             this text\n\n"
-        "exit codes: 0 success, 1 runtime failure (history file, Prometheus), 2 usage or\n"
-        "input error\n");
+    fprintf(f,
+            "usage: gpufrac recommend [options] SNAPSHOT...\n\n"
+            "Recommends each workload's KAI GPU allocation (gpu-fraction, or gpu-memory in MiB)\n"
+            "from its observed GPU use: upsize at once when use nears the allocation, downsize\n"
+            "only after sustained low use, never below observed peak memory plus margin.\n"
+            "SNAPSHOT is `kubectl get nodes,deploy,rs,sts,pods -A -o json` output: it gives the\n"
+            "workloads, their current allocation and their GPUs' memory.\n\n"
+            "usage input (any number, any mix):\n"
+            "  -u, --usage FILE       CSV: timestamp,namespace,pod,container,gpu_uuid,\n"
+            "                         memory_bytes,sm_util (unix seconds or RFC 3339; sm_util\n"
+            "                         a share of one GPU, 0..1)\n"
+            "      --prom-file FILE   a saved Prometheus /api/v1/query_range (or /query) answer\n"
+            "                         for gpufrac_pod_gpu_memory_used_bytes or\n"
+            "                         gpufrac_pod_gpu_sm_utilization_ratio\n"
+            "      --prometheus URL   query a Prometheus server for both metrics over --range\n"
+            "      --range DURATION   how far back --prometheus looks (default 1d; e.g. 8d, 6h)\n"
+            "      --step DURATION    resolution of the query (default: range / 10000, >= 15s)\n\n"
+            "options:\n"
+            "  -p, --policy FILE      rightsizing policy (YAML, see examples/policy.yaml);\n"
+            "                         default: built-in defaults, mode recommend\n"
+            "      --history DB       SQLite usage history: loaded if it exists, new samples\n"
+            "                         added (those after its newest time), saved back\n"
+            "      --now TIME         evaluate at TIME (unix seconds or RFC 3339); default: the\n"
+            "                         newest sample, else the current time\n"
+            "  -o, --output FORMAT    table (default) or json\n"
+            "      --patches          print a `kubectl patch` merge patch per workload to change\n"
+            "                         (its pod template's gpu-fraction / gpu-memory annotation)\n"
+            "  -a, --all              also list workloads to keep (table)\n"
+            "  -q, --quiet            do not print warnings\n"
+            "  -h, --help             this text\n\n"
+            "exit codes: 0 success, 1 runtime failure (history file, Prometheus), 2 usage or\n"
+            "input error\n");
 }
 
 static int fail(const gf_error *err)
@@ -72,7 +71,8 @@ static gf_err read_file(const char *path, gf_sbuf *b, gf_error *err)
     if (!f) return gf_error_set(err, GF_EIO, path, "cannot open: %s", strerror(errno));
     char chunk[1 << 16];
     size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) gf_sbuf_append(b, chunk, n);
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        gf_sbuf_append(b, chunk, n);
     int bad = ferror(f);
     if (f != stdin) fclose(f);
     if (bad) return gf_error_set(err, GF_EIO, path, "read failed");
@@ -101,8 +101,8 @@ static void print_table(const gf_recommendations *recs, bool all)
 {
     double saved = 0;
     size_t up = 0, down = 0;
-    printf("%-44s %-12s %9s %11s %-8s %4s %9s  %s\n", "WORKLOAD", "UNIT", "CURRENT",
-           "RECOMMENDED", "ACTION", "CONF", "GPU SAVED", "REASON");
+    printf("%-44s %-12s %9s %11s %-8s %4s %9s  %s\n", "WORKLOAD", "UNIT", "CURRENT", "RECOMMENDED",
+           "ACTION", "CONF", "GPU SAVED", "REASON");
     for (size_t i = 0; i < recs->n; i++) {
         const gf_recommendation *r = &recs->v[i];
         saved += r->gpus_saved;
@@ -124,16 +124,15 @@ static json_t *rec_json(const gf_recommendation *r)
 {
     char wl[300];
     snprintf(wl, sizeof wl, "%s/%s", r->in.ns, r->in.name);
-    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:f, s:f, s:f, s:f, s:i, s:i, s:f, s:f, "
-                          "s:f, s:s, s:s}",
-                          "workload", wl, "kind", r->in.kind, "unit", unit_annotation(r),
-                          "action", gf_rec_action_name(r->action), "mode",
-                          gf_mode_name(r->mode), "current", r->current, "recommended",
-                          r->recommended, "current_fraction", r->current_fraction,
-                          "recommended_fraction", r->recommended_fraction, "devices",
-                          (int)r->in.devices, "replicas", (int)r->in.replicas, "confidence",
-                          r->confidence, "gpus_saved", r->gpus_saved, "peak_memory_bytes",
-                          r->peak_memory_bytes, "reason", r->reason, "policy", r->policy);
+    json_t *o = json_pack(
+        "{s:s, s:s, s:s, s:s, s:s, s:f, s:f, s:f, s:f, s:i, s:i, s:f, s:f, "
+        "s:f, s:s, s:s}",
+        "workload", wl, "kind", r->in.kind, "unit", unit_annotation(r), "action",
+        gf_rec_action_name(r->action), "mode", gf_mode_name(r->mode), "current", r->current,
+        "recommended", r->recommended, "current_fraction", r->current_fraction,
+        "recommended_fraction", r->recommended_fraction, "devices", (int)r->in.devices, "replicas",
+        (int)r->in.replicas, "confidence", r->confidence, "gpus_saved", r->gpus_saved,
+        "peak_memory_bytes", r->peak_memory_bytes, "reason", r->reason, "policy", r->policy);
     return o;
 }
 
@@ -225,8 +224,15 @@ static gf_err fetch(const char *url, double start, double end, double step, gf_u
 
 int gf_cmd_recommend(int argc, char **argv)
 {
-    enum { OPT_PROM_FILE = 256, OPT_PROMETHEUS, OPT_RANGE, OPT_STEP, OPT_HISTORY, OPT_NOW,
-           OPT_PATCHES };
+    enum {
+        OPT_PROM_FILE = 256,
+        OPT_PROMETHEUS,
+        OPT_RANGE,
+        OPT_STEP,
+        OPT_HISTORY,
+        OPT_NOW,
+        OPT_PATCHES
+    };
     static const struct option opts[] = {{"usage", required_argument, NULL, 'u'},
                                          {"prom-file", required_argument, NULL, OPT_PROM_FILE},
                                          {"prometheus", required_argument, NULL, OPT_PROMETHEUS},
@@ -249,14 +255,30 @@ int gf_cmd_recommend(int argc, char **argv)
     optind = 1;
     while (usage_rc < 0 && (c = getopt_long(argc, argv, "u:p:o:aqh", opts, NULL)) != -1) {
         switch (c) {
-        case 'u': gf_vec_push(&csvs, optarg); break;
-        case OPT_PROM_FILE: gf_vec_push(&proms, optarg); break;
-        case OPT_PROMETHEUS: prom_url = optarg; break;
-        case OPT_RANGE: range_text = optarg; break;
-        case OPT_STEP: step_text = optarg; break;
-        case 'p': policy_path = optarg; break;
-        case OPT_HISTORY: history_path = optarg; break;
-        case OPT_NOW: now_text = optarg; break;
+        case 'u':
+            gf_vec_push(&csvs, optarg);
+            break;
+        case OPT_PROM_FILE:
+            gf_vec_push(&proms, optarg);
+            break;
+        case OPT_PROMETHEUS:
+            prom_url = optarg;
+            break;
+        case OPT_RANGE:
+            range_text = optarg;
+            break;
+        case OPT_STEP:
+            step_text = optarg;
+            break;
+        case 'p':
+            policy_path = optarg;
+            break;
+        case OPT_HISTORY:
+            history_path = optarg;
+            break;
+        case OPT_NOW:
+            now_text = optarg;
+            break;
         case 'o':
             if (!strcmp(optarg, "json")) {
                 json = true;
@@ -265,11 +287,23 @@ int gf_cmd_recommend(int argc, char **argv)
                 usage_rc = 2;
             }
             break;
-        case OPT_PATCHES: patches = true; break;
-        case 'a': all = true; break;
-        case 'q': quiet = true; break;
-        case 'h': help(stdout); usage_rc = 0; break;
-        default: help(stderr); usage_rc = 2; break;
+        case OPT_PATCHES:
+            patches = true;
+            break;
+        case 'a':
+            all = true;
+            break;
+        case 'q':
+            quiet = true;
+            break;
+        case 'h':
+            help(stdout);
+            usage_rc = 0;
+            break;
+        default:
+            help(stderr);
+            usage_rc = 2;
+            break;
         }
     }
     if (usage_rc < 0 && optind >= argc) {
@@ -310,7 +344,8 @@ int gf_cmd_recommend(int argc, char **argv)
         struct stat st;
         if (stat(history_path, &st) == 0) rc = gf_history_load(&h, history_path, &err);
     }
-    for (size_t i = 0; !rc && i < csvs.n; i++) rc = gf_usage_load_csv(&u, csvs.v[i], &err);
+    for (size_t i = 0; !rc && i < csvs.n; i++)
+        rc = gf_usage_load_csv(&u, csvs.v[i], &err);
     for (size_t i = 0; !rc && i < proms.n; i++) {
         gf_sbuf b = GF_SBUF_INIT;
         rc = read_file(proms.v[i], &b, &err);
@@ -350,7 +385,8 @@ int gf_cmd_recommend(int argc, char **argv)
         exit_code = print_patches(&recs);
     } else if (json) {
         json_t *arr = json_array();
-        for (size_t i = 0; i < recs.n; i++) json_array_append_new(arr, rec_json(&recs.v[i]));
+        for (size_t i = 0; i < recs.n; i++)
+            json_array_append_new(arr, rec_json(&recs.v[i]));
         json_t *o = json_pack("{s:f, s:o, s:{s:I, s:I, s:I}}", "now", now, "recommendations", arr,
                               "samples", "added", (json_int_t)ist.added, "unmatched",
                               (json_int_t)ist.unmatched, "skipped_old", (json_int_t)ist.old);

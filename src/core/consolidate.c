@@ -91,9 +91,9 @@ typedef struct ctx {
     gf_pack_state *s;
     uint32_t *node_pod_start; /* CSR of active bound pods per node */
     uint32_t *node_pods;
-    uint32_t **pool_nodes;    /* GPU-less nodes included: CPU-only pods may use them */
+    uint32_t **pool_nodes; /* GPU-less nodes included: CPU-only pods may use them */
     uint32_t *pool_len;
-    bool *skip;               /* drained, or being tried */
+    bool *skip; /* drained, or being tried */
     bool *received;
     uint32_t *moves_of_workload;
     int32_t *pdb_left;
@@ -103,9 +103,9 @@ typedef struct ctx {
      * row of answers per node of their pool, computed on first use. */
     gf_arena sig_keys;
     gf_strmap sig_by_key;
-    uint32_t *pod_sig;              /* per pod, GF_NONE until needed */
-    GF_VEC(uint8_t *) sig_allowed;  /* per signature and pool slot: 0 ?, 1 yes, 2 no */
-    uint32_t *slot_of;              /* node -> its position in pool_nodes[pool] */
+    uint32_t *pod_sig;             /* per pod, GF_NONE until needed */
+    GF_VEC(uint8_t *) sig_allowed; /* per signature and pool slot: 0 ?, 1 yes, 2 no */
+    uint32_t *slot_of;             /* node -> its position in pool_nodes[pool] */
     /* binpack index: GPU nodes of one pool with one GPU count ("tier") in
      * buckets by free GPU ratio (free sum / GPUs), doubly linked, kept
      * current as pods are taken off and put on nodes; see best_binpack() */
@@ -135,7 +135,8 @@ static const char *constraint_key(ctx *c, const gf_pod *p, size_t pool)
     for (uint32_t i = 0; i < p->node_selector.n; i++)
         gf_sbuf_printf(&b, "s%s\x01%s\x02", p->node_selector.items[i].key,
                        p->node_selector.items[i].value);
-    for (uint32_t i = 0; i < p->n_gpu_models; i++) gf_sbuf_printf(&b, "m%s\x02", p->gpu_models[i]);
+    for (uint32_t i = 0; i < p->n_gpu_models; i++)
+        gf_sbuf_printf(&b, "m%s\x02", p->gpu_models[i]);
     const char *key = gf_arena_strdup(&c->sig_keys, gf_sbuf_str(&b));
     gf_sbuf_free(&b);
     return key;
@@ -173,9 +174,8 @@ static gf_placement current(const ctx *c, const gf_pod *p)
     pl.node = p->node;
     pl.n_gpus = p->n_gpus < GF_PACK_MAX_DEVICES ? p->n_gpus : GF_PACK_MAX_DEVICES;
     memcpy(pl.gpus, p->gpus, pl.n_gpus * sizeof(uint32_t));
-    pl.share = p->share != GF_SHARE_NONE
-                   ? gf_pod_share_on(p, c->m->nodes.v[p->node].gpu_memory_mib)
-                   : 1.0;
+    pl.share =
+        p->share != GF_SHARE_NONE ? gf_pod_share_on(p, c->m->nodes.v[p->node].gpu_memory_mib) : 1.0;
     return pl;
 }
 
@@ -193,10 +193,9 @@ static const char *request_key(ctx *c, const gf_pod *p, size_t pool)
     size_t pi = (size_t)(p - c->m->pods.v);
     if (c->pod_sig[pi] == GF_NONE) (void)allowed_row(c, p, pool);
     gf_sbuf b = GF_SBUF_INIT;
-    gf_sbuf_printf(&b, "%u|%lld|%lld|%u|%d|%.17g|%lld|%u", c->pod_sig[pi],
-                   (long long)p->cpu_milli, (long long)p->memory_bytes, p->gpu_whole,
-                   (int)p->share, p->gpu_fraction, (long long)p->gpu_memory_mib,
-                   p->gpu_devices);
+    gf_sbuf_printf(&b, "%u|%lld|%lld|%u|%d|%.17g|%lld|%u", c->pod_sig[pi], (long long)p->cpu_milli,
+                   (long long)p->memory_bytes, p->gpu_whole, (int)p->share, p->gpu_fraction,
+                   (long long)p->gpu_memory_mib, p->gpu_devices);
     const char *key = gf_arena_strdup(&c->sig_keys, gf_sbuf_str(&b));
     gf_sbuf_free(&b);
     return key;
@@ -261,7 +260,8 @@ static void index_build(ctx *c)
             t++;
         if (t == c->tiers.n) {
             tier nt = {n->pool, n->gpu_count, n->gpu_memory_mib, {0}};
-            for (size_t b = 0; b < N_BUCKETS; b++) nt.head[b] = GF_NONE;
+            for (size_t b = 0; b < N_BUCKETS; b++)
+                nt.head[b] = GF_NONE;
             gf_vec_push(&c->tiers, nt);
         }
         c->tier_of[i] = (uint32_t)t;
@@ -296,8 +296,8 @@ static bool may_beat(double bound, uint32_t node, const gf_placement *best)
 }
 
 /* One candidate node: the cheap checks, then the full fit. */
-static void consider(ctx *c, const gf_pod *p, const uint8_t *allowed_in, uint32_t node,
-                     bool *found, gf_placement *out)
+static void consider(ctx *c, const gf_pod *p, const uint8_t *allowed_in, uint32_t node, bool *found,
+                     gf_placement *out)
 {
     uint8_t *allowed = (uint8_t *)allowed_in;
     const gf_pack_state *s = c->s;
@@ -391,7 +391,8 @@ static bool try_drain(ctx *c, const cand *cd, gf_consolidation *out, gf_node_ver
     }
     if (order.n) qsort(order.v, order.n, sizeof(keyed), cmp_keyed);
     GF_VEC(uint32_t) pods = {0};
-    for (size_t i = 0; i < order.n; i++) gf_vec_push(&pods, order.v[i].pod);
+    for (size_t i = 0; i < order.n; i++)
+        gf_vec_push(&pods, order.v[i].pod);
     gf_vec_free(&order);
     c->skip[node] = true;
     for (size_t i = 0; i < pods.n; i++) {
@@ -500,7 +501,8 @@ gf_err gf_consolidate(const gf_model *m, const gf_consolidate_opts *o, gf_consol
     for (size_t i = 0; i < m->pods.n; i++)
         if (m->pods.v[i].node != GF_NONE && gf_pod_active(&m->pods.v[i]))
             c.node_pod_start[m->pods.v[i].node + 1]++;
-    for (size_t i = 0; i < nn; i++) c.node_pod_start[i + 1] += c.node_pod_start[i];
+    for (size_t i = 0; i < nn; i++)
+        c.node_pod_start[i + 1] += c.node_pod_start[i];
     {
         uint32_t *fill = gf_xmalloc((nn + 1) * sizeof(uint32_t));
         memcpy(fill, c.node_pod_start, (nn + 1) * sizeof(uint32_t));
@@ -511,7 +513,8 @@ gf_err gf_consolidate(const gf_model *m, const gf_consolidate_opts *o, gf_consol
     }
     c.pool_nodes = gf_xcalloc(m->pools.n + 1, sizeof(uint32_t *));
     c.pool_len = gf_xcalloc(m->pools.n + 1, sizeof(uint32_t));
-    for (size_t i = 0; i < nn; i++) c.pool_len[m->nodes.v[i].pool]++;
+    for (size_t i = 0; i < nn; i++)
+        c.pool_len[m->nodes.v[i].pool]++;
     for (size_t p = 0; p < m->pools.n; p++) {
         c.pool_nodes[p] = gf_xmalloc((c.pool_len[p] + 1) * sizeof(uint32_t));
         c.pool_len[p] = 0;
@@ -532,7 +535,8 @@ gf_err gf_consolidate(const gf_model *m, const gf_consolidate_opts *o, gf_consol
     c.received = gf_xcalloc(nn + 1, sizeof(bool));
     c.moves_of_workload = gf_xcalloc(m->workloads.n + 1, sizeof(uint32_t));
     c.pdb_left = gf_xcalloc(m->pdbs.n + 1, sizeof(int32_t));
-    for (size_t b = 0; b < m->pdbs.n; b++) c.pdb_left[b] = m->pdbs.v[b].disruptions_allowed;
+    for (size_t b = 0; b < m->pdbs.n; b++)
+        c.pdb_left[b] = m->pdbs.v[b].disruptions_allowed;
 
     /* candidates: GPU nodes whose pods are all movable or ignorable */
     GF_VEC(cand) cands = {0};
@@ -572,7 +576,8 @@ gf_err gf_consolidate(const gf_model *m, const gf_consolidate_opts *o, gf_consol
         gf_vec_push(&out->kept, v);
     }
     gf_vec_free(&cands);
-    for (size_t i = 0; i < c.sig_allowed.n; i++) free(c.sig_allowed.v[i]);
+    for (size_t i = 0; i < c.sig_allowed.n; i++)
+        free(c.sig_allowed.v[i]);
     gf_vec_free(&c.sig_allowed);
     gf_strmap_free(&c.sig_by_key);
     gf_strmap_free(&c.nofit);
@@ -580,11 +585,13 @@ gf_err gf_consolidate(const gf_model *m, const gf_consolidate_opts *o, gf_consol
     free(c.pod_sig);
     free(c.slot_of);
     index_free(&c);
-    for (size_t p = 0; p < m->pools.n; p++) free(c.pool_nodes[p]);
+    for (size_t p = 0; p < m->pools.n; p++)
+        free(c.pool_nodes[p]);
     free(c.pool_nodes);
     free(c.pool_len);
     out->drained = gf_xcalloc(nn + 1, sizeof(bool));
-    for (size_t i = 0; i < out->drains.n; i++) out->drained[out->drains.v[i].node] = true;
+    for (size_t i = 0; i < out->drains.n; i++)
+        out->drained[out->drains.v[i].node] = true;
     out->state = c.s;
     c.s = NULL;
     free(c.skip);

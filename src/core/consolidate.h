@@ -36,12 +36,12 @@ typedef struct gf_cost_weight {
 } gf_cost_weight;
 
 typedef struct gf_consolidate_opts {
-    gf_scorer scorer;               /* re-placement scorer (default binpack) */
-    uint32_t max_nodes;             /* drain at most this many nodes; 0 = no limit */
+    gf_scorer scorer;                /* re-placement scorer (default binpack) */
+    uint32_t max_nodes;              /* drain at most this many nodes; 0 = no limit */
     uint32_t max_moves_per_workload; /* disruption limit per workload; 0 = no limit */
-    const gf_cost_weight *costs;    /* per-GPU cost by model; others cost 1 per GPU */
+    const gf_cost_weight *costs;     /* per-GPU cost by model; others cost 1 per GPU */
     size_t n_costs;
-    uint32_t pool;                  /* only drain nodes of this pool; GF_NONE = every pool */
+    uint32_t pool; /* only drain nodes of this pool; GF_NONE = every pool */
 } gf_consolidate_opts;
 
 void gf_consolidate_opts_default(gf_consolidate_opts *o);
@@ -66,9 +66,9 @@ typedef struct gf_node_verdict {
 } gf_node_verdict;
 
 typedef struct gf_consolidation {
-    GF_VEC(gf_drain) drains;       /* in the order chosen */
+    GF_VEC(gf_drain) drains; /* in the order chosen */
     GF_VEC(gf_move) moves;
-    GF_VEC(gf_node_verdict) kept;  /* GPU nodes not drained, with why */
+    GF_VEC(gf_node_verdict) kept; /* GPU nodes not drained, with why */
     uint32_t gpus_freed, nodes_freed;
     double cost_saved;
     /* capacity after the plan, for explanations */

@@ -8,12 +8,18 @@
 const char *gf_strerror(gf_err code)
 {
     switch (code) {
-    case GF_OK: return "success";
-    case GF_EINPUT: return "invalid input";
-    case GF_EIO: return "I/O error";
-    case GF_EUSAGE: return "usage error";
-    case GF_ENOTFOUND: return "not found";
-    case GF_EINTERNAL: return "internal error";
+    case GF_OK:
+        return "success";
+    case GF_EINPUT:
+        return "invalid input";
+    case GF_EIO:
+        return "I/O error";
+    case GF_EUSAGE:
+        return "usage error";
+    case GF_ENOTFOUND:
+        return "not found";
+    case GF_EINTERNAL:
+        return "internal error";
     }
     return "unknown error";
 }
@@ -52,7 +58,8 @@ void gf_diags_init(gf_diags *d)
 void gf_diags_free(gf_diags *d)
 {
     if (!d) return;
-    for (size_t i = 0; i < d->msgs.n; i++) free(d->msgs.v[i]);
+    for (size_t i = 0; i < d->msgs.n; i++)
+        free(d->msgs.v[i]);
     gf_vec_free(&d->msgs);
 }
 

@@ -14,9 +14,9 @@
 
 typedef enum gf_err {
     GF_OK = 0,
-    GF_EINPUT = -1,   /* malformed or invalid input (exit code 2) */
-    GF_EIO = -2,      /* a file or stream could not be read or written */
-    GF_EUSAGE = -3,   /* bad command-line usage (exit code 2) */
+    GF_EINPUT = -1, /* malformed or invalid input (exit code 2) */
+    GF_EIO = -2,    /* a file or stream could not be read or written */
+    GF_EUSAGE = -3, /* bad command-line usage (exit code 2) */
     GF_ENOTFOUND = -4,
     GF_EINTERNAL = -5 /* a bug: an invariant did not hold */
 } gf_err;

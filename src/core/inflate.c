@@ -9,7 +9,8 @@
 static double request(const gf_pod *p)
 {
     if (p->gpu_whole) return p->gpu_whole;
-    if (p->share == GF_SHARE_FRACTION) return p->gpu_fraction * (p->gpu_devices ? p->gpu_devices : 1);
+    if (p->share == GF_SHARE_FRACTION)
+        return p->gpu_fraction * (p->gpu_devices ? p->gpu_devices : 1);
     return 0;
 }
 
@@ -17,7 +18,8 @@ static void snapshot(const gf_pack_state *s, double total, double arrived, uint3
                      uint32_t placed, uint32_t failed, gf_inflate_point *pt)
 {
     double free_sum = 0;
-    for (size_t g = 0; g < s->m->gpus.n; g++) free_sum += s->gpu_free[g];
+    for (size_t g = 0; g < s->m->gpus.n; g++)
+        free_sum += s->gpu_free[g];
     pt->arrived_gpus = arrived;
     pt->allocated_gpus = total - free_sum;
     pt->unallocated_gpus = free_sum;
@@ -38,7 +40,8 @@ gf_err gf_inflate(const gf_model *m, const gf_inflate_opts *o, gf_inflate_result
         gf_vec_push(&tasks, (uint32_t)i);
     }
     double gpu_tasks = 0;
-    for (size_t i = 0; i < tasks.n; i++) gpu_tasks += request(&m->pods.v[tasks.v[i]]) > 0;
+    for (size_t i = 0; i < tasks.n; i++)
+        gpu_tasks += request(&m->pods.v[tasks.v[i]]) > 0;
     if (m->gpus.n == 0 || gpu_tasks == 0) {
         gf_vec_free(&tasks);
         return gf_error_set(err, GF_EINPUT, NULL,

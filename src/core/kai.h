@@ -18,7 +18,7 @@
 #define GF_KAI_RESERVE_GPU_INDEX "run.ai/reserve_for_gpu_index"
 /* pod labels */
 #define GF_KAI_QUEUE "kai.scheduler/queue"
-#define GF_KAI_GPU_GROUP "runai-gpu-group"   /* multi-device adds "runai-gpu-group/<g>" */
+#define GF_KAI_GPU_GROUP "runai-gpu-group"         /* multi-device adds "runai-gpu-group/<g>" */
 #define GF_KAI_NODE_POOL "kai.scheduler/node-pool" /* node label; pods may select it too */
 #define GF_KAI_RESERVATION_NS "kai-resource-reservation"
 #define GF_KAI_SCHEDULER_NAME "kai-scheduler"

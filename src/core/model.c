@@ -48,10 +48,12 @@ bool gf_pod_active(const gf_pod *p)
 double gf_pod_share_on(const gf_pod *p, int64_t gpu_memory_mib)
 {
     switch (p->share) {
-    case GF_SHARE_FRACTION: return p->gpu_fraction;
+    case GF_SHARE_FRACTION:
+        return p->gpu_fraction;
     case GF_SHARE_MEMORY:
         return gpu_memory_mib > 0 ? (double)p->gpu_memory_mib / (double)gpu_memory_mib : 0.0;
-    case GF_SHARE_NONE: break;
+    case GF_SHARE_NONE:
+        break;
     }
     return 0.0;
 }
@@ -122,8 +124,8 @@ uint32_t gf_model_add_pod(gf_model *m, const gf_pod *p, gf_diags *d)
     const char *key = fmt_key(m, "\x01pod", p->ns, p->name);
     size_t prev;
     if (gf_strmap_get(&m->workload_by_key, key, &prev)) {
-        gf_diag(d, p->origin, "pod %s/%s already loaded from %s; duplicate skipped", p->ns,
-                p->name, m->pods.v[prev].origin);
+        gf_diag(d, p->origin, "pod %s/%s already loaded from %s; duplicate skipped", p->ns, p->name,
+                m->pods.v[prev].origin);
         return GF_NONE;
     }
     gf_pod copy = *p;
@@ -312,7 +314,8 @@ static uint32_t binpack_shared(node_ctx *c, double share, const uint32_t *taken,
         const gf_gpu *g = &c->gpus[i];
         if (g->state != GF_GPU_SHARED) continue;
         bool used = false;
-        for (size_t k = 0; k < ntaken; k++) used |= taken[k] == c->node->first_gpu + i;
+        for (size_t k = 0; k < ntaken; k++)
+            used |= taken[k] == c->node->first_gpu + i;
         if (used || g->allocated_fraction + share > 1.0 + GF_OVERCOMMIT_EPS) continue;
         if (best == GF_NONE || g->allocated_fraction > c->gpus[best].allocated_fraction) best = i;
     }
@@ -331,8 +334,8 @@ static void place_sharing(node_ctx *c, gf_pod *p, uint32_t pod_idx, bool labelle
         for (uint32_t i = 0; i < ng; i++) {
             uint32_t g = claim_group(c, groups[i]);
             if (g == GF_NONE) {
-                gf_diag(c->d, p->origin, "pod %s/%s: no GPU left on node %s for group %s",
-                        p->ns, p->name, c->node->name, groups[i]);
+                gf_diag(c->d, p->origin, "pod %s/%s: no GPU left on node %s for group %s", p->ns,
+                        p->name, c->node->name, groups[i]);
                 continue;
             }
             c->gpus[g].allocated_fraction += share;
@@ -349,16 +352,16 @@ static void place_sharing(node_ctx *c, gf_pod *p, uint32_t pod_idx, bool labelle
             if (g != GF_NONE) c->gpus[g].state = GF_GPU_SHARED;
         }
         if (g == GF_NONE) {
-            gf_diag(c->d, p->origin, "pod %s/%s: no GPU with room on node %s for share %.3f",
-                    p->ns, p->name, c->node->name, share);
+            gf_diag(c->d, p->origin, "pod %s/%s: no GPU with room on node %s for share %.3f", p->ns,
+                    p->name, c->node->name, share);
             return;
         }
         c->gpus[g].allocated_fraction += share;
         c->gpus[g].placement_inferred = true;
         add_member(c, g, pod_idx);
     }
-    gf_diag(c->d, p->origin, "pod %s/%s has no %s label; its GPU on node %s was inferred",
-            p->ns, p->name, GF_KAI_GPU_GROUP, c->node->name);
+    gf_diag(c->d, p->origin, "pod %s/%s has no %s label; its GPU on node %s was inferred", p->ns,
+            p->name, GF_KAI_GPU_GROUP, c->node->name);
 }
 
 static void place_whole(node_ctx *c, gf_pod *p, uint32_t pod_idx)
@@ -367,8 +370,8 @@ static void place_whole(node_ctx *c, gf_pod *p, uint32_t pod_idx)
         uint32_t g = first_free(c);
         if (g == GF_NONE) {
             gf_diag(c->d, p->origin,
-                    "pod %s/%s requests %u whole GPUs but node %s has only %u left for it",
-                    p->ns, p->name, p->gpu_whole, c->node->name, k);
+                    "pod %s/%s requests %u whole GPUs but node %s has only %u left for it", p->ns,
+                    p->name, p->gpu_whole, c->node->name, k);
             return;
         }
         c->gpus[g].state = GF_GPU_WHOLE;
@@ -400,8 +403,7 @@ static gf_err group_node(node_ctx *c, const uint32_t *pods, size_t npods, gf_err
                 return gf_error_set(err, GF_EINPUT, p->origin,
                                     "pod %s/%s uses GPUs but its node %s has none "
                                     "(no allocatable %s, no %s label)",
-                                    p->ns, p->name, c->node->name, GF_RES_GPU,
-                                    GF_LABEL_GPU_COUNT);
+                                    p->ns, p->name, c->node->name, GF_RES_GPU, GF_LABEL_GPU_COUNT);
         }
         return GF_OK;
     }
@@ -440,7 +442,8 @@ static gf_err group_node(node_ctx *c, const uint32_t *pods, size_t npods, gf_err
     for (size_t i = 0; i < npods; i++) {
         gf_pod *p = &m->pods.v[pods[i]];
         if (!is_sharing(p) || p->n_gpus >= (p->gpu_devices ? p->gpu_devices : 1)) continue;
-        for (uint32_t k = 0; k < p->n_gpus; k++) gf_vec_push(&c->pod_gpus, p->gpus[k]);
+        for (uint32_t k = 0; k < p->n_gpus; k++)
+            gf_vec_push(&c->pod_gpus, p->gpus[k]);
         place_sharing(c, p, pods[i], false);
         finish_pod(c, p);
     }
@@ -458,8 +461,7 @@ static gf_err group_node(node_ctx *c, const uint32_t *pods, size_t npods, gf_err
         if (g->allocated_fraction > 1.0 + GF_OVERCOMMIT_EPS)
             gf_diag(c->d, c->node->origin,
                     "node %s GPU %d (group %s) is over-committed: %.3f of a GPU allocated",
-                    c->node->name, (int)g->index, g->group ? g->group : "-",
-                    g->allocated_fraction);
+                    c->node->name, (int)g->index, g->group ? g->group : "-", g->allocated_fraction);
     }
     return GF_OK;
 }
@@ -501,7 +503,8 @@ gf_err gf_model_finalize(gf_model *m, gf_diags *d, gf_error *err)
         p->node = (uint32_t)ni;
         if (gf_pod_active(p)) count[ni + 1]++;
     }
-    for (size_t i = 0; i < m->nodes.n; i++) count[i + 1] += count[i];
+    for (size_t i = 0; i < m->nodes.n; i++)
+        count[i + 1] += count[i];
     uint32_t *bucket = gf_xmalloc(sizeof(uint32_t) * (m->pods.n + 1));
     {
         uint32_t *fill = gf_xmalloc(sizeof(uint32_t) * (m->nodes.n + 1));
@@ -542,8 +545,12 @@ void gf_model_totals(const gf_model *m, uint32_t pool, gf_totals *t)
             const gf_gpu *g = &m->gpus.v[n->first_gpu + k];
             t->gpus++;
             switch (g->state) {
-            case GF_GPU_IDLE: t->gpus_idle++; break;
-            case GF_GPU_WHOLE: t->gpus_whole++; break;
+            case GF_GPU_IDLE:
+                t->gpus_idle++;
+                break;
+            case GF_GPU_WHOLE:
+                t->gpus_whole++;
+                break;
             case GF_GPU_SHARED: {
                 t->gpus_shared++;
                 double a = g->allocated_fraction;

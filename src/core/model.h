@@ -55,18 +55,18 @@ typedef struct gf_node {
     const char *name;
     const char *origin; /* "file: items[i]" for messages */
     gf_kvs labels;
-    int64_t cpu_milli;           /* allocatable */
-    int64_t memory_bytes;        /* allocatable */
-    uint32_t gpu_count;          /* allocatable nvidia.com/gpu, else label nvidia.com/gpu.count */
-    const char *gpu_product;     /* label nvidia.com/gpu.product, or NULL */
-    int64_t gpu_memory_mib;      /* label nvidia.com/gpu.memory, else known per product, else 0 */
+    int64_t cpu_milli;       /* allocatable */
+    int64_t memory_bytes;    /* allocatable */
+    uint32_t gpu_count;      /* allocatable nvidia.com/gpu, else label nvidia.com/gpu.count */
+    const char *gpu_product; /* label nvidia.com/gpu.product, or NULL */
+    int64_t gpu_memory_mib;  /* label nvidia.com/gpu.memory, else known per product, else 0 */
     bool gpu_memory_from_label;
-    uint32_t pool;               /* index into model pools; label kai.scheduler/node-pool */
+    uint32_t pool; /* index into model pools; label kai.scheduler/node-pool */
     gf_taint *taints;
     uint32_t n_taints;
     bool unschedulable;
     /* derived by finalize */
-    uint32_t first_gpu;          /* this node's GPUs are gpus[first_gpu .. first_gpu+gpu_count) */
+    uint32_t first_gpu; /* this node's GPUs are gpus[first_gpu .. first_gpu+gpu_count) */
 } gf_node;
 
 typedef enum gf_phase {
@@ -94,36 +94,36 @@ typedef struct gf_pod {
     const char *origin;
     gf_kvs labels, annotations;
     gf_phase phase;
-    bool terminating;            /* metadata.deletionTimestamp set */
-    const char *node_name;       /* spec.nodeName, NULL when unbound */
+    bool terminating;      /* metadata.deletionTimestamp set */
+    const char *node_name; /* spec.nodeName, NULL when unbound */
     const char *scheduler_name;
-    const char *queue;           /* label kai.scheduler/queue */
+    const char *queue; /* label kai.scheduler/queue */
     const char *priority_class;
     int32_t priority;
-    int64_t cpu_milli;           /* effective request: max(sum containers, max init) + overhead */
+    int64_t cpu_milli; /* effective request: max(sum containers, max init) + overhead */
     int64_t memory_bytes;
-    uint32_t gpu_whole;          /* nvidia.com/gpu requested */
+    uint32_t gpu_whole; /* nvidia.com/gpu requested */
     gf_share_kind share;
-    double gpu_fraction;         /* GF_SHARE_FRACTION */
-    int64_t gpu_memory_mib;      /* GF_SHARE_MEMORY */
-    uint32_t gpu_devices;        /* gpu-fraction-num-devices, 1 by default when sharing */
-    const char *gpu_container;   /* gpu-fraction-container-name, or NULL (first container) */
-    const char *gpu_group;       /* label runai-gpu-group */
-    const char **extra_groups;   /* from labels runai-gpu-group/<g> */
+    double gpu_fraction;       /* GF_SHARE_FRACTION */
+    int64_t gpu_memory_mib;    /* GF_SHARE_MEMORY */
+    uint32_t gpu_devices;      /* gpu-fraction-num-devices, 1 by default when sharing */
+    const char *gpu_container; /* gpu-fraction-container-name, or NULL (first container) */
+    const char *gpu_group;     /* label runai-gpu-group */
+    const char **extra_groups; /* from labels runai-gpu-group/<g> */
     uint32_t n_extra_groups;
-    const char **gpu_models;     /* allowed nvidia.com/gpu.product values (selector/affinity); */
-    uint32_t n_gpu_models;       /* 0 = any */
+    const char **gpu_models; /* allowed nvidia.com/gpu.product values (selector/affinity); */
+    uint32_t n_gpu_models;   /* 0 = any */
     gf_kvs node_selector;
     gf_toleration *tolerations;
     uint32_t n_tolerations;
-    const char *pool_selector;   /* nodeSelector or label kai.scheduler/node-pool, or NULL */
-    gf_owner_ref owner;          /* controller ownerReference as written */
-    bool is_reservation;         /* KAI reservation pod */
-    int32_t reserve_gpu_index;   /* run.ai/reserve_for_gpu_index, -1 if absent */
+    const char *pool_selector; /* nodeSelector or label kai.scheduler/node-pool, or NULL */
+    gf_owner_ref owner;        /* controller ownerReference as written */
+    bool is_reservation;       /* KAI reservation pod */
+    int32_t reserve_gpu_index; /* run.ai/reserve_for_gpu_index, -1 if absent */
     /* derived by finalize */
-    uint32_t node;               /* GF_NONE when unbound */
-    uint32_t workload;           /* GF_NONE when unowned */
-    uint32_t *gpus;              /* physical GPUs this pod holds (whole or shared) */
+    uint32_t node;     /* GF_NONE when unbound */
+    uint32_t workload; /* GF_NONE when unowned */
+    uint32_t *gpus;    /* physical GPUs this pod holds (whole or shared) */
     uint32_t n_gpus;
 } gf_pod;
 
@@ -136,11 +136,11 @@ double gf_pod_share_on(const gf_pod *p, int64_t gpu_memory_mib);
 typedef struct gf_workload {
     const char *kind, *ns, *name, *uid;
     const char *origin;
-    gf_owner_ref owner;   /* e.g. ReplicaSet -> Deployment */
+    gf_owner_ref owner; /* e.g. ReplicaSet -> Deployment */
     gf_kvs template_annotations;
-    int32_t replicas;     /* spec.replicas, -1 when absent */
-    bool from_input;      /* false: synthesised from a pod's ownerReference */
-    bool inferred;        /* owner derived by the pod-template-hash convention */
+    int32_t replicas; /* spec.replicas, -1 when absent */
+    bool from_input;  /* false: synthesised from a pod's ownerReference */
+    bool inferred;    /* owner derived by the pod-template-hash convention */
 } gf_workload;
 
 /* A PodDisruptionBudget (policy/v1): pods in its namespace matching every
@@ -156,20 +156,20 @@ typedef struct gf_pdb {
 bool gf_pdb_selects(const gf_pdb *b, const gf_pod *p);
 
 typedef enum gf_gpu_state {
-    GF_GPU_IDLE,   /* nothing allocated */
-    GF_GPU_WHOLE,  /* one pod holds it whole */
-    GF_GPU_SHARED  /* one or more fractional pods (or a reservation with none yet) */
+    GF_GPU_IDLE,  /* nothing allocated */
+    GF_GPU_WHOLE, /* one pod holds it whole */
+    GF_GPU_SHARED /* one or more fractional pods (or a reservation with none yet) */
 } gf_gpu_state;
 
 const char *gf_gpu_state_name(gf_gpu_state s);
 
 typedef struct gf_gpu {
     uint32_t node;
-    int32_t index;            /* device index on the node */
+    int32_t index; /* device index on the node */
     gf_gpu_state state;
-    const char *group;        /* runai-gpu-group, NULL when not shared */
-    bool reserved;            /* a KAI reservation pod holds it */
-    bool placement_inferred;  /* a pod was put here without a group label */
+    const char *group;         /* runai-gpu-group, NULL when not shared */
+    bool reserved;             /* a KAI reservation pod holds it */
+    bool placement_inferred;   /* a pod was put here without a group label */
     double allocated_fraction; /* 1.0 when whole; may exceed 1 (over-committed) */
     uint32_t first_pod;        /* members: model->gpu_pods[first_pod .. first_pod+n_pods) */
     uint32_t n_pods;           /* sharing / whole pods, reservation pods not counted */
@@ -181,12 +181,12 @@ typedef struct gf_model {
     GF_VEC(gf_pod) pods;
     GF_VEC(gf_workload) workloads;
     GF_VEC(gf_pdb) pdbs;
-    GF_VEC(const char *) pools;      /* pool names; pools.v[0] is "default" */
+    GF_VEC(const char *) pools; /* pool names; pools.v[0] is "default" */
     /* derived by finalize */
     GF_VEC(gf_gpu) gpus;
-    GF_VEC(uint32_t) gpu_pods;       /* pod indices, grouped per GPU */
+    GF_VEC(uint32_t) gpu_pods; /* pod indices, grouped per GPU */
     gf_strmap node_by_name;
-    gf_strmap workload_by_key;       /* "kind/ns/name" */
+    gf_strmap workload_by_key; /* "kind/ns/name" */
     gf_strmap pool_by_name;
     bool finalized;
 } gf_model;
@@ -219,9 +219,9 @@ const gf_workload *gf_model_pod_workload(const gf_model *m, const gf_pod *p);
 typedef struct gf_totals {
     uint32_t nodes, gpu_nodes, gpus;
     uint32_t gpus_whole, gpus_shared, gpus_idle, gpus_overcommitted;
-    double shared_allocated;   /* sum of allocated fractions on shared GPUs (capped at 1 each) */
-    double stranded_free;      /* free fractions left on partially used shared GPUs */
-    double allocated_gpus;     /* gpus_whole + shared_allocated */
+    double shared_allocated; /* sum of allocated fractions on shared GPUs (capped at 1 each) */
+    double stranded_free;    /* free fractions left on partially used shared GPUs */
+    double allocated_gpus;   /* gpus_whole + shared_allocated */
     /* active pods, reservation pods excluded; sharing/whole count bound pods only */
     uint32_t pods, pods_sharing, pods_whole, pods_pending_gpu, reservation_pods;
 } gf_totals;

@@ -32,7 +32,8 @@ static void sum_node(gf_pack_state *s, uint32_t node)
 {
     const gf_node *n = &s->m->nodes.v[node];
     double sum = 0;
-    for (uint32_t g = 0; g < n->gpu_count; g++) sum += s->gpu_free[n->first_gpu + g];
+    for (uint32_t g = 0; g < n->gpu_count; g++)
+        sum += s->gpu_free[n->first_gpu + g];
     s->node_gpu_free[node] = sum;
 }
 
@@ -61,7 +62,8 @@ gf_pack_state *gf_pack_state_new(const gf_model *m)
         s->free_memory_bytes[p->node] -= p->memory_bytes;
     }
     s->node_gpu_free = gf_xcalloc(m->nodes.n + 1, sizeof(double));
-    for (size_t i = 0; i < m->nodes.n; i++) sum_node(s, (uint32_t)i);
+    for (size_t i = 0; i < m->nodes.n; i++)
+        sum_node(s, (uint32_t)i);
     return s;
 }
 
@@ -72,8 +74,10 @@ gf_pack_state *gf_pack_state_new_empty(const gf_model *m)
         s->free_cpu_milli[i] = m->nodes.v[i].cpu_milli;
         s->free_memory_bytes[i] = m->nodes.v[i].memory_bytes;
     }
-    for (size_t g = 0; g < m->gpus.n; g++) s->gpu_free[g] = 1.0;
-    for (size_t i = 0; i < m->nodes.n; i++) sum_node(s, (uint32_t)i);
+    for (size_t g = 0; g < m->gpus.n; g++)
+        s->gpu_free[g] = 1.0;
+    for (size_t i = 0; i < m->nodes.n; i++)
+        sum_node(s, (uint32_t)i);
     return s;
 }
 
@@ -251,7 +255,7 @@ bool gf_pack_node_allowed(const gf_model *m, const gf_pod *p, uint32_t node, con
         }
     }
     /* the pool the pod selects; else the one it runs in now; else default */
-    const char *pool = p->pool_selector    ? p->pool_selector
+    const char *pool = p->pool_selector     ? p->pool_selector
                        : p->node != GF_NONE ? m->pools.v[m->nodes.v[p->node].pool]
                                             : GF_KAI_DEFAULT_POOL;
     if (strcmp(m->pools.v[n->pool], pool) != 0) {
@@ -309,7 +313,8 @@ static double node_score(const gf_pack_state *s, const gf_pod *p, uint32_t node,
 {
     const gf_node *n = &s->m->nodes.v[node];
     double gpu_free_after = 0;
-    for (uint32_t g = 0; g < n->gpu_count; g++) gpu_free_after += s->gpu_free[n->first_gpu + g];
+    for (uint32_t g = 0; g < n->gpu_count; g++)
+        gpu_free_after += s->gpu_free[n->first_gpu + g];
     gpu_free_after -= pl->share * pl->n_gpus;
     double gpu_ratio_free = n->gpu_count ? gpu_free_after / n->gpu_count : 0;
     double cpu_ratio_free =
@@ -325,7 +330,8 @@ static double node_score(const gf_pack_state *s, const gf_pod *p, uint32_t node,
         return uses_gpu(p) ? -(gpu_ratio_free + 1e-3 * cpu_ratio_free) : -cpu_ratio_free;
     case GF_SCORE_BESTFIT: /* least remaining resources, dimensions weighted equally */
         return (gpu_ratio_free + cpu_ratio_free + mem_ratio_free) / 3.0;
-    case GF_SCORE_FGD: break;
+    case GF_SCORE_FGD:
+        break;
     }
     return 0;
 }
@@ -357,8 +363,8 @@ bool gf_pack_fit_node(const gf_pack_state *s, const gf_pod *p, uint32_t node, gf
     return gf_pack_fit_capacity(s, p, node, scorer, out, why);
 }
 
-bool gf_pack_fit_capacity(const gf_pack_state *s, const gf_pod *p, uint32_t node,
-                          gf_scorer scorer, gf_placement *out, const char **why)
+bool gf_pack_fit_capacity(const gf_pack_state *s, const gf_pod *p, uint32_t node, gf_scorer scorer,
+                          gf_placement *out, const char **why)
 {
     const char *dummy;
     if (!why) why = &dummy;
@@ -410,7 +416,7 @@ bool gf_pack_fit_capacity(const gf_pack_state *s, const gf_pod *p, uint32_t node
     }
     if (nc < want) {
         *why = p->share != GF_SHARE_NONE ? "no GPU on the node has a large enough free fraction"
-                                          : "not enough idle GPUs";
+                                         : "not enough idle GPUs";
         return false;
     }
     out->share = share;
@@ -424,19 +430,22 @@ bool gf_pack_fit_capacity(const gf_pack_state *s, const gf_pod *p, uint32_t node
         for (uint32_t st = 0; st + want <= nc; st++) {
             if (st && c[st].free == c[st - 1].free) continue;
             gf_placement t = *out;
-            for (uint32_t k = 0; k < want; k++) t.gpus[k] = c[st + k].gpu;
+            for (uint32_t k = 0; k < want; k++)
+                t.gpus[k] = c[st + k].gpu;
             double d = fgd_delta(s, p, node, &t);
             if (d < best - 1e-12) {
                 best = d;
                 best_start = st;
             }
         }
-        for (uint32_t k = 0; k < want; k++) out->gpus[k] = c[best_start + k].gpu;
+        for (uint32_t k = 0; k < want; k++)
+            out->gpus[k] = c[best_start + k].gpu;
         out->score = best;
         return true;
     }
     qsort(c, nc, sizeof *c, scorer == GF_SCORE_SPREAD ? cmp_cand_emptiest : cmp_cand_fullest);
-    for (uint32_t k = 0; k < want; k++) out->gpus[k] = c[k].gpu;
+    for (uint32_t k = 0; k < want; k++)
+        out->gpus[k] = c[k].gpu;
     out->score = node_score(s, p, node, scorer, out);
     return true;
 }
@@ -464,10 +473,14 @@ double gf_pack_score_bound(const gf_pack_state *s, const gf_pod *p, uint32_t nod
      * slack that keeps the bound below the score */
     double ratio = (s->node_gpu_free[node] - share * want) / n->gpu_count - 1e-9;
     switch (sc) {
-    case GF_SCORE_BINPACK: return ratio;
-    case GF_SCORE_SPREAD: return -(ratio + 1e-3);
-    case GF_SCORE_BESTFIT: return ratio / 3.0;
-    case GF_SCORE_FGD: break;
+    case GF_SCORE_BINPACK:
+        return ratio;
+    case GF_SCORE_SPREAD:
+        return -(ratio + 1e-3);
+    case GF_SCORE_BESTFIT:
+        return ratio / 3.0;
+    case GF_SCORE_FGD:
+        break;
     }
     return -INFINITY;
 }

@@ -31,7 +31,12 @@
 /* Free fractions within this of a request count as fitting (float noise). */
 #define GF_PACK_EPS 1e-9
 
-typedef enum gf_scorer { GF_SCORE_BINPACK, GF_SCORE_SPREAD, GF_SCORE_BESTFIT, GF_SCORE_FGD } gf_scorer;
+typedef enum gf_scorer {
+    GF_SCORE_BINPACK,
+    GF_SCORE_SPREAD,
+    GF_SCORE_BESTFIT,
+    GF_SCORE_FGD
+} gf_scorer;
 
 #define GF_SCORER_COUNT 4
 const char *gf_scorer_name(gf_scorer s);
@@ -41,9 +46,9 @@ gf_err gf_scorer_parse(const char *name, gf_scorer *out);
 /* One class of the workload distribution FGD scores against. */
 typedef struct gf_task_class {
     int64_t cpu_milli, memory_bytes;
-    uint32_t gpu_whole;     /* whole GPUs, or */
-    double gpu_share;       /* a fraction of one GPU (0 = CPU-only when gpu_whole = 0) */
-    double weight;          /* popularity; weights need not sum to 1 */
+    uint32_t gpu_whole; /* whole GPUs, or */
+    double gpu_share;   /* a fraction of one GPU (0 = CPU-only when gpu_whole = 0) */
+    double weight;      /* popularity; weights need not sum to 1 */
 } gf_task_class;
 
 typedef struct gf_pack_state {
@@ -55,7 +60,7 @@ typedef struct gf_pack_state {
     /* FGD only */
     gf_task_class *classes;
     size_t n_classes;
-    double *node_frag;          /* cached expected fragmentation per node */
+    double *node_frag; /* cached expected fragmentation per node */
 } gf_pack_state;
 
 /* Free capacity from the model's current allocation: active bound pods'
@@ -93,8 +98,8 @@ bool gf_pack_fit_node(const gf_pack_state *s, const gf_pod *p, uint32_t node, gf
 /* The capacity half of gf_pack_fit_node (CPU, memory, GPUs, score), for
  * callers that already know gf_pack_node_allowed() holds for this pod's spec
  * and node (it depends on neither the state nor the pod's own placement). */
-bool gf_pack_fit_capacity(const gf_pack_state *s, const gf_pod *p, uint32_t node,
-                          gf_scorer scorer, gf_placement *out, const char **why);
+bool gf_pack_fit_capacity(const gf_pack_state *s, const gf_pod *p, uint32_t node, gf_scorer scorer,
+                          gf_placement *out, const char **why);
 
 /* A lower bound of the score gf_pack_fit_node() would give p on node under
  * the scorer, from the node's free GPU sum alone (-INFINITY when there is no

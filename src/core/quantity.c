@@ -24,10 +24,9 @@ static bool parse_suffix(const char *s, int64_t *exp10, int *exp2)
         const char *name;
         int exp10, exp2;
     } table[] = {
-        {"", 0, 0},     {"n", -9, 0},   {"u", -6, 0},   {"m", -3, 0},   {"k", 3, 0},
-        {"M", 6, 0},    {"G", 9, 0},    {"T", 12, 0},   {"P", 15, 0},   {"E", 18, 0},
-        {"Ki", 0, 10},  {"Mi", 0, 20},  {"Gi", 0, 30},  {"Ti", 0, 40},  {"Pi", 0, 50},
-        {"Ei", 0, 60},
+        {"", 0, 0},    {"n", -9, 0},  {"u", -6, 0},  {"m", -3, 0},  {"k", 3, 0},   {"M", 6, 0},
+        {"G", 9, 0},   {"T", 12, 0},  {"P", 15, 0},  {"E", 18, 0},  {"Ki", 0, 10}, {"Mi", 0, 20},
+        {"Gi", 0, 30}, {"Ti", 0, 40}, {"Pi", 0, 50}, {"Ei", 0, 60},
     };
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
         if (strcmp(s, table[i].name) == 0) {
@@ -134,7 +133,8 @@ static gf_err parse_scaled(const char *s, int scale_exp10, int64_t *out, const c
         v = 1; /* mant < 2^128 < 10^39 <= 10^-exp10: a non-zero fraction rounds up to 1 */
     } else {
         u128 den = 1;
-        for (int i = 0; i < -exp10; i++) den *= 10;
+        for (int i = 0; i < -exp10; i++)
+            den *= 10;
         v = mant / den + (mant % den != 0);
     }
     if (v > limit) {

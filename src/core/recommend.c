@@ -102,8 +102,7 @@ static void keep(gf_recommendation *out)
 }
 
 gf_err gf_recommend_one(const gf_rightsize_rule *rule, const gf_rec_input *in,
-                        const gf_hist_series *s, double now, gf_recommendation *out,
-                        gf_error *err)
+                        const gf_hist_series *s, double now, gf_recommendation *out, gf_error *err)
 {
     memset(out, 0, sizeof *out);
     out->in = *in;
@@ -153,8 +152,7 @@ gf_err gf_recommend_one(const gf_rightsize_rule *rule, const gf_rec_input *in,
     for (int k = 0; k < GF_HIST_NSIGNALS; k++)
         if (s->track[k].samples && s->track[k].first_t < first) first = s->track[k].first_t;
     double span = now > first ? now - first : 0;
-    out->confidence = rule->min_history_s > 0 ? fmin(1.0, span / (double)rule->min_history_s)
-                                              : 1.0;
+    out->confidence = rule->min_history_s > 0 ? fmin(1.0, span / (double)rule->min_history_s) : 1.0;
 
     char d1[32], d2[32];
     /* the floor: observed peak memory (as far back as the history holds) + margin */
@@ -262,12 +260,12 @@ gf_err gf_recommend_one(const gf_rightsize_rule *rule, const gf_rec_input *in,
                  "allocation fits: a smaller step than the rounding allows");
         return GF_OK;
     }
-    int n = snprintf(out->reason, sizeof out->reason,
-                     "peak memory %.2f GiB over %s x %.2f headroom", gib(mem_win),
-                     dur(win, d1, sizeof d1), h);
+    int n =
+        snprintf(out->reason, sizeof out->reason, "peak memory %.2f GiB over %s x %.2f headroom",
+                 gib(mem_win), dur(win, d1, sizeof d1), h);
     if (rule->compute_aware && n > 0 && (size_t)n < sizeof out->reason)
-        n += snprintf(out->reason + n, sizeof out->reason - (size_t)n,
-                      ", SM p%.0f %.3f x %.2f", 100 * rule->downsize_percentile_sm, sm_p, h);
+        n += snprintf(out->reason + n, sizeof out->reason - (size_t)n, ", SM p%.0f %.3f x %.2f",
+                      100 * rule->downsize_percentile_sm, sm_p, h);
     if (n > 0 && (size_t)n < sizeof out->reason)
         n += snprintf(out->reason + n, sizeof out->reason - (size_t)n,
                       " -> %.3f of a GPU (floor: peak %.2f GiB + %.0f%%)", tq, gib(peak_all),
@@ -287,8 +285,8 @@ typedef struct agg {
     const gf_pod *first;
 } agg;
 
-gf_err gf_recommend_model(const gf_model *m, const gf_history *h, const gf_policy *p,
-                          double now, gf_recommendations *out, gf_error *err)
+gf_err gf_recommend_model(const gf_model *m, const gf_history *h, const gf_policy *p, double now,
+                          gf_recommendations *out, gf_error *err)
 {
     if (!m->finalized)
         return gf_error_set(err, GF_EINTERNAL, NULL, "recommend: model is not finalized");

@@ -69,16 +69,16 @@ const char *gf_rec_action_name(gf_rec_action a);
 typedef struct gf_recommendation {
     gf_rec_input in;
     gf_rec_action action;
-    gf_mode mode;             /* recommend: report; auto: the controller applies it */
-    double recommended;       /* per device: fraction, or MiB for gpu-memory workloads */
-    double current;           /* the same unit */
-    double current_fraction;  /* both as fractions of one GPU */
+    gf_mode mode;            /* recommend: report; auto: the controller applies it */
+    double recommended;      /* per device: fraction, or MiB for gpu-memory workloads */
+    double current;          /* the same unit */
+    double current_fraction; /* both as fractions of one GPU */
     double recommended_fraction;
     double confidence;        /* 0..1 */
     double gpus_saved;        /* (current - recommended) fraction x devices x replicas */
     double peak_memory_bytes; /* the floor's basis: observed peak memory */
     char reason[320];
-    char policy[256];         /* which rule / annotation decided the settings */
+    char policy[256]; /* which rule / annotation decided the settings */
 } gf_recommendation;
 
 /* "namespace/Kind/name" into buf (truncated to n). */
@@ -88,23 +88,22 @@ const char *gf_recommend_key(const char *ns, const char *kind, const char *name,
 /* One workload. s may be NULL (no history). GF_EINPUT for an input that
  * makes no sense (no unit, no GPU memory for a conversion, devices 0). */
 gf_err gf_recommend_one(const gf_rightsize_rule *rule, const gf_rec_input *in,
-                        const gf_hist_series *s, double now, gf_recommendation *out,
-                        gf_error *err);
+                        const gf_hist_series *s, double now, gf_recommendation *out, gf_error *err);
 
 typedef GF_VEC(gf_recommendation) gf_recommendations;
 
 /* Every workload of a finalized model whose active pods hold a KAI fraction
  * (gpu-fraction or gpu-memory), in workload order; unowned sharing pods are
  * skipped (nothing to patch). Settings from the policy per workload. */
-gf_err gf_recommend_model(const gf_model *m, const gf_history *h, const gf_policy *p,
-                          double now, gf_recommendations *out, gf_error *err);
+gf_err gf_recommend_model(const gf_model *m, const gf_history *h, const gf_policy *p, double now,
+                          gf_recommendations *out, gf_error *err);
 
 /* What gf_recommend_ingest() did with the samples. */
 typedef struct gf_ingest_stats {
-    size_t added;      /* values added to the history (memory and SM count apart) */
-    size_t old;        /* samples at or before the history's newest time: skipped */
-    size_t unmatched;  /* samples of pods that map to no workload: skipped */
-    size_t by_name;    /* samples mapped by the pod-name convention, not the snapshot */
+    size_t added;     /* values added to the history (memory and SM count apart) */
+    size_t old;       /* samples at or before the history's newest time: skipped */
+    size_t unmatched; /* samples of pods that map to no workload: skipped */
+    size_t by_name;   /* samples mapped by the pod-name convention, not the snapshot */
     const gf_usage_sample *first_unmatched; /* one unmatched sample (borrowed), or NULL */
 } gf_ingest_stats;
 

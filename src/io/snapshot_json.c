@@ -42,10 +42,9 @@ static bool plain_key(const char *k)
 static size_t push_key(walk *w, const char *key)
 {
     size_t saved = w->plen;
-    int n = plain_key(key)
-                ? snprintf(w->path + w->plen, sizeof w->path - w->plen, "%s%s",
-                           w->plen ? "." : "", key)
-                : snprintf(w->path + w->plen, sizeof w->path - w->plen, "[\"%s\"]", key);
+    int n = plain_key(key) ? snprintf(w->path + w->plen, sizeof w->path - w->plen, "%s%s",
+                                      w->plen ? "." : "", key)
+                           : snprintf(w->path + w->plen, sizeof w->path - w->plen, "[\"%s\"]", key);
     if (n > 0) w->plen += (size_t)n;
     if (w->plen >= sizeof w->path) w->plen = sizeof w->path - 1;
     return saved;
@@ -81,8 +80,7 @@ static gf_err fail(walk *w, const char *fmt, ...)
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     if (w->what[0])
-        return gf_error_set(w->err, GF_EINPUT, where(w, loc, sizeof loc), "%s: %s", w->what,
-                            msg);
+        return gf_error_set(w->err, GF_EINPUT, where(w, loc, sizeof loc), "%s: %s", w->what, msg);
     return gf_error_set(w->err, GF_EINPUT, where(w, loc, sizeof loc), "%s", msg);
 }
 
@@ -100,14 +98,21 @@ static void warn(walk *w, const char *fmt, ...)
 static const char *type_name(const json_t *j)
 {
     switch (json_typeof(j)) {
-    case JSON_OBJECT: return "an object";
-    case JSON_ARRAY: return "an array";
-    case JSON_STRING: return "a string";
-    case JSON_INTEGER: return "an integer";
-    case JSON_REAL: return "a number";
+    case JSON_OBJECT:
+        return "an object";
+    case JSON_ARRAY:
+        return "an array";
+    case JSON_STRING:
+        return "a string";
+    case JSON_INTEGER:
+        return "an integer";
+    case JSON_REAL:
+        return "a number";
     case JSON_TRUE:
-    case JSON_FALSE: return "a boolean";
-    case JSON_NULL: return "null";
+    case JSON_FALSE:
+        return "a boolean";
+    case JSON_NULL:
+        return "null";
     }
     return "?";
 }
@@ -117,8 +122,7 @@ static const char *type_name(const json_t *j)
  * or null (Kubernetes omits empty fields), and an error when it has the wrong
  * type. */
 
-static gf_err field(walk *w, const json_t *obj, const char *key, json_type type,
-                    const json_t **out)
+static gf_err field(walk *w, const json_t *obj, const char *key, json_type type, const json_t **out)
 {
     *out = NULL;
     const json_t *v = obj ? json_object_get(obj, key) : NULL;
@@ -126,8 +130,8 @@ static gf_err field(walk *w, const json_t *obj, const char *key, json_type type,
     bool ok = json_typeof(v) == type || (type == JSON_TRUE && json_is_boolean(v));
     if (!ok) {
         size_t s = push_key(w, key);
-        static const char *want[] = {"an object", "an array",   "a string", "an integer",
-                                     "a number",  "a boolean",  "a boolean", "null"};
+        static const char *want[] = {"an object", "an array",  "a string",  "an integer",
+                                     "a number",  "a boolean", "a boolean", "null"};
         gf_err rc = fail(w, "expected %s, got %s", want[type], type_name(v));
         pop(w, s);
         return rc;
@@ -151,8 +155,7 @@ static gf_err get_str(walk *w, const json_t *obj, const char *key, const char **
 {
     const json_t *v;
     gf_err rc = field(w, obj, key, JSON_STRING, &v);
-    *out = v ? gf_arena_strndup(&w->m->arena, json_string_value(v), json_string_length(v))
-             : NULL;
+    *out = v ? gf_arena_strndup(&w->m->arena, json_string_value(v), json_string_length(v)) : NULL;
     return rc;
 }
 
@@ -214,8 +217,8 @@ static gf_err get_kvs(walk *w, const json_t *obj, const char *key, gf_kvs *out)
 }
 
 /* A resource.Quantity inside a resource map, e.g. resources.requests.memory. */
-static gf_err get_quantity(walk *w, const json_t *map, const char *key, bool milli,
-                           bool *present, int64_t *out)
+static gf_err get_quantity(walk *w, const json_t *map, const char *key, bool milli, bool *present,
+                           int64_t *out)
 {
     *present = false;
     const json_t *v = map ? json_object_get(map, key) : NULL;
@@ -239,7 +242,8 @@ static gf_err get_quantity(walk *w, const json_t *map, const char *key, bool mil
     } else {
         rc = fail(w, "expected a quantity string, got %s", type_name(v));
     }
-    if (rc == GF_OK && *out < 0) rc = fail(w, "negative quantity \"%s\"", json_is_string(v) ? json_string_value(v) : "");
+    if (rc == GF_OK && *out < 0)
+        rc = fail(w, "negative quantity \"%s\"", json_is_string(v) ? json_string_value(v) : "");
     pop(w, s);
     if (rc == GF_OK) *present = true;
     return rc;
@@ -319,8 +323,7 @@ static gf_err load_node(walk *w, const json_t *item)
         {
             size_t s3 = push_index(w, i);
             gf_taint *tt = &n.taints[n.n_taints];
-            if (!json_is_object(t))
-                rc = fail(w, "expected an object, got %s", type_name(t));
+            if (!json_is_object(t)) rc = fail(w, "expected an object, got %s", type_name(t));
             if (!rc) rc = get_str(w, t, "key", &tt->key);
             if (!rc) rc = get_str(w, t, "value", &tt->value);
             if (!rc) rc = get_str(w, t, "effect", &tt->effect);
@@ -349,7 +352,8 @@ static gf_err load_node(walk *w, const json_t *item)
         rc = get_quantity(w, alloc, "cpu", true, &present, &n.cpu_milli);
         if (!rc) rc = get_quantity(w, alloc, "memory", false, &present, &n.memory_bytes);
         if (!rc) rc = get_quantity(w, alloc, GF_RES_GPU, false, &present, &gpus);
-        if (!rc && present && gpus > 4096) rc = fail(w, "%lld GPUs on one node is not plausible", (long long)gpus);
+        if (!rc && present && gpus > 4096)
+            rc = fail(w, "%lld GPUs on one node is not plausible", (long long)gpus);
         pop(w, s2);
     }
     pop(w, s);
@@ -684,11 +688,11 @@ static gf_err load_pod(walk *w, const json_t *item)
         return rc;
     }
     p.priority = (int32_t)prio;
-    p.cpu_milli = (main.cpu_milli > init.cpu_milli ? main.cpu_milli : init.cpu_milli) +
-                  overhead.cpu_milli;
-    p.memory_bytes = (main.memory_bytes > init.memory_bytes ? main.memory_bytes
-                                                            : init.memory_bytes) +
-                     overhead.memory_bytes;
+    p.cpu_milli =
+        (main.cpu_milli > init.cpu_milli ? main.cpu_milli : init.cpu_milli) + overhead.cpu_milli;
+    p.memory_bytes =
+        (main.memory_bytes > init.memory_bytes ? main.memory_bytes : init.memory_bytes) +
+        overhead.memory_bytes;
     int64_t gpus = main.gpus > init.gpus ? main.gpus : init.gpus;
     if (gpus > 4096) {
         gf_vec_free(&models);
@@ -742,8 +746,8 @@ static gf_err load_pod(walk *w, const json_t *item)
         return rc;
     }
     if (p.n_extra_groups + 1 > p.gpu_devices && p.gpu_group && p.share != GF_SHARE_NONE)
-        warn(w, "%s: %u GPU groups but %s is %u", w->what, p.n_extra_groups + 1,
-             GF_KAI_NUM_DEVICES, p.gpu_devices);
+        warn(w, "%s: %u GPU groups but %s is %u", w->what, p.n_extra_groups + 1, GF_KAI_NUM_DEVICES,
+             p.gpu_devices);
     gf_model_add_pod(w->m, &p, w->d);
     return GF_OK;
 }
@@ -761,8 +765,8 @@ static gf_err load_workload(walk *w, const json_t *item, const char *kind)
     wl.replicas = -1;
     if ((rc = get_obj(w, item, "metadata", &meta))) return rc;
     size_t s = push_key(w, "metadata");
-    if (!(rc = get_str(w, meta, "name", &wl.name)) && !(rc = get_str(w, meta, "namespace", &wl.ns)) &&
-        !(rc = get_str(w, meta, "uid", &wl.uid))) {
+    if (!(rc = get_str(w, meta, "name", &wl.name)) &&
+        !(rc = get_str(w, meta, "namespace", &wl.ns)) && !(rc = get_str(w, meta, "uid", &wl.uid))) {
         if (!wl.name) rc = fail(w, "%s without metadata.name", kind);
     }
     if (!rc) {
@@ -877,15 +881,15 @@ static gf_err load_object(walk *w, const json_t *item, const char *list_kind)
 
 static size_t skip_ws(const char *b, size_t len, size_t i)
 {
-    while (i < len && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r')) i++;
+    while (i < len && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r'))
+        i++;
     return i;
 }
 
 /* One JSON value at b[i..] parsed with jansson; *end is where it stops. */
 static json_t *parse_at(const char *b, size_t len, size_t i, size_t *end, json_error_t *jerr)
 {
-    json_t *v = json_loadb(b + i, len - i, JFLAGS | JSON_DISABLE_EOF_CHECK | JSON_DECODE_ANY,
-                           jerr);
+    json_t *v = json_loadb(b + i, len - i, JFLAGS | JSON_DISABLE_EOF_CHECK | JSON_DECODE_ANY, jerr);
     if (v) *end = i + jerr->position;
     return v;
 }
@@ -1036,8 +1040,8 @@ gf_err gf_snapshot_load_buffer(gf_model *m, const char *name, const char *buf, s
     json_error_t jerr;
     json_t *root = json_loadb(buf, len, JFLAGS, &jerr);
     if (!root)
-        return gf_error_set(err, GF_EINPUT, name, "line %d, column %d: invalid JSON: %s",
-                            jerr.line, jerr.column, jerr.text);
+        return gf_error_set(err, GF_EINPUT, name, "line %d, column %d: invalid JSON: %s", jerr.line,
+                            jerr.column, jerr.text);
     if (!json_is_object(root)) {
         rc = fail(&w, "expected a Kubernetes object or List, got %s", type_name(root));
         goto out;
@@ -1085,7 +1089,8 @@ gf_err gf_snapshot_load_file(gf_model *m, const char *path, gf_diags *d, gf_erro
     gf_sbuf b = GF_SBUF_INIT;
     char chunk[1 << 16];
     size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) gf_sbuf_append(&b, chunk, n);
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        gf_sbuf_append(&b, chunk, n);
     int failed = ferror(f);
     int saved = errno;
     if (!is_stdin) fclose(f);

@@ -110,9 +110,9 @@ static json_t *workload_json(const gf_workload *w)
     json_t *spec = json_object();
     if (w->replicas >= 0) json_object_set_new(spec, "replicas", json_integer(w->replicas));
     if (w->template_annotations.n)
-        json_object_set_new(spec, "template",
-                            json_pack("{s:{s:o}}", "metadata", "annotations",
-                                      kvs_obj(&w->template_annotations)));
+        json_object_set_new(
+            spec, "template",
+            json_pack("{s:{s:o}}", "metadata", "annotations", kvs_obj(&w->template_annotations)));
     return json_pack("{s:s, s:s, s:o, s:o}", "apiVersion", api_version(w->kind), "kind", w->kind,
                      "metadata", metadata(w->ns, w->name, w->uid, &w->owner), "spec", spec);
 }
@@ -120,8 +120,8 @@ static json_t *workload_json(const gf_workload *w)
 static json_t *pdb_json(const gf_pdb *b)
 {
     return json_pack("{s:s, s:s, s:o, s:{s:{s:o}}, s:{s:i}}", "apiVersion", "policy/v1", "kind",
-                     "PodDisruptionBudget", "metadata", metadata(b->ns, b->name, NULL, NULL), "spec",
-                     "selector", "matchLabels", kvs_obj(&b->match_labels), "status",
+                     "PodDisruptionBudget", "metadata", metadata(b->ns, b->name, NULL, NULL),
+                     "spec", "selector", "matchLabels", kvs_obj(&b->match_labels), "status",
                      "disruptionsAllowed", (int)b->disruptions_allowed);
 }
 
@@ -170,14 +170,13 @@ static json_t *pod_json(const gf_pod *p)
             json_array_append_new(vals, jstr(p->gpu_models[i]));
         json_t *expr = json_pack("{s:s, s:s, s:o}", "key", GF_LABEL_GPU_PRODUCT, "operator", "In",
                                  "values", vals);
-        json_object_set_new(
-            spec, "affinity",
-            json_pack("{s:{s:{s:[{s:[o]}]}}}", "nodeAffinity",
-                      "requiredDuringSchedulingIgnoredDuringExecution", "nodeSelectorTerms",
-                      "matchExpressions", expr));
+        json_object_set_new(spec, "affinity",
+                            json_pack("{s:{s:{s:[{s:[o]}]}}}", "nodeAffinity",
+                                      "requiredDuringSchedulingIgnoredDuringExecution",
+                                      "nodeSelectorTerms", "matchExpressions", expr));
     }
-    return json_pack("{s:s, s:s, s:o, s:o, s:{s:s}}", "apiVersion", "v1", "kind", "Pod",
-                     "metadata", meta, "spec", spec, "status", "phase", gf_phase_name(p->phase));
+    return json_pack("{s:s, s:s, s:o, s:o, s:{s:s}}", "apiVersion", "v1", "kind", "Pod", "metadata",
+                     meta, "spec", spec, "status", "phase", gf_phase_name(p->phase));
 }
 
 /* --- the document ------------------------------------------------------------------ */

@@ -11,7 +11,8 @@ static uint64_t splitmix64(uint64_t *x)
 
 void gf_rng_seed(gf_rng *r, uint64_t seed)
 {
-    for (int i = 0; i < 4; i++) r->s[i] = splitmix64(&seed);
+    for (int i = 0; i < 4; i++)
+        r->s[i] = splitmix64(&seed);
 }
 
 static uint64_t rotl(uint64_t x, int k)
@@ -37,7 +38,8 @@ uint64_t gf_rng_below(gf_rng *r, uint64_t n)
 {
     uint64_t limit = UINT64_MAX - UINT64_MAX % n; /* reject the biased tail */
     uint64_t x;
-    do x = gf_rng_next(r);
+    do
+        x = gf_rng_next(r);
     while (x >= limit);
     return x % n;
 }

@@ -18,7 +18,8 @@ static void reserve(gf_sbuf *b, size_t extra)
 {
     if (b->len + extra + 1 <= b->cap) return;
     size_t nc = b->cap ? b->cap : 64;
-    while (nc < b->len + extra + 1) nc *= 2;
+    while (nc < b->len + extra + 1)
+        nc *= 2;
     b->s = gf_xreallocarray(b->s, nc, 1);
     b->cap = nc;
 }

@@ -9,7 +9,10 @@ typedef struct gf_sbuf {
     size_t len, cap;
 } gf_sbuf;
 
-#define GF_SBUF_INIT {NULL, 0, 0}
+#define GF_SBUF_INIT                                                                               \
+    {                                                                                              \
+        NULL, 0, 0                                                                                 \
+    }
 
 void gf_sbuf_free(gf_sbuf *b); /* accepts NULL */
 void gf_sbuf_append(gf_sbuf *b, const char *s, size_t n);

@@ -33,7 +33,8 @@ static gf_strmap_slot *find_slot(gf_strmap_slot *slots, size_t cap, const char *
 {
     size_t mask = cap - 1;
     size_t i = (size_t)hash_str(key) & mask;
-    while (slots[i].key && strcmp(slots[i].key, key) != 0) i = (i + 1) & mask;
+    while (slots[i].key && strcmp(slots[i].key, key) != 0)
+        i = (i + 1) & mask;
     return &slots[i];
 }
 

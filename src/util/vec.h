@@ -18,7 +18,8 @@
     do {                                                                                           \
         if ((want) > (vec)->cap) {                                                                 \
             size_t gf_nc_ = (vec)->cap ? (vec)->cap * 2 : 8;                                       \
-            while (gf_nc_ < (want)) gf_nc_ *= 2;                                                   \
+            while (gf_nc_ < (want))                                                                \
+                gf_nc_ *= 2;                                                                       \
             (vec)->v = gf_xreallocarray((vec)->v, gf_nc_, sizeof(*(vec)->v));                      \
             (vec)->cap = gf_nc_;                                                                   \
         }                                                                                          \
