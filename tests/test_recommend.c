@@ -320,7 +320,8 @@ static void test_model_and_policy(void **state)
     }
     /* usage for the first workload: a day of 1 GiB -> a downsize */
     char key[400];
-    const gf_rec_input *in = &recs.v[0].in;
+    const gf_rec_input first = recs.v[0].in; /* recs is freed below */
+    const gf_rec_input *in = &first;
     gf_recommend_key(in->ns, in->kind, in->name, key, sizeof key);
     for (double t = 0; t <= DAY; t += MIN)
         assert_int_equal(gf_history_add(&h, key, GF_SIG_MEMORY, t, 0.2 * GIB, &err), GF_OK);

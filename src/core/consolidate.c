@@ -173,7 +173,7 @@ static gf_placement current(const ctx *c, const gf_pod *p)
     gf_placement pl = {0};
     pl.node = p->node;
     pl.n_gpus = p->n_gpus < GF_PACK_MAX_DEVICES ? p->n_gpus : GF_PACK_MAX_DEVICES;
-    memcpy(pl.gpus, p->gpus, pl.n_gpus * sizeof(uint32_t));
+    if (pl.n_gpus) memcpy(pl.gpus, p->gpus, pl.n_gpus * sizeof(uint32_t));
     pl.share =
         p->share != GF_SHARE_NONE ? gf_pod_share_on(p, c->m->nodes.v[p->node].gpu_memory_mib) : 1.0;
     return pl;

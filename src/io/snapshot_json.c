@@ -234,7 +234,7 @@ static gf_err get_quantity(walk *w, const json_t *map, const char *key, bool mil
             *out = milli ? x * 1000 : x;
     } else if (json_is_string(v)) {
         const char *why = NULL;
-        int64_t q;
+        int64_t q = 0;
         if ((milli ? gf_quantity_milli : gf_quantity_value)(json_string_value(v), &q, &why))
             rc = fail(w, "bad quantity \"%s\": %s", json_string_value(v), why);
         else
