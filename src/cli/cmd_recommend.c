@@ -195,10 +195,10 @@ static int print_patches(const gf_recommendations *recs)
 
 static gf_err parse_dur(const char *opt, const char *s, double *out, gf_error *err)
 {
-    int64_t v;
-    const char *why;
+    int64_t v = 0;
+    const char *why = "must be positive";
     if (!gf_parse_duration(s, &v, &why) || v <= 0)
-        return gf_error_set(err, GF_EUSAGE, opt, "'%s': %s", s, v <= 0 ? "must be positive" : why);
+        return gf_error_set(err, GF_EUSAGE, opt, "'%s': %s", s, why);
     *out = (double)v;
     return GF_OK;
 }

@@ -208,6 +208,131 @@ gf_err gf_rightsize_rule_validate(const gf_rightsize_rule *r, gf_rule_problem *p
     return GF_OK;
 }
 
+/* --- fair use -------------------------------------------------------------- */
+
+static const char *const fair_keys[GF_FF_COUNT] = {
+    [GF_FF_MODE] = "mode",
+    [GF_FF_MEMORY_OVERRUN_MARGIN] = "memoryOverrunMargin",
+    [GF_FF_HOG_WINDOW] = "hogWindow",
+    [GF_FF_STARVED_THRESHOLD] = "starvedThreshold",
+    [GF_FF_DEVICE_MEMORY_FULL_RATIO] = "deviceMemoryFullRatio",
+    [GF_FF_COMPUTE_SHARE] = "computeShare",
+    [GF_FF_RESPONSE] = "response",
+    [GF_FF_MAX_ACTIONS] = "maxActionsPerHour",
+};
+
+const char *gf_fair_field_key(gf_fair_field f)
+{
+    return (unsigned)f < GF_FF_COUNT ? fair_keys[f] : "?";
+}
+
+void gf_fair_policy_defaults(gf_fair_policy *f)
+{
+    *f = (gf_fair_policy){
+        .mode = GF_FAIR_MODE_REPORT,
+        .memory_overrun_margin = 0.10,
+        .hog_window_s = 300,
+        .starved_threshold = 0.8,
+        .device_memory_full_ratio = 0.95,
+        .compute_share = GF_FAIR_SHARE_FRACTION,
+        .response = GF_FAIR_RESPONSE_UPSIZE,
+        .max_actions_per_hour = 2,
+    };
+}
+
+static const char *const fair_mode_names[] = {"off", "report", "act"};
+static const char *const fair_response_names[] = {"upsize", "move-victim", "report"};
+static const char *const fair_share_names[] = {"fraction", "equal"};
+
+/* Index of s in names[0..n), or -1. */
+static int name_index(const char *const *names, int n, const char *s)
+{
+    for (int i = 0; s && i < n; i++)
+        if (!strcmp(s, names[i])) return i;
+    return -1;
+}
+
+const char *gf_fair_mode_name(gf_fair_mode m)
+{
+    return (unsigned)m < 3 ? fair_mode_names[m] : "?";
+}
+
+bool gf_fair_mode_parse(const char *s, gf_fair_mode *out)
+{
+    int i = name_index(fair_mode_names, 3, s);
+    if (i >= 0) *out = (gf_fair_mode)i;
+    return i >= 0;
+}
+
+const char *gf_fair_response_name(gf_fair_response r)
+{
+    return (unsigned)r < 3 ? fair_response_names[r] : "?";
+}
+
+bool gf_fair_response_parse(const char *s, gf_fair_response *out)
+{
+    int i = name_index(fair_response_names, 3, s);
+    if (i >= 0) *out = (gf_fair_response)i;
+    return i >= 0;
+}
+
+const char *gf_fair_share_name(gf_fair_share s)
+{
+    return (unsigned)s < 2 ? fair_share_names[s] : "?";
+}
+
+bool gf_fair_share_parse(const char *s, gf_fair_share *out)
+{
+    int i = name_index(fair_share_names, 2, s);
+    if (i >= 0) *out = (gf_fair_share)i;
+    return i >= 0;
+}
+
+static gf_err fair_problem(gf_fair_problem *pb, gf_fair_field f, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static gf_err fair_problem(gf_fair_problem *pb, gf_fair_field f, const char *fmt, ...)
+{
+    if (pb) {
+        pb->field = f;
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(pb->why, sizeof pb->why, fmt, ap);
+        va_end(ap);
+    }
+    return GF_EINPUT;
+}
+
+gf_err gf_fair_policy_validate(const gf_fair_policy *f, gf_fair_problem *pb)
+{
+    if ((unsigned)f->mode > GF_FAIR_MODE_ACT)
+        return fair_problem(pb, GF_FF_MODE, "must be off, report or act, got %d", (int)f->mode);
+    if (!in_range(f->memory_overrun_margin, 0, false, 10))
+        return fair_problem(pb, GF_FF_MEMORY_OVERRUN_MARGIN, "must be in [0, 10], got %g",
+                            f->memory_overrun_margin);
+    if (f->hog_window_s <= 0 || f->hog_window_s > DAY_S) {
+        char got[64];
+        fmt_duration(got, sizeof got, f->hog_window_s);
+        return fair_problem(pb, GF_FF_HOG_WINDOW, "must be more than 0s and at most 1d, got %s",
+                            got);
+    }
+    if (!in_range(f->starved_threshold, 0, true, 1))
+        return fair_problem(pb, GF_FF_STARVED_THRESHOLD, "must be in (0, 1], got %g",
+                            f->starved_threshold);
+    if (!in_range(f->device_memory_full_ratio, 0, true, 1))
+        return fair_problem(pb, GF_FF_DEVICE_MEMORY_FULL_RATIO, "must be in (0, 1], got %g",
+                            f->device_memory_full_ratio);
+    if ((unsigned)f->compute_share > GF_FAIR_SHARE_EQUAL)
+        return fair_problem(pb, GF_FF_COMPUTE_SHARE, "must be fraction or equal, got %d",
+                            (int)f->compute_share);
+    if ((unsigned)f->response > GF_FAIR_RESPONSE_REPORT)
+        return fair_problem(pb, GF_FF_RESPONSE, "must be upsize, move-victim or report, got %d",
+                            (int)f->response);
+    if (f->max_actions_per_hour < 0 || f->max_actions_per_hour > 3600)
+        return fair_problem(pb, GF_FF_MAX_ACTIONS, "must be in [0, 3600], got %ld",
+                            (long)f->max_actions_per_hour);
+    return GF_OK;
+}
+
 /* --- the policy ------------------------------------------------------------ */
 
 void gf_policy_init(gf_policy *p)
@@ -215,6 +340,7 @@ void gf_policy_init(gf_policy *p)
     memset(p, 0, sizeof *p);
     gf_arena_init(&p->arena);
     gf_rightsize_rule_defaults(&p->defaults);
+    gf_fair_policy_defaults(&p->fair_use);
 }
 
 void gf_policy_free(gf_policy *p)
@@ -279,6 +405,9 @@ gf_err gf_policy_validate(const gf_policy *p, gf_error *err)
         }
     }
     gf_strmap_free(&names);
+    gf_fair_problem fp;
+    if (rc == GF_OK && gf_fair_policy_validate(&p->fair_use, &fp))
+        rc = rule_error(err, p, "fairUse", NULL, gf_fair_field_key(fp.field), "%s", fp.why);
     return rc;
 }
 

@@ -132,6 +132,83 @@ typedef struct gf_rule_problem {
  * first problem in field order. */
 gf_err gf_rightsize_rule_validate(const gf_rightsize_rule *r, gf_rule_problem *pb);
 
+/* --- fair use ---------------------------------------------------------------
+ * The policy's top-level fairUse section: how gpufrac watches shared GPUs for
+ * pods that overrun their share (KAI enforces neither memory nor compute, see
+ * core/fairuse.h) and what it may do about them. One set of settings for the
+ * whole cluster. */
+
+/* Ordered: a larger mode does more. */
+typedef enum gf_fair_mode {
+    GF_FAIR_MODE_OFF = 0,    /* no detection */
+    GF_FAIR_MODE_REPORT = 1, /* findings and proposed responses, nothing applied */
+    GF_FAIR_MODE_ACT = 2     /* responses within the rate limit are applied */
+} gf_fair_mode;
+
+/* The response preferred when pod priorities do not decide who yields. */
+typedef enum gf_fair_response {
+    GF_FAIR_RESPONSE_UPSIZE = 0,      /* give the offender a larger fraction (a new pod) */
+    GF_FAIR_RESPONSE_MOVE_VICTIM = 1, /* move a starved or endangered GPU-mate elsewhere */
+    GF_FAIR_RESPONSE_REPORT = 2       /* report only (Event + metric) */
+} gf_fair_response;
+
+/* A pod's fair share of a GPU's compute (SM time). */
+typedef enum gf_fair_share {
+    GF_FAIR_SHARE_FRACTION = 0, /* its allocated (memory-based) fraction */
+    GF_FAIR_SHARE_EQUAL = 1     /* 1 / pods on the GPU, what CUDA time-slicing gives */
+} gf_fair_share;
+
+typedef struct gf_fair_policy {
+    gf_fair_mode mode;
+    double memory_overrun_margin;    /* overrun: memory above fraction x GPU memory x (1 + this) */
+    int64_t hog_window_s;            /* how long a condition must hold before it counts */
+    double starved_threshold;        /* starved: gets less than this x what it is owed */
+    double device_memory_full_ratio; /* device memory used / total at or above this: nearly full */
+    gf_fair_share compute_share;     /* what compute a pod is entitled to */
+    gf_fair_response response;
+    int32_t max_actions_per_hour; /* responses applied per hour, whole cluster; 0 = none */
+} gf_fair_policy;
+
+typedef enum gf_fair_field {
+    GF_FF_MODE,
+    GF_FF_MEMORY_OVERRUN_MARGIN,
+    GF_FF_HOG_WINDOW,
+    GF_FF_STARVED_THRESHOLD,
+    GF_FF_DEVICE_MEMORY_FULL_RATIO,
+    GF_FF_COMPUTE_SHARE,
+    GF_FF_RESPONSE,
+    GF_FF_MAX_ACTIONS,
+    GF_FF_COUNT
+} gf_fair_field;
+
+/* The key of a field in the fairUse section ("hogWindow"); "?" when out of range. */
+const char *gf_fair_field_key(gf_fair_field f);
+
+/* Built-in defaults: mode report, memoryOverrunMargin 0.10 (the rightsizing
+ * memoryMargin), hogWindow 5m (the upsize window), starvedThreshold 0.8,
+ * deviceMemoryFullRatio 0.95, computeShare fraction, response upsize,
+ * maxActionsPerHour 2. */
+void gf_fair_policy_defaults(gf_fair_policy *f);
+
+/* "off" / "report" / "act"; "upsize" / "move-victim" / "report"; "fraction" /
+ * "equal". Parsers take the exact lower-case name and return false otherwise. */
+const char *gf_fair_mode_name(gf_fair_mode m);
+bool gf_fair_mode_parse(const char *s, gf_fair_mode *out);
+const char *gf_fair_response_name(gf_fair_response r);
+bool gf_fair_response_parse(const char *s, gf_fair_response *out);
+const char *gf_fair_share_name(gf_fair_share s);
+bool gf_fair_share_parse(const char *s, gf_fair_share *out);
+
+typedef struct gf_fair_problem {
+    gf_fair_field field;
+    char why[256];
+} gf_fair_problem;
+
+/* Ranges: memoryOverrunMargin [0, 10], hogWindow (0, 1d], starvedThreshold
+ * and deviceMemoryFullRatio (0, 1], maxActionsPerHour [0, 3600], enums in
+ * range. GF_OK, or GF_EINPUT with *pb (may be NULL) for the first problem. */
+gf_err gf_fair_policy_validate(const gf_fair_policy *f, gf_fair_problem *pb);
+
 /* Which workloads a rule applies to. An absent list (n == 0) matches all. */
 typedef struct gf_policy_match {
     const char **namespaces; /* names or fnmatch(3) globs ("team-*") */
@@ -156,9 +233,10 @@ typedef struct gf_policy {
     bool allow_annotation_upgrade; /* the annotation may raise the mode */
     gf_rightsize_rule defaults;    /* built-in defaults with the file's defaults applied */
     GF_VEC(gf_policy_rule) rules;  /* in file order; the first match wins */
+    gf_fair_policy fair_use;       /* the fairUse section (built-in defaults when absent) */
 } gf_policy;
 
-/* The built-in policy: defaults, no rules, opt-out. */
+/* The built-in policy: defaults, no rules, opt-out, fair use defaults. */
 void gf_policy_init(gf_policy *p);
 void gf_policy_free(gf_policy *p); /* accepts NULL; p may be re-initialised */
 
@@ -166,9 +244,10 @@ void gf_policy_free(gf_policy *p); /* accepts NULL; p may be re-initialised */
  * and overrides nothing. The pointer is valid until the next add. */
 gf_policy_rule *gf_policy_add_rule(gf_policy *p, const char *name);
 
-/* Validates the defaults, each rule merged with the defaults, and that rule
- * names are unique and non-empty. err->where names "defaults.<key>" or
- * "rules[i].<key>" (with the rule's origin when known). */
+/* Validates the defaults, each rule merged with the defaults, that rule
+ * names are unique and non-empty, and the fairUse section. err->where names
+ * "defaults.<key>", "rules[i].<key>" (with the rule's origin when known) or
+ * "fairUse.<key>". */
 gf_err gf_policy_validate(const gf_policy *p, gf_error *err);
 
 /* The workload a policy is asked about. */

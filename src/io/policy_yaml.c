@@ -689,6 +689,110 @@ static gf_err parse_match(loader *ld, const yaml_node_t *value, gf_policy_rule *
     return each_pair(ld, value, match_pair, &c);
 }
 
+/* --- fairUse ------------------------------------------------------------------- */
+
+typedef struct fair_ctx {
+    gf_fair_policy *f;
+    const yaml_node_t *map;
+    yaml_mark_t *marks; /* per gf_fair_field */
+} fair_ctx;
+
+/* A string naming one of an enum's values; the parse function gives the value. */
+static gf_err get_choice(loader *ld, const yaml_node_t *n, const char *what, const char *choices,
+                         bool (*parse)(const char *, int *), int *out)
+{
+    const char *s;
+    char expected[160];
+    snprintf(expected, sizeof expected, "%s (%s)", what, choices);
+    gf_err rc = get_string(ld, n, expected, &s);
+    if (rc) return rc;
+    if (!parse(s, out))
+        return fail_at(ld, n->start_mark, "unknown %s \"%.40s\" (use %s)", what, s, choices);
+    return GF_OK;
+}
+
+static bool parse_fair_mode(const char *s, int *out)
+{
+    gf_fair_mode m;
+    if (!gf_fair_mode_parse(s, &m)) return false;
+    *out = (int)m;
+    return true;
+}
+
+static bool parse_fair_response(const char *s, int *out)
+{
+    gf_fair_response r;
+    if (!gf_fair_response_parse(s, &r)) return false;
+    *out = (int)r;
+    return true;
+}
+
+static bool parse_fair_share(const char *s, int *out)
+{
+    gf_fair_share sh;
+    if (!gf_fair_share_parse(s, &sh)) return false;
+    *out = (int)sh;
+    return true;
+}
+
+static gf_err fair_pair(loader *ld, size_t idx, const yaml_node_t *key, const char *k,
+                        const yaml_node_t *value, void *ctx)
+{
+    fair_ctx *c = ctx;
+    size_t saved = push_key(ld, k);
+    int f = 0;
+    while (f < GF_FF_COUNT && strcmp(k, gf_fair_field_key((gf_fair_field)f)))
+        f++;
+    gf_err rc;
+    int choice = 0;
+    int64_t i = 0;
+    if (f == GF_FF_COUNT) {
+        gf_sbuf b = GF_SBUF_INIT;
+        for (int j = 0; j < GF_FF_COUNT; j++)
+            gf_sbuf_printf(&b, "%s%s", j ? ", " : "", gf_fair_field_key((gf_fair_field)j));
+        rc = unknown_key(ld, key, k, gf_sbuf_str(&b));
+        gf_sbuf_free(&b);
+    } else if (!(rc = check_duplicate(ld, c->map, idx, key, k))) {
+        switch ((gf_fair_field)f) {
+        case GF_FF_MODE:
+            rc = get_choice(ld, value, "mode", "off, report or act", parse_fair_mode, &choice);
+            if (!rc) c->f->mode = (gf_fair_mode)choice;
+            break;
+        case GF_FF_MEMORY_OVERRUN_MARGIN:
+            rc = get_number(ld, value, &c->f->memory_overrun_margin);
+            break;
+        case GF_FF_HOG_WINDOW:
+            rc = get_duration(ld, value, &c->f->hog_window_s);
+            break;
+        case GF_FF_STARVED_THRESHOLD:
+            rc = get_number(ld, value, &c->f->starved_threshold);
+            break;
+        case GF_FF_DEVICE_MEMORY_FULL_RATIO:
+            rc = get_number(ld, value, &c->f->device_memory_full_ratio);
+            break;
+        case GF_FF_COMPUTE_SHARE:
+            rc = get_choice(ld, value, "compute share", "fraction or equal", parse_fair_share,
+                            &choice);
+            if (!rc) c->f->compute_share = (gf_fair_share)choice;
+            break;
+        case GF_FF_RESPONSE:
+            rc = get_choice(ld, value, "response", "upsize, move-victim or report",
+                            parse_fair_response, &choice);
+            if (!rc) c->f->response = (gf_fair_response)choice;
+            break;
+        case GF_FF_MAX_ACTIONS:
+            rc = get_int(ld, value, &i);
+            if (!rc) c->f->max_actions_per_hour = (int32_t)i;
+            break;
+        case GF_FF_COUNT:
+            break;
+        }
+        if (!rc) c->marks[f] = value->start_mark;
+    }
+    pop(ld, saved);
+    return rc;
+}
+
 /* --- the document ----------------------------------------------------------------- */
 
 typedef struct doc_ctx {
@@ -699,6 +803,9 @@ typedef struct doc_ctx {
     GF_VEC(block_marks) rule_marks;
     gf_strmap names;
     const char *api_version, *kind;
+    yaml_mark_t fair_at; /* the fairUse mapping */
+    yaml_mark_t fair_marks[GF_FF_COUNT];
+    bool fair_set[GF_FF_COUNT];
 } doc_ctx;
 
 static gf_err parse_rules(loader *ld, const yaml_node_t *value, doc_ctx *dc)
@@ -749,15 +856,20 @@ static gf_err top_pair(loader *ld, size_t idx, const yaml_node_t *key, const cha
     doc_ctx *dc = ctx;
     size_t saved = push_key(ld, k);
     gf_err rc;
-    static const char *const keys[] = {"apiVersion", "kind", "optIn", "allowAnnotationUpgrade",
-                                       "defaults",   "rules"};
+    static const char *const keys[] = {"apiVersion", "kind",  "optIn",  "allowAnnotationUpgrade",
+                                       "defaults",   "rules", "fairUse"};
     size_t which = 0;
     while (which < sizeof keys / sizeof keys[0] && strcmp(k, keys[which]))
         which++;
     if (which == sizeof keys / sizeof keys[0]) {
+        /* fairUse last, after the parenthesis, keeps the rightsizing keys' message as it was */
         rc = unknown_key(ld, key, k,
                          "apiVersion, kind, optIn, allowAnnotationUpgrade, "
-                         "defaults, rules");
+                         "defaults, rules); fair-use settings go under fairUse (");
+        if (rc == GF_EINPUT && ld->err) {
+            size_t len = strlen(ld->err->msg);
+            if (len >= 2 && !strcmp(ld->err->msg + len - 2, " (")) ld->err->msg[len - 2] = '\0';
+        }
     } else if (!(rc = check_duplicate(ld, dc->root, idx, key, k))) {
         switch (which) {
         case 0:
@@ -788,8 +900,15 @@ static gf_err top_pair(loader *ld, size_t idx, const yaml_node_t *key, const cha
                 rc = each_pair(ld, value, settings_pair, &c);
             }
             break;
-        default:
+        case 5:
             rc = parse_rules(ld, value, dc);
+            break;
+        default:
+            if (!is_null(value) && !(rc = expect_mapping(ld, value))) {
+                dc->fair_at = value->start_mark;
+                fair_ctx c = {&ld->p->fair_use, value, dc->fair_marks};
+                rc = each_pair(ld, value, fair_pair, &c);
+            }
             break;
         }
     }
@@ -844,6 +963,17 @@ static gf_err load_document(loader *ld, const yaml_node_t *root)
                 snprintf(section, sizeof section, "rules[%zu]", i);
                 rc = validation_error(ld, section, &pb, r->set, &dc.rule_marks.v[i], r->name);
             }
+        }
+        gf_fair_problem fp;
+        if (!rc && gf_fair_policy_validate(&ld->p->fair_use, &fp)) {
+            /* a key left out has its (valid) default, so the key at fault was written */
+            yaml_mark_t mark = dc.fair_marks[fp.field].line || dc.fair_marks[fp.field].column
+                                   ? dc.fair_marks[fp.field]
+                                   : dc.fair_at;
+            pop(ld, 0);
+            push_field(ld, "fairUse");
+            push_field(ld, gf_fair_field_key(fp.field));
+            rc = fail_at(ld, mark, "%s", fp.why);
         }
     }
     gf_strmap_free(&dc.names);
