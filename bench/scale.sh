@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
-# scale.sh - load, inspect and consolidation planning on generated KAI
-# clusters of growing size.
+# scale.sh - snapshot loading and consolidation planning on generated KAI
+# clusters of growing size (8 GPUs per node: 10,000 nodes = 80,000 GPUs and
+# about 200,000 pods).
 #
 #   bench/scale.sh [RUNS] [SIZES...]   (default 5 runs; 1000 3000 10000 30000 nodes)
 #
-# Each size: `gpufrac gen-snapshot --nodes N --seed 1` writes the snapshot,
-# then per command the median (min..max) wall time of RUNS runs and the peak
-# RSS. Baseline: `jq length` over the same file (parsing the JSON with a
-# well-known tool, nothing else), so the ratio shows what gpufrac adds on top
-# of reading its input.
+# Each size: `gpufrac gen-snapshot --nodes N --gpus-per-node 8 --seed 1`
+# writes the snapshot; then, per command, the median (min..max) wall time of
+# RUNS runs and the peak RSS:
+#   jq length                    baseline: parsing the file with a well-known tool
+#   gpufrac inspect --summary    load + model (GPU grouping, owners, totals)
+#   gpufrac consolidate          load + plan + JSON output
+# and the planning alone (consolidate --timings, median of the same runs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh
@@ -19,23 +22,29 @@ tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 g=build-rel/gpufrac
 echo "machine: $(machine)"
 echo "runs per figure: $runs"
-printf "%-7s %-8s %-8s %-8s %-34s %10s %10s %9s %8s\n" nodes gpus pods MiB command median_s "min..max" RSS_MiB ratio
+printf "%-6s %-6s %-7s %-5s %-28s %9s %15s %8s %7s\n" nodes gpus pods MiB command median_s "min..max" RSS_MiB vs_jq
 for n in "${sizes[@]}"; do
   f=$tmp/c$n.json
-  $g gen-snapshot --nodes "$n" --seed 1 -o "$f"
-  read -r gpus pods < <($g inspect -q -o json --summary "$f" | jq -r '"\(.totals.gpus) \(.totals.pods)"')
+  $g gen-snapshot --nodes "$n" --gpus-per-node 8 --seed 1 -o "$f"
+  read -r gpus pods < <(jq -r '[([.items[] | select(.kind == "Node")] | length) * 8,
+                                ([.items[] | select(.kind == "Pod")] | length)] | "\(.[0]) \(.[1])"' "$f")
   mib=$(du -m "$f" | cut -f1)
   base=""
-  for cmd in "jq length" "gpufrac inspect --summary" "gpufrac consolidate" "gpufrac consolidate --scorer fgd"; do
+  for cmd in "jq length" "gpufrac inspect --summary" "gpufrac consolidate"; do
     case $cmd in
       "jq length") r=$(measure "$runs" jq length "$f") ;;
       "gpufrac inspect --summary") r=$(measure "$runs" $g inspect -q --summary "$f") ;;
       "gpufrac consolidate") r=$(measure "$runs" $g consolidate -q -o json "$f") ;;
-      "gpufrac consolidate --scorer fgd") r=$(measure "$runs" $g consolidate -q -o json --scorer fgd "$f") ;;
     esac
     read -r med lo hi rss <<<"$r"
     [ -n "$base" ] || base=$med
-    printf "%-7s %-8s %-8s %-8s %-34s %10s %10s %9s %8s\n" "$n" "$gpus" "$pods" "$mib" "$cmd" "$med" "$lo..$hi" "$rss" \
+    printf "%-6s %-6s %-7s %-5s %-28s %9s %15s %8s %7s\n" "$n" "$gpus" "$pods" "$mib" "$cmd" "$med" "$lo..$hi" "$rss" \
       "$(awk -v a="$med" -v b="$base" 'BEGIN { printf "%.2fx", (b > 0 ? a / b : 0) }')"
   done
+  # planning alone, from the command's own clock
+  for ((i = 0; i < runs; i++)); do
+    $g consolidate -q -o json --timings "$f" 2>&1 >/dev/null | sed -n 's/.*plan \([0-9.]*\) s.*/\1/p'
+  done | sort -n | awk -v n="$runs" -v nodes="$n" '{ t[NR] = $1 } END {
+    med = (n % 2) ? t[(n + 1) / 2] : (t[n / 2] + t[n / 2 + 1]) / 2
+    printf "%-6s %-6s %-7s %-5s %-28s %9.3f %15s\n", nodes, "", "", "", "  consolidation plan only", med, t[1] ".." t[n] }'
 done
