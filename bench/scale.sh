@@ -22,7 +22,7 @@ tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 g=build-rel/gpufrac
 echo "machine: $(machine)"
 echo "runs per figure: $runs"
-printf "%-6s %-6s %-7s %-5s %-28s %9s %15s %8s %7s\n" nodes gpus pods MiB command median_s "min..max" RSS_MiB vs_jq
+printf "%-6s %-6s %-7s %-5s %-28s %9s %15s %8s %8s %7s\n" nodes gpus pods MiB command median_s "min..max" cpu_s RSS_MiB vs_jq
 for n in "${sizes[@]}"; do
   f=$tmp/c$n.json
   $g gen-snapshot --nodes "$n" --gpus-per-node 8 --seed 1 -o "$f"
@@ -36,15 +36,21 @@ for n in "${sizes[@]}"; do
       "gpufrac inspect --summary") r=$(measure "$runs" $g inspect -q --summary "$f") ;;
       "gpufrac consolidate") r=$(measure "$runs" $g consolidate -q -o json "$f") ;;
     esac
-    read -r med lo hi rss <<<"$r"
-    [ -n "$base" ] || base=$med
-    printf "%-6s %-6s %-7s %-5s %-28s %9s %15s %8s %7s\n" "$n" "$gpus" "$pods" "$mib" "$cmd" "$med" "$lo..$hi" "$rss" \
-      "$(awk -v a="$med" -v b="$base" 'BEGIN { printf "%.2fx", (b > 0 ? a / b : 0) }')"
+    read -r med lo hi rss cpu <<<"$r"
+    [ -n "$base" ] || base=$cpu
+    printf "%-6s %-6s %-7s %-5s %-28s %9s %15s %8s %8s %7s\n" "$n" "$gpus" "$pods" "$mib" "$cmd" "$med" "$lo..$hi" "$cpu" "$rss" \
+      "$(awk -v a="$cpu" -v b="$base" 'BEGIN { printf "%.2fx", (b > 0 ? a / b : 0) }')"
   done
   # planning alone, from the command's own clock
   for ((i = 0; i < runs; i++)); do
-    $g consolidate -q -o json --timings "$f" 2>&1 >/dev/null | sed -n 's/.*plan \([0-9.]*\) s.*/\1/p'
-  done | sort -n | awk -v n="$runs" -v nodes="$n" '{ t[NR] = $1 } END {
-    med = (n % 2) ? t[(n + 1) / 2] : (t[n / 2] + t[n / 2 + 1]) / 2
-    printf "%-6s %-6s %-7s %-5s %-28s %9.3f %15s\n", nodes, "", "", "", "  consolidation plan only", med, t[1] ".." t[n] }'
+    $g consolidate -q -o json --timings "$f" 2>&1 >/dev/null |
+      sed -n 's/.*plan \([0-9.]*\) s (cpu \([0-9.]*\) s).*/\1 \2/p'
+  done | sort -n | awk -v n="$runs" -v nodes="$n" '
+    function median(a, k,   i, j, t) {
+      for (i = 2; i <= k; i++) { t = a[i]; for (j = i - 1; j > 0 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
+      return (k % 2) ? a[(k + 1) / 2] : (a[k / 2] + a[k / 2 + 1]) / 2
+    }
+    { w[NR] = $1; c[NR] = $2 } END {
+    printf "%-6s %-6s %-7s %-5s %-28s %9.3f %15s %8.3f\n", nodes, "", "", "", "  consolidation plan only",
+      median(w, n), w[1] ".." w[n], median(c, n) }'
 done

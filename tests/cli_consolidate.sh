@@ -78,5 +78,11 @@ run consolidate -q --pool nosuch "$fx/kai-small.json"
 check "unknown pool exit 2" rc_is 2
 check "unknown pool message" err_has "no node pool named 'nosuch'"
 
+# --timings: load and planning time, wall and CPU, on stderr; stdout unchanged
+run consolidate -q --timings -o json "$fx/kai-small.json"
+check "timings exit 0" rc_is 0
+check "timings line" bash -c "grep -Eq 'timings: load [0-9.]+ s \(cpu [0-9.]+ s\), plan [0-9.]+ s \(cpu [0-9.]+ s\)' '$tmp/err'"
+check "timings keep json clean" bash -c "jq -e .nodes_freed '$tmp/out' >/dev/null"
+
 echo "cli_consolidate: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -111,6 +111,11 @@ typedef struct ctx {
      * current as pods are taken off and put on nodes; see best_binpack() */
     GF_VEC(tier) tiers;
     uint32_t *tier_of, *bucket_of, *next, *prev; /* per node; GF_NONE = not indexed */
+    /* the same for CPU-only pods: every node of a pool in buckets by free
+     * CPU ratio (free / allocatable), with the pool's CPU extremes */
+    uint32_t *cpu_head;                 /* pool x N_BUCKETS */
+    int64_t *pool_cpu_min, *pool_cpu_max; /* allocatable CPU, milli */
+    uint32_t *cbucket_of, *cnext, *cprev;
     /* Pods that fit nowhere as the first (largest) pod of a drain attempt,
      * by constraints and request: "key" -> the node then being tried. Free
      * capacity of the other nodes only shrinks as the plan grows (failed
@@ -232,9 +237,43 @@ static void link_node(ctx *c, uint32_t node)
     t->head[b] = node;
 }
 
+static uint32_t cpu_bucket_for(const ctx *c, uint32_t node)
+{
+    int64_t total = c->m->nodes.v[node].cpu_milli;
+    double r = total > 0 ? (double)c->s->free_cpu_milli[node] / (double)total : 0;
+    if (!(r > 0)) return 0;
+    uint32_t b = (uint32_t)(r * N_BUCKETS);
+    return b < N_BUCKETS ? b : N_BUCKETS - 1;
+}
+
+static void cpu_unlink(ctx *c, uint32_t node)
+{
+    uint32_t *head = &c->cpu_head[(size_t)c->m->nodes.v[node].pool * N_BUCKETS];
+    if (c->cprev[node] != GF_NONE)
+        c->cnext[c->cprev[node]] = c->cnext[node];
+    else
+        head[c->cbucket_of[node]] = c->cnext[node];
+    if (c->cnext[node] != GF_NONE) c->cprev[c->cnext[node]] = c->cprev[node];
+}
+
+static void cpu_link(ctx *c, uint32_t node)
+{
+    uint32_t *head = &c->cpu_head[(size_t)c->m->nodes.v[node].pool * N_BUCKETS];
+    uint32_t b = cpu_bucket_for(c, node);
+    c->cbucket_of[node] = b;
+    c->cprev[node] = GF_NONE;
+    c->cnext[node] = head[b];
+    if (head[b] != GF_NONE) c->cprev[head[b]] = node;
+    head[b] = node;
+}
+
 /* After the node's free capacity changed. */
 static void touch(ctx *c, uint32_t node)
 {
+    if (c->cpu_head && cpu_bucket_for(c, node) != c->cbucket_of[node]) {
+        cpu_unlink(c, node);
+        cpu_link(c, node);
+    }
     if (!c->tier_of || c->tier_of[node] == GF_NONE) return;
     if (bucket_for(c, node) == c->bucket_of[node]) return;
     unlink_node(c, node);
@@ -269,10 +308,32 @@ static void index_build(ctx *c)
     /* link in reverse so each bucket lists its nodes in index order */
     for (size_t i = nn; i-- > 0;)
         if (c->tier_of[i] != GF_NONE) link_node(c, (uint32_t)i);
+
+    size_t np = m->pools.n;
+    c->cpu_head = gf_xmalloc((np * N_BUCKETS + 1) * sizeof(uint32_t));
+    for (size_t b = 0; b < np * N_BUCKETS; b++) c->cpu_head[b] = GF_NONE;
+    c->pool_cpu_min = gf_xcalloc(np + 1, sizeof(int64_t));
+    c->pool_cpu_max = gf_xcalloc(np + 1, sizeof(int64_t));
+    c->cbucket_of = gf_xcalloc(nn + 1, sizeof(uint32_t));
+    c->cnext = gf_xmalloc((nn + 1) * sizeof(uint32_t));
+    c->cprev = gf_xmalloc((nn + 1) * sizeof(uint32_t));
+    for (size_t i = 0; i < nn; i++) {
+        const gf_node *n = &m->nodes.v[i];
+        if (!c->pool_cpu_min[n->pool] || n->cpu_milli < c->pool_cpu_min[n->pool])
+            c->pool_cpu_min[n->pool] = n->cpu_milli;
+        if (n->cpu_milli > c->pool_cpu_max[n->pool]) c->pool_cpu_max[n->pool] = n->cpu_milli;
+    }
+    for (size_t i = nn; i-- > 0;) cpu_link(c, (uint32_t)i);
 }
 
 static void index_free(ctx *c)
 {
+    free(c->cpu_head);
+    free(c->pool_cpu_min);
+    free(c->pool_cpu_max);
+    free(c->cbucket_of);
+    free(c->cnext);
+    free(c->cprev);
     gf_vec_free(&c->tiers);
     free(c->tier_of);
     free(c->bucket_of);
@@ -348,14 +409,42 @@ static bool best_binpack(ctx *c, const gf_pod *p, size_t pool, const uint8_t *al
     return found;
 }
 
+/* Binpack for a CPU-only pod: its score is the node's free CPU ratio after
+ * it, at least (ratio - cpu / the pool's smallest node); a node needs a
+ * ratio of at least cpu / the pool's largest node. Walked like
+ * best_binpack(). */
+static bool best_binpack_cpu(ctx *c, const gf_pod *p, size_t pool, const uint8_t *allowed,
+                             gf_placement *out)
+{
+    bool found = false;
+    if (c->pool_cpu_min[pool] <= 0) { /* a node without CPU: no bound, scan the pool */
+        for (uint32_t i = 0; i < c->pool_len[pool]; i++)
+            consider(c, p, allowed, c->pool_nodes[pool][i], &found, out);
+        return found;
+    }
+    double need_lo = (double)p->cpu_milli / (double)c->pool_cpu_max[pool];
+    double need_hi = (double)p->cpu_milli / (double)c->pool_cpu_min[pool];
+    const uint32_t *head = &c->cpu_head[pool * N_BUCKETS];
+    uint32_t b0 = need_lo > 1e-9 ? (uint32_t)((need_lo - 1e-9) * N_BUCKETS) : 0;
+    for (uint32_t b = b0 < N_BUCKETS ? b0 : N_BUCKETS - 1; b < N_BUCKETS; b++) {
+        double lo = (double)b / N_BUCKETS;
+        if (found && lo - need_hi - 1e-9 > out->score + 1e-12) break;
+        for (uint32_t node = head[b]; node != GF_NONE; node = c->cnext[node])
+            consider(c, p, allowed, node, &found, out);
+    }
+    return found;
+}
+
 static bool best_in_pool(ctx *c, const gf_pod *p, gf_placement *out)
 {
     size_t pool_idx;
     if (!pod_pool(c, p, &pool_idx)) return false;
     bool found = false;
     const uint8_t *allowed = allowed_row(c, p, pool_idx);
-    if (c->o->scorer == GF_SCORE_BINPACK && (p->gpu_whole || p->share != GF_SHARE_NONE))
-        return best_binpack(c, p, pool_idx, allowed, out);
+    if (c->o->scorer == GF_SCORE_BINPACK)
+        return p->gpu_whole || p->share != GF_SHARE_NONE
+                   ? best_binpack(c, p, pool_idx, allowed, out)
+                   : best_binpack_cpu(c, p, pool_idx, allowed, out);
     for (uint32_t i = 0; i < c->pool_len[pool_idx]; i++)
         consider(c, p, allowed, c->pool_nodes[pool_idx][i], &found, out);
     return found;
