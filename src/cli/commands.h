@@ -10,6 +10,8 @@ int gf_cmd_convert_alibaba(int argc, char **argv);
 int gf_cmd_consolidate(int argc, char **argv);
 int gf_cmd_pack_eval(int argc, char **argv);
 int gf_cmd_recommend(int argc, char **argv);
+int gf_cmd_simulate(int argc, char **argv);
+int gf_cmd_explain(int argc, char **argv);
 
 /* Prints "gpufrac: warning: ..." lines for the diagnostics (at most limit,
  * then a count of the rest) to stderr. */

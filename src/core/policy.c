@@ -235,7 +235,7 @@ void gf_fair_policy_defaults(gf_fair_policy *f)
         .starved_threshold = 0.8,
         .device_memory_full_ratio = 0.95,
         .compute_share = GF_FAIR_SHARE_FRACTION,
-        .response = GF_FAIR_RESPONSE_UPSIZE,
+        .response = GF_FAIR_PREFER_UPSIZE,
         .max_actions_per_hour = 2,
     };
 }
@@ -264,15 +264,15 @@ bool gf_fair_mode_parse(const char *s, gf_fair_mode *out)
     return i >= 0;
 }
 
-const char *gf_fair_response_name(gf_fair_response r)
+const char *gf_fair_prefer_name(gf_fair_prefer r)
 {
     return (unsigned)r < 3 ? fair_response_names[r] : "?";
 }
 
-bool gf_fair_response_parse(const char *s, gf_fair_response *out)
+bool gf_fair_prefer_parse(const char *s, gf_fair_prefer *out)
 {
     int i = name_index(fair_response_names, 3, s);
-    if (i >= 0) *out = (gf_fair_response)i;
+    if (i >= 0) *out = (gf_fair_prefer)i;
     return i >= 0;
 }
 
@@ -324,7 +324,7 @@ gf_err gf_fair_policy_validate(const gf_fair_policy *f, gf_fair_problem *pb)
     if ((unsigned)f->compute_share > GF_FAIR_SHARE_EQUAL)
         return fair_problem(pb, GF_FF_COMPUTE_SHARE, "must be fraction or equal, got %d",
                             (int)f->compute_share);
-    if ((unsigned)f->response > GF_FAIR_RESPONSE_REPORT)
+    if ((unsigned)f->response > GF_FAIR_PREFER_REPORT)
         return fair_problem(pb, GF_FF_RESPONSE, "must be upsize, move-victim or report, got %d",
                             (int)f->response);
     if (f->max_actions_per_hour < 0 || f->max_actions_per_hour > 3600)

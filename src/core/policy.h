@@ -146,11 +146,11 @@ typedef enum gf_fair_mode {
 } gf_fair_mode;
 
 /* The response preferred when pod priorities do not decide who yields. */
-typedef enum gf_fair_response {
-    GF_FAIR_RESPONSE_UPSIZE = 0,      /* give the offender a larger fraction (a new pod) */
-    GF_FAIR_RESPONSE_MOVE_VICTIM = 1, /* move a starved or endangered GPU-mate elsewhere */
-    GF_FAIR_RESPONSE_REPORT = 2       /* report only (Event + metric) */
-} gf_fair_response;
+typedef enum gf_fair_prefer {
+    GF_FAIR_PREFER_UPSIZE = 0,      /* give the offender a larger fraction (a new pod) */
+    GF_FAIR_PREFER_MOVE_VICTIM = 1, /* move a starved or endangered GPU-mate elsewhere */
+    GF_FAIR_PREFER_REPORT = 2       /* report only (Event + metric) */
+} gf_fair_prefer;
 
 /* A pod's fair share of a GPU's compute (SM time). */
 typedef enum gf_fair_share {
@@ -165,7 +165,7 @@ typedef struct gf_fair_policy {
     double starved_threshold;        /* starved: gets less than this x what it is owed */
     double device_memory_full_ratio; /* device memory used / total at or above this: nearly full */
     gf_fair_share compute_share;     /* what compute a pod is entitled to */
-    gf_fair_response response;
+    gf_fair_prefer response;
     int32_t max_actions_per_hour; /* responses applied per hour, whole cluster; 0 = none */
 } gf_fair_policy;
 
@@ -194,8 +194,8 @@ void gf_fair_policy_defaults(gf_fair_policy *f);
  * "equal". Parsers take the exact lower-case name and return false otherwise. */
 const char *gf_fair_mode_name(gf_fair_mode m);
 bool gf_fair_mode_parse(const char *s, gf_fair_mode *out);
-const char *gf_fair_response_name(gf_fair_response r);
-bool gf_fair_response_parse(const char *s, gf_fair_response *out);
+const char *gf_fair_prefer_name(gf_fair_prefer r);
+bool gf_fair_prefer_parse(const char *s, gf_fair_prefer *out);
 const char *gf_fair_share_name(gf_fair_share s);
 bool gf_fair_share_parse(const char *s, gf_fair_share *out);
 

@@ -695,6 +695,7 @@ typedef struct fair_ctx {
     gf_fair_policy *f;
     const yaml_node_t *map;
     yaml_mark_t *marks; /* per gf_fair_field */
+    bool *set;          /* per gf_fair_field: written in the file */
 } fair_ctx;
 
 /* A string naming one of an enum's values; the parse function gives the value. */
@@ -721,8 +722,8 @@ static bool parse_fair_mode(const char *s, int *out)
 
 static bool parse_fair_response(const char *s, int *out)
 {
-    gf_fair_response r;
-    if (!gf_fair_response_parse(s, &r)) return false;
+    gf_fair_prefer r;
+    if (!gf_fair_prefer_parse(s, &r)) return false;
     *out = (int)r;
     return true;
 }
@@ -778,7 +779,7 @@ static gf_err fair_pair(loader *ld, size_t idx, const yaml_node_t *key, const ch
         case GF_FF_RESPONSE:
             rc = get_choice(ld, value, "response", "upsize, move-victim or report",
                             parse_fair_response, &choice);
-            if (!rc) c->f->response = (gf_fair_response)choice;
+            if (!rc) c->f->response = (gf_fair_prefer)choice;
             break;
         case GF_FF_MAX_ACTIONS:
             rc = get_int(ld, value, &i);
@@ -787,7 +788,10 @@ static gf_err fair_pair(loader *ld, size_t idx, const yaml_node_t *key, const ch
         case GF_FF_COUNT:
             break;
         }
-        if (!rc) c->marks[f] = value->start_mark;
+        if (!rc) {
+            c->marks[f] = value->start_mark;
+            c->set[f] = true;
+        }
     }
     pop(ld, saved);
     return rc;
@@ -862,14 +866,11 @@ static gf_err top_pair(loader *ld, size_t idx, const yaml_node_t *key, const cha
     while (which < sizeof keys / sizeof keys[0] && strcmp(k, keys[which]))
         which++;
     if (which == sizeof keys / sizeof keys[0]) {
-        /* fairUse last, after the parenthesis, keeps the rightsizing keys' message as it was */
-        rc = unknown_key(ld, key, k,
-                         "apiVersion, kind, optIn, allowAnnotationUpgrade, "
-                         "defaults, rules); fair-use settings go under fairUse (");
-        if (rc == GF_EINPUT && ld->err) {
-            size_t len = strlen(ld->err->msg);
-            if (len >= 2 && !strcmp(ld->err->msg + len - 2, " (")) ld->err->msg[len - 2] = '\0';
-        }
+        rc = fail_at(ld, key->start_mark,
+                     "unknown key \"%.60s\" (known keys: apiVersion, kind, optIn, "
+                     "allowAnnotationUpgrade, defaults, rules); fair-use settings go under "
+                     "fairUse",
+                     k);
     } else if (!(rc = check_duplicate(ld, dc->root, idx, key, k))) {
         switch (which) {
         case 0:
@@ -906,7 +907,7 @@ static gf_err top_pair(loader *ld, size_t idx, const yaml_node_t *key, const cha
         default:
             if (!is_null(value) && !(rc = expect_mapping(ld, value))) {
                 dc->fair_at = value->start_mark;
-                fair_ctx c = {&ld->p->fair_use, value, dc->fair_marks};
+                fair_ctx c = {&ld->p->fair_use, value, dc->fair_marks, dc->fair_set};
                 rc = each_pair(ld, value, fair_pair, &c);
             }
             break;
@@ -967,9 +968,7 @@ static gf_err load_document(loader *ld, const yaml_node_t *root)
         gf_fair_problem fp;
         if (!rc && gf_fair_policy_validate(&ld->p->fair_use, &fp)) {
             /* a key left out has its (valid) default, so the key at fault was written */
-            yaml_mark_t mark = dc.fair_marks[fp.field].line || dc.fair_marks[fp.field].column
-                                   ? dc.fair_marks[fp.field]
-                                   : dc.fair_at;
+            yaml_mark_t mark = dc.fair_set[fp.field] ? dc.fair_marks[fp.field] : dc.fair_at;
             pop(ld, 0);
             push_field(ld, "fairUse");
             push_field(ld, gf_fair_field_key(fp.field));

@@ -1,0 +1,467 @@
+/* cmd_simulate.c - `gpufrac simulate`: replay a cluster under GPU-sharing
+ * policies with synthetic, trace-driven or recorded demand, and compare
+ * savings with harm (core/sim.h); optionally an HTML report. */
+#include "commands.h"
+#include "core/gen.h"
+#include "core/sim.h"
+#include "io/azure_trace.h"
+#include "io/policy_yaml.h"
+#include "io/report_html.h"
+#include "io/snapshot.h"
+#include "io/usage.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void help(FILE *f)
+{
+    fprintf(f,
+            "usage: gpufrac simulate [options]\n\n"
+            "Replays a KAI cluster for days under GPU-sharing policies, on the same demand,\n"
+            "and compares what each reserves with the harm it causes: validate a rightsizing\n"
+            "policy before automating it. Policies: one-gpu-per-container (whole GPUs),\n"
+            "static (fractions as declared), vpa-style (p90 + 15%%, no fast upsize),\n"
+            "gpufrac (the policy given; recommend mode simulated as auto) and oracle\n"
+            "(allocation = demand: a lower bound). Each step, usage is sampled as the\n"
+            "exporter would, resizes recreate pods (restart delay), pods are placed with\n"
+            "KAI's binpack, nodes are consolidated hourly and added when pods are pending.\n\n"
+            "cluster (default: --nodes 50):\n"
+            "  -c, --cluster FILE     kubectl JSON snapshot (repeatable); pods must carry KAI\n"
+            "                         shares (gpu-fraction / gpu-memory)\n"
+            "  -n, --nodes N          a generated cluster of N nodes (gen-snapshot's)\n\n"
+            "demand (default builtin):\n"
+            "  -d, --demand SOURCE    builtin: inference services (diurnal, bursty, step\n"
+            "                         changes, idle, always full)\n"
+            "                         azure:PATH: request arrivals of the Azure LLM inference\n"
+            "                         trace (TIMESTAMP,ContextTokens,GeneratedTokens) laid\n"
+            "                         onto every service with its own offset and scale\n"
+            "                         csv:PATH: recorded usage, the CSV `gpufrac recommend\n"
+            "                         --usage` reads (needs --cluster with those pods)\n\n"
+            "options:\n"
+            "  -p, --policy FILE      gpufrac's rightsizing policy (YAML); default built-in\n"
+            "      --policies LIST    comma-separated subset of the policies to run\n"
+            "      --days N           simulated days (default 7; decimals allowed)\n"
+            "      --step DURATION    time step (default 1m)\n"
+            "  -s, --seed S           demand and generated cluster seed (default 1)\n"
+            "      --scorer NAME      placement: binpack (default), spread, bestfit, fgd\n"
+            "  -r, --report FILE      write a self-contained HTML report\n"
+            "  -o, --output FORMAT    table (default) or json\n"
+            "  -q, --quiet            no progress bar, no warnings\n"
+            "  -h, --help             this text\n\n"
+            "A progress bar goes to standard error when it is a terminal.\n"
+            "exit codes: 0 success, 1 runtime failure, 2 usage or input error\n");
+}
+
+static int fail(const gf_error *err)
+{
+    char msg[1100];
+    gf_error_format(err, msg, sizeof msg);
+    fprintf(stderr, "gpufrac simulate: %s\n", msg);
+    return gf_err_exit_code(err->code);
+}
+
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int usage_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "gpufrac simulate: ");
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\n(see gpufrac simulate --help)\n");
+    va_end(ap);
+    return 2;
+}
+
+static bool parse_u64(const char *s, uint64_t max, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (!*s || *end || errno || s[0] == '-' || s[0] == '+' || v > max) return false;
+    *out = v;
+    return true;
+}
+
+typedef struct progress {
+    bool on;
+    int last;
+} progress;
+
+static void show_progress(void *ctx, gf_sim_policy p, double done)
+{
+    progress *pr = ctx;
+    int pct = (int)(done * 100);
+    if (!pr->on || pct == pr->last) return;
+    pr->last = pct;
+    int bar = pct * 30 / 100;
+    fprintf(stderr, "\r%-22s [%.*s%*s] %3d%%", gf_sim_policy_name(p), bar,
+            "##############################", 30 - bar, "", pct);
+    if (done >= 1) fprintf(stderr, "\n");
+    fflush(stderr);
+}
+
+static const char *fmt_duration(double s, char *buf, size_t n)
+{
+    if (s >= 86400 && fmod(s, 86400) == 0)
+        snprintf(buf, n, "%.0fd", s / 86400);
+    else if (s >= 3600 && fmod(s, 3600) == 0)
+        snprintf(buf, n, "%.0fh", s / 3600);
+    else if (s >= 60 && fmod(s, 60) == 0)
+        snprintf(buf, n, "%.0fm", s / 60);
+    else
+        snprintf(buf, n, "%.0fs", s);
+    return buf;
+}
+
+static void print_table(const gf_sim_report *r, const char *cluster, const char *demand,
+                        uint64_t seed)
+{
+    char d1[32];
+    printf("Simulated %.4g days at %s steps: %s; %u GPU services (%u pods), %s demand, seed "
+           "%llu\n",
+           r->duration_s / 86400, fmt_duration(r->step_s, d1, sizeof d1), cluster, r->services,
+           r->service_pods, demand, (unsigned long long)seed);
+    printf("Demand mix: %.0f%% of containers use their full GPU (as sized), median use %.2f of "
+           "the allocation, %.0f%% under half; %.0f%% exceed their allocation at some point\n\n",
+           100 * r->mix.full_share, r->mix.median_use, 100 * r->mix.under_half,
+           100 * r->mix.over_share);
+    const gf_sim_result *base = r->policy[GF_SIM_STATIC].ran ? &r->policy[GF_SIM_STATIC] : NULL;
+    printf("%-22s %9s %7s %11s %11s %6s %9s %9s %8s %8s %8s\n", "POLICY", "GPU-HOURS",
+           "VS-STAT", "GPUS", "NODES", "OOMS", "THROTTLE", "PENDING", "RESTART", "RESIZE", "SAVED");
+    printf("%-22s %9s %7s %11s %11s %6s %9s %9s %8s %8s %8s\n", "", "reserved", "", "peak/mean",
+           "peak/mean", "", "pod-min", "pod-min", "pods", "/wl/day", "GPU-h");
+    for (int p = 0; p < GF_SIM_NPOLICIES; p++) {
+        const gf_sim_result *x = &r->policy[p];
+        if (!x->ran) continue;
+        char vs[16] = "-", gpus[32], nodes[32], saved[24] = "-";
+        if (base && base->gpu_hours_reserved > 0)
+            snprintf(vs, sizeof vs, "%+.0f%%",
+                     100 * (x->gpu_hours_reserved / base->gpu_hours_reserved - 1));
+        snprintf(gpus, sizeof gpus, "%.0f/%.1f", x->gpus_peak, x->gpus_mean);
+        snprintf(nodes, sizeof nodes, "%.0f/%.1f", x->nodes_peak, x->nodes_mean);
+        if (base) snprintf(saved, sizeof saved, "%.0f", base->gpu_hours_provisioned -
+                                                            x->gpu_hours_provisioned);
+        char resize[16] = "-";
+        if (p == GF_SIM_VPA || p == GF_SIM_GPUFRAC)
+            snprintf(resize, sizeof resize, "%.2f", x->resizes_per_workload_day);
+        printf("%-22s %9.1f %7s %11s %11s %6llu %9.0f %9.0f %8llu %8s %8s\n",
+               gf_sim_policy_name((gf_sim_policy)p), x->gpu_hours_reserved, vs, gpus, nodes,
+               (unsigned long long)x->ooms, x->throttled_min, x->pending_min,
+               (unsigned long long)(x->restarts_resize + x->restarts_move), resize, saved);
+    }
+    printf("\nGPU-HOURS: the services' allocations held; GPUS/NODES: GPU nodes in service "
+           "after consolidation (oracle: a fluid bound); SAVED: GPU-hours of GPU nodes in "
+           "service below static; RESTART: pods recreated by resizes and moves.\n");
+}
+
+static json_t *result_json(const gf_sim_result *x, gf_sim_policy p)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "name", json_string(gf_sim_policy_name(p)));
+    json_object_set_new(o, "gpu_hours_reserved", json_real(x->gpu_hours_reserved));
+    json_object_set_new(o, "gpu_hours_used", json_real(x->gpu_hours_used));
+    json_object_set_new(o, "gpu_hours_provisioned", json_real(x->gpu_hours_provisioned));
+    json_object_set_new(o, "gpus", json_pack("{s:f, s:f}", "peak", x->gpus_peak, "mean",
+                                             x->gpus_mean));
+    json_object_set_new(o, "nodes", json_pack("{s:f, s:f}", "peak", x->nodes_peak, "mean",
+                                              x->nodes_mean));
+    json_object_set_new(
+        o, "harm",
+        json_pack("{s:I, s:f, s:f, s:f, s:f, s:I, s:I}", "ooms", (json_int_t)x->ooms,
+                  "throttled_minutes", x->throttled_min, "neighbour_slowed_minutes",
+                  x->neighbour_min, "pending_minutes", x->pending_min, "unavailable_minutes",
+                  x->unavailable_min, "restarts_resize", (json_int_t)x->restarts_resize,
+                  "restarts_move", (json_int_t)x->restarts_move));
+    json_object_set_new(
+        o, "actions",
+        json_pack("{s:I, s:I, s:I, s:f, s:i, s:I, s:I, s:I, s:I}", "resizes",
+                  (json_int_t)x->resizes, "upsizes", (json_int_t)x->upsizes, "downsizes",
+                  (json_int_t)x->downsizes, "resizes_per_workload_day",
+                  x->resizes_per_workload_day, "rightsized_workloads",
+                  (int)x->rightsized_workloads, "moves", (json_int_t)x->moves, "nodes_drained",
+                  (json_int_t)x->nodes_drained, "nodes_added", (json_int_t)x->nodes_added,
+                  "consolidations", (json_int_t)x->consolidations));
+    return o;
+}
+
+static int print_json(const gf_sim_report *r, const char *cluster, const char *demand,
+                      uint64_t seed)
+{
+    json_t *pols = json_array();
+    for (int p = 0; p < GF_SIM_NPOLICIES; p++)
+        if (r->policy[p].ran)
+            json_array_append_new(pols, result_json(&r->policy[p], (gf_sim_policy)p));
+    json_t *shapes = json_object();
+    for (int s = 0; s < GF_SHAPE_COUNT; s++)
+        if (r->mix.shape_share[s] > 0)
+            json_object_set_new(shapes, gf_demand_shape_name((gf_demand_shape)s),
+                                json_real(r->mix.shape_share[s]));
+    json_t *o = json_pack(
+        "{s:{s:s, s:s, s:I, s:f, s:f, s:f, s:i, s:i, s:i, s:i, s:i, s:i}, "
+        "s:{s:f, s:f, s:f, s:f, s:f, s:o}, s:o}",
+        "simulation", "cluster", cluster, "demand", demand, "seed", (json_int_t)seed, "start",
+        r->start_t, "step_seconds", r->step_s, "days", r->duration_s / 86400, "steps",
+        (int)r->n_steps, "gpu_nodes", (int)r->gpu_nodes, "gpus", (int)r->gpus, "spare_nodes",
+        (int)r->spare_nodes, "services", (int)r->services, "service_pods", (int)r->service_pods,
+        "demand_mix", "full_share", r->mix.full_share, "median_use", r->mix.median_use,
+        "under_half", r->mix.under_half, "mean_use", r->mix.mean_use, "over_share",
+        r->mix.over_share, "shapes", shapes, "policies", pols);
+    int rc = json_dumpf(o, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(10)) ? 1 : 0;
+    fputc('\n', stdout);
+    json_decref(o);
+    return rc;
+}
+
+static gf_err parse_policies(const char *s, uint32_t *mask, gf_error *err)
+{
+    *mask = 0;
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", s);
+    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+        int p = 0;
+        while (p < GF_SIM_NPOLICIES && strcmp(tok, gf_sim_policy_name((gf_sim_policy)p)))
+            p++;
+        if (p == GF_SIM_NPOLICIES)
+            return gf_error_set(err, GF_EUSAGE, "--policies",
+                                "unknown policy '%s' (one-gpu-per-container, static, vpa-style, "
+                                "gpufrac, oracle)",
+                                tok);
+        *mask |= 1u << p;
+    }
+    if (!*mask) return gf_error_set(err, GF_EUSAGE, "--policies", "no policy named");
+    return GF_OK;
+}
+
+int gf_cmd_simulate(int argc, char **argv)
+{
+    enum { OPT_POLICIES = 256, OPT_DAYS, OPT_STEP, OPT_SCORER };
+    static const struct option opts[] = {{"cluster", required_argument, NULL, 'c'},
+                                         {"nodes", required_argument, NULL, 'n'},
+                                         {"demand", required_argument, NULL, 'd'},
+                                         {"policy", required_argument, NULL, 'p'},
+                                         {"policies", required_argument, NULL, OPT_POLICIES},
+                                         {"days", required_argument, NULL, OPT_DAYS},
+                                         {"step", required_argument, NULL, OPT_STEP},
+                                         {"seed", required_argument, NULL, 's'},
+                                         {"scorer", required_argument, NULL, OPT_SCORER},
+                                         {"report", required_argument, NULL, 'r'},
+                                         {"output", required_argument, NULL, 'o'},
+                                         {"quiet", no_argument, NULL, 'q'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    GF_VEC(char *) clusters = {0};
+    const char *demand = "builtin", *policy_path = NULL, *report_path = NULL;
+    const char *policies_text = NULL, *days_text = "7", *step_text = "1m", *scorer_text = NULL;
+    uint64_t nodes = 0, seed = 1;
+    bool json = false, quiet = false;
+    int c, usage_rc = -1;
+    optind = 1;
+    while (usage_rc < 0 && (c = getopt_long(argc, argv, "c:n:d:p:s:r:o:qh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            gf_vec_push(&clusters, optarg);
+            break;
+        case 'n':
+            if (!parse_u64(optarg, GF_GEN_MAX_NODES, &nodes) || nodes == 0)
+                usage_rc = usage_error("--nodes '%s': expected a node count of at least 1",
+                                       optarg);
+            break;
+        case 'd':
+            demand = optarg;
+            break;
+        case 'p':
+            policy_path = optarg;
+            break;
+        case OPT_POLICIES:
+            policies_text = optarg;
+            break;
+        case OPT_DAYS:
+            days_text = optarg;
+            break;
+        case OPT_STEP:
+            step_text = optarg;
+            break;
+        case 's':
+            if (!parse_u64(optarg, UINT64_MAX, &seed))
+                usage_rc = usage_error("--seed '%s': expected a non-negative integer", optarg);
+            break;
+        case OPT_SCORER:
+            scorer_text = optarg;
+            break;
+        case 'r':
+            report_path = optarg;
+            break;
+        case 'o':
+            if (!strcmp(optarg, "json"))
+                json = true;
+            else if (strcmp(optarg, "table") != 0)
+                usage_rc = usage_error("--output '%s': use table or json", optarg);
+            break;
+        case 'q':
+            quiet = true;
+            break;
+        case 'h':
+            help(stdout);
+            usage_rc = 0;
+            break;
+        default:
+            help(stderr);
+            usage_rc = 2;
+            break;
+        }
+    }
+    if (usage_rc < 0 && optind < argc)
+        usage_rc = usage_error("unexpected argument '%s' (the cluster goes with --cluster)",
+                               argv[optind]);
+    if (usage_rc < 0 && clusters.n && nodes)
+        usage_rc = usage_error("%s", "--cluster and --nodes exclude each other");
+    if (usage_rc >= 0) {
+        gf_vec_free(&clusters);
+        return usage_rc;
+    }
+
+    gf_error err = {0};
+    gf_err rc = GF_OK;
+    gf_sim_opts so;
+    gf_sim_opts_default(&so);
+    /* options */
+    char *end;
+    errno = 0;
+    double days = strtod(days_text, &end);
+    if (!*days_text || *end || errno || !(days > 0 && days <= 366))
+        rc = gf_error_set(&err, GF_EUSAGE, "--days", "'%s': expected a number of days in (0, 366]",
+                          days_text);
+    int64_t step = 0;
+    const char *why = NULL;
+    if (!rc && (!gf_parse_duration(step_text, &step, &why) || step < 1 || step > 3600))
+        rc = gf_error_set(&err, GF_EUSAGE, "--step", "'%s': %s", step_text,
+                          why ? why : "expected a duration from 1s to 1h");
+    if (!rc && policies_text) rc = parse_policies(policies_text, &so.policies, &err);
+    if (!rc && scorer_text && gf_scorer_parse(scorer_text, &so.scorer))
+        rc = gf_error_set(&err, GF_EUSAGE, "--scorer",
+                          "'%s': use binpack, spread, bestfit or fgd", scorer_text);
+    enum { D_BUILTIN, D_AZURE, D_CSV } dkind = D_BUILTIN;
+    const char *dpath = NULL;
+    if (!rc) {
+        if (!strcmp(demand, "builtin")) {
+            dkind = D_BUILTIN;
+        } else if (!strncmp(demand, "azure:", 6) && demand[6]) {
+            dkind = D_AZURE;
+            dpath = demand + 6;
+        } else if (!strncmp(demand, "csv:", 4) && demand[4]) {
+            dkind = D_CSV;
+            dpath = demand + 4;
+        } else {
+            rc = gf_error_set(&err, GF_EUSAGE, "--demand",
+                              "'%s': use builtin, azure:PATH or csv:PATH", demand);
+        }
+    }
+    if (!rc && dkind == D_CSV && !clusters.n)
+        rc = gf_error_set(&err, GF_EUSAGE, "--demand",
+                          "csv demand names pods: give the cluster they ran in with --cluster");
+    so.duration_s = days * 86400;
+    so.step_s = (double)step;
+
+    gf_model m;
+    gf_model_init(&m);
+    gf_diags d;
+    gf_diags_init(&d);
+    gf_policy pol;
+    gf_policy_init(&pol);
+    gf_request_trace tr;
+    gf_request_trace_init(&tr);
+    gf_usage u;
+    gf_usage_init(&u);
+    gf_demand dem;
+    gf_demand_init(&dem);
+    gf_sim *sim = NULL;
+    gf_sim_report rep;
+    memset(&rep, 0, sizeof rep);
+    char cluster_desc[600];
+    if (!rc && policy_path) rc = gf_policy_load_file(&pol, policy_path, &err);
+    if (!rc && clusters.n) {
+        rc = gf_snapshot_load_files(&m, clusters.v, (int)clusters.n, &d, &err);
+        snprintf(cluster_desc, sizeof cluster_desc, "%s%s", clusters.v[0],
+                 clusters.n > 1 ? " (and more)" : "");
+    } else if (!rc) {
+        gf_gen_opts go;
+        gf_gen_opts_default(&go);
+        go.nodes = nodes ? (uint32_t)nodes : 50;
+        go.seed = seed;
+        rc = gf_gen_cluster(&m, &go, &d, &err);
+        snprintf(cluster_desc, sizeof cluster_desc, "generated cluster of %u nodes (seed %llu)",
+                 go.nodes, (unsigned long long)seed);
+    }
+    if (!rc && dkind == D_AZURE) rc = gf_azure_trace_load(&tr, dpath, &err);
+    if (!rc && dkind == D_CSV) rc = gf_usage_load_csv(&u, dpath, &err);
+    if (!quiet) gf_cli_print_diags(&d, 20);
+    progress pr = {!quiet && isatty(fileno(stderr)), -1};
+    so.policy = policy_path ? &pol : NULL;
+    so.progress = show_progress;
+    so.progress_ctx = &pr;
+    if (!rc) rc = gf_sim_new(&m, &so, &sim, &err);
+    if (!rc) {
+        gf_demand_opts dopt;
+        gf_sim_demand_opts(sim, seed, &dopt);
+        const gf_sim_service *svc;
+        size_t nsvc = gf_sim_services(sim, &svc);
+        if (dkind == D_BUILTIN) {
+            rc = gf_demand_builtin(&dem, &dopt, gf_sim_scales(sim), nsvc, &err);
+        } else if (dkind == D_AZURE) {
+            rc = gf_demand_trace(&dem, &dopt, &tr, gf_sim_scales(sim), nsvc, &err);
+            if (rc && err.where[0] == 'd') snprintf(err.where, sizeof err.where, "%s", dpath);
+        } else {
+            size_t unmatched = 0, empty = 0;
+            rc = gf_sim_demand_from_usage(sim, u.samples.v, u.samples.n, &dem, &unmatched, &empty,
+                                          &err);
+            if (rc && !strcmp(err.where, "usage")) snprintf(err.where, sizeof err.where, "%s", dpath);
+            if (!rc && !quiet && unmatched)
+                fprintf(stderr,
+                        "gpufrac simulate: warning: %s: %zu samples of pods outside the "
+                        "cluster's GPU services skipped\n",
+                        dpath, unmatched);
+            if (!rc && !quiet && empty)
+                fprintf(stderr,
+                        "gpufrac simulate: warning: %s: %zu of %zu services have no samples: "
+                        "simulated idle\n",
+                        dpath, empty, nsvc);
+        }
+    }
+    if (!rc) rc = gf_sim_run(sim, &dem, &rep, &err);
+    int exit_code = 0;
+    char demand_desc[600];
+    snprintf(demand_desc, sizeof demand_desc, "%s", demand);
+    if (rc) {
+        exit_code = fail(&err);
+    } else {
+        if (report_path) {
+            gf_report_meta meta = {cluster_desc, demand_desc, policy_path, seed, "gpufrac 0.1.0"};
+            gf_err wrc = gf_report_html_write(report_path, &rep, &meta, &err);
+            if (wrc) exit_code = fail(&err);
+        }
+        if (!exit_code) {
+            if (json)
+                exit_code = print_json(&rep, cluster_desc, demand_desc, seed);
+            else
+                print_table(&rep, cluster_desc, demand_desc, seed);
+        }
+    }
+    if (fflush(stdout) != 0) exit_code = 1;
+    gf_sim_report_free(&rep);
+    gf_sim_free(sim);
+    gf_demand_free(&dem);
+    gf_usage_free(&u);
+    gf_request_trace_free(&tr);
+    gf_policy_free(&pol);
+    gf_diags_free(&d);
+    gf_model_free(&m);
+    gf_vec_free(&clusters);
+    return exit_code;
+}

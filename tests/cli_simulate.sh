@@ -1,0 +1,173 @@
+#!/usr/bin/env bash
+# cli_simulate.sh - `gpufrac simulate` through the real binary: the policy
+# table and JSON, determinism per seed, the three demand sources, the HTML
+# report, and bad options and inputs (exit 2, naming file and line).
+#   usage: cli_simulate.sh GPUFRAC FIXTURES_DIR
+set -u
+bin=$1 fx=$2
+pass=0 fail=0
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+run() { ${GF_WRAP:-} "$bin" "$@" >"$tmp/out" 2>"$tmp/err"; echo $? >"$tmp/rc"; }
+check() {
+  local name=$1; shift
+  if "$@"; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAIL: $name"; echo "--- stdout"; head -30 "$tmp/out"; echo "--- stderr"; head -20 "$tmp/err"; fi
+}
+rc_is() { [ "$(cat "$tmp/rc")" = "$1" ]; }
+out_has() { grep -qF -- "$1" "$tmp/out"; }
+err_has() { grep -qF -- "$1" "$tmp/err"; }
+err_empty() { [ ! -s "$tmp/err" ]; }
+jq_ok() { jq -e "$1" "$tmp/out" >/dev/null; }
+
+small=(--nodes 12 --days 1)
+
+run simulate --help
+check "help exit 0" rc_is 0
+check "help names the demand sources" out_has "azure:PATH"
+check "help names exit codes" out_has "exit codes"
+
+# the policy table
+run simulate "${small[@]}"
+check "table exit 0" rc_is 0
+for p in one-gpu-per-container static vpa-style gpufrac oracle; do
+  check "table row $p" out_has "$p"
+done
+check "table header" out_has "GPU-HOURS"
+check "table mix line" out_has "use their full GPU"
+check "no progress bar when stderr is not a terminal" err_empty
+
+# JSON: every policy, the oracle reserves least, determinism
+run simulate "${small[@]}" -o json
+check "json exit 0" rc_is 0
+check "json five policies" jq_ok '.policies | length == 5'
+check "json names" jq_ok '[.policies[].name] == ["one-gpu-per-container","static","vpa-style","gpufrac","oracle"]'
+check "json oracle is the lower bound" jq_ok '(.policies | map(select(.name == "oracle"))[0].gpu_hours_reserved) as $o | all(.policies[]; .gpu_hours_reserved >= $o)'
+check "json harm fields" jq_ok '.policies[0].harm | has("ooms") and has("throttled_minutes") and has("pending_minutes") and has("restarts_resize") and has("restarts_move")'
+check "json gpus and nodes" jq_ok '.policies[1].gpus.peak >= .policies[1].gpus.mean and .policies[1].nodes.mean > 0'
+check "json resizes per workload per day" jq_ok '.policies[3].actions | has("resizes_per_workload_day")'
+check "json demand mix" jq_ok '.demand_mix.full_share > 0 and .demand_mix.median_use < 1'
+check "json simulation" jq_ok '.simulation.steps == 1440 and .simulation.seed == 1 and .simulation.demand == "builtin"'
+cp "$tmp/out" "$tmp/first.json"
+run simulate "${small[@]}" -o json
+check "same seed, same JSON" cmp -s "$tmp/out" "$tmp/first.json"
+run simulate "${small[@]}" -o json --seed 2
+check "seed 2 runs" rc_is 0
+check "another seed, other JSON" bash -c "! cmp -s '$tmp/out' '$tmp/first.json'"
+
+# a subset of policies, a coarser step, another scorer
+run simulate "${small[@]}" -o json --policies static,gpufrac --step 5m --scorer bestfit
+check "subset exit 0" rc_is 0
+check "subset two policies" jq_ok '[.policies[].name] == ["static","gpufrac"]'
+check "step 5m" jq_ok '.simulation.steps == 288 and .simulation.step_seconds == 300'
+
+# the report
+run simulate "${small[@]}" -q --report "$tmp/r.html"
+check "report exit 0" rc_is 0
+check "report written" [ -s "$tmp/r.html" ]
+check "report svg" grep -q '<svg id="fleet-alloc"' "$tmp/r.html"
+check "report heat-map" grep -q 'id="heatmap-svg"' "$tmp/r.html"
+check "report savings" grep -q 'data-policy="gpufrac"' "$tmp/r.html"
+check "report has no scripts" bash -c "! grep -qi '<script' '$tmp/r.html'"
+check "report still prints the table" out_has "oracle"
+run simulate "${small[@]}" -q --report "$tmp/no/such/dir/r.html"
+check "report unwritable exit 1" rc_is 1
+check "report unwritable named" err_has "$tmp/no/such/dir/r.html"
+
+# Azure trace demand (the excerpt; the whole trace is bench/simulate.sh's)
+run simulate "${small[@]}" -o json --demand "azure:$fx/azure/conv_excerpt.csv"
+check "azure exit 0" rc_is 0
+check "azure demand named" jq_ok ".simulation.demand == \"azure:$fx/azure/conv_excerpt.csv\""
+check "azure five policies" jq_ok '.policies | length == 5'
+
+# recorded usage (the CSV `gpufrac recommend --usage` reads)
+start=1795507200
+awk -v start=$start 'BEGIN {
+  G = 1073741824
+  print "timestamp,namespace,pod,container,gpu_uuid,memory_bytes,sm_util"
+  for (i = 0; i <= 1500; i++) {
+    t = start + i * 60
+    printf "%d,team-a,llm-chat-7d9f8b6c5d-x2lqf,server,GPU-a,%.0f,0.08\n", t, 2 * G
+    printf "%d,team-a,embedder-5f6c7d8e9a-p0d7z,embed,GPU-a,%.0f,\n", t, 6 * G
+    printf "%d,team-x,stray-pod,c,GPU-z,%.0f,0.1\n", t, G
+  }
+}' >"$tmp/usage.csv"
+run simulate --cluster "$fx/kai-small.json" --days 1 --demand "csv:$tmp/usage.csv" -o json
+check "csv exit 0" rc_is 0
+check "csv unmatched warned" err_has "samples of pods outside the cluster's GPU services skipped"
+check "csv idle services warned" err_has "services have no samples"
+check "csv embedder upsized by gpufrac" jq_ok '.policies[] | select(.name == "gpufrac") | .actions.upsizes >= 1'
+check "csv static OOMs on the embedder" jq_ok '.policies[] | select(.name == "static") | .harm.ooms > 0'
+run simulate --cluster "$fx/kai-small.json" --days 1 --demand "csv:$tmp/usage.csv" -q
+check "csv quiet" err_empty
+
+# bad options: exit 2, naming the option
+run simulate --days 0
+check "days 0 exit 2" rc_is 2
+check "days named" err_has "--days"
+run simulate --days 400
+check "days 400 exit 2" rc_is 2
+run simulate --step 5x
+check "bad step exit 2" rc_is 2
+check "bad step named" err_has "--step"
+run simulate --step 2h
+check "step over 1h exit 2" rc_is 2
+run simulate --demand nonsense
+check "bad demand exit 2" rc_is 2
+check "bad demand named" err_has "builtin, azure:PATH or csv:PATH"
+run simulate --demand "csv:$tmp/usage.csv"
+check "csv without cluster exit 2" rc_is 2
+check "csv without cluster says why" err_has "--cluster"
+run simulate --cluster "$fx/kai-small.json" --nodes 5
+check "cluster and nodes exit 2" rc_is 2
+run simulate --policies static,nope
+check "bad policies exit 2" rc_is 2
+check "bad policies named" err_has "unknown policy 'nope'"
+run simulate -o xml
+check "bad output exit 2" rc_is 2
+run simulate --nodes abc
+check "bad nodes exit 2" rc_is 2
+run simulate --seed -1
+check "bad seed exit 2" rc_is 2
+run simulate stray
+check "positional exit 2" rc_is 2
+run simulate --scorer nope
+check "bad scorer exit 2" rc_is 2
+run simulate --bogus
+check "unknown option exit 2" rc_is 2
+
+# bad inputs: exit 2 with file:line
+printf 'TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:15:46.6805900,374,44\n2023-11-16 18:15:47.0,12x,3\n' >"$tmp/bad-trace.csv"
+run simulate "${small[@]}" --demand "azure:$tmp/bad-trace.csv"
+check "bad trace exit 2" rc_is 2
+check "bad trace file:line" err_has "bad-trace.csv:3: column ContextTokens"
+printf 'TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:15:46,0,0\n' >"$tmp/idle-trace.csv"
+run simulate "${small[@]}" --demand "azure:$tmp/idle-trace.csv"
+check "tokenless trace exit 2" rc_is 2
+check "tokenless trace named" err_has "idle-trace.csv"
+run simulate "${small[@]}" --demand "azure:$tmp/missing.csv"
+check "missing trace exit 1" rc_is 1
+check "missing trace named" err_has "missing.csv"
+printf 'timestamp,namespace,pod,container,gpu_uuid,memory_bytes,sm_util\n1795507200,team-a,p,c,g,-5,0.1\n' >"$tmp/bad-usage.csv"
+run simulate --cluster "$fx/kai-small.json" --demand "csv:$tmp/bad-usage.csv"
+check "bad usage exit 2" rc_is 2
+check "bad usage file:line" err_has "bad-usage.csv:2"
+printf 'timestamp,namespace,pod,container,gpu_uuid,memory_bytes,sm_util\n1795507200,nobody,p,c,g,5,0.1\n' >"$tmp/foreign.csv"
+run simulate --cluster "$fx/kai-small.json" --demand "csv:$tmp/foreign.csv"
+check "foreign usage exit 2" rc_is 2
+check "foreign usage named" err_has "foreign.csv"
+printf 'apiVersion: gpufrac.io/v1alpha1\nkind: RightsizingPolicy\ndefaults:\n  headroom: -1\n' >"$tmp/bad.yaml"
+run simulate "${small[@]}" --policy "$tmp/bad.yaml"
+check "bad policy exit 2" rc_is 2
+check "bad policy file:line" err_has "bad.yaml:4"
+run simulate --cluster "$tmp/missing.json"
+check "missing cluster fails" bash -c "[ \"\$(cat '$tmp/rc')\" != 0 ]"
+check "missing cluster named" err_has "missing.json"
+
+# a policy that turns rightsizing off: gpufrac resizes nothing
+printf 'apiVersion: gpufrac.io/v1alpha1\nkind: RightsizingPolicy\ndefaults:\n  mode: "off"\n' >"$tmp/off.yaml"
+run simulate "${small[@]}" -o json --policy "$tmp/off.yaml"
+check "policy off exit 0" rc_is 0
+check "policy off: no gpufrac resizes" jq_ok '.policies[] | select(.name == "gpufrac") | .actions.resizes == 0 and .actions.rightsized_workloads == 0'
+
+echo "cli_simulate: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]

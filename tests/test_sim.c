@@ -1,0 +1,609 @@
+/* test_sim.c - the simulator (core/sim.c): conservation of pods through
+ * resizes and moves, the oracle as a lower bound, each harm counter on a
+ * cluster built for it, the fair-use hook, determinism, demand from usage
+ * samples, bad options, and the HTML report (io/report_html.c). */
+#include "testutil.h"
+#include "core/gen.h"
+#include "core/sim.h"
+#include "io/report_html.h"
+#include "kjson.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define HOUR 3600.0
+#define DAY 86400.0
+
+/* a fractional Deployment pod on node in GPU group */
+#define FRAC(name, dep, node, group, frac)                                                         \
+    KJ_RUNNING(name, node,                                                                         \
+               KJ_OWNER("ReplicaSet", dep "-5d4c3b2a19") ",\"labels\":{\"runai-gpu-group\":\""     \
+                                                         group "\",\"app\":\"" dep                 \
+                                                         "\",\"pod-template-hash\":"               \
+                                                         "\"5d4c3b2a19\"},\"annotations\":{"       \
+                                                         "\"gpu-fraction\":\"" frac "\"}",         \
+               "{\"requests\":{\"cpu\":\"1\"}}")
+/* the same, not scheduled yet */
+#define PFRAC(name, dep, frac)                                                                     \
+    KJ_PENDING(name,                                                                               \
+               KJ_OWNER("ReplicaSet", dep "-5d4c3b2a19") ",\"labels\":{\"app\":\"" dep             \
+                                                         "\",\"pod-template-hash\":"               \
+                                                         "\"5d4c3b2a19\"},\"annotations\":{"       \
+                                                         "\"gpu-fraction\":\"" frac "\"}",         \
+               "", "{\"requests\":{\"cpu\":\"1\"}}")
+#define L4(name, gpus) KJ_NODE(name, "NVIDIA-L4", "20000", gpus, "16", "", "")
+
+/* Demand of service svc at step: memory and SM as fractions of one GPU. */
+typedef void (*demand_fn)(uint32_t svc, uint32_t step, double *mem, double *sm);
+
+typedef struct fx {
+    gf_model m;
+    gf_sim *sim;
+    gf_demand d;
+    gf_sim_report rep;
+    gf_error err;
+} fx;
+
+static fx *setup(const char *json, gf_sim_opts *o)
+{
+    fx *f = test_calloc(1, sizeof *f);
+    gf_model_init(&f->m);
+    gf_demand_init(&f->d);
+    gf_diags d;
+    gf_diags_init(&d);
+    if (gf_test_load_text(&f->m, &d, &f->err, json))
+        fail_msg("load: %s: %s", f->err.where, f->err.msg);
+    gf_diags_free(&d);
+    o->check = true;
+    if (gf_sim_new(&f->m, o, &f->sim, &f->err)) fail_msg("sim: %s: %s", f->err.where, f->err.msg);
+    return f;
+}
+
+static void run_table(fx *f, demand_fn fn)
+{
+    gf_demand_opts o;
+    gf_sim_demand_opts(f->sim, 0, &o);
+    const gf_sim_service *sv;
+    size_t n = gf_sim_services(f->sim, &sv);
+    assert_int_equal(gf_demand_table_begin(&f->d, &o, n, o.n_steps, &f->err), GF_OK);
+    for (uint32_t i = 0; i < n; i++)
+        for (uint32_t k = 0; k < o.n_steps; k++) {
+            double mem, sm;
+            fn(i, k, &mem, &sm);
+            gf_demand_table_add(&f->d, i, k, mem, sm);
+        }
+    gf_demand_table_end(&f->d, NULL);
+    if (gf_sim_run(f->sim, &f->d, &f->rep, &f->err))
+        fail_msg("run: %s: %s", f->err.where, f->err.msg);
+}
+
+static void teardown(fx *f)
+{
+    gf_sim_report_free(&f->rep);
+    gf_sim_free(f->sim);
+    gf_demand_free(&f->d);
+    gf_model_free(&f->m);
+    test_free(f);
+}
+
+static gf_sim_opts short_opts(double hours, uint32_t policies)
+{
+    gf_sim_opts o;
+    gf_sim_opts_default(&o);
+    o.duration_s = hours * HOUR;
+    o.policies = policies;
+    return o;
+}
+
+#define P(x) (1u << (x))
+
+/* --- harm counters ------------------------------------------------------------------ */
+
+/* memory at 0.3 of the GPU for an hour, then 0.7: above the 0.5 allocation */
+static void spike(uint32_t svc, uint32_t step, double *mem, double *sm)
+{
+    (void)svc;
+    *mem = step < 60 ? 0.3 : 0.7;
+    *sm = 0.1;
+}
+
+/* A memory spike over the allocation: static OOMs again and again, gpufrac
+ * upsizes at the first OOM (one resize, one restart, no further OOM),
+ * vpa-style has no fast upsize and keeps OOMing. */
+static void test_memory_spike_is_an_oom(void **state)
+{
+    (void)state;
+    gf_sim_opts o = short_opts(3, P(GF_SIM_STATIC) | P(GF_SIM_VPA) | P(GF_SIM_GPUFRAC));
+    fx *f = setup(KJ_LIST(L4("n1", "1") "," FRAC("svc-5d4c3b2a19-aaaaa", "svc", "n1", "g1", "0.5")),
+                  &o);
+    const gf_sim_service *sv;
+    assert_int_equal(gf_sim_services(f->sim, &sv), 1);
+    assert_string_equal(sv[0].name, "svc");
+    assert_true(fabs(sv[0].fraction - 0.5) < 1e-9 && sv[0].pods == 1 && sv[0].placeable);
+    run_table(f, spike);
+    const gf_sim_result *st = &f->rep.policy[GF_SIM_STATIC], *gp = &f->rep.policy[GF_SIM_GPUFRAC],
+                        *vp = &f->rep.policy[GF_SIM_VPA];
+    /* OOM at minute 60, back after the 2 min restart, OOM again, ... */
+    assert_true(st->ooms >= 30);
+    assert_true(st->unavailable_min >= 60);
+    assert_int_equal(st->resizes, 0);
+    assert_int_equal(gp->ooms, 1);
+    assert_int_equal(gp->upsizes, 1);
+    assert_int_equal(gp->restarts_resize, 1);
+    assert_true(vp->ooms == st->ooms && vp->resizes == 0);
+    /* gpufrac reserved more after the spike, static stayed */
+    assert_true(gp->gpu_hours_reserved > st->gpu_hours_reserved);
+    assert_true(fabs(st->gpu_hours_reserved - 0.5 * 3) < 1e-6);
+    teardown(f);
+}
+
+static void low(uint32_t svc, uint32_t step, double *mem, double *sm)
+{
+    (void)svc;
+    (void)step;
+    *mem = 0.1;
+    *sm = 0.05;
+}
+
+/* Steady low use: after a day of history gpufrac downsizes, recreating
+ * both replicas (two restarts per resize); no harm. */
+static void test_downsize_restarts_pods(void **state)
+{
+    (void)state;
+    gf_sim_opts o = short_opts(36, P(GF_SIM_STATIC) | P(GF_SIM_GPUFRAC) | P(GF_SIM_ORACLE));
+    fx *f = setup(KJ_LIST(L4("n1", "1") "," L4("n2", "1") ","                           //
+                          FRAC("svc-5d4c3b2a19-aaaaa", "svc", "n1", "g1", "0.5") "," //
+                          FRAC("svc-5d4c3b2a19-bbbbb", "svc", "n2", "g2", "0.5")),
+                  &o);
+    run_table(f, low);
+    const gf_sim_result *gp = &f->rep.policy[GF_SIM_GPUFRAC];
+    assert_true(gp->downsizes >= 1 && gp->upsizes == 0);
+    assert_int_equal(gp->restarts_resize, 2 * gp->resizes);
+    assert_int_equal(gp->ooms, 0);
+    assert_true(gp->gpu_hours_reserved < f->rep.policy[GF_SIM_STATIC].gpu_hours_reserved);
+    assert_true(gp->resizes_per_workload_day > 0 && gp->rightsized_workloads == 1);
+    /* consolidation: the two half-empty GPUs end on one node */
+    assert_true(f->rep.policy[GF_SIM_STATIC].nodes_drained >= 1);
+    assert_true(f->rep.policy[GF_SIM_STATIC].nodes_mean < 1.2);
+    assert_true(f->rep.policy[GF_SIM_ORACLE].gpu_hours_reserved <= gp->gpu_hours_reserved);
+    teardown(f);
+}
+
+/* A pod that fits nowhere stays pending every minute; with a spare node it
+ * is placed on one brought into service. */
+static void test_pending_and_scale_up(void **state)
+{
+    (void)state;
+    const char *json = KJ_LIST(L4("n1", "1") "," FRAC("a-5d4c3b2a19-aaaaa", "a", "n1", "g1", "0.75")
+                                   "," PFRAC("b-5d4c3b2a19-bbbbb", "b", "0.75"));
+    gf_sim_opts o = short_opts(2, P(GF_SIM_STATIC));
+    o.spare_nodes = 0;
+    fx *f = setup(json, &o);
+    run_table(f, low);
+    const gf_sim_result *st = &f->rep.policy[GF_SIM_STATIC];
+    assert_true(fabs(st->pending_min - 120) < 1e-6);
+    assert_true(st->nodes_peak == 1);
+    teardown(f);
+
+    o = short_opts(2, P(GF_SIM_STATIC) | P(GF_SIM_ONE_GPU));
+    f = setup(json, &o);
+    run_table(f, low);
+    st = &f->rep.policy[GF_SIM_STATIC];
+    assert_true(st->pending_min == 0);
+    assert_true(st->nodes_peak == 2 && st->gpus_peak == 2);
+    /* one GPU per container needs the spare too */
+    assert_true(f->rep.policy[GF_SIM_ONE_GPU].gpus_peak == 2);
+    assert_true(f->rep.policy[GF_SIM_ONE_GPU].gpu_hours_reserved > st->gpu_hours_reserved);
+    teardown(f);
+}
+
+/* compute: service 0 at `a`, service 1 at `b` of the GPU's SMs */
+static double sm_a, sm_b;
+static void compute(uint32_t svc, uint32_t step, double *mem, double *sm)
+{
+    (void)step;
+    *mem = 0.2;
+    *sm = svc == 0 ? sm_a : sm_b;
+}
+
+/* Both above their 0.5 on a contended GPU: throttled. One within its
+ * fraction: slowed by its neighbour. */
+static void test_throttling_and_neighbours(void **state)
+{
+    (void)state;
+    const char *json = KJ_LIST(L4("n1", "1") "," FRAC("a-5d4c3b2a19-aaaaa", "a", "n1", "g1", "0.5")
+                                   "," FRAC("b-5d4c3b2a19-bbbbb", "b", "n1", "g1", "0.5"));
+    gf_sim_opts o = short_opts(1, P(GF_SIM_STATIC));
+    sm_a = 0.8;
+    sm_b = 0.8;
+    fx *f = setup(json, &o);
+    run_table(f, compute);
+    assert_true(fabs(f->rep.policy[GF_SIM_STATIC].throttled_min - 120) < 1e-6);
+    assert_true(f->rep.policy[GF_SIM_STATIC].neighbour_min == 0);
+    teardown(f);
+
+    sm_a = 0.3;
+    sm_b = 0.9;
+    f = setup(json, &o);
+    run_table(f, compute);
+    assert_true(fabs(f->rep.policy[GF_SIM_STATIC].throttled_min - 60) < 1e-6);
+    assert_true(fabs(f->rep.policy[GF_SIM_STATIC].neighbour_min - 60) < 1e-6);
+    /* served: 0.3/1.2 + 0.9/1.2 of an hour */
+    assert_true(fabs(f->rep.policy[GF_SIM_STATIC].gpu_hours_used - (0.25 + 0.75)) < 1e-6);
+    teardown(f);
+}
+
+typedef struct hook_seen {
+    uint32_t calls, max_pods;
+} hook_seen;
+
+/* fair use: pods above their fraction get only their fraction */
+static void cap_at_fraction(void *ctx, gf_sim_gpu_share *g)
+{
+    hook_seen *seen = ctx;
+    seen->calls++;
+    if (g->n > seen->max_pods) seen->max_pods = g->n;
+    double left = 1;
+    for (uint32_t k = 0; k < g->n; k++)
+        if (g->sm_demand[k] <= g->alloc[k]) {
+            g->sm_served[k] = g->sm_demand[k];
+            left -= g->sm_demand[k];
+        }
+    for (uint32_t k = 0; k < g->n; k++)
+        if (g->sm_demand[k] > g->alloc[k]) g->sm_served[k] = fmin(g->alloc[k], left);
+}
+
+static void test_fairuse_hook(void **state)
+{
+    (void)state;
+    const char *json = KJ_LIST(L4("n1", "1") "," FRAC("a-5d4c3b2a19-aaaaa", "a", "n1", "g1", "0.5")
+                                   "," FRAC("b-5d4c3b2a19-bbbbb", "b", "n1", "g1", "0.5"));
+    gf_sim_opts o = short_opts(1, P(GF_SIM_STATIC));
+    hook_seen seen = {0, 0};
+    o.fairuse = cap_at_fraction;
+    o.fairuse_ctx = &seen;
+    sm_a = 0.3;
+    sm_b = 0.9;
+    fx *f = setup(json, &o);
+    run_table(f, compute);
+    assert_int_equal(seen.calls, 60);
+    assert_int_equal(seen.max_pods, 2);
+    assert_true(f->rep.policy[GF_SIM_STATIC].neighbour_min == 0);
+    assert_true(fabs(f->rep.policy[GF_SIM_STATIC].throttled_min - 60) < 1e-6);
+    teardown(f);
+}
+
+/* --- a generated cluster --------------------------------------------------------------- */
+
+typedef struct counts {
+    const gf_sim *sim;
+    uint32_t steps, bad;
+    char first_bad[200];
+} counts;
+
+/* Every step: each service has all its pods, once; every placed pod sits on
+ * a node in service, on GPUs of that node, and the packer's allocation per
+ * GPU is the sum of the placements. */
+static void count_pods(void *ctx, const gf_sim_step_view *v)
+{
+    counts *c = ctx;
+    c->steps++;
+    const gf_sim_service *sv;
+    size_t ns = gf_sim_services(c->sim, &sv);
+    const gf_model *w = gf_sim_model(c->sim);
+    uint32_t *per = calloc(ns + 1, sizeof *per);
+    double *sum = calloc(w->gpus.n + 1, sizeof *sum);
+    bool *seen = calloc(w->pods.n + 1, sizeof *seen);
+    for (uint32_t i = 0; i < v->n_pods; i++) {
+        if (seen[v->pod[i]]) c->bad++;
+        seen[v->pod[i]] = true;
+        if (v->service[i] != GF_NONE) per[v->service[i]]++;
+        if (v->state[i] == GF_SIM_POD_PENDING) continue;
+        const gf_placement *pl = &v->placement[i];
+        if (!v->node_in_service[pl->node]) {
+            c->bad++;
+            snprintf(c->first_bad, sizeof c->first_bad, "%s step %u: pod on a node out of service",
+                     gf_sim_policy_name(v->policy), v->step);
+        }
+        for (uint32_t k = 0; k < pl->n_gpus; k++) {
+            if (w->gpus.v[pl->gpus[k]].node != pl->node) c->bad++;
+            sum[pl->gpus[k]] += pl->share;
+        }
+    }
+    for (size_t s = 0; s < ns; s++)
+        if (per[s] != sv[s].pods) {
+            c->bad++;
+            snprintf(c->first_bad, sizeof c->first_bad, "%s step %u: service %zu has %u of %u pods",
+                     gf_sim_policy_name(v->policy), v->step, s, per[s], sv[s].pods);
+        }
+    for (size_t g = 0; g < w->gpus.n; g++)
+        if (fabs(sum[g] - v->gpu_allocated[g]) > 1e-6) c->bad++;
+    free(per);
+    free(sum);
+    free(seen);
+}
+
+static void gen(gf_model *m, uint32_t nodes, uint64_t seed)
+{
+    gf_gen_opts go;
+    gf_gen_opts_default(&go);
+    go.nodes = nodes;
+    go.seed = seed;
+    gf_model_init(m);
+    gf_error err;
+    if (gf_gen_cluster(m, &go, NULL, &err)) fail_msg("gen: %s", err.msg);
+}
+
+static gf_err run_builtin(const gf_model *m, gf_sim_opts *o, uint64_t seed, gf_sim_report *rep,
+                          gf_sim **keep)
+{
+    gf_sim *s;
+    gf_error err;
+    if (gf_sim_new(m, o, &s, &err)) fail_msg("sim: %s: %s", err.where, err.msg);
+    gf_demand d;
+    gf_demand_init(&d);
+    gf_demand_opts dopt;
+    gf_sim_demand_opts(s, seed, &dopt);
+    const gf_sim_service *sv;
+    size_t n = gf_sim_services(s, &sv);
+    assert_int_equal(gf_demand_builtin(&d, &dopt, gf_sim_scales(s), n, &err), GF_OK);
+    gf_err rc = gf_sim_run(s, &d, rep, &err);
+    if (rc) fail_msg("run: %s: %s", err.where, err.msg);
+    gf_demand_free(&d);
+    if (keep)
+        *keep = s;
+    else
+        gf_sim_free(s);
+    return rc;
+}
+
+/* No pod lost or duplicated across resizes, moves, OOM restarts and scale-
+ * ups, under every placing policy, checked every step. */
+static void test_conservation(void **state)
+{
+    (void)state;
+    gf_model m;
+    gen(&m, 16, 4);
+    gf_sim_opts o = short_opts(28, GF_SIM_ALL_POLICIES & ~P(GF_SIM_ORACLE));
+    o.step_s = 120;
+    o.check = true;
+    counts c = {0};
+    o.observe = count_pods;
+    o.observe_ctx = &c;
+    gf_sim *s;
+    gf_error err;
+    assert_int_equal(gf_sim_new(&m, &o, &s, &err), GF_OK);
+    c.sim = s;
+    gf_demand d;
+    gf_demand_init(&d);
+    gf_demand_opts dopt;
+    gf_sim_demand_opts(s, 4, &dopt);
+    const gf_sim_service *sv;
+    size_t n = gf_sim_services(s, &sv);
+    assert_true(n > 3);
+    assert_int_equal(gf_demand_builtin(&d, &dopt, gf_sim_scales(s), n, &err), GF_OK);
+    gf_sim_report rep;
+    gf_err rc = gf_sim_run(s, &d, &rep, &err);
+    if (rc) fail_msg("%s: %s", err.where, err.msg);
+    if (c.bad) fail_msg("%u violations; first: %s", c.bad, c.first_bad);
+    assert_int_equal(c.steps, 4 * 28 * 30);
+    /* the run did what conservation must survive */
+    const gf_sim_result *g = &rep.policy[GF_SIM_GPUFRAC];
+    assert_true(g->resizes > 0 && g->moves > 0);
+    assert_true(rep.policy[GF_SIM_STATIC].moves > 0);
+    gf_sim_report_free(&rep);
+    gf_demand_free(&d);
+    gf_sim_free(s);
+    gf_model_free(&m);
+}
+
+/* The oracle reserves no more than any policy, and needs no more GPUs. */
+static void test_oracle_is_a_lower_bound(void **state)
+{
+    (void)state;
+    for (uint64_t seed = 1; seed <= 2; seed++) {
+        gf_model m;
+        gen(&m, 16, seed);
+        gf_sim_opts o = short_opts(28, GF_SIM_ALL_POLICIES);
+        o.step_s = 120;
+        gf_sim_report rep;
+        run_builtin(&m, &o, seed, &rep, NULL);
+        const gf_sim_result *or = &rep.policy[GF_SIM_ORACLE];
+        assert_true(or->ran && or->gpu_hours_reserved > 0);
+        for (int p = 0; p < GF_SIM_ORACLE; p++) {
+            const gf_sim_result *x = &rep.policy[p];
+            assert_true(x->ran);
+            if (or->gpu_hours_reserved > x->gpu_hours_reserved)
+                fail_msg("seed %llu: oracle %.1f > %s %.1f", (unsigned long long)seed,
+                         or->gpu_hours_reserved, gf_sim_policy_name((gf_sim_policy)p),
+                         x->gpu_hours_reserved);
+            assert_true(or->gpus_mean <= x->gpus_mean);
+        }
+        /* and the expected order of the rest */
+        assert_true(rep.policy[GF_SIM_ONE_GPU].gpu_hours_reserved >
+                    rep.policy[GF_SIM_STATIC].gpu_hours_reserved);
+        assert_int_equal(rep.policy[GF_SIM_ORACLE].ooms, 0);
+        gf_sim_report_free(&rep);
+        gf_model_free(&m);
+    }
+}
+
+static bool same_result(const gf_sim_result *a, const gf_sim_result *b)
+{
+    return a->gpu_hours_reserved == b->gpu_hours_reserved &&
+           a->gpu_hours_provisioned == b->gpu_hours_provisioned && a->ooms == b->ooms &&
+           a->throttled_min == b->throttled_min && a->pending_min == b->pending_min &&
+           a->resizes == b->resizes && a->moves == b->moves && a->gpus_mean == b->gpus_mean;
+}
+
+static void test_deterministic(void **state)
+{
+    (void)state;
+    gf_model m;
+    gen(&m, 10, 9);
+    gf_sim_opts o = short_opts(26, GF_SIM_ALL_POLICIES);
+    o.step_s = 300;
+    gf_sim_report a, b, c;
+    run_builtin(&m, &o, 9, &a, NULL);
+    run_builtin(&m, &o, 9, &b, NULL);
+    run_builtin(&m, &o, 10, &c, NULL);
+    bool any_differs = false;
+    for (int p = 0; p < GF_SIM_NPOLICIES; p++) {
+        assert_true(same_result(&a.policy[p], &b.policy[p]));
+        any_differs |= !same_result(&a.policy[p], &c.policy[p]);
+    }
+    assert_true(any_differs);
+    assert_int_equal(a.n_points, b.n_points);
+    assert_memory_equal(a.use, b.use, a.n_points * sizeof(float));
+    assert_memory_equal(a.heat, b.heat, (size_t)a.heat_rows * a.heat_cols);
+    gf_sim_report_free(&a);
+    gf_sim_report_free(&b);
+    gf_sim_report_free(&c);
+    gf_model_free(&m);
+}
+
+/* --- usage samples, bad input, report ------------------------------------------------------ */
+
+static void test_demand_from_usage(void **state)
+{
+    (void)state;
+    gf_sim_opts o = short_opts(2, P(GF_SIM_STATIC) | P(GF_SIM_GPUFRAC));
+    fx *f = setup(KJ_LIST(L4("n1", "1") ","                                       //
+                          FRAC("svc-5d4c3b2a19-aaaaa", "svc", "n1", "g1", "0.5") "," //
+                          FRAC("other-5d4c3b2a19-bbbbb", "other", "n1", "g1", "0.25")),
+                  &o);
+    double t0 = 1795507230; /* not on a step: the table starts at the minute */
+    gf_usage_sample v[] = {
+        {t0, "t", "svc-5d4c3b2a19-aaaaa", "c", "", 10000.0 * 1048576 * 0.5, 0.2}, /* by name */
+        {t0 + 60, "t", "svc-5d4c3b2a19-gone1", "c", "", 10000.0 * 1048576 * 0.9, 0.4}, /* prefix */
+        {t0 + 120, "t", "nobody-1", "c", "", 1e9, 0.1},                              /* no match */
+        {t0 + 120, "x", "svc-5d4c3b2a19-aaaaa", "c", "", 1e9, 0.1}, /* other namespace */
+    };
+    size_t unmatched = 0, empty = 0;
+    assert_int_equal(gf_sim_demand_from_usage(f->sim, v, 4, &f->d, &unmatched, &empty, &f->err),
+                     GF_OK);
+    assert_int_equal(unmatched, 2);
+    assert_int_equal(empty, 1); /* "other" has no samples */
+    assert_int_equal(f->d.table_steps, 2);
+    double mem, sm;
+    gf_demand_at(&f->d, 0, 0, 0, &mem, &sm);
+    assert_true(fabs(mem - 0.25) < 1e-6 && fabs(sm - 0.2) < 1e-6); /* 20000 MiB GPUs */
+    gf_demand_at(&f->d, 0, 0, 1, &mem, &sm);
+    assert_true(fabs(mem - 0.45) < 1e-6);
+    assert_int_equal(gf_sim_run(f->sim, &f->d, &f->rep, &f->err), GF_OK);
+    assert_true(f->rep.start_t == floor(t0 / 60) * 60);
+    /* nothing matches: an error naming the sample count */
+    gf_demand d2;
+    gf_demand_init(&d2);
+    assert_int_equal(gf_sim_demand_from_usage(f->sim, v + 2, 2, &d2, NULL, NULL, &f->err),
+                     GF_EINPUT);
+    assert_non_null(strstr(f->err.msg, "none of the 2 samples"));
+    gf_demand_free(&d2);
+    teardown(f);
+}
+
+static void test_bad_options_and_input(void **state)
+{
+    (void)state;
+    gf_model m;
+    gen(&m, 6, 1);
+    gf_sim *s = NULL;
+    gf_error err;
+    gf_sim_opts o;
+    gf_sim_opts_default(&o);
+    o.step_s = 0;
+    assert_int_equal(gf_sim_new(&m, &o, &s, &err), GF_EUSAGE);
+    assert_string_equal(err.where, "--step");
+    gf_sim_opts_default(&o);
+    o.duration_s = 400 * DAY;
+    assert_int_equal(gf_sim_new(&m, &o, &s, &err), GF_EUSAGE);
+    gf_sim_opts_default(&o);
+    o.policies = 0;
+    assert_int_equal(gf_sim_new(&m, &o, &s, &err), GF_EUSAGE);
+    assert_null(s);
+    /* demand that does not match */
+    gf_sim_opts_default(&o);
+    o.duration_s = HOUR;
+    assert_int_equal(gf_sim_new(&m, &o, &s, &err), GF_OK);
+    gf_demand d;
+    gf_demand_init(&d);
+    gf_demand_opts dopt;
+    gf_sim_demand_opts(s, 1, &dopt);
+    double one = 0.5;
+    assert_int_equal(gf_demand_builtin(&d, &dopt, &one, 1, &err), GF_OK);
+    gf_sim_report rep;
+    assert_int_equal(gf_sim_run(s, &d, &rep, &err), GF_EUSAGE);
+    assert_non_null(strstr(err.msg, "demand series"));
+    gf_sim_report_free(&rep);
+    gf_demand_free(&d);
+    gf_sim_free(s);
+    gf_sim_free(NULL);
+    gf_sim_report_free(NULL);
+    gf_model_free(&m);
+    /* a cluster without GPUs, or without shares */
+    gf_model_init(&m);
+    gf_diags dg;
+    gf_diags_init(&dg);
+    assert_int_equal(gf_test_load_text(&m, &dg, &err,
+                                       KJ_LIST(L4("n1", "1") "," KJ_RUNNING("p", "n1", "", "{}"))),
+                     GF_OK);
+    gf_sim_opts_default(&o);
+    assert_int_equal(gf_sim_new(&m, &o, &s, &err), GF_EINPUT);
+    assert_non_null(strstr(err.msg, "no pods with a KAI GPU share"));
+    gf_diags_free(&dg);
+    gf_model_free(&m);
+}
+
+static void test_report_html(void **state)
+{
+    (void)state;
+    gf_model m;
+    gen(&m, 10, 2);
+    gf_sim_opts o = short_opts(12, GF_SIM_ALL_POLICIES);
+    o.step_s = 120;
+    gf_sim_report rep;
+    run_builtin(&m, &o, 2, &rep, NULL);
+    assert_true(rep.n_points == 360 && rep.heat_rows > 0 && rep.n_top > 0);
+    gf_report_meta meta = {"cluster <b>&\"x\"", "builtin", "p'olicy.yaml", 2, "gpufrac test"};
+    gf_sbuf b = GF_SBUF_INIT;
+    gf_report_html(&b, &rep, &meta);
+    const char *h = gf_sbuf_str(&b);
+    static const char *const want[] = {
+        "<!DOCTYPE html>", "id=\"summary\"", "id=\"savings\"", "id=\"fleet-alloc\"",
+        "id=\"fleet-gpus\"", "id=\"top-0\"", "id=\"heatmap-svg\"", "data-policy=\"gpufrac\"",
+        "data-policy=\"oracle\"", "data-policy=\"one-gpu-per-container\"",
+        "cluster &lt;b&gt;&amp;&quot;x&quot;", "p&#39;olicy.yaml", "</html>"};
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+        if (!strstr(h, want[i])) fail_msg("report lacks %s", want[i]);
+    assert_null(strstr(h, "<b>"));
+    assert_null(strstr(h, "<script"));
+    /* nothing from outside: the only URL is SVG's namespace name */
+    for (const char *u = strstr(h, "http"); u; u = strstr(u + 1, "http"))
+        assert_true(!strncmp(u, "http://www.w3.org/2000/svg", 26));
+    gf_error err;
+    assert_int_equal(gf_report_html_write("/nonexistent/dir/r.html", &rep, &meta, &err), GF_EIO);
+    assert_non_null(strstr(err.where, "/nonexistent/dir/r.html"));
+    gf_sbuf_free(&b);
+    gf_sim_report_free(&rep);
+    gf_model_free(&m);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_memory_spike_is_an_oom),
+        cmocka_unit_test(test_downsize_restarts_pods),
+        cmocka_unit_test(test_pending_and_scale_up),
+        cmocka_unit_test(test_throttling_and_neighbours),
+        cmocka_unit_test(test_fairuse_hook),
+        cmocka_unit_test(test_conservation),
+        cmocka_unit_test(test_oracle_is_a_lower_bound),
+        cmocka_unit_test(test_deterministic),
+        cmocka_unit_test(test_demand_from_usage),
+        cmocka_unit_test(test_bad_options_and_input),
+        cmocka_unit_test(test_report_html),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
