@@ -126,6 +126,9 @@ if command -v prometheus >/dev/null && command -v promtool >/dev/null; then
     print "# TYPE " m " gauge"
     for (i = 0; i <= 1560; i++)
       printf "%s{namespace=\"team-a\",pod=\"llm-chat-7d9f8b6c5d-x2lqf\",container=\"server\",gpu_uuid=\"GPU-a\",gpu_index=\"0\"} %.0f %d\n", m, 2147483648, start + i * 60
+    # processes of no pod, as the exporter publishes them (namespace="")
+    for (i = 0; i <= 1560; i++)
+      printf "%s{namespace=\"\",pod=\"unattributed\",container=\"\",gpu_uuid=\"GPU-a\",gpu_index=\"0\",unattributed=\"host\"} %.0f %d\n", m, 1073741824, start + i * 60
     m = "gpufrac_pod_gpu_sm_utilization_ratio"
     print "# TYPE " m " gauge"
     for (i = 0; i <= 1560; i++)

@@ -207,13 +207,16 @@ static gf_err parse_dur(const char *opt, const char *s, double *out, gf_error *e
 static gf_err fetch(const char *url, double start, double end, double step, gf_usage *u,
                     gf_diags *d, gf_error *err)
 {
+    /* the exporter publishes processes that map to no pod with namespace=""
+     * (pod="unattributed"); Prometheus drops empty labels, so select pods */
     static const struct {
-        const char *metric;
+        const char *metric, *query;
         gf_usage_signal sig;
-    } q[] = {{GF_USAGE_METRIC_MEMORY, GF_USAGE_MEMORY}, {GF_USAGE_METRIC_SM, GF_USAGE_SM}};
+    } q[] = {{GF_USAGE_METRIC_MEMORY, GF_USAGE_METRIC_MEMORY "{namespace!=\"\"}", GF_USAGE_MEMORY},
+             {GF_USAGE_METRIC_SM, GF_USAGE_METRIC_SM "{namespace!=\"\"}", GF_USAGE_SM}};
     for (size_t i = 0; i < 2; i++) {
         gf_sbuf b = GF_SBUF_INIT;
-        gf_err rc = gf_prom_query_range(url, q[i].metric, start, end, step, &b, err);
+        gf_err rc = gf_prom_query_range(url, q[i].query, start, end, step, &b, err);
         if (!rc)
             rc = gf_usage_load_prom_json(u, q[i].metric, gf_sbuf_str(&b), b.len, q[i].sig, d, err);
         gf_sbuf_free(&b);
