@@ -81,15 +81,12 @@ static gf_err read_file(const char *path, gf_sbuf *b, gf_error *err)
 
 static const char *unit_annotation(const gf_recommendation *r)
 {
-    return r->in.unit == GF_SHARE_MEMORY ? "gpu-memory" : "gpu-fraction";
+    return gf_recommend_unit_annotation(r->in.unit);
 }
 
 static void value_text(const gf_recommendation *r, double v, char *buf, size_t n)
 {
-    if (r->in.unit == GF_SHARE_MEMORY)
-        snprintf(buf, n, "%.0f", v);
-    else
-        snprintf(buf, n, "%g", v);
+    gf_recommend_value_text(r->in.unit, v, buf, n);
 }
 
 static bool changes(const gf_recommendation *r)
@@ -200,28 +197,6 @@ static gf_err parse_dur(const char *opt, const char *s, double *out, gf_error *e
     if (!gf_parse_duration(s, &v, &why) || v <= 0)
         return gf_error_set(err, GF_EUSAGE, opt, "'%s': %s", s, why);
     *out = (double)v;
-    return GF_OK;
-}
-
-/* Fetches both metrics from a live Prometheus into u. */
-static gf_err fetch(const char *url, double start, double end, double step, gf_usage *u,
-                    gf_diags *d, gf_error *err)
-{
-    /* the exporter publishes processes that map to no pod with namespace=""
-     * (pod="unattributed"); Prometheus drops empty labels, so select pods */
-    static const struct {
-        const char *metric, *query;
-        gf_usage_signal sig;
-    } q[] = {{GF_USAGE_METRIC_MEMORY, GF_USAGE_METRIC_MEMORY "{namespace!=\"\"}", GF_USAGE_MEMORY},
-             {GF_USAGE_METRIC_SM, GF_USAGE_METRIC_SM "{namespace!=\"\"}", GF_USAGE_SM}};
-    for (size_t i = 0; i < 2; i++) {
-        gf_sbuf b = GF_SBUF_INIT;
-        gf_err rc = gf_prom_query_range(url, q[i].query, start, end, step, &b, err);
-        if (!rc)
-            rc = gf_usage_load_prom_json(u, q[i].metric, gf_sbuf_str(&b), b.len, q[i].sig, d, err);
-        gf_sbuf_free(&b);
-        if (rc) return rc;
-    }
     return GF_OK;
 }
 
@@ -360,7 +335,7 @@ int gf_cmd_recommend(int argc, char **argv)
     if (!rc && prom_url) {
         double end = isnan(now) ? (double)time(NULL) : now;
         if (step <= 0) step = fmax(15, ceil(range / 10000));
-        rc = fetch(prom_url, end - range, end, step, &u, &d, &err);
+        rc = gf_prom_fetch_usage(prom_url, end - range, end, step, &u, &d, &err);
     }
     gf_ingest_stats ist = {0};
     if (!rc) {

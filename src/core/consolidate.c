@@ -97,6 +97,7 @@ typedef struct ctx {
     bool *received;
     uint32_t *moves_of_workload;
     int32_t *pdb_left;
+    uint32_t *pod_pdb_off, *pod_pdb; /* CSR: the PDBs selecting each pod */
     /* gf_pack_node_allowed() depends only on the pod's constraints (tolerations,
      * selectors, GPU models, pool) and the node, never on capacity: pods with
      * the same constraints (all replicas of a workload, as a rule) share one
@@ -204,6 +205,36 @@ static const char *request_key(ctx *c, const gf_pod *p, size_t pool)
     const char *key = gf_arena_strdup(&c->sig_keys, gf_sbuf_str(&b));
     gf_sbuf_free(&b);
     return key;
+}
+
+/* The PDBs selecting each pod, as a CSR (pod_pdb_off has pods + 1 entries):
+ * PDBs grouped by namespace first, so the cost is pods x PDBs per
+ * namespace, not pods x PDBs. */
+static void pdb_index(ctx *c)
+{
+    const gf_model *m = c->m;
+    gf_strmap ns;
+    gf_strmap_init(&ns);
+    uint32_t *next = gf_xmalloc((m->pdbs.n + 1) * sizeof(uint32_t)); /* chain per namespace */
+    for (size_t b = m->pdbs.n; b-- > 0;) {
+        size_t head = GF_NONE;
+        gf_strmap_get(&ns, m->pdbs.v[b].ns, &head);
+        next[b] = (uint32_t)head;
+        gf_strmap_put(&ns, m->pdbs.v[b].ns, b);
+    }
+    c->pod_pdb_off = gf_xcalloc(m->pods.n + 2, sizeof(uint32_t));
+    GF_VEC(uint32_t) list = {0};
+    for (size_t i = 0; i < m->pods.n; i++) {
+        c->pod_pdb_off[i] = (uint32_t)list.n;
+        size_t b;
+        if (!m->pdbs.n || !gf_strmap_get(&ns, m->pods.v[i].ns, &b)) continue;
+        for (; b != GF_NONE; b = next[b])
+            if (gf_pdb_selects(&m->pdbs.v[b], &m->pods.v[i])) gf_vec_push(&list, (uint32_t)b);
+    }
+    c->pod_pdb_off[m->pods.n] = (uint32_t)list.n;
+    c->pod_pdb = list.v ? list.v : gf_xcalloc(1, sizeof(uint32_t));
+    free(next);
+    gf_strmap_free(&ns);
 }
 
 /* --- binpack index ------------------------------------------------------------ */
@@ -500,8 +531,8 @@ static bool try_drain(ctx *c, const cand *cd, gf_consolidation *out, gf_node_ver
             ok = false;
             break;
         }
-        for (size_t b = 0; b < m->pdbs.n && ok; b++) {
-            if (gf_pdb_selects(&m->pdbs.v[b], p) && c->pdb_left[b] <= 0) {
+        for (uint32_t k = c->pod_pdb_off[pods.v[i]]; k < c->pod_pdb_off[pods.v[i] + 1] && ok; k++) {
+            if (c->pdb_left[c->pod_pdb[k]] <= 0) {
                 v->reason = "a PodDisruptionBudget allows no more disruptions";
                 ok = false;
             }
@@ -534,8 +565,8 @@ static bool try_drain(ctx *c, const cand *cd, gf_consolidation *out, gf_node_ver
         touch(c, mv.to.node);
         gf_vec_push(&out->moves, mv);
         if (p->workload != GF_NONE) c->moves_of_workload[p->workload]++;
-        for (size_t b = 0; b < m->pdbs.n; b++)
-            if (gf_pdb_selects(&m->pdbs.v[b], p)) c->pdb_left[b]--;
+        for (uint32_t k = c->pod_pdb_off[pods.v[i]]; k < c->pod_pdb_off[pods.v[i] + 1]; k++)
+            c->pdb_left[c->pod_pdb[k]]--;
     }
     if (!ok) { /* roll back moves made, then retake the original capacity */
         for (size_t i = out->moves.n; i-- > first_move;) {
@@ -544,8 +575,8 @@ static bool try_drain(ctx *c, const cand *cd, gf_consolidation *out, gf_node_ver
             gf_pack_remove(c->s, p, &mv->to);
             touch(c, mv->to.node);
             if (p->workload != GF_NONE) c->moves_of_workload[p->workload]--;
-            for (size_t b = 0; b < m->pdbs.n; b++)
-                if (gf_pdb_selects(&m->pdbs.v[b], p)) c->pdb_left[b]++;
+            for (uint32_t k = c->pod_pdb_off[mv->pod]; k < c->pod_pdb_off[mv->pod + 1]; k++)
+                c->pdb_left[c->pod_pdb[k]]++;
         }
         out->moves.n = first_move;
         for (size_t i = 0; i < pods.n; i++) {
@@ -626,6 +657,7 @@ gf_err gf_consolidate(const gf_model *m, const gf_consolidate_opts *o, gf_consol
     c.pdb_left = gf_xcalloc(m->pdbs.n + 1, sizeof(int32_t));
     for (size_t b = 0; b < m->pdbs.n; b++)
         c.pdb_left[b] = m->pdbs.v[b].disruptions_allowed;
+    pdb_index(&c);
 
     /* candidates: GPU nodes whose pods are all movable or ignorable */
     GF_VEC(cand) cands = {0};
@@ -687,6 +719,8 @@ gf_err gf_consolidate(const gf_model *m, const gf_consolidate_opts *o, gf_consol
     free(c.received);
     free(c.moves_of_workload);
     free(c.pdb_left);
+    free(c.pod_pdb_off);
+    free(c.pod_pdb);
     free(c.node_pod_start);
     free(c.node_pods);
     gf_pack_state_free(c.s);

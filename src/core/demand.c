@@ -23,7 +23,7 @@
 /* Trace-driven services: shares driven far below their allocation (idle)
  * and up to or past it (hot: their peak hour passes what they declared). */
 #define TRACE_IDLE 0.1
-#define TRACE_HOT 0.7
+#define TRACE_HOT 0.85
 /* Loads above this are cut (a service cannot take more than its traffic). */
 #define LOAD_CAP 1.6
 
@@ -474,7 +474,7 @@ gf_err gf_demand_trace(gf_demand *d, const gf_demand_opts *o, const gf_request_t
         double u = gf_rng_unit(&r);
         s.trace_scale = u < TRACE_IDLE ? uniform(&r, 0.02, 0.1)
                         : u < TRACE_HOT ? uniform(&r, 0.3, 1.0)
-                                        : uniform(&r, 1.0, 1.6);
+                                        : uniform(&r, 1.0, 1.4);
         gf_vec_push(&d->series, s);
     }
     return GF_OK;
@@ -554,17 +554,22 @@ void gf_demand_table_end(gf_demand *d, size_t *n_empty)
 
 /* --- sampling ------------------------------------------------------------------------------- */
 
-void gf_demand_at(const gf_demand *d, uint32_t series, uint32_t salt, uint32_t step, double *mem,
-                  double *sm)
+void gf_demand_service(const gf_demand *d, uint32_t series, uint32_t step, gf_demand_point *p)
 {
-    *mem = *sm = 0;
-    if (series >= d->series.n) return;
+    memset(p, 0, sizeof *p);
+    p->series = series;
+    p->step = step;
+    if (series >= d->series.n) {
+        p->fixed = true;
+        return;
+    }
     const gf_demand_series *s = &d->series.v[series];
     if (d->kind == GF_DEMAND_TABLE) {
+        p->fixed = true;
         if (!d->table_steps) return;
         size_t c = (size_t)series * d->table_steps + step % d->table_steps;
-        *mem = d->table_mem[c];
-        *sm = d->table_sm[c];
+        p->mem = d->table_mem[c];
+        p->sm = d->table_sm[c];
         return;
     }
     double t = d->o.start_t + (double)step * d->o.step_s;
@@ -581,16 +586,39 @@ void gf_demand_at(const gf_demand *d, uint32_t series, uint32_t salt, uint32_t s
     }
     if (load_mem > LOAD_CAP) load_mem = LOAD_CAP;
     if (load_sm > LOAD_CAP) load_sm = LOAD_CAP;
-    double pod = (double)salt + 1;
-    double nm = 1 + MEM_NOISE * smooth(seed, key, t, MEM_KNOT_S) +
-                MEM_POD_NOISE * (2 * key_unit(seed, key + 1, (uint64_t)pod * 1000003u + step) - 1);
-    double ns = 1 + SM_NOISE * smooth(seed, key + 2, t, SM_KNOT_S) +
-                SM_POD_NOISE * (2 * key_unit(seed, key + 3, (uint64_t)pod * 1000003u + step) - 1);
-    if (s->shape == GF_SHAPE_FULL) nm = 1 + (nm - 1) * 0.5; /* steady: model + full KV pool */
-    double mem_rel = (s->weights + (1 - s->weights) * load_mem) * nm;
-    double sm_rel = load_sm * s->sm_per_load * ns;
-    *mem = clamp01(mem_rel * s->scale);
-    *sm = clamp01(sm_rel * s->scale);
+    p->mem = s->weights + (1 - s->weights) * load_mem; /* relative, before noise */
+    p->sm = load_sm * s->sm_per_load;
+    p->mem_noise = MEM_NOISE * smooth(seed, key, t, MEM_KNOT_S);
+    p->sm_noise = SM_NOISE * smooth(seed, key + 2, t, SM_KNOT_S);
+    p->scale = s->scale;
+    p->steady = s->shape == GF_SHAPE_FULL;
+}
+
+void gf_demand_pod(const gf_demand *d, const gf_demand_point *p, uint32_t salt, double *mem,
+                   double *sm)
+{
+    if (p->fixed) {
+        *mem = p->mem;
+        *sm = p->sm;
+        return;
+    }
+    /* the replica's own noise: one stream per (series, replica, step) */
+    gf_rng r;
+    gf_rng_seed(&r, d->o.seed * 0x9E3779B97F4A7C15ULL + ((uint64_t)p->series + 1) * 0xD1B54A32D192ED03ULL +
+                        ((uint64_t)salt + 1) * 0x8CB92BA72F3D8DD7ULL + (uint64_t)p->step * 0xF1357AEA2E62A9C5ULL);
+    double nm = 1 + p->mem_noise + MEM_POD_NOISE * (2 * gf_rng_unit(&r) - 1);
+    double ns = 1 + p->sm_noise + SM_POD_NOISE * (2 * gf_rng_unit(&r) - 1);
+    if (p->steady) nm = 1 + (nm - 1) * 0.5; /* model + a full KV pool: little swing */
+    *mem = clamp01(p->mem * nm * p->scale);
+    *sm = clamp01(p->sm * ns * p->scale);
+}
+
+void gf_demand_at(const gf_demand *d, uint32_t series, uint32_t salt, uint32_t step, double *mem,
+                  double *sm)
+{
+    gf_demand_point p;
+    gf_demand_service(d, series, step, &p);
+    gf_demand_pod(d, &p, salt, mem, sm);
 }
 
 double gf_demand_scale(const gf_demand *d, uint32_t series)

@@ -161,6 +161,22 @@ void gf_demand_table_end(gf_demand *d, size_t *n_empty);
 void gf_demand_at(const gf_demand *d, uint32_t series, uint32_t salt, uint32_t step, double *mem,
                   double *sm);
 
+/* The same in two halves, for callers that ask for every replica of a
+ * service at once: what the replicas share (computed once per service and
+ * step), then each replica's value. gf_demand_at() is the two in a row. */
+typedef struct gf_demand_point {
+    uint32_t series, step;
+    bool fixed;               /* table (or unknown series): mem and sm are final */
+    bool steady;              /* an always-full service: half the memory noise */
+    double mem, sm;           /* relative to scale before noise (fixed: absolute) */
+    double mem_noise, sm_noise; /* the service's share of the noise */
+    double scale;
+} gf_demand_point;
+
+void gf_demand_service(const gf_demand *d, uint32_t series, uint32_t step, gf_demand_point *p);
+void gf_demand_pod(const gf_demand *d, const gf_demand_point *p, uint32_t salt, double *mem,
+                   double *sm);
+
 /* Declared allocation of a series (its scale), 0 for table series. */
 double gf_demand_scale(const gf_demand *d, uint32_t series);
 

@@ -23,6 +23,19 @@ const char *gf_recommend_key(const char *ns, const char *kind, const char *name,
     return buf;
 }
 
+const char *gf_recommend_unit_annotation(gf_share_kind unit)
+{
+    return unit == GF_SHARE_MEMORY ? "gpu-memory" : "gpu-fraction";
+}
+
+void gf_recommend_value_text(gf_share_kind unit, double v, char *buf, size_t n)
+{
+    if (unit == GF_SHARE_MEMORY)
+        snprintf(buf, n, "%.0f", v);
+    else
+        snprintf(buf, n, "%g", v);
+}
+
 /* --- units ------------------------------------------------------------------- */
 
 typedef struct unit_ctx {

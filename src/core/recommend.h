@@ -85,6 +85,12 @@ typedef struct gf_recommendation {
 const char *gf_recommend_key(const char *ns, const char *kind, const char *name, char *buf,
                              size_t n);
 
+/* The pod annotation that holds an allocation in unit: "gpu-memory" for
+ * GF_SHARE_MEMORY, else "gpu-fraction". */
+const char *gf_recommend_unit_annotation(gf_share_kind unit);
+/* v as that annotation writes it: MiB as a whole number, a fraction "%g". */
+void gf_recommend_value_text(gf_share_kind unit, double v, char *buf, size_t n);
+
 /* One workload. s may be NULL (no history). GF_EINPUT for an input that
  * makes no sense (no unit, no GPU memory for a conversion, devices 0). */
 gf_err gf_recommend_one(const gf_rightsize_rule *rule, const gf_rec_input *in,

@@ -54,6 +54,7 @@ void gf_sim_opts_default(gf_sim_opts *o)
     o->node_boot_s = 300;
     o->recommend_every_s = 300;
     o->consolidate_every_s = 3600;
+    o->warmup_s = 6 * 3600;
     o->consolidate_max_nodes = 4;
     o->consolidate_max_moves = 0;
     o->spare_nodes = 1.0;
@@ -102,7 +103,8 @@ struct gf_sim {
     GF_VEC(uint32_t) src_gpus;
     GF_VEC(service) services;
     GF_VEC(gf_sim_service) pub; /* the public view, rebuilt by gf_sim_services */
-    uint32_t *svc_pods;
+    uint32_t *svc_pods; /* service pods, grouped by service */
+    uint32_t n_svc_pods;
     double *scales, *replicas;
     uint32_t n_steps;
     uint32_t *pool_max_gpus; /* per W pool: GPUs of its largest node */
@@ -284,6 +286,9 @@ static gf_err check_opts(const gf_sim_opts *o, gf_error *err)
         !(o->consolidate_every_s >= 0 && o->consolidate_every_s <= 30 * DAY_S))
         return gf_error_set(err, GF_EUSAGE, "schedule",
                             "recommend and consolidate intervals must be 0 .. 30 d");
+    if (!(o->warmup_s >= 0 && o->warmup_s <= 30 * DAY_S))
+        return gf_error_set(err, GF_EUSAGE, "warmup", "warm-up %g s is not 0 .. 30 d",
+                            o->warmup_s);
     if (!(o->spare_nodes >= 0 && o->spare_nodes <= 16))
         return gf_error_set(err, GF_EUSAGE, "spare", "spare node share %g is not 0 .. 16",
                             o->spare_nodes);
@@ -488,6 +493,7 @@ gf_err gf_sim_new(const gf_model *c, const gf_sim_opts *o, gf_sim **out, gf_erro
         for (size_t i = 0; i < s->pods.n; i++)
             if (s->pods.v[i].service == si) s->svc_pods[k++] = (uint32_t)i;
         sv->n = k - sv->first;
+        s->n_svc_pods = k;
         /* pods of one workload may differ mid-rollout: one unit, the largest size */
         if (sv->pub.unit == GF_SHARE_FRACTION && sv->pub.fraction <= 0)
             sv->pub.unit = GF_SHARE_MEMORY;
@@ -704,11 +710,16 @@ typedef struct run {
     bool *on;
     double *boot_until;
     uint64_t epoch; /* bumped when capacity is freed or a node comes into service */
+    uint32_t warm_steps; /* steps before GPUs and nodes are measured */
+    int64_t gpus_on, gpu_nodes_on; /* GPU nodes in service and their GPUs */
+    bool *listed;                  /* per pod: in unsettled */
+    GF_VEC(uint32_t) unsettled;    /* the pods not running, in the order they stopped */
     /* per service */
     gf_share_kind *unit;
     double *fraction;
     int64_t *mib;
     bool *oom_now;
+    gf_demand_point *pt; /* this step's demand shared by each service's replicas */
     gf_history h;
     gf_hist_series **series;
     /* per GPU, this step: running service pods (CSR) */
@@ -729,8 +740,21 @@ static gf_pod *wpod(run *r, uint32_t i)
 
 static void set_node(run *r, uint32_t node, bool on)
 {
+    const gf_node *n = &r->w->nodes.v[node];
+    if (r->on[node] != on && n->gpu_count) {
+        r->gpu_nodes_on += on ? 1 : -1;
+        r->gpus_on += on ? (int64_t)n->gpu_count : -(int64_t)n->gpu_count;
+    }
     r->on[node] = on;
     r->w->nodes.v[node].unschedulable = !on || r->s->cordoned[node];
+}
+
+/* Pod i is not (or no longer) running: the step loop looks after it. */
+static void unsettle(run *r, uint32_t i)
+{
+    if (r->listed[i]) return;
+    r->listed[i] = true;
+    gf_vec_push(&r->unsettled, i);
 }
 
 static void take(run *r, uint32_t i, const gf_placement *pl, bool at_start)
@@ -745,9 +769,11 @@ static void take(run *r, uint32_t i, const gf_placement *pl, bool at_start)
     } else if (r->boot_until[pl->node] > r->t) {
         r->state[i] = GF_SIM_POD_WAITING;
         r->ready_t[i] = r->boot_until[pl->node] + r->s->o.restart_s;
+        unsettle(r, i);
     } else {
         r->state[i] = GF_SIM_POD_STARTING;
         r->ready_t[i] = r->t + r->s->o.restart_s;
+        unsettle(r, i);
     }
 }
 
@@ -758,6 +784,7 @@ static void release(run *r, uint32_t i)
     r->state[i] = GF_SIM_POD_PENDING;
     wpod(r, i)->node = GF_NONE;
     r->epoch++;
+    unsettle(r, i);
 }
 
 /* Places pod i: on a node in service, else on one brought into service. */
@@ -875,6 +902,8 @@ static void initial_placement(run *r)
     for (size_t k = 0; k < n; k++)
         place(r, ord[k].pod, true);
     free(ord);
+    for (size_t i = 0; i < np; i++) /* what did not fit waits */
+        if (r->state[i] != GF_SIM_POD_RUNNING) unsettle(r, (uint32_t)i);
 }
 
 /* Applies a new allocation to every pod of service si. */
@@ -1106,16 +1135,20 @@ static void serve(run *r)
     memset(r->gpu_start, 0, (ng + 2) * sizeof(uint32_t));
     memset(r->gpu_sm, 0, (ng + 1) * sizeof(double));
     memset(r->oom_now, 0, s->services.n * sizeof(bool));
-    for (uint32_t i = 0; i < s->pods.n; i++) {
+    for (uint32_t si = 0; si < s->services.n; si++)
+        gf_demand_service(r->d, si, r->step, &r->pt[si]);
+    for (size_t k = 0; k < r->unsettled.n; k++) { /* the pods not running */
+        uint32_t i = r->unsettled.v[k];
+        if (!s->pods.v[i].gpu) continue;
+        r->res->unavailable_min += dt_min;
+        if (r->state[i] == GF_SIM_POD_PENDING || r->state[i] == GF_SIM_POD_WAITING)
+            r->res->pending_min += dt_min;
+    }
+    for (uint32_t j = 0; j < s->n_svc_pods; j++) {
+        uint32_t i = s->svc_pods[j];
         const spod *sp = &s->pods.v[i];
-        if (sp->gpu && r->state[i] != GF_SIM_POD_RUNNING) {
-            r->res->unavailable_min += dt_min;
-            if (r->state[i] == GF_SIM_POD_PENDING || r->state[i] == GF_SIM_POD_WAITING)
-                r->res->pending_min += dt_min;
-        }
         r->oom[i] = false;
-        if (sp->service == GF_NONE) continue;
-        gf_demand_at(r->d, sp->service, sp->salt, r->step, &r->mem[i], &r->sm[i]);
+        gf_demand_pod(r->d, &r->pt[sp->service], sp->salt, &r->mem[i], &r->sm[i]);
         if (r->state[i] != GF_SIM_POD_RUNNING) continue;
         if (r->mem[i] > r->pl[i].share + EPS) { /* KAI does not enforce: the process OOMs */
             r->oom[i] = true;
@@ -1130,9 +1163,9 @@ static void serve(run *r)
     }
     for (size_t g = 0; g < ng; g++)
         r->gpu_start[g + 2] += r->gpu_start[g + 1];
-    for (uint32_t i = 0; i < s->pods.n; i++) {
-        if (s->pods.v[i].service == GF_NONE || r->state[i] != GF_SIM_POD_RUNNING || r->oom[i])
-            continue;
+    for (uint32_t j = 0; j < s->n_svc_pods; j++) {
+        uint32_t i = s->svc_pods[j];
+        if (r->state[i] != GF_SIM_POD_RUNNING || r->oom[i]) continue;
         r->served[i] = r->sm[i];
         for (uint32_t k = 0; k < r->pl[i].n_gpus; k++)
             r->gpu_pods[r->gpu_start[r->pl[i].gpus[k] + 1]++] = i;
@@ -1172,9 +1205,10 @@ static void serve(run *r)
             if (got < r->served[i]) r->served[i] = got; /* the slowest of its devices */
         }
     }
-    for (uint32_t i = 0; i < s->pods.n; i++) {
+    for (uint32_t j = 0; j < s->n_svc_pods; j++) {
+        uint32_t i = s->svc_pods[j];
         const spod *sp = &s->pods.v[i];
-        if (sp->service == GF_NONE || r->state[i] != GF_SIM_POD_RUNNING) continue;
+        if (r->state[i] != GF_SIM_POD_RUNNING) continue;
         if (!r->oom[i] && r->served[i] < r->sm[i] - 1e-6) {
             if (r->sm[i] > r->pl[i].share + EPS)
                 r->res->throttled_min += dt_min;
@@ -1196,6 +1230,7 @@ static void serve(run *r)
         if (r->oom[i]) { /* restarts in place */
             r->state[i] = GF_SIM_POD_STARTING;
             r->ready_t[i] = r->t + s->o.restart_s;
+            unsettle(r, i);
         }
     }
 }
@@ -1207,6 +1242,8 @@ static void oracle_step(run *r, double *pool_need)
     gf_sim *s = r->s;
     size_t npool = r->w->pools.n;
     memset(pool_need, 0, (npool + 1) * sizeof(double));
+    for (uint32_t si = 0; si < s->services.n; si++)
+        gf_demand_service(r->d, si, r->step, &r->pt[si]);
     for (uint32_t i = 0; i < s->pods.n; i++) {
         const spod *sp = &s->pods.v[i];
         if (!sp->gpu || !sp->placeable) continue;
@@ -1214,7 +1251,7 @@ static void oracle_step(run *r, double *pool_need)
             pool_need[sp->pool] += sp->whole;
             continue;
         }
-        gf_demand_at(r->d, sp->service, sp->salt, r->step, &r->mem[i], &r->sm[i]);
+        gf_demand_pod(r->d, &r->pt[sp->service], sp->salt, &r->mem[i], &r->sm[i]);
         double need = fmax(r->mem[i], r->sm[i]) * sp->devices;
         pool_need[sp->pool] += need;
         r->res->gpu_hours_reserved += need * s->o.step_s / 3600.0;
@@ -1236,16 +1273,13 @@ static void accumulate(run *r, const double *pool_need)
             if (s->pool_max_gpus[p]) nodes += ceil(g / s->pool_max_gpus[p] - 1e-9);
         }
     } else {
-        for (size_t n = 0; n < r->w->nodes.n; n++)
-            if (r->on[n] && r->w->nodes.v[n].gpu_count) {
-                gpus += r->w->nodes.v[n].gpu_count;
-                nodes++;
-            }
+        gpus = (double)r->gpus_on;
+        nodes = (double)r->gpu_nodes_on;
     }
     uint32_t pt = r->step / rep->steps_per_point;
-    for (uint32_t i = 0; i < s->pods.n; i++) {
+    for (uint32_t j = 0; j < s->n_svc_pods; j++) {
+        uint32_t i = s->svc_pods[j];
         const spod *sp = &s->pods.v[i];
-        if (sp->service == GF_NONE) continue;
         double need = sp->placeable ? fmax(r->mem[i], r->sm[i]) * sp->devices : 0;
         double a = r->pol == GF_SIM_ORACLE ? need : alloc_of(r, i);
         use += need;
@@ -1266,10 +1300,12 @@ static void accumulate(run *r, const double *pool_need)
     }
     if (r->pol != GF_SIM_ORACLE) res->gpu_hours_reserved += alloc * dt_h;
     res->gpu_hours_provisioned += gpus * dt_h;
-    if (gpus > res->gpus_peak) res->gpus_peak = gpus;
-    if (nodes > res->nodes_peak) res->nodes_peak = nodes;
-    res->gpus_mean += gpus;
-    res->nodes_mean += nodes;
+    if (r->step >= r->warm_steps) { /* after the cluster as found was consolidated */
+        if (gpus > res->gpus_peak) res->gpus_peak = gpus;
+        if (nodes > res->nodes_peak) res->nodes_peak = nodes;
+        res->gpus_mean += gpus;
+        res->nodes_mean += nodes;
+    }
     r->acc_alloc[pt] += alloc;
     r->acc_gpus[pt] += gpus;
     r->acc_use[pt] += use;
@@ -1330,6 +1366,9 @@ static void run_free(run *r)
     free(r->fraction);
     free(r->mib);
     free(r->oom_now);
+    free(r->pt);
+    free(r->listed);
+    gf_vec_free(&r->unsettled);
     if (r->series) gf_history_free(&r->h);
     free(r->series);
     free(r->gpu_start);
@@ -1357,6 +1396,8 @@ static gf_err run_policy(gf_sim *s, const gf_demand *d, gf_sim_policy pol, gf_si
     r.res = &rep->policy[pol];
     r.t = s->o.start_t;
     r.epoch = 1;
+    r.warm_steps = (uint32_t)(s->o.warmup_s / s->o.step_s);
+    if (r.warm_steps >= s->n_steps) r.warm_steps = 0; /* too short: measure it all */
     size_t np = s->pods.n, nn = s->w.nodes.n, ng = s->w.gpus.n, ns = s->services.n;
     r.state = gf_xcalloc(np + 1, sizeof *r.state);
     r.pl = gf_xcalloc(np + 1, sizeof *r.pl);
@@ -1372,6 +1413,8 @@ static gf_err run_policy(gf_sim *s, const gf_demand *d, gf_sim_policy pol, gf_si
     r.fraction = gf_xcalloc(ns + 1, sizeof *r.fraction);
     r.mib = gf_xcalloc(ns + 1, sizeof *r.mib);
     r.oom_now = gf_xcalloc(ns + 1, sizeof *r.oom_now);
+    r.pt = gf_xcalloc(ns + 1, sizeof *r.pt);
+    r.listed = gf_xcalloc(np + 1, sizeof *r.listed);
     r.gpu_start = gf_xcalloc(ng + 2, sizeof *r.gpu_start);
     size_t slots = 1;
     for (size_t i = 0; i < np; i++)
@@ -1414,15 +1457,22 @@ static gf_err run_policy(gf_sim *s, const gf_demand *d, gf_sim_policy pol, gf_si
             oracle_step(&r, pool_need);
             accumulate(&r, pool_need);
         } else {
-            /* due pods start serving; pending ones are retried */
-            for (uint32_t i = 0; i < np; i++) {
+            /* due pods start serving; pending ones are retried (in the order
+             * they stopped running) */
+            size_t keep = 0;
+            for (size_t u = 0; u < r.unsettled.n; u++) {
+                uint32_t i = r.unsettled.v[u];
                 if (r.state[i] == GF_SIM_POD_WAITING && r.boot_until[r.pl[i].node] <= r.t)
                     r.state[i] = GF_SIM_POD_STARTING;
                 if (r.state[i] == GF_SIM_POD_STARTING && r.ready_t[i] <= r.t)
                     r.state[i] = GF_SIM_POD_RUNNING;
-            }
-            for (uint32_t i = 0; i < np; i++)
                 if (r.state[i] == GF_SIM_POD_PENDING) place(&r, i, false);
+                if (r.state[i] == GF_SIM_POD_RUNNING)
+                    r.listed[i] = false;
+                else
+                    r.unsettled.v[keep++] = i;
+            }
+            r.unsettled.n = keep;
             serve(&r);
             accumulate(&r, pool_need);
             if (pol == GF_SIM_VPA || pol == GF_SIM_GPUFRAC)
@@ -1437,8 +1487,8 @@ static gf_err run_policy(gf_sim *s, const gf_demand *d, gf_sim_policy pol, gf_si
     free(pool_need);
     gf_sim_result *res = r.res;
     res->ran = rc == GF_OK;
-    res->gpus_mean /= s->n_steps;
-    res->nodes_mean /= s->n_steps;
+    res->gpus_mean /= s->n_steps - r.warm_steps;
+    res->nodes_mean /= s->n_steps - r.warm_steps;
     uint32_t sized = 0;
     for (size_t si = 0; si < ns; si++)
         sized += pol == GF_SIM_VPA       ? s->services.v[si].rightsized_vpa

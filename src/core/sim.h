@@ -131,6 +131,9 @@ typedef struct gf_sim_opts {
     double node_boot_s;           /* a new node until it takes pods, default 300 */
     double recommend_every_s;     /* default 300 (at least one step) */
     double consolidate_every_s;   /* default 3600; 0 = never */
+    double warmup_s;              /* GPUs and nodes (peak, mean) are measured after this,
+                                     once the cluster as found is consolidated: default 6 h
+                                     (all of a run no longer than it) */
     uint32_t consolidate_max_nodes;    /* drains per run, default 4 (0 = no limit) */
     uint32_t consolidate_max_moves;    /* pod moves per workload per run, default 1 */
     double spare_nodes;           /* autoscaler: spare nodes per pool and GPU model, as a
@@ -205,7 +208,8 @@ typedef struct gf_sim_result {
     double gpu_hours_reserved;    /* services' allocations held (placed pods) x time */
     double gpu_hours_used;        /* services' demand served (max of memory, SM) x time */
     double gpu_hours_provisioned; /* GPUs of GPU nodes in service x time */
-    double gpus_peak, gpus_mean;  /* GPUs of GPU nodes in service (oracle: fluid bound) */
+    double gpus_peak, gpus_mean;  /* GPUs of GPU nodes in service after the warm-up (oracle:
+                                     a fluid bound) */
     double nodes_peak, nodes_mean;
     uint64_t ooms;                /* OOM kills */
     double throttled_min;         /* pod-minutes with SM demand above the fraction, contended */

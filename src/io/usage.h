@@ -119,6 +119,18 @@ gf_err gf_usage_load_prom_json(gf_usage *u, const char *name, const char *buf, s
 gf_err gf_prom_query_range(const char *base_url, const char *query, double start, double end,
                            double step_s, gf_sbuf *out, gf_error *err);
 
+/* The selector that keeps the exporter's per-pod series: it also publishes
+ * GPU memory that no pod accounts for (label unattributed, no namespace),
+ * which usage cannot use (gf_usage_load_prom_json needs namespace and pod). */
+#define GF_USAGE_POD_SELECTOR "{namespace!=\"\"}"
+
+/* Both exporter metrics (memory, then SM) over [start, end] at step_s from
+ * a Prometheus server, selected with GF_USAGE_POD_SELECTOR, into u:
+ * gf_prom_query_range() and gf_usage_load_prom_json() for each. Errors as
+ * theirs; samples loaded before an error stay in u. */
+gf_err gf_prom_fetch_usage(const char *base_url, double start, double end, double step_s,
+                           gf_usage *u, gf_diags *d, gf_error *err);
+
 /* GET url with the limits above, except that the size limit is max_bytes;
  * the body of a 2xx answer into out (cleared first). The building block of
  * gf_prom_query_range(), also used to wait for a server's /-/ready. */

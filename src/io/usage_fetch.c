@@ -244,3 +244,23 @@ gf_err gf_prom_query_range(const char *base_url, const char *query, double start
     gf_sbuf_free(&url);
     return rc;
 }
+
+gf_err gf_prom_fetch_usage(const char *base_url, double start, double end, double step_s,
+                           gf_usage *u, gf_diags *d, gf_error *err)
+{
+    static const struct {
+        const char *metric;
+        gf_usage_signal sig;
+    } q[] = {{GF_USAGE_METRIC_MEMORY, GF_USAGE_MEMORY}, {GF_USAGE_METRIC_SM, GF_USAGE_SM}};
+    gf_err rc = GF_OK;
+    for (size_t i = 0; i < 2 && !rc; i++) {
+        gf_sbuf b = GF_SBUF_INIT;
+        char query[200];
+        snprintf(query, sizeof query, "%s%s", q[i].metric, GF_USAGE_POD_SELECTOR);
+        rc = gf_prom_query_range(base_url, query, start, end, step_s, &b, err);
+        if (!rc)
+            rc = gf_usage_load_prom_json(u, q[i].metric, gf_sbuf_str(&b), b.len, q[i].sig, d, err);
+        gf_sbuf_free(&b);
+    }
+    return rc;
+}
