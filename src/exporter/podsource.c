@@ -21,21 +21,6 @@ static bool http_url(const char *u)
     return !strncasecmp(u, "http://", 7) || !strncasecmp(u, "https://", 8);
 }
 
-/* Percent-encoding of a query value (RFC 3986 unreserved characters kept). */
-static void append_escaped(gf_sbuf *b, const char *s)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-            ch == '-' || ch == '.' || ch == '_' || ch == '~') {
-            gf_sbuf_append(b, s, 1);
-        } else {
-            char e[3] = {'%', hex[ch >> 4], hex[ch & 15]};
-            gf_sbuf_append(b, e, 3);
-        }
-    }
-}
 
 gf_err gf_podsrc_init(gf_podsrc *s, const gf_podsrc_config *cfg, gf_error *err)
 {
@@ -77,8 +62,8 @@ gf_err gf_podsrc_init(gf_podsrc *s, const gf_podsrc_config *cfg, gf_error *err)
                                 "NODE_NAME)");
         }
         gf_sbuf_puts(&url, "/api/v1/pods?fieldSelector=");
-        append_escaped(&url, "spec.nodeName=");
-        append_escaped(&url, cfg->node_name);
+        gf_sbuf_append_urlencoded(&url, "spec.nodeName=");
+        gf_sbuf_append_urlencoded(&url, cfg->node_name);
         break;
     case GF_PODSRC_NONE:
         break;

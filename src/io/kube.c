@@ -290,21 +290,6 @@ const gf_kube_options *gf_kube_get_options(const gf_kube *k)
 
 /* --- paths ----------------------------------------------------------------------------- */
 
-/* Percent-encoding (RFC 3986: unreserved kept). */
-static void append_escaped(gf_sbuf *b, const char *s)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-            ch == '-' || ch == '.' || ch == '_' || ch == '~') {
-            gf_sbuf_append(b, s, 1);
-        } else {
-            char e[3] = {'%', hex[ch >> 4], hex[ch & 15]};
-            gf_sbuf_append(b, e, 3);
-        }
-    }
-}
 
 void gf_kube_path(gf_sbuf *b, gf_kube_kind kind, const char *ns, const char *name, const char *sub)
 {
@@ -312,13 +297,13 @@ void gf_kube_path(gf_sbuf *b, gf_kube_kind kind, const char *ns, const char *nam
     gf_sbuf_puts(b, r->prefix);
     if (r->namespaced && ns && *ns) {
         gf_sbuf_puts(b, "/namespaces/");
-        append_escaped(b, ns);
+        gf_sbuf_append_urlencoded(b, ns);
     }
     gf_sbuf_puts(b, "/");
     gf_sbuf_puts(b, r->plural);
     if (name) {
         gf_sbuf_puts(b, "/");
-        append_escaped(b, name);
+        gf_sbuf_append_urlencoded(b, name);
         if (sub) {
             gf_sbuf_puts(b, "/");
             gf_sbuf_puts(b, sub);
@@ -331,7 +316,7 @@ void gf_kube_query(gf_sbuf *b, const char *key, const char *value)
     gf_sbuf_puts(b, b->s && strchr(b->s, '?') ? "&" : "?");
     gf_sbuf_puts(b, key);
     gf_sbuf_puts(b, "=");
-    append_escaped(b, value);
+    gf_sbuf_append_urlencoded(b, value);
 }
 
 /* --- transfers ---------------------------------------------------------------------------- */

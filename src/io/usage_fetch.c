@@ -201,21 +201,6 @@ gf_err gf_prom_get(const char *url, size_t max_bytes, gf_sbuf *out, gf_error *er
     return rc;
 }
 
-/* Percent-encoding of a query parameter (RFC 3986: unreserved kept). */
-static void append_escaped(gf_sbuf *b, const char *s)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-            ch == '-' || ch == '.' || ch == '_' || ch == '~') {
-            gf_sbuf_append(b, s, 1);
-        } else {
-            char e[3] = {'%', hex[ch >> 4], hex[ch & 15]};
-            gf_sbuf_append(b, e, 3);
-        }
-    }
-}
 
 gf_err gf_prom_query_range(const char *base_url, const char *query, double start, double end,
                            double step_s, gf_sbuf *out, gf_error *err)
@@ -237,7 +222,7 @@ gf_err gf_prom_query_range(const char *base_url, const char *query, double start
         n--;
     gf_sbuf_append(&url, base_url, n);
     gf_sbuf_puts(&url, "/api/v1/query_range?query=");
-    append_escaped(&url, query);
+    gf_sbuf_append_urlencoded(&url, query);
     /* Prometheus keeps milliseconds */
     gf_sbuf_printf(&url, "&start=%.3f&end=%.3f&step=%.3f", start, end, step_s);
     gf_err rc = gf_prom_get(url.s, GF_PROM_MAX_RESPONSE_BYTES, out, err);

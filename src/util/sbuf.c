@@ -55,3 +55,18 @@ const char *gf_sbuf_str(const gf_sbuf *b)
 {
     return b->s ? b->s : "";
 }
+
+void gf_sbuf_append_urlencoded(gf_sbuf *b, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+            ch == '-' || ch == '.' || ch == '_' || ch == '~') {
+            gf_sbuf_append(b, s, 1);
+        } else {
+            char e[3] = {'%', hex[ch >> 4], hex[ch & 15]};
+            gf_sbuf_append(b, e, 3);
+        }
+    }
+}

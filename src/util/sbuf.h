@@ -18,6 +18,9 @@ void gf_sbuf_free(gf_sbuf *b); /* accepts NULL */
 void gf_sbuf_append(gf_sbuf *b, const char *s, size_t n);
 void gf_sbuf_puts(gf_sbuf *b, const char *s);
 void gf_sbuf_printf(gf_sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* s percent-encoded for a URL query or path segment: RFC 3986's unreserved
+ * characters (A-Z a-z 0-9 - . _ ~) kept, every other byte as %XX. */
+void gf_sbuf_append_urlencoded(gf_sbuf *b, const char *s);
 /* The contents, "" when empty. Owned by b. */
 const char *gf_sbuf_str(const gf_sbuf *b);
 
