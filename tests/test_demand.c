@@ -46,8 +46,8 @@ static void test_builtin_mix(void **state)
     assert_int_equal(gf_demand_builtin(&d, &o, sc, n, &err), GF_OK);
     gf_demand_mix m;
     gf_demand_measure(&d, NULL, NULL, 10, &m);
-    print_message("builtin mix: full %.3f, median %.3f, under half %.3f, over %.3f\n",
-                  m.full_share, m.median_use, m.under_half, m.over_share);
+    print_message("builtin mix: full %.3f, median %.3f, under half %.3f, over %.3f\n", m.full_share,
+                  m.median_use, m.under_half, m.over_share);
     assert_true(m.full_share > 0.15 && m.full_share < 0.25);
     assert_true(m.median_use < 0.5);
     assert_true(m.under_half > 0.6);
@@ -189,8 +189,8 @@ static void test_table(void **state)
     gf_demand_table_add(&d, 0, 2, 0.3, 0.2);
     gf_demand_table_add(&d, 0, 2, 0.5, 0.4); /* max memory, mean SM */
     gf_demand_table_add(&d, 0, 6, 0.1, 0.1);
-    gf_demand_table_add(&d, 1, 4, NAN, 0.5); /* no memory reading */
-    gf_demand_table_add(&d, 7, 4, 0.5, 0.5); /* no such series: ignored */
+    gf_demand_table_add(&d, 1, 4, NAN, 0.5);  /* no memory reading */
+    gf_demand_table_add(&d, 7, 4, 0.5, 0.5);  /* no such series: ignored */
     gf_demand_table_add(&d, 1, 40, 0.5, 0.5); /* past the table: ignored */
     size_t empty = 99;
     gf_demand_table_end(&d, &empty);
@@ -227,9 +227,9 @@ static void test_trace_bins(void **state)
     gf_error err;
     assert_int_equal(gf_request_trace_add(&tr, 1000.5, 100, 10, &err), GF_OK);
     assert_int_equal(gf_request_trace_add(&tr, 1000.9, 50, 5, &err), GF_OK);
-    assert_int_equal(gf_request_trace_add(&tr, 990.2, 10, 1, &err), GF_OK);   /* earlier */
-    assert_int_equal(gf_request_trace_add(&tr, 1500.0, 20, 2, &err), GF_OK);  /* later */
-    assert_int_equal(gf_request_trace_add(&tr, 200.0, 1, 1, &err), GF_OK);    /* much earlier */
+    assert_int_equal(gf_request_trace_add(&tr, 990.2, 10, 1, &err), GF_OK);  /* earlier */
+    assert_int_equal(gf_request_trace_add(&tr, 1500.0, 20, 2, &err), GF_OK); /* later */
+    assert_int_equal(gf_request_trace_add(&tr, 200.0, 1, 1, &err), GF_OK);   /* much earlier */
     assert_int_equal(tr.total_requests, 5);
     assert_true(tr.start_t + tr.first == 200 && tr.start_t + tr.last == 1500);
     uint32_t at1000 = (uint32_t)(1000 - tr.start_t);
@@ -375,7 +375,8 @@ static void test_azure_bad_input(void **state)
     bad(HDR "2023-11-16 18:15:46,3,200000000\n", "t.csv:2", "above");
     bad(HDR "2023-11-16 18:15:46,3,4\n2021-11-16 18:15:46,3,4\n", "t.csv:3", "span");
     /* accepted: CRLF, a BOM, zones, unix seconds */
-    const char *ok = "\xEF\xBB\xBF" "TIMESTAMP,ContextTokens,GeneratedTokens\r\n"
+    const char *ok = "\xEF\xBB\xBF"
+                     "TIMESTAMP,ContextTokens,GeneratedTokens\r\n"
                      "2023-11-16T18:15:46Z,1,2\r\n2023-11-16 19:15:46+01:00,3,4\r\n1700158546,5,6";
     gf_request_trace tr;
     gf_request_trace_init(&tr);

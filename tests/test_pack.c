@@ -60,38 +60,37 @@ static int local_gpu(const fx *f, uint32_t gpu)
 static void test_fit_rules(void **state)
 {
     (void)state;
-    fx *f =
-        load(
-            LIST(NODE("l4", "NVIDIA-L4", "2", "8", "", "") ",\n"                              //
-                 NODE("a10", "NVIDIA-A10", "1", "8", "", "") ",\n"                            //
-                 NODE("cordoned", "NVIDIA-L4", "4", "64", "", "\"unschedulable\":true") ",\n" //
-                 NODE("tainted", "NVIDIA-L4", "4", "64", "",
-                      "\"taints\":[{\"key\":\"dedicated\",\"value\":\"ml\",\"effect\":"
-                      "\"NoSchedule\"}]") ",\n" //
-                 NODE("pooled", "NVIDIA-L4", "4", "64", ",\"kai.scheduler/node-pool\":\"batch\"",
-                      "") ",\n"                                                                   //
-                 SHARED("s1", "l4", "g1", "0.7") ",\n"                                            //
-                 PENDING("frac04", ",\"annotations\":{\"gpu-fraction\":\"0.4\"}", "", "{}") ",\n" //
-                 PENDING("frac03", ",\"annotations\":{\"gpu-fraction\":\"0.3\"}", "", "{}") ",\n" //
-                 PENDING("mem", ",\"annotations\":{\"gpu-memory\":\"12000\"}", "", "{}") ",\n"    //
-                 PENDING("two",
-                         ",\"annotations\":{\"gpu-fraction\":\"0.5\",\"gpu-fraction-num-devices\":"
-                         "\"2\"}",
-                         "", "{}") ",\n"                                                    //
-                 PENDING("whole2", "", "", "{\"limits\":{\"nvidia.com/gpu\":\"2\"}}") ",\n" //
-                 PENDING("bigcpu", ",\"annotations\":{\"gpu-fraction\":\"0.1\"}", "",
-                         "{\"requests\":{\"cpu\":\"7500m\"}}") ",\n" //
-                 PENDING("a10only", ",\"annotations\":{\"gpu-fraction\":\"0.1\"}",
-                         ",\"nodeSelector\":{\"nvidia.com/gpu.product\":\"NVIDIA-A10\"}",
-                         "{}") ",\n" //
-                 PENDING("tolerant", ",\"annotations\":{\"gpu-fraction\":\"0.1\"}",
-                         ",\"tolerations\":[{\"key\":\"dedicated\",\"operator\":\"Equal\","
-                         "\"value\":\"ml\",\"effect\":\"NoSchedule\"}]",
-                         "{}") ",\n" //
-                 PENDING("batch",
-                         ",\"labels\":{\"kai.scheduler/"
-                         "node-pool\":\"batch\"},\"annotations\":{\"gpu-fraction\":\"0.1\"}",
-                         "", "{}")));
+    fx *f = load(
+        LIST(NODE("l4", "NVIDIA-L4", "2", "8", "", "") ",\n"                              //
+             NODE("a10", "NVIDIA-A10", "1", "8", "", "") ",\n"                            //
+             NODE("cordoned", "NVIDIA-L4", "4", "64", "", "\"unschedulable\":true") ",\n" //
+             NODE("tainted", "NVIDIA-L4", "4", "64", "",
+                  "\"taints\":[{\"key\":\"dedicated\",\"value\":\"ml\",\"effect\":"
+                  "\"NoSchedule\"}]") ",\n" //
+             NODE("pooled", "NVIDIA-L4", "4", "64", ",\"kai.scheduler/node-pool\":\"batch\"",
+                  "") ",\n"                                                                   //
+             SHARED("s1", "l4", "g1", "0.7") ",\n"                                            //
+             PENDING("frac04", ",\"annotations\":{\"gpu-fraction\":\"0.4\"}", "", "{}") ",\n" //
+             PENDING("frac03", ",\"annotations\":{\"gpu-fraction\":\"0.3\"}", "", "{}") ",\n" //
+             PENDING("mem", ",\"annotations\":{\"gpu-memory\":\"12000\"}", "", "{}") ",\n"    //
+             PENDING("two",
+                     ",\"annotations\":{\"gpu-fraction\":\"0.5\",\"gpu-fraction-num-devices\":"
+                     "\"2\"}",
+                     "", "{}") ",\n"                                                    //
+             PENDING("whole2", "", "", "{\"limits\":{\"nvidia.com/gpu\":\"2\"}}") ",\n" //
+             PENDING("bigcpu", ",\"annotations\":{\"gpu-fraction\":\"0.1\"}", "",
+                     "{\"requests\":{\"cpu\":\"7500m\"}}") ",\n" //
+             PENDING("a10only", ",\"annotations\":{\"gpu-fraction\":\"0.1\"}",
+                     ",\"nodeSelector\":{\"nvidia.com/gpu.product\":\"NVIDIA-A10\"}",
+                     "{}") ",\n" //
+             PENDING("tolerant", ",\"annotations\":{\"gpu-fraction\":\"0.1\"}",
+                     ",\"tolerations\":[{\"key\":\"dedicated\",\"operator\":\"Equal\","
+                     "\"value\":\"ml\",\"effect\":\"NoSchedule\"}]",
+                     "{}") ",\n" //
+             PENDING("batch",
+                     ",\"labels\":{\"kai.scheduler/"
+                     "node-pool\":\"batch\"},\"annotations\":{\"gpu-fraction\":\"0.1\"}",
+                     "", "{}")));
     gf_placement pl;
     const char *why = NULL;
     uint32_t l4 = 0, a10 = 1, cordoned = 2, tainted = 3, pooled = 4;

@@ -18,13 +18,13 @@
 
 /* a fractional Deployment pod on node in GPU group */
 #define FRAC(name, dep, node, group, frac)                                                         \
-    KJ_RUNNING(name, node,                                                                         \
-               KJ_OWNER("ReplicaSet", dep "-5d4c3b2a19") ",\"labels\":{\"runai-gpu-group\":\""     \
-                                                         group "\",\"app\":\"" dep                 \
-                                                         "\",\"pod-template-hash\":"               \
-                                                         "\"5d4c3b2a19\"},\"annotations\":{"       \
-                                                         "\"gpu-fraction\":\"" frac "\"}",         \
-               "{\"requests\":{\"cpu\":\"1\"}}")
+    KJ_RUNNING(                                                                                    \
+        name, node,                                                                                \
+        KJ_OWNER("ReplicaSet", dep "-5d4c3b2a19") ",\"labels\":{\"runai-gpu-group\":\"" group      \
+                                                  "\",\"app\":\"" dep "\",\"pod-template-hash\":"  \
+                                                  "\"5d4c3b2a19\"},\"annotations\":{"              \
+                                                  "\"gpu-fraction\":\"" frac "\"}",                \
+        "{\"requests\":{\"cpu\":\"1\"}}")
 /* the same, not scheduled yet */
 #define PFRAC(name, dep, frac)                                                                     \
     KJ_PENDING(name,                                                                               \
@@ -153,7 +153,7 @@ static void test_downsize_restarts_pods(void **state)
 {
     (void)state;
     gf_sim_opts o = short_opts(36, P(GF_SIM_STATIC) | P(GF_SIM_GPUFRAC) | P(GF_SIM_ORACLE));
-    fx *f = setup(KJ_LIST(L4("n1", "1") "," L4("n2", "1") ","                           //
+    fx *f = setup(KJ_LIST(L4("n1", "1") "," L4("n2", "1") ","                        //
                           FRAC("svc-5d4c3b2a19-aaaaa", "svc", "n1", "g1", "0.5") "," //
                           FRAC("svc-5d4c3b2a19-bbbbb", "svc", "n2", "g2", "0.5")),
                   &o);
@@ -176,8 +176,9 @@ static void test_downsize_restarts_pods(void **state)
 static void test_pending_and_scale_up(void **state)
 {
     (void)state;
-    const char *json = KJ_LIST(L4("n1", "1") "," FRAC("a-5d4c3b2a19-aaaaa", "a", "n1", "g1", "0.75")
-                                   "," PFRAC("b-5d4c3b2a19-bbbbb", "b", "0.75"));
+    const char *json =
+        KJ_LIST(L4("n1", "1") "," FRAC("a-5d4c3b2a19-aaaaa", "a", "n1", "g1",
+                                       "0.75") "," PFRAC("b-5d4c3b2a19-bbbbb", "b", "0.75"));
     gf_sim_opts o = short_opts(2, P(GF_SIM_STATIC));
     o.spare_nodes = 0;
     fx *f = setup(json, &o);
@@ -213,8 +214,9 @@ static void compute(uint32_t svc, uint32_t step, double *mem, double *sm)
 static void test_throttling_and_neighbours(void **state)
 {
     (void)state;
-    const char *json = KJ_LIST(L4("n1", "1") "," FRAC("a-5d4c3b2a19-aaaaa", "a", "n1", "g1", "0.5")
-                                   "," FRAC("b-5d4c3b2a19-bbbbb", "b", "n1", "g1", "0.5"));
+    const char *json =
+        KJ_LIST(L4("n1", "1") "," FRAC("a-5d4c3b2a19-aaaaa", "a", "n1", "g1", "0.5") "," FRAC(
+            "b-5d4c3b2a19-bbbbb", "b", "n1", "g1", "0.5"));
     gf_sim_opts o = short_opts(1, P(GF_SIM_STATIC));
     sm_a = 0.8;
     sm_b = 0.8;
@@ -258,8 +260,9 @@ static void cap_at_fraction(void *ctx, gf_sim_gpu_share *g)
 static void test_fairuse_hook(void **state)
 {
     (void)state;
-    const char *json = KJ_LIST(L4("n1", "1") "," FRAC("a-5d4c3b2a19-aaaaa", "a", "n1", "g1", "0.5")
-                                   "," FRAC("b-5d4c3b2a19-bbbbb", "b", "n1", "g1", "0.5"));
+    const char *json =
+        KJ_LIST(L4("n1", "1") "," FRAC("a-5d4c3b2a19-aaaaa", "a", "n1", "g1", "0.5") "," FRAC(
+            "b-5d4c3b2a19-bbbbb", "b", "n1", "g1", "0.5"));
     gf_sim_opts o = short_opts(1, P(GF_SIM_STATIC));
     hook_seen seen = {0, 0};
     o.fairuse = cap_at_fraction;
@@ -410,7 +413,7 @@ static void test_oracle_is_a_lower_bound(void **state)
         o.step_s = 120;
         gf_sim_report rep;
         run_builtin(&m, &o, seed, &rep, NULL);
-        const gf_sim_result *or = &rep.policy[GF_SIM_ORACLE];
+        const gf_sim_result * or = &rep.policy[GF_SIM_ORACLE];
         assert_true(or->ran && or->gpu_hours_reserved > 0);
         for (int p = 0; p < GF_SIM_ORACLE; p++) {
             const gf_sim_result *x = &rep.policy[p];
@@ -470,15 +473,15 @@ static void test_demand_from_usage(void **state)
 {
     (void)state;
     gf_sim_opts o = short_opts(2, P(GF_SIM_STATIC) | P(GF_SIM_GPUFRAC));
-    fx *f = setup(KJ_LIST(L4("n1", "1") ","                                       //
+    fx *f = setup(KJ_LIST(L4("n1", "1") ","                                          //
                           FRAC("svc-5d4c3b2a19-aaaaa", "svc", "n1", "g1", "0.5") "," //
                           FRAC("other-5d4c3b2a19-bbbbb", "other", "n1", "g1", "0.25")),
                   &o);
     double t0 = 1795507230; /* not on a step: the table starts at the minute */
     gf_usage_sample v[] = {
-        {t0, "t", "svc-5d4c3b2a19-aaaaa", "c", "", 10000.0 * 1048576 * 0.5, 0.2}, /* by name */
+        {t0, "t", "svc-5d4c3b2a19-aaaaa", "c", "", 10000.0 * 1048576 * 0.5, 0.2},      /* by name */
         {t0 + 60, "t", "svc-5d4c3b2a19-gone1", "c", "", 10000.0 * 1048576 * 0.9, 0.4}, /* prefix */
-        {t0 + 120, "t", "nobody-1", "c", "", 1e9, 0.1},                              /* no match */
+        {t0 + 120, "t", "nobody-1", "c", "", 1e9, 0.1},             /* no match */
         {t0 + 120, "x", "svc-5d4c3b2a19-aaaaa", "c", "", 1e9, 0.1}, /* other namespace */
     };
     size_t unmatched = 0, empty = 0;
@@ -570,11 +573,19 @@ static void test_report_html(void **state)
     gf_sbuf b = GF_SBUF_INIT;
     gf_report_html(&b, &rep, &meta);
     const char *h = gf_sbuf_str(&b);
-    static const char *const want[] = {
-        "<!DOCTYPE html>", "id=\"summary\"", "id=\"savings\"", "id=\"fleet-alloc\"",
-        "id=\"fleet-gpus\"", "id=\"top-0\"", "id=\"heatmap-svg\"", "data-policy=\"gpufrac\"",
-        "data-policy=\"oracle\"", "data-policy=\"one-gpu-per-container\"",
-        "cluster &lt;b&gt;&amp;&quot;x&quot;", "p&#39;olicy.yaml", "</html>"};
+    static const char *const want[] = {"<!DOCTYPE html>",
+                                       "id=\"summary\"",
+                                       "id=\"savings\"",
+                                       "id=\"fleet-alloc\"",
+                                       "id=\"fleet-gpus\"",
+                                       "id=\"top-0\"",
+                                       "id=\"heatmap-svg\"",
+                                       "data-policy=\"gpufrac\"",
+                                       "data-policy=\"oracle\"",
+                                       "data-policy=\"one-gpu-per-container\"",
+                                       "cluster &lt;b&gt;&amp;&quot;x&quot;",
+                                       "p&#39;olicy.yaml",
+                                       "</html>"};
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
         if (!strstr(h, want[i])) fail_msg("report lacks %s", want[i]);
     assert_null(strstr(h, "<b>"));

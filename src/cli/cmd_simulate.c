@@ -22,41 +22,40 @@
 
 static void help(FILE *f)
 {
-    fprintf(f,
-            "usage: gpufrac simulate [options]\n\n"
-            "Replays a KAI cluster for days under GPU-sharing policies, on the same demand,\n"
-            "and compares what each reserves with the harm it causes: validate a rightsizing\n"
-            "policy before automating it. Policies: one-gpu-per-container (whole GPUs),\n"
-            "static (fractions as declared), vpa-style (p90 + 15%%, no fast upsize),\n"
-            "gpufrac (the policy given; recommend mode simulated as auto) and oracle\n"
-            "(allocation = demand: a lower bound). Each step, usage is sampled as the\n"
-            "exporter would, resizes recreate pods (restart delay), pods are placed with\n"
-            "KAI's binpack, nodes are consolidated hourly and added when pods are pending.\n\n"
-            "cluster (default: --nodes 50):\n"
-            "  -c, --cluster FILE     kubectl JSON snapshot (repeatable); pods must carry KAI\n"
-            "                         shares (gpu-fraction / gpu-memory)\n"
-            "  -n, --nodes N          a generated cluster of N nodes (gen-snapshot's)\n\n"
-            "demand (default builtin):\n"
-            "  -d, --demand SOURCE    builtin: inference services (diurnal, bursty, step\n"
-            "                         changes, idle, always full)\n"
-            "                         azure:PATH: request arrivals of the Azure LLM inference\n"
-            "                         trace (TIMESTAMP,ContextTokens,GeneratedTokens) laid\n"
-            "                         onto every service with its own offset and scale\n"
-            "                         csv:PATH: recorded usage, the CSV `gpufrac recommend\n"
-            "                         --usage` reads (needs --cluster with those pods)\n\n"
-            "options:\n"
-            "  -p, --policy FILE      gpufrac's rightsizing policy (YAML); default built-in\n"
-            "      --policies LIST    comma-separated subset of the policies to run\n"
-            "      --days N           simulated days (default 7; decimals allowed)\n"
-            "      --step DURATION    time step (default 1m)\n"
-            "  -s, --seed S           demand and generated cluster seed (default 1)\n"
-            "      --scorer NAME      placement: binpack (default), spread, bestfit, fgd\n"
-            "  -r, --report FILE      write a self-contained HTML report\n"
-            "  -o, --output FORMAT    table (default) or json\n"
-            "  -q, --quiet            no progress bar, no warnings\n"
-            "  -h, --help             this text\n\n"
-            "A progress bar goes to standard error when it is a terminal.\n"
-            "exit codes: 0 success, 1 runtime failure, 2 usage or input error\n");
+    fprintf(f, "usage: gpufrac simulate [options]\n\n"
+               "Replays a KAI cluster for days under GPU-sharing policies, on the same demand,\n"
+               "and compares what each reserves with the harm it causes: validate a rightsizing\n"
+               "policy before automating it. Policies: one-gpu-per-container (whole GPUs),\n"
+               "static (fractions as declared), vpa-style (p90 + 15%%, no fast upsize),\n"
+               "gpufrac (the policy given; recommend mode simulated as auto) and oracle\n"
+               "(allocation = demand: a lower bound). Each step, usage is sampled as the\n"
+               "exporter would, resizes recreate pods (restart delay), pods are placed with\n"
+               "KAI's binpack, nodes are consolidated hourly and added when pods are pending.\n\n"
+               "cluster (default: --nodes 50):\n"
+               "  -c, --cluster FILE     kubectl JSON snapshot (repeatable); pods must carry KAI\n"
+               "                         shares (gpu-fraction / gpu-memory)\n"
+               "  -n, --nodes N          a generated cluster of N nodes (gen-snapshot's)\n\n"
+               "demand (default builtin):\n"
+               "  -d, --demand SOURCE    builtin: inference services (diurnal, bursty, step\n"
+               "                         changes, idle, always full)\n"
+               "                         azure:PATH: request arrivals of the Azure LLM inference\n"
+               "                         trace (TIMESTAMP,ContextTokens,GeneratedTokens) laid\n"
+               "                         onto every service with its own offset and scale\n"
+               "                         csv:PATH: recorded usage, the CSV `gpufrac recommend\n"
+               "                         --usage` reads (needs --cluster with those pods)\n\n"
+               "options:\n"
+               "  -p, --policy FILE      gpufrac's rightsizing policy (YAML); default built-in\n"
+               "      --policies LIST    comma-separated subset of the policies to run\n"
+               "      --days N           simulated days (default 7; decimals allowed)\n"
+               "      --step DURATION    time step (default 1m)\n"
+               "  -s, --seed S           demand and generated cluster seed (default 1)\n"
+               "      --scorer NAME      placement: binpack (default), spread, bestfit, fgd\n"
+               "  -r, --report FILE      write a self-contained HTML report\n"
+               "  -o, --output FORMAT    table (default) or json\n"
+               "  -q, --quiet            no progress bar, no warnings\n"
+               "  -h, --help             this text\n\n"
+               "A progress bar goes to standard error when it is a terminal.\n"
+               "exit codes: 0 success, 1 runtime failure, 2 usage or input error\n");
 }
 
 static int fail(const gf_error *err)
@@ -133,8 +132,8 @@ static void print_table(const gf_sim_report *r, const char *cluster, const char 
            100 * r->mix.full_share, r->mix.median_use, 100 * r->mix.under_half,
            100 * r->mix.over_share);
     const gf_sim_result *base = r->policy[GF_SIM_STATIC].ran ? &r->policy[GF_SIM_STATIC] : NULL;
-    printf("%-22s %9s %7s %11s %11s %6s %9s %9s %8s %8s %8s\n", "POLICY", "GPU-HOURS",
-           "VS-STAT", "GPUS", "NODES", "OOMS", "THROTTLE", "PENDING", "RESTART", "RESIZE", "SAVED");
+    printf("%-22s %9s %7s %11s %11s %6s %9s %9s %8s %8s %8s\n", "POLICY", "GPU-HOURS", "VS-STAT",
+           "GPUS", "NODES", "OOMS", "THROTTLE", "PENDING", "RESTART", "RESIZE", "SAVED");
     printf("%-22s %9s %7s %11s %11s %6s %9s %9s %8s %8s %8s\n", "", "reserved", "", "peak/mean",
            "peak/mean", "", "pod-min", "pod-min", "pods", "/wl/day", "GPU-h");
     for (int p = 0; p < GF_SIM_NPOLICIES; p++) {
@@ -146,8 +145,9 @@ static void print_table(const gf_sim_report *r, const char *cluster, const char 
                      100 * (x->gpu_hours_reserved / base->gpu_hours_reserved - 1));
         snprintf(gpus, sizeof gpus, "%.0f/%.1f", x->gpus_peak, x->gpus_mean);
         snprintf(nodes, sizeof nodes, "%.0f/%.1f", x->nodes_peak, x->nodes_mean);
-        if (base) snprintf(saved, sizeof saved, "%.0f", base->gpu_hours_provisioned -
-                                                            x->gpu_hours_provisioned);
+        if (base)
+            snprintf(saved, sizeof saved, "%.0f",
+                     base->gpu_hours_provisioned - x->gpu_hours_provisioned);
         char resize[16] = "-";
         if (p == GF_SIM_VPA || p == GF_SIM_GPUFRAC)
             snprintf(resize, sizeof resize, "%.2f", x->resizes_per_workload_day);
@@ -156,9 +156,11 @@ static void print_table(const gf_sim_report *r, const char *cluster, const char 
                (unsigned long long)x->ooms, x->throttled_min, x->pending_min,
                (unsigned long long)(x->restarts_resize + x->restarts_move), resize, saved);
     }
-    printf("\nGPU-HOURS: the services' allocations held; GPUS/NODES: GPU nodes in service "
-           "after consolidation (oracle: a fluid bound); SAVED: GPU-hours of GPU nodes in "
-           "service below static; RESTART: pods recreated by resizes and moves.\n");
+    printf("\nGPU-HOURS: the services' allocations held. GPUS, NODES: GPU nodes in service "
+           "after\nconsolidation, from hour 6 (oracle: a fluid bound). THROTTLE: SM demand above "
+           "the fraction\non a contended GPU. PENDING: unplaced or waiting for a node. RESTART: "
+           "pods recreated by\nresizes and moves. SAVED: GPU-hours of GPU nodes in service "
+           "below static.\n");
 }
 
 static json_t *result_json(const gf_sim_result *x, gf_sim_policy p)
@@ -168,26 +170,26 @@ static json_t *result_json(const gf_sim_result *x, gf_sim_policy p)
     json_object_set_new(o, "gpu_hours_reserved", json_real(x->gpu_hours_reserved));
     json_object_set_new(o, "gpu_hours_used", json_real(x->gpu_hours_used));
     json_object_set_new(o, "gpu_hours_provisioned", json_real(x->gpu_hours_provisioned));
-    json_object_set_new(o, "gpus", json_pack("{s:f, s:f}", "peak", x->gpus_peak, "mean",
-                                             x->gpus_mean));
-    json_object_set_new(o, "nodes", json_pack("{s:f, s:f}", "peak", x->nodes_peak, "mean",
-                                              x->nodes_mean));
-    json_object_set_new(
-        o, "harm",
-        json_pack("{s:I, s:f, s:f, s:f, s:f, s:I, s:I}", "ooms", (json_int_t)x->ooms,
-                  "throttled_minutes", x->throttled_min, "neighbour_slowed_minutes",
-                  x->neighbour_min, "pending_minutes", x->pending_min, "unavailable_minutes",
-                  x->unavailable_min, "restarts_resize", (json_int_t)x->restarts_resize,
-                  "restarts_move", (json_int_t)x->restarts_move));
-    json_object_set_new(
-        o, "actions",
-        json_pack("{s:I, s:I, s:I, s:f, s:i, s:I, s:I, s:I, s:I}", "resizes",
-                  (json_int_t)x->resizes, "upsizes", (json_int_t)x->upsizes, "downsizes",
-                  (json_int_t)x->downsizes, "resizes_per_workload_day",
-                  x->resizes_per_workload_day, "rightsized_workloads",
-                  (int)x->rightsized_workloads, "moves", (json_int_t)x->moves, "nodes_drained",
-                  (json_int_t)x->nodes_drained, "nodes_added", (json_int_t)x->nodes_added,
-                  "consolidations", (json_int_t)x->consolidations));
+    json_object_set_new(o, "gpus",
+                        json_pack("{s:f, s:f}", "peak", x->gpus_peak, "mean", x->gpus_mean));
+    json_object_set_new(o, "nodes",
+                        json_pack("{s:f, s:f}", "peak", x->nodes_peak, "mean", x->nodes_mean));
+    json_object_set_new(o, "harm",
+                        json_pack("{s:I, s:f, s:f, s:f, s:f, s:I, s:I}", "ooms",
+                                  (json_int_t)x->ooms, "throttled_minutes", x->throttled_min,
+                                  "neighbour_slowed_minutes", x->neighbour_min, "pending_minutes",
+                                  x->pending_min, "unavailable_minutes", x->unavailable_min,
+                                  "restarts_resize", (json_int_t)x->restarts_resize,
+                                  "restarts_move", (json_int_t)x->restarts_move));
+    json_object_set_new(o, "actions",
+                        json_pack("{s:I, s:I, s:I, s:f, s:i, s:I, s:I, s:I, s:I}", "resizes",
+                                  (json_int_t)x->resizes, "upsizes", (json_int_t)x->upsizes,
+                                  "downsizes", (json_int_t)x->downsizes, "resizes_per_workload_day",
+                                  x->resizes_per_workload_day, "rightsized_workloads",
+                                  (int)x->rightsized_workloads, "moves", (json_int_t)x->moves,
+                                  "nodes_drained", (json_int_t)x->nodes_drained, "nodes_added",
+                                  (json_int_t)x->nodes_added, "consolidations",
+                                  (json_int_t)x->consolidations));
     return o;
 }
 
@@ -203,16 +205,16 @@ static int print_json(const gf_sim_report *r, const char *cluster, const char *d
         if (r->mix.shape_share[s] > 0)
             json_object_set_new(shapes, gf_demand_shape_name((gf_demand_shape)s),
                                 json_real(r->mix.shape_share[s]));
-    json_t *o = json_pack(
-        "{s:{s:s, s:s, s:I, s:f, s:f, s:f, s:i, s:i, s:i, s:i, s:i, s:i}, "
-        "s:{s:f, s:f, s:f, s:f, s:f, s:o}, s:o}",
-        "simulation", "cluster", cluster, "demand", demand, "seed", (json_int_t)seed, "start",
-        r->start_t, "step_seconds", r->step_s, "days", r->duration_s / 86400, "steps",
-        (int)r->n_steps, "gpu_nodes", (int)r->gpu_nodes, "gpus", (int)r->gpus, "spare_nodes",
-        (int)r->spare_nodes, "services", (int)r->services, "service_pods", (int)r->service_pods,
-        "demand_mix", "full_share", r->mix.full_share, "median_use", r->mix.median_use,
-        "under_half", r->mix.under_half, "mean_use", r->mix.mean_use, "over_share",
-        r->mix.over_share, "shapes", shapes, "policies", pols);
+    json_t *o =
+        json_pack("{s:{s:s, s:s, s:I, s:f, s:f, s:f, s:i, s:i, s:i, s:i, s:i, s:i}, "
+                  "s:{s:f, s:f, s:f, s:f, s:f, s:o}, s:o}",
+                  "simulation", "cluster", cluster, "demand", demand, "seed", (json_int_t)seed,
+                  "start", r->start_t, "step_seconds", r->step_s, "days", r->duration_s / 86400,
+                  "steps", (int)r->n_steps, "gpu_nodes", (int)r->gpu_nodes, "gpus", (int)r->gpus,
+                  "spare_nodes", (int)r->spare_nodes, "services", (int)r->services, "service_pods",
+                  (int)r->service_pods, "demand_mix", "full_share", r->mix.full_share, "median_use",
+                  r->mix.median_use, "under_half", r->mix.under_half, "mean_use", r->mix.mean_use,
+                  "over_share", r->mix.over_share, "shapes", shapes, "policies", pols);
     int rc = json_dumpf(o, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(10)) ? 1 : 0;
     fputc('\n', stdout);
     json_decref(o);
@@ -270,8 +272,7 @@ int gf_cmd_simulate(int argc, char **argv)
             break;
         case 'n':
             if (!parse_u64(optarg, GF_GEN_MAX_NODES, &nodes) || nodes == 0)
-                usage_rc = usage_error("--nodes '%s': expected a node count of at least 1",
-                                       optarg);
+                usage_rc = usage_error("--nodes '%s': expected a node count of at least 1", optarg);
             break;
         case 'd':
             demand = optarg;
@@ -318,8 +319,8 @@ int gf_cmd_simulate(int argc, char **argv)
         }
     }
     if (usage_rc < 0 && optind < argc)
-        usage_rc = usage_error("unexpected argument '%s' (the cluster goes with --cluster)",
-                               argv[optind]);
+        usage_rc =
+            usage_error("unexpected argument '%s' (the cluster goes with --cluster)", argv[optind]);
     if (usage_rc < 0 && clusters.n && nodes)
         usage_rc = usage_error("%s", "--cluster and --nodes exclude each other");
     if (usage_rc >= 0) {
@@ -345,8 +346,8 @@ int gf_cmd_simulate(int argc, char **argv)
                           why ? why : "expected a duration from 1s to 1h");
     if (!rc && policies_text) rc = parse_policies(policies_text, &so.policies, &err);
     if (!rc && scorer_text && gf_scorer_parse(scorer_text, &so.scorer))
-        rc = gf_error_set(&err, GF_EUSAGE, "--scorer",
-                          "'%s': use binpack, spread, bestfit or fgd", scorer_text);
+        rc = gf_error_set(&err, GF_EUSAGE, "--scorer", "'%s': use binpack, spread, bestfit or fgd",
+                          scorer_text);
     enum { D_BUILTIN, D_AZURE, D_CSV } dkind = D_BUILTIN;
     const char *dpath = NULL;
     if (!rc) {
@@ -421,7 +422,8 @@ int gf_cmd_simulate(int argc, char **argv)
             size_t unmatched = 0, empty = 0;
             rc = gf_sim_demand_from_usage(sim, u.samples.v, u.samples.n, &dem, &unmatched, &empty,
                                           &err);
-            if (rc && !strcmp(err.where, "usage")) snprintf(err.where, sizeof err.where, "%s", dpath);
+            if (rc && !strcmp(err.where, "usage"))
+                snprintf(err.where, sizeof err.where, "%s", dpath);
             if (!rc && !quiet && unmatched)
                 fprintf(stderr,
                         "gpufrac simulate: warning: %s: %zu samples of pods outside the "

@@ -114,7 +114,7 @@ typedef struct ctx {
     uint32_t *tier_of, *bucket_of, *next, *prev; /* per node; GF_NONE = not indexed */
     /* the same for CPU-only pods: every node of a pool in buckets by free
      * CPU ratio (free / allocatable), with the pool's CPU extremes */
-    uint32_t *cpu_head;                 /* pool x N_BUCKETS */
+    uint32_t *cpu_head;                   /* pool x N_BUCKETS */
     int64_t *pool_cpu_min, *pool_cpu_max; /* allocatable CPU, milli */
     uint32_t *cbucket_of, *cnext, *cprev;
     /* Pods that fit nowhere as the first (largest) pod of a drain attempt,
@@ -342,7 +342,8 @@ static void index_build(ctx *c)
 
     size_t np = m->pools.n;
     c->cpu_head = gf_xmalloc((np * N_BUCKETS + 1) * sizeof(uint32_t));
-    for (size_t b = 0; b < np * N_BUCKETS; b++) c->cpu_head[b] = GF_NONE;
+    for (size_t b = 0; b < np * N_BUCKETS; b++)
+        c->cpu_head[b] = GF_NONE;
     c->pool_cpu_min = gf_xcalloc(np + 1, sizeof(int64_t));
     c->pool_cpu_max = gf_xcalloc(np + 1, sizeof(int64_t));
     c->cbucket_of = gf_xcalloc(nn + 1, sizeof(uint32_t));
@@ -354,7 +355,8 @@ static void index_build(ctx *c)
             c->pool_cpu_min[n->pool] = n->cpu_milli;
         if (n->cpu_milli > c->pool_cpu_max[n->pool]) c->pool_cpu_max[n->pool] = n->cpu_milli;
     }
-    for (size_t i = nn; i-- > 0;) cpu_link(c, (uint32_t)i);
+    for (size_t i = nn; i-- > 0;)
+        cpu_link(c, (uint32_t)i);
 }
 
 static void index_free(ctx *c)

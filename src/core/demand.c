@@ -100,9 +100,8 @@ gf_err gf_request_trace_add(gf_request_trace *tr, double t, double context_token
         return gf_error_set(err, GF_EINPUT, NULL, "time %g is not a valid time", t);
     if (!(context_tokens >= 0 && context_tokens <= GF_TRACE_MAX_TOKENS) ||
         !(generated_tokens >= 0 && generated_tokens <= GF_TRACE_MAX_TOKENS))
-        return gf_error_set(err, GF_EINPUT, NULL,
-                            "token counts %g and %g must be within 0..%.0f", context_tokens,
-                            generated_tokens, GF_TRACE_MAX_TOKENS);
+        return gf_error_set(err, GF_EINPUT, NULL, "token counts %g and %g must be within 0..%.0f",
+                            context_tokens, generated_tokens, GF_TRACE_MAX_TOKENS);
     double sec = floor(t);
     if (!tr->seconds) {
         trace_resize(tr, sec, 64);
@@ -277,8 +276,8 @@ static gf_demand_series draw_series(gf_demand *d, uint64_t i, double scale)
     /* compute intensity: most services are memory-bound (their SM share
      * stays below their memory-based fraction); a third are compute-bound
      * (a small model doing a lot of work): their SM share can pass it */
-    s.sm_per_load = gf_rng_unit(&r) < COMPUTE_BOUND_SHARE ? uniform(&r, 1.0, 1.8)
-                                                          : uniform(&r, 0.3, 0.9);
+    s.sm_per_load =
+        gf_rng_unit(&r) < COMPUTE_BOUND_SHARE ? uniform(&r, 1.0, 1.8) : uniform(&r, 0.3, 0.9);
     s.weights = uniform(&r, 0.08, 0.35);
     s.first_event = (uint32_t)d->events.n;
     double u = gf_rng_unit(&r);
@@ -463,8 +462,8 @@ gf_err gf_demand_trace(gf_demand *d, const gf_demand_opts *o, const gf_request_t
         s.weights = uniform(&r, 0.08, 0.35);
         s.weekend = uniform(&r, 0.4, 0.8);
         s.phase_s = uniform(&r, 10.0, 17.0) * 3600.0;
-        s.sm_per_load = gf_rng_unit(&r) < COMPUTE_BOUND_SHARE ? uniform(&r, 1.0, 1.8)
-                                                              : uniform(&r, 0.3, 0.9);
+        s.sm_per_load =
+            gf_rng_unit(&r) < COMPUTE_BOUND_SHARE ? uniform(&r, 1.0, 1.8) : uniform(&r, 0.3, 0.9);
         /* the trace is one busy hour: a night-time floor of the envelope */
         s.base = uniform(&r, 0.1, 0.4);
         s.peak = 1.0;
@@ -472,7 +471,7 @@ gf_err gf_demand_trace(gf_demand *d, const gf_demand_opts *o, const gf_request_t
         /* how hard the service is driven relative to what it declared:
          * mostly below its allocation, a few past it */
         double u = gf_rng_unit(&r);
-        s.trace_scale = u < TRACE_IDLE ? uniform(&r, 0.02, 0.1)
+        s.trace_scale = u < TRACE_IDLE  ? uniform(&r, 0.02, 0.1)
                         : u < TRACE_HOT ? uniform(&r, 0.3, 1.0)
                                         : uniform(&r, 1.0, 1.4);
         gf_vec_push(&d->series, s);
@@ -482,8 +481,8 @@ gf_err gf_demand_trace(gf_demand *d, const gf_demand_opts *o, const gf_request_t
 
 /* --- table ------------------------------------------------------------------------------- */
 
-gf_err gf_demand_table_begin(gf_demand *d, const gf_demand_opts *o, size_t n,
-                             uint32_t table_steps, gf_error *err)
+gf_err gf_demand_table_begin(gf_demand *d, const gf_demand_opts *o, size_t n, uint32_t table_steps,
+                             gf_error *err)
 {
     gf_err rc = check_opts(o, err);
     if (rc) return rc;
@@ -604,8 +603,10 @@ void gf_demand_pod(const gf_demand *d, const gf_demand_point *p, uint32_t salt, 
     }
     /* the replica's own noise: one stream per (series, replica, step) */
     gf_rng r;
-    gf_rng_seed(&r, d->o.seed * 0x9E3779B97F4A7C15ULL + ((uint64_t)p->series + 1) * 0xD1B54A32D192ED03ULL +
-                        ((uint64_t)salt + 1) * 0x8CB92BA72F3D8DD7ULL + (uint64_t)p->step * 0xF1357AEA2E62A9C5ULL);
+    gf_rng_seed(&r, d->o.seed * 0x9E3779B97F4A7C15ULL +
+                        ((uint64_t)p->series + 1) * 0xD1B54A32D192ED03ULL +
+                        ((uint64_t)salt + 1) * 0x8CB92BA72F3D8DD7ULL +
+                        (uint64_t)p->step * 0xF1357AEA2E62A9C5ULL);
     double nm = 1 + p->mem_noise + MEM_POD_NOISE * (2 * gf_rng_unit(&r) - 1);
     double ns = 1 + p->sm_noise + SM_POD_NOISE * (2 * gf_rng_unit(&r) - 1);
     if (p->steady) nm = 1 + (nm - 1) * 0.5; /* model + a full KV pool: little swing */

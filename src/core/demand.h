@@ -150,8 +150,8 @@ gf_err gf_demand_trace(gf_demand *d, const gf_demand_opts *o, const gf_request_t
  * memory is the max of its samples, its SM the mean), end. end fills steps
  * without samples from the nearest earlier one (else the first later one);
  * a series without any sample stays 0 and is counted in *n_empty. */
-gf_err gf_demand_table_begin(gf_demand *d, const gf_demand_opts *o, size_t n,
-                             uint32_t table_steps, gf_error *err);
+gf_err gf_demand_table_begin(gf_demand *d, const gf_demand_opts *o, size_t n, uint32_t table_steps,
+                             gf_error *err);
 void gf_demand_table_add(gf_demand *d, uint32_t series, uint32_t step, double mem, double sm);
 void gf_demand_table_end(gf_demand *d, size_t *n_empty);
 
@@ -166,9 +166,9 @@ void gf_demand_at(const gf_demand *d, uint32_t series, uint32_t salt, uint32_t s
  * step), then each replica's value. gf_demand_at() is the two in a row. */
 typedef struct gf_demand_point {
     uint32_t series, step;
-    bool fixed;               /* table (or unknown series): mem and sm are final */
-    bool steady;              /* an always-full service: half the memory noise */
-    double mem, sm;           /* relative to scale before noise (fixed: absolute) */
+    bool fixed;                 /* table (or unknown series): mem and sm are final */
+    bool steady;                /* an always-full service: half the memory noise */
+    double mem, sm;             /* relative to scale before noise (fixed: absolute) */
     double mem_noise, sm_noise; /* the service's share of the noise */
     double scale;
 } gf_demand_point;
@@ -186,13 +186,13 @@ double gf_demand_scale(const gf_demand *d, uint32_t series);
  * of a one-GPU-per-container world, a fraction here). weights (may be NULL:
  * 1 each) count containers per series. */
 typedef struct gf_demand_mix {
-    double full_share;      /* containers using their full GPU */
-    double median_use;      /* median of the containers' mean use */
-    double under_half;      /* containers whose mean use is below 0.5 */
-    double mean_use;        /* mean of the containers' mean use */
-    double over_share;      /* containers whose demand ever exceeds the allocation */
+    double full_share; /* containers using their full GPU */
+    double median_use; /* median of the containers' mean use */
+    double under_half; /* containers whose mean use is below 0.5 */
+    double mean_use;   /* mean of the containers' mean use */
+    double over_share; /* containers whose demand ever exceeds the allocation */
     double shape_share[GF_SHAPE_COUNT];
-    double containers;      /* sum of weights */
+    double containers; /* sum of weights */
 } gf_demand_mix;
 
 /* Over every step_stride-th step (1 = all). Table series without a scale are

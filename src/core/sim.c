@@ -86,7 +86,7 @@ typedef struct spod {
 
 typedef struct service {
     gf_sim_service pub;
-    char *key; /* "namespace/Kind/name", the history key */
+    char *key;         /* "namespace/Kind/name", the history key */
     uint32_t first, n; /* its pods: gf_sim.svc_pods[first .. first+n) */
     gf_rightsize_rule rule;
     bool rightsized_gpufrac, rightsized_vpa;
@@ -103,7 +103,7 @@ struct gf_sim {
     GF_VEC(uint32_t) src_gpus;
     GF_VEC(service) services;
     GF_VEC(gf_sim_service) pub; /* the public view, rebuilt by gf_sim_services */
-    uint32_t *svc_pods; /* service pods, grouped by service */
+    uint32_t *svc_pods;         /* service pods, grouped by service */
     uint32_t n_svc_pods;
     double *scales, *replicas;
     uint32_t n_steps;
@@ -186,15 +186,14 @@ static uint32_t copy_pod(gf_model *w, const gf_model *c, const gf_pod *p)
         x.tolerations = gf_arena_alloc(&w->arena, p->n_tolerations * sizeof(gf_toleration));
         for (uint32_t i = 0; i < p->n_tolerations; i++) {
             const gf_toleration *t = &p->tolerations[i];
-            x.tolerations[i] = (gf_toleration){dup(w, t->key), dup(w, t->op), dup(w, t->value),
-                                               dup(w, t->effect)};
+            x.tolerations[i] =
+                (gf_toleration){dup(w, t->key), dup(w, t->op), dup(w, t->value), dup(w, t->effect)};
         }
     }
     /* a pod that selects no pool stays in the one it runs in */
-    x.pool_selector = p->pool_selector ? dup(w, p->pool_selector)
-                      : p->node != GF_NONE
-                          ? dup(w, c->pools.v[c->nodes.v[p->node].pool])
-                          : NULL;
+    x.pool_selector = p->pool_selector     ? dup(w, p->pool_selector)
+                      : p->node != GF_NONE ? dup(w, c->pools.v[c->nodes.v[p->node].pool])
+                                           : NULL;
     /* unbound: the simulator places it */
     x.node_name = NULL;
     x.phase = GF_PHASE_PENDING;
@@ -287,8 +286,7 @@ static gf_err check_opts(const gf_sim_opts *o, gf_error *err)
         return gf_error_set(err, GF_EUSAGE, "schedule",
                             "recommend and consolidate intervals must be 0 .. 30 d");
     if (!(o->warmup_s >= 0 && o->warmup_s <= 30 * DAY_S))
-        return gf_error_set(err, GF_EUSAGE, "warmup", "warm-up %g s is not 0 .. 30 d",
-                            o->warmup_s);
+        return gf_error_set(err, GF_EUSAGE, "warmup", "warm-up %g s is not 0 .. 30 d", o->warmup_s);
     if (!(o->spare_nodes >= 0 && o->spare_nodes <= 16))
         return gf_error_set(err, GF_EUSAGE, "spare", "spare node share %g is not 0 .. 16",
                             o->spare_nodes);
@@ -302,8 +300,7 @@ static gf_err check_opts(const gf_sim_opts *o, gf_error *err)
 
 /* The request a simulated pod makes when its service is at (unit, fraction,
  * mib) or, with whole, whole GPUs. */
-static void set_request(gf_pod *p, gf_share_kind unit, double fraction, int64_t mib,
-                        uint32_t whole)
+static void set_request(gf_pod *p, gf_share_kind unit, double fraction, int64_t mib, uint32_t whole)
 {
     if (whole) {
         p->share = GF_SHARE_NONE;
@@ -524,8 +521,7 @@ gf_err gf_sim_new(const gf_model *c, const gf_sim_opts *o, gf_sim **out, gf_erro
             gf_policy_resolve(pol, &subj, &dec);
         }
         sv->rule = dec.rule;
-        bool sized = sv->pub.workload != GF_NONE && sv->pub.gpu_memory_mib > 0 &&
-                     sv->pub.placeable;
+        bool sized = sv->pub.workload != GF_NONE && sv->pub.gpu_memory_mib > 0 && sv->pub.placeable;
         sv->rightsized_vpa = sized;
         sv->rightsized_gpufrac = sized && dec.rule.mode != GF_MODE_OFF;
     }
@@ -703,14 +699,14 @@ typedef struct run {
     gf_sim_pod_state *state;
     gf_placement *pl;
     double *ready_t;
-    uint64_t *failed_epoch; /* capacity epoch of the last failed placement, 0 = none */
+    uint64_t *failed_epoch;    /* capacity epoch of the last failed placement, 0 = none */
     double *mem, *sm, *served; /* this step's demand per device; SM served */
     bool *oom;
     /* per node */
     bool *on;
     double *boot_until;
-    uint64_t epoch; /* bumped when capacity is freed or a node comes into service */
-    uint32_t warm_steps; /* steps before GPUs and nodes are measured */
+    uint64_t epoch;                /* bumped when capacity is freed or a node comes into service */
+    uint32_t warm_steps;           /* steps before GPUs and nodes are measured */
     int64_t gpus_on, gpu_nodes_on; /* GPU nodes in service and their GPUs */
     bool *listed;                  /* per pod: in unsettled */
     GF_VEC(uint32_t) unsettled;    /* the pods not running, in the order they stopped */
@@ -728,8 +724,8 @@ typedef struct run {
     /* series accumulation */
     double *acc_alloc, *acc_gpus, *acc_use, *acc_top_alloc, *acc_top_use;
     uint32_t *acc_n;
-    double *heat_sum;    /* [gpu * cols + col] */
-    uint32_t *heat_on;   /* steps in service */
+    double *heat_sum;  /* [gpu * cols + col] */
+    uint32_t *heat_on; /* steps in service */
     bool heat;
 } run;
 
@@ -907,8 +903,7 @@ static void initial_placement(run *r)
 }
 
 /* Applies a new allocation to every pod of service si. */
-static void resize(run *r, uint32_t si, gf_share_kind unit, double fraction, int64_t mib,
-                   bool up)
+static void resize(run *r, uint32_t si, gf_share_kind unit, double fraction, int64_t mib, bool up)
 {
     gf_sim *s = r->s;
     const service *sv = &s->services.v[si];
@@ -983,9 +978,9 @@ static void rightsize(run *r, bool scheduled)
             continue;
         }
         if (!sv->rightsized_gpufrac || (!scheduled && !r->oom_now[si])) continue;
-        gf_rec_input in = {sv->pub.ns,         sv->pub.kind, sv->pub.name,
-                           r->unit[si],        r->fraction[si], r->mib[si],
-                           sv->pub.devices,    sv->pub.gpu_memory_mib, sv->n};
+        gf_rec_input in = {sv->pub.ns,      sv->pub.kind,           sv->pub.name,
+                           r->unit[si],     r->fraction[si],        r->mib[si],
+                           sv->pub.devices, sv->pub.gpu_memory_mib, sv->n};
         gf_recommendation rec;
         gf_rightsize_rule rule = sv->rule;
         rule.mode = GF_MODE_AUTO; /* recommend mode simulated as if automated */
@@ -998,7 +993,8 @@ static void rightsize(run *r, bool scheduled)
     }
 }
 
-/* --- consolidation ----------------------------------------------------------------------------- */
+/* --- consolidation -----------------------------------------------------------------------------
+ */
 
 /* W's derived placement fields from the simulation's state (what
  * gf_model_finalize would derive from these bindings). */
@@ -1071,7 +1067,8 @@ static gf_err consolidate(run *r, gf_error *err)
     return GF_OK;
 }
 
-/* --- a step --------------------------------------------------------------------------------------- */
+/* --- a step
+ * --------------------------------------------------------------------------------------- */
 
 /* Invariant check: capacity held equals the placements; nothing placed on a
  * node out of service but pods that need no moving (DaemonSets). */
@@ -1085,19 +1082,18 @@ static gf_err check(run *r, gf_error *err)
         if (r->state[i] == GF_SIM_POD_PENDING) continue;
         const gf_placement *pl = &r->pl[i];
         const gf_pod *p = &w->pods.v[i];
-        uint32_t want = p->gpu_whole ? p->gpu_whole
+        uint32_t want = p->gpu_whole                ? p->gpu_whole
                         : p->share != GF_SHARE_NONE ? (p->gpu_devices ? p->gpu_devices : 1)
                                                     : 0;
         if (pl->n_gpus != want || pl->node >= w->nodes.n)
-            rc = gf_error_set(err, GF_EINTERNAL, "simulate", "%s step %u: pod %s/%s holds %u GPUs, wants %u",
-                              gf_sim_policy_name(r->pol), r->step, p->ns, p->name, pl->n_gpus,
-                              want);
+            rc = gf_error_set(
+                err, GF_EINTERNAL, "simulate", "%s step %u: pod %s/%s holds %u GPUs, wants %u",
+                gf_sim_policy_name(r->pol), r->step, p->ns, p->name, pl->n_gpus, want);
         for (uint32_t k = 0; k < pl->n_gpus && !rc; k++) {
             if (w->gpus.v[pl->gpus[k]].node != pl->node)
                 rc = gf_error_set(err, GF_EINTERNAL, "simulate",
                                   "%s step %u: pod %s/%s: GPU %u not on its node",
-                                  gf_sim_policy_name(r->pol), r->step, p->ns, p->name,
-                                  pl->gpus[k]);
+                                  gf_sim_policy_name(r->pol), r->step, p->ns, p->name, pl->gpus[k]);
             sum[pl->gpus[k]] += pl->share;
         }
         cpu[pl->node] += p->cpu_milli;
@@ -1186,8 +1182,8 @@ static void serve(run *r)
             srv[k] = total > 1 ? dem[k] / total : dem[k];
         }
         if (small && s->o.fairuse) {
-            gf_sim_gpu_share gs = {r->pol, r->t, (uint32_t)g, n, r->gpu_pods + b, alloc, dem, memd,
-                                   srv};
+            gf_sim_gpu_share gs = {r->pol, r->t, (uint32_t)g, n,  r->gpu_pods + b,
+                                   alloc,  dem,  memd,        srv};
             s->o.fairuse(s->o.fairuse_ctx, &gs);
             double sum = 0;
             for (uint32_t k = 0; k < n; k++) {
@@ -1216,15 +1212,14 @@ static void serve(run *r)
                 r->res->neighbour_min += dt_min;
         }
         double served = r->oom[i] ? 0 : r->served[i];
-        r->res->gpu_hours_used += fmax(r->oom[i] ? 0 : r->mem[i], served) * r->pl[i].n_gpus *
-                                  s->o.step_s / 3600.0;
+        r->res->gpu_hours_used +=
+            fmax(r->oom[i] ? 0 : r->mem[i], served) * r->pl[i].n_gpus * s->o.step_s / 3600.0;
         if (r->series) { /* the exporter's samples: per pod, per device */
             gf_hist_series *hs = r->series[sp->service];
             double gpu_bytes = w->nodes.v[r->pl[i].node].gpu_memory_mib * MIB;
             for (uint32_t k = 0; k < r->pl[i].n_gpus; k++) {
                 gf_history_add_to(&r->h, hs, GF_SIG_MEMORY, r->t, r->mem[i] * gpu_bytes, NULL);
-                gf_history_add_to(&r->h, hs, GF_SIG_SM, r->t, r->oom[i] ? r->sm[i] : served,
-                                  NULL);
+                gf_history_add_to(&r->h, hs, GF_SIG_SM, r->t, r->oom[i] ? r->sm[i] : served, NULL);
             }
         }
         if (r->oom[i]) { /* restarts in place */
@@ -1290,8 +1285,8 @@ static void accumulate(run *r, const double *pool_need)
         double a = 0, u = 0;
         for (uint32_t j = 0; j < sv->n; j++) {
             uint32_t i = s->svc_pods[sv->first + j];
-            double need = s->pods.v[i].placeable ? fmax(r->mem[i], r->sm[i]) * s->pods.v[i].devices
-                                                 : 0;
+            double need =
+                s->pods.v[i].placeable ? fmax(r->mem[i], r->sm[i]) * s->pods.v[i].devices : 0;
             u += need;
             a += r->pol == GF_SIM_ORACLE ? need : alloc_of(r, i);
         }
@@ -1334,8 +1329,8 @@ static void observe(run *r)
     }
     for (size_t g = 0; g < r->w->gpus.n; g++)
         ga[g] = 1.0 - r->ps->gpu_free[g];
-    gf_sim_step_view v = {r->pol, r->step, r->t, (uint32_t)np, pod, svc, r->state, r->pl, ga,
-                          r->on};
+    gf_sim_step_view v = {r->pol, r->step,  r->t,  (uint32_t)np, pod,
+                          svc,    r->state, r->pl, ga,           r->on};
     s->o.observe(s->o.observe_ctx, &v);
     free(pod);
     free(svc);
@@ -1532,8 +1527,7 @@ static gf_err run_policy(gf_sim *s, const gf_demand *d, gf_sim_policy pol, gf_si
             if (!ever) continue;
             const gf_gpu *gp = &s->w.gpus.v[g];
             char label[320];
-            snprintf(label, sizeof label, "%.300s/%d", s->w.nodes.v[gp->node].name,
-                     (int)gp->index);
+            snprintf(label, sizeof label, "%.300s/%d", s->w.nodes.v[gp->node].name, (int)gp->index);
             rep->heat_label[row] = gf_xstrdup(label);
             for (uint32_t c = 0; c < cols; c++) {
                 uint32_t on = r.heat_on[g * cols + c];

@@ -108,47 +108,47 @@ typedef struct gf_sim_step_view {
     gf_sim_policy policy;
     uint32_t step;
     double t;
-    uint32_t n_pods;                /* the simulated pods (model pods index them) */
-    const uint32_t *pod;            /* model pod index of each */
-    const uint32_t *service;        /* service index of each, GF_NONE for non-services */
+    uint32_t n_pods;         /* the simulated pods (model pods index them) */
+    const uint32_t *pod;     /* model pod index of each */
+    const uint32_t *service; /* service index of each, GF_NONE for non-services */
     const gf_sim_pod_state *state;
-    const gf_placement *placement;  /* valid unless PENDING */
-    const double *gpu_allocated;    /* per model GPU: allocated fraction (the packer's view) */
-    const bool *node_in_service;    /* per model node */
+    const gf_placement *placement; /* valid unless PENDING */
+    const double *gpu_allocated;   /* per model GPU: allocated fraction (the packer's view) */
+    const bool *node_in_service;   /* per model node */
 } gf_sim_step_view;
 
 typedef void (*gf_sim_observe_fn)(void *ctx, const gf_sim_step_view *v);
 typedef void (*gf_sim_progress_fn)(void *ctx, gf_sim_policy p, double done);
 
 typedef struct gf_sim_opts {
-    double start_t;               /* unix seconds of step 0 */
-    double step_s;                /* default 60 */
-    double duration_s;            /* default 7 days */
-    uint32_t policies;            /* bit mask of (1 << gf_sim_policy); default all */
-    const gf_policy *policy;      /* gpufrac's; NULL = built-in defaults */
-    gf_scorer scorer;             /* placement, default binpack */
-    double restart_s;             /* a pod's (re)start until it serves, default 120 */
-    double node_boot_s;           /* a new node until it takes pods, default 300 */
-    double recommend_every_s;     /* default 300 (at least one step) */
-    double consolidate_every_s;   /* default 3600; 0 = never */
-    double warmup_s;              /* GPUs and nodes (peak, mean) are measured after this,
-                                     once the cluster as found is consolidated: default 6 h
-                                     (all of a run no longer than it) */
-    uint32_t consolidate_max_nodes;    /* drains per run, default 4 (0 = no limit) */
-    uint32_t consolidate_max_moves;    /* pod moves per workload per run, default 1 */
-    double spare_nodes;           /* autoscaler: spare nodes per pool and GPU model, as a
-                                     share of its nodes (rounded up), default 1.0 */
-    uint32_t top_services;        /* report series for the largest services, default 6 */
-    uint32_t max_points;          /* time-series points, default 2000 */
-    uint32_t heat_columns;        /* heat-map time columns, default 168 */
-    uint32_t heat_rows;           /* heat-map GPUs at most, default 160 */
-    gf_sim_policy heat_policy;    /* whose GPUs the heat-map shows, default gpufrac */
-    bool check;                   /* verify invariants each step (tests): GF_EINTERNAL */
-    gf_sim_fairuse_fn fairuse;    /* NULL = time-slicing */
+    double start_t;                 /* unix seconds of step 0 */
+    double step_s;                  /* default 60 */
+    double duration_s;              /* default 7 days */
+    uint32_t policies;              /* bit mask of (1 << gf_sim_policy); default all */
+    const gf_policy *policy;        /* gpufrac's; NULL = built-in defaults */
+    gf_scorer scorer;               /* placement, default binpack */
+    double restart_s;               /* a pod's (re)start until it serves, default 120 */
+    double node_boot_s;             /* a new node until it takes pods, default 300 */
+    double recommend_every_s;       /* default 300 (at least one step) */
+    double consolidate_every_s;     /* default 3600; 0 = never */
+    double warmup_s;                /* GPUs and nodes (peak, mean) are measured after this,
+                                       once the cluster as found is consolidated: default 6 h
+                                       (all of a run no longer than it) */
+    uint32_t consolidate_max_nodes; /* drains per run, default 4 (0 = no limit) */
+    uint32_t consolidate_max_moves; /* pod moves per workload per run, default 1 */
+    double spare_nodes;             /* autoscaler: spare nodes per pool and GPU model, as a
+                                       share of its nodes (rounded up), default 1.0 */
+    uint32_t top_services;          /* report series for the largest services, default 6 */
+    uint32_t max_points;            /* time-series points, default 2000 */
+    uint32_t heat_columns;          /* heat-map time columns, default 168 */
+    uint32_t heat_rows;             /* heat-map GPUs at most, default 160 */
+    gf_sim_policy heat_policy;      /* whose GPUs the heat-map shows, default gpufrac */
+    bool check;                     /* verify invariants each step (tests): GF_EINTERNAL */
+    gf_sim_fairuse_fn fairuse;      /* NULL = time-slicing */
     void *fairuse_ctx;
-    gf_sim_observe_fn observe;    /* NULL = none */
+    gf_sim_observe_fn observe; /* NULL = none */
     void *observe_ctx;
-    gf_sim_progress_fn progress;  /* called about 100 times per policy */
+    gf_sim_progress_fn progress; /* called about 100 times per policy */
     void *progress_ctx;
 } gf_sim_opts;
 
@@ -163,8 +163,8 @@ typedef struct gf_sim_service {
     double fraction;              /* declared per device (gpu-memory converted) */
     int64_t memory_mib;           /* declared gpu-memory */
     uint32_t devices;
-    int64_t gpu_memory_mib;       /* of its GPUs (its pool's) */
-    bool placeable;               /* fits on some node of the cluster when empty */
+    int64_t gpu_memory_mib; /* of its GPUs (its pool's) */
+    bool placeable;         /* fits on some node of the cluster when empty */
 } gf_sim_service;
 
 typedef struct gf_sim gf_sim;
@@ -211,19 +211,19 @@ typedef struct gf_sim_result {
     double gpus_peak, gpus_mean;  /* GPUs of GPU nodes in service after the warm-up (oracle:
                                      a fluid bound) */
     double nodes_peak, nodes_mean;
-    uint64_t ooms;                /* OOM kills */
-    double throttled_min;         /* pod-minutes with SM demand above the fraction, contended */
-    double neighbour_min;         /* pod-minutes within the fraction yet slowed by neighbours */
-    double pending_min;           /* pod-minutes not placed or waiting for a node */
-    double unavailable_min;       /* pod-minutes not serving (pending, starting, restarting) */
+    uint64_t ooms;          /* OOM kills */
+    double throttled_min;   /* pod-minutes with SM demand above the fraction, contended */
+    double neighbour_min;   /* pod-minutes within the fraction yet slowed by neighbours */
+    double pending_min;     /* pod-minutes not placed or waiting for a node */
+    double unavailable_min; /* pod-minutes not serving (pending, starting, restarting) */
     uint64_t restarts_resize, restarts_move;
     uint64_t resizes, upsizes, downsizes; /* workload resizes applied */
     uint64_t moves, nodes_drained, nodes_added, consolidations;
-    double resizes_per_workload_day;      /* over rightsized workloads */
+    double resizes_per_workload_day; /* over rightsized workloads */
     uint32_t rightsized_workloads;
     /* time series, report.n_points each */
-    float *alloc;    /* services' allocation held, GPUs */
-    float *gpus;     /* GPUs in service */
+    float *alloc;     /* services' allocation held, GPUs */
+    float *gpus;      /* GPUs in service */
     float *top_alloc; /* [top * n_points]: each top service's allocation, GPUs */
 } gf_sim_result;
 
@@ -239,15 +239,15 @@ typedef struct gf_sim_report {
     uint32_t n_points, steps_per_point;
     float *use; /* services' demand, GPUs (the same for every policy) */
     uint32_t n_top;
-    uint32_t *top;        /* service indices */
-    char **top_name;      /* "namespace/name", owned */
-    float *top_use;       /* [top * n_points] */
+    uint32_t *top;   /* service indices */
+    char **top_name; /* "namespace/name", owned */
+    float *top_use;  /* [top * n_points] */
     /* heat-map of heat_policy: rows GPUs, columns time; 0..100 = % of the
      * GPU allocated (mean over the column), 255 = not in service */
     gf_sim_policy heat_policy;
     uint32_t heat_rows, heat_cols, steps_per_col;
-    char **heat_label;    /* "node/GPU", owned */
-    uint8_t *heat;        /* [row * heat_cols + col] */
+    char **heat_label; /* "node/GPU", owned */
+    uint8_t *heat;     /* [row * heat_cols + col] */
 } gf_sim_report;
 
 /* Runs every policy of the options on the demand (series i = service i).

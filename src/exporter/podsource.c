@@ -21,7 +21,6 @@ static bool http_url(const char *u)
     return !strncasecmp(u, "http://", 7) || !strncasecmp(u, "https://", 8);
 }
 
-
 gf_err gf_podsrc_init(gf_podsrc *s, const gf_podsrc_config *cfg, gf_error *err)
 {
     /* nothing in s is owned until the end: gf_podsrc_free is safe on failure */

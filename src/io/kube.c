@@ -290,7 +290,6 @@ const gf_kube_options *gf_kube_get_options(const gf_kube *k)
 
 /* --- paths ----------------------------------------------------------------------------- */
 
-
 void gf_kube_path(gf_sbuf *b, gf_kube_kind kind, const char *ns, const char *name, const char *sub)
 {
     const gf_kube_resource *r = gf_kube_resource_of(kind);

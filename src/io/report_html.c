@@ -79,12 +79,14 @@ static void x_axis(gf_sbuf *b, double days, int w, int h)
     double step = days <= 1.5 ? 0.25 : days <= 14 ? 1 : nice_step(days, w > 700 ? 10 : 5);
     for (double d = 0; d <= days + 1e-9; d += step) {
         double x = MARGIN_L + pw * d / days;
-        gf_sbuf_printf(b,
-                       "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" class=\"grid\"/>"
-                       "<text x=\"%.1f\" y=\"%d\" class=\"tick\" text-anchor=\"middle\">%g</text>\n",
-                       x, MARGIN_T, x, h - MARGIN_B, x, h - MARGIN_B + 14, d);
+        gf_sbuf_printf(
+            b,
+            "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" class=\"grid\"/>"
+            "<text x=\"%.1f\" y=\"%d\" class=\"tick\" text-anchor=\"middle\">%g</text>\n",
+            x, MARGIN_T, x, h - MARGIN_B, x, h - MARGIN_B + 14, d);
     }
-    gf_sbuf_printf(b, "<text x=\"%.1f\" y=\"%d\" class=\"axis\" text-anchor=\"middle\">days</text>\n",
+    gf_sbuf_printf(b,
+                   "<text x=\"%.1f\" y=\"%d\" class=\"axis\" text-anchor=\"middle\">days</text>\n",
                    MARGIN_L + pw / 2, h - 4);
 }
 
@@ -118,8 +120,9 @@ static void line_chart(gf_sbuf *b, const char *id, const char *ylabel, const lin
     esc(b, ylabel);
     gf_sbuf_puts(b, "</text>\n");
     for (int k = 0; k < nl; k++) {
-        gf_sbuf_printf(b, "<polyline class=\"series\" fill=\"none\" stroke=\"%s\" "
-                          "stroke-width=\"%s\"%s data-name=\"",
+        gf_sbuf_printf(b,
+                       "<polyline class=\"series\" fill=\"none\" stroke=\"%s\" "
+                       "stroke-width=\"%s\"%s data-name=\"",
                        ls[k].color, ls[k].dashed ? "1.5" : "1.8",
                        ls[k].dashed ? " stroke-dasharray=\"5 3\"" : "");
         esc(b, ls[k].name);
@@ -201,12 +204,14 @@ static void heatmap(gf_sbuf *b, const gf_sim_report *r)
     double ybase = MARGIN_T + rows * cell_h;
     for (double d = 0; d <= days + 1e-9; d += step) {
         double x = label_w + pw * d / days;
-        gf_sbuf_printf(b, "<text x=\"%.1f\" y=\"%.1f\" class=\"tick\" text-anchor=\"middle\">%g"
-                          "</text>",
+        gf_sbuf_printf(b,
+                       "<text x=\"%.1f\" y=\"%.1f\" class=\"tick\" text-anchor=\"middle\">%g"
+                       "</text>",
                        x, ybase + 14, d);
     }
-    gf_sbuf_printf(b, "<text x=\"%.1f\" y=\"%.1f\" class=\"axis\" text-anchor=\"middle\">days"
-                      "</text>\n",
+    gf_sbuf_printf(b,
+                   "<text x=\"%.1f\" y=\"%.1f\" class=\"axis\" text-anchor=\"middle\">days"
+                   "</text>\n",
                    label_w + pw / 2, ybase + 28);
     gf_sbuf_puts(b, "</svg>\n<div class=\"legend\">");
     for (int v = 0; v <= 100; v += 25) {
@@ -251,8 +256,9 @@ static void summary(gf_sbuf *b, const gf_sim_report *r, const gf_report_meta *m)
         gf_sbuf_printf(b, ": %u GPU nodes, %u GPUs; %u spare nodes for scale-up</dd>\n",
                        r->gpu_nodes, r->gpus, r->spare_nodes);
     }
-    gf_sbuf_printf(b, "<dt>services</dt><dd>%u GPU services (workloads holding a KAI share), %u "
-                      "pods</dd>\n",
+    gf_sbuf_printf(b,
+                   "<dt>services</dt><dd>%u GPU services (workloads holding a KAI share), %u "
+                   "pods</dd>\n",
                    r->services, r->service_pods);
     gf_sbuf_puts(b, "<dt>demand</dt><dd>");
     esc(b, m && m->demand ? m->demand : gf_demand_kind_name(r->demand_kind));
@@ -297,11 +303,11 @@ static void savings(gf_sbuf *b, const gf_sim_report *r)
                        "style=\"background:%s\"></span>%s</td><td>%.1f</td><td>%s</td>"
                        "<td>%.0f / %.1f</td><td>%.0f / %.1f</td><td>%.0f</td><td>%s</td>"
                        "<td>%llu</td><td>%.0f</td><td>%.0f</td><td>%.0f</td><td>%llu / %llu</td>",
-                       pname(p), policy_color[p], pname(p), x->gpu_hours_reserved, vs,
-                       x->gpus_peak, x->gpus_mean, x->nodes_peak, x->nodes_mean,
-                       x->gpu_hours_provisioned, saved, (unsigned long long)x->ooms,
-                       x->throttled_min, x->neighbour_min, x->pending_min,
-                       (unsigned long long)x->restarts_resize, (unsigned long long)x->restarts_move);
+                       pname(p), policy_color[p], pname(p), x->gpu_hours_reserved, vs, x->gpus_peak,
+                       x->gpus_mean, x->nodes_peak, x->nodes_mean, x->gpu_hours_provisioned, saved,
+                       (unsigned long long)x->ooms, x->throttled_min, x->neighbour_min,
+                       x->pending_min, (unsigned long long)x->restarts_resize,
+                       (unsigned long long)x->restarts_move);
         if (p == GF_SIM_VPA || p == GF_SIM_GPUFRAC)
             gf_sbuf_printf(b, "<td>%.2f</td></tr>\n", x->resizes_per_workload_day);
         else

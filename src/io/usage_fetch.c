@@ -201,7 +201,6 @@ gf_err gf_prom_get(const char *url, size_t max_bytes, gf_sbuf *out, gf_error *er
     return rc;
 }
 
-
 gf_err gf_prom_query_range(const char *base_url, const char *query, double start, double end,
                            double step_s, gf_sbuf *out, gf_error *err)
 {

@@ -99,12 +99,22 @@ int main(int argc, char **argv)
             int a = i >= (size_t)channels ? cur[i - channels] : 0, b = prev[i],
                 c = i >= (size_t)channels ? prev[i - channels] : 0, x = line[1 + i];
             switch (filter) {
-            case 0: break;
-            case 1: x += a; break;
-            case 2: x += b; break;
-            case 3: x += (a + b) / 2; break;
-            case 4: x += paeth(a, b, c); break;
-            default: return bad(path, "bad scanline filter");
+            case 0:
+                break;
+            case 1:
+                x += a;
+                break;
+            case 2:
+                x += b;
+                break;
+            case 3:
+                x += (a + b) / 2;
+                break;
+            case 4:
+                x += paeth(a, b, c);
+                break;
+            default:
+                return bad(path, "bad scanline filter");
             }
             cur[i] = (unsigned char)x;
         }
