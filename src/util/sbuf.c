@@ -27,7 +27,7 @@ static void reserve(gf_sbuf *b, size_t extra)
 void gf_sbuf_append(gf_sbuf *b, const char *s, size_t n)
 {
     reserve(b, n);
-    memcpy(b->s + b->len, s, n);
+    if (n) memcpy(b->s + b->len, s, n); /* s may be NULL when n is 0 */
     b->len += n;
     b->s[b->len] = '\0';
 }
