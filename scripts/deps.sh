@@ -2,7 +2,8 @@
 # deps.sh - install the Debian packages gpufrac needs, only those missing.
 #
 #   scripts/deps.sh            build + run (compiler, cmake, libraries)
-#   scripts/deps.sh --test     + test tools (cmocka, jq)
+#   scripts/deps.sh --test     + test tools (cmocka, jq, Prometheus, curl, openssl, Chromium
+#                                for the report's browser test, zlib for its PNG check)
 #   scripts/deps.sh --ci       + CI tools (clang/libFuzzer, valgrind, cppcheck, clang-format)
 #   scripts/deps.sh --bench    build + benchmark tools (GNU time, jq)
 #
@@ -12,7 +13,7 @@ set -euo pipefail
 
 build=(gcc make cmake pkg-config libjansson-dev libyaml-dev libsqlite3-dev libcurl4-openssl-dev
        libmicrohttpd-dev)
-test=(libcmocka-dev jq prometheus curl)
+test=(libcmocka-dev jq prometheus curl openssl chromium zlib1g-dev)
 ci=(clang libclang-rt-14-dev valgrind cppcheck clang-format)
 bench=(time jq)
 

@@ -15,7 +15,6 @@
  * them alone, as they would a cordoned node. */
 #include "sim.h"
 #include "recommend.h"
-#include "../util/sbuf.h"
 #include "../util/xalloc.h"
 
 #include <math.h>
@@ -102,7 +101,7 @@ struct gf_sim {
     GF_VEC(spod) pods;
     GF_VEC(uint32_t) src_gpus;
     GF_VEC(service) services;
-    GF_VEC(gf_sim_service) pub; /* the public view, rebuilt by gf_sim_services */
+    GF_VEC(gf_sim_service) pub; /* the public view of services */
     uint32_t *svc_pods;         /* service pods, grouped by service */
     uint32_t n_svc_pods;
     double *scales, *replicas;
@@ -484,13 +483,18 @@ gf_err gf_sim_new(const gf_model *c, const gf_sim_opts *o, gf_sim **out, gf_erro
     /* pods of each service, the rule, declared fraction */
     s->svc_pods = gf_xmalloc((s->pods.n + 1) * sizeof(uint32_t));
     uint32_t k = 0;
+    for (size_t si = 0; si < s->services.n; si++) { /* counting sort by service */
+        s->services.v[si].first = k;
+        k += s->services.v[si].pub.pods;
+    }
+    s->n_svc_pods = k;
+    for (size_t i = 0; i < s->pods.n; i++)
+        if (s->pods.v[i].service != GF_NONE) {
+            service *sv = &s->services.v[s->pods.v[i].service];
+            s->svc_pods[sv->first + sv->n++] = (uint32_t)i;
+        }
     for (size_t si = 0; si < s->services.n; si++) {
         service *sv = &s->services.v[si];
-        sv->first = k;
-        for (size_t i = 0; i < s->pods.n; i++)
-            if (s->pods.v[i].service == si) s->svc_pods[k++] = (uint32_t)i;
-        sv->n = k - sv->first;
-        s->n_svc_pods = k;
         /* pods of one workload may differ mid-rollout: one unit, the largest size */
         if (sv->pub.unit == GF_SHARE_FRACTION && sv->pub.fraction <= 0)
             sv->pub.unit = GF_SHARE_MEMORY;
@@ -545,6 +549,7 @@ gf_err gf_sim_new(const gf_model *c, const gf_sim_opts *o, gf_sim **out, gf_erro
     for (size_t i = 0; i < s->services.n; i++) {
         s->scales[i] = s->services.v[i].pub.fraction;
         s->replicas[i] = s->services.v[i].pub.pods;
+        gf_vec_push(&s->pub, s->services.v[i].pub);
     }
     *out = s;
     return GF_OK;
@@ -571,12 +576,8 @@ void gf_sim_free(gf_sim *s)
 
 size_t gf_sim_services(const gf_sim *s, const gf_sim_service **out)
 {
-    gf_sim *m = (gf_sim *)s; /* the public array is a cache */
-    m->pub.n = 0;
-    for (size_t i = 0; i < s->services.n; i++)
-        gf_vec_push(&m->pub, s->services.v[i].pub);
-    *out = m->pub.v;
-    return m->pub.n;
+    *out = s->pub.v;
+    return s->pub.n;
 }
 
 const double *gf_sim_scales(const gf_sim *s)
@@ -1051,10 +1052,7 @@ static gf_err consolidate(run *r, gf_error *err)
             const gf_move *mv = &c.moves.v[dr->first_move + j];
             uint32_t i = mv->pod;
             gf_pack_remove(r->ps, wpod(r, i), &r->pl[i]);
-            bool starting = r->state[i] != GF_SIM_POD_RUNNING;
-            take(r, i, &mv->to, false);
-            if (starting && r->ready_t[i] < r->t + s->o.restart_s)
-                r->ready_t[i] = r->t + s->o.restart_s;
+            take(r, i, &mv->to, false); /* recreated there: (re)starts */
             r->res->moves++;
             r->res->restarts_move++;
         }
@@ -1067,8 +1065,7 @@ static gf_err consolidate(run *r, gf_error *err)
     return GF_OK;
 }
 
-/* --- a step
- * --------------------------------------------------------------------------------------- */
+/* --- a step --------------------------------------------------------------------------- */
 
 /* Invariant check: capacity held equals the placements; nothing placed on a
  * node out of service but pods that need no moving (DaemonSets). */
