@@ -1,0 +1,41 @@
+/* http_server.h - a small HTTP server for a long-running program's own
+ * endpoints (libmicrohttpd): pages that the program publishes from its loop
+ * (the /metrics text, /healthz, /readyz) are served from copies kept under
+ * a mutex, so the loop never waits for a client and a client never sees a
+ * half-written page.
+ *
+ *   GET or HEAD of a published path  its status, content type and body
+ *   other paths                      404; other methods 405
+ *
+ * libmicrohttpd serves each connection on a thread of its own, at most 64
+ * at a time, each closed after 30 s idle. */
+#ifndef GF_HTTP_SERVER_H
+#define GF_HTTP_SERVER_H
+
+#include "core/err.h"
+
+#include <stddef.h>
+
+typedef struct gf_http_server gf_http_server;
+
+/* Parses "ADDR:PORT", ":PORT" (every address, IPv6 and IPv4) or
+ * "[V6]:PORT" into host (empty for every address) and port (0: a free one).
+ * GF_EUSAGE naming the address otherwise. */
+gf_err gf_http_parse_listen(const char *listen, char *host, size_t host_n, unsigned *port,
+                            gf_error *err);
+
+/* Starts serving on listen. bound (may be NULL) receives "HOST:PORT" as
+ * bound, with the real port. GF_EUSAGE for a bad address, GF_EIO when it
+ * cannot listen. */
+gf_err gf_http_start(const char *listen, gf_http_server **out, char *bound, size_t bound_n,
+                     gf_error *err);
+
+/* Serves body (copied) at path from now on, with status and content_type;
+ * replaces what path served before. At most 16 paths. Thread-safe. */
+void gf_http_publish(gf_http_server *h, const char *path, unsigned status,
+                     const char *content_type, const char *body, size_t len);
+
+/* Stops serving (waits for requests in flight) and frees. Accepts NULL. */
+void gf_http_stop(gf_http_server *h);
+
+#endif

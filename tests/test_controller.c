@@ -1,0 +1,1062 @@
+/* test_controller.c - the controller's decision step (core/controller.h) on
+ * hand-made clusters: policy modes, never touching unselected workloads,
+ * stale usage, the global rate limit, the disruption budget per rule,
+ * cooldowns seeded from gpufrac.io/last-change annotations, rollouts in
+ * progress, fair use (report and act), consolidation one node at a time;
+ * and the loop iteration through an in-memory backend: what is written,
+ * dry runs, lost leadership, failed writes, restarts. */
+#include "testutil.h"
+#include "core/controller.h"
+#include "io/policy_yaml.h"
+#include "kjson.h"
+#include "util/sbuf.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define GIB 1073741824.0
+#define MIN 60.0
+#define HOUR 3600.0
+#define NOW 1795700000.0 /* 2026-11-26T13:33:20Z */
+#define PH "apiVersion: gpufrac.io/v1alpha1\nkind: RightsizingPolicy\n"
+#define AUTO PH "defaults: {mode: auto, maxDisruptionsPerHour: 10}\n"
+
+/* --- clusters ------------------------------------------------------------------------- */
+
+/* Two L4 nodes (2 GPUs each); workloads are added with wl(). */
+static void cluster_begin(gf_sbuf *b)
+{
+    gf_sbuf_puts(b, "{\"apiVersion\":\"v1\",\"kind\":\"List\",\"items\":["
+                 KJ_NODE("n1", "NVIDIA-L4", "23034", "2", "16", ",\"pool\":\"a\"", "") ","
+                 KJ_NODE("n2", "NVIDIA-L4", "23034", "2", "16", ",\"pool\":\"a\"", ""));
+}
+
+/* A Deployment (kind "Deployment") or StatefulSet with one pod on node in
+ * GPU group; tmpl: extra template annotations (",\"k\":\"v\""); pod_frac
+ * the pod's gpu-fraction (the template's is frac). */
+static void wl(gf_sbuf *b, const char *kind, const char *name, const char *frac,
+               const char *pod_frac, const char *node, const char *group, const char *tmpl)
+{
+    bool sts = !strcmp(kind, "StatefulSet");
+    gf_sbuf_printf(b,
+                   ",{\"kind\":\"%s\",\"apiVersion\":\"apps/v1\",\"metadata\":{\"name\":\"%s\","
+                   "\"namespace\":\"t\",\"uid\":\"uid-%s\"},\"spec\":{\"replicas\":1,"
+                   "\"template\":{\"metadata\":{\"annotations\":{\"gpu-fraction\":\"%s\"%s}}}}}",
+                   kind, name, name, frac, tmpl);
+    char owner[200], pod[200];
+    if (sts) {
+        snprintf(owner, sizeof owner, "StatefulSet\",\"name\":\"%s", name);
+        snprintf(pod, sizeof pod, "%s-0", name);
+    } else {
+        gf_sbuf_printf(b,
+                       ",{\"kind\":\"ReplicaSet\",\"apiVersion\":\"apps/v1\",\"metadata\":{"
+                       "\"name\":\"%s-6d5f7c8b9a\",\"namespace\":\"t\",\"ownerReferences\":[{"
+                       "\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"name\":\"%s\","
+                       "\"controller\":true}]},\"spec\":{}}",
+                       name, name);
+        snprintf(owner, sizeof owner, "ReplicaSet\",\"name\":\"%s-6d5f7c8b9a", name);
+        snprintf(pod, sizeof pod, "%s-6d5f7c8b9a-x%s", name, "1a2b");
+    }
+    gf_sbuf_printf(b,
+                   ",{\"kind\":\"Pod\",\"metadata\":{\"name\":\"%s\",\"namespace\":\"t\","
+                   "\"uid\":\"pod-%s\",\"labels\":{\"app\":\"%s\",\"runai-gpu-group\":\"%s\"},"
+                   "\"annotations\":{\"gpu-fraction\":\"%s\"},\"ownerReferences\":[{"
+                   "\"apiVersion\":\"apps/v1\",\"kind\":\"%s\",\"controller\":true}]},"
+                   "\"spec\":{\"nodeName\":\"%s\",\"containers\":[{\"name\":\"c\",\"resources\":"
+                   "{\"requests\":{\"cpu\":\"1\"}}}]},\"status\":{\"phase\":\"Running\"}}",
+                   pod, name, name, group, pod_frac, owner, node);
+}
+
+static void pdb(gf_sbuf *b, const char *name, const char *app, int allowed)
+{
+    gf_sbuf_printf(b,
+                   ",{\"kind\":\"PodDisruptionBudget\",\"apiVersion\":\"policy/v1\",\"metadata\":{"
+                   "\"name\":\"%s\",\"namespace\":\"t\"},\"spec\":{\"selector\":{\"matchLabels\":{"
+                   "\"app\":\"%s\"}}},\"status\":{\"disruptionsAllowed\":%d}}",
+                   name, app, allowed);
+}
+
+static void cluster_end(gf_sbuf *b)
+{
+    gf_sbuf_puts(b, "]}");
+}
+
+/* --- fixture ----------------------------------------------------------------------------- */
+
+typedef struct fx {
+    gf_model m;
+    gf_diags d;
+    gf_history h;
+    gf_policy p;
+    gf_ctl_config cfg;
+    gf_ctl_state st;
+    gf_ctl_plan plan;
+    gf_ctl_meta meta;
+    GF_VEC(gf_usage_sample) samples;
+} fx;
+
+static void fx_init(fx *f, const char *json, const char *policy)
+{
+    memset(f, 0, sizeof *f);
+    gf_model_init(&f->m);
+    gf_diags_init(&f->d);
+    gf_error err = {0};
+    if (gf_test_load_text(&f->m, &f->d, &err, json))
+        fail_msg("load: %s: %s", err.where, err.msg);
+    assert_int_equal(gf_history_init(&f->h, NULL, &err), GF_OK);
+    gf_policy_init(&f->p);
+    if (policy && gf_policy_load_buffer(&f->p, "policy.yaml", policy, strlen(policy), &err))
+        fail_msg("policy: %s: %s", err.where, err.msg);
+    gf_ctl_config_default(&f->cfg);
+    gf_ctl_state_init(&f->st);
+    gf_ctl_plan_init(&f->plan);
+    f->meta.w = gf_arena_alloc(&f->m.arena, (f->m.workloads.n + 1) * sizeof(gf_ctl_wmeta));
+}
+
+static void fx_free(fx *f)
+{
+    gf_ctl_plan_free(&f->plan);
+    gf_ctl_state_free(&f->st);
+    gf_policy_free(&f->p);
+    gf_history_free(&f->h);
+    gf_diags_free(&f->d);
+    gf_model_free(&f->m);
+    gf_vec_free(&f->samples);
+}
+
+static uint32_t wl_index(const gf_model *m, const char *kind, const char *name)
+{
+    char key[300];
+    size_t i;
+    snprintf(key, sizeof key, "%s/t/%s", kind, name);
+    if (!gf_strmap_get(&m->workload_by_key, key, &i)) fail_msg("no workload %s", key);
+    return (uint32_t)i;
+}
+
+static gf_ctl_wmeta *meta_of(fx *f, const char *kind, const char *name)
+{
+    return &f->meta.w[wl_index(&f->m, kind, name)];
+}
+
+/* One sample a minute for workload kind/name in [t0, t1]: memory GiB, SM share. */
+static void feed(fx *f, const char *kind, const char *name, double t0, double t1, double mem_gib,
+                 double sm)
+{
+    char key[300];
+    snprintf(key, sizeof key, "t/%s/%s", kind, name);
+    gf_error err;
+    for (double t = t0; t <= t1; t += MIN) {
+        assert_int_equal(gf_history_add(&f->h, key, GF_SIG_MEMORY, t, mem_gib * GIB, &err), GF_OK);
+        if (sm >= 0) assert_int_equal(gf_history_add(&f->h, key, GF_SIG_SM, t, sm, &err), GF_OK);
+    }
+}
+
+/* The latest per-pod sample (fair use reads these). */
+static void sample(fx *f, const char *pod, double t, double mem_gib, double sm)
+{
+    gf_usage_sample s = {t, "t", pod, "c", "GPU-x", mem_gib * GIB, sm};
+    gf_vec_push(&f->samples, s);
+}
+
+static void decide_at(fx *f, double now)
+{
+    gf_ctl_input in = {&f->m,     &f->meta,  &f->h,  &f->p, f->samples.v, f->samples.n,
+                       gf_history_newest(&f->h), now};
+    gf_error err = {0};
+    if (gf_ctl_decide(&f->cfg, &in, &f->st, &f->plan, &err))
+        fail_msg("decide: %s: %s", err.where, err.msg);
+}
+
+static const gf_ctl_action *find(const gf_ctl_plan *p, gf_ctl_kind kind, const char *name)
+{
+    for (size_t i = 0; i < p->actions.n; i++)
+        if (p->actions.v[i].kind == kind && strstr(p->actions.v[i].target.name, name))
+            return &p->actions.v[i];
+    return NULL;
+}
+
+static size_t count(const gf_ctl_plan *p, gf_ctl_kind kind, gf_ctl_hold hold)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < p->actions.n; i++)
+        n += p->actions.v[i].kind == kind && p->actions.v[i].hold == hold;
+    return n;
+}
+
+static void dump(const gf_ctl_plan *p)
+{
+    for (size_t i = 0; i < p->actions.n; i++)
+        print_message("  %s %s %s: %s\n", gf_ctl_kind_name(p->actions.v[i].kind),
+                      gf_ctl_hold_name(p->actions.v[i].hold), p->actions.v[i].target.name,
+                      p->actions.v[i].message);
+}
+
+/* chat (auto through the policy) and embed (annotated recommend) share n1's
+ * first GPU; quiet shares n2's alone. */
+static char *basic_cluster(const char *chat_frac, const char *chat_pod_frac)
+{
+    gf_sbuf b = GF_SBUF_INIT;
+    cluster_begin(&b);
+    wl(&b, "Deployment", "chat", chat_frac, chat_pod_frac, "n1", "g1", "");
+    wl(&b, "Deployment", "embed", "0.5", "0.5", "n1", "g1",
+       ",\"gpufrac.io/rightsize\":\"recommend\"");
+    wl(&b, "Deployment", "quiet", "0.5", "0.5", "n2", "g2", "");
+    cluster_end(&b);
+    return b.s;
+}
+
+/* --- tests: modes ------------------------------------------------------------------------------ */
+
+/* Memory near the allocation: auto resizes at once (no history needed), with
+ * the last-change record in the same action; recommend mode only publishes. */
+static void test_auto_and_recommend(void **state)
+{
+    (void)state;
+    char *json = basic_cluster("0.5", "0.5");
+    fx f;
+    fx_init(&f, json, AUTO);
+    feed(&f, "Deployment", "chat", NOW - 10 * MIN, NOW - MIN, 10.5, -1);  /* 93% of 11.25 GiB */
+    feed(&f, "Deployment", "embed", NOW - 26 * HOUR, NOW - MIN, 2, -1);   /* downsize */
+    feed(&f, "Deployment", "quiet", NOW - 10 * MIN, NOW - MIN, 6, -1);    /* fits */
+    decide_at(&f, NOW);
+    if (f.plan.actions.n != 2) dump(&f.plan);
+    assert_int_equal(f.plan.actions.n, 2);
+    assert_false(f.plan.stale);
+    const gf_ctl_action *a = find(&f.plan, GF_CTL_RESIZE, "chat");
+    assert_non_null(a);
+    assert_int_equal(a->hold, GF_CTL_GO);
+    assert_int_equal(a->reason, GF_CTL_R_UPSIZE);
+    assert_string_equal(a->target.kind, "Deployment");
+    assert_string_equal(a->unit_key, "gpu-fraction");
+    assert_string_equal(a->from, "0.5");
+    assert_string_equal(a->to, "0.55");
+    assert_non_null(strstr(a->last_change, "2026-11-26T13:33:20Z gpu-fraction 0.5 -> 0.55 (upsize): "));
+    assert_string_equal(a->event_reason, "GPUAllocationUpsized");
+    assert_null(find(&f.plan, GF_CTL_RESIZE, "embed"));
+    a = find(&f.plan, GF_CTL_RECOMMEND, "embed");
+    assert_non_null(a);
+    assert_int_equal(a->hold, GF_CTL_GO);
+    assert_non_null(strstr(a->recommendation, "gpu-fraction 0.5 -> 0.25 (downsize, confidence 1.00): "));
+    assert_string_equal(a->event_reason, "GPUAllocationRecommended");
+    assert_null(find(&f.plan, GF_CTL_RESIZE, "quiet"));
+    /* every workload has a recommendation for the gauges */
+    assert_int_equal(f.plan.recs.n, 3);
+
+    /* the same recommendation already published: nothing new; the resize stays */
+    meta_of(&f, "Deployment", "embed")->recommendation =
+        "gpu-fraction 0.5 -> 0.25 (downsize, confidence 1.00): old words";
+    decide_at(&f, NOW);
+    assert_null(find(&f.plan, GF_CTL_RECOMMEND, "embed"));
+    assert_non_null(find(&f.plan, GF_CTL_RESIZE, "chat"));
+    /* a different one published earlier: replaced */
+    meta_of(&f, "Deployment", "embed")->recommendation =
+        "gpu-fraction 0.5 -> 0.3 (downsize, confidence 0.50): older";
+    decide_at(&f, NOW);
+    assert_non_null(find(&f.plan, GF_CTL_RECOMMEND, "embed"));
+    /* quiet fits: an old recommendation on it is removed */
+    meta_of(&f, "Deployment", "quiet")->recommendation = "gpu-fraction 0.5 -> 0.3 (downsize): x";
+    decide_at(&f, NOW);
+    a = find(&f.plan, GF_CTL_RECOMMEND, "quiet");
+    assert_non_null(a);
+    assert_int_equal(a->reason, GF_CTL_R_RECOMMEND_CLEAR);
+    assert_string_equal(a->recommendation, "");
+    assert_string_equal(a->event_reason, "");
+    fx_free(&f);
+    free(json);
+}
+
+/* Mode off (a rule, an annotation, opt-in) is never written, whatever it
+ * needs; the default mode recommend never resizes. */
+static void test_unselected_never_touched(void **state)
+{
+    (void)state;
+    static const char *policies[] = {
+        PH "defaults: {mode: auto}\nrules:\n  - name: hands-off\n    match: {namespaces: [t]}\n"
+           "    mode: \"off\"\n",
+        PH "optIn: true\ndefaults: {mode: auto}\n",
+        PH "defaults: {mode: \"off\"}\n",
+    };
+    char *json = basic_cluster("0.5", "0.5");
+    for (size_t i = 0; i < sizeof policies / sizeof *policies; i++) {
+        fx f;
+        fx_init(&f, json, policies[i]);
+        feed(&f, "Deployment", "chat", NOW - 10 * MIN, NOW - MIN, 10.5, -1);
+        feed(&f, "Deployment", "embed", NOW - 26 * HOUR, NOW - MIN, 2, -1);
+        meta_of(&f, "Deployment", "chat")->recommendation = "gpu-fraction 0.5 -> 0.3 (downsize): x";
+        decide_at(&f, NOW);
+        for (size_t k = 0; k < f.plan.actions.n; k++)
+            assert_string_not_equal(f.plan.actions.v[k].target.name, "chat");
+        /* with optIn, embed opted in by its annotation (recommend) */
+        if (i == 1) {
+            assert_int_equal(f.plan.actions.n, 1);
+            assert_non_null(find(&f.plan, GF_CTL_RECOMMEND, "embed"));
+        } else {
+            assert_int_equal(f.plan.actions.n, 0);
+        }
+        fx_free(&f);
+    }
+    /* the built-in policy (mode recommend): recommendations, no resize */
+    fx f;
+    fx_init(&f, json, NULL);
+    feed(&f, "Deployment", "chat", NOW - 10 * MIN, NOW - MIN, 10.5, -1);
+    decide_at(&f, NOW);
+    assert_int_equal(count(&f.plan, GF_CTL_RESIZE, GF_CTL_GO), 0);
+    assert_non_null(find(&f.plan, GF_CTL_RECOMMEND, "chat"));
+    /* an annotation turns one workload off */
+    fx_free(&f);
+    free(json);
+    gf_sbuf b = GF_SBUF_INIT;
+    cluster_begin(&b);
+    wl(&b, "Deployment", "chat", "0.5", "0.5", "n1", "g1", ",\"gpufrac.io/rightsize\":\"off\"");
+    cluster_end(&b);
+    fx_init(&f, b.s, AUTO);
+    feed(&f, "Deployment", "chat", NOW - 10 * MIN, NOW - MIN, 10.5, -1);
+    decide_at(&f, NOW);
+    assert_int_equal(f.plan.actions.n, 0);
+    fx_free(&f);
+    gf_sbuf_free(&b);
+}
+
+/* Usage older than two intervals: nothing is done, and the plan says so;
+ * one workload's stale series holds its own actions only. */
+static void test_stale_usage(void **state)
+{
+    (void)state;
+    char *json = basic_cluster("0.5", "0.5");
+    fx f;
+    fx_init(&f, json, AUTO);
+    feed(&f, "Deployment", "chat", NOW - 10 * MIN, NOW - 3 * MIN, 10.5, -1);
+    decide_at(&f, NOW); /* newest sample 180 s old, interval 60 s */
+    assert_true(f.plan.stale);
+    assert_true(fabs(f.plan.staleness_s - 180) < 1e-9);
+    assert_int_equal(count(&f.plan, GF_CTL_RESIZE, GF_CTL_HOLD_STALE), 1);
+    assert_int_equal(count(&f.plan, GF_CTL_RESIZE, GF_CTL_GO), 0);
+    /* with a 5-minute interval the same data is fresh */
+    f.cfg.interval_s = 300;
+    decide_at(&f, NOW);
+    assert_false(f.plan.stale);
+    assert_int_equal(count(&f.plan, GF_CTL_RESIZE, GF_CTL_GO), 1);
+    /* no usage at all: stale with infinite staleness */
+    fx_free(&f);
+    fx_init(&f, json, AUTO);
+    decide_at(&f, NOW);
+    assert_true(f.plan.stale);
+    assert_true(isinf(f.plan.staleness_s));
+    assert_int_equal(f.plan.actions.n, 0);
+    /* quiet fresh, chat's series stale: chat held, quiet free to go */
+    feed(&f, "Deployment", "chat", NOW - 20 * MIN, NOW - 10 * MIN, 10.5, -1);
+    feed(&f, "Deployment", "quiet", NOW - 10 * MIN, NOW - MIN, 11, -1);
+    decide_at(&f, NOW);
+    assert_false(f.plan.stale);
+    const gf_ctl_action *a = find(&f.plan, GF_CTL_RESIZE, "chat");
+    assert_non_null(a);
+    assert_int_equal(a->hold, GF_CTL_HOLD_STALE);
+    a = find(&f.plan, GF_CTL_RESIZE, "quiet");
+    assert_non_null(a);
+    assert_int_equal(a->hold, GF_CTL_GO);
+    fx_free(&f);
+    free(json);
+}
+
+/* --- tests: limits ---------------------------------------------------------------------------- */
+
+/* Five upsizes, at most two per step: the first two go, three wait. */
+static void test_rate_limit(void **state)
+{
+    (void)state;
+    gf_sbuf b = GF_SBUF_INIT;
+    cluster_begin(&b);
+    const char *names[] = {"w1", "w2", "w3", "w4", "w5"};
+    for (int i = 0; i < 5; i++)
+        wl(&b, "Deployment", names[i], "0.25", "0.25", i < 3 ? "n1" : "n2", i < 3 ? "ga" : "gb",
+           "");
+    cluster_end(&b);
+    fx f;
+    fx_init(&f, b.s, AUTO);
+    for (int i = 0; i < 5; i++)
+        feed(&f, "Deployment", names[i], NOW - 10 * MIN, NOW, 5.5, -1);
+    f.cfg.max_actions = 2;
+    decide_at(&f, NOW);
+    assert_int_equal(count(&f.plan, GF_CTL_RESIZE, GF_CTL_GO), 2);
+    assert_int_equal(count(&f.plan, GF_CTL_RESIZE, GF_CTL_HOLD_RATE), 3);
+    /* the held ones go first next time? no: in model order; the first two again */
+    assert_int_equal(find(&f.plan, GF_CTL_RESIZE, "w1")->hold, GF_CTL_GO);
+    assert_int_equal(find(&f.plan, GF_CTL_RESIZE, "w5")->hold, GF_CTL_HOLD_RATE);
+    /* max 0: nothing disruptive at all */
+    f.cfg.max_actions = 0;
+    decide_at(&f, NOW);
+    assert_int_equal(count(&f.plan, GF_CTL_RESIZE, GF_CTL_GO), 0);
+    fx_free(&f);
+    gf_sbuf_free(&b);
+}
+
+/* maxDisruptionsPerHour counts per rule: changes noted in the last hour
+ * (by anyone the rule covers) use it up; a held change is published as a
+ * recommendation instead. Urgent upsizes go before downsizes. */
+static void test_disruption_budget(void **state)
+{
+    (void)state;
+    gf_sbuf b = GF_SBUF_INIT;
+    cluster_begin(&b);
+    wl(&b, "Deployment", "small", "0.5", "0.5", "n1", "g1", "");
+    wl(&b, "Deployment", "big", "0.25", "0.25", "n2", "g2", "");
+    cluster_end(&b);
+    fx f;
+    fx_init(&f, b.s, PH "defaults: {mode: auto, maxDisruptionsPerHour: 1}\n");
+    feed(&f, "Deployment", "small", NOW - 26 * HOUR, NOW, 2, -1); /* downsize */
+    feed(&f, "Deployment", "big", NOW - 10 * MIN, NOW, 5.5, -1);  /* upsize */
+    decide_at(&f, NOW);
+    const gf_ctl_action *up = find(&f.plan, GF_CTL_RESIZE, "big");
+    const gf_ctl_action *down = find(&f.plan, GF_CTL_RESIZE, "small");
+    assert_non_null(up);
+    assert_non_null(down);
+    assert_true(up < down); /* upsizes first */
+    assert_int_equal(up->hold, GF_CTL_GO);
+    assert_int_equal(down->hold, GF_CTL_HOLD_BUDGET);
+    const gf_ctl_action *rec = find(&f.plan, GF_CTL_RECOMMEND, "small");
+    assert_non_null(rec);
+    assert_int_equal(rec->hold, GF_CTL_GO);
+    assert_non_null(strstr(rec->recommendation, "gpu-fraction 0.5 -> 0.25 (downsize"));
+    /* a change 30 minutes ago uses the budget up: the upsize waits too */
+    gf_error err;
+    gf_hist_series *s = gf_history_get(&f.h, "t/Deployment/small", false);
+    assert_int_equal(gf_hist_note_change(s, NOW - 30 * MIN, &err), GF_OK);
+    decide_at(&f, NOW);
+    assert_int_equal(find(&f.plan, GF_CTL_RESIZE, "big")->hold, GF_CTL_HOLD_BUDGET);
+    /* ... but not in another rule */
+    fx_free(&f);
+    fx_init(&f, b.s,
+            PH "defaults: {mode: auto, maxDisruptionsPerHour: 1}\nrules:\n  - name: big\n"
+               "    match: {labels: {app: big}}\n    maxDisruptionsPerHour: 1\n");
+    feed(&f, "Deployment", "small", NOW - 26 * HOUR, NOW, 2, -1);
+    feed(&f, "Deployment", "big", NOW - 10 * MIN, NOW, 5.5, -1);
+    s = gf_history_get(&f.h, "t/Deployment/small", false);
+    assert_int_equal(gf_hist_note_change(s, NOW - 30 * MIN, &err), GF_OK);
+    decide_at(&f, NOW);
+    assert_int_equal(find(&f.plan, GF_CTL_RESIZE, "big")->hold, GF_CTL_GO);
+    assert_int_equal(find(&f.plan, GF_CTL_RESIZE, "small")->hold, GF_CTL_HOLD_COOLDOWN);
+    /* budget 0: auto never restarts a pod; changes wait as recommendations */
+    fx_free(&f);
+    fx_init(&f, b.s, PH "defaults: {mode: auto, maxDisruptionsPerHour: 0}\n");
+    feed(&f, "Deployment", "big", NOW - 10 * MIN, NOW, 5.5, -1);
+    decide_at(&f, NOW);
+    assert_int_equal(find(&f.plan, GF_CTL_RESIZE, "big")->hold, GF_CTL_HOLD_BUDGET);
+    assert_int_equal(find(&f.plan, GF_CTL_RECOMMEND, "big")->hold, GF_CTL_GO);
+    fx_free(&f);
+    gf_sbuf_free(&b);
+}
+
+/* The cooldown after a restart comes from the workload's
+ * gpufrac.io/last-change annotation: seeded into an empty history, a
+ * downsize one hour after the change waits for the 6 h cooldown, one seven
+ * hours after goes; an upsize never waits for it. */
+static void test_cooldown_seeded_from_annotations(void **state)
+{
+    (void)state;
+    char *json = basic_cluster("0.5", "0.5");
+    static const struct {
+        double ago;
+        gf_ctl_hold want;
+    } cases[] = {{HOUR, GF_CTL_HOLD_COOLDOWN}, {7 * HOUR, GF_CTL_GO}};
+    for (size_t i = 0; i < 2; i++) {
+        fx f;
+        fx_init(&f, json, AUTO);
+        feed(&f, "Deployment", "chat", NOW - 26 * HOUR, NOW, 2, -1);
+        char ann[512];
+        gf_ctl_format_last_change(NOW - cases[i].ago, "gpu-fraction", "0.75", "0.5", "downsize",
+                                  "peak memory 2.00 GiB", ann, sizeof ann);
+        char *keep = gf_arena_strdup(&f.m.arena, ann);
+        meta_of(&f, "Deployment", "chat")->last_change = keep;
+        assert_int_equal(gf_ctl_seed_changes(&f.h, &f.m, &f.meta, NOW, &f.d), 1);
+        /* seeding again notes nothing new */
+        assert_int_equal(gf_ctl_seed_changes(&f.h, &f.m, &f.meta, NOW, &f.d), 0);
+        const gf_hist_series *s = gf_history_find(&f.h, "t/Deployment/chat");
+        assert_true(fabs(s->last_change_t - (NOW - cases[i].ago)) < 1e-9);
+        decide_at(&f, NOW);
+        const gf_ctl_action *a = find(&f.plan, GF_CTL_RESIZE, "chat");
+        assert_non_null(a);
+        assert_int_equal(a->reason, GF_CTL_R_DOWNSIZE);
+        assert_int_equal(a->hold, cases[i].want);
+        assert_string_equal(a->expect_last_change, keep);
+        fx_free(&f);
+    }
+    /* an upsize right after a change: no cooldown */
+    fx f;
+    fx_init(&f, json, AUTO);
+    feed(&f, "Deployment", "chat", NOW - 10 * MIN, NOW, 10.5, -1);
+    char ann[512];
+    gf_ctl_format_last_change(NOW - 5 * MIN, "gpu-fraction", "0.45", "0.5", "upsize", "x", ann,
+                              sizeof ann);
+    meta_of(&f, "Deployment", "chat")->last_change = ann;
+    gf_ctl_seed_changes(&f.h, &f.m, &f.meta, NOW, &f.d);
+    decide_at(&f, NOW);
+    assert_int_equal(find(&f.plan, GF_CTL_RESIZE, "chat")->hold, GF_CTL_GO);
+    /* unreadable annotations are reported, not trusted */
+    meta_of(&f, "Deployment", "quiet")->last_change = "yesterday, roughly";
+    assert_int_equal(gf_ctl_seed_changes(&f.h, &f.m, &f.meta, NOW, &f.d), 0);
+    assert_true(gf_test_diag_has(&f.d, "does not start with a UTC time"));
+    fx_free(&f);
+    free(json);
+}
+
+/* Pods still carrying another value than the template: a change is rolling
+ * out (made by us before a restart, or by someone else); nothing more. */
+static void test_rollout_in_progress(void **state)
+{
+    (void)state;
+    char *json = basic_cluster("0.55", "0.5");
+    fx f;
+    fx_init(&f, json, AUTO);
+    feed(&f, "Deployment", "chat", NOW - 10 * MIN, NOW, 10.5, -1);
+    decide_at(&f, NOW);
+    /* the recommender wants 0.55, which the template already says: no action */
+    assert_null(find(&f.plan, GF_CTL_RESIZE, "chat"));
+    fx_free(&f);
+    free(json);
+    json = basic_cluster("0.6", "0.5");
+    fx_init(&f, json, AUTO);
+    feed(&f, "Deployment", "chat", NOW - 10 * MIN, NOW, 10.5, -1);
+    decide_at(&f, NOW);
+    const gf_ctl_action *a = find(&f.plan, GF_CTL_RESIZE, "chat");
+    assert_non_null(a);
+    assert_int_equal(a->hold, GF_CTL_HOLD_ROLLOUT);
+    assert_string_equal(a->from, "0.6"); /* the template's value */
+    fx_free(&f);
+    free(json);
+}
+
+/* Only Deployments and StatefulSets are resized. */
+static void test_kinds(void **state)
+{
+    (void)state;
+    gf_sbuf b = GF_SBUF_INIT;
+    cluster_begin(&b);
+    wl(&b, "StatefulSet", "train", "0.25", "0.25", "n1", "g1", "");
+    gf_sbuf_puts(&b, ",{\"kind\":\"Pod\",\"metadata\":{\"name\":\"job-x\",\"namespace\":\"t\","
+                     "\"labels\":{\"runai-gpu-group\":\"g2\"},\"annotations\":{\"gpu-fraction\":"
+                     "\"0.25\"},\"ownerReferences\":[{\"apiVersion\":\"batch/v1\",\"kind\":\"Job\","
+                     "\"name\":\"job\",\"controller\":true}]},\"spec\":{\"nodeName\":\"n2\","
+                     "\"containers\":[{\"name\":\"c\"}]},\"status\":{\"phase\":\"Running\"}}");
+    cluster_end(&b);
+    fx f;
+    fx_init(&f, b.s, AUTO);
+    feed(&f, "StatefulSet", "train", NOW - 10 * MIN, NOW, 5.5, -1);
+    feed(&f, "Job", "job", NOW - 10 * MIN, NOW, 5.5, -1);
+    decide_at(&f, NOW);
+    assert_int_equal(find(&f.plan, GF_CTL_RESIZE, "train")->hold, GF_CTL_GO);
+    assert_int_equal(find(&f.plan, GF_CTL_RESIZE, "job")->hold, GF_CTL_HOLD_KIND);
+    fx_free(&f);
+    gf_sbuf_free(&b);
+}
+
+/* --- tests: fair use and consolidation ------------------------------------------------------- */
+
+/* A pod far over its fraction on a nearly full GPU: mode report gives one
+ * Event (not repeated within the hour), mode act the upsize chosen by
+ * fairuse as a resize of its workload, which must be auto. */
+static void test_fair_use(void **state)
+{
+    (void)state;
+    gf_sbuf b = GF_SBUF_INIT;
+    cluster_begin(&b);
+    wl(&b, "Deployment", "hog", "0.25", "0.25", "n2", "g2", "");
+    wl(&b, "Deployment", "mate", "0.5", "0.5", "n2", "g2", "");
+    cluster_end(&b);
+    const char *report = PH "defaults: {mode: recommend}\nfairUse: {mode: report}\n";
+    fx f;
+    fx_init(&f, b.s, report);
+    feed(&f, "Deployment", "hog", NOW - 10 * MIN, NOW, 5, -1); /* the history: fresh */
+    sample(&f, "hog-6d5f7c8b9a-x1a2b", NOW, 13.5, 0.3);
+    sample(&f, "mate-6d5f7c8b9a-x1a2b", NOW, 8, 0.3);
+    decide_at(&f, NOW);
+    const gf_ctl_action *a = find(&f.plan, GF_CTL_REPORT, "hog");
+    if (!a) dump(&f.plan);
+    assert_non_null(a);
+    assert_int_equal(a->hold, GF_CTL_GO);
+    assert_int_equal(a->reason, GF_CTL_R_FAIR_FIRST + GF_FAIR_MEMORY_OVERRUN);
+    assert_string_equal(a->target.kind, "Pod");
+    assert_string_equal(a->event_reason, "GPUMemoryOverrun");
+    assert_true(a->warning);
+    assert_non_null(strstr(a->message, "memory-overrun on GPU n2/"));
+    /* memory-overrun and device-memory-full, both about hog */
+    assert_int_equal(f.plan.fair.findings.n, 2);
+    assert_int_equal(count(&f.plan, GF_CTL_REPORT, GF_CTL_GO), 2);
+    for (size_t i = 0; i < f.plan.actions.n; i++)
+        gf_ctl_commit(&f.st, &f.h, &f.m, &f.plan.actions.v[i], NOW);
+    f.samples.v[0].t = f.samples.v[1].t = NOW + MIN;
+    decide_at(&f, NOW + MIN);
+    assert_null(find(&f.plan, GF_CTL_REPORT, "hog"));
+    /* an hour later: reported again */
+    f.samples.v[0].t = f.samples.v[1].t = NOW + 61 * MIN;
+    feed(&f, "Deployment", "hog", NOW + MIN, NOW + 61 * MIN, 5, -1);
+    decide_at(&f, NOW + 61 * MIN);
+    assert_int_equal(count(&f.plan, GF_CTL_REPORT, GF_CTL_GO), 2);
+    /* act, hog in auto: resized to its use plus the margin */
+    fx_free(&f);
+    fx_init(&f, b.s, AUTO "fairUse: {mode: act}\n");
+    feed(&f, "Deployment", "hog", NOW - 10 * MIN, NOW, 5, -1);
+    sample(&f, "hog-6d5f7c8b9a-x1a2b", NOW, 13.5, 0.3);
+    sample(&f, "mate-6d5f7c8b9a-x1a2b", NOW, 8, 0.3);
+    decide_at(&f, NOW);
+    a = NULL;
+    for (size_t i = 0; i < f.plan.actions.n; i++)
+        if (f.plan.actions.v[i].reason == GF_CTL_R_FAIR_FIRST + GF_FAIR_MEMORY_OVERRUN &&
+            f.plan.actions.v[i].kind == GF_CTL_RESIZE)
+            a = &f.plan.actions.v[i];
+    if (!a) dump(&f.plan);
+    assert_non_null(a);
+    assert_string_equal(a->target.name, "hog");
+    assert_int_equal(a->hold, GF_CTL_GO);
+    assert_string_equal(a->to, "0.7"); /* 13.5 GiB x 1.1 / 22.49 GiB, up to 0.05 */
+    assert_true(a == &f.plan.actions.v[0]); /* critical first */
+    /* the rightsizing upsize of the same workload waits behind it */
+    const gf_ctl_action *rs = NULL;
+    for (size_t i = 0; i < f.plan.actions.n; i++)
+        if (f.plan.actions.v[i].reason == GF_CTL_R_UPSIZE) rs = &f.plan.actions.v[i];
+    if (rs) assert_int_equal(rs->hold, GF_CTL_HOLD_SUPERSEDED);
+    /* act, but hog only recommend: not written */
+    fx_free(&f);
+    fx_init(&f, b.s,
+            AUTO "rules:\n  - name: hog\n    match: {labels: {app: hog}}\n    mode: recommend\n"
+                 "fairUse: {mode: act}\n");
+    feed(&f, "Deployment", "hog", NOW - 10 * MIN, NOW, 5, -1);
+    sample(&f, "hog-6d5f7c8b9a-x1a2b", NOW, 13.5, 0.3);
+    sample(&f, "mate-6d5f7c8b9a-x1a2b", NOW, 8, 0.3);
+    decide_at(&f, NOW);
+    for (size_t i = 0; i < f.plan.actions.n; i++) {
+        const gf_ctl_action *x = &f.plan.actions.v[i];
+        if (gf_ctl_kind_disruptive(x->kind) && !strcmp(x->target.name, "hog"))
+            assert_int_not_equal(x->hold, GF_CTL_GO);
+    }
+    fx_free(&f);
+    gf_sbuf_free(&b);
+}
+
+/* n2's one pod fits on n1: cordon n2, evict it; while the node drains the
+ * remaining pods are evicted (PodDisruptionBudgets and the rate permitting);
+ * an unselected workload pins its node. */
+static void test_consolidation(void **state)
+{
+    (void)state;
+    gf_sbuf b = GF_SBUF_INIT;
+    cluster_begin(&b);
+    wl(&b, "Deployment", "a", "0.5", "0.5", "n1", "g1", "");
+    wl(&b, "Deployment", "b", "0.25", "0.25", "n1", "g1", "");
+    wl(&b, "Deployment", "lone", "0.25", "0.25", "n2", "g2", "");
+    cluster_end(&b);
+    fx f;
+    fx_init(&f, b.s, AUTO);
+    feed(&f, "Deployment", "a", NOW - 10 * MIN, NOW, 3, -1);
+    feed(&f, "Deployment", "lone", NOW - 10 * MIN, NOW, 1, -1);
+    decide_at(&f, NOW);
+    assert_null(find(&f.plan, GF_CTL_CORDON, "n2")); /* off by default */
+    f.cfg.consolidate_every_s = HOUR;
+    decide_at(&f, NOW);
+    const gf_ctl_action *c = find(&f.plan, GF_CTL_CORDON, "n2");
+    if (!c) dump(&f.plan);
+    assert_non_null(c);
+    assert_int_equal(c->hold, GF_CTL_GO);
+    const gf_ctl_action *e = find(&f.plan, GF_CTL_EVICT, "lone");
+    assert_non_null(e);
+    assert_int_equal(e->hold, GF_CTL_GO);
+    assert_true(c < e);
+    assert_string_equal(e->target.kind, "Pod");
+    /* the cordon is recorded: the next step only evicts what is left */
+    gf_ctl_commit(&f.st, &f.h, &f.m, c, NOW);
+    assert_string_equal(f.st.draining, "n2");
+    decide_at(&f, NOW + MIN);
+    assert_null(find(&f.plan, GF_CTL_CORDON, "n2"));
+    assert_non_null(find(&f.plan, GF_CTL_EVICT, "lone"));
+    gf_ctl_commit(&f.st, &f.h, &f.m, find(&f.plan, GF_CTL_EVICT, "lone"), NOW + MIN);
+    assert_int_equal(f.st.evictions.n, 1);
+    fx_free(&f);
+
+    /* the pod gone from n2: the drain is over; the next plan an interval later */
+    gf_sbuf_free(&b);
+    cluster_begin(&b);
+    wl(&b, "Deployment", "a", "0.5", "0.5", "n1", "g1", "");
+    wl(&b, "Deployment", "b", "0.25", "0.25", "n1", "g1", "");
+    wl(&b, "Deployment", "lone", "0.25", "0.25", "n1", "g1", "");
+    cluster_end(&b);
+    fx_init(&f, b.s, AUTO);
+    feed(&f, "Deployment", "a", NOW - 10 * MIN, NOW + 2 * HOUR, 3, -1);
+    f.cfg.consolidate_every_s = HOUR;
+    f.st.draining = gf_xstrdup("n2");
+    f.meta.draining_node = "n2";
+    decide_at(&f, NOW + 2 * MIN);
+    assert_null(f.st.draining);
+    assert_true(f.st.last_consolidation_t == NOW + 2 * MIN);
+    assert_int_equal(f.plan.actions.n, 0);
+    /* the drained node still cordoned and annotated (a restart): no drain in
+     * progress, planning goes on when due (n1 holds everything: nothing) */
+    gf_ctl_state_free(&f.st);
+    gf_ctl_state_init(&f.st);
+    decide_at(&f, NOW + 2 * HOUR);
+    assert_null(f.st.draining);
+    assert_true(f.st.last_consolidation_t == NOW + 2 * HOUR);
+    fx_free(&f);
+
+    /* a PodDisruptionBudget with nothing left holds the eviction */
+    gf_sbuf_free(&b);
+    cluster_begin(&b);
+    wl(&b, "Deployment", "a", "0.5", "0.5", "n1", "g1", "");
+    wl(&b, "Deployment", "lone", "0.25", "0.25", "n2", "g2", "");
+    pdb(&b, "lone", "lone", 0);
+    cluster_end(&b);
+    fx_init(&f, b.s, AUTO);
+    feed(&f, "Deployment", "lone", NOW - 10 * MIN, NOW, 1, -1);
+    f.cfg.consolidate_every_s = HOUR;
+    f.meta.draining_node = "n2"; /* a drain begun before a restart */
+    decide_at(&f, NOW);
+    e = find(&f.plan, GF_CTL_EVICT, "lone");
+    assert_non_null(e);
+    assert_int_equal(e->hold, GF_CTL_HOLD_PDB);
+    fx_free(&f);
+
+    /* lone in recommend mode: its node is not drained */
+    gf_sbuf_free(&b);
+    cluster_begin(&b);
+    wl(&b, "Deployment", "a", "0.5", "0.5", "n1", "g1", "");
+    wl(&b, "Deployment", "lone", "0.25", "0.25", "n2", "g2", ",\"gpufrac.io/rightsize\":\"recommend\"");
+    cluster_end(&b);
+    fx_init(&f, b.s, AUTO);
+    feed(&f, "Deployment", "lone", NOW - 10 * MIN, NOW, 1, -1);
+    f.cfg.consolidate_every_s = HOUR;
+    decide_at(&f, NOW);
+    assert_null(find(&f.plan, GF_CTL_CORDON, "n2"));
+    assert_null(find(&f.plan, GF_CTL_EVICT, "lone"));
+    fx_free(&f);
+    gf_sbuf_free(&b);
+}
+
+/* --- tests: annotations ------------------------------------------------------------------------ */
+
+static void test_last_change_format(void **state)
+{
+    (void)state;
+    char buf[512];
+    gf_ctl_format_last_change(NOW + 0.9, "gpu-memory", "", "4096", "upsize", "why not", buf,
+                              sizeof buf);
+    assert_string_equal(buf, "2026-11-26T13:33:20Z gpu-memory unset -> 4096 (upsize): why not");
+    double t;
+    assert_true(gf_ctl_parse_last_change(buf, &t));
+    assert_true(t == NOW);
+    assert_true(gf_ctl_parse_last_change("1970-01-01T00:00:00Z", &t));
+    assert_true(t == 0);
+    assert_true(gf_ctl_parse_last_change("2024-02-29T23:59:59Z x", &t));
+    assert_true(t == 1709251199);
+    static const char *bad[] = {"",
+                                "2026-11-26 13:33:20Z",
+                                "2026-11-26T13:33:20",
+                                "2026-13-26T13:33:20Z",
+                                "1969-12-31T23:59:59Z",
+                                "2026-11-26T24:00:00Z",
+                                "20a6-11-26T13:33:20Z"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        assert_false(gf_ctl_parse_last_change(bad[i], &t));
+    assert_false(gf_ctl_parse_last_change(NULL, &t));
+    /* names cover every value */
+    for (int k = 0; k < GF_CTL_KIND_COUNT; k++)
+        assert_string_not_equal(gf_ctl_kind_name((gf_ctl_kind)k), "?");
+    for (size_t i = 0; i < GF_CTL_REASON_COUNT + GF_CTL_HOLD_COUNT; i++)
+        assert_string_not_equal(gf_ctl_decision_name(i), "?");
+    for (int r = 0; r < GF_CTL_RESULT_COUNT; r++)
+        assert_string_not_equal(gf_ctl_result_name((gf_ctl_result)r), "?");
+    for (int o = 0; o < GF_CTL_OP_COUNT; o++)
+        assert_string_not_equal(gf_ctl_op_name((gf_ctl_op)o), "?");
+}
+
+/* --- the loop iteration through an in-memory backend ------------------------------------------- */
+
+typedef struct mock {
+    const char *json; /* the cluster */
+    const char *chat_last_change;
+    char written_last_change[512]; /* what a resize wrote: the next snapshot sees it */
+    char written_to[32];
+    GF_VEC(gf_usage_sample) usage;
+    int snapshots, resizes, annotates, events, evicts, cordons;
+    bool fail_snapshot, fail_usage, leader;
+    gf_ctl_result resize_result;
+} mock;
+
+static gf_err m_snapshot(void *ctx, gf_model *m, gf_ctl_meta *meta, gf_diags *d, gf_error *err)
+{
+    mock *k = ctx;
+    k->snapshots++;
+    if (k->fail_snapshot) return gf_error_set(err, GF_EIO, "mock", "the API is down");
+    gf_err rc = gf_test_load_text(m, d, err, k->json);
+    if (rc) return rc;
+    meta->w = gf_arena_alloc(&m->arena, (m->workloads.n + 1) * sizeof *meta->w);
+    const char *lc = k->written_last_change[0] ? k->written_last_change : k->chat_last_change;
+    for (size_t i = 0; i < m->workloads.n; i++) {
+        meta->w[i].resource_version = "42";
+        if (!strcmp(m->workloads.v[i].name, "chat") && lc)
+            meta->w[i].last_change = gf_arena_strdup(&m->arena, lc);
+    }
+    return GF_OK;
+}
+
+static gf_err m_usage(void *ctx, const gf_model *m, double since, double now,
+                      const gf_usage_sample **out, size_t *n, gf_diags *d, gf_error *err)
+{
+    mock *k = ctx;
+    if (k->fail_usage) return gf_error_set(err, GF_EIO, "http://prometheus", "connection refused");
+    /* the samples in (since, now] are the tail of the vector: they are in time order */
+    size_t i = 0;
+    while (i < k->usage.n && k->usage.v[i].t <= since)
+        i++;
+    size_t j = i;
+    while (j < k->usage.n && k->usage.v[j].t <= now)
+        j++;
+    *out = k->usage.v + i;
+    *n = j - i;
+    return GF_OK;
+}
+
+static gf_err m_resize(void *ctx, const gf_ctl_action *a, gf_ctl_result *res, gf_error *err)
+{
+    mock *k = ctx;
+    k->resizes++;
+    *res = k->resize_result;
+    if (*res != GF_CTL_OK) return gf_error_set(err, GF_EIO, a->target.name, "refused by the mock");
+    assert_non_null(a->resource_version);
+    snprintf(k->written_last_change, sizeof k->written_last_change, "%s", a->last_change);
+    snprintf(k->written_to, sizeof k->written_to, "%s", a->to);
+    return GF_OK;
+}
+
+static gf_err m_annotate(void *ctx, const gf_ctl_action *a, gf_ctl_result *res, gf_error *err)
+{
+    ((mock *)ctx)->annotates++;
+    *res = GF_CTL_OK;
+    return GF_OK;
+}
+
+static gf_err m_event(void *ctx, const gf_ctl_action *a, gf_ctl_result *res, gf_error *err)
+{
+    ((mock *)ctx)->events++;
+    *res = GF_CTL_OK;
+    return GF_OK;
+}
+
+static gf_err m_evict(void *ctx, const gf_ctl_action *a, gf_ctl_result *res, gf_error *err)
+{
+    ((mock *)ctx)->evicts++;
+    *res = GF_CTL_OK;
+    return GF_OK;
+}
+
+static gf_err m_cordon(void *ctx, const gf_ctl_action *a, gf_ctl_result *res, gf_error *err)
+{
+    ((mock *)ctx)->cordons++;
+    *res = GF_CTL_OK;
+    return GF_OK;
+}
+
+static bool m_may_write(void *ctx)
+{
+    return ((mock *)ctx)->leader;
+}
+
+static gf_ctl_backend mock_backend(mock *k)
+{
+    gf_ctl_backend b = {k,        "mock",  m_snapshot, m_usage,  m_resize,
+                        m_annotate, m_event, m_evict,  m_cordon, m_may_write};
+    return b;
+}
+
+static void mock_usage(mock *k, const char *pod, double t0, double t1, double mem_gib)
+{
+    for (double t = t0; t <= t1; t += MIN) {
+        gf_usage_sample s = {t, "t", pod, "c", "GPU-a", mem_gib * GIB, NAN};
+        gf_vec_push(&k->usage, s);
+    }
+}
+
+static gf_err step(gf_ctl *c, mock *k, double now, gf_diags *log, uint32_t *failed)
+{
+    gf_ctl_backend b = mock_backend(k);
+    gf_error err = {0};
+    gf_err rc = gf_ctl_step(c, &b, now, log, failed, &err);
+    return rc;
+}
+
+/* One step resizes chat (one patch, with its record, and an Event) and
+ * publishes embed's recommendation; the next steps change nothing more:
+ * the pods still roll out, and once they carry the new value the budget
+ * and the record hold. A restart with an empty history sees the record. */
+static void test_step_writes_once(void **state)
+{
+    (void)state;
+    char *json = basic_cluster("0.5", "0.5");
+    mock k;
+    memset(&k, 0, sizeof k);
+    k.json = json;
+    k.leader = true;
+    k.resize_result = GF_CTL_OK;
+    mock_usage(&k, "chat-6d5f7c8b9a-x1a2b", NOW - 30 * MIN, NOW - 6 * MIN, 6);
+    mock_usage(&k, "chat-6d5f7c8b9a-x1a2b", NOW - 5 * MIN, NOW, 10.5);
+    gf_policy p;
+    gf_policy_init(&p);
+    gf_error err = {0};
+    const char *pol = PH "defaults: {mode: auto, maxDisruptionsPerHour: 1}\n";
+    assert_int_equal(gf_policy_load_buffer(&p, "p.yaml", pol, strlen(pol), &err), GF_OK);
+    gf_history h;
+    gf_history_init(&h, NULL, &err);
+    gf_ctl c;
+    gf_ctl_init(&c, NULL, &p, &h);
+    gf_diags log;
+    gf_diags_init(&log);
+    uint32_t failed = 9;
+    assert_int_equal(step(&c, &k, NOW, &log, &failed), GF_OK);
+    assert_int_equal(failed, 0);
+    assert_int_equal(k.resizes, 1);
+    assert_int_equal(k.events, 1); /* the resize's */
+    assert_string_equal(k.written_to, "0.55");
+    assert_true(gf_test_diag_has(&log, "upsize t/Deployment/chat gpu-fraction 0.5 -> 0.55"));
+    assert_int_equal(c.stats.results[GF_CTL_RESIZE][GF_CTL_OK], 1);
+    assert_int_equal(c.stats.decisions[GF_CTL_RESIZE][GF_CTL_R_UPSIZE], 1);
+    assert_int_equal(c.stats.steps_ok, 1);
+    assert_true(c.stats.last_success_t == NOW);
+    const gf_hist_series *s = gf_history_find(&h, "t/Deployment/chat");
+    assert_non_null(s);
+    assert_true(s->last_change_t == NOW);
+    assert_true(c.stats.samples_ingested > 0);
+
+    /* the template says 0.55 now, the pod still 0.5: rolling out */
+    char *rolled = basic_cluster("0.55", "0.5");
+    k.json = rolled;
+    assert_int_equal(step(&c, &k, NOW + MIN, &log, &failed), GF_OK);
+    assert_int_equal(k.resizes, 1);
+    /* rolled out, still hungry (more memory now): the budget (1 an hour) holds */
+    char *done = basic_cluster("0.55", "0.55");
+    k.json = done;
+    mock_usage(&k, "chat-6d5f7c8b9a-x1a2b", NOW + 2 * MIN, NOW + 2 * MIN, 11.8);
+    assert_int_equal(step(&c, &k, NOW + 2 * MIN, &log, &failed), GF_OK);
+    assert_int_equal(k.resizes, 1);
+    assert_true(c.stats.decisions[GF_CTL_RESIZE][GF_CTL_REASON_COUNT + GF_CTL_HOLD_BUDGET] >= 1);
+    assert_true(gf_test_diag_has(&log, "hold budget: upsize t/Deployment/chat"));
+
+    /* restart: empty history, same cluster: the annotation keeps the budget */
+    gf_ctl_free(&c);
+    gf_history_free(&h);
+    gf_history_init(&h, NULL, &err);
+    gf_ctl_init(&c, NULL, &p, &h);
+    assert_int_equal(step(&c, &k, NOW + 3 * MIN, &log, &failed), GF_OK);
+    assert_int_equal(k.resizes, 1);
+    s = gf_history_find(&h, "t/Deployment/chat");
+    assert_true(s->last_change_t == NOW);
+    /* an hour later the budget is back */
+    mock_usage(&k, "chat-6d5f7c8b9a-x1a2b", NOW + 61 * MIN, NOW + 61 * MIN, 11.8);
+    assert_int_equal(step(&c, &k, NOW + 61 * MIN, &log, &failed), GF_OK);
+    assert_int_equal(k.resizes, 2);
+
+    gf_ctl_free(&c);
+    gf_history_free(&h);
+    gf_policy_free(&p);
+    gf_diags_free(&log);
+    gf_vec_free(&k.usage);
+    free(json);
+    free(rolled);
+    free(done);
+}
+
+/* Dry run and a replica without the lease decide but never write; a failed
+ * write is counted and reported; a snapshot failure is the step's error; a
+ * usage failure leaves the data stale: nothing acted on. */
+static void test_step_no_writes(void **state)
+{
+    (void)state;
+    char *json = basic_cluster("0.5", "0.5");
+    gf_policy p;
+    gf_policy_init(&p);
+    gf_error err = {0};
+    assert_int_equal(gf_policy_load_buffer(&p, "p.yaml", AUTO, strlen(AUTO), &err), GF_OK);
+    for (int variant = 0; variant < 5; variant++) {
+        mock k;
+        memset(&k, 0, sizeof k);
+        k.json = json;
+        k.leader = variant != 1;
+        k.resize_result = variant == 2 ? GF_CTL_CONFLICT : GF_CTL_OK;
+        k.fail_snapshot = variant == 3;
+        k.fail_usage = variant == 4;
+        mock_usage(&k, "chat-6d5f7c8b9a-x1a2b", NOW - 5 * MIN, NOW, 10.5);
+        gf_history h;
+        gf_history_init(&h, NULL, &err);
+        gf_ctl_config cfg;
+        gf_ctl_config_default(&cfg);
+        cfg.dry_run = variant == 0;
+        gf_ctl c;
+        gf_ctl_init(&c, &cfg, &p, &h);
+        gf_diags log;
+        gf_diags_init(&log);
+        uint32_t failed = 0;
+        gf_err rc = step(&c, &k, NOW, &log, &failed);
+        switch (variant) {
+        case 0:
+            assert_int_equal(rc, GF_OK);
+            assert_int_equal(k.resizes + k.annotates + k.events, 0);
+            assert_int_equal(c.stats.results[GF_CTL_RESIZE][GF_CTL_DRY_RUN], 1);
+            assert_true(gf_test_diag_has(&log, "0.5 -> 0.55 (upsize): "));
+            assert_true(gf_test_diag_has(&log, ": dry-run"));
+            break;
+        case 1:
+            assert_int_equal(rc, GF_OK);
+            assert_int_equal(k.resizes + k.annotates + k.events, 0);
+            assert_int_equal(c.stats.results[GF_CTL_RESIZE][GF_CTL_NOT_LEADER], 1);
+            break;
+        case 2:
+            assert_int_equal(rc, GF_OK);
+            assert_int_equal(k.resizes, 1);
+            assert_int_equal(k.events, 0);
+            assert_int_equal(failed, 1);
+            assert_int_equal(c.stats.results[GF_CTL_RESIZE][GF_CTL_CONFLICT], 1);
+            assert_int_equal(c.stats.api_errors[GF_CTL_OP_RESIZE], 1);
+            assert_true(gf_test_diag_has(&log, "refused by the mock"));
+            /* not noted: the next step tries again */
+            assert_true(gf_history_find(&h, "t/Deployment/chat")->last_change_t < 0);
+            break;
+        case 3:
+            assert_int_equal(rc, GF_EIO);
+            assert_int_equal(c.stats.steps_failed, 1);
+            assert_int_equal(c.stats.api_errors[GF_CTL_OP_SNAPSHOT], 1);
+            break;
+        case 4:
+            assert_int_equal(rc, GF_OK);
+            assert_int_equal(k.resizes, 0);
+            assert_int_equal(c.stats.api_errors[GF_CTL_OP_USAGE], 1);
+            assert_int_equal(c.stats.steps_stale, 1);
+            assert_true(gf_test_diag_has(&log, "usage: http://prometheus: connection refused"));
+            assert_true(gf_test_diag_has(&log, "no usage samples yet: no action this step"));
+            break;
+        }
+        gf_ctl_free(&c);
+        gf_history_free(&h);
+        gf_diags_free(&log);
+        gf_vec_free(&k.usage);
+    }
+    gf_policy_free(&p);
+    free(json);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_auto_and_recommend),
+        cmocka_unit_test(test_unselected_never_touched),
+        cmocka_unit_test(test_stale_usage),
+        cmocka_unit_test(test_rate_limit),
+        cmocka_unit_test(test_disruption_budget),
+        cmocka_unit_test(test_cooldown_seeded_from_annotations),
+        cmocka_unit_test(test_rollout_in_progress),
+        cmocka_unit_test(test_kinds),
+        cmocka_unit_test(test_fair_use),
+        cmocka_unit_test(test_consolidation),
+        cmocka_unit_test(test_last_change_format),
+        cmocka_unit_test(test_step_writes_once),
+        cmocka_unit_test(test_step_no_writes),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

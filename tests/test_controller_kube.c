@@ -1,0 +1,510 @@
+/* test_controller_kube.c - the controller's Kubernetes backend
+ * (io/controller_kube.h) against the stand-in API server (tests/standin)
+ * holding tests/fixtures/controller/cluster: the snapshot and the
+ * annotations it reads back, the resize patch and what a 409 leads to (our
+ * own change already applied: success; someone else's change: refused, not
+ * overwritten), recommendation annotations, Events, evictions under a
+ * PodDisruptionBudget, cordons, exporter discovery and scrape; the leader
+ * elector with two candidates; and the /metrics page. */
+#include "testutil.h"
+#include "io/controller_kube.h"
+#include "io/controller_metrics.h"
+#include "io/elector.h"
+#include "io/http_server.h"
+#include "io/policy_yaml.h"
+#include "io/promtext.h"
+#include "standin/standin.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define TOKEN "gf-ctl-kube-token"
+#define CHAT "team-a", "chat"
+
+static void msleep(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) == -1 && errno == EINTR) {
+    }
+}
+
+static gf_standin *standin(void)
+{
+    gf_standin_opts o = {0};
+    o.token = TOKEN;
+    o.bookmark_ms = 100;
+    gf_standin *s;
+    gf_error err = {0};
+    if (gf_standin_start(&s, &o, &err)) fail_msg("stand-in: %s", err.msg);
+    if (gf_standin_load(s, GF_FIXTURES "/controller/cluster", &err))
+        fail_msg("fixtures: %s: %s", err.where, err.msg);
+    return s;
+}
+
+static gf_kube *client_for(gf_standin *s)
+{
+    gf_kube_config c;
+    gf_kube_config_init(&c);
+    c.server = gf_xstrdup(gf_standin_url(s));
+    c.token = gf_xstrdup(TOKEN);
+    gf_kube_options o;
+    gf_kube_options_default(&o);
+    o.backoff_base_s = 0.01;
+    o.backoff_max_s = 0.05;
+    gf_kube *k;
+    gf_error err = {0};
+    if (gf_kube_new(&k, &c, &o, &err)) fail_msg("client: %s", err.msg);
+    gf_kube_config_free(&c);
+    return k;
+}
+
+typedef struct env {
+    gf_standin *s;
+    gf_kube *k;
+    gf_ctl_kube *kb;
+    gf_ctl_backend b;
+} env;
+
+static void env_up(env *e, const gf_ctl_kube_opts *o)
+{
+    e->s = standin();
+    e->k = client_for(e->s);
+    gf_ctl_kube_opts def = {"http://127.0.0.1:9", false, 0, 0, 60, NULL};
+    gf_error err = {0};
+    if (gf_ctl_kube_new(e->k, o ? o : &def, &e->kb, &err)) fail_msg("backend: %s", err.msg);
+    gf_ctl_kube_backend(e->kb, &e->b);
+    if (gf_ctl_kube_sync(e->kb, 10000, &err)) fail_msg("sync: %s", err.msg);
+}
+
+static void env_down(env *e)
+{
+    gf_ctl_kube_free(e->kb);
+    gf_kube_free(e->k);
+    gf_standin_stop(e->s);
+}
+
+/* Steps the cache until it has seen the stand-in's last write (a workload
+ * at its resourceVersion, or a draining node). */
+static void catch_up(env *e)
+{
+    char want[32];
+    snprintf(want, sizeof want, "%llu", (unsigned long long)gf_standin_rv(e->s));
+    gf_error err = {0};
+    for (int i = 0; i < 100; i++) {
+        gf_ctl_kube_pump(e->kb, 50, &err);
+        bool seen = false;
+        gf_model m;
+        gf_model_init(&m);
+        gf_ctl_meta meta = {0};
+        gf_diags d;
+        gf_diags_init(&d);
+        if (!e->b.snapshot(e->b.ctx, &m, &meta, &d, &err)) {
+            seen = meta.draining_node != NULL;
+            for (size_t w = 0; w < m.workloads.n && !seen; w++)
+                seen = meta.w[w].resource_version && !strcmp(meta.w[w].resource_version, want);
+        }
+        gf_model_free(&m);
+        gf_diags_free(&d);
+        if (seen) return;
+    }
+}
+
+static char *get_obj(env *e, const char *kind, const char *ns, const char *name)
+{
+    char *s = gf_standin_get(e->s, kind, ns, name);
+    if (!s) fail_msg("no %s %s/%s", kind, ns ? ns : "", name);
+    return s;
+}
+
+static json_t *get_json(env *e, const char *kind, const char *ns, const char *name)
+{
+    char *s = get_obj(e, kind, ns, name);
+    json_t *o = json_loads(s, 0, NULL);
+    free(s);
+    return o;
+}
+
+static const char *tmpl_value(json_t *o)
+{
+    return json_string_value(json_object_get(
+        json_object_get(json_object_get(json_object_get(json_object_get(o, "spec"), "template"),
+                                        "metadata"),
+                        "annotations"),
+        "gpu-fraction"));
+}
+
+static const char *meta_ann(json_t *o, const char *key)
+{
+    return json_string_value(
+        json_object_get(json_object_get(json_object_get(o, "metadata"), "annotations"), key));
+}
+
+/* A resize action for chat as the decision step would make it. */
+static gf_ctl_action chat_resize(const gf_model *m, const gf_ctl_meta *meta, const char *to)
+{
+    gf_ctl_action a;
+    memset(&a, 0, sizeof a);
+    a.kind = GF_CTL_RESIZE;
+    size_t w;
+    assert_true(gf_strmap_get(&m->workload_by_key, "Deployment/team-a/chat", &w));
+    a.workload = (uint32_t)w;
+    a.target = (gf_ctl_target){"Deployment", "team-a", "chat", m->workloads.v[w].uid};
+    a.resource_version = meta->w[w].resource_version;
+    a.expect_last_change = meta->w[w].last_change;
+    a.unit_key = "gpu-fraction";
+    snprintf(a.from, sizeof a.from, "0.5");
+    snprintf(a.to, sizeof a.to, "%s", to);
+    gf_ctl_format_last_change(1795700000, "gpu-fraction", "0.5", to, "upsize", "test", a.last_change,
+                              sizeof a.last_change);
+    snprintf(a.event_reason, sizeof a.event_reason, "GPUAllocationUpsized");
+    snprintf(a.message, sizeof a.message, "upsize chat");
+    return a;
+}
+
+static void snapshot(env *e, gf_model *m, gf_ctl_meta *meta)
+{
+    gf_model_init(m);
+    memset(meta, 0, sizeof *meta);
+    gf_diags d;
+    gf_diags_init(&d);
+    gf_error err = {0};
+    if (e->b.snapshot(e->b.ctx, m, meta, &d, &err)) fail_msg("snapshot: %s", err.msg);
+    gf_diags_free(&d);
+}
+
+static void test_snapshot_and_resize(void **state)
+{
+    (void)state;
+    env e;
+    env_up(&e, NULL);
+    gf_model m;
+    gf_ctl_meta meta;
+    snapshot(&e, &m, &meta);
+    assert_int_equal(m.nodes.n, 2);
+    size_t w;
+    assert_true(gf_strmap_get(&m.workload_by_key, "Deployment/team-a/chat", &w));
+    assert_non_null(meta.w[w].resource_version);
+    assert_null(meta.w[w].last_change);
+    assert_null(meta.draining_node);
+    /* the patch: template value, record, one request */
+    gf_ctl_action a = chat_resize(&m, &meta, "0.55");
+    gf_ctl_result res = GF_CTL_ERROR;
+    gf_error err = {0};
+    assert_int_equal(e.b.resize(e.b.ctx, &a, &res, &err), GF_OK);
+    assert_int_equal(res, GF_CTL_OK);
+    json_t *o = get_json(&e, "Deployment", CHAT);
+    assert_string_equal(tmpl_value(o), "0.55");
+    assert_string_equal(meta_ann(o, GF_ANN_LAST_CHANGE), a.last_change);
+    json_decref(o);
+    assert_int_equal(gf_standin_count(e.s, "PATCH", "/deployments/chat", 200), 1);
+    /* sent again with the old resourceVersion (a retry after a lost answer):
+     * 409, and the re-read finds our own change: success, no second write */
+    assert_int_equal(e.b.resize(e.b.ctx, &a, &res, &err), GF_OK);
+    assert_int_equal(res, GF_CTL_OK);
+    assert_int_equal(gf_standin_count(e.s, "PATCH", "/deployments/chat", 409), 1);
+    assert_int_equal(gf_standin_count(e.s, "PATCH", "/deployments/chat", 200), 1);
+    /* the snapshot reads the record back */
+    catch_up(&e);
+    gf_model m2;
+    gf_ctl_meta meta2;
+    snapshot(&e, &m2, &meta2);
+    assert_true(gf_strmap_get(&m2.workload_by_key, "Deployment/team-a/chat", &w));
+    assert_string_equal(meta2.w[w].last_change, a.last_change);
+    gf_model_free(&m2);
+    gf_model_free(&m);
+    env_down(&e);
+}
+
+/* A decision made on 0.5 meets a template someone set to 0.7 meanwhile: the
+ * patch is refused (409), the re-read shows the other change, nothing is
+ * overwritten. A change elsewhere in the object is retried over. */
+static void test_conflicts(void **state)
+{
+    (void)state;
+    env e;
+    env_up(&e, NULL);
+    gf_model m;
+    gf_ctl_meta meta;
+    snapshot(&e, &m, &meta);
+    gf_ctl_action a = chat_resize(&m, &meta, "0.55");
+    json_t *o = get_json(&e, "Deployment", CHAT);
+    json_object_set_new(json_object_get(json_object_get(json_object_get(json_object_get(o, "spec"), "template"), "metadata"), "annotations"),
+                        "gpu-fraction", json_string("0.7"));
+    char *text = json_dumps(o, 0);
+    gf_error err = {0};
+    assert_int_equal(gf_standin_put(e.s, text, &err), GF_OK);
+    free(text);
+    gf_ctl_result res = GF_CTL_OK;
+    assert_int_equal(e.b.resize(e.b.ctx, &a, &res, &err), GF_KUBE_ECONFLICT);
+    assert_int_equal(res, GF_CTL_CONFLICT);
+    assert_non_null(strstr(err.msg, "changed since the decision (gpu-fraction 0.7"));
+    json_t *now = get_json(&e, "Deployment", CHAT);
+    assert_string_equal(tmpl_value(now), "0.7");
+    assert_null(meta_ann(now, GF_ANN_LAST_CHANGE));
+    json_decref(now);
+    /* back to 0.5 but with a label changed: the template still holds 0.5, retried */
+    json_object_set_new(json_object_get(json_object_get(json_object_get(json_object_get(o, "spec"), "template"), "metadata"), "annotations"),
+                        "gpu-fraction", json_string("0.5"));
+    json_object_set_new(json_object_get(json_object_get(o, "metadata"), "labels"), "team",
+                        json_string("x"));
+    text = json_dumps(o, 0);
+    assert_int_equal(gf_standin_put(e.s, text, &err), GF_OK);
+    free(text);
+    json_decref(o);
+    assert_int_equal(e.b.resize(e.b.ctx, &a, &res, &err), GF_OK);
+    assert_int_equal(res, GF_CTL_OK);
+    now = get_json(&e, "Deployment", CHAT);
+    assert_string_equal(tmpl_value(now), "0.55");
+    json_decref(now);
+    /* another replica recorded a change meanwhile: refused */
+    gf_ctl_action b = chat_resize(&m, &meta, "0.6");
+    snprintf(b.from, sizeof b.from, "0.55");
+    assert_int_equal(e.b.resize(e.b.ctx, &b, &res, &err), GF_KUBE_ECONFLICT);
+    /* a workload that is gone */
+    gf_ctl_action c = a;
+    c.target.name = "nope";
+    assert_int_not_equal(e.b.resize(e.b.ctx, &c, &res, &err), GF_OK);
+    assert_int_equal(res, GF_CTL_GONE);
+    gf_model_free(&m);
+    env_down(&e);
+}
+
+static void test_annotate_event_evict_cordon(void **state)
+{
+    (void)state;
+    env e;
+    env_up(&e, NULL);
+    gf_model m;
+    gf_ctl_meta meta;
+    snapshot(&e, &m, &meta);
+    gf_ctl_action a;
+    memset(&a, 0, sizeof a);
+    a.kind = GF_CTL_RECOMMEND;
+    a.target = (gf_ctl_target){"Deployment", "team-a", "embed", NULL};
+    snprintf(a.recommendation, sizeof a.recommendation, "gpu-fraction 0.5 -> 0.25 (downsize): x");
+    snprintf(a.event_reason, sizeof a.event_reason, "GPUAllocationRecommended");
+    snprintf(a.message, sizeof a.message, "recommend embed");
+    gf_ctl_result res = GF_CTL_ERROR;
+    gf_error err = {0};
+    assert_int_equal(e.b.annotate(e.b.ctx, &a, &res, &err), GF_OK);
+    json_t *o = get_json(&e, "Deployment", "team-a", "embed");
+    assert_string_equal(meta_ann(o, GF_ANN_RECOMMENDATION), a.recommendation);
+    json_decref(o);
+    assert_int_equal(e.b.event(e.b.ctx, &a, &res, &err), GF_OK);
+    assert_int_equal(gf_standin_count(e.s, "POST", "/namespaces/team-a/events", 201), 1);
+    a.recommendation[0] = '\0'; /* removed */
+    assert_int_equal(e.b.annotate(e.b.ctx, &a, &res, &err), GF_OK);
+    o = get_json(&e, "Deployment", "team-a", "embed");
+    assert_null(meta_ann(o, GF_ANN_RECOMMENDATION));
+    json_decref(o);
+
+    /* eviction: refused by a PodDisruptionBudget, then allowed */
+    const char *pdb = "{\"apiVersion\":\"policy/v1\",\"kind\":\"PodDisruptionBudget\",\"metadata\":{"
+                      "\"name\":\"embed\",\"namespace\":\"team-a\"},\"spec\":{\"minAvailable\":1,"
+                      "\"selector\":{\"matchLabels\":{\"app\":\"embed\"}}},\"status\":{"
+                      "\"disruptionsAllowed\":0,\"currentHealthy\":1,\"desiredHealthy\":1}}";
+    assert_int_equal(gf_standin_put(e.s, pdb, &err), GF_OK);
+    gf_ctl_action ev;
+    memset(&ev, 0, sizeof ev);
+    ev.kind = GF_CTL_EVICT;
+    ev.target = (gf_ctl_target){"Pod", "team-a", "embed-5f6c7d8e9a-p0d7z", NULL};
+    assert_int_equal(e.b.evict(e.b.ctx, &ev, &res, &err), GF_KUBE_EPDB);
+    assert_int_equal(res, GF_CTL_REFUSED);
+    assert_int_equal(gf_standin_remove(e.s, "PodDisruptionBudget", "team-a", "embed", &err), GF_OK);
+    assert_int_equal(e.b.evict(e.b.ctx, &ev, &res, &err), GF_OK);
+    assert_int_equal(res, GF_CTL_OK);
+    char *gone = gf_standin_get(e.s, "Pod", "team-a", "embed-5f6c7d8e9a-p0d7z");
+    assert_null(gone);
+    assert_int_not_equal(e.b.evict(e.b.ctx, &ev, &res, &err), GF_OK);
+    assert_int_equal(res, GF_CTL_GONE);
+
+    /* cordon: unschedulable and annotated; the snapshot names the node */
+    gf_ctl_action co;
+    memset(&co, 0, sizeof co);
+    co.kind = GF_CTL_CORDON;
+    co.target = (gf_ctl_target){"Node", NULL, "gpu-l4-b", NULL};
+    assert_int_equal(e.b.cordon(e.b.ctx, &co, &res, &err), GF_OK);
+    o = get_json(&e, "Node", NULL, "gpu-l4-b");
+    assert_true(json_is_true(json_object_get(json_object_get(o, "spec"), "unschedulable")));
+    assert_non_null(meta_ann(o, GF_ANN_DRAINING));
+    json_decref(o);
+    catch_up(&e);
+    gf_model m2;
+    gf_ctl_meta meta2;
+    snapshot(&e, &m2, &meta2);
+    assert_non_null(meta2.draining_node);
+    assert_string_equal(meta2.draining_node, "gpu-l4-b");
+    /* an Event about a node (cluster-scoped) */
+    snprintf(co.event_reason, sizeof co.event_reason, "GPUNodeDraining");
+    snprintf(co.message, sizeof co.message, "drain");
+    assert_int_equal(e.b.event(e.b.ctx, &co, &res, &err), GF_OK);
+    gf_model_free(&m2);
+    gf_model_free(&m);
+    env_down(&e);
+}
+
+/* An exporter pod (by its label, Running, with a pod IP) is scraped on the
+ * scrape port; none: an error naming the label. */
+static void test_scrape_discovery(void **state)
+{
+    (void)state;
+    gf_http_server *h = NULL;
+    char bound[100];
+    gf_error err = {0};
+    assert_int_equal(gf_http_start("127.0.0.1:0", &h, bound, sizeof bound, &err), GF_OK);
+    const char *text = GF_USAGE_METRIC_MEMORY
+        "{namespace=\"team-a\",pod=\"chat-7d9f8b6c5d-x2lqf\",container=\"server\"} 1e9\n";
+    gf_http_publish(h, "/metrics", 200, GF_PROMTEXT_CONTENT_TYPE, text, strlen(text));
+    int port = atoi(strrchr(bound, ':') + 1);
+    gf_ctl_kube_opts o = {NULL, true, port, 2000, 60, NULL};
+    env e;
+    env_up(&e, &o);
+    gf_model m;
+    gf_ctl_meta meta;
+    snapshot(&e, &m, &meta);
+    const gf_usage_sample *s = NULL;
+    size_t n = 9;
+    gf_diags d;
+    gf_diags_init(&d);
+    assert_int_equal(e.b.usage(e.b.ctx, &m, 0, 1000, &s, &n, &d, &err), GF_ENOTFOUND);
+    assert_non_null(strstr(err.msg, "app.kubernetes.io/name=gpufrac-exporter"));
+    const char *pod =
+        "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"gpufrac-exporter-abcde\","
+        "\"namespace\":\"gpufrac\",\"labels\":{\"app.kubernetes.io/name\":\"gpufrac-exporter\"}},"
+        "\"spec\":{\"nodeName\":\"gpu-l4-a\",\"containers\":[{\"name\":\"exporter\"}]},"
+        "\"status\":{\"phase\":\"Running\",\"podIP\":\"127.0.0.1\"}}";
+    assert_int_equal(gf_standin_put(e.s, pod, &err), GF_OK);
+    gf_err rc = GF_ENOTFOUND;
+    for (int i = 0; i < 100 && rc == GF_ENOTFOUND; i++) {
+        gf_ctl_kube_pump(e.kb, 50, &err);
+        rc = e.b.usage(e.b.ctx, &m, 0, 1000, &s, &n, &d, &err);
+    }
+    assert_int_equal(rc, GF_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(s[0].pod, "chat-7d9f8b6c5d-x2lqf");
+    assert_true(s[0].memory_bytes == 1e9);
+    assert_true(s[0].t == 1000);
+    /* the exporter's answer fails: every exporter failed is an error */
+    gf_http_publish(h, "/metrics", 500, "text/plain", "x", 1);
+    assert_int_equal(e.b.usage(e.b.ctx, &m, 0, 1000, &s, &n, &d, &err), GF_EIO);
+    assert_true(gf_test_diag_has(&d, "scrape: HTTP 500"));
+    /* gone: forgotten */
+    assert_int_equal(gf_standin_remove(e.s, "Pod", "gpufrac", "gpufrac-exporter-abcde", &err), GF_OK);
+    rc = GF_EIO;
+    for (int i = 0; i < 100 && rc != GF_ENOTFOUND; i++) {
+        gf_ctl_kube_pump(e.kb, 50, &err);
+        rc = e.b.usage(e.b.ctx, &m, 0, 1000, &s, &n, &d, &err);
+    }
+    assert_int_equal(rc, GF_ENOTFOUND);
+    gf_diags_free(&d);
+    gf_model_free(&m);
+    env_down(&e);
+    gf_http_stop(h);
+}
+
+/* Two candidates: one leads; once it steps down (released), the other. */
+static void test_elector(void **state)
+{
+    (void)state;
+    gf_standin *s = standin();
+    gf_elector *a = NULL, *b = NULL;
+    gf_error err = {0};
+    gf_elector_opts oa = {"gpufrac", "lease", "alpha", 2};
+    gf_elector_opts ob = {"gpufrac", "lease", "beta", 2};
+    assert_int_equal(gf_elector_start(client_for(s), &oa, &a, &err), GF_OK);
+    gf_elector_wait_first(a, 5000);
+    assert_true(gf_elector_leading(a));
+    assert_int_equal(gf_elector_start(client_for(s), &ob, &b, &err), GF_OK);
+    gf_elector_wait_first(b, 5000);
+    msleep(800);
+    assert_false(gf_elector_leading(b));
+    gf_elector_status st;
+    gf_elector_get_status(b, &st);
+    assert_string_equal(st.holder, "alpha");
+    assert_true(st.attempts >= 1);
+    gf_elector_stop(a); /* released: beta need not wait the full duration */
+    bool led = false;
+    for (int i = 0; i < 50 && !led; i++) {
+        msleep(100);
+        led = gf_elector_leading(b);
+    }
+    assert_true(led);
+    gf_elector_stop(b);
+    char *lease = gf_standin_get(s, "Lease", "gpufrac", "lease");
+    assert_non_null(lease);
+    assert_non_null(strstr(lease, "\"holderIdentity\":\"\""));
+    free(lease);
+    /* bad options: refused, the client freed */
+    gf_elector_opts bad = {"gpufrac", "", "x", 2};
+    assert_int_equal(gf_elector_start(client_for(s), &bad, &a, &err), GF_EUSAGE);
+    assert_null(a);
+    assert_true(gf_elector_leading(NULL)); /* no election: always */
+    gf_elector_stop(NULL);
+    gf_standin_stop(s);
+}
+
+/* The /metrics page after a step: every family with HELP and TYPE, the
+ * recommendation gauges per workload. */
+static void test_metrics_page(void **state)
+{
+    (void)state;
+    env e;
+    env_up(&e, NULL);
+    gf_policy p;
+    gf_policy_init(&p);
+    gf_history h;
+    gf_error err = {0};
+    gf_history_init(&h, NULL, &err);
+    gf_ctl c;
+    gf_ctl_init(&c, NULL, &p, &h);
+    gf_diags log;
+    gf_diags_init(&log);
+    /* usage fails (nothing listens on the Prometheus URL): a stale step */
+    assert_int_equal(gf_ctl_step(&c, &e.b, 1795700000, &log, NULL, &err), GF_OK);
+    assert_true(c.plan.stale);
+    gf_ctl_process proc = {true, true, true, false, 1795690000, false, {0}, 2};
+    gf_sbuf out = GF_SBUF_INIT;
+    gf_ctl_metrics_render(&c, &proc, &out);
+    const char *t = gf_sbuf_str(&out);
+    static const char *want[] = {
+        "# TYPE gpufrac_controller_decisions_total counter\n",
+        "gpufrac_controller_api_errors_total{op=\"usage\"} 1\n",
+        "gpufrac_controller_api_errors_total{op=\"lease\"} 2\n",
+        "gpufrac_controller_steps_total{result=\"stale\"} 1\n",
+        "gpufrac_controller_usage_staleness_seconds +Inf\n",
+        "gpufrac_controller_usage_stale 1\n",
+        "gpufrac_controller_leader 1\n",
+        "gpufrac_controller_ready 1\n",
+        "gpufrac_controller_last_success_timestamp_seconds 1795700000\n",
+        "gpufrac_controller_fairuse_findings{kind=\"memory-overrun\",severity=\"critical\"} 0\n",
+        "gpufrac_current_fraction{namespace=\"team-a\",workload=\"chat\",kind=\"Deployment\"} 0.5\n",
+        "gpufrac_recommendation_fraction{namespace=\"team-a\",workload=\"embed\",kind=\"Deployment\"} "
+        "0.5\n",
+        "# TYPE gpufrac_recommendation_confidence gauge\n",
+    };
+    for (size_t i = 0; i < sizeof want / sizeof *want; i++)
+        if (!strstr(t, want[i])) fail_msg("missing: %s\n---\n%s", want[i], t);
+    gf_sbuf_free(&out);
+    gf_diags_free(&log);
+    gf_ctl_free(&c);
+    gf_history_free(&h);
+    gf_policy_free(&p);
+    env_down(&e);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_snapshot_and_resize),
+        cmocka_unit_test(test_conflicts),
+        cmocka_unit_test(test_annotate_event_evict_cordon),
+        cmocka_unit_test(test_scrape_discovery),
+        cmocka_unit_test(test_elector),
+        cmocka_unit_test(test_metrics_page),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
