@@ -169,5 +169,20 @@ run simulate "${small[@]}" -o json --policy "$tmp/off.yaml"
 check "policy off exit 0" rc_is 0
 check "policy off: no gpufrac resizes" jq_ok '.policies[] | select(.name == "gpufrac") | .actions.resizes == 0 and .actions.rightsized_workloads == 0'
 
+# --history / --snapshot: the gpufrac policy's usage history in SQLite and the
+# simulated cluster, which `gpufrac recommend` reads like a real cluster's
+run simulate "${small[@]}" --history "$tmp/sim.db" --snapshot "$tmp/sim.json"
+check "history exit 0" rc_is 0
+check "history written" [ -s "$tmp/sim.db" ]
+check "snapshot is a List" bash -c "jq -e '.kind == \"List\" and (.items | length) > 0' '$tmp/sim.json' >/dev/null"
+run recommend -q -o json --history "$tmp/sim.db" "$tmp/sim.json"
+check "recommend reads it" rc_is 0
+check "recommend has data" jq_ok '[.recommendations[] | select(.action != "no-data")] | length > 0'
+run simulate "${small[@]}" --policies static,oracle --history "$tmp/none.db"
+check "history needs gpufrac" rc_is 2
+check "history needs gpufrac message" err_has "needs the gpufrac policy"
+run simulate "${small[@]}" --snapshot /nonexistent-dir/x.json
+check "snapshot unwritable exit 1" rc_is 1
+
 echo "cli_simulate: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -5,9 +5,11 @@
 #include "core/gen.h"
 #include "core/sim.h"
 #include "io/azure_trace.h"
+#include "io/history_sqlite.h"
 #include "io/policy_yaml.h"
 #include "io/report_html.h"
 #include "io/snapshot.h"
+#include "io/snapshot_write.h"
 #include "io/usage.h"
 
 #include <errno.h>
@@ -51,6 +53,10 @@ static void help(FILE *f)
                "  -s, --seed S           demand and generated cluster seed (default 1)\n"
                "      --scorer NAME      placement: binpack (default), spread, bestfit, fgd\n"
                "  -r, --report FILE      write a self-contained HTML report\n"
+               "      --history FILE     save the gpufrac policy's usage history (SQLite) at the end\n"
+               "      --snapshot FILE    write the simulated cluster (kubectl JSON): with --history,\n"
+               "                         `gpufrac recommend --history FILE SNAPSHOT` recommends from\n"
+               "                         the simulated use as it would from a real cluster's\n"
                "  -o, --output FORMAT    table (default) or json\n"
                "  -q, --quiet            no progress bar, no warnings\n"
                "  -h, --help             this text\n\n"
@@ -241,9 +247,23 @@ static gf_err parse_policies(const char *s, uint32_t *mask, gf_error *err)
     return GF_OK;
 }
 
+/* The simulated cluster as kubectl JSON; the file only when it is whole. */
+static gf_err write_snapshot(const gf_model *m, const char *path, gf_error *err)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) return gf_error_set(err, GF_EIO, path, "cannot create: %s", strerror(errno));
+    gf_err rc = gf_snapshot_write(m, f, err);
+    if (fclose(f) != 0 && !rc) rc = gf_error_set(err, GF_EIO, path, "write failed: %s", strerror(errno));
+    if (rc) {
+        if (!err->where[0]) snprintf(err->where, sizeof err->where, "%s", path);
+        remove(path);
+    }
+    return rc;
+}
+
 int gf_cmd_simulate(int argc, char **argv)
 {
-    enum { OPT_POLICIES = 256, OPT_DAYS, OPT_STEP, OPT_SCORER };
+    enum { OPT_POLICIES = 256, OPT_DAYS, OPT_STEP, OPT_SCORER, OPT_HISTORY, OPT_SNAPSHOT };
     static const struct option opts[] = {{"cluster", required_argument, NULL, 'c'},
                                          {"nodes", required_argument, NULL, 'n'},
                                          {"demand", required_argument, NULL, 'd'},
@@ -254,12 +274,15 @@ int gf_cmd_simulate(int argc, char **argv)
                                          {"seed", required_argument, NULL, 's'},
                                          {"scorer", required_argument, NULL, OPT_SCORER},
                                          {"report", required_argument, NULL, 'r'},
+                                         {"history", required_argument, NULL, OPT_HISTORY},
+                                         {"snapshot", required_argument, NULL, OPT_SNAPSHOT},
                                          {"output", required_argument, NULL, 'o'},
                                          {"quiet", no_argument, NULL, 'q'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     GF_VEC(char *) clusters = {0};
     const char *demand = "builtin", *policy_path = NULL, *report_path = NULL;
+    const char *history_path = NULL, *snapshot_path = NULL;
     const char *policies_text = NULL, *days_text = "7", *step_text = "1m", *scorer_text = NULL;
     uint64_t nodes = 0, seed = 1;
     bool json = false, quiet = false;
@@ -298,6 +321,12 @@ int gf_cmd_simulate(int argc, char **argv)
             break;
         case 'r':
             report_path = optarg;
+            break;
+        case OPT_HISTORY:
+            history_path = optarg;
+            break;
+        case OPT_SNAPSHOT:
+            snapshot_path = optarg;
             break;
         case 'o':
             if (!strcmp(optarg, "json"))
@@ -407,6 +436,13 @@ int gf_cmd_simulate(int argc, char **argv)
     so.policy = policy_path ? &pol : NULL;
     so.progress = show_progress;
     so.progress_ctx = &pr;
+    gf_history kept;
+    bool have_kept = false;
+    if (!rc && history_path) {
+        rc = gf_history_init(&kept, NULL, &err);
+        have_kept = true;
+        so.keep_history = &kept;
+    }
     if (!rc) rc = gf_sim_new(&m, &so, &sim, &err);
     if (!rc) {
         gf_demand_opts dopt;
@@ -437,6 +473,10 @@ int gf_cmd_simulate(int argc, char **argv)
         }
     }
     if (!rc) rc = gf_sim_run(sim, &dem, &rep, &err);
+    if (!rc && history_path && !rep.policy[GF_SIM_GPUFRAC].ran)
+        rc = gf_error_set(&err, GF_EUSAGE, "--history", "needs the gpufrac policy among --policies");
+    if (!rc && history_path) rc = gf_history_save(&kept, history_path, &err);
+    if (!rc && snapshot_path) rc = write_snapshot(gf_sim_model(sim), snapshot_path, &err);
     int exit_code = 0;
     char demand_desc[600];
     snprintf(demand_desc, sizeof demand_desc, "%s", demand);
@@ -458,6 +498,7 @@ int gf_cmd_simulate(int argc, char **argv)
     if (fflush(stdout) != 0) exit_code = 1;
     gf_sim_report_free(&rep);
     gf_sim_free(sim);
+    if (have_kept) gf_history_free(&kept);
     gf_demand_free(&dem);
     gf_usage_free(&u);
     gf_request_trace_free(&tr);

@@ -211,8 +211,8 @@ gf_err gf_recommend_one(const gf_rightsize_rule *rule, const gf_rec_input *in,
                          "allocation",
                          gib(peak_all), 100 * rule->memory_margin, gib(alloc_bytes));
         if (n > 0 && (size_t)n < sizeof out->reason)
-            snprintf(out->reason + n, sizeof out->reason - (size_t)n, "; need %.3f x %.2f headroom",
-                     need / h, h);
+            snprintf(out->reason + n, sizeof out->reason - (size_t)n,
+                     "; needs %.3f of a GPU with headroom and margin", need);
         if (out->recommended_fraction <= cur + 1e-9) { /* already at the bound */
             keep(out);
             size_t l = strlen(out->reason);

@@ -1538,6 +1538,12 @@ static gf_err run_policy(gf_sim *s, const gf_demand *d, gf_sim_policy pol, gf_si
             row++;
         }
     }
+    if (!rc && pol == GF_SIM_GPUFRAC && s->o.keep_history && r.series) {
+        gf_history_free(s->o.keep_history); /* hand the history over */
+        *s->o.keep_history = r.h;
+        free(r.series);
+        r.series = NULL;
+    }
     run_free(&r);
     return rc;
 }

@@ -150,6 +150,11 @@ typedef struct gf_sim_opts {
     void *observe_ctx;
     gf_sim_progress_fn progress; /* called about 100 times per policy */
     void *progress_ctx;
+    /* When not NULL: an initialised, empty history that receives the
+     * gpufrac policy's usage history at the end of the run (keys
+     * "namespace/Kind/name", as gpufrac recommend reads them), so that it can
+     * be saved (SQLite) and recommended from like a real cluster's. */
+    gf_history *keep_history;
 } gf_sim_opts;
 
 void gf_sim_opts_default(gf_sim_opts *o);
