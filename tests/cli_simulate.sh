@@ -184,5 +184,40 @@ check "history needs gpufrac message" err_has "needs the gpufrac policy"
 run simulate "${small[@]}" --snapshot /nonexistent-dir/x.json
 check "snapshot unwritable exit 1" rc_is 1
 
+# --fair-use: a noisy pod on a shared GPU (render, 0.25, keeps 0.9 of the
+# SMs from minute 60; its GPU-mate tts wants 0.45 of 0.5) with protection
+# off and on
+awk 'BEGIN {
+  G = 1073741824; start = 1795507200
+  print "timestamp,namespace,pod,container,gpu_uuid,memory_bytes,sm_util"
+  for (i = 0; i <= 180; i++) {
+    t = start + i * 60
+    printf "%d,team-a,chat-7f9c8d6b5-x2k4p,main,GPU-a0,%.0f,0.2\n", t, 4 * G
+    printf "%d,team-b,embed-6d5c4b3a2-q9r8s,main,GPU-a0,%.0f,0.4\n", t, 8 * G
+    printf "%d,team-a,render-5b4a39281-m3n4b,main,GPU-a1,%.0f,%s\n", t, 3 * G, i < 60 ? "0.05" : "0.9"
+    printf "%d,team-b,tts-8e7d6c5b4-z7y6x,main,GPU-a1,%.0f,0.45\n", t, 6 * G
+  }
+}' >"$tmp/noisy.csv"
+noisy=(--cluster "$fx/fairuse/cluster.json" --demand "csv:$tmp/noisy.csv" --days 0.125
+       --policies static -q -o json)
+run simulate "${noisy[@]}" --fair-use off
+check "fair-use off exit 0" rc_is 0
+check "fair-use off: tts slowed, no action" jq_ok '.policies[0] | .harm.neighbour_slowed_minutes >= 100 and .actions.fairuse_actions == 0'
+cp "$tmp/out" "$tmp/fair_off.json"
+run simulate "${noisy[@]}" --fair-use act
+check "fair-use act exit 0" rc_is 0
+check "fair-use act: one action" jq_ok '.policies[0].actions.fairuse_actions == 1'
+check "fair-use act: neighbours' harm cut" bash -c "[ \$(jq '.policies[0].harm.neighbour_slowed_minutes' '$tmp/out') -lt \$(jq '.policies[0].harm.neighbour_slowed_minutes / 10' '$tmp/fair_off.json') ]"
+printf 'apiVersion: gpufrac.io/v1alpha1\nkind: RightsizingPolicy\nfairUse:\n  mode: act\n' >"$tmp/act.yaml"
+run simulate "${noisy[@]}" --policy "$tmp/act.yaml"
+check "fairUse.mode act protects" jq_ok '.policies[0].actions.fairuse_actions == 1'
+run simulate "${noisy[@]}" --policy "$tmp/act.yaml" --fair-use report
+check "--fair-use report overrides the policy" jq_ok '.policies[0].actions.fairuse_actions == 0'
+run simulate "${small[@]}" --fair-use sometimes
+check "bad --fair-use exit 2" rc_is 2
+check "bad --fair-use named" err_has "--fair-use 'sometimes'"
+run simulate "${small[@]}" -q --fair-use act
+check "table shows fair-use actions" out_has "fair-use actions"
+
 echo "cli_simulate: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -24,44 +24,49 @@
 
 static void help(FILE *f)
 {
-    fprintf(f, "usage: gpufrac simulate [options]\n\n"
-               "Replays a KAI cluster for days under GPU-sharing policies, on the same demand,\n"
-               "and compares what each reserves with the harm it causes: validate a rightsizing\n"
-               "policy before automating it. Policies: one-gpu-per-container (whole GPUs),\n"
-               "static (fractions as declared), vpa-style (p90 + 15%%, no fast upsize),\n"
-               "gpufrac (the policy given; recommend mode simulated as auto) and oracle\n"
-               "(allocation = demand: a lower bound). Each step, usage is sampled as the\n"
-               "exporter would, resizes recreate pods (restart delay), pods are placed with\n"
-               "KAI's binpack, nodes are consolidated hourly and added when pods are pending.\n\n"
-               "cluster (default: --nodes 50):\n"
-               "  -c, --cluster FILE     kubectl JSON snapshot (repeatable); pods must carry KAI\n"
-               "                         shares (gpu-fraction / gpu-memory)\n"
-               "  -n, --nodes N          a generated cluster of N nodes (gen-snapshot's)\n\n"
-               "demand (default builtin):\n"
-               "  -d, --demand SOURCE    builtin: inference services (diurnal, bursty, step\n"
-               "                         changes, idle, always full)\n"
-               "                         azure:PATH: request arrivals of the Azure LLM inference\n"
-               "                         trace (TIMESTAMP,ContextTokens,GeneratedTokens) laid\n"
-               "                         onto every service with its own offset and scale\n"
-               "                         csv:PATH: recorded usage, the CSV `gpufrac recommend\n"
-               "                         --usage` reads (needs --cluster with those pods)\n\n"
-               "options:\n"
-               "  -p, --policy FILE      gpufrac's rightsizing policy (YAML); default built-in\n"
-               "      --policies LIST    comma-separated subset of the policies to run\n"
-               "      --days N           simulated days (default 7; decimals allowed)\n"
-               "      --step DURATION    time step (default 1m)\n"
-               "  -s, --seed S           demand and generated cluster seed (default 1)\n"
-               "      --scorer NAME      placement: binpack (default), spread, bestfit, fgd\n"
-               "  -r, --report FILE      write a self-contained HTML report\n"
-               "      --history FILE     save the gpufrac policy's usage history (SQLite) at the end\n"
-               "      --snapshot FILE    write the simulated cluster (kubectl JSON): with --history,\n"
-               "                         `gpufrac recommend --history FILE SNAPSHOT` recommends from\n"
-               "                         the simulated use as it would from a real cluster's\n"
-               "  -o, --output FORMAT    table (default) or json\n"
-               "  -q, --quiet            no progress bar, no warnings\n"
-               "  -h, --help             this text\n\n"
-               "A progress bar goes to standard error when it is a terminal.\n"
-               "exit codes: 0 success, 1 runtime failure, 2 usage or input error\n");
+    fprintf(f,
+            "usage: gpufrac simulate [options]\n\n"
+            "Replays a KAI cluster for days under GPU-sharing policies, on the same demand,\n"
+            "and compares what each reserves with the harm it causes: validate a rightsizing\n"
+            "policy before automating it. Policies: one-gpu-per-container (whole GPUs),\n"
+            "static (fractions as declared), vpa-style (p90 + 15%%, no fast upsize),\n"
+            "gpufrac (the policy given; recommend mode simulated as auto) and oracle\n"
+            "(allocation = demand: a lower bound). Each step, usage is sampled as the\n"
+            "exporter would, resizes recreate pods (restart delay), pods are placed with\n"
+            "KAI's binpack, nodes are consolidated hourly and added when pods are pending.\n\n"
+            "cluster (default: --nodes 50):\n"
+            "  -c, --cluster FILE     kubectl JSON snapshot (repeatable); pods must carry KAI\n"
+            "                         shares (gpu-fraction / gpu-memory)\n"
+            "  -n, --nodes N          a generated cluster of N nodes (gen-snapshot's)\n\n"
+            "demand (default builtin):\n"
+            "  -d, --demand SOURCE    builtin: inference services (diurnal, bursty, step\n"
+            "                         changes, idle, always full)\n"
+            "                         azure:PATH: request arrivals of the Azure LLM inference\n"
+            "                         trace (TIMESTAMP,ContextTokens,GeneratedTokens) laid\n"
+            "                         onto every service with its own offset and scale\n"
+            "                         csv:PATH: recorded usage, the CSV `gpufrac recommend\n"
+            "                         --usage` reads (needs --cluster with those pods)\n\n"
+            "options:\n"
+            "  -p, --policy FILE      gpufrac's rightsizing policy (YAML); default built-in\n"
+            "      --policies LIST    comma-separated subset of the policies to run\n"
+            "      --days N           simulated days (default 7; decimals allowed)\n"
+            "      --step DURATION    time step (default 1m)\n"
+            "  -s, --seed S           demand and generated cluster seed (default 1)\n"
+            "      --scorer NAME      placement: binpack (default), spread, bestfit, fgd\n"
+            "  -r, --report FILE      write a self-contained HTML report\n"
+            "      --history FILE     save the gpufrac policy's usage history (SQLite) at the end\n"
+            "      --snapshot FILE    write the simulated cluster (kubectl JSON): with --history,\n"
+            "                         `gpufrac recommend --history FILE SNAPSHOT` recommends from\n"
+            "                         the simulated use as it would from a real cluster's\n"
+            "      --fair-use MODE    fair-use protection: act (the fair-use engine enforces\n"
+            "                         fair compute shares on a GPU where it finds a compute\n"
+            "                         hog), off or report (plain time-slicing); default: the\n"
+            "                         policy's fairUse.mode\n"
+            "  -o, --output FORMAT    table (default) or json\n"
+            "  -q, --quiet            no progress bar, no warnings\n"
+            "  -h, --help             this text\n\n"
+            "A progress bar goes to standard error when it is a terminal.\n"
+            "exit codes: 0 success, 1 runtime failure, 2 usage or input error\n");
 }
 
 static int fail(const gf_error *err)
@@ -162,6 +167,12 @@ static void print_table(const gf_sim_report *r, const char *cluster, const char 
                (unsigned long long)x->ooms, x->throttled_min, x->pending_min,
                (unsigned long long)(x->restarts_resize + x->restarts_move), resize, saved);
     }
+    printf("\nNeighbours slowed within their fraction (pod-min) / fair-use actions:");
+    for (int p = 0; p < GF_SIM_NPOLICIES; p++)
+        if (r->policy[p].ran && p != GF_SIM_ONE_GPU && p != GF_SIM_ORACLE)
+            printf(" %s %.0f/%llu", gf_sim_policy_name((gf_sim_policy)p),
+                   r->policy[p].neighbour_min, (unsigned long long)r->policy[p].fairuse_actions);
+    printf("\n");
     printf("\nGPU-HOURS: the services' allocations held. GPUS, NODES: GPU nodes in service "
            "after\nconsolidation, from hour 6 (oracle: a fluid bound). THROTTLE: SM demand above "
            "the fraction\non a contended GPU. PENDING: unplaced or waiting for a node. RESTART: "
@@ -188,14 +199,15 @@ static json_t *result_json(const gf_sim_result *x, gf_sim_policy p)
                                   "restarts_resize", (json_int_t)x->restarts_resize,
                                   "restarts_move", (json_int_t)x->restarts_move));
     json_object_set_new(o, "actions",
-                        json_pack("{s:I, s:I, s:I, s:f, s:i, s:I, s:I, s:I, s:I}", "resizes",
+                        json_pack("{s:I, s:I, s:I, s:f, s:i, s:I, s:I, s:I, s:I, s:I}", "resizes",
                                   (json_int_t)x->resizes, "upsizes", (json_int_t)x->upsizes,
                                   "downsizes", (json_int_t)x->downsizes, "resizes_per_workload_day",
                                   x->resizes_per_workload_day, "rightsized_workloads",
                                   (int)x->rightsized_workloads, "moves", (json_int_t)x->moves,
                                   "nodes_drained", (json_int_t)x->nodes_drained, "nodes_added",
                                   (json_int_t)x->nodes_added, "consolidations",
-                                  (json_int_t)x->consolidations));
+                                  (json_int_t)x->consolidations, "fairuse_actions",
+                                  (json_int_t)x->fairuse_actions));
     return o;
 }
 
@@ -253,7 +265,8 @@ static gf_err write_snapshot(const gf_model *m, const char *path, gf_error *err)
     FILE *f = fopen(path, "w");
     if (!f) return gf_error_set(err, GF_EIO, path, "cannot create: %s", strerror(errno));
     gf_err rc = gf_snapshot_write(m, f, err);
-    if (fclose(f) != 0 && !rc) rc = gf_error_set(err, GF_EIO, path, "write failed: %s", strerror(errno));
+    if (fclose(f) != 0 && !rc)
+        rc = gf_error_set(err, GF_EIO, path, "write failed: %s", strerror(errno));
     if (rc) {
         if (!err->where[0]) snprintf(err->where, sizeof err->where, "%s", path);
         remove(path);
@@ -263,7 +276,15 @@ static gf_err write_snapshot(const gf_model *m, const char *path, gf_error *err)
 
 int gf_cmd_simulate(int argc, char **argv)
 {
-    enum { OPT_POLICIES = 256, OPT_DAYS, OPT_STEP, OPT_SCORER, OPT_HISTORY, OPT_SNAPSHOT };
+    enum {
+        OPT_POLICIES = 256,
+        OPT_DAYS,
+        OPT_STEP,
+        OPT_SCORER,
+        OPT_HISTORY,
+        OPT_SNAPSHOT,
+        OPT_FAIR_USE
+    };
     static const struct option opts[] = {{"cluster", required_argument, NULL, 'c'},
                                          {"nodes", required_argument, NULL, 'n'},
                                          {"demand", required_argument, NULL, 'd'},
@@ -276,6 +297,7 @@ int gf_cmd_simulate(int argc, char **argv)
                                          {"report", required_argument, NULL, 'r'},
                                          {"history", required_argument, NULL, OPT_HISTORY},
                                          {"snapshot", required_argument, NULL, OPT_SNAPSHOT},
+                                         {"fair-use", required_argument, NULL, OPT_FAIR_USE},
                                          {"output", required_argument, NULL, 'o'},
                                          {"quiet", no_argument, NULL, 'q'},
                                          {"help", no_argument, NULL, 'h'},
@@ -286,6 +308,7 @@ int gf_cmd_simulate(int argc, char **argv)
     const char *policies_text = NULL, *days_text = "7", *step_text = "1m", *scorer_text = NULL;
     uint64_t nodes = 0, seed = 1;
     bool json = false, quiet = false;
+    gf_sim_fair fair_use = GF_SIM_FAIR_POLICY;
     int c, usage_rc = -1;
     optind = 1;
     while (usage_rc < 0 && (c = getopt_long(argc, argv, "c:n:d:p:s:r:o:qh", opts, NULL)) != -1) {
@@ -327,6 +350,14 @@ int gf_cmd_simulate(int argc, char **argv)
             break;
         case OPT_SNAPSHOT:
             snapshot_path = optarg;
+            break;
+        case OPT_FAIR_USE:
+            if (!strcmp(optarg, "act"))
+                fair_use = GF_SIM_FAIR_ACT;
+            else if (!strcmp(optarg, "off") || !strcmp(optarg, "report"))
+                fair_use = GF_SIM_FAIR_OFF;
+            else
+                usage_rc = usage_error("--fair-use '%s': use off, report or act", optarg);
             break;
         case 'o':
             if (!strcmp(optarg, "json"))
@@ -434,6 +465,7 @@ int gf_cmd_simulate(int argc, char **argv)
     if (!quiet) gf_cli_print_diags(&d, 20);
     progress pr = {!quiet && isatty(fileno(stderr)), -1};
     so.policy = policy_path ? &pol : NULL;
+    so.fair_use = fair_use;
     so.progress = show_progress;
     so.progress_ctx = &pr;
     gf_history kept;
@@ -474,7 +506,8 @@ int gf_cmd_simulate(int argc, char **argv)
     }
     if (!rc) rc = gf_sim_run(sim, &dem, &rep, &err);
     if (!rc && history_path && !rep.policy[GF_SIM_GPUFRAC].ran)
-        rc = gf_error_set(&err, GF_EUSAGE, "--history", "needs the gpufrac policy among --policies");
+        rc =
+            gf_error_set(&err, GF_EUSAGE, "--history", "needs the gpufrac policy among --policies");
     if (!rc && history_path) rc = gf_history_save(&kept, history_path, &err);
     if (!rc && snapshot_path) rc = write_snapshot(gf_sim_model(sim), snapshot_path, &err);
     int exit_code = 0;

@@ -15,6 +15,7 @@
  * them alone, as they would a cordoned node. */
 #include "sim.h"
 #include "recommend.h"
+#include "sim_fairuse.h"
 #include "../util/xalloc.h"
 
 #include <math.h>
@@ -108,6 +109,7 @@ struct gf_sim {
     uint32_t n_steps;
     uint32_t *pool_max_gpus; /* per W pool: GPUs of its largest node */
     uint32_t gpu_nodes_src, gpus_src, spares;
+    gf_sim_fairuse *fu; /* protection installed by gf_sim_new, NULL when off */
 };
 
 /* --- copying the cluster into W ----------------------------------------------------------- */
@@ -289,6 +291,9 @@ static gf_err check_opts(const gf_sim_opts *o, gf_error *err)
     if (!(o->spare_nodes >= 0 && o->spare_nodes <= 16))
         return gf_error_set(err, GF_EUSAGE, "spare", "spare node share %g is not 0 .. 16",
                             o->spare_nodes);
+    if ((unsigned)o->fair_use > GF_SIM_FAIR_ACT)
+        return gf_error_set(err, GF_EUSAGE, "--fair-use", "unknown fair-use setting %d",
+                            (int)o->fair_use);
     if ((unsigned)o->heat_policy >= GF_SIM_NPOLICIES || (unsigned)o->scorer >= GF_SCORER_COUNT)
         return gf_error_set(err, GF_EUSAGE, "policy", "unknown heat-map policy or scorer");
     if (o->max_points < 2 || o->max_points > 1000000 || o->heat_columns < 1 ||
@@ -551,6 +556,19 @@ gf_err gf_sim_new(const gf_model *c, const gf_sim_opts *o, gf_sim **out, gf_erro
         s->replicas[i] = s->services.v[i].pub.pods;
         gf_vec_push(&s->pub, s->services.v[i].pub);
     }
+    gf_fair_policy fp;
+    if (o->policy)
+        fp = o->policy->fair_use;
+    else
+        gf_fair_policy_defaults(&fp);
+    bool protect = o->fair_use == GF_SIM_FAIR_ACT ||
+                   (o->fair_use == GF_SIM_FAIR_POLICY && fp.mode == GF_FAIR_MODE_ACT);
+    if (!o->fairuse && protect) {
+        fp.mode = GF_FAIR_MODE_ACT;
+        s->fu = gf_sim_fairuse_new(&fp, &s->w);
+        s->o.fairuse = gf_sim_fairuse_hook;
+        s->o.fairuse_ctx = s->fu;
+    }
     *out = s;
     return GF_OK;
 }
@@ -570,6 +588,7 @@ void gf_sim_free(gf_sim *s)
     free(s->cordoned);
     free(s->spare);
     free(s->pool_max_gpus);
+    gf_sim_fairuse_free(s->fu);
     gf_model_free(&s->w);
     free(s);
 }
@@ -1179,9 +1198,10 @@ static void serve(run *r)
             srv[k] = total > 1 ? dem[k] / total : dem[k];
         }
         if (small && s->o.fairuse) {
-            gf_sim_gpu_share gs = {r->pol, r->t, (uint32_t)g, n,  r->gpu_pods + b,
-                                   alloc,  dem,  memd,        srv};
+            gf_sim_gpu_share gs = {r->pol, r->t, (uint32_t)g, n,   r->gpu_pods + b,
+                                   alloc,  dem,  memd,        srv, 0};
             s->o.fairuse(s->o.fairuse_ctx, &gs);
+            r->res->fairuse_actions += gs.actions;
             double sum = 0;
             for (uint32_t k = 0; k < n; k++) {
                 if (!(srv[k] >= 0)) srv[k] = 0;
@@ -1565,6 +1585,7 @@ static int cmp_top(const void *a, const void *b)
 gf_err gf_sim_run(gf_sim *s, const gf_demand *d, gf_sim_report *out, gf_error *err)
 {
     memset(out, 0, sizeof *out);
+    gf_sim_fairuse_reset(s->fu);
     if (d->series.n != s->services.n)
         return gf_error_set(err, GF_EUSAGE, "demand", "%zu demand series for %zu services",
                             d->series.n, s->services.n);

@@ -91,9 +91,19 @@ typedef struct gf_sim_gpu_share {
     const double *sm_demand;
     const double *mem_demand; /* fraction of this GPU's memory */
     double *sm_served;        /* in/out */
+    uint32_t actions;         /* out: fair-use actions taken (counted in fairuse_actions) */
 } gf_sim_gpu_share;
 
 typedef void (*gf_sim_fairuse_fn)(void *ctx, gf_sim_gpu_share *g);
+
+/* Fair-use protection when no hook is given (core/sim_fairuse.h): the
+ * fair-use engine watches every shared GPU and, for a compute hog that
+ * starves a GPU-mate, enforces fair shares of compute there. */
+typedef enum gf_sim_fair {
+    GF_SIM_FAIR_POLICY = 0, /* as the policy's fairUse.mode: act protects, report/off do not */
+    GF_SIM_FAIR_OFF,        /* plain time-slicing */
+    GF_SIM_FAIR_ACT         /* protect, whatever the policy's mode */
+} gf_sim_fair;
 
 /* Read-only view of one policy's state after a step, for observers (tests
  * check conservation with it). */
@@ -144,8 +154,9 @@ typedef struct gf_sim_opts {
     uint32_t heat_rows;             /* heat-map GPUs at most, default 160 */
     gf_sim_policy heat_policy;      /* whose GPUs the heat-map shows, default gpufrac */
     bool check;                     /* verify invariants each step (tests): GF_EINTERNAL */
-    gf_sim_fairuse_fn fairuse;      /* NULL = time-slicing */
+    gf_sim_fairuse_fn fairuse;      /* NULL = time-slicing, or protection per fair_use */
     void *fairuse_ctx;
+    gf_sim_fair fair_use;      /* without a hook: protection on or off (default: the policy's) */
     gf_sim_observe_fn observe; /* NULL = none */
     void *observe_ctx;
     gf_sim_progress_fn progress; /* called about 100 times per policy */
@@ -224,6 +235,7 @@ typedef struct gf_sim_result {
     uint64_t restarts_resize, restarts_move;
     uint64_t resizes, upsizes, downsizes; /* workload resizes applied */
     uint64_t moves, nodes_drained, nodes_added, consolidations;
+    uint64_t fairuse_actions;        /* fair-use actions (hooks' gf_sim_gpu_share.actions) */
     double resizes_per_workload_day; /* over rightsized workloads */
     uint32_t rightsized_workloads;
     /* time series, report.n_points each */
