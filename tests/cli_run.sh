@@ -66,6 +66,7 @@ err_lacks() { ! grep -qF -- "$1" "$tmp/err"; }
 # --- the stand-in API server ----------------------------------------------------------
 standin_start() { # FIXTURES_DIR
   stop "$spid"; spid=""
+  rm -f "$tmp/standin.out" # not the last one's URL: the new one writes it when ready
   "$standin" --port 0 --fixtures "$1" --token "$token" --bookmark-ms 200 \
     >"$tmp/standin.out" 2>"$tmp/standin.err" &
   spid=$!
@@ -243,7 +244,7 @@ fresh
 once --dry-run
 check "dry run: exit 0" rc_is 0
 check "dry run: no write" [ "$(count_req '^(PATCH|POST|PUT|DELETE) /api')" = 0 ]
-check "dry run: decided" err_has "0.5 -> 0.55 (upsize): memory peak 10.50 GiB over the last 5m is 93% of the 11.25 GiB allocation (trigger 90%); need 0.467 x 1.15 headroom: dry-run"
+check "dry run: decided" bash -c "grep -q 'upsize team-a/Deployment/chat gpu-fraction 0.5 -> 0.55 (upsize): memory peak 10.50 GiB over the last 5m.*: dry-run\$' '$tmp/err'"
 
 # --- consolidation: gpu-l4-b's one pod fits on gpu-l4-a: cordon, evict -----------------------
 cat >"$tmp/policy-drain.yaml" <<'EOF'
@@ -314,11 +315,7 @@ start_ctl loop --prometheus "$prom" --policy "$tmp/policy10.yaml" --history "$tm
 loop_pid=$ctl_pid
 check "loop: first resize" wait_for 30 bash -c "[ \"\$(curl -s -H 'Authorization: Bearer $token' '$surl/apis/apps/v1/namespaces/team-a/deployments/chat' | jq -r '.spec.template.metadata.annotations[\"gpu-fraction\"]')\" = 0.55 ]"
 mport=$(sed -n 's|.*serving http://127\.0\.0\.1:\([0-9]*\)/metrics.*|\1|p' "$tmp/loop.err" | head -1)
-if grep -q 'this build has no HTTP endpoint' "$tmp/loop.err"; then # TEMPORARY (see cmd_run.c)
-  echo "SKIP: this gpufrac is linked without libmicrohttpd: no /metrics to test"
-else
-  check "metrics port logged" test -n "$mport"
-fi
+check "metrics port logged" test -n "$mport"
 if [ -n "$mport" ]; then
   wait_for 10 bash -c "curl -s http://127.0.0.1:$mport/metrics | grep -q 'gpufrac_recommendation_fraction{namespace=\"team-a\",workload=\"embed\",kind=\"Deployment\"} 0.25'"
   curl -s -o "$tmp/metrics" -w '%{http_code} %{content_type}' "http://127.0.0.1:$mport/metrics" >"$tmp/status"
@@ -364,27 +361,35 @@ check "restart: exit 0" rc_is 0
 check "restart: cooldown from the annotation" err_has "hold cooldown: downsize team-a/Deployment/embed gpu-fraction 0.25 -> 0.15"
 check "restart: no new patch" [ "$(count_req "$PATCH_EMBED")" = "$before" ]
 
-# kill -9 in the middle of a patch (the API server answers it 3 s late, after
-# applying it), then a restart: exactly one patch per decision
+# kill -9 in the middle of a patch (the API server holds it 6 s, then applies
+# it), then a restart: exactly one patch per decision
 fresh
-fault '{"method":"PATCH","path":"/deployments/chat","count":1,"delayMs":3000}'
+fault '{"method":"PATCH","path":"/deployments/chat","count":1,"delayMs":6000}'
 start_ctl k9 --prometheus "$prom" --policy "$tmp/policy.yaml" --history "$tmp/h.db" \
   --interval 1s --listen off
 k9=$ctl_pid
-wait_for 30 logged k9 "started:"
-sleep 1.5
+wait_for 60 bash -c "curl -s '$surl/standin/requests' | jq -r '.requests[]' | grep -q 'GET /apis/apps/v1/deployments?limit=500 200'"
+sleep 2 # the first iteration sends its patch right after the lists
 kill -KILL "$k9"; wait "$k9" 2>/dev/null
-sleep 2.5 # the stand-in finishes the patch the killed process sent
-check "kill -9: the patch was in flight" bash -c "! grep -q ': ok' '$tmp/k9.err'"
+sleep 6.5 # the stand-in finishes the patch the killed process sent
+if [ "$(tmpl team-a chat)" = 0.55 ]; then
+  check "kill -9: killed while its patch was in flight" bash -c "! grep -q ': ok' '$tmp/k9.err'"
+  in_flight=1
+else
+  echo "NOTE: the kill came before the patch was sent (a slow run): the restart makes it"
+  in_flight=0
+fi
 start_ctl k9b --prometheus "$prom" --policy "$tmp/policy.yaml" --history "$tmp/h.db" \
   --interval 1s --listen off
 k9b=$ctl_pid
-wait_for 30 bash -c "[ \$(grep -c 'iteration:' '$tmp/k9b.err') -ge 3 ]"
+wait_for 60 bash -c "[ \$(grep -c 'iteration:' '$tmp/k9b.err') -ge 3 ]"
 kill -TERM "$k9b"; wait "$k9b"
 check "kill -9: one successful PATCH in all" [ "$(count_req "${PATCH_CHAT}200")" = 1 ]
 check "kill -9: the change stands" [ "$(tmpl team-a chat)" = 0.55 ]
 check "kill -9: its record stands" bash -c "[[ \"\$(curl -s -H 'Authorization: Bearer $token' '$surl/apis/apps/v1/namespaces/team-a/deployments/chat' | jq -r '.metadata.annotations[\"gpufrac.io/last-change\"]')\" == *'0.5 -> 0.55 (upsize)'* ]]"
-check "kill -9: the restart did not resize again" bash -c "! grep -q 'upsize team-a/Deployment/chat.*: ok' '$tmp/k9b.err'"
+if [ "$in_flight" = 1 ]; then
+  check "kill -9: the restart did not resize again" bash -c "! grep -q 'upsize team-a/Deployment/chat.*: ok' '$tmp/k9b.err'"
+fi
 check "kill -9: recommendation not repeated" [ "$(count_req "${PATCH_EMBED}200")" -le 1 ]
 
 # --- leader election: two replicas, only the leader writes; kill -9 it, the other takes over ---

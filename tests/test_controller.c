@@ -28,9 +28,10 @@
 /* Two L4 nodes (2 GPUs each); workloads are added with wl(). */
 static void cluster_begin(gf_sbuf *b)
 {
-    gf_sbuf_puts(b, "{\"apiVersion\":\"v1\",\"kind\":\"List\",\"items\":["
-                 KJ_NODE("n1", "NVIDIA-L4", "23034", "2", "16", ",\"pool\":\"a\"", "") ","
-                 KJ_NODE("n2", "NVIDIA-L4", "23034", "2", "16", ",\"pool\":\"a\"", ""));
+    gf_sbuf_puts(b,
+                 "{\"apiVersion\":\"v1\",\"kind\":\"List\",\"items\":[" KJ_NODE(
+                     "n1", "NVIDIA-L4", "23034", "2", "16", ",\"pool\":\"a\"",
+                     "") "," KJ_NODE("n2", "NVIDIA-L4", "23034", "2", "16", ",\"pool\":\"a\"", ""));
 }
 
 /* A Deployment (kind "Deployment") or StatefulSet with one pod on node in
@@ -103,8 +104,7 @@ static void fx_init(fx *f, const char *json, const char *policy)
     gf_model_init(&f->m);
     gf_diags_init(&f->d);
     gf_error err = {0};
-    if (gf_test_load_text(&f->m, &f->d, &err, json))
-        fail_msg("load: %s: %s", err.where, err.msg);
+    if (gf_test_load_text(&f->m, &f->d, &err, json)) fail_msg("load: %s: %s", err.where, err.msg);
     assert_int_equal(gf_history_init(&f->h, NULL, &err), GF_OK);
     gf_policy_init(&f->p);
     if (policy && gf_policy_load_buffer(&f->p, "policy.yaml", policy, strlen(policy), &err))
@@ -162,8 +162,8 @@ static void sample(fx *f, const char *pod, double t, double mem_gib, double sm)
 
 static void decide_at(fx *f, double now)
 {
-    gf_ctl_input in = {&f->m,     &f->meta,  &f->h,  &f->p, f->samples.v, f->samples.n,
-                       gf_history_newest(&f->h), now};
+    gf_ctl_input in = {
+        &f->m, &f->meta, &f->h, &f->p, f->samples.v, f->samples.n, gf_history_newest(&f->h), now};
     gf_error err = {0};
     if (gf_ctl_decide(&f->cfg, &in, &f->st, &f->plan, &err))
         fail_msg("decide: %s: %s", err.where, err.msg);
@@ -207,7 +207,8 @@ static char *basic_cluster(const char *chat_frac, const char *chat_pod_frac)
     return b.s;
 }
 
-/* --- tests: modes ------------------------------------------------------------------------------ */
+/* --- tests: modes ------------------------------------------------------------------------------
+ */
 
 /* Memory near the allocation: auto resizes at once (no history needed), with
  * the last-change record in the same action; recommend mode only publishes. */
@@ -217,9 +218,9 @@ static void test_auto_and_recommend(void **state)
     char *json = basic_cluster("0.5", "0.5");
     fx f;
     fx_init(&f, json, AUTO);
-    feed(&f, "Deployment", "chat", NOW - 10 * MIN, NOW - MIN, 10.5, -1);  /* 93% of 11.25 GiB */
-    feed(&f, "Deployment", "embed", NOW - 26 * HOUR, NOW - MIN, 2, -1);   /* downsize */
-    feed(&f, "Deployment", "quiet", NOW - 10 * MIN, NOW - MIN, 6, -1);    /* fits */
+    feed(&f, "Deployment", "chat", NOW - 10 * MIN, NOW - MIN, 10.5, -1); /* 93% of 11.25 GiB */
+    feed(&f, "Deployment", "embed", NOW - 26 * HOUR, NOW - MIN, 2, -1);  /* downsize */
+    feed(&f, "Deployment", "quiet", NOW - 10 * MIN, NOW - MIN, 6, -1);   /* fits */
     decide_at(&f, NOW);
     if (f.plan.actions.n != 2) dump(&f.plan);
     assert_int_equal(f.plan.actions.n, 2);
@@ -232,13 +233,15 @@ static void test_auto_and_recommend(void **state)
     assert_string_equal(a->unit_key, "gpu-fraction");
     assert_string_equal(a->from, "0.5");
     assert_string_equal(a->to, "0.55");
-    assert_non_null(strstr(a->last_change, "2026-11-26T13:33:20Z gpu-fraction 0.5 -> 0.55 (upsize): "));
+    assert_non_null(
+        strstr(a->last_change, "2026-11-26T13:33:20Z gpu-fraction 0.5 -> 0.55 (upsize): "));
     assert_string_equal(a->event_reason, "GPUAllocationUpsized");
     assert_null(find(&f.plan, GF_CTL_RESIZE, "embed"));
     a = find(&f.plan, GF_CTL_RECOMMEND, "embed");
     assert_non_null(a);
     assert_int_equal(a->hold, GF_CTL_GO);
-    assert_non_null(strstr(a->recommendation, "gpu-fraction 0.5 -> 0.25 (downsize, confidence 1.00): "));
+    assert_non_null(
+        strstr(a->recommendation, "gpu-fraction 0.5 -> 0.25 (downsize, confidence 1.00): "));
     assert_string_equal(a->event_reason, "GPUAllocationRecommended");
     assert_null(find(&f.plan, GF_CTL_RESIZE, "quiet"));
     /* every workload has a recommendation for the gauges */
@@ -609,7 +612,7 @@ static void test_fair_use(void **state)
     assert_non_null(a);
     assert_string_equal(a->target.name, "hog");
     assert_int_equal(a->hold, GF_CTL_GO);
-    assert_string_equal(a->to, "0.7"); /* 13.5 GiB x 1.1 / 22.49 GiB, up to 0.05 */
+    assert_string_equal(a->to, "0.7");      /* 13.5 GiB x 1.1 / 22.49 GiB, up to 0.05 */
     assert_true(a == &f.plan.actions.v[0]); /* critical first */
     /* the rightsizing upsize of the same workload waits behind it */
     const gf_ctl_action *rs = NULL;
@@ -719,7 +722,8 @@ static void test_consolidation(void **state)
     gf_sbuf_free(&b);
     cluster_begin(&b);
     wl(&b, "Deployment", "a", "0.5", "0.5", "n1", "g1", "");
-    wl(&b, "Deployment", "lone", "0.25", "0.25", "n2", "g2", ",\"gpufrac.io/rightsize\":\"recommend\"");
+    wl(&b, "Deployment", "lone", "0.25", "0.25", "n2", "g2",
+       ",\"gpufrac.io/rightsize\":\"recommend\"");
     cluster_end(&b);
     fx_init(&f, b.s, AUTO);
     feed(&f, "Deployment", "lone", NOW - 10 * MIN, NOW, 1, -1);
@@ -731,7 +735,8 @@ static void test_consolidation(void **state)
     gf_sbuf_free(&b);
 }
 
-/* --- tests: annotations ------------------------------------------------------------------------ */
+/* --- tests: annotations ------------------------------------------------------------------------
+ */
 
 static void test_last_change_format(void **state)
 {
@@ -768,7 +773,8 @@ static void test_last_change_format(void **state)
         assert_string_not_equal(gf_ctl_op_name((gf_ctl_op)o), "?");
 }
 
-/* --- the loop iteration through an in-memory backend ------------------------------------------- */
+/* --- the loop iteration through an in-memory backend -------------------------------------------
+ */
 
 typedef struct mock {
     const char *json; /* the cluster */
@@ -862,8 +868,8 @@ static bool m_may_write(void *ctx)
 
 static gf_ctl_backend mock_backend(mock *k)
 {
-    gf_ctl_backend b = {k,        "mock",  m_snapshot, m_usage,  m_resize,
-                        m_annotate, m_event, m_evict,  m_cordon, m_may_write};
+    gf_ctl_backend b = {k,          "mock",  m_snapshot, m_usage,  m_resize,
+                        m_annotate, m_event, m_evict,    m_cordon, m_may_write};
     return b;
 }
 
@@ -952,6 +958,9 @@ static void test_step_writes_once(void **state)
     mock_usage(&k, "chat-6d5f7c8b9a-x1a2b", NOW + 61 * MIN, NOW + 61 * MIN, 11.8);
     assert_int_equal(step(&c, &k, NOW + 61 * MIN, &log, &failed), GF_OK);
     assert_int_equal(k.resizes, 2);
+    /* the wall clock stepped back an hour: the loop goes on */
+    assert_int_equal(step(&c, &k, NOW, &log, &failed), GF_OK);
+    assert_int_equal(c.stats.steps_failed, 0);
 
     gf_ctl_free(&c);
     gf_history_free(&h);

@@ -131,9 +131,9 @@ static json_t *get_json(env *e, const char *kind, const char *ns, const char *na
 static const char *tmpl_value(json_t *o)
 {
     return json_string_value(json_object_get(
-        json_object_get(json_object_get(json_object_get(json_object_get(o, "spec"), "template"),
-                                        "metadata"),
-                        "annotations"),
+        json_object_get(
+            json_object_get(json_object_get(json_object_get(o, "spec"), "template"), "metadata"),
+            "annotations"),
         "gpu-fraction"));
 }
 
@@ -158,8 +158,8 @@ static gf_ctl_action chat_resize(const gf_model *m, const gf_ctl_meta *meta, con
     a.unit_key = "gpu-fraction";
     snprintf(a.from, sizeof a.from, "0.5");
     snprintf(a.to, sizeof a.to, "%s", to);
-    gf_ctl_format_last_change(1795700000, "gpu-fraction", "0.5", to, "upsize", "test", a.last_change,
-                              sizeof a.last_change);
+    gf_ctl_format_last_change(1795700000, "gpu-fraction", "0.5", to, "upsize", "test",
+                              a.last_change, sizeof a.last_change);
     snprintf(a.event_reason, sizeof a.event_reason, "GPUAllocationUpsized");
     snprintf(a.message, sizeof a.message, "upsize chat");
     return a;
@@ -232,8 +232,11 @@ static void test_conflicts(void **state)
     snapshot(&e, &m, &meta);
     gf_ctl_action a = chat_resize(&m, &meta, "0.55");
     json_t *o = get_json(&e, "Deployment", CHAT);
-    json_object_set_new(json_object_get(json_object_get(json_object_get(json_object_get(o, "spec"), "template"), "metadata"), "annotations"),
-                        "gpu-fraction", json_string("0.7"));
+    json_object_set_new(
+        json_object_get(
+            json_object_get(json_object_get(json_object_get(o, "spec"), "template"), "metadata"),
+            "annotations"),
+        "gpu-fraction", json_string("0.7"));
     char *text = json_dumps(o, 0);
     gf_error err = {0};
     assert_int_equal(gf_standin_put(e.s, text, &err), GF_OK);
@@ -247,8 +250,11 @@ static void test_conflicts(void **state)
     assert_null(meta_ann(now, GF_ANN_LAST_CHANGE));
     json_decref(now);
     /* back to 0.5 but with a label changed: the template still holds 0.5, retried */
-    json_object_set_new(json_object_get(json_object_get(json_object_get(json_object_get(o, "spec"), "template"), "metadata"), "annotations"),
-                        "gpu-fraction", json_string("0.5"));
+    json_object_set_new(
+        json_object_get(
+            json_object_get(json_object_get(json_object_get(o, "spec"), "template"), "metadata"),
+            "annotations"),
+        "gpu-fraction", json_string("0.5"));
     json_object_set_new(json_object_get(json_object_get(o, "metadata"), "labels"), "team",
                         json_string("x"));
     text = json_dumps(o, 0);
@@ -303,10 +309,11 @@ static void test_annotate_event_evict_cordon(void **state)
     json_decref(o);
 
     /* eviction: refused by a PodDisruptionBudget, then allowed */
-    const char *pdb = "{\"apiVersion\":\"policy/v1\",\"kind\":\"PodDisruptionBudget\",\"metadata\":{"
-                      "\"name\":\"embed\",\"namespace\":\"team-a\"},\"spec\":{\"minAvailable\":1,"
-                      "\"selector\":{\"matchLabels\":{\"app\":\"embed\"}}},\"status\":{"
-                      "\"disruptionsAllowed\":0,\"currentHealthy\":1,\"desiredHealthy\":1}}";
+    const char *pdb =
+        "{\"apiVersion\":\"policy/v1\",\"kind\":\"PodDisruptionBudget\",\"metadata\":{"
+        "\"name\":\"embed\",\"namespace\":\"team-a\"},\"spec\":{\"minAvailable\":1,"
+        "\"selector\":{\"matchLabels\":{\"app\":\"embed\"}}},\"status\":{"
+        "\"disruptionsAllowed\":0,\"currentHealthy\":1,\"desiredHealthy\":1}}";
     assert_int_equal(gf_standin_put(e.s, pdb, &err), GF_OK);
     gf_ctl_action ev;
     memset(&ev, 0, sizeof ev);
@@ -393,7 +400,8 @@ static void test_scrape_discovery(void **state)
     assert_int_equal(e.b.usage(e.b.ctx, &m, 0, 1000, &s, &n, &d, &err), GF_EIO);
     assert_true(gf_test_diag_has(&d, "scrape: HTTP 500"));
     /* gone: forgotten */
-    assert_int_equal(gf_standin_remove(e.s, "Pod", "gpufrac", "gpufrac-exporter-abcde", &err), GF_OK);
+    assert_int_equal(gf_standin_remove(e.s, "Pod", "gpufrac", "gpufrac-exporter-abcde", &err),
+                     GF_OK);
     rc = GF_EIO;
     for (int i = 0; i < 100 && rc != GF_ENOTFOUND; i++) {
         gf_ctl_kube_pump(e.kb, 50, &err);
@@ -481,8 +489,10 @@ static void test_metrics_page(void **state)
         "gpufrac_controller_ready 1\n",
         "gpufrac_controller_last_success_timestamp_seconds 1795700000\n",
         "gpufrac_controller_fairuse_findings{kind=\"memory-overrun\",severity=\"critical\"} 0\n",
-        "gpufrac_current_fraction{namespace=\"team-a\",workload=\"chat\",kind=\"Deployment\"} 0.5\n",
-        "gpufrac_recommendation_fraction{namespace=\"team-a\",workload=\"embed\",kind=\"Deployment\"} "
+        "gpufrac_current_fraction{namespace=\"team-a\",workload=\"chat\",kind=\"Deployment\"} "
+        "0.5\n",
+        "gpufrac_recommendation_fraction{namespace=\"team-a\",workload=\"embed\",kind="
+        "\"Deployment\"} "
         "0.5\n",
         "# TYPE gpufrac_recommendation_confidence gauge\n",
     };

@@ -133,7 +133,8 @@ static void test_writing(void **state)
     assert_string_equal(gf_sbuf_str(&b), "0.1 1e+300 NaN -Inf 8589934592 0.33333333333333331");
     b.len = 0;
     gf_promtext_family(&b, "x_total", "counter", "line\none \\ two");
-    assert_string_equal(gf_sbuf_str(&b), "# HELP x_total line\\none \\\\ two\n# TYPE x_total counter\n");
+    assert_string_equal(gf_sbuf_str(&b),
+                        "# HELP x_total line\\none \\\\ two\n# TYPE x_total counter\n");
     gf_sbuf_free(&b);
 }
 

@@ -187,8 +187,8 @@ static void load_history(gf_history *h, const char *path)
     if (rename(path, aside) == 0)
         logf_("history %s moved aside to %s; starting empty", path, aside);
     else
-        logf_("history %s: cannot move it aside (%s); starting empty, it will be replaced",
-              path, strerror(errno));
+        logf_("history %s: cannot move it aside (%s); starting empty, it will be replaced", path,
+              strerror(errno));
 }
 
 typedef struct runner {
@@ -202,9 +202,6 @@ typedef struct runner {
 
 static void publish(runner *r)
 {
-#ifndef GF_CTL_HTTP
-    return;
-#endif
     if (!r->http) return;
     if (r->elector) {
         gf_elector_status es;
@@ -216,7 +213,6 @@ static void publish(runner *r)
         r->proc.have_cache = true;
         gf_ctl_kube_cache_stats(r->kb, &r->proc.cache);
     }
-    r->ctl.stats.leading = r->proc.leading;
     gf_sbuf b = GF_SBUF_INIT;
     gf_ctl_metrics_render(&r->ctl, &r->proc, &b);
     gf_http_publish(r->http, "/metrics", 200, GF_PROMTEXT_CONTENT_TYPE, gf_sbuf_str(&b), b.len);
@@ -411,7 +407,7 @@ int gf_cmd_run(int argc, char **argv)
     bool elect = leader < 0 ? in_cluster : leader == 1;
     if (!history_path)
         history_path = access(DEFAULT_HISTORY_DIR, W_OK) == 0 ? DEFAULT_HISTORY_DIR "/history.db"
-                                                               : FALLBACK_HISTORY;
+                                                              : FALLBACK_HISTORY;
 
     signal(SIGPIPE, SIG_IGN);
     struct sigaction sa;
@@ -468,19 +464,12 @@ int gf_cmd_run(int argc, char **argv)
     gf_ctl_kube_opts ko = {prom, scrape, (int)scrape_port, 0, cfg.interval_s, r.elector};
     if ((rc = gf_ctl_kube_new(k, &ko, &r.kb, &err))) goto out;
     if (listen && *listen && strcmp(listen, "off")) {
-#ifndef GF_CTL_HTTP /* TEMPORARY until gpufrac links libmicrohttpd */
-        if (1) {
-            logf_("--listen: this build has no HTTP endpoint");
-        } else
-#endif
-        {
         char bound[300];
         if ((rc = gf_http_start(listen, &r.http, bound, sizeof bound, &err))) goto out;
         static const char ok[] = "ok\n";
         gf_http_publish(r.http, "/healthz", 200, "text/plain; charset=utf-8", ok, sizeof ok - 1);
         publish(&r);
         logf_("serving http://%s/metrics, /healthz and /readyz", bound);
-        }
     }
     logf_("started: API server %s, usage from %s, interval %.0f s, history %s%s%s",
           gf_kube_server(k), scrape ? "the exporters' /metrics" : prom, cfg.interval_s,
@@ -552,9 +541,7 @@ out:
         fprintf(stderr, "gpufrac run: %s\n", msg);
         exit_code = gf_err_exit_code(rc);
     }
-#ifdef GF_CTL_HTTP
     gf_http_stop(r.http);
-#endif
     gf_elector_stop(r.elector); /* gives the Lease up */
     if (r.ctl.have_model) {
         gf_error herr = {0};

@@ -43,8 +43,8 @@ const char *gf_ctl_reason_name(gf_ctl_reason r)
 
 const char *gf_ctl_hold_name(gf_ctl_hold h)
 {
-    static const char *names[] = {"go",   "stale",  "kind", "rollout",      "cooldown",
-                                  "budget", "pdb", "rate", "not-selected", "superseded"};
+    static const char *names[] = {"go",     "stale", "kind", "rollout",      "cooldown",
+                                  "budget", "pdb",   "rate", "not-selected", "superseded"};
     return (unsigned)h < GF_CTL_HOLD_COUNT ? names[h] : "?";
 }
 
@@ -57,8 +57,8 @@ const char *gf_ctl_result_name(gf_ctl_result r)
 
 const char *gf_ctl_op_name(gf_ctl_op op)
 {
-    static const char *names[] = {"snapshot", "usage", "resize", "annotate", "event",
-                                  "evict",    "cordon", "watch", "lease",    "history"};
+    static const char *names[] = {"snapshot", "usage",  "resize", "annotate", "event",
+                                  "evict",    "cordon", "watch",  "lease",    "history"};
     return (unsigned)op < GF_CTL_OP_COUNT ? names[op] : "?";
 }
 
@@ -143,8 +143,8 @@ void gf_ctl_format_last_change(double t, const char *unit_key, const char *from,
     time_t s = (time_t)floor(t);
     struct tm tm;
     if (gmtime_r(&s, &tm)) strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    snprintf(buf, n, "%s %s %s -> %s (%s): %s", when, unit_key, from && *from ? from : "unset",
-             to, reason, why);
+    snprintf(buf, n, "%s %s %s -> %s (%s): %s", when, unit_key, from && *from ? from : "unset", to,
+             reason, why);
 }
 
 /* Days since 1970-01-01 of a civil date (Howard Hinnant's days_from_civil). */
@@ -214,14 +214,14 @@ size_t gf_ctl_seed_changes(gf_history *h, const gf_model *m, const gf_ctl_meta *
 /* --- per-workload facts ------------------------------------------------------------------ */
 
 typedef struct winfo {
-    const gf_pod *first;      /* first active pod (a sharing one when there is any) */
-    bool sharing;             /* some active pod holds a KAI share */
-    bool rollout;             /* an active sharing pod differs from the template's value */
-    gf_policy_decision dec;   /* resolved with the real policy */
+    const gf_pod *first;    /* first active pod (a sharing one when there is any) */
+    bool sharing;           /* some active pod holds a KAI share */
+    bool rollout;           /* an active sharing pod differs from the template's value */
+    gf_policy_decision dec; /* resolved with the real policy */
     bool resolved;
-    uint32_t slot;            /* budget slot: rule index, or n_rules for the defaults */
-    double newest;            /* newest usage sample of its series, -INFINITY */
-    double last_change_t;     /* -1: never */
+    uint32_t slot;        /* budget slot: rule index, or n_rules for the defaults */
+    double newest;        /* newest usage sample of its series, -INFINITY */
+    double last_change_t; /* -1: never */
     const gf_hist_series *s;
 } winfo;
 
@@ -241,7 +241,6 @@ static bool parse_num(const char *s, double *out)
     return true;
 }
 
-
 static void gather(const gf_model *m, const gf_history *h, const gf_policy *p, winfo *wi)
 {
     for (size_t i = 0; i < m->pods.n; i++) {
@@ -256,8 +255,8 @@ static void gather(const gf_model *m, const gf_history *h, const gf_policy *p, w
         if (!share) continue;
         const char *tv = gf_kvs_get(&m->workloads.v[w].template_annotations,
                                     gf_recommend_unit_annotation(pod->share));
-        double want, have = pod->share == GF_SHARE_MEMORY ? (double)pod->gpu_memory_mib
-                                                          : pod->gpu_fraction;
+        double want,
+            have = pod->share == GF_SHARE_MEMORY ? (double)pod->gpu_memory_mib : pod->gpu_fraction;
         if (parse_num(tv, &want) && fabs(want - have) > 1e-9) x->rollout = true;
     }
     for (size_t w = 0; w < m->workloads.n; w++) {
@@ -321,7 +320,6 @@ static uint32_t count_stamps(const gf_ctl_stamp *v, size_t n, const char *key, d
     return c;
 }
 
-
 /* "gpu-fraction 0.5 -> 0.25 (downsize": the part of a recommendation
  * annotation that says what it recommends. */
 static void rec_head(const gf_recommendation *r, char *buf, size_t n)
@@ -343,8 +341,8 @@ static bool same_recommendation(const char *have, const char *head)
 
 typedef struct cand {
     gf_ctl_action a;
-    int prio;       /* lower first */
-    size_t seq;     /* insertion order, for a stable sort */
+    int prio;   /* lower first */
+    size_t seq; /* insertion order, for a stable sort */
 } cand;
 
 typedef GF_VEC(cand) cands;
@@ -415,13 +413,13 @@ static void resize_cand(cands *cs, const gf_model *m, const gf_ctl_meta *meta, d
                               gf_ctl_reason_name(reason), why, c.a.last_change,
                               sizeof c.a.last_change);
     textf(c.a.event_reason, sizeof c.a.event_reason, "%s",
-             reason == GF_CTL_R_UPSIZE     ? "GPUAllocationUpsized"
-             : reason == GF_CTL_R_DOWNSIZE ? "GPUAllocationDownsized"
-                                           : "GPUFairUseUpsized");
+          reason == GF_CTL_R_UPSIZE     ? "GPUAllocationUpsized"
+          : reason == GF_CTL_R_DOWNSIZE ? "GPUAllocationDownsized"
+                                        : "GPUFairUseUpsized");
     const gf_workload *w = &m->workloads.v[wi];
     textf(c.a.message, sizeof c.a.message, "%s %s/%s/%s %s %s -> %s (%s): %s",
-             up ? "upsize" : "downsize", w->ns, w->kind, w->name, c.a.unit_key, c.a.from, c.a.to,
-             gf_ctl_reason_name(reason), why);
+          up ? "upsize" : "downsize", w->ns, w->kind, w->name, c.a.unit_key, c.a.from, c.a.to,
+          gf_ctl_reason_name(reason), why);
     c.prio = prio;
     push(cs, &c);
 }
@@ -437,14 +435,14 @@ static void recommend_cand(cands *cs, const gf_model *m, const gf_ctl_meta *meta
     char head[200];
     rec_head(r, head, sizeof head);
     textf(c.a.recommendation, sizeof c.a.recommendation, "%s, confidence %.2f): %s", head,
-             r->confidence, r->reason);
+          r->confidence, r->reason);
     gf_recommend_value_text(r->in.unit, r->current, c.a.from, sizeof c.a.from);
     gf_recommend_value_text(r->in.unit, r->recommended, c.a.to, sizeof c.a.to);
     textf(c.a.event_reason, sizeof c.a.event_reason, "GPUAllocationRecommended");
     const gf_workload *w = &m->workloads.v[wi];
     textf(c.a.message, sizeof c.a.message, "recommend %s/%s/%s %s %s -> %s (%s): %s", w->ns,
-             w->kind, w->name, c.a.unit_key, c.a.from, c.a.to, gf_rec_action_name(r->action),
-             r->reason);
+          w->kind, w->name, c.a.unit_key, c.a.from, c.a.to, gf_rec_action_name(r->action),
+          r->reason);
     c.prio = 10;
     push(cs, &c);
 }
@@ -457,8 +455,8 @@ static void clear_cand(cands *cs, const gf_model *m, const gf_ctl_meta *meta, ui
     c.a = blank_action(GF_CTL_RECOMMEND, GF_CTL_R_RECOMMEND_CLEAR);
     target_workload(&c.a, m, wi, meta);
     const gf_workload *w = &m->workloads.v[wi];
-    textf(c.a.message, sizeof c.a.message, "recommendation of %s/%s/%s removed: %s", w->ns,
-             w->kind, w->name, r->reason);
+    textf(c.a.message, sizeof c.a.message, "recommendation of %s/%s/%s removed: %s", w->ns, w->kind,
+          w->name, r->reason);
     c.prio = 10;
     push(cs, &c);
 }
@@ -482,8 +480,9 @@ static void rightsizing(cands *cs, const gf_ctl_input *in, const winfo *wi,
         bool change = r->action == GF_REC_UP || r->action == GF_REC_DOWN;
         if (change && mode == GF_MODE_AUTO) {
             bool up = r->action == GF_REC_UP;
-            resize_cand(cs, m, in->meta, in->now, (uint32_t)w, r->in.unit, r->current, r->recommended,
-                        up ? GF_CTL_R_UPSIZE : GF_CTL_R_DOWNSIZE, up ? 1 : 3, r->reason);
+            resize_cand(cs, m, in->meta, in->now, (uint32_t)w, r->in.unit, r->current,
+                        r->recommended, up ? GF_CTL_R_UPSIZE : GF_CTL_R_DOWNSIZE, up ? 1 : 3,
+                        r->reason);
         } else if (change) {
             char head[200];
             rec_head(r, head, sizeof head);
@@ -532,7 +531,8 @@ static void fair_usage(const gf_ctl_input *in, double stale_s, gf_fair_state *fs
             t[pi] = s->t;
             mem[pi] = sm[pi] = NAN;
         }
-        if (!isnan(s->memory_bytes)) mem[pi] = isnan(mem[pi]) ? s->memory_bytes : mem[pi] + s->memory_bytes;
+        if (!isnan(s->memory_bytes))
+            mem[pi] = isnan(mem[pi]) ? s->memory_bytes : mem[pi] + s->memory_bytes;
         if (!isnan(s->sm_util)) sm[pi] = isnan(sm[pi]) ? s->sm_util : sm[pi] + s->sm_util;
     }
     for (size_t i = 0; i < fs->pods.n; i++) {
@@ -604,33 +604,30 @@ static gf_err fair_use(cands *cs, const gf_ctl_config *cfg, const gf_ctl_input *
             c.a = blank_action(GF_CTL_EVICT, reason);
             target_pod(&c.a, m, changed);
             textf(c.a.event_reason, sizeof c.a.event_reason, "GPUFairUseEvicted");
-            textf(c.a.message, sizeof c.a.message,
-                     "evict %s/%s from GPU %s/%d (%s): %s; %s", m->pods.v[changed].ns,
-                     m->pods.v[changed].name, g->node, (int)g->index, gf_fair_kind_name(f->kind),
-                     f->signal, resp->reason);
+            textf(c.a.message, sizeof c.a.message, "evict %s/%s from GPU %s/%d (%s): %s; %s",
+                  m->pods.v[changed].ns, m->pods.v[changed].name, g->node, (int)g->index,
+                  gf_fair_kind_name(f->kind), f->signal, resp->reason);
             c.prio = prio;
             push(cs, &c);
             continue;
         }
         /* report: an Event about the offender (else a GPU-mate), not repeated */
-        uint32_t about = f->offender != GF_NONE ? f->offender
-                         : g->n_pods             ? g->first_pod
-                                                 : GF_NONE;
+        uint32_t about = f->offender != GF_NONE ? f->offender : g->n_pods ? g->first_pod : GF_NONE;
         if (about == GF_NONE || fs->pods.v[about].pod >= m->pods.n) continue;
         cand c;
         memset(&c, 0, sizeof c);
         c.a = blank_action(GF_CTL_REPORT, reason);
         target_pod(&c.a, m, fs->pods.v[about].pod);
         textf(c.a.key, sizeof c.a.key, "%s/%s/%d/%s/%s", gf_fair_kind_name(f->kind), g->node,
-                 (int)g->index, c.a.target.ns, c.a.target.name);
+              (int)g->index, c.a.target.ns, c.a.target.name);
         if (is_stamped(st->reported.v, st->reported.n, c.a.key, in->now - cfg->report_every_s))
             continue;
         c.a.warning = true;
         textf(c.a.event_reason, sizeof c.a.event_reason, "%s", fair_event_reason(f->kind));
         textf(c.a.message, sizeof c.a.message, "%s on GPU %s/%d [%s]: %s; response %s%s: %s",
-                 gf_fair_kind_name(f->kind), g->node, (int)g->index,
-                 gf_fair_severity_name(f->severity), f->signal, gf_fair_action_name(resp->action),
-                 resp->apply ? "" : " (proposed)", resp->reason);
+              gf_fair_kind_name(f->kind), g->node, (int)g->index,
+              gf_fair_severity_name(f->severity), f->signal, gf_fair_action_name(resp->action),
+              resp->apply ? "" : " (proposed)", resp->reason);
         c.prio = 10;
         push(cs, &c);
     }
@@ -654,9 +651,8 @@ static void evict_cand(cands *cs, const gf_model *m, uint32_t pi, const char *no
     c.a = blank_action(GF_CTL_EVICT, GF_CTL_R_CONSOLIDATE);
     target_pod(&c.a, m, pi);
     textf(c.a.event_reason, sizeof c.a.event_reason, "GPUConsolidationEvicted");
-    textf(c.a.message, sizeof c.a.message,
-             "evict %s/%s: node %s is being drained (consolidation)", m->pods.v[pi].ns,
-             m->pods.v[pi].name, node);
+    textf(c.a.message, sizeof c.a.message, "evict %s/%s: node %s is being drained (consolidation)",
+          m->pods.v[pi].ns, m->pods.v[pi].name, node);
     c.prio = 4;
     push(cs, &c);
 }
@@ -666,9 +662,7 @@ static gf_err consolidation(cands *cs, const gf_ctl_config *cfg, const gf_ctl_in
 {
     if (cfg->consolidate_every_s <= 0) return GF_OK;
     const gf_model *m = in->m;
-    const char *draining = st->draining ? st->draining
-                           : in->meta   ? in->meta->draining_node
-                                        : NULL;
+    const char *draining = st->draining ? st->draining : in->meta ? in->meta->draining_node : NULL;
     if (draining) {
         size_t ni;
         bool left = false;
@@ -716,8 +710,8 @@ static gf_err consolidation(cands *cs, const gf_ctl_config *cfg, const gf_ctl_in
         c.a.target = (gf_ctl_target){"Node", NULL, n->name, NULL};
         textf(c.a.event_reason, sizeof c.a.event_reason, "GPUNodeDraining");
         textf(c.a.message, sizeof c.a.message,
-                 "drain node %s: its %u pod(s) fit on the other nodes; %u GPU(s) freed",
-                 n->name, dr->n_moves, dr->gpus_freed);
+              "drain node %s: its %u pod(s) fit on the other nodes; %u GPU(s) freed", n->name,
+              dr->n_moves, dr->gpus_freed);
         c.prio = 4;
         push(cs, &c);
         for (uint32_t k = 0; k < dr->n_moves; k++)
@@ -731,11 +725,11 @@ static gf_err consolidation(cands *cs, const gf_ctl_config *cfg, const gf_ctl_in
 /* --- holds ---------------------------------------------------------------------------------- */
 
 typedef struct budget {
-    uint32_t *used;  /* per slot */
-    int32_t *max;    /* per slot, -1 unknown yet */
+    uint32_t *used; /* per slot */
+    int32_t *max;   /* per slot, -1 unknown yet */
     int32_t *pdb_used;
-    bool *resized;   /* per workload */
-    uint32_t go;     /* disruptive actions allowed so far */
+    bool *resized; /* per workload */
+    uint32_t go;   /* disruptive actions allowed so far */
 } budget;
 
 static bool pdb_blocks(const gf_model *m, const gf_pod *p, const int32_t *pdb_used, uint32_t *which)
@@ -1007,8 +1001,8 @@ static void log_error(gf_diags *log, const char *what, const gf_error *e)
 }
 
 /* Carries one allowed action out through the backend. */
-static gf_ctl_result execute(gf_ctl *c, const gf_ctl_backend *b, const gf_ctl_action *a,
-                             double now, gf_diags *log)
+static gf_ctl_result execute(gf_ctl *c, const gf_ctl_backend *b, const gf_ctl_action *a, double now,
+                             gf_diags *log)
 {
     gf_error e = {0};
     gf_ctl_result res = GF_CTL_ERROR;
@@ -1066,6 +1060,9 @@ gf_err gf_ctl_step(gf_ctl *c, const gf_ctl_backend *b, double now, gf_diags *log
                    uint32_t *write_failures, gf_error *err)
 {
     if (write_failures) *write_failures = 0;
+    /* a wall clock stepped back (NTP) must not stop the loop: time as the
+     * fair-use tracker last saw it, until the clock catches up */
+    if (now < c->st.tracker.last_t) now = c->st.tracker.last_t;
     gf_ctl_plan_free(&c->plan);
     gf_model_free(&c->model);
     gf_model_init(&c->model);

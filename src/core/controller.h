@@ -44,21 +44,23 @@
  * What holds an action (gf_ctl_hold), checked in this order:
  *   stale usage    the newest sample is older than two intervals (the whole
  *                  plan), or the workload's newest is (its actions);
+ *   not-selected   a write to a workload whose mode is not auto;
  *   kind           only Deployments and StatefulSets are resized (a Job's
  *                  template is immutable, a bare ReplicaSet does not roll);
  *   rollout        the workload's pods do not all carry the template's value
  *                  yet: a change is already rolling out;
+ *   superseded     another action changes the workload in this step;
  *   cooldown       a downsize within the rule's cooldown of the last change
  *                  (upsizes skip it, as in the recommender: a workload about
  *                  to run out of memory does not wait);
+ *   pdb            an eviction the PodDisruptionBudgets forbid now;
  *   budget         the rule's maxDisruptionsPerHour: changes and evictions
  *                  in the last hour among the workloads the rule covers (a
  *                  change counts once, whatever its replicas); a resize held
  *                  here is published as a recommendation instead ("changes
  *                  wait as recommendations", examples/policy.yaml);
- *   pdb            an eviction the PodDisruptionBudgets forbid now;
  *   rate           more disruptive actions (RESIZE, EVICT) than
- *                  max_actions_per_interval in this step;
+ *                  max_actions (--max-actions-per-interval) in this step;
  * and, at execution, not-leader (the backend's may_write said no) and
  * dry-run. Urgent work goes first: critical fair-use responses, upsizes,
  * other fair-use responses, downsizes, then consolidation.
@@ -100,13 +102,13 @@
 /* --- configuration --------------------------------------------------------------- */
 
 typedef struct gf_ctl_config {
-    double interval_s;             /* one step every interval: 60 */
-    uint32_t max_actions;          /* disruptive actions per step: 3 */
-    double consolidate_every_s;    /* 0: no consolidation */
-    double backfill_s;             /* usage asked for when the history is empty: 8 days */
-    double report_every_s;         /* the same fair-use finding is reported again after: 1 h */
-    bool dry_run;                  /* decide and log, never write */
-    gf_scorer scorer;              /* placement scorer for fair use and consolidation */
+    double interval_s;          /* one step every interval: 60 */
+    uint32_t max_actions;       /* disruptive actions per step: 3 */
+    double consolidate_every_s; /* 0: no consolidation */
+    double backfill_s;          /* usage asked for when the history is empty: 8 days */
+    double report_every_s;      /* the same fair-use finding is reported again after: 1 h */
+    bool dry_run;               /* decide and log, never write */
+    gf_scorer scorer;           /* placement scorer for fair use and consolidation */
 } gf_ctl_config;
 
 void gf_ctl_config_default(gf_ctl_config *c);
@@ -244,11 +246,11 @@ typedef struct gf_ctl_stamp {
 typedef GF_VEC(gf_ctl_stamp) gf_ctl_stamps;
 
 typedef struct gf_ctl_state {
-    gf_fair_tracker tracker;  /* since when fair-use conditions hold */
-    gf_ctl_stamps evictions;  /* workload key and time of each eviction, last hour */
-    gf_ctl_stamps reported;   /* finding key -> last Event */
-    char *draining;                  /* the node being drained (owned), or NULL */
-    double last_consolidation_t;     /* last plan (or drain finished); -INFINITY: never */
+    gf_fair_tracker tracker;     /* since when fair-use conditions hold */
+    gf_ctl_stamps evictions;     /* workload key and time of each eviction, last hour */
+    gf_ctl_stamps reported;      /* finding key -> last Event */
+    char *draining;              /* the node being drained (owned), or NULL */
+    double last_consolidation_t; /* last plan (or drain finished); -INFINITY: never */
 } gf_ctl_state;
 
 void gf_ctl_state_init(gf_ctl_state *s);
@@ -257,14 +259,14 @@ void gf_ctl_state_free(gf_ctl_state *s); /* accepts NULL */
 /* --- the decision step (pure) ------------------------------------------------------- */
 
 typedef struct gf_ctl_input {
-    const gf_model *m;               /* finalized */
-    const gf_ctl_meta *meta;         /* may be NULL */
-    const gf_history *h;             /* usage history with change bookkeeping */
+    const gf_model *m;       /* finalized */
+    const gf_ctl_meta *meta; /* may be NULL */
+    const gf_history *h;     /* usage history with change bookkeeping */
     const gf_policy *p;
-    const gf_usage_sample *samples;  /* the latest usage (per pod, for fair use); may be NULL */
+    const gf_usage_sample *samples; /* the latest usage (per pod, for fair use); may be NULL */
     size_t n_samples;
-    double usage_newest;             /* newest sample time known, -INFINITY when none */
-    double now;                      /* unix seconds */
+    double usage_newest; /* newest sample time known, -INFINITY when none */
+    double now;          /* unix seconds */
 } gf_ctl_input;
 
 /* Decides one step into *out (reset first). Updates the fair-use tracker in
@@ -320,9 +322,9 @@ bool gf_ctl_parse_last_change(const char *value, double *t);
  *            a->recommendation ("" removes it). No precondition.
  * event      posts an Event about a->target (reason a->event_reason, message
  *            a->message, Warning when a->warning).
- * evict      evicts the pod a->target through the Eviction API.
- *            GF_KUBE_EPDB-like refusals are reported as result REFUSED by
- *            returning GF_CTL_REFUSED through *result.
+ * evict      evicts the pod a->target through the Eviction API; a refusal
+ *            by a PodDisruptionBudget is result REFUSED (tried again at a
+ *            later step, not counted as an API error).
  * cordon     marks node a->target unschedulable and annotates it
  *            gpufrac.io/draining.
  * may_write  asked before every write: false (this replica lost or does not
@@ -372,10 +374,9 @@ typedef struct gf_ctl_stats {
     uint64_t api_errors[GF_CTL_OP_COUNT];
     uint64_t steps_ok, steps_failed, steps_stale;
     uint64_t samples_ingested;
-    double last_step_s;         /* duration of the last step (seconds) */
-    double last_success_t;      /* unix time of the last successful step; 0: none */
-    double staleness_s;         /* of the last step; INFINITY before usage */
-    bool leading;               /* set by the caller */
+    double last_step_s;    /* duration of the last step (seconds) */
+    double last_success_t; /* unix time of the last successful step; 0: none */
+    double staleness_s;    /* of the last step; INFINITY before usage */
 } gf_ctl_stats;
 
 /* The decisions counter index of an action: its hold when held, else its reason. */

@@ -249,8 +249,8 @@ static gf_err kind_of(const gf_ctl_action *a, gf_kube_kind *kind, gf_error *err)
 static json_t *resize_patch(const gf_ctl_action *a)
 {
     return json_pack("{s:{s:{s:s, s:n}}, s:{s:{s:{s:{s:s}}}}}", "metadata", "annotations",
-                     GF_ANN_LAST_CHANGE, a->last_change, GF_ANN_RECOMMENDATION, "spec",
-                     "template", "metadata", "annotations", a->unit_key, a->to);
+                     GF_ANN_LAST_CHANGE, a->last_change, GF_ANN_RECOMMENDATION, "spec", "template",
+                     "metadata", "annotations", a->unit_key, a->to);
 }
 
 static bool same_value(const char *have, const char *want)
@@ -273,9 +273,8 @@ static gf_err recheck(const json_t *cur, json_t **patch, void *user, gf_error *e
     const gf_ctl_action *a = user;
     *patch = NULL;
     const json_t *tmpl = json_object_get(json_object_get(cur, "spec"), "template");
-    const json_t *v =
-        json_object_get(json_object_get(json_object_get(tmpl, "metadata"), "annotations"),
-                        a->unit_key);
+    const json_t *v = json_object_get(
+        json_object_get(json_object_get(tmpl, "metadata"), "annotations"), a->unit_key);
     const char *tv = json_is_string(v) ? json_string_value(v) : NULL;
     const char *last = annotation(cur, GF_ANN_LAST_CHANGE);
     if (same_value(tv, a->to) && same_text(last, a->last_change)) return GF_OK; /* ours, applied */
@@ -300,8 +299,8 @@ static gf_err k_resize(void *ctx, const gf_ctl_action *a, gf_ctl_result *res, gf
         rc = gf_kube_merge_patch(kb->k, kind, a->target.ns, a->target.name, patch,
                                  a->resource_version, NULL, err);
         if (rc == GF_KUBE_ECONFLICT)
-            rc = gf_kube_patch_retry(kb->k, kind, a->target.ns, a->target.name, recheck,
-                                     (void *)a, NULL, err);
+            rc = gf_kube_patch_retry(kb->k, kind, a->target.ns, a->target.name, recheck, (void *)a,
+                                     NULL, err);
     }
     json_decref(patch);
     *res = result_of(rc);
@@ -315,8 +314,8 @@ static gf_err k_annotate(void *ctx, const gf_ctl_action *a, gf_ctl_result *res, 
     gf_err rc = kind_of(a, &kind, err);
     if (!rc) {
         json_t *value = a->recommendation[0] ? json_string(a->recommendation) : json_null();
-        json_t *patch = json_pack("{s:{s:{s:o}}}", "metadata", "annotations",
-                                  GF_ANN_RECOMMENDATION, value);
+        json_t *patch =
+            json_pack("{s:{s:{s:o}}}", "metadata", "annotations", GF_ANN_RECOMMENDATION, value);
         rc = patch ? gf_kube_merge_patch(kb->k, kind, a->target.ns, a->target.name, patch, NULL,
                                          NULL, err)
                    : gf_error_set(err, GF_EINPUT, a->target.name,
@@ -357,8 +356,8 @@ static gf_err k_cordon(void *ctx, const gf_ctl_action *a, gf_ctl_result *res, gf
     if (gmtime_r(&now, &tm)) strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
     json_t *patch = json_pack("{s:{s:b}, s:{s:{s:s}}}", "spec", "unschedulable", 1, "metadata",
                               "annotations", GF_ANN_DRAINING, when);
-    gf_err rc = gf_kube_merge_patch(kb->k, GF_KUBE_NODE, NULL, a->target.name, patch, NULL, NULL,
-                                    err);
+    gf_err rc =
+        gf_kube_merge_patch(kb->k, GF_KUBE_NODE, NULL, a->target.name, patch, NULL, NULL, err);
     json_decref(patch);
     *res = result_of(rc);
     return rc;

@@ -114,8 +114,8 @@ void gf_ctl_metrics_render(const gf_ctl *c, const gf_ctl_process *p, gf_sbuf *ou
     sample(out, "gpufrac_controller_steps_total", "result=\"ok\"", (double)s->steps_ok);
     sample(out, "gpufrac_controller_steps_total", "result=\"failed\"", (double)s->steps_failed);
     sample(out, "gpufrac_controller_steps_total", "result=\"stale\"", (double)s->steps_stale);
-    gauge(out, "gpufrac_controller_step_duration_seconds",
-          "How long the last loop iteration took.", s->last_step_s);
+    gauge(out, "gpufrac_controller_step_duration_seconds", "How long the last loop iteration took.",
+          s->last_step_s);
     gauge(out, "gpufrac_controller_last_success_timestamp_seconds",
           "When the last successful loop iteration ran (unix time); 0 before the first.",
           s->last_success_t);

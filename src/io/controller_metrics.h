@@ -14,11 +14,11 @@
 
 /* What the program around the controller knows. */
 typedef struct gf_ctl_process {
-    bool ready;               /* the first step succeeded */
-    bool leader_election;     /* on: leading comes from the Lease */
+    bool ready;           /* the first step succeeded */
+    bool leader_election; /* on: leading comes from the Lease */
     bool leading;
     bool dry_run;
-    double start_time;        /* unix seconds */
+    double start_time; /* unix seconds */
     bool have_cache;
     gf_kube_cache_stats cache;
     uint64_t lease_errors;

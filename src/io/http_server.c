@@ -113,8 +113,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
     return reply(conn, MHD_HTTP_NOT_FOUND, text, nf, sizeof nf - 1, false);
 }
 
-void gf_http_publish(gf_http_server *h, const char *path, unsigned status,
-                     const char *content_type, const char *body, size_t len)
+void gf_http_publish(gf_http_server *h, const char *path, unsigned status, const char *content_type,
+                     const char *body, size_t len)
 {
     if (!h || !path) return;
     pthread_mutex_lock(&h->lock);
@@ -139,10 +139,10 @@ static struct MHD_Daemon *start_daemon(unsigned flags, unsigned port, const stru
                                        gf_http_server *h)
 {
     if (sa)
-        return MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, handler, h,
-                                MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_CONNECTION_LIMIT,
-                                (unsigned)CONNECTION_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT,
-                                (unsigned)CONNECTION_TIMEOUT_S, MHD_OPTION_END);
+        return MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, handler, h, MHD_OPTION_SOCK_ADDR,
+                                sa, MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONNECTION_LIMIT,
+                                MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONNECTION_TIMEOUT_S,
+                                MHD_OPTION_END);
     return MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, handler, h,
                             MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONNECTION_LIMIT,
                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONNECTION_TIMEOUT_S,

@@ -32,8 +32,8 @@ gf_err gf_http_start(const char *listen, gf_http_server **out, char *bound, size
 
 /* Serves body (copied) at path from now on, with status and content_type;
  * replaces what path served before. At most 16 paths. Thread-safe. */
-void gf_http_publish(gf_http_server *h, const char *path, unsigned status,
-                     const char *content_type, const char *body, size_t len);
+void gf_http_publish(gf_http_server *h, const char *path, unsigned status, const char *content_type,
+                     const char *body, size_t len);
 
 /* Stops serving (waits for requests in flight) and frees. Accepts NULL. */
 void gf_http_stop(gf_http_server *h);
