@@ -1,5 +1,6 @@
 /* httpd.c - /metrics and /healthz over libmicrohttpd, see httpd.h. */
 #include "httpd.h"
+#include "io/http_server.h"
 #include "metrics.h"
 
 #include <arpa/inet.h>
@@ -37,44 +38,7 @@ static double now_s(void)
 gf_err gf_httpd_parse_listen(const char *listen, char *host, size_t host_n, unsigned *port,
                              gf_error *err)
 {
-    if (!listen || !*listen)
-        return gf_error_set(err, GF_EUSAGE, NULL, "empty listen address (expected ADDR:PORT)");
-    const char *colon;
-    size_t hl;
-    const char *h = listen;
-    if (listen[0] == '[') {
-        const char *close = strchr(listen, ']');
-        if (!close || close[1] != ':')
-            return gf_error_set(err, GF_EUSAGE, listen, "bad listen address: expected [IPV6]:PORT");
-        h = listen + 1;
-        hl = (size_t)(close - h);
-        colon = close + 1;
-    } else {
-        colon = strrchr(listen, ':');
-        if (!colon)
-            return gf_error_set(err, GF_EUSAGE, listen,
-                                "bad listen address: expected ADDR:PORT or :PORT");
-        hl = (size_t)(colon - listen);
-        if (memchr(listen, ':', hl))
-            return gf_error_set(err, GF_EUSAGE, listen,
-                                "bad listen address: write IPv6 addresses in brackets, "
-                                "[::1]:9402");
-    }
-    if (hl >= host_n) return gf_error_set(err, GF_EUSAGE, listen, "listen host too long");
-    memcpy(host, h, hl);
-    host[hl] = '\0';
-    const char *ps = colon + 1;
-    unsigned long v = 0;
-    if (!*ps) return gf_error_set(err, GF_EUSAGE, listen, "bad listen address: no port");
-    for (const char *q = ps; *q; q++) {
-        if (*q < '0' || *q > '9' || v > 65535)
-            return gf_error_set(err, GF_EUSAGE, listen, "bad port \"%s\": expected 0..65535", ps);
-        v = v * 10 + (unsigned long)(*q - '0');
-    }
-    if (v > 65535)
-        return gf_error_set(err, GF_EUSAGE, listen, "bad port \"%s\": expected 0..65535", ps);
-    *port = (unsigned)v;
-    return GF_OK;
+    return gf_http_parse_listen(listen, host, host_n, port, err); /* one parser for both servers */
 }
 
 static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, const char *type,

@@ -56,7 +56,7 @@ gf_err gf_http_parse_listen(const char *listen, char *host, size_t host_n, unsig
         if (memchr(listen, ':', hl))
             return gf_error_set(err, GF_EUSAGE, listen,
                                 "bad listen address: write IPv6 addresses in brackets, "
-                                "[::1]:9403");
+                                "[::1]:PORT");
     }
     if (hl >= host_n) return gf_error_set(err, GF_EUSAGE, listen, "listen host too long");
     memcpy(host, h, hl);
