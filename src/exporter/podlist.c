@@ -4,6 +4,7 @@
  * that every error names the input and the path (the same style as
  * io/snapshot_json.c, reduced to the fields the exporter reads). */
 #include "podlist.h"
+#include "io/jsonpath.h"
 #include "core/kai.h"
 #include "core/quantity.h"
 
@@ -26,16 +27,6 @@ typedef struct walk {
 
 /* --- paths and messages -------------------------------------------------- */
 
-static bool plain_key(const char *k)
-{
-    if (!*k) return false;
-    for (const char *p = k; *p; p++)
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-              *p == '_'))
-            return false;
-    return true;
-}
-
 static size_t push(walk *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static size_t push(walk *w, const char *fmt, ...)
 {
@@ -51,9 +42,7 @@ static size_t push(walk *w, const char *fmt, ...)
 
 static size_t push_key(walk *w, const char *key)
 {
-    /* keys come from the input: show at most 100 bytes of one */
-    if (plain_key(key)) return push(w, "%s%.100s", w->plen ? "." : "", key);
-    return push(w, "[\"%.100s\"]", key);
+    return gf_path_push_key(w->path, sizeof w->path, &w->plen, key);
 }
 
 static size_t push_index(walk *w, size_t i)
@@ -97,28 +86,6 @@ static void warn(walk *w, const char *fmt, ...)
     gf_diag(w->d, loc, "%s: %s", w->what, msg);
 }
 
-static const char *type_name(const json_t *j)
-{
-    switch (json_typeof(j)) {
-    case JSON_OBJECT:
-        return "an object";
-    case JSON_ARRAY:
-        return "an array";
-    case JSON_STRING:
-        return "a string";
-    case JSON_INTEGER:
-        return "an integer";
-    case JSON_REAL:
-        return "a number";
-    case JSON_TRUE:
-    case JSON_FALSE:
-        return "a boolean";
-    case JSON_NULL:
-        return "null";
-    }
-    return "?";
-}
-
 /* --- typed access: absent or null -> *out NULL, wrong type -> error ------- */
 
 static gf_err field(walk *w, const json_t *obj, const char *key, json_type type, const json_t **out)
@@ -130,7 +97,7 @@ static gf_err field(walk *w, const json_t *obj, const char *key, json_type type,
         static const char *const want[] = {"an object", "an array",  "a string",  "an integer",
                                            "a number",  "a boolean", "a boolean", "null"};
         size_t s = push_key(w, key);
-        gf_err rc = fail(w, "expected %s, got %s", want[type], type_name(v));
+        gf_err rc = fail(w, "expected %s, got %s", want[type], gf_json_type_name(v));
         pop(w, s);
         return rc;
     }
@@ -158,7 +125,7 @@ static gf_err get_map(walk *w, const json_t *obj, const char *key, const json_t 
         if (!json_is_string(v)) {
             size_t s = push_key(w, key);
             size_t s2 = push_key(w, k);
-            rc = fail(w, "expected a string, got %s", type_name(v));
+            rc = fail(w, "expected a string, got %s", gf_json_type_name(v));
             pop(w, s2);
             pop(w, s);
             return rc;
@@ -196,7 +163,7 @@ static gf_err whole_gpus(walk *w, const json_t *c, int64_t *out)
         if (json_is_integer(q))
             v = json_integer_value(q);
         else if (!json_is_string(q))
-            rc = fail(w, "expected a quantity string, got %s", type_name(q));
+            rc = fail(w, "expected a quantity string, got %s", gf_json_type_name(q));
         else if (gf_quantity_value(json_string_value(q), &v, &why))
             rc = fail(w, "bad quantity \"%.60s\": %s", json_string_value(q), why);
         if (!rc && (v < 0 || v > 4096)) rc = fail(w, "%lld GPUs is out of range", (long long)v);
@@ -232,7 +199,7 @@ static gf_err spec_containers(walk *w, const json_t *spec, const char *key, gf_p
         const char *name;
         int64_t gpus = 0;
         if (!json_is_object(c))
-            rc = fail(w, "expected an object, got %s", type_name(c));
+            rc = fail(w, "expected an object, got %s", gf_json_type_name(c));
         else if (!(rc = get_str(w, c, "name", &name)) && !name)
             rc = fail(w, "container without a name");
         else if (!rc && !(rc = whole_gpus(w, c, &gpus))) {
@@ -257,7 +224,7 @@ static gf_err container_statuses(walk *w, const json_t *status, const char *key,
         size_t s2 = push_index(w, i);
         const char *name, *id;
         if (!json_is_object(c)) {
-            rc = fail(w, "expected an object, got %s", type_name(c));
+            rc = fail(w, "expected an object, got %s", gf_json_type_name(c));
         } else if (!(rc = get_str(w, c, "name", &name)) &&
                    !(rc = get_str(w, c, "containerID", &id)) && name && id && *id) {
             const char *sep = strstr(id, "://");
@@ -436,7 +403,8 @@ void gf_podlist_free(gf_podlist *l)
 
 static gf_err load_item(walk *w, const json_t *item)
 {
-    if (!json_is_object(item)) return fail(w, "expected an object, got %s", type_name(item));
+    if (!json_is_object(item))
+        return fail(w, "expected an object, got %s", gf_json_type_name(item));
     const json_t *kind;
     gf_err rc = field(w, item, "kind", JSON_STRING, &kind);
     if (rc) return rc;
@@ -462,7 +430,7 @@ gf_err gf_podlist_parse(gf_podlist *l, const char *name, const char *json, size_
     }
     gf_err rc = GF_OK;
     if (!json_is_object(root)) {
-        rc = fail(&w, "expected a PodList object, got %s", type_name(root));
+        rc = fail(&w, "expected a PodList object, got %s", gf_json_type_name(root));
     } else {
         const json_t *items, *kind;
         if (!(rc = field(&w, root, "kind", JSON_STRING, &kind)) &&

@@ -7,6 +7,7 @@
 #include "snapshot.h"
 #include "core/kai.h"
 #include "core/quantity.h"
+#include "jsonpath.h"
 #include "util/sbuf.h"
 
 #include <errno.h>
@@ -29,40 +30,19 @@ typedef struct walk {
 
 /* --- path bookkeeping ---------------------------------------------------- */
 
-static bool plain_key(const char *k)
-{
-    if (!*k) return false;
-    for (const char *p = k; *p; p++)
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-              *p == '_'))
-            return false;
-    return true;
-}
-
 static size_t push_key(walk *w, const char *key)
 {
-    size_t saved = w->plen;
-    int n = plain_key(key) ? snprintf(w->path + w->plen, sizeof w->path - w->plen, "%s%s",
-                                      w->plen ? "." : "", key)
-                           : snprintf(w->path + w->plen, sizeof w->path - w->plen, "[\"%s\"]", key);
-    if (n > 0) w->plen += (size_t)n;
-    if (w->plen >= sizeof w->path) w->plen = sizeof w->path - 1;
-    return saved;
+    return gf_path_push_key(w->path, sizeof w->path, &w->plen, key);
 }
 
 static size_t push_index(walk *w, size_t i)
 {
-    size_t saved = w->plen;
-    int n = snprintf(w->path + w->plen, sizeof w->path - w->plen, "[%zu]", i);
-    if (n > 0) w->plen += (size_t)n;
-    if (w->plen >= sizeof w->path) w->plen = sizeof w->path - 1;
-    return saved;
+    return gf_path_push_index(w->path, sizeof w->path, &w->plen, i);
 }
 
 static void pop(walk *w, size_t saved)
 {
-    w->plen = saved;
-    w->path[saved] = '\0';
+    gf_path_pop(w->path, &w->plen, saved);
 }
 
 static const char *where(walk *w, char *buf, size_t n)
@@ -95,28 +75,6 @@ static void warn(walk *w, const char *fmt, ...)
     gf_diag(w->d, where(w, loc, sizeof loc), "%s", msg);
 }
 
-static const char *type_name(const json_t *j)
-{
-    switch (json_typeof(j)) {
-    case JSON_OBJECT:
-        return "an object";
-    case JSON_ARRAY:
-        return "an array";
-    case JSON_STRING:
-        return "a string";
-    case JSON_INTEGER:
-        return "an integer";
-    case JSON_REAL:
-        return "a number";
-    case JSON_TRUE:
-    case JSON_FALSE:
-        return "a boolean";
-    case JSON_NULL:
-        return "null";
-    }
-    return "?";
-}
-
 /* --- typed field access -------------------------------------------------
  * Each getter returns GF_OK with *out NULL/unchanged when the field is absent
  * or null (Kubernetes omits empty fields), and an error when it has the wrong
@@ -132,7 +90,7 @@ static gf_err field(walk *w, const json_t *obj, const char *key, json_type type,
         size_t s = push_key(w, key);
         static const char *want[] = {"an object", "an array",  "a string",  "an integer",
                                      "a number",  "a boolean", "a boolean", "null"};
-        gf_err rc = fail(w, "expected %s, got %s", want[type], type_name(v));
+        gf_err rc = fail(w, "expected %s, got %s", want[type], gf_json_type_name(v));
         pop(w, s);
         return rc;
     }
@@ -203,7 +161,7 @@ static gf_err get_kvs(walk *w, const json_t *obj, const char *key, gf_kvs *out)
     {
         if (!json_is_string(v)) {
             size_t s2 = push_key(w, k);
-            rc = fail(w, "expected a string, got %s", type_name(v));
+            rc = fail(w, "expected a string, got %s", gf_json_type_name(v));
             pop(w, s2);
             break;
         }
@@ -240,7 +198,7 @@ static gf_err get_quantity(walk *w, const json_t *map, const char *key, bool mil
         else
             *out = q;
     } else {
-        rc = fail(w, "expected a quantity string, got %s", type_name(v));
+        rc = fail(w, "expected a quantity string, got %s", gf_json_type_name(v));
     }
     if (rc == GF_OK && *out < 0)
         rc = fail(w, "negative quantity \"%s\"", json_is_string(v) ? json_string_value(v) : "");
@@ -269,7 +227,7 @@ static gf_err get_owner(walk *w, const json_t *meta, gf_owner_ref *owner)
     {
         size_t s2 = push_index(w, i);
         if (!json_is_object(ref)) {
-            rc = fail(w, "expected an object, got %s", type_name(ref));
+            rc = fail(w, "expected an object, got %s", gf_json_type_name(ref));
         } else {
             const char *kind, *name;
             bool controller;
@@ -323,7 +281,8 @@ static gf_err load_node(walk *w, const json_t *item)
         {
             size_t s3 = push_index(w, i);
             gf_taint *tt = &n.taints[n.n_taints];
-            if (!json_is_object(t)) rc = fail(w, "expected an object, got %s", type_name(t));
+            if (!json_is_object(t))
+                rc = fail(w, "expected an object, got %s", gf_json_type_name(t));
             if (!rc) rc = get_str(w, t, "key", &tt->key);
             if (!rc) rc = get_str(w, t, "value", &tt->value);
             if (!rc) rc = get_str(w, t, "effect", &tt->effect);
@@ -447,7 +406,7 @@ static gf_err containers(walk *w, const json_t *spec, const char *key, bool init
         size_t s2 = push_index(w, i);
         requests r = {0};
         if (!json_is_object(c))
-            rc = fail(w, "expected an object, got %s", type_name(c));
+            rc = fail(w, "expected an object, got %s", gf_json_type_name(c));
         else
             rc = container_requests(w, c, &r);
         pop(w, s2);
@@ -490,7 +449,7 @@ static gf_err affinity_models(walk *w, const json_t *spec, strvec *models)
                     const json_t *exprs = NULL;
                     bool found = false;
                     if (!json_is_object(term))
-                        rc = fail(w, "expected an object, got %s", type_name(term));
+                        rc = fail(w, "expected an object, got %s", gf_json_type_name(term));
                     else
                         rc = get_arr(w, term, "matchExpressions", &exprs);
                     size_t j;
@@ -503,7 +462,7 @@ static gf_err affinity_models(walk *w, const json_t *spec, strvec *models)
                             size_t s6 = push_key(w, "matchExpressions");
                             size_t s7 = push_index(w, j);
                             if (!json_is_object(e))
-                                rc = fail(w, "expected an object, got %s", type_name(e));
+                                rc = fail(w, "expected an object, got %s", gf_json_type_name(e));
                             if (!rc) rc = get_str(w, e, "key", &key);
                             if (!rc) rc = get_str(w, e, "operator", &op);
                             if (!rc) rc = get_arr(w, e, "values", &vals);
@@ -553,7 +512,7 @@ static gf_err tolerations(walk *w, const json_t *spec, gf_pod *p)
     {
         size_t s2 = push_index(w, i);
         gf_toleration *tt = &p->tolerations[p->n_tolerations];
-        if (!json_is_object(t)) rc = fail(w, "expected an object, got %s", type_name(t));
+        if (!json_is_object(t)) rc = fail(w, "expected an object, got %s", gf_json_type_name(t));
         if (!rc) rc = get_str(w, t, "key", &tt->key);
         if (!rc) rc = get_str(w, t, "operator", &tt->op);
         if (!rc) rc = get_str(w, t, "value", &tt->value);
@@ -846,12 +805,13 @@ static gf_err load_pdb(walk *w, const json_t *item)
 static gf_err load_object(walk *w, const json_t *item, const char *list_kind)
 {
     w->what[0] = '\0';
-    if (!json_is_object(item)) return fail(w, "expected an object, got %s", type_name(item));
+    if (!json_is_object(item))
+        return fail(w, "expected an object, got %s", gf_json_type_name(item));
     const char *kind = NULL;
     const json_t *k = json_object_get(item, "kind");
     if (k && !json_is_string(k)) {
         size_t s = push_key(w, "kind");
-        gf_err rc = fail(w, "expected a string, got %s", type_name(k));
+        gf_err rc = fail(w, "expected a string, got %s", gf_json_type_name(k));
         pop(w, s);
         return rc;
     }
@@ -1043,7 +1003,7 @@ gf_err gf_snapshot_load_buffer(gf_model *m, const char *name, const char *buf, s
         return gf_error_set(err, GF_EINPUT, name, "line %d, column %d: invalid JSON: %s", jerr.line,
                             jerr.column, jerr.text);
     if (!json_is_object(root)) {
-        rc = fail(&w, "expected a Kubernetes object or List, got %s", type_name(root));
+        rc = fail(&w, "expected a Kubernetes object or List, got %s", gf_json_type_name(root));
         goto out;
     }
     const json_t *kind = json_object_get(root, "kind");

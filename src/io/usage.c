@@ -1,5 +1,6 @@
 /* usage.c - GPU usage samples from CSV and Prometheus JSON, see usage.h. */
 #include "usage.h"
+#include "jsonpath.h"
 #include "csv.h"
 
 #include <jansson.h>
@@ -8,6 +9,13 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+
+/* JSON's own view of a value's type: integers and reals are both numbers
+ * (Prometheus answers write times as either). */
+static const char *type_name(const json_t *j)
+{
+    return json_is_integer(j) ? "a number" : gf_json_type_name(j);
+}
 
 /* --- the set ---------------------------------------------------------------- */
 
@@ -403,27 +411,6 @@ static gf_err fail(prom *p, const char *path, const char *fmt, ...)
     va_end(ap);
     snprintf(where, sizeof where, "%s: %s", p->name, path && *path ? path : "(top level)");
     return gf_error_set(p->err, GF_EINPUT, where, "%s", msg);
-}
-
-static const char *type_name(const json_t *j)
-{
-    switch (json_typeof(j)) {
-    case JSON_OBJECT:
-        return "an object";
-    case JSON_ARRAY:
-        return "an array";
-    case JSON_STRING:
-        return "a string";
-    case JSON_INTEGER:
-    case JSON_REAL:
-        return "a number";
-    case JSON_TRUE:
-    case JSON_FALSE:
-        return "a boolean";
-    case JSON_NULL:
-        return "null";
-    }
-    return "?";
 }
 
 /* Member key of obj (at path) of the given type; NULL and an error when absent
