@@ -322,6 +322,9 @@ static void test_kubeconfig_bad(void **state)
                  "clusters:\n- name: k\n  cluster:\n    server: 10.0.0.1:6443\n",
          NULL, "server \"10.0.0.1:6443\" must start with https:// or http://"},
         {KC_HEAD "current-context: a\ncontexts: [{name: a, context: {cluster: k}}]\n"
+                 "clusters:\n- name: k\n  cluster:\n    server: https:///api\n",
+         NULL, "server \"https:///api\" names no host"},
+        {KC_HEAD "current-context: a\ncontexts: [{name: a, context: {cluster: k}}]\n"
                  "clusters:\n- name: k\n  cluster:\n    server: https://h\n"
                  "    certificate-authority-data: 'bm90*YmFzZTY0'\n",
          NULL,

@@ -341,6 +341,8 @@ static gf_err load_cluster(walk *w, yaml_node_t *cl, const char *base_dir, gf_ku
     if (!server || !*server) return fail_at(w, cl, "no server");
     if (strncmp(server, "https://", 8) && strncmp(server, "http://", 7))
         return fail_at(w, cl, "server \"%.200s\" must start with https:// or http://", server);
+    const char *host = strstr(server, "://") + 3;
+    if (!*host || *host == '/') return fail_at(w, cl, "server \"%.200s\" names no host", server);
     size_t n = strlen(server);
     while (n > 0 && server[n - 1] == '/')
         n--;
