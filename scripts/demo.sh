@@ -12,7 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
-scripts/build.sh build
+scripts/build.sh build -DGF_TESTS=OFF # the demo needs no test libraries
 out=build/demo
 mkdir -p "$out"
 echo "+ build/gpufrac simulate --report $out/report.html --history $out/history.db --snapshot $out/cluster.json" >&2

@@ -11,15 +11,15 @@ mode=${1:-plain}
 scripts/deps.sh --test
 case "$mode" in
   plain)
-    scripts/build.sh build
+    scripts/build.sh build -DGF_TESTS=ON
     (cd build && ctest --output-on-failure -j"$(nproc)") ;;
   --sanitize)
     export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-    GF_BUILD_TYPE=Debug scripts/build.sh build-asan -DGF_SANITIZE=ON
+    GF_BUILD_TYPE=Debug scripts/build.sh build-asan -DGF_SANITIZE=ON -DGF_TESTS=ON
     (cd build-asan && ctest --output-on-failure -j"$(nproc)") ;;
   --valgrind)
     scripts/deps.sh --ci
-    scripts/build.sh build
+    scripts/build.sh build -DGF_TESTS=ON
     # unit tests directly under memcheck; CLI tests wrap the binary via GF_WRAP
     export GF_WRAP="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect"
     fail=0
