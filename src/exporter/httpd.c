@@ -3,20 +3,13 @@
 #include "io/http_server.h"
 #include "metrics.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <microhttpd.h>
-#include <netdb.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
-
-#define CONNECTION_LIMIT 64
-#define CONNECTION_TIMEOUT_S 30
 
 struct gf_httpd {
     struct MHD_Daemon *d;
@@ -101,85 +94,16 @@ gf_err gf_httpd_start(const char *listen, gf_collector *c, double min_interval_s
                       char *bound, size_t bound_n, gf_error *err)
 {
     *out = NULL;
-    char host[256];
-    unsigned port;
-    gf_err rc = gf_httpd_parse_listen(listen, host, sizeof host, &port, err);
-    if (rc) return rc;
-
-    struct sockaddr_storage ss;
-    memset(&ss, 0, sizeof ss);
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION;
-    bool any = !*host;
-    if (!any) {
-        struct addrinfo hints, *ai = NULL;
-        memset(&hints, 0, sizeof hints);
-        hints.ai_family = AF_UNSPEC;
-        hints.ai_socktype = SOCK_STREAM;
-        hints.ai_flags = AI_PASSIVE;
-        int e = getaddrinfo(host, NULL, &hints, &ai);
-        if (e || !ai)
-            return gf_error_set(err, GF_EUSAGE, listen, "cannot resolve \"%s\": %s", host,
-                                e ? gai_strerror(e) : "no address");
-        memcpy(&ss, ai->ai_addr, ai->ai_addrlen);
-        freeaddrinfo(ai);
-        if (ss.ss_family == AF_INET6) {
-            ((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)port);
-            flags |= MHD_USE_IPv6;
-        } else {
-            ((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)port);
-        }
-    }
-
     gf_httpd *h = gf_xcalloc(1, sizeof *h);
     h->c = c;
     h->min_interval_s = min_interval_s;
     h->last = -1;
     gf_scrape_init(&h->scrape);
     pthread_mutex_init(&h->lock, NULL);
-    if (any) {
-        /* every address: IPv6 with IPv4 mapped, else IPv4 alone */
-        h->d = MHD_start_daemon(flags | MHD_USE_DUAL_STACK, (uint16_t)port, NULL, NULL, handler, h,
-                                MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONNECTION_LIMIT,
-                                MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONNECTION_TIMEOUT_S,
-                                MHD_OPTION_END);
-        if (!h->d)
-            h->d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, handler, h,
-                                    MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONNECTION_LIMIT,
-                                    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONNECTION_TIMEOUT_S,
-                                    MHD_OPTION_END);
-    } else {
-        h->d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, handler, h, MHD_OPTION_SOCK_ADDR,
-                                (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT,
-                                (unsigned)CONNECTION_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT,
-                                (unsigned)CONNECTION_TIMEOUT_S, MHD_OPTION_END);
-    }
-    if (!h->d) {
-        int e = errno;
+    gf_err rc = gf_http_listen(listen, handler, h, &h->d, bound, bound_n, err);
+    if (rc) {
         gf_httpd_stop(h);
-        return gf_error_set(err, GF_EIO, listen, "cannot listen: %s",
-                            e ? strerror(e) : "libmicrohttpd refused to start");
-    }
-    if (bound && bound_n) {
-        const union MHD_DaemonInfo *info = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_LISTEN_FD);
-        struct sockaddr_storage got;
-        socklen_t gl = sizeof got;
-        char addr[INET6_ADDRSTRLEN] = "?";
-        unsigned got_port = port;
-        if (info && getsockname(info->listen_fd, (struct sockaddr *)&got, &gl) == 0) {
-            if (got.ss_family == AF_INET6) {
-                const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&got;
-                inet_ntop(AF_INET6, &a->sin6_addr, addr, sizeof addr);
-                got_port = ntohs(a->sin6_port);
-            } else {
-                const struct sockaddr_in *a = (const struct sockaddr_in *)&got;
-                inet_ntop(AF_INET, &a->sin_addr, addr, sizeof addr);
-                got_port = ntohs(a->sin_port);
-            }
-        }
-        if (strchr(addr, ':'))
-            snprintf(bound, bound_n, "[%s]:%u", addr, got_port);
-        else
-            snprintf(bound, bound_n, "%s:%u", addr, got_port);
+        return rc;
     }
     *out = h;
     return GF_OK;

@@ -136,21 +136,20 @@ void gf_http_publish(gf_http_server *h, const char *path, unsigned status, const
 }
 
 static struct MHD_Daemon *start_daemon(unsigned flags, unsigned port, const struct sockaddr *sa,
-                                       gf_http_server *h)
+                                       MHD_AccessHandlerCallback fn, void *ctx)
 {
     if (sa)
-        return MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, handler, h, MHD_OPTION_SOCK_ADDR,
+        return MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, fn, ctx, MHD_OPTION_SOCK_ADDR,
                                 sa, MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONNECTION_LIMIT,
                                 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONNECTION_TIMEOUT_S,
                                 MHD_OPTION_END);
-    return MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, handler, h,
-                            MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONNECTION_LIMIT,
-                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONNECTION_TIMEOUT_S,
-                            MHD_OPTION_END);
+    return MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, fn, ctx, MHD_OPTION_CONNECTION_LIMIT,
+                            (unsigned)CONNECTION_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT,
+                            (unsigned)CONNECTION_TIMEOUT_S, MHD_OPTION_END);
 }
 
-gf_err gf_http_start(const char *listen, gf_http_server **out, char *bound, size_t bound_n,
-                     gf_error *err)
+gf_err gf_http_listen(const char *listen, MHD_AccessHandlerCallback fn, void *ctx,
+                      struct MHD_Daemon **out, char *bound, size_t bound_n, gf_error *err)
 {
     *out = NULL;
     char host[256];
@@ -180,23 +179,21 @@ gf_err gf_http_start(const char *listen, gf_http_server **out, char *bound, size
             ((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)port);
         }
     }
-    gf_http_server *h = gf_xcalloc(1, sizeof *h);
-    pthread_mutex_init(&h->lock, NULL);
+    struct MHD_Daemon *d;
     if (any) {
         /* every address: IPv6 with IPv4 mapped, else IPv4 alone */
-        h->d = start_daemon(flags | MHD_USE_DUAL_STACK, port, NULL, h);
-        if (!h->d) h->d = start_daemon(flags, port, NULL, h);
+        d = start_daemon(flags | MHD_USE_DUAL_STACK, port, NULL, fn, ctx);
+        if (!d) d = start_daemon(flags, port, NULL, fn, ctx);
     } else {
-        h->d = start_daemon(flags, port, (const struct sockaddr *)&ss, h);
+        d = start_daemon(flags, port, (const struct sockaddr *)&ss, fn, ctx);
     }
-    if (!h->d) {
+    if (!d) {
         int e = errno;
-        gf_http_stop(h);
         return gf_error_set(err, GF_EIO, listen, "cannot listen: %s",
                             e ? strerror(e) : "libmicrohttpd refused to start");
     }
     if (bound && bound_n) {
-        const union MHD_DaemonInfo *info = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_LISTEN_FD);
+        const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_LISTEN_FD);
         struct sockaddr_storage got;
         socklen_t gl = sizeof got;
         char addr[INET6_ADDRSTRLEN] = "?";
@@ -216,6 +213,21 @@ gf_err gf_http_start(const char *listen, gf_http_server **out, char *bound, size
             snprintf(bound, bound_n, "[%s]:%u", addr, got_port);
         else
             snprintf(bound, bound_n, "%s:%u", addr, got_port);
+    }
+    *out = d;
+    return GF_OK;
+}
+
+gf_err gf_http_start(const char *listen, gf_http_server **out, char *bound, size_t bound_n,
+                     gf_error *err)
+{
+    *out = NULL;
+    gf_http_server *h = gf_xcalloc(1, sizeof *h);
+    pthread_mutex_init(&h->lock, NULL);
+    gf_err rc = gf_http_listen(listen, handler, h, &h->d, bound, bound_n, err);
+    if (rc) {
+        gf_http_stop(h);
+        return rc;
     }
     *out = h;
     return GF_OK;

@@ -14,6 +14,7 @@
 
 #include "core/err.h"
 
+#include <microhttpd.h>
 #include <stddef.h>
 
 typedef struct gf_http_server gf_http_server;
@@ -23,6 +24,13 @@ typedef struct gf_http_server gf_http_server;
  * GF_EUSAGE naming the address otherwise. */
 gf_err gf_http_parse_listen(const char *listen, char *host, size_t host_n, unsigned *port,
                             gf_error *err);
+
+/* The listening part, for servers with a handler of their own (the
+ * exporter's): a libmicrohttpd daemon, a thread per connection, at most 64
+ * connections, 30 s idle timeout, calling fn with ctx. bound as below.
+ * GF_EUSAGE for a bad address, GF_EIO when it cannot listen. */
+gf_err gf_http_listen(const char *listen, MHD_AccessHandlerCallback fn, void *ctx,
+                      struct MHD_Daemon **out, char *bound, size_t bound_n, gf_error *err);
 
 /* Starts serving on listen. bound (may be NULL) receives "HOST:PORT" as
  * bound, with the real port. GF_EUSAGE for a bad address, GF_EIO when it
