@@ -5,6 +5,7 @@
 #include "testutil.h"
 #include "exporter/httpd.h"
 #include "exporter/metrics.h"
+#include "io/promtext.h"
 
 #include <curl/curl.h>
 #include <math.h>
@@ -24,7 +25,7 @@ static char *value(double v)
 {
     static char buf[64];
     gf_sbuf b = GF_SBUF_INIT;
-    gf_metrics_format_value(&b, v);
+    gf_promtext_format_value(&b, v);
     snprintf(buf, sizeof buf, "%s", b.s);
     gf_sbuf_free(&b);
     return buf;
@@ -60,10 +61,10 @@ static void test_label_escaping(void **state)
 {
     (void)state;
     gf_sbuf b = GF_SBUF_INIT;
-    gf_metrics_escape_label(&b, "a\\b\"c\nd\te");
+    gf_promtext_escape_label(&b, "a\\b\"c\nd\te");
     assert_string_equal(b.s, "a\\\\b\\\"c\\nd\te"); /* only \, " and LF are escaped */
     gf_sbuf_free(&b);
-    gf_metrics_escape_label(&b, "");
+    gf_promtext_escape_label(&b, "");
     assert_string_equal(gf_sbuf_str(&b), "");
     gf_sbuf_free(&b);
 }

@@ -3,6 +3,7 @@
  * savings with harm (core/sim.h); optionally an HTML report. */
 #include "commands.h"
 #include "core/gen.h"
+#include "core/policy.h"
 #include "core/sim.h"
 #include "io/azure_trace.h"
 #include "io/history_sqlite.h"
@@ -117,27 +118,14 @@ static void show_progress(void *ctx, gf_sim_policy p, double done)
     fflush(stderr);
 }
 
-static const char *fmt_duration(double s, char *buf, size_t n)
-{
-    if (s >= 86400 && fmod(s, 86400) == 0)
-        snprintf(buf, n, "%.0fd", s / 86400);
-    else if (s >= 3600 && fmod(s, 3600) == 0)
-        snprintf(buf, n, "%.0fh", s / 3600);
-    else if (s >= 60 && fmod(s, 60) == 0)
-        snprintf(buf, n, "%.0fm", s / 60);
-    else
-        snprintf(buf, n, "%.0fs", s);
-    return buf;
-}
-
 static void print_table(const gf_sim_report *r, const char *cluster, const char *demand,
                         uint64_t seed)
 {
     char d1[32];
     printf("Simulated %.4g days at %s steps: %s; %u GPU services (%u pods), %s demand, seed "
            "%llu\n",
-           r->duration_s / 86400, fmt_duration(r->step_s, d1, sizeof d1), cluster, r->services,
-           r->service_pods, demand, (unsigned long long)seed);
+           r->duration_s / 86400, gf_format_duration((int64_t)r->step_s, d1, sizeof d1), cluster,
+           r->services, r->service_pods, demand, (unsigned long long)seed);
     printf("Demand mix: %.0f%% of containers use their full GPU (as sized), median use %.2f of "
            "the allocation, %.0f%% under half; %.0f%% exceed their allocation at some point\n\n",
            100 * r->mix.full_share, r->mix.median_use, 100 * r->mix.under_half,

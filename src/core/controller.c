@@ -13,17 +13,6 @@
 #include <string.h>
 #include <time.h>
 
-/* snprintf for messages that may be cut: long reasons are truncated, by design. */
-static void textf(char *buf, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static void textf(char *buf, size_t n, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, n, fmt, ap);
-    va_end(ap);
-}
-
 /* --- names -------------------------------------------------------------------------- */
 
 const char *gf_ctl_kind_name(gf_ctl_kind k)
@@ -403,7 +392,7 @@ static void resize_cand(cands *cs, const gf_model *m, const gf_ctl_meta *meta, d
     c.a.unit_key = gf_recommend_unit_annotation(unit);
     const char *tv = gf_kvs_get(&m->workloads.v[wi].template_annotations, c.a.unit_key);
     if (tv)
-        textf(c.a.from, sizeof c.a.from, "%s", tv);
+        gf_textf(c.a.from, sizeof c.a.from, "%s", tv);
     else
         gf_recommend_value_text(unit, current, c.a.from, sizeof c.a.from);
     gf_recommend_value_text(unit, v, c.a.to, sizeof c.a.to);
@@ -412,14 +401,14 @@ static void resize_cand(cands *cs, const gf_model *m, const gf_ctl_meta *meta, d
     gf_ctl_format_last_change(floor(now), c.a.unit_key, c.a.from, c.a.to,
                               gf_ctl_reason_name(reason), why, c.a.last_change,
                               sizeof c.a.last_change);
-    textf(c.a.event_reason, sizeof c.a.event_reason, "%s",
-          reason == GF_CTL_R_UPSIZE     ? "GPUAllocationUpsized"
-          : reason == GF_CTL_R_DOWNSIZE ? "GPUAllocationDownsized"
-                                        : "GPUFairUseUpsized");
+    gf_textf(c.a.event_reason, sizeof c.a.event_reason, "%s",
+             reason == GF_CTL_R_UPSIZE     ? "GPUAllocationUpsized"
+             : reason == GF_CTL_R_DOWNSIZE ? "GPUAllocationDownsized"
+                                           : "GPUFairUseUpsized");
     const gf_workload *w = &m->workloads.v[wi];
-    textf(c.a.message, sizeof c.a.message, "%s %s/%s/%s %s %s -> %s (%s): %s",
-          up ? "upsize" : "downsize", w->ns, w->kind, w->name, c.a.unit_key, c.a.from, c.a.to,
-          gf_ctl_reason_name(reason), why);
+    gf_textf(c.a.message, sizeof c.a.message, "%s %s/%s/%s %s %s -> %s (%s): %s",
+             up ? "upsize" : "downsize", w->ns, w->kind, w->name, c.a.unit_key, c.a.from, c.a.to,
+             gf_ctl_reason_name(reason), why);
     c.prio = prio;
     push(cs, &c);
 }
@@ -434,15 +423,15 @@ static void recommend_cand(cands *cs, const gf_model *m, const gf_ctl_meta *meta
     c.a.unit_key = gf_recommend_unit_annotation(r->in.unit);
     char head[200];
     rec_head(r, head, sizeof head);
-    textf(c.a.recommendation, sizeof c.a.recommendation, "%s, confidence %.2f): %s", head,
-          r->confidence, r->reason);
+    gf_textf(c.a.recommendation, sizeof c.a.recommendation, "%s, confidence %.2f): %s", head,
+             r->confidence, r->reason);
     gf_recommend_value_text(r->in.unit, r->current, c.a.from, sizeof c.a.from);
     gf_recommend_value_text(r->in.unit, r->recommended, c.a.to, sizeof c.a.to);
-    textf(c.a.event_reason, sizeof c.a.event_reason, "GPUAllocationRecommended");
+    gf_textf(c.a.event_reason, sizeof c.a.event_reason, "GPUAllocationRecommended");
     const gf_workload *w = &m->workloads.v[wi];
-    textf(c.a.message, sizeof c.a.message, "recommend %s/%s/%s %s %s -> %s (%s): %s", w->ns,
-          w->kind, w->name, c.a.unit_key, c.a.from, c.a.to, gf_rec_action_name(r->action),
-          r->reason);
+    gf_textf(c.a.message, sizeof c.a.message, "recommend %s/%s/%s %s %s -> %s (%s): %s", w->ns,
+             w->kind, w->name, c.a.unit_key, c.a.from, c.a.to, gf_rec_action_name(r->action),
+             r->reason);
     c.prio = 10;
     push(cs, &c);
 }
@@ -455,8 +444,8 @@ static void clear_cand(cands *cs, const gf_model *m, const gf_ctl_meta *meta, ui
     c.a = blank_action(GF_CTL_RECOMMEND, GF_CTL_R_RECOMMEND_CLEAR);
     target_workload(&c.a, m, wi, meta);
     const gf_workload *w = &m->workloads.v[wi];
-    textf(c.a.message, sizeof c.a.message, "recommendation of %s/%s/%s removed: %s", w->ns, w->kind,
-          w->name, r->reason);
+    gf_textf(c.a.message, sizeof c.a.message, "recommendation of %s/%s/%s removed: %s", w->ns,
+             w->kind, w->name, r->reason);
     c.prio = 10;
     push(cs, &c);
 }
@@ -603,10 +592,10 @@ static gf_err fair_use(cands *cs, const gf_ctl_config *cfg, const gf_ctl_input *
             memset(&c, 0, sizeof c);
             c.a = blank_action(GF_CTL_EVICT, reason);
             target_pod(&c.a, m, changed);
-            textf(c.a.event_reason, sizeof c.a.event_reason, "GPUFairUseEvicted");
-            textf(c.a.message, sizeof c.a.message, "evict %s/%s from GPU %s/%d (%s): %s; %s",
-                  m->pods.v[changed].ns, m->pods.v[changed].name, g->node, (int)g->index,
-                  gf_fair_kind_name(f->kind), f->signal, resp->reason);
+            gf_textf(c.a.event_reason, sizeof c.a.event_reason, "GPUFairUseEvicted");
+            gf_textf(c.a.message, sizeof c.a.message, "evict %s/%s from GPU %s/%d (%s): %s; %s",
+                     m->pods.v[changed].ns, m->pods.v[changed].name, g->node, (int)g->index,
+                     gf_fair_kind_name(f->kind), f->signal, resp->reason);
             c.prio = prio;
             push(cs, &c);
             continue;
@@ -618,16 +607,16 @@ static gf_err fair_use(cands *cs, const gf_ctl_config *cfg, const gf_ctl_input *
         memset(&c, 0, sizeof c);
         c.a = blank_action(GF_CTL_REPORT, reason);
         target_pod(&c.a, m, fs->pods.v[about].pod);
-        textf(c.a.key, sizeof c.a.key, "%s/%s/%d/%s/%s", gf_fair_kind_name(f->kind), g->node,
-              (int)g->index, c.a.target.ns, c.a.target.name);
+        gf_textf(c.a.key, sizeof c.a.key, "%s/%s/%d/%s/%s", gf_fair_kind_name(f->kind), g->node,
+                 (int)g->index, c.a.target.ns, c.a.target.name);
         if (is_stamped(st->reported.v, st->reported.n, c.a.key, in->now - cfg->report_every_s))
             continue;
         c.a.warning = true;
-        textf(c.a.event_reason, sizeof c.a.event_reason, "%s", fair_event_reason(f->kind));
-        textf(c.a.message, sizeof c.a.message, "%s on GPU %s/%d [%s]: %s; response %s%s: %s",
-              gf_fair_kind_name(f->kind), g->node, (int)g->index,
-              gf_fair_severity_name(f->severity), f->signal, gf_fair_action_name(resp->action),
-              resp->apply ? "" : " (proposed)", resp->reason);
+        gf_textf(c.a.event_reason, sizeof c.a.event_reason, "%s", fair_event_reason(f->kind));
+        gf_textf(c.a.message, sizeof c.a.message, "%s on GPU %s/%d [%s]: %s; response %s%s: %s",
+                 gf_fair_kind_name(f->kind), g->node, (int)g->index,
+                 gf_fair_severity_name(f->severity), f->signal, gf_fair_action_name(resp->action),
+                 resp->apply ? "" : " (proposed)", resp->reason);
         c.prio = 10;
         push(cs, &c);
     }
@@ -650,9 +639,10 @@ static void evict_cand(cands *cs, const gf_model *m, uint32_t pi, const char *no
     memset(&c, 0, sizeof c);
     c.a = blank_action(GF_CTL_EVICT, GF_CTL_R_CONSOLIDATE);
     target_pod(&c.a, m, pi);
-    textf(c.a.event_reason, sizeof c.a.event_reason, "GPUConsolidationEvicted");
-    textf(c.a.message, sizeof c.a.message, "evict %s/%s: node %s is being drained (consolidation)",
-          m->pods.v[pi].ns, m->pods.v[pi].name, node);
+    gf_textf(c.a.event_reason, sizeof c.a.event_reason, "GPUConsolidationEvicted");
+    gf_textf(c.a.message, sizeof c.a.message,
+             "evict %s/%s: node %s is being drained (consolidation)", m->pods.v[pi].ns,
+             m->pods.v[pi].name, node);
     c.prio = 4;
     push(cs, &c);
 }
@@ -708,10 +698,10 @@ static gf_err consolidation(cands *cs, const gf_ctl_config *cfg, const gf_ctl_in
         c.a = blank_action(GF_CTL_CORDON, GF_CTL_R_CONSOLIDATE);
         c.a.node = dr->node;
         c.a.target = (gf_ctl_target){"Node", NULL, n->name, NULL};
-        textf(c.a.event_reason, sizeof c.a.event_reason, "GPUNodeDraining");
-        textf(c.a.message, sizeof c.a.message,
-              "drain node %s: its %u pod(s) fit on the other nodes; %u GPU(s) freed", n->name,
-              dr->n_moves, dr->gpus_freed);
+        gf_textf(c.a.event_reason, sizeof c.a.event_reason, "GPUNodeDraining");
+        gf_textf(c.a.message, sizeof c.a.message,
+                 "drain node %s: its %u pod(s) fit on the other nodes; %u GPU(s) freed", n->name,
+                 dr->n_moves, dr->gpus_freed);
         c.prio = 4;
         push(cs, &c);
         for (uint32_t k = 0; k < dr->n_moves; k++)

@@ -13,18 +13,6 @@
 #define EPS 1e-9
 #define GIB (1024.0 * 1024.0 * 1024.0)
 
-/* snprintf for explanation texts, which are bounded and may be cut short:
- * through a function the compiler does not warn about the truncation. */
-static int textf(char *buf, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int textf(char *buf, size_t n, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int k = vsnprintf(buf, n, fmt, ap);
-    va_end(ap);
-    return k;
-}
-
 const char *gf_fair_kind_name(gf_fair_kind k)
 {
     static const char *const names[GF_FAIR_KIND_COUNT] = {"memory-overrun", "device-memory-full",
@@ -471,27 +459,16 @@ static double last_action(const gf_fair_tracker *tr, const gf_fair_pod *p)
 
 /* --- detection ------------------------------------------------------------------------ */
 
-/* "5m", "1h2m", "45s" into buf. */
+/* "5m", "1h2m", "45s" into buf ("?" for no time). */
 static const char *dur_text(double s, char *buf, size_t n)
 {
-    if (!(s >= 0) || !isfinite(s)) return textf(buf, n, "?"), buf;
-    long long t = llround(s);
-    if (t >= 3600 && t % 60 == 0 && t % 3600)
-        textf(buf, n, "%lldh%lldm", t / 3600, t % 3600 / 60);
-    else if (t >= 3600 && t % 3600 == 0)
-        textf(buf, n, "%lldh", t / 3600);
-    else if (t >= 60 && t % 60 == 0)
-        textf(buf, n, "%lldm", t / 60);
-    else if (t >= 60)
-        textf(buf, n, "%lldm%llds", t / 60, t % 60);
-    else
-        textf(buf, n, "%llds", t);
-    return buf;
+    if (!(s >= 0) || !isfinite(s)) return gf_textf(buf, n, "?"), buf;
+    return gf_format_duration(llround(s), buf, n);
 }
 
 static const char *pod_text(const gf_fair_pod *p, char *buf, size_t n)
 {
-    textf(buf, n, "%s/%s", p->ns ? p->ns : "?", p->name ? p->name : "?");
+    gf_textf(buf, n, "%s/%s", p->ns ? p->ns : "?", p->name ? p->name : "?");
     return buf;
 }
 
@@ -564,16 +541,16 @@ static void detect_gpu(detect_ctx *c, uint32_t gi, pod_eval *pe)
         f->observed = pods[k].memory_bytes;
         f->allowed = pe[k].allowed;
         f->amount = f->observed - f->allowed;
-        textf(f->signal, sizeof f->signal,
-              "GPU memory: %s uses %.2f GiB, above its allocation %.2f x %.2f GiB = %.2f GiB "
-              "by %.0f%% (margin %.0f%%); device %.2f of %.2f GiB used (%.0f%%)%s",
-              pod_text(&pods[k], a, sizeof a), f->observed / GIB, pods[k].fraction, ge.total / GIB,
-              f->allowed / GIB, 100.0 * (f->observed / f->allowed - 1.0),
-              100.0 * fp->memory_overrun_margin, ge.used / GIB, ge.total / GIB,
-              100.0 * ge.used / ge.total,
-              critical ? ", at or above deviceMemoryFullRatio: GPU-mates may run out of "
-                         "memory now"
-                       : "");
+        gf_textf(f->signal, sizeof f->signal,
+                 "GPU memory: %s uses %.2f GiB, above its allocation %.2f x %.2f GiB = %.2f GiB "
+                 "by %.0f%% (margin %.0f%%); device %.2f of %.2f GiB used (%.0f%%)%s",
+                 pod_text(&pods[k], a, sizeof a), f->observed / GIB, pods[k].fraction,
+                 ge.total / GIB, f->allowed / GIB, 100.0 * (f->observed / f->allowed - 1.0),
+                 100.0 * fp->memory_overrun_margin, ge.used / GIB, ge.total / GIB,
+                 100.0 * ge.used / ge.total,
+                 critical ? ", at or above deviceMemoryFullRatio: GPU-mates may run out of "
+                            "memory now"
+                          : "");
         for (uint32_t j = 0; j < g->n_pods; j++)
             if (j != k) add_affected(c, f, g->first_pod + j);
         mem_offender = true;
@@ -599,15 +576,15 @@ static void detect_gpu(detect_ctx *c, uint32_t gi, pod_eval *pe)
         f->allowed = fp->device_memory_full_ratio * ge.total;
         f->amount = ge.used - f->allowed;
         if (worst != GF_NONE)
-            textf(b, sizeof b, "; %s is %.2f GiB above its allocation",
-                  pod_text(&pods[worst], a, sizeof a), worst_over / GIB);
+            gf_textf(b, sizeof b, "; %s is %.2f GiB above its allocation",
+                     pod_text(&pods[worst], a, sizeof a), worst_over / GIB);
         else
-            textf(b, sizeof b, "; every pod is within its allocation");
-        textf(f->signal, sizeof f->signal,
-              "device memory: %.2f of %.2f GiB used (%.0f%%), at or above "
-              "deviceMemoryFullRatio %.0f%%%s",
-              ge.used / GIB, ge.total / GIB, 100.0 * ge.used / ge.total,
-              100.0 * fp->device_memory_full_ratio, b);
+            gf_textf(b, sizeof b, "; every pod is within its allocation");
+        gf_textf(f->signal, sizeof f->signal,
+                 "device memory: %.2f of %.2f GiB used (%.0f%%), at or above "
+                 "deviceMemoryFullRatio %.0f%%%s",
+                 ge.used / GIB, ge.total / GIB, 100.0 * ge.used / ge.total,
+                 100.0 * fp->device_memory_full_ratio, b);
         for (uint32_t j = 0; j < g->n_pods; j++)
             if (j != worst) add_affected(c, f, g->first_pod + j);
     }
@@ -644,22 +621,22 @@ static void detect_gpu(detect_ctx *c, uint32_t gi, pod_eval *pe)
         const pod_eval *ve = &pe[first_victim];
         char mean[96] = "";
         if (valid_share(pods[k].sm_share_mean) && g->window_s > 0)
-            textf(mean, sizeof mean, ", mean %.2f over %s", pods[k].sm_share_mean,
-                  dur_text(g->window_s, d2, sizeof d2));
+            gf_textf(mean, sizeof mean, ", mean %.2f over %s", pods[k].sm_share_mean,
+                     dur_text(g->window_s, d2, sizeof d2));
         char victim[200];
         if (valid_share(v->demand_sm))
-            textf(victim, sizeof victim, "%s gets %.2f of the %.2f it is owed (demand %.2f)",
-                  pod_text(v, b, sizeof b), ve->sm_cur, ve->owed, v->demand_sm);
+            gf_textf(victim, sizeof victim, "%s gets %.2f of the %.2f it is owed (demand %.2f)",
+                     pod_text(v, b, sizeof b), ve->sm_cur, ve->owed, v->demand_sm);
         else
-            textf(victim, sizeof victim,
-                  "%s gets %.2f of its fair %.2f with the device's SMs saturated (%.0f%%)",
-                  pod_text(v, b, sizeof b), ve->sm_cur, ve->ent, 100.0 * ge.sm_dev);
-        textf(f->signal, sizeof f->signal,
-              "SM time: %s has had %.2f of the GPU (fair share %.2f, %s%s) for %s (hogWindow "
-              "%s) while %s%s",
-              pod_text(&pods[k], a, sizeof a), f->observed, pe[k].ent, pe[k].ent_by, mean,
-              dur_text(held, d1, sizeof d1), dur_text(c->window, d2, sizeof d2), victim,
-              n_victims > 1 ? " (and others)" : "");
+            gf_textf(victim, sizeof victim,
+                     "%s gets %.2f of its fair %.2f with the device's SMs saturated (%.0f%%)",
+                     pod_text(v, b, sizeof b), ve->sm_cur, ve->ent, 100.0 * ge.sm_dev);
+        gf_textf(f->signal, sizeof f->signal,
+                 "SM time: %s has had %.2f of the GPU (fair share %.2f, %s%s) for %s (hogWindow "
+                 "%s) while %s%s",
+                 pod_text(&pods[k], a, sizeof a), f->observed, pe[k].ent, pe[k].ent_by, mean,
+                 dur_text(held, d1, sizeof d1), dur_text(c->window, d2, sizeof d2), victim,
+                 n_victims > 1 ? " (and others)" : "");
         for (uint32_t j = 0; j < g->n_pods; j++) {
             if (j == k || !pe[j].starved) continue;
             const gf_fair_since *vs = seen(c, gi, g->first_pod + j);
@@ -677,10 +654,10 @@ static void detect_gpu(detect_ctx *c, uint32_t gi, pod_eval *pe)
         f->observed = ge.mem_need;
         f->allowed = 1.0;
         f->amount = ge.mem_need - 1.0;
-        textf(f->signal, sizeof f->signal,
-              "GPU memory: the pods need %.2f of the GPU's %.2f GiB (used or demanded) while "
-              "each is within its allocation (margin %.0f%%)",
-              ge.mem_need, ge.total / GIB, 100.0 * fp->memory_overrun_margin);
+        gf_textf(f->signal, sizeof f->signal,
+                 "GPU memory: the pods need %.2f of the GPU's %.2f GiB (used or demanded) while "
+                 "each is within its allocation (margin %.0f%%)",
+                 ge.mem_need, ge.total / GIB, 100.0 * fp->memory_overrun_margin);
         for (uint32_t j = 0; j < g->n_pods; j++)
             add_affected(c, f, g->first_pod + j);
     }
@@ -692,11 +669,11 @@ static void detect_gpu(detect_ctx *c, uint32_t gi, pod_eval *pe)
             f->observed = ge.sm_need;
             f->allowed = 1.0;
             f->amount = ge.sm_need - 1.0;
-            textf(f->signal, sizeof f->signal,
-                  "SM time: the pods need %.2f of the GPU (demand, else the mean over the "
-                  "window)%s%s, and no single pod is a hog",
-                  ge.sm_need, !isnan(since) ? " for " : "",
-                  !isnan(since) ? dur_text(c->now - since, d1, sizeof d1) : "");
+            gf_textf(f->signal, sizeof f->signal,
+                     "SM time: the pods need %.2f of the GPU (demand, else the mean over the "
+                     "window)%s%s, and no single pod is a hog",
+                     ge.sm_need, !isnan(since) ? " for " : "",
+                     !isnan(since) ? dur_text(c->now - since, d1, sizeof d1) : "");
             for (uint32_t j = 0; j < g->n_pods; j++)
                 add_affected(c, f, g->first_pod + j);
         }
@@ -782,14 +759,14 @@ static bool try_option(respond_ctx *c, const gf_fair_finding *f, const option *o
     const gf_fair_gpu *g = &c->st->gpus.v[f->gpu];
     char who[300];
     pod_text(sp, who, sizeof who);
-    if (!c->view) return textf(why, n, "no cluster model to place a new pod with"), false;
+    if (!c->view) return gf_textf(why, n, "no cluster model to place a new pod with"), false;
     if (sp->pod == GF_NONE || sp->pod >= c->view->m->pods.n)
-        return textf(why, n, "it is not in the cluster model"), false;
+        return gf_textf(why, n, "it is not in the cluster model"), false;
     const char *mwhy = NULL;
-    if (!gf_rebalance_movable(c->view, sp->pod, &mwhy)) return textf(why, n, "%s", mwhy), false;
+    if (!gf_rebalance_movable(c->view, sp->pod, &mwhy)) return gf_textf(why, n, "%s", mwhy), false;
     gf_rebalance_need nd;
     if (!gf_rebalance_need_of(c->view, sp->pod, &nd))
-        return textf(why, n, "it holds no GPU"), false;
+        return gf_textf(why, n, "it holds no GPU"), false;
     const gf_pod *old = &c->view->m->pods.v[sp->pod];
     gf_pod spec = *old;
     double total = g->memory_total_bytes;
@@ -799,8 +776,8 @@ static bool try_option(respond_ctx *c, const gf_fair_finding *f, const option *o
         double want = need * (1.0 + c->fp->memory_overrun_margin);
         double nf = round_up_step(want);
         if (nf <= sp->fraction + EPS)
-            return textf(why, n, "a larger fraction than %.2f would not be a change (need %.2f)",
-                         sp->fraction, need),
+            return gf_textf(why, n, "a larger fraction than %.2f would not be a change (need %.2f)",
+                            sp->fraction, need),
                    false;
         spec.share = GF_SHARE_FRACTION;
         spec.gpu_fraction = nf;
@@ -808,30 +785,30 @@ static bool try_option(respond_ctx *c, const gf_fair_finding *f, const option *o
         char where[400];
         if (!gf_rebalance_target(c->view, &spec, &nd, true, c->env->scorer, &resp->to, where,
                                  sizeof where))
-            return textf(why, n, "no GPU for fraction %.2f: %s", nf, where), false;
+            return gf_textf(why, n, "no GPU for fraction %.2f: %s", nf, where), false;
         gf_rebalance_commit(c->view, old, &spec, &nd, &resp->to);
         resp->action = GF_FAIR_ACT_UPSIZE;
         resp->pod = o->pod;
         resp->new_fraction = nf;
         char unit[96] = "";
         if (old->share == GF_SHARE_MEMORY && total > 0)
-            textf(unit, sizeof unit, " (gpu-memory %.0f MiB)", ceil(nf * total / GF_FAIR_MIB));
-        textf(resp->reason, sizeof resp->reason,
-              "upsize %s from %.2f to %.2f%s (need %.2f of the GPU + %.0f%% margin, rounded "
-              "up to %.2f%s); the new pod goes to %s",
-              who, sp->fraction, nf, unit, need, 100.0 * c->fp->memory_overrun_margin,
-              GF_FAIR_FRACTION_STEP, want > 1.0 ? ", capped at a whole GPU" : "", where);
+            gf_textf(unit, sizeof unit, " (gpu-memory %.0f MiB)", ceil(nf * total / GF_FAIR_MIB));
+        gf_textf(resp->reason, sizeof resp->reason,
+                 "upsize %s from %.2f to %.2f%s (need %.2f of the GPU + %.0f%% margin, rounded "
+                 "up to %.2f%s); the new pod goes to %s",
+                 who, sp->fraction, nf, unit, need, 100.0 * c->fp->memory_overrun_margin,
+                 GF_FAIR_FRACTION_STEP, want > 1.0 ? ", capped at a whole GPU" : "", where);
         return true;
     }
     char where[400];
     if (!gf_rebalance_target(c->view, &spec, &nd, false, c->env->scorer, &resp->to, where,
                              sizeof where))
-        return textf(why, n, "nowhere to go: %s", where), false;
+        return gf_textf(why, n, "nowhere to go: %s", where), false;
     gf_rebalance_commit(c->view, old, &spec, &nd, &resp->to);
     resp->action = GF_FAIR_ACT_MOVE;
     resp->pod = o->pod;
-    textf(resp->reason, sizeof resp->reason, "move %s (fraction %.2f) to %s", who, sp->fraction,
-          where);
+    gf_textf(resp->reason, sizeof resp->reason, "move %s (fraction %.2f) to %s", who, sp->fraction,
+             where);
     return true;
 }
 
@@ -872,15 +849,15 @@ static void respond_offender(respond_ctx *c, const gf_fair_finding *f, gf_fair_r
             victims.v[j - 1] = t;
         }
     if (!f->n_affected) {
-        textf(resp->rule, sizeof resp->rule,
-              "%s is alone on its GPU: a larger allocation keeps KAI from placing a pod in the "
-              "memory it already uses",
-              who);
+        gf_textf(resp->rule, sizeof resp->rule,
+                 "%s is alone on its GPU: a larger allocation keeps KAI from placing a pod in the "
+                 "memory it already uses",
+                 who);
         gf_vec_push(&opts, up);
     } else if (offender_lowest) {
-        textf(resp->rule, sizeof resp->rule,
-              "the offender %s has the lowest priority (%d, GPU-mates %d and up): it yields", who,
-              (int)off->priority, (int)min_victim);
+        gf_textf(resp->rule, sizeof resp->rule,
+                 "the offender %s has the lowest priority (%d, GPU-mates %d and up): it yields",
+                 who, (int)off->priority, (int)min_victim);
         gf_vec_push(&opts, up);
         for (size_t i = 0; i < victims.n; i++)
             add_alt(c, resp, GF_FAIR_ACT_MOVE, victims.v[i],
@@ -889,10 +866,10 @@ static void respond_offender(respond_ctx *c, const gf_fair_finding *f, gf_fair_r
                     pod_text(&st->pods.v[victims.v[i]], other, sizeof other),
                     (int)st->pods.v[victims.v[i]].priority, (int)off->priority);
     } else if (any_lower) {
-        textf(resp->rule, sizeof resp->rule,
-              "a GPU-mate has lower priority (%d) than the offender %s (%d): the lower "
-              "priority yields and moves",
-              (int)min_victim, who, (int)off->priority);
+        gf_textf(resp->rule, sizeof resp->rule,
+                 "a GPU-mate has lower priority (%d) than the offender %s (%d): the lower "
+                 "priority yields and moves",
+                 (int)min_victim, who, (int)off->priority);
         for (size_t i = 0; i < victims.n; i++) {
             const gf_fair_pod *v = &st->pods.v[victims.v[i]];
             if (v->priority < off->priority) {
@@ -909,10 +886,10 @@ static void respond_offender(respond_ctx *c, const gf_fair_finding *f, gf_fair_r
                 who, (int)off->priority, (int)min_victim);
     } else {
         bool prefer_up = c->fp->response == GF_FAIR_PREFER_UPSIZE;
-        textf(resp->rule, sizeof resp->rule,
-              "equal priority (%d): fairUse.response is %s; a GPU-mate in another queue does "
-              "not make way",
-              (int)off->priority, gf_fair_prefer_name(c->fp->response));
+        gf_textf(resp->rule, sizeof resp->rule,
+                 "equal priority (%d): fairUse.response is %s; a GPU-mate in another queue does "
+                 "not make way",
+                 (int)off->priority, gf_fair_prefer_name(c->fp->response));
         if (prefer_up) gf_vec_push(&opts, up);
         for (size_t i = 0; i < victims.n; i++) {
             const gf_fair_pod *v = &st->pods.v[victims.v[i]];
@@ -947,8 +924,8 @@ static void respond_offender(respond_ctx *c, const gf_fair_finding *f, gf_fair_r
     if (!done) {
         resp->action = GF_FAIR_ACT_REPORT;
         resp->pod = GF_NONE;
-        textf(resp->reason, sizeof resp->reason,
-              "report only: no response is possible (see the rejected alternatives)");
+        gf_textf(resp->reason, sizeof resp->reason,
+                 "report only: no response is possible (see the rejected alternatives)");
     }
     gf_vec_free(&opts);
     gf_vec_free(&victims);
@@ -970,15 +947,16 @@ static uint32_t respond_overcommit(respond_ctx *c, uint32_t fi, gf_fair_response
     const gf_fair_finding *f = &c->r->findings.v[fi];
     const gf_fair_gpu *g = &c->st->gpus.v[f->gpu];
     if (!c->view || g->gpu == GF_NONE || g->gpu >= c->view->m->gpus.n) {
-        textf(base->reason, sizeof base->reason, "report only: no cluster model to move pods with");
+        gf_textf(base->reason, sizeof base->reason,
+                 "report only: no cluster model to move pods with");
         gf_vec_push(&c->r->responses, *base);
         return 1;
     }
     gf_rebalance rb = {0};
     bool ok = gf_rebalance_relieve(c->view, g->gpu, c->env->scorer, 0, &rb);
     const gf_rebalance_gpu *v = &rb.gpus.v[0];
-    textf(base->rule, sizeof base->rule, "relieve the GPU (memory %.2f, compute %.2f): %s",
-          v->mem_before, v->sm_before, v->why);
+    gf_textf(base->rule, sizeof base->rule, "relieve the GPU (memory %.2f, compute %.2f): %s",
+             v->mem_before, v->sm_before, v->why);
     uint32_t added = 0;
     GF_VEC(gf_fair_alternative) alts = {0};
     for (uint32_t i = 0; i < v->n_alt; i++) {
@@ -987,8 +965,8 @@ static uint32_t respond_overcommit(respond_ctx *c, uint32_t fi, gf_fair_response
         memset(&fa, 0, sizeof fa);
         fa.action = GF_FAIR_ACT_MOVE;
         fa.pod = state_pod_on(c->st, f->gpu, a->pod);
-        textf(fa.why, sizeof fa.why, "move %s/%s: %s", c->view->m->pods.v[a->pod].ns,
-              c->view->m->pods.v[a->pod].name, a->why);
+        gf_textf(fa.why, sizeof fa.why, "move %s/%s: %s", c->view->m->pods.v[a->pod].ns,
+                 c->view->m->pods.v[a->pod].name, a->why);
         gf_vec_push(&alts, fa);
     }
     base->first_alt = (uint32_t)c->r->alternatives.n;
@@ -996,7 +974,7 @@ static uint32_t respond_overcommit(respond_ctx *c, uint32_t fi, gf_fair_response
         gf_vec_push(&c->r->alternatives, alts.v[i]);
     base->n_alt = (uint32_t)alts.n;
     if (!ok || !v->n_moves) {
-        textf(base->reason, sizeof base->reason, "report only: %s", v->why);
+        gf_textf(base->reason, sizeof base->reason, "report only: %s", v->why);
         gf_vec_push(&c->r->responses, *base);
         added = 1;
     } else {
@@ -1007,10 +985,10 @@ static uint32_t respond_overcommit(respond_ctx *c, uint32_t fi, gf_fair_response
             resp.action = GF_FAIR_ACT_MOVE;
             resp.pod = state_pod_on(c->st, f->gpu, mv->pod);
             resp.to = mv->to;
-            textf(resp.reason, sizeof resp.reason,
-                  "move %s/%s to %s; the GPU then needs memory %.2f, compute %.2f",
-                  c->view->m->pods.v[mv->pod].ns, c->view->m->pods.v[mv->pod].name, mv->why,
-                  v->mem_after, v->sm_after);
+            gf_textf(resp.reason, sizeof resp.reason,
+                     "move %s/%s to %s; the GPU then needs memory %.2f, compute %.2f",
+                     c->view->m->pods.v[mv->pod].ns, c->view->m->pods.v[mv->pod].name, mv->why,
+                     v->mem_after, v->sm_after);
             gf_vec_push(&c->r->responses, resp);
             added++;
         }
@@ -1087,8 +1065,8 @@ gf_err gf_fair_respond(const gf_fair_policy *fp, const gf_fair_state *st, const 
         resp.first_alt = (uint32_t)r->alternatives.n;
         size_t first_resp = r->responses.n;
         if (fp->response == GF_FAIR_PREFER_REPORT) {
-            textf(resp.rule, sizeof resp.rule, "fairUse.response is report");
-            textf(resp.reason, sizeof resp.reason, "report only (Event and metric)");
+            gf_textf(resp.rule, sizeof resp.rule, "fairUse.response is report");
+            gf_textf(resp.reason, sizeof resp.reason, "report only (Event and metric)");
             gf_vec_push(&r->responses, resp);
         } else if (f->kind == GF_FAIR_MEMORY_OVERRUN || f->kind == GF_FAIR_COMPUTE_HOG) {
             respond_offender(&c, f, &resp);
@@ -1096,17 +1074,17 @@ gf_err gf_fair_respond(const gf_fair_policy *fp, const gf_fair_state *st, const 
         } else if (f->kind == GF_FAIR_DEVICE_MEMORY_FULL) {
             if (f->offender != GF_NONE && overrun_reported(r, f)) {
                 char who[300];
-                textf(resp.rule, sizeof resp.rule,
-                      "the memory-overrun finding for %s answers this one",
-                      pod_text(&st->pods.v[f->offender], who, sizeof who));
+                gf_textf(resp.rule, sizeof resp.rule,
+                         "the memory-overrun finding for %s answers this one",
+                         pod_text(&st->pods.v[f->offender], who, sizeof who));
             } else {
-                textf(resp.rule, sizeof resp.rule,
-                      "no pod is above its allocation by more than the margin: nothing to "
-                      "correct");
+                gf_textf(resp.rule, sizeof resp.rule,
+                         "no pod is above its allocation by more than the margin: nothing to "
+                         "correct");
             }
-            textf(resp.reason, sizeof resp.reason,
-                  "report only: the GPU is allocated and used nearly to the full (gpufrac "
-                  "recommend shows whether its pods' fractions are too small)");
+            gf_textf(resp.reason, sizeof resp.reason,
+                     "report only: the GPU is allocated and used nearly to the full (gpufrac "
+                     "recommend shows whether its pods' fractions are too small)");
             gf_vec_push(&r->responses, resp);
         } else {
             respond_overcommit(&c, fi, &resp);
@@ -1130,12 +1108,12 @@ gf_err gf_fair_respond(const gf_fair_policy *fp, const gf_fair_state *st, const 
         if (!actions) continue;
         char limit[160];
         if (fp->mode != GF_FAIR_MODE_ACT) {
-            textf(limit, sizeof limit, "fairUse.mode is %s", gf_fair_mode_name(fp->mode));
+            gf_textf(limit, sizeof limit, "fairUse.mode is %s", gf_fair_mode_name(fp->mode));
             why_not = limit;
         } else if (budget < actions) {
-            textf(limit, sizeof limit, "maxActionsPerHour (%d) reached%s",
-                  (int)fp->max_actions_per_hour,
-                  actions > 1 ? " (the moves relieving this GPU go together)" : "");
+            gf_textf(limit, sizeof limit, "maxActionsPerHour (%d) reached%s",
+                     (int)fp->max_actions_per_hour,
+                     actions > 1 ? " (the moves relieving this GPU go together)" : "");
             why_not = limit;
         }
         for (size_t k = first_resp; k < r->responses.n; k++) {
@@ -1143,7 +1121,7 @@ gf_err gf_fair_respond(const gf_fair_policy *fp, const gf_fair_state *st, const 
             if (p->action == GF_FAIR_ACT_REPORT) continue;
             size_t len = strlen(p->reason);
             if (why_not) {
-                textf(p->reason + len, sizeof p->reason - len, "; not applied: %s", why_not);
+                gf_textf(p->reason + len, sizeof p->reason - len, "; not applied: %s", why_not);
                 continue;
             }
             const gf_fair_pod *sp = p->pod != GF_NONE ? &st->pods.v[p->pod] : NULL;

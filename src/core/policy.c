@@ -133,6 +133,12 @@ static void fmt_duration(char *buf, size_t n, int64_t s)
     }
 }
 
+const char *gf_format_duration(int64_t s, char *buf, size_t n)
+{
+    fmt_duration(buf, n, s);
+    return buf;
+}
+
 static gf_err problem(gf_rule_problem *pb, gf_rule_field f, uint32_t others, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 static gf_err problem(gf_rule_problem *pb, gf_rule_field f, uint32_t others, const char *fmt, ...)

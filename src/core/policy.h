@@ -56,6 +56,9 @@ typedef enum gf_mode {
  * largest first, each once ("30s", "5m", "24h", "7d", "1h30m"), at most
  * 100 years. False with *why (static text) otherwise. */
 bool gf_parse_duration(const char *s, int64_t *out, const char **why);
+/* The inverse, into buf: "1d2h30m5s" style (largest units first, zero units
+ * left out), "0s" for zero. Returns buf. */
+const char *gf_format_duration(int64_t s, char *buf, size_t n);
 
 /* "off", "recommend", "auto". */
 const char *gf_mode_name(gf_mode m);

@@ -1,6 +1,7 @@
 /* rebalance.c - moves that relieve over-committed GPUs, see rebalance.h for
  * the rules (actual-need check, least disruption, roll back). */
 #include "rebalance.h"
+#include "../util/sbuf.h"
 #include "kai.h"
 
 #include <math.h>
@@ -8,18 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* snprintf for explanation texts, which are bounded and may be cut short:
- * through a function the compiler does not warn about the truncation. */
-static int textf(char *buf, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int textf(char *buf, size_t n, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int k = vsnprintf(buf, n, fmt, ap);
-    va_end(ap);
-    return k;
-}
 
 void gf_rebalance_opts_default(gf_rebalance_opts *o)
 {
@@ -231,17 +220,17 @@ static int describe_reject(char *buf, size_t n, reject r, double level)
 {
     switch (r) {
     case R_CURRENT:
-        return textf(buf, n, "the pod runs there now");
+        return gf_textf(buf, n, "the pod runs there now");
     case R_UNKNOWN_MEMORY:
-        return textf(buf, n, "its GPU memory is unknown");
+        return gf_textf(buf, n, "its GPU memory is unknown");
     case R_MEMORY:
-        return textf(buf, n, "actual memory use would reach %.2f of the GPU", level);
+        return gf_textf(buf, n, "actual memory use would reach %.2f of the GPU", level);
     case R_COMPUTE:
-        return textf(buf, n, "actual compute use would reach %.2f of the GPU", level);
+        return gf_textf(buf, n, "actual compute use would reach %.2f of the GPU", level);
     case R_OK:
         break;
     }
-    return textf(buf, n, "it fits");
+    return gf_textf(buf, n, "it fits");
 }
 
 static const char *gpu_node_name(const gf_model *m, uint32_t g)
@@ -323,32 +312,33 @@ bool gf_rebalance_target(gf_rebalance_view *v, const gf_pod *spec, const gf_reba
             double mem_after =
                 v->gpu_bytes[g] > 0 ? v->mem_need[g] + nd->mem_bytes / v->gpu_bytes[g] : 0;
             append(why, n, &len,
-                   textf(why, n,
-                         "%s GPU %d (free allocation %.2f; actual use after the move: "
-                         "memory %.2f, compute %.2f)",
-                         gpu_node_name(m, g), (int)m->gpus.v[g].index, s->gpu_free[g], mem_after,
-                         v->sm_need[g] + nd->sm));
+                   gf_textf(why, n,
+                            "%s GPU %d (free allocation %.2f; actual use after the move: "
+                            "memory %.2f, compute %.2f)",
+                            gpu_node_name(m, g), (int)m->gpus.v[g].index, s->gpu_free[g], mem_after,
+                            v->sm_need[g] + nd->sm));
         } else {
-            append(why, n, &len, textf(why, n, "%s", m->nodes.v[out->node].name));
+            append(why, n, &len, gf_textf(why, n, "%s", m->nodes.v[out->node].name));
         }
         if (first_gpu != GF_NONE)
             append(why, n, &len,
-                   textf(why + len, n - len,
-                         "; the packing engine's first choice, %s GPU %d, "
-                         "was rejected: %s",
-                         gpu_node_name(m, first_gpu), (int)m->gpus.v[first_gpu].index, first_why));
+                   gf_textf(why + len, n - len,
+                            "; the packing engine's first choice, %s GPU %d, "
+                            "was rejected: %s",
+                            gpu_node_name(m, first_gpu), (int)m->gpus.v[first_gpu].index,
+                            first_why));
         return true;
     }
     if (first_gpu != GF_NONE)
-        textf(why, n,
-              "no GPU with room for its allocation stays within 1.0 of actual use (the "
-              "packing engine's choice, %s GPU %d: %s)",
-              gpu_node_name(m, first_gpu), (int)m->gpus.v[first_gpu].index, first_why);
+        gf_textf(why, n,
+                 "no GPU with room for its allocation stays within 1.0 of actual use (the "
+                 "packing engine's choice, %s GPU %d: %s)",
+                 gpu_node_name(m, first_gpu), (int)m->gpus.v[first_gpu].index, first_why);
     else
-        textf(why, n, "no GPU in its node pool has room for its allocation (%.2f)",
-              spec->share != GF_SHARE_NONE && spec->node != GF_NONE
-                  ? gf_pod_share_on(spec, m->nodes.v[spec->node].gpu_memory_mib)
-                  : (double)spec->gpu_whole);
+        gf_textf(why, n, "no GPU in its node pool has room for its allocation (%.2f)",
+                 spec->share != GF_SHARE_NONE && spec->node != GF_NONE
+                     ? gf_pod_share_on(spec, m->nodes.v[spec->node].gpu_memory_mib)
+                     : (double)spec->gpu_whole);
     return false;
 }
 
@@ -428,12 +418,12 @@ static void evaluate(gf_rebalance_view *v, uint32_t g, gf_scorer scorer, cand *c
     const char *why = NULL;
     if (!gf_rebalance_movable(v, c->pod, &why)) {
         c->status = C_NOT_MOVABLE;
-        textf(c->why, sizeof c->why, "not movable: %s", why);
+        gf_textf(c->why, sizeof c->why, "not movable: %s", why);
         return;
     }
     if (!gf_rebalance_need_of(v, c->pod, &c->need)) {
         c->status = C_NOT_MOVABLE;
-        textf(c->why, sizeof c->why, "not movable: it holds no GPU");
+        gf_textf(c->why, sizeof c->why, "not movable: it holds no GPU");
         return;
     }
     c->mem_here = c->sm_here = 0;
@@ -448,16 +438,16 @@ static void evaluate(gf_rebalance_view *v, uint32_t g, gf_scorer scorer, cand *c
     if (!gf_rebalance_target(v, &v->m->pods.v[c->pod], &c->need, false, scorer, &c->to, where,
                              sizeof where)) {
         c->status = C_NO_TARGET;
-        textf(c->why, sizeof c->why, "nowhere to go: %s", where);
+        gf_textf(c->why, sizeof c->why, "nowhere to go: %s", where);
         return;
     }
     c->status = C_OK;
-    textf(c->why, sizeof c->why, "%s", where);
+    gf_textf(c->why, sizeof c->why, "%s", where);
 }
 
 static void pod_name(const gf_model *m, uint32_t pod, char *buf, size_t n)
 {
-    textf(buf, n, "%s/%s", m->pods.v[pod].ns, m->pods.v[pod].name);
+    gf_textf(buf, n, "%s/%s", m->pods.v[pod].ns, m->pods.v[pod].name);
 }
 
 /* Why c was not moved, given the first move chosen (or NULL). */
@@ -466,35 +456,35 @@ static void alt_reason(const gf_rebalance_view *v, const cand *c, const cand *ch
 {
     const gf_model *m = v->m;
     if (c->status != C_OK) {
-        textf(buf, n, "%s", c->why);
+        gf_textf(buf, n, "%s", c->why);
         return;
     }
     if (!relieved) {
-        textf(buf, n, "could go to %s, but the GPU could not be relieved", c->why);
+        gf_textf(buf, n, "could go to %s, but the GPU could not be relieved", c->why);
         return;
     }
     if (!chosen) {
-        textf(buf, n, "not needed: the moves chosen relieve the GPU");
+        gf_textf(buf, n, "not needed: the moves chosen relieve the GPU");
         return;
     }
     char other[300];
     pod_name(m, chosen->pod, other, sizeof other);
     if (!c->relieves && chosen->relieves) {
-        textf(buf, n,
-              "moving it alone would not bring the GPU within 1.0 (it needs memory %.2f, "
-              "compute %.2f of it)",
-              c->mem_here, c->sm_here);
+        gf_textf(buf, n,
+                 "moving it alone would not bring the GPU within 1.0 (it needs memory %.2f, "
+                 "compute %.2f of it)",
+                 c->mem_here, c->sm_here);
         return;
     }
     int32_t pc = m->pods.v[c->pod].priority, po = m->pods.v[chosen->pod].priority;
     if (pc != po)
-        textf(buf, n, "priority %d is above %s's %d (the lower priority yields)", (int)pc, other,
-              (int)po);
+        gf_textf(buf, n, "priority %d is above %s's %d (the lower priority yields)", (int)pc, other,
+                 (int)po);
     else if (fabs(c->need.from.share - chosen->need.from.share) > 1e-12)
-        textf(buf, n, "its allocation %.2f is larger than %s's %.2f (more to restart)",
-              c->need.from.share, other, chosen->need.from.share);
+        gf_textf(buf, n, "its allocation %.2f is larger than %s's %.2f (more to restart)",
+                 c->need.from.share, other, chosen->need.from.share);
     else
-        textf(buf, n, "as disruptive as moving %s, which comes first", other);
+        gf_textf(buf, n, "as disruptive as moving %s, which comes first", other);
 }
 
 bool gf_rebalance_relieve(gf_rebalance_view *v, uint32_t g, gf_scorer scorer, uint32_t max_moves,
@@ -507,7 +497,7 @@ bool gf_rebalance_relieve(gf_rebalance_view *v, uint32_t g, gf_scorer scorer, ui
     verdict.first_move = (uint32_t)out->moves.n;
     verdict.first_alt = (uint32_t)out->alternatives.n;
     if (g >= m->gpus.n) {
-        textf(verdict.why, sizeof verdict.why, "not a GPU of the cluster model");
+        gf_textf(verdict.why, sizeof verdict.why, "not a GPU of the cluster model");
         gf_vec_push(&out->gpus, verdict);
         return false;
     }
@@ -517,7 +507,7 @@ bool gf_rebalance_relieve(gf_rebalance_view *v, uint32_t g, gf_scorer scorer, ui
         verdict.relieved = true;
         verdict.mem_after = verdict.mem_before;
         verdict.sm_after = verdict.sm_before;
-        textf(verdict.why, sizeof verdict.why, "not over-committed");
+        gf_textf(verdict.why, sizeof verdict.why, "not over-committed");
         gf_vec_push(&out->gpus, verdict);
         return true;
     }
@@ -587,16 +577,16 @@ bool gf_rebalance_relieve(gf_rebalance_view *v, uint32_t g, gf_scorer scorer, ui
         for (size_t i = 0; i < cs.n; i++)
             any_ok |= cs.v[i].status == C_OK;
         if (!cs.n)
-            textf(verdict.why, sizeof verdict.why, "no pod on it is known to the model");
+            gf_textf(verdict.why, sizeof verdict.why, "no pod on it is known to the model");
         else if (!any_ok)
-            textf(verdict.why, sizeof verdict.why,
-                  "cannot be relieved: no pod on it can move (see the alternatives)");
+            gf_textf(verdict.why, sizeof verdict.why,
+                     "cannot be relieved: no pod on it can move (see the alternatives)");
         else if (max_moves && chosen.n >= max_moves)
-            textf(verdict.why, sizeof verdict.why, "cannot be relieved within the move limit (%u)",
-                  max_moves);
+            gf_textf(verdict.why, sizeof verdict.why,
+                     "cannot be relieved within the move limit (%u)", max_moves);
         else
-            textf(verdict.why, sizeof verdict.why,
-                  "cannot be relieved: the pods that can move do not free enough");
+            gf_textf(verdict.why, sizeof verdict.why,
+                     "cannot be relieved: the pods that can move do not free enough");
     } else {
         for (size_t i = 0; i < chosen.n; i++) {
             const cand *c = &cs.v[chosen.v[i]];
@@ -607,21 +597,21 @@ bool gf_rebalance_relieve(gf_rebalance_view *v, uint32_t g, gf_scorer scorer, ui
             mv.to = c->to;
             mv.mem_need = c->need.mem_bytes;
             mv.sm_need = c->need.sm;
-            textf(mv.why, sizeof mv.why, "%s", c->why);
+            gf_textf(mv.why, sizeof mv.why, "%s", c->why);
             gf_vec_push(&out->moves, mv);
         }
         char first[300];
         pod_name(m, cs.v[chosen.v[0]].pod, first, sizeof first);
         if (chosen.n == 1)
-            textf(verdict.why, sizeof verdict.why,
-                  "one move relieves it: %s, the least disruptive pod whose move alone "
-                  "suffices (lowest priority, then smallest allocation)",
-                  first);
+            gf_textf(verdict.why, sizeof verdict.why,
+                     "one move relieves it: %s, the least disruptive pod whose move alone "
+                     "suffices (lowest priority, then smallest allocation)",
+                     first);
         else
-            textf(verdict.why, sizeof verdict.why,
-                  "no single move relieves it: %zu moves, the largest users of the "
-                  "over-committed resource first (%s first)",
-                  chosen.n, first);
+            gf_textf(verdict.why, sizeof verdict.why,
+                     "no single move relieves it: %zu moves, the largest users of the "
+                     "over-committed resource first (%s first)",
+                     chosen.n, first);
     }
     const cand *first_chosen = relieved && chosen.n ? &cs.v[chosen.v[0]] : NULL;
     for (size_t i = 0; i < cs.n; i++) {
@@ -689,9 +679,9 @@ gf_err gf_rebalance_plan(const gf_model *m, const gf_pack_state *pack, const gf_
                 verdict.sm_before = verdict.sm_after = v.sm_need[verdict.gpu];
                 verdict.first_move = (uint32_t)out->moves.n;
                 verdict.first_alt = (uint32_t)out->alternatives.n;
-                textf(verdict.why, sizeof verdict.why,
-                      "not tried: the plan already has the maximum number of moves (%u)",
-                      o->max_moves);
+                gf_textf(verdict.why, sizeof verdict.why,
+                         "not tried: the plan already has the maximum number of moves (%u)",
+                         o->max_moves);
                 gf_vec_push(&out->gpus, verdict);
                 continue;
             }

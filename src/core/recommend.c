@@ -87,15 +87,7 @@ static double peak(const gf_hist_series *s, gf_hist_signal sig, double now, doub
 
 static const char *dur(double s, char *buf, size_t n)
 {
-    if (s >= 86400 && fmod(s, 86400) == 0)
-        snprintf(buf, n, "%.0fd", s / 86400);
-    else if (s >= 3600 && fmod(s, 3600) == 0)
-        snprintf(buf, n, "%.0fh", s / 3600);
-    else if (s >= 60 && fmod(s, 60) == 0)
-        snprintf(buf, n, "%.0fm", s / 60);
-    else
-        snprintf(buf, n, "%.0fs", s);
-    return buf;
+    return gf_format_duration((int64_t)s, buf, n);
 }
 
 static void set_result(const unit_ctx *u, gf_recommendation *out, gf_rec_action a, double frac)

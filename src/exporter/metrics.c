@@ -1,103 +1,11 @@
 /* metrics.c - Prometheus text exposition of a scrape, see metrics.h. */
 #include "metrics.h"
+#include "io/promtext.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-void gf_metrics_escape_label(gf_sbuf *out, const char *v)
-{
-    const char *run = v;
-    for (const char *p = v;; p++) {
-        const char *esc = *p == '\\' ? "\\\\" : *p == '"' ? "\\\"" : *p == '\n' ? "\\n" : NULL;
-        if (!esc && *p) continue;
-        gf_sbuf_append(out, run, (size_t)(p - run));
-        if (!*p) break;
-        gf_sbuf_append(out, esc, 2);
-        run = p + 1;
-    }
-}
-
-static void escape_help(gf_sbuf *out, const char *v)
-{
-    for (const char *p = v; *p; p++) {
-        if (*p == '\\')
-            gf_sbuf_append(out, "\\\\", 2);
-        else if (*p == '\n')
-            gf_sbuf_append(out, "\\n", 2);
-        else
-            gf_sbuf_append(out, p, 1);
-    }
-}
-
-void gf_metrics_format_value(gf_sbuf *out, double v)
-{
-    char buf[40];
-    if (isnan(v)) {
-        gf_sbuf_append(out, "NaN", 3);
-        return;
-    }
-    if (isinf(v)) {
-        gf_sbuf_puts(out, v > 0 ? "+Inf" : "-Inf");
-        return;
-    }
-    if (v == floor(v) && fabs(v) < 9007199254740992.0) { /* an integer below 2^53 */
-        /* the common case (bytes, counters): digits without printf */
-        unsigned long long u = (unsigned long long)fabs(v);
-        char *p = buf + sizeof buf;
-        do {
-            *--p = (char)('0' + u % 10);
-            u /= 10;
-        } while (u);
-        if (v < 0) *--p = '-';
-        gf_sbuf_append(out, p, (size_t)(buf + sizeof buf - p));
-        return;
-    }
-    if (fabs(v) < 1e9) {
-        /* at most 6 decimals (percentages, fractions, bytes times a
-         * fraction): r / 1e6 is correctly rounded, so when it equals v the
-         * decimal r * 10^-6 reads back as v exactly; printed without printf */
-        double r = nearbyint(v * 1e6);
-        if (r / 1e6 == v) {
-            unsigned long long u = (unsigned long long)fabs(r);
-            unsigned long long ip = u / 1000000, fp = u % 1000000;
-            char *p = buf + sizeof buf;
-            if (fp) {
-                int digits = 6;
-                while (fp % 10 == 0) {
-                    fp /= 10;
-                    digits--;
-                }
-                while (digits-- > 0) {
-                    *--p = (char)('0' + fp % 10);
-                    fp /= 10;
-                }
-                *--p = '.';
-            }
-            do {
-                *--p = (char)('0' + ip % 10);
-                ip /= 10;
-            } while (ip);
-            if (v < 0) *--p = '-';
-            gf_sbuf_append(out, p, (size_t)(buf + sizeof buf - p));
-            return;
-        }
-    }
-    /* 15 significant digits when they read back as v (0.4, not
-     * 0.40000000000000002), else 17, which always do; %.16g is skipped as
-     * it rarely helps and costs a third conversion */
-    int n = snprintf(buf, sizeof buf, "%.15g", v);
-    if (strtod(buf, NULL) != v) n = snprintf(buf, sizeof buf, "%.17g", v);
-    gf_sbuf_append(out, buf, (size_t)n);
-}
-
-static void family(gf_sbuf *out, const char *name, const char *type, const char *help)
-{
-    gf_sbuf_printf(out, "# HELP %s ", name);
-    escape_help(out, help);
-    gf_sbuf_printf(out, "\n# TYPE %s %s\n", name, type);
-}
 
 static void sample(gf_sbuf *out, const char *name, const char *labels, size_t labels_len, double v)
 {
@@ -108,7 +16,7 @@ static void sample(gf_sbuf *out, const char *name, const char *labels, size_t la
         gf_sbuf_append(out, "}", 1);
     }
     gf_sbuf_append(out, " ", 1);
-    gf_metrics_format_value(out, v);
+    gf_promtext_format_value(out, v);
     gf_sbuf_append(out, "\n", 1);
 }
 
@@ -117,7 +25,7 @@ static void label(gf_sbuf *b, const char *name, const char *value, bool first)
     if (!first) gf_sbuf_append(b, ",", 1);
     gf_sbuf_puts(b, name);
     gf_sbuf_append(b, "=\"", 2);
-    gf_metrics_escape_label(b, value);
+    gf_promtext_escape_label(b, value);
     gf_sbuf_append(b, "\"", 1);
 }
 
@@ -194,7 +102,7 @@ static const struct {
 
 static void pod_family(gf_sbuf *out, const gf_scrape *s, const labelsets *ls, pod_metric m)
 {
-    family(out, pod_families[m].name, "gauge", pod_families[m].help);
+    gf_promtext_family(out, pod_families[m].name, "gauge", pod_families[m].help);
     for (size_t i = 0; i < s->series.n; i++) {
         const gf_pod_series *p = &s->series.v[i];
         const gf_gpu_reading *g = &s->gpus.v[p->gpu];
@@ -237,7 +145,8 @@ void gf_metrics_render(const gf_scrape *s, gf_sbuf *out)
     gpu_labels(s, &gl);
     series_labels(s, &sl);
 
-    family(out, "gpufrac_gpu_info", "gauge", "GPUs NVML reports on this node (value 1).");
+    gf_promtext_family(out, "gpufrac_gpu_info", "gauge",
+                       "GPUs NVML reports on this node (value 1).");
     for (size_t i = 0; i < s->gpus.n; i++) {
         gf_sbuf b = GF_SBUF_INIT;
         gf_sbuf_append(&b, AT(gl, i));
@@ -245,20 +154,21 @@ void gf_metrics_render(const gf_scrape *s, gf_sbuf *out)
         sample(out, "gpufrac_gpu_info", b.s, b.len, 1);
         gf_sbuf_free(&b);
     }
-    family(out, "gpufrac_gpu_memory_total_bytes", "gauge", "GPU memory in all.");
+    gf_promtext_family(out, "gpufrac_gpu_memory_total_bytes", "gauge", "GPU memory in all.");
     for (size_t i = 0; i < s->gpus.n; i++)
         if (s->gpus.v[i].has_memory)
             sample(out, "gpufrac_gpu_memory_total_bytes", AT(gl, i),
                    s->gpus.v[i].memory_total_bytes);
-    family(out, "gpufrac_gpu_memory_used_bytes", "gauge",
-           "GPU memory in use (without the driver's reserved memory where NVML reports it "
-           "apart).");
+    gf_promtext_family(
+        out, "gpufrac_gpu_memory_used_bytes", "gauge",
+        "GPU memory in use (without the driver's reserved memory where NVML reports it "
+        "apart).");
     for (size_t i = 0; i < s->gpus.n; i++)
         if (s->gpus.v[i].has_memory)
             sample(out, "gpufrac_gpu_memory_used_bytes", AT(gl, i), s->gpus.v[i].memory_used_bytes);
-    family(out, "gpufrac_gpu_sm_utilization_ratio", "gauge",
-           "Share of the last sample period in which a kernel ran on the GPU (NVML "
-           "utilization.gpu; 0..1).");
+    gf_promtext_family(out, "gpufrac_gpu_sm_utilization_ratio", "gauge",
+                       "Share of the last sample period in which a kernel ran on the GPU (NVML "
+                       "utilization.gpu; 0..1).");
     for (size_t i = 0; i < s->gpus.n; i++)
         if (s->gpus.v[i].has_sm)
             sample(out, "gpufrac_gpu_sm_utilization_ratio", AT(gl, i), s->gpus.v[i].sm_util);
@@ -266,30 +176,34 @@ void gf_metrics_render(const gf_scrape *s, gf_sbuf *out)
     for (int m = PM_MEMORY; m <= PM_SM_RATIO; m++)
         pod_family(out, s, &sl, (pod_metric)m);
 
-    family(out, "gpufrac_exporter_nvml_up", "gauge",
-           "1 when NVML is loaded and initialised, 0 when the exporter runs without GPUs.");
+    gf_promtext_family(
+        out, "gpufrac_exporter_nvml_up", "gauge",
+        "1 when NVML is loaded and initialised, 0 when the exporter runs without GPUs.");
     sample(out, "gpufrac_exporter_nvml_up", NULL, 0, s->nvml_up ? 1 : 0);
-    family(out, "gpufrac_exporter_nvml_errors_total", "counter",
-           "NVML calls that failed, by function (a lost GPU counts at the call that saw it).");
+    gf_promtext_family(
+        out, "gpufrac_exporter_nvml_errors_total", "counter",
+        "NVML calls that failed, by function (a lost GPU counts at the call that saw it).");
     for (int c = 0; c < GF_NVML_NCALLS; c++) {
         gf_sbuf b = GF_SBUF_INIT;
         label(&b, "call", gf_nvml_call_name((gf_nvml_call)c), true);
         sample(out, "gpufrac_exporter_nvml_errors_total", b.s, b.len, (double)s->nvml_errors[c]);
         gf_sbuf_free(&b);
     }
-    family(out, "gpufrac_exporter_pod_list_refreshes_total", "counter",
-           "Attempts to fetch the node's pod list.");
+    gf_promtext_family(out, "gpufrac_exporter_pod_list_refreshes_total", "counter",
+                       "Attempts to fetch the node's pod list.");
     sample(out, "gpufrac_exporter_pod_list_refreshes_total", NULL, 0, (double)s->pod_refreshes);
-    family(out, "gpufrac_exporter_pod_list_errors_total", "counter",
-           "Attempts to fetch the node's pod list that failed (the previous list is kept).");
+    gf_promtext_family(
+        out, "gpufrac_exporter_pod_list_errors_total", "counter",
+        "Attempts to fetch the node's pod list that failed (the previous list is kept).");
     sample(out, "gpufrac_exporter_pod_list_errors_total", NULL, 0, (double)s->pod_errors);
-    family(out, "gpufrac_exporter_pod_list_pods", "gauge", "Pods in the current pod list.");
+    gf_promtext_family(out, "gpufrac_exporter_pod_list_pods", "gauge",
+                       "Pods in the current pod list.");
     sample(out, "gpufrac_exporter_pod_list_pods", NULL, 0, (double)s->pods);
-    family(out, "gpufrac_exporter_scrape_duration_seconds", "gauge",
-           "Time the exporter took to collect this scrape.");
+    gf_promtext_family(out, "gpufrac_exporter_scrape_duration_seconds", "gauge",
+                       "Time the exporter took to collect this scrape.");
     sample(out, "gpufrac_exporter_scrape_duration_seconds", NULL, 0, s->duration_s);
-    family(out, "gpufrac_exporter_build_info", "gauge",
-           "The exporter's version and the NVIDIA driver's (value 1).");
+    gf_promtext_family(out, "gpufrac_exporter_build_info", "gauge",
+                       "The exporter's version and the NVIDIA driver's (value 1).");
     {
         gf_sbuf b = GF_SBUF_INIT;
         label(&b, "version", GF_EXPORTER_VERSION, true);

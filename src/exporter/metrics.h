@@ -21,9 +21,8 @@
 /* Appends the exposition of s to out. */
 void gf_metrics_render(const gf_scrape *s, gf_sbuf *out);
 
-/* Appends v as a label value, escaped (without the quotes). */
-void gf_metrics_escape_label(gf_sbuf *out, const char *v);
-/* Appends v as a sample value. */
-void gf_metrics_format_value(gf_sbuf *out, double v);
+/* Label values and sample values are written by io/promtext.h
+ * (gf_promtext_escape_label, gf_promtext_format_value), shared with the
+ * controller's /metrics. */
 
 #endif

@@ -218,16 +218,63 @@ void gf_promtext_escape_label(gf_sbuf *out, const char *v)
 
 void gf_promtext_format_value(gf_sbuf *out, double v)
 {
+    char buf[40];
     if (isnan(v)) {
-        gf_sbuf_puts(out, "NaN");
-    } else if (isinf(v)) {
-        gf_sbuf_puts(out, v > 0 ? "+Inf" : "-Inf");
-    } else {
-        char buf[40];
-        snprintf(buf, sizeof buf, "%.15g", v);
-        if (strtod(buf, NULL) != v) snprintf(buf, sizeof buf, "%.17g", v);
-        gf_sbuf_puts(out, buf);
+        gf_sbuf_append(out, "NaN", 3);
+        return;
     }
+    if (isinf(v)) {
+        gf_sbuf_puts(out, v > 0 ? "+Inf" : "-Inf");
+        return;
+    }
+    if (v == floor(v) && fabs(v) < 9007199254740992.0) { /* an integer below 2^53 */
+        /* the common case (bytes, counters): digits without printf */
+        unsigned long long u = (unsigned long long)fabs(v);
+        char *p = buf + sizeof buf;
+        do {
+            *--p = (char)('0' + u % 10);
+            u /= 10;
+        } while (u);
+        if (v < 0) *--p = '-';
+        gf_sbuf_append(out, p, (size_t)(buf + sizeof buf - p));
+        return;
+    }
+    if (fabs(v) < 1e9) {
+        /* at most 6 decimals (percentages, fractions, bytes times a
+         * fraction): r / 1e6 is correctly rounded, so when it equals v the
+         * decimal r * 10^-6 reads back as v exactly; printed without printf */
+        double r = nearbyint(v * 1e6);
+        if (r / 1e6 == v) {
+            unsigned long long u = (unsigned long long)fabs(r);
+            unsigned long long ip = u / 1000000, fp = u % 1000000;
+            char *p = buf + sizeof buf;
+            if (fp) {
+                int digits = 6;
+                while (fp % 10 == 0) {
+                    fp /= 10;
+                    digits--;
+                }
+                while (digits-- > 0) {
+                    *--p = (char)('0' + fp % 10);
+                    fp /= 10;
+                }
+                *--p = '.';
+            }
+            do {
+                *--p = (char)('0' + ip % 10);
+                ip /= 10;
+            } while (ip);
+            if (v < 0) *--p = '-';
+            gf_sbuf_append(out, p, (size_t)(buf + sizeof buf - p));
+            return;
+        }
+    }
+    /* 15 significant digits when they read back as v (0.4, not
+     * 0.40000000000000002), else 17, which always do; %.16g is skipped as
+     * it rarely helps and costs a third conversion */
+    int n = snprintf(buf, sizeof buf, "%.15g", v);
+    if (strtod(buf, NULL) != v) n = snprintf(buf, sizeof buf, "%.17g", v);
+    gf_sbuf_append(out, buf, (size_t)n);
 }
 
 void gf_promtext_family(gf_sbuf *out, const char *name, const char *type, const char *help)

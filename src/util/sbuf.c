@@ -70,3 +70,12 @@ void gf_sbuf_append_urlencoded(gf_sbuf *b, const char *s)
         }
     }
 }
+
+int gf_textf(char *buf, size_t n, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int k = vsnprintf(buf, n, fmt, ap);
+    va_end(ap);
+    return k;
+}

@@ -21,6 +21,9 @@ void gf_sbuf_printf(gf_sbuf *b, const char *fmt, ...) __attribute__((format(prin
 /* s percent-encoded for a URL query or path segment: RFC 3986's unreserved
  * characters (A-Z a-z 0-9 - . _ ~) kept, every other byte as %XX. */
 void gf_sbuf_append_urlencoded(gf_sbuf *b, const char *s);
+/* snprintf for bounded texts (explanations, reasons) that may be cut short:
+ * through a function, the compiler does not warn about the truncation. */
+int gf_textf(char *buf, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* The contents, "" when empty. Owned by b. */
 const char *gf_sbuf_str(const gf_sbuf *b);
 
