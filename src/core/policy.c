@@ -518,7 +518,8 @@ void gf_policy_resolve(const gf_policy *p, const gf_policy_subject *s, gf_policy
     }
 }
 
-void gf_policy_subject_of(const gf_model *m, uint32_t wi, gf_policy_subject *s)
+void gf_policy_subject_with_pod(const gf_model *m, uint32_t wi, const gf_pod *pod,
+                                gf_policy_subject *s)
 {
     memset(s, 0, sizeof *s);
     if (wi >= m->workloads.n) return;
@@ -526,8 +527,15 @@ void gf_policy_subject_of(const gf_model *m, uint32_t wi, gf_policy_subject *s)
     s->kind = w->kind;
     s->ns = w->ns;
     s->name = w->name;
+    if (pod) s->labels = &pod->labels;
+    s->opt = gf_kvs_get(&w->template_annotations, GF_ANN_RIGHTSIZE);
+    if (!s->opt && pod) s->opt = gf_kvs_get(&pod->annotations, GF_ANN_RIGHTSIZE);
+}
+
+void gf_policy_subject_of(const gf_model *m, uint32_t wi, gf_policy_subject *s)
+{
     const gf_pod *pod = NULL;
-    for (size_t i = 0; i < m->pods.n; i++) {
+    for (size_t i = 0; i < m->pods.n && wi < m->workloads.n; i++) {
         const gf_pod *p = &m->pods.v[i];
         if (p->workload != wi) continue;
         if (!pod) pod = p;
@@ -536,9 +544,7 @@ void gf_policy_subject_of(const gf_model *m, uint32_t wi, gf_policy_subject *s)
             break;
         }
     }
-    if (pod) s->labels = &pod->labels;
-    s->opt = gf_kvs_get(&w->template_annotations, GF_ANN_RIGHTSIZE);
-    if (!s->opt && pod) s->opt = gf_kvs_get(&pod->annotations, GF_ANN_RIGHTSIZE);
+    gf_policy_subject_with_pod(m, wi, pod, s);
 }
 
 bool gf_parse_duration(const char *s, int64_t *out, const char **why)

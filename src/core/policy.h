@@ -279,5 +279,9 @@ void gf_policy_resolve(const gf_policy *p, const gf_policy_subject *s, gf_policy
  * pod, else none); the annotation from the pod template, else that pod.
  * Strings are borrowed from m. Scans the pods: O(pods). */
 void gf_policy_subject_of(const gf_model *m, uint32_t wi, gf_policy_subject *s);
+/* The same with the pod given (NULL: none), for callers that already hold
+ * one of the workload's pods: no scan. */
+void gf_policy_subject_with_pod(const gf_model *m, uint32_t wi, const gf_pod *pod,
+                                gf_policy_subject *s);
 
 #endif

@@ -331,9 +331,8 @@ gf_err gf_recommend_model(const gf_model *m, const gf_history *h, const gf_polic
         /* a workload mixing gpu-fraction and gpu-memory pods: its first pod's unit */
         if (g->in.unit == GF_SHARE_FRACTION && g->in.fraction <= 0) g->in.unit = GF_SHARE_MEMORY;
         if (g->in.unit == GF_SHARE_MEMORY && g->in.memory_mib <= 0) g->in.unit = GF_SHARE_FRACTION;
-        gf_policy_subject subj = {w->kind, w->ns, w->name, &g->first->labels, NULL};
-        subj.opt = gf_kvs_get(&w->template_annotations, GF_ANN_RIGHTSIZE);
-        if (!subj.opt) subj.opt = gf_kvs_get(&g->first->annotations, GF_ANN_RIGHTSIZE);
+        gf_policy_subject subj;
+        gf_policy_subject_with_pod(m, (uint32_t)wi, g->first, &subj);
         gf_policy_decision dec;
         gf_policy_resolve(p, &subj, &dec);
         char key[400];

@@ -526,7 +526,9 @@ gf_err gf_sim_new(const gf_model *c, const gf_sim_opts *o, gf_sim **out, gf_erro
         gf_rightsize_rule_defaults(&dec.rule);
         if (sv->pub.workload != GF_NONE) {
             gf_policy_subject subj;
-            gf_policy_subject_of(w, sv->pub.workload, &subj);
+            /* a pod of the service (active in the input) for labels and annotation */
+            gf_policy_subject_with_pod(w, sv->pub.workload,
+                                       sv->n ? &w->pods.v[s->svc_pods[sv->first]] : NULL, &subj);
             gf_policy_resolve(pol, &subj, &dec);
         }
         sv->rule = dec.rule;
