@@ -8,6 +8,7 @@
  * fields), so aliases and deep nesting cost nothing. Errors carry the
  * file:line:column of the node at fault. */
 #include "kube_private.h"
+#include "yaml_error.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -480,23 +481,6 @@ static gf_err load_document(walk *w, yaml_node_t *root, const char *base_dir, co
     return GF_OK;
 }
 
-static gf_err syntax_error(walk *w, const yaml_parser_t *parser)
-{
-    if (parser->error == YAML_MEMORY_ERROR)
-        return gf_error_set(w->err, GF_EINTERNAL, w->file, "out of memory parsing YAML");
-    char where[600];
-    yaml_mark_t mark = parser->problem_mark;
-    if (parser->error == YAML_READER_ERROR)
-        snprintf(where, sizeof where, "%.500s: byte %zu", w->file, parser->problem_offset);
-    else
-        snprintf(where, sizeof where, "%.500s:%zu:%zu", w->file, mark.line + 1, mark.column + 1);
-    const char *problem = parser->problem ? parser->problem : "unknown problem";
-    if (parser->context)
-        return gf_error_set(w->err, GF_EINPUT, where, "YAML syntax error: %s %s (line %zu)",
-                            problem, parser->context, parser->context_mark.line + 1);
-    return gf_error_set(w->err, GF_EINPUT, where, "YAML syntax error: %s", problem);
-}
-
 gf_err gf_kube_config_parse(gf_kube_config *c, const char *name, const char *text, size_t len,
                             const char *base_dir, const char *context, gf_error *err)
 {
@@ -514,7 +498,7 @@ gf_err gf_kube_config_parse(gf_kube_config *c, const char *name, const char *tex
                                  text ? len : 0);
     gf_err rc;
     if (!yaml_parser_load(&parser, &doc)) {
-        rc = syntax_error(&w, &parser);
+        rc = gf_yaml_error(&parser, name, text, text ? len : 0, err);
     } else {
         w.doc = &doc;
         yaml_node_t *root = yaml_document_get_root_node(&doc);

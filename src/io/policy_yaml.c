@@ -7,6 +7,7 @@
  * after merging a rule with the defaults still point at the line that set the
  * value. */
 #include "policy_yaml.h"
+#include "yaml_error.h"
 #include "util/sbuf.h"
 #include "util/strmap.h"
 
@@ -981,35 +982,6 @@ static gf_err load_document(loader *ld, const yaml_node_t *root)
 }
 
 /* libyaml's reader reports a byte offset, not a mark. */
-static yaml_mark_t mark_of_offset(const char *buf, size_t len, size_t offset)
-{
-    yaml_mark_t m = {0, 0, 0};
-    for (size_t i = 0; i < offset && i < len; i++) {
-        if (buf[i] == '\n') {
-            m.line++;
-            m.column = 0;
-        } else {
-            m.column++;
-        }
-    }
-    m.index = offset;
-    return m;
-}
-
-static gf_err syntax_error(loader *ld, const yaml_parser_t *parser, const char *buf, size_t len)
-{
-    if (parser->error == YAML_MEMORY_ERROR)
-        return gf_error_set(ld->err, GF_EINTERNAL, ld->file, "out of memory parsing YAML");
-    yaml_mark_t mark = parser->problem_mark;
-    if (parser->error == YAML_READER_ERROR) mark = mark_of_offset(buf, len, parser->problem_offset);
-    char where[600];
-    snprintf(where, sizeof where, "%.500s:%zu:%zu", ld->file, mark.line + 1, mark.column + 1);
-    const char *problem = parser->problem ? parser->problem : "unknown problem";
-    if (parser->context)
-        return gf_error_set(ld->err, GF_EINPUT, where, "YAML syntax error: %s %s (line %zu)",
-                            problem, parser->context, parser->context_mark.line + 1);
-    return gf_error_set(ld->err, GF_EINPUT, where, "YAML syntax error: %s", problem);
-}
 
 gf_err gf_policy_load_buffer(gf_policy *p, const char *name, const char *buf, size_t len,
                              gf_error *err)
@@ -1031,7 +1003,7 @@ gf_err gf_policy_load_buffer(gf_policy *p, const char *name, const char *buf, si
     }
     yaml_parser_set_input_string(&parser, (const unsigned char *)(buf ? buf : ""), buf ? len : 0);
     if (!yaml_parser_load(&parser, &doc)) {
-        rc = syntax_error(&ld, &parser, buf, len);
+        rc = gf_yaml_error(&parser, ld.file, buf, len, ld.err);
     } else {
         ld.doc = &doc;
         yaml_node_t *root = yaml_document_get_root_node(&doc);
@@ -1045,7 +1017,7 @@ gf_err gf_policy_load_buffer(gf_policy *p, const char *name, const char *buf, si
             if (!rc) {
                 yaml_document_t next;
                 if (!yaml_parser_load(&parser, &next)) {
-                    rc = syntax_error(&ld, &parser, buf, len);
+                    rc = gf_yaml_error(&parser, ld.file, buf, len, ld.err);
                 } else {
                     yaml_node_t *extra = yaml_document_get_root_node(&next);
                     if (extra) {
