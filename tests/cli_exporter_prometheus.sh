@@ -4,7 +4,9 @@
 # on a free loopback port with the fake NVML and the node fixtures,
 # Prometheus scrapes it every second into a temporary TSDB, and the test
 # waits (up to 30 s) until /api/v1/query returns the expected per-pod values,
-# then checks further metrics. Both processes are stopped and the temporary
+# then checks further metrics. The exporter runs with --min-interval 0, so
+# every scrape is a fresh collection (no replay window for jitter to hit),
+# and a check that needs a later scrape waits for it with a deadline. Both processes are stopped and the temporary
 # folder removed on every exit path.
 #   usage: cli_exporter_prometheus.sh GPUFRAC FIXTURES_DIR EXPORTER FAKE_NVML_SO
 # Skipped (exit 0, "SKIP") only when prometheus is not installed (or the
@@ -49,7 +51,7 @@ die() {
 
 # --- the exporter on a port the kernel picks -----------------------------------------
 GPUFRAC_FAKE_NVML_SCRIPT="$fx/exporter/node.nvml" "$exp" --listen 127.0.0.1:0 \
-  --nvml-lib "$fake" --proc-root "$fx/exporter/proc" --node-name gpu-node-1 \
+  --min-interval 0 --nvml-lib "$fake" --proc-root "$fx/exporter/proc" --node-name gpu-node-1 \
   --pods-file "$fx/exporter/pods-kubelet.json" 2>"$tmp/exp.err" &
 exp_pid=$!
 exp_port=""
@@ -106,6 +108,19 @@ value() {
     "$tmp/q.json"
 }
 
+# eventually SECS PROMQL JQ-FILTER WANT: 0 once the value is WANT, polled every
+# 0.2 s until SECS have passed (for checks that need a later scrape)
+eventually() {
+  local secs=$1 q=$2 f=$3 want=$4 got
+  local deadline=$((SECONDS + secs))
+  while :; do
+    got=$(value "$q" "$f")
+    [ "$got" = "$want" ] && return 0
+    [ "$SECONDS" -ge "$deadline" ] && { echo "  $q: $got after ${secs}s, want $want"; return 1; }
+    sleep 0.2
+  done
+}
+
 # --- wait until every pod's memory is in -------------------------------------------------
 expected=(
   '.metric.pod == "llm-chat-0" and .metric.container == "server"|8589934592'
@@ -145,7 +160,7 @@ check "whole GPU" [ "$(value gpufrac_pod_gpu_allocated_memory_bytes '.metric.pod
 # the first scrape read the samples; later ones find none new (idle: 0)
 check "sm, first scrape" [ "$(value 'max_over_time(gpufrac_pod_gpu_sm_utilization_ratio{pod="llm-chat-0"}[5m])' 'true')" = 0.4 ]
 check "sm ratio, first scrape" [ "$(value 'max_over_time(gpufrac_pod_gpu_sm_used_ratio{pod="llm-chat-0"}[5m])' 'true')" = 0.8 ]
-check "sm, later scrapes" [ "$(value 'gpufrac_pod_gpu_sm_utilization_ratio{pod="llm-chat-0"}' 'true')" = 0 ]
+check "sm, later scrapes" eventually 30 'gpufrac_pod_gpu_sm_utilization_ratio{pod="llm-chat-0"}' 'true' 0
 # an empty namespace label is no label in Prometheus
 check "unattributed has no namespace" [ "$(value 'gpufrac_pod_gpu_memory_used_bytes{unattributed="unknown_pod"}' '(.metric | has("namespace") | not) and .metric.pod == "unattributed"')" = 268435456 ]
 check "recommender's selector" [ "$(value 'count(gpufrac_pod_gpu_memory_used_bytes{namespace!=""})' 'true')" = 7 ]
