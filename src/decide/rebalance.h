@@ -35,7 +35,7 @@
 #ifndef GF_REBALANCE_H
 #define GF_REBALANCE_H
 
-#include "decide/fairuse.h"
+#include "decide/gpustate.h"
 #include "decide/pack.h"
 
 /* Needs above 1.0 by more than this are over-committed (float noise). */
