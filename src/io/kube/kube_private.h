@@ -1,6 +1,7 @@
-/* kube_private.h - what kube.c shares with kube_config.c and kube_cache.c:
- * one transfer (a libcurl easy handle set up for the API server, with its
- * answer, Retry-After and, for watches, the incremental event decoder), the
+/* kube_private.h - what kube.c (transport) shares with kube_resources.c,
+ * kube_config.c and kube_cache.c: one transfer (a libcurl easy handle set up
+ * for the API server, with its answer, Retry-After and, for watches, the
+ * incremental event decoder), the blocking request with its retries, the
  * backoff rule and the answer -> error mapping. Not a public API. */
 #ifndef GF_KUBE_PRIVATE_H
 #define GF_KUBE_PRIVATE_H
@@ -80,6 +81,12 @@ typedef enum gf_kube_outcome { GF_KUBE_DONE, GF_KUBE_RETRY, GF_KUBE_FAIL } gf_ku
  * for RETRY and FAIL. */
 gf_kube_outcome gf_kube_xfer_outcome(gf_kube_xfer *x, CURLcode cc, int attempt, double *delay_s,
                                      gf_err *rc, gf_error *err);
+
+/* One blocking request with the retry loop (kube.c): the answer into
+ * *reply (may be NULL); eviction: a 429 with a DisruptionBudget cause is an
+ * answer, not throttling. The typed requests (kube_resources.c) use it. */
+gf_err gf_kube_run(gf_kube *k, const char *method, const char *path, const char *content_type,
+                   const char *body, bool eviction, gf_kube_reply *reply, gf_error *err);
 
 /* Exponential backoff with jitter for the attempt-th failure (1-based):
  * uniform in [d/2, d], d = min(base * 2^(attempt-1), max); never below
