@@ -11,7 +11,7 @@
  *   bytes_per_series      gf_history_bytes / series (sizeof + heap)
  *   sizeof_series         sizeof(gf_hist_series)
  *   save_s, load_s, file_bytes   gf_history_save / gf_history_load of the result */
-#include "core/history.h"
+#include "decide/history.h"
 #include "io/history_sqlite.h"
 
 #include <stdint.h>

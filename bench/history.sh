@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # history.sh - ingest rate, memory per series and save/load time of the
-# usage history (core/history.c, io/history_sqlite.c).
+# usage history (decide/history.c, io/history_sqlite.c).
 #
 #   bench/history.sh [RUNS] [SAMPLES] [WORKLOADS]   (default 5 runs; 20000000 samples; 10000 workloads)
 #

@@ -3,8 +3,8 @@
  * without one the whole input is tried as each kind of file on its own). Any
  * input must give GF_OK or an error with a message, never a crash or a leak,
  * and what loads must mean what its KAI annotations say. */
-#include "core/kai.h"
-#include "core/model.h"
+#include "model/kai.h"
+#include "model/model.h"
 #include "io/alibaba.h"
 
 #include <stdint.h>

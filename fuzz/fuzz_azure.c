@@ -3,7 +3,7 @@
  * (gf_demand_trace): any input must give GF_OK or an error with a place and
  * a message, never a crash or a leak; what loads must keep its bins
  * consistent, and the demand drawn from it must stay within [0, 1]. */
-#include "core/demand.h"
+#include "sim/demand.h"
 #include "io/azure_trace.h"
 
 #include <math.h>

@@ -5,7 +5,7 @@
  * mostly exercises SQLite's own corruption checks; the seed corpus holds
  * real saved files (fuzz/corpus/history) so that mutations also reach the
  * value checks. */
-#include "core/history.h"
+#include "decide/history.h"
 #include "io/history_sqlite.h"
 
 #include <stdint.h>

@@ -3,7 +3,7 @@
  * configuration, or an error that names the input and says what went wrong,
  * leaving the configuration empty; never a crash or a leak. The first byte
  * picks the context (current-context, or one named "ctx"). */
-#include "io/kube.h"
+#include "io/kube/kube.h"
 
 #include <stdint.h>
 #include <stdlib.h>

@@ -2,7 +2,7 @@
  * policy resolution: any input must give GF_OK with a valid policy, or an
  * error that names the input and says what went wrong; never a crash or a
  * leak. */
-#include "core/policy.h"
+#include "decide/policy.h"
 #include "io/policy_yaml.h"
 
 #include <stdbool.h>

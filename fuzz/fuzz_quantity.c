@@ -2,8 +2,8 @@
  * The input, cut at its first NUL, is given to every parser: each must
  * succeed with a value in its documented range or fail with an explanation,
  * never crash or overflow, and the parsers must agree with one another. */
-#include "core/kai.h"
-#include "core/quantity.h"
+#include "model/kai.h"
+#include "model/quantity.h"
 
 #include <math.h>
 #include <stdint.h>

@@ -1,7 +1,7 @@
 /* fuzz_snapshot.c - libFuzzer harness for the kubectl JSON loader and the
  * model's GPU grouping: any input must give GF_OK or an error with a message,
  * never a crash, a leak or an invariant violation. */
-#include "core/model.h"
+#include "model/model.h"
 #include "io/snapshot.h"
 
 #include <stdint.h>

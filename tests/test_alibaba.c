@@ -2,7 +2,7 @@
  * the CSV reader under it (src/io/csv.c): fixtures cut from the trace, bad
  * rows, and the full trace from ../shared/data when it is there. */
 #include "testutil.h"
-#include "core/kai.h"
+#include "model/kai.h"
 #include "io/alibaba.h"
 #include "io/csv.h"
 

@@ -1,6 +1,6 @@
 /* test_consolidate.c - drainable node sets, move plans and refusals. */
 #include "testutil.h"
-#include "core/consolidate.h"
+#include "decide/consolidate.h"
 #include "kjson.h"
 
 #include <math.h>

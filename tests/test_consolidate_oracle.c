@@ -3,8 +3,8 @@
  * oracle on generated clusters: replaying the plan, every move must go
  * where a scan of every node with gf_pack_place() puts it, and must fit. */
 #include "testutil.h"
-#include "core/consolidate.h"
-#include "core/gen.h"
+#include "decide/consolidate.h"
+#include "sim/gen.h"
 
 #include <math.h>
 #include <stdlib.h>

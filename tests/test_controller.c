@@ -1,4 +1,4 @@
-/* test_controller.c - the controller's decision step (core/controller.h) on
+/* test_controller.c - the controller's decision step (decide/controller.h) on
  * hand-made clusters: policy modes, never touching unselected workloads,
  * stale usage, the global rate limit, the disruption budget per rule,
  * cooldowns seeded from gpufrac.io/last-change annotations, rollouts in
@@ -6,7 +6,7 @@
  * and the loop iteration through an in-memory backend: what is written,
  * dry runs, lost leadership, failed writes, restarts. */
 #include "testutil.h"
-#include "core/controller.h"
+#include "decide/controller.h"
 #include "io/policy_yaml.h"
 #include "kjson.h"
 #include "util/sbuf.h"

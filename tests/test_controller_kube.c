@@ -1,5 +1,5 @@
 /* test_controller_kube.c - the controller's Kubernetes backend
- * (io/controller_kube.h) against the stand-in API server (tests/standin)
+ * (io/kube/controller_kube.h) against the stand-in API server (tests/standin)
  * holding tests/fixtures/controller/cluster: the snapshot and the
  * annotations it reads back, the resize patch and what a 409 leads to (our
  * own change already applied: success; someone else's change: refused, not
@@ -7,9 +7,9 @@
  * PodDisruptionBudget, cordons, exporter discovery and scrape; the leader
  * elector with two candidates; and the /metrics page. */
 #include "testutil.h"
-#include "io/controller_kube.h"
-#include "io/controller_metrics.h"
-#include "io/elector.h"
+#include "io/kube/controller_kube.h"
+#include "io/kube/controller_metrics.h"
+#include "io/kube/elector.h"
 #include "io/http_server.h"
 #include "io/policy_yaml.h"
 #include "io/promtext.h"

@@ -1,9 +1,9 @@
-/* test_demand.c - the simulator's demand (core/demand.c) and the Azure LLM
+/* test_demand.c - the simulator's demand (sim/demand.c) and the Azure LLM
  * inference trace reader (io/azure_trace.c): the builtin mix has the shape
  * it promises, every source is deterministic and in range, and bad trace
  * files fail with file:line. */
 #include "testutil.h"
-#include "core/demand.h"
+#include "sim/demand.h"
 #include "io/azure_trace.h"
 
 #include <math.h>

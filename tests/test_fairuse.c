@@ -2,9 +2,9 @@
  * finding, and no false alarm on well-behaved sharing or short bursts), the
  * tracker's windows, responses chosen by priority, queue and policy with
  * their rejected alternatives, rate limits, and the fairUse policy section
- * (core/policy.h, io/policy_yaml.h). */
+ * (decide/policy.h, io/policy_yaml.h). */
 #include "testutil.h"
-#include "core/fairuse.h"
+#include "decide/fairuse.h"
 #include "io/policy_yaml.h"
 #include "kjson.h"
 

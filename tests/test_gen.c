@@ -1,8 +1,8 @@
-/* test_gen.c - the synthetic cluster generator (core/gen.c): the cluster is
+/* test_gen.c - the synthetic cluster generator (sim/gen.c): the cluster is
  * consistent with KAI's rules, reproducible, and survives write -> load. */
 #include "testutil.h"
-#include "core/gen.h"
-#include "core/kai.h"
+#include "sim/gen.h"
+#include "model/kai.h"
 #include "io/snapshot.h"
 #include "io/snapshot_write.h"
 

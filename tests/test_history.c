@@ -1,8 +1,8 @@
-/* test_history.c - usage history (core/history.c) and its SQLite file
+/* test_history.c - usage history (decide/history.c) and its SQLite file
  * (io/history_sqlite.c). Expected percentiles are worked out by hand from
  * VPA's bucket formula: bucket n starts at first*(1.05^n - 1)/0.05. */
 #include "testutil.h"
-#include "core/history.h"
+#include "decide/history.h"
 #include "io/history_sqlite.h"
 
 #include <dirent.h>

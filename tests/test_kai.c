@@ -1,4 +1,4 @@
-/* test_kai.c - KAI Scheduler metadata parsing (core/kai.h).
+/* test_kai.c - KAI Scheduler metadata parsing (model/kai.h).
  *
  * Rules from NVIDIA/KAI-Scheduler (summarised in shared/research/kai.md): the
  * scheduler's pod_info reads gpu-fraction with strconv.ParseFloat and uses it
@@ -6,7 +6,7 @@
  * strconv.ParseInt. GPU memory per product is what GPU feature discovery
  * writes into nvidia.com/gpu.memory (MiB) next to nvidia.com/gpu.product. */
 #include "testutil.h"
-#include "core/kai.h"
+#include "model/kai.h"
 
 #include <string.h>
 

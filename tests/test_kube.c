@@ -1,4 +1,4 @@
-/* test_kube.c - the Kubernetes API client (src/io/kube*.c) against the
+/* test_kube.c - the Kubernetes API client (src/io/kube/) against the
  * stand-in API server (tests/standin): kubeconfig and in-cluster
  * configuration, TLS, requests with their retries, merge patch conflicts,
  * Evictions, Events, Leases, and the watch cache (sync, events, bookmarks,
@@ -6,7 +6,7 @@
  * kube (kubectl shapes of a small KAI cluster; tls/ holds a test CA and
  * certificates valid until 2126). */
 #include "testutil.h"
-#include "io/kube.h"
+#include "io/kube/kube.h"
 #include "io/snapshot.h"
 #include "io/snapshot_write.h"
 #include "standin/standin.h"

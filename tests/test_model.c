@@ -1,4 +1,4 @@
-/* test_model.c - GPU grouping and totals (core/model.c). */
+/* test_model.c - GPU grouping and totals (model/model.c). */
 #include "testutil.h"
 
 #include <math.h>

@@ -1,6 +1,6 @@
 /* test_pack.c - fit rules and scorer choices on small hand-made clusters. */
 #include "testutil.h"
-#include "core/pack.h"
+#include "decide/pack.h"
 #include "kjson.h"
 
 #include <math.h>

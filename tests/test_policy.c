@@ -1,8 +1,8 @@
-/* test_policy.c - the rightsizing policy (core/policy.h) and its YAML loader
+/* test_policy.c - the rightsizing policy (decide/policy.h) and its YAML loader
  * (io/policy_yaml.h): defaults, rule precedence, the gpufrac.io/rightsize
  * annotation, validation, error locations, and robustness on bad input. */
 #include "testutil.h"
-#include "core/policy.h"
+#include "decide/policy.h"
 #include "io/policy_yaml.h"
 #include "util/rng.h"
 

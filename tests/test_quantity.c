@@ -1,4 +1,4 @@
-/* test_quantity.c - Kubernetes resource.Quantity parsing (core/quantity.h).
+/* test_quantity.c - Kubernetes resource.Quantity parsing (model/quantity.h).
  *
  * Expected values come from the definition in k8s.io/apimachinery
  * pkg/api/resource (quantity.go: the grammar, "no quantity may represent a
@@ -8,7 +8,7 @@
  * TestInterpretExponentInt32Bounds). Where apimachinery caps an oversized value
  * at 2^63-1, gpufrac reports an error instead (quantity.h). */
 #include "testutil.h"
-#include "core/quantity.h"
+#include "model/quantity.h"
 
 #include <string.h>
 

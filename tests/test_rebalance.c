@@ -3,7 +3,7 @@
  * moves when one is not enough, roll back when nothing suffices, pods that
  * may not move, limits and determinism. */
 #include "testutil.h"
-#include "core/rebalance.h"
+#include "decide/rebalance.h"
 #include "kjson.h"
 
 #include <math.h>

@@ -2,7 +2,7 @@
  * usage is fed minute by minute into a history, the engine is asked at
  * fixed times, and its changes are applied as the controller would. */
 #include "testutil.h"
-#include "core/recommend.h"
+#include "decide/recommend.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -1,10 +1,10 @@
-/* test_sim.c - the simulator (core/sim.c): conservation of pods through
+/* test_sim.c - the simulator (sim/sim.c): conservation of pods through
  * resizes and moves, the oracle as a lower bound, each harm counter on a
  * cluster built for it, the fair-use hook, determinism, demand from usage
  * samples, bad options, and the HTML report (io/report_html.c). */
 #include "testutil.h"
-#include "core/gen.h"
-#include "core/sim.h"
+#include "sim/gen.h"
+#include "sim/sim.h"
 #include "io/report_html.h"
 #include "kjson.h"
 

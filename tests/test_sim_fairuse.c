@@ -1,10 +1,10 @@
 /* test_sim_fairuse.c - fair-use protection in the simulator
- * (core/sim_fairuse.c): "a noisy pod joins a shared GPU" with protection off
+ * (sim/sim_fairuse.c): "a noisy pod joins a shared GPU" with protection off
  * and on, the policy's fairUse.mode and the override, no action on the
  * built-in mix of well-behaved services, determinism. */
 #include "testutil.h"
-#include "core/gen.h"
-#include "core/sim.h"
+#include "sim/gen.h"
+#include "sim/sim.h"
 #include "kjson.h"
 
 #include <math.h>

@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "core/model.h"
+#include "model/model.h"
 
 /* Absolute path of a fixture under tests/fixtures (static buffer). */
 const char *gf_test_fixture(const char *name);

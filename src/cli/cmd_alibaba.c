@@ -1,7 +1,7 @@
 /* cmd_alibaba.c - `gpufrac convert-alibaba`: Alibaba's GPU trace (node and
  * pod CSV lists) -> kubectl List JSON, through the model. */
-#include "commands.h"
-#include "core/model.h"
+#include "cli/commands.h"
+#include "model/model.h"
 #include "io/alibaba.h"
 #include "io/snapshot_write.h"
 

@@ -1,7 +1,7 @@
 /* cmd_consolidate.c - `gpufrac consolidate`: which GPU nodes can be drained,
  * with the move plan. */
-#include "commands.h"
-#include "core/consolidate.h"
+#include "cli/commands.h"
+#include "decide/consolidate.h"
 #include "io/snapshot.h"
 
 #include <errno.h>

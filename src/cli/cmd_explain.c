@@ -3,11 +3,11 @@
  *
  * Snapshot (the GPUs, who shares them, priorities, queues) + usage CSV (per
  * pod GPU memory and SM share over time) + policy (its fairUse section) ->
- * the core's gf_fair_step (core/fairuse.h) at the newest sample, after
+ * the core's gf_fair_step (decide/fairuse.h) at the newest sample, after
  * replaying the samples through a tracker so that "since when" and the hog
  * window come from the data. */
-#include "commands.h"
-#include "core/fairuse.h"
+#include "cli/commands.h"
+#include "decide/fairuse.h"
 #include "io/policy_yaml.h"
 #include "io/snapshot.h"
 #include "io/usage.h"

@@ -1,8 +1,8 @@
-/* cmd_gen.c - `gpufrac gen-snapshot`: a synthetic KAI cluster (core/gen.h)
+/* cmd_gen.c - `gpufrac gen-snapshot`: a synthetic KAI cluster (sim/gen.h)
  * written as kubectl List JSON, for scale tests and benchmarks. */
-#include "commands.h"
-#include "core/gen.h"
-#include "core/model.h"
+#include "cli/commands.h"
+#include "sim/gen.h"
+#include "model/model.h"
 #include "io/snapshot_write.h"
 
 #include <errno.h>

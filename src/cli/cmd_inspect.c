@@ -1,7 +1,7 @@
 /* cmd_inspect.c - `gpufrac inspect`: GPUs, their sharing pods and
  * fragmentation, per pool and node, from kubectl JSON snapshots. */
-#include "commands.h"
-#include "core/model.h"
+#include "cli/commands.h"
+#include "model/model.h"
 #include "io/snapshot.h"
 
 #include <getopt.h>

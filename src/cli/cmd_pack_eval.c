@@ -1,7 +1,7 @@
 /* cmd_pack_eval.c - `gpufrac pack-eval`: compare placement scorers with the
  * FGD paper's workload-inflation protocol, several seeds, one table. */
-#include "commands.h"
-#include "core/inflate.h"
+#include "cli/commands.h"
+#include "sim/inflate.h"
 #include "io/snapshot.h"
 
 #include <errno.h>

@@ -4,8 +4,8 @@
  * (CSV files, saved Prometheus answers, or a live Prometheus) + policy ->
  * recommendations, as a table, JSON, or merge patches for kubectl. With
  * --history the usage history lives in a SQLite file across runs. */
-#include "commands.h"
-#include "core/recommend.h"
+#include "cli/commands.h"
+#include "decide/recommend.h"
 #include "io/history_sqlite.h"
 #include "io/policy_yaml.h"
 #include "io/snapshot.h"

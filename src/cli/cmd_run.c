@@ -1,13 +1,13 @@
 /* cmd_run.c - `gpufrac run`: the controller. Parses options, wires the
- * Kubernetes backend (io/controller_kube.h), the usage history file, leader
- * election (io/elector.h) and the /metrics endpoint (io/http_server.h) to
- * the controller (core/controller.h), then steps it every interval until a
+ * Kubernetes backend (io/kube/controller_kube.h), the usage history file, leader
+ * election (io/kube/elector.h) and the /metrics endpoint (io/http_server.h) to
+ * the controller (decide/controller.h), then steps it every interval until a
  * signal (or once). Logs go to stderr, one line each, with a UTC time. */
-#include "commands.h"
-#include "core/controller.h"
-#include "io/controller_kube.h"
-#include "io/controller_metrics.h"
-#include "io/elector.h"
+#include "cli/commands.h"
+#include "decide/controller.h"
+#include "io/kube/controller_kube.h"
+#include "io/kube/controller_metrics.h"
+#include "io/kube/elector.h"
 #include "io/history_sqlite.h"
 #include "io/http_server.h"
 #include "io/policy_yaml.h"

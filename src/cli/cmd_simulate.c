@@ -1,10 +1,10 @@
 /* cmd_simulate.c - `gpufrac simulate`: replay a cluster under GPU-sharing
  * policies with synthetic, trace-driven or recorded demand, and compare
- * savings with harm (core/sim.h); optionally an HTML report. */
-#include "commands.h"
-#include "core/gen.h"
-#include "core/policy.h"
-#include "core/sim.h"
+ * savings with harm (sim/sim.h); optionally an HTML report. */
+#include "cli/commands.h"
+#include "sim/gen.h"
+#include "decide/policy.h"
+#include "sim/sim.h"
 #include "io/azure_trace.h"
 #include "io/history_sqlite.h"
 #include "io/policy_yaml.h"

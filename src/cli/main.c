@@ -1,6 +1,6 @@
 /* main.c - the gpufrac command: parses the subcommand and delegates. */
-#include "commands.h"
-#include "core/err.h"
+#include "cli/commands.h"
+#include "model/err.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -1,5 +1,5 @@
 /* cgroup.c - host process -> pod UID and container ID, see cgroup.h. */
-#include "cgroup.h"
+#include "exporter/cgroup.h"
 
 #include <errno.h>
 #include <fcntl.h>

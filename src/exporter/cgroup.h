@@ -22,7 +22,7 @@
 #ifndef GF_CGROUP_H
 #define GF_CGROUP_H
 
-#include "core/err.h"
+#include "model/err.h"
 
 #include <stdbool.h>
 #include <stddef.h>

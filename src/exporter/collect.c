@@ -1,7 +1,7 @@
 /* collect.c - one scrape: NVML readings, PID -> pod attribution, per-pod
  * sums and KAI allocations; see collect.h. */
-#include "collect.h"
-#include "cgroup.h"
+#include "exporter/collect.h"
+#include "exporter/cgroup.h"
 
 #include <math.h>
 #include <pthread.h>

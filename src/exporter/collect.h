@@ -14,7 +14,7 @@
  *   newest it saw on that device (its lastSeenTimeStamp) and keeps the
  *   latest sample per PID. The driver only reports processes that were
  *   busy, so a known process without a new sample was idle: 0.
- * Allocation (core/kai.h): gpu-fraction f holds f of each device's memory;
+ * Allocation (model/kai.h): gpu-fraction f holds f of each device's memory;
  * gpu-memory M holds M MiB, i.e. M MiB / device memory; nvidia.com/gpu holds
  * whole devices. Ratios compare the pod's use of a device (all its
  * containers) with what it holds there.
@@ -39,9 +39,9 @@
 #ifndef GF_COLLECT_H
 #define GF_COLLECT_H
 
-#include "core/err.h"
-#include "nvml.h"
-#include "podsource.h"
+#include "model/err.h"
+#include "exporter/nvml.h"
+#include "exporter/podsource.h"
 #include "util/vec.h"
 
 #include <stdbool.h>

@@ -1,8 +1,8 @@
 /* exporter_main.c - gpufrac-exporter: parses options, starts the collector
  * and the HTTP server (or prints one scrape), and waits for a signal. */
-#include "collect.h"
-#include "httpd.h"
-#include "metrics.h"
+#include "exporter/collect.h"
+#include "exporter/httpd.h"
+#include "exporter/metrics.h"
 
 #include <curl/curl.h>
 #include <errno.h>

@@ -1,7 +1,7 @@
 /* httpd.c - /metrics and /healthz over libmicrohttpd, see httpd.h. */
-#include "httpd.h"
+#include "exporter/httpd.h"
 #include "io/http_server.h"
-#include "metrics.h"
+#include "exporter/metrics.h"
 
 #include <errno.h>
 #include <microhttpd.h>

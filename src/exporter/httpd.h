@@ -13,7 +13,7 @@
 #ifndef GF_HTTPD_H
 #define GF_HTTPD_H
 
-#include "collect.h"
+#include "exporter/collect.h"
 
 typedef struct gf_httpd gf_httpd;
 

@@ -1,5 +1,5 @@
 /* metrics.c - Prometheus text exposition of a scrape, see metrics.h. */
-#include "metrics.h"
+#include "exporter/metrics.h"
 #include "io/promtext.h"
 
 #include <math.h>

@@ -10,7 +10,7 @@
 #ifndef GF_METRICS_H
 #define GF_METRICS_H
 
-#include "collect.h"
+#include "exporter/collect.h"
 #include "util/sbuf.h"
 
 #define GF_EXPORTER_VERSION "0.1.0"

@@ -1,5 +1,5 @@
 /* nvml.c - NVML loaded with dlopen, see nvml.h. */
-#include "nvml.h"
+#include "exporter/nvml.h"
 
 #include <dlfcn.h>
 #include <stdio.h>

@@ -15,8 +15,8 @@
 #ifndef GF_NVML_H
 #define GF_NVML_H
 
-#include "core/err.h"
-#include "nvml_abi.h"
+#include "model/err.h"
+#include "exporter/nvml_abi.h"
 
 #include <stdbool.h>
 

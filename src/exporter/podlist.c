@@ -3,10 +3,10 @@
  * A walk over jansson's tree that keeps the JSON path of where it is, so
  * that every error names the input and the path (the same style as
  * io/snapshot_json.c, reduced to the fields the exporter reads). */
-#include "podlist.h"
+#include "exporter/podlist.h"
 #include "io/jsonpath.h"
-#include "core/kai.h"
-#include "core/quantity.h"
+#include "model/kai.h"
+#include "model/quantity.h"
 
 #include <jansson.h>
 #include <stdarg.h>

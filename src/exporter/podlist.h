@@ -16,11 +16,11 @@
  * A malformed list (not JSON, a field of the wrong type) is an error naming
  * the JSON path; a KAI annotation with a bad value only costs that pod its
  * allocation (a warning in diags), since one user's typo must not blind the
- * exporter to the whole node. KAI semantics: core/kai.h. */
+ * exporter to the whole node. KAI semantics: model/kai.h. */
 #ifndef GF_PODLIST_H
 #define GF_PODLIST_H
 
-#include "core/err.h"
+#include "model/err.h"
 #include "util/arena.h"
 #include "util/strmap.h"
 #include "util/vec.h"

@@ -1,5 +1,5 @@
 /* podsource.c - fetching and refreshing the node's pod list, see podsource.h. */
-#include "podsource.h"
+#include "exporter/podsource.h"
 
 #include <curl/curl.h>
 #include <errno.h>

@@ -20,8 +20,8 @@
 #ifndef GF_PODSOURCE_H
 #define GF_PODSOURCE_H
 
-#include "core/err.h"
-#include "podlist.h"
+#include "model/err.h"
+#include "exporter/podlist.h"
 #include "util/sbuf.h"
 
 #include <stdbool.h>

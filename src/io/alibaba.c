@@ -1,7 +1,7 @@
 /* alibaba.c - Alibaba GPU trace CSV -> cluster model, see alibaba.h. */
-#include "alibaba.h"
-#include "core/kai.h"
-#include "csv.h"
+#include "io/alibaba.h"
+#include "model/kai.h"
+#include "io/csv.h"
 
 #include <stdarg.h>
 #include <stdio.h>

@@ -30,7 +30,7 @@
 #ifndef GF_ALIBABA_H
 #define GF_ALIBABA_H
 
-#include "core/model.h"
+#include "model/model.h"
 
 #include <stdbool.h>
 #include <stddef.h>

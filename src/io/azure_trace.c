@@ -3,9 +3,9 @@
  * The one CSV reader (csv.h) reads a buffer; here it is pointed at each
  * chunk of whole lines in turn, its line count running on, so that a large
  * trace is never held in memory whole. */
-#include "azure_trace.h"
-#include "csv.h"
-#include "usage.h"
+#include "io/azure_trace.h"
+#include "io/csv.h"
+#include "io/usage.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -1,6 +1,6 @@
 /* azure_trace.h - the Azure LLM inference trace (Azure/AzurePublicDataset,
  * AzureLLMInferenceTrace_{code,conv}.csv; Patel et al., "Splitwise",
- * ISCA 2024) -> per-second request arrivals (core/demand.h).
+ * ISCA 2024) -> per-second request arrivals (sim/demand.h).
  *
  * The files are plain CSV with the header
  *   TIMESTAMP,ContextTokens,GeneratedTokens
@@ -17,7 +17,7 @@
 #ifndef GF_AZURE_TRACE_H
 #define GF_AZURE_TRACE_H
 
-#include "core/demand.h"
+#include "sim/demand.h"
 
 #include <stddef.h>
 

@@ -1,5 +1,5 @@
 /* csv.c - strict plain CSV reader, see csv.h. */
-#include "csv.h"
+#include "io/csv.h"
 #include "util/xalloc.h"
 
 #include <errno.h>

@@ -15,7 +15,7 @@
 #ifndef GF_CSV_H
 #define GF_CSV_H
 
-#include "core/err.h"
+#include "model/err.h"
 #include "util/sbuf.h"
 
 #include <stdbool.h>

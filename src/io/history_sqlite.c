@@ -1,5 +1,5 @@
 /* history_sqlite.c - gf_history <-> SQLite file, see history_sqlite.h. */
-#include "history_sqlite.h"
+#include "io/history_sqlite.h"
 #include "util/sbuf.h"
 #include "util/xalloc.h"
 

@@ -19,8 +19,8 @@
 #ifndef GF_HISTORY_SQLITE_H
 #define GF_HISTORY_SQLITE_H
 
-#include "core/err.h"
-#include "core/history.h"
+#include "model/err.h"
+#include "decide/history.h"
 
 #define GF_HISTORY_SCHEMA_VERSION 1
 

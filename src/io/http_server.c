@@ -1,5 +1,5 @@
 /* http_server.c - published pages over libmicrohttpd, see http_server.h. */
-#include "http_server.h"
+#include "io/http_server.h"
 #include "util/sbuf.h"
 #include "util/xalloc.h"
 

@@ -12,7 +12,7 @@
 #ifndef GF_HTTP_SERVER_H
 #define GF_HTTP_SERVER_H
 
-#include "core/err.h"
+#include "model/err.h"
 
 #include <microhttpd.h>
 #include <stddef.h>

@@ -1,5 +1,5 @@
 /* jsonpath.c - see jsonpath.h. */
-#include "jsonpath.h"
+#include "io/jsonpath.h"
 
 #include <stdio.h>
 

@@ -6,8 +6,8 @@
  * input. It keeps the key path and each setting's mark so that errors found
  * after merging a rule with the defaults still point at the line that set the
  * value. */
-#include "policy_yaml.h"
-#include "yaml_error.h"
+#include "io/policy_yaml.h"
+#include "io/yaml_error.h"
 #include "util/sbuf.h"
 #include "util/strmap.h"
 

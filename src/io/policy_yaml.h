@@ -1,4 +1,4 @@
-/* policy_yaml.h - RightsizingPolicy YAML -> gf_policy (core/policy.h).
+/* policy_yaml.h - RightsizingPolicy YAML -> gf_policy (decide/policy.h).
  *
  *   apiVersion: gpufrac.io/v1alpha1      # required
  *   kind: RightsizingPolicy              # required
@@ -38,7 +38,7 @@
 #ifndef GF_POLICY_YAML_H
 #define GF_POLICY_YAML_H
 
-#include "core/policy.h"
+#include "decide/policy.h"
 
 #include <stddef.h>
 

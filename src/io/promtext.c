@@ -1,6 +1,6 @@
 /* promtext.c - the exporters' text format read for usage, and a parallel
  * scrape, see promtext.h. */
-#include "promtext.h"
+#include "io/promtext.h"
 
 #include <curl/curl.h>
 #include <math.h>

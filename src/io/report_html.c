@@ -3,7 +3,7 @@
  * Charts are plain inline SVG drawn here: polylines for time series, rects
  * for the heat-map (runs of equal colour merged, so a week of a hundred
  * GPUs stays a few hundred kilobytes). */
-#include "report_html.h"
+#include "io/report_html.h"
 
 #include <errno.h>
 #include <math.h>

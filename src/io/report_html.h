@@ -1,4 +1,4 @@
-/* report_html.h - a simulation report (core/sim.h) as one self-contained
+/* report_html.h - a simulation report (sim/sim.h) as one self-contained
  * HTML page: inline CSS and SVG charts, no scripts, no external fonts,
  * images or style sheets, so it opens offline and can be mailed around.
  *
@@ -14,7 +14,7 @@
 #ifndef GF_REPORT_HTML_H
 #define GF_REPORT_HTML_H
 
-#include "core/sim.h"
+#include "sim/sim.h"
 #include "util/sbuf.h"
 
 #include <stdint.h>

@@ -14,7 +14,7 @@
 #ifndef GF_SNAPSHOT_H
 #define GF_SNAPSHOT_H
 
-#include "core/model.h"
+#include "model/model.h"
 
 #include <stddef.h>
 

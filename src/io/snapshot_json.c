@@ -3,11 +3,11 @@
  * A walk over jansson's tree that keeps the JSON path of where it is, so that
  * every error names file and path. Field meanings follow the Kubernetes API
  * (core/v1 Node and Pod, apps/v1 ReplicaSet/Deployment/StatefulSet) and KAI's
- * annotations (core/kai.h). */
-#include "snapshot.h"
-#include "core/kai.h"
-#include "core/quantity.h"
-#include "jsonpath.h"
+ * annotations (model/kai.h). */
+#include "io/snapshot.h"
+#include "model/kai.h"
+#include "model/quantity.h"
+#include "io/jsonpath.h"
 #include "util/sbuf.h"
 
 #include <errno.h>

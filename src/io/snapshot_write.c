@@ -2,8 +2,8 @@
  *
  * Each item is built as a jansson tree, dumped on its own line and freed, so
  * memory stays at one object whatever the size of the cluster. */
-#include "snapshot_write.h"
-#include "core/kai.h"
+#include "io/snapshot_write.h"
+#include "model/kai.h"
 
 #include <errno.h>
 #include <inttypes.h>

@@ -14,7 +14,7 @@
 #ifndef GF_SNAPSHOT_WRITE_H
 #define GF_SNAPSHOT_WRITE_H
 
-#include "core/model.h"
+#include "model/model.h"
 
 #include <stdio.h>
 

@@ -1,7 +1,7 @@
 /* usage.c - GPU usage samples from CSV and Prometheus JSON, see usage.h. */
-#include "usage.h"
-#include "jsonpath.h"
-#include "csv.h"
+#include "io/usage.h"
+#include "io/jsonpath.h"
+#include "io/csv.h"
 
 #include <jansson.h>
 #include <math.h>

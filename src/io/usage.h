@@ -20,8 +20,8 @@
 #ifndef GF_USAGE_H
 #define GF_USAGE_H
 
-#include "core/err.h"
-#include "core/sample.h"
+#include "model/err.h"
+#include "model/sample.h"
 #include "util/arena.h"
 #include "util/sbuf.h"
 #include "util/strmap.h"
@@ -41,7 +41,7 @@
 /* Largest Prometheus answer gf_prom_query_range() accepts. */
 #define GF_PROM_MAX_RESPONSE_BYTES (256u << 20)
 
-/* gf_usage_sample: see core/sample.h */
+/* gf_usage_sample: see model/sample.h */
 
 typedef struct gf_usage {
     GF_VEC(gf_usage_sample) samples;

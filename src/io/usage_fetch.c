@@ -1,7 +1,7 @@
 /* usage_fetch.c - fetching usage from Prometheus's HTTP API with libcurl,
  * see usage.h. The answer is returned as text for gf_usage_load_prom_json(),
  * so that a saved answer and a live one go through the same parser. */
-#include "usage.h"
+#include "io/usage.h"
 
 #include <curl/curl.h>
 #include <jansson.h>

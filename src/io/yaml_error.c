@@ -1,5 +1,5 @@
 /* yaml_error.c - see yaml_error.h. */
-#include "yaml_error.h"
+#include "io/yaml_error.h"
 
 #include <stdio.h>
 

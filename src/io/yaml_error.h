@@ -7,7 +7,7 @@
 #ifndef GF_YAML_ERROR_H
 #define GF_YAML_ERROR_H
 
-#include "core/err.h"
+#include "model/err.h"
 
 #include <stddef.h>
 #include <yaml.h>

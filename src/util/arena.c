@@ -1,6 +1,6 @@
 /* arena.c - bump allocator, see arena.h. */
-#include "arena.h"
-#include "xalloc.h"
+#include "util/arena.h"
+#include "util/xalloc.h"
 
 #include <stdalign.h>
 #include <string.h>

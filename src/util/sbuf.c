@@ -1,6 +1,6 @@
 /* sbuf.c - string builder, see sbuf.h. */
-#include "sbuf.h"
-#include "xalloc.h"
+#include "util/sbuf.h"
+#include "util/xalloc.h"
 
 #include <stdarg.h>
 #include <stdio.h>

@@ -1,6 +1,6 @@
 /* strmap.c - string -> size_t hash map, see strmap.h. */
-#include "strmap.h"
-#include "xalloc.h"
+#include "util/strmap.h"
+#include "util/xalloc.h"
 
 #include <stdint.h>
 #include <string.h>

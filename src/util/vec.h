@@ -6,7 +6,7 @@
 #ifndef GF_VEC_H
 #define GF_VEC_H
 
-#include "xalloc.h"
+#include "util/xalloc.h"
 
 #define GF_VEC(T)                                                                                  \
     struct {                                                                                       \

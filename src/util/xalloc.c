@@ -1,5 +1,5 @@
 /* xalloc.c - allocation that aborts on out-of-memory, see xalloc.h. */
-#include "xalloc.h"
+#include "util/xalloc.h"
 
 #include <stdint.h>
 #include <stdio.h>

@@ -34,7 +34,7 @@
 #ifndef GF_STANDIN_H
 #define GF_STANDIN_H
 
-#include "core/err.h"
+#include "model/err.h"
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,0 +1,1134 @@
+/* controller.c - the controller's decision step and loop iteration, see
+ * controller.h. */
+#include "decide/controller.h"
+#include "util/sbuf.h"
+#include "util/strmap.h"
+#include "decide/consolidate.h"
+#include "model/kai.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* --- names -------------------------------------------------------------------------- */
+
+const char *gf_ctl_kind_name(gf_ctl_kind k)
+{
+    static const char *names[] = {"resize", "recommend", "report", "evict", "cordon"};
+    return (unsigned)k < GF_CTL_KIND_COUNT ? names[k] : "?";
+}
+
+const char *gf_ctl_reason_name(gf_ctl_reason r)
+{
+    static const char *names[] = {"upsize", "downsize", "recommend", "recommend-clear"};
+    if ((unsigned)r < GF_CTL_R_FAIR_FIRST) return names[r];
+    if (r < GF_CTL_R_CONSOLIDATE) return gf_fair_kind_name((gf_fair_kind)(r - GF_CTL_R_FAIR_FIRST));
+    if (r == GF_CTL_R_CONSOLIDATE) return "consolidate";
+    return "?";
+}
+
+const char *gf_ctl_hold_name(gf_ctl_hold h)
+{
+    static const char *names[] = {"go",     "stale", "kind", "rollout",      "cooldown",
+                                  "budget", "pdb",   "rate", "not-selected", "superseded"};
+    return (unsigned)h < GF_CTL_HOLD_COUNT ? names[h] : "?";
+}
+
+const char *gf_ctl_result_name(gf_ctl_result r)
+{
+    static const char *names[] = {"ok",   "error",   "conflict",  "refused",
+                                  "gone", "dry-run", "not-leader"};
+    return (unsigned)r < GF_CTL_RESULT_COUNT ? names[r] : "?";
+}
+
+const char *gf_ctl_op_name(gf_ctl_op op)
+{
+    static const char *names[] = {"snapshot", "usage",  "resize", "annotate", "event",
+                                  "evict",    "cordon", "watch",  "lease",    "history"};
+    return (unsigned)op < GF_CTL_OP_COUNT ? names[op] : "?";
+}
+
+bool gf_ctl_kind_disruptive(gf_ctl_kind k)
+{
+    return k == GF_CTL_RESIZE || k == GF_CTL_EVICT;
+}
+
+size_t gf_ctl_decision_index(const gf_ctl_action *a)
+{
+    return a->hold != GF_CTL_GO ? (size_t)GF_CTL_REASON_COUNT + a->hold : (size_t)a->reason;
+}
+
+const char *gf_ctl_decision_name(size_t i)
+{
+    if (i < GF_CTL_REASON_COUNT) return gf_ctl_reason_name((gf_ctl_reason)i);
+    return gf_ctl_hold_name((gf_ctl_hold)(i - GF_CTL_REASON_COUNT));
+}
+
+/* --- lifecycle ------------------------------------------------------------------------ */
+
+void gf_ctl_config_default(gf_ctl_config *c)
+{
+    memset(c, 0, sizeof *c);
+    c->interval_s = 60;
+    c->max_actions = 3;
+    c->consolidate_every_s = 0;
+    c->backfill_s = GF_HIST_HOUR_WINDOW_S; /* the longest window the history answers */
+    c->report_every_s = 3600;
+    c->dry_run = false;
+    c->scorer = GF_SCORE_BINPACK;
+}
+
+void gf_ctl_plan_init(gf_ctl_plan *p)
+{
+    memset(p, 0, sizeof *p);
+    gf_fair_state_init(&p->fair_state);
+    p->staleness_s = INFINITY;
+}
+
+void gf_ctl_plan_free(gf_ctl_plan *p)
+{
+    if (!p) return;
+    gf_vec_free(&p->actions);
+    gf_vec_free(&p->recs);
+    gf_fair_report_free(&p->fair);
+    gf_fair_state_free(&p->fair_state);
+    gf_ctl_plan_init(p);
+}
+
+void gf_ctl_state_init(gf_ctl_state *s)
+{
+    memset(s, 0, sizeof *s);
+    gf_fair_tracker_init(&s->tracker);
+    s->last_consolidation_t = -INFINITY;
+}
+
+static void stamps_free(gf_ctl_stamp *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(v[i].key);
+}
+
+void gf_ctl_state_free(gf_ctl_state *s)
+{
+    if (!s) return;
+    gf_fair_tracker_free(&s->tracker);
+    stamps_free(s->evictions.v, s->evictions.n);
+    gf_vec_free(&s->evictions);
+    stamps_free(s->reported.v, s->reported.n);
+    gf_vec_free(&s->reported);
+    free(s->draining);
+    s->draining = NULL;
+}
+
+/* --- the last-change annotation -------------------------------------------------------- */
+
+void gf_ctl_format_last_change(double t, const char *unit_key, const char *from, const char *to,
+                               const char *reason, const char *why, char *buf, size_t n)
+{
+    char when[32] = "?";
+    time_t s = (time_t)floor(t);
+    struct tm tm;
+    if (gmtime_r(&s, &tm)) strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    snprintf(buf, n, "%s %s %s -> %s (%s): %s", when, unit_key, from && *from ? from : "unset", to,
+             reason, why);
+}
+
+/* Days since 1970-01-01 of a civil date (Howard Hinnant's days_from_civil). */
+static long long days_from_civil(long long y, unsigned m, unsigned d)
+{
+    y -= m <= 2;
+    long long era = (y >= 0 ? y : y - 399) / 400;
+    unsigned yoe = (unsigned)(y - era * 400);
+    unsigned doy = (153 * (m + (m > 2 ? (unsigned)-3 : 9)) + 2) / 5 + d - 1;
+    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + (long long)doe - 719468;
+}
+
+static bool digits(const char *s, int n, unsigned *out)
+{
+    unsigned v = 0;
+    for (int i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9') return false;
+        v = v * 10 + (unsigned)(s[i] - '0');
+    }
+    *out = v;
+    return true;
+}
+
+bool gf_ctl_parse_last_change(const char *v, double *t)
+{
+    unsigned y, mo, d, h, mi, s;
+    if (!v || strlen(v) < 20 || !digits(v, 4, &y) || v[4] != '-' || !digits(v + 5, 2, &mo) ||
+        v[7] != '-' || !digits(v + 8, 2, &d) || v[10] != 'T' || !digits(v + 11, 2, &h) ||
+        v[13] != ':' || !digits(v + 14, 2, &mi) || v[16] != ':' || !digits(v + 17, 2, &s) ||
+        v[19] != 'Z')
+        return false;
+    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 59)
+        return false;
+    *t = (double)(days_from_civil(y, mo, d) * 86400LL + h * 3600LL + mi * 60LL + s);
+    return true;
+}
+
+size_t gf_ctl_seed_changes(gf_history *h, const gf_model *m, const gf_ctl_meta *meta, double now,
+                           gf_diags *d)
+{
+    if (!meta || !meta->w) return 0;
+    size_t noted = 0;
+    for (size_t wi = 0; wi < m->workloads.n; wi++) {
+        const char *v = meta->w[wi].last_change;
+        if (!v) continue;
+        const gf_workload *w = &m->workloads.v[wi];
+        double t;
+        if (!gf_ctl_parse_last_change(v, &t)) {
+            gf_diag(d, w->origin,
+                    "%s %s/%s: annotation " GF_ANN_LAST_CHANGE
+                    " does not start with a UTC time (YYYY-MM-DDTHH:MM:SSZ): ignored",
+                    w->kind, w->ns, w->name);
+            continue;
+        }
+        if (t > now) t = now; /* another replica's clock ahead of ours */
+        char key[400];
+        gf_recommend_key(w->ns, w->kind, w->name, key, sizeof key);
+        gf_hist_series *s = gf_history_get(h, key, true);
+        if (!s || t <= s->last_change_t) continue;
+        gf_error e;
+        if (gf_hist_note_change(s, t, &e) == GF_OK) noted++;
+    }
+    return noted;
+}
+
+/* --- per-workload facts ------------------------------------------------------------------ */
+
+typedef struct winfo {
+    const gf_pod *first;    /* first active pod (a sharing one when there is any) */
+    bool sharing;           /* some active pod holds a KAI share */
+    bool rollout;           /* an active sharing pod differs from the template's value */
+    gf_policy_decision dec; /* resolved with the real policy */
+    bool resolved;
+    uint32_t slot;        /* budget slot: rule index, or n_rules for the defaults */
+    double newest;        /* newest usage sample of its series, -INFINITY */
+    double last_change_t; /* -1: never */
+    const gf_hist_series *s;
+} winfo;
+
+static uint32_t top_index(const gf_model *m, const gf_pod *p)
+{
+    const gf_workload *w = gf_model_pod_workload(m, p);
+    return w ? (uint32_t)(w - m->workloads.v) : GF_NONE;
+}
+
+static bool parse_num(const char *s, double *out)
+{
+    if (!s || !*s) return false;
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || *end || !isfinite(v)) return false;
+    *out = v;
+    return true;
+}
+
+static void gather(const gf_model *m, const gf_history *h, const gf_policy *p, winfo *wi)
+{
+    for (size_t i = 0; i < m->pods.n; i++) {
+        const gf_pod *pod = &m->pods.v[i];
+        if (!gf_pod_active(pod) || pod->is_reservation) continue;
+        uint32_t w = top_index(m, pod);
+        if (w == GF_NONE) continue;
+        winfo *x = &wi[w];
+        bool share = pod->share != GF_SHARE_NONE;
+        if (!x->first || (share && !x->sharing)) x->first = pod;
+        if (share) x->sharing = true;
+        if (!share) continue;
+        const char *tv = gf_kvs_get(&m->workloads.v[w].template_annotations,
+                                    gf_recommend_unit_annotation(pod->share));
+        double want,
+            have = pod->share == GF_SHARE_MEMORY ? (double)pod->gpu_memory_mib : pod->gpu_fraction;
+        if (parse_num(tv, &want) && fabs(want - have) > 1e-9) x->rollout = true;
+    }
+    for (size_t w = 0; w < m->workloads.n; w++) {
+        winfo *x = &wi[w];
+        x->newest = -INFINITY;
+        x->last_change_t = -1;
+        x->slot = (uint32_t)p->rules.n;
+        const gf_workload *wl = &m->workloads.v[w];
+        char key[400];
+        gf_recommend_key(wl->ns, wl->kind, wl->name, key, sizeof key);
+        x->s = h ? gf_history_find(h, key) : NULL;
+        if (x->s) {
+            for (int k = 0; k < GF_HIST_NSIGNALS; k++)
+                if (x->s->track[k].samples && x->s->track[k].last_t > x->newest)
+                    x->newest = x->s->track[k].last_t;
+            x->last_change_t = x->s->last_change_t;
+        }
+        if (!x->first) continue;
+        gf_policy_subject subj = {wl->kind, wl->ns, wl->name, &x->first->labels, NULL};
+        subj.opt = gf_kvs_get(&wl->template_annotations, GF_ANN_RIGHTSIZE);
+        if (!subj.opt) subj.opt = gf_kvs_get(&x->first->annotations, GF_ANN_RIGHTSIZE);
+        gf_policy_resolve(p, &subj, &x->dec);
+        x->resolved = true;
+        if (x->dec.rule_index != GF_NONE && x->dec.rule_index < p->rules.n)
+            x->slot = x->dec.rule_index;
+    }
+}
+
+/* The policy without pacing: no cooldown, and a disruption budget the change
+ * ring can never reach, so that the recommender says what size is right and
+ * the controller decides when. Shares everything with p except the rules
+ * array (free *rules). */
+static void unpaced(const gf_policy *p, gf_policy *out, gf_policy_rule **rules)
+{
+    *out = *p;
+    out->defaults.cooldown_s = 0;
+    out->defaults.max_disruptions_per_hour = 3600;
+    *rules = NULL;
+    if (p->rules.n) {
+        *rules = gf_xcalloc(p->rules.n, sizeof **rules);
+        for (size_t i = 0; i < p->rules.n; i++) {
+            (*rules)[i] = p->rules.v[i];
+            (*rules)[i].set &= ~(GF_RF_BIT(GF_RF_COOLDOWN) | GF_RF_BIT(GF_RF_MAX_DISRUPTIONS));
+        }
+    }
+    out->rules.v = *rules;
+}
+
+static bool is_stamped(const gf_ctl_stamp *v, size_t n, const char *key, double after)
+{
+    for (size_t i = 0; i < n; i++)
+        if (v[i].t > after && !strcmp(v[i].key, key)) return true;
+    return false;
+}
+
+static uint32_t count_stamps(const gf_ctl_stamp *v, size_t n, const char *key, double after)
+{
+    uint32_t c = 0;
+    for (size_t i = 0; i < n; i++)
+        c += v[i].t > after && !strcmp(v[i].key, key);
+    return c;
+}
+
+/* "gpu-fraction 0.5 -> 0.25 (downsize": the part of a recommendation
+ * annotation that says what it recommends. */
+static void rec_head(const gf_recommendation *r, char *buf, size_t n)
+{
+    char cur[32], rec[32];
+    gf_recommend_value_text(r->in.unit, r->current, cur, sizeof cur);
+    gf_recommend_value_text(r->in.unit, r->recommended, rec, sizeof rec);
+    snprintf(buf, n, "%s %s -> %s (%s", gf_recommend_unit_annotation(r->in.unit), cur, rec,
+             gf_rec_action_name(r->action));
+}
+
+static bool same_recommendation(const char *have, const char *head)
+{
+    size_t l = strlen(head);
+    return have && !strncmp(have, head, l) && (have[l] == ',' || have[l] == ')');
+}
+
+/* --- candidates ----------------------------------------------------------------------------- */
+
+typedef struct cand {
+    gf_ctl_action a;
+    int prio;   /* lower first */
+    size_t seq; /* insertion order, for a stable sort */
+} cand;
+
+typedef GF_VEC(cand) cands;
+
+static int cmp_cand(const void *x, const void *y)
+{
+    const cand *a = x, *b = y;
+    if (a->prio != b->prio) return a->prio < b->prio ? -1 : 1;
+    return (a->seq > b->seq) - (a->seq < b->seq);
+}
+
+static gf_ctl_action blank_action(gf_ctl_kind kind, gf_ctl_reason reason)
+{
+    gf_ctl_action a;
+    memset(&a, 0, sizeof a);
+    a.kind = kind;
+    a.reason = reason;
+    a.workload = a.pod = a.node = a.rule = GF_NONE;
+    return a;
+}
+
+static void target_workload(gf_ctl_action *a, const gf_model *m, uint32_t wi,
+                            const gf_ctl_meta *meta)
+{
+    const gf_workload *w = &m->workloads.v[wi];
+    a->workload = wi;
+    a->target = (gf_ctl_target){w->kind, w->ns, w->name, w->uid};
+    if (meta && meta->w) {
+        a->resource_version = meta->w[wi].resource_version;
+        a->expect_last_change = meta->w[wi].last_change;
+    }
+}
+
+static void target_pod(gf_ctl_action *a, const gf_model *m, uint32_t pi)
+{
+    const gf_pod *p = &m->pods.v[pi];
+    a->pod = pi;
+    a->target = (gf_ctl_target){"Pod", p->ns, p->name, p->uid};
+    a->workload = top_index(m, p);
+}
+
+static void push(cands *cs, const cand *c)
+{
+    cand x = *c;
+    x.seq = cs->n;
+    gf_vec_push(cs, x);
+}
+
+/* RESIZE candidate for workload wi from `from` to value v (in unit). */
+static void resize_cand(cands *cs, const gf_model *m, const gf_ctl_meta *meta, double now,
+                        uint32_t wi, gf_share_kind unit, double current, double v,
+                        gf_ctl_reason reason, int prio, const char *why)
+{
+    cand c;
+    memset(&c, 0, sizeof c);
+    c.a = blank_action(GF_CTL_RESIZE, reason);
+    target_workload(&c.a, m, wi, meta);
+    c.a.unit_key = gf_recommend_unit_annotation(unit);
+    const char *tv = gf_kvs_get(&m->workloads.v[wi].template_annotations, c.a.unit_key);
+    if (tv)
+        gf_textf(c.a.from, sizeof c.a.from, "%s", tv);
+    else
+        gf_recommend_value_text(unit, current, c.a.from, sizeof c.a.from);
+    gf_recommend_value_text(unit, v, c.a.to, sizeof c.a.to);
+    if (!strcmp(c.a.from, c.a.to)) return; /* the template says so already */
+    bool up = v > current;
+    gf_ctl_format_last_change(floor(now), c.a.unit_key, c.a.from, c.a.to,
+                              gf_ctl_reason_name(reason), why, c.a.last_change,
+                              sizeof c.a.last_change);
+    gf_textf(c.a.event_reason, sizeof c.a.event_reason, "%s",
+             reason == GF_CTL_R_UPSIZE     ? "GPUAllocationUpsized"
+             : reason == GF_CTL_R_DOWNSIZE ? "GPUAllocationDownsized"
+                                           : "GPUFairUseUpsized");
+    const gf_workload *w = &m->workloads.v[wi];
+    gf_textf(c.a.message, sizeof c.a.message, "%s %s/%s/%s %s %s -> %s (%s): %s",
+             up ? "upsize" : "downsize", w->ns, w->kind, w->name, c.a.unit_key, c.a.from, c.a.to,
+             gf_ctl_reason_name(reason), why);
+    c.prio = prio;
+    push(cs, &c);
+}
+
+static void recommend_cand(cands *cs, const gf_model *m, const gf_ctl_meta *meta, uint32_t wi,
+                           const gf_recommendation *r)
+{
+    cand c;
+    memset(&c, 0, sizeof c);
+    c.a = blank_action(GF_CTL_RECOMMEND, GF_CTL_R_RECOMMEND);
+    target_workload(&c.a, m, wi, meta);
+    c.a.unit_key = gf_recommend_unit_annotation(r->in.unit);
+    char head[200];
+    rec_head(r, head, sizeof head);
+    gf_textf(c.a.recommendation, sizeof c.a.recommendation, "%s, confidence %.2f): %s", head,
+             r->confidence, r->reason);
+    gf_recommend_value_text(r->in.unit, r->current, c.a.from, sizeof c.a.from);
+    gf_recommend_value_text(r->in.unit, r->recommended, c.a.to, sizeof c.a.to);
+    gf_textf(c.a.event_reason, sizeof c.a.event_reason, "GPUAllocationRecommended");
+    const gf_workload *w = &m->workloads.v[wi];
+    gf_textf(c.a.message, sizeof c.a.message, "recommend %s/%s/%s %s %s -> %s (%s): %s", w->ns,
+             w->kind, w->name, c.a.unit_key, c.a.from, c.a.to, gf_rec_action_name(r->action),
+             r->reason);
+    c.prio = 10;
+    push(cs, &c);
+}
+
+static void clear_cand(cands *cs, const gf_model *m, const gf_ctl_meta *meta, uint32_t wi,
+                       const gf_recommendation *r)
+{
+    cand c;
+    memset(&c, 0, sizeof c);
+    c.a = blank_action(GF_CTL_RECOMMEND, GF_CTL_R_RECOMMEND_CLEAR);
+    target_workload(&c.a, m, wi, meta);
+    const gf_workload *w = &m->workloads.v[wi];
+    gf_textf(c.a.message, sizeof c.a.message, "recommendation of %s/%s/%s removed: %s", w->ns,
+             w->kind, w->name, r->reason);
+    c.prio = 10;
+    push(cs, &c);
+}
+
+/* Rightsizing: one candidate per workload whose recommendation changes or
+ * whose published recommendation is out of date. */
+static void rightsizing(cands *cs, const gf_ctl_input *in, const winfo *wi,
+                        const gf_recommendations *recs)
+{
+    const gf_model *m = in->m;
+    for (size_t i = 0; i < recs->n; i++) {
+        const gf_recommendation *r = &recs->v[i];
+        char key[600];
+        size_t w;
+        snprintf(key, sizeof key, "%s/%s/%s", r->in.kind, r->in.ns, r->in.name);
+        if (!gf_strmap_get(&m->workload_by_key, key, &w)) continue;
+        const winfo *x = &wi[w];
+        gf_mode mode = x->resolved ? x->dec.rule.mode : GF_MODE_OFF;
+        if (mode == GF_MODE_OFF || r->action == GF_REC_OFF) continue; /* never touched */
+        const char *have = in->meta && in->meta->w ? in->meta->w[w].recommendation : NULL;
+        bool change = r->action == GF_REC_UP || r->action == GF_REC_DOWN;
+        if (change && mode == GF_MODE_AUTO) {
+            bool up = r->action == GF_REC_UP;
+            resize_cand(cs, m, in->meta, in->now, (uint32_t)w, r->in.unit, r->current,
+                        r->recommended, up ? GF_CTL_R_UPSIZE : GF_CTL_R_DOWNSIZE, up ? 1 : 3,
+                        r->reason);
+        } else if (change) {
+            char head[200];
+            rec_head(r, head, sizeof head);
+            if (!same_recommendation(have, head)) recommend_cand(cs, m, in->meta, (uint32_t)w, r);
+        } else if (r->action == GF_REC_KEEP && have) {
+            clear_cand(cs, m, in->meta, (uint32_t)w, r);
+        }
+    }
+}
+
+/* --- fair use -------------------------------------------------------------------------------- */
+
+/* Each model pod's newest usage (summed over its containers and GPUs at that
+ * time), divided over its devices in the state, into the state's pods. */
+static void fair_usage(const gf_ctl_input *in, double stale_s, gf_fair_state *fs)
+{
+    const gf_model *m = in->m;
+    size_t np = m->pods.n;
+    double *t = gf_xcalloc(np + 1, sizeof *t), *mem = gf_xcalloc(np + 1, sizeof *mem),
+           *sm = gf_xcalloc(np + 1, sizeof *sm);
+    uint32_t *devs = gf_xcalloc(np + 1, sizeof *devs);
+    for (size_t i = 0; i < np; i++) {
+        t[i] = -INFINITY;
+        mem[i] = sm[i] = NAN;
+    }
+    for (size_t i = 0; i < fs->pods.n; i++)
+        if (fs->pods.v[i].pod < np) devs[fs->pods.v[i].pod]++;
+    gf_arena keys;
+    gf_arena_init(&keys);
+    gf_strmap by_name;
+    gf_strmap_init(&by_name);
+    gf_sbuf b = GF_SBUF_INIT;
+    for (size_t i = 0; i < np; i++) {
+        if (!devs[i]) continue;
+        b.len = 0;
+        gf_sbuf_printf(&b, "%s/%s", m->pods.v[i].ns, m->pods.v[i].name);
+        gf_strmap_put(&by_name, gf_arena_strdup(&keys, gf_sbuf_str(&b)), i);
+    }
+    for (size_t i = 0; i < in->n_samples; i++) {
+        const gf_usage_sample *s = &in->samples[i];
+        b.len = 0;
+        gf_sbuf_printf(&b, "%s/%s", s->ns, s->pod);
+        size_t pi;
+        if (!gf_strmap_get(&by_name, gf_sbuf_str(&b), &pi) || s->t < t[pi]) continue;
+        if (s->t > t[pi]) {
+            t[pi] = s->t;
+            mem[pi] = sm[pi] = NAN;
+        }
+        if (!isnan(s->memory_bytes))
+            mem[pi] = isnan(mem[pi]) ? s->memory_bytes : mem[pi] + s->memory_bytes;
+        if (!isnan(s->sm_util)) sm[pi] = isnan(sm[pi]) ? s->sm_util : sm[pi] + s->sm_util;
+    }
+    for (size_t i = 0; i < fs->pods.n; i++) {
+        gf_fair_pod *p = &fs->pods.v[i];
+        if (p->pod >= np || !(in->now - t[p->pod] <= stale_s)) continue;
+        p->memory_bytes = mem[p->pod] / devs[p->pod];
+        p->sm_share = sm[p->pod] / devs[p->pod];
+    }
+    gf_sbuf_free(&b);
+    gf_strmap_free(&by_name);
+    gf_arena_free(&keys);
+    free(t);
+    free(mem);
+    free(sm);
+    free(devs);
+}
+
+static const char *fair_event_reason(gf_fair_kind k)
+{
+    static const char *names[] = {"GPUMemoryOverrun", "GPUDeviceMemoryFull", "GPUComputeHog",
+                                  "GPUOvercommitMemory", "GPUOvercommitCompute"};
+    return (unsigned)k < GF_FAIR_KIND_COUNT ? names[k] : "GPUFairUse";
+}
+
+static gf_err fair_use(cands *cs, const gf_ctl_config *cfg, const gf_ctl_input *in,
+                       gf_ctl_state *st, const winfo *wi, gf_ctl_plan *plan, gf_error *err)
+{
+    const gf_fair_policy *fp = &in->p->fair_use;
+    if (fp->mode == GF_FAIR_MODE_OFF) return GF_OK;
+    const gf_model *m = in->m;
+    gf_fair_state *fs = &plan->fair_state;
+    gf_fair_state_from_model(m, fs);
+    fair_usage(in, 2 * cfg->interval_s, fs);
+    gf_fair_env env;
+    memset(&env, 0, sizeof env);
+    env.m = m;
+    env.scorer = cfg->scorer;
+    gf_err rc = gf_fair_step(fp, fs, &env, in->now, &st->tracker, &plan->fair, err);
+    if (rc) return rc;
+    const gf_fair_report *r = &plan->fair;
+    for (size_t i = 0; i < r->responses.n; i++) {
+        const gf_fair_response *resp = &r->responses.v[i];
+        const gf_fair_finding *f = &r->findings.v[resp->finding];
+        const gf_fair_gpu *g = &fs->gpus.v[f->gpu];
+        gf_ctl_reason reason = (gf_ctl_reason)(GF_CTL_R_FAIR_FIRST + f->kind);
+        int prio = f->severity == GF_FAIR_CRITICAL ? 0 : 2;
+        uint32_t changed = resp->pod != GF_NONE ? fs->pods.v[resp->pod].pod : GF_NONE;
+        if (resp->apply && resp->action == GF_FAIR_ACT_UPSIZE && changed < m->pods.n &&
+            top_index(m, &m->pods.v[changed]) != GF_NONE) {
+            const gf_pod *p = &m->pods.v[changed];
+            uint32_t w = top_index(m, p);
+            double v = resp->new_fraction, cur = p->gpu_fraction;
+            gf_share_kind unit = p->share == GF_SHARE_MEMORY ? GF_SHARE_MEMORY : GF_SHARE_FRACTION;
+            if (unit == GF_SHARE_MEMORY) {
+                int64_t gmib = p->node != GF_NONE ? m->nodes.v[p->node].gpu_memory_mib : 0;
+                int64_t step = wi[w].resolved ? wi[w].dec.rule.memory_step_mib : 256;
+                if (gmib <= 0 || step <= 0) continue;
+                v = ceil(v * (double)gmib / (double)step - 1e-9) * (double)step;
+                cur = (double)p->gpu_memory_mib;
+            }
+            char why[700];
+            snprintf(why, sizeof why, "%s; %s", f->signal, resp->reason);
+            resize_cand(cs, m, in->meta, in->now, w, unit, cur, v, reason, prio, why);
+            continue;
+        }
+        if (resp->apply && resp->action == GF_FAIR_ACT_MOVE && changed < m->pods.n) {
+            cand c;
+            memset(&c, 0, sizeof c);
+            c.a = blank_action(GF_CTL_EVICT, reason);
+            target_pod(&c.a, m, changed);
+            gf_textf(c.a.event_reason, sizeof c.a.event_reason, "GPUFairUseEvicted");
+            gf_textf(c.a.message, sizeof c.a.message, "evict %s/%s from GPU %s/%d (%s): %s; %s",
+                     m->pods.v[changed].ns, m->pods.v[changed].name, g->node, (int)g->index,
+                     gf_fair_kind_name(f->kind), f->signal, resp->reason);
+            c.prio = prio;
+            push(cs, &c);
+            continue;
+        }
+        /* report: an Event about the offender (else a GPU-mate), not repeated */
+        uint32_t about = f->offender != GF_NONE ? f->offender : g->n_pods ? g->first_pod : GF_NONE;
+        if (about == GF_NONE || fs->pods.v[about].pod >= m->pods.n) continue;
+        cand c;
+        memset(&c, 0, sizeof c);
+        c.a = blank_action(GF_CTL_REPORT, reason);
+        target_pod(&c.a, m, fs->pods.v[about].pod);
+        gf_textf(c.a.key, sizeof c.a.key, "%s/%s/%d/%s/%s", gf_fair_kind_name(f->kind), g->node,
+                 (int)g->index, c.a.target.ns, c.a.target.name);
+        if (is_stamped(st->reported.v, st->reported.n, c.a.key, in->now - cfg->report_every_s))
+            continue;
+        c.a.warning = true;
+        gf_textf(c.a.event_reason, sizeof c.a.event_reason, "%s", fair_event_reason(f->kind));
+        gf_textf(c.a.message, sizeof c.a.message, "%s on GPU %s/%d [%s]: %s; response %s%s: %s",
+                 gf_fair_kind_name(f->kind), g->node, (int)g->index,
+                 gf_fair_severity_name(f->severity), f->signal, gf_fair_action_name(resp->action),
+                 resp->apply ? "" : " (proposed)", resp->reason);
+        c.prio = 10;
+        push(cs, &c);
+    }
+    return GF_OK;
+}
+
+/* --- consolidation -------------------------------------------------------------------------- */
+
+static bool movable_pod(const gf_model *m, const gf_pod *p)
+{
+    if (!gf_pod_active(p) || p->is_reservation || p->terminating) return false;
+    const gf_workload *w = gf_model_pod_workload(m, p);
+    return w && (!strcmp(w->kind, "Deployment") || !strcmp(w->kind, "ReplicaSet") ||
+                 !strcmp(w->kind, "StatefulSet"));
+}
+
+static void evict_cand(cands *cs, const gf_model *m, uint32_t pi, const char *node)
+{
+    cand c;
+    memset(&c, 0, sizeof c);
+    c.a = blank_action(GF_CTL_EVICT, GF_CTL_R_CONSOLIDATE);
+    target_pod(&c.a, m, pi);
+    gf_textf(c.a.event_reason, sizeof c.a.event_reason, "GPUConsolidationEvicted");
+    gf_textf(c.a.message, sizeof c.a.message,
+             "evict %s/%s: node %s is being drained (consolidation)", m->pods.v[pi].ns,
+             m->pods.v[pi].name, node);
+    c.prio = 4;
+    push(cs, &c);
+}
+
+static gf_err consolidation(cands *cs, const gf_ctl_config *cfg, const gf_ctl_input *in,
+                            gf_ctl_state *st, const winfo *wi, gf_error *err)
+{
+    if (cfg->consolidate_every_s <= 0) return GF_OK;
+    const gf_model *m = in->m;
+    const char *draining = st->draining ? st->draining : in->meta ? in->meta->draining_node : NULL;
+    if (draining) {
+        size_t ni;
+        bool left = false;
+        if (gf_strmap_get(&m->node_by_name, draining, &ni)) {
+            for (size_t i = 0; i < m->pods.n; i++) {
+                const gf_pod *p = &m->pods.v[i];
+                if (p->node != ni || !movable_pod(m, p)) continue;
+                left = true;
+                evict_cand(cs, m, (uint32_t)i, draining);
+            }
+        }
+        if (left) {
+            if (!st->draining) st->draining = gf_xstrdup(draining); /* resumed after a restart */
+            return GF_OK;
+        }
+        if (st->draining) { /* drained (or gone): the next plan after consolidate_every_s */
+            free(st->draining);
+            st->draining = NULL;
+            st->last_consolidation_t = in->now;
+            return GF_OK;
+        }
+        /* an empty node drained before: the autoscaler's to remove; plan on */
+    }
+    if (in->now - st->last_consolidation_t < cfg->consolidate_every_s) return GF_OK;
+    st->last_consolidation_t = in->now;
+    gf_consolidate_opts o;
+    gf_consolidate_opts_default(&o);
+    o.scorer = cfg->scorer;
+    gf_consolidation plan;
+    memset(&plan, 0, sizeof plan);
+    gf_err rc = gf_consolidate(m, &o, &plan, err);
+    for (size_t d = 0; !rc && d < plan.drains.n; d++) {
+        const gf_drain *dr = &plan.drains.v[d];
+        bool ok = true;
+        for (uint32_t k = 0; k < dr->n_moves && ok; k++) {
+            uint32_t w = top_index(m, &m->pods.v[plan.moves.v[dr->first_move + k].pod]);
+            ok = w != GF_NONE && wi[w].resolved && wi[w].dec.rule.mode == GF_MODE_AUTO;
+        }
+        if (!ok || !dr->n_moves) continue;
+        const gf_node *n = &m->nodes.v[dr->node];
+        cand c;
+        memset(&c, 0, sizeof c);
+        c.a = blank_action(GF_CTL_CORDON, GF_CTL_R_CONSOLIDATE);
+        c.a.node = dr->node;
+        c.a.target = (gf_ctl_target){"Node", NULL, n->name, NULL};
+        gf_textf(c.a.event_reason, sizeof c.a.event_reason, "GPUNodeDraining");
+        gf_textf(c.a.message, sizeof c.a.message,
+                 "drain node %s: its %u pod(s) fit on the other nodes; %u GPU(s) freed", n->name,
+                 dr->n_moves, dr->gpus_freed);
+        c.prio = 4;
+        push(cs, &c);
+        for (uint32_t k = 0; k < dr->n_moves; k++)
+            evict_cand(cs, m, plan.moves.v[dr->first_move + k].pod, n->name);
+        break; /* one node at a time */
+    }
+    gf_consolidation_free(&plan);
+    return rc;
+}
+
+/* --- holds ---------------------------------------------------------------------------------- */
+
+typedef struct budget {
+    uint32_t *used; /* per slot */
+    int32_t *max;   /* per slot, -1 unknown yet */
+    int32_t *pdb_used;
+    bool *resized; /* per workload */
+    uint32_t go;   /* disruptive actions allowed so far */
+} budget;
+
+static bool pdb_blocks(const gf_model *m, const gf_pod *p, const int32_t *pdb_used, uint32_t *which)
+{
+    for (size_t i = 0; i < m->pdbs.n; i++) {
+        if (!gf_pdb_selects(&m->pdbs.v[i], p)) continue;
+        if (m->pdbs.v[i].disruptions_allowed - pdb_used[i] <= 0) {
+            *which = (uint32_t)i;
+            return true;
+        }
+    }
+    return false;
+}
+
+static gf_ctl_hold hold_of(const gf_ctl_config *cfg, const gf_ctl_input *in, const winfo *wi,
+                           budget *b, cand *c, bool stale)
+{
+    const gf_model *m = in->m;
+    gf_ctl_action *a = &c->a;
+    if (stale) return GF_CTL_HOLD_STALE;
+    uint32_t w = a->workload;
+    const winfo *x = w != GF_NONE ? &wi[w] : NULL;
+    if (x) a->rule = x->resolved ? x->dec.rule_index : GF_NONE;
+    double stale_s = 2 * cfg->interval_s;
+    switch (a->kind) {
+    case GF_CTL_RECOMMEND:
+        if (a->reason == GF_CTL_R_RECOMMEND && x && !(in->now - x->newest <= stale_s))
+            return GF_CTL_HOLD_STALE;
+        return GF_CTL_GO;
+    case GF_CTL_REPORT:
+    case GF_CTL_CORDON:
+        return GF_CTL_GO;
+    case GF_CTL_RESIZE:
+    case GF_CTL_EVICT:
+        break;
+    default:
+        return GF_CTL_GO;
+    }
+    if (!x || !x->resolved || x->dec.rule.mode != GF_MODE_AUTO) return GF_CTL_HOLD_NOT_SELECTED;
+    const gf_workload *wl = &m->workloads.v[w];
+    if (a->kind == GF_CTL_RESIZE) {
+        if (!(in->now - x->newest <= stale_s)) return GF_CTL_HOLD_STALE;
+        if (strcmp(wl->kind, "Deployment") && strcmp(wl->kind, "StatefulSet"))
+            return GF_CTL_HOLD_KIND;
+        if (x->rollout) return GF_CTL_HOLD_ROLLOUT;
+        if (b->resized[w]) return GF_CTL_HOLD_SUPERSEDED;
+        if (a->reason == GF_CTL_R_DOWNSIZE && x->last_change_t >= 0 &&
+            in->now - x->last_change_t < (double)x->dec.rule.cooldown_s)
+            return GF_CTL_HOLD_COOLDOWN;
+    } else {
+        if (b->resized[w]) return GF_CTL_HOLD_SUPERSEDED;
+        uint32_t which;
+        if (pdb_blocks(m, &m->pods.v[a->pod], b->pdb_used, &which)) return GF_CTL_HOLD_PDB;
+    }
+    int32_t max = x->dec.rule.max_disruptions_per_hour;
+    if (max >= 0 && b->used[x->slot] >= (uint32_t)max) return GF_CTL_HOLD_BUDGET;
+    if (b->go >= cfg->max_actions) return GF_CTL_HOLD_RATE;
+    /* allowed: it counts from now on */
+    b->used[x->slot]++;
+    b->go++;
+    if (a->kind == GF_CTL_RESIZE) {
+        b->resized[w] = true;
+    } else {
+        for (size_t i = 0; i < m->pdbs.n; i++)
+            if (gf_pdb_selects(&m->pdbs.v[i], &m->pods.v[a->pod])) b->pdb_used[i]++;
+    }
+    return GF_CTL_GO;
+}
+
+/* --- the step ------------------------------------------------------------------------------- */
+
+gf_err gf_ctl_decide(const gf_ctl_config *cfg, const gf_ctl_input *in, gf_ctl_state *st,
+                     gf_ctl_plan *out, gf_error *err)
+{
+    gf_ctl_plan_free(out);
+    const gf_model *m = in->m;
+    if (!m || !m->finalized)
+        return gf_error_set(err, GF_EINPUT, NULL, "controller: the model is not finalized");
+    if (!isfinite(in->now) || in->now < 0)
+        return gf_error_set(err, GF_EINPUT, NULL, "controller: time %g is not valid", in->now);
+    double stale_s = 2 * cfg->interval_s;
+    out->staleness_s = isfinite(in->usage_newest) ? in->now - in->usage_newest : INFINITY;
+    out->stale = !(out->staleness_s <= stale_s);
+
+    winfo *wi = gf_xcalloc(m->workloads.n + 1, sizeof *wi);
+    gather(m, in->h, in->p, wi);
+
+    gf_policy relaxed;
+    gf_policy_rule *rules;
+    unpaced(in->p, &relaxed, &rules);
+    gf_err rc = gf_recommend_model(m, in->h, &relaxed, in->now, &out->recs, err);
+    free(rules);
+
+    cands cs = {0};
+    if (!rc) rightsizing(&cs, in, wi, &out->recs);
+    if (!rc && !out->stale) rc = fair_use(&cs, cfg, in, st, wi, out, err);
+    if (!rc && !out->stale) rc = consolidation(&cs, cfg, in, st, wi, err);
+
+    if (!rc) {
+        size_t slots = in->p->rules.n + 1;
+        budget b = {gf_xcalloc(slots, sizeof(uint32_t)), NULL,
+                    gf_xcalloc(m->pdbs.n + 1, sizeof(int32_t)),
+                    gf_xcalloc(m->workloads.n + 1, sizeof(bool)), 0};
+        double since = in->now - GF_CTL_BUDGET_WINDOW_S;
+        for (size_t w = 0; w < m->workloads.n; w++) {
+            const gf_workload *wl = &m->workloads.v[w];
+            uint32_t n = wi[w].s ? gf_hist_changes_since(wi[w].s, since) : 0;
+            char key[400];
+            gf_recommend_key(wl->ns, wl->kind, wl->name, key, sizeof key);
+            n += count_stamps(st->evictions.v, st->evictions.n, key, since);
+            b.used[wi[w].slot] += n;
+        }
+        if (cs.n) qsort(cs.v, cs.n, sizeof *cs.v, cmp_cand);
+        cands extra = {0};
+        for (size_t i = 0; i < cs.n; i++) {
+            cand *c = &cs.v[i];
+            c->a.hold = hold_of(cfg, in, wi, &b, c, out->stale);
+            gf_vec_push(&out->actions, c->a);
+            /* "changes wait as recommendations" */
+            if (c->a.hold == GF_CTL_HOLD_BUDGET && c->a.kind == GF_CTL_RESIZE &&
+                c->a.reason <= GF_CTL_R_DOWNSIZE) {
+                for (size_t r = 0; r < out->recs.n; r++) {
+                    const gf_recommendation *rec = &out->recs.v[r];
+                    const gf_workload *wl = &m->workloads.v[c->a.workload];
+                    if (strcmp(rec->in.kind, wl->kind) || strcmp(rec->in.ns, wl->ns) ||
+                        strcmp(rec->in.name, wl->name))
+                        continue;
+                    char head[200];
+                    rec_head(rec, head, sizeof head);
+                    const char *have =
+                        in->meta && in->meta->w ? in->meta->w[c->a.workload].recommendation : NULL;
+                    if (!same_recommendation(have, head))
+                        recommend_cand(&extra, m, in->meta, c->a.workload, rec);
+                    break;
+                }
+            }
+        }
+        for (size_t i = 0; i < extra.n; i++) {
+            extra.v[i].a.hold = hold_of(cfg, in, wi, &b, &extra.v[i], out->stale);
+            gf_vec_push(&out->actions, extra.v[i].a);
+        }
+        gf_vec_free(&extra);
+        free(b.used);
+        free(b.pdb_used);
+        free(b.resized);
+    }
+    gf_vec_free(&cs);
+    free(wi);
+    return rc;
+}
+
+/* key's stamp set to t (added when new); stamps of other keys older than
+ * keep_after dropped. */
+static void stamp(gf_ctl_stamps *v, const char *key, double t, double keep_after)
+{
+    size_t w = 0;
+    bool found = false;
+    for (size_t i = 0; i < v->n; i++) {
+        if (!strcmp(v->v[i].key, key)) {
+            v->v[i].t = t;
+            found = true;
+        } else if (v->v[i].t <= keep_after) {
+            free(v->v[i].key);
+            continue;
+        }
+        v->v[w++] = v->v[i];
+    }
+    v->n = w;
+    if (!found) {
+        gf_ctl_stamp s = {gf_xstrdup(key), t};
+        gf_vec_push(v, s);
+    }
+}
+
+void gf_ctl_commit(gf_ctl_state *st, gf_history *h, const gf_model *m, const gf_ctl_action *a,
+                   double now)
+{
+    char key[400];
+    switch (a->kind) {
+    case GF_CTL_RESIZE:
+        if (h && a->workload < m->workloads.n) {
+            const gf_workload *w = &m->workloads.v[a->workload];
+            gf_recommend_key(w->ns, w->kind, w->name, key, sizeof key);
+            gf_hist_series *s = gf_history_get(h, key, true);
+            gf_error e;
+            if (s) gf_hist_note_change(s, floor(now), &e);
+        }
+        break;
+    case GF_CTL_EVICT:
+        if (a->workload < m->workloads.n) {
+            const gf_workload *w = &m->workloads.v[a->workload];
+            gf_recommend_key(w->ns, w->kind, w->name, key, sizeof key);
+            /* every eviction counts: stamps are kept apart, pruned after the window */
+            gf_ctl_stamp s = {gf_xstrdup(key), now};
+            size_t keep = 0;
+            for (size_t i = 0; i < st->evictions.n; i++) {
+                if (st->evictions.v[i].t <= now - GF_CTL_BUDGET_WINDOW_S)
+                    free(st->evictions.v[i].key);
+                else
+                    st->evictions.v[keep++] = st->evictions.v[i];
+            }
+            st->evictions.n = keep;
+            gf_vec_push(&st->evictions, s);
+        }
+        break;
+    case GF_CTL_REPORT:
+        stamp(&st->reported, a->key, now, now - 3 * 86400.0);
+        break;
+    case GF_CTL_CORDON:
+        free(st->draining);
+        st->draining = gf_xstrdup(a->target.name);
+        break;
+    default:
+        break;
+    }
+}
+
+/* --- the loop iteration ----------------------------------------------------------------- */
+
+void gf_ctl_init(gf_ctl *c, const gf_ctl_config *cfg, const gf_policy *p, gf_history *h)
+{
+    memset(c, 0, sizeof *c);
+    if (cfg)
+        c->cfg = *cfg;
+    else
+        gf_ctl_config_default(&c->cfg);
+    c->policy = p;
+    c->h = h;
+    gf_ctl_state_init(&c->st);
+    gf_model_init(&c->model);
+    gf_ctl_plan_init(&c->plan);
+    c->stats.staleness_s = INFINITY;
+}
+
+void gf_ctl_free(gf_ctl *c)
+{
+    if (!c) return;
+    gf_ctl_plan_free(&c->plan);
+    gf_model_free(&c->model);
+    gf_ctl_state_free(&c->st);
+}
+
+void gf_ctl_count_api_error(gf_ctl *c, gf_ctl_op op)
+{
+    if ((unsigned)op < GF_CTL_OP_COUNT) c->stats.api_errors[op]++;
+}
+
+static gf_ctl_op op_of(gf_ctl_kind k)
+{
+    switch (k) {
+    case GF_CTL_RESIZE:
+        return GF_CTL_OP_RESIZE;
+    case GF_CTL_RECOMMEND:
+        return GF_CTL_OP_ANNOTATE;
+    case GF_CTL_REPORT:
+        return GF_CTL_OP_EVENT;
+    case GF_CTL_EVICT:
+        return GF_CTL_OP_EVICT;
+    default:
+        return GF_CTL_OP_CORDON;
+    }
+}
+
+static void log_error(gf_diags *log, const char *what, const gf_error *e)
+{
+    char msg[1100];
+    gf_error_format(e, msg, sizeof msg);
+    gf_diag(log, NULL, "%s: %s", what, msg);
+}
+
+/* Carries one allowed action out through the backend. */
+static gf_ctl_result execute(gf_ctl *c, const gf_ctl_backend *b, const gf_ctl_action *a, double now,
+                             gf_diags *log)
+{
+    gf_error e = {0};
+    gf_ctl_result res = GF_CTL_ERROR;
+    gf_err rc = GF_OK;
+    switch (a->kind) {
+    case GF_CTL_RESIZE:
+        rc = b->resize ? b->resize(b->ctx, a, &res, &e)
+                       : gf_error_set(&e, GF_EINTERNAL, b->name, "no resize");
+        break;
+    case GF_CTL_RECOMMEND:
+        rc = b->annotate ? b->annotate(b->ctx, a, &res, &e)
+                         : gf_error_set(&e, GF_EINTERNAL, b->name, "no annotate");
+        break;
+    case GF_CTL_REPORT:
+        rc = b->event ? b->event(b->ctx, a, &res, &e)
+                      : gf_error_set(&e, GF_EINTERNAL, b->name, "no event");
+        break;
+    case GF_CTL_EVICT:
+        rc = b->evict ? b->evict(b->ctx, a, &res, &e)
+                      : gf_error_set(&e, GF_EINTERNAL, b->name, "no evict");
+        break;
+    case GF_CTL_CORDON:
+        rc = b->cordon ? b->cordon(b->ctx, a, &res, &e)
+                       : gf_error_set(&e, GF_EINTERNAL, b->name, "no cordon");
+        break;
+    default:
+        rc = gf_error_set(&e, GF_EINTERNAL, NULL, "unknown action kind %d", (int)a->kind);
+    }
+    if (rc == GF_OK) res = GF_CTL_OK;
+    if (rc != GF_OK && res == GF_CTL_OK) res = GF_CTL_ERROR;
+    if (res == GF_CTL_OK) {
+        gf_ctl_commit(&c->st, c->h, &c->model, a, now);
+        /* the Event after a write (a report's write is its Event) */
+        if (a->kind != GF_CTL_REPORT && a->event_reason[0] && b->event) {
+            gf_ctl_result er;
+            gf_error ee = {0};
+            if (b->event(b->ctx, a, &er, &ee)) {
+                c->stats.api_errors[GF_CTL_OP_EVENT]++;
+                log_error(log, "event", &ee);
+            }
+        }
+    } else if (res != GF_CTL_REFUSED) {
+        c->stats.api_errors[op_of(a->kind)]++;
+    }
+    if (rc != GF_OK) {
+        char what[200];
+        snprintf(what, sizeof what, "%s %s/%s", gf_ctl_kind_name(a->kind),
+                 a->target.ns ? a->target.ns : "-", a->target.name);
+        log_error(log, what, &e);
+    }
+    return res;
+}
+
+gf_err gf_ctl_step(gf_ctl *c, const gf_ctl_backend *b, double now, gf_diags *log,
+                   uint32_t *write_failures, gf_error *err)
+{
+    if (write_failures) *write_failures = 0;
+    /* a wall clock stepped back (NTP) must not stop the loop: time as the
+     * fair-use tracker last saw it, until the clock catches up */
+    if (now < c->st.tracker.last_t) now = c->st.tracker.last_t;
+    gf_ctl_plan_free(&c->plan);
+    gf_model_free(&c->model);
+    gf_model_init(&c->model);
+    c->have_model = false;
+    gf_ctl_meta meta = {0};
+    gf_err rc = b->snapshot(b->ctx, &c->model, &meta, log, err);
+    if (rc) {
+        c->stats.api_errors[GF_CTL_OP_SNAPSHOT]++;
+        c->stats.steps_failed++;
+        return rc;
+    }
+    c->have_model = true;
+    const gf_model *m = &c->model;
+
+    double newest = gf_history_newest(c->h);
+    double since = now - c->cfg.backfill_s;
+    if (isfinite(newest) && newest > since) since = newest;
+    const gf_usage_sample *samples = NULL;
+    size_t n = 0;
+    gf_error e = {0};
+    if (b->usage && since < now && b->usage(b->ctx, m, since, now, &samples, &n, log, &e)) {
+        c->stats.api_errors[GF_CTL_OP_USAGE]++;
+        log_error(log, "usage", &e);
+        samples = NULL;
+        n = 0;
+    }
+    gf_ingest_stats ist;
+    memset(&ist, 0, sizeof ist);
+    if (n && gf_recommend_ingest(m, c->h, samples, n, newest, &ist, &e)) {
+        c->stats.api_errors[GF_CTL_OP_USAGE]++;
+        log_error(log, "usage refused by the history", &e);
+    }
+    c->stats.samples_ingested += ist.added;
+    gf_ctl_seed_changes(c->h, m, &meta, now, log);
+
+    gf_ctl_input in = {m, &meta, c->h, c->policy, samples, n, gf_history_newest(c->h), now};
+    rc = gf_ctl_decide(&c->cfg, &in, &c->st, &c->plan, err);
+    if (rc) {
+        c->stats.steps_failed++;
+        return rc;
+    }
+    const gf_ctl_plan *plan = &c->plan;
+    c->stats.staleness_s = plan->staleness_s;
+    if (plan->stale) {
+        c->stats.steps_stale++;
+        if (isfinite(plan->staleness_s))
+            gf_diag(log, NULL,
+                    "usage is stale: the newest sample is %.0f s old (more than two intervals, "
+                    "%.0f s): no action this step",
+                    plan->staleness_s, 2 * c->cfg.interval_s);
+        else
+            gf_diag(log, NULL, "no usage samples yet: no action this step");
+    }
+    bool writable = true;
+    for (size_t i = 0; i < plan->actions.n; i++) {
+        const gf_ctl_action *a = &plan->actions.v[i];
+        c->stats.decisions[a->kind][gf_ctl_decision_index(a)]++;
+        if (a->hold != GF_CTL_GO) {
+            if (!plan->stale)
+                gf_diag(log, NULL, "hold %s: %s", gf_ctl_hold_name(a->hold), a->message);
+            continue;
+        }
+        gf_ctl_result res;
+        if (c->cfg.dry_run) {
+            res = GF_CTL_DRY_RUN;
+        } else if (!writable || (b->may_write && !b->may_write(b->ctx))) {
+            writable = false;
+            res = GF_CTL_NOT_LEADER;
+        } else {
+            res = execute(c, b, a, now, log);
+        }
+        c->stats.results[a->kind][res]++;
+        if ((res == GF_CTL_ERROR || res == GF_CTL_CONFLICT) && write_failures) (*write_failures)++;
+        gf_diag(log, NULL, "%s: %s", a->message, gf_ctl_result_name(res));
+    }
+    c->stats.steps_ok++;
+    c->stats.last_success_t = now;
+    return GF_OK;
+}

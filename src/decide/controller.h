@@ -1,0 +1,414 @@
+/* controller.h - the controller behind `gpufrac run`: one decision step
+ * (pure), and the loop iteration that drives it through a backend.
+ *
+ * Data flows one way each interval:
+ *
+ *   backend.snapshot   -> model + the workloads' gpufrac annotations
+ *   backend.usage      -> usage samples since the history's newest
+ *   ingest             -> the usage history (decide/history.h)
+ *   seed               -> the history's change bookkeeping, from the
+ *                         gpufrac.io/last-change annotations (restarts and
+ *                         leader changes lose nothing)
+ *   gf_ctl_decide      -> a plan: actions, each with the rule that proposed
+ *                         it and, when it must wait, why (pure: no I/O, no
+ *                         clock, no logging)
+ *   backend writes     -> resize patches, recommendation annotations,
+ *                         Events, evictions, cordons
+ *   gf_ctl_commit      -> the outcome into the controller's state and the
+ *                         history's bookkeeping
+ *
+ * What is proposed:
+ *   - rightsizing (decide/recommend.h), asked without its pacing (cooldown,
+ *     maxDisruptionsPerHour) so that the controller applies the pacing itself
+ *     and can say which limit held a change:
+ *       mode auto      -> RESIZE: a merge patch of the owner's pod template
+ *                         annotation (gpu-fraction or gpu-memory), carrying
+ *                         the gpufrac.io/last-change annotation in the same
+ *                         patch, preconditioned on the resourceVersion seen;
+ *       mode recommend -> RECOMMEND: the gpufrac.io/recommendation
+ *                         annotation on the workload and an Event, only when
+ *                         the recommendation changed (and the annotation
+ *                         removed when the allocation fits again);
+ *       mode off       -> nothing: unselected workloads are never written;
+ *   - fair use (decide/fairuse.h) when the policy's fairUse.mode is not off:
+ *     REPORT (an Event about the offending pod, at most once per finding per
+ *     report_every_s), and in mode act the responses fairuse chose to apply:
+ *     upsize -> RESIZE of the offender's workload, move -> EVICT;
+ *   - consolidation (decide/consolidate.h) every consolidate_every_s when set:
+ *     one node at a time: CORDON it, then EVICT the pods the plan moves
+ *     (the Eviction API enforces PodDisruptionBudgets; the scheduler places
+ *     the replacements), until the node holds no movable pod.
+ * Writes (RESIZE, EVICT, CORDON) only touch workloads whose resolved mode
+ * is auto; a drain needs every pod it moves to belong to one.
+ *
+ * What holds an action (gf_ctl_hold), checked in this order:
+ *   stale usage    the newest sample is older than two intervals (the whole
+ *                  plan), or the workload's newest is (its actions);
+ *   not-selected   a write to a workload whose mode is not auto;
+ *   kind           only Deployments and StatefulSets are resized (a Job's
+ *                  template is immutable, a bare ReplicaSet does not roll);
+ *   rollout        the workload's pods do not all carry the template's value
+ *                  yet: a change is already rolling out;
+ *   superseded     another action changes the workload in this step;
+ *   cooldown       a downsize within the rule's cooldown of the last change
+ *                  (upsizes skip it, as in the recommender: a workload about
+ *                  to run out of memory does not wait);
+ *   pdb            an eviction the PodDisruptionBudgets forbid now;
+ *   budget         the rule's maxDisruptionsPerHour: changes and evictions
+ *                  in the last hour among the workloads the rule covers (a
+ *                  change counts once, whatever its replicas); a resize held
+ *                  here is published as a recommendation instead ("changes
+ *                  wait as recommendations", examples/policy.yaml);
+ *   rate           more disruptive actions (RESIZE, EVICT) than
+ *                  max_actions (--max-actions-per-interval) in this step;
+ * and, at execution, not-leader (the backend's may_write said no) and
+ * dry-run. Urgent work goes first: critical fair-use responses, upsizes,
+ * other fair-use responses, downsizes, then consolidation.
+ *
+ * Crash safety: a resize and its gpufrac.io/last-change record are one
+ * patch, so a process killed at any point either made the change with its
+ * record or did not make it; the next decision sees the record (cooldown,
+ * budget) and the template's new value (rollout), and proposes nothing
+ * again. Evictions and Events are not recorded in the cluster: a restart
+ * forgets the eviction ledger and may repeat one Event.
+ *
+ * Names: gf_ctl_*. Strings in a plan are borrowed from the model of the
+ * step (or owned by the action's fixed buffers). */
+#ifndef GF_CONTROLLER_H
+#define GF_CONTROLLER_H
+
+#include "util/vec.h"
+#include "model/err.h"
+#include "decide/fairuse.h"
+#include "decide/history.h"
+#include "model/model.h"
+#include "decide/policy.h"
+#include "decide/recommend.h"
+#include "model/sample.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Annotations gpufrac writes on workloads (metadata, not the pod template:
+ * a template change would restart the pods) and nodes. */
+#define GF_ANN_LAST_CHANGE "gpufrac.io/last-change"
+#define GF_ANN_RECOMMENDATION "gpufrac.io/recommendation"
+#define GF_ANN_DRAINING "gpufrac.io/draining"
+
+/* Changes and evictions counted against maxDisruptionsPerHour. */
+#define GF_CTL_BUDGET_WINDOW_S 3600.0
+
+/* --- configuration --------------------------------------------------------------- */
+
+typedef struct gf_ctl_config {
+    double interval_s;          /* one step every interval: 60 */
+    uint32_t max_actions;       /* disruptive actions per step: 3 */
+    double consolidate_every_s; /* 0: no consolidation */
+    double backfill_s;          /* usage asked for when the history is empty: 8 days */
+    double report_every_s;      /* the same fair-use finding is reported again after: 1 h */
+    bool dry_run;               /* decide and log, never write */
+    gf_scorer scorer;           /* placement scorer for fair use and consolidation */
+} gf_ctl_config;
+
+void gf_ctl_config_default(gf_ctl_config *c);
+
+/* --- what a backend reports besides the model ------------------------------------ */
+
+/* The annotations gpufrac reads back from one workload's metadata. Strings
+ * live in the model's arena (gf_arena_strdup(&m->arena, ...)); NULL when
+ * absent. */
+typedef struct gf_ctl_wmeta {
+    const char *resource_version; /* for the patch precondition */
+    const char *last_change;      /* gpufrac.io/last-change */
+    const char *recommendation;   /* gpufrac.io/recommendation */
+} gf_ctl_wmeta;
+
+typedef struct gf_ctl_meta {
+    gf_ctl_wmeta *w;           /* one per model workload (m->workloads.n), in m->arena; or NULL */
+    const char *draining_node; /* a node annotated gpufrac.io/draining, or NULL */
+} gf_ctl_meta;
+
+/* --- actions ---------------------------------------------------------------------- */
+
+typedef enum gf_ctl_kind {
+    GF_CTL_RESIZE,    /* patch the pod template's gpu-fraction / gpu-memory + last-change */
+    GF_CTL_RECOMMEND, /* set (or remove) gpufrac.io/recommendation, and an Event */
+    GF_CTL_REPORT,    /* an Event only (fair-use finding) */
+    GF_CTL_EVICT,     /* evict a pod (Eviction API: PodDisruptionBudgets apply) */
+    GF_CTL_CORDON,    /* mark a node unschedulable before draining it */
+    GF_CTL_KIND_COUNT
+} gf_ctl_kind;
+
+/* What proposed an action. */
+typedef enum gf_ctl_reason {
+    GF_CTL_R_UPSIZE,
+    GF_CTL_R_DOWNSIZE,
+    GF_CTL_R_RECOMMEND,       /* a changed recommendation */
+    GF_CTL_R_RECOMMEND_CLEAR, /* the allocation fits again: annotation removed */
+    GF_CTL_R_FAIR_FIRST,      /* + gf_fair_kind: memory-overrun ... overcommit-compute */
+    GF_CTL_R_CONSOLIDATE = GF_CTL_R_FAIR_FIRST + GF_FAIR_KIND_COUNT,
+    GF_CTL_REASON_COUNT
+} gf_ctl_reason;
+
+/* Why an action waits (GF_CTL_GO: it does not). */
+typedef enum gf_ctl_hold {
+    GF_CTL_GO = 0,
+    GF_CTL_HOLD_STALE,        /* usage older than two intervals */
+    GF_CTL_HOLD_KIND,         /* the workload kind is not resized */
+    GF_CTL_HOLD_ROLLOUT,      /* the pods do not match the template yet */
+    GF_CTL_HOLD_COOLDOWN,     /* downsize within the cooldown */
+    GF_CTL_HOLD_BUDGET,       /* maxDisruptionsPerHour of the rule */
+    GF_CTL_HOLD_PDB,          /* a PodDisruptionBudget allows no disruption now */
+    GF_CTL_HOLD_RATE,         /* max_actions reached in this step */
+    GF_CTL_HOLD_NOT_SELECTED, /* the workload's mode is not auto (writes) */
+    GF_CTL_HOLD_SUPERSEDED,   /* another action changes this workload in this step */
+    GF_CTL_HOLD_COUNT
+} gf_ctl_hold;
+
+/* Outcome of carrying an action out. */
+typedef enum gf_ctl_result {
+    GF_CTL_OK,
+    GF_CTL_ERROR,      /* the backend failed (see the step's log) */
+    GF_CTL_CONFLICT,   /* the object changed under us (someone else acted) */
+    GF_CTL_REFUSED,    /* a PodDisruptionBudget refused the eviction */
+    GF_CTL_GONE,       /* the object no longer exists */
+    GF_CTL_DRY_RUN,    /* not written: dry run */
+    GF_CTL_NOT_LEADER, /* not written: this replica does not hold the lease */
+    GF_CTL_RESULT_COUNT
+} gf_ctl_result;
+
+/* "resize", "recommend", "report", "evict", "cordon". */
+const char *gf_ctl_kind_name(gf_ctl_kind k);
+/* "upsize", "downsize", "recommend", "recommend-clear", the fair kinds, "consolidate". */
+const char *gf_ctl_reason_name(gf_ctl_reason r);
+/* "go", "stale", "kind", "rollout", "cooldown", "budget", "pdb", "rate", "not-selected",
+ * "superseded". */
+const char *gf_ctl_hold_name(gf_ctl_hold h);
+/* "ok", "error", "conflict", "refused", "gone", "dry-run", "not-leader". */
+const char *gf_ctl_result_name(gf_ctl_result r);
+/* RESIZE and EVICT restart pods. */
+bool gf_ctl_kind_disruptive(gf_ctl_kind k);
+
+/* The object an action writes (strings borrowed from the step's model). */
+typedef struct gf_ctl_target {
+    const char *kind; /* "Deployment", "Pod", "Node" */
+    const char *ns;   /* NULL for nodes */
+    const char *name;
+    const char *uid; /* may be NULL */
+} gf_ctl_target;
+
+typedef struct gf_ctl_action {
+    gf_ctl_kind kind;
+    gf_ctl_reason reason;
+    gf_ctl_hold hold;
+    uint32_t workload; /* model workload concerned, GF_NONE */
+    uint32_t pod;      /* model pod (evict, report), GF_NONE */
+    uint32_t node;     /* model node (cordon), GF_NONE */
+    uint32_t rule;     /* the policy rule covering the workload (GF_NONE: defaults) */
+    gf_ctl_target target;
+    /* RESIZE: the precondition and the change */
+    const char *resource_version;   /* the workload's, as the snapshot saw it; may be NULL */
+    const char *expect_last_change; /* gpufrac.io/last-change as seen (NULL: none): a retry
+                                       after 409 gives up when it changed */
+    const char *unit_key;           /* "gpu-fraction" or "gpu-memory" */
+    char from[24], to[24];          /* the annotation's value before / after ("" from: unset) */
+    char last_change[512];          /* RESIZE: the gpufrac.io/last-change value to write */
+    char recommendation[512];       /* RECOMMEND: the value to write, "" = remove */
+    /* the Event (event_reason "" = none) and the log line */
+    bool warning;
+    char event_reason[48]; /* UpperCamelCase */
+    char message[700];
+    char key[320]; /* REPORT: the finding's identity, for repeats */
+} gf_ctl_action;
+
+typedef GF_VEC(gf_ctl_action) gf_ctl_actions;
+
+typedef struct gf_ctl_plan {
+    gf_ctl_actions actions;   /* in execution order */
+    gf_recommendations recs;  /* every workload's recommendation (pacing aside) */
+    gf_fair_report fair;      /* this step's fair-use findings */
+    gf_fair_state fair_state; /* the state they index */
+    bool stale;               /* nothing acted on: usage too old */
+    double staleness_s;       /* now - newest usage sample; INFINITY when none */
+} gf_ctl_plan;
+
+void gf_ctl_plan_init(gf_ctl_plan *p);
+void gf_ctl_plan_free(gf_ctl_plan *p); /* accepts NULL; reusable after init */
+
+/* --- state carried between steps ---------------------------------------------------- */
+
+typedef struct gf_ctl_stamp {
+    char *key; /* owned */
+    double t;
+} gf_ctl_stamp;
+
+typedef GF_VEC(gf_ctl_stamp) gf_ctl_stamps;
+
+typedef struct gf_ctl_state {
+    gf_fair_tracker tracker;     /* since when fair-use conditions hold */
+    gf_ctl_stamps evictions;     /* workload key and time of each eviction, last hour */
+    gf_ctl_stamps reported;      /* finding key -> last Event */
+    char *draining;              /* the node being drained (owned), or NULL */
+    double last_consolidation_t; /* last plan (or drain finished); -INFINITY: never */
+} gf_ctl_state;
+
+void gf_ctl_state_init(gf_ctl_state *s);
+void gf_ctl_state_free(gf_ctl_state *s); /* accepts NULL */
+
+/* --- the decision step (pure) ------------------------------------------------------- */
+
+typedef struct gf_ctl_input {
+    const gf_model *m;       /* finalized */
+    const gf_ctl_meta *meta; /* may be NULL */
+    const gf_history *h;     /* usage history with change bookkeeping */
+    const gf_policy *p;
+    const gf_usage_sample *samples; /* the latest usage (per pod, for fair use); may be NULL */
+    size_t n_samples;
+    double usage_newest; /* newest sample time known, -INFINITY when none */
+    double now;          /* unix seconds */
+} gf_ctl_input;
+
+/* Decides one step into *out (reset first). Updates the fair-use tracker in
+ * st (one observation at now); everything else in st is read only. GF_EINPUT
+ * for an unfinalized model or a time before the tracker's last. */
+gf_err gf_ctl_decide(const gf_ctl_config *cfg, const gf_ctl_input *in, gf_ctl_state *st,
+                     gf_ctl_plan *out, gf_error *err);
+
+/* Records a carried-out action (result GF_CTL_OK) at now: a resize notes a
+ * change in the workload's history series (cooldown, budget), an eviction
+ * enters the ledger, a report its repeat stamp, a cordon the draining node.
+ * h may be NULL when the action is not a resize. */
+void gf_ctl_commit(gf_ctl_state *st, gf_history *h, const gf_model *m, const gf_ctl_action *a,
+                   double now);
+
+/* Notes in h every change recorded in the workloads' gpufrac.io/last-change
+ * annotations that h does not know (later than the series' last change).
+ * Returns how many were noted; unreadable annotations are reported in d. */
+size_t gf_ctl_seed_changes(gf_history *h, const gf_model *m, const gf_ctl_meta *meta, double now,
+                           gf_diags *d);
+
+/* gpufrac.io/last-change: "2026-11-26T11:07:16Z gpu-fraction 0.5 -> 0.45 (upsize): why".
+ * Writes it into buf (truncated to n). */
+void gf_ctl_format_last_change(double t, const char *unit_key, const char *from, const char *to,
+                               const char *reason, const char *why, char *buf, size_t n);
+/* The time of a gpufrac.io/last-change value; false when it does not start
+ * with "YYYY-MM-DDTHH:MM:SSZ". */
+bool gf_ctl_parse_last_change(const char *value, double *t);
+
+/* --- the backend ---------------------------------------------------------------------
+ * Where the controller reads the cluster and writes its decisions: the
+ * Kubernetes API (src/io/kube/controller_kube.h), or a simulator (sim/sim.h) that
+ * plays the cluster in memory. Every function gets ctx. Errors are gf_err
+ * values with err filled (what and where); the step logs them and goes on.
+ *
+ * snapshot   fills m (initialised by the caller) with the cluster, finalized,
+ *            and meta with the workloads' gpufrac annotations (strings in
+ *            m->arena). Failing means no step.
+ * usage      the usage samples with since < t <= now: *out points to n
+ *            samples owned by the backend, valid until the next call. The
+ *            samples of one time slice come together (the history skips
+ *            samples at or before its newest).
+ * resize     one merge patch of the workload (a->target) setting its pod
+ *            template's a->unit_key annotation to a->to and its metadata
+ *            annotation gpufrac.io/last-change to a->last_change (removing
+ *            gpufrac.io/recommendation), preconditioned on
+ *            a->resource_version. On a conflict it may re-read and retry
+ *            while the template still holds a->from and the last-change
+ *            annotation is still a->expect_last_change; otherwise the
+ *            conflict is the answer (someone else acted). Both annotations
+ *            change together or not at all: that is what makes a restart safe.
+ * annotate   sets gpufrac.io/recommendation on the workload's metadata to
+ *            a->recommendation ("" removes it). No precondition.
+ * event      posts an Event about a->target (reason a->event_reason, message
+ *            a->message, Warning when a->warning).
+ * evict      evicts the pod a->target through the Eviction API; a refusal
+ *            by a PodDisruptionBudget is result REFUSED (tried again at a
+ *            later step, not counted as an API error).
+ * cordon     marks node a->target unschedulable and annotates it
+ *            gpufrac.io/draining.
+ * may_write  asked before every write: false (this replica lost or does not
+ *            hold the lease) stops the step's remaining writes. NULL: always.
+ * Write functions set *result (OK, CONFLICT, REFUSED, GONE, ERROR) as well as
+ * returning the error; GF_OK goes with GF_CTL_OK. */
+typedef struct gf_ctl_backend {
+    void *ctx;
+    const char *name; /* "kubernetes", "simulator", for messages */
+    gf_err (*snapshot)(void *ctx, gf_model *m, gf_ctl_meta *meta, gf_diags *d, gf_error *err);
+    gf_err (*usage)(void *ctx, const gf_model *m, double since, double now,
+                    const gf_usage_sample **out, size_t *n, gf_diags *d, gf_error *err);
+    gf_err (*resize)(void *ctx, const gf_ctl_action *a, gf_ctl_result *result, gf_error *err);
+    gf_err (*annotate)(void *ctx, const gf_ctl_action *a, gf_ctl_result *result, gf_error *err);
+    gf_err (*event)(void *ctx, const gf_ctl_action *a, gf_ctl_result *result, gf_error *err);
+    gf_err (*evict)(void *ctx, const gf_ctl_action *a, gf_ctl_result *result, gf_error *err);
+    gf_err (*cordon)(void *ctx, const gf_ctl_action *a, gf_ctl_result *result, gf_error *err);
+    bool (*may_write)(void *ctx);
+} gf_ctl_backend;
+
+/* --- the controller: state, counters and one loop iteration --------------------------- */
+
+/* The backend operations API errors are counted by (the caller adds
+ * "watch" and "lease" failures with gf_ctl_count_api_error). */
+typedef enum gf_ctl_op {
+    GF_CTL_OP_SNAPSHOT,
+    GF_CTL_OP_USAGE,
+    GF_CTL_OP_RESIZE,
+    GF_CTL_OP_ANNOTATE,
+    GF_CTL_OP_EVENT,
+    GF_CTL_OP_EVICT,
+    GF_CTL_OP_CORDON,
+    GF_CTL_OP_WATCH,
+    GF_CTL_OP_LEASE,
+    GF_CTL_OP_HISTORY,
+    GF_CTL_OP_COUNT
+} gf_ctl_op;
+
+/* "snapshot", "usage", "resize", "annotate", "event", "evict", "cordon", "watch", "lease",
+ * "history". */
+const char *gf_ctl_op_name(gf_ctl_op op);
+
+/* Counters and gauges for /metrics. */
+typedef struct gf_ctl_stats {
+    uint64_t decisions[GF_CTL_KIND_COUNT][GF_CTL_REASON_COUNT + GF_CTL_HOLD_COUNT];
+    uint64_t results[GF_CTL_KIND_COUNT][GF_CTL_RESULT_COUNT];
+    uint64_t api_errors[GF_CTL_OP_COUNT];
+    uint64_t steps_ok, steps_failed, steps_stale;
+    uint64_t samples_ingested;
+    double last_step_s;    /* duration of the last step (seconds) */
+    double last_success_t; /* unix time of the last successful step; 0: none */
+    double staleness_s;    /* of the last step; INFINITY before usage */
+} gf_ctl_stats;
+
+/* The decisions counter index of an action: its hold when held, else its reason. */
+size_t gf_ctl_decision_index(const gf_ctl_action *a);
+/* The label for gf_ctl_decision_index values. */
+const char *gf_ctl_decision_name(size_t i);
+
+typedef struct gf_ctl {
+    gf_ctl_config cfg;
+    const gf_policy *policy; /* borrowed */
+    gf_history *h;           /* borrowed: the caller loads and saves it */
+    gf_ctl_state st;
+    gf_ctl_stats stats;
+    gf_model model; /* the last step's model; the plan borrows from it */
+    gf_ctl_plan plan;
+    bool have_model;
+} gf_ctl;
+
+void gf_ctl_init(gf_ctl *c, const gf_ctl_config *cfg, const gf_policy *p, gf_history *h);
+void gf_ctl_free(gf_ctl *c); /* accepts NULL */
+void gf_ctl_count_api_error(gf_ctl *c, gf_ctl_op op);
+
+/* One iteration at now (unix seconds): snapshot, usage, ingest, seed,
+ * decide, write (unless dry run or may_write says no), commit. Log lines
+ * ("resize team-a/Deployment/llm gpu-fraction 0.5 -> 0.45 (upsize): ...:
+ * ok") go into log; warnings too. GF_OK when the snapshot was taken and
+ * the plan made, whatever the writes did (their failures are logged,
+ * counted, and make *write_failures non-zero; may be NULL); an error when
+ * there was no step (snapshot failed, or the history refused a sample). A
+ * usage failure is logged and the step goes on without new samples (stale
+ * data then holds every action). */
+gf_err gf_ctl_step(gf_ctl *c, const gf_ctl_backend *b, double now, gf_diags *log,
+                   uint32_t *write_failures, gf_error *err);
+
+#endif

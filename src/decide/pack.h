@@ -1,0 +1,123 @@
+/* pack.h - KAI-aware placement: fit rules and pluggable scorers.
+ *
+ * A gf_pack_state holds the free capacity of a finalized model (per node CPU
+ * and memory, per GPU free fraction) and is changed by placing or removing
+ * pods. Fit rules follow what KAI Scheduler and the kube-scheduler filters
+ * check before binding:
+ *   - node schedulable, taints with NoSchedule/NoExecute tolerated;
+ *   - nodeSelector labels present (this covers kai.scheduler/node-pool and
+ *     nvidia.com/gpu.product selectors), a required GPU model from affinity;
+ *   - node pool: the pool the pod selects (kai.scheduler/node-pool label or
+ *     nodeSelector, KAI's SchedulingShard partitioning); a pod selecting
+ *     none stays in the pool it runs in, and a new pod goes to "default";
+ *   - CPU and memory requests within the node's free allocatable;
+ *   - whole-GPU pods need that many idle GPUs; a fractional pod needs
+ *     gpu-fraction-num-devices distinct GPUs on one node each with a free
+ *     (memory-based) fraction covering its share; gpu-memory pods need the
+ *     node's GPU memory to be known.
+ * Scorers rank feasible (node, GPUs) choices:
+ *   binpack - KAI's default: fullest node and fullest GPU first (gpupack);
+ *   spread  - KAI's spread: emptiest first (gpuspread);
+ *   bestfit - least weighted remaining CPU, memory and GPU after placement;
+ *   fgd     - Fragmentation Gradient Descent (Weng et al., USENIX ATC'23):
+ *             the choice that least increases the node's expected GPU
+ *             fragmentation under the workload's request distribution. */
+#ifndef GF_PACK_H
+#define GF_PACK_H
+
+#include "model/model.h"
+
+#define GF_PACK_MAX_DEVICES 64
+/* Free fractions within this of a request count as fitting (float noise). */
+#define GF_PACK_EPS 1e-9
+
+typedef enum gf_scorer {
+    GF_SCORE_BINPACK,
+    GF_SCORE_SPREAD,
+    GF_SCORE_BESTFIT,
+    GF_SCORE_FGD
+} gf_scorer;
+
+#define GF_SCORER_COUNT 4
+const char *gf_scorer_name(gf_scorer s);
+/* GF_OK and *out set for "binpack", "spread", "bestfit", "fgd". */
+gf_err gf_scorer_parse(const char *name, gf_scorer *out);
+
+/* One class of the workload distribution FGD scores against. */
+typedef struct gf_task_class {
+    int64_t cpu_milli, memory_bytes;
+    uint32_t gpu_whole; /* whole GPUs, or */
+    double gpu_share;   /* a fraction of one GPU (0 = CPU-only when gpu_whole = 0) */
+    double weight;      /* popularity; weights need not sum to 1 */
+} gf_task_class;
+
+typedef struct gf_pack_state {
+    const gf_model *m;
+    int64_t *free_cpu_milli;    /* per node */
+    int64_t *free_memory_bytes; /* per node */
+    double *gpu_free;           /* per GPU: 1 - allocated fraction, >= 0 */
+    double *node_gpu_free;      /* per node: sum of its GPUs' gpu_free (kept by apply/remove) */
+    /* FGD only */
+    gf_task_class *classes;
+    size_t n_classes;
+    double *node_frag; /* cached expected fragmentation per node */
+} gf_pack_state;
+
+/* Free capacity from the model's current allocation: active bound pods'
+ * requests (reservation pods included for CPU/memory; their GPU is the
+ * shared GPU itself) and each GPU's allocated fraction. Free with
+ * gf_pack_state_free(). */
+gf_pack_state *gf_pack_state_new(const gf_model *m);
+void gf_pack_state_free(gf_pack_state *s); /* accepts NULL */
+/* The same with nothing placed: every node's full capacity. */
+gf_pack_state *gf_pack_state_new_empty(const gf_model *m);
+
+/* Sets FGD's workload distribution (copied). */
+void gf_pack_set_classes(gf_pack_state *s, const gf_task_class *classes, size_t n);
+/* Builds classes from the model's GPU pods (active or not): identical
+ * (cpu, memory, GPU request) tuples are merged with their counts as weights.
+ * Returns the number of classes; *out is malloc'd, caller frees. */
+size_t gf_pack_classes_from_pods(const gf_model *m, gf_task_class **out);
+
+typedef struct gf_placement {
+    uint32_t node;
+    uint32_t n_gpus;
+    uint32_t gpus[GF_PACK_MAX_DEVICES]; /* model GPU indices */
+    double share;                       /* fraction taken on each GPU (1 for whole) */
+    double score;                       /* lower is better, scorer-specific */
+} gf_placement;
+
+/* Static constraints (no capacity): schedulable, taints, selectors, pool,
+ * GPU model. On false, *why (if not NULL) is a static reason. */
+bool gf_pack_node_allowed(const gf_model *m, const gf_pod *p, uint32_t node, const char **why);
+
+/* Best GPUs for p on node under the scorer, given current free capacity.
+ * False (with *why) when it does not fit. */
+bool gf_pack_fit_node(const gf_pack_state *s, const gf_pod *p, uint32_t node, gf_scorer scorer,
+                      gf_placement *out, const char **why);
+/* The capacity half of gf_pack_fit_node (CPU, memory, GPUs, score), for
+ * callers that already know gf_pack_node_allowed() holds for this pod's spec
+ * and node (it depends on neither the state nor the pod's own placement). */
+bool gf_pack_fit_capacity(const gf_pack_state *s, const gf_pod *p, uint32_t node, gf_scorer scorer,
+                          gf_placement *out, const char **why);
+
+/* A lower bound of the score gf_pack_fit_node() would give p on node under
+ * the scorer, from the node's free GPU sum alone (-INFINITY when there is no
+ * cheap bound, as for FGD). A node whose bound is not below the best score
+ * found so far cannot win, so searches skip it without the full fit. */
+double gf_pack_score_bound(const gf_pack_state *s, const gf_pod *p, uint32_t node, gf_scorer sc);
+
+/* Best placement over all nodes, skipping nodes for which skip[node] is true
+ * (skip may be NULL). Ties go to the lowest node index, so results are
+ * deterministic. GF_ENOTFOUND when no node fits. */
+gf_err gf_pack_place(const gf_pack_state *s, const gf_pod *p, gf_scorer scorer, const bool *skip,
+                     gf_placement *out);
+
+/* Take / give back the capacity of a placement. */
+void gf_pack_apply(gf_pack_state *s, const gf_pod *p, const gf_placement *pl);
+void gf_pack_remove(gf_pack_state *s, const gf_pod *p, const gf_placement *pl);
+
+/* FGD's expected fragmentation of a node (in GPUs) under the state's classes. */
+double gf_pack_node_fragmentation(const gf_pack_state *s, uint32_t node);
+
+#endif

@@ -1,0 +1,506 @@
+/* recommend.c - the rightsizing rules, see recommend.h. */
+#include "decide/recommend.h"
+#include "util/xalloc.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MIB 1048576.0
+#define GIB 1073741824.0
+
+const char *gf_rec_action_name(gf_rec_action a)
+{
+    static const char *names[] = {"keep", "upsize", "downsize", "no-data", "off"};
+    return (unsigned)a < 5 ? names[a] : "?";
+}
+
+const char *gf_recommend_key(const char *ns, const char *kind, const char *name, char *buf,
+                             size_t n)
+{
+    snprintf(buf, n, "%s/%s/%s", ns ? ns : "", kind ? kind : "", name ? name : "");
+    return buf;
+}
+
+const char *gf_recommend_unit_annotation(gf_share_kind unit)
+{
+    return unit == GF_SHARE_MEMORY ? "gpu-memory" : "gpu-fraction";
+}
+
+void gf_recommend_value_text(gf_share_kind unit, double v, char *buf, size_t n)
+{
+    if (unit == GF_SHARE_MEMORY)
+        snprintf(buf, n, "%.0f", v);
+    else
+        snprintf(buf, n, "%g", v);
+}
+
+/* --- units ------------------------------------------------------------------- */
+
+typedef struct unit_ctx {
+    const gf_rightsize_rule *r;
+    const gf_rec_input *in;
+    double gpu_bytes; /* one GPU's memory */
+} unit_ctx;
+
+/* A fraction of one GPU made valid for the workload: rounded up to the step
+ * (fractions) or to memoryStepMiB (gpu-memory), within the bounds. Returns
+ * the fraction; *value is it in the workload's unit. */
+static double quantise(const unit_ctx *u, double frac, double *value)
+{
+    const gf_rightsize_rule *r = u->r;
+    if (frac < r->min_fraction) frac = r->min_fraction;
+    if (u->in->unit == GF_SHARE_MEMORY) {
+        double mib = frac * (double)u->in->gpu_memory_mib;
+        double step = (double)r->memory_step_mib;
+        mib = ceil(mib / step - 1e-9) * step;
+        double max_mib = floor(r->max_fraction * (double)u->in->gpu_memory_mib);
+        if (mib > max_mib) mib = max_mib;
+        *value = mib;
+        return mib / (double)u->in->gpu_memory_mib;
+    }
+    frac = ceil(frac / r->step - 1e-9) * r->step;
+    if (frac > r->max_fraction) frac = r->max_fraction;
+    if (frac > 1.0) frac = 1.0;
+    frac = round(frac * 1e6) / 1e6; /* 0.35000000000000003 -> 0.35 */
+    *value = frac;
+    return frac;
+}
+
+static double gib(double bytes)
+{
+    return bytes / GIB;
+}
+
+/* Peak over a window; ENOTFOUND -> 0; a window the rings cannot answer (now
+ * long after the samples) -> the all-time max, which is never lower. */
+static double peak(const gf_hist_series *s, gf_hist_signal sig, double now, double window)
+{
+    double v = 0;
+    gf_error e;
+    gf_err rc = gf_hist_peak(s, sig, now, window, &v, &e);
+    if (rc == GF_OK) return v;
+    if (rc == GF_ENOTFOUND) return 0;
+    return s->track[sig].samples ? s->track[sig].max_value : 0;
+}
+
+static const char *dur(double s, char *buf, size_t n)
+{
+    return gf_format_duration((int64_t)s, buf, n);
+}
+
+static void set_result(const unit_ctx *u, gf_recommendation *out, gf_rec_action a, double frac)
+{
+    double value;
+    double q = quantise(u, frac, &value);
+    out->action = a;
+    out->recommended_fraction = q;
+    out->recommended = value;
+}
+
+static void keep(gf_recommendation *out)
+{
+    out->action = GF_REC_KEEP;
+    out->recommended = out->current;
+    out->recommended_fraction = out->current_fraction;
+}
+
+gf_err gf_recommend_one(const gf_rightsize_rule *rule, const gf_rec_input *in,
+                        const gf_hist_series *s, double now, gf_recommendation *out, gf_error *err)
+{
+    memset(out, 0, sizeof *out);
+    out->in = *in;
+    out->mode = rule->mode;
+    char key[400];
+    gf_recommend_key(in->ns, in->kind, in->name, key, sizeof key);
+    if (in->devices < 1)
+        return gf_error_set(err, GF_EINPUT, key, "gpu-fraction-num-devices must be at least 1");
+    if (in->gpu_memory_mib <= 0)
+        return gf_error_set(err, GF_EINPUT, key,
+                            "the GPU memory of the workload's nodes is not known");
+    if (!isfinite(now) || now < 0)
+        return gf_error_set(err, GF_EINPUT, key, "time %g is not valid", now);
+    if (in->unit == GF_SHARE_FRACTION) {
+        if (!(in->fraction > 0 && in->fraction <= 1))
+            return gf_error_set(err, GF_EINPUT, key, "gpu-fraction %g is not in (0, 1]",
+                                in->fraction);
+        out->current = in->fraction;
+        out->current_fraction = in->fraction;
+    } else if (in->unit == GF_SHARE_MEMORY) {
+        if (in->memory_mib <= 0)
+            return gf_error_set(err, GF_EINPUT, key, "gpu-memory %lld MiB is not positive",
+                                (long long)in->memory_mib);
+        out->current = (double)in->memory_mib;
+        out->current_fraction = (double)in->memory_mib / (double)in->gpu_memory_mib;
+    } else {
+        return gf_error_set(err, GF_EINPUT, key, "the workload holds no KAI GPU share");
+    }
+    unit_ctx u = {rule, in, (double)in->gpu_memory_mib * MIB};
+    const double cur = out->current_fraction;
+    const double alloc_bytes = cur * u.gpu_bytes;
+    keep(out);
+
+    if (rule->mode == GF_MODE_OFF) {
+        out->action = GF_REC_OFF;
+        snprintf(out->reason, sizeof out->reason, "rightsizing is off for this workload");
+        return GF_OK;
+    }
+    const gf_hist_track *mt = s ? &s->track[GF_SIG_MEMORY] : NULL;
+    const gf_hist_track *st = s ? &s->track[GF_SIG_SM] : NULL;
+    if (!s || (mt->samples == 0 && st->samples == 0)) {
+        out->action = GF_REC_NODATA;
+        snprintf(out->reason, sizeof out->reason, "no usage samples yet");
+        return GF_OK;
+    }
+    double first = INFINITY;
+    for (int k = 0; k < GF_HIST_NSIGNALS; k++)
+        if (s->track[k].samples && s->track[k].first_t < first) first = s->track[k].first_t;
+    double span = now > first ? now - first : 0;
+    out->confidence = rule->min_history_s > 0 ? fmin(1.0, span / (double)rule->min_history_s) : 1.0;
+
+    char d1[32], d2[32];
+    /* the floor: observed peak memory (as far back as the history holds) + margin */
+    double peak_all = peak(s, GF_SIG_MEMORY, now, GF_HIST_HOUR_WINDOW_S);
+    out->peak_memory_bytes = peak_all;
+    double floor_frac = peak_all * (1 + rule->memory_margin) / u.gpu_bytes;
+    double h = 1 + rule->headroom;
+
+    /* --- upsize at once ---------------------------------------------------- */
+    double up_window = (double)rule->upsize_window_s;
+    double mem_recent = peak(s, GF_SIG_MEMORY, now, up_window);
+    double sm_recent = 0;
+    bool sm_known = false;
+    if (rule->compute_aware && st->samples) {
+        gf_error e;
+        double w = up_window < GF_HIST_MINUTE_WINDOW_S ? up_window : GF_HIST_MINUTE_WINDOW_S;
+        sm_known = gf_hist_mean(s, GF_SIG_SM, now, w, &sm_recent, &e) == GF_OK;
+    }
+    bool up_mem = mt->samples && mem_recent >= rule->upsize_trigger * alloc_bytes;
+    bool up_sm = sm_known && sm_recent >= rule->upsize_trigger * cur;
+    bool up_floor = floor_frac > cur + 1e-9;
+    if (up_mem || up_sm || up_floor) {
+        double need = fmax(mem_recent * h / u.gpu_bytes, floor_frac);
+        if (sm_known) need = fmax(need, sm_recent * h);
+        set_result(&u, out, GF_REC_UP, need);
+        int n = 0;
+        if (up_mem)
+            n = snprintf(out->reason, sizeof out->reason,
+                         "memory peak %.2f GiB over the last %s is %.0f%% of the %.2f GiB "
+                         "allocation (trigger %.0f%%)",
+                         gib(mem_recent), dur(up_window, d1, sizeof d1),
+                         100 * mem_recent / alloc_bytes, gib(alloc_bytes),
+                         100 * rule->upsize_trigger);
+        else if (up_sm)
+            n = snprintf(out->reason, sizeof out->reason,
+                         "SM share %.2f of a GPU over the last %s is %.0f%% of the fraction "
+                         "(trigger %.0f%%)",
+                         sm_recent, dur(up_window, d1, sizeof d1), 100 * sm_recent / cur,
+                         100 * rule->upsize_trigger);
+        else
+            n = snprintf(out->reason, sizeof out->reason,
+                         "observed peak memory %.2f GiB + %.0f%% margin exceeds the %.2f GiB "
+                         "allocation",
+                         gib(peak_all), 100 * rule->memory_margin, gib(alloc_bytes));
+        if (n > 0 && (size_t)n < sizeof out->reason)
+            snprintf(out->reason + n, sizeof out->reason - (size_t)n,
+                     "; needs %.3f of a GPU with headroom and margin", need);
+        if (out->recommended_fraction <= cur + 1e-9) { /* already at the bound */
+            keep(out);
+            size_t l = strlen(out->reason);
+            snprintf(out->reason + l, sizeof out->reason - l,
+                     "; already at maxFraction %.2f: consider a whole GPU (nvidia.com/gpu)",
+                     rule->max_fraction);
+        }
+        out->gpus_saved = (cur - out->recommended_fraction) * in->devices * in->replicas;
+        return GF_OK;
+    }
+
+    /* --- downsize patiently ------------------------------------------------------ */
+    if (span < (double)rule->min_history_s) {
+        snprintf(out->reason, sizeof out->reason,
+                 "allocation covers use; too little history to downsize (%s of %s)",
+                 dur(floor(span), d1, sizeof d1), dur((double)rule->min_history_s, d2, sizeof d2));
+        return GF_OK;
+    }
+    if (s->last_change_t >= 0 && now - s->last_change_t < (double)rule->cooldown_s) {
+        snprintf(out->reason, sizeof out->reason,
+                 "allocation covers use; cooldown: last change %s ago (cooldown %s)",
+                 dur(floor(now - s->last_change_t), d1, sizeof d1),
+                 dur((double)rule->cooldown_s, d2, sizeof d2));
+        return GF_OK;
+    }
+    if (rule->max_disruptions_per_hour >= 0 &&
+        gf_hist_changes_since(s, now - 3600) >= (uint32_t)rule->max_disruptions_per_hour) {
+        snprintf(out->reason, sizeof out->reason,
+                 "allocation covers use; %d change(s) in the last hour already "
+                 "(maxDisruptionsPerHour)",
+                 rule->max_disruptions_per_hour);
+        return GF_OK;
+    }
+    double win = (double)rule->downsize_window_s;
+    double mem_win = peak(s, GF_SIG_MEMORY, now, win);
+    double target = fmax(mem_win * h / u.gpu_bytes, floor_frac);
+    double sm_p = 0;
+    if (rule->compute_aware && st->samples) {
+        gf_error e;
+        if (gf_hist_percentile(s, GF_SIG_SM, rule->downsize_percentile_sm, &sm_p, &e) == GF_OK)
+            target = fmax(target, sm_p * h);
+    }
+    double value;
+    double tq = quantise(&u, target, &value);
+    if (cur - tq < rule->min_change - 1e-9) {
+        snprintf(out->reason, sizeof out->reason,
+                 "allocation fits: needs %.3f of a GPU (peak memory %.2f GiB over %s x %.2f), "
+                 "less than minChange %.2f below %.3f",
+                 tq, gib(mem_win), dur(win, d1, sizeof d1), h, rule->min_change, cur);
+        return GF_OK;
+    }
+    double step_floor = cur - rule->max_down_step;
+    bool limited = tq < step_floor - 1e-9;
+    set_result(&u, out, GF_REC_DOWN, limited ? step_floor : tq);
+    if (out->recommended_fraction >= cur - 1e-9) { /* rounding ate the step */
+        keep(out);
+        snprintf(out->reason, sizeof out->reason,
+                 "allocation fits: a smaller step than the rounding allows");
+        return GF_OK;
+    }
+    int n =
+        snprintf(out->reason, sizeof out->reason, "peak memory %.2f GiB over %s x %.2f headroom",
+                 gib(mem_win), dur(win, d1, sizeof d1), h);
+    if (rule->compute_aware && n > 0 && (size_t)n < sizeof out->reason)
+        n += snprintf(out->reason + n, sizeof out->reason - (size_t)n, ", SM p%.0f %.3f x %.2f",
+                      100 * rule->downsize_percentile_sm, sm_p, h);
+    if (n > 0 && (size_t)n < sizeof out->reason)
+        n += snprintf(out->reason + n, sizeof out->reason - (size_t)n,
+                      " -> %.3f of a GPU (floor: peak %.2f GiB + %.0f%%)", tq, gib(peak_all),
+                      100 * rule->memory_margin);
+    if (limited && n > 0 && (size_t)n < sizeof out->reason)
+        snprintf(out->reason + n, sizeof out->reason - (size_t)n, "; step limited to maxStep %.2f",
+                 rule->max_down_step);
+    out->gpus_saved = (cur - out->recommended_fraction) * in->devices * in->replicas;
+    return GF_OK;
+}
+
+/* --- over a model ------------------------------------------------------------------- */
+
+typedef struct agg {
+    bool any;
+    gf_rec_input in;
+    const gf_pod *first;
+} agg;
+
+gf_err gf_recommend_model(const gf_model *m, const gf_history *h, const gf_policy *p, double now,
+                          gf_recommendations *out, gf_error *err)
+{
+    if (!m->finalized)
+        return gf_error_set(err, GF_EINTERNAL, NULL, "recommend: model is not finalized");
+    agg *a = gf_xcalloc(m->workloads.n + 1, sizeof(agg));
+    for (size_t i = 0; i < m->pods.n; i++) {
+        const gf_pod *pod = &m->pods.v[i];
+        if (!gf_pod_active(pod) || pod->is_reservation || pod->share == GF_SHARE_NONE) continue;
+        const gf_workload *w = gf_model_pod_workload(m, pod);
+        if (!w) continue;
+        agg *g = &a[w - m->workloads.v];
+        if (!g->any) {
+            g->any = true;
+            g->first = pod;
+            g->in.ns = w->ns;
+            g->in.kind = w->kind;
+            g->in.name = w->name;
+            g->in.unit = pod->share;
+        }
+        /* pods of one workload may differ mid-rollout: size for the largest */
+        if (pod->share == GF_SHARE_FRACTION && pod->gpu_fraction > g->in.fraction)
+            g->in.fraction = pod->gpu_fraction;
+        if (pod->share == GF_SHARE_MEMORY && pod->gpu_memory_mib > g->in.memory_mib)
+            g->in.memory_mib = pod->gpu_memory_mib;
+        if (pod->gpu_devices > g->in.devices) g->in.devices = pod->gpu_devices;
+        if (pod->node != GF_NONE) {
+            int64_t mem = m->nodes.v[pod->node].gpu_memory_mib;
+            if (mem > 0 && (g->in.gpu_memory_mib == 0 || mem < g->in.gpu_memory_mib))
+                g->in.gpu_memory_mib = mem;
+        }
+        g->in.replicas++;
+    }
+    gf_err rc = GF_OK;
+    for (size_t wi = 0; wi < m->workloads.n && !rc; wi++) {
+        agg *g = &a[wi];
+        if (!g->any) continue;
+        const gf_workload *w = &m->workloads.v[wi];
+        /* a workload mixing gpu-fraction and gpu-memory pods: its first pod's unit */
+        if (g->in.unit == GF_SHARE_FRACTION && g->in.fraction <= 0) g->in.unit = GF_SHARE_MEMORY;
+        if (g->in.unit == GF_SHARE_MEMORY && g->in.memory_mib <= 0) g->in.unit = GF_SHARE_FRACTION;
+        gf_policy_subject subj;
+        gf_policy_subject_with_pod(m, (uint32_t)wi, g->first, &subj);
+        gf_policy_decision dec;
+        gf_policy_resolve(p, &subj, &dec);
+        char key[400];
+        gf_recommend_key(w->ns, w->kind, w->name, key, sizeof key);
+        gf_recommendation r;
+        if (g->in.gpu_memory_mib <= 0) { /* no pod bound to a GPU node yet */
+            memset(&r, 0, sizeof r);
+            r.in = g->in;
+            r.mode = dec.rule.mode;
+            r.action = dec.rule.mode == GF_MODE_OFF ? GF_REC_OFF : GF_REC_NODATA;
+            r.current = g->in.unit == GF_SHARE_MEMORY ? (double)g->in.memory_mib : g->in.fraction;
+            r.recommended = r.current;
+            snprintf(r.reason, sizeof r.reason, "no pod is bound to a node with known GPU memory");
+        } else {
+            rc = gf_recommend_one(&dec.rule, &g->in, h ? gf_history_find(h, key) : NULL, now, &r,
+                                  err);
+        }
+        snprintf(r.policy, sizeof r.policy, "%s", dec.reason);
+        if (!rc) gf_vec_push(out, r);
+    }
+    free(a);
+    return rc;
+}
+
+/* --- ingest --------------------------------------------------------------------------- */
+
+double gf_history_newest(const gf_history *h)
+{
+    double t = -INFINITY;
+    for (size_t i = 0; i < gf_history_count(h); i++) {
+        const gf_hist_series *s = gf_history_at(h, i);
+        for (int k = 0; k < GF_HIST_NSIGNALS; k++)
+            if (s->track[k].samples && s->track[k].last_t > t) t = s->track[k].last_t;
+    }
+    return t;
+}
+
+/* Top-level workload (Deployment over ReplicaSet) of a workload index. */
+static const gf_workload *top(const gf_model *m, const gf_workload *w)
+{
+    if (w && w->owner.kind) {
+        char key[600];
+        size_t i;
+        snprintf(key, sizeof key, "%s/%s/%s", w->owner.kind, w->ns, w->owner.name);
+        if (gf_strmap_get(&m->workload_by_key, key, &i)) return &m->workloads.v[i];
+    }
+    return w;
+}
+
+static const gf_workload *find_wl(const gf_model *m, const char *kind, const char *ns,
+                                  const char *name, size_t name_len)
+{
+    char key[600];
+    size_t i;
+    int n = snprintf(key, sizeof key, "%s/%s/%.*s", kind, ns, (int)name_len, name);
+    if (n < 0 || (size_t)n >= sizeof key) return NULL;
+    return gf_strmap_get(&m->workload_by_key, key, &i) ? top(m, &m->workloads.v[i]) : NULL;
+}
+
+/* <name>-<suffix>: the length of <name> when the last dash-separated part
+ * passes ok(), else 0. */
+static size_t strip_suffix(const char *s, size_t len, bool (*ok)(const char *, size_t))
+{
+    for (size_t i = len; i-- > 0;)
+        if (s[i] == '-') return i > 0 && ok(s + i + 1, len - i - 1) ? i : 0;
+    return 0;
+}
+
+static bool alnum_part(const char *s, size_t n)
+{
+    if (n == 0) return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9'))) return false;
+    return true;
+}
+
+static bool digits_part(const char *s, size_t n)
+{
+    if (n == 0) return false;
+    for (size_t i = 0; i < n; i++)
+        if (s[i] < '0' || s[i] > '9') return false;
+    return true;
+}
+
+static const gf_workload *by_convention(const gf_model *m, const char *ns, const char *pod)
+{
+    size_t len = strlen(pod);
+    size_t rs = strip_suffix(pod, len, alnum_part); /* <rs>-<5> */
+    if (rs) {
+        const gf_workload *w = find_wl(m, "ReplicaSet", ns, pod, rs);
+        if (w) return w;
+        size_t dep = strip_suffix(pod, rs, alnum_part); /* <dep>-<hash> */
+        if (dep && (w = find_wl(m, "Deployment", ns, pod, dep))) return w;
+    }
+    size_t sts = strip_suffix(pod, len, digits_part);
+    return sts ? find_wl(m, "StatefulSet", ns, pod, sts) : NULL;
+}
+
+gf_err gf_recommend_ingest(const gf_model *m, gf_history *h, const gf_usage_sample *samples,
+                           size_t n, double after, gf_ingest_stats *st, gf_error *err)
+{
+    memset(st, 0, sizeof *st);
+    /* pod "ns/name" -> its series (or none), resolved once per pod */
+    gf_arena keys;
+    gf_arena_init(&keys);
+    gf_strmap pods, seen;
+    gf_strmap_init(&pods);
+    gf_strmap_init(&seen);
+    for (size_t i = 0; i < m->pods.n; i++) {
+        const gf_pod *p = &m->pods.v[i];
+        char k[600];
+        snprintf(k, sizeof k, "%s/%s", p->ns, p->name);
+        gf_strmap_put(&pods, gf_arena_strdup(&keys, k), i);
+    }
+    GF_VEC(gf_hist_series *) series = {0};
+    gf_err rc = GF_OK;
+    for (size_t i = 0; i < n && !rc; i++) {
+        const gf_usage_sample *x = &samples[i];
+        if (x->t <= after) {
+            st->old++;
+            continue;
+        }
+        char k[600];
+        snprintf(k, sizeof k, "%s/%s", x->ns, x->pod);
+        size_t si;
+        if (!gf_strmap_get(&seen, k, &si)) {
+            const gf_workload *w = NULL;
+            size_t pi;
+            bool by_name = false;
+            if (gf_strmap_get(&pods, k, &pi)) {
+                w = gf_model_pod_workload(m, &m->pods.v[pi]);
+            } else {
+                w = by_convention(m, x->ns, x->pod);
+                by_name = w != NULL;
+            }
+            gf_hist_series *s = NULL;
+            if (w) {
+                char key[400];
+                gf_recommend_key(w->ns, w->kind, w->name, key, sizeof key);
+                s = gf_history_get(h, key, true);
+            }
+            si = series.n;
+            gf_vec_push(&series, s);
+            gf_strmap_put(&seen, gf_arena_strdup(&keys, k), si | (by_name ? (size_t)1 << 62 : 0));
+        }
+        bool by_name = (si >> 62) & 1;
+        gf_hist_series *s = series.v[si & (((size_t)1 << 62) - 1)];
+        if (!s) {
+            st->unmatched++;
+            if (!st->first_unmatched) st->first_unmatched = x;
+            continue;
+        }
+        st->by_name += by_name;
+        if (x->memory_bytes == x->memory_bytes) { /* not NaN */
+            rc = gf_history_add_to(h, s, GF_SIG_MEMORY, x->t, x->memory_bytes, err);
+            st->added += !rc;
+        }
+        if (!rc && x->sm_util == x->sm_util) {
+            rc = gf_history_add_to(h, s, GF_SIG_SM, x->t, x->sm_util, err);
+            st->added += !rc;
+        }
+        if (rc && err)
+            snprintf(err->where, sizeof err->where, "sample of pod %.200s/%.200s at %.3f", x->ns,
+                     x->pod, x->t);
+    }
+    gf_vec_free(&series);
+    gf_strmap_free(&seen);
+    gf_strmap_free(&pods);
+    gf_arena_free(&keys);
+    return rc;
+}

@@ -1,0 +1,133 @@
+/* recommend.h - the rightsizing engine: usage history + policy -> each
+ * workload's KAI allocation.
+ *
+ * What KAI's numbers mean drives the rules: gpu-fraction f reserves f of each
+ * of the pod's GPUs' *memory* (on gpu-fraction-num-devices devices), and
+ * gpu-memory M reserves M MiB per device. KAI enforces neither memory nor
+ * compute, so an allocation must cover peak GPU memory with margin and, with
+ * computeAware, the workload's share of SM time too.
+ *
+ * Samples are per pod and per device (memory bytes used on one GPU, SM share
+ * of one GPU), pooled per workload (all its pods) in one history series whose
+ * key is gf_recommend_key(): "namespace/Kind/name". A recommendation is per
+ * device, in the workload's own unit (fraction, or MiB for gpu-memory
+ * workloads); the device count is kept.
+ *
+ * Rules (all settings from the policy, see policy.h):
+ *   - upsize at once: when the memory peak over the upsize window reaches
+ *     upsize.trigger x the allocation, or (computeAware) the SM share's mean
+ *     over the upsize window stays above trigger x the fraction, recommend
+ *     need x (1 + headroom), rounded up to the step; no history needed, no
+ *     cooldown (a workload about to run out of memory does not wait);
+ *   - downsize patiently: only with at least downsize.minHistory of samples,
+ *     after the cooldown since the last change, within maxDisruptionsPerHour,
+ *     when max(peak memory over the downsize window x (1 + headroom), the SM
+ *     percentile x (1 + headroom) with computeAware) is below the allocation
+ *     by at least minChange; one step takes at most maxStep;
+ *   - never below the observed peak memory (the longest the history holds,
+ *     8 days) x (1 + memoryMargin), whatever the rule;
+ *   - bounds: minFraction..maxFraction (for gpu-memory workloads converted
+ *     with the GPU's memory), fractions rounded up to step, MiB up to
+ *     memoryStepMiB.
+ * Each recommendation says which rule fired with which figures, a confidence
+ * (VPA's: history span over the minimum history, 0..1) and the GPUs saved
+ * (per device change x devices x replicas).
+ *
+ * Pure: no I/O, no clock (the caller passes now). */
+#ifndef GF_RECOMMEND_H
+#define GF_RECOMMEND_H
+
+#include "decide/history.h"
+#include "model/model.h"
+#include "decide/policy.h"
+#include "model/sample.h"
+
+#include <stddef.h>
+
+/* The workload as the engine sees it. */
+typedef struct gf_rec_input {
+    const char *ns, *kind, *name;
+    gf_share_kind unit;     /* GF_SHARE_FRACTION or GF_SHARE_MEMORY */
+    double fraction;        /* current gpu-fraction (unit FRACTION) */
+    int64_t memory_mib;     /* current gpu-memory (unit MEMORY) */
+    uint32_t devices;       /* gpu-fraction-num-devices, >= 1 */
+    int64_t gpu_memory_mib; /* memory of one of its GPUs (the smallest among its nodes) */
+    uint32_t replicas;      /* active pods holding the allocation */
+} gf_rec_input;
+
+typedef enum gf_rec_action {
+    GF_REC_KEEP,   /* allocation fits use */
+    GF_REC_UP,     /* upsize */
+    GF_REC_DOWN,   /* downsize */
+    GF_REC_NODATA, /* no usage samples yet */
+    GF_REC_OFF     /* the policy leaves this workload alone */
+} gf_rec_action;
+
+/* "keep", "upsize", "downsize", "no-data", "off". */
+const char *gf_rec_action_name(gf_rec_action a);
+
+typedef struct gf_recommendation {
+    gf_rec_input in;
+    gf_rec_action action;
+    gf_mode mode;            /* recommend: report; auto: the controller applies it */
+    double recommended;      /* per device: fraction, or MiB for gpu-memory workloads */
+    double current;          /* the same unit */
+    double current_fraction; /* both as fractions of one GPU */
+    double recommended_fraction;
+    double confidence;        /* 0..1 */
+    double gpus_saved;        /* (current - recommended) fraction x devices x replicas */
+    double peak_memory_bytes; /* the floor's basis: observed peak memory */
+    char reason[320];
+    char policy[256]; /* which rule / annotation decided the settings */
+} gf_recommendation;
+
+/* "namespace/Kind/name" into buf (truncated to n). */
+const char *gf_recommend_key(const char *ns, const char *kind, const char *name, char *buf,
+                             size_t n);
+
+/* The pod annotation that holds an allocation in unit: "gpu-memory" for
+ * GF_SHARE_MEMORY, else "gpu-fraction". */
+const char *gf_recommend_unit_annotation(gf_share_kind unit);
+/* v as that annotation writes it: MiB as a whole number, a fraction "%g". */
+void gf_recommend_value_text(gf_share_kind unit, double v, char *buf, size_t n);
+
+/* One workload. s may be NULL (no history). GF_EINPUT for an input that
+ * makes no sense (no unit, no GPU memory for a conversion, devices 0). */
+gf_err gf_recommend_one(const gf_rightsize_rule *rule, const gf_rec_input *in,
+                        const gf_hist_series *s, double now, gf_recommendation *out, gf_error *err);
+
+typedef GF_VEC(gf_recommendation) gf_recommendations;
+
+/* Every workload of a finalized model whose active pods hold a KAI fraction
+ * (gpu-fraction or gpu-memory), in workload order; unowned sharing pods are
+ * skipped (nothing to patch). Settings from the policy per workload. */
+gf_err gf_recommend_model(const gf_model *m, const gf_history *h, const gf_policy *p, double now,
+                          gf_recommendations *out, gf_error *err);
+
+/* What gf_recommend_ingest() did with the samples. */
+typedef struct gf_ingest_stats {
+    size_t added;     /* values added to the history (memory and SM count apart) */
+    size_t old;       /* samples at or before the history's newest time: skipped */
+    size_t unmatched; /* samples of pods that map to no workload: skipped */
+    size_t by_name;   /* samples mapped by the pod-name convention, not the snapshot */
+    const gf_usage_sample *first_unmatched; /* one unmatched sample (borrowed), or NULL */
+} gf_ingest_stats;
+
+/* Adds samples to the history, each under its workload's key. A pod is
+ * found in the model (namespace/name), else by the controllers' naming
+ * convention among the model's workloads of its namespace: a Deployment's
+ * pods are <deployment>-<pod-template-hash>-<5 chars>, a ReplicaSet's
+ * <replicaset>-<5 chars>, a StatefulSet's <statefulset>-<ordinal> (so the
+ * history of pods that no longer exist still counts). Samples at or before
+ * `after` are skipped as already ingested (pass -INFINITY to take all; the
+ * CLI passes the newest time in a history it loaded, so that ingest is
+ * idempotent when each run brings whole time slices). GF_EINPUT (naming the
+ * pod and time) for a value the history refuses; nothing after it is
+ * added. */
+gf_err gf_recommend_ingest(const gf_model *m, gf_history *h, const gf_usage_sample *samples,
+                           size_t n, double after, gf_ingest_stats *st, gf_error *err);
+
+/* Newest sample time in the history, -INFINITY when empty. */
+double gf_history_newest(const gf_history *h);
+
+#endif

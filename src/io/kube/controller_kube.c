@@ -1,0 +1,385 @@
+/* controller_kube.c - the controller's Kubernetes backend, see
+ * controller_kube.h. */
+#include "io/kube/controller_kube.h"
+#include "io/promtext.h"
+#include "io/usage.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define SCRAPE_MAX_BYTES (16u << 20)
+/* Prometheus answers at most 11000 points per series. */
+#define PROM_MAX_POINTS 10000.0
+
+typedef struct exporter_pod {
+    char *key; /* "ns/name" */
+    char *url; /* "http://IP:PORT/metrics" */
+} exporter_pod;
+
+struct gf_ctl_kube {
+    gf_kube *k;
+    gf_kube_cache *cache;
+    gf_ctl_kube_opts o;
+    char *prometheus_url;
+    gf_usage usage; /* the last usage answer (the samples handed out) */
+    GF_VEC(exporter_pod) exporters;
+};
+
+/* --- exporter discovery ---------------------------------------------------------------- */
+
+static const char *str_at(const json_t *o, const char *a, const char *b)
+{
+    const json_t *v = json_object_get(json_object_get(o, a), b);
+    return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+static void forget_exporter(gf_ctl_kube *kb, const char *key)
+{
+    for (size_t i = 0; i < kb->exporters.n; i++) {
+        if (strcmp(kb->exporters.v[i].key, key)) continue;
+        free(kb->exporters.v[i].key);
+        free(kb->exporters.v[i].url);
+        kb->exporters.v[i] = kb->exporters.v[--kb->exporters.n];
+        return;
+    }
+}
+
+static void on_change(gf_kube_kind kind, gf_kube_event_type type, const json_t *obj, void *user)
+{
+    gf_ctl_kube *kb = user;
+    if (kind != GF_KUBE_POD) return;
+    const json_t *meta = json_object_get(obj, "metadata");
+    const json_t *labels = json_object_get(meta, "labels");
+    const json_t *app = json_object_get(labels, GF_EXPORTER_LABEL_KEY);
+    if (!json_is_string(app) || strcmp(json_string_value(app), GF_EXPORTER_LABEL_VALUE)) return;
+    const char *ns = str_at(obj, "metadata", "namespace"), *name = str_at(obj, "metadata", "name");
+    if (!ns || !name) return;
+    char key[600];
+    snprintf(key, sizeof key, "%s/%s", ns, name);
+    forget_exporter(kb, key);
+    const char *ip = str_at(obj, "status", "podIP");
+    const char *phase = str_at(obj, "status", "phase");
+    if (type == GF_KUBE_DELETED || !ip || !*ip || !phase || strcmp(phase, "Running") ||
+        json_object_get(meta, "deletionTimestamp"))
+        return;
+    char url[300];
+    if (strchr(ip, ':'))
+        snprintf(url, sizeof url, "http://[%s]:%d/metrics", ip, kb->o.scrape_port);
+    else
+        snprintf(url, sizeof url, "http://%s:%d/metrics", ip, kb->o.scrape_port);
+    exporter_pod e = {gf_xstrdup(key), gf_xstrdup(url)};
+    gf_vec_push(&kb->exporters, e);
+}
+
+/* --- lifecycle ---------------------------------------------------------------------------- */
+
+gf_err gf_ctl_kube_new(gf_kube *k, const gf_ctl_kube_opts *o, gf_ctl_kube **out, gf_error *err)
+{
+    *out = NULL;
+    if (!o->scrape && (!o->prometheus_url || !*o->prometheus_url))
+        return gf_error_set(err, GF_EUSAGE, NULL,
+                            "usage needs a source: a Prometheus URL or the exporters' scrape");
+    gf_ctl_kube *kb = gf_xcalloc(1, sizeof *kb);
+    kb->k = k;
+    kb->o = *o;
+    if (kb->o.scrape_port <= 0) kb->o.scrape_port = 9402;
+    if (kb->o.scrape_timeout_ms <= 0) kb->o.scrape_timeout_ms = 10000;
+    if (!(kb->o.step_s > 0)) kb->o.step_s = 60;
+    kb->prometheus_url = o->prometheus_url ? gf_xstrdup(o->prometheus_url) : NULL;
+    kb->o.prometheus_url = kb->prometheus_url;
+    gf_usage_init(&kb->usage);
+    gf_kube_cache_opts co = {0};
+    co.kinds = GF_KUBE_CACHE_DEFAULT_KINDS;
+    co.on_change = on_change;
+    co.user = kb;
+    gf_err rc = gf_kube_cache_new(&kb->cache, k, &co, err);
+    if (rc) {
+        gf_ctl_kube_free(kb);
+        return rc;
+    }
+    *out = kb;
+    return GF_OK;
+}
+
+void gf_ctl_kube_free(gf_ctl_kube *kb)
+{
+    if (!kb) return;
+    gf_kube_cache_free(kb->cache);
+    gf_usage_free(&kb->usage);
+    for (size_t i = 0; i < kb->exporters.n; i++) {
+        free(kb->exporters.v[i].key);
+        free(kb->exporters.v[i].url);
+    }
+    gf_vec_free(&kb->exporters);
+    free(kb->prometheus_url);
+    free(kb);
+}
+
+gf_err gf_ctl_kube_sync(gf_ctl_kube *kb, int timeout_ms, gf_error *err)
+{
+    return gf_kube_cache_sync(kb->cache, timeout_ms, err);
+}
+
+gf_err gf_ctl_kube_pump(gf_ctl_kube *kb, int timeout_ms, gf_error *err)
+{
+    return gf_kube_cache_step(kb->cache, timeout_ms, err);
+}
+
+bool gf_ctl_kube_synced(const gf_ctl_kube *kb)
+{
+    return gf_kube_cache_synced(kb->cache);
+}
+
+void gf_ctl_kube_cache_stats(const gf_ctl_kube *kb, gf_kube_cache_stats *s)
+{
+    gf_kube_cache_get_stats(kb->cache, s);
+}
+
+/* --- snapshot ------------------------------------------------------------------------------- */
+
+static const char *annotation(const json_t *obj, const char *key)
+{
+    const json_t *v =
+        json_object_get(json_object_get(json_object_get(obj, "metadata"), "annotations"), key);
+    return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+static gf_err k_snapshot(void *ctx, gf_model *m, gf_ctl_meta *meta, gf_diags *d, gf_error *err)
+{
+    gf_ctl_kube *kb = ctx;
+    if (!gf_kube_cache_synced(kb->cache))
+        return gf_error_set(err, GF_EIO, gf_kube_server(kb->k),
+                            "the watch cache has not listed every kind yet");
+    gf_err rc = gf_kube_cache_model(kb->cache, m, d, err);
+    if (rc) return rc;
+    meta->w = gf_arena_alloc(&m->arena, (m->workloads.n + 1) * sizeof *meta->w);
+    for (size_t i = 0; i < m->workloads.n; i++) {
+        const gf_workload *w = &m->workloads.v[i];
+        gf_kube_kind kind;
+        if (!w->from_input || !gf_kube_kind_from_name(w->kind, &kind)) continue;
+        const json_t *obj = gf_kube_cache_get(kb->cache, kind, w->ns, w->name);
+        if (!obj) continue;
+        const char *rv = str_at(obj, "metadata", "resourceVersion");
+        meta->w[i].resource_version = rv ? gf_arena_strdup(&m->arena, rv) : NULL;
+        meta->w[i].last_change = gf_arena_strdup(&m->arena, annotation(obj, GF_ANN_LAST_CHANGE));
+        meta->w[i].recommendation =
+            gf_arena_strdup(&m->arena, annotation(obj, GF_ANN_RECOMMENDATION));
+    }
+    for (size_t i = 0; i < m->nodes.n && !meta->draining_node; i++) {
+        const json_t *obj = gf_kube_cache_get(kb->cache, GF_KUBE_NODE, NULL, m->nodes.v[i].name);
+        if (obj && annotation(obj, GF_ANN_DRAINING) && m->nodes.v[i].unschedulable)
+            meta->draining_node = m->nodes.v[i].name;
+    }
+    return GF_OK;
+}
+
+/* --- usage ---------------------------------------------------------------------------------- */
+
+/* Points on a grid of the step, strictly after `after` and at most `until`:
+ * each query brings whole time slices, and no slice twice. */
+static gf_err prom_range(gf_ctl_kube *kb, double after, double until, double step, gf_diags *d,
+                         gf_error *err)
+{
+    double start = floor(after / step) * step + step, end = floor(until / step) * step;
+    if (start > end) return GF_OK;
+    return gf_prom_fetch_usage(kb->prometheus_url, start, end, step, &kb->usage, d, err);
+}
+
+static gf_err k_usage(void *ctx, const gf_model *m, double since, double now,
+                      const gf_usage_sample **out, size_t *n, gf_diags *d, gf_error *err)
+{
+    gf_ctl_kube *kb = ctx;
+    gf_usage_free(&kb->usage);
+    gf_usage_init(&kb->usage);
+    *out = NULL;
+    *n = 0;
+    gf_err rc = GF_OK;
+    if (kb->o.scrape) {
+        if (!kb->exporters.n)
+            return gf_error_set(err, GF_ENOTFOUND, NULL,
+                                "no running exporter pod (label " GF_EXPORTER_LABEL_KEY
+                                "=" GF_EXPORTER_LABEL_VALUE ") to scrape");
+        const char **urls = gf_xcalloc(kb->exporters.n, sizeof *urls);
+        for (size_t i = 0; i < kb->exporters.n; i++)
+            urls[i] = kb->exporters.v[i].url;
+        size_t failed = gf_promtext_scrape(urls, kb->exporters.n, kb->o.scrape_timeout_ms,
+                                           SCRAPE_MAX_BYTES, now, &kb->usage, d);
+        if (failed == kb->exporters.n)
+            rc = gf_error_set(err, GF_EIO, NULL, "none of the %zu exporters answered a scrape",
+                              kb->exporters.n);
+        free(urls);
+    } else {
+        /* the recent part at the loop's resolution; anything older (a first
+         * backfill) coarser, within Prometheus's points per series */
+        double step = kb->o.step_s, fine_from = since;
+        if ((now - since) / step > PROM_MAX_POINTS) {
+            fine_from = now - step * PROM_MAX_POINTS / 2;
+            double coarse = ceil((fine_from - since) / PROM_MAX_POINTS);
+            rc = prom_range(kb, since, fine_from, coarse > step ? coarse : step, d, err);
+        }
+        if (!rc) rc = prom_range(kb, fine_from, now, step, d, err);
+    }
+    if (rc) return rc;
+    *out = kb->usage.samples.v;
+    *n = kb->usage.samples.n;
+    return GF_OK;
+}
+
+/* --- writes --------------------------------------------------------------------------------- */
+
+static gf_ctl_result result_of(gf_err rc)
+{
+    if (rc == GF_OK) return GF_CTL_OK;
+    if (rc == GF_KUBE_ECONFLICT) return GF_CTL_CONFLICT;
+    if (rc == GF_KUBE_EPDB) return GF_CTL_REFUSED;
+    if (rc == GF_ENOTFOUND) return GF_CTL_GONE;
+    return GF_CTL_ERROR;
+}
+
+static gf_err kind_of(const gf_ctl_action *a, gf_kube_kind *kind, gf_error *err)
+{
+    if (!gf_kube_kind_from_name(a->target.kind, kind))
+        return gf_error_set(err, GF_EINPUT, a->target.name, "cannot write a %s", a->target.kind);
+    return GF_OK;
+}
+
+static json_t *resize_patch(const gf_ctl_action *a)
+{
+    return json_pack("{s:{s:{s:s, s:n}}, s:{s:{s:{s:{s:s}}}}}", "metadata", "annotations",
+                     GF_ANN_LAST_CHANGE, a->last_change, GF_ANN_RECOMMENDATION, "spec", "template",
+                     "metadata", "annotations", a->unit_key, a->to);
+}
+
+static bool same_value(const char *have, const char *want)
+{
+    char *e1, *e2;
+    if (!have || !want) return false;
+    double x = strtod(have, &e1), y = strtod(want, &e2);
+    if (e1 == have || e2 == want || *e1 || *e2) return !strcmp(have, want);
+    return fabs(x - y) < 1e-9;
+}
+
+static bool same_text(const char *a, const char *b)
+{
+    return (!a && !b) || (a && b && !strcmp(a, b));
+}
+
+/* After a 409: the object as it is now decides. */
+static gf_err recheck(const json_t *cur, json_t **patch, void *user, gf_error *err)
+{
+    const gf_ctl_action *a = user;
+    *patch = NULL;
+    const json_t *tmpl = json_object_get(json_object_get(cur, "spec"), "template");
+    const json_t *v = json_object_get(
+        json_object_get(json_object_get(tmpl, "metadata"), "annotations"), a->unit_key);
+    const char *tv = json_is_string(v) ? json_string_value(v) : NULL;
+    const char *last = annotation(cur, GF_ANN_LAST_CHANGE);
+    if (same_value(tv, a->to) && same_text(last, a->last_change)) return GF_OK; /* ours, applied */
+    if ((tv && !same_value(tv, a->from)) || !same_text(last, a->expect_last_change))
+        return gf_error_set(err, GF_KUBE_ECONFLICT, a->target.name,
+                            "%s %s/%s changed since the decision (%s %s, last change %s): not "
+                            "retried",
+                            a->target.kind, a->target.ns, a->target.name, a->unit_key,
+                            tv ? tv : "unset", last ? last : "none");
+    *patch = resize_patch(a);
+    return *patch ? GF_OK : gf_error_set(err, GF_EINPUT, a->target.name, "bad patch text");
+}
+
+static gf_err k_resize(void *ctx, const gf_ctl_action *a, gf_ctl_result *res, gf_error *err)
+{
+    gf_ctl_kube *kb = ctx;
+    gf_kube_kind kind;
+    gf_err rc = kind_of(a, &kind, err);
+    json_t *patch = rc ? NULL : resize_patch(a);
+    if (!rc && !patch) rc = gf_error_set(err, GF_EINPUT, a->target.name, "bad patch text");
+    if (!rc) {
+        rc = gf_kube_merge_patch(kb->k, kind, a->target.ns, a->target.name, patch,
+                                 a->resource_version, NULL, err);
+        if (rc == GF_KUBE_ECONFLICT)
+            rc = gf_kube_patch_retry(kb->k, kind, a->target.ns, a->target.name, recheck, (void *)a,
+                                     NULL, err);
+    }
+    json_decref(patch);
+    *res = result_of(rc);
+    return rc;
+}
+
+static gf_err k_annotate(void *ctx, const gf_ctl_action *a, gf_ctl_result *res, gf_error *err)
+{
+    gf_ctl_kube *kb = ctx;
+    gf_kube_kind kind;
+    gf_err rc = kind_of(a, &kind, err);
+    if (!rc) {
+        json_t *value = a->recommendation[0] ? json_string(a->recommendation) : json_null();
+        json_t *patch =
+            json_pack("{s:{s:{s:o}}}", "metadata", "annotations", GF_ANN_RECOMMENDATION, value);
+        rc = patch ? gf_kube_merge_patch(kb->k, kind, a->target.ns, a->target.name, patch, NULL,
+                                         NULL, err)
+                   : gf_error_set(err, GF_EINPUT, a->target.name,
+                                  "the recommendation is not valid UTF-8");
+        json_decref(patch);
+    }
+    *res = result_of(rc);
+    return rc;
+}
+
+static gf_err k_event(void *ctx, const gf_ctl_action *a, gf_ctl_result *res, gf_error *err)
+{
+    gf_ctl_kube *kb = ctx;
+    gf_kube_kind kind;
+    gf_err rc = kind_of(a, &kind, err);
+    if (!rc) {
+        gf_kube_ref ref = {kind, a->target.ns, a->target.name, a->target.uid};
+        rc = gf_kube_event(kb->k, &ref, a->warning, a->event_reason, a->message, err);
+    }
+    *res = result_of(rc);
+    return rc;
+}
+
+static gf_err k_evict(void *ctx, const gf_ctl_action *a, gf_ctl_result *res, gf_error *err)
+{
+    gf_ctl_kube *kb = ctx;
+    gf_err rc = gf_kube_evict(kb->k, a->target.ns, a->target.name, -1, err);
+    *res = result_of(rc);
+    return rc;
+}
+
+static gf_err k_cordon(void *ctx, const gf_ctl_action *a, gf_ctl_result *res, gf_error *err)
+{
+    gf_ctl_kube *kb = ctx;
+    char when[32] = "?";
+    time_t now = time(NULL);
+    struct tm tm;
+    if (gmtime_r(&now, &tm)) strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    json_t *patch = json_pack("{s:{s:b}, s:{s:{s:s}}}", "spec", "unschedulable", 1, "metadata",
+                              "annotations", GF_ANN_DRAINING, when);
+    gf_err rc =
+        gf_kube_merge_patch(kb->k, GF_KUBE_NODE, NULL, a->target.name, patch, NULL, NULL, err);
+    json_decref(patch);
+    *res = result_of(rc);
+    return rc;
+}
+
+static bool k_may_write(void *ctx)
+{
+    gf_ctl_kube *kb = ctx;
+    return gf_elector_leading(kb->o.elector);
+}
+
+void gf_ctl_kube_backend(gf_ctl_kube *kb, gf_ctl_backend *b)
+{
+    memset(b, 0, sizeof *b);
+    b->ctx = kb;
+    b->name = "kubernetes";
+    b->snapshot = k_snapshot;
+    b->usage = k_usage;
+    b->resize = k_resize;
+    b->annotate = k_annotate;
+    b->event = k_event;
+    b->evict = k_evict;
+    b->cordon = k_cordon;
+    b->may_write = k_may_write;
+}

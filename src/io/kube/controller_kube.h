@@ -1,0 +1,65 @@
+/* controller_kube.h - the controller's Kubernetes backend (decide/controller.h's
+ * gf_ctl_backend) on the API client of kube.h:
+ *
+ *   snapshot  the watch cache (pods, nodes, ReplicaSets, Deployments,
+ *             StatefulSets, PodDisruptionBudgets) through the same loader as
+ *             `gpufrac inspect`, and each workload's resourceVersion and
+ *             gpufrac.io annotations from the cached objects;
+ *   usage     a Prometheus server's query_range over the exporter's gauges
+ *             (steps of the loop interval, aligned to it), or a scrape of
+ *             every running exporter pod (label
+ *             app.kubernetes.io/name=gpufrac-exporter, its pod IP and the
+ *             scrape port), seen through the same watch;
+ *   resize    one JSON merge patch of the Deployment or StatefulSet: the pod
+ *             template's gpu-fraction / gpu-memory annotation, the
+ *             gpufrac.io/last-change annotation, the recommendation removed,
+ *             preconditioned on the resourceVersion the decision saw; on 409
+ *             Conflict it re-reads and retries while the template still holds
+ *             the old value and the last-change annotation is unchanged (a
+ *             retry that finds its own change already applied is a success);
+ *   annotate  a merge patch of gpufrac.io/recommendation;
+ *   event     a core/v1 Event;
+ *   evict     the Eviction subresource (PodDisruptionBudgets apply: a refusal
+ *             is result REFUSED, tried again at a later step);
+ *   cordon    spec.unschedulable and gpufrac.io/draining on the Node;
+ *   may_write the elector (elector.h) when leader election is on.
+ * API errors name the request and the object (kube.h); tokens never appear. */
+#ifndef GF_CONTROLLER_KUBE_H
+#define GF_CONTROLLER_KUBE_H
+
+#include "decide/controller.h"
+#include "io/kube/elector.h"
+#include "io/kube/kube.h"
+
+#include <stdbool.h>
+
+/* The exporter pods a scrape discovers. */
+#define GF_EXPORTER_LABEL_KEY "app.kubernetes.io/name"
+#define GF_EXPORTER_LABEL_VALUE "gpufrac-exporter"
+
+typedef struct gf_ctl_kube gf_ctl_kube;
+
+typedef struct gf_ctl_kube_opts {
+    const char *prometheus_url; /* usage from this Prometheus server, or */
+    bool scrape;                /* from the exporters' /metrics */
+    int scrape_port;            /* 9402 */
+    long scrape_timeout_ms;     /* per scrape of all exporters: 10000 */
+    double step_s;              /* Prometheus query step: the loop interval */
+    gf_elector *elector;        /* NULL: this process always writes */
+} gf_ctl_kube_opts;
+
+/* k must outlive the backend. Creates the watch cache (not synced yet). */
+gf_err gf_ctl_kube_new(gf_kube *k, const gf_ctl_kube_opts *o, gf_ctl_kube **out, gf_error *err);
+void gf_ctl_kube_free(gf_ctl_kube *kb); /* accepts NULL */
+
+/* The gf_ctl_backend functions with kb as their context. */
+void gf_ctl_kube_backend(gf_ctl_kube *kb, gf_ctl_backend *b);
+
+/* The first lists (gf_kube_cache_sync), and the cache's traffic afterwards
+ * (gf_kube_cache_step: lists, watches, re-watches after a drop). */
+gf_err gf_ctl_kube_sync(gf_ctl_kube *kb, int timeout_ms, gf_error *err);
+gf_err gf_ctl_kube_pump(gf_ctl_kube *kb, int timeout_ms, gf_error *err);
+bool gf_ctl_kube_synced(const gf_ctl_kube *kb);
+void gf_ctl_kube_cache_stats(const gf_ctl_kube *kb, gf_kube_cache_stats *s);
+
+#endif

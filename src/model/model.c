@@ -1,0 +1,596 @@
+/* model.c - cluster model and GPU grouping, see model.h for the rules. */
+#include "model/model.h"
+#include "model/kai.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A GPU whose allocations sum above 1 by more than this is over-committed;
+ * the slack absorbs float noise from fractions such as 0.1 + 0.2 + ... */
+#define GF_OVERCOMMIT_EPS 1e-6
+
+const char *gf_kvs_get(const gf_kvs *kvs, const char *key)
+{
+    for (uint32_t i = 0; i < kvs->n; i++)
+        if (strcmp(kvs->items[i].key, key) == 0) return kvs->items[i].value;
+    return NULL;
+}
+
+const char *gf_phase_name(gf_phase p)
+{
+    static const char *names[] = {"Pending", "Running", "Succeeded", "Failed", "Unknown"};
+    return (unsigned)p < 5 ? names[p] : "Unknown";
+}
+
+const char *gf_gpu_state_name(gf_gpu_state s)
+{
+    static const char *names[] = {"idle", "whole", "shared"};
+    return (unsigned)s < 3 ? names[s] : "?";
+}
+
+bool gf_pdb_selects(const gf_pdb *b, const gf_pod *p)
+{
+    if (strcmp(b->ns, p->ns) != 0) return false;
+    for (uint32_t i = 0; i < b->match_labels.n; i++) {
+        const char *v = gf_kvs_get(&p->labels, b->match_labels.items[i].key);
+        if (!v || strcmp(v, b->match_labels.items[i].value)) return false;
+    }
+    return true;
+}
+
+bool gf_pod_active(const gf_pod *p)
+{
+    return p->phase == GF_PHASE_PENDING || p->phase == GF_PHASE_RUNNING ||
+           p->phase == GF_PHASE_UNKNOWN;
+}
+
+double gf_pod_share_on(const gf_pod *p, int64_t gpu_memory_mib)
+{
+    switch (p->share) {
+    case GF_SHARE_FRACTION:
+        return p->gpu_fraction;
+    case GF_SHARE_MEMORY:
+        return gpu_memory_mib > 0 ? (double)p->gpu_memory_mib / (double)gpu_memory_mib : 0.0;
+    case GF_SHARE_NONE:
+        break;
+    }
+    return 0.0;
+}
+
+void gf_model_init(gf_model *m)
+{
+    memset(m, 0, sizeof *m);
+    gf_arena_init(&m->arena);
+    gf_strmap_init(&m->node_by_name);
+    gf_strmap_init(&m->workload_by_key);
+    gf_strmap_init(&m->pool_by_name);
+    gf_model_pool(m, GF_KAI_DEFAULT_POOL);
+}
+
+void gf_model_free(gf_model *m)
+{
+    if (!m) return;
+    gf_vec_free(&m->nodes);
+    gf_vec_free(&m->pods);
+    gf_vec_free(&m->workloads);
+    gf_vec_free(&m->pdbs);
+    gf_vec_free(&m->pools);
+    gf_vec_free(&m->gpus);
+    gf_vec_free(&m->gpu_pods);
+    gf_strmap_free(&m->node_by_name);
+    gf_strmap_free(&m->workload_by_key);
+    gf_strmap_free(&m->pool_by_name);
+    gf_arena_free(&m->arena);
+}
+
+uint32_t gf_model_pool(gf_model *m, const char *name)
+{
+    size_t idx;
+    if (gf_strmap_get(&m->pool_by_name, name, &idx)) return (uint32_t)idx;
+    const char *copy = gf_arena_strdup(&m->arena, name);
+    gf_vec_push(&m->pools, copy);
+    gf_strmap_put(&m->pool_by_name, copy, m->pools.n - 1);
+    return (uint32_t)(m->pools.n - 1);
+}
+
+static const char *fmt_key(gf_model *m, const char *a, const char *b, const char *c)
+{
+    size_t n = strlen(a) + strlen(b) + strlen(c) + 3;
+    char *k = gf_arena_alloc(&m->arena, n);
+    snprintf(k, n, "%s/%s/%s", a, b, c);
+    return k;
+}
+
+uint32_t gf_model_add_node(gf_model *m, const gf_node *n, gf_diags *d)
+{
+    size_t prev;
+    if (gf_strmap_get(&m->node_by_name, n->name, &prev)) {
+        gf_diag(d, n->origin, "node %s already loaded from %s; duplicate skipped", n->name,
+                m->nodes.v[prev].origin);
+        return GF_NONE;
+    }
+    gf_vec_push(&m->nodes, *n);
+    gf_strmap_put(&m->node_by_name, n->name, m->nodes.n - 1);
+    m->finalized = false;
+    return (uint32_t)(m->nodes.n - 1);
+}
+
+uint32_t gf_model_add_pod(gf_model *m, const gf_pod *p, gf_diags *d)
+{
+    /* Duplicates are detected through the workload map's sibling: a map of pods
+     * keyed "Pod/ns/name" kept in workload_by_key would mix kinds, so use a
+     * dedicated key prefix that no workload kind can take. */
+    const char *key = fmt_key(m, "\x01pod", p->ns, p->name);
+    size_t prev;
+    if (gf_strmap_get(&m->workload_by_key, key, &prev)) {
+        gf_diag(d, p->origin, "pod %s/%s already loaded from %s; duplicate skipped", p->ns, p->name,
+                m->pods.v[prev].origin);
+        return GF_NONE;
+    }
+    gf_pod copy = *p;
+    copy.node = GF_NONE;
+    copy.workload = GF_NONE;
+    copy.gpus = NULL;
+    copy.n_gpus = 0;
+    gf_vec_push(&m->pods, copy);
+    gf_strmap_put(&m->workload_by_key, key, m->pods.n - 1);
+    m->finalized = false;
+    return (uint32_t)(m->pods.n - 1);
+}
+
+uint32_t gf_model_add_workload(gf_model *m, const gf_workload *w, gf_diags *d)
+{
+    const char *key = fmt_key(m, w->kind, w->ns, w->name);
+    size_t prev;
+    if (gf_strmap_get(&m->workload_by_key, key, &prev)) {
+        gf_workload *old = &m->workloads.v[prev];
+        if (!old->from_input && w->from_input) { /* replace a synthesised stand-in */
+            *old = *w;
+            return (uint32_t)prev;
+        }
+        if (w->from_input)
+            gf_diag(d, w->origin, "%s %s/%s already loaded from %s; duplicate skipped", w->kind,
+                    w->ns, w->name, old->origin);
+        return w->from_input ? GF_NONE : (uint32_t)prev;
+    }
+    gf_vec_push(&m->workloads, *w);
+    gf_strmap_put(&m->workload_by_key, key, m->workloads.n - 1);
+    m->finalized = false;
+    return (uint32_t)(m->workloads.n - 1);
+}
+
+const gf_workload *gf_model_pod_workload(const gf_model *m, const gf_pod *p)
+{
+    return p->workload == GF_NONE ? NULL : &m->workloads.v[p->workload];
+}
+
+/* Finds or synthesises the workload kind/ns/name. */
+static uint32_t workload_ref(gf_model *m, const char *kind, const char *ns, const char *name,
+                             bool inferred)
+{
+    gf_workload w = {0};
+    w.kind = gf_arena_strdup(&m->arena, kind);
+    w.ns = ns;
+    w.name = gf_arena_strdup(&m->arena, name);
+    w.origin = "(derived from ownerReferences)";
+    w.replicas = -1;
+    w.inferred = inferred;
+    return gf_model_add_workload(m, &w, NULL);
+}
+
+/* Kubernetes' Deployment controller names ReplicaSets "<deployment>-<pod-template-hash>". */
+static bool deployment_by_hash(const gf_pod *p, const char *rs_name, char *out, size_t outlen)
+{
+    const char *hash = gf_kvs_get(&p->labels, "pod-template-hash");
+    if (!hash || !*hash) return false;
+    size_t nl = strlen(rs_name), hl = strlen(hash);
+    if (nl < hl + 2 || rs_name[nl - hl - 1] != '-' || strcmp(rs_name + nl - hl, hash) != 0)
+        return false;
+    if (nl - hl - 1 >= outlen) return false;
+    memcpy(out, rs_name, nl - hl - 1);
+    out[nl - hl - 1] = '\0';
+    return true;
+}
+
+static void resolve_owner(gf_model *m, gf_pod *p)
+{
+    if (!p->owner.kind) return;
+    uint32_t w = workload_ref(m, p->owner.kind, p->ns, p->owner.name, false);
+    for (int depth = 0; depth < 4; depth++) {
+        gf_workload *wl = &m->workloads.v[w];
+        if (wl->owner.kind) {
+            w = workload_ref(m, wl->owner.kind, wl->ns, wl->owner.name, false);
+            continue;
+        }
+        if (!wl->from_input && strcmp(wl->kind, "ReplicaSet") == 0) {
+            char dep[256];
+            if (deployment_by_hash(p, wl->name, dep, sizeof dep))
+                w = workload_ref(m, "Deployment", wl->ns, dep, true);
+        }
+        break;
+    }
+    p->workload = w;
+}
+
+/* --- GPU grouping, one node at a time ----------------------------------- */
+
+typedef struct member {
+    uint32_t gpu, pod;
+} member;
+
+typedef struct node_ctx {
+    gf_model *m;
+    gf_diags *d;
+    gf_node *node;
+    uint32_t node_idx;
+    gf_gpu *gpus; /* this node's slice */
+    GF_VEC(member) members;
+    GF_VEC(uint32_t) pod_gpus; /* scratch: GPUs of the pod being placed */
+} node_ctx;
+
+static uint32_t find_group(node_ctx *c, const char *group)
+{
+    for (uint32_t i = 0; i < c->node->gpu_count; i++)
+        if (c->gpus[i].group && strcmp(c->gpus[i].group, group) == 0) return i;
+    return GF_NONE;
+}
+
+static uint32_t first_free(node_ctx *c)
+{
+    for (uint32_t i = 0; i < c->node->gpu_count; i++)
+        if (c->gpus[i].state == GF_GPU_IDLE && !c->gpus[i].group) return i;
+    return GF_NONE;
+}
+
+static void add_member(node_ctx *c, uint32_t local_gpu, uint32_t pod)
+{
+    member mb = {c->node->first_gpu + local_gpu, pod};
+    gf_vec_push(&c->members, mb);
+    gf_vec_push(&c->pod_gpus, c->node->first_gpu + local_gpu);
+}
+
+static void finish_pod(node_ctx *c, gf_pod *p)
+{
+    p->n_gpus = (uint32_t)c->pod_gpus.n;
+    if (p->n_gpus) {
+        p->gpus = gf_arena_alloc(&c->m->arena, sizeof(uint32_t) * p->n_gpus);
+        memcpy(p->gpus, c->pod_gpus.v, sizeof(uint32_t) * p->n_gpus);
+    }
+    c->pod_gpus.n = 0;
+}
+
+static gf_err place_reservation(node_ctx *c, gf_pod *p, gf_error *err)
+{
+    if (!p->gpu_group) {
+        gf_diag(c->d, p->origin, "KAI reservation pod %s/%s has no %s label; ignored", p->ns,
+                p->name, GF_KAI_GPU_GROUP);
+        return GF_OK;
+    }
+    uint32_t g = find_group(c, p->gpu_group);
+    if (g == GF_NONE && p->reserve_gpu_index >= 0) {
+        if ((uint32_t)p->reserve_gpu_index >= c->node->gpu_count)
+            return gf_error_set(err, GF_EINPUT, p->origin,
+                                "reservation pod %s/%s: %s=%d but node %s has %u GPUs", p->ns,
+                                p->name, GF_KAI_RESERVE_GPU_INDEX, (int)p->reserve_gpu_index,
+                                c->node->name, c->node->gpu_count);
+        g = (uint32_t)p->reserve_gpu_index;
+        if (c->gpus[g].group) {
+            gf_diag(c->d, p->origin,
+                    "reservation pod %s/%s claims GPU %d of node %s, already held by group %s",
+                    p->ns, p->name, (int)g, c->node->name, c->gpus[g].group);
+            return GF_OK;
+        }
+    }
+    if (g == GF_NONE) g = first_free(c);
+    if (g == GF_NONE) {
+        gf_diag(c->d, p->origin, "reservation pod %s/%s: no free GPU left on node %s", p->ns,
+                p->name, c->node->name);
+        return GF_OK;
+    }
+    c->gpus[g].group = p->gpu_group;
+    c->gpus[g].state = GF_GPU_SHARED;
+    c->gpus[g].reserved = true;
+    return GF_OK;
+}
+
+/* Claims the GPU of group (creating it on a free device when unseen). */
+static uint32_t claim_group(node_ctx *c, const char *group)
+{
+    uint32_t g = find_group(c, group);
+    if (g != GF_NONE) return g;
+    g = first_free(c);
+    if (g == GF_NONE) return GF_NONE;
+    c->gpus[g].group = group;
+    c->gpus[g].state = GF_GPU_SHARED;
+    return g;
+}
+
+/* KAI binpack: the shared GPU with the most allocated that still fits share. */
+static uint32_t binpack_shared(node_ctx *c, double share, const uint32_t *taken, size_t ntaken)
+{
+    uint32_t best = GF_NONE;
+    for (uint32_t i = 0; i < c->node->gpu_count; i++) {
+        const gf_gpu *g = &c->gpus[i];
+        if (g->state != GF_GPU_SHARED) continue;
+        bool used = false;
+        for (size_t k = 0; k < ntaken; k++)
+            used |= taken[k] == c->node->first_gpu + i;
+        if (used || g->allocated_fraction + share > 1.0 + GF_OVERCOMMIT_EPS) continue;
+        if (best == GF_NONE || g->allocated_fraction > c->gpus[best].allocated_fraction) best = i;
+    }
+    return best;
+}
+
+static void place_sharing(node_ctx *c, gf_pod *p, uint32_t pod_idx, bool labelled_pass)
+{
+    double share = gf_pod_share_on(p, c->node->gpu_memory_mib);
+    if (labelled_pass) {
+        const char *groups[1 + 64];
+        uint32_t ng = 0;
+        if (p->gpu_group) groups[ng++] = p->gpu_group;
+        for (uint32_t i = 0; i < p->n_extra_groups && ng < 65; i++)
+            groups[ng++] = p->extra_groups[i];
+        for (uint32_t i = 0; i < ng; i++) {
+            uint32_t g = claim_group(c, groups[i]);
+            if (g == GF_NONE) {
+                gf_diag(c->d, p->origin, "pod %s/%s: no GPU left on node %s for group %s", p->ns,
+                        p->name, c->node->name, groups[i]);
+                continue;
+            }
+            c->gpus[g].allocated_fraction += share;
+            add_member(c, g, pod_idx);
+        }
+        return;
+    }
+    /* unlabelled devices: binpack like KAI, else a free device */
+    uint32_t want = p->gpu_devices ? p->gpu_devices : 1;
+    for (uint32_t i = (uint32_t)c->pod_gpus.n; i < want; i++) {
+        uint32_t g = binpack_shared(c, share, c->pod_gpus.v, c->pod_gpus.n);
+        if (g == GF_NONE) {
+            g = first_free(c);
+            if (g != GF_NONE) c->gpus[g].state = GF_GPU_SHARED;
+        }
+        if (g == GF_NONE) {
+            gf_diag(c->d, p->origin, "pod %s/%s: no GPU with room on node %s for share %.3f", p->ns,
+                    p->name, c->node->name, share);
+            return;
+        }
+        c->gpus[g].allocated_fraction += share;
+        c->gpus[g].placement_inferred = true;
+        add_member(c, g, pod_idx);
+    }
+    gf_diag(c->d, p->origin, "pod %s/%s has no %s label; its GPU on node %s was inferred", p->ns,
+            p->name, GF_KAI_GPU_GROUP, c->node->name);
+}
+
+static void place_whole(node_ctx *c, gf_pod *p, uint32_t pod_idx)
+{
+    for (uint32_t k = 0; k < p->gpu_whole; k++) {
+        uint32_t g = first_free(c);
+        if (g == GF_NONE) {
+            gf_diag(c->d, p->origin,
+                    "pod %s/%s requests %u whole GPUs but node %s has only %u left for it", p->ns,
+                    p->name, p->gpu_whole, c->node->name, k);
+            return;
+        }
+        c->gpus[g].state = GF_GPU_WHOLE;
+        c->gpus[g].allocated_fraction = 1.0;
+        add_member(c, g, pod_idx);
+    }
+}
+
+static int cmp_member(const void *a, const void *b)
+{
+    const member *x = a, *y = b;
+    if (x->gpu != y->gpu) return x->gpu < y->gpu ? -1 : 1;
+    return (x->pod > y->pod) - (x->pod < y->pod);
+}
+
+static bool is_sharing(const gf_pod *p)
+{
+    return p->share != GF_SHARE_NONE && !p->is_reservation;
+}
+
+static gf_err group_node(node_ctx *c, const uint32_t *pods, size_t npods, gf_error *err)
+{
+    gf_model *m = c->m;
+    c->members.n = 0;
+    if (c->node->gpu_count == 0) {
+        for (size_t i = 0; i < npods; i++) {
+            gf_pod *p = &m->pods.v[pods[i]];
+            if (is_sharing(p) || p->gpu_whole || p->is_reservation)
+                return gf_error_set(err, GF_EINPUT, p->origin,
+                                    "pod %s/%s uses GPUs but its node %s has none "
+                                    "(no allocatable %s, no %s label)",
+                                    p->ns, p->name, c->node->name, GF_RES_GPU, GF_LABEL_GPU_COUNT);
+        }
+        return GF_OK;
+    }
+    bool memory_warned = false;
+    /* pass 1: reservations pin groups to devices */
+    for (size_t i = 0; i < npods; i++) {
+        gf_pod *p = &m->pods.v[pods[i]];
+        if (!p->is_reservation) continue;
+        gf_err rc = place_reservation(c, p, err);
+        if (rc) return rc;
+    }
+    /* pass 2: labelled sharing pods join their groups */
+    for (size_t i = 0; i < npods; i++) {
+        gf_pod *p = &m->pods.v[pods[i]];
+        if (!is_sharing(p)) continue;
+        if (p->share == GF_SHARE_MEMORY && c->node->gpu_memory_mib <= 0 && !memory_warned) {
+            gf_diag(c->d, c->node->origin,
+                    "node %s: GPU memory unknown (no %s label, product %s not known); "
+                    "gpu-memory pods on it count as 0 of a GPU",
+                    c->node->name, GF_LABEL_GPU_MEMORY,
+                    c->node->gpu_product ? c->node->gpu_product : "unset");
+            memory_warned = true;
+        }
+        /* devices without a group label are placed in pass 4 */
+        if (p->gpu_group) place_sharing(c, p, pods[i], true);
+        finish_pod(c, p);
+    }
+    /* pass 3: whole-GPU pods */
+    for (size_t i = 0; i < npods; i++) {
+        gf_pod *p = &m->pods.v[pods[i]];
+        if (p->is_reservation || is_sharing(p) || p->gpu_whole == 0) continue;
+        place_whole(c, p, pods[i]);
+        finish_pod(c, p);
+    }
+    /* pass 4: sharing pods with missing group labels */
+    for (size_t i = 0; i < npods; i++) {
+        gf_pod *p = &m->pods.v[pods[i]];
+        if (!is_sharing(p) || p->n_gpus >= (p->gpu_devices ? p->gpu_devices : 1)) continue;
+        for (uint32_t k = 0; k < p->n_gpus; k++)
+            gf_vec_push(&c->pod_gpus, p->gpus[k]);
+        place_sharing(c, p, pods[i], false);
+        finish_pod(c, p);
+    }
+    /* members into the model's CSR, and over-commit warnings */
+    if (c->members.n) qsort(c->members.v, c->members.n, sizeof(member), cmp_member);
+    size_t j = 0;
+    for (uint32_t i = 0; i < c->node->gpu_count; i++) {
+        gf_gpu *g = &c->gpus[i];
+        g->first_pod = (uint32_t)m->gpu_pods.n;
+        while (j < c->members.n && c->members.v[j].gpu == c->node->first_gpu + i) {
+            gf_vec_push(&m->gpu_pods, c->members.v[j].pod);
+            j++;
+        }
+        g->n_pods = (uint32_t)(m->gpu_pods.n - g->first_pod);
+        if (g->allocated_fraction > 1.0 + GF_OVERCOMMIT_EPS)
+            gf_diag(c->d, c->node->origin,
+                    "node %s GPU %d (group %s) is over-committed: %.3f of a GPU allocated",
+                    c->node->name, (int)g->index, g->group ? g->group : "-", g->allocated_fraction);
+    }
+    return GF_OK;
+}
+
+gf_err gf_model_finalize(gf_model *m, gf_diags *d, gf_error *err)
+{
+    gf_err rc = GF_OK;
+    m->gpus.n = 0;
+    m->gpu_pods.n = 0;
+    /* devices */
+    for (size_t i = 0; i < m->nodes.n; i++) {
+        gf_node *n = &m->nodes.v[i];
+        n->first_gpu = (uint32_t)m->gpus.n;
+        gf_vec_reserve(&m->gpus, m->gpus.n + n->gpu_count);
+        for (uint32_t k = 0; k < n->gpu_count; k++) {
+            gf_gpu g = {0};
+            g.node = (uint32_t)i;
+            g.index = (int32_t)k;
+            m->gpus.v[m->gpus.n++] = g;
+        }
+    }
+    /* pods -> nodes, owners; bucket active bound pods per node (counting sort) */
+    uint32_t *count = gf_xcalloc(m->nodes.n + 1, sizeof(uint32_t));
+    for (size_t i = 0; i < m->pods.n; i++) {
+        gf_pod *p = &m->pods.v[i];
+        p->node = GF_NONE;
+        p->gpus = NULL;
+        p->n_gpus = 0;
+        resolve_owner(m, p);
+        if (!p->node_name) continue;
+        size_t ni;
+        if (!gf_strmap_get(&m->node_by_name, p->node_name, &ni)) {
+            if (!gf_pod_active(p)) continue;
+            rc = gf_error_set(err, GF_EINPUT, p->origin,
+                              "pod %s/%s is bound to node %s, which is not in the input", p->ns,
+                              p->name, p->node_name);
+            goto out;
+        }
+        p->node = (uint32_t)ni;
+        if (gf_pod_active(p)) count[ni + 1]++;
+    }
+    for (size_t i = 0; i < m->nodes.n; i++)
+        count[i + 1] += count[i];
+    uint32_t *bucket = gf_xmalloc(sizeof(uint32_t) * (m->pods.n + 1));
+    {
+        uint32_t *fill = gf_xmalloc(sizeof(uint32_t) * (m->nodes.n + 1));
+        memcpy(fill, count, sizeof(uint32_t) * (m->nodes.n + 1));
+        for (size_t i = 0; i < m->pods.n; i++) {
+            const gf_pod *p = &m->pods.v[i];
+            if (p->node != GF_NONE && gf_pod_active(p)) bucket[fill[p->node]++] = (uint32_t)i;
+        }
+        free(fill);
+    }
+    node_ctx c = {0};
+    c.m = m;
+    c.d = d;
+    for (size_t i = 0; i < m->nodes.n && rc == GF_OK; i++) {
+        c.node = &m->nodes.v[i];
+        c.node_idx = (uint32_t)i;
+        c.gpus = m->gpus.v ? m->gpus.v + c.node->first_gpu : NULL; /* no GPUs in the input */
+        rc = group_node(&c, bucket + count[i], count[i + 1] - count[i], err);
+    }
+    gf_vec_free(&c.members);
+    gf_vec_free(&c.pod_gpus);
+    free(bucket);
+out:
+    free(count);
+    m->finalized = rc == GF_OK;
+    return rc;
+}
+
+void gf_model_totals(const gf_model *m, uint32_t pool, gf_totals *t)
+{
+    memset(t, 0, sizeof *t);
+    for (size_t i = 0; i < m->nodes.n; i++) {
+        const gf_node *n = &m->nodes.v[i];
+        if (pool != GF_NONE && n->pool != pool) continue;
+        t->nodes++;
+        if (n->gpu_count) t->gpu_nodes++;
+        for (uint32_t k = 0; k < n->gpu_count; k++) {
+            const gf_gpu *g = &m->gpus.v[n->first_gpu + k];
+            t->gpus++;
+            switch (g->state) {
+            case GF_GPU_IDLE:
+                t->gpus_idle++;
+                break;
+            case GF_GPU_WHOLE:
+                t->gpus_whole++;
+                break;
+            case GF_GPU_SHARED: {
+                t->gpus_shared++;
+                double a = g->allocated_fraction;
+                if (a > 1.0 + GF_OVERCOMMIT_EPS) t->gpus_overcommitted++;
+                if (a > 1.0) a = 1.0;
+                t->shared_allocated += a;
+                t->stranded_free += 1.0 - a;
+                break;
+            }
+            }
+        }
+    }
+    t->allocated_gpus = t->gpus_whole + t->shared_allocated;
+    for (size_t i = 0; i < m->pods.n; i++) {
+        const gf_pod *p = &m->pods.v[i];
+        if (!gf_pod_active(p)) continue;
+        if (pool != GF_NONE) {
+            if (p->node == GF_NONE || m->nodes.v[p->node].pool != pool) {
+                /* an unbound pod counts towards the pool it selects */
+                if (p->node != GF_NONE) continue;
+                uint32_t want = 0;
+                size_t idx;
+                if (p->pool_selector && gf_strmap_get(&m->pool_by_name, p->pool_selector, &idx))
+                    want = (uint32_t)idx;
+                if (want != pool) continue;
+            }
+        }
+        if (p->is_reservation) {
+            t->reservation_pods++;
+            continue;
+        }
+        t->pods++;
+        bool gpu = p->share != GF_SHARE_NONE || p->gpu_whole > 0;
+        if (gpu && p->node == GF_NONE) {
+            t->pods_pending_gpu++;
+            continue;
+        }
+        if (p->share != GF_SHARE_NONE)
+            t->pods_sharing++;
+        else if (p->gpu_whole)
+            t->pods_whole++;
+    }
+}

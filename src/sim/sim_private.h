@@ -1,0 +1,118 @@
+/* sim_private.h - what the simulator's step loop (sim.c) shares with its
+ * accounting (sim_account.c): the simulated pods and services, the
+ * simulator itself, and one policy's run. Not a public API. */
+#ifndef GF_SIM_PRIVATE_H
+#define GF_SIM_PRIVATE_H
+
+#include "sim/sim.h"
+#include "sim/sim_fairuse.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define MIB 1048576.0
+#define EPS 1e-9
+
+/* A simulated pod: W's pod of the same index. */
+typedef struct spod {
+    uint32_t service; /* GF_NONE: not a service pod */
+    uint32_t salt;    /* replica number within its service */
+    uint32_t pool;    /* W pool index it is placed in */
+    bool gpu;         /* uses GPUs */
+    bool placeable;   /* fits some node of an empty cluster */
+    /* declared request */
+    gf_share_kind share;
+    double fraction;
+    int64_t memory_mib;
+    uint32_t whole, devices;
+    /* placement in the cluster (GF_NONE: pending there) */
+    uint32_t src_node;
+    uint32_t src_first, src_n; /* into gf_sim.src_gpus */
+} spod;
+
+typedef struct service {
+    gf_sim_service pub;
+    char *key;         /* "namespace/Kind/name", the history key */
+    uint32_t first, n; /* its pods: gf_sim.svc_pods[first .. first+n) */
+    gf_rightsize_rule rule;
+    bool rightsized_gpufrac, rightsized_vpa;
+    uint32_t pool;
+} service;
+
+struct gf_sim {
+    gf_sim_opts o;
+    gf_model w;
+    uint32_t n_src_nodes;
+    bool *cordoned; /* per W node: unschedulable in the cluster */
+    bool *spare;    /* per W node */
+    GF_VEC(spod) pods;
+    GF_VEC(uint32_t) src_gpus;
+    GF_VEC(service) services;
+    GF_VEC(gf_sim_service) pub; /* the public view of services */
+    uint32_t *svc_pods;         /* service pods, grouped by service */
+    uint32_t n_svc_pods;
+    double *scales, *replicas;
+    uint32_t n_steps;
+    uint32_t *pool_max_gpus; /* per W pool: GPUs of its largest node */
+    uint32_t gpu_nodes_src, gpus_src, spares;
+    gf_sim_fairuse *fu; /* protection installed by gf_sim_new, NULL when off */
+};
+
+/* --- one policy's run --------------------------------------------------------------------- */
+
+typedef struct run {
+    gf_sim *s;
+    gf_model *w;
+    const gf_demand *d;
+    gf_sim_policy pol;
+    gf_sim_result *res;
+    gf_sim_report *rep;
+    gf_pack_state *ps;
+    double t;
+    uint32_t step;
+    /* per pod */
+    gf_sim_pod_state *state;
+    gf_placement *pl;
+    double *ready_t;
+    uint64_t *failed_epoch;    /* capacity epoch of the last failed placement, 0 = none */
+    double *mem, *sm, *served; /* this step's demand per device; SM served */
+    bool *oom;
+    /* per node */
+    bool *on;
+    double *boot_until;
+    uint64_t epoch;                /* bumped when capacity is freed or a node comes into service */
+    uint32_t warm_steps;           /* steps before GPUs and nodes are measured */
+    int64_t gpus_on, gpu_nodes_on; /* GPU nodes in service and their GPUs */
+    bool *listed;                  /* per pod: in unsettled */
+    GF_VEC(uint32_t) unsettled;    /* the pods not running, in the order they stopped */
+    /* per service */
+    gf_share_kind *unit;
+    double *fraction;
+    int64_t *mib;
+    bool *oom_now;
+    gf_demand_point *pt; /* this step's demand shared by each service's replicas */
+    gf_history h;
+    gf_hist_series **series;
+    /* per GPU, this step: running service pods (CSR) */
+    uint32_t *gpu_start, *gpu_pods;
+    double *gpu_sm; /* SM demand sum */
+    /* series accumulation */
+    double *acc_alloc, *acc_gpus, *acc_use, *acc_top_alloc, *acc_top_use;
+    uint32_t *acc_n;
+    double *heat_sum;  /* [gpu * cols + col] */
+    uint32_t *heat_on; /* steps in service */
+    bool heat;
+} run;
+
+/* Pod i is not (or no longer) running: the step loop looks after it. */
+void gf_sim_unsettle(run *r, uint32_t i);
+
+/* The service pods' demand this step, harm, samples. */
+void gf_sim_serve(run *r);
+/* The oracle: allocation = demand, no placement; GPUs and nodes as a fluid
+ * bound per pool. */
+void gf_sim_oracle_step(run *r, double *pool_need);
+/* This step's GPUs, nodes, allocation and use into the result and series. */
+void gf_sim_accumulate(run *r, const double *pool_need);
+
+#endif
