@@ -41,12 +41,6 @@ const char *gf_fair_action_name(gf_fair_action a)
 
 /* --- state ------------------------------------------------------------------------- */
 
-/* A usable share or amount: finite and not negative. */
-static bool valid_share(double x)
-{
-    return isfinite(x) && x >= 0;
-}
-
 void gf_fair_serve(const gf_fair_policy *fp, uint32_t n, const double *fraction,
                    const double *demand, double *served)
 {
@@ -55,7 +49,7 @@ void gf_fair_serve(const gf_fair_policy *fp, uint32_t n, const double *fraction,
     bool *done = gf_xcalloc(n + 1, sizeof *done);
     for (uint32_t i = 0; i < n; i++) {
         served[i] = 0;
-        done[i] = !valid_share(demand[i]) || demand[i] <= 0;
+        done[i] = !gf_fair_valid_share(demand[i]) || demand[i] <= 0;
         open += !done[i];
     }
     /* each round either satisfies a pod or hands out what is left */
@@ -64,7 +58,7 @@ void gf_fair_serve(const gf_fair_policy *fp, uint32_t n, const double *fraction,
         for (uint32_t i = 0; i < n; i++) {
             if (done[i]) continue;
             double w = fp->compute_share == GF_FAIR_SHARE_EQUAL ? 1.0 : fraction[i];
-            wsum += valid_share(w) ? w : 0;
+            wsum += gf_fair_valid_share(w) ? w : 0;
         }
         bool equal = wsum <= EPS; /* no weights (fractions 0): share equally */
         if (equal) wsum = open;
@@ -72,7 +66,7 @@ void gf_fair_serve(const gf_fair_policy *fp, uint32_t n, const double *fraction,
         for (uint32_t i = 0; i < n; i++) {
             if (done[i]) continue;
             double w = equal || fp->compute_share == GF_FAIR_SHARE_EQUAL ? 1.0 : fraction[i];
-            double offer = left * (valid_share(w) ? w : 0) / wsum;
+            double offer = left * (gf_fair_valid_share(w) ? w : 0) / wsum;
             if (demand[i] - served[i] <= offer + EPS) {
                 any = true;
                 done[i] = true;
@@ -82,7 +76,7 @@ void gf_fair_serve(const gf_fair_policy *fp, uint32_t n, const double *fraction,
         if (any) { /* serve the satisfied in full, then share again */
             double used = 0;
             for (uint32_t i = 0; i < n; i++)
-                if (done[i] && valid_share(demand[i]) && served[i] < demand[i]) {
+                if (done[i] && gf_fair_valid_share(demand[i]) && served[i] < demand[i]) {
                     used += demand[i] - served[i];
                     served[i] = demand[i];
                 }
@@ -92,7 +86,7 @@ void gf_fair_serve(const gf_fair_policy *fp, uint32_t n, const double *fraction,
         for (uint32_t i = 0; i < n; i++) {
             if (done[i]) continue;
             double w = equal || fp->compute_share == GF_FAIR_SHARE_EQUAL ? 1.0 : fraction[i];
-            served[i] += left * (valid_share(w) ? w : 0) / wsum;
+            served[i] += left * (gf_fair_valid_share(w) ? w : 0) / wsum;
         }
         left = 0;
     }
@@ -138,35 +132,35 @@ static void eval_gpu(const gf_fair_policy *fp, const gf_fair_state *st, const gf
     double used_sum = 0, sm_sum = 0;
     for (uint32_t k = 0; k < g->n_pods; k++) {
         const gf_fair_pod *p = &st->pods.v[g->first_pod + k];
-        if (valid_share(p->memory_bytes)) used_sum += p->memory_bytes;
-        if (valid_share(p->sm_share)) sm_sum += p->sm_share;
+        if (gf_fair_valid_share(p->memory_bytes)) used_sum += p->memory_bytes;
+        if (gf_fair_valid_share(p->sm_share)) sm_sum += p->sm_share;
         ge->mem_need += gf_fair_need_memory(p, ge->total);
         ge->sm_need += gf_fair_need_sm(p);
     }
-    ge->used = valid_share(g->memory_used_bytes) ? g->memory_used_bytes : used_sum;
-    ge->sm_dev = valid_share(g->sm_util) ? fmin(g->sm_util, 1.0) : fmin(sm_sum, 1.0);
+    ge->used = gf_fair_valid_share(g->memory_used_bytes) ? g->memory_used_bytes : used_sum;
+    ge->sm_dev = gf_fair_valid_share(g->sm_util) ? fmin(g->sm_util, 1.0) : fmin(sm_sum, 1.0);
     ge->mem_need = ge->total > 0 ? ge->mem_need / ge->total : 0;
     ge->full = ge->total > 0 && ge->used >= fp->device_memory_full_ratio * ge->total - EPS;
     for (uint32_t k = 0; k < g->n_pods; k++) {
         const gf_fair_pod *p = &st->pods.v[g->first_pod + k];
         pod_eval *e = &pe[k];
         memset(e, 0, sizeof *e);
-        e->allowed = valid_share(p->fraction) ? p->fraction * ge->total : 0;
-        e->mem_over = e->allowed > 0 && valid_share(p->memory_bytes) &&
+        e->allowed = gf_fair_valid_share(p->fraction) ? p->fraction * ge->total : 0;
+        e->mem_over = e->allowed > 0 && gf_fair_valid_share(p->memory_bytes) &&
                       p->memory_bytes > e->allowed * (1.0 + fp->memory_overrun_margin) + EPS;
-        if (valid_share(p->sm_entitlement) && p->sm_entitlement > 0) {
+        if (gf_fair_valid_share(p->sm_entitlement) && p->sm_entitlement > 0) {
             e->ent = p->sm_entitlement;
             e->ent_by = "its entitlement";
         } else if (fp->compute_share == GF_FAIR_SHARE_EQUAL) {
             e->ent = 1.0 / g->n_pods;
             e->ent_by = "an equal share";
         } else {
-            e->ent = valid_share(p->fraction) ? p->fraction : 0;
+            e->ent = gf_fair_valid_share(p->fraction) ? p->fraction : 0;
             e->ent_by = "its fraction";
         }
-        e->sm_cur = valid_share(p->sm_share)        ? p->sm_share
-                    : valid_share(p->sm_share_mean) ? p->sm_share_mean
-                                                    : NAN;
+        e->sm_cur = gf_fair_valid_share(p->sm_share)        ? p->sm_share
+                    : gf_fair_valid_share(p->sm_share_mean) ? p->sm_share_mean
+                                                            : NAN;
         e->sm_over = !isnan(e->sm_cur) && e->sm_cur > e->ent + GF_FAIR_SM_SLACK + EPS;
     }
     if (g->n_pods < 2) return; /* nobody to starve */
@@ -174,7 +168,7 @@ static void eval_gpu(const gf_fair_policy *fp, const gf_fair_state *st, const gf
         const gf_fair_pod *p = &st->pods.v[g->first_pod + k];
         pod_eval *e = &pe[k];
         if (isnan(e->sm_cur)) continue;
-        if (valid_share(p->demand_sm)) {
+        if (gf_fair_valid_share(p->demand_sm)) {
             e->owed = fmin(p->demand_sm, e->ent);
             e->starved = e->owed > EPS && e->sm_cur < fp->starved_threshold * e->owed - EPS;
         } else {
@@ -434,7 +428,7 @@ static void detect_gpu(detect_ctx *c, uint32_t gi, pod_eval *pe)
         uint32_t worst = GF_NONE;
         double worst_over = 0;
         for (uint32_t k = 0; k < g->n_pods; k++) {
-            double over = valid_share(pods[k].memory_bytes) && pe[k].allowed > 0
+            double over = gf_fair_valid_share(pods[k].memory_bytes) && pe[k].allowed > 0
                               ? pods[k].memory_bytes - pe[k].allowed
                               : 0;
             if (over > worst_over + EPS) {
@@ -468,7 +462,7 @@ static void detect_gpu(detect_ctx *c, uint32_t gi, pod_eval *pe)
         const gf_fair_since *ps = seen(c, gi, g->first_pod + k);
         double since = ps ? ps->sm_over : pods[k].sm_over_since;
         double held = !isnan(since) ? c->now - since : 0;
-        if (!ps && isnan(since) && valid_share(pods[k].sm_share_mean) &&
+        if (!ps && isnan(since) && gf_fair_valid_share(pods[k].sm_share_mean) &&
             g->window_s >= c->window - EPS &&
             pods[k].sm_share_mean > pe[k].ent + GF_FAIR_SM_SLACK + EPS) {
             held = g->window_s;
@@ -493,11 +487,11 @@ static void detect_gpu(detect_ctx *c, uint32_t gi, pod_eval *pe)
         const gf_fair_pod *v = &pods[first_victim];
         const pod_eval *ve = &pe[first_victim];
         char mean[96] = "";
-        if (valid_share(pods[k].sm_share_mean) && g->window_s > 0)
+        if (gf_fair_valid_share(pods[k].sm_share_mean) && g->window_s > 0)
             gf_textf(mean, sizeof mean, ", mean %.2f over %s", pods[k].sm_share_mean,
                      dur_text(g->window_s, d2, sizeof d2));
         char victim[200];
-        if (valid_share(v->demand_sm))
+        if (gf_fair_valid_share(v->demand_sm))
             gf_textf(victim, sizeof victim, "%s gets %.2f of the %.2f it is owed (demand %.2f)",
                      pod_text(v, b, sizeof b), ve->sm_cur, ve->owed, v->demand_sm);
         else

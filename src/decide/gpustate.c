@@ -4,8 +4,7 @@
 #include <math.h>
 #include <string.h>
 
-/* A usable share or amount: finite and not negative (as in fairuse.c). */
-static bool valid_share(double x)
+bool gf_fair_valid_share(double x)
 {
     return isfinite(x) && x >= 0;
 }
@@ -96,7 +95,7 @@ uint32_t gf_fair_state_add_demand_gpu(gf_fair_state *st, const gf_model *m, uint
     }
     double demand_sum = 0;
     for (uint32_t i = 0; i < n; i++)
-        demand_sum += valid_share(sm_demand[i]) ? sm_demand[i] : 0;
+        demand_sum += gf_fair_valid_share(sm_demand[i]) ? sm_demand[i] : 0;
     fg.first_pod = (uint32_t)st->pods.n;
     fg.n_pods = n;
     for (uint32_t i = 0; i < n; i++) {

@@ -79,6 +79,9 @@ uint32_t gf_fair_state_add_demand_gpu(gf_fair_state *st, const gf_model *m, uint
 /* The need figures detection and rebalancing use, per device: memory in
  * bytes (max of used and demanded; the allocation when both are unknown)
  * and SM share (demand, else window mean, else current, else the fraction). */
+/* A usable share or amount: finite and not negative. */
+bool gf_fair_valid_share(double x);
+
 double gf_fair_need_memory(const gf_fair_pod *p, double memory_total_bytes);
 double gf_fair_need_sm(const gf_fair_pod *p);
 
