@@ -29,7 +29,7 @@ check "help names exit codes" out_has "exit codes"
 # the policy table
 run simulate "${small[@]}"
 check "table exit 0" rc_is 0
-for p in one-gpu-per-container static vpa-style gpufrac oracle; do
+for p in one-gpu-per-container static vpa-style gpufrac clairvoyant-static clairvoyant-daily oracle; do
   check "table row $p" out_has "$p"
 done
 check "table header" out_has "GPU-HOURS"
@@ -39,8 +39,10 @@ check "no progress bar when stderr is not a terminal" err_empty
 # JSON: every policy, the oracle reserves least, determinism
 run simulate "${small[@]}" -o json
 check "json exit 0" rc_is 0
-check "json five policies" jq_ok '.policies | length == 5'
-check "json names" jq_ok '[.policies[].name] == ["one-gpu-per-container","static","vpa-style","gpufrac","oracle"]'
+check "json seven policies" jq_ok '.policies | length == 7'
+check "json names" jq_ok '[.policies[].name] == ["one-gpu-per-container","static","vpa-style","gpufrac","clairvoyant-static","clairvoyant-daily","oracle"]'
+check "json clairvoyant-static never resizes, no OOM" jq_ok '.policies[4].actions.resizes == 0 and .policies[4].harm.ooms == 0'
+check "json clairvoyant-static below static" jq_ok '.policies[4].gpu_hours_reserved < .policies[1].gpu_hours_reserved'
 check "json oracle is the lower bound" jq_ok '(.policies | map(select(.name == "oracle"))[0].gpu_hours_reserved) as $o | all(.policies[]; .gpu_hours_reserved >= $o)'
 check "json harm fields" jq_ok '.policies[0].harm | has("ooms") and has("throttled_minutes") and has("pending_minutes") and has("restarts_resize") and has("restarts_move")'
 check "json gpus and nodes" jq_ok '.policies[1].gpus.peak >= .policies[1].gpus.mean and .policies[1].nodes.mean > 0'
@@ -53,6 +55,15 @@ check "same seed, same JSON" cmp -s "$tmp/out" "$tmp/first.json"
 run simulate "${small[@]}" -o json --seed 2
 check "seed 2 runs" rc_is 0
 check "another seed, other JSON" bash -c "! cmp -s '$tmp/out' '$tmp/first.json'"
+
+# cold start: --days after --warmup, figures from its end
+run simulate "${small[@]}" -o json --policies static --warmup 12h
+check "warmup exit 0" rc_is 0
+check "warmup adds to the run" jq_ok '.simulation.steps == 2160'
+check "warmup: figures count the measured day only" bash -c "jq -e --slurpfile a '$tmp/first.json' '(.policies[0].gpu_hours_reserved - (\$a[0].policies[1].gpu_hours_reserved)) | fabs < (\$a[0].policies[1].gpu_hours_reserved * 0.2)' '$tmp/out' >/dev/null"
+run simulate "${small[@]}" --warmup 5x
+check "bad --warmup exit 2" rc_is 2
+check "bad --warmup named" err_has "--warmup: '5x'"
 
 # a subset of policies, a coarser step, another scorer
 run simulate "${small[@]}" -o json --policies static,gpufrac --step 5m --scorer bestfit
@@ -77,7 +88,7 @@ check "report unwritable named" err_has "$tmp/no/such/dir/r.html"
 run simulate "${small[@]}" -o json --demand "azure:$fx/azure/conv_excerpt.csv"
 check "azure exit 0" rc_is 0
 check "azure demand named" jq_ok ".simulation.demand == \"azure:$fx/azure/conv_excerpt.csv\""
-check "azure five policies" jq_ok '.policies | length == 5'
+check "azure seven policies" jq_ok '.policies | length == 7'
 
 # recorded usage (the CSV `gpufrac recommend --usage` reads)
 start=1795507200

@@ -171,6 +171,128 @@ static void test_downsize_restarts_pods(void **state)
     teardown(f);
 }
 
+/* --- achievable bounds ------------------------------------------------------------------ */
+
+/* 0.2 of the GPU for three hours but for one minute at 0.43 */
+static void one_peak(uint32_t svc, uint32_t step, double *mem, double *sm)
+{
+    (void)svc;
+    *mem = step == 100 ? 0.43 : 0.2;
+    *sm = 0.05;
+}
+
+/* clairvoyant-static knows the true peak: 0.43 rounded up to the default
+ * step (0.05) is 0.45, held from the start, never changed, no OOM; static
+ * keeps its 0.5; gpufrac OOMs at the peak it could not know. */
+static void test_clairvoyant_static(void **state)
+{
+    (void)state;
+    gf_sim_opts o = short_opts(3, P(GF_SIM_STATIC) | P(GF_SIM_GPUFRAC) |
+                                      P(GF_SIM_CLAIRVOYANT_STATIC) | P(GF_SIM_CLAIRVOYANT_DAILY));
+    fx *f = setup(KJ_LIST(L4("n1", "1") "," FRAC("svc-5d4c3b2a19-aaaaa", "svc", "n1", "g1", "0.5")),
+                  &o);
+    run_table(f, one_peak);
+    const gf_sim_result *cv = &f->rep.policy[GF_SIM_CLAIRVOYANT_STATIC],
+                        *cd = &f->rep.policy[GF_SIM_CLAIRVOYANT_DAILY];
+    assert_true(cv->ran && cd->ran);
+    assert_int_equal(cv->ooms, 0);
+    assert_int_equal(cv->resizes, 0);
+    assert_int_equal(cv->restarts_resize, 0);
+    assert_true(fabs(cv->gpu_hours_reserved - 0.45 * 3) < 1e-6);
+    assert_true(fabs(f->rep.policy[GF_SIM_STATIC].gpu_hours_reserved - 0.5 * 3) < 1e-6);
+    /* shorter than a day: daily is static */
+    assert_true(fabs(cd->gpu_hours_reserved - cv->gpu_hours_reserved) < 1e-9);
+    assert_int_equal(cd->resizes, 0);
+    assert_int_equal(cv->rightsized_workloads, 1);
+    teardown(f);
+}
+
+/* each day 0.125 from 02:00 to 04:00 (the trough), else the day's level:
+ * 0.5 on day 0, 0.25 on days 1 and 2 (values a float table holds exactly) */
+static void daily_levels(uint32_t svc, uint32_t step, double *mem, double *sm)
+{
+    (void)svc;
+    uint32_t day = step / 1440, minute = step % 1440;
+    *mem = minute >= 120 && minute < 240 ? 0.125 : day == 0 ? 0.5 : 0.25;
+    *sm = 0.05;
+}
+
+/* clairvoyant-daily re-sizes at day 1's trough (02:00) to the peak until
+ * day 2's trough (0.25): one downsize, no OOM; day 2's window needs the same
+ * 0.25: no change. clairvoyant-static holds the run's peak, 0.5. */
+static void test_clairvoyant_daily(void **state)
+{
+    (void)state;
+    gf_sim_opts o = short_opts(72, P(GF_SIM_CLAIRVOYANT_STATIC) | P(GF_SIM_CLAIRVOYANT_DAILY));
+    o.consolidate_every_s = 0;
+    fx *f = setup(KJ_LIST(L4("n1", "1") "," FRAC("svc-5d4c3b2a19-aaaaa", "svc", "n1", "g1", "0.5")),
+                  &o);
+    run_table(f, daily_levels);
+    const gf_sim_result *cv = &f->rep.policy[GF_SIM_CLAIRVOYANT_STATIC],
+                        *cd = &f->rep.policy[GF_SIM_CLAIRVOYANT_DAILY];
+    assert_true(fabs(cv->gpu_hours_reserved - 0.5 * 72) < 1e-6);
+    assert_int_equal(cv->resizes, 0);
+    assert_int_equal(cd->resizes, 1);
+    assert_int_equal(cd->downsizes, 1);
+    assert_int_equal(cd->restarts_resize, 1);
+    assert_int_equal(cd->ooms, 0);
+    /* the step of day 1's trough is still accounted at 0.5, then 0.25 */
+    double want = 0.5 * (26 * 60 + 1) / 60.0 + 0.25 * (46 * 60 - 1) / 60.0;
+    if (fabs(cd->gpu_hours_reserved - want) > 1e-6)
+        fail_msg("clairvoyant-daily reserved %.6f GPU-h, want %.6f", cd->gpu_hours_reserved, want);
+    assert_true(cd->resizes_per_workload_day > 0.3 && cd->resizes_per_workload_day < 0.34);
+    teardown(f);
+}
+
+/* the first step at which gpufrac's pod holds less than its declared 0.5 */
+static void first_downsize(void *ctx, const gf_sim_step_view *v)
+{
+    uint32_t *first = ctx;
+    if (v->policy == GF_SIM_GPUFRAC && *first == UINT32_MAX && v->gpu_allocated[0] < 0.49)
+        *first = v->step;
+}
+
+/* Cold start: steady low use for 36 h with a 30 h warm-up: gpufrac, which
+ * downsizes after a day of history, changes nothing during the warm-up and
+ * downsizes once it ends; figures count from there (6 h of the run). */
+static void test_cold_start(void **state)
+{
+    (void)state;
+    gf_sim_opts o = short_opts(36, P(GF_SIM_STATIC) | P(GF_SIM_GPUFRAC));
+    o.cold_start_s = 30 * HOUR;
+    o.consolidate_every_s = 0;
+    uint32_t first = UINT32_MAX;
+    o.observe = first_downsize;
+    o.observe_ctx = &first;
+    fx *f = setup(KJ_LIST(L4("n1", "1") "," FRAC("svc-5d4c3b2a19-aaaaa", "svc", "n1", "g1", "0.5")),
+                  &o);
+    run_table(f, low);
+    const gf_sim_result *gp = &f->rep.policy[GF_SIM_GPUFRAC], *st = &f->rep.policy[GF_SIM_STATIC];
+    assert_true(fabs(st->gpu_hours_reserved - 0.5 * 6) < 1e-6); /* the last 6 h only */
+    assert_true(gp->downsizes >= 1);
+    assert_true(gp->gpu_hours_reserved < st->gpu_hours_reserved);
+    /* the first downsize came after the warm-up: during it, gpufrac held 0.5 */
+    if (first < 30 * 60 || first == UINT32_MAX) fail_msg("first downsize at step %u", first);
+    teardown(f);
+    /* a cold start as long as the run is refused */
+    gf_sim_opts bad = short_opts(36, P(GF_SIM_STATIC));
+    bad.cold_start_s = 36 * HOUR;
+    gf_model m;
+    gf_model_init(&m);
+    gf_diags d;
+    gf_diags_init(&d);
+    gf_error err;
+    assert_int_equal(gf_test_load_text(&m, &d, &err,
+                                       KJ_LIST(L4("n1", "1") "," FRAC("svc-5d4c3b2a19-aaaaa", "svc",
+                                                                      "n1", "g1", "0.5"))),
+                     GF_OK);
+    gf_sim *s = NULL;
+    assert_int_equal(gf_sim_new(&m, &bad, &s, &err), GF_EUSAGE);
+    assert_string_equal(err.where, "--warmup");
+    gf_diags_free(&d);
+    gf_model_free(&m);
+}
+
 /* A pod that fits nowhere stays pending every minute; with a spare node it
  * is placed on one brought into service. */
 static void test_pending_and_scale_up(void **state)
@@ -391,7 +513,7 @@ static void test_conservation(void **state)
     gf_err rc = gf_sim_run(s, &d, &rep, &err);
     if (rc) fail_msg("%s: %s", err.where, err.msg);
     if (c.bad) fail_msg("%u violations; first: %s", c.bad, c.first_bad);
-    assert_int_equal(c.steps, 4 * 28 * 30);
+    assert_int_equal(c.steps, (GF_SIM_NPOLICIES - 1) * 28 * 30); /* all but the oracle */
     /* the run did what conservation must survive */
     const gf_sim_result *g = &rep.policy[GF_SIM_GPUFRAC];
     assert_true(g->resizes > 0 && g->moves > 0);
@@ -612,6 +734,9 @@ int main(void)
         cmocka_unit_test(test_conservation),
         cmocka_unit_test(test_oracle_is_a_lower_bound),
         cmocka_unit_test(test_deterministic),
+        cmocka_unit_test(test_clairvoyant_static),
+        cmocka_unit_test(test_clairvoyant_daily),
+        cmocka_unit_test(test_cold_start),
         cmocka_unit_test(test_demand_from_usage),
         cmocka_unit_test(test_bad_options_and_input),
         cmocka_unit_test(test_report_html),

@@ -31,8 +31,12 @@ static void help(FILE *f)
             "and compares what each reserves with the harm it causes: validate a rightsizing\n"
             "policy before automating it. Policies: one-gpu-per-container (whole GPUs),\n"
             "static (fractions as declared), vpa-style (p90 + 15%%, no fast upsize),\n"
-            "gpufrac (the policy given; recommend mode simulated as auto) and oracle\n"
-            "(allocation = demand: a lower bound). Each step, usage is sampled as the\n"
+            "gpufrac (the policy given; recommend mode simulated as auto), the achievable\n"
+            "bounds clairvoyant-static (each workload at its true peak need, known in\n"
+            "advance, never resized) and clairvoyant-daily (re-sized once a day at its\n"
+            "trough to that day's peak), and oracle (allocation = demand every minute: a\n"
+            "fluid bound no system that restarts pods to resize can reach). Each step,\n"
+            "usage is sampled as the\n"
             "exporter would, resizes recreate pods (restart delay), pods are placed with\n"
             "KAI's binpack, nodes are consolidated hourly and added when pods are pending.\n\n"
             "cluster (default: --nodes 50):\n"
@@ -50,7 +54,11 @@ static void help(FILE *f)
             "options:\n"
             "  -p, --policy FILE      gpufrac's rightsizing policy (YAML); default built-in\n"
             "      --policies LIST    comma-separated subset of the policies to run\n"
-            "      --days N           simulated days (default 7; decimals allowed)\n"
+            "      --days N           simulated days (default 7; decimals allowed), after the\n"
+            "                         warm-up\n"
+            "      --warmup DURATION  cold start first (e.g. 3d): history is collected and\n"
+            "                         nothing is resized, as a rollout in recommend mode;\n"
+            "                         every figure counts from its end (default 0)\n"
             "      --step DURATION    time step (default 1m)\n"
             "  -s, --seed S           demand and generated cluster seed (default 1)\n"
             "      --scorer NAME      placement: binpack (default), spread, bestfit, fgd\n"
@@ -148,7 +156,7 @@ static void print_table(const gf_sim_report *r, const char *cluster, const char 
             snprintf(saved, sizeof saved, "%.0f",
                      base->gpu_hours_provisioned - x->gpu_hours_provisioned);
         char resize[16] = "-";
-        if (p == GF_SIM_VPA || p == GF_SIM_GPUFRAC)
+        if (p == GF_SIM_VPA || p == GF_SIM_GPUFRAC || p == GF_SIM_CLAIRVOYANT_DAILY)
             snprintf(resize, sizeof resize, "%.2f", x->resizes_per_workload_day);
         printf("%-22s %9.1f %7s %11s %11s %6llu %9.0f %9.0f %8llu %8s %8s\n",
                gf_sim_policy_name((gf_sim_policy)p), x->gpu_hours_reserved, vs, gpus, nodes,
@@ -161,8 +169,11 @@ static void print_table(const gf_sim_report *r, const char *cluster, const char 
             printf(" %s %.0f/%llu", gf_sim_policy_name((gf_sim_policy)p),
                    r->policy[p].neighbour_min, (unsigned long long)r->policy[p].fairuse_actions);
     printf("\n");
-    printf("\nGPU-HOURS: the services' allocations held. GPUS, NODES: GPU nodes in service "
-           "after\nconsolidation, from hour 6 (oracle: a fluid bound). THROTTLE: SM demand above "
+    printf("\nGPU-HOURS: the services' allocations held. clairvoyant-*: the best a static / "
+           "daily\nsizing can do (true peaks known in advance); oracle: a fluid bound (allocation "
+           "=\ndemand each step, nothing placed), not achievable. GPUS, NODES: GPU nodes in "
+           "service after\nconsolidation, from hour 6 (oracle: a fluid bound). THROTTLE: SM demand "
+           "above "
            "the fraction\non a contended GPU. PENDING: unplaced or waiting for a node. RESTART: "
            "pods recreated by\nresizes and moves. SAVED: GPU-hours of GPU nodes in service "
            "below static.\n");
@@ -239,7 +250,7 @@ static gf_err parse_policies(const char *s, uint32_t *mask, gf_error *err)
         if (p == GF_SIM_NPOLICIES)
             return gf_error_set(err, GF_EUSAGE, "--policies",
                                 "unknown policy '%s' (one-gpu-per-container, static, vpa-style, "
-                                "gpufrac, oracle)",
+                                "gpufrac, clairvoyant-static, clairvoyant-daily, oracle)",
                                 tok);
         *mask |= 1u << p;
     }
@@ -271,7 +282,8 @@ int gf_cmd_simulate(int argc, char **argv)
         OPT_SCORER,
         OPT_HISTORY,
         OPT_SNAPSHOT,
-        OPT_FAIR_USE
+        OPT_FAIR_USE,
+        OPT_WARMUP
     };
     static const struct option opts[] = {{"cluster", required_argument, NULL, 'c'},
                                          {"nodes", required_argument, NULL, 'n'},
@@ -286,6 +298,7 @@ int gf_cmd_simulate(int argc, char **argv)
                                          {"history", required_argument, NULL, OPT_HISTORY},
                                          {"snapshot", required_argument, NULL, OPT_SNAPSHOT},
                                          {"fair-use", required_argument, NULL, OPT_FAIR_USE},
+                                         {"warmup", required_argument, NULL, OPT_WARMUP},
                                          {"output", required_argument, NULL, 'o'},
                                          {"quiet", no_argument, NULL, 'q'},
                                          {"help", no_argument, NULL, 'h'},
@@ -293,7 +306,8 @@ int gf_cmd_simulate(int argc, char **argv)
     GF_VEC(char *) clusters = {0};
     const char *demand = "builtin", *policy_path = NULL, *report_path = NULL;
     const char *history_path = NULL, *snapshot_path = NULL;
-    const char *policies_text = NULL, *days_text = "7", *step_text = "1m", *scorer_text = NULL;
+    const char *policies_text = NULL, *days_text = "7", *step_text = "1m", *scorer_text = NULL,
+               *warmup_text = NULL;
     uint64_t nodes = 0, seed = 1;
     bool json = false, quiet = false;
     gf_sim_fair fair_use = GF_SIM_FAIR_POLICY;
@@ -322,6 +336,9 @@ int gf_cmd_simulate(int argc, char **argv)
             break;
         case OPT_STEP:
             step_text = optarg;
+            break;
+        case OPT_WARMUP:
+            warmup_text = optarg;
             break;
         case 's':
             if (!parse_u64(optarg, UINT64_MAX, &seed))
@@ -392,6 +409,11 @@ int gf_cmd_simulate(int argc, char **argv)
     if (!rc && (!gf_parse_duration(step_text, &step, &why) || step < 1 || step > 3600))
         rc = gf_error_set(&err, GF_EUSAGE, "--step", "'%s': %s", step_text,
                           why ? why : "expected a duration from 1s to 1h");
+    int64_t warmup = 0;
+    if (!rc && warmup_text &&
+        (!gf_parse_duration(warmup_text, &warmup, &why) || warmup < 0 || warmup > 30 * 86400))
+        rc = gf_error_set(&err, GF_EUSAGE, "--warmup", "'%s': %s", warmup_text,
+                          why ? why : "expected a duration from 0 to 30d");
     if (!rc && policies_text) rc = parse_policies(policies_text, &so.policies, &err);
     if (!rc && scorer_text && gf_scorer_parse(scorer_text, &so.scorer))
         rc = gf_error_set(&err, GF_EUSAGE, "--scorer", "'%s': use binpack, spread, bestfit or fgd",
@@ -415,7 +437,8 @@ int gf_cmd_simulate(int argc, char **argv)
     if (!rc && dkind == D_CSV && !clusters.n)
         rc = gf_error_set(&err, GF_EUSAGE, "--demand",
                           "csv demand names pods: give the cluster they ran in with --cluster");
-    so.duration_s = days * 86400;
+    so.duration_s = days * 86400 + (double)warmup;
+    so.cold_start_s = (double)warmup;
     so.step_s = (double)step;
 
     gf_model m;

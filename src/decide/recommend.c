@@ -68,6 +68,16 @@ static double quantise(const unit_ctx *u, double frac, double *value)
     return frac;
 }
 
+double gf_recommend_quantise(const gf_rightsize_rule *rule, gf_share_kind unit,
+                             int64_t gpu_memory_mib, double need, double *value)
+{
+    gf_rec_input in = {0};
+    in.unit = unit;
+    in.gpu_memory_mib = gpu_memory_mib;
+    unit_ctx u = {rule, &in, (double)gpu_memory_mib * MIB};
+    return quantise(&u, need, value);
+}
+
 static double gib(double bytes)
 {
     return bytes / GIB;

@@ -91,6 +91,14 @@ const char *gf_recommend_unit_annotation(gf_share_kind unit);
 /* v as that annotation writes it: MiB as a whole number, a fraction "%g". */
 void gf_recommend_value_text(gf_share_kind unit, double v, char *buf, size_t n);
 
+/* A need (fraction of one GPU) as gpufrac would allocate it for the
+ * workload: at least the rule's minimum, rounded up to its step (fractions)
+ * or memoryStepMiB (unit GF_SHARE_MEMORY, of GPUs of gpu_memory_mib), at
+ * most its maximum. Returns the fraction; *value is it in the unit (MiB for
+ * gpu-memory). The simulator's clairvoyant baselines round with it. */
+double gf_recommend_quantise(const gf_rightsize_rule *rule, gf_share_kind unit,
+                             int64_t gpu_memory_mib, double need, double *value);
+
 /* One workload. s may be NULL (no history). GF_EINPUT for an input that
  * makes no sense (no unit, no GPU memory for a conversion, devices 0). */
 gf_err gf_recommend_one(const gf_rightsize_rule *rule, const gf_rec_input *in,

@@ -11,8 +11,8 @@
 #include <string.h>
 
 /* Colours per policy (colour-blind-safe Okabe-Ito palette) and for demand. */
-static const char *const policy_color[GF_SIM_NPOLICIES] = {"#999999", "#d55e00", "#e69f00",
-                                                           "#0072b2", "#009e73"};
+static const char *const policy_color[GF_SIM_NPOLICIES] = {
+    "#999999", "#d55e00", "#e69f00", "#0072b2", "#cc79a7", "#56b4e9", "#009e73"};
 #define DEMAND_COLOR "#000000"
 
 #define CHART_W 1100

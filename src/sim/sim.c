@@ -35,8 +35,9 @@
 
 const char *gf_sim_policy_name(gf_sim_policy p)
 {
-    static const char *names[GF_SIM_NPOLICIES] = {"one-gpu-per-container", "static", "vpa-style",
-                                                  "gpufrac", "oracle"};
+    static const char *names[GF_SIM_NPOLICIES] = {
+        "one-gpu-per-container", "static", "vpa-style", "gpufrac", "clairvoyant-static",
+        "clairvoyant-daily",     "oracle"};
     return (unsigned)p < GF_SIM_NPOLICIES ? names[p] : "?";
 }
 
@@ -242,6 +243,10 @@ static gf_err check_opts(const gf_sim_opts *o, gf_error *err)
                             "recommend and consolidate intervals must be 0 .. 30 d");
     if (!(o->warmup_s >= 0 && o->warmup_s <= 30 * DAY_S))
         return gf_error_set(err, GF_EUSAGE, "warmup", "warm-up %g s is not 0 .. 30 d", o->warmup_s);
+    if (!(o->cold_start_s >= 0 && o->cold_start_s < o->duration_s))
+        return gf_error_set(err, GF_EUSAGE, "--warmup",
+                            "cold start %g s is not 0 .. less than the run (%g s)", o->cold_start_s,
+                            o->duration_s);
     if (!(o->spare_nodes >= 0 && o->spare_nodes <= 16))
         return gf_error_set(err, GF_EUSAGE, "spare", "spare node share %g is not 0 .. 16",
                             o->spare_nodes);
@@ -791,6 +796,11 @@ static double request_gpus(const run *r, uint32_t i)
     return sp->gpu ? sp->fraction * sp->devices : 0;
 }
 
+static bool clairvoyant(gf_sim_policy p)
+{
+    return p == GF_SIM_CLAIRVOYANT_STATIC || p == GF_SIM_CLAIRVOYANT_DAILY;
+}
+
 /* The state at step 0: every pod where it runs (unless the policy changes
  * its request), then the rest, largest first, on nodes brought in as
  * needed. */
@@ -811,6 +821,9 @@ static void initial_placement(run *r)
         const spod *sp = &s->pods.v[i];
         if (r->pol == GF_SIM_ONE_GPU && sp->gpu && !sp->whole)
             set_request(wpod(r, (uint32_t)i), GF_SHARE_NONE, 0, 0, sp->devices);
+        if (clairvoyant(r->pol) && sp->service != GF_NONE) /* sized from the start */
+            set_request(wpod(r, (uint32_t)i), r->unit[sp->service], r->fraction[sp->service],
+                        r->mib[sp->service], 0);
         r->state[i] = GF_SIM_POD_PENDING;
         wpod(r, (uint32_t)i)->node = GF_NONE;
         wpod(r, (uint32_t)i)->phase = GF_PHASE_PENDING;
@@ -923,6 +936,134 @@ static void rightsize(run *r, bool scheduled)
         else
             resize(r, si, GF_SHARE_FRACTION, rec.recommended, 0, rec.action == GF_REC_UP);
     }
+}
+
+/* --- clairvoyant baselines ------------------------------------------------------------------ */
+
+/* Service si's true need at step k, per device as a fraction of one GPU:
+ * the largest of its replicas' memory demand (and SM demand where its rule
+ * is computeAware, as gpufrac would size it), noise included. */
+static double true_need(const run *r, uint32_t si, uint32_t k)
+{
+    const gf_sim *s = r->s;
+    const service *sv = &s->services.v[si];
+    gf_demand_point pt;
+    gf_demand_service(r->d, si, k, &pt);
+    double need = 0;
+    for (uint32_t j = 0; j < sv->n; j++) {
+        double mem, sm;
+        gf_demand_pod(r->d, &pt, s->pods.v[s->svc_pods[sv->first + j]].salt, &mem, &sm);
+        double x = sv->rule.compute_aware ? fmax(mem, sm) : mem;
+        if (x > need) need = x;
+    }
+    return need;
+}
+
+static void cv_plan_add(run *r, uint32_t si, uint32_t step, double need)
+{
+    const service *sv = &r->s->services.v[si];
+    double value;
+    double frac =
+        gf_recommend_quantise(&sv->rule, r->unit[si], sv->pub.gpu_memory_mib, need, &value);
+    cv_change c = {step, si, r->unit[si] == GF_SHARE_MEMORY ? 0 : frac,
+                   r->unit[si] == GF_SHARE_MEMORY ? (int64_t)value : 0};
+    gf_vec_push(&r->cv, c);
+}
+
+static int cmp_cv(const void *a, const void *b)
+{
+    const cv_change *x = a, *y = b;
+    if (x->step != y->step) return x->step < y->step ? -1 : 1;
+    return (x->service > y->service) - (x->service < y->service);
+}
+
+/* The clairvoyant plan: for each workload gpufrac rightsizes, its peak need
+ * over the run (static), or once a day at its daily trough (the step of
+ * least need in each day from the start) the peak until the next day's
+ * trough (daily; the first window runs from step 0). Step-0 entries become
+ * the initial allocation. */
+static void cv_plan(run *r)
+{
+    gf_sim *s = r->s;
+    uint32_t n = s->n_steps;
+    uint32_t per_day = (uint32_t)(DAY_S / s->o.step_s);
+    if (per_day < 1) per_day = 1;
+    double *need = gf_xcalloc(n + 1, sizeof *need);
+    uint32_t *trough = gf_xcalloc(n / per_day + 2, sizeof *trough);
+    for (uint32_t si = 0; si < s->services.n; si++) {
+        if (!s->services.v[si].rightsized_gpufrac) continue;
+        for (uint32_t k = 0; k < n; k++)
+            need[k] = true_need(r, si, k);
+        if (r->pol == GF_SIM_CLAIRVOYANT_STATIC) {
+            double peak = 0;
+            for (uint32_t k = 0; k < n; k++)
+                peak = fmax(peak, need[k]);
+            cv_plan_add(r, si, 0, peak);
+            continue;
+        }
+        uint32_t days = 0; /* resize points: step 0, then each later day's trough */
+        trough[days++] = 0;
+        for (uint32_t d0 = per_day; d0 < n; d0 += per_day) {
+            uint32_t best = d0;
+            for (uint32_t k = d0; k < n && k < d0 + per_day; k++)
+                if (need[k] < need[best]) best = k;
+            trough[days++] = best;
+        }
+        for (uint32_t d = 0; d < days; d++) {
+            uint32_t end = d + 1 < days ? trough[d + 1] : n;
+            double peak = 0;
+            for (uint32_t k = trough[d]; k < end; k++)
+                peak = fmax(peak, need[k]);
+            cv_plan_add(r, si, trough[d], peak);
+        }
+    }
+    free(need);
+    free(trough);
+    if (r->cv.n) qsort(r->cv.v, r->cv.n, sizeof *r->cv.v, cmp_cv);
+    for (r->cv_next = 0; r->cv_next < r->cv.n && r->cv.v[r->cv_next].step == 0; r->cv_next++) {
+        const cv_change *c = &r->cv.v[r->cv_next];
+        r->fraction[c->service] = c->fraction;
+        r->mib[c->service] = c->mib;
+    }
+}
+
+/* This step's planned changes (a change to the allocation it has already
+ * is no change). */
+static void cv_apply(run *r)
+{
+    for (; r->cv_next < r->cv.n && r->cv.v[r->cv_next].step == r->step; r->cv_next++) {
+        const cv_change *c = &r->cv.v[r->cv_next];
+        uint32_t si = c->service;
+        bool mem = r->unit[si] == GF_SHARE_MEMORY;
+        if (mem ? c->mib == r->mib[si] : fabs(c->fraction - r->fraction[si]) < 1e-9) continue;
+        bool up = mem ? c->mib > r->mib[si] : c->fraction > r->fraction[si];
+        resize(r, si, r->unit[si], c->fraction, c->mib, up);
+    }
+}
+
+/* Cold start: what the counters held when it ended is taken off, so that
+ * every figure covers the steady state. Peaks and means of GPUs and nodes
+ * already start there (warm_steps). */
+static void subtract_cold_start(gf_sim_result *x, const gf_sim_result *b)
+{
+    x->gpu_hours_reserved -= b->gpu_hours_reserved;
+    x->gpu_hours_used -= b->gpu_hours_used;
+    x->gpu_hours_provisioned -= b->gpu_hours_provisioned;
+    x->ooms -= b->ooms;
+    x->throttled_min -= b->throttled_min;
+    x->neighbour_min -= b->neighbour_min;
+    x->pending_min -= b->pending_min;
+    x->unavailable_min -= b->unavailable_min;
+    x->restarts_resize -= b->restarts_resize;
+    x->restarts_move -= b->restarts_move;
+    x->resizes -= b->resizes;
+    x->upsizes -= b->upsizes;
+    x->downsizes -= b->downsizes;
+    x->moves -= b->moves;
+    x->nodes_drained -= b->nodes_drained;
+    x->nodes_added -= b->nodes_added;
+    x->consolidations -= b->consolidations;
+    x->fairuse_actions -= b->fairuse_actions;
 }
 
 /* --- consolidation -----------------------------------------------------------------------------
@@ -1106,6 +1247,7 @@ static void run_free(run *r)
     free(r->acc_n);
     free(r->heat_sum);
     free(r->heat_on);
+    gf_vec_free(&r->cv);
 }
 
 static gf_err run_policy(gf_sim *s, const gf_demand *d, gf_sim_policy pol, gf_sim_report *rep,
@@ -1120,8 +1262,9 @@ static gf_err run_policy(gf_sim *s, const gf_demand *d, gf_sim_policy pol, gf_si
     r.res = &rep->policy[pol];
     r.t = s->o.start_t;
     r.epoch = 1;
-    r.warm_steps = (uint32_t)(s->o.warmup_s / s->o.step_s);
+    r.warm_steps = (uint32_t)(fmax(s->o.warmup_s, s->o.cold_start_s) / s->o.step_s);
     if (r.warm_steps >= s->n_steps) r.warm_steps = 0; /* too short: measure it all */
+    r.hold_steps = (uint32_t)(s->o.cold_start_s / s->o.step_s);
     size_t np = s->pods.n, nn = s->w.nodes.n, ng = s->w.gpus.n, ns = s->services.n;
     r.state = gf_xcalloc(np + 1, sizeof *r.state);
     r.pl = gf_xcalloc(np + 1, sizeof *r.pl);
@@ -1168,6 +1311,7 @@ static gf_err run_policy(gf_sim *s, const gf_demand *d, gf_sim_policy pol, gf_si
         for (size_t si = 0; si < ns; si++)
             r.series[si] = gf_history_get(&r.h, s->services.v[si].key, true);
     }
+    if (clairvoyant(pol)) cv_plan(&r);
     double *pool_need = gf_xcalloc(s->w.pools.n + 1, sizeof(double));
     gf_err rc = GF_OK;
     if (pol != GF_SIM_ORACLE) initial_placement(&r);
@@ -1177,6 +1321,7 @@ static gf_err run_policy(gf_sim *s, const gf_demand *d, gf_sim_policy pol, gf_si
     for (uint32_t k = 0; k < s->n_steps && !rc; k++) {
         r.step = k;
         r.t = s->o.start_t + k * s->o.step_s;
+        if (r.hold_steps && k == r.hold_steps) r.at_hold = *r.res;
         if (pol == GF_SIM_ORACLE) {
             gf_sim_oracle_step(&r, pool_need);
             gf_sim_accumulate(&r, pool_need);
@@ -1199,8 +1344,9 @@ static gf_err run_policy(gf_sim *s, const gf_demand *d, gf_sim_policy pol, gf_si
             r.unsettled.n = keep;
             gf_sim_serve(&r);
             gf_sim_accumulate(&r, pool_need);
-            if (pol == GF_SIM_VPA || pol == GF_SIM_GPUFRAC)
+            if ((pol == GF_SIM_VPA || pol == GF_SIM_GPUFRAC) && k >= r.hold_steps)
                 rightsize(&r, rec_every && k % rec_every == 0);
+            if (clairvoyant(pol)) cv_apply(&r);
             if (con_every && k > 0 && k % con_every == 0) rc = consolidate(&r, err);
             if (!rc && s->o.check) rc = check(&r, err);
             if (!rc) observe(&r);
@@ -1211,15 +1357,17 @@ static gf_err run_policy(gf_sim *s, const gf_demand *d, gf_sim_policy pol, gf_si
     free(pool_need);
     gf_sim_result *res = r.res;
     res->ran = rc == GF_OK;
+    if (r.hold_steps && r.hold_steps < s->n_steps) subtract_cold_start(res, &r.at_hold);
     res->gpus_mean /= s->n_steps - r.warm_steps;
     res->nodes_mean /= s->n_steps - r.warm_steps;
     uint32_t sized = 0;
     for (size_t si = 0; si < ns; si++)
-        sized += pol == GF_SIM_VPA       ? s->services.v[si].rightsized_vpa
-                 : pol == GF_SIM_GPUFRAC ? s->services.v[si].rightsized_gpufrac
-                                         : 0;
+        sized += pol == GF_SIM_VPA                           ? s->services.v[si].rightsized_vpa
+                 : pol == GF_SIM_GPUFRAC || clairvoyant(pol) ? s->services.v[si].rightsized_gpufrac
+                                                             : 0;
     res->rightsized_workloads = sized;
-    double days = s->n_steps * s->o.step_s / DAY_S;
+    double days =
+        (s->n_steps - (r.hold_steps < s->n_steps ? r.hold_steps : 0)) * s->o.step_s / DAY_S;
     res->resizes_per_workload_day = sized ? res->resizes / (sized * days) : 0;
     uint32_t npt = rep->n_points;
     res->alloc = gf_xcalloc(npt, sizeof(float));

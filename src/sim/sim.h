@@ -14,9 +14,20 @@
  *                          per workload, the code `gpufrac recommend` runs),
  *                          mode recommend simulated as auto: what automating
  *                          it would do; mode off leaves a workload alone;
+ *   clairvoyant-static     each rightsized workload gets, for the whole
+ *                          run, its own true peak need (memory; SM too
+ *                          where its rule is computeAware), known in
+ *                          advance, rounded as gpufrac rounds (the rule's
+ *                          step, min and max fraction, MiB step); never
+ *                          resized: the best a static guess can be;
+ *   clairvoyant-daily      the same, re-sized once a day at the
+ *                          workload's daily trough to the peak until the
+ *                          next day's trough: the best a once-a-day
+ *                          resizer can be (it pays the restarts);
  *   oracle                 allocation = demand at every step, no harm: a
- *                          lower bound on reserved GPU-hours (fluid, it
- *                          places nothing).
+ *                          fluid lower bound on reserved GPU-hours that no
+ *                          system which restarts pods to resize can reach
+ *                          (it places nothing).
  *
  * Each step, per policy:
  *   - pods that are due finish (re)starting; pending pods are retried with
@@ -66,13 +77,16 @@ typedef enum gf_sim_policy {
     GF_SIM_STATIC,
     GF_SIM_VPA,
     GF_SIM_GPUFRAC,
+    GF_SIM_CLAIRVOYANT_STATIC,
+    GF_SIM_CLAIRVOYANT_DAILY,
     GF_SIM_ORACLE,
     GF_SIM_NPOLICIES
 } gf_sim_policy;
 
 #define GF_SIM_ALL_POLICIES ((1u << GF_SIM_NPOLICIES) - 1u)
 
-/* "one-gpu-per-container", "static", "vpa-style", "gpufrac", "oracle". */
+/* "one-gpu-per-container", "static", "vpa-style", "gpufrac", "clairvoyant-static",
+ * "clairvoyant-daily", "oracle". */
 const char *gf_sim_policy_name(gf_sim_policy p);
 
 /* What a fair-use hook sees of one GPU with running service pods, each step.
@@ -144,6 +158,11 @@ typedef struct gf_sim_opts {
     double warmup_s;                /* GPUs and nodes (peak, mean) are measured after this,
                                        once the cluster as found is consolidated: default 6 h
                                        (all of a run no longer than it) */
+    double cold_start_s;            /* a rollout's cold start: before this, vpa-style and
+                                       gpufrac collect history and change nothing, and every
+                                       figure (GPU-hours, harm, actions; GPUs and nodes as for
+                                       warmup_s, which it raises to itself) is counted from it
+                                       on; default 0 (counted from the start) */
     uint32_t consolidate_max_nodes; /* drains per run, default 4 (0 = no limit) */
     uint32_t consolidate_max_moves; /* pod moves per workload per run, default 1 */
     double spare_nodes;             /* autoscaler: spare nodes per pool and GPU model, as a

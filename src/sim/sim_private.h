@@ -60,6 +60,13 @@ struct gf_sim {
 
 /* --- one policy's run --------------------------------------------------------------------- */
 
+/* A clairvoyant baseline's planned allocation of service si from step on. */
+typedef struct cv_change {
+    uint32_t step, service;
+    double fraction; /* unit FRACTION */
+    int64_t mib;     /* unit MEMORY */
+} cv_change;
+
 typedef struct run {
     gf_sim *s;
     gf_model *w;
@@ -102,6 +109,11 @@ typedef struct run {
     double *heat_sum;  /* [gpu * cols + col] */
     uint32_t *heat_on; /* steps in service */
     bool heat;
+    /* clairvoyant baselines: the plan, by step, and the next change due */
+    GF_VEC(cv_change) cv;
+    size_t cv_next;
+    uint32_t hold_steps;   /* cold start: no rightsizing before this step */
+    gf_sim_result at_hold; /* the counters when it ended, subtracted at the end */
 } run;
 
 /* Pod i is not (or no longer) running: the step loop looks after it. */
