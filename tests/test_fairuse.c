@@ -830,8 +830,11 @@ static void test_step_loop(void **state)
     assert_int_equal(applied, 1);      /* then once per pod per hour */
     const gf_fair_response *resp = response_to(f, GF_FAIR_COMPUTE_HOG);
     assert_int_equal(resp->action, GF_FAIR_ACT_UPSIZE);
-    assert_true(fabs(resp->new_fraction - 1.0) < 1e-9); /* SM need 1.0 + margin, capped */
-    assert_non_null(strstr(resp->reason, "capped at a whole GPU"));
+    /* SM need 1.0 + margin: above GF_FAIR_MAX_FRACTION a whole GPU, never
+     * gpu-fraction 1 (KAI's webhook refuses it: gpu_request_validator.go) */
+    assert_true(resp->whole_gpu);
+    assert_true(fabs(resp->new_fraction - 1.0) < 1e-9);
+    assert_non_null(strstr(resp->reason, "(a whole GPU, nvidia.com/gpu: 1, above 0.95)"));
     gf_fair_tracker_free(&tr);
     teardown(f);
 }

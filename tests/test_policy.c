@@ -77,7 +77,7 @@ static void test_defaults(void **state)
     assert_true(fabs(r.min_change - 0.05) < EPS);
     assert_true(fabs(r.max_down_step - 0.25) < EPS);
     assert_true(fabs(r.min_fraction - 0.05) < EPS);
-    assert_true(fabs(r.max_fraction - 1.0) < EPS);
+    assert_true(fabs(r.max_fraction - 0.95) < EPS); /* KAI refuses gpu-fraction 1 */
     assert_true(fabs(r.step - 0.05) < EPS);
     assert_int_equal(r.memory_step_mib, 256);
     assert_false(r.compute_aware);
@@ -183,7 +183,7 @@ static void test_load_example(void **state)
     assert_true(fabs(d.rule.headroom - 0.25) < EPS);
     assert_true(fabs(d.rule.min_change - 0.05) < EPS); /* from defaults */
     assert_true(fabs(d.rule.min_fraction - 0.1) < EPS);
-    assert_true(fabs(d.rule.max_fraction - 1.0) < EPS);
+    assert_true(fabs(d.rule.max_fraction - 0.95) < EPS);
     s = subject("CronJob", "research", NULL, NULL);
     gf_policy_resolve(&p, &s, &d);
     assert_string_equal(d.reason, "rule \"batch\"");
@@ -559,12 +559,20 @@ static void test_validate_rule(void **state)
     r.upsize_trigger = 1;
     r.min_change = 0;
     r.max_down_step = 1;
-    r.min_fraction = r.max_fraction = r.step = 1;
+    r.min_fraction = r.max_fraction = 0.999;
+    r.step = 1;
     r.cooldown_s = r.min_history_s = 0;
     r.downsize_window_s = 365 * 86400;
     r.max_disruptions_per_hour = 0;
     r.memory_step_mib = 1;
     assert_int_equal(gf_rightsize_rule_validate(&r, NULL), GF_OK);
+    /* maxFraction 1 would let a recommendation reach gpu-fraction 1, which
+     * KAI's webhook refuses (gpu_request_validator.go) */
+    r.max_fraction = 1;
+
+    assert_int_equal(gf_rightsize_rule_validate(&r, &pb), GF_EINPUT);
+    assert_int_equal(pb.field, GF_RF_MAX_FRACTION);
+    assert_non_null(strstr(pb.why, "must be below 1, got 1"));
 }
 
 /* --- loader errors: place, key path and reason -------------------------------- */

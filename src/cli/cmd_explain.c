@@ -335,7 +335,10 @@ static void print_gpu(const gf_model *m, const gf_fair_state *st, const gf_fair_
             printf("    RESPONSE %s", gf_fair_action_name(resp->action));
             if (resp->action != GF_FAIR_ACT_REPORT) {
                 printf(" %s", pod_name(st, resp->pod, b, sizeof b));
-                if (resp->action == GF_FAIR_ACT_UPSIZE) printf(" to %.2f", resp->new_fraction);
+                if (resp->action == GF_FAIR_ACT_UPSIZE && resp->whole_gpu)
+                    printf(" to a whole GPU (nvidia.com/gpu: 1)");
+                else if (resp->action == GF_FAIR_ACT_UPSIZE)
+                    printf(" to %.2f", resp->new_fraction);
                 printf(" -> ");
                 print_target(m, &resp->to);
             }
@@ -414,7 +417,9 @@ static json_t *report_json(const gf_model *m, const gf_fair_state *st, const gf_
                                       gf_fair_action_name(resp->action), "pod",
                                       pod_json(st, resp->pod), "to", to, "apply", resp->apply,
                                       "rule", resp->rule, "reason", resp->reason, "rejected", rej);
-                if (resp->action == GF_FAIR_ACT_UPSIZE)
+                if (resp->action == GF_FAIR_ACT_UPSIZE && resp->whole_gpu)
+                    json_object_set_new(o, "whole_gpus", json_integer(1));
+                else if (resp->action == GF_FAIR_ACT_UPSIZE)
                     json_object_set_new(o, "new_fraction", json_real(resp->new_fraction));
                 json_array_append_new(resps, o);
             }

@@ -212,9 +212,17 @@ typedef struct gf_ctl_action {
     const char *expect_last_change; /* gpufrac.io/last-change as seen (NULL: none): a retry
                                        after 409 gives up when it changed */
     const char *unit_key;           /* "gpu-fraction" or "gpu-memory" */
-    char from[24], to[24];          /* the annotation's value before / after ("" from: unset) */
-    char last_change[512];          /* RESIZE: the gpufrac.io/last-change value to write */
-    char recommendation[512];       /* RECOMMEND: the value to write, "" = remove */
+    char from[24], to[24];          /* the annotation's value before / after ("" from: unset);
+                                       whole GPU: to is "nvidia.com/gpu: N" */
+    /* RESIZE to whole GPUs (more than maxFraction is needed; KAI refuses
+     * gpu-fraction 1): N nvidia.com/gpu in the limits of this container of
+     * the template, every sharing annotation removed, in one patch
+     * (io/kai_patch.h); 0 for a share resize */
+    uint32_t whole_gpus;
+    const char *container; /* the share's container (NULL: the first); borrowed from the model */
+    bool container_init;
+    char last_change[512];    /* RESIZE: the gpufrac.io/last-change value to write */
+    char recommendation[512]; /* RECOMMEND: the value to write, "" = remove */
     /* the Event (event_reason "" = none) and the log line */
     bool warning;
     char event_reason[48]; /* UpperCamelCase */

@@ -133,6 +133,7 @@ typedef struct gf_pod {
      * (pkg/binder/common/gpu_access.go GetFractionContainerRef: init
      * containers are searched first, then containers) */
     const char *gpu_container;
+    bool gpu_container_init;   /* gpu_container is an init container */
     const char *gpu_group;     /* value of label runai-gpu-group, or NULL */
     const char **extra_groups; /* values of labels runai-gpu-group/<g>, other than gpu_group */
     uint32_t n_extra_groups;

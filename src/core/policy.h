@@ -129,7 +129,8 @@ typedef struct gf_rule_problem {
 } gf_rule_problem;
 
 /* Checks ranges (headroom and margin 0..10, trigger, percentile and fractions
- * in (0, 1], minFraction <= maxFraction, windows > 0, durations at most 365
+ * in (0, 1], maxFraction below 1 (KAI refuses gpu-fraction 1), minFraction
+ * <= maxFraction, windows > 0, durations at most 365
  * days, ...) and consistency (minChange <= maxStep, or no downsize could
  * happen). Returns GF_OK, or GF_EINPUT with *pb (may be NULL) filled for the
  * first problem in field order. */

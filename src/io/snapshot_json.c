@@ -765,6 +765,7 @@ static gf_err load_pod(walk *w, const json_t *item)
                 if (l == 1 && !first) first = json_string_value(nm);
                 if (want && !strcmp(want, json_string_value(nm))) {
                     found = json_string_value(nm);
+                    p.gpu_container_init = l == 0;
                     break;
                 }
             }
