@@ -129,6 +129,29 @@ static void test_load_minimal(void **state)
     gf_policy_free(&p);
 }
 
+/* KAI's configurable names: KAI's defaults, or the kai: section's. */
+static void test_load_kai_names(void **state)
+{
+    (void)state;
+    gf_policy p;
+    load_ok(&p, H);
+    assert_string_equal(p.kai.scheduler_name, "kai-scheduler");
+    assert_string_equal(p.kai.queue_label, "kai.scheduler/queue");
+    assert_string_equal(p.kai.node_pool_label, "kai.scheduler/node-pool");
+    assert_string_equal(p.kai.reservation_ns, "kai-resource-reservation");
+    assert_string_equal(p.kai.reservation_app, "kai-resource-reservation");
+    gf_policy_free(&p);
+    load_ok(&p, H "kai:\n  schedulerName: my-kai\n  queueLabel: example.com/queue\n"
+                  "  nodePoolLabel: example.com/pool\n  reservationNamespace: kai-rr\n"
+                  "  reservationAppLabel: kai-rr-app\n");
+    assert_string_equal(p.kai.scheduler_name, "my-kai");
+    assert_string_equal(p.kai.queue_label, "example.com/queue");
+    assert_string_equal(p.kai.node_pool_label, "example.com/pool");
+    assert_string_equal(p.kai.reservation_ns, "kai-rr");
+    assert_string_equal(p.kai.reservation_app, "kai-rr-app");
+    gf_policy_free(&p);
+}
+
 static void test_load_example(void **state)
 {
     (void)state;
@@ -587,7 +610,13 @@ static const bad_case bad_cases[] = {
     /* unknown keys, at every level */
     {H "optin: true\n", "t.yaml:3:1: optin",
      "unknown key \"optin\" (known keys: apiVersion, kind, optIn, allowAnnotationUpgrade, "
-     "defaults, rules)"},
+     "defaults, rules, kai)"},
+    {H "kai:\n  schedulername: x\n", "t.yaml:4:3: kai.schedulername",
+     "unknown key \"schedulername\" (known keys: schedulerName, queueLabel, nodePoolLabel, "
+     "reservationNamespace, reservationAppLabel)"},
+    {H "kai:\n  schedulerName: \"\"\n", "t.yaml:4:18: kai.schedulerName", "must not be empty"},
+    {H "kai:\n  queueLabel: [a]\n", "t.yaml:4:15: kai.queueLabel", "expected a name"},
+    {H "kai: 3\n", "t.yaml:3:6: kai", "expected a mapping"},
     {H "defaults:\n  headrom: 0.2\n", "t.yaml:4:3: defaults.headrom",
      "unknown key \"headrom\" (known keys: mode, headroom, memoryMargin, upsize, downsize, "
      "bounds, computeAware, maxDisruptionsPerHour)"},
@@ -942,13 +971,13 @@ static void test_anchors(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_defaults),     cmocka_unit_test(test_load_minimal),
-        cmocka_unit_test(test_load_example), cmocka_unit_test(test_precedence),
-        cmocka_unit_test(test_core_api),     cmocka_unit_test(test_annotation),
-        cmocka_unit_test(test_subject_of),   cmocka_unit_test(test_validate_rule),
-        cmocka_unit_test(test_load_errors),  cmocka_unit_test(test_load_file_errors),
-        cmocka_unit_test(test_truncated),    cmocka_unit_test(test_garbage),
-        cmocka_unit_test(test_anchors),
+        cmocka_unit_test(test_defaults),         cmocka_unit_test(test_load_minimal),
+        cmocka_unit_test(test_load_kai_names),   cmocka_unit_test(test_load_example),
+        cmocka_unit_test(test_precedence),       cmocka_unit_test(test_core_api),
+        cmocka_unit_test(test_annotation),       cmocka_unit_test(test_subject_of),
+        cmocka_unit_test(test_validate_rule),    cmocka_unit_test(test_load_errors),
+        cmocka_unit_test(test_load_file_errors), cmocka_unit_test(test_truncated),
+        cmocka_unit_test(test_garbage),          cmocka_unit_test(test_anchors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -53,7 +53,7 @@ static void help(FILE *f)
             "                         (its pod template's gpu-fraction / gpu-memory annotation)\n"
             "  -a, --all              also list workloads to keep (table)\n"
             "  -q, --quiet            do not print warnings\n"
-            "  -h, --help             this text\n\n"
+            "  -h, --help             this text\n\n" GF_CLI_KAI_HELP "\n"
             "exit codes: 0 success, 1 runtime failure (history file, Prometheus), 2 usage or\n"
             "input error\n");
 }
@@ -256,6 +256,7 @@ int gf_cmd_recommend(int argc, char **argv)
                                          {"all", no_argument, NULL, 'a'},
                                          {"quiet", no_argument, NULL, 'q'},
                                          {"help", no_argument, NULL, 'h'},
+                                         GF_CLI_KAI_OPTIONS,
                                          {NULL, 0, NULL, 0}};
     GF_VEC(const char *) csvs = {0}, proms = {0};
     const char *policy_path = NULL, *history_path = NULL, *prom_url = NULL, *now_text = NULL;
@@ -263,7 +264,9 @@ int gf_cmd_recommend(int argc, char **argv)
     bool json = false, patches = false, all = false, quiet = false;
     int c, usage_rc = -1;
     optind = 1;
+    gf_cli_kai kai = {0};
     while (usage_rc < 0 && (c = getopt_long(argc, argv, "u:p:o:aqh", opts, NULL)) != -1) {
+        if (gf_cli_kai_option(&kai, c, optarg)) continue;
         switch (c) {
         case 'u':
             gf_vec_push(&csvs, optarg);
@@ -348,8 +351,10 @@ int gf_cmd_recommend(int argc, char **argv)
         if (gf_usage_parse_time(now_text, &now, why, sizeof why))
             rc = gf_error_set(&err, GF_EUSAGE, "--now", "'%s': %s", now_text, why);
     }
-    if (!rc) rc = gf_snapshot_load_files(&m, argv + optind, argc - optind, &d, &err);
+    /* the policy first: its kai: section names what the snapshot means */
     if (!rc && policy_path) rc = gf_policy_load_file(&pol, policy_path, &err);
+    gf_cli_kai_names(&kai, &pol.kai, &m.kai);
+    if (!rc) rc = gf_snapshot_load_files(&m, argv + optind, argc - optind, &d, &err);
     if (!rc && history_path) {
         struct stat st;
         if (stat(history_path, &st) == 0) rc = gf_history_load(&h, history_path, &err);

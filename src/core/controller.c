@@ -1085,7 +1085,11 @@ gf_err gf_ctl_step(gf_ctl *c, const gf_ctl_backend *b, double now, gf_diags *log
     gf_model_init(&c->model);
     c->have_model = false;
     gf_ctl_meta meta = {0};
+    /* KAI's configurable names (policy kai: section) before anything is read */
+    if (c->policy) c->model.kai = c->policy->kai;
     gf_err rc = b->snapshot(b->ctx, &c->model, &meta, log, err);
+    for (int r = 0; r < GF_SKIP_COUNT; r++)
+        c->stats.objects_skipped[r] += c->model.skipped[r];
     if (rc) {
         c->stats.api_errors[GF_CTL_OP_SNAPSHOT]++;
         c->stats.steps_failed++;

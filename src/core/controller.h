@@ -382,6 +382,9 @@ typedef struct gf_ctl_stats {
     uint64_t api_errors[GF_CTL_OP_COUNT];
     uint64_t steps_ok, steps_failed, steps_stale;
     uint64_t samples_ingested;
+    /* objects a snapshot left out (gf_model.skipped), summed over the steps:
+     * one odd pod counts once per step it is seen in */
+    uint64_t objects_skipped[GF_SKIP_COUNT];
     double last_step_s;    /* duration of the last step (seconds) */
     double last_success_t; /* unix time of the last successful step; 0: none */
     double staleness_s;    /* of the last step; INFINITY before usage */

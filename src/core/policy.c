@@ -354,6 +354,7 @@ void gf_policy_init(gf_policy *p)
     gf_arena_init(&p->arena);
     gf_rightsize_rule_defaults(&p->defaults);
     gf_fair_policy_defaults(&p->fair_use);
+    gf_kai_names_default(&p->kai);
 }
 
 void gf_policy_free(gf_policy *p)
