@@ -24,7 +24,7 @@ run explain "$snap" --usage "$usage"
 check "exit 0" rc_is 0
 check "summary" out_has "Fair use at 2026-11-24T10:15:00Z (mode report, hogWindow 5m, response upsize): 2 shared GPUs, 3 findings, 0 responses to apply"
 check "overrun" out_has "FINDING memory-overrun [critical] team-a/chat-7f9c8d6b5-x2k4p since 2026-11-24T10:05:00Z"
-check "overrun signal" out_has "uses 14.00 GiB, above its allocation 0.25 x 22.49 GiB = 5.62 GiB by 149% (margin 10%)"
+check "overrun signal" out_has "uses 14.00 GiB, above its allocation 0.25 x 22.46 GiB = 5.62 GiB by 149% (margin 10%)"
 check "overrun affects" out_has "affects: team-b/embed-6d5c4b3a2-q9r8s"
 check "upsize response" out_has "RESPONSE upsize team-a/chat-7f9c8d6b5-x2k4p to 0.70 -> gpu-b GPU 0 (proposed only)"
 check "upsize rule" out_has "rule: the offender team-a/chat-7f9c8d6b5-x2k4p has the lowest priority (0, GPU-mates 100 and up): it yields"

@@ -14,6 +14,7 @@ check() { # name, condition...
 rc_is() { [ "$(cat "$tmp/rc")" = "$1" ]; }
 out_has() { grep -qF -- "$1" "$tmp/out"; }
 err_has() { grep -qF -- "$1" "$tmp/err"; }
+out_lacks() { ! grep -qF -- "$1" "$tmp/out"; }
 
 run inspect "$fx/kai-small.json"
 check "table exit 0" rc_is 0
@@ -62,8 +63,12 @@ check "truncated message" err_has "$tmp/trunc.json: line"
 
 sed 's/"gpu-fraction": "0.25"/"gpu-fraction": "1.25"/' "$fx/kai-small.json" >"$tmp/frac.json"
 run inspect "$tmp/frac.json"
-check "fraction >1 exit 2" rc_is 2
-check "fraction >1 message" err_has 'metadata.annotations["gpu-fraction"]: pod team-a/embedder-5f6c7d8e9a-p0d7z: gpu-fraction "1.25": must be at most 1'
+# one odd pod is skipped with a warning naming it and the field; the rest loads
+check "fraction >1 exit 0" rc_is 0
+check "fraction >1 warning" err_has 'warning: '"$tmp"'/frac.json: items[12].metadata.annotations["gpu-fraction"]: pod team-a/embedder-5f6c7d8e9a-p0d7z: gpu-fraction "1.25": must be below 1'
+check "fraction >1 pod skipped" err_has 'pod skipped'
+check "fraction >1 rest shown" out_has 'gpu-l4-a'
+check "fraction >1 pod not shown" out_lacks 'embedder-5f6c7d8e9a-p0d7z'
 
 run inspect /nonexistent.json
 check "missing file exit 1" rc_is 1

@@ -252,9 +252,10 @@ apiVersion: gpufrac.io/v1alpha1
 kind: RightsizingPolicy
 defaults: {mode: auto, maxDisruptionsPerHour: 10}
 rules:
-  - name: legacy-capped
+  - name: legacy-steady
     match: {namespaces: [team-x]}
-    bounds: {maxFraction: 0.5}
+    memoryMargin: 0
+    upsize: {trigger: 1.0}
 EOF
 fresh
 once --policy "$tmp/policy-drain.yaml" --consolidate-every 1h
@@ -269,6 +270,27 @@ once --policy "$tmp/policy-drain.yaml" --consolidate-every 1h
 check "drain: done, nothing more" [ "$(count_req '/eviction|PATCH /api/v1/nodes')" = 2 ]
 once --policy "$tmp/policy-drain.yaml"
 check "drain: off without the flag" [ "$(count_req '/eviction|PATCH /api/v1/nodes')" = 2 ]
+
+# --- above maxFraction: a whole GPU, never gpu-fraction 1 (KAI's webhook refuses it) ----------
+cat >"$tmp/policy-whole.yaml" <<'EOF'
+apiVersion: gpufrac.io/v1alpha1
+kind: RightsizingPolicy
+defaults: {mode: auto, maxDisruptionsPerHour: 10}
+rules:
+  - name: legacy-capped
+    match: {namespaces: [team-x]}
+    bounds: {maxFraction: 0.5}
+EOF
+fresh
+once --policy "$tmp/policy-whole.yaml"
+check "whole: exit 0" rc_is 0
+check "whole: one patch" [ "$(count_req 'PATCH /apis/apps/v1/namespaces/team-x/deployments/legacy 200')" = 1 ]
+check "whole: logged" grep -qF 'upsize team-x/Deployment/legacy gpu-fraction 0.5 -> nvidia.com/gpu: 1 (upsize)' "$tmp/err"
+check "whole: gpu-fraction removed" [ "$(tmpl team-x legacy)" = null ]
+check "whole: no sharing annotation left" [ "$(deploy team-x legacy | jq -r '.spec.template.metadata.annotations // {} | keys | map(select(startswith("gpu-"))) | length')" = 0 ]
+check "whole: nvidia.com/gpu 1 in the container's limits" [ "$(deploy team-x legacy | jq -r '.spec.template.spec.containers[0].resources.limits["nvidia.com/gpu"]')" = 1 ]
+check "whole: the rest of the container kept" [ "$(deploy team-x legacy | jq -r '.spec.template.spec.containers[0].image')" = vllm/vllm-openai:v0.6.3 ]
+check "whole: last change says so" [ "$(ann team-x legacy gpufrac.io/last-change | grep -c 'nvidia.com/gpu: 1')" = 1 ]
 
 # --- faults ---------------------------------------------------------------------------------
 fresh

@@ -96,7 +96,7 @@ static void test_nodes(void **state)
     assert_int_equal(n->memory_bytes, 393216LL * 1048576);
     assert_int_equal(n->gpu_count, 8);
     assert_string_equal(n->gpu_product, "G2");
-    assert_int_equal(n->gpu_memory_mib, 16384);
+    assert_int_equal(n->gpu_memory_mib, 16300); /* label 16384, floored as KAI does */
     assert_true(n->gpu_memory_from_label);
     assert_string_equal(f->m.pools.v[n->pool], "default");
     assert_int_equal(n->labels.n, 3);
@@ -115,7 +115,8 @@ static void test_nodes(void **state)
         n = node_named(&f->m, want[i].node);
         assert_non_null(n);
         assert_string_equal(n->gpu_product, want[i].model);
-        assert_int_equal(n->gpu_memory_mib, want[i].mib);
+        /* the model's memory is the label as KAI reads it: floored to 100 MiB */
+        assert_int_equal(n->gpu_memory_mib, want[i].mib - want[i].mib % 100);
         assert_int_equal(gf_alibaba_gpu_memory_mib(want[i].model), want[i].mib);
     }
 
@@ -173,10 +174,11 @@ static void test_nodes_unusual(void **state)
         gf_alibaba_load_nodes_buffer(&f->m, "n.csv", csv, sizeof csv - 1, &f->d, &f->err), GF_OK);
     assert_int_equal(f->m.nodes.n, 5); /* the duplicate is skipped */
     const gf_node *n = node_named(&f->m, "n-a100");
-    assert_int_equal(n->gpu_memory_mib, 81920); /* KAI's product table */
+    assert_int_equal(n->gpu_memory_mib, 81900); /* the product table's 81920, as KAI floors it */
     assert_int_equal(n->cpu_milli, 64000);
     n = node_named(&f->m, "n-x");
-    assert_int_equal(n->gpu_memory_mib, 0);
+    assert_int_equal(n->gpu_memory_mib, 100); /* no label: KAI's DefaultGpuMemory */
+    assert_false(n->gpu_memory_from_label);
     assert_kv(&n->labels, GF_LABEL_GPU_MEMORY, NULL);
     assert_kv(&n->labels, GF_LABEL_GPU_PRODUCT, "X9");
     n = node_named(&f->m, "n-nomodel");
@@ -213,7 +215,7 @@ static void test_pods(void **state)
     assert_int_equal(p->gpu_devices, 1);
     assert_int_equal(p->gpu_whole, 0);
     assert_int_equal(p->n_gpu_models, 0);
-    assert_int_equal(p->reserve_gpu_index, -1);
+    assert_null(p->reserve_gpu);
     assert_kv(&p->annotations, GF_KAI_GPU_FRACTION, "0.46");
     assert_kv(&p->annotations, GF_KAI_NUM_DEVICES, NULL);
     assert_kv(&p->labels, GF_ALIBABA_QOS, "LS");

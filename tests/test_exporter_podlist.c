@@ -232,7 +232,7 @@ static void test_bad_kai_values_cost_only_the_allocation(void **state)
     assert_int_equal(d.msgs.n, 4);
     assert_true(gf_test_diag_has(
         &d, "pods.json: items[0].metadata.annotations[\"gpu-fraction\"]: pod t/a: gpu-fraction "
-            "\"1.5\": must be at most 1"));
+            "\"1.5\": must be below 1"));
     assert_true(gf_test_diag_has(&d, "pod t/b: both gpu-fraction and gpu-memory are set"));
     assert_true(gf_test_diag_has(&d, "pod t/c: gpu-memory \"lots\" (MiB)"));
     assert_true(gf_test_diag_has(&d, "pod t/d: gpu-fraction-num-devices \"0\""));

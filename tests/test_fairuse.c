@@ -830,8 +830,11 @@ static void test_step_loop(void **state)
     assert_int_equal(applied, 1);      /* then once per pod per hour */
     const gf_fair_response *resp = response_to(f, GF_FAIR_COMPUTE_HOG);
     assert_int_equal(resp->action, GF_FAIR_ACT_UPSIZE);
-    assert_true(fabs(resp->new_fraction - 1.0) < 1e-9); /* SM need 1.0 + margin, capped */
-    assert_non_null(strstr(resp->reason, "capped at a whole GPU"));
+    /* SM need 1.0 + margin: above GF_FAIR_MAX_FRACTION a whole GPU, never
+     * gpu-fraction 1 (KAI's webhook refuses it: gpu_request_validator.go) */
+    assert_true(resp->whole_gpu);
+    assert_true(fabs(resp->new_fraction - 1.0) < 1e-9);
+    assert_non_null(strstr(resp->reason, "(a whole GPU, nvidia.com/gpu: 1, above 0.95)"));
     gf_fair_tracker_free(&tr);
     teardown(f);
 }
@@ -858,12 +861,13 @@ static void test_simulator_arrays(void **state)
     }
     const gf_fair_gpu *g = &f->st.gpus.v[0];
     assert_string_equal(g->node, "n1");
-    assert_true(fabs(g->memory_total_bytes - 20 * GIB) < 1);
+    /* the 20480 MiB label as KAI counts it: floored to 20400 MiB (node_info.go) */
+    assert_true(fabs(g->memory_total_bytes - 20400 * 1048576.0) < 1);
     const gf_fair_pod *a = &f->st.pods.v[0], *b = &f->st.pods.v[1];
     assert_string_equal(a->name, "a");
     assert_int_equal(b->priority, 100);
     assert_string_equal(b->queue, "q");
-    assert_true(fabs(a->memory_bytes - 4 * GIB) < 1);
+    assert_true(fabs(a->memory_bytes - 0.2 * 20400 * 1048576.0) < 1);
     assert_true(fabs(a->sm_share - 0.85 / 1.35) < 1e-9); /* time-slicing by demand */
     assert_int_equal(f->r.findings.n, 1);
     assert_int_equal(f->r.findings.v[0].kind, GF_FAIR_COMPUTE_HOG);

@@ -1,10 +1,12 @@
 /* test_kai.c - KAI Scheduler metadata parsing (model/kai.h).
  *
  * Rules from NVIDIA/KAI-Scheduler (summarised in shared/research/kai.md): the
- * scheduler's pod_info reads gpu-fraction with strconv.ParseFloat and uses it
- * when 0 < f <= 1, gpu-memory and gpu-fraction-num-devices with
- * strconv.ParseInt. GPU memory per product is what GPU feature discovery
- * writes into nvidia.com/gpu.memory (MiB) next to nvidia.com/gpu.product. */
+ * admission webhook (pkg/binder/plugins/gpusharing/gpu-request/
+ * gpu_request_validator.go) accepts gpu-fraction read with strconv.ParseFloat
+ * when 0 < f < 1, gpu-memory and gpu-fraction-num-devices read with
+ * strconv.ParseUint when above 0; the scheduler reads a node's GPU memory in
+ * pkg/scheduler/api/node_info/node_info.go getNodeGpuMemory. GPU memory per product is what GPU
+ * feature discovery writes into nvidia.com/gpu.memory (MiB) next to nvidia.com/gpu.product. */
 #include "testutil.h"
 #include "model/kai.h"
 
@@ -52,19 +54,9 @@ static void test_fraction_valid(void **state)
         const char *in;
         double want;
     } c[] = {
-        {"0.5", 0.5},
-        {"1", 1.0},
-        {"1.0", 1.0},
-        {"0.25", 0.25},
-        {"0.1", 0.1},
-        {".5", 0.5},
-        {"5e-1", 0.5},
-        {"+0.5", 0.5},
-        {"1e0", 1.0},
-        {"0.0001", 0.0001},
-        {"0.333", 0.333},
-        {"0x1p-1", 0.5},             /* Go's ParseFloat reads hex floats with a p exponent */
-        {"1.0000000000000001", 1.0}, /* the nearest double is 1 exactly */
+        {"0.5", 0.5},     {"0.95", 0.95},  {"0.99999", 0.99999}, {"0.25", 0.25}, {"0.1", 0.1},
+        {".5", 0.5},      {"5e-1", 0.5},   {"+0.5", 0.5},        {"1e-1", 0.1},  {"0.0001", 0.0001},
+        {"0.333", 0.333}, {"0x1p-1", 0.5}, /* Go's ParseFloat reads hex floats with a p exponent */
     };
     for (size_t i = 0; i < N(c); i++) {
         double f = -1;
@@ -83,8 +75,10 @@ static void test_fraction_invalid(void **state)
         {"0", "above 0"},          {"0.0", "above 0"},
         {"-0", "above 0"},         {"0e5", "above 0"},
         {"-0.5", "above 0"},       {"-1", "above 0"},
-        {"1.5", "at most 1"},      {"1.0000001", "at most 1"},
-        {"2", "at most 1"},        {"100", "at most 1"},
+        {"1.5", "below 1"},        {"1.0000001", "below 1"},
+        {"2", "below 1"},          {"100", "below 1"},
+        {"1", "below 1"},          {"1.0", "below 1"},                /* the webhook refuses 1 */
+        {"1e0", "below 1"},        {"1.0000000000000001", "below 1"}, /* == 1.0 */
         {"NaN", "finite"},         {"nan", "finite"},
         {"inf", "finite"},         {"+Inf", "finite"},
         {"-inf", "finite"},        {"Infinity", "finite"},
@@ -120,8 +114,7 @@ static void test_gpu_memory(void **state)
         {"1", 1},
         {"20000", 20000},
         {"81920", 81920},
-        {"007", 7},                   /* ParseInt reads leading zeros */
-        {"+5", 5},                    /* and a leading '+' */
+        {"007", 7},                   /* ParseUint reads leading zeros */
         {"17179869184", 17179869184}, /* the largest accepted: 16 PiB */
     };
     for (size_t i = 0; i < N(ok); i++) {
@@ -138,6 +131,7 @@ static void test_gpu_memory(void **state)
         {"0", "positive"},
         {"000", "positive"},
         {"-1", "positive"},
+        {"+5", "not an integer"}, /* ParseUint takes no sign */
         {"-0", "positive"},
         {"1.5", "not an integer"},
         {"2000Mi", "not an integer"}, /* always MiB, never a Quantity */
@@ -294,6 +288,70 @@ static void test_unknown_memory(void **state)
     }
 }
 
+/* --- a node's GPU memory, as KAI's scheduler counts it ----------------------- */
+
+/* node_info.go getNodeGpuMemory: ParseInt, bytes above 1 TiB-in-MiB, floor to
+ * 100 MiB, 100 MiB (DefaultGpuMemory) without a usable label. */
+static void test_node_gpu_memory(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *label;
+        int64_t want;
+        bool from_label;
+    } c[] = {
+        {"23034", 23000, true},               /* L4 as GFD writes it: floored */
+        {"81559", 81500, true},               /* H100 */
+        {"81920", 81900, true},               /* A100-80GB */
+        {"100", 100, true},                   /* already a multiple */
+        {"+40960", 40900, true},              /* ParseInt takes a sign */
+        {"1048575", 1048500, true},           /* just under 1 TiB in MiB: still MiB */
+        {"85899345920", 81900, true},         /* 80 GiB in bytes (GFD bug): converted */
+        {"1048576", 100, true},               /* 1 TiB in MiB read as bytes: 1 MiB -> 0 -> 100 */
+        {"99", 100, true},                    /* KAI would floor to 0: gpufrac keeps 100 */
+        {NULL, 100, false},                   /* missing: DefaultGpuMemory */
+        {"", 100, false},                     /* unparsable */
+        {"80Gi", 100, false},                 /* a Quantity is not an integer */
+        {"81920 ", 100, false},               /* ParseInt refuses spaces */
+        {"99999999999999999999", 100, false}, /* out of int64: ParseInt fails */
+    };
+    for (size_t i = 0; i < N(c); i++) {
+        bool from = !c[i].from_label;
+        int64_t v = gf_kai_node_gpu_memory_mib(c[i].label, &from);
+        if (v != c[i].want || from != c[i].from_label)
+            fail_msg("label \"%s\": %lld MiB from_label=%d, want %lld and %d",
+                     c[i].label ? c[i].label : "(none)", (long long)v, from, (long long)c[i].want,
+                     c[i].from_label);
+    }
+}
+
+/* What gpufrac may write: 0 < f < 1 (validateGpuFractionAnnotation). */
+static void test_fraction_ok(void **state)
+{
+    (void)state;
+    assert_true(gf_kai_fraction_ok(0.05));
+    assert_true(gf_kai_fraction_ok(0.95));
+    assert_true(gf_kai_fraction_ok(0.999));
+    assert_false(gf_kai_fraction_ok(1.0));
+    assert_false(gf_kai_fraction_ok(1.5));
+    assert_false(gf_kai_fraction_ok(0.0));
+    assert_false(gf_kai_fraction_ok(-0.5));
+    assert_false(gf_kai_fraction_ok(0.0 / 0.0));
+}
+
+static void test_names_default(void **state)
+{
+    (void)state;
+    gf_kai_names n;
+    gf_kai_names_default(&n);
+    /* pkg/common/constants/constants.go */
+    assert_string_equal(n.scheduler_name, "kai-scheduler");
+    assert_string_equal(n.queue_label, "kai.scheduler/queue");
+    assert_string_equal(n.node_pool_label, "kai.scheduler/node-pool");
+    assert_string_equal(n.reservation_ns, "kai-resource-reservation");
+    assert_string_equal(n.reservation_app, "kai-resource-reservation");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -304,6 +362,9 @@ int main(void)
         cmocka_unit_test(test_count),
         cmocka_unit_test(test_known_memory),
         cmocka_unit_test(test_unknown_memory),
+        cmocka_unit_test(test_node_gpu_memory),
+        cmocka_unit_test(test_fraction_ok),
+        cmocka_unit_test(test_names_default),
     };
     return cmocka_run_group_tests_name("kai", tests, NULL, NULL);
 }

@@ -41,10 +41,11 @@ static void test_grouping_from_kai_labels(void **state)
     assert_true(fabs(g->allocated_fraction - 0.75) < EPS);
     assert_false(g->placement_inferred);
 
-    /* gpu-memory counts memory-based: 11517 MiB of a 23034 MiB L4 = 0.5 */
+    /* gpu-memory counts memory-based: 11517 MiB of an L4 labelled 23034 MiB,
+     * which KAI floors to 23000 (node_info.go getNodeGpuMemory) */
     g = gpu_of(&m, "gpu-l4-a", 1);
     assert_int_equal(g->n_pods, 1);
-    assert_true(fabs(g->allocated_fraction - 11517.0 / 23034.0) < EPS);
+    assert_true(fabs(g->allocated_fraction - 11517.0 / 23000.0) < EPS);
 
     /* whole-GPU pods take the remaining devices */
     assert_int_equal(gpu_of(&m, "gpu-l4-a", 2)->state, GF_GPU_WHOLE);
@@ -80,7 +81,7 @@ static void test_grouping_from_kai_labels(void **state)
     assert_int_equal(t.pods_whole, 2);
     assert_int_equal(t.pods_pending_gpu, 1);
     /* shared: 0.75 + 0.5 + 0.8 + 0.3 + 0.5 (T4) */
-    assert_true(fabs(t.shared_allocated - (0.75 + 11517.0 / 23034.0 + 0.8 + 0.3 + 0.5)) < EPS);
+    assert_true(fabs(t.shared_allocated - (0.75 + 11517.0 / 23000.0 + 0.8 + 0.3 + 0.5)) < EPS);
     assert_true(fabs(t.stranded_free - (5 - t.shared_allocated)) < EPS);
     assert_true(fabs(t.allocated_gpus - (2 + t.shared_allocated)) < EPS);
 
@@ -130,7 +131,7 @@ static void test_inferred_binpack(void **state)
     assert_true(ga->placement_inferred);
     assert_false(gpu_of(&m, "n1", 1)->placement_inferred);
     assert_int_equal(gpu_of(&m, "n1", 2)->state, GF_GPU_IDLE);
-    assert_true(gf_test_diag_has(&d, "pod t/c has no runai-gpu-group label"));
+    assert_true(gf_test_diag_has(&d, "pod t/c has 0 runai-gpu-group label(s) for 1 device(s)"));
     gf_diags_free(&d);
     gf_model_free(&m);
 }
@@ -146,8 +147,9 @@ static void test_overcommit_warned_and_counted(void **state)
     const char *json =
         LIST(L4_NODE("n1", "1") ",\n" SHARED_POD("a", "n1", "\"runai-gpu-group\":\"g\"",
                                                  "\"gpu-fraction\":\"0.6\"") ",\n" //
-             SHARED_POD("b", "n1", "\"runai-gpu-group\":\"g\"", "\"gpu-memory\":\"11517\""));
+             SHARED_POD("b", "n1", "\"runai-gpu-group\":\"g\"", "\"gpu-memory\":\"11500\""));
     assert_int_equal(gf_test_load_text(&m, &d, &err, json), GF_OK);
+    /* 0.6 + 11500 MiB of 23000 (the label 23034 floored to 100 MiB) */
     assert_true(fabs(m.gpus.v[0].allocated_fraction - 1.1) < EPS);
     assert_true(gf_test_diag_has(&d, "over-committed: 1.100"));
     gf_totals t;
@@ -218,7 +220,18 @@ static void test_gpu_memory_unknown_warned(void **state)
              "{\"nvidia.com/gpu\":\"1\"}}},\n" //
              SHARED_POD("a", "n1", "\"runai-gpu-group\":\"g\"", "\"gpu-memory\":\"4096\""));
     assert_int_equal(gf_test_load_text(&m, &d, &err, json), GF_OK);
-    assert_true(gf_test_diag_has(&d, "node n1: GPU memory unknown"));
+    /* KAI counts 100 MiB per GPU there (node_info.go DefaultGpuMemory): the
+     * 4096 MiB pod does not fit; the warning comes once per node */
+    assert_true(gf_test_diag_has(&d, "node n1 has no usable nvidia.com/gpu.memory label: KAI "
+                                     "counts 100 MiB per GPU there"));
+    assert_int_equal(m.nodes.v[0].gpu_memory_mib, 100);
+    assert_false(m.nodes.v[0].gpu_memory_from_label);
+    assert_int_equal(m.nodes.v[0].gpu_memory_display_mib, 0);
+    assert_true(m.gpus.v[0].allocated_fraction > 40);
+    size_t warned = 0;
+    for (size_t i = 0; i < d.msgs.n; i++)
+        warned += strstr(d.msgs.v[i], "no usable nvidia.com/gpu.memory") != NULL;
+    assert_int_equal(warned, 1);
     gf_diags_free(&d);
     gf_model_free(&m);
 }

@@ -77,7 +77,7 @@ static void test_defaults(void **state)
     assert_true(fabs(r.min_change - 0.05) < EPS);
     assert_true(fabs(r.max_down_step - 0.25) < EPS);
     assert_true(fabs(r.min_fraction - 0.05) < EPS);
-    assert_true(fabs(r.max_fraction - 1.0) < EPS);
+    assert_true(fabs(r.max_fraction - 0.95) < EPS); /* KAI refuses gpu-fraction 1 */
     assert_true(fabs(r.step - 0.05) < EPS);
     assert_int_equal(r.memory_step_mib, 256);
     assert_false(r.compute_aware);
@@ -126,6 +126,29 @@ static void test_load_minimal(void **state)
     assert_int_equal(p.rules.n, 0);
     gf_policy_free(&p);
     load_ok(&p, "---\n" H "rules: []\ndefaults: {}\n...\n");
+    gf_policy_free(&p);
+}
+
+/* KAI's configurable names: KAI's defaults, or the kai: section's. */
+static void test_load_kai_names(void **state)
+{
+    (void)state;
+    gf_policy p;
+    load_ok(&p, H);
+    assert_string_equal(p.kai.scheduler_name, "kai-scheduler");
+    assert_string_equal(p.kai.queue_label, "kai.scheduler/queue");
+    assert_string_equal(p.kai.node_pool_label, "kai.scheduler/node-pool");
+    assert_string_equal(p.kai.reservation_ns, "kai-resource-reservation");
+    assert_string_equal(p.kai.reservation_app, "kai-resource-reservation");
+    gf_policy_free(&p);
+    load_ok(&p, H "kai:\n  schedulerName: my-kai\n  queueLabel: example.com/queue\n"
+                  "  nodePoolLabel: example.com/pool\n  reservationNamespace: kai-rr\n"
+                  "  reservationAppLabel: kai-rr-app\n");
+    assert_string_equal(p.kai.scheduler_name, "my-kai");
+    assert_string_equal(p.kai.queue_label, "example.com/queue");
+    assert_string_equal(p.kai.node_pool_label, "example.com/pool");
+    assert_string_equal(p.kai.reservation_ns, "kai-rr");
+    assert_string_equal(p.kai.reservation_app, "kai-rr-app");
     gf_policy_free(&p);
 }
 
@@ -183,7 +206,7 @@ static void test_load_example(void **state)
     assert_true(fabs(d.rule.headroom - 0.25) < EPS);
     assert_true(fabs(d.rule.min_change - 0.05) < EPS); /* from defaults */
     assert_true(fabs(d.rule.min_fraction - 0.1) < EPS);
-    assert_true(fabs(d.rule.max_fraction - 1.0) < EPS);
+    assert_true(fabs(d.rule.max_fraction - 0.95) < EPS);
     s = subject("CronJob", "research", NULL, NULL);
     gf_policy_resolve(&p, &s, &d);
     assert_string_equal(d.reason, "rule \"batch\"");
@@ -559,12 +582,20 @@ static void test_validate_rule(void **state)
     r.upsize_trigger = 1;
     r.min_change = 0;
     r.max_down_step = 1;
-    r.min_fraction = r.max_fraction = r.step = 1;
+    r.min_fraction = r.max_fraction = 0.999;
+    r.step = 1;
     r.cooldown_s = r.min_history_s = 0;
     r.downsize_window_s = 365 * 86400;
     r.max_disruptions_per_hour = 0;
     r.memory_step_mib = 1;
     assert_int_equal(gf_rightsize_rule_validate(&r, NULL), GF_OK);
+    /* maxFraction 1 would let a recommendation reach gpu-fraction 1, which
+     * KAI's webhook refuses (gpu_request_validator.go) */
+    r.max_fraction = 1;
+
+    assert_int_equal(gf_rightsize_rule_validate(&r, &pb), GF_EINPUT);
+    assert_int_equal(pb.field, GF_RF_MAX_FRACTION);
+    assert_non_null(strstr(pb.why, "must be below 1, got 1"));
 }
 
 /* --- loader errors: place, key path and reason -------------------------------- */
@@ -579,7 +610,13 @@ static const bad_case bad_cases[] = {
     /* unknown keys, at every level */
     {H "optin: true\n", "t.yaml:3:1: optin",
      "unknown key \"optin\" (known keys: apiVersion, kind, optIn, allowAnnotationUpgrade, "
-     "defaults, rules)"},
+     "defaults, rules, kai)"},
+    {H "kai:\n  schedulername: x\n", "t.yaml:4:3: kai.schedulername",
+     "unknown key \"schedulername\" (known keys: schedulerName, queueLabel, nodePoolLabel, "
+     "reservationNamespace, reservationAppLabel)"},
+    {H "kai:\n  schedulerName: \"\"\n", "t.yaml:4:18: kai.schedulerName", "must not be empty"},
+    {H "kai:\n  queueLabel: [a]\n", "t.yaml:4:15: kai.queueLabel", "expected a name"},
+    {H "kai: 3\n", "t.yaml:3:6: kai", "expected a mapping"},
     {H "defaults:\n  headrom: 0.2\n", "t.yaml:4:3: defaults.headrom",
      "unknown key \"headrom\" (known keys: mode, headroom, memoryMargin, upsize, downsize, "
      "bounds, computeAware, maxDisruptionsPerHour)"},
@@ -934,13 +971,13 @@ static void test_anchors(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_defaults),     cmocka_unit_test(test_load_minimal),
-        cmocka_unit_test(test_load_example), cmocka_unit_test(test_precedence),
-        cmocka_unit_test(test_core_api),     cmocka_unit_test(test_annotation),
-        cmocka_unit_test(test_subject_of),   cmocka_unit_test(test_validate_rule),
-        cmocka_unit_test(test_load_errors),  cmocka_unit_test(test_load_file_errors),
-        cmocka_unit_test(test_truncated),    cmocka_unit_test(test_garbage),
-        cmocka_unit_test(test_anchors),
+        cmocka_unit_test(test_defaults),         cmocka_unit_test(test_load_minimal),
+        cmocka_unit_test(test_load_kai_names),   cmocka_unit_test(test_load_example),
+        cmocka_unit_test(test_precedence),       cmocka_unit_test(test_core_api),
+        cmocka_unit_test(test_annotation),       cmocka_unit_test(test_subject_of),
+        cmocka_unit_test(test_validate_rule),    cmocka_unit_test(test_load_errors),
+        cmocka_unit_test(test_load_file_errors), cmocka_unit_test(test_truncated),
+        cmocka_unit_test(test_garbage),          cmocka_unit_test(test_anchors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

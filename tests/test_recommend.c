@@ -39,8 +39,8 @@ static void sim_init(sim *x, double fraction)
     assert_int_equal(gf_history_init(&x->h, NULL, &err), GF_OK);
     x->s = gf_history_get(&x->h, "team/Deployment/llm", true);
     gf_rightsize_rule_defaults(&x->rule);
-    x->in =
-        (gf_rec_input){"team", "Deployment", "llm", GF_SHARE_FRACTION, fraction, 0, 1, L4_MIB, 2};
+    x->in = (gf_rec_input){"team", "Deployment", "llm", GF_SHARE_FRACTION, fraction, 0, 1, L4_MIB,
+                           2,      "main",       false};
     x->min_rec = INFINITY;
 }
 
@@ -347,6 +347,58 @@ static void test_model_and_policy(void **state)
     gf_model_free(&m);
 }
 
+static double near_full(double t, double *sm)
+{
+    (void)t;
+    *sm = 0.3;
+    return 21.0 * GIB; /* of a 22.5 GiB L4: needs more than 0.95 with headroom */
+}
+
+/* Above maxFraction the answer is a whole GPU, never a gpu-fraction of 1 or
+ * more (KAI's webhook refuses it: gpu_request_validator.go), and not the
+ * largest fraction either, which would still run out of memory. */
+static void test_above_max_fraction_is_a_whole_gpu(void **state)
+{
+    (void)state;
+    for (int unit = 0; unit < 2; unit++) {
+        sim x;
+        sim_init(&x, 0.5);
+        if (unit) {
+            x.in.unit = GF_SHARE_MEMORY;
+            x.in.memory_mib = 8192;
+        }
+        gf_error err;
+        for (double t = 0; t <= 10 * MIN; t += MIN) {
+            double sm;
+            assert_int_equal(
+                gf_history_add_to(&x.h, x.s, GF_SIG_MEMORY, t, near_full(t, &sm), &err), GF_OK);
+        }
+        gf_recommendation r;
+        assert_int_equal(gf_recommend_one(&x.rule, &x.in, x.s, 10 * MIN, &r, &err), GF_OK);
+        assert_int_equal(r.action, GF_REC_WHOLE);
+        assert_string_equal(gf_rec_action_name(r.action), "whole-gpu");
+        assert_true(r.recommended_fraction == 1.0);
+        assert_true(r.recommended == 1.0);
+        assert_non_null(strstr(r.reason, "above maxFraction 0.95"));
+        assert_non_null(strstr(r.reason, "a whole GPU (nvidia.com/gpu: 1"));
+        /* it costs: half a GPU per replica more */
+        assert_true(fabs(r.gpus_saved - (unit ? 8192.0 / L4_MIB - 1 : -0.5) * 2) < 1e-9);
+        sim_free(&x);
+    }
+    /* just under maxFraction: still a fraction, and below 1 */
+    sim x;
+    sim_init(&x, 0.5);
+    gf_error err;
+    for (double t = 0; t <= 10 * MIN; t += MIN)
+        assert_int_equal(gf_history_add_to(&x.h, x.s, GF_SIG_MEMORY, t, 18.0 * GIB, &err), GF_OK);
+    gf_recommendation r;
+    assert_int_equal(gf_recommend_one(&x.rule, &x.in, x.s, 10 * MIN, &r, &err), GF_OK);
+    assert_int_equal(r.action, GF_REC_UP);
+    assert_true(gf_kai_fraction_ok(r.recommended));
+    assert_true(r.recommended <= 0.95 + 1e-9);
+    sim_free(&x);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -359,6 +411,7 @@ int main(void)
         cmocka_unit_test(test_no_data_off_confidence_and_bad_input),
         cmocka_unit_test(test_saving_and_reason),
         cmocka_unit_test(test_model_and_policy),
+        cmocka_unit_test(test_above_max_fraction_is_a_whole_gpu),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -55,7 +55,7 @@ static void test_list_nodes(void **state)
     assert_int_equal(n->memory_bytes, 128801200LL * 1024);
     assert_int_equal(n->gpu_count, 4);
     assert_string_equal(n->gpu_product, "NVIDIA-L4");
-    assert_int_equal(n->gpu_memory_mib, 23034);
+    assert_int_equal(n->gpu_memory_mib, 23000); /* label 23034, floored as KAI does */
     assert_true(n->gpu_memory_from_label);
     assert_string_equal(f->m.pools.v[n->pool], "inference");
     const gf_node *t4 = node_named(&f->m, "gpu-t4-a");
@@ -129,7 +129,7 @@ static void test_list_pods(void **state)
     p = pod_named(&f->m, "kai-resource-reservation", "gpu-reservation-gpu-l4-a-2a7d9");
     assert_non_null(p);
     assert_true(p->is_reservation);
-    assert_int_equal(p->reserve_gpu_index, 1);
+    assert_string_equal(p->reserve_gpu, "1"); /* opaque: KAI writes the GPU UUID */
 
     p = pod_named(&f->m, "team-a", "debug-shell");
     assert_null(gf_model_pod_workload(&f->m, p));
@@ -174,8 +174,10 @@ static void test_single_object(void **state)
     /* no allocatable: capacity; no nvidia.com/gpu resource: the GFD count label */
     assert_int_equal(f->m.nodes.v[0].cpu_milli, 16000);
     assert_int_equal(f->m.nodes.v[0].gpu_count, 2);
-    /* no memory label: the product table */
-    assert_int_equal(f->m.nodes.v[0].gpu_memory_mib, 23028);
+    /* no memory label: KAI counts 100 MiB per GPU; the product table only
+     * fills the display */
+    assert_int_equal(f->m.nodes.v[0].gpu_memory_mib, 100);
+    assert_int_equal(f->m.nodes.v[0].gpu_memory_display_mib, 23028);
     assert_false(f->m.nodes.v[0].gpu_memory_from_label);
 }
 
@@ -227,53 +229,137 @@ static const bad_case bad_cases[] = {
     {LIST("{\"kind\":\"Node\",\"metadata\":{\"name\":\"n\"},\"status\":{\"allocatable\":"
           "{\"cpu\":\"4 cores\"}}}"),
      "items[0].status.allocatable.cpu", "bad quantity \"4 cores\""},
-    {LIST("{\"kind\":\"Node\",\"metadata\":{\"name\":\"n\",\"labels\":{\"nvidia.com/gpu.memory\":"
-          "\"lots\"}}}"),
-     "items[0].metadata.labels[\"nvidia.com/gpu.memory\"]", "bad GPU memory \"lots\""},
-    {LIST(NODE_OK ", " POD(",\"annotations\":{\"gpu-fraction\":\"1.5\"}", "")),
-     "items[1].metadata.annotations[\"gpu-fraction\"]", "pod ns1/p1: gpu-fraction \"1.5\""},
-    {LIST(NODE_OK ", " POD(",\"annotations\":{\"gpu-fraction\":\"NaN\"}", "")),
-     "annotations[\"gpu-fraction\"]", "not a finite number"},
-    {LIST(NODE_OK ", " POD(",\"annotations\":{\"gpu-fraction\":\"0\"}", "")),
-     "annotations[\"gpu-fraction\"]", "must be above 0"},
-    {LIST(NODE_OK ", " POD(",\"annotations\":{\"gpu-memory\":\"-512\"}", "")),
-     "annotations[\"gpu-memory\"]", "must be positive"},
-    {LIST(NODE_OK ", " POD(",\"annotations\":{\"gpu-memory\":\"4Gi\"}", "")),
-     "annotations[\"gpu-memory\"]", "not an integer"},
-    {LIST(NODE_OK
-          ", " POD(",\"annotations\":{\"gpu-fraction\":\"0.5\",\"gpu-memory\":\"100\"}", "")),
-     "items[1].metadata.annotations", "both gpu-fraction and gpu-memory"},
-    {LIST(NODE_OK ", " POD(",\"annotations\":{\"gpu-fraction\":\"0.5\","
-                           "\"gpu-fraction-num-devices\":\"0\"}",
-                           "")),
-     "annotations[\"gpu-fraction-num-devices\"]", "must be positive"},
     {LIST(NODE_OK ", " POD("", ",\"resources\":{\"requests\":{\"memory\":\"-2Gi\"}}")),
      "items[1].spec.containers[0].resources.requests.memory", "pod ns1/p1: negative quantity"},
     {LIST(NODE_OK ", " POD("", ",\"resources\":{\"requests\":{\"memory\":\"1Gb\"}}")),
      "spec.containers[0].resources.requests.memory", "bad quantity \"1Gb\""},
     {LIST(NODE_OK ", " POD("", ",\"resources\":{\"limits\":{\"cpu\":true}}")),
      "spec.containers[0].resources.limits.cpu", "expected a quantity string, got a boolean"},
-    {LIST(NODE_OK ", " POD(",\"annotations\":{\"gpu-fraction\":\"0.5\"}",
-                           ",\"resources\":{\"limits\":{\"nvidia.com/gpu\":\"1\"}}")),
-     "items[1].spec", "requests whole nvidia.com/gpu and a gpu-fraction share"},
     {LIST(NODE_OK ", " POD(",\"ownerReferences\":[{\"kind\":\"ReplicaSet\"}]", "")),
      "items[1].metadata.ownerReferences[0]", "ownerReference without kind or name"},
     {LIST("{\"kind\":\"Deployment\",\"metadata\":{\"name\":\"d\"},\"spec\":{\"replicas\":-3}}"),
      "items[0].spec.replicas", "-3 is outside"},
-    {LIST("{\"kind\":\"Pod\",\"metadata\":{\"name\":\"p\",\"namespace\":\"x\"},\"spec\":"
-          "{\"nodeName\":\"ghost\"},\"status\":{\"phase\":\"Running\"}}"),
-     "items[0]", "pod x/p is bound to node ghost, which is not in the input"},
-    {LIST("{\"kind\":\"Node\",\"metadata\":{\"name\":\"c1\"}}, "
+};
+
+/* One odd object inside a good snapshot: skipped with one warning naming it
+ * and the field, counted by reason, and the load goes on (the rest of the
+ * snapshot is there: node n1 and, when given, pod ok). */
+typedef struct skip_case {
+    const char *json;
+    const char *warning; /* substring of the one warning */
+    gf_skip_reason reason;
+} skip_case;
+
+#define POD_OK                                                                                     \
+    "{\"kind\":\"Pod\",\"metadata\":{\"name\":\"ok\",\"namespace\":\"ns1\",\"annotations\":"       \
+    "{\"gpu-fraction\":\"0.5\"}},\"spec\":{\"nodeName\":\"n1\",\"containers\":[{\"name\":\"c\"}]}" \
+    ","                                                                                            \
+    "\"status\":{\"phase\":\"Running\"}}"
+
+static const skip_case skip_cases[] = {
+    {LIST(NODE_OK ", " POD(",\"annotations\":{\"gpu-fraction\":\"1.5\"}", "") ", " POD_OK),
+     "items[1].metadata.annotations[\"gpu-fraction\"]: pod ns1/p1: gpu-fraction \"1.5\": must be "
+     "below 1",
+     GF_SKIP_KAI_ANNOTATION},
+    /* the webhook refuses 1.0 (gpu_request_validator.go) */
+    {LIST(NODE_OK ", " POD(",\"annotations\":{\"gpu-fraction\":\"1\"}", "") ", " POD_OK),
+     "pod ns1/p1: gpu-fraction \"1\": must be below 1", GF_SKIP_KAI_ANNOTATION},
+    {LIST(NODE_OK ", " POD(",\"annotations\":{\"gpu-fraction\":\"NaN\"}", "") ", " POD_OK),
+     "annotations[\"gpu-fraction\"]: pod ns1/p1: gpu-fraction \"NaN\": not a finite number",
+     GF_SKIP_KAI_ANNOTATION},
+    {LIST(NODE_OK ", " POD(",\"annotations\":{\"gpu-fraction\":\"0\"}", "") ", " POD_OK),
+     "annotations[\"gpu-fraction\"]: pod ns1/p1: gpu-fraction \"0\": must be above 0",
+     GF_SKIP_KAI_ANNOTATION},
+    {LIST(NODE_OK ", " POD(",\"annotations\":{\"gpu-memory\":\"-512\"}", "") ", " POD_OK),
+     "annotations[\"gpu-memory\"]: pod ns1/p1: gpu-memory \"-512\" (MiB): must be positive",
+     GF_SKIP_KAI_ANNOTATION},
+    {LIST(NODE_OK ", " POD(",\"annotations\":{\"gpu-memory\":\"4Gi\"}", "") ", " POD_OK),
+     "annotations[\"gpu-memory\"]: pod ns1/p1: gpu-memory \"4Gi\" (MiB): not an integer",
+     GF_SKIP_KAI_ANNOTATION},
+    {LIST(NODE_OK ", " POD(",\"annotations\":{\"gpu-fraction\":\"0.5\",\"gpu-memory\":\"100\"}",
+                           "") ", " POD_OK),
+     "items[1].metadata.annotations[\"gpu-memory\"]: pod ns1/p1: both gpu-fraction and gpu-memory",
+     GF_SKIP_KAI_ANNOTATION},
+    {LIST(NODE_OK ", " POD(",\"annotations\":{\"gpu-fraction\":\"0.5\","
+                           "\"gpu-fraction-num-devices\":\"0\"}",
+                           "") ", " POD_OK),
+     "annotations[\"gpu-fraction-num-devices\"]: pod ns1/p1: gpu-fraction-num-devices \"0\": must "
+     "be positive",
+     GF_SKIP_KAI_ANNOTATION},
+    {LIST(NODE_OK ", " POD(",\"annotations\":{\"gpu-fraction\":\"0.5\"}",
+                           ",\"resources\":{\"limits\":{\"nvidia.com/gpu\":\"1\"}}") ", " POD_OK),
+     "annotations[\"gpu-fraction\"]: pod ns1/p1: gpu-fraction together with a whole nvidia.com/gpu "
+     "limit",
+     GF_SKIP_KAI_ANNOTATION},
+    {LIST(NODE_OK ", {\"kind\":\"Pod\",\"metadata\":{\"name\":\"p\",\"namespace\":\"x\"},\"spec\":"
+                  "{\"nodeName\":\"ghost\"},\"status\":{\"phase\":\"Running\"}}, " POD_OK),
+     "items[1]: spec.nodeName: pod x/p is bound to node ghost, which is not in the input; pod "
+     "skipped",
+     GF_SKIP_NODE_MISSING},
+    {LIST(NODE_OK
+          ", {\"kind\":\"Node\",\"metadata\":{\"name\":\"c1\"}}, "
           "{\"kind\":\"Pod\",\"metadata\":{\"name\":\"p\",\"namespace\":\"x\",\"labels\":"
           "{\"runai-gpu-group\":\"g\"},\"annotations\":{\"gpu-fraction\":\"0.5\"}},\"spec\":"
-          "{\"nodeName\":\"c1\"},\"status\":{\"phase\":\"Running\"}}"),
-     "items[1]", "uses GPUs but its node c1 has none"},
-    {LIST(NODE_OK ", {\"kind\":\"Pod\",\"metadata\":{\"name\":\"r\",\"namespace\":"
-                  "\"kai-resource-reservation\",\"labels\":{\"runai-gpu-group\":\"g\"},"
-                  "\"annotations\":{\"run.ai/reserve_for_gpu_index\":\"7\"}},\"spec\":"
-                  "{\"nodeName\":\"n1\"},\"status\":{\"phase\":\"Running\"}}"),
-     "items[1]", "run.ai/reserve_for_gpu_index=7 but node n1 has 2 GPUs"},
+          "{\"nodeName\":\"c1\"},\"status\":{\"phase\":\"Running\"}}, " POD_OK),
+     "items[2]: spec.nodeName: pod x/p uses GPUs but its node c1 has none", GF_SKIP_NO_GPU_NODE},
 };
+
+/* A node label KAI cannot read is KAI's default, with a warning: no error. */
+static void test_odd_node_labels(void **state)
+{
+    (void)state;
+    gf_model m;
+    gf_model_init(&m);
+    gf_diags d;
+    gf_diags_init(&d);
+    gf_error err = {0};
+    const char *json = LIST(
+        "{\"kind\":\"Node\",\"metadata\":{\"name\":\"n\",\"labels\":{\"nvidia.com/gpu.memory\":"
+        "\"lots\",\"nvidia.com/gpu.count\":\"two\"}},\"status\":{\"allocatable\":"
+        "{\"nvidia.com/gpu\":\"2\"}}}");
+    assert_int_equal(gf_test_load_text(&m, &d, &err, json), GF_OK);
+    assert_int_equal(m.nodes.v[0].gpu_memory_mib, 100);
+    assert_int_equal(m.nodes.v[0].gpu_count, 2);
+    assert_true(gf_test_diag_has(&d, "items[0].metadata.labels[\"nvidia.com/gpu.memory\"]: node n: "
+                                     "GPU memory \"lots\" is not an integer; KAI counts 100 MiB"));
+    assert_true(gf_test_diag_has(&d, "items[0].metadata.labels[\"nvidia.com/gpu.count\"]: node n: "
+                                     "GPU count \"two\": not an integer; allocatable"));
+    gf_diags_free(&d);
+    gf_model_free(&m);
+}
+
+static void test_odd_object_skipped(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof skip_cases / sizeof skip_cases[0]; i++) {
+        gf_model m;
+        gf_model_init(&m);
+        gf_diags d;
+        gf_diags_init(&d);
+        gf_error err = {0};
+        gf_err rc = gf_test_load_text(&m, &d, &err, skip_cases[i].json);
+        if (rc != GF_OK) fail_msg("case %zu: rc=%d %s: %s", i, rc, err.where, err.msg);
+        size_t hits = 0;
+        for (size_t k = 0; k < d.msgs.n; k++)
+            hits += strstr(d.msgs.v[k], skip_cases[i].warning) != NULL;
+        if (hits != 1) {
+            for (size_t k = 0; k < d.msgs.n; k++)
+                print_message("  warning: %s\n", d.msgs.v[k]);
+            fail_msg("case %zu: %zu warnings like '%s'", i, hits, skip_cases[i].warning);
+        }
+        for (int r = 0; r < GF_SKIP_COUNT; r++)
+            assert_int_equal(m.skipped[r], r == (int)skip_cases[i].reason ? 1 : 0);
+        /* the odd pod is gone, the good one is there and placed */
+        assert_int_equal(gf_test_pod(&m, "ns1", "p1"), -1);
+        assert_int_equal(gf_test_pod(&m, "x", "p"), -1);
+        long ok = gf_test_pod(&m, "ns1", "ok");
+        assert_true(ok >= 0);
+        assert_int_equal(m.pods.v[ok].n_gpus, 1);
+        assert_true(m.finalized);
+        gf_diags_free(&d);
+        gf_model_free(&m);
+    }
+}
 
 static void test_bad_input(void **state)
 {
@@ -345,6 +431,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_single_object, setup, teardown),
         cmocka_unit_test_setup_teardown(test_duplicates_skipped, setup, teardown),
         cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_odd_object_skipped),
+        cmocka_unit_test(test_odd_node_labels),
         cmocka_unit_test_setup_teardown(test_files_missing_and_empty, setup, teardown),
         cmocka_unit_test(test_truncated_prefixes),
     };

@@ -35,7 +35,7 @@ static void help(FILE *f)
                "                             fits nowhere, and what each other node lacks\n"
                "      --timings              print load and planning time to stderr\n"
                "  -q, --quiet                do not print warnings\n"
-               "  -h, --help                 this text\n\n"
+               "  -h, --help                 this text\n\n" GF_CLI_KAI_HELP "\n"
                "exit codes: 0 success, 1 runtime failure, 2 usage or input error\n");
 }
 
@@ -201,6 +201,7 @@ int gf_cmd_consolidate(int argc, char **argv)
         {"timings", no_argument, NULL, OPT_TIMINGS},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
+        GF_CLI_KAI_OPTIONS,
         {NULL, 0, NULL, 0}};
     gf_consolidate_opts o;
     gf_consolidate_opts_default(&o);
@@ -209,7 +210,9 @@ int gf_cmd_consolidate(int argc, char **argv)
     const char *pool_name = NULL, *explain = NULL;
     int c, rc_usage = -1;
     optind = 1;
+    gf_cli_kai kai = {0};
     while (rc_usage < 0 && (c = getopt_long(argc, argv, "o:p:qh", opts, NULL)) != -1) {
+        if (gf_cli_kai_option(&kai, c, optarg)) continue;
         switch (c) {
         case 'o':
             if (!strcmp(optarg, "json") || !strcmp(optarg, "table")) {
@@ -295,6 +298,7 @@ int gf_cmd_consolidate(int argc, char **argv)
     gf_consolidation plan = {0};
     int exit_code = 0;
     double t0 = now_s(), c0 = cpu_s();
+    gf_cli_kai_names(&kai, NULL, &m.kai);
     gf_err rc = gf_snapshot_load_files(&m, argv + optind, argc - optind, &d, &err);
     double t1 = now_s(), c1 = cpu_s();
     if (!quiet) gf_cli_print_diags(&d, 20);

@@ -53,7 +53,7 @@ static void help(FILE *f)
             "                         newest sample\n"
             "  -o, --output FORMAT    table (default) or json\n"
             "  -q, --quiet            do not print warnings\n"
-            "  -h, --help             this text\n\n"
+            "  -h, --help             this text\n\n" GF_CLI_KAI_HELP "\n"
             "exit codes: 0 success (with or without findings), 1 runtime failure, 2 usage or\n"
             "input error\n");
 }
@@ -335,7 +335,10 @@ static void print_gpu(const gf_model *m, const gf_fair_state *st, const gf_fair_
             printf("    RESPONSE %s", gf_fair_action_name(resp->action));
             if (resp->action != GF_FAIR_ACT_REPORT) {
                 printf(" %s", pod_name(st, resp->pod, b, sizeof b));
-                if (resp->action == GF_FAIR_ACT_UPSIZE) printf(" to %.2f", resp->new_fraction);
+                if (resp->action == GF_FAIR_ACT_UPSIZE && resp->whole_gpu)
+                    printf(" to a whole GPU (nvidia.com/gpu: 1)");
+                else if (resp->action == GF_FAIR_ACT_UPSIZE)
+                    printf(" to %.2f", resp->new_fraction);
                 printf(" -> ");
                 print_target(m, &resp->to);
             }
@@ -414,7 +417,9 @@ static json_t *report_json(const gf_model *m, const gf_fair_state *st, const gf_
                                       gf_fair_action_name(resp->action), "pod",
                                       pod_json(st, resp->pod), "to", to, "apply", resp->apply,
                                       "rule", resp->rule, "reason", resp->reason, "rejected", rej);
-                if (resp->action == GF_FAIR_ACT_UPSIZE)
+                if (resp->action == GF_FAIR_ACT_UPSIZE && resp->whole_gpu)
+                    json_object_set_new(o, "whole_gpus", json_integer(1));
+                else if (resp->action == GF_FAIR_ACT_UPSIZE)
                     json_object_set_new(o, "new_fraction", json_real(resp->new_fraction));
                 json_array_append_new(resps, o);
             }
@@ -476,17 +481,23 @@ static gf_err find_gpu(const gf_model *m, const gf_fair_state *st, const char *s
 int gf_cmd_explain(int argc, char **argv)
 {
     enum { OPT_GPU = 256, OPT_NOW };
-    static const struct option opts[] = {
-        {"usage", required_argument, NULL, 'u'},   {"policy", required_argument, NULL, 'p'},
-        {"gpu", required_argument, NULL, OPT_GPU}, {"now", required_argument, NULL, OPT_NOW},
-        {"output", required_argument, NULL, 'o'},  {"quiet", no_argument, NULL, 'q'},
-        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"usage", required_argument, NULL, 'u'},
+                                         {"policy", required_argument, NULL, 'p'},
+                                         {"gpu", required_argument, NULL, OPT_GPU},
+                                         {"now", required_argument, NULL, OPT_NOW},
+                                         {"output", required_argument, NULL, 'o'},
+                                         {"quiet", no_argument, NULL, 'q'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         GF_CLI_KAI_OPTIONS,
+                                         {NULL, 0, NULL, 0}};
     GF_VEC(const char *) csvs = {0};
     const char *policy_path = NULL, *gpu_text = NULL, *now_text = NULL;
     bool json = false, quiet = false;
     int c, usage_rc = -1;
     optind = 1;
+    gf_cli_kai kai = {0};
     while (usage_rc < 0 && (c = getopt_long(argc, argv, "u:p:o:qh", opts, NULL)) != -1) {
+        if (gf_cli_kai_option(&kai, c, optarg)) continue;
         switch (c) {
         case 'u':
             gf_vec_push(&csvs, optarg);
@@ -561,8 +572,10 @@ int gf_cmd_explain(int argc, char **argv)
         if (gf_usage_parse_time(now_text, &now, why, sizeof why))
             rc = gf_error_set(&err, GF_EUSAGE, "--now", "'%s': %s", now_text, why);
     }
-    if (!rc) rc = gf_snapshot_load_files(&m, argv + optind, argc - optind, &d, &err);
+    /* the policy first: its kai: section names what the snapshot means */
     if (!rc && policy_path) rc = gf_policy_load_file(&pol, policy_path, &err);
+    gf_cli_kai_names(&kai, &pol.kai, &m.kai);
+    if (!rc) rc = gf_snapshot_load_files(&m, argv + optind, argc - optind, &d, &err);
     for (size_t i = 0; !rc && i < csvs.n; i++)
         rc = gf_usage_load_csv(&u, csvs.v[i], &err);
     gf_fair_policy fp = pol.fair_use;

@@ -24,7 +24,7 @@ static void help(FILE *f)
                "  -s, --summary        totals per pool and cluster only, no per-node lines\n"
                "  -p, --pool NAME      only this node pool\n"
                "  -q, --quiet          do not print warnings\n"
-               "  -h, --help           this text\n\n"
+               "  -h, --help           this text\n\n" GF_CLI_KAI_HELP "\n"
                "exit codes: 0 success, 1 runtime failure, 2 usage or input error\n");
 }
 
@@ -183,15 +183,20 @@ static json_t *model_json(const gf_model *m, uint32_t only_pool, bool summary)
 
 int gf_cmd_inspect(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"output", required_argument, NULL, 'o'}, {"summary", no_argument, NULL, 's'},
-        {"pool", required_argument, NULL, 'p'},   {"quiet", no_argument, NULL, 'q'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"output", required_argument, NULL, 'o'},
+                                         {"summary", no_argument, NULL, 's'},
+                                         {"pool", required_argument, NULL, 'p'},
+                                         {"quiet", no_argument, NULL, 'q'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         GF_CLI_KAI_OPTIONS,
+                                         {NULL, 0, NULL, 0}};
     bool json = false, summary = false, quiet = false;
     const char *pool_name = NULL;
     int c;
     optind = 1;
+    gf_cli_kai kai = {0};
     while ((c = getopt_long(argc, argv, "o:sp:qh", opts, NULL)) != -1) {
+        if (gf_cli_kai_option(&kai, c, optarg)) continue;
         switch (c) {
         case 'o':
             if (!strcmp(optarg, "json"))
@@ -231,6 +236,7 @@ int gf_cmd_inspect(int argc, char **argv)
     gf_diags d;
     gf_diags_init(&d);
     gf_error err = {0};
+    gf_cli_kai_names(&kai, NULL, &m.kai);
     gf_err rc = gf_snapshot_load_files(&m, argv + optind, argc - optind, &d, &err);
     if (!quiet) gf_cli_print_diags(&d, 20);
     int exit_code = 0;

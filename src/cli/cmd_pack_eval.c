@@ -28,7 +28,7 @@ static void help(FILE *f)
                "  --until X        stop when arrived GPU request >= X x capacity (default 1.3)\n"
                "  --at X           also report at X x capacity (default 1.0)\n"
                "  -q, --quiet      do not print warnings\n"
-               "  -h, --help       this text\n\n"
+               "  -h, --help       this text\n\n" GF_CLI_KAI_HELP "\n"
                "exit codes: 0 success, 1 runtime failure, 2 usage or input error\n");
 }
 
@@ -63,12 +63,15 @@ int gf_cmd_pack_eval(int argc, char **argv)
                                          {"at", required_argument, NULL, OPT_AT},
                                          {"quiet", no_argument, NULL, 'q'},
                                          {"help", no_argument, NULL, 'h'},
+                                         GF_CLI_KAI_OPTIONS,
                                          {NULL, 0, NULL, 0}};
     bool use[GF_SCORER_COUNT] = {true, true, true, true}, quiet = false;
     int seeds = 5, c;
     double until = 1.3, at = 1.0;
     optind = 1;
+    gf_cli_kai kai = {0};
     while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
+        if (gf_cli_kai_option(&kai, c, optarg)) continue;
         switch (c) {
         case OPT_SCORERS: {
             memset(use, 0, sizeof use);
@@ -124,6 +127,7 @@ int gf_cmd_pack_eval(int argc, char **argv)
     gf_diags_init(&d);
     gf_error err = {0};
     int exit_code = 0;
+    gf_cli_kai_names(&kai, NULL, &m.kai);
     gf_err rc = gf_snapshot_load_files(&m, argv + optind, argc - optind, &d, &err);
     if (!quiet) gf_cli_print_diags(&d, 20);
     double *ar = calloc((size_t)seeds, sizeof(double)), *ua = calloc((size_t)seeds, sizeof(double));

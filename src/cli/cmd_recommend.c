@@ -7,6 +7,7 @@
 #include "cli/commands.h"
 #include "decide/recommend.h"
 #include "io/history_sqlite.h"
+#include "io/kai_patch.h"
 #include "io/policy_yaml.h"
 #include "io/snapshot.h"
 #include "io/usage.h"
@@ -52,7 +53,7 @@ static void help(FILE *f)
             "                         (its pod template's gpu-fraction / gpu-memory annotation)\n"
             "  -a, --all              also list workloads to keep (table)\n"
             "  -q, --quiet            do not print warnings\n"
-            "  -h, --help             this text\n\n"
+            "  -h, --help             this text\n\n" GF_CLI_KAI_HELP "\n"
             "exit codes: 0 success, 1 runtime failure (history file, Prometheus), 2 usage or\n"
             "input error\n");
 }
@@ -89,15 +90,22 @@ static void value_text(const gf_recommendation *r, double v, char *buf, size_t n
     gf_recommend_value_text(r->in.unit, v, buf, n);
 }
 
+/* The recommended value: "nvidia.com/gpu: N" for a whole GPU, never a
+ * fraction of 1. */
+static void rec_text(const gf_recommendation *r, char *buf, size_t n)
+{
+    gf_recommend_target_text(r, buf, n);
+}
+
 static bool changes(const gf_recommendation *r)
 {
-    return r->action == GF_REC_UP || r->action == GF_REC_DOWN;
+    return r->action == GF_REC_UP || r->action == GF_REC_DOWN || r->action == GF_REC_WHOLE;
 }
 
 static void print_table(const gf_recommendations *recs, bool all)
 {
     double saved = 0;
-    size_t up = 0, down = 0;
+    size_t up = 0, down = 0, whole = 0;
     printf("%-44s %-12s %9s %11s %-8s %4s %9s  %s\n", "WORKLOAD", "UNIT", "CURRENT", "RECOMMENDED",
            "ACTION", "CONF", "GPU SAVED", "REASON");
     for (size_t i = 0; i < recs->n; i++) {
@@ -105,16 +113,18 @@ static void print_table(const gf_recommendations *recs, bool all)
         saved += r->gpus_saved;
         up += r->action == GF_REC_UP;
         down += r->action == GF_REC_DOWN;
+        whole += r->action == GF_REC_WHOLE;
         if (!all && !changes(r)) continue;
         char wl[300], cur[32], rec[32];
         snprintf(wl, sizeof wl, "%s/%s/%s", r->in.ns, r->in.kind, r->in.name);
         value_text(r, r->current, cur, sizeof cur);
-        value_text(r, r->recommended, rec, sizeof rec);
+        rec_text(r, rec, sizeof rec);
         printf("%-44s %-12s %9s %11s %-8s %4.2f %9.3f  %s\n", wl,
                r->in.unit == GF_SHARE_MEMORY ? "gpu-mem MiB" : "gpu-fraction", cur, rec,
                gf_rec_action_name(r->action), r->confidence, r->gpus_saved, r->reason);
     }
-    printf("%zu workloads: %zu upsize, %zu downsize; GPUs saved %.3f\n", recs->n, up, down, saved);
+    printf("%zu workloads: %zu upsize, %zu downsize, %zu to a whole GPU; GPUs saved %.3f\n",
+           recs->n, up, down, whole, saved);
 }
 
 static json_t *rec_json(const gf_recommendation *r)
@@ -130,6 +140,11 @@ static json_t *rec_json(const gf_recommendation *r)
         "recommended_fraction", r->recommended_fraction, "devices", (int)r->in.devices, "replicas",
         (int)r->in.replicas, "confidence", r->confidence, "gpus_saved", r->gpus_saved,
         "peak_memory_bytes", r->peak_memory_bytes, "reason", r->reason, "policy", r->policy);
+    if (r->action == GF_REC_WHOLE) {
+        /* not a share: whole GPUs per pod, the sharing annotations removed */
+        json_object_set_new(o, "recommended_unit", json_string(GF_RES_GPU));
+        json_object_set_new(o, "recommended", json_integer(r->in.devices));
+    }
     return o;
 }
 
@@ -165,22 +180,39 @@ static int print_patches(const gf_recommendations *recs)
         if (!changes(r)) continue;
         const char *res = resource(r->in.kind);
         if (!res) continue;
-        char val[32];
-        value_text(r, r->recommended, val, sizeof val);
-        /* JSON merge patch (RFC 7386) of the pod template's annotations */
-        json_t *patch = json_pack("{s:{s:{s:{s:{s:s}}}}}", "spec", "template", "metadata",
-                                  "annotations", unit_annotation(r), val);
+        char val[32], cur[32];
+        value_text(r, r->current, cur, sizeof cur);
+        json_t *patch;
+        const char *type = "merge";
+        if (r->action == GF_REC_WHOLE) {
+            /* one strategic merge patch (containers merge by name): the
+             * container's nvidia.com/gpu limit and no sharing annotation
+             * (io/kai_patch.h) */
+            snprintf(val, sizeof val, "%s: %u", GF_RES_GPU, r->in.devices);
+            patch =
+                gf_kai_whole_gpu_strategic(r->in.container, r->in.container_init, r->in.devices);
+            type = "strategic";
+            if (!patch) {
+                printf("# %s/%s/%s: %s %s -> whole GPU: the container is not known; patch it by "
+                       "hand\n",
+                       r->in.ns, r->in.kind, r->in.name, unit_annotation(r), cur);
+                continue;
+            }
+        } else {
+            value_text(r, r->recommended, val, sizeof val);
+            /* JSON merge patch (RFC 7386) of the pod template's annotations */
+            patch = json_pack("{s:{s:{s:{s:{s:s}}}}}", "spec", "template", "metadata",
+                              "annotations", unit_annotation(r), val);
+        }
         char *body = json_dumps(patch, JSON_COMPACT | JSON_SORT_KEYS);
         json_decref(patch);
-        char cur[32];
-        value_text(r, r->current, cur, sizeof cur);
         printf("# %s/%s/%s: %s %s -> %s (%s)\n", r->in.ns, r->in.kind, r->in.name,
                unit_annotation(r), cur, val, gf_rec_action_name(r->action));
         printf("kubectl patch %s ", res);
         shell_quote(stdout, r->in.name);
         printf(" -n ");
         shell_quote(stdout, r->in.ns);
-        printf(" --type merge -p ");
+        printf(" --type %s -p ", type);
         shell_quote(stdout, body ? body : "{}");
         putchar('\n');
         free(body);
@@ -224,6 +256,7 @@ int gf_cmd_recommend(int argc, char **argv)
                                          {"all", no_argument, NULL, 'a'},
                                          {"quiet", no_argument, NULL, 'q'},
                                          {"help", no_argument, NULL, 'h'},
+                                         GF_CLI_KAI_OPTIONS,
                                          {NULL, 0, NULL, 0}};
     GF_VEC(const char *) csvs = {0}, proms = {0};
     const char *policy_path = NULL, *history_path = NULL, *prom_url = NULL, *now_text = NULL;
@@ -231,7 +264,9 @@ int gf_cmd_recommend(int argc, char **argv)
     bool json = false, patches = false, all = false, quiet = false;
     int c, usage_rc = -1;
     optind = 1;
+    gf_cli_kai kai = {0};
     while (usage_rc < 0 && (c = getopt_long(argc, argv, "u:p:o:aqh", opts, NULL)) != -1) {
+        if (gf_cli_kai_option(&kai, c, optarg)) continue;
         switch (c) {
         case 'u':
             gf_vec_push(&csvs, optarg);
@@ -316,8 +351,10 @@ int gf_cmd_recommend(int argc, char **argv)
         if (gf_usage_parse_time(now_text, &now, why, sizeof why))
             rc = gf_error_set(&err, GF_EUSAGE, "--now", "'%s': %s", now_text, why);
     }
-    if (!rc) rc = gf_snapshot_load_files(&m, argv + optind, argc - optind, &d, &err);
+    /* the policy first: its kai: section names what the snapshot means */
     if (!rc && policy_path) rc = gf_policy_load_file(&pol, policy_path, &err);
+    gf_cli_kai_names(&kai, &pol.kai, &m.kai);
+    if (!rc) rc = gf_snapshot_load_files(&m, argv + optind, argc - optind, &d, &err);
     if (!rc && history_path) {
         struct stat st;
         if (stat(history_path, &st) == 0) rc = gf_history_load(&h, history_path, &err);

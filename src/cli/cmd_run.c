@@ -82,7 +82,7 @@ static void help(FILE *f)
         ";\n"
         "                          port 0: a free one; \"off\": none)\n"
         "  -1, --once              one iteration, then exit (with its exit code)\n"
-        "  -h, --help              this text\n\n"
+        "  -h, --help              this text\n\n" GF_CLI_KAI_HELP "\n"
         "exit codes: 0 success (stopped by SIGTERM/SIGINT, or --once without failed writes);\n"
         "1 runtime failure (cluster unreachable, a failed write with --once); 2 usage or input\n"
         "error (bad option, policy or kubeconfig)\n");
@@ -306,6 +306,7 @@ int gf_cmd_run(int argc, char **argv)
         {"listen", required_argument, NULL, OPT_LISTEN},
         {"once", no_argument, NULL, '1'},
         {"help", no_argument, NULL, 'h'},
+        GF_CLI_KAI_OPTIONS,
         {NULL, 0, NULL, 0}};
     const char *kubeconfig = NULL, *context = NULL, *prom = NULL, *policy_path = NULL;
     const char *history_path = NULL, *lease_name = DEFAULT_LEASE, *lease_ns = NULL;
@@ -318,7 +319,9 @@ int gf_cmd_run(int argc, char **argv)
     gf_ctl_config_default(&cfg);
     int c, usage_rc = -1;
     optind = 1;
+    gf_cli_kai kai = {0};
     while (usage_rc < 0 && (c = getopt_long(argc, argv, "p:1h", opts, NULL)) != -1) {
+        if (gf_cli_kai_option(&kai, c, optarg)) continue;
         bool ok = true;
         switch (c) {
         case OPT_KUBECONFIG:
@@ -435,6 +438,8 @@ int gf_cmd_run(int argc, char **argv)
     gf_ctl_init(&r.ctl, &cfg, &pol, &h);
     gf_err rc = GF_OK;
     if (policy_path && (rc = gf_policy_load_file(&pol, policy_path, &err))) goto out;
+    /* flags over the policy's kai: section; the loop reads them from the policy */
+    gf_cli_kai_names(&kai, &pol.kai, &pol.kai);
     if ((rc = gf_kube_config_auto(&kc, kubeconfig, context, &err))) goto out;
     if ((rc = gf_kube_new(&k, &kc, NULL, &err))) goto out;
     load_history(&h, history_path);

@@ -73,7 +73,7 @@ static void help(FILE *f)
             "                         policy's fairUse.mode\n"
             "  -o, --output FORMAT    table (default) or json\n"
             "  -q, --quiet            no progress bar, no warnings\n"
-            "  -h, --help             this text\n\n"
+            "  -h, --help             this text\n\n" GF_CLI_KAI_HELP "\n"
             "A progress bar goes to standard error when it is a terminal.\n"
             "exit codes: 0 success, 1 runtime failure, 2 usage or input error\n");
 }
@@ -302,6 +302,7 @@ int gf_cmd_simulate(int argc, char **argv)
                                          {"output", required_argument, NULL, 'o'},
                                          {"quiet", no_argument, NULL, 'q'},
                                          {"help", no_argument, NULL, 'h'},
+                                         GF_CLI_KAI_OPTIONS,
                                          {NULL, 0, NULL, 0}};
     GF_VEC(char *) clusters = {0};
     const char *demand = "builtin", *policy_path = NULL, *report_path = NULL;
@@ -313,7 +314,9 @@ int gf_cmd_simulate(int argc, char **argv)
     gf_sim_fair fair_use = GF_SIM_FAIR_POLICY;
     int c, usage_rc = -1;
     optind = 1;
+    gf_cli_kai kai = {0};
     while (usage_rc < 0 && (c = getopt_long(argc, argv, "c:n:d:p:s:r:o:qh", opts, NULL)) != -1) {
+        if (gf_cli_kai_option(&kai, c, optarg)) continue;
         switch (c) {
         case 'c':
             gf_vec_push(&clusters, optarg);
@@ -458,6 +461,7 @@ int gf_cmd_simulate(int argc, char **argv)
     memset(&rep, 0, sizeof rep);
     char cluster_desc[600];
     if (!rc && policy_path) rc = gf_policy_load_file(&pol, policy_path, &err);
+    gf_cli_kai_names(&kai, &pol.kai, &m.kai);
     if (!rc && clusters.n) {
         rc = gf_snapshot_load_files(&m, clusters.v, (int)clusters.n, &d, &err);
         snprintf(cluster_desc, sizeof cluster_desc, "%s%s", clusters.v[0],

@@ -36,6 +36,25 @@ static void usage(FILE *f)
                "exit codes: 0 success, 1 runtime failure, 2 usage or input error\n");
 }
 
+bool gf_cli_kai_option(gf_cli_kai *k, int c, const char *arg)
+{
+    if (c < GF_CLI_OPT_SCHEDULER_NAME || c > GF_CLI_OPT_RESERVATION_APP) return false;
+    k->set[c - GF_CLI_OPT_SCHEDULER_NAME] = arg;
+    return true;
+}
+
+void gf_cli_kai_names(const gf_cli_kai *k, const gf_kai_names *base, gf_kai_names *out)
+{
+    if (base)
+        *out = *base;
+    else
+        gf_kai_names_default(out);
+    const char **dst[] = {&out->scheduler_name, &out->queue_label, &out->node_pool_label,
+                          &out->reservation_ns, &out->reservation_app};
+    for (int i = 0; i < 5; i++)
+        if (k->set[i]) *dst[i] = k->set[i];
+}
+
 void gf_cli_print_diags(const struct gf_diags *d, unsigned limit)
 {
     for (size_t i = 0; i < d->msgs.n && i < limit; i++)

@@ -315,7 +315,7 @@ static void rec_head(const gf_recommendation *r, char *buf, size_t n)
 {
     char cur[32], rec[32];
     gf_recommend_value_text(r->in.unit, r->current, cur, sizeof cur);
-    gf_recommend_value_text(r->in.unit, r->recommended, rec, sizeof rec);
+    gf_recommend_target_text(r, rec, sizeof rec);
     snprintf(buf, n, "%s %s -> %s (%s", gf_recommend_unit_annotation(r->in.unit), cur, rec,
              gf_rec_action_name(r->action));
 }
@@ -381,8 +381,22 @@ static void push(cands *cs, const cand *c)
 }
 
 /* RESIZE candidate for workload wi from `from` to value v (in unit). */
+/* The container of workload wi that holds its share (its first sharing
+ * pod's), for a whole-GPU patch. */
+static const gf_pod *share_pod(const gf_model *m, uint32_t wi)
+{
+    for (size_t i = 0; i < m->pods.n; i++) {
+        const gf_pod *p = &m->pods.v[i];
+        if (p->share != GF_SHARE_NONE && !p->is_reservation && top_index(m, p) == wi) return p;
+    }
+    return NULL;
+}
+
+/* RESIZE candidate for workload wi from `from` to value v (in unit); whole
+ * > 0: to that many whole GPUs per pod instead. A gpu-fraction KAI would
+ * refuse is never proposed (gpu_request_validator.go: 0 < f < 1). */
 static void resize_cand(cands *cs, const gf_model *m, const gf_ctl_meta *meta, double now,
-                        uint32_t wi, gf_share_kind unit, double current, double v,
+                        uint32_t wi, gf_share_kind unit, double current, double v, uint32_t whole,
                         gf_ctl_reason reason, int prio, const char *why)
 {
     cand c;
@@ -395,9 +409,18 @@ static void resize_cand(cands *cs, const gf_model *m, const gf_ctl_meta *meta, d
         gf_textf(c.a.from, sizeof c.a.from, "%s", tv);
     else
         gf_recommend_value_text(unit, current, c.a.from, sizeof c.a.from);
-    gf_recommend_value_text(unit, v, c.a.to, sizeof c.a.to);
+    if (!whole && unit == GF_SHARE_FRACTION && !gf_kai_fraction_ok(v)) whole = 1;
+    if (whole) {
+        const gf_pod *sp = share_pod(m, wi);
+        c.a.whole_gpus = whole;
+        c.a.container = sp ? sp->gpu_container : NULL;
+        c.a.container_init = sp && sp->gpu_container_init;
+        gf_textf(c.a.to, sizeof c.a.to, "%s: %u", GF_RES_GPU, whole);
+    } else {
+        gf_recommend_value_text(unit, v, c.a.to, sizeof c.a.to);
+    }
     if (!strcmp(c.a.from, c.a.to)) return; /* the template says so already */
-    bool up = v > current;
+    bool up = whole || v > current;
     gf_ctl_format_last_change(floor(now), c.a.unit_key, c.a.from, c.a.to,
                               gf_ctl_reason_name(reason), why, c.a.last_change,
                               sizeof c.a.last_change);
@@ -426,7 +449,7 @@ static void recommend_cand(cands *cs, const gf_model *m, const gf_ctl_meta *meta
     gf_textf(c.a.recommendation, sizeof c.a.recommendation, "%s, confidence %.2f): %s", head,
              r->confidence, r->reason);
     gf_recommend_value_text(r->in.unit, r->current, c.a.from, sizeof c.a.from);
-    gf_recommend_value_text(r->in.unit, r->recommended, c.a.to, sizeof c.a.to);
+    gf_recommend_target_text(r, c.a.to, sizeof c.a.to);
     gf_textf(c.a.event_reason, sizeof c.a.event_reason, "GPUAllocationRecommended");
     const gf_workload *w = &m->workloads.v[wi];
     gf_textf(c.a.message, sizeof c.a.message, "recommend %s/%s/%s %s %s -> %s (%s): %s", w->ns,
@@ -466,12 +489,13 @@ static void rightsizing(cands *cs, const gf_ctl_input *in, const winfo *wi,
         gf_mode mode = x->resolved ? x->dec.rule.mode : GF_MODE_OFF;
         if (mode == GF_MODE_OFF || r->action == GF_REC_OFF) continue; /* never touched */
         const char *have = in->meta && in->meta->w ? in->meta->w[w].recommendation : NULL;
-        bool change = r->action == GF_REC_UP || r->action == GF_REC_DOWN;
+        bool change =
+            r->action == GF_REC_UP || r->action == GF_REC_DOWN || r->action == GF_REC_WHOLE;
         if (change && mode == GF_MODE_AUTO) {
-            bool up = r->action == GF_REC_UP;
+            bool up = r->action != GF_REC_DOWN;
             resize_cand(cs, m, in->meta, in->now, (uint32_t)w, r->in.unit, r->current,
-                        r->recommended, up ? GF_CTL_R_UPSIZE : GF_CTL_R_DOWNSIZE, up ? 1 : 3,
-                        r->reason);
+                        r->recommended, r->action == GF_REC_WHOLE ? r->in.devices : 0,
+                        up ? GF_CTL_R_UPSIZE : GF_CTL_R_DOWNSIZE, up ? 1 : 3, r->reason);
         } else if (change) {
             char head[200];
             rec_head(r, head, sizeof head);
@@ -574,8 +598,11 @@ static gf_err fair_use(cands *cs, const gf_ctl_config *cfg, const gf_ctl_input *
             const gf_pod *p = &m->pods.v[changed];
             uint32_t w = top_index(m, p);
             double v = resp->new_fraction, cur = p->gpu_fraction;
+            /* above the workload's largest fraction: a whole GPU per device */
+            double maxf = wi[w].resolved ? wi[w].dec.rule.max_fraction : GF_FAIR_MAX_FRACTION;
+            uint32_t whole = resp->whole_gpu || v > maxf + 1e-9 ? p->gpu_devices : 0;
             gf_share_kind unit = p->share == GF_SHARE_MEMORY ? GF_SHARE_MEMORY : GF_SHARE_FRACTION;
-            if (unit == GF_SHARE_MEMORY) {
+            if (unit == GF_SHARE_MEMORY && !whole) {
                 int64_t gmib = p->node != GF_NONE ? m->nodes.v[p->node].gpu_memory_mib : 0;
                 int64_t step = wi[w].resolved ? wi[w].dec.rule.memory_step_mib : 256;
                 if (gmib <= 0 || step <= 0) continue;
@@ -584,7 +611,7 @@ static gf_err fair_use(cands *cs, const gf_ctl_config *cfg, const gf_ctl_input *
             }
             char why[700];
             snprintf(why, sizeof why, "%s; %s", f->signal, resp->reason);
-            resize_cand(cs, m, in->meta, in->now, w, unit, cur, v, reason, prio, why);
+            resize_cand(cs, m, in->meta, in->now, w, unit, cur, v, whole, reason, prio, why);
             continue;
         }
         if (resp->apply && resp->action == GF_FAIR_ACT_MOVE && changed < m->pods.n) {
@@ -1058,7 +1085,11 @@ gf_err gf_ctl_step(gf_ctl *c, const gf_ctl_backend *b, double now, gf_diags *log
     gf_model_init(&c->model);
     c->have_model = false;
     gf_ctl_meta meta = {0};
+    /* KAI's configurable names (policy kai: section) before anything is read */
+    if (c->policy) c->model.kai = c->policy->kai;
     gf_err rc = b->snapshot(b->ctx, &c->model, &meta, log, err);
+    for (int r = 0; r < GF_SKIP_COUNT; r++)
+        c->stats.objects_skipped[r] += c->model.skipped[r];
     if (rc) {
         c->stats.api_errors[GF_CTL_OP_SNAPSHOT]++;
         c->stats.steps_failed++;

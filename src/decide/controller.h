@@ -212,9 +212,17 @@ typedef struct gf_ctl_action {
     const char *expect_last_change; /* gpufrac.io/last-change as seen (NULL: none): a retry
                                        after 409 gives up when it changed */
     const char *unit_key;           /* "gpu-fraction" or "gpu-memory" */
-    char from[24], to[24];          /* the annotation's value before / after ("" from: unset) */
-    char last_change[512];          /* RESIZE: the gpufrac.io/last-change value to write */
-    char recommendation[512];       /* RECOMMEND: the value to write, "" = remove */
+    char from[24], to[24];          /* the annotation's value before / after ("" from: unset);
+                                       whole GPU: to is "nvidia.com/gpu: N" */
+    /* RESIZE to whole GPUs (more than maxFraction is needed; KAI refuses
+     * gpu-fraction 1): N nvidia.com/gpu in the limits of this container of
+     * the template, every sharing annotation removed, in one patch
+     * (io/kai_patch.h); 0 for a share resize */
+    uint32_t whole_gpus;
+    const char *container; /* the share's container (NULL: the first); borrowed from the model */
+    bool container_init;
+    char last_change[512];    /* RESIZE: the gpufrac.io/last-change value to write */
+    char recommendation[512]; /* RECOMMEND: the value to write, "" = remove */
     /* the Event (event_reason "" = none) and the log line */
     bool warning;
     char event_reason[48]; /* UpperCamelCase */
@@ -374,6 +382,9 @@ typedef struct gf_ctl_stats {
     uint64_t api_errors[GF_CTL_OP_COUNT];
     uint64_t steps_ok, steps_failed, steps_stale;
     uint64_t samples_ingested;
+    /* objects a snapshot left out (gf_model.skipped), summed over the steps:
+     * one odd pod counts once per step it is seen in */
+    uint64_t objects_skipped[GF_SKIP_COUNT];
     double last_step_s;    /* duration of the last step (seconds) */
     double last_success_t; /* unix time of the last successful step; 0: none */
     double staleness_s;    /* of the last step; INFINITY before usage */

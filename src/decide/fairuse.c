@@ -642,6 +642,8 @@ static bool try_option(respond_ctx *c, const gf_fair_finding *f, const option *o
         if (f->kind == GF_FAIR_COMPUTE_HOG) need = fmax(need, gf_fair_need_sm(sp));
         double want = need * (1.0 + c->fp->memory_overrun_margin);
         double nf = round_up_step(want);
+        bool whole = nf > GF_FAIR_MAX_FRACTION + EPS; /* KAI refuses gpu-fraction 1 */
+        if (whole) nf = 1.0;
         if (nf <= sp->fraction + EPS)
             return gf_textf(why, n, "a larger fraction than %.2f would not be a change (need %.2f)",
                             sp->fraction, need),
@@ -657,14 +659,18 @@ static bool try_option(respond_ctx *c, const gf_fair_finding *f, const option *o
         resp->action = GF_FAIR_ACT_UPSIZE;
         resp->pod = o->pod;
         resp->new_fraction = nf;
+        resp->whole_gpu = whole;
         char unit[96] = "";
-        if (old->share == GF_SHARE_MEMORY && total > 0)
+        if (whole)
+            gf_textf(unit, sizeof unit, " (a whole GPU, nvidia.com/gpu: 1, above %.2f)",
+                     GF_FAIR_MAX_FRACTION);
+        else if (old->share == GF_SHARE_MEMORY && total > 0)
             gf_textf(unit, sizeof unit, " (gpu-memory %.0f MiB)", ceil(nf * total / GF_FAIR_MIB));
         gf_textf(resp->reason, sizeof resp->reason,
                  "upsize %s from %.2f to %.2f%s (need %.2f of the GPU + %.0f%% margin, rounded "
                  "up to %.2f%s); the new pod goes to %s",
                  who, sp->fraction, nf, unit, need, 100.0 * c->fp->memory_overrun_margin,
-                 GF_FAIR_FRACTION_STEP, want > 1.0 ? ", capped at a whole GPU" : "", where);
+                 GF_FAIR_FRACTION_STEP, whole ? ", a whole GPU" : "", where);
         return true;
     }
     char where[400];

@@ -63,7 +63,10 @@
  *     when it holds both), and that GPU's actual use must stay within 1.0
  *     (decide/rebalance.h). New fraction = need x (1 + memoryOverrunMargin),
  *     need = memory used (and, for a compute hog, its SM need), rounded up
- *     to GF_FAIR_FRACTION_STEP, at most 1.
+ *     to GF_FAIR_FRACTION_STEP; above GF_FAIR_MAX_FRACTION a whole GPU
+ *     (whole_gpu: nvidia.com/gpu, sharing annotations removed), never a
+ *     gpu-fraction of 1, which KAI's webhook refuses
+ *     (pkg/binder/plugins/gpusharing/gpu-request/gpu_request_validator.go).
  *   - move-victim: the same search for a victim (a quieter GPU).
  *   - over-committed GPUs: the least disruptive relieving move
  *     (gf_rebalance_relieve).
@@ -103,6 +106,9 @@
 /* Upsized fractions are rounded up to a multiple of this (the rightsizing
  * default step). */
 #define GF_FAIR_FRACTION_STEP 0.05
+/* The largest fraction an upsize writes (the rightsizing default
+ * bounds.maxFraction); more is a whole GPU. */
+#define GF_FAIR_MAX_FRACTION 0.95
 
 /* SM time if fair shares were enforced (MPS active-thread limits, HAMi core
  * limits; KAI itself does not): progressive filling, each pod weighted by
@@ -166,7 +172,8 @@ typedef struct gf_fair_response {
     uint32_t finding; /* index into report.findings */
     gf_fair_action action;
     uint32_t pod;              /* state.pods index of the pod that changes; GF_NONE for report */
-    double new_fraction;       /* upsize: the new gpu-fraction */
+    double new_fraction;       /* upsize: the new gpu-fraction; 1 with whole_gpu */
+    bool whole_gpu;            /* upsize: to a whole GPU (nvidia.com/gpu), not a share */
     gf_placement to;           /* upsize / move: where the new pod goes (model indices) */
     bool apply;                /* mode act and within the limits: carry it out */
     char rule[200];            /* the rule that chose the action */

@@ -76,7 +76,7 @@ void gf_rightsize_rule_defaults(gf_rightsize_rule *r)
         .min_change = 0.05,
         .max_down_step = 0.25,
         .min_fraction = 0.05,
-        .max_fraction = 1.0,
+        .max_fraction = 0.95, /* above it a whole GPU: KAI refuses gpu-fraction 1 */
         .step = 0.05,
         .memory_step_mib = 256,
         .compute_aware = false,
@@ -200,6 +200,13 @@ gf_err gf_rightsize_rule_validate(const gf_rightsize_rule *r, gf_rule_problem *p
                        r->min_change, r->max_down_step);
     if ((rc = check_num(pb, GF_RF_MIN_FRACTION, r->min_fraction, 0, true, 1))) return rc;
     if ((rc = check_num(pb, GF_RF_MAX_FRACTION, r->max_fraction, 0, true, 1))) return rc;
+    /* pkg/binder/plugins/gpusharing/gpu-request/gpu_request_validator.go:
+     * the webhook refuses gpu-fraction 1 and more */
+    if (!gf_kai_fraction_ok(r->max_fraction))
+        return problem(pb, GF_RF_MAX_FRACTION, 0,
+                       "must be below 1, got %g (KAI refuses gpu-fraction 1; above maxFraction "
+                       "gpufrac recommends a whole GPU, nvidia.com/gpu: 1)",
+                       r->max_fraction);
     if (r->min_fraction > r->max_fraction)
         return problem(pb, GF_RF_MIN_FRACTION, GF_RF_BIT(GF_RF_MAX_FRACTION),
                        "bounds.minFraction %g is above bounds.maxFraction %g", r->min_fraction,
@@ -347,6 +354,7 @@ void gf_policy_init(gf_policy *p)
     gf_arena_init(&p->arena);
     gf_rightsize_rule_defaults(&p->defaults);
     gf_fair_policy_defaults(&p->fair_use);
+    gf_kai_names_default(&p->kai);
 }
 
 void gf_policy_free(gf_policy *p)

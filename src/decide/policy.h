@@ -129,7 +129,8 @@ typedef struct gf_rule_problem {
 } gf_rule_problem;
 
 /* Checks ranges (headroom and margin 0..10, trigger, percentile and fractions
- * in (0, 1], minFraction <= maxFraction, windows > 0, durations at most 365
+ * in (0, 1], maxFraction below 1 (KAI refuses gpu-fraction 1), minFraction
+ * <= maxFraction, windows > 0, durations at most 365
  * days, ...) and consistency (minChange <= maxStep, or no downsize could
  * happen). Returns GF_OK, or GF_EINPUT with *pb (may be NULL) filled for the
  * first problem in field order. */
@@ -237,6 +238,10 @@ typedef struct gf_policy {
     gf_rightsize_rule defaults;    /* built-in defaults with the file's defaults applied */
     GF_VEC(gf_policy_rule) rules;  /* in file order; the first match wins */
     gf_fair_policy fair_use;       /* the fairUse section (built-in defaults when absent) */
+    /* the kai section: KAI's configurable names (KAI's defaults when absent;
+     * strings in the arena). Whoever loads a snapshot under this policy sets
+     * gf_model.kai from it first. */
+    gf_kai_names kai;
 } gf_policy;
 
 /* The built-in policy: defaults, no rules, opt-out, fair use defaults. */

@@ -12,8 +12,8 @@
 
 const char *gf_rec_action_name(gf_rec_action a)
 {
-    static const char *names[] = {"keep", "upsize", "downsize", "no-data", "off"};
-    return (unsigned)a < 5 ? names[a] : "?";
+    static const char *names[] = {"keep", "upsize", "downsize", "no-data", "off", "whole-gpu"};
+    return (unsigned)a < 6 ? names[a] : "?";
 }
 
 const char *gf_recommend_key(const char *ns, const char *kind, const char *name, char *buf,
@@ -34,6 +34,14 @@ void gf_recommend_value_text(gf_share_kind unit, double v, char *buf, size_t n)
         snprintf(buf, n, "%.0f", v);
     else
         snprintf(buf, n, "%g", v);
+}
+
+void gf_recommend_target_text(const gf_recommendation *r, char *buf, size_t n)
+{
+    if (r->action == GF_REC_WHOLE)
+        snprintf(buf, n, "%s: %u", GF_RES_GPU, r->in.devices ? r->in.devices : 1);
+    else
+        gf_recommend_value_text(r->in.unit, r->recommended, buf, n);
 }
 
 /* --- units ------------------------------------------------------------------- */
@@ -62,8 +70,11 @@ static double quantise(const unit_ctx *u, double frac, double *value)
     }
     frac = ceil(frac / r->step - 1e-9) * r->step;
     if (frac > r->max_fraction) frac = r->max_fraction;
-    if (frac > 1.0) frac = 1.0;
     frac = round(frac * 1e6) / 1e6; /* 0.35000000000000003 -> 0.35 */
+    /* never a gpu-fraction KAI refuses (gpu_request_validator.go: 0 < f < 1),
+     * whatever the step's rounding made of maxFraction */
+    while (!gf_kai_fraction_ok(frac) && frac >= 1.0)
+        frac = round((frac - r->step) * 1e6) / 1e6;
     *value = frac;
     return frac;
 }
@@ -107,6 +118,19 @@ static void set_result(const unit_ctx *u, gf_recommendation *out, gf_rec_action 
     out->action = a;
     out->recommended_fraction = q;
     out->recommended = value;
+}
+
+/* More than maxFraction is needed: one whole GPU per device. */
+static void set_whole(const gf_rightsize_rule *rule, gf_recommendation *out, double need)
+{
+    out->action = GF_REC_WHOLE;
+    out->recommended = 1.0;
+    out->recommended_fraction = 1.0;
+    size_t l = strlen(out->reason);
+    snprintf(out->reason + l, sizeof out->reason - l,
+             "; above maxFraction %.2f (%.3f needed): a whole GPU (%s: %u in the container's "
+             "limits, sharing annotations removed)",
+             rule->max_fraction, need, "nvidia.com/gpu", out->in.devices);
 }
 
 static void keep(gf_recommendation *out)
@@ -215,13 +239,10 @@ gf_err gf_recommend_one(const gf_rightsize_rule *rule, const gf_rec_input *in,
         if (n > 0 && (size_t)n < sizeof out->reason)
             snprintf(out->reason + n, sizeof out->reason - (size_t)n,
                      "; needs %.3f of a GPU with headroom and margin", need);
-        if (out->recommended_fraction <= cur + 1e-9) { /* already at the bound */
+        if (need > rule->max_fraction + 1e-9)
+            set_whole(rule, out, need);
+        else if (out->recommended_fraction <= cur + 1e-9) /* rounding keeps it */
             keep(out);
-            size_t l = strlen(out->reason);
-            snprintf(out->reason + l, sizeof out->reason - l,
-                     "; already at maxFraction %.2f: consider a whole GPU (nvidia.com/gpu)",
-                     rule->max_fraction);
-        }
         out->gpus_saved = (cur - out->recommended_fraction) * in->devices * in->replicas;
         return GF_OK;
     }
@@ -319,6 +340,8 @@ gf_err gf_recommend_model(const gf_model *m, const gf_history *h, const gf_polic
             g->in.kind = w->kind;
             g->in.name = w->name;
             g->in.unit = pod->share;
+            g->in.container = pod->gpu_container;
+            g->in.container_init = pod->gpu_container_init;
         }
         /* pods of one workload may differ mid-rollout: size for the largest */
         if (pod->share == GF_SHARE_FRACTION && pod->gpu_fraction > g->in.fraction)
@@ -326,7 +349,9 @@ gf_err gf_recommend_model(const gf_model *m, const gf_history *h, const gf_polic
         if (pod->share == GF_SHARE_MEMORY && pod->gpu_memory_mib > g->in.memory_mib)
             g->in.memory_mib = pod->gpu_memory_mib;
         if (pod->gpu_devices > g->in.devices) g->in.devices = pod->gpu_devices;
-        if (pod->node != GF_NONE) {
+        /* sizing needs the GPU's real memory: a node without the label, where
+         * KAI counts 100 MiB per GPU, says nothing about it */
+        if (pod->node != GF_NONE && m->nodes.v[pod->node].gpu_memory_from_label) {
             int64_t mem = m->nodes.v[pod->node].gpu_memory_mib;
             if (mem > 0 && (g->in.gpu_memory_mib == 0 || mem < g->in.gpu_memory_mib))
                 g->in.gpu_memory_mib = mem;
@@ -355,7 +380,8 @@ gf_err gf_recommend_model(const gf_model *m, const gf_history *h, const gf_polic
             r.action = dec.rule.mode == GF_MODE_OFF ? GF_REC_OFF : GF_REC_NODATA;
             r.current = g->in.unit == GF_SHARE_MEMORY ? (double)g->in.memory_mib : g->in.fraction;
             r.recommended = r.current;
-            snprintf(r.reason, sizeof r.reason, "no pod is bound to a node with known GPU memory");
+            snprintf(r.reason, sizeof r.reason,
+                     "no pod is bound to a node with an nvidia.com/gpu.memory label");
         } else {
             rc = gf_recommend_one(&dec.rule, &g->in, h ? gf_history_find(h, key) : NULL, now, &r,
                                   err);

@@ -28,7 +28,13 @@
  *     8 days) x (1 + memoryMargin), whatever the rule;
  *   - bounds: minFraction..maxFraction (for gpu-memory workloads converted
  *     with the GPU's memory), fractions rounded up to step, MiB up to
- *     memoryStepMiB.
+ *     memoryStepMiB;
+ *   - a workload that needs more than maxFraction (default 0.95; always
+ *     below 1) gets a whole GPU: action whole-gpu, nvidia.com/gpu: devices in
+ *     its container's limits and the sharing annotations removed. KAI's
+ *     admission webhook refuses gpu-fraction 1 and more
+ *     (pkg/binder/plugins/gpusharing/gpu-request/gpu_request_validator.go),
+ *     so no recommendation is ever a fraction of 1 or more.
  * Each recommendation says which rule fired with which figures, a confidence
  * (VPA's: history span over the minimum history, 0..1) and the GPUs saved
  * (per device change x devices x replicas).
@@ -51,8 +57,11 @@ typedef struct gf_rec_input {
     double fraction;        /* current gpu-fraction (unit FRACTION) */
     int64_t memory_mib;     /* current gpu-memory (unit MEMORY) */
     uint32_t devices;       /* gpu-fraction-num-devices, >= 1 */
-    int64_t gpu_memory_mib; /* memory of one of its GPUs (the smallest among its nodes) */
+    int64_t gpu_memory_mib; /* memory of one of its GPUs (the smallest among its nodes
+                               with an nvidia.com/gpu.memory label) */
     uint32_t replicas;      /* active pods holding the allocation */
+    const char *container;  /* the container that gets the share (gf_pod.gpu_container) */
+    bool container_init;    /* it is an init container */
 } gf_rec_input;
 
 typedef enum gf_rec_action {
@@ -60,17 +69,19 @@ typedef enum gf_rec_action {
     GF_REC_UP,     /* upsize */
     GF_REC_DOWN,   /* downsize */
     GF_REC_NODATA, /* no usage samples yet */
-    GF_REC_OFF     /* the policy leaves this workload alone */
+    GF_REC_OFF,    /* the policy leaves this workload alone */
+    GF_REC_WHOLE   /* needs more than maxFraction: a whole GPU per device, no sharing */
 } gf_rec_action;
 
-/* "keep", "upsize", "downsize", "no-data", "off". */
+/* "keep", "upsize", "downsize", "no-data", "off", "whole-gpu". */
 const char *gf_rec_action_name(gf_rec_action a);
 
 typedef struct gf_recommendation {
     gf_rec_input in;
     gf_rec_action action;
     gf_mode mode;            /* recommend: report; auto: the controller applies it */
-    double recommended;      /* per device: fraction, or MiB for gpu-memory workloads */
+    double recommended;      /* per device: fraction, or MiB for gpu-memory workloads;
+                                whole-gpu: 1 (one whole GPU per device) */
     double current;          /* the same unit */
     double current_fraction; /* both as fractions of one GPU */
     double recommended_fraction;
@@ -98,6 +109,10 @@ void gf_recommend_value_text(gf_share_kind unit, double v, char *buf, size_t n);
  * gpu-memory). The simulator's clairvoyant baselines round with it. */
 double gf_recommend_quantise(const gf_rightsize_rule *rule, gf_share_kind unit,
                              int64_t gpu_memory_mib, double need, double *value);
+
+/* What r recommends as text: the annotation value ("0.35", "8192"), or
+ * "nvidia.com/gpu: N" for whole-gpu (never a gpu-fraction of 1). */
+void gf_recommend_target_text(const gf_recommendation *r, char *buf, size_t n);
 
 /* One workload. s may be NULL (no history). GF_EINPUT for an input that
  * makes no sense (no unit, no GPU memory for a conversion, devices 0). */

@@ -330,7 +330,9 @@ static gf_err load_pod(walk *w, const json_t *item)
 
     if ((rc = field(w, item, "spec", JSON_OBJECT, &spec))) return rc;
     s = push_key(w, "spec");
+    const char *scheduler = NULL;
     if (!(rc = get_str(w, spec, "nodeName", &p.node)) &&
+        !(rc = get_str(w, spec, "schedulerName", &scheduler)) &&
         !(rc = spec_containers(w, spec, "initContainers", &p)))
         rc = spec_containers(w, spec, "containers", &p);
     pop(w, s);
@@ -345,16 +347,26 @@ static gf_err load_pod(walk *w, const json_t *item)
     pop(w, s);
     if (rc) return rc;
 
-    p.reservation = !strcmp(p.ns, GF_KAI_RESERVATION_NS);
+    /* KAI's rules, as in the snapshot reader (core/kai.h): a reservation pod
+     * is labelled app=<reservation app> in the reservation namespace
+     * (pod_info/utility_pods.go); only pods of KAI's scheduler carry KAI
+     * shares (an absent schedulerName: hand-written JSON, read as KAI's) */
+    const char *app = map_get(labels, GF_KAI_APP_LABEL);
+    p.reservation =
+        app && !strcmp(app, l->kai.reservation_app) && !strcmp(p.ns, l->kai.reservation_ns);
+    bool is_kai = !scheduler || !strcmp(scheduler, l->kai.scheduler_name);
     const char *reserve = map_get(ann, GF_KAI_RESERVE_GPU_INDEX);
     if (p.reservation && reserve && *reserve) p.reserve_gpu = gf_arena_strdup(&l->arena, reserve);
-    if (labels) gpu_groups(w, &p, labels);
-    if (!p.reservation) kai_share(w, &p, ann);
+    if (labels && (is_kai || p.reservation)) gpu_groups(w, &p, labels);
+    if (!p.reservation && is_kai) kai_share(w, &p, ann);
+    if (!is_kai) p.devices = 1;
     if (p.alloc == GF_ALLOC_NONE && !p.reservation)
         for (uint32_t i = 0; i < p.n_containers; i++)
             if (l->containers.v[p.first_container + i].whole_gpus > 0) p.alloc = GF_ALLOC_WHOLE;
     if (p.alloc == GF_ALLOC_FRACTION || p.alloc == GF_ALLOC_MEMORY) {
-        /* KAI: the annotated container, else the first regular container */
+        /* KAI: the annotated container (init containers too), else the first
+         * regular container (pkg/binder/common/gpu_access.go
+         * GetFractionContainerRef) */
         const char *want = map_get(ann, GF_KAI_CONTAINER_NAME);
         if (want && *want) {
             p.alloc_container = gf_arena_strdup(&l->arena, want);
@@ -389,6 +401,7 @@ void gf_podlist_init(gf_podlist *l)
     gf_arena_init(&l->arena);
     gf_strmap_init(&l->by_uid);
     gf_strmap_init(&l->by_container_id);
+    gf_kai_names_default(&l->kai);
 }
 
 void gf_podlist_free(gf_podlist *l)

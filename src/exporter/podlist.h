@@ -21,6 +21,7 @@
 #define GF_PODLIST_H
 
 #include "model/err.h"
+#include "model/kai.h"
 #include "util/arena.h"
 #include "util/strmap.h"
 #include "util/vec.h"
@@ -57,7 +58,7 @@ typedef struct gf_pl_pod {
     const char *alloc_container; /* the container KAI gives the share to; NULL if unknown */
     const char **groups;         /* runai-gpu-group values (the GPUs it shares) */
     uint32_t n_groups;
-    bool reservation;        /* a KAI reservation pod (namespace kai-resource-reservation) */
+    bool reservation;        /* a KAI reservation pod (label app, reservation namespace) */
     const char *reserve_gpu; /* its run.ai/reserve_for_gpu_index: a GPU UUID or index */
     uint32_t first_container, n_containers; /* range in gf_podlist.containers */
 } gf_pl_pod;
@@ -68,6 +69,7 @@ typedef struct gf_podlist {
     GF_VEC(gf_pl_container) containers;
     gf_strmap by_uid;          /* UID (and static pods' mirror hash) -> pod index */
     gf_strmap by_container_id; /* container ID -> container index */
+    gf_kai_names kai;          /* KAI's configurable names (defaults from init) */
 } gf_podlist;
 
 void gf_podlist_init(gf_podlist *l);

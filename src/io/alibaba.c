@@ -188,12 +188,14 @@ static gf_err node_row(gf_model *m, const gf_csv *c, node_warnings *w, gf_diags 
             n.gpu_product = gf_arena_strdup(&m->arena, model);
             labels[nl++] = (gf_kv){GF_LABEL_GPU_PRODUCT, n.gpu_product};
             int t = trace_model(model);
-            n.gpu_memory_mib = t >= 0 ? trace_models[t].mib : gf_kai_known_gpu_memory_mib(model);
+            int64_t mib = t >= 0 ? trace_models[t].mib : gf_kai_known_gpu_memory_mib(model);
             if (t >= 0 && trace_models[t].assumed) tally_add(&w->assumed, n.gpu_product, n.origin);
-            if (n.gpu_memory_mib > 0) {
-                labels[nl++] =
-                    (gf_kv){GF_LABEL_GPU_MEMORY, afmt(m, "%lld", (long long)n.gpu_memory_mib)};
-                n.gpu_memory_from_label = true;
+            /* as KAI reads the label it writes (core/kai.h) */
+            const char *label = mib > 0 ? afmt(m, "%lld", (long long)mib) : NULL;
+            n.gpu_memory_mib = gf_kai_node_gpu_memory_mib(label, &n.gpu_memory_from_label);
+            n.gpu_memory_display_mib = n.gpu_memory_from_label ? n.gpu_memory_mib : 0;
+            if (label) {
+                labels[nl++] = (gf_kv){GF_LABEL_GPU_MEMORY, label};
             } else {
                 tally_add(&w->unknown, n.gpu_product, n.origin);
             }
@@ -379,7 +381,7 @@ static gf_err pod_row(pod_ctx *x, const gf_csv *c, gf_diags *d, gf_error *err)
     p.scheduler_name = GF_KAI_SCHEDULER_NAME;
     p.cpu_milli = cpu;
     p.memory_bytes = mem * MIB;
-    p.reserve_gpu_index = -1;
+    p.is_kai = true;
     if (milli == 1000) {
         p.gpu_whole = (uint32_t)num_gpu;
     } else if (num_gpu > 0) {

@@ -855,21 +855,60 @@ static gf_err parse_rules(loader *ld, const yaml_node_t *value, doc_ctx *dc)
     return GF_OK;
 }
 
+/* --- kai: KAI's configurable names ------------------------------------------- */
+
+typedef struct kai_ctx {
+    const yaml_node_t *map;
+} kai_ctx;
+
+/* The names KAI makes configurable (pkg/common/constants/constants.go
+ * defaults; the scheduler's and binder's flags and the operator's config
+ * change them). */
+static gf_err kai_pair(loader *ld, size_t idx, const yaml_node_t *key, const char *k,
+                       const yaml_node_t *value, void *ctx)
+{
+    kai_ctx *c = ctx;
+    gf_kai_names *n = &ld->p->kai;
+    static const char *const keys[] = {"schedulerName", "queueLabel", "nodePoolLabel",
+                                       "reservationNamespace", "reservationAppLabel"};
+    const char **dst[] = {&n->scheduler_name, &n->queue_label, &n->node_pool_label,
+                          &n->reservation_ns, &n->reservation_app};
+    size_t saved = push_key(ld, k);
+    size_t which = 0;
+    while (which < sizeof keys / sizeof keys[0] && strcmp(k, keys[which]))
+        which++;
+    gf_err rc;
+    const char *v = NULL;
+    if (which == sizeof keys / sizeof keys[0])
+        rc = unknown_key(ld, key, k,
+                         "schedulerName, queueLabel, nodePoolLabel, reservationNamespace, "
+                         "reservationAppLabel");
+    else if (!(rc = check_duplicate(ld, c->map, idx, key, k)) &&
+             !(rc = get_string(ld, value, "a name", &v))) {
+        if (!*v)
+            rc = fail_at(ld, value->start_mark, "must not be empty");
+        else
+            *dst[which] = gf_arena_strdup(&ld->p->arena, v);
+    }
+    pop(ld, saved);
+    return rc;
+}
+
 static gf_err top_pair(loader *ld, size_t idx, const yaml_node_t *key, const char *k,
                        const yaml_node_t *value, void *ctx)
 {
     doc_ctx *dc = ctx;
     size_t saved = push_key(ld, k);
     gf_err rc;
-    static const char *const keys[] = {"apiVersion", "kind",  "optIn",  "allowAnnotationUpgrade",
-                                       "defaults",   "rules", "fairUse"};
+    static const char *const keys[] = {"apiVersion", "kind",  "optIn", "allowAnnotationUpgrade",
+                                       "defaults",   "rules", "kai",   "fairUse"};
     size_t which = 0;
     while (which < sizeof keys / sizeof keys[0] && strcmp(k, keys[which]))
         which++;
     if (which == sizeof keys / sizeof keys[0]) {
         rc = fail_at(ld, key->start_mark,
                      "unknown key \"%.60s\" (known keys: apiVersion, kind, optIn, "
-                     "allowAnnotationUpgrade, defaults, rules); fair-use settings go under "
+                     "allowAnnotationUpgrade, defaults, rules, kai); fair-use settings go under "
                      "fairUse",
                      k);
     } else if (!(rc = check_duplicate(ld, dc->root, idx, key, k))) {
@@ -904,6 +943,12 @@ static gf_err top_pair(loader *ld, size_t idx, const yaml_node_t *key, const cha
             break;
         case 5:
             rc = parse_rules(ld, value, dc);
+            break;
+        case 6:
+            if (!is_null(value) && !(rc = expect_mapping(ld, value))) {
+                kai_ctx c = {value};
+                rc = each_pair(ld, value, kai_pair, &c);
+            }
             break;
         default:
             if (!is_null(value) && !(rc = expect_mapping(ld, value))) {

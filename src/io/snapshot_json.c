@@ -318,35 +318,43 @@ static gf_err load_node(walk *w, const json_t *item)
     pop(w, s);
     if (rc) return rc;
 
-    /* GPU facts: allocatable first, GPU feature discovery labels otherwise */
+    /* GPU facts as KAI's scheduler reads them
+     * (pkg/scheduler/api/node_info/node_info.go): the nvidia.com/gpu.count
+     * label before allocatable (GetNumberOfGPUsInNode; a label strconv.Atoi
+     * refuses falls back to allocatable), the memory label per
+     * getNodeGpuMemory (core/kai.h) */
     s = push_key(w, "metadata");
     size_t s2 = push_key(w, "labels");
     const char *why;
-    if (!present) {
-        const char *cnt = gf_kvs_get(&n.labels, GF_LABEL_GPU_COUNT);
-        if (cnt) {
-            size_t s3 = push_key(w, GF_LABEL_GPU_COUNT);
-            if (gf_kai_parse_count(cnt, 4096, &gpus, &why))
-                rc = fail(w, "bad GPU count \"%s\": %s", cnt, why);
-            pop(w, s3);
-        }
+    const char *cnt = gf_kvs_get(&n.labels, GF_LABEL_GPU_COUNT);
+    if (cnt) {
+        size_t s3 = push_key(w, GF_LABEL_GPU_COUNT);
+        int64_t v;
+        if (!strcmp(cnt, "0"))
+            gpus = 0;
+        else if (gf_kai_parse_count(cnt, 4096, &v, &why))
+            warn(w, "%s: GPU count \"%.60s\": %s; allocatable %s (%lld) used instead", w->what, cnt,
+                 why, GF_RES_GPU, (long long)gpus);
+        else
+            gpus = v;
+        pop(w, s3);
     }
     n.gpu_count = (uint32_t)gpus;
     n.gpu_product = gf_kvs_get(&n.labels, GF_LABEL_GPU_PRODUCT);
     const char *mem = gf_kvs_get(&n.labels, GF_LABEL_GPU_MEMORY);
-    if (!rc && mem) {
+    n.gpu_memory_mib = gf_kai_node_gpu_memory_mib(mem, &n.gpu_memory_from_label);
+    if (!n.gpu_count && !n.gpu_memory_from_label) n.gpu_memory_mib = 0; /* no GPU to count */
+    n.gpu_memory_display_mib =
+        n.gpu_memory_from_label ? n.gpu_memory_mib : gf_kai_known_gpu_memory_mib(n.gpu_product);
+    if (mem && !n.gpu_memory_from_label) {
         size_t s3 = push_key(w, GF_LABEL_GPU_MEMORY);
-        if (gf_kai_parse_gpu_memory_mib(mem, &n.gpu_memory_mib, &why))
-            rc = fail(w, "bad GPU memory \"%s\" (MiB): %s", mem, why);
-        n.gpu_memory_from_label = true;
+        warn(w, "%s: GPU memory \"%.60s\" is not an integer; KAI counts %d MiB per GPU", w->what,
+             mem, GF_KAI_DEFAULT_GPU_MEMORY_MIB);
         pop(w, s3);
-    } else if (!rc) {
-        n.gpu_memory_mib = gf_kai_known_gpu_memory_mib(n.gpu_product);
     }
     pop(w, s2);
     pop(w, s);
-    if (rc) return rc;
-    const char *pool = gf_kvs_get(&n.labels, GF_KAI_NODE_POOL);
+    const char *pool = gf_kvs_get(&n.labels, w->m->kai.node_pool_label);
     n.pool = gf_model_pool(w->m, pool && *pool ? pool : GF_KAI_DEFAULT_POOL);
     gf_model_add_node(w->m, &n, w->d);
     return GF_OK;
@@ -535,38 +543,70 @@ static gf_phase parse_phase(const char *s)
     return GF_PHASE_UNKNOWN;
 }
 
-/* KAI annotations, each checked at its own path. */
-static gf_err pod_sharing(walk *w, gf_pod *p)
+/* One KAI pod left out: a warning at the current path naming the pod, the
+ * field and why, counted in the model. Returns true (skipped). */
+static bool skip_pod(walk *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static bool skip_pod(walk *w, const char *fmt, ...)
 {
-    gf_err rc = GF_OK;
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    warn(w, "%s: %s; pod skipped", w->what, msg);
+    w->m->skipped[GF_SKIP_KAI_ANNOTATION]++;
+    return true;
+}
+
+/* KAI's sharing annotations, each checked at its own path as KAI's webhook
+ * checks them (pkg/binder/plugins/gpusharing/gpu-request/
+ * gpu_request_validator.go ValidateGpuRequests). Only for KAI's pods: other
+ * schedulers' pods keep no share (foreign_share notes the annotation).
+ * Returns true when the pod must be skipped (already warned and counted). */
+static bool pod_sharing(walk *w, gf_pod *p, bool whole_limit)
+{
+    bool skip = false;
     const char *why = NULL;
     const char *frac = gf_kvs_get(&p->annotations, GF_KAI_GPU_FRACTION);
     const char *mem = gf_kvs_get(&p->annotations, GF_KAI_GPU_MEMORY);
     const char *ndev = gf_kvs_get(&p->annotations, GF_KAI_NUM_DEVICES);
+    p->gpu_devices = 0;
+    if (p->is_reservation) return false;
+    if (!p->is_kai) {
+        p->foreign_share = frac || mem;
+        return false;
+    }
     size_t s = push_key(w, "metadata");
     size_t s2 = push_key(w, "annotations");
     if (frac && mem) {
-        rc = fail(w, "both %s and %s are set; KAI accepts one of them", GF_KAI_GPU_FRACTION,
-                  GF_KAI_GPU_MEMORY);
+        size_t s3 = push_key(w, GF_KAI_GPU_MEMORY);
+        skip = skip_pod(w, "both %s and %s are set; KAI accepts one of them", GF_KAI_GPU_FRACTION,
+                        GF_KAI_GPU_MEMORY);
+        pop(w, s3);
     } else if (frac) {
         size_t s3 = push_key(w, GF_KAI_GPU_FRACTION);
         if (gf_kai_parse_fraction(frac, &p->gpu_fraction, &why))
-            rc = fail(w, "%s \"%s\": %s", GF_KAI_GPU_FRACTION, frac, why);
+            skip = skip_pod(w, "%s \"%.60s\": %s", GF_KAI_GPU_FRACTION, frac, why);
+        else if (whole_limit)
+            skip =
+                skip_pod(w, "%s together with a whole %s limit", GF_KAI_GPU_FRACTION, GF_RES_GPU);
         p->share = GF_SHARE_FRACTION;
         pop(w, s3);
     } else if (mem) {
         size_t s3 = push_key(w, GF_KAI_GPU_MEMORY);
         if (gf_kai_parse_gpu_memory_mib(mem, &p->gpu_memory_mib, &why))
-            rc = fail(w, "%s \"%s\" (MiB): %s", GF_KAI_GPU_MEMORY, mem, why);
+            skip = skip_pod(w, "%s \"%.60s\" (MiB): %s", GF_KAI_GPU_MEMORY, mem, why);
+        else if (whole_limit)
+            skip = skip_pod(w, "%s together with a whole %s limit", GF_KAI_GPU_MEMORY, GF_RES_GPU);
         p->share = GF_SHARE_MEMORY;
         pop(w, s3);
     }
     p->gpu_devices = p->share != GF_SHARE_NONE ? 1 : 0;
-    if (!rc && ndev) {
+    if (!skip && ndev) {
         size_t s3 = push_key(w, GF_KAI_NUM_DEVICES);
         int64_t v;
         if (gf_kai_parse_count(ndev, 64, &v, &why))
-            rc = fail(w, "%s \"%s\": %s", GF_KAI_NUM_DEVICES, ndev, why);
+            skip = skip_pod(w, "%s \"%.60s\": %s", GF_KAI_NUM_DEVICES, ndev, why);
         else if (p->share == GF_SHARE_NONE)
             warn(w, "%s: %s without %s or %s is ignored", w->what, GF_KAI_NUM_DEVICES,
                  GF_KAI_GPU_FRACTION, GF_KAI_GPU_MEMORY);
@@ -574,23 +614,9 @@ static gf_err pod_sharing(walk *w, gf_pod *p)
             p->gpu_devices = (uint32_t)v;
         pop(w, s3);
     }
-    p->gpu_container = gf_kvs_get(&p->annotations, GF_KAI_CONTAINER_NAME);
-    const char *idx = gf_kvs_get(&p->annotations, GF_KAI_RESERVE_GPU_INDEX);
-    p->reserve_gpu_index = -1;
-    if (!rc && idx && p->is_reservation) {
-        size_t s3 = push_key(w, GF_KAI_RESERVE_GPU_INDEX);
-        int64_t v;
-        if (!strcmp(idx, "0"))
-            p->reserve_gpu_index = 0;
-        else if (gf_kai_parse_count(idx, 4095, &v, &why))
-            rc = fail(w, "%s \"%s\": %s", GF_KAI_RESERVE_GPU_INDEX, idx, why);
-        else
-            p->reserve_gpu_index = (int32_t)v;
-        pop(w, s3);
-    }
     pop(w, s2);
     pop(w, s);
-    return rc;
+    return skip;
 }
 
 static gf_err load_pod(walk *w, const json_t *item)
@@ -680,32 +706,86 @@ static gf_err load_pod(walk *w, const json_t *item)
     if (rc) return rc;
     p.phase = parse_phase(phase);
 
-    /* KAI metadata */
-    p.queue = gf_kvs_get(&p.labels, GF_KAI_QUEUE);
-    p.gpu_group = gf_kvs_get(&p.labels, GF_KAI_GPU_GROUP);
-    p.is_reservation = !strcmp(p.ns, GF_KAI_RESERVATION_NS);
-    p.pool_selector = gf_kvs_get(&p.node_selector, GF_KAI_NODE_POOL);
-    if (!p.pool_selector) p.pool_selector = gf_kvs_get(&p.labels, GF_KAI_NODE_POOL);
-    size_t prefix = strlen(GF_KAI_GPU_GROUP "/");
-    for (uint32_t i = 0; i < p.labels.n; i++)
-        if (!strncmp(p.labels.items[i].key, GF_KAI_GPU_GROUP "/", prefix)) p.n_extra_groups++;
-    if (p.n_extra_groups) {
-        p.extra_groups = gf_arena_alloc(&w->m->arena, p.n_extra_groups * sizeof(char *));
-        uint32_t k = 0;
+    /* KAI metadata; configurable names from w->m->kai */
+    const gf_kai_names *kai = &w->m->kai;
+    /* pkg/binder/controllers/pod_controller.go: KAI handles the pods whose
+     * schedulerName is its own (an absent field: hand-written JSON, read as
+     * KAI's; the API server always sets it) */
+    p.is_kai = !p.scheduler_name || !strcmp(p.scheduler_name, kai->scheduler_name);
+    p.queue = gf_kvs_get(&p.labels, kai->queue_label);
+    /* pod_info/utility_pods.go IsResourceReservationTask: label app; the
+     * binder creates them in its reservation namespace */
+    const char *app = gf_kvs_get(&p.labels, GF_KAI_APP_LABEL);
+    p.is_reservation =
+        app && !strcmp(app, kai->reservation_app) && !strcmp(p.ns, kai->reservation_ns);
+    if (p.is_reservation) {
+        const char *dev = gf_kvs_get(&p.annotations, GF_KAI_RESERVE_GPU_INDEX);
+        p.reserve_gpu = dev && *dev ? dev : NULL; /* the GPU's UUID: opaque */
+    }
+    p.pool_selector = gf_kvs_get(&p.node_selector, kai->node_pool_label);
+    if (!p.pool_selector) p.pool_selector = gf_kvs_get(&p.labels, kai->node_pool_label);
+    if (p.is_kai || p.is_reservation) {
+        /* groups are label values (pkg/common/resources/gpu_sharing.go
+         * GetGpuGroups); a multi-device fraction has only the prefixed ones */
+        p.gpu_group = gf_kvs_get(&p.labels, GF_KAI_GPU_GROUP);
+        if (p.gpu_group && !*p.gpu_group) p.gpu_group = NULL;
+        size_t prefix = strlen(GF_KAI_GPU_GROUP "/");
         for (uint32_t i = 0; i < p.labels.n; i++)
-            if (!strncmp(p.labels.items[i].key, GF_KAI_GPU_GROUP "/", prefix))
-                p.extra_groups[k++] = p.labels.items[i].key + prefix;
+            if (!strncmp(p.labels.items[i].key, GF_KAI_GPU_GROUP "/", prefix)) p.n_extra_groups++;
+        if (p.n_extra_groups) {
+            p.extra_groups = gf_arena_alloc(&w->m->arena, p.n_extra_groups * sizeof(char *));
+            uint32_t k = 0;
+            for (uint32_t i = 0; i < p.labels.n; i++) {
+                const gf_kv *kv = &p.labels.items[i];
+                if (strncmp(kv->key, GF_KAI_GPU_GROUP "/", prefix) || !*kv->value) continue;
+                bool dup = p.gpu_group && !strcmp(p.gpu_group, kv->value);
+                for (uint32_t j = 0; j < k && !dup; j++)
+                    dup = !strcmp(p.extra_groups[j], kv->value);
+                if (!dup) p.extra_groups[k++] = kv->value;
+            }
+            p.n_extra_groups = k;
+        }
     }
-    if ((rc = pod_sharing(w, &p))) return rc;
-    if (p.share != GF_SHARE_NONE && p.gpu_whole && !p.is_reservation) {
-        s = push_key(w, "spec");
-        rc = fail(w, "requests whole %s and a %s share at once", GF_RES_GPU,
-                  p.share == GF_SHARE_FRACTION ? GF_KAI_GPU_FRACTION : GF_KAI_GPU_MEMORY);
-        pop(w, s);
-        return rc;
+    if (pod_sharing(w, &p, p.gpu_whole > 0)) return GF_OK; /* skipped, warned, counted */
+    if (p.share != GF_SHARE_NONE) {
+        /* the container that gets the share (pkg/binder/common/gpu_access.go
+         * GetFractionContainerRef): the annotation's, init containers first,
+         * else the first container */
+        const char *want = gf_kvs_get(&p.annotations, GF_KAI_CONTAINER_NAME);
+        const char *found = NULL, *first = NULL;
+        static const char *lists[] = {"initContainers", "containers"};
+        for (int l = 0; l < 2 && !found; l++) {
+            const json_t *arr = json_object_get(spec, lists[l]);
+            size_t i;
+            const json_t *c;
+            json_array_foreach(arr, i, c)
+            {
+                const json_t *nm = json_object_get(c, "name");
+                if (!json_is_string(nm)) continue;
+                if (l == 1 && !first) first = json_string_value(nm);
+                if (want && !strcmp(want, json_string_value(nm))) {
+                    found = json_string_value(nm);
+                    p.gpu_container_init = l == 0;
+                    break;
+                }
+            }
+        }
+        if (want && !found) {
+            s = push_key(w, "metadata");
+            size_t s2 = push_key(w, "annotations");
+            size_t s3 = push_key(w, GF_KAI_CONTAINER_NAME);
+            warn(w, "%s: %s \"%.60s\" names no container of the pod; KAI cannot bind it", w->what,
+                 GF_KAI_CONTAINER_NAME, want);
+            pop(w, s3);
+            pop(w, s2);
+            pop(w, s);
+        }
+        const char *name = found ? found : want ? want : first;
+        p.gpu_container = name ? gf_arena_strdup(&w->m->arena, name) : NULL;
     }
-    if (p.n_extra_groups + 1 > p.gpu_devices && p.gpu_group && p.share != GF_SHARE_NONE)
-        warn(w, "%s: %u GPU groups but %s is %u", w->what, p.n_extra_groups + 1, GF_KAI_NUM_DEVICES,
+    uint32_t ngroups = (p.gpu_group ? 1u : 0u) + p.n_extra_groups;
+    if (ngroups > p.gpu_devices && p.share != GF_SHARE_NONE)
+        warn(w, "%s: %u GPU groups but %s is %u", w->what, ngroups, GF_KAI_NUM_DEVICES,
              p.gpu_devices);
     gf_model_add_pod(w->m, &p, w->d);
     return GF_OK;

@@ -8,21 +8,36 @@
 #include <stdlib.h>
 #include <string.h>
 
+void gf_kai_names_default(gf_kai_names *n)
+{
+    n->scheduler_name = GF_KAI_SCHEDULER_NAME;
+    n->queue_label = GF_KAI_QUEUE;
+    n->node_pool_label = GF_KAI_NODE_POOL;
+    n->reservation_ns = GF_KAI_RESERVATION_NS;
+    n->reservation_app = GF_KAI_RESERVATION_APP;
+}
+
+bool gf_kai_fraction_ok(double f)
+{
+    /* gpu_request_validator.go: gpuFraction <= 0 || gpuFraction >= 1 is refused */
+    return f > 0 && f < 1;
+}
+
 gf_err gf_kai_parse_fraction(const char *s, double *out, const char **why)
 {
     if (!s || !*s) {
-        *why = "empty value (expected a number with 0 < value <= 1)";
+        *why = "empty value (expected a number with 0 < value < 1)";
         return GF_EINPUT;
     }
     if (isspace((unsigned char)s[0])) {
-        *why = "leading white space (expected 0 < value <= 1, e.g. \"0.5\")";
+        *why = "leading white space (expected 0 < value < 1, e.g. \"0.5\")";
         return GF_EINPUT;
     }
     char *end;
     errno = 0;
     double v = strtod(s, &end);
     if (end == s || *end || errno == ERANGE) {
-        *why = "not a number (expected 0 < value <= 1, e.g. \"0.5\")";
+        *why = "not a number (expected 0 < value < 1, e.g. \"0.5\")";
         return GF_EINPUT;
     }
     if (!isfinite(v)) {
@@ -33,8 +48,9 @@ gf_err gf_kai_parse_fraction(const char *s, double *out, const char **why)
         *why = "must be above 0";
         return GF_EINPUT;
     }
-    if (v > 1) {
-        *why = "must be at most 1 (a whole GPU is requested with nvidia.com/gpu)";
+    if (!gf_kai_fraction_ok(v)) {
+        *why = "must be below 1 (KAI's admission webhook refuses 1 and more; a whole GPU is "
+               "requested with nvidia.com/gpu)";
         return GF_EINPUT;
     }
     *out = v;
@@ -47,8 +63,7 @@ static gf_err parse_positive_int(const char *s, int64_t max, int64_t *out, const
         *why = "empty value (expected a positive integer)";
         return GF_EINPUT;
     }
-    const char *p = s;
-    if (*p == '+') p++;
+    const char *p = s; /* strconv.ParseUint: digits only, no sign */
     if (*p == '-') {
         *why = "must be positive";
         return GF_EINPUT;
@@ -88,6 +103,35 @@ gf_err gf_kai_parse_gpu_memory_mib(const char *s, int64_t *out, const char **why
 gf_err gf_kai_parse_count(const char *s, int64_t max, int64_t *out, const char **why)
 {
     return parse_positive_int(s, max, out, why);
+}
+
+/* strconv.ParseInt(s, 10, 64): an optional sign, decimal digits, no space. */
+static bool parse_go_int64(const char *s, int64_t *out)
+{
+    if (!s) return false;
+    bool neg = *s == '-';
+    if (*s == '+' || *s == '-') s++;
+    if (!*s) return false;
+    int64_t v = 0;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9') return false;
+        int d = *s - '0';
+        if (v > (INT64_MAX - d) / 10) return false; /* out of range: ParseInt fails */
+        v = v * 10 + d;
+    }
+    *out = neg ? -v : v;
+    return true;
+}
+
+int64_t gf_kai_node_gpu_memory_mib(const char *label, bool *from_label)
+{
+    int64_t v;
+    *from_label = parse_go_int64(label, &v);
+    if (!*from_label) return GF_KAI_DEFAULT_GPU_MEMORY_MIB;
+    /* node_info.go checkGpuMemoryIsInMib / convertBytesToMib: TibInMib = 1024*1024 */
+    if (v >= (int64_t)1024 * 1024) v /= (int64_t)1024 * 1024;
+    v -= v % 100; /* Go's % truncates like C's */
+    return v > 0 ? v : GF_KAI_DEFAULT_GPU_MEMORY_MIB;
 }
 
 /* True if needle occurs in s as a whole token: not inside a longer word such

@@ -23,6 +23,12 @@ const char *gf_phase_name(gf_phase p)
     return (unsigned)p < 5 ? names[p] : "Unknown";
 }
 
+const char *gf_skip_reason_name(gf_skip_reason r)
+{
+    static const char *names[] = {"kai_annotation", "node_missing", "no_gpu_node"};
+    return (unsigned)r < GF_SKIP_COUNT ? names[r] : "?";
+}
+
 const char *gf_gpu_state_name(gf_gpu_state s)
 {
     static const char *names[] = {"idle", "whole", "shared"};
@@ -65,6 +71,7 @@ void gf_model_init(gf_model *m)
     gf_strmap_init(&m->node_by_name);
     gf_strmap_init(&m->workload_by_key);
     gf_strmap_init(&m->pool_by_name);
+    gf_kai_names_default(&m->kai);
     gf_model_pool(m, GF_KAI_DEFAULT_POOL);
 }
 
@@ -123,7 +130,8 @@ uint32_t gf_model_add_pod(gf_model *m, const gf_pod *p, gf_diags *d)
      * dedicated key prefix that no workload kind can take. */
     const char *key = fmt_key(m, "\x01pod", p->ns, p->name);
     size_t prev;
-    if (gf_strmap_get(&m->workload_by_key, key, &prev)) {
+    /* SIZE_MAX: a pod finalize left out; a later input may bring it again */
+    if (gf_strmap_get(&m->workload_by_key, key, &prev) && prev != SIZE_MAX) {
         gf_diag(d, p->origin, "pod %s/%s already loaded from %s; duplicate skipped", p->ns, p->name,
                 m->pods.v[prev].origin);
         return GF_NONE;
@@ -239,7 +247,7 @@ static uint32_t find_group(node_ctx *c, const char *group)
 static uint32_t first_free(node_ctx *c)
 {
     for (uint32_t i = 0; i < c->node->gpu_count; i++)
-        if (c->gpus[i].state == GF_GPU_IDLE && !c->gpus[i].group) return i;
+        if (c->gpus[i].state == GF_GPU_IDLE && !c->gpus[i].group && !c->gpus[i].device_id) return i;
     return GF_NONE;
 }
 
@@ -260,38 +268,61 @@ static void finish_pod(node_ctx *c, gf_pod *p)
     c->pod_gpus.n = 0;
 }
 
-static gf_err place_reservation(node_ctx *c, gf_pod *p, gf_error *err)
+/* A reservation device ID that is a small decimal integer (KAI's own tests,
+ * older releases): that slot, when it exists; GF_NONE otherwise (a UUID). */
+static uint32_t id_as_slot(const char *id, uint32_t gpu_count)
+{
+    uint32_t v = 0;
+    if (!id || !*id || strlen(id) > 4) return GF_NONE;
+    for (const char *q = id; *q; q++) {
+        if (*q < '0' || *q > '9') return GF_NONE;
+        v = v * 10 + (uint32_t)(*q - '0');
+    }
+    return v < gpu_count ? v : GF_NONE;
+}
+
+static uint32_t find_device(node_ctx *c, const char *id)
+{
+    for (uint32_t i = 0; i < c->node->gpu_count; i++)
+        if (c->gpus[i].device_id && strcmp(c->gpus[i].device_id, id) == 0) return i;
+    return GF_NONE;
+}
+
+/* A reservation pod holds one device for its group
+ * (pkg/binder/binding/resourcereservation/resource_reservation.go: one pod
+ * per GPU group, label runai-gpu-group, 1 nvidia.com/gpu). Its
+ * run.ai/reserve_for_gpu_index is the device's UUID
+ * (pkg/resourcereservation/patcher/pod_patcher.go): kept as the device ID. */
+static void place_reservation(node_ctx *c, gf_pod *p)
 {
     if (!p->gpu_group) {
         gf_diag(c->d, p->origin, "KAI reservation pod %s/%s has no %s label; ignored", p->ns,
                 p->name, GF_KAI_GPU_GROUP);
-        return GF_OK;
+        return;
     }
     uint32_t g = find_group(c, p->gpu_group);
-    if (g == GF_NONE && p->reserve_gpu_index >= 0) {
-        if ((uint32_t)p->reserve_gpu_index >= c->node->gpu_count)
-            return gf_error_set(err, GF_EINPUT, p->origin,
-                                "reservation pod %s/%s: %s=%d but node %s has %u GPUs", p->ns,
-                                p->name, GF_KAI_RESERVE_GPU_INDEX, (int)p->reserve_gpu_index,
-                                c->node->name, c->node->gpu_count);
-        g = (uint32_t)p->reserve_gpu_index;
-        if (c->gpus[g].group) {
-            gf_diag(c->d, p->origin,
-                    "reservation pod %s/%s claims GPU %d of node %s, already held by group %s",
-                    p->ns, p->name, (int)g, c->node->name, c->gpus[g].group);
-            return GF_OK;
-        }
+    if (g != GF_NONE) {
+        if (p->reserve_gpu && !c->gpus[g].device_id) c->gpus[g].device_id = p->reserve_gpu;
+        return;
     }
+    if (p->reserve_gpu && (g = find_device(c, p->reserve_gpu)) != GF_NONE) {
+        gf_diag(c->d, p->origin,
+                "reservation pod %s/%s claims GPU %s of node %s, already held by group %s", p->ns,
+                p->name, p->reserve_gpu, c->node->name, c->gpus[g].group ? c->gpus[g].group : "-");
+        return;
+    }
+    g = id_as_slot(p->reserve_gpu, c->node->gpu_count);
+    if (g != GF_NONE && (c->gpus[g].group || c->gpus[g].device_id)) g = GF_NONE;
     if (g == GF_NONE) g = first_free(c);
     if (g == GF_NONE) {
         gf_diag(c->d, p->origin, "reservation pod %s/%s: no free GPU left on node %s", p->ns,
                 p->name, c->node->name);
-        return GF_OK;
+        return;
     }
     c->gpus[g].group = p->gpu_group;
+    c->gpus[g].device_id = p->reserve_gpu;
     c->gpus[g].state = GF_GPU_SHARED;
     c->gpus[g].reserved = true;
-    return GF_OK;
 }
 
 /* Claims the GPU of group (creating it on a free device when unseen). */
@@ -360,8 +391,11 @@ static void place_sharing(node_ctx *c, gf_pod *p, uint32_t pod_idx, bool labelle
         c->gpus[g].placement_inferred = true;
         add_member(c, g, pod_idx);
     }
-    gf_diag(c->d, p->origin, "pod %s/%s has no %s label; its GPU on node %s was inferred", p->ns,
-            p->name, GF_KAI_GPU_GROUP, c->node->name);
+    gf_diag(c->d, p->origin,
+            "pod %s/%s has %u %s label(s) for %u device(s); its other GPUs on node %s were "
+            "inferred",
+            p->ns, p->name, (p->gpu_group ? 1u : 0u) + p->n_extra_groups, GF_KAI_GPU_GROUP, want,
+            c->node->name);
 }
 
 static void place_whole(node_ctx *c, gf_pod *p, uint32_t pod_idx)
@@ -392,43 +426,22 @@ static bool is_sharing(const gf_pod *p)
     return p->share != GF_SHARE_NONE && !p->is_reservation;
 }
 
-static gf_err group_node(node_ctx *c, const uint32_t *pods, size_t npods, gf_error *err)
+static void group_node(node_ctx *c, const uint32_t *pods, size_t npods)
 {
     gf_model *m = c->m;
     c->members.n = 0;
-    if (c->node->gpu_count == 0) {
-        for (size_t i = 0; i < npods; i++) {
-            gf_pod *p = &m->pods.v[pods[i]];
-            if (is_sharing(p) || p->gpu_whole || p->is_reservation)
-                return gf_error_set(err, GF_EINPUT, p->origin,
-                                    "pod %s/%s uses GPUs but its node %s has none "
-                                    "(no allocatable %s, no %s label)",
-                                    p->ns, p->name, c->node->name, GF_RES_GPU, GF_LABEL_GPU_COUNT);
-        }
-        return GF_OK;
-    }
-    bool memory_warned = false;
+    if (c->node->gpu_count == 0) return; /* GPU pods here were left out by finalize */
     /* pass 1: reservations pin groups to devices */
     for (size_t i = 0; i < npods; i++) {
         gf_pod *p = &m->pods.v[pods[i]];
-        if (!p->is_reservation) continue;
-        gf_err rc = place_reservation(c, p, err);
-        if (rc) return rc;
+        if (p->is_reservation) place_reservation(c, p);
     }
-    /* pass 2: labelled sharing pods join their groups */
+    /* pass 2: labelled sharing pods join their groups, every one of them */
     for (size_t i = 0; i < npods; i++) {
         gf_pod *p = &m->pods.v[pods[i]];
         if (!is_sharing(p)) continue;
-        if (p->share == GF_SHARE_MEMORY && c->node->gpu_memory_mib <= 0 && !memory_warned) {
-            gf_diag(c->d, c->node->origin,
-                    "node %s: GPU memory unknown (no %s label, product %s not known); "
-                    "gpu-memory pods on it count as 0 of a GPU",
-                    c->node->name, GF_LABEL_GPU_MEMORY,
-                    c->node->gpu_product ? c->node->gpu_product : "unset");
-            memory_warned = true;
-        }
         /* devices without a group label are placed in pass 4 */
-        if (p->gpu_group) place_sharing(c, p, pods[i], true);
+        if (p->gpu_group || p->n_extra_groups) place_sharing(c, p, pods[i], true);
         finish_pod(c, p);
     }
     /* pass 3: whole-GPU pods */
@@ -463,18 +476,46 @@ static gf_err group_node(node_ctx *c, const uint32_t *pods, size_t npods, gf_err
                     "node %s GPU %d (group %s) is over-committed: %.3f of a GPU allocated",
                     c->node->name, (int)g->index, g->group ? g->group : "-", g->allocated_fraction);
     }
-    return GF_OK;
+}
+
+static bool uses_gpu(const gf_pod *p)
+{
+    return is_sharing(p) || p->gpu_whole || p->is_reservation;
+}
+
+/* Leaves out pods finalize cannot place (see model.h): compacts m->pods,
+ * keeping the order, and re-points the pod keys. */
+static void drop_pods(gf_model *m, const bool *drop)
+{
+    size_t w = 0;
+    for (size_t i = 0; i < m->pods.n; i++) {
+        gf_pod *p = &m->pods.v[i];
+        const char *key = fmt_key(m, "\x01pod", p->ns, p->name);
+        if (drop[i]) {
+            gf_strmap_put(&m->workload_by_key, key, SIZE_MAX);
+            continue;
+        }
+        gf_strmap_put(&m->workload_by_key, key, w);
+        m->pods.v[w++] = *p;
+    }
+    m->pods.n = w;
 }
 
 gf_err gf_model_finalize(gf_model *m, gf_diags *d, gf_error *err)
 {
-    gf_err rc = GF_OK;
+    (void)err;
     m->gpus.n = 0;
     m->gpu_pods.n = 0;
     /* devices */
     for (size_t i = 0; i < m->nodes.n; i++) {
         gf_node *n = &m->nodes.v[i];
         n->first_gpu = (uint32_t)m->gpus.n;
+        if (n->gpu_count && !n->gpu_memory_from_label)
+            gf_diag(d, n->origin,
+                    "node %s has no usable %s label: KAI counts %d MiB per GPU there, so "
+                    "gpu-memory pods do not fit%s",
+                    n->name, GF_LABEL_GPU_MEMORY, GF_KAI_DEFAULT_GPU_MEMORY_MIB,
+                    n->gpu_memory_display_mib > 0 ? " (the product's memory is shown only)" : "");
         gf_vec_reserve(&m->gpus, m->gpus.n + n->gpu_count);
         for (uint32_t k = 0; k < n->gpu_count; k++) {
             gf_gpu g = {0};
@@ -483,7 +524,34 @@ gf_err gf_model_finalize(gf_model *m, gf_diags *d, gf_error *err)
             m->gpus.v[m->gpus.n++] = g;
         }
     }
-    /* pods -> nodes, owners; bucket active bound pods per node (counting sort) */
+    /* pods -> nodes; pods that cannot be placed are left out */
+    bool *drop = gf_xcalloc(m->pods.n + 1, sizeof(bool));
+    size_t ndrop = 0;
+    for (size_t i = 0; i < m->pods.n; i++) {
+        gf_pod *p = &m->pods.v[i];
+        if (!p->node_name || !gf_pod_active(p)) continue;
+        size_t ni;
+        if (!gf_strmap_get(&m->node_by_name, p->node_name, &ni)) {
+            gf_diag(d, p->origin,
+                    "spec.nodeName: pod %s/%s is bound to node %s, which is not in the input; "
+                    "pod skipped",
+                    p->ns, p->name, p->node_name);
+            m->skipped[GF_SKIP_NODE_MISSING]++;
+            drop[i] = true;
+            ndrop++;
+        } else if (m->nodes.v[ni].gpu_count == 0 && uses_gpu(p)) {
+            gf_diag(d, p->origin,
+                    "spec.nodeName: pod %s/%s uses GPUs but its node %s has none (no %s label, "
+                    "no allocatable %s); pod skipped",
+                    p->ns, p->name, p->node_name, GF_LABEL_GPU_COUNT, GF_RES_GPU);
+            m->skipped[GF_SKIP_NO_GPU_NODE]++;
+            drop[i] = true;
+            ndrop++;
+        }
+    }
+    if (ndrop) drop_pods(m, drop);
+    free(drop);
+    /* owners; bucket active bound pods per node (counting sort) */
     uint32_t *count = gf_xcalloc(m->nodes.n + 1, sizeof(uint32_t));
     for (size_t i = 0; i < m->pods.n; i++) {
         gf_pod *p = &m->pods.v[i];
@@ -491,15 +559,8 @@ gf_err gf_model_finalize(gf_model *m, gf_diags *d, gf_error *err)
         p->gpus = NULL;
         p->n_gpus = 0;
         resolve_owner(m, p);
-        if (!p->node_name) continue;
         size_t ni;
-        if (!gf_strmap_get(&m->node_by_name, p->node_name, &ni)) {
-            if (!gf_pod_active(p)) continue;
-            rc = gf_error_set(err, GF_EINPUT, p->origin,
-                              "pod %s/%s is bound to node %s, which is not in the input", p->ns,
-                              p->name, p->node_name);
-            goto out;
-        }
+        if (!p->node_name || !gf_strmap_get(&m->node_by_name, p->node_name, &ni)) continue;
         p->node = (uint32_t)ni;
         if (gf_pod_active(p)) count[ni + 1]++;
     }
@@ -518,19 +579,18 @@ gf_err gf_model_finalize(gf_model *m, gf_diags *d, gf_error *err)
     node_ctx c = {0};
     c.m = m;
     c.d = d;
-    for (size_t i = 0; i < m->nodes.n && rc == GF_OK; i++) {
+    for (size_t i = 0; i < m->nodes.n; i++) {
         c.node = &m->nodes.v[i];
         c.node_idx = (uint32_t)i;
         c.gpus = m->gpus.v ? m->gpus.v + c.node->first_gpu : NULL; /* no GPUs in the input */
-        rc = group_node(&c, bucket + count[i], count[i + 1] - count[i], err);
+        group_node(&c, bucket + count[i], count[i + 1] - count[i]);
     }
     gf_vec_free(&c.members);
     gf_vec_free(&c.pod_gpus);
     free(bucket);
-out:
     free(count);
-    m->finalized = rc == GF_OK;
-    return rc;
+    m->finalized = true;
+    return GF_OK;
 }
 
 void gf_model_totals(const gf_model *m, uint32_t pool, gf_totals *t)

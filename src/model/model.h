@@ -4,17 +4,33 @@
  * never reads files. Adapters (src/io) fill nodes, pods and workloads with
  * gf_model_add_*(), then gf_model_finalize() resolves references (pod ->
  * node, pod -> owning workload) and groups pods onto physical GPUs:
- *   - a KAI reservation pod (namespace kai-resource-reservation, label
- *     runai-gpu-group=G, annotation run.ai/reserve_for_gpu_index=I) pins
- *     group G to device I of its node;
- *   - sharing pods with label runai-gpu-group=G share that GPU; multi-device
- *     fractions add labels runai-gpu-group/<g>=<g> for their further GPUs;
+ *   - a KAI reservation pod (label app=kai-resource-reservation in the
+ *     reservation namespace, both configurable: m->kai; label
+ *     runai-gpu-group=G, annotation run.ai/reserve_for_gpu_index=<GPU UUID>)
+ *     holds one device of its node for group G; the UUID is kept as the
+ *     device's opaque ID (gf_gpu.device_id), never parsed (a small integer
+ *     that names a free device, as in KAI's own tests, picks that slot);
+ *   - sharing pods share the GPU of each of their groups: the value of label
+ *     runai-gpu-group (single device) and the values of labels
+ *     runai-gpu-group/<g> (multi-device fractions carry only those, one per
+ *     device); a pod with group labels sits on exactly those devices;
  *   - whole-GPU pods (nvidia.com/gpu requests) take whole free devices;
- *   - a bound sharing pod without a group label (older KAI) is put on the
- *     fullest shared GPU with room, as KAI's binpack would, and the GPU is
- *     marked placement_inferred with a warning.
+ *   - a bound sharing pod with fewer group labels than devices (older KAI)
+ *     gets the rest on the fullest shared GPU with room, as KAI's binpack
+ *     would, and the GPU is marked placement_inferred with a warning.
+ * Only pods whose spec.schedulerName is KAI's (m->kai.scheduler_name) are
+ * KAI workloads: other pods consume CPU, memory and whole GPUs, but their
+ * gpu-fraction / gpu-memory annotations mean nothing to KAI and are not
+ * read (share GF_SHARE_NONE, foreign_share set). A pod without the field
+ * (hand-written JSON; the API server always sets it) is read as KAI's.
  * Allocation is memory-based like KAI's: gpu-fraction f counts f of the GPU,
- * gpu-memory M counts M / (GPU memory in MiB).
+ * gpu-memory M counts M / (the node's GPU memory as KAI counts it, see
+ * gf_kai_node_gpu_memory_mib: 100 MiB per GPU without the label).
+ *
+ * One odd object never stops a load: a KAI pod whose sharing annotations
+ * KAI would refuse, a pod bound to a node missing from the input, a sharing
+ * pod on a node without GPUs are left out with one warning naming the object
+ * and the field, and counted in m->skipped[reason].
  *
  * All strings and per-object arrays live in the model's arena and are freed
  * by gf_model_free(). Indices (uint32_t) refer into the model's vectors. */
@@ -25,6 +41,7 @@
 #include "util/strmap.h"
 #include "util/vec.h"
 #include "model/err.h"
+#include "model/kai.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -57,11 +74,16 @@ typedef struct gf_node {
     gf_kvs labels;
     int64_t cpu_milli;       /* allocatable */
     int64_t memory_bytes;    /* allocatable */
-    uint32_t gpu_count;      /* allocatable nvidia.com/gpu, else label nvidia.com/gpu.count */
+    uint32_t gpu_count;      /* label nvidia.com/gpu.count, else allocatable nvidia.com/gpu */
     const char *gpu_product; /* label nvidia.com/gpu.product, or NULL */
-    int64_t gpu_memory_mib;  /* label nvidia.com/gpu.memory, else known per product, else 0 */
+    /* GPU memory per device as KAI counts it (gf_kai_node_gpu_memory_mib):
+     * every fit and allocation uses this (0 on a node without GPUs or label) */
+    int64_t gpu_memory_mib;
     bool gpu_memory_from_label;
-    uint32_t pool; /* index into model pools; label kai.scheduler/node-pool */
+    /* for display only: gpu_memory_mib when from the label, else the
+     * product table's value (0 when unknown) */
+    int64_t gpu_memory_display_mib;
+    uint32_t pool; /* index into model pools; node-pool label (m->kai) */
     gf_taint *taints;
     uint32_t n_taints;
     bool unschedulable;
@@ -97,19 +119,23 @@ typedef struct gf_pod {
     bool terminating;      /* metadata.deletionTimestamp set */
     const char *node_name; /* spec.nodeName, NULL when unbound */
     const char *scheduler_name;
-    const char *queue; /* label kai.scheduler/queue */
+    const char *queue; /* queue label (m->kai.queue_label) */
     const char *priority_class;
     int32_t priority;
     int64_t cpu_milli; /* effective request: max(sum containers, max init) + overhead */
     int64_t memory_bytes;
     uint32_t gpu_whole; /* nvidia.com/gpu requested */
     gf_share_kind share;
-    double gpu_fraction;       /* GF_SHARE_FRACTION */
-    int64_t gpu_memory_mib;    /* GF_SHARE_MEMORY */
-    uint32_t gpu_devices;      /* gpu-fraction-num-devices, 1 by default when sharing */
-    const char *gpu_container; /* gpu-fraction-container-name, or NULL (first container) */
-    const char *gpu_group;     /* label runai-gpu-group */
-    const char **extra_groups; /* from labels runai-gpu-group/<g> */
+    double gpu_fraction;    /* GF_SHARE_FRACTION */
+    int64_t gpu_memory_mib; /* GF_SHARE_MEMORY */
+    uint32_t gpu_devices;   /* gpu-fraction-num-devices, 1 by default when sharing */
+    /* gpu-fraction-container-name, or NULL: the first container
+     * (pkg/binder/common/gpu_access.go GetFractionContainerRef: init
+     * containers are searched first, then containers) */
+    const char *gpu_container;
+    bool gpu_container_init;   /* gpu_container is an init container */
+    const char *gpu_group;     /* value of label runai-gpu-group, or NULL */
+    const char **extra_groups; /* values of labels runai-gpu-group/<g>, other than gpu_group */
     uint32_t n_extra_groups;
     const char **gpu_models; /* allowed nvidia.com/gpu.product values (selector/affinity); */
     uint32_t n_gpu_models;   /* 0 = any */
@@ -118,8 +144,10 @@ typedef struct gf_pod {
     uint32_t n_tolerations;
     const char *pool_selector; /* nodeSelector or label kai.scheduler/node-pool, or NULL */
     gf_owner_ref owner;        /* controller ownerReference as written */
+    bool is_kai;               /* spec.schedulerName is KAI's (or absent) */
+    bool foreign_share;        /* not KAI's, yet carries gpu-fraction/gpu-memory: ignored */
     bool is_reservation;       /* KAI reservation pod */
-    int32_t reserve_gpu_index; /* run.ai/reserve_for_gpu_index, -1 if absent */
+    const char *reserve_gpu;   /* run.ai/reserve_for_gpu_index: the GPU's UUID (opaque), or NULL */
     /* derived by finalize */
     uint32_t node;     /* GF_NONE when unbound */
     uint32_t workload; /* GF_NONE when unowned */
@@ -165,7 +193,11 @@ const char *gf_gpu_state_name(gf_gpu_state s);
 
 typedef struct gf_gpu {
     uint32_t node;
-    int32_t index; /* device index on the node */
+    int32_t index; /* position on the node (display; not NVML's index) */
+    /* the device's ID where KAI names it (a reservation pod's
+     * run.ai/reserve_for_gpu_index: the GPU UUID the exporter labels UUID),
+     * else NULL */
+    const char *device_id;
     gf_gpu_state state;
     const char *group;         /* runai-gpu-group, NULL when not shared */
     bool reserved;             /* a KAI reservation pod holds it */
@@ -175,8 +207,21 @@ typedef struct gf_gpu {
     uint32_t n_pods;           /* sharing / whole pods, reservation pods not counted */
 } gf_gpu;
 
+/* Why an object was left out of the model (gf_model.skipped). */
+typedef enum gf_skip_reason {
+    GF_SKIP_KAI_ANNOTATION, /* a KAI pod's sharing annotations KAI would refuse */
+    GF_SKIP_NODE_MISSING,   /* an active pod bound to a node not in the input */
+    GF_SKIP_NO_GPU_NODE,    /* a GPU pod bound to a node without GPUs */
+    GF_SKIP_COUNT
+} gf_skip_reason;
+
+/* "kai_annotation", "node_missing", "no_gpu_node" (metric label values). */
+const char *gf_skip_reason_name(gf_skip_reason r);
+
 typedef struct gf_model {
     gf_arena arena;
+    gf_kai_names kai; /* KAI's configurable names; defaults from gf_model_init */
+    uint32_t skipped[GF_SKIP_COUNT];
     GF_VEC(gf_node) nodes;
     GF_VEC(gf_pod) pods;
     GF_VEC(gf_workload) workloads;
@@ -205,11 +250,12 @@ uint32_t gf_model_add_node(gf_model *m, const gf_node *n, gf_diags *d);
 uint32_t gf_model_add_pod(gf_model *m, const gf_pod *p, gf_diags *d);
 uint32_t gf_model_add_workload(gf_model *m, const gf_workload *w, gf_diags *d);
 
-/* Resolves references and builds the per-GPU view. Errors (GF_EINPUT, with
- * the object's origin): an active pod bound to a node that is not in the
- * input; a bound sharing pod on a node without GPUs; a GPU-group whose index
- * is outside the node's devices. Warnings: over-committed GPUs, inferred
- * placements, GPU memory taken from the product table. */
+/* Resolves references and builds the per-GPU view. Never fails on one
+ * object: an active pod bound to a node that is not in the input, or a GPU
+ * pod bound to a node without GPUs, is removed from m->pods with a warning
+ * (m->skipped counts it). Warnings: over-committed GPUs, inferred
+ * placements, GPU nodes without the nvidia.com/gpu.memory label (once per
+ * node). Returns GF_OK (the error is for invariants only). */
 gf_err gf_model_finalize(gf_model *m, gf_diags *d, gf_error *err);
 
 /* The top-level owner of a pod ("Deployment/team-a/llm" ...), resolving

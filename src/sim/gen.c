@@ -431,16 +431,19 @@ static void add_pod(gen *g, wl *w, const node_fill *f, const char *const *groups
         p.labels = kvs_new(g, w->labels.n + n_groups);
         memcpy(p.labels.items, w->labels.items, w->labels.n * sizeof(gf_kv));
         p.labels.n = w->labels.n;
-        kv_add(&p.labels, lit(g, GF_KAI_GPU_GROUP), groups[0]);
-        p.gpu_group = groups[0];
-        if (n_groups > 1) {
-            p.extra_groups = gf_arena_alloc(&g->m->arena, (n_groups - 1) * sizeof(char *));
-            for (uint32_t i = 1; i < n_groups; i++) {
+        if (n_groups == 1) {
+            kv_add(&p.labels, lit(g, GF_KAI_GPU_GROUP), groups[0]);
+            p.gpu_group = groups[0];
+        } else {
+            /* a multi-device fraction gets only runai-gpu-group/<g>=<g>
+             * (resource_reservation.go updatePodGPUGroup) */
+            p.extra_groups = gf_arena_alloc(&g->m->arena, n_groups * sizeof(char *));
+            for (uint32_t i = 0; i < n_groups; i++) {
                 const char *key = afmt(g, "%s/%s", GF_KAI_GPU_GROUP, groups[i]);
                 kv_add(&p.labels, key, groups[i]);
-                p.extra_groups[i - 1] = key + strlen(GF_KAI_GPU_GROUP "/");
+                p.extra_groups[i] = groups[i];
             }
-            p.n_extra_groups = n_groups - 1;
+            p.n_extra_groups = n_groups;
         }
     }
     p.annotations = w->annotations;
@@ -463,7 +466,7 @@ static void add_pod(gen *g, wl *w, const node_fill *f, const char *const *groups
         p.n_tolerations = 1;
     }
     p.pool_selector = w->pool;
-    p.reserve_gpu_index = -1;
+    p.is_kai = p.scheduler_name && !strcmp(p.scheduler_name, GF_KAI_SCHEDULER_NAME);
     w->pods++;
     if (f) w->running++;
     if (w->kind && w->hash) {
@@ -480,31 +483,42 @@ static void add_pod(gen *g, wl *w, const node_fill *f, const char *const *groups
     }
 }
 
-/* KAI's binder holds a shared GPU with a reservation pod pinned to its index
- * (pkg/binder/binding/resourcereservation). */
+/* KAI's binder holds a shared GPU with a reservation pod
+ * (pkg/binder/binding/resourcereservation/resource_reservation.go
+ * createResourceReservationPod: labels app and runai-gpu-group, bound by
+ * nodeName, no schedulerName of its own); the pod writes its GPU's UUID into
+ * run.ai/reserve_for_gpu_index (pkg/resourcereservation/patcher). */
 static const char *reserve_gpu(gen *g, const node_fill *f, uint32_t index)
 {
     const char *group = uuid(g);
-    char idx[12];
-    snprintf(idx, sizeof idx, "%u", index);
+    /* a UUID-shaped device ID from node and slot (FNV-1a), so the random
+     * stream, and every generated cluster, stays what it was */
+    uint64_t h1 = 1469598103934665603ULL, h2;
+    for (const char *q = f->node->name; *q; q++)
+        h1 = (h1 ^ (unsigned char)*q) * 1099511628211ULL;
+    h1 = (h1 ^ index) * 1099511628211ULL;
+    h2 = (h1 ^ 0x9e3779b97f4a7c15ULL) * 1099511628211ULL;
+    const char *dev = afmt(g, "GPU-%08x-%04x-%04x-%04x-%012llx", (unsigned)(h1 >> 32),
+                           (unsigned)(h1 >> 16) & 0xffff, (unsigned)h1 & 0xffff,
+                           (unsigned)(h2 >> 48), (unsigned long long)(h2 & 0xffffffffffffULL));
     gf_pod p = {0};
     p.ns = lit(g, GF_KAI_RESERVATION_NS);
     p.uid = uuid(g);
     p.origin = g->origin;
     p.labels = kvs_new(g, 2);
-    kv_add(&p.labels, lit(g, "app"), lit(g, "kai-reservation"));
+    kv_add(&p.labels, lit(g, GF_KAI_APP_LABEL), lit(g, GF_KAI_RESERVATION_APP));
     kv_add(&p.labels, lit(g, GF_KAI_GPU_GROUP), group);
     p.annotations = kvs_new(g, 1);
-    kv_add(&p.annotations, lit(g, GF_KAI_RESERVE_GPU_INDEX), lit(g, idx));
+    kv_add(&p.annotations, lit(g, GF_KAI_RESERVE_GPU_INDEX), dev);
     p.phase = GF_PHASE_RUNNING;
     p.node_name = f->node->name;
-    p.scheduler_name = lit(g, GF_KAI_SCHEDULER_NAME);
+    p.scheduler_name = lit(g, "default-scheduler");
     p.gpu_whole = 1;
     p.gpu_group = group;
     p.tolerations = g->gpu_toleration;
     p.n_tolerations = 1;
     p.is_reservation = true;
-    p.reserve_gpu_index = (int32_t)index;
+    p.reserve_gpu = dev;
     add_named(g, &p, afmt(g, "gpu-reservation-%s", f->node->name));
     return group;
 }
@@ -710,8 +724,8 @@ static void add_node(gen *g, uint32_t i, uint32_t cls_idx)
         kv_add(&n.labels, lit(g, GF_LABEL_GPU_MEMORY), lit(g, buf));
         n.gpu_count = sh->gpus;
         n.gpu_product = n.labels.items[n.labels.n - 3].value;
-        n.gpu_memory_mib = c->gpu_memory_mib;
-        n.gpu_memory_from_label = true;
+        n.gpu_memory_mib = gf_kai_node_gpu_memory_mib(buf, &n.gpu_memory_from_label);
+        n.gpu_memory_display_mib = n.gpu_memory_mib;
     }
     /* allocatable: capacity less what the kubelet reserves (about 1% of the
      * cores and 6% of the memory) */

@@ -923,13 +923,18 @@ static void rightsize(run *r, bool scheduled)
             continue;
         }
         if (!sv->rightsized_gpufrac || (!scheduled && !r->oom_now[si])) continue;
-        gf_rec_input in = {sv->pub.ns,      sv->pub.kind,           sv->pub.name,
-                           r->unit[si],     r->fraction[si],        r->mib[si],
-                           sv->pub.devices, sv->pub.gpu_memory_mib, sv->n};
+        gf_rec_input in = {
+            sv->pub.ns, sv->pub.kind,    sv->pub.name,           r->unit[si], r->fraction[si],
+            r->mib[si], sv->pub.devices, sv->pub.gpu_memory_mib, sv->n,       NULL,
+            false};
         gf_recommendation rec;
         gf_rightsize_rule rule = sv->rule;
         rule.mode = GF_MODE_AUTO; /* recommend mode simulated as if automated */
         if (gf_recommend_one(&rule, &in, r->series[si], r->t, &rec, NULL) != GF_OK) continue;
+        if (rec.action == GF_REC_WHOLE) { /* a whole GPU per device: the whole share */
+            resize(r, si, GF_SHARE_FRACTION, 1.0, 0, true);
+            continue;
+        }
         if (rec.action != GF_REC_UP && rec.action != GF_REC_DOWN) continue;
         if (r->unit[si] == GF_SHARE_MEMORY)
             resize(r, si, GF_SHARE_MEMORY, 0, (int64_t)rec.recommended, rec.action == GF_REC_UP);

@@ -1,6 +1,7 @@
 /* controller_kube.c - the controller's Kubernetes backend, see
  * controller_kube.h. */
 #include "io/kube/controller_kube.h"
+#include "io/kai_patch.h"
 #include "io/promtext.h"
 #include "io/usage.h"
 
@@ -288,11 +289,42 @@ static gf_err recheck(const json_t *cur, json_t **patch, void *user, gf_error *e
     return *patch ? GF_OK : gf_error_set(err, GF_EINPUT, a->target.name, "bad patch text");
 }
 
+/* To whole GPUs: one JSON merge patch built from the object as the cache has
+ * it (the template's container list with nvidia.com/gpu in the share's
+ * container, the sharing annotations null; io/kai_patch.h), sent with the
+ * decision's resourceVersion: a conflict is not retried, the next interval
+ * decides again on the new object. */
+static gf_err whole_gpu_resize(gf_ctl_kube *kb, gf_kube_kind kind, const gf_ctl_action *a,
+                               gf_error *err)
+{
+    const json_t *obj = gf_kube_cache_get(kb->cache, kind, a->target.ns, a->target.name);
+    if (!obj) return gf_error_set(err, GF_ENOTFOUND, a->target.name, "not in the watch cache");
+    json_t *patch =
+        gf_kai_whole_gpu_merge(obj, a->container, a->container_init, a->whole_gpus, err);
+    if (!patch) return err ? err->code : GF_EINPUT;
+    json_t *meta = json_pack("{s:{s:s, s:n}}", "annotations", GF_ANN_LAST_CHANGE, a->last_change,
+                             GF_ANN_RECOMMENDATION);
+    if (!meta) {
+        json_decref(patch);
+        return gf_error_set(err, GF_EINPUT, a->target.name, "bad patch text");
+    }
+    json_object_set_new(patch, "metadata", meta);
+    gf_err rc = gf_kube_merge_patch(kb->k, kind, a->target.ns, a->target.name, patch,
+                                    a->resource_version, NULL, err);
+    json_decref(patch);
+    return rc;
+}
+
 static gf_err k_resize(void *ctx, const gf_ctl_action *a, gf_ctl_result *res, gf_error *err)
 {
     gf_ctl_kube *kb = ctx;
     gf_kube_kind kind;
     gf_err rc = kind_of(a, &kind, err);
+    if (!rc && a->whole_gpus) {
+        rc = whole_gpu_resize(kb, kind, a, err);
+        *res = result_of(rc);
+        return rc;
+    }
     json_t *patch = rc ? NULL : resize_patch(a);
     if (!rc && !patch) rc = gf_error_set(err, GF_EINPUT, a->target.name, "bad patch text");
     if (!rc) {

@@ -108,6 +108,15 @@ void gf_ctl_metrics_render(const gf_ctl *c, const gf_ctl_process *p, gf_sbuf *ou
         snprintf(lb, sizeof lb, "op=\"%s\"", gf_ctl_op_name((gf_ctl_op)o));
         sample(out, "gpufrac_controller_api_errors_total", lb, v);
     }
+    gf_promtext_family(out, "gpufrac_objects_skipped_total", "counter",
+                       "Objects a snapshot left out with a warning, by reason (kai_annotation: "
+                       "sharing annotations KAI refuses; node_missing: bound to a node not in "
+                       "the cluster; no_gpu_node: a GPU pod on a node without GPUs), counted "
+                       "each iteration they are seen.");
+    for (int r = 0; r < GF_SKIP_COUNT; r++) {
+        snprintf(lb, sizeof lb, "reason=\"%s\"", gf_skip_reason_name((gf_skip_reason)r));
+        sample(out, "gpufrac_objects_skipped_total", lb, (double)s->objects_skipped[r]);
+    }
     gf_promtext_family(out, "gpufrac_controller_steps_total", "counter",
                        "Loop iterations: ok (decided), failed (no snapshot), stale (decided, "
                        "but usage was older than two intervals: nothing acted on).");

@@ -1,0 +1,46 @@
+/* kai_patch.h - the patches gpufrac writes to a workload's pod template, in
+ * the only shapes KAI accepts.
+ *
+ * A share is the pod template's gpu-fraction or gpu-memory annotation. KAI's
+ * admission webhook (NVIDIA/KAI-Scheduler
+ * pkg/binder/plugins/gpusharing/gpu-request/gpu_request_validator.go)
+ * refuses gpu-fraction <= 0 or >= 1, gpu-memory that is not a positive
+ * integer, and a share together with an nvidia.com/gpu limit. So a workload
+ * that needs more than the policy's largest fraction gets a whole GPU: in
+ * ONE patch, nvidia.com/gpu: N in the limits of the container that held the
+ * share (gpu-fraction-container-name, else the first container:
+ * pkg/binder/common/gpu_access.go GetFractionContainerRef) and every sharing
+ * annotation removed (gpu-fraction, gpu-memory, gpu-fraction-num-devices,
+ * gpu-fraction-container-name; null in the patch).
+ *
+ * Two encodings of that change:
+ *   - a strategic merge patch (kubectl --type strategic), where containers
+ *     merge by name: for the printed `kubectl patch` lines;
+ *   - a JSON merge patch (RFC 7386) built from the object as it is now,
+ *     carrying the whole container list (merge patches replace lists), for
+ *     the controller, which sends it with the object's resourceVersion. */
+#ifndef GF_KAI_PATCH_H
+#define GF_KAI_PATCH_H
+
+#include "model/err.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+/* The whole-GPU change as a strategic merge patch of a Deployment,
+ * StatefulSet, ... (spec.template). container: the container's name (NULL:
+ * GF_EINPUT), init: it is an init container; gpus >= 1. New reference. */
+json_t *gf_kai_whole_gpu_strategic(const char *container, bool init, uint32_t gpus);
+
+/* The same change as a JSON merge patch of the workload object obj (a
+ * Deployment, StatefulSet, ... as the API server returns it): the template's
+ * sharing annotations null, and its container list with nvidia.com/gpu: gpus
+ * in the limits (and the requests, when they name nvidia.com/gpu) of the
+ * container named container (NULL: the first). Extra members of the patch
+ * may be merged in by the caller. NULL with err set when the template has no
+ * such container. New reference. */
+json_t *gf_kai_whole_gpu_merge(const json_t *obj, const char *container, bool init, uint32_t gpus,
+                               gf_error *err);
+
+#endif
