@@ -194,11 +194,63 @@ static void test_other_scorers_match_full_scan(void **state)
     run(5, 60, 4, GF_SCORE_FGD);
 }
 
+/* Small generated clusters, many seeds: the exact search's plan must be
+ * feasible (replayed), at least as good as the greedy search's (which is
+ * feasible too, so an exact answer below it would be wrong), within the
+ * bound, and the greedy search must reach the proven optimum in the large
+ * majority of cases and never be more than one node short. */
+static void test_small_clusters_against_exact(void **state)
+{
+    (void)state;
+    uint32_t cases = 0, optimal = 0, proven = 0, greedy_total = 0, exact_total = 0;
+    for (uint64_t seed = 1; seed <= 10; seed++) {
+        for (uint32_t shape = 0; shape < 3; shape++) {
+            gf_model m;
+            gf_model_init(&m);
+            gf_gen_opts g;
+            gf_gen_opts_default(&g);
+            g.nodes = 6 + 3 * shape;
+            g.seed = seed;
+            g.gpus_per_node = shape == 0 ? 1 : shape == 1 ? 2 : 0;
+            g.cpu_pods_per_node = 3;
+            gf_error err = {0};
+            assert_int_equal(gf_gen_cluster(&m, &g, NULL, &err), GF_OK);
+            gf_consolidate_opts o;
+            gf_consolidate_opts_default(&o);
+            gf_consolidation h, x;
+            assert_int_equal(gf_consolidate(&m, &o, &h, &err), GF_OK);
+            o.exact = true;
+            assert_int_equal(gf_consolidate(&m, &o, &x, &err), GF_OK);
+            replay_steps(&m, &x);
+            bool all_proven = true;
+            for (size_t i = 0; i < x.pools.n; i++) {
+                assert_true(x.pools.v[i].drained <= x.pools.v[i].bound);
+                all_proven &= x.pools.v[i].optimal;
+            }
+            assert_true(x.nodes_freed >= h.nodes_freed);
+            assert_true(x.nodes_freed <= h.nodes_freed + 1);
+            cases++;
+            proven += all_proven;
+            optimal += all_proven && x.nodes_freed == h.nodes_freed;
+            greedy_total += h.nodes_freed;
+            exact_total += x.nodes_freed;
+            gf_consolidation_free(&h);
+            gf_consolidation_free(&x);
+            gf_model_free(&m);
+        }
+    }
+    print_message("small clusters: %u cases, %u proven, greedy optimal in %u, nodes %u vs %u\n",
+                  cases, proven, optimal, greedy_total, exact_total);
+    assert_true(proven * 10 >= cases * 9);
+    assert_true(optimal * 10 >= proven * 9);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_binpack_matches_full_scan),
         cmocka_unit_test(test_other_scorers_match_full_scan),
+        cmocka_unit_test(test_small_clusters_against_exact),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
