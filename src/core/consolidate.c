@@ -18,7 +18,7 @@ void gf_consolidate_opts_default(gf_consolidate_opts *o)
     o->objective = GF_OBJ_NODES;
     o->pool = GF_NONE;
     o->max_rounds = 24;
-    o->max_attempts = 400000;
+    o->max_attempts = 60000;
     o->seed = 1;
     o->exact_max_candidates = 30;
     o->exact_max_steps = 20000000;
@@ -132,6 +132,7 @@ typedef struct ctx {
     gf_pack_state *s0;        /* the snapshot's allocation, for reruns */
     uint32_t *node_pod_start; /* CSR of active bound pods per node */
     uint32_t *node_pods;
+    uint8_t *role;         /* per pod: classify(), computed once */
     uint32_t **pool_nodes; /* GPU-less nodes included: CPU-only pods may use them */
     uint32_t *pool_len;
     bool *skip;    /* drained, or being tried */
@@ -324,8 +325,13 @@ static void pdb_index(ctx *c)
     gf_arena_init(&keys);
     uint32_t *chain = gf_xmalloc((m->pdbs.n + 1) * sizeof(uint32_t));
     gf_sbuf *b = &c->key;
+    gf_strmap has_ns, has_key; /* namespaces with PDBs; label keys PDBs are filed under */
+    gf_strmap_init(&has_ns);
+    gf_strmap_init(&has_key);
     for (size_t i = m->pdbs.n; i-- > 0;) {
         const gf_pdb *pdb = &m->pdbs.v[i];
+        gf_strmap_put(&has_ns, pdb->ns, 0);
+        if (pdb->match_labels.n) gf_strmap_put(&has_key, pdb->match_labels.items[0].key, 0);
         b->len = 0;
         key_str(b, pdb->ns);
         if (pdb->match_labels.n) {
@@ -343,6 +349,8 @@ static void pdb_index(ctx *c)
         const gf_pod *p = &m->pods.v[i];
         c->pod_pdb_off[i] = (uint32_t)list.n;
         for (uint32_t l = 0; l <= p->labels.n; l++) {
+            if (l == 0 && !gf_strmap_get(&has_ns, p->ns, NULL)) break;
+            if (l < p->labels.n && !gf_strmap_get(&has_key, p->labels.items[l].key, NULL)) continue;
             b->len = 0;
             key_str(b, p->ns);
             if (l < p->labels.n) {
@@ -373,6 +381,8 @@ static void pdb_index(ctx *c)
             c->pod_pdb_off[i] = 0;
     c->pod_pdb = list.v ? list.v : gf_xcalloc(1, sizeof(uint32_t));
     free(chain);
+    gf_strmap_free(&has_ns);
+    gf_strmap_free(&has_key);
     gf_strmap_free(&by_key);
     gf_arena_free(&keys);
 }
@@ -811,9 +821,8 @@ static bool try_drain(ctx *c, uint32_t node, gf_node_verdict *v)
     const gf_model *m = c->m;
     GF_VEC(keyed) order = {0};
     for (uint32_t i = c->node_pod_start[node]; i < c->node_pod_start[node + 1]; i++) {
-        const char *why;
         const gf_pod *p = &m->pods.v[c->node_pods[i]];
-        if (classify(m, p, &why) == ROLE_MOVE) {
+        if (c->role[c->node_pods[i]] == ROLE_MOVE) {
             keyed k = {gpu_demand(m, p), c->node_pods[i]};
             gf_vec_push(&order, k);
         }
@@ -1107,8 +1116,7 @@ static void pool_bound(ctx *c, uint32_t pool, gf_pool_bound *b)
         }
         for (uint32_t k = c->node_pod_start[node]; k < c->node_pod_start[node + 1]; k++) {
             const gf_pod *p = &m->pods.v[c->node_pods[k]];
-            const char *why;
-            if (classify(m, p, &why) == ROLE_IGNORE) continue;
+            if (c->role[c->node_pods[k]] == ROLE_IGNORE) continue;
             cpu_need += p->cpu_milli;
             mem_need += p->memory_bytes;
             if (p->gpu_whole) {
@@ -1301,8 +1309,7 @@ static bool exact_feasible(exact *x)
         if (!x->out[node]) continue;
         for (uint32_t k = c->node_pod_start[node]; k < c->node_pod_start[node + 1]; k++) {
             const gf_pod *p = &m->pods.v[c->node_pods[k]];
-            const char *why;
-            if (classify(m, p, &why) != ROLE_MOVE) continue;
+            if (c->role[c->node_pods[k]] != ROLE_MOVE) continue;
             keyed kd = {gpu_demand(m, p), c->node_pods[k]};
             gf_vec_push(&order, kd);
         }
@@ -1497,6 +1504,11 @@ static void ctx_build(ctx *c, const gf_model *m, const gf_consolidate_opts *o)
         if (m->pods.v[i].node != GF_NONE && gf_pod_active(&m->pods.v[i]))
             c->node_pods[fill[m->pods.v[i].node]++] = (uint32_t)i;
     free(fill);
+    c->role = gf_xcalloc(m->pods.n + 1, 1);
+    for (size_t i = 0; i < m->pods.n; i++) {
+        const char *why;
+        c->role[i] = (uint8_t)classify(m, &m->pods.v[i], &why);
+    }
     c->pool_nodes = gf_xcalloc(m->pools.n + 1, sizeof(uint32_t *));
     c->pool_len = gf_xcalloc(m->pools.n + 1, sizeof(uint32_t));
     for (size_t i = 0; i < nn; i++)
@@ -1554,6 +1566,7 @@ static void ctx_free(ctx *c)
     free(c->pod_pdb);
     free(c->node_pod_start);
     free(c->node_pods);
+    free(c->role);
     free(c->move_of);
     free(c->rhead);
     free(c->rnext);
@@ -1607,8 +1620,7 @@ gf_err gf_consolidate(const gf_model *m, const gf_consolidate_opts *o, gf_consol
         for (uint32_t k = c.node_pod_start[i]; k < c.node_pod_start[i + 1]; k++) {
             const gf_pod *p = &m->pods.v[c.node_pods[k]];
             size_t pool;
-            const char *why;
-            if (classify(m, p, &why) == ROLE_MOVE && (!pod_pool(&c, p, &pool) || pool != n->pool))
+            if (c.role[c.node_pods[k]] == ROLE_MOVE && (!pod_pool(&c, p, &pool) || pool != n->pool))
                 cross_pool = true;
         }
         if (n->gpu_count == 0 || (o->pool != GF_NONE && n->pool != o->pool) ||
@@ -1619,8 +1631,9 @@ gf_err gf_consolidate(const gf_model *m, const gf_consolidate_opts *o, gf_consol
         for (uint32_t k = c.node_pod_start[i]; k < c.node_pod_start[i + 1]; k++) {
             const gf_pod *p = &m->pods.v[c.node_pods[k]];
             const char *why = NULL;
-            pod_role r = classify(m, p, &why);
+            pod_role r = (pod_role)c.role[c.node_pods[k]];
             if (r == ROLE_PIN && !pin.reason) {
+                (void)classify(m, p, &why);
                 pin.reason = why;
                 pin.pod = c.node_pods[k];
             }
