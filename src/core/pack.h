@@ -49,6 +49,10 @@ typedef struct gf_task_class {
     uint32_t gpu_whole; /* whole GPUs, or */
     double gpu_share;   /* a fraction of one GPU (0 = CPU-only when gpu_whole = 0) */
     double weight;      /* popularity; weights need not sum to 1 */
+    /* GPU models the task may use, as bits of gf_pack_model_bit() (0 = any):
+     * on a node of another model the task cannot run, so all of the node's
+     * free GPU is a fragment for it (FGD paper, Sec. 4; gpuspec traces) */
+    uint64_t model_mask;
 } gf_task_class;
 
 typedef struct gf_pack_state {
@@ -60,7 +64,8 @@ typedef struct gf_pack_state {
     /* FGD only */
     gf_task_class *classes;
     size_t n_classes;
-    double *node_frag; /* cached expected fragmentation per node */
+    double *node_frag;        /* cached expected fragmentation per node */
+    uint64_t *node_model_bit; /* per node: gf_pack_model_bit() of its GPU model */
 } gf_pack_state;
 
 /* Free capacity from the model's current allocation: active bound pods'
@@ -74,8 +79,14 @@ gf_pack_state *gf_pack_state_new_empty(const gf_model *m);
 
 /* Sets FGD's workload distribution (copied). */
 void gf_pack_set_classes(gf_pack_state *s, const gf_task_class *classes, size_t n);
+/* The bit of a GPU model (nvidia.com/gpu.product) in class model masks: the
+ * model's distinct node products numbered in node order, the first 62 with
+ * bits 0..61, any further product bit 62; 0 for NULL (no GPUs or no label);
+ * bit 63 for a product no node has. */
+uint64_t gf_pack_model_bit(const gf_model *m, const char *product);
 /* Builds classes from the model's GPU pods (active or not): identical
- * (cpu, memory, GPU request) tuples are merged with their counts as weights.
+ * (cpu, memory, GPU request, allowed GPU models) tuples are merged with their
+ * counts as weights.
  * Returns the number of classes; *out is malloc'd, caller frees. */
 size_t gf_pack_classes_from_pods(const gf_model *m, gf_task_class **out);
 
