@@ -246,6 +246,8 @@ int main(int argc, char **argv)
         printf("%-10s %8llu %8llu %8llu %8llu %10.3f\n", t[i].name,
                (unsigned long long)t[i].drained, (unsigned long long)t[i].at_ref,
                (unsigned long long)t[i].short1, (unsigned long long)t[i].short2, t[i].seconds);
-    if (unproven) printf("pools where the exact search hit its step limit: %llu\n", (unsigned long long)unproven);
+    if (unproven)
+        printf("pools where the exact search hit its step limit: %llu\n",
+               (unsigned long long)unproven);
     return 0;
 }

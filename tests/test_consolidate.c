@@ -260,10 +260,10 @@ static void test_max_nodes_and_determinism(void **state)
 /* A fractional pod on node with cpu cores requested. */
 #define CPUFRAC(name, dep, node, group, frac, cpu)                                                 \
     KJ_RUNNING(name, node,                                                                         \
-               KJ_OWNER("ReplicaSet", dep "-5d4c3b2a19") ",\"labels\":{\"runai-gpu-group\":\"" group  \
-                                                         "\",\"app\":\"" dep "\"},"                \
-                                                         "\"annotations\":{\"gpu-fraction\":\"" frac \
-                                                         "\"}",                                     \
+               KJ_OWNER("ReplicaSet",                                                              \
+                        dep "-5d4c3b2a19") ",\"labels\":{\"runai-gpu-group\":\"" group             \
+                                           "\",\"app\":\"" dep "\"},"                              \
+                                           "\"annotations\":{\"gpu-fraction\":\"" frac "\"}",      \
                "{\"requests\":{\"cpu\":\"" cpu "\"}}")
 
 static size_t steps_of(const fx *f, const char *pod)
@@ -280,10 +280,10 @@ static size_t steps_of(const fx *f, const char *pod)
 static void test_receiver_must_be_drained(void **state)
 {
     (void)state;
-    const char *json = KJ_LIST(
-        L4("a", "1") "," L4("r", "1") "," L4("c", "4") "," //
-        KJ_RUNNING("pin", "c", "", "{\"limits\":{\"nvidia.com/gpu\":\"1\"}}") "," //
-        FRAC("pa", "svc-a", "a", "g1", "0.5") "," FRAC("pr", "svc-r", "r", "g2", "0.3"));
+    const char *json =
+        KJ_LIST(L4("a", "1") "," L4("r", "1") "," L4("c", "4") ","                        //
+                KJ_RUNNING("pin", "c", "", "{\"limits\":{\"nvidia.com/gpu\":\"1\"}}") "," //
+                FRAC("pa", "svc-a", "a", "g1", "0.5") "," FRAC("pr", "svc-r", "r", "g2", "0.3"));
     gf_consolidate_opts o;
     gf_consolidate_opts_default(&o);
     o.legacy_greedy = true;
@@ -309,9 +309,9 @@ static void test_received_pods_replaced(void **state)
     (void)state;
     fx *f = plan(KJ_LIST(L4("a", "1") "," L4("r", "1") "," L4("c", "1") "," L4("d", "1") "," //
                          FRAC("pa", "s1", "a", "g1", "0.5") "," FRAC("pr", "s2", "r", "g2",
-                                                                      "0.3") "," //
+                                                                     "0.3") "," //
                          FRAC("c1", "s3", "c", "g3", "0.1") "," FRAC("c2", "s4", "c", "g3",
-                                                                      "0.1") "," //
+                                                                     "0.1") "," //
                          FRAC("d1", "s5", "d", "g4", "0.1") "," FRAC("d2", "s6", "d", "g4", "0.1")),
                  NULL);
     assert_true(drained(f, "a") && drained(f, "r"));
@@ -337,7 +337,7 @@ static void test_loose_bound_exact(void **state)
     const char *json =
         KJ_LIST(L4("n1", "1") "," L4("n2", "1") "," L4("n3", "1") "," //
                 CPUFRAC("a", "s1", "n1", "g1", "0.1", "9") "," CPUFRAC("b", "s2", "n2", "g2", "0.1",
-                                                                      "9") "," //
+                                                                       "9") "," //
                 CPUFRAC("c", "s3", "n3", "g3", "0.1", "9"));
     gf_consolidate_opts o;
     gf_consolidate_opts_default(&o);
@@ -364,7 +364,7 @@ static void test_objective_gpus(void **state)
     (void)state;
     const char *json = KJ_LIST(L4("big", "4") "," L4("s1", "1") "," L4("s2", "1") "," //
                                FRAC("b", "sb", "big", "g1", "0.3") "," FRAC("x", "sx", "s1", "g2",
-                                                                             "0.6") "," //
+                                                                            "0.6") "," //
                                FRAC("y", "sy", "s2", "g3", "0.6"));
     gf_consolidate_opts o;
     gf_consolidate_opts_default(&o);

@@ -256,9 +256,9 @@ static void test_classes_from_pods(void **state)
 static void test_fgd_model_classes(void **state)
 {
     (void)state;
-    fx *f = load(LIST(NODE("l4", "NVIDIA-L4", "1", "16", "", "") ",\n"  //
-                      NODE("t4", "Tesla-T4", "1", "16", "", "") ",\n"   //
-                      SHARED("a", "l4", "g1", "0.3") ",\n"              //
+    fx *f = load(LIST(NODE("l4", "NVIDIA-L4", "1", "16", "", "") ",\n" //
+                      NODE("t4", "Tesla-T4", "1", "16", "", "") ",\n"  //
+                      SHARED("a", "l4", "g1", "0.3") ",\n"             //
                       SHARED("b", "t4", "g2", "0.3")));
     uint64_t l4 = gf_pack_model_bit(&f->m, "NVIDIA-L4"), t4 = gf_pack_model_bit(&f->m, "Tesla-T4");
     assert_true(l4 && t4 && l4 != t4);
@@ -274,11 +274,12 @@ static void test_fgd_model_classes(void **state)
     assert_true(fabs(gf_pack_node_fragmentation(f->s, 1) - 0.0) < 1e-9);
     unload(f);
 
-    f = load(LIST(NODE("l4", "NVIDIA-L4", "1", "16", "", "") ",\n" //
-                  NODE("t4", "Tesla-T4", "1", "16", "", "") ",\n"  //
-                  PENDING("p", ",\"annotations\":{\"gpu-fraction\":\"0.5\"}",
-                          ",\"nodeSelector\":{\"nvidia.com/gpu.product\":\"Tesla-T4\"}", "{}") ",\n" //
-                  PENDING("q", ",\"annotations\":{\"gpu-fraction\":\"0.5\"}", "", "{}")));
+    f = load(
+        LIST(NODE("l4", "NVIDIA-L4", "1", "16", "", "") ",\n" //
+             NODE("t4", "Tesla-T4", "1", "16", "", "") ",\n"  //
+             PENDING("p", ",\"annotations\":{\"gpu-fraction\":\"0.5\"}",
+                     ",\"nodeSelector\":{\"nvidia.com/gpu.product\":\"Tesla-T4\"}", "{}") ",\n" //
+             PENDING("q", ",\"annotations\":{\"gpu-fraction\":\"0.5\"}", "", "{}")));
     gf_task_class *out = NULL;
     size_t n = gf_pack_classes_from_pods(&f->m, &out);
     assert_int_equal(n, 2); /* same request, different models: two classes */
@@ -305,7 +306,7 @@ int main(void)
         cmocka_unit_test(test_fit_rules),          cmocka_unit_test(test_apply_and_remove),
         cmocka_unit_test(test_binpack_and_spread), cmocka_unit_test(test_fgd_avoids_fragment),
         cmocka_unit_test(test_fgd_measure),        cmocka_unit_test(test_classes_from_pods),
-        cmocka_unit_test(test_scorer_names),        cmocka_unit_test(test_fgd_model_classes),
+        cmocka_unit_test(test_scorer_names),       cmocka_unit_test(test_fgd_model_classes),
     };
     return cmocka_run_group_tests_name("pack", tests, NULL, NULL);
 }

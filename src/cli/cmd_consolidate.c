@@ -74,7 +74,7 @@ static void print_table(const gf_model *m, const gf_consolidation *c, const gf_c
         printf("  pool %s: drains %u of %u candidates (%u GPUs); at most %u can go (%u GPUs)%s\n",
                m->pools.v[b->pool], b->drained, b->candidates, b->gpus_drained, b->bound,
                b->gpus_bound,
-               b->optimal ? (b->exact_tried ? ", optimal (exact search)" : ", optimal")
+               b->optimal       ? (b->exact_tried ? ", optimal (exact search)" : ", optimal")
                : b->exact_tried ? ", exact search stopped at its step limit"
                                 : "");
     }
@@ -161,10 +161,9 @@ static json_t *plan_json(const gf_model *m, const gf_consolidation *c, const gf_
         json_array_append_new(
             pools, json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:b,s:b}", "pool", m->pools.v[b->pool],
                              "candidates", (json_int_t)b->candidates, "drained",
-                             (json_int_t)b->drained, "bound", (json_int_t)b->bound,
-                             "gpus_drained", (json_int_t)b->gpus_drained, "gpus_bound",
-                             (json_int_t)b->gpus_bound, "optimal", b->optimal, "exact",
-                             b->exact_tried));
+                             (json_int_t)b->drained, "bound", (json_int_t)b->bound, "gpus_drained",
+                             (json_int_t)b->gpus_drained, "gpus_bound", (json_int_t)b->gpus_bound,
+                             "optimal", b->optimal, "exact", b->exact_tried));
     }
     for (size_t i = 0; i < c->drains.n; i++) {
         const gf_drain *d = &c->drains.v[i];
@@ -278,8 +277,7 @@ int gf_cmd_consolidate(int argc, char **argv)
             break;
         case OPT_OBJECTIVE:
             if (gf_objective_parse(optarg, &o.objective)) {
-                fprintf(stderr,
-                        "gpufrac consolidate: unknown objective '%s' (nodes, gpus, cost)\n",
+                fprintf(stderr, "gpufrac consolidate: unknown objective '%s' (nodes, gpus, cost)\n",
                         optarg);
                 rc_usage = 2;
             }

@@ -144,10 +144,10 @@ typedef struct ctx {
     uint32_t *pod_pdb_off, *pod_pdb; /* CSR: the PDBs selecting each pod */
     /* moves of the current pass: pod, original node, where it is now */
     GF_VEC(gf_move) work;
-    uint32_t *move_of;              /* per pod: index into work, or GF_NONE */
+    uint32_t *move_of;               /* per pod: index into work, or GF_NONE */
     uint32_t *rhead, *rnext, *rprev; /* per node: the moves now on it (doubly linked) */
     GF_VEC(gf_move) steps;
-    GF_VEC(uint32_t) drained; /* this pass, in order */
+    GF_VEC(uint32_t) drained;         /* this pass, in order */
     GF_VEC(gf_node_verdict) verdicts; /* this pass: candidates not drained */
     uint64_t attempts;
     uint64_t mismatches;
@@ -157,7 +157,7 @@ typedef struct ctx {
      * row of answers per node of their pool, computed on first use. */
     gf_arena sig_keys;
     gf_strmap sig_by_key;
-    gf_sbuf key; /* scratch for keys */
+    gf_sbuf key;                   /* scratch for keys */
     uint32_t *pod_sig;             /* per pod, GF_NONE until needed */
     GF_VEC(uint8_t *) sig_allowed; /* per signature and pool slot: 0 ?, 1 yes, 2 no */
     uint32_t *slot_of;             /* node -> its position in pool_nodes[pool] */
@@ -801,7 +801,8 @@ static const char *limit_refuses(const ctx *c, uint32_t pod)
         c->moves_of_workload[p->workload] + 1 > c->o->max_moves_per_workload)
         return "the workload's move limit would be exceeded";
     for (uint32_t k = c->pod_pdb_off[pod]; k < c->pod_pdb_off[pod + 1]; k++)
-        if (c->pdb_left[c->pod_pdb[k]] <= 0) return "a PodDisruptionBudget allows no more disruptions";
+        if (c->pdb_left[c->pod_pdb[k]] <= 0)
+            return "a PodDisruptionBudget allows no more disruptions";
     return NULL;
 }
 
@@ -865,8 +866,7 @@ static bool try_drain(ctx *c, uint32_t node, gf_node_verdict *v)
                 check_answer(c, p, fits, &to[i]);
             } else {
                 fits = best_in_pool(c, p, &to[i]);
-                if (!fits)
-                    gf_strmap_put(&c->nofit, gf_arena_strdup(&c->sig_keys, memo), node);
+                if (!fits) gf_strmap_put(&c->nofit, gf_arena_strdup(&c->sig_keys, memo), node);
             }
         } else {
             fits = best_in_pool(c, p, &to[i]);
@@ -1165,10 +1165,10 @@ typedef struct exact {
     gf_pack_state *s; /* own capacity: the snapshot's, minus what a check moves */
     const uint32_t *nodes;
     size_t n_nodes;
-    bool *out;                     /* per node: in the set being checked */
-    GF_VEC(uint32_t) pods;         /* to place, largest first */
-    GF_VEC(uint8_t) same_as_prev;  /* pods[i] asks exactly what pods[i - 1] asks */
-    GF_VEC(gf_placement) assign;   /* per pods[i] */
+    bool *out;                    /* per node: in the set being checked */
+    GF_VEC(uint32_t) pods;        /* to place, largest first */
+    GF_VEC(uint8_t) same_as_prev; /* pods[i] asks exactly what pods[i - 1] asks */
+    GF_VEC(gf_placement) assign;  /* per pods[i] */
     uint32_t *wl_used, *pdb_used; /* per workload / PDB: moves in the set */
     uint64_t steps, max_steps;
     bool aborted;
@@ -1214,8 +1214,7 @@ static bool exact_choose(exact *x, size_t i, gf_placement *pl, const gf_placemen
         return false;
     }
     for (uint32_t j = start; j + k <= gpus->n_gpus; j++) {
-        if (j > start &&
-            x->s->gpu_free[gpus->gpus[j]] == x->s->gpu_free[gpus->gpus[j - 1]])
+        if (j > start && x->s->gpu_free[gpus->gpus[j]] == x->s->gpu_free[gpus->gpus[j - 1]])
             continue;
         pl->gpus[pl->n_gpus++] = gpus->gpus[j];
         bool ok = exact_choose(x, i, pl, gpus, j + 1, k - 1);
@@ -1322,7 +1321,8 @@ static bool exact_feasible(exact *x)
             ok = false;
         for (uint32_t k = c->pod_pdb_off[order.v[i].pod]; k < c->pod_pdb_off[order.v[i].pod + 1];
              k++)
-            if ((int32_t)++x->pdb_used[c->pod_pdb[k]] > m->pdbs.v[c->pod_pdb[k]].disruptions_allowed)
+            if ((int32_t)++x->pdb_used[c->pod_pdb[k]] >
+                m->pdbs.v[c->pod_pdb[k]].disruptions_allowed)
                 ok = false;
     }
     for (size_t i = 0; i < order.n; i++) {
@@ -1356,7 +1356,8 @@ static bool exact_feasible(exact *x)
         const gf_pod *p = &m->pods.v[x->pods.v[i]];
         cpu_need += p->cpu_milli;
         mem_need += p->memory_bytes;
-        if (p->gpu_whole) gpu_need += p->gpu_whole;
+        if (p->gpu_whole)
+            gpu_need += p->gpu_whole;
         else if (p->share == GF_SHARE_FRACTION)
             gpu_need += p->gpu_fraction * (p->gpu_devices ? p->gpu_devices : 1);
     }
@@ -1379,7 +1380,7 @@ typedef struct exact_set {
     double best;
     bool *cur, *best_set; /* per cands index */
     bool better;          /* best_set beats the greedy plan */
-    uint32_t count, cap; /* nodes in cur; most it may hold (0 = no limit) */
+    uint32_t count, cap;  /* nodes in cur; most it may hold (0 = no limit) */
 } exact_set;
 
 /* Branch and bound over the candidates: take cands[k] or not. */
@@ -1413,7 +1414,8 @@ static void exact_bb(exact *x, exact_set *e, size_t k, double val, const double 
  * greedy plan's, *moves and *set get it (caller frees). Returns true when
  * the search completed (the result is optimal). */
 static bool exact_pool(ctx *c, uint32_t pool, const cand *cands, size_t n, double greedy_value,
-                       double bound, uint32_t cap, bool *found_better, move_vec *moves, bool *set_out)
+                       double bound, uint32_t cap, bool *found_better, move_vec *moves,
+                       bool *set_out)
 {
     const gf_model *m = c->m;
     exact x = {0};
@@ -1437,8 +1439,16 @@ static bool exact_pool(ctx *c, uint32_t pool, const cand *cands, size_t n, doubl
     }
     for (size_t i = n; i-- > 0;)
         suffix[i] = suffix[i + 1] + w[i];
-    exact_set e = {ids, w, n, bound, greedy_value, gf_xcalloc(n + 1, sizeof(bool)),
-                   gf_xcalloc(n + 1, sizeof(bool)), false, 0, cap};
+    exact_set e = {ids,
+                   w,
+                   n,
+                   bound,
+                   greedy_value,
+                   gf_xcalloc(n + 1, sizeof(bool)),
+                   gf_xcalloc(n + 1, sizeof(bool)),
+                   false,
+                   0,
+                   cap};
     exact_bb(&x, &e, 0, 0, suffix);
     bool complete = !x.aborted;
     *found_better = e.better;
@@ -1581,8 +1591,8 @@ static void ctx_free(ctx *c)
 
 /* Replaces the plan of c by moves (one per pod) draining the nodes in
  * drained_nodes, from the snapshot. */
-static void install_plan(ctx *c, const gf_move *moves, size_t n_moves, const uint32_t *drained_nodes,
-                         size_t n_drained)
+static void install_plan(ctx *c, const gf_move *moves, size_t n_moves,
+                         const uint32_t *drained_nodes, size_t n_drained)
 {
     reset(c);
     for (size_t i = 0; i < n_drained; i++) {
@@ -1686,7 +1696,7 @@ gf_err gf_consolidate(const gf_model *m, const gf_consolidate_opts *o, gf_consol
             else
                 elsewhere++;
         }
-        double bound = o->objective == GF_OBJ_NODES ? b->bound
+        double bound = o->objective == GF_OBJ_NODES  ? b->bound
                        : o->objective == GF_OBJ_GPUS ? b->gpus_bound
                                                      : INFINITY;
         if (!o->exact || cross_pool || got >= bound - 1e-9 ||
@@ -1707,7 +1717,8 @@ gf_err gf_consolidate(const gf_model *m, const gf_consolidate_opts *o, gf_consol
             GF_VEC(gf_move) all = {0};
             GF_VEC(uint32_t) dn = {0};
             for (size_t i = 0; i < c.work.n; i++)
-                if (m->nodes.v[c.work.v[i].from_node].pool != b->pool) gf_vec_push(&all, c.work.v[i]);
+                if (m->nodes.v[c.work.v[i].from_node].pool != b->pool)
+                    gf_vec_push(&all, c.work.v[i]);
             for (size_t i = 0; i < xm.n; i++)
                 gf_vec_push(&all, xm.v[i]);
             for (size_t i = 0; i < c.drained.n; i++)
@@ -1720,8 +1731,8 @@ gf_err gf_consolidate(const gf_model *m, const gf_consolidate_opts *o, gf_consol
                     gf_vec_push(&keep, c.verdicts.v[i]);
             for (size_t i = 0; i < pc.n; i++)
                 if (!set[pc.v[i].node]) {
-                    gf_node_verdict v = {pc.v[i].node,
-                                         "not in the largest drainable set (exact search)", GF_NONE};
+                    gf_node_verdict v = {
+                        pc.v[i].node, "not in the largest drainable set (exact search)", GF_NONE};
                     gf_vec_push(&keep, v);
                 }
             install_plan(&c, all.v, all.n, dn.v, dn.n);

@@ -70,10 +70,11 @@ typedef struct gf_consolidate_opts {
     size_t n_costs;
     uint32_t pool; /* only drain nodes of this pool; GF_NONE = every pool */
     /* improvement phase: stops at whichever limit comes first */
-    uint32_t max_rounds;   /* greedy reruns after the first pass (default 24; 0 = none) */
-    uint64_t max_attempts; /* pod placement attempts over all reruns (default 60000; 0 = no limit) */
-    double budget_s;       /* wall-clock seconds for the whole planning (0 = no time limit) */
-    uint64_t seed;         /* perturbation seed (default 1) */
+    uint32_t max_rounds; /* greedy reruns after the first pass (default 24; 0 = none) */
+    uint64_t
+        max_attempts; /* pod placement attempts over all reruns (default 60000; 0 = no limit) */
+    double budget_s;  /* wall-clock seconds for the whole planning (0 = no time limit) */
+    uint64_t seed;    /* perturbation seed (default 1) */
     /* exact search for small pools */
     bool exact;
     uint32_t exact_max_candidates; /* default 30 */
@@ -128,10 +129,10 @@ typedef struct gf_consolidation {
      * last is its final move); replaying these from the snapshot's
      * allocation reproduces the plan's capacity */
     GF_VEC(gf_move) steps;
-    GF_VEC(gf_pool_bound) pools; /* pools with GPU nodes */
-    uint32_t rounds;             /* improvement reruns made */
-    uint64_t attempts;           /* pod placement attempts made */
-    uint64_t index_mismatches;   /* check_index: fast answers that differ from a scan */
+    GF_VEC(gf_pool_bound) pools;  /* pools with GPU nodes */
+    uint32_t rounds;              /* improvement reruns made */
+    uint64_t attempts;            /* pod placement attempts made */
+    uint64_t index_mismatches;    /* check_index: fast answers that differ from a scan */
     GF_VEC(gf_node_verdict) kept; /* GPU nodes not drained, with why */
     uint32_t gpus_freed, nodes_freed;
     double cost_saved;
