@@ -14,7 +14,8 @@
  *   bench_consolidate mid SEEDS      50, 100, 200 nodes x 3 settings x SEEDS, against the bound
  *   bench_consolidate plan NODES RUNS ROUNDS
  *                                    planning alone on gen-snapshot's cluster (8 GPUs per
- *                                    node, seed 1): "nodes median_s min_s max_s drained"
+ *                                    node, seed 1): "nodes median_s min_s max_s drained bound";
+ *                                    ROUNDS "legacy" for the greedy of before
  *
  * Prints per method: nodes drained in total, cases at the proven optimum
  * (small) or at the bound (mid), cases 1 and 2+ short, planning seconds. */
@@ -134,7 +135,7 @@ static int cmp_d(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-static int plan_only(uint32_t nodes, int runs, uint32_t rounds)
+static int plan_only(uint32_t nodes, int runs, const char *rounds)
 {
     gf_model m;
     gf_model_init(&m);
@@ -146,21 +147,25 @@ static int plan_only(uint32_t nodes, int runs, uint32_t rounds)
     gf_error err = {0};
     if (gf_gen_cluster(&m, &go, NULL, &err)) return 1;
     double *t = calloc((size_t)runs + 1, sizeof(double));
-    uint32_t drained = 0;
+    uint32_t drained = 0, bound = 0;
     for (int r = 0; r < runs; r++) {
         gf_consolidate_opts o;
         gf_consolidate_opts_default(&o);
-        o.max_rounds = rounds;
+        o.legacy_greedy = !strcmp(rounds, "legacy");
+        o.max_rounds = (uint32_t)atoi(rounds);
         gf_consolidation c;
         double t0 = now_s();
         if (gf_consolidate(&m, &o, &c, &err)) return 1;
         t[r] = now_s() - t0;
         drained = c.nodes_freed;
+        bound = 0;
+        for (size_t i = 0; i < c.pools.n; i++)
+            bound += c.pools.v[i].bound;
         gf_consolidation_free(&c);
     }
     qsort(t, (size_t)runs, sizeof(double), cmp_d);
     double med = runs % 2 ? t[runs / 2] : (t[runs / 2 - 1] + t[runs / 2]) / 2;
-    printf("%u %.4f %.4f %.4f %u\n", nodes, med, t[0], t[runs - 1], drained);
+    printf("%u %.4f %.4f %.4f %u %u\n", nodes, med, t[0], t[runs - 1], drained, bound);
     free(t);
     gf_model_free(&m);
     return 0;
@@ -169,7 +174,7 @@ static int plan_only(uint32_t nodes, int runs, uint32_t rounds)
 int main(int argc, char **argv)
 {
     if (argc >= 5 && !strcmp(argv[1], "plan"))
-        return plan_only((uint32_t)atoi(argv[2]), atoi(argv[3]), (uint32_t)atoi(argv[4]));
+        return plan_only((uint32_t)atoi(argv[2]), atoi(argv[3]), argv[4]);
     if (argc < 3 || (strcmp(argv[1], "small") && strcmp(argv[1], "mid"))) {
         fprintf(stderr, "usage: bench_consolidate small|mid SEEDS\n");
         return 2;
