@@ -90,7 +90,10 @@ void gf_pack_state_free(gf_pack_state *s)
     free(s->node_gpu_free);
     free(s->classes);
     free(s->node_frag);
-    free(s->node_model_bit);
+    for (size_t i = 0; i < s->n_by_model; i++)
+        free(s->by_model[i].classes);
+    free(s->by_model);
+    free(s->node_model);
     free(s);
 }
 
@@ -109,7 +112,7 @@ typedef struct frag_view {
     int64_t cpu, mem;
     const double *free;
     uint32_t n;
-    uint64_t model_bit;
+    const gf_pack_model_classes *cls; /* the classes as the node's GPU model sees them */
 } frag_view;
 
 static double frag_for_demand(const frag_view *v, uint32_t whole, double share, double *total,
@@ -133,15 +136,14 @@ static double frag_for_demand(const frag_view *v, uint32_t whole, double share, 
 
 static double frag_view_eval(const gf_pack_state *s, const frag_view *v)
 {
-    if (v->n == 0 || s->n_classes == 0) return 0;
-    double sum = 0, wsum = 0;
+    if (v->n == 0 || s->n_classes == 0 || !v->cls) return 0;
+    double sum = 0;
     /* classes are sorted by demand so the per-GPU pass runs once per demand */
     uint32_t last_whole = UINT32_MAX;
     double last_share = -1, q3 = 0, total = 0;
     bool gpu_ok = false;
-    for (size_t i = 0; i < s->n_classes; i++) {
-        const gf_task_class *c = &s->classes[i];
-        wsum += c->weight;
+    for (size_t i = 0; i < v->cls->n; i++) {
+        const gf_task_class *c = &v->cls->classes[i];
         if (c->gpu_whole == 0 && c->gpu_share <= 0) {
             if (last_whole != 0 || last_share != 0) {
                 frag_for_demand(v, 0, 0, &total, &gpu_ok);
@@ -156,18 +158,28 @@ static double frag_view_eval(const gf_pack_state *s, const frag_view *v)
             last_whole = c->gpu_whole;
             last_share = c->gpu_share;
         }
-        bool fits = gpu_ok && c->cpu_milli <= v->cpu && c->memory_bytes <= v->mem &&
-                    (!c->model_mask || (c->model_mask & v->model_bit));
+        bool fits = gpu_ok && c->cpu_milli <= v->cpu && c->memory_bytes <= v->mem;
         sum += c->weight * (fits ? q3 : total);
     }
-    return wsum > 0 ? sum / wsum : 0;
+    if (v->cls->excluded_weight > 0) { /* classes that cannot use this model: all free GPU */
+        double all = 0;
+        for (uint32_t g = 0; g < v->n; g++)
+            all += v->free[g];
+        sum += v->cls->excluded_weight * all;
+    }
+    return s->class_weight > 0 ? sum / s->class_weight : 0;
+}
+
+static const gf_pack_model_classes *node_classes(const gf_pack_state *s, uint32_t node)
+{
+    return s->node_model ? &s->by_model[s->node_model[node]] : NULL;
 }
 
 static frag_view node_view(const gf_pack_state *s, uint32_t node)
 {
     const gf_node *n = &s->m->nodes.v[node];
     frag_view v = {s->free_cpu_milli[node], s->free_memory_bytes[node], s->gpu_free + n->first_gpu,
-                   n->gpu_count, s->node_model_bit ? s->node_model_bit[node] : 0};
+                   n->gpu_count, node_classes(s, node)};
     return v;
 }
 
@@ -221,13 +233,50 @@ void gf_pack_set_classes(gf_pack_state *s, const gf_task_class *classes, size_t 
     if (n) memcpy(s->classes, classes, n * sizeof *classes);
     s->n_classes = n;
     if (n) qsort(s->classes, n, sizeof *classes, cmp_class);
-    free(s->node_model_bit);
-    s->node_model_bit = gf_xcalloc(s->m->nodes.n + 1, sizeof(uint64_t));
+    s->class_weight = 0;
+    for (size_t i = 0; i < n; i++)
+        s->class_weight += s->classes[i].weight;
+    /* per GPU model of the nodes: its class list */
+    for (size_t i = 0; i < s->n_by_model; i++)
+        free(s->by_model[i].classes);
+    free(s->by_model);
+    free(s->node_model);
+    s->by_model = NULL;
+    s->n_by_model = 0;
+    s->node_model = gf_xcalloc(s->m->nodes.n + 1, sizeof(uint32_t));
+    GF_VEC(gf_pack_model_classes) lists = {0};
     gf_strmap num;
     model_numbers(s->m, &num);
-    for (size_t i = 0; i < s->m->nodes.n; i++)
-        s->node_model_bit[i] = bit_of(&num, s->m->nodes.v[i].gpu_product);
+    for (size_t i = 0; i < s->m->nodes.n; i++) {
+        uint64_t bit = bit_of(&num, s->m->nodes.v[i].gpu_product);
+        size_t k = 0;
+        while (k < lists.n && lists.v[k].bit != bit)
+            k++;
+        if (k == lists.n) {
+            gf_pack_model_classes mc = {bit, gf_xmalloc((n ? n : 1) * sizeof *classes), 0,
+                                        0};
+            for (size_t j = 0; j < n; j++) {
+                const gf_task_class *c = &s->classes[j];
+                if (c->model_mask && !(c->model_mask & bit)) {
+                    mc.excluded_weight += c->weight;
+                    continue;
+                }
+                gf_task_class *last = mc.n ? &mc.classes[mc.n - 1] : NULL;
+                if (last && last->gpu_whole == c->gpu_whole && last->gpu_share == c->gpu_share &&
+                    last->cpu_milli == c->cpu_milli && last->memory_bytes == c->memory_bytes) {
+                    last->weight += c->weight; /* sorted: equal requests are adjacent */
+                } else {
+                    mc.classes[mc.n] = *c;
+                    mc.classes[mc.n++].model_mask = 0;
+                }
+            }
+            gf_vec_push(&lists, mc);
+        }
+        s->node_model[i] = (uint32_t)k;
+    }
     gf_strmap_free(&num);
+    s->by_model = lists.v;
+    s->n_by_model = lists.n;
     free(s->node_frag);
     s->node_frag = gf_xcalloc(s->m->nodes.n + 1, sizeof(double));
     for (size_t i = 0; i < s->m->nodes.n; i++)
@@ -393,7 +442,7 @@ static double fgd_delta(const gf_pack_state *s, const gf_pod *p, uint32_t node,
     }
     frag_view v = {s->free_cpu_milli[node] - p->cpu_milli,
                    s->free_memory_bytes[node] - p->memory_bytes, freev, cnt,
-                   s->node_model_bit ? s->node_model_bit[node] : 0};
+                   node_classes(s, node)};
     double before = s->node_frag ? s->node_frag[node] : gf_pack_node_fragmentation(s, node);
     return frag_view_eval(s, &v) - before;
 }

@@ -55,6 +55,16 @@ typedef struct gf_task_class {
     uint64_t model_mask;
 } gf_task_class;
 
+/* FGD's classes as a node of one GPU model sees them: the classes that may
+ * use the model, masks dropped and equal ones merged, and the weight of those
+ * that may not (they see every free GPU of the node as a fragment). */
+typedef struct gf_pack_model_classes {
+    uint64_t bit; /* gf_pack_model_bit() of the model */
+    gf_task_class *classes;
+    size_t n;
+    double excluded_weight;
+} gf_pack_model_classes;
+
 typedef struct gf_pack_state {
     const gf_model *m;
     int64_t *free_cpu_milli;    /* per node */
@@ -64,8 +74,11 @@ typedef struct gf_pack_state {
     /* FGD only */
     gf_task_class *classes;
     size_t n_classes;
-    double *node_frag;        /* cached expected fragmentation per node */
-    uint64_t *node_model_bit; /* per node: gf_pack_model_bit() of its GPU model */
+    double *node_frag;                /* cached expected fragmentation per node */
+    gf_pack_model_classes *by_model;  /* one per GPU model among the nodes */
+    size_t n_by_model;
+    uint32_t *node_model;             /* per node: index into by_model */
+    double class_weight;              /* sum of the classes' weights */
 } gf_pack_state;
 
 /* Free capacity from the model's current allocation: active bound pods'
