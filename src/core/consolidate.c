@@ -1024,7 +1024,9 @@ static uint32_t improve(ctx *c, uint32_t *order, size_t n, double t_start)
     for (size_t i = 0; i < c->verdicts.n; i++)
         if (c->verdicts.v[i].pod != GF_NONE) failed[nfailed++] = c->verdicts.v[i].node;
     while (rounds < o->max_rounds && nfailed > 0) {
-        if (o->max_attempts && c->attempts - attempts0 >= o->max_attempts) break;
+        /* a rerun costs about what the first pass did (attempts0): start it
+         * only while reruns so far plus one more stay within the limit */
+        if (o->max_attempts && (c->attempts - attempts0) + attempts0 > o->max_attempts) break;
         if (o->budget_s > 0 && mono_s() - t_start >= o->budget_s) break;
         rounds++;
         /* perturb: k failed candidates to the front, in random order */

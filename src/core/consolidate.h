@@ -71,10 +71,11 @@ typedef struct gf_consolidate_opts {
     uint32_t pool; /* only drain nodes of this pool; GF_NONE = every pool */
     /* improvement phase: stops at whichever limit comes first */
     uint32_t max_rounds; /* greedy reruns after the first pass (default 24; 0 = none) */
-    uint64_t
-        max_attempts; /* pod placement attempts over all reruns (default 60000; 0 = no limit) */
-    double budget_s;  /* wall-clock seconds for the whole planning (0 = no time limit) */
-    uint64_t seed;    /* perturbation seed (default 1) */
+    /* pod placement attempts in reruns, a rerun counted as costing what the
+     * first pass did (default 60000; 0 = no limit) */
+    uint64_t max_attempts;
+    double budget_s; /* wall-clock seconds for the whole planning (0 = no time limit) */
+    uint64_t seed;   /* perturbation seed (default 1) */
     /* exact search for small pools */
     bool exact;
     uint32_t exact_max_candidates; /* default 30 */
