@@ -291,6 +291,18 @@ static void test_receiver_must_be_drained(void **state)
     assert_int_equal(f->plan.nodes_freed, 1);
     assert_string_equal(kept_reason(f, "r"), "it receives pods moved earlier in this plan");
     unplan(f);
+    /* the exact search, started from the plan of before, finds the two
+     * and replaces the plan of the pool with its own */
+    o.exact = true;
+    f = plan(json, &o);
+    assert_int_equal(f->plan.nodes_freed, 2);
+    assert_true(drained(f, "a") && drained(f, "r"));
+    assert_true(f->plan.pools.v[0].exact_tried && f->plan.pools.v[0].optimal);
+    assert_string_equal(nname(f, move_of(f, "pa")->to.node), "c");
+    assert_string_equal(nname(f, move_of(f, "pr")->to.node), "c");
+    assert_int_equal(f->plan.moves.n, 2);
+    assert_int_equal(f->plan.steps.n, 2);
+    unplan(f);
     f = plan(json, NULL);
     assert_int_equal(f->plan.nodes_freed, 2);
     assert_true(drained(f, "a") && drained(f, "r"));
