@@ -95,18 +95,13 @@ typedef struct cand {
     int64_t prio_sum;
     double saving;
     uint32_t gpus;
+    double primary; /* sorted on first, largest first: 0 for nodes, else what is saved */
 } cand;
-
-static gf_objective sort_objective; /* qsort has no context argument */
 
 static int cmp_cand(const void *a, const void *b)
 {
     const cand *x = a, *y = b;
-    if (sort_objective != GF_OBJ_NODES) {
-        double vx = sort_objective == GF_OBJ_GPUS ? x->gpus : x->saving;
-        double vy = sort_objective == GF_OBJ_GPUS ? y->gpus : y->saving;
-        if (vx != vy) return vx > vy ? -1 : 1;
-    }
+    if (x->primary != y->primary) return x->primary > y->primary ? -1 : 1;
     if (x->n_moves != y->n_moves) return x->n_moves < y->n_moves ? -1 : 1;
     if (x->prio_sum != y->prio_sum) return x->prio_sum < y->prio_sum ? -1 : 1;
     if (x->saving != y->saving) return x->saving > y->saving ? -1 : 1;
@@ -1227,16 +1222,15 @@ static bool exact_choose(exact *x, size_t i, gf_placement *pl, const gf_placemen
     return false;
 }
 
-static int cmp_gpu_free(const void *a, const void *b, const double *free_)
+/* GPUs by free fraction, fullest first (a node has few: insertion sort) */
+static void sort_by_free(uint32_t *gpus, uint32_t n, const double *free_)
 {
-    double x = free_[*(const uint32_t *)a], y = free_[*(const uint32_t *)b];
-    return (x > y) - (x < y);
-}
-
-static const double *sort_free; /* qsort has no context argument */
-static int cmp_gpu(const void *a, const void *b)
-{
-    return cmp_gpu_free(a, b, sort_free);
+    for (uint32_t i = 1; i < n; i++) {
+        uint32_t g = gpus[i], j = i;
+        for (; j > 0 && free_[gpus[j - 1]] > free_[g]; j--)
+            gpus[j] = gpus[j - 1];
+        gpus[j] = g;
+    }
 }
 
 /* Places pods[i..] on the nodes not in the set, every way there is. */
@@ -1285,8 +1279,7 @@ static bool exact_place(exact *x, size_t i)
             if (x->s->gpu_free[n->first_gpu + g] + GF_PACK_EPS >= share)
                 fit.gpus[fit.n_gpus++] = n->first_gpu + g;
         if (fit.n_gpus < want || want > GF_PACK_MAX_DEVICES) continue;
-        sort_free = x->s->gpu_free;
-        qsort(fit.gpus, fit.n_gpus, sizeof(uint32_t), cmp_gpu);
+        sort_by_free(fit.gpus, fit.n_gpus, x->s->gpu_free);
         pl.share = share;
         if (exact_choose(x, i, &pl, &fit, 0, want)) return true;
         if (x->aborted) return false;
@@ -1638,7 +1631,9 @@ gf_err gf_consolidate(const gf_model *m, const gf_consolidate_opts *o, gf_consol
         if (n->gpu_count == 0 || (o->pool != GF_NONE && n->pool != o->pool) ||
             (o->only && !o->only[i]))
             continue;
-        cand cd = {(uint32_t)i, 0, 0, node_saving(&c, n), n->gpu_count};
+        cand cd = {(uint32_t)i, 0, 0, node_saving(&c, n), n->gpu_count, 0};
+        if (o->objective != GF_OBJ_NODES)
+            cd.primary = o->objective == GF_OBJ_GPUS ? n->gpu_count : cd.saving;
         gf_node_verdict pin = {(uint32_t)i, NULL, GF_NONE};
         for (uint32_t k = c.node_pod_start[i]; k < c.node_pod_start[i + 1]; k++) {
             const gf_pod *p = &m->pods.v[c.node_pods[k]];
@@ -1661,7 +1656,6 @@ gf_err gf_consolidate(const gf_model *m, const gf_consolidate_opts *o, gf_consol
             c.is_cand[i] = true;
         }
     }
-    sort_objective = o->objective;
     if (cands.n) qsort(cands.v, cands.n, sizeof(cand), cmp_cand);
     /* per move: links in the list of moves now on a node (a move per pod at most) */
     size_t movable = 0;
