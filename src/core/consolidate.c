@@ -1154,6 +1154,10 @@ static void pool_bound(ctx *c, uint32_t pool, gf_pool_bound *b)
 
 /* --- exact search ------------------------------------------------------------ */
 
+/* Most movable pods in a pool for the exact search: its recursion is one
+ * frame (about 1 KiB) per pod. */
+#define EXACT_MAX_PODS 2000
+
 typedef GF_VEC(gf_move) move_vec;
 
 typedef struct exact {
@@ -1699,8 +1703,16 @@ gf_err gf_consolidate(const gf_model *m, const gf_consolidate_opts *o, gf_consol
             b->candidates > o->exact_max_candidates)
             continue;
         GF_VEC(cand) pc = {0};
+        size_t pool_moves = 0;
         for (size_t i = 0; i < cands.n; i++)
-            if (m->nodes.v[cands.v[i].node].pool == b->pool) gf_vec_push(&pc, cands.v[i]);
+            if (m->nodes.v[cands.v[i].node].pool == b->pool) {
+                gf_vec_push(&pc, cands.v[i]);
+                pool_moves += cands.v[i].n_moves;
+            }
+        if (pool_moves > EXACT_MAX_PODS) { /* the search recurses once per pod */
+            gf_vec_free(&pc);
+            continue;
+        }
         uint32_t cap = 0;
         if (o->max_nodes) cap = o->max_nodes > elsewhere ? o->max_nodes - (uint32_t)elsewhere : 0;
         bool better = false;

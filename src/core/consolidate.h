@@ -33,7 +33,8 @@
  *      moves) is kept. Bounded by rounds, by placement attempts (both
  *      deterministic) and, optionally, by wall-clock time.
  *   3. exact (opts.exact, pools with at most exact_max_candidates
- *      candidates): branch and bound over drain sets (a superset of an
+ *      candidates and 2000 pods to move, when no movable pod selects
+ *      another pool than its node's): branch and bound over drain sets (a superset of an
  *      infeasible set is infeasible) with a complete re-placement search per
  *      set (every node and distinct GPU choice, capacity pruning); proves the
  *      optimum or says it could not within its step limit.
