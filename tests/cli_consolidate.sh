@@ -39,7 +39,23 @@ check "spare drained" out_has "DRAIN gpu-l4-spare  (2 x NVIDIA-L4, cost 2.00)  0
 run consolidate -q --cost NVIDIA-L4=3.5 -o json "$tmp/spare.json"
 check "cost weight" bash -c "jq -e '.drain[0].cost == 7' '$tmp/out' >/dev/null"
 
+# the bound per pool, met: "optimal"; --exact says it proved it; objective in JSON
+run consolidate -q "$tmp/spare.json"
+check "pool bound line" out_has "pool inference: drains 1 of 2 candidates (2 GPUs); at most 1 can go (3 GPUs), optimal"
+run consolidate -q --exact --objective gpus --rounds 0 -o json "$tmp/spare.json"
+check "exact exit 0" rc_is 0
+check "exact json" bash -c "jq -e '.objective == \"gpus\" and ([.pools[] | select(.pool == \"inference\") | .optimal] == [true])' '$tmp/out' >/dev/null"
+run consolidate -q --budget 0.5 "$tmp/spare.json"
+check "budget exit 0" rc_is 0
+
 # usage errors
+run consolidate --objective money "$fx/kai-small.json"
+check "bad objective exit 2" rc_is 2
+check "bad objective message" err_has "unknown objective 'money' (nodes, gpus, cost)"
+run consolidate --budget -1 "$fx/kai-small.json"
+check "bad budget exit 2" rc_is 2
+run consolidate --rounds x "$fx/kai-small.json"
+check "bad rounds exit 2" rc_is 2
 run consolidate --scorer magic "$fx/kai-small.json"
 check "bad scorer exit 2" rc_is 2
 check "bad scorer message" err_has "unknown scorer 'magic'"

@@ -76,7 +76,8 @@ static const gf_move *move_of(const fx *f, const char *pod)
 
 /* 0.5 + 0.25 + 0.5 on three one-GPU nodes: the best is to free one node.
  * n1's 0.5 goes to the fullest GPU with room (n3); n2's 0.25 then fits
- * nowhere (n3 is full, n1 drained); n3 received pods so is not drained. */
+ * nowhere (n3 is full, n1 drained); n3's two pods fit nowhere either. The
+ * bound (1.25 GPUs need two GPUs) says one: the plan is optimal. */
 static void test_three_nodes_one_freed(void **state)
 {
     (void)state;
@@ -93,8 +94,12 @@ static void test_three_nodes_one_freed(void **state)
     assert_string_equal(nname(f, mv->to.node), "n3");
     assert_true(fabs(mv->to.share - 0.5) < 1e-12);
     assert_string_equal(kept_reason(f, "n2"), "a pod fits on no other node of its pool");
-    assert_string_equal(kept_reason(f, "n3"), "it receives pods moved earlier in this plan");
+    assert_string_equal(kept_reason(f, "n3"), "a pod fits on no other node of its pool");
     assert_true(fabs(f->plan.cost_saved - 1.0) < 1e-12);
+    assert_int_equal(f->plan.pools.n, 1);
+    assert_int_equal(f->plan.pools.v[0].bound, 1);
+    assert_int_equal(f->plan.pools.v[0].drained, 1);
+    assert_true(f->plan.pools.v[0].optimal);
     unplan(f);
 }
 
@@ -156,11 +161,12 @@ static void test_pdb_and_move_limit(void **state)
                             "\"selector\":{\"matchLabels\":"
                             "{\"app\":\"web\"}}},\"status\":{\"disruptionsAllowed\":1,"
                             "\"currentHealthy\":2}}");
-    /* PDB allows one disruption, node a needs two: a is kept; b (1 move) is drained */
+    /* b (1 move) is drained first; a, which received b's pod, stays a
+     * candidate but its pods have nowhere to go */
     fx *f = plan(json, NULL);
     assert_int_equal(f->m.pdbs.n, 1);
     assert_true(drained(f, "b"));
-    assert_string_equal(kept_reason(f, "a"), "it receives pods moved earlier in this plan");
+    assert_string_equal(kept_reason(f, "a"), "a pod fits on no other node of its pool");
     unplan(f);
 
     /* without b's pod to move first, the PDB itself is the reason */
@@ -251,6 +257,142 @@ static void test_max_nodes_and_determinism(void **state)
     unplan(y);
 }
 
+/* A fractional pod on node with cpu cores requested. */
+#define CPUFRAC(name, dep, node, group, frac, cpu)                                                 \
+    KJ_RUNNING(name, node,                                                                         \
+               KJ_OWNER("ReplicaSet",                                                              \
+                        dep "-5d4c3b2a19") ",\"labels\":{\"runai-gpu-group\":\"" group             \
+                                           "\",\"app\":\"" dep "\"},"                              \
+                                           "\"annotations\":{\"gpu-fraction\":\"" frac "\"}",      \
+               "{\"requests\":{\"cpu\":\"" cpu "\"}}")
+
+static size_t steps_of(const fx *f, const char *pod)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < f->plan.steps.n; i++)
+        n += !strcmp(f->m.pods.v[f->plan.steps.v[i].pod].name, pod);
+    return n;
+}
+
+/* The held-out shape: a's pod fits best (binpack) on r, the planner of
+ * before then never drained r ("it receives pods"), though both pods fit on
+ * the pinned 4-GPU node. Now targets that stay come first, and two go. */
+static void test_receiver_must_be_drained(void **state)
+{
+    (void)state;
+    const char *json =
+        KJ_LIST(L4("a", "1") "," L4("r", "1") "," L4("c", "4") ","                        //
+                KJ_RUNNING("pin", "c", "", "{\"limits\":{\"nvidia.com/gpu\":\"1\"}}") "," //
+                FRAC("pa", "svc-a", "a", "g1", "0.5") "," FRAC("pr", "svc-r", "r", "g2", "0.3"));
+    gf_consolidate_opts o;
+    gf_consolidate_opts_default(&o);
+    o.legacy_greedy = true;
+    fx *f = plan(json, &o);
+    assert_int_equal(f->plan.nodes_freed, 1);
+    assert_string_equal(kept_reason(f, "r"), "it receives pods moved earlier in this plan");
+    unplan(f);
+    /* the exact search, started from the plan of before, finds the two
+     * and replaces the plan of the pool with its own */
+    o.exact = true;
+    f = plan(json, &o);
+    assert_int_equal(f->plan.nodes_freed, 2);
+    assert_true(drained(f, "a") && drained(f, "r"));
+    assert_true(f->plan.pools.v[0].exact_tried && f->plan.pools.v[0].optimal);
+    assert_string_equal(nname(f, move_of(f, "pa")->to.node), "c");
+    assert_string_equal(nname(f, move_of(f, "pr")->to.node), "c");
+    assert_int_equal(f->plan.moves.n, 2);
+    assert_int_equal(f->plan.steps.n, 2);
+    unplan(f);
+    f = plan(json, NULL);
+    assert_int_equal(f->plan.nodes_freed, 2);
+    assert_true(drained(f, "a") && drained(f, "r"));
+    assert_string_equal(nname(f, move_of(f, "pa")->to.node), "c");
+    assert_string_equal(nname(f, move_of(f, "pr")->to.node), "c");
+    assert_int_equal(f->plan.pools.v[0].bound, 2);
+    assert_true(f->plan.pools.v[0].optimal);
+    unplan(f);
+}
+
+/* No node stays, so a's 0.5 goes to r, the fullest with room; r is then
+ * drained too: its own 0.3 and the 0.5 it received go to c. pa moves twice
+ * while planning, and the plan has one move for it: a -> c. */
+static void test_received_pods_replaced(void **state)
+{
+    (void)state;
+    fx *f = plan(KJ_LIST(L4("a", "1") "," L4("r", "1") "," L4("c", "1") "," L4("d", "1") "," //
+                         FRAC("pa", "s1", "a", "g1", "0.5") "," FRAC("pr", "s2", "r", "g2",
+                                                                     "0.3") "," //
+                         FRAC("c1", "s3", "c", "g3", "0.1") "," FRAC("c2", "s4", "c", "g3",
+                                                                     "0.1") "," //
+                         FRAC("d1", "s5", "d", "g4", "0.1") "," FRAC("d2", "s6", "d", "g4", "0.1")),
+                 NULL);
+    assert_true(drained(f, "a") && drained(f, "r"));
+    const gf_move *mv = move_of(f, "pa");
+    assert_string_equal(nname(f, mv->from_node), "a");
+    assert_false(drained(f, nname(f, mv->to.node)));
+    size_t n = 0;
+    for (size_t i = 0; i < f->plan.moves.n; i++)
+        n += !strcmp(f->m.pods.v[f->plan.moves.v[i].pod].name, "pa");
+    assert_int_equal(n, 1);
+    assert_int_equal(steps_of(f, "pa"), 2);
+    assert_int_equal(f->plan.pools.v[0].bound, 2); /* 1.2 GPUs need two of the four */
+    assert_true(f->plan.pools.v[0].optimal);
+    unplan(f);
+}
+
+/* The bound is loose here: 27 of 48 cores are asked, so one node could go
+ * by the sums, but no node has 9 cores free for another's pod. The exact
+ * search proves that none can go. */
+static void test_loose_bound_exact(void **state)
+{
+    (void)state;
+    const char *json =
+        KJ_LIST(L4("n1", "1") "," L4("n2", "1") "," L4("n3", "1") "," //
+                CPUFRAC("a", "s1", "n1", "g1", "0.1", "9") "," CPUFRAC("b", "s2", "n2", "g2", "0.1",
+                                                                       "9") "," //
+                CPUFRAC("c", "s3", "n3", "g3", "0.1", "9"));
+    gf_consolidate_opts o;
+    gf_consolidate_opts_default(&o);
+    fx *f = plan(json, &o);
+    assert_int_equal(f->plan.nodes_freed, 0);
+    assert_int_equal(f->plan.pools.v[0].bound, 1);
+    assert_false(f->plan.pools.v[0].optimal);
+    unplan(f);
+    o.exact = true;
+    f = plan(json, &o);
+    assert_int_equal(f->plan.nodes_freed, 0);
+    assert_true(f->plan.pools.v[0].exact_tried);
+    assert_true(f->plan.pools.v[0].optimal);
+    unplan(f);
+}
+
+/* Objective: one 4-GPU node holding 0.3 and two 1-GPU nodes with 0.6
+ * each. Nodes: both small ones cannot go (0.6 + 0.6 > 1), so either the big
+ * one (its pod onto a small one) or one small one (onto the big): one node
+ * either way, the cheapest (1 move each, most saved first: the big one).
+ * GPUs: the big one frees four. */
+static void test_objective_gpus(void **state)
+{
+    (void)state;
+    const char *json = KJ_LIST(L4("big", "4") "," L4("s1", "1") "," L4("s2", "1") "," //
+                               FRAC("b", "sb", "big", "g1", "0.3") "," FRAC("x", "sx", "s1", "g2",
+                                                                            "0.6") "," //
+                               FRAC("y", "sy", "s2", "g3", "0.6"));
+    gf_consolidate_opts o;
+    gf_consolidate_opts_default(&o);
+    o.objective = GF_OBJ_GPUS;
+    fx *f = plan(json, &o);
+    assert_true(drained(f, "big"));
+    assert_int_equal(f->plan.gpus_freed, 4);
+    assert_true(f->plan.pools.v[0].gpus_bound >= 4);
+    unplan(f);
+    o.exact = true;
+    f = plan(json, &o);
+    assert_int_equal(f->plan.gpus_freed, 4);
+    assert_true(f->plan.pools.v[0].optimal);
+    unplan(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -260,6 +402,10 @@ int main(void)
         cmocka_unit_test(test_pdb_and_move_limit),
         cmocka_unit_test(test_replacement_rules),
         cmocka_unit_test(test_max_nodes_and_determinism),
+        cmocka_unit_test(test_receiver_must_be_drained),
+        cmocka_unit_test(test_received_pods_replaced),
+        cmocka_unit_test(test_loose_bound_exact),
+        cmocka_unit_test(test_objective_gpus),
     };
     return cmocka_run_group_tests_name("consolidate", tests, NULL, NULL);
 }

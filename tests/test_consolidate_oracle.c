@@ -1,13 +1,22 @@
 /* test_consolidate_oracle.c - the planner's fast paths (constraint cache,
- * score bounds, binpack bucket index, no-fit memo) against a brute-force
- * oracle on generated clusters: replaying the plan, every move must go
- * where a scan of every node with gf_pack_place() puts it, and must fit. */
+ * score bounds, binpack bucket index with its largest-free-GPU level, no-fit
+ * memo, PDB index by label) against brute force on generated clusters:
+ *   - with check_index the planner asks a scan of every node (gf_pack_fit_node
+ *     on each, with the same preference for nodes that stay) for every
+ *     placement and matches every pod against every PDB, and counts the
+ *     answers that differ: there must be none;
+ *   - the plan's steps, replayed from the snapshot on a fresh state, must fit
+ *     one by one and end with nothing over-committed, one move per pod to a
+ *     node that stays, and no movable pod left on a drained node;
+ *   - the greedy of before (legacy_greedy: every move lands where
+ *     gf_pack_place() over every node puts it) is replayed move by move. */
 #include "testutil.h"
 #include "decide/consolidate.h"
 #include "sim/gen.h"
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 static gf_placement current(const gf_model *m, const gf_pod *p)
 {
@@ -21,7 +30,63 @@ static gf_placement current(const gf_model *m, const gf_pod *p)
     return pl;
 }
 
-/* Replays c on a fresh state; returns the number of moves checked. */
+/* Replays the steps of c on a fresh state; returns the number checked. */
+static size_t replay_steps(const gf_model *m, const gf_consolidation *c)
+{
+    gf_pack_state *s = gf_pack_state_new(m);
+    gf_placement *at = calloc(m->pods.n + 1, sizeof *at);
+    bool *moved = calloc(m->pods.n + 1, sizeof(bool));
+    for (size_t i = 0; i < c->steps.n; i++) {
+        const gf_move *st = &c->steps.v[i];
+        const gf_pod *p = &m->pods.v[st->pod];
+        gf_placement was = moved[st->pod] ? at[st->pod] : current(m, p);
+        assert_int_equal(was.node, st->from_node);
+        gf_pack_remove(s, p, &was);
+        assert_true(s->free_cpu_milli[st->to.node] >= p->cpu_milli);
+        assert_true(s->free_memory_bytes[st->to.node] >= p->memory_bytes);
+        assert_true(gf_pack_node_allowed(m, p, st->to.node, NULL));
+        for (uint32_t k = 0; k < st->to.n_gpus; k++) {
+            assert_int_equal(m->gpus.v[st->to.gpus[k]].node, st->to.node);
+            assert_true(s->gpu_free[st->to.gpus[k]] + 1e-9 >= st->to.share);
+        }
+        gf_pack_apply(s, p, &st->to);
+        at[st->pod] = st->to;
+        moved[st->pod] = true;
+    }
+    /* one move per pod, to where its last step put it, on a node that stays */
+    size_t n_moved = 0;
+    for (size_t i = 0; i < m->pods.n; i++)
+        n_moved += moved[i];
+    assert_int_equal(n_moved, c->moves.n);
+    for (size_t i = 0; i < c->moves.n; i++) {
+        const gf_move *mv = &c->moves.v[i];
+        assert_true(moved[mv->pod]);
+        assert_int_equal(at[mv->pod].node, mv->to.node);
+        assert_int_equal(mv->from_node, m->pods.v[mv->pod].node);
+        assert_true(c->drained[mv->from_node]);
+        assert_false(c->drained[mv->to.node]);
+    }
+    for (size_t g = 0; g < m->gpus.n; g++)
+        assert_true(s->gpu_free[g] > -1e-9);
+    for (size_t n = 0; n < m->nodes.n; n++) {
+        assert_true(s->free_cpu_milli[n] >= 0 || c->drained[n]);
+        assert_true(s->free_memory_bytes[n] >= 0 || c->drained[n]);
+    }
+    /* pods of an owner that recreates them leave drained nodes */
+    for (size_t i = 0; i < m->pods.n; i++) {
+        const gf_pod *p = &m->pods.v[i];
+        if (p->node == GF_NONE || !c->drained[p->node] || !gf_pod_active(p) || p->is_reservation)
+            continue;
+        const gf_workload *w = gf_model_pod_workload(m, p);
+        if (w && strcmp(w->kind, "DaemonSet")) assert_true(moved[i]);
+    }
+    free(at);
+    free(moved);
+    gf_pack_state_free(s);
+    return c->steps.n;
+}
+
+/* Replays a legacy_greedy plan on a fresh state; returns the number of moves checked. */
 static size_t replay(const gf_model *m, const gf_consolidation *c, gf_scorer sc)
 {
     gf_pack_state *s = gf_pack_state_new(m);
@@ -70,7 +135,8 @@ static size_t replay(const gf_model *m, const gf_consolidation *c, gf_scorer sc)
     return checked;
 }
 
-static void run(uint64_t seed, uint32_t nodes, uint32_t gpus_per_node, gf_scorer sc)
+static void run_opts(uint64_t seed, uint32_t nodes, uint32_t gpus_per_node, gf_scorer sc,
+                     bool legacy, uint32_t rounds)
 {
     gf_model m;
     gf_model_init(&m);
@@ -84,13 +150,30 @@ static void run(uint64_t seed, uint32_t nodes, uint32_t gpus_per_node, gf_scorer
     gf_consolidate_opts o;
     gf_consolidate_opts_default(&o);
     o.scorer = sc;
+    o.legacy_greedy = legacy;
+    o.max_rounds = rounds;
+    o.check_index = true;
     gf_consolidation c;
     assert_int_equal(gf_consolidate(&m, &o, &c, &err), GF_OK);
     assert_true(c.nodes_freed > 0); /* generated clusters at 60% leave room */
-    size_t checked = replay(&m, &c, sc);
-    assert_int_equal(checked, c.moves.n);
+    if (c.index_mismatches)
+        fail_msg("seed %llu, %u nodes, %s: %llu index answers differ from a full scan",
+                 (unsigned long long)seed, nodes, gf_scorer_name(sc),
+                 (unsigned long long)c.index_mismatches);
+    if (legacy) {
+        size_t checked = replay(&m, &c, sc);
+        assert_int_equal(checked, c.moves.n);
+    }
+    assert_true(replay_steps(&m, &c) >= c.moves.n);
     gf_consolidation_free(&c);
     gf_model_free(&m);
+}
+
+static void run(uint64_t seed, uint32_t nodes, uint32_t gpus_per_node, gf_scorer sc)
+{
+    run_opts(seed, nodes, gpus_per_node, sc, true, 0);
+    run_opts(seed, nodes, gpus_per_node, sc, false, 0);
+    run_opts(seed, nodes, gpus_per_node, sc, false, 3);
 }
 
 static void test_binpack_matches_full_scan(void **state)
@@ -110,11 +193,78 @@ static void test_other_scorers_match_full_scan(void **state)
     run(5, 60, 4, GF_SCORE_FGD);
 }
 
+/* Small generated clusters, many seeds: the exact search's plan must be
+ * feasible (replayed), at least as good as the greedy search's (which is
+ * feasible too, so an exact answer below it would be wrong), within the
+ * bound, and the greedy search must reach the proven optimum in the large
+ * majority of cases and never be more than one node short. */
+static void test_small_clusters_against_exact(void **state)
+{
+    (void)state;
+    uint32_t cases = 0, optimal = 0, proven = 0, greedy_total = 0, exact_total = 0;
+    uint32_t exact_better = 0; /* cases where the exact search replaced a legacy plan */
+    for (uint64_t seed = 1; seed <= 10; seed++) {
+        for (uint32_t shape = 0; shape < 3; shape++) {
+            gf_model m;
+            gf_model_init(&m);
+            gf_gen_opts g;
+            gf_gen_opts_default(&g);
+            g.nodes = 6 + 3 * shape;
+            g.seed = seed;
+            g.gpus_per_node = shape == 0 ? 1 : shape == 1 ? 2 : 0;
+            g.cpu_pods_per_node = 3;
+            gf_error err = {0};
+            assert_int_equal(gf_gen_cluster(&m, &g, NULL, &err), GF_OK);
+            gf_consolidate_opts o;
+            gf_consolidate_opts_default(&o);
+            gf_consolidation h, x;
+            assert_int_equal(gf_consolidate(&m, &o, &h, &err), GF_OK);
+            o.exact = true;
+            assert_int_equal(gf_consolidate(&m, &o, &x, &err), GF_OK);
+            replay_steps(&m, &x);
+            bool all_proven = true;
+            for (size_t i = 0; i < x.pools.n; i++) {
+                assert_true(x.pools.v[i].drained <= x.pools.v[i].bound);
+                all_proven &= x.pools.v[i].optimal;
+            }
+            assert_true(x.nodes_freed >= h.nodes_freed);
+            assert_true(x.nodes_freed <= h.nodes_freed + 1);
+            /* from the greedy of before, which falls short more often, the
+             * exact search must reach the same optimum with its own plan */
+            gf_consolidation lx, lg;
+            o.legacy_greedy = true;
+            assert_int_equal(gf_consolidate(&m, &o, &lx, &err), GF_OK);
+            replay_steps(&m, &lx);
+            if (all_proven) assert_int_equal(lx.nodes_freed, x.nodes_freed);
+            o.exact = false;
+            assert_int_equal(gf_consolidate(&m, &o, &lg, &err), GF_OK);
+            exact_better += lx.nodes_freed > lg.nodes_freed;
+            gf_consolidation_free(&lx);
+            gf_consolidation_free(&lg);
+            cases++;
+            proven += all_proven;
+            optimal += all_proven && x.nodes_freed == h.nodes_freed;
+            greedy_total += h.nodes_freed;
+            exact_total += x.nodes_freed;
+            gf_consolidation_free(&h);
+            gf_consolidation_free(&x);
+            gf_model_free(&m);
+        }
+    }
+    print_message("small clusters: %u cases, %u proven, greedy optimal in %u, nodes %u vs %u; "
+                  "exact improved the greedy of before in %u\n",
+                  cases, proven, optimal, greedy_total, exact_total, exact_better);
+    assert_true(exact_better > 0); /* the plan-replacing path ran */
+    assert_true(proven * 10 >= cases * 9);
+    assert_true(optimal * 10 >= proven * 9);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_binpack_matches_full_scan),
         cmocka_unit_test(test_other_scorers_match_full_scan),
+        cmocka_unit_test(test_small_clusters_against_exact),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

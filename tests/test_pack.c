@@ -189,7 +189,7 @@ static void test_fgd_avoids_fragment(void **state)
 {
     (void)state;
     fx *f = load(LIST(TWO_NODES));
-    gf_task_class cls[] = {{0, 0, 0, 0.6, 1.0}};
+    gf_task_class cls[] = {{0, 0, 0, 0.6, 1.0, 0}};
     gf_pack_set_classes(f->s, cls, 1);
     assert_true(fabs(gf_pack_node_fragmentation(f->s, 0) - 0.0) < 1e-12);
     gf_placement pl;
@@ -203,7 +203,7 @@ static void test_fgd_avoids_fragment(void **state)
     /* with 0.3-sized tasks instead, the busy GPU's 0.4 remainder is still
      * useful and packing it is preferred (the idle GPU would keep 0.7: fine
      * too, so both deltas are 0 and the tie goes to the lower index) */
-    gf_task_class small[] = {{0, 0, 0, 0.3, 1.0}};
+    gf_task_class small[] = {{0, 0, 0, 0.3, 1.0, 0}};
     gf_pack_set_classes(f->s, small, 1);
     assert_int_equal(gf_pack_place(f->s, pod(f, "p"), GF_SCORE_FGD, NULL, &pl), GF_OK);
     assert_string_equal(node_name(f, pl.node), "busy");
@@ -219,16 +219,16 @@ static void test_fgd_measure(void **state)
     (void)state;
     fx *f = load(LIST(NODE("n", "NVIDIA-L4", "2", "16", "", "") ",\n" //
                       SHARED("s1", "n", "g1", "0.8")));
-    gf_task_class cls[] = {{0, 0, 0, 0.5, 2.0}, {0, 0, 1, 0, 1.0}, {0, 0, 0, 0, 1.0}};
+    gf_task_class cls[] = {{0, 0, 0, 0.5, 2.0, 0}, {0, 0, 1, 0, 1.0, 0}, {0, 0, 0, 0, 1.0, 0}};
     gf_pack_set_classes(f->s, cls, 3);
     assert_true(fabs(gf_pack_node_fragmentation(f->s, 0) - 0.45) < 1e-9);
     gf_task_class more[] = {
-        {0, 0, 0, 0.5, 2.0}, {0, 0, 1, 0, 1.0}, {0, 0, 0, 0, 1.0}, {0, 0, 2, 0, 4.0}};
+        {0, 0, 0, 0.5, 2.0, 0}, {0, 0, 1, 0, 1.0, 0}, {0, 0, 0, 0, 1.0, 0}, {0, 0, 2, 0, 4.0, 0}};
     gf_pack_set_classes(f->s, more, 4);
     /* (2*0.2 + 1*0.2 + 1*1.2 + 4*1.2) / 8 = 6.6 / 8 */
     assert_true(fabs(gf_pack_node_fragmentation(f->s, 0) - 6.6 / 8) < 1e-9);
     /* a CPU-heavy class that cannot fit the node's CPU sees all free GPU */
-    gf_task_class cpu[] = {{32000, 0, 0, 0.5, 1.0}};
+    gf_task_class cpu[] = {{32000, 0, 0, 0.5, 1.0, 0}};
     gf_pack_set_classes(f->s, cpu, 1);
     assert_true(fabs(gf_pack_node_fragmentation(f->s, 0) - 1.2) < 1e-9);
     unload(f);
@@ -250,6 +250,45 @@ static void test_classes_from_pods(void **state)
     unload(f);
 }
 
+/* A task class that needs a GPU model sees every free GPU of a node of
+ * another model as a fragment (it cannot run there); on its own model the
+ * usual rule holds. Classes from pods carry the model from their selector. */
+static void test_fgd_model_classes(void **state)
+{
+    (void)state;
+    fx *f = load(LIST(NODE("l4", "NVIDIA-L4", "1", "16", "", "") ",\n" //
+                      NODE("t4", "Tesla-T4", "1", "16", "", "") ",\n"  //
+                      SHARED("a", "l4", "g1", "0.3") ",\n"             //
+                      SHARED("b", "t4", "g2", "0.3")));
+    uint64_t l4 = gf_pack_model_bit(&f->m, "NVIDIA-L4"), t4 = gf_pack_model_bit(&f->m, "Tesla-T4");
+    assert_true(l4 && t4 && l4 != t4);
+    assert_int_equal(gf_pack_model_bit(&f->m, NULL), 0);
+    assert_int_equal(gf_pack_model_bit(&f->m, "H100"), (uint64_t)1 << 63);
+    gf_task_class cls[] = {{0, 0, 0, 0.5, 1.0, 0}};
+    cls[0].model_mask = l4;
+    gf_pack_set_classes(f->s, cls, 1);
+    assert_true(fabs(gf_pack_node_fragmentation(f->s, 0) - 0.0) < 1e-9); /* 0.7 free fits 0.5 */
+    assert_true(fabs(gf_pack_node_fragmentation(f->s, 1) - 0.7) < 1e-9); /* T4: all of it */
+    cls[0].model_mask = 0;
+    gf_pack_set_classes(f->s, cls, 1);
+    assert_true(fabs(gf_pack_node_fragmentation(f->s, 1) - 0.0) < 1e-9);
+    unload(f);
+
+    f = load(
+        LIST(NODE("l4", "NVIDIA-L4", "1", "16", "", "") ",\n" //
+             NODE("t4", "Tesla-T4", "1", "16", "", "") ",\n"  //
+             PENDING("p", ",\"annotations\":{\"gpu-fraction\":\"0.5\"}",
+                     ",\"nodeSelector\":{\"nvidia.com/gpu.product\":\"Tesla-T4\"}", "{}") ",\n" //
+             PENDING("q", ",\"annotations\":{\"gpu-fraction\":\"0.5\"}", "", "{}")));
+    gf_task_class *out = NULL;
+    size_t n = gf_pack_classes_from_pods(&f->m, &out);
+    assert_int_equal(n, 2); /* same request, different models: two classes */
+    assert_int_equal(out[0].model_mask, 0);
+    assert_int_equal(out[1].model_mask, gf_pack_model_bit(&f->m, "Tesla-T4"));
+    free(out);
+    unload(f);
+}
+
 static void test_scorer_names(void **state)
 {
     (void)state;
@@ -267,7 +306,7 @@ int main(void)
         cmocka_unit_test(test_fit_rules),          cmocka_unit_test(test_apply_and_remove),
         cmocka_unit_test(test_binpack_and_spread), cmocka_unit_test(test_fgd_avoids_fragment),
         cmocka_unit_test(test_fgd_measure),        cmocka_unit_test(test_classes_from_pods),
-        cmocka_unit_test(test_scorer_names),
+        cmocka_unit_test(test_scorer_names),       cmocka_unit_test(test_fgd_model_classes),
     };
     return cmocka_run_group_tests_name("pack", tests, NULL, NULL);
 }

@@ -20,17 +20,28 @@ static void help(FILE *f)
                "re-placed with KAI's rules (pool, GPU model, CPU/memory, free fraction per\n"
                "GPU, multi-device fractions). Unowned pods, Job pods and pods annotated\n"
                "gpufrac.io/consolidate: \"false\" pin their node; PodDisruptionBudgets in the\n"
-               "input (kubectl get pdb -A -o json) limit moves. Nodes are tried cheapest\n"
-               "first; the drained set is maximal: no further node could be added.\n\n"
+               "input (kubectl get pdb -A -o json) limit moves. A greedy pass tries nodes\n"
+               "cheapest first (nodes that received moved pods stay candidates: what they\n"
+               "received is re-placed, one move per pod to its final node; targets that\n"
+               "stay are preferred), then reruns with perturbed orders keep the best plan.\n"
+               "Each pool's line gives an upper bound on what can go, and \"optimal\" when\n"
+               "the plan meets it or the exact search proved it.\n\n"
                "options:\n"
                "  -o, --output FORMAT        table (default) or json\n"
                "      --scorer NAME          re-placement scorer: binpack (default), spread,\n"
                "                             bestfit, fgd\n"
+               "      --objective WHAT       maximise nodes (default), gpus or cost freed\n"
                "      --max-nodes N          drain at most N nodes\n"
                "      --max-moves-per-workload N  move at most N pods of one workload\n"
                "      --cost MODEL=W         cost weight per GPU of nvidia.com/gpu.product MODEL\n"
                "                             (default 1 per GPU); repeatable\n"
                "  -p, --pool NAME            only drain nodes of this node pool\n"
+               "      --rounds N             improvement reruns after the first pass (default\n"
+               "                             24; 0 = greedy pass only)\n"
+               "      --budget SECONDS       wall-clock limit for planning; lifts the default\n"
+               "                             limit of 60000 placement attempts in reruns\n"
+               "      --exact                exact search (branch and bound) in pools with at\n"
+               "                             most 30 candidate nodes: proves the optimum\n"
                "      --explain NODE         say why NODE can or cannot be drained: which pod\n"
                "                             fits nowhere, and what each other node lacks\n"
                "      --timings              print load and planning time to stderr\n"
@@ -49,14 +60,24 @@ static bool parse_u32(const char *s, uint32_t *out)
     return true;
 }
 
-static void print_table(const gf_model *m, const gf_consolidation *c, gf_scorer sc)
+static void print_table(const gf_model *m, const gf_consolidation *c, const gf_consolidate_opts *o)
 {
     uint32_t gpu_nodes = 0;
     for (size_t i = 0; i < m->nodes.n; i++)
         gpu_nodes += m->nodes.v[i].gpu_count > 0;
-    printf("Consolidation plan (re-placement: %s): drain %u of %u GPU nodes, free %u GPUs, "
-           "cost saved %.2f, %zu pod moves\n",
-           gf_scorer_name(sc), c->nodes_freed, gpu_nodes, c->gpus_freed, c->cost_saved, c->moves.n);
+    printf("Consolidation plan (re-placement: %s, objective: %s): drain %u of %u GPU nodes, free "
+           "%u GPUs, cost saved %.2f, %zu pod moves\n",
+           gf_scorer_name(o->scorer), gf_objective_name(o->objective), c->nodes_freed, gpu_nodes,
+           c->gpus_freed, c->cost_saved, c->moves.n);
+    for (size_t i = 0; i < c->pools.n; i++) {
+        const gf_pool_bound *b = &c->pools.v[i];
+        printf("  pool %s: drains %u of %u candidates (%u GPUs); at most %u can go (%u GPUs)%s\n",
+               m->pools.v[b->pool], b->drained, b->candidates, b->gpus_drained, b->bound,
+               b->gpus_bound,
+               b->optimal       ? (b->exact_tried ? ", optimal (exact search)" : ", optimal")
+               : b->exact_tried ? ", exact search stopped at its step limit"
+                                : "");
+    }
     for (uint32_t pool = 0; pool < m->pools.n; pool++) {
         bool header = false;
         for (size_t i = 0; i < c->drains.n; i++) {
@@ -132,9 +153,18 @@ static int print_explain(const gf_model *m, const gf_consolidation *c, const gf_
     return 0;
 }
 
-static json_t *plan_json(const gf_model *m, const gf_consolidation *c, gf_scorer sc)
+static json_t *plan_json(const gf_model *m, const gf_consolidation *c, const gf_consolidate_opts *o)
 {
-    json_t *drains = json_array(), *kept = json_array();
+    json_t *drains = json_array(), *kept = json_array(), *pools = json_array();
+    for (size_t i = 0; i < c->pools.n; i++) {
+        const gf_pool_bound *b = &c->pools.v[i];
+        json_array_append_new(
+            pools, json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:b,s:b}", "pool", m->pools.v[b->pool],
+                             "candidates", (json_int_t)b->candidates, "drained",
+                             (json_int_t)b->drained, "bound", (json_int_t)b->bound, "gpus_drained",
+                             (json_int_t)b->gpus_drained, "gpus_bound", (json_int_t)b->gpus_bound,
+                             "optimal", b->optimal, "exact", b->exact_tried));
+    }
     for (size_t i = 0; i < c->drains.n; i++) {
         const gf_drain *d = &c->drains.v[i];
         const gf_node *n = &m->nodes.v[d->node];
@@ -157,17 +187,19 @@ static json_t *plan_json(const gf_model *m, const gf_consolidation *c, gf_scorer
     }
     for (size_t i = 0; i < c->kept.n; i++) {
         const gf_node_verdict *v = &c->kept.v[i];
-        json_t *o = json_pack("{s:s,s:s}", "node", m->nodes.v[v->node].name, "reason", v->reason);
+        json_t *kv = json_pack("{s:s,s:s}", "node", m->nodes.v[v->node].name, "reason", v->reason);
         if (v->pod != GF_NONE)
-            json_object_set_new(o, "pod",
+            json_object_set_new(kv, "pod",
                                 json_pack("{s:s,s:s}", "namespace", m->pods.v[v->pod].ns, "name",
                                           m->pods.v[v->pod].name));
-        json_array_append_new(kept, o);
+        json_array_append_new(kept, kv);
     }
-    return json_pack("{s:s,s:I,s:I,s:f,s:I,s:o,s:o}", "scorer", gf_scorer_name(sc), "nodes_freed",
-                     (json_int_t)c->nodes_freed, "gpus_freed", (json_int_t)c->gpus_freed,
-                     "cost_saved", c->cost_saved, "moves", (json_int_t)c->moves.n, "drain", drains,
-                     "kept", kept);
+    return json_pack("{s:s,s:s,s:I,s:I,s:f,s:I,s:I,s:o,s:o,s:o}", "scorer",
+                     gf_scorer_name(o->scorer), "objective", gf_objective_name(o->objective),
+                     "nodes_freed", (json_int_t)c->nodes_freed, "gpus_freed",
+                     (json_int_t)c->gpus_freed, "cost_saved", c->cost_saved, "moves",
+                     (json_int_t)c->moves.n, "rounds", (json_int_t)c->rounds, "pools", pools,
+                     "drain", drains, "kept", kept);
 }
 
 static double clock_s(clockid_t id)
@@ -189,7 +221,18 @@ static double cpu_s(void)
 
 int gf_cmd_consolidate(int argc, char **argv)
 {
-    enum { OPT_SCORER = 256, OPT_MAX_NODES, OPT_MAX_MOVES, OPT_COST, OPT_EXPLAIN, OPT_TIMINGS };
+    enum {
+        OPT_SCORER = 256,
+        OPT_MAX_NODES,
+        OPT_MAX_MOVES,
+        OPT_COST,
+        OPT_EXPLAIN,
+        OPT_TIMINGS,
+        OPT_OBJECTIVE,
+        OPT_ROUNDS,
+        OPT_BUDGET,
+        OPT_EXACT
+    };
     static const struct option opts[] = {
         {"output", required_argument, NULL, 'o'},
         {"scorer", required_argument, NULL, OPT_SCORER},
@@ -199,6 +242,10 @@ int gf_cmd_consolidate(int argc, char **argv)
         {"pool", required_argument, NULL, 'p'},
         {"explain", required_argument, NULL, OPT_EXPLAIN},
         {"timings", no_argument, NULL, OPT_TIMINGS},
+        {"objective", required_argument, NULL, OPT_OBJECTIVE},
+        {"rounds", required_argument, NULL, OPT_ROUNDS},
+        {"budget", required_argument, NULL, OPT_BUDGET},
+        {"exact", no_argument, NULL, OPT_EXACT},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         GF_CLI_KAI_OPTIONS,
@@ -206,7 +253,7 @@ int gf_cmd_consolidate(int argc, char **argv)
     gf_consolidate_opts o;
     gf_consolidate_opts_default(&o);
     GF_VEC(gf_cost_weight) costs = {0};
-    bool json = false, quiet = false, timings = false;
+    bool json = false, quiet = false, timings = false, rounds_given = false;
     const char *pool_name = NULL, *explain = NULL;
     int c, rc_usage = -1;
     optind = 1;
@@ -230,6 +277,39 @@ int gf_cmd_consolidate(int argc, char **argv)
                         optarg);
                 rc_usage = 2;
             }
+            break;
+        case OPT_OBJECTIVE:
+            if (gf_objective_parse(optarg, &o.objective)) {
+                fprintf(stderr, "gpufrac consolidate: unknown objective '%s' (nodes, gpus, cost)\n",
+                        optarg);
+                rc_usage = 2;
+            }
+            break;
+        case OPT_ROUNDS:
+            rounds_given = true;
+            if (!parse_u32(optarg, &o.max_rounds)) {
+                fprintf(stderr,
+                        "gpufrac consolidate: --rounds needs a non-negative integer, got '%s'\n",
+                        optarg);
+                rc_usage = 2;
+            }
+            break;
+        case OPT_BUDGET: {
+            char *end = NULL;
+            double b = strtod(optarg, &end);
+            if (!*optarg || !end || *end || !(b > 0 && b <= 3600)) {
+                fprintf(stderr,
+                        "gpufrac consolidate: --budget needs seconds in (0, 3600], got '%s'\n",
+                        optarg);
+                rc_usage = 2;
+                break;
+            }
+            o.budget_s = b;
+            o.max_attempts = 0;
+            break;
+        }
+        case OPT_EXACT:
+            o.exact = true;
             break;
         case OPT_MAX_NODES:
         case OPT_MAX_MOVES:
@@ -288,6 +368,7 @@ int gf_cmd_consolidate(int argc, char **argv)
         gf_vec_free(&costs);
         return rc_usage;
     }
+    if (o.budget_s > 0 && !rounds_given) o.max_rounds = UINT32_MAX; /* the budget decides */
     o.costs = costs.v;
     o.n_costs = costs.n;
     gf_model m;
@@ -316,8 +397,9 @@ int gf_cmd_consolidate(int argc, char **argv)
     if (!rc && timings)
         fprintf(stderr,
                 "gpufrac consolidate: timings: load %.3f s (cpu %.3f s), plan %.3f s (cpu %.3f "
-                "s)\n",
-                t1 - t0, c1 - c0, now_s() - t1, cpu_s() - c1);
+                "s), %u reruns, %llu placement attempts\n",
+                t1 - t0, c1 - c0, now_s() - t1, cpu_s() - c1, plan.rounds,
+                (unsigned long long)plan.attempts);
     if (!rc && explain) {
         exit_code = print_explain(&m, &plan, &o, (uint32_t)explain_node);
     } else if (rc) {
@@ -326,12 +408,12 @@ int gf_cmd_consolidate(int argc, char **argv)
         fprintf(stderr, "gpufrac consolidate: %s\n", msg);
         exit_code = gf_err_exit_code(rc);
     } else if (json) {
-        json_t *j = plan_json(&m, &plan, o.scorer);
+        json_t *j = plan_json(&m, &plan, &o);
         if (json_dumpf(j, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(6))) exit_code = 1;
         fputc('\n', stdout);
         json_decref(j);
     } else {
-        print_table(&m, &plan, o.scorer);
+        print_table(&m, &plan, &o);
     }
     if (fflush(stdout) != 0) exit_code = 1;
     gf_consolidation_free(&plan);

@@ -14,17 +14,34 @@
  *     PodDisruptionBudget allows fewer disruptions than the plan needs, and
  *     workloads that would exceed the per-workload move limit.
  *
- * Choosing a set of nodes (Karpenter's multi-node consolidation asks the
- * same question): candidates are tried once each, cheapest to drain first
- * (fewest pods to move, lowest priority, highest cost saved); a candidate is
- * kept when all its pods fit on the nodes not drained so far, otherwise
- * rolled back. Because draining only ever removes capacity, a candidate that
- * failed would fail again later, so the result is maximal: no further node
- * can be added to it under the same re-placement rules. That takes one
- * re-placement attempt per candidate instead of Karpenter's binary search
- * over prefixes of the candidate list, which re-simulates whole prefixes and
- * can only return a prefix. Nodes that received moved pods are not drained
- * later in the same plan (a pod is moved at most once). */
+ * Choosing the set of nodes and every pod's final node together (Karpenter's
+ * multi-node consolidation asks the same question):
+ *   1. greedy pass: candidates are tried once each in order (objective
+ *      "nodes": fewest pods to move, lowest priority, highest cost saved
+ *      first; "gpus"/"cost": most saved first); a candidate is kept when all
+ *      pods now on it fit on the nodes not drained so far, else rolled back.
+ *      Pods now on it include pods moved there earlier in this plan: a node
+ *      that received pods stays a candidate, and its received pods are
+ *      re-placed, so each pod still has one move in the plan, from its
+ *      original node to its final one. Targets that will stay are preferred:
+ *      a pod goes to the best node (under the scorer) among nodes that are
+ *      not candidates (pinned, CPU-only, outside the pool) or whose drain
+ *      failed, and only when none fits to a node still to be tried.
+ *   2. improvement (iterated greedy): the candidate order is perturbed (a
+ *      few candidates whose drain failed move to the front) and the pass is
+ *      rerun from the start; the best plan by the objective (ties: fewer
+ *      moves) is kept. Bounded by rounds, by placement attempts (both
+ *      deterministic) and, optionally, by wall-clock time.
+ *   3. exact (opts.exact, pools with at most exact_max_candidates
+ *      candidates and 2000 pods to move, when no movable pod selects
+ *      another pool than its node's): branch and bound over drain sets (a superset of an
+ *      infeasible set is infeasible) with a complete re-placement search per
+ *      set (every node and distinct GPU choice, capacity pruning); proves the
+ *      optimum or says it could not within its step limit.
+ * Per pool the plan carries an upper bound on the nodes that can go: pods
+ * of the pool need at least their summed GPU (and one GPU per share above
+ * one half), CPU and memory on the nodes that stay, so at most the k
+ * smallest candidates can leave in each dimension. */
 #ifndef GF_CONSOLIDATE_H
 #define GF_CONSOLIDATE_H
 
@@ -35,13 +52,42 @@ typedef struct gf_cost_weight {
     double per_gpu;
 } gf_cost_weight;
 
+typedef enum gf_objective {
+    GF_OBJ_NODES, /* most nodes drained (default) */
+    GF_OBJ_GPUS,  /* most GPUs freed */
+    GF_OBJ_COST   /* most cost saved (gf_cost_weight) */
+} gf_objective;
+
+const char *gf_objective_name(gf_objective o);
+/* GF_OK and *out set for "nodes", "gpus", "cost". */
+gf_err gf_objective_parse(const char *name, gf_objective *out);
+
 typedef struct gf_consolidate_opts {
     gf_scorer scorer;                /* re-placement scorer (default binpack) */
+    gf_objective objective;          /* what the search maximises (default nodes) */
     uint32_t max_nodes;              /* drain at most this many nodes; 0 = no limit */
     uint32_t max_moves_per_workload; /* disruption limit per workload; 0 = no limit */
     const gf_cost_weight *costs;     /* per-GPU cost by model; others cost 1 per GPU */
     size_t n_costs;
     uint32_t pool; /* only drain nodes of this pool; GF_NONE = every pool */
+    /* improvement phase: stops at whichever limit comes first */
+    uint32_t max_rounds; /* greedy reruns after the first pass (default 24; 0 = none) */
+    /* pod placement attempts in reruns, a rerun counted as costing what the
+     * first pass did (default 60000; 0 = no limit) */
+    uint64_t max_attempts;
+    double budget_s; /* wall-clock seconds for the whole planning (0 = no time limit) */
+    uint64_t seed;   /* perturbation seed (default 1) */
+    /* exact search for small pools */
+    bool exact;
+    uint32_t exact_max_candidates; /* default 30 */
+    uint64_t exact_max_steps;      /* search steps per pool (default 20000000) */
+    /* the planner before this search (no re-draining of receivers, no target
+     * preference, no improvement), kept as a baseline for benchmarks */
+    bool legacy_greedy;
+    /* candidate nodes: NULL = every GPU node; else only nodes with only[node] */
+    const bool *only;
+    /* check every index answer against a brute-force scan (tests; slow) */
+    bool check_index;
 } gf_consolidate_opts;
 
 void gf_consolidate_opts_default(gf_consolidate_opts *o);
@@ -65,9 +111,30 @@ typedef struct gf_node_verdict {
     uint32_t pod;       /* the pod concerned, or GF_NONE */
 } gf_node_verdict;
 
+/* Per pool: what the plan achieves against what is possible at most. */
+typedef struct gf_pool_bound {
+    uint32_t pool;
+    uint32_t candidates;   /* GPU nodes nothing pins */
+    uint32_t drained;      /* by the plan */
+    uint32_t bound;        /* upper bound on nodes that can be drained */
+    uint32_t gpus_drained; /* GPUs freed by the plan */
+    uint32_t gpus_bound;   /* upper bound on GPUs freed */
+    bool exact_tried;      /* the exact search ran on this pool */
+    bool optimal;          /* proven: drained == bound, or the exact search completed */
+} gf_pool_bound;
+
 typedef struct gf_consolidation {
     GF_VEC(gf_drain) drains; /* in the order chosen */
-    GF_VEC(gf_move) moves;
+    GF_VEC(gf_move) moves;   /* one per pod: original node -> final node */
+    /* every capacity change of the chosen plan in the order the planner made
+     * it (a pod re-placed from a node that received it appears twice; the
+     * last is its final move); replaying these from the snapshot's
+     * allocation reproduces the plan's capacity */
+    GF_VEC(gf_move) steps;
+    GF_VEC(gf_pool_bound) pools;  /* pools with GPU nodes */
+    uint32_t rounds;              /* improvement reruns made */
+    uint64_t attempts;            /* pod placement attempts made */
+    uint64_t index_mismatches;    /* check_index: fast answers that differ from a scan */
     GF_VEC(gf_node_verdict) kept; /* GPU nodes not drained, with why */
     uint32_t gpus_freed, nodes_freed;
     double cost_saved;

@@ -90,6 +90,10 @@ void gf_pack_state_free(gf_pack_state *s)
     free(s->node_gpu_free);
     free(s->classes);
     free(s->node_frag);
+    for (size_t i = 0; i < s->n_by_model; i++)
+        free(s->by_model[i].classes);
+    free(s->by_model);
+    free(s->node_model);
     free(s);
 }
 
@@ -108,6 +112,7 @@ typedef struct frag_view {
     int64_t cpu, mem;
     const double *free;
     uint32_t n;
+    const gf_pack_model_classes *cls; /* the classes as the node's GPU model sees them */
 } frag_view;
 
 static double frag_for_demand(const frag_view *v, uint32_t whole, double share, double *total,
@@ -131,15 +136,14 @@ static double frag_for_demand(const frag_view *v, uint32_t whole, double share, 
 
 static double frag_view_eval(const gf_pack_state *s, const frag_view *v)
 {
-    if (v->n == 0 || s->n_classes == 0) return 0;
-    double sum = 0, wsum = 0;
+    if (v->n == 0 || s->n_classes == 0 || !v->cls) return 0;
+    double sum = 0;
     /* classes are sorted by demand so the per-GPU pass runs once per demand */
     uint32_t last_whole = UINT32_MAX;
     double last_share = -1, q3 = 0, total = 0;
     bool gpu_ok = false;
-    for (size_t i = 0; i < s->n_classes; i++) {
-        const gf_task_class *c = &s->classes[i];
-        wsum += c->weight;
+    for (size_t i = 0; i < v->cls->n; i++) {
+        const gf_task_class *c = &v->cls->classes[i];
         if (c->gpu_whole == 0 && c->gpu_share <= 0) {
             if (last_whole != 0 || last_share != 0) {
                 frag_for_demand(v, 0, 0, &total, &gpu_ok);
@@ -157,14 +161,25 @@ static double frag_view_eval(const gf_pack_state *s, const frag_view *v)
         bool fits = gpu_ok && c->cpu_milli <= v->cpu && c->memory_bytes <= v->mem;
         sum += c->weight * (fits ? q3 : total);
     }
-    return wsum > 0 ? sum / wsum : 0;
+    if (v->cls->excluded_weight > 0) { /* classes that cannot use this model: all free GPU */
+        double all = 0;
+        for (uint32_t g = 0; g < v->n; g++)
+            all += v->free[g];
+        sum += v->cls->excluded_weight * all;
+    }
+    return s->class_weight > 0 ? sum / s->class_weight : 0;
+}
+
+static const gf_pack_model_classes *node_classes(const gf_pack_state *s, uint32_t node)
+{
+    return s->node_model ? &s->by_model[s->node_model[node]] : NULL;
 }
 
 static frag_view node_view(const gf_pack_state *s, uint32_t node)
 {
     const gf_node *n = &s->m->nodes.v[node];
     frag_view v = {s->free_cpu_milli[node], s->free_memory_bytes[node], s->gpu_free + n->first_gpu,
-                   n->gpu_count};
+                   n->gpu_count, node_classes(s, node)};
     return v;
 }
 
@@ -180,7 +195,35 @@ static int cmp_class(const void *a, const void *b)
     if (x->gpu_whole != y->gpu_whole) return x->gpu_whole < y->gpu_whole ? -1 : 1;
     if (x->gpu_share != y->gpu_share) return x->gpu_share < y->gpu_share ? -1 : 1;
     if (x->cpu_milli != y->cpu_milli) return x->cpu_milli < y->cpu_milli ? -1 : 1;
-    return (x->memory_bytes > y->memory_bytes) - (x->memory_bytes < y->memory_bytes);
+    if (x->memory_bytes != y->memory_bytes) return x->memory_bytes < y->memory_bytes ? -1 : 1;
+    return (x->model_mask > y->model_mask) - (x->model_mask < y->model_mask);
+}
+
+/* Distinct node GPU products, numbered in node order (see gf_pack_model_bit). */
+static void model_numbers(const gf_model *m, gf_strmap *num)
+{
+    gf_strmap_init(num);
+    for (size_t i = 0; i < m->nodes.n; i++) {
+        const char *p = m->nodes.v[i].gpu_product;
+        if (p && !gf_strmap_get(num, p, NULL)) gf_strmap_put(num, p, num->len);
+    }
+}
+
+static uint64_t bit_of(const gf_strmap *num, const char *product)
+{
+    size_t k;
+    if (!product) return 0;
+    if (!gf_strmap_get(num, product, &k)) return (uint64_t)1 << 63;
+    return (uint64_t)1 << (k < 62 ? k : 62);
+}
+
+uint64_t gf_pack_model_bit(const gf_model *m, const char *product)
+{
+    gf_strmap num;
+    model_numbers(m, &num);
+    uint64_t b = bit_of(&num, product);
+    gf_strmap_free(&num);
+    return b;
 }
 
 void gf_pack_set_classes(gf_pack_state *s, const gf_task_class *classes, size_t n)
@@ -190,6 +233,50 @@ void gf_pack_set_classes(gf_pack_state *s, const gf_task_class *classes, size_t 
     if (n) memcpy(s->classes, classes, n * sizeof *classes);
     s->n_classes = n;
     if (n) qsort(s->classes, n, sizeof *classes, cmp_class);
+    s->class_weight = 0;
+    for (size_t i = 0; i < n; i++)
+        s->class_weight += s->classes[i].weight;
+    /* per GPU model of the nodes: its class list */
+    for (size_t i = 0; i < s->n_by_model; i++)
+        free(s->by_model[i].classes);
+    free(s->by_model);
+    free(s->node_model);
+    s->by_model = NULL;
+    s->n_by_model = 0;
+    s->node_model = gf_xcalloc(s->m->nodes.n + 1, sizeof(uint32_t));
+    GF_VEC(gf_pack_model_classes) lists = {0};
+    gf_strmap num;
+    model_numbers(s->m, &num);
+    for (size_t i = 0; i < s->m->nodes.n; i++) {
+        uint64_t bit = bit_of(&num, s->m->nodes.v[i].gpu_product);
+        size_t k = 0;
+        while (k < lists.n && lists.v[k].bit != bit)
+            k++;
+        if (k == lists.n) {
+            gf_pack_model_classes mc = {bit, gf_xmalloc((n ? n : 1) * sizeof *classes), 0,
+                                        0};
+            for (size_t j = 0; j < n; j++) {
+                const gf_task_class *c = &s->classes[j];
+                if (c->model_mask && !(c->model_mask & bit)) {
+                    mc.excluded_weight += c->weight;
+                    continue;
+                }
+                gf_task_class *last = mc.n ? &mc.classes[mc.n - 1] : NULL;
+                if (last && last->gpu_whole == c->gpu_whole && last->gpu_share == c->gpu_share &&
+                    last->cpu_milli == c->cpu_milli && last->memory_bytes == c->memory_bytes) {
+                    last->weight += c->weight; /* sorted: equal requests are adjacent */
+                } else {
+                    mc.classes[mc.n] = *c;
+                    mc.classes[mc.n++].model_mask = 0;
+                }
+            }
+            gf_vec_push(&lists, mc);
+        }
+        s->node_model[i] = (uint32_t)k;
+    }
+    gf_strmap_free(&num);
+    s->by_model = lists.v;
+    s->n_by_model = lists.n;
     free(s->node_frag);
     s->node_frag = gf_xcalloc(s->m->nodes.n + 1, sizeof(double));
     for (size_t i = 0; i < s->m->nodes.n; i++)
@@ -199,14 +286,19 @@ void gf_pack_set_classes(gf_pack_state *s, const gf_task_class *classes, size_t 
 size_t gf_pack_classes_from_pods(const gf_model *m, gf_task_class **out)
 {
     GF_VEC(gf_task_class) v = {0};
+    gf_strmap num;
+    model_numbers(m, &num);
     for (size_t i = 0; i < m->pods.n; i++) {
         const gf_pod *p = &m->pods.v[i];
         if (p->is_reservation) continue;
-        gf_task_class c = {p->cpu_milli, p->memory_bytes, p->gpu_whole, 0, 1};
+        gf_task_class c = {p->cpu_milli, p->memory_bytes, p->gpu_whole, 0, 1, 0};
+        for (uint32_t k = 0; k < p->n_gpu_models; k++)
+            c.model_mask |= bit_of(&num, p->gpu_models[k]);
         if (p->share == GF_SHARE_FRACTION) c.gpu_share = p->gpu_fraction;
         if (p->share == GF_SHARE_MEMORY) continue; /* share depends on the GPU; not a class */
         gf_vec_push(&v, c);
     }
+    gf_strmap_free(&num);
     if (v.n) qsort(v.v, v.n, sizeof *v.v, cmp_class);
     size_t k = 0;
     for (size_t i = 0; i < v.n; i++) {
@@ -349,7 +441,8 @@ static double fgd_delta(const gf_pack_state *s, const gf_pod *p, uint32_t node,
         if (local < cnt) freev[local] -= pl->share;
     }
     frag_view v = {s->free_cpu_milli[node] - p->cpu_milli,
-                   s->free_memory_bytes[node] - p->memory_bytes, freev, cnt};
+                   s->free_memory_bytes[node] - p->memory_bytes, freev, cnt,
+                   node_classes(s, node)};
     double before = s->node_frag ? s->node_frag[node] : gf_pack_node_fragmentation(s, node);
     return frag_view_eval(s, &v) - before;
 }

@@ -49,7 +49,21 @@ typedef struct gf_task_class {
     uint32_t gpu_whole; /* whole GPUs, or */
     double gpu_share;   /* a fraction of one GPU (0 = CPU-only when gpu_whole = 0) */
     double weight;      /* popularity; weights need not sum to 1 */
+    /* GPU models the task may use, as bits of gf_pack_model_bit() (0 = any):
+     * on a node of another model the task cannot run, so all of the node's
+     * free GPU is a fragment for it (FGD paper, Sec. 4; gpuspec traces) */
+    uint64_t model_mask;
 } gf_task_class;
+
+/* FGD's classes as a node of one GPU model sees them: the classes that may
+ * use the model, masks dropped and equal ones merged, and the weight of those
+ * that may not (they see every free GPU of the node as a fragment). */
+typedef struct gf_pack_model_classes {
+    uint64_t bit; /* gf_pack_model_bit() of the model */
+    gf_task_class *classes;
+    size_t n;
+    double excluded_weight;
+} gf_pack_model_classes;
 
 typedef struct gf_pack_state {
     const gf_model *m;
@@ -60,7 +74,11 @@ typedef struct gf_pack_state {
     /* FGD only */
     gf_task_class *classes;
     size_t n_classes;
-    double *node_frag; /* cached expected fragmentation per node */
+    double *node_frag;                /* cached expected fragmentation per node */
+    gf_pack_model_classes *by_model;  /* one per GPU model among the nodes */
+    size_t n_by_model;
+    uint32_t *node_model;             /* per node: index into by_model */
+    double class_weight;              /* sum of the classes' weights */
 } gf_pack_state;
 
 /* Free capacity from the model's current allocation: active bound pods'
@@ -74,8 +92,14 @@ gf_pack_state *gf_pack_state_new_empty(const gf_model *m);
 
 /* Sets FGD's workload distribution (copied). */
 void gf_pack_set_classes(gf_pack_state *s, const gf_task_class *classes, size_t n);
+/* The bit of a GPU model (nvidia.com/gpu.product) in class model masks: the
+ * model's distinct node products numbered in node order, the first 62 with
+ * bits 0..61, any further product bit 62; 0 for NULL (no GPUs or no label);
+ * bit 63 for a product no node has. */
+uint64_t gf_pack_model_bit(const gf_model *m, const char *product);
 /* Builds classes from the model's GPU pods (active or not): identical
- * (cpu, memory, GPU request) tuples are merged with their counts as weights.
+ * (cpu, memory, GPU request, allowed GPU models) tuples are merged with their
+ * counts as weights.
  * Returns the number of classes; *out is malloc'd, caller frees. */
 size_t gf_pack_classes_from_pods(const gf_model *m, gf_task_class **out);
 
