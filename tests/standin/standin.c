@@ -12,6 +12,7 @@
 #include "util/vec.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <jansson.h>
@@ -45,6 +46,26 @@ static const resource RES[] = {
     {"PodDisruptionBudget", "policy/v1", "/apis/policy/v1", "poddisruptionbudgets", "policy", true},
     {"Lease", "coordination.k8s.io/v1", "/apis/coordination.k8s.io/v1", "leases",
      "coordination.k8s.io", true},
+    /* kinds gpufrac does not model, held so that deploy/'s manifests can be
+     * applied (kubectl apply --dry-run=client asks for each object) */
+    {"Namespace", "v1", "/api/v1", "namespaces", "", false},
+    {"ServiceAccount", "v1", "/api/v1", "serviceaccounts", "", true},
+    {"Service", "v1", "/api/v1", "services", "", true},
+    {"ConfigMap", "v1", "/api/v1", "configmaps", "", true},
+    {"Secret", "v1", "/api/v1", "secrets", "", true},
+    {"ClusterRole", "rbac.authorization.k8s.io/v1", "/apis/rbac.authorization.k8s.io/v1",
+     "clusterroles", "rbac.authorization.k8s.io", false},
+    {"ClusterRoleBinding", "rbac.authorization.k8s.io/v1", "/apis/rbac.authorization.k8s.io/v1",
+     "clusterrolebindings", "rbac.authorization.k8s.io", false},
+    {"Role", "rbac.authorization.k8s.io/v1", "/apis/rbac.authorization.k8s.io/v1", "roles",
+     "rbac.authorization.k8s.io", true},
+    {"RoleBinding", "rbac.authorization.k8s.io/v1", "/apis/rbac.authorization.k8s.io/v1",
+     "rolebindings", "rbac.authorization.k8s.io", true},
+    {"NetworkPolicy", "networking.k8s.io/v1", "/apis/networking.k8s.io/v1", "networkpolicies",
+     "networking.k8s.io", true},
+    /* the Prometheus Operator's CRD, as a cluster with it installed serves it */
+    {"ServiceMonitor", "monitoring.coreos.com/v1", "/apis/monitoring.coreos.com/v1",
+     "servicemonitors", "monitoring.coreos.com", true},
 };
 #define NRES ((int)(sizeof RES / sizeof RES[0]))
 #define RES_POD 0
@@ -1352,6 +1373,81 @@ static const char *reason_of(int code)
     }
 }
 
+/* --- discovery ------------------------------------------------------------------------------- */
+
+/* The group/version of a resource prefix: "/api/v1" -> "v1", "/apis/apps/v1" -> "apps/v1". */
+static const char *group_version_of(const char *prefix)
+{
+    return !strncmp(prefix, "/apis/", 6) ? prefix + 6 : prefix + 5;
+}
+
+/* One entry of an APIResourceList (Kubernetes API concepts, "Discovery API"). */
+static json_t *resource_json(const resource *r)
+{
+    char singular[64];
+    size_t i = 0;
+    for (; r->kind[i] && i + 1 < sizeof singular; i++)
+        singular[i] = (char)tolower((unsigned char)r->kind[i]);
+    singular[i] = '\0';
+    return json_pack("{s:s, s:s, s:b, s:s, s:[s,s,s,s,s,s,s]}", "name", r->plural,
+                     "singularName", singular, "namespaced", r->namespaced, "kind", r->kind,
+                     "verbs", "create", "delete", "get", "list", "patch", "update", "watch");
+}
+
+/* Legacy (unaggregated) discovery, the documents kubectl reads before it maps
+ * a manifest's kind to a path: /api (APIVersions), /apis (APIGroupList),
+ * /api/v1 and /apis/GROUP/VERSION (APIResourceList). NULL: not a discovery
+ * path. Clients asking for aggregated discovery (apidiscovery.k8s.io/v2)
+ * get these too and fall back, as they do against servers before 1.26. */
+static json_t *discovery(gf_standin *s, const char *url)
+{
+    char path[300];
+    snprintf(path, sizeof path, "%s", url);
+    size_t n = strlen(path);
+    while (n > 1 && path[n - 1] == '/')
+        path[--n] = '\0';
+    if (!strcmp(path, "/api")) {
+        char addr[64];
+        snprintf(addr, sizeof addr, "127.0.0.1:%d", s->port);
+        return json_pack("{s:s, s:[s], s:[{s:s, s:s}]}", "kind", "APIVersions", "versions", "v1",
+                         "serverAddressByClientCIDRs", "clientCIDR", "0.0.0.0/0", "serverAddress",
+                         addr);
+    }
+    if (!strcmp(path, "/apis")) {
+        json_t *groups = json_array();
+        for (int r = 0; r < NRES; r++) {
+            if (!RES[r].group[0]) continue;
+            bool seen = false;
+            for (int q = 0; q < r && !seen; q++)
+                seen = !strcmp(RES[q].group, RES[r].group);
+            if (seen) continue;
+            const char *gv = group_version_of(RES[r].prefix);
+            const char *version = strchr(gv, '/') + 1;
+            json_array_append_new(
+                groups, json_pack("{s:s, s:[{s:s, s:s}], s:{s:s, s:s}}", "name", RES[r].group,
+                                  "versions", "groupVersion", gv, "version", version,
+                                  "preferredVersion", "groupVersion", gv, "version", version));
+        }
+        return json_pack("{s:s, s:s, s:o}", "kind", "APIGroupList", "apiVersion", "v1", "groups",
+                         groups);
+    }
+    json_t *resources = NULL;
+    for (int r = 0; r < NRES; r++) {
+        if (strcmp(RES[r].prefix, path)) continue;
+        if (!resources) resources = json_array();
+        json_array_append_new(resources, resource_json(&RES[r]));
+        if (r == RES_POD)
+            json_array_append_new(resources,
+                                  json_pack("{s:s, s:s, s:b, s:s, s:s, s:s, s:[s]}", "name",
+                                            "pods/eviction", "singularName", "", "namespaced", 1,
+                                            "group", "policy", "version", "v1", "kind", "Eviction",
+                                            "verbs", "create"));
+    }
+    if (!resources) return NULL;
+    return json_pack("{s:s, s:s, s:s, s:o}", "kind", "APIResourceList", "apiVersion", "v1",
+                     "groupVersion", group_version_of(path), "resources", resources);
+}
+
 static enum MHD_Result api(gf_standin *s, reqctx *rq, struct MHD_Connection *c, const char *url,
                            const char *method)
 {
@@ -1390,6 +1486,10 @@ static enum MHD_Result api(gf_standin *s, reqctx *rq, struct MHD_Connection *c, 
                              status_obj(f.status, reason_of(f.status), msg, -1, NULL),
                              f.retry_after_s);
         }
+    }
+    if (!strcmp(method, "GET")) {
+        json_t *doc = discovery(s, url);
+        if (doc) return send_json(rq, c, 200, doc, 0);
     }
     route rt;
     if (!parse_route(url, &rt))
