@@ -1,6 +1,7 @@
 /* cmd_simulate.c - `gpufrac simulate`: replay a cluster under GPU-sharing
  * policies with synthetic, trace-driven or recorded demand, and compare
  * savings with harm (core/sim.h); optionally an HTML report. */
+#include "cli_common.h"
 #include "commands.h"
 #include "core/gen.h"
 #include "core/policy.h"
@@ -37,7 +38,10 @@ static void help(FILE *f)
             "KAI's binpack, nodes are consolidated hourly and added when pods are pending.\n\n"
             "cluster (default: --nodes 50):\n"
             "  -c, --cluster FILE     kubectl JSON snapshot (repeatable); pods must carry KAI\n"
-            "                         shares (gpu-fraction / gpu-memory)\n"
+            "                         shares (gpu-fraction / gpu-memory); --cluster kube reads\n"
+            "                         the cluster itself (--kubeconfig FILE, --context NAME;\n"
+            "                         default $KUBECONFIG or ~/.kube/config, in a pod its\n"
+            "                         service account)\n"
             "  -n, --nodes N          a generated cluster of N nodes (gen-snapshot's)\n\n"
             "demand (default builtin):\n"
             "  -d, --demand SOURCE    builtin: inference services (diurnal, bursty, step\n"
@@ -289,8 +293,13 @@ int gf_cmd_simulate(int argc, char **argv)
                                          {"output", required_argument, NULL, 'o'},
                                          {"quiet", no_argument, NULL, 'q'},
                                          {"help", no_argument, NULL, 'h'},
+                                         {"kubeconfig", required_argument, NULL, GF_OPT_KUBECONFIG},
+                                         {"context", required_argument, NULL, GF_OPT_CONTEXT},
                                          {NULL, 0, NULL, 0}};
     GF_VEC(char *) clusters = {0};
+    gf_cli_cluster cl;
+    gf_cli_cluster_init(&cl);
+    bool live = false;
     const char *demand = "builtin", *policy_path = NULL, *report_path = NULL;
     const char *history_path = NULL, *snapshot_path = NULL;
     const char *policies_text = NULL, *days_text = "7", *step_text = "1m", *scorer_text = NULL;
@@ -300,9 +309,16 @@ int gf_cmd_simulate(int argc, char **argv)
     int c, usage_rc = -1;
     optind = 1;
     while (usage_rc < 0 && (c = getopt_long(argc, argv, "c:n:d:p:s:r:o:qh", opts, NULL)) != -1) {
+        if (c == GF_OPT_KUBECONFIG || c == GF_OPT_CONTEXT) {
+            gf_cli_cluster_option(&cl, "simulate", c, optarg, &usage_rc);
+            continue;
+        }
         switch (c) {
         case 'c':
-            gf_vec_push(&clusters, optarg);
+            if (!strcmp(optarg, "kube"))
+                live = true;
+            else
+                gf_vec_push(&clusters, optarg);
             break;
         case 'n':
             if (!parse_u64(optarg, GF_GEN_MAX_NODES, &nodes) || nodes == 0)
@@ -369,10 +385,15 @@ int gf_cmd_simulate(int argc, char **argv)
     if (usage_rc < 0 && optind < argc)
         usage_rc =
             usage_error("unexpected argument '%s' (the cluster goes with --cluster)", argv[optind]);
-    if (usage_rc < 0 && clusters.n && nodes)
+    if (usage_rc < 0 && (clusters.n || live) && nodes)
         usage_rc = usage_error("%s", "--cluster and --nodes exclude each other");
+    if (usage_rc < 0 && clusters.n && live)
+        usage_rc = usage_error("%s", "--cluster kube reads the cluster: give it without files");
+    if (usage_rc < 0 && !live && (cl.kubeconfig || cl.context))
+        usage_rc = usage_error("%s", "--kubeconfig and --context go with --cluster kube");
     if (usage_rc >= 0) {
         gf_vec_free(&clusters);
+        gf_cli_cluster_free(&cl);
         return usage_rc;
     }
 
@@ -412,7 +433,7 @@ int gf_cmd_simulate(int argc, char **argv)
                               "'%s': use builtin, azure:PATH or csv:PATH", demand);
         }
     }
-    if (!rc && dkind == D_CSV && !clusters.n)
+    if (!rc && dkind == D_CSV && !clusters.n && !live)
         rc = gf_error_set(&err, GF_EUSAGE, "--demand",
                           "csv demand names pods: give the cluster they ran in with --cluster");
     so.duration_s = days * 86400;
@@ -435,7 +456,10 @@ int gf_cmd_simulate(int argc, char **argv)
     memset(&rep, 0, sizeof rep);
     char cluster_desc[600];
     if (!rc && policy_path) rc = gf_policy_load_file(&pol, policy_path, &err);
-    if (!rc && clusters.n) {
+    if (!rc && live) {
+        rc = gf_cli_load_model(&cl, NULL, 0, &m, &d, &err);
+        snprintf(cluster_desc, sizeof cluster_desc, "%.500s", cl.origin);
+    } else if (!rc && clusters.n) {
         rc = gf_snapshot_load_files(&m, clusters.v, (int)clusters.n, &d, &err);
         snprintf(cluster_desc, sizeof cluster_desc, "%s%s", clusters.v[0],
                  clusters.n > 1 ? " (and more)" : "");
@@ -527,5 +551,6 @@ int gf_cmd_simulate(int argc, char **argv)
     gf_diags_free(&d);
     gf_model_free(&m);
     gf_vec_free(&clusters);
+    gf_cli_cluster_free(&cl);
     return exit_code;
 }
