@@ -8,11 +8,13 @@
  * clients see what a real server would say. */
 #include "standin.h"
 #include "standin_rules.h"
+#include "io/usage.h"
 #include "util/sbuf.h"
 #include "util/vec.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <curl/curl.h>
 #include <dirent.h>
 #include <errno.h>
 #include <jansson.h>
@@ -1448,6 +1450,81 @@ static json_t *discovery(gf_standin *s, const char *url)
                      "groupVersion", group_version_of(path), "resources", resources);
 }
 
+/* --- service proxy ----------------------------------------------------------------------------- */
+
+typedef struct encoded_query {
+    gf_sbuf *b;
+} encoded_query;
+
+static enum MHD_Result encode_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                                  const char *value)
+{
+    (void)kind;
+    encoded_query *q = cls;
+    gf_sbuf_puts(q->b, q->b->len && strchr(q->b->s, '?') ? "&" : "?");
+    gf_sbuf_append_urlencoded(q->b, key);
+    if (value) {
+        gf_sbuf_puts(q->b, "=");
+        gf_sbuf_append_urlencoded(q->b, value);
+    }
+    return MHD_YES;
+}
+
+/* GET /api/v1/namespaces/NS/services/NAME[:PORT]/proxy[/REST]: the API
+ * server's service proxy. The stand-in has no pods behind Services: it
+ * forwards to the URL in the Service's annotation standin.gpufrac.io/proxy-to
+ * (a test's Prometheus), 503 without one, 404 without the Service. */
+static bool service_proxy(gf_standin *s, reqctx *rq, struct MHD_Connection *c, const char *url,
+                          enum MHD_Result *ret)
+{
+    char ns[256], svc[256];
+    int off = 0;
+    if (sscanf(url, "/api/v1/namespaces/%255[^/]/services/%255[^/]/proxy%n", ns, svc, &off) != 2 ||
+        !off)
+        return false;
+    const char *rest = url + off;
+    svc[strcspn(svc, ":")] = '\0';
+    char key[600];
+    int r = res_by_kind("Service");
+    make_key(r, ns, svc, key, sizeof key);
+    pthread_mutex_lock(&s->mu);
+    const json_t *obj = json_object_get(s->objs[r], key);
+    const char *to = json_string_value(json_object_get(
+        json_object_get(json_object_get(obj, "metadata"), "annotations"), "standin.gpufrac.io/proxy-to"));
+    char *target = to ? strdup(to) : NULL;
+    bool exists = obj != NULL;
+    pthread_mutex_unlock(&s->mu);
+    if (!exists) {
+        *ret = not_found(rq, c, r, svc);
+        return true;
+    }
+    if (!target) {
+        *ret = send_status(rq, c, 503, "ServiceUnavailable",
+                           "no endpoints available for service", -1, NULL);
+        return true;
+    }
+    gf_sbuf fwd = GF_SBUF_INIT, body = GF_SBUF_INIT;
+    gf_sbuf_puts(&fwd, target);
+    gf_sbuf_puts(&fwd, rest);
+    encoded_query q = {&fwd};
+    MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, encode_arg, &q);
+    gf_error err = {0};
+    if (gf_prom_get(fwd.s, 64u << 20, &body, &err)) {
+        *ret = send_status(rq, c, 503, "ServiceUnavailable", err.msg, -1, NULL);
+    } else {
+        struct MHD_Response *resp =
+            MHD_create_response_from_buffer(body.len, body.s ? body.s : (char *)"", MHD_RESPMEM_MUST_COPY);
+        MHD_add_response_header(resp, "Content-Type", "application/json");
+        rq->status = 200;
+        *ret = MHD_queue_response(c, 200, resp);
+        MHD_destroy_response(resp);
+    }
+    gf_sbuf_free(&fwd);
+    gf_sbuf_free(&body);
+    free(target);
+    return true;
+}
+
 static enum MHD_Result api(gf_standin *s, reqctx *rq, struct MHD_Connection *c, const char *url,
                            const char *method)
 {
@@ -1490,6 +1567,8 @@ static enum MHD_Result api(gf_standin *s, reqctx *rq, struct MHD_Connection *c, 
     if (!strcmp(method, "GET")) {
         json_t *doc = discovery(s, url);
         if (doc) return send_json(rq, c, 200, doc, 0);
+        enum MHD_Result proxied;
+        if (service_proxy(s, rq, c, url, &proxied)) return proxied;
     }
     route rt;
     if (!parse_route(url, &rt))
@@ -1607,6 +1686,7 @@ gf_err gf_standin_start(gf_standin **out, const gf_standin_opts *o, gf_error *er
     if (!o) o = &def;
     gf_standin *s = calloc(1, sizeof *s);
     if (!s) abort();
+    curl_global_init(CURL_GLOBAL_DEFAULT); /* the service proxy's requests, from many threads */
     pthread_mutex_init(&s->mu, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
