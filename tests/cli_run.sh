@@ -303,7 +303,7 @@ once --history "$tmp/stale.db" --interval 1s
 sleep 3
 run_ctl --once --prometheus http://127.0.0.1:9 --policy "$tmp/policy.yaml" \
   --history "$tmp/stale.db" --listen off --interval 1s
-check "stale: exit 0" rc_is 0
+check "stale: Prometheus down, --once exits 1" rc_is 1
 check "stale: usage error logged" err_has "usage: "
 check "stale: said so" err_has "usage is stale: the newest sample is"
 check "stale: nothing more written" [ "$(count_req "$PATCH_EMBED")" = 1 ]

@@ -84,7 +84,8 @@ static void help(FILE *f)
         "  -1, --once              one iteration, then exit (with its exit code)\n"
         "  -h, --help              this text\n\n"
         "exit codes: 0 success (stopped by SIGTERM/SIGINT, or --once without failed writes);\n"
-        "1 runtime failure (cluster unreachable, a failed write with --once); 2 usage or input\n"
+        "1 runtime failure (cluster unreachable; with --once: a failed write, or usage that\n"
+        "could not be read, e.g. Prometheus down); 2 usage or input\n"
         "error (bad option, policy or kubeconfig)\n");
 }
 
@@ -233,6 +234,7 @@ static int iterate(runner *r, const gf_ctl_backend *b)
     gf_error err = {0};
     uint32_t failed = 0;
     double t0 = mono();
+    uint64_t usage_errors = r->ctl.stats.api_errors[GF_CTL_OP_USAGE];
     gf_err rc = gf_ctl_step(&r->ctl, b, wall(), &log, &failed, &err);
     r->ctl.stats.last_step_s = mono() - t0;
     log_diags(&log);
@@ -252,7 +254,9 @@ static int iterate(runner *r, const gf_ctl_backend *b)
               p->recs.n, p->actions.n, go, failed, p->stale ? "stale: " : "", age,
               r->ctl.stats.last_step_s);
         r->proc.ready = true;
-        code = failed ? 1 : 0;
+        /* usage that could not be read (Prometheus down) is a failed iteration
+         * for --once's exit code, though the loop goes on holding */
+        code = failed || r->ctl.stats.api_errors[GF_CTL_OP_USAGE] != usage_errors ? 1 : 0;
     }
     gf_error herr = {0};
     if (gf_history_save(r->ctl.h, r->history_path, &herr)) {
