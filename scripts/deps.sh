@@ -3,7 +3,8 @@
 #
 #   scripts/deps.sh            build + run (compiler, cmake, libraries)
 #   scripts/deps.sh --test     + test tools (cmocka, jq, Prometheus, curl, openssl, Chromium
-#                                for the report's browser test, zlib for its PNG check)
+#                                for the report's browser test, zlib for its PNG check, zsh
+#                                for the completion test; kubectl, see below)
 #   scripts/deps.sh --ci       + CI tools (clang/libFuzzer, valgrind, cppcheck, clang-format)
 #   scripts/deps.sh --bench    build + benchmark tools (GNU time, jq)
 #   scripts/deps.sh --runtime  only what the programs need to run (the container
@@ -17,7 +18,7 @@ set -euo pipefail
 build=(gcc make cmake pkg-config libjansson-dev libyaml-dev libsqlite3-dev libcurl4-openssl-dev
        libmicrohttpd-dev)
 runtime=(libjansson4 libyaml-0-2 libsqlite3-0 libcurl4 libmicrohttpd12 ca-certificates)
-test=(libcmocka-dev jq prometheus curl openssl chromium zlib1g-dev)
+test=(libcmocka-dev jq prometheus curl openssl chromium zlib1g-dev zsh)
 ci=(clang libclang-rt-14-dev valgrind cppcheck clang-format)
 bench=(time jq)
 

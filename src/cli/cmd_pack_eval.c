@@ -1,5 +1,6 @@
 /* cmd_pack_eval.c - `gpufrac pack-eval`: compare placement scorers with the
  * FGD paper's workload-inflation protocol, several seeds, one table. */
+#include "cli_common.h"
 #include "commands.h"
 #include "core/inflate.h"
 #include "io/snapshot.h"
@@ -10,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#define USAGE "gpufrac pack-eval [options] SNAPSHOT..."
 
 static void help(FILE *f)
 {
@@ -68,6 +71,7 @@ int gf_cmd_pack_eval(int argc, char **argv)
     int seeds = 5, c;
     double until = 1.3, at = 1.0;
     optind = 1;
+    opterr = 0;
     while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
         switch (c) {
         case OPT_SCORERS: {
@@ -108,8 +112,7 @@ int gf_cmd_pack_eval(int argc, char **argv)
             help(stdout);
             return 0;
         default:
-            help(stderr);
-            return 2;
+            return gf_cli_bad_option("pack-eval", USAGE, "qh", argc, argv);
         }
     }
     if (optind >= argc) {

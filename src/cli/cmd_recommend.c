@@ -104,8 +104,24 @@ static bool changes(const gf_recommendation *r)
     return r->action == GF_REC_UP || r->action == GF_REC_DOWN;
 }
 
+/* The ACTION column's colour on a terminal (cli_common.h: gf_cli_color). */
+static const char *action_color(gf_rec_action a)
+{
+    switch (a) {
+    case GF_REC_UP:
+        return "\033[33m"; /* yellow: more GPU */
+    case GF_REC_DOWN:
+        return "\033[32m"; /* green: GPU saved */
+    case GF_REC_NODATA:
+        return "\033[2m"; /* dim */
+    default:
+        return "";
+    }
+}
+
 static void print_table(const gf_recommendations *recs, bool all)
 {
+    bool color = gf_cli_color(stdout);
     double saved = 0;
     size_t up = 0, down = 0, nodata = 0;
     printf("%-44s %-12s %9s %11s %-8s %4s %9s  %s\n", "WORKLOAD", "UNIT", "CURRENT", "RECOMMENDED",
@@ -121,9 +137,11 @@ static void print_table(const gf_recommendations *recs, bool all)
         snprintf(wl, sizeof wl, "%s/%s/%s", r->in.ns, r->in.kind, r->in.name);
         value_text(r, r->current, cur, sizeof cur);
         value_text(r, r->recommended, rec, sizeof rec);
-        printf("%-44s %-12s %9s %11s %-8s %4.2f %9.3f  %s\n", wl,
-               r->in.unit == GF_SHARE_MEMORY ? "gpu-mem MiB" : "gpu-fraction", cur, rec,
-               gf_rec_action_name(r->action), r->confidence, r->gpus_saved, r->reason);
+        const char *on = color ? action_color(r->action) : "";
+        printf("%-44s %-12s %9s %11s %s%-8s%s %4.2f %9.3f  %s\n", wl,
+               r->in.unit == GF_SHARE_MEMORY ? "gpu-mem MiB" : "gpu-fraction", cur, rec, on,
+               gf_rec_action_name(r->action), *on ? "\033[0m" : "", r->confidence, r->gpus_saved,
+               r->reason);
     }
     printf("%zu workloads: %zu upsize, %zu downsize, %zu no data; GPUs saved %.3f\n", recs->n, up,
            down, nodata, saved);

@@ -3,6 +3,7 @@
  * election (io/elector.h) and the /metrics endpoint (io/http_server.h) to
  * the controller (core/controller.h), then steps it every interval until a
  * signal (or once). Logs go to stderr, one line each, with a UTC time. */
+#include "cli_common.h"
 #include "commands.h"
 #include "core/controller.h"
 #include "io/controller_kube.h"
@@ -31,6 +32,8 @@
 #define DEFAULT_LEASE "gpufrac-controller"
 #define SYNC_TIMEOUT_MS 30000
 #define PUMP_MS 500
+
+#define USAGE "gpufrac run [options] (--prometheus URL | --scrape)"
 
 static void help(FILE *f)
 {
@@ -322,6 +325,7 @@ int gf_cmd_run(int argc, char **argv)
     gf_ctl_config_default(&cfg);
     int c, usage_rc = -1;
     optind = 1;
+    opterr = 0;
     while (usage_rc < 0 && (c = getopt_long(argc, argv, "p:1h", opts, NULL)) != -1) {
         bool ok = true;
         switch (c) {
@@ -391,8 +395,7 @@ int gf_cmd_run(int argc, char **argv)
             usage_rc = 0;
             break;
         default:
-            help(stderr);
-            usage_rc = 2;
+            usage_rc = gf_cli_bad_option("run", USAGE, "p:1h", argc, argv);
             break;
         }
         if (!ok) usage_rc = 2;

@@ -24,6 +24,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#define USAGE "gpufrac simulate [options]"
+
 static void help(FILE *f)
 {
     fprintf(f,
@@ -308,6 +310,7 @@ int gf_cmd_simulate(int argc, char **argv)
     gf_sim_fair fair_use = GF_SIM_FAIR_POLICY;
     int c, usage_rc = -1;
     optind = 1;
+    opterr = 0;
     while (usage_rc < 0 && (c = getopt_long(argc, argv, "c:n:d:p:s:r:o:qh", opts, NULL)) != -1) {
         if (c == GF_OPT_KUBECONFIG || c == GF_OPT_CONTEXT) {
             gf_cli_cluster_option(&cl, "simulate", c, optarg, &usage_rc);
@@ -377,8 +380,7 @@ int gf_cmd_simulate(int argc, char **argv)
             usage_rc = 0;
             break;
         default:
-            help(stderr);
-            usage_rc = 2;
+            usage_rc = gf_cli_bad_option("simulate", USAGE, "c:n:d:p:s:r:o:qh", argc, argv);
             break;
         }
     }
