@@ -3,6 +3,9 @@
  * so that a saved answer and a live one go through the same parser. */
 #include "usage.h"
 
+#include "util/arena.h"
+#include "util/strmap.h"
+
 #include <ctype.h>
 #include <curl/curl.h>
 #include <errno.h>
@@ -374,6 +377,140 @@ gf_err gf_prom_fetch_usage_auth(const char *base_url, const gf_prom_auth *auth, 
     return gf_prom_fetch_usage_via(direct_range, &x, start, end, step_s, u, d, err);
 }
 
+/* --- sample times -------------------------------------------------------------------
+ * A range query answers at every step with the latest sample at or before
+ * it, up to Prometheus's lookback (5 minutes) after the last one: an exporter
+ * that died two minutes ago still has "current" values. So each value query
+ * is paired with timestamp(QUERY) over the same grid, whose values are the
+ * times of the samples actually used; a value whose sample was already
+ * reported at an earlier step is dropped, and every value kept carries its
+ * sample's own time. Staleness is then measured from real samples. */
+
+typedef struct ts_series {
+    GF_VEC(double) step; /* grid times */
+    GF_VEC(double) real; /* the sample time used at that step */
+} ts_series;
+
+typedef struct ts_index {
+    gf_arena keys;    /* the map's keys */
+    gf_strmap by_key; /* "ns\x1fpod\x1fcontainer\x1fgpu" -> index in series */
+    GF_VEC(ts_series) series;
+    gf_sbuf key;
+} ts_index;
+
+static const char *series_key(gf_sbuf *b, const char *ns, const char *pod, const char *container,
+                              const char *gpu)
+{
+    b->len = 0;
+    gf_sbuf_printf(b, "%s\x1f%s\x1f%s\x1f%s", ns, pod, container, gpu);
+    return gf_sbuf_str(b);
+}
+
+static const char *label(const json_t *metric, const char *name)
+{
+    const char *v = json_string_value(json_object_get(metric, name));
+    return v ? v : "";
+}
+
+static void ts_free(ts_index *x)
+{
+    for (size_t i = 0; i < x->series.n; i++) {
+        gf_vec_free(&x->series.v[i].step);
+        gf_vec_free(&x->series.v[i].real);
+    }
+    gf_vec_free(&x->series);
+    gf_strmap_free(&x->by_key);
+    gf_arena_free(&x->keys);
+    gf_sbuf_free(&x->key);
+}
+
+/* The timestamp() answer into x; false when it is not the matrix expected. */
+static bool ts_load(ts_index *x, const gf_sbuf *body)
+{
+    json_t *root = json_loadb(body->s ? body->s : "", body->len, 0, NULL);
+    const json_t *result = json_object_get(json_object_get(root, "data"), "result");
+    bool ok = json_is_array(result);
+    size_t i;
+    const json_t *series;
+    json_array_foreach(result, i, series)
+    {
+        const json_t *metric = json_object_get(series, "metric");
+        const json_t *values = json_object_get(series, "values");
+        if (!json_is_array(values)) continue;
+        const char *key = series_key(&x->key, label(metric, "namespace"), label(metric, "pod"),
+                                     label(metric, "container"), label(metric, "gpu_uuid"));
+        size_t at;
+        if (!gf_strmap_get(&x->by_key, key, &at)) {
+            at = x->series.n;
+            ts_series empty = {{0}, {0}};
+            gf_vec_push(&x->series, empty);
+            gf_strmap_put(&x->by_key, gf_arena_strdup(&x->keys, key), at);
+        }
+        ts_series *s = &x->series.v[at];
+        size_t j;
+        const json_t *pt;
+        json_array_foreach(values, j, pt)
+        {
+            double step = json_number_value(json_array_get(pt, 0));
+            const char *v = json_string_value(json_array_get(pt, 1));
+            char *end = NULL;
+            double real = v ? strtod(v, &end) : NAN;
+            if (!v || end == v || !isfinite(real)) continue;
+            gf_vec_push(&s->step, step);
+            gf_vec_push(&s->real, real);
+        }
+    }
+    json_decref(root);
+    return ok;
+}
+
+/* The sample time used at grid time t of series s, or NAN. */
+static double ts_real(const ts_series *s, double t)
+{
+    size_t lo = 0, hi = s->step.n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (s->step.v[mid] < t - 0.0005)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < s->step.n && fabs(s->step.v[lo] - t) < 0.0005 ? s->real.v[lo] : NAN;
+}
+
+/* Samples [from, u->samples.n) to their own times, repeats dropped. Samples
+ * of series or steps the timestamp answer lacks are kept as they are. */
+static size_t ts_apply(ts_index *x, gf_usage *u, size_t from)
+{
+    size_t kept = from, dropped = 0;
+    const gf_usage_sample *prev = NULL; /* the last sample kept, of the series before */
+    double last_real = NAN;
+    for (size_t i = from; i < u->samples.n; i++) {
+        gf_usage_sample s = u->samples.v[i];
+        const char *key = series_key(&x->key, s.ns, s.pod, s.container, s.gpu_uuid);
+        size_t at;
+        double real = gf_strmap_get(&x->by_key, key, &at) ? ts_real(&x->series.v[at], s.t) : NAN;
+        /* the loader keeps each series' points together and in time order;
+         * names are interned, so equal names are equal pointers */
+        bool same_series = prev && prev->ns == s.ns && prev->pod == s.pod &&
+                           prev->container == s.container && prev->gpu_uuid == s.gpu_uuid;
+        if (!isnan(real)) {
+            if (same_series && real == last_real) {
+                dropped++;
+                continue;
+            }
+            s.t = real;
+            last_real = real;
+        } else {
+            last_real = NAN;
+        }
+        u->samples.v[kept] = s;
+        prev = &u->samples.v[kept++];
+    }
+    u->samples.n = kept;
+    return dropped;
+}
+
 gf_err gf_prom_fetch_usage_via(gf_prom_range_fn range, void *ctx, double start, double end,
                                double step_s, gf_usage *u, gf_diags *d, gf_error *err)
 {
@@ -384,12 +521,32 @@ gf_err gf_prom_fetch_usage_via(gf_prom_range_fn range, void *ctx, double start, 
     gf_err rc = GF_OK;
     for (size_t i = 0; i < 2 && !rc; i++) {
         gf_sbuf b = GF_SBUF_INIT;
-        char query[200];
+        char query[200], tquery[220];
         snprintf(query, sizeof query, "%s%s", q[i].metric, GF_USAGE_POD_SELECTOR);
+        snprintf(tquery, sizeof tquery, "timestamp(%s)", query);
+        size_t from = u->samples.n;
         rc = check_range(query, start, end, step_s, err);
         if (!rc) rc = range(ctx, query, start, end, step_s, &b, err);
         if (!rc)
             rc = gf_usage_load_prom_json(u, q[i].metric, gf_sbuf_str(&b), b.len, q[i].sig, d, err);
+        if (!rc) {
+            gf_error terr = {0};
+            ts_index x;
+            memset(&x, 0, sizeof x);
+            gf_arena_init(&x.keys);
+            gf_strmap_init(&x.by_key);
+            if (range(ctx, tquery, start, end, step_s, &b, &terr) || !ts_load(&x, &b)) {
+                char msg[1100];
+                gf_error_format(&terr, msg, sizeof msg);
+                gf_diag(d, q[i].metric,
+                        "the samples' own times could not be read (%s): times are Prometheus's "
+                        "steps, and a series that stopped looks current for up to 5 minutes",
+                        terr.msg[0] ? msg : "not a matrix");
+            } else {
+                ts_apply(&x, u, from);
+            }
+            ts_free(&x);
+        }
         gf_sbuf_free(&b);
     }
     return rc;
