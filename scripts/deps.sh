@@ -3,9 +3,13 @@
 #
 #   scripts/deps.sh            build + run (compiler, cmake, libraries)
 #   scripts/deps.sh --test     + test tools (cmocka, jq, Prometheus, curl, openssl, Chromium
-#                                for the report's browser test, zlib for its PNG check)
+#                                for the report's browser test, zlib for its PNG check, zsh
+#                                for the completion test; kubectl, see below)
 #   scripts/deps.sh --ci       + CI tools (clang/libFuzzer, valgrind, cppcheck, clang-format)
 #   scripts/deps.sh --bench    build + benchmark tools (GNU time, jq)
+#   scripts/deps.sh --runtime  only what the programs need to run (the container
+#                              images' runtime stage, scripts/image-test.sh)
+#   scripts/deps.sh --image    build + runtime + debootstrap (scripts/image-test.sh)
 #
 # Idempotent: runs apt-get only when something is missing, and `apt-get update`
 # once before the first install. Needs root (or sudo) on Debian bookworm.
@@ -13,7 +17,8 @@ set -euo pipefail
 
 build=(gcc make cmake pkg-config libjansson-dev libyaml-dev libsqlite3-dev libcurl4-openssl-dev
        libmicrohttpd-dev)
-test=(libcmocka-dev jq prometheus curl openssl chromium zlib1g-dev)
+runtime=(libjansson4 libyaml-0-2 libsqlite3-0 libcurl4 libmicrohttpd12 ca-certificates)
+test=(libcmocka-dev jq prometheus curl openssl chromium zlib1g-dev zsh)
 ci=(clang libclang-rt-14-dev valgrind cppcheck clang-format)
 bench=(time jq)
 
@@ -22,8 +27,16 @@ case "${1:-}" in
   --test) want+=("${test[@]}") ;;
   --ci) want+=("${test[@]}" "${ci[@]}") ;;
   --bench) want+=("${bench[@]}") ;;
+  --runtime) want=("${runtime[@]}") ;;
+  --image) want+=("${runtime[@]}" debootstrap) ;;
   "") ;;
-  *) echo "usage: $0 [--test|--ci|--bench]" >&2; exit 2 ;;
+  *) echo "usage: $0 [--test|--ci|--bench|--runtime|--image]" >&2; exit 2 ;;
+esac
+# tests/cli_deploy.sh renders deploy/ with kubectl: Debian's kubernetes-client
+# where no kubectl is installed (another package's /usr/bin/kubectl would
+# conflict with it)
+case "${1:-}" in
+  --test|--ci) command -v kubectl >/dev/null || want+=(kubernetes-client) ;;
 esac
 
 missing=()

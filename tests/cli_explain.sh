@@ -105,8 +105,8 @@ check "unknown pod warned" err_has "1 samples of pods that share no GPU in the s
 run explain "$snap"
 check "no usage exit 2" rc_is 2
 check "no usage message" err_has "--usage FILE is needed"
-run explain -u "$usage"
-check "no snapshot exit 2" rc_is 2
+HOME=$tmp KUBECONFIG= run explain -u "$usage"
+check "no snapshot, no cluster: exit 2" rc_is 2
 run explain "$snap" -u "$usage" --gpu gpu-a
 check "bad gpu exit 2" rc_is 2
 check "bad gpu message" err_has "expected NODE/INDEX"
@@ -115,7 +115,7 @@ check "unknown gpu exit 2" rc_is 2
 check "unknown gpu message" err_has "no GPU with that node and index"
 run explain "$snap" -u "$usage" --now yesterday
 check "bad now exit 2" rc_is 2
-run explain "$snap" -u "$usage" -o yaml
+run explain "$snap" -u "$usage" -o xml
 check "bad output exit 2" rc_is 2
 printf 'timestamp,namespace,pod,container,gpu_uuid,memory_bytes,sm_util\nnope,a,b,,,1,0.1\n' >"$tmp/bad.csv"
 run explain "$snap" -u "$tmp/bad.csv"

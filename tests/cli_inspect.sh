@@ -43,10 +43,10 @@ cat "$fx/kai-small.json" | run inspect -s -
 check "stdin" out_has "CLUSTER: 4 nodes"
 
 # usage and input errors: exit 2 and a message naming file and place
-run inspect
+HOME=$tmp KUBECONFIG= run inspect
 check "no args exit 2" rc_is 2
-check "no args message" err_has "no snapshot given"
-run inspect -o yaml "$fx/kai-small.json"
+check "no args message" err_has "no SNAPSHOT given and no cluster to read"
+run inspect -o xml "$fx/kai-small.json"
 check "bad format exit 2" rc_is 2
 run inspect --pool nosuch "$fx/kai-small.json"
 check "bad pool exit 2" rc_is 2

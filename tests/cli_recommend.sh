@@ -114,8 +114,8 @@ check "bad policy exit 2" rc_is 2
 check "bad policy line" err_has "bad.yaml:4"
 run recommend --range 5x --prometheus http://127.0.0.1:9 "$snap"
 check "bad range exit 2" rc_is 2
-run recommend
-check "no snapshot exit 2" rc_is 2
+HOME=$tmp KUBECONFIG= run recommend
+check "no snapshot, no cluster: exit 2" rc_is 2
 run recommend --usage "$tmp/usage.csv" "$tmp/missing.json"
 check "missing snapshot fails" bash -c "[ \"\$(cat '$tmp/rc')\" != 0 ]"
 

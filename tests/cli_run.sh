@@ -117,6 +117,9 @@ wait_for() {
 #   (11.25 GiB) -> upsize at once to 10.5 x 1.15 / 22.49 = 0.537 -> 0.55;
 # embed (annotated recommend): 2 GiB for 25 h -> downsize 0.5 -> 0.25 (maxStep);
 # legacy (team-x, mode off by the policy): 11 GiB on its 0.5 -> never touched.
+# The series go on for an hour past now, one sample a second, as a live
+# exporter's scraped often would: usage is judged by the samples' own times,
+# and the looping controller below runs with --interval 1s (stale after 2 s).
 now=$(date +%s)
 awk -v now="$now" 'BEGIN {
   G = 1073741824
@@ -126,10 +129,16 @@ awk -v now="$now" 'BEGIN {
     c = i <= 60 ? 4 + 6.5 * (60 - i) / 59 : 4
     printf "%s{namespace=\"team-a\",pod=\"chat-7d9f8b6c5d-x2lqf\",container=\"server\",gpu_uuid=\"GPU-a\",gpu_index=\"0\"} %.0f %d\n", m, c * G, now - i * 60
   }
+  for (s = 0; s < 3600; s++)
+    printf "%s{namespace=\"team-a\",pod=\"chat-7d9f8b6c5d-x2lqf\",container=\"server\",gpu_uuid=\"GPU-a\",gpu_index=\"0\"} %.0f %d\n", m, 10.5 * G, now + s
   for (i = 1500; i >= 1; i--)
     printf "%s{namespace=\"team-a\",pod=\"embed-5f6c7d8e9a-p0d7z\",container=\"embed\",gpu_uuid=\"GPU-a\",gpu_index=\"0\"} %.0f %d\n", m, 2 * G, now - i * 60
+  for (s = 0; s < 3600; s++)
+    printf "%s{namespace=\"team-a\",pod=\"embed-5f6c7d8e9a-p0d7z\",container=\"embed\",gpu_uuid=\"GPU-a\",gpu_index=\"0\"} %.0f %d\n", m, 2 * G, now + s
   for (i = 1500; i >= 1; i--)
     printf "%s{namespace=\"team-x\",pod=\"legacy-6b7c8d9e0f-mm3rt\",container=\"c\",gpu_uuid=\"GPU-b\",gpu_index=\"0\"} %.0f %d\n", m, 11 * G, now - i * 60
+  for (s = 0; s < 3600; s++)
+    printf "%s{namespace=\"team-x\",pod=\"legacy-6b7c8d9e0f-mm3rt\",container=\"c\",gpu_uuid=\"GPU-b\",gpu_index=\"0\"} %.0f %d\n", m, 11 * G, now + s
   print "# EOF"
 }' >"$tmp/usage.om"
 
@@ -325,7 +334,7 @@ once --history "$tmp/stale.db" --interval 1s
 sleep 3
 run_ctl --once --prometheus http://127.0.0.1:9 --policy "$tmp/policy.yaml" \
   --history "$tmp/stale.db" --listen off --interval 1s
-check "stale: exit 0" rc_is 0
+check "stale: Prometheus down, --once exits 1" rc_is 1
 check "stale: usage error logged" err_has "usage: "
 check "stale: said so" err_has "usage is stale: the newest sample is"
 check "stale: nothing more written" [ "$(count_req "$PATCH_EMBED")" = 1 ]

@@ -14,6 +14,7 @@
 #include "io/policy_yaml.h"
 #include "io/promtext.h"
 #include "standin/standin.h"
+#include "util/version.h"
 
 #include <errno.h>
 #include <math.h>
@@ -486,6 +487,7 @@ static void test_metrics_page(void **state)
         "gpufrac_controller_usage_staleness_seconds +Inf\n",
         "gpufrac_controller_usage_stale 1\n",
         "gpufrac_controller_leader 1\n",
+        "gpufrac_controller_build_info{version=\"" GF_VERSION "\"} 1\n",
         "gpufrac_controller_ready 1\n",
         "gpufrac_controller_last_success_timestamp_seconds 1795700000\n",
         "gpufrac_controller_fairuse_findings{kind=\"memory-overrun\",severity=\"critical\"} 0\n",

@@ -2,6 +2,7 @@
  * pod CSV lists) -> kubectl List JSON, through the model. */
 #include "cli/commands.h"
 #include "model/model.h"
+#include "cli/cli_common.h"
 #include "io/alibaba.h"
 #include "io/snapshot_write.h"
 
@@ -10,6 +11,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+
+#define USAGE "gpufrac convert-alibaba [-o FILE] [--include-cpu-only] NODES.csv PODS.csv"
 
 static void help(FILE *f)
 {
@@ -66,6 +69,7 @@ int gf_cmd_convert_alibaba(int argc, char **argv)
     bool quiet = false;
     int c;
     optind = 1;
+    opterr = 0;
     while ((c = getopt_long(argc, argv, "o:cqh", opts, NULL)) != -1) {
         switch (c) {
         case 'o':
@@ -81,8 +85,7 @@ int gf_cmd_convert_alibaba(int argc, char **argv)
             help(stdout);
             return 0;
         default:
-            help(stderr);
-            return 2;
+            return gf_cli_bad_option("convert-alibaba", USAGE, "o:cqh", argc, argv);
         }
     }
     if (argc - optind != 2) {

@@ -2,6 +2,7 @@
  * with the move plan. */
 #include "cli/commands.h"
 #include "decide/consolidate.h"
+#include "cli/cli_common.h"
 #include "io/snapshot.h"
 
 #include <errno.h>
@@ -12,9 +13,11 @@
 #include <string.h>
 #include <time.h>
 
+#define USAGE "gpufrac consolidate [options] [SNAPSHOT...]"
+
 static void help(FILE *f)
 {
-    fprintf(f, "usage: gpufrac consolidate [options] SNAPSHOT...\n\n"
+    fprintf(f, "usage: " USAGE "\n\n"
                "Finds GPU nodes whose pods fit elsewhere in their node pool, so the nodes can\n"
                "be drained and removed, and prints the move plan (pod -> node/GPU). Pods are\n"
                "re-placed with KAI's rules (pool, GPU model, CPU/memory, free fraction per\n"
@@ -27,7 +30,7 @@ static void help(FILE *f)
                "Each pool's line gives an upper bound on what can go, and \"optimal\" when\n"
                "the plan meets it or the exact search proved it.\n\n"
                "options:\n"
-               "  -o, --output FORMAT        table (default) or json\n"
+               "  -o, --output FORMAT        table (default), json or yaml\n"
                "      --scorer NAME          re-placement scorer: binpack (default), spread,\n"
                "                             bestfit, fgd\n"
                "      --objective WHAT       maximise nodes (default), gpus or cost freed\n"
@@ -46,8 +49,13 @@ static void help(FILE *f)
                "                             fits nowhere, and what each other node lacks\n"
                "      --timings              print load and planning time to stderr\n"
                "  -q, --quiet                do not print warnings\n"
-               "  -h, --help                 this text\n\n" GF_CLI_KAI_HELP "\n"
-               "exit codes: 0 success, 1 runtime failure, 2 usage or input error\n");
+               "  -h, --help                 this text\n"
+               GF_CLI_CLUSTER_HELP
+               "Without SNAPSHOT the cluster is read through your kubeconfig; with -n or -l\n"
+               "the other tenants of a GPU are not seen, so plans are only indicative.\n\n"
+               GF_CLI_KAI_HELP "\n"
+               "exit codes: 0 success, 1 runtime failure (cluster unreachable), 2 usage or\n"
+               "input error\n");
 }
 
 static bool parse_u32(const char *s, uint32_t *out)
@@ -248,26 +256,30 @@ int gf_cmd_consolidate(int argc, char **argv)
         {"exact", no_argument, NULL, OPT_EXACT},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
+        GF_CLI_CLUSTER_OPTIONS,
         GF_CLI_KAI_OPTIONS,
         {NULL, 0, NULL, 0}};
+    static const char shortopts[] = "o:p:qh" GF_CLI_CLUSTER_SHORT;
+    gf_cli_cluster cl;
+    gf_cli_cluster_init(&cl);
+    gf_cli_format format = GF_OUT_TABLE;
     gf_consolidate_opts o;
     gf_consolidate_opts_default(&o);
     GF_VEC(gf_cost_weight) costs = {0};
-    bool json = false, quiet = false, timings = false, rounds_given = false;
+    bool quiet = false, timings = false, rounds_given = false;
     const char *pool_name = NULL, *explain = NULL;
     int c, rc_usage = -1;
     optind = 1;
+    opterr = 0;
     gf_cli_kai kai = {0};
-    while (rc_usage < 0 && (c = getopt_long(argc, argv, "o:p:qh", opts, NULL)) != -1) {
+    while (rc_usage < 0 && (c = getopt_long(argc, argv, shortopts, opts, NULL)) != -1) {
         if (gf_cli_kai_option(&kai, c, optarg)) continue;
+        if (gf_cli_cluster_option(&cl, "consolidate", c, optarg, &rc_usage)) continue;
         switch (c) {
         case 'o':
-            if (!strcmp(optarg, "json") || !strcmp(optarg, "table")) {
-                json = !strcmp(optarg, "json");
-            } else {
-                fprintf(stderr, "gpufrac consolidate: unknown output format '%s'\n", optarg);
+            if (!gf_cli_parse_format("consolidate", optarg, GF_OUT_TABLE | GF_OUT_JSON | GF_OUT_YAML,
+                                     &format))
                 rc_usage = 2;
-            }
             break;
         case OPT_SCORER:
             if (gf_scorer_parse(optarg, &o.scorer)) {
@@ -354,18 +366,13 @@ int gf_cmd_consolidate(int argc, char **argv)
             rc_usage = 0;
             break;
         default:
-            help(stderr);
-            rc_usage = 2;
+            rc_usage = gf_cli_bad_option("consolidate", USAGE, shortopts, argc, argv);
             break;
         }
     }
-    if (rc_usage < 0 && optind >= argc) {
-        fprintf(stderr, "gpufrac consolidate: no snapshot given\n\n");
-        help(stderr);
-        rc_usage = 2;
-    }
     if (rc_usage >= 0) {
         gf_vec_free(&costs);
+        gf_cli_cluster_free(&cl);
         return rc_usage;
     }
     if (o.budget_s > 0 && !rounds_given) o.max_rounds = UINT32_MAX; /* the budget decides */
@@ -380,7 +387,7 @@ int gf_cmd_consolidate(int argc, char **argv)
     int exit_code = 0;
     double t0 = now_s(), c0 = cpu_s();
     gf_cli_kai_names(&kai, NULL, &m.kai);
-    gf_err rc = gf_snapshot_load_files(&m, argv + optind, argc - optind, &d, &err);
+    gf_err rc = gf_cli_load_model(&cl, argv + optind, argc - optind, &m, &d, &err);
     double t1 = now_s(), c1 = cpu_s();
     if (!quiet) gf_cli_print_diags(&d, 20);
     if (!rc && pool_name) {
@@ -407,10 +414,9 @@ int gf_cmd_consolidate(int argc, char **argv)
         gf_error_format(&err, msg, sizeof msg);
         fprintf(stderr, "gpufrac consolidate: %s\n", msg);
         exit_code = gf_err_exit_code(rc);
-    } else if (json) {
+    } else if (format != GF_OUT_TABLE) {
         json_t *j = plan_json(&m, &plan, &o);
-        if (json_dumpf(j, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(6))) exit_code = 1;
-        fputc('\n', stdout);
+        exit_code = gf_cli_print_doc(j, format, 6);
         json_decref(j);
     } else {
         print_table(&m, &plan, &o);
@@ -420,5 +426,6 @@ int gf_cmd_consolidate(int argc, char **argv)
     gf_diags_free(&d);
     gf_model_free(&m);
     gf_vec_free(&costs);
+    gf_cli_cluster_free(&cl);
     return exit_code;
 }

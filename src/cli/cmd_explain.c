@@ -8,6 +8,7 @@
  * window come from the data. */
 #include "cli/commands.h"
 #include "decide/fairuse.h"
+#include "cli/cli_common.h"
 #include "io/policy_yaml.h"
 #include "io/snapshot.h"
 #include "io/usage.h"
@@ -25,10 +26,12 @@
 /* How far back the samples are replayed to find since when a condition holds. */
 #define REPLAY_HORIZON_S 86400.0
 
+#define USAGE "gpufrac explain [options] [SNAPSHOT... --usage FILE]"
+
 static void help(FILE *f)
 {
     fprintf(f,
-            "usage: gpufrac explain [options] SNAPSHOT... --usage FILE\n\n"
+            "usage: " USAGE "\n\n"
             "Checks every shared GPU for noisy neighbours and explains what gpufrac finds and\n"
             "would do: a pod using more GPU memory than its fraction (memory-overrun), a\n"
             "nearly full device (device-memory-full), a pod taking more than its share of SM\n"
@@ -38,22 +41,29 @@ static void help(FILE *f)
             "response (upsize the offender, move a GPU-mate, relieve an over-committed GPU, or\n"
             "report) with the rule that chose it and every alternative rejected, and why.\n"
             "Nothing is changed: this is what the controller would do under the policy.\n\n"
-            "SNAPSHOT is `kubectl get nodes,deploy,rs,sts,pods,pdb -A -o json` output. The usage\n"
+            "The GPUs and pods come from the cluster (no SNAPSHOT: through your kubeconfig),\n"
+            "or from SNAPSHOT, `kubectl get nodes,deploy,rs,sts,pods,pdb -A -o json` output;\n"
+            "usage from --usage CSV files, else from Prometheus (--prometheus, or the\n"
+            "cluster's, found by its Service) over --range. The usage\n"
             "CSV (timestamp,namespace,pod,container,gpu_uuid,memory_bytes,sm_util) is what\n"
             "`gpufrac recommend --usage` reads: current values are each pod's latest samples\n"
             "(older than the hog window: unknown), window means come from the samples, and\n"
             "the samples of the last 24 hours are replayed to say since when a condition\n"
             "holds. A pod on several GPUs counts its use evenly across them.\n\n"
             "options:\n"
-            "  -u, --usage FILE       usage CSV (repeatable; required)\n"
+            "  -u, --usage FILE       usage CSV (repeatable; required with SNAPSHOT unless\n"
+            "                         --prometheus is given)\n"
+            GF_CLI_PROM_HELP
+            "      --range DURATION   how far back Prometheus is asked (default 1d)\n"
             "  -p, --policy FILE      policy YAML whose fairUse section applies (see\n"
             "                         examples/policy.yaml); default: built-in defaults\n"
             "      --gpu NODE/INDEX   only this GPU, printed even without findings\n"
             "      --now TIME         evaluate at TIME (unix seconds or RFC 3339); default: the\n"
             "                         newest sample\n"
-            "  -o, --output FORMAT    table (default) or json\n"
+            "  -o, --output FORMAT    table (default), json or yaml\n"
             "  -q, --quiet            do not print warnings\n"
-            "  -h, --help             this text\n\n" GF_CLI_KAI_HELP "\n"
+            "  -h, --help             this text\n"
+            GF_CLI_CLUSTER_HELP "\n" GF_CLI_KAI_HELP "\n"
             "exit codes: 0 success (with or without findings), 1 runtime failure, 2 usage or\n"
             "input error\n");
 }
@@ -480,25 +490,37 @@ static gf_err find_gpu(const gf_model *m, const gf_fair_state *st, const char *s
 
 int gf_cmd_explain(int argc, char **argv)
 {
-    enum { OPT_GPU = 256, OPT_NOW };
-    static const struct option opts[] = {{"usage", required_argument, NULL, 'u'},
-                                         {"policy", required_argument, NULL, 'p'},
-                                         {"gpu", required_argument, NULL, OPT_GPU},
-                                         {"now", required_argument, NULL, OPT_NOW},
-                                         {"output", required_argument, NULL, 'o'},
-                                         {"quiet", no_argument, NULL, 'q'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         GF_CLI_KAI_OPTIONS,
-                                         {NULL, 0, NULL, 0}};
+    enum { OPT_GPU = 256, OPT_NOW, OPT_RANGE };
+    static const struct option opts[] = {
+        {"usage", required_argument, NULL, 'u'},   {"policy", required_argument, NULL, 'p'},
+        {"gpu", required_argument, NULL, OPT_GPU}, {"now", required_argument, NULL, OPT_NOW},
+        {"output", required_argument, NULL, 'o'},  {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},          {"range", required_argument, NULL, OPT_RANGE},
+        GF_CLI_CLUSTER_OPTIONS,                    GF_CLI_PROM_OPTIONS,
+        GF_CLI_KAI_OPTIONS,                        {NULL, 0, NULL, 0}};
+    static const char shortopts[] = "u:p:o:qh" GF_CLI_CLUSTER_SHORT;
+    gf_cli_cluster cl;
+    gf_cli_cluster_init(&cl);
+    gf_cli_prom pr;
+    gf_cli_prom_init(&pr);
+    gf_cli_format format = GF_OUT_TABLE;
+    const char *range_text = "1d";
     GF_VEC(const char *) csvs = {0};
     const char *policy_path = NULL, *gpu_text = NULL, *now_text = NULL;
-    bool json = false, quiet = false;
+    bool quiet = false;
     int c, usage_rc = -1;
     optind = 1;
     gf_cli_kai kai = {0};
-    while (usage_rc < 0 && (c = getopt_long(argc, argv, "u:p:o:qh", opts, NULL)) != -1) {
+    opterr = 0;
+    while (usage_rc < 0 && (c = getopt_long(argc, argv, shortopts, opts, NULL)) != -1) {
         if (gf_cli_kai_option(&kai, c, optarg)) continue;
+        if (gf_cli_cluster_option(&cl, "explain", c, optarg, &usage_rc) ||
+            gf_cli_prom_option(&pr, "explain", c, optarg, &usage_rc))
+            continue;
         switch (c) {
+        case OPT_RANGE:
+            range_text = optarg;
+            break;
         case 'u':
             gf_vec_push(&csvs, optarg);
             break;
@@ -512,12 +534,9 @@ int gf_cmd_explain(int argc, char **argv)
             now_text = optarg;
             break;
         case 'o':
-            if (!strcmp(optarg, "json")) {
-                json = true;
-            } else if (strcmp(optarg, "table") != 0) {
-                fprintf(stderr, "gpufrac explain: --output '%s': use table or json\n", optarg);
+            if (!gf_cli_parse_format("explain", optarg, GF_OUT_TABLE | GF_OUT_JSON | GF_OUT_YAML,
+                                     &format))
                 usage_rc = 2;
-            }
             break;
         case 'q':
             quiet = true;
@@ -527,23 +546,23 @@ int gf_cmd_explain(int argc, char **argv)
             usage_rc = 0;
             break;
         default:
-            help(stderr);
-            usage_rc = 2;
+            usage_rc = gf_cli_bad_option("explain", USAGE, shortopts, argc, argv);
             break;
         }
     }
-    if (usage_rc < 0 && optind >= argc) {
-        fprintf(stderr, "gpufrac explain: a SNAPSHOT is needed (the GPUs and their pods)\n\n");
-        help(stderr);
-        usage_rc = 2;
-    }
-    if (usage_rc < 0 && !csvs.n) {
-        fprintf(stderr, "gpufrac explain: --usage FILE is needed (what the pods use)\n\n");
-        help(stderr);
-        usage_rc = 2;
-    }
+    bool from_cluster = optind >= argc;
+    if (usage_rc < 0 && !from_cluster && !csvs.n && !pr.url)
+        usage_rc = gf_cli_usage_error("explain", USAGE,
+                                      "--usage FILE is needed (what the pods use), or "
+                                      "--prometheus URL");
+    int64_t range_s = 0;
+    const char *range_why = "must be positive";
+    if (usage_rc < 0 && (!gf_parse_duration(range_text, &range_s, &range_why) || range_s <= 0))
+        usage_rc = gf_cli_usage_error("explain", USAGE, "--range '%s': %s", range_text, range_why);
     if (usage_rc >= 0) {
         gf_vec_free(&csvs);
+        gf_cli_cluster_free(&cl);
+        gf_cli_prom_free(&pr);
         return usage_rc;
     }
 
@@ -575,9 +594,15 @@ int gf_cmd_explain(int argc, char **argv)
     /* the policy first: its kai: section names what the snapshot means */
     if (!rc && policy_path) rc = gf_policy_load_file(&pol, policy_path, &err);
     gf_cli_kai_names(&kai, &pol.kai, &m.kai);
-    if (!rc) rc = gf_snapshot_load_files(&m, argv + optind, argc - optind, &d, &err);
+    if (!rc) rc = gf_cli_load_model(&cl, argv + optind, argc - optind, &m, &d, &err);
     for (size_t i = 0; !rc && i < csvs.n; i++)
         rc = gf_usage_load_csv(&u, csvs.v[i], &err);
+    if (!rc && from_cluster && !csvs.n && !pr.url) rc = gf_cli_prom_discover(&pr, &cl, &err);
+    if (!rc && (pr.url || pr.use_found)) {
+        double end = isnan(now) ? (double)time(NULL) : now;
+        double step = fmax(15, ceil((double)range_s / 10000));
+        rc = gf_cli_prom_fetch(&pr, &cl, end - (double)range_s, end, step, &u, &d, &err);
+    }
     gf_fair_policy fp = pol.fair_use;
     if (!rc) {
         gf_fair_state_from_model(&m, &st);
@@ -620,20 +645,18 @@ int gf_cmd_explain(int argc, char **argv)
             snprintf(what, sizeof what, "held whole by %s/%s", holder->ns, holder->name);
         else
             snprintf(what, sizeof what, "idle");
-        if (json) {
+        if (format != GF_OUT_TABLE) {
             json_t *o = json_pack("{s:s,s:i,s:s,s:s}", "node", m.nodes.v[g->node].name, "index",
                                   (int)g->index, "sharing", "none", "state", what);
-            if (json_dumpf(o, stdout, JSON_INDENT(2))) exit_code = 1;
-            fputc('\n', stdout);
+            exit_code = gf_cli_print_doc(o, format, 15);
             json_decref(o);
         } else {
             printf("GPU %s/%d is %s: nothing shares it, so no fair-use findings apply\n",
                    m.nodes.v[g->node].name, (int)g->index, what);
         }
-    } else if (json) {
+    } else if (format != GF_OUT_TABLE) {
         json_t *o = report_json(&m, &st, &rep, only, now, &fp);
-        if (json_dumpf(o, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(15))) exit_code = 1;
-        fputc('\n', stdout);
+        exit_code = gf_cli_print_doc(o, format, 15);
         json_decref(o);
     } else {
         char t[64];
@@ -668,5 +691,7 @@ int gf_cmd_explain(int argc, char **argv)
     gf_diags_free(&d);
     gf_model_free(&m);
     gf_vec_free(&csvs);
+    gf_cli_cluster_free(&cl);
+    gf_cli_prom_free(&pr);
     return exit_code;
 }

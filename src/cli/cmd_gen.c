@@ -3,6 +3,7 @@
 #include "cli/commands.h"
 #include "sim/gen.h"
 #include "model/model.h"
+#include "cli/cli_common.h"
 #include "io/snapshot_write.h"
 
 #include <errno.h>
@@ -12,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+
+#define USAGE "gpufrac gen-snapshot [--nodes N] [--seed S] [--fill F] [--gpus-per-node G] ..."
 
 static void help(FILE *f)
 {
@@ -82,6 +85,7 @@ int gf_cmd_gen_snapshot(int argc, char **argv)
     uint64_t v;
     int c;
     optind = 1;
+    opterr = 0;
     while ((c = getopt_long(argc, argv, "n:s:f:g:c:o:h", opts, NULL)) != -1) {
         switch (c) {
         case 'n':
@@ -137,8 +141,7 @@ int gf_cmd_gen_snapshot(int argc, char **argv)
             help(stdout);
             return 0;
         default:
-            help(stderr);
-            return 2;
+            return gf_cli_bad_option("gen-snapshot", USAGE, "n:s:f:g:c:o:h", argc, argv);
         }
     }
     if (optind < argc) {

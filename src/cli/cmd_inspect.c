@@ -1,5 +1,7 @@
 /* cmd_inspect.c - `gpufrac inspect`: GPUs, their sharing pods and
- * fragmentation, per pool and node, from kubectl JSON snapshots. */
+ * fragmentation, per pool and node, from kubectl JSON snapshots or the
+ * cluster itself. */
+#include "cli/cli_common.h"
 #include "cli/commands.h"
 #include "model/model.h"
 #include "io/snapshot.h"
@@ -9,23 +11,28 @@
 #include <stdio.h>
 #include <string.h>
 
+#define USAGE "gpufrac inspect [-o table|json|yaml|csv] [--summary] [--pool NAME] [SNAPSHOT...]"
+
 static void help(FILE *f)
 {
-    fprintf(f, "usage: gpufrac inspect [-o table|json] [--summary] [--pool NAME] SNAPSHOT...\n\n"
-               "Loads Kubernetes objects printed by `kubectl get nodes,pods -A -o json`\n"
-               "(several files may be given; ReplicaSets/Deployments/StatefulSets are used\n"
-               "to resolve owners; '-' reads standard input) and shows, per node pool and\n"
+    fprintf(f, "usage: " USAGE "\n\n"
+               "Reads the cluster (no SNAPSHOT: through your kubeconfig, as kubectl does), or\n"
+               "Kubernetes objects printed by `kubectl get nodes,pods -A -o json` (several\n"
+               "files may be given; ReplicaSets/Deployments/StatefulSets are used to resolve\n"
+               "owners; '-' reads standard input) and shows, per node pool and\n"
                "node, each GPU with the pods sharing it, its allocated and free fraction\n"
                "(memory-based, as KAI Scheduler counts it), and totals: GPUs held whole,\n"
                "shared and idle, and fragmentation (free fractions stranded on partially\n"
                "used shared GPUs).\n\n"
                "options:\n"
-               "  -o, --output FORMAT  table (default) or json\n"
+               "  -o, --output FORMAT  table (default), json, yaml, or csv (one line per GPU)\n"
                "  -s, --summary        totals per pool and cluster only, no per-node lines\n"
                "  -p, --pool NAME      only this node pool\n"
                "  -q, --quiet          do not print warnings\n"
-               "  -h, --help           this text\n\n" GF_CLI_KAI_HELP "\n"
-               "exit codes: 0 success, 1 runtime failure, 2 usage or input error\n");
+               "  -h, --help           this text\n"
+               GF_CLI_CLUSTER_HELP "\n" GF_CLI_KAI_HELP "\n"
+               "exit codes: 0 success, 1 runtime failure (cluster unreachable), 2 usage or\n"
+               "input error\n");
 }
 
 static void pod_label(const gf_model *m, const gf_pod *p, const gf_node *n, char *buf, size_t len)
@@ -94,6 +101,35 @@ static void print_table(const gf_model *m, uint32_t only_pool, bool summary)
         gf_totals t;
         gf_model_totals(m, GF_NONE, &t);
         print_totals("CLUSTER", &t);
+    }
+}
+
+static void print_csv(const gf_model *m, uint32_t only_pool)
+{
+    char buf[64];
+    printf("pool,node,gpu_product,gpu_memory_mib,gpu,state,allocated_fraction,free_fraction,"
+           "group,pods\n");
+    for (size_t i = 0; i < m->nodes.n; i++) {
+        const gf_node *n = &m->nodes.v[i];
+        if ((only_pool != GF_NONE && n->pool != only_pool) || n->gpu_count == 0) continue;
+        for (uint32_t k = 0; k < n->gpu_count; k++) {
+            const gf_gpu *g = &m->gpus.v[n->first_gpu + k];
+            gf_cli_csv_field(stdout, m->pools.v[n->pool], false);
+            gf_cli_csv_field(stdout, n->name, false);
+            gf_cli_csv_field(stdout, n->gpu_product ? n->gpu_product : "", false);
+            printf("%lld,%d,%s,%.4f,%.4f,", (long long)n->gpu_memory_mib, (int)g->index,
+                   gf_gpu_state_name(g->state), g->allocated_fraction,
+                   g->allocated_fraction >= 1.0 ? 0.0 : 1.0 - g->allocated_fraction);
+            gf_cli_csv_field(stdout, g->group ? g->group : "", false);
+            gf_sbuf pods = GF_SBUF_INIT;
+            for (uint32_t j = 0; j < g->n_pods; j++) {
+                const gf_pod *p = &m->pods.v[m->gpu_pods.v[g->first_pod + j]];
+                snprintf(buf, sizeof buf, "%s", j ? " " : "");
+                gf_sbuf_printf(&pods, "%s%s/%s", buf, p->ns, p->name);
+            }
+            gf_cli_csv_field(stdout, gf_sbuf_str(&pods), true);
+            gf_sbuf_free(&pods);
+        }
     }
 }
 
@@ -183,31 +219,30 @@ static json_t *model_json(const gf_model *m, uint32_t only_pool, bool summary)
 
 int gf_cmd_inspect(int argc, char **argv)
 {
-    static const struct option opts[] = {{"output", required_argument, NULL, 'o'},
-                                         {"summary", no_argument, NULL, 's'},
-                                         {"pool", required_argument, NULL, 'p'},
-                                         {"quiet", no_argument, NULL, 'q'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         GF_CLI_KAI_OPTIONS,
-                                         {NULL, 0, NULL, 0}};
-    bool json = false, summary = false, quiet = false;
+    static const struct option opts[] = {
+        {"output", required_argument, NULL, 'o'}, {"summary", no_argument, NULL, 's'},
+        {"pool", required_argument, NULL, 'p'},   {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},         GF_CLI_CLUSTER_OPTIONS,
+        GF_CLI_KAI_OPTIONS,                       {NULL, 0, NULL, 0}};
+    static const char shortopts[] = "o:sp:qh" GF_CLI_CLUSTER_SHORT;
+    gf_cli_format format = GF_OUT_TABLE;
+    bool summary = false, quiet = false;
     const char *pool_name = NULL;
-    int c;
+    gf_cli_cluster cl;
+    gf_cli_cluster_init(&cl);
+    int c, usage_rc = -1;
     optind = 1;
     gf_cli_kai kai = {0};
-    while ((c = getopt_long(argc, argv, "o:sp:qh", opts, NULL)) != -1) {
+    opterr = 0;
+    while (usage_rc < 0 && (c = getopt_long(argc, argv, shortopts, opts, NULL)) != -1) {
         if (gf_cli_kai_option(&kai, c, optarg)) continue;
+        if (gf_cli_cluster_option(&cl, "inspect", c, optarg, &usage_rc)) continue;
         switch (c) {
         case 'o':
-            if (!strcmp(optarg, "json"))
-                json = true;
-            else if (!strcmp(optarg, "table"))
-                json = false;
-            else {
-                fprintf(stderr, "gpufrac inspect: unknown output format '%s' (table, json)\n",
-                        optarg);
-                return 2;
-            }
+            if (!gf_cli_parse_format("inspect", optarg,
+                                     GF_OUT_TABLE | GF_OUT_JSON | GF_OUT_YAML | GF_OUT_CSV,
+                                     &format))
+                usage_rc = 2;
             break;
         case 's':
             summary = true;
@@ -220,16 +255,16 @@ int gf_cmd_inspect(int argc, char **argv)
             break;
         case 'h':
             help(stdout);
-            return 0;
+            usage_rc = 0;
+            break;
         default:
-            help(stderr);
-            return 2;
+            usage_rc = gf_cli_bad_option("inspect", USAGE, shortopts, argc, argv);
+            break;
         }
     }
-    if (optind >= argc) {
-        fprintf(stderr, "gpufrac inspect: no snapshot given\n\n");
-        help(stderr);
-        return 2;
+    if (usage_rc >= 0) {
+        gf_cli_cluster_free(&cl);
+        return usage_rc;
     }
     gf_model m;
     gf_model_init(&m);
@@ -237,7 +272,7 @@ int gf_cmd_inspect(int argc, char **argv)
     gf_diags_init(&d);
     gf_error err = {0};
     gf_cli_kai_names(&kai, NULL, &m.kai);
-    gf_err rc = gf_snapshot_load_files(&m, argv + optind, argc - optind, &d, &err);
+    gf_err rc = gf_cli_load_model(&cl, argv + optind, argc - optind, &m, &d, &err);
     if (!quiet) gf_cli_print_diags(&d, 20);
     int exit_code = 0;
     if (rc) {
@@ -257,12 +292,12 @@ int gf_cmd_inspect(int argc, char **argv)
         }
         pool = (uint32_t)idx;
     }
-    if (json) {
+    if (format == GF_OUT_JSON || format == GF_OUT_YAML) {
         json_t *j = model_json(&m, pool, summary);
-        if (json_dumpf(j, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(6)) ||
-            fputc('\n', stdout) == EOF)
-            exit_code = 1;
+        exit_code = gf_cli_print_doc(j, format, 6);
         json_decref(j);
+    } else if (format == GF_OUT_CSV) {
+        print_csv(&m, pool);
     } else {
         print_table(&m, pool, summary);
     }
@@ -273,5 +308,6 @@ int gf_cmd_inspect(int argc, char **argv)
 out:
     gf_diags_free(&d);
     gf_model_free(&m);
+    gf_cli_cluster_free(&cl);
     return exit_code;
 }

@@ -2,6 +2,7 @@
  * FGD paper's workload-inflation protocol, several seeds, one table. */
 #include "cli/commands.h"
 #include "sim/inflate.h"
+#include "cli/cli_common.h"
 #include "io/snapshot.h"
 
 #include <errno.h>
@@ -10,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#define USAGE "gpufrac pack-eval [options] SNAPSHOT..."
 
 static void help(FILE *f)
 {
@@ -70,6 +73,7 @@ int gf_cmd_pack_eval(int argc, char **argv)
     double until = 1.3, at = 1.0;
     optind = 1;
     gf_cli_kai kai = {0};
+    opterr = 0;
     while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
         if (gf_cli_kai_option(&kai, c, optarg)) continue;
         switch (c) {
@@ -111,8 +115,7 @@ int gf_cmd_pack_eval(int argc, char **argv)
             help(stdout);
             return 0;
         default:
-            help(stderr);
-            return 2;
+            return gf_cli_bad_option("pack-eval", USAGE, "qh", argc, argv);
         }
     }
     if (optind >= argc) {

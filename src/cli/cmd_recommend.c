@@ -6,6 +6,7 @@
  * --history the usage history lives in a SQLite file across runs. */
 #include "cli/commands.h"
 #include "decide/recommend.h"
+#include "cli/cli_common.h"
 #include "io/history_sqlite.h"
 #include "io/kai_patch.h"
 #include "io/policy_yaml.h"
@@ -22,15 +23,20 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#define USAGE "gpufrac recommend [options] [SNAPSHOT...]"
+
 static void help(FILE *f)
 {
     fprintf(f,
-            "usage: gpufrac recommend [options] SNAPSHOT...\n\n"
+            "usage: " USAGE "\n\n"
             "Recommends each workload's KAI GPU allocation (gpu-fraction, or gpu-memory in MiB)\n"
             "from its observed GPU use: upsize at once when use nears the allocation, downsize\n"
             "only after sustained low use, never below observed peak memory plus margin.\n"
-            "SNAPSHOT is `kubectl get nodes,deploy,rs,sts,pods -A -o json` output: it gives the\n"
-            "workloads, their current allocation and their GPUs' memory.\n\n"
+            "The workloads, their current allocation and their GPUs' memory come from the\n"
+            "cluster (no SNAPSHOT: through your kubeconfig), or from SNAPSHOT files, output\n"
+            "of `kubectl get nodes,deploy,rs,sts,pods -A -o json`. Reading the cluster with\n"
+            "no usage input given, usage comes from the cluster's Prometheus (found by its\n"
+            "Service, see --prometheus).\n\n"
             "usage input (any number, any mix):\n"
             "  -u, --usage FILE       CSV: timestamp,namespace,pod,container,gpu_uuid,\n"
             "                         memory_bytes,sm_util (unix seconds or RFC 3339; sm_util\n"
@@ -38,8 +44,8 @@ static void help(FILE *f)
             "      --prom-file FILE   a saved Prometheus /api/v1/query_range (or /query) answer\n"
             "                         for gpufrac_pod_gpu_memory_used_bytes or\n"
             "                         gpufrac_pod_gpu_sm_utilization_ratio\n"
-            "      --prometheus URL   query a Prometheus server for both metrics over --range\n"
-            "      --range DURATION   how far back --prometheus looks (default 1d; e.g. 8d, 6h)\n"
+            GF_CLI_PROM_HELP
+            "      --range DURATION   how far back Prometheus is asked (default 1d; e.g. 8d, 6h)\n"
             "      --step DURATION    resolution of the query (default: range / 10000, >= 15s)\n\n"
             "options:\n"
             "  -p, --policy FILE      rightsizing policy (YAML, see examples/policy.yaml);\n"
@@ -48,14 +54,18 @@ static void help(FILE *f)
             "                         added (those after its newest time), saved back\n"
             "      --now TIME         evaluate at TIME (unix seconds or RFC 3339); default: the\n"
             "                         newest sample, else the current time\n"
-            "  -o, --output FORMAT    table (default) or json\n"
+            "  -o, --output FORMAT    table (default), json, yaml or csv\n"
             "      --patches          print a `kubectl patch` merge patch per workload to change\n"
             "                         (its pod template's gpu-fraction / gpu-memory annotation)\n"
             "  -a, --all              also list workloads to keep (table)\n"
             "  -q, --quiet            do not print warnings\n"
-            "  -h, --help             this text\n\n" GF_CLI_KAI_HELP "\n"
-            "exit codes: 0 success, 1 runtime failure (history file, Prometheus), 2 usage or\n"
-            "input error\n");
+            "  -h, --help             this text\n"
+            GF_CLI_CLUSTER_HELP "\n" GF_CLI_KAI_HELP "\n"
+            "A workload without usage samples is listed as \"no-data\" (also without --all)\n"
+            "and counted in the summary.\n\n"
+            "exit codes: 0 success, 1 runtime failure (cluster, history file, Prometheus),\n"
+            "2 usage or input error, 3 no usage at all: no workload had a sample, so nothing\n"
+            "was recommended (check the exporter, the Prometheus URL and --range)\n");
 }
 
 static int fail(const gf_error *err)
@@ -102,10 +112,26 @@ static bool changes(const gf_recommendation *r)
     return r->action == GF_REC_UP || r->action == GF_REC_DOWN || r->action == GF_REC_WHOLE;
 }
 
+/* The ACTION column's colour on a terminal (cli_common.h: gf_cli_color). */
+static const char *action_color(gf_rec_action a)
+{
+    switch (a) {
+    case GF_REC_UP:
+        return "\033[33m"; /* yellow: more GPU */
+    case GF_REC_DOWN:
+        return "\033[32m"; /* green: GPU saved */
+    case GF_REC_NODATA:
+        return "\033[2m"; /* dim */
+    default:
+        return "";
+    }
+}
+
 static void print_table(const gf_recommendations *recs, bool all)
 {
+    bool color = gf_cli_color(stdout);
     double saved = 0;
-    size_t up = 0, down = 0, whole = 0;
+    size_t up = 0, down = 0, whole = 0, nodata = 0;
     printf("%-44s %-12s %9s %11s %-8s %4s %9s  %s\n", "WORKLOAD", "UNIT", "CURRENT", "RECOMMENDED",
            "ACTION", "CONF", "GPU SAVED", "REASON");
     for (size_t i = 0; i < recs->n; i++) {
@@ -114,17 +140,53 @@ static void print_table(const gf_recommendations *recs, bool all)
         up += r->action == GF_REC_UP;
         down += r->action == GF_REC_DOWN;
         whole += r->action == GF_REC_WHOLE;
-        if (!all && !changes(r)) continue;
+        nodata += r->action == GF_REC_NODATA;
+        if (!all && !changes(r) && r->action != GF_REC_NODATA) continue;
         char wl[300], cur[32], rec[32];
         snprintf(wl, sizeof wl, "%s/%s/%s", r->in.ns, r->in.kind, r->in.name);
         value_text(r, r->current, cur, sizeof cur);
         rec_text(r, rec, sizeof rec);
-        printf("%-44s %-12s %9s %11s %-8s %4.2f %9.3f  %s\n", wl,
-               r->in.unit == GF_SHARE_MEMORY ? "gpu-mem MiB" : "gpu-fraction", cur, rec,
-               gf_rec_action_name(r->action), r->confidence, r->gpus_saved, r->reason);
+        const char *on = color ? action_color(r->action) : "";
+        printf("%-44s %-12s %9s %11s %s%-8s%s %4.2f %9.3f  %s\n", wl,
+               r->in.unit == GF_SHARE_MEMORY ? "gpu-mem MiB" : "gpu-fraction", cur, rec, on,
+               gf_rec_action_name(r->action), *on ? "\033[0m" : "", r->confidence, r->gpus_saved,
+               r->reason);
     }
-    printf("%zu workloads: %zu upsize, %zu downsize, %zu to a whole GPU; GPUs saved %.3f\n",
-           recs->n, up, down, whole, saved);
+    printf("%zu workloads: %zu upsize, %zu downsize, %zu to a whole GPU, %zu no data; GPUs saved "
+           "%.3f\n",
+           recs->n, up, down, whole, nodata, saved);
+}
+
+static void print_csv(const gf_recommendations *recs)
+{
+    printf("namespace,kind,name,unit,current,recommended,action,mode,confidence,gpus_saved,"
+           "peak_memory_bytes,reason\n");
+    for (size_t i = 0; i < recs->n; i++) {
+        const gf_recommendation *r = &recs->v[i];
+        char cur[32], rec[32];
+        value_text(r, r->current, cur, sizeof cur);
+        rec_text(r, rec, sizeof rec);
+        gf_cli_csv_field(stdout, r->in.ns, false);
+        gf_cli_csv_field(stdout, r->in.kind, false);
+        gf_cli_csv_field(stdout, r->in.name, false);
+        printf("%s,%s,%s,%s,%s,%.2f,%.4f,", unit_annotation(r), cur, rec,
+               gf_rec_action_name(r->action), gf_mode_name(r->mode), r->confidence, r->gpus_saved);
+        if (isfinite(r->peak_memory_bytes)) printf("%.0f", r->peak_memory_bytes);
+        putchar(',');
+        gf_cli_csv_field(stdout, r->reason, true);
+    }
+}
+
+/* No workload (that the policy does not leave alone) had a sample. */
+static bool no_usage_at_all(const gf_recommendations *recs)
+{
+    size_t considered = 0;
+    for (size_t i = 0; i < recs->n; i++) {
+        if (recs->v[i].action == GF_REC_OFF) continue;
+        considered++;
+        if (recs->v[i].action != GF_REC_NODATA) return false;
+    }
+    return considered > 0;
 }
 
 static json_t *rec_json(const gf_recommendation *r)
@@ -236,7 +298,6 @@ int gf_cmd_recommend(int argc, char **argv)
 {
     enum {
         OPT_PROM_FILE = 256,
-        OPT_PROMETHEUS,
         OPT_RANGE,
         OPT_STEP,
         OPT_HISTORY,
@@ -245,7 +306,6 @@ int gf_cmd_recommend(int argc, char **argv)
     };
     static const struct option opts[] = {{"usage", required_argument, NULL, 'u'},
                                          {"prom-file", required_argument, NULL, OPT_PROM_FILE},
-                                         {"prometheus", required_argument, NULL, OPT_PROMETHEUS},
                                          {"range", required_argument, NULL, OPT_RANGE},
                                          {"step", required_argument, NULL, OPT_STEP},
                                          {"policy", required_argument, NULL, 'p'},
@@ -256,26 +316,35 @@ int gf_cmd_recommend(int argc, char **argv)
                                          {"all", no_argument, NULL, 'a'},
                                          {"quiet", no_argument, NULL, 'q'},
                                          {"help", no_argument, NULL, 'h'},
+                                         GF_CLI_CLUSTER_OPTIONS,
+                                         GF_CLI_PROM_OPTIONS,
                                          GF_CLI_KAI_OPTIONS,
                                          {NULL, 0, NULL, 0}};
+    static const char shortopts[] = "u:p:o:aqh" GF_CLI_CLUSTER_SHORT;
     GF_VEC(const char *) csvs = {0}, proms = {0};
-    const char *policy_path = NULL, *history_path = NULL, *prom_url = NULL, *now_text = NULL;
+    const char *policy_path = NULL, *history_path = NULL, *now_text = NULL;
     const char *range_text = "1d", *step_text = NULL;
-    bool json = false, patches = false, all = false, quiet = false;
+    bool patches = false, all = false, quiet = false;
+    gf_cli_format format = GF_OUT_TABLE;
+    gf_cli_cluster cl;
+    gf_cli_cluster_init(&cl);
+    gf_cli_prom pr;
+    gf_cli_prom_init(&pr);
     int c, usage_rc = -1;
     optind = 1;
     gf_cli_kai kai = {0};
-    while (usage_rc < 0 && (c = getopt_long(argc, argv, "u:p:o:aqh", opts, NULL)) != -1) {
+    opterr = 0;
+    while (usage_rc < 0 && (c = getopt_long(argc, argv, shortopts, opts, NULL)) != -1) {
         if (gf_cli_kai_option(&kai, c, optarg)) continue;
+        if (gf_cli_cluster_option(&cl, "recommend", c, optarg, &usage_rc) ||
+            gf_cli_prom_option(&pr, "recommend", c, optarg, &usage_rc))
+            continue;
         switch (c) {
         case 'u':
             gf_vec_push(&csvs, optarg);
             break;
         case OPT_PROM_FILE:
             gf_vec_push(&proms, optarg);
-            break;
-        case OPT_PROMETHEUS:
-            prom_url = optarg;
             break;
         case OPT_RANGE:
             range_text = optarg;
@@ -293,12 +362,10 @@ int gf_cmd_recommend(int argc, char **argv)
             now_text = optarg;
             break;
         case 'o':
-            if (!strcmp(optarg, "json")) {
-                json = true;
-            } else if (strcmp(optarg, "table") != 0) {
-                fprintf(stderr, "gpufrac recommend: --output '%s': use table or json\n", optarg);
+            if (!gf_cli_parse_format("recommend", optarg,
+                                     GF_OUT_TABLE | GF_OUT_JSON | GF_OUT_YAML | GF_OUT_CSV,
+                                     &format))
                 usage_rc = 2;
-            }
             break;
         case OPT_PATCHES:
             patches = true;
@@ -314,21 +381,23 @@ int gf_cmd_recommend(int argc, char **argv)
             usage_rc = 0;
             break;
         default:
-            help(stderr);
-            usage_rc = 2;
+            usage_rc = gf_cli_bad_option("recommend", USAGE, shortopts, argc, argv);
             break;
         }
     }
-    if (usage_rc < 0 && optind >= argc) {
-        fprintf(stderr, "gpufrac recommend: a SNAPSHOT is needed (the workloads to size)\n\n");
-        help(stderr);
-        usage_rc = 2;
-    }
+    if (usage_rc < 0 && !pr.url && gf_cli_prom_has_auth(&pr) && optind < argc)
+        usage_rc = gf_cli_usage_error("recommend", USAGE,
+                                      "Prometheus credentials given without --prometheus URL");
     if (usage_rc >= 0) {
         gf_vec_free(&csvs);
         gf_vec_free(&proms);
+        gf_cli_cluster_free(&cl);
+        gf_cli_prom_free(&pr);
         return usage_rc;
     }
+    bool from_cluster = optind >= argc;
+    /* reading the cluster with no usage input: its own Prometheus */
+    bool discover = from_cluster && !pr.url && !csvs.n && !proms.n && !history_path;
 
     gf_model m;
     gf_model_init(&m);
@@ -354,7 +423,8 @@ int gf_cmd_recommend(int argc, char **argv)
     /* the policy first: its kai: section names what the snapshot means */
     if (!rc && policy_path) rc = gf_policy_load_file(&pol, policy_path, &err);
     gf_cli_kai_names(&kai, &pol.kai, &m.kai);
-    if (!rc) rc = gf_snapshot_load_files(&m, argv + optind, argc - optind, &d, &err);
+    if (!rc) rc = gf_cli_load_model(&cl, argv + optind, argc - optind, &m, &d, &err);
+    if (!rc && discover) rc = gf_cli_prom_discover(&pr, &cl, &err);
     if (!rc && history_path) {
         struct stat st;
         if (stat(history_path, &st) == 0) rc = gf_history_load(&h, history_path, &err);
@@ -369,10 +439,10 @@ int gf_cmd_recommend(int argc, char **argv)
                                          &d, &err);
         gf_sbuf_free(&b);
     }
-    if (!rc && prom_url) {
+    if (!rc && (pr.url || pr.use_found)) {
         double end = isnan(now) ? (double)time(NULL) : now;
         if (step <= 0) step = fmax(15, ceil(range / 10000));
-        rc = gf_prom_fetch_usage(prom_url, end - range, end, step, &u, &d, &err);
+        rc = gf_cli_prom_fetch(&pr, &cl, end - range, end, step, &u, &d, &err);
     }
     gf_ingest_stats ist = {0};
     if (!rc) {
@@ -398,18 +468,31 @@ int gf_cmd_recommend(int argc, char **argv)
         exit_code = fail(&err);
     } else if (patches) {
         exit_code = print_patches(&recs);
-    } else if (json) {
+    } else if (format == GF_OUT_JSON || format == GF_OUT_YAML) {
         json_t *arr = json_array();
-        for (size_t i = 0; i < recs.n; i++)
+        size_t nodata = 0;
+        for (size_t i = 0; i < recs.n; i++) {
             json_array_append_new(arr, rec_json(&recs.v[i]));
-        json_t *o = json_pack("{s:f, s:o, s:{s:I, s:I, s:I}}", "now", now, "recommendations", arr,
-                              "samples", "added", (json_int_t)ist.added, "unmatched",
-                              (json_int_t)ist.unmatched, "skipped_old", (json_int_t)ist.old);
-        if (json_dumpf(o, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(10))) exit_code = 1;
-        fputc('\n', stdout);
+            nodata += recs.v[i].action == GF_REC_NODATA;
+        }
+        json_t *o = json_pack("{s:f, s:o, s:{s:I, s:I, s:I}, s:{s:I, s:I}}", "now", now,
+                              "recommendations", arr, "samples", "added", (json_int_t)ist.added,
+                              "unmatched", (json_int_t)ist.unmatched, "skipped_old",
+                              (json_int_t)ist.old, "summary", "workloads", (json_int_t)recs.n,
+                              "no_data", (json_int_t)nodata);
+        exit_code = gf_cli_print_doc(o, format, 10);
         json_decref(o);
+    } else if (format == GF_OUT_CSV) {
+        print_csv(&recs);
     } else {
         print_table(&recs, all);
+    }
+    if (!rc && !exit_code && no_usage_at_all(&recs)) {
+        fprintf(stderr,
+                "gpufrac recommend: no usage at all: none of the %zu workloads had a sample, so "
+                "nothing was recommended (check the exporter, the Prometheus URL and --range)\n",
+                recs.n);
+        exit_code = 3;
     }
     if (fflush(stdout) != 0) exit_code = 1;
     gf_vec_free(&recs);
@@ -420,5 +503,7 @@ int gf_cmd_recommend(int argc, char **argv)
     gf_model_free(&m);
     gf_vec_free(&csvs);
     gf_vec_free(&proms);
+    gf_cli_cluster_free(&cl);
+    gf_cli_prom_free(&pr);
     return exit_code;
 }

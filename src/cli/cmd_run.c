@@ -8,6 +8,7 @@
 #include "io/kube/controller_kube.h"
 #include "io/kube/controller_metrics.h"
 #include "io/kube/elector.h"
+#include "cli/cli_common.h"
 #include "io/history_sqlite.h"
 #include "io/http_server.h"
 #include "io/policy_yaml.h"
@@ -31,6 +32,8 @@
 #define DEFAULT_LEASE "gpufrac-controller"
 #define SYNC_TIMEOUT_MS 30000
 #define PUMP_MS 500
+
+#define USAGE "gpufrac run [options] (--prometheus URL | --scrape)"
 
 static void help(FILE *f)
 {
@@ -84,7 +87,8 @@ static void help(FILE *f)
         "  -1, --once              one iteration, then exit (with its exit code)\n"
         "  -h, --help              this text\n\n" GF_CLI_KAI_HELP "\n"
         "exit codes: 0 success (stopped by SIGTERM/SIGINT, or --once without failed writes);\n"
-        "1 runtime failure (cluster unreachable, a failed write with --once); 2 usage or input\n"
+        "1 runtime failure (cluster unreachable; with --once: a failed write, or usage that\n"
+        "could not be read, e.g. Prometheus down); 2 usage or input\n"
         "error (bad option, policy or kubeconfig)\n");
 }
 
@@ -233,6 +237,7 @@ static int iterate(runner *r, const gf_ctl_backend *b)
     gf_error err = {0};
     uint32_t failed = 0;
     double t0 = mono();
+    uint64_t usage_errors = r->ctl.stats.api_errors[GF_CTL_OP_USAGE];
     gf_err rc = gf_ctl_step(&r->ctl, b, wall(), &log, &failed, &err);
     r->ctl.stats.last_step_s = mono() - t0;
     log_diags(&log);
@@ -252,7 +257,9 @@ static int iterate(runner *r, const gf_ctl_backend *b)
               p->recs.n, p->actions.n, go, failed, p->stale ? "stale: " : "", age,
               r->ctl.stats.last_step_s);
         r->proc.ready = true;
-        code = failed ? 1 : 0;
+        /* usage that could not be read (Prometheus down) is a failed iteration
+         * for --once's exit code, though the loop goes on holding */
+        code = failed || r->ctl.stats.api_errors[GF_CTL_OP_USAGE] != usage_errors ? 1 : 0;
     }
     gf_error herr = {0};
     if (gf_history_save(r->ctl.h, r->history_path, &herr)) {
@@ -320,6 +327,7 @@ int gf_cmd_run(int argc, char **argv)
     int c, usage_rc = -1;
     optind = 1;
     gf_cli_kai kai = {0};
+    opterr = 0;
     while (usage_rc < 0 && (c = getopt_long(argc, argv, "p:1h", opts, NULL)) != -1) {
         if (gf_cli_kai_option(&kai, c, optarg)) continue;
         bool ok = true;
@@ -390,8 +398,7 @@ int gf_cmd_run(int argc, char **argv)
             usage_rc = 0;
             break;
         default:
-            help(stderr);
-            usage_rc = 2;
+            usage_rc = gf_cli_bad_option("run", USAGE, "p:1h", argc, argv);
             break;
         }
         if (!ok) usage_rc = 2;

@@ -1,6 +1,7 @@
 /* cmd_simulate.c - `gpufrac simulate`: replay a cluster under GPU-sharing
  * policies with synthetic, trace-driven or recorded demand, and compare
  * savings with harm (sim/sim.h); optionally an HTML report. */
+#include "cli/cli_common.h"
 #include "cli/commands.h"
 #include "sim/gen.h"
 #include "decide/policy.h"
@@ -23,6 +24,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#define USAGE "gpufrac simulate [options]"
+
 static void help(FILE *f)
 {
     fprintf(f,
@@ -41,7 +44,10 @@ static void help(FILE *f)
             "KAI's binpack, nodes are consolidated hourly and added when pods are pending.\n\n"
             "cluster (default: --nodes 50):\n"
             "  -c, --cluster FILE     kubectl JSON snapshot (repeatable); pods must carry KAI\n"
-            "                         shares (gpu-fraction / gpu-memory)\n"
+            "                         shares (gpu-fraction / gpu-memory); --cluster kube reads\n"
+            "                         the cluster itself (--kubeconfig FILE, --context NAME;\n"
+            "                         default $KUBECONFIG or ~/.kube/config, in a pod its\n"
+            "                         service account)\n"
             "  -n, --nodes N          a generated cluster of N nodes (gen-snapshot's)\n\n"
             "demand (default builtin):\n"
             "  -d, --demand SOURCE    builtin: inference services (diurnal, bursty, step\n"
@@ -303,8 +309,13 @@ int gf_cmd_simulate(int argc, char **argv)
                                          {"quiet", no_argument, NULL, 'q'},
                                          {"help", no_argument, NULL, 'h'},
                                          GF_CLI_KAI_OPTIONS,
+                                         {"kubeconfig", required_argument, NULL, GF_OPT_KUBECONFIG},
+                                         {"context", required_argument, NULL, GF_OPT_CONTEXT},
                                          {NULL, 0, NULL, 0}};
     GF_VEC(char *) clusters = {0};
+    gf_cli_cluster cl;
+    gf_cli_cluster_init(&cl);
+    bool live = false;
     const char *demand = "builtin", *policy_path = NULL, *report_path = NULL;
     const char *history_path = NULL, *snapshot_path = NULL;
     const char *policies_text = NULL, *days_text = "7", *step_text = "1m", *scorer_text = NULL,
@@ -315,11 +326,19 @@ int gf_cmd_simulate(int argc, char **argv)
     int c, usage_rc = -1;
     optind = 1;
     gf_cli_kai kai = {0};
+    opterr = 0;
     while (usage_rc < 0 && (c = getopt_long(argc, argv, "c:n:d:p:s:r:o:qh", opts, NULL)) != -1) {
         if (gf_cli_kai_option(&kai, c, optarg)) continue;
+        if (c == GF_OPT_KUBECONFIG || c == GF_OPT_CONTEXT) {
+            gf_cli_cluster_option(&cl, "simulate", c, optarg, &usage_rc);
+            continue;
+        }
         switch (c) {
         case 'c':
-            gf_vec_push(&clusters, optarg);
+            if (!strcmp(optarg, "kube"))
+                live = true;
+            else
+                gf_vec_push(&clusters, optarg);
             break;
         case 'n':
             if (!parse_u64(optarg, GF_GEN_MAX_NODES, &nodes) || nodes == 0)
@@ -381,18 +400,22 @@ int gf_cmd_simulate(int argc, char **argv)
             usage_rc = 0;
             break;
         default:
-            help(stderr);
-            usage_rc = 2;
+            usage_rc = gf_cli_bad_option("simulate", USAGE, "c:n:d:p:s:r:o:qh", argc, argv);
             break;
         }
     }
     if (usage_rc < 0 && optind < argc)
         usage_rc =
             usage_error("unexpected argument '%s' (the cluster goes with --cluster)", argv[optind]);
-    if (usage_rc < 0 && clusters.n && nodes)
+    if (usage_rc < 0 && (clusters.n || live) && nodes)
         usage_rc = usage_error("%s", "--cluster and --nodes exclude each other");
+    if (usage_rc < 0 && clusters.n && live)
+        usage_rc = usage_error("%s", "--cluster kube reads the cluster: give it without files");
+    if (usage_rc < 0 && !live && (cl.kubeconfig || cl.context))
+        usage_rc = usage_error("%s", "--kubeconfig and --context go with --cluster kube");
     if (usage_rc >= 0) {
         gf_vec_free(&clusters);
+        gf_cli_cluster_free(&cl);
         return usage_rc;
     }
 
@@ -437,7 +460,7 @@ int gf_cmd_simulate(int argc, char **argv)
                               "'%s': use builtin, azure:PATH or csv:PATH", demand);
         }
     }
-    if (!rc && dkind == D_CSV && !clusters.n)
+    if (!rc && dkind == D_CSV && !clusters.n && !live)
         rc = gf_error_set(&err, GF_EUSAGE, "--demand",
                           "csv demand names pods: give the cluster they ran in with --cluster");
     so.duration_s = days * 86400 + (double)warmup;
@@ -462,7 +485,10 @@ int gf_cmd_simulate(int argc, char **argv)
     char cluster_desc[600];
     if (!rc && policy_path) rc = gf_policy_load_file(&pol, policy_path, &err);
     gf_cli_kai_names(&kai, &pol.kai, &m.kai);
-    if (!rc && clusters.n) {
+    if (!rc && live) {
+        rc = gf_cli_load_model(&cl, NULL, 0, &m, &d, &err);
+        snprintf(cluster_desc, sizeof cluster_desc, "%.500s", cl.origin);
+    } else if (!rc && clusters.n) {
         rc = gf_snapshot_load_files(&m, clusters.v, (int)clusters.n, &d, &err);
         snprintf(cluster_desc, sizeof cluster_desc, "%s%s", clusters.v[0],
                  clusters.n > 1 ? " (and more)" : "");
@@ -554,5 +580,6 @@ int gf_cmd_simulate(int argc, char **argv)
     gf_diags_free(&d);
     gf_model_free(&m);
     gf_vec_free(&clusters);
+    gf_cli_cluster_free(&cl);
     return exit_code;
 }

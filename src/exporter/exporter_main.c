@@ -42,7 +42,7 @@ static void help(FILE *f)
             "pod list (one of; without one every pod process is reported unattributed):\n"
             "  --pods-file FILE       a PodList JSON file (kubectl get pods -o json)\n"
             "  --kubelet-url URL      the kubelet, e.g. https://$(HOST_IP):10250 (GET /pods;\n"
-            "                         RBAC nodes/proxy)\n"
+            "                         RBAC nodes/pods, nodes/proxy before Kubernetes 1.33)\n"
             "  --apiserver-url URL    the API server, e.g. https://kubernetes.default.svc\n"
             "                         (GET /api/v1/pods?fieldSelector=spec.nodeName=NODE; RBAC\n"
             "                         pods list)\n"

@@ -27,6 +27,7 @@
 #include "util/strmap.h"
 #include "util/vec.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* The exporter's metric names (Prometheus naming: unit suffix, _ratio for 0..1). */
@@ -106,6 +107,21 @@ gf_err gf_usage_load_csv_buffer(gf_usage *u, const char *name, const char *buf, 
 gf_err gf_usage_load_prom_json(gf_usage *u, const char *name, const char *buf, size_t len,
                                gf_usage_signal signal, gf_diags *d, gf_error *err);
 
+/* How to authenticate to a Prometheus server (all optional). Files are read
+ * at each request, so rotated tokens are picked up; their contents never
+ * appear in messages. */
+typedef struct gf_prom_auth {
+    const char *bearer_token_file; /* "Authorization: Bearer <first line>" */
+    const char *basic_auth_file;   /* first line "USER:PASSWORD": HTTP basic auth */
+    const char *ca_file;           /* CA bundle (PEM) for https */
+    const char *const *headers;    /* n_headers "Name: value" lines, sent as they are */
+    size_t n_headers;
+} gf_prom_auth;
+
+/* Checks a "Name: value" header: a token name (RFC 9110 5.1), a colon, no
+ * CR, LF or NUL. false and why[0..n) says what is wrong. */
+bool gf_prom_header_valid(const char *header, char *why, size_t n);
+
 /* GET base_url/api/v1/query_range?query=QUERY&start=START&end=END&step=STEP
  * (base_url may carry a path prefix and a trailing '/'; times are unix
  * seconds, step_s > 0) and put the answer's body into out (cleared first;
@@ -118,6 +134,10 @@ gf_err gf_usage_load_prom_json(gf_usage *u, const char *name, const char *buf, s
  * GF_EIO for everything else (connection, timeout, 5xx, size). */
 gf_err gf_prom_query_range(const char *base_url, const char *query, double start, double end,
                            double step_s, gf_sbuf *out, gf_error *err);
+/* The same with credentials (auth NULL: none). */
+gf_err gf_prom_query_range_auth(const char *base_url, const gf_prom_auth *auth, const char *query,
+                                double start, double end, double step_s, gf_sbuf *out,
+                                gf_error *err);
 
 /* The selector that keeps the exporter's per-pod series: it also publishes
  * GPU memory that no pod accounts for (label unattributed, no namespace),
@@ -130,10 +150,30 @@ gf_err gf_prom_query_range(const char *base_url, const char *query, double start
  * theirs; samples loaded before an error stay in u. */
 gf_err gf_prom_fetch_usage(const char *base_url, double start, double end, double step_s,
                            gf_usage *u, gf_diags *d, gf_error *err);
+/* The same with credentials (auth NULL: none). */
+gf_err gf_prom_fetch_usage_auth(const char *base_url, const gf_prom_auth *auth, double start,
+                                double end, double step_s, gf_usage *u, gf_diags *d,
+                                gf_error *err);
+
+/* Appends "/api/v1/query_range?query=QUERY&start=..&end=..&step=.." to out. */
+void gf_prom_range_path(gf_sbuf *out, const char *query, double start, double end, double step_s);
+
+/* Another way to reach Prometheus (the API server's service proxy,
+ * cluster_read.h): answer one range query into out, as
+ * gf_prom_query_range_auth() does. */
+typedef gf_err (*gf_prom_range_fn)(void *ctx, const char *query, double start, double end,
+                                   double step_s, gf_sbuf *out, gf_error *err);
+/* gf_prom_fetch_usage() through range. */
+gf_err gf_prom_fetch_usage_via(gf_prom_range_fn range, void *ctx, double start, double end,
+                               double step_s, gf_usage *u, gf_diags *d, gf_error *err);
 
 /* GET url with the limits above, except that the size limit is max_bytes;
  * the body of a 2xx answer into out (cleared first). The building block of
  * gf_prom_query_range(), also used to wait for a server's /-/ready. */
 gf_err gf_prom_get(const char *url, size_t max_bytes, gf_sbuf *out, gf_error *err);
+/* The same with credentials (auth NULL: none). A file in auth that cannot
+ * be read is GF_EIO naming it; a bad header GF_EUSAGE. */
+gf_err gf_prom_get_auth(const char *url, const gf_prom_auth *auth, size_t max_bytes, gf_sbuf *out,
+                        gf_error *err);
 
 #endif

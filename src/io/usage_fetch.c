@@ -3,13 +3,19 @@
  * so that a saved answer and a live one go through the same parser. */
 #include "io/usage.h"
 
+#include "util/arena.h"
+#include "util/strmap.h"
+
+#include <ctype.h>
 #include <curl/curl.h>
+#include <errno.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #define CONNECT_TIMEOUT_MS 5000L
 #define TOTAL_TIMEOUT_MS 60000L
@@ -110,7 +116,59 @@ static void error_text(const gf_sbuf *body, char *buf, size_t n)
     json_decref(root);
 }
 
+bool gf_prom_header_valid(const char *header, char *why, size_t n)
+{
+    const char *colon = header ? strchr(header, ':') : NULL;
+    if (!colon || colon == header) {
+        snprintf(why, n, "expected 'Name: value'");
+        return false;
+    }
+    for (const char *c = header; c < colon; c++)
+        if (!strchr("!#$%&'*+-.^_`|~", *c) && !isalnum((unsigned char)*c)) {
+            snprintf(why, n, "the name '%.*s' has a character a header name cannot have",
+                     (int)(colon - header), header);
+            return false;
+        }
+    if (strpbrk(header, "\r\n")) {
+        snprintf(why, n, "a header cannot hold a line break");
+        return false;
+    }
+    return true;
+}
+
+/* The first line of a secret file, into out (cleared and overwritten by the
+ * caller after use). Messages name the file, never its contents. */
+static gf_err read_secret(const char *path, const char *what, gf_sbuf *out, gf_error *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return gf_error_set(err, GF_EIO, path, "cannot read the %s: %s", what, strerror(errno));
+    char buf[4096];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    bool bad = ferror(f) != 0, more = !bad && n == sizeof buf - 1 && fgetc(f) != EOF;
+    fclose(f);
+    if (bad) return gf_error_set(err, GF_EIO, path, "cannot read the %s", what);
+    if (more) return gf_error_set(err, GF_EINPUT, path, "the %s is longer than 4 KiB", what);
+    buf[n] = '\0';
+    buf[strcspn(buf, "\r\n")] = '\0';
+    gf_sbuf_puts(out, buf);
+    memset(buf, 0, sizeof buf);
+    if (!out->len) return gf_error_set(err, GF_EINPUT, path, "the %s is empty", what);
+    return GF_OK;
+}
+
+static void wipe(gf_sbuf *b)
+{
+    if (b->s) memset(b->s, 0, b->cap);
+    gf_sbuf_free(b);
+}
+
 gf_err gf_prom_get(const char *url, size_t max_bytes, gf_sbuf *out, gf_error *err)
+{
+    return gf_prom_get_auth(url, NULL, max_bytes, out, err);
+}
+
+gf_err gf_prom_get_auth(const char *url, const gf_prom_auth *auth, size_t max_bytes, gf_sbuf *out,
+                        gf_error *err)
 {
     char where[512], origin[512], here[512], detail[600];
     out->len = 0;
@@ -140,6 +198,47 @@ gf_err gf_prom_get(const char *url, size_t max_bytes, gf_sbuf *out, gf_error *er
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &s);
 
     gf_err rc = GF_OK;
+    struct curl_slist *headers = NULL;
+    gf_sbuf secret = GF_SBUF_INIT, line = GF_SBUF_INIT;
+    for (size_t i = 0; auth && !rc && i < auth->n_headers; i++) {
+        if (!gf_prom_header_valid(auth->headers[i], detail, sizeof detail))
+            rc = gf_error_set(err, GF_EUSAGE, "--prometheus-header", "%s", detail);
+        else
+            headers = curl_slist_append(headers, auth->headers[i]);
+    }
+    if (!rc && auth && auth->bearer_token_file) {
+        rc = read_secret(auth->bearer_token_file, "bearer token", &secret, err);
+        if (!rc) {
+            gf_sbuf_printf(&line, "Authorization: Bearer %s", secret.s);
+            headers = curl_slist_append(headers, line.s);
+        }
+        wipe(&secret);
+        wipe(&line);
+    }
+    if (!rc && auth && auth->basic_auth_file) {
+        rc = read_secret(auth->basic_auth_file, "basic auth (USER:PASSWORD)", &secret, err);
+        if (!rc && !strchr(secret.s, ':'))
+            rc = gf_error_set(err, GF_EINPUT, auth->basic_auth_file,
+                              "expected one line USER:PASSWORD");
+        if (!rc) {
+            curl_easy_setopt(h, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+            curl_easy_setopt(h, CURLOPT_USERPWD, secret.s); /* libcurl copies it */
+        }
+        wipe(&secret);
+    }
+    if (!rc && auth && auth->ca_file) {
+        if (access(auth->ca_file, R_OK))
+            rc = gf_error_set(err, GF_EIO, auth->ca_file, "cannot read the CA file: %s",
+                              strerror(errno));
+        else
+            curl_easy_setopt(h, CURLOPT_CAINFO, auth->ca_file);
+    }
+    if (headers) curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+    if (rc) {
+        curl_slist_free_all(headers);
+        curl_easy_cleanup(h);
+        return rc;
+    }
     char *next = gf_xstrdup(url);
     for (int hops = 0;; hops++) {
         out->len = 0;
@@ -194,6 +293,9 @@ gf_err gf_prom_get(const char *url, size_t max_bytes, gf_sbuf *out, gf_error *er
     }
     free(next);
     curl_easy_cleanup(h);
+    for (struct curl_slist *l = headers; l; l = l->next) /* the bearer token */
+        memset(l->data, 0, strlen(l->data));
+    curl_slist_free_all(headers);
     if (rc) {
         out->len = 0;
         if (out->s) out->s[0] = '\0';
@@ -204,12 +306,35 @@ gf_err gf_prom_get(const char *url, size_t max_bytes, gf_sbuf *out, gf_error *er
 gf_err gf_prom_query_range(const char *base_url, const char *query, double start, double end,
                            double step_s, gf_sbuf *out, gf_error *err)
 {
+    return gf_prom_query_range_auth(base_url, NULL, query, start, end, step_s, out, err);
+}
+
+static gf_err check_range(const char *query, double start, double end, double step_s,
+                          gf_error *err)
+{
     if (!query || !*query) return gf_error_set(err, GF_EUSAGE, NULL, "empty PromQL query");
     if (!isfinite(start) || !isfinite(end) || start < 0 || end < start)
         return gf_error_set(err, GF_EUSAGE, NULL,
                             "bad time range %.3f..%.3f: expected 0 <= start <= end", start, end);
     if (!isfinite(step_s) || step_s <= 0)
         return gf_error_set(err, GF_EUSAGE, NULL, "bad step %g: expected seconds above 0", step_s);
+    return GF_OK;
+}
+
+void gf_prom_range_path(gf_sbuf *out, const char *query, double start, double end, double step_s)
+{
+    gf_sbuf_puts(out, "/api/v1/query_range?query=");
+    gf_sbuf_append_urlencoded(out, query);
+    /* Prometheus keeps milliseconds */
+    gf_sbuf_printf(out, "&start=%.3f&end=%.3f&step=%.3f", start, end, step_s);
+}
+
+gf_err gf_prom_query_range_auth(const char *base_url, const gf_prom_auth *auth, const char *query,
+                                double start, double end, double step_s, gf_sbuf *out,
+                                gf_error *err)
+{
+    gf_err rc = check_range(query, start, end, step_s, err);
+    if (rc) return rc;
     if (!base_url || !*base_url)
         return gf_error_set(err, GF_EUSAGE, NULL, "no Prometheus URL given");
     if (strpbrk(base_url, "?#"))
@@ -220,17 +345,174 @@ gf_err gf_prom_query_range(const char *base_url, const char *query, double start
     while (n > 0 && base_url[n - 1] == '/')
         n--;
     gf_sbuf_append(&url, base_url, n);
-    gf_sbuf_puts(&url, "/api/v1/query_range?query=");
-    gf_sbuf_append_urlencoded(&url, query);
-    /* Prometheus keeps milliseconds */
-    gf_sbuf_printf(&url, "&start=%.3f&end=%.3f&step=%.3f", start, end, step_s);
-    gf_err rc = gf_prom_get(url.s, GF_PROM_MAX_RESPONSE_BYTES, out, err);
+    gf_prom_range_path(&url, query, start, end, step_s);
+    rc = gf_prom_get_auth(url.s, auth, GF_PROM_MAX_RESPONSE_BYTES, out, err);
     gf_sbuf_free(&url);
     return rc;
 }
 
+typedef struct direct {
+    const char *base_url;
+    const gf_prom_auth *auth;
+} direct;
+
+static gf_err direct_range(void *ctx, const char *query, double start, double end, double step_s,
+                           gf_sbuf *out, gf_error *err)
+{
+    const direct *x = ctx;
+    return gf_prom_query_range_auth(x->base_url, x->auth, query, start, end, step_s, out, err);
+}
+
 gf_err gf_prom_fetch_usage(const char *base_url, double start, double end, double step_s,
                            gf_usage *u, gf_diags *d, gf_error *err)
+{
+    return gf_prom_fetch_usage_auth(base_url, NULL, start, end, step_s, u, d, err);
+}
+
+gf_err gf_prom_fetch_usage_auth(const char *base_url, const gf_prom_auth *auth, double start,
+                                double end, double step_s, gf_usage *u, gf_diags *d,
+                                gf_error *err)
+{
+    direct x = {base_url, auth};
+    return gf_prom_fetch_usage_via(direct_range, &x, start, end, step_s, u, d, err);
+}
+
+/* --- sample times -------------------------------------------------------------------
+ * A range query answers at every step with the latest sample at or before
+ * it, up to Prometheus's lookback (5 minutes) after the last one: an exporter
+ * that died two minutes ago still has "current" values. So each value query
+ * is paired with timestamp(QUERY) over the same grid, whose values are the
+ * times of the samples actually used; a value whose sample was already
+ * reported at an earlier step is dropped, and every value kept carries its
+ * sample's own time. Staleness is then measured from real samples. */
+
+typedef struct ts_series {
+    GF_VEC(double) step; /* grid times */
+    GF_VEC(double) real; /* the sample time used at that step */
+} ts_series;
+
+typedef struct ts_index {
+    gf_arena keys;    /* the map's keys */
+    gf_strmap by_key; /* "ns\x1fpod\x1fcontainer\x1fgpu" -> index in series */
+    GF_VEC(ts_series) series;
+    gf_sbuf key;
+} ts_index;
+
+static const char *series_key(gf_sbuf *b, const char *ns, const char *pod, const char *container,
+                              const char *gpu)
+{
+    b->len = 0;
+    gf_sbuf_printf(b, "%s\x1f%s\x1f%s\x1f%s", ns, pod, container, gpu);
+    return gf_sbuf_str(b);
+}
+
+static const char *label(const json_t *metric, const char *name)
+{
+    const char *v = json_string_value(json_object_get(metric, name));
+    return v ? v : "";
+}
+
+static void ts_free(ts_index *x)
+{
+    for (size_t i = 0; i < x->series.n; i++) {
+        gf_vec_free(&x->series.v[i].step);
+        gf_vec_free(&x->series.v[i].real);
+    }
+    gf_vec_free(&x->series);
+    gf_strmap_free(&x->by_key);
+    gf_arena_free(&x->keys);
+    gf_sbuf_free(&x->key);
+}
+
+/* The timestamp() answer into x; false when it is not the matrix expected. */
+static bool ts_load(ts_index *x, const gf_sbuf *body)
+{
+    json_t *root = json_loadb(body->s ? body->s : "", body->len, 0, NULL);
+    const json_t *result = json_object_get(json_object_get(root, "data"), "result");
+    bool ok = json_is_array(result);
+    size_t i;
+    const json_t *series;
+    json_array_foreach(result, i, series)
+    {
+        const json_t *metric = json_object_get(series, "metric");
+        const json_t *values = json_object_get(series, "values");
+        if (!json_is_array(values)) continue;
+        const char *key = series_key(&x->key, label(metric, "namespace"), label(metric, "pod"),
+                                     label(metric, "container"), label(metric, "gpu_uuid"));
+        size_t at;
+        if (!gf_strmap_get(&x->by_key, key, &at)) {
+            at = x->series.n;
+            ts_series empty = {{0}, {0}};
+            gf_vec_push(&x->series, empty);
+            gf_strmap_put(&x->by_key, gf_arena_strdup(&x->keys, key), at);
+        }
+        ts_series *s = &x->series.v[at];
+        size_t j;
+        const json_t *pt;
+        json_array_foreach(values, j, pt)
+        {
+            double step = json_number_value(json_array_get(pt, 0));
+            const char *v = json_string_value(json_array_get(pt, 1));
+            char *end = NULL;
+            double real = v ? strtod(v, &end) : NAN;
+            if (!v || end == v || !isfinite(real)) continue;
+            gf_vec_push(&s->step, step);
+            gf_vec_push(&s->real, real);
+        }
+    }
+    json_decref(root);
+    return ok;
+}
+
+/* The sample time used at grid time t of series s, or NAN. */
+static double ts_real(const ts_series *s, double t)
+{
+    size_t lo = 0, hi = s->step.n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (s->step.v[mid] < t - 0.0005)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < s->step.n && fabs(s->step.v[lo] - t) < 0.0005 ? s->real.v[lo] : NAN;
+}
+
+/* Samples [from, u->samples.n) to their own times, repeats dropped. Samples
+ * of series or steps the timestamp answer lacks are kept as they are. */
+static size_t ts_apply(ts_index *x, gf_usage *u, size_t from)
+{
+    size_t kept = from, dropped = 0;
+    const gf_usage_sample *prev = NULL; /* the last sample kept, of the series before */
+    double last_real = NAN;
+    for (size_t i = from; i < u->samples.n; i++) {
+        gf_usage_sample s = u->samples.v[i];
+        const char *key = series_key(&x->key, s.ns, s.pod, s.container, s.gpu_uuid);
+        size_t at;
+        double real = gf_strmap_get(&x->by_key, key, &at) ? ts_real(&x->series.v[at], s.t) : NAN;
+        /* the loader keeps each series' points together and in time order;
+         * names are interned, so equal names are equal pointers */
+        bool same_series = prev && prev->ns == s.ns && prev->pod == s.pod &&
+                           prev->container == s.container && prev->gpu_uuid == s.gpu_uuid;
+        if (!isnan(real)) {
+            if (same_series && real == last_real) {
+                dropped++;
+                continue;
+            }
+            s.t = real;
+            last_real = real;
+        } else {
+            last_real = NAN;
+        }
+        u->samples.v[kept] = s;
+        prev = &u->samples.v[kept++];
+    }
+    u->samples.n = kept;
+    return dropped;
+}
+
+gf_err gf_prom_fetch_usage_via(gf_prom_range_fn range, void *ctx, double start, double end,
+                               double step_s, gf_usage *u, gf_diags *d, gf_error *err)
 {
     static const struct {
         const char *metric;
@@ -239,11 +521,32 @@ gf_err gf_prom_fetch_usage(const char *base_url, double start, double end, doubl
     gf_err rc = GF_OK;
     for (size_t i = 0; i < 2 && !rc; i++) {
         gf_sbuf b = GF_SBUF_INIT;
-        char query[200];
+        char query[200], tquery[220];
         snprintf(query, sizeof query, "%s%s", q[i].metric, GF_USAGE_POD_SELECTOR);
-        rc = gf_prom_query_range(base_url, query, start, end, step_s, &b, err);
+        snprintf(tquery, sizeof tquery, "timestamp(%s)", query);
+        size_t from = u->samples.n;
+        rc = check_range(query, start, end, step_s, err);
+        if (!rc) rc = range(ctx, query, start, end, step_s, &b, err);
         if (!rc)
             rc = gf_usage_load_prom_json(u, q[i].metric, gf_sbuf_str(&b), b.len, q[i].sig, d, err);
+        if (!rc) {
+            gf_error terr = {0};
+            ts_index x;
+            memset(&x, 0, sizeof x);
+            gf_arena_init(&x.keys);
+            gf_strmap_init(&x.by_key);
+            if (range(ctx, tquery, start, end, step_s, &b, &terr) || !ts_load(&x, &b)) {
+                char msg[1100];
+                gf_error_format(&terr, msg, sizeof msg);
+                gf_diag(d, q[i].metric,
+                        "the samples' own times could not be read (%s): times are Prometheus's "
+                        "steps, and a series that stopped looks current for up to 5 minutes",
+                        terr.msg[0] ? msg : "not a matrix");
+            } else {
+                ts_apply(&x, u, from);
+            }
+            ts_free(&x);
+        }
         gf_sbuf_free(&b);
     }
     return rc;

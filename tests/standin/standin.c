@@ -8,10 +8,13 @@
  * clients see what a real server would say. */
 #include "standin.h"
 #include "standin_rules.h"
+#include "io/usage.h"
 #include "util/sbuf.h"
 #include "util/vec.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
+#include <curl/curl.h>
 #include <dirent.h>
 #include <errno.h>
 #include <jansson.h>
@@ -45,6 +48,26 @@ static const resource RES[] = {
     {"PodDisruptionBudget", "policy/v1", "/apis/policy/v1", "poddisruptionbudgets", "policy", true},
     {"Lease", "coordination.k8s.io/v1", "/apis/coordination.k8s.io/v1", "leases",
      "coordination.k8s.io", true},
+    /* kinds gpufrac does not model, held so that deploy/'s manifests can be
+     * applied (kubectl apply --dry-run=client asks for each object) */
+    {"Namespace", "v1", "/api/v1", "namespaces", "", false},
+    {"ServiceAccount", "v1", "/api/v1", "serviceaccounts", "", true},
+    {"Service", "v1", "/api/v1", "services", "", true},
+    {"ConfigMap", "v1", "/api/v1", "configmaps", "", true},
+    {"Secret", "v1", "/api/v1", "secrets", "", true},
+    {"ClusterRole", "rbac.authorization.k8s.io/v1", "/apis/rbac.authorization.k8s.io/v1",
+     "clusterroles", "rbac.authorization.k8s.io", false},
+    {"ClusterRoleBinding", "rbac.authorization.k8s.io/v1", "/apis/rbac.authorization.k8s.io/v1",
+     "clusterrolebindings", "rbac.authorization.k8s.io", false},
+    {"Role", "rbac.authorization.k8s.io/v1", "/apis/rbac.authorization.k8s.io/v1", "roles",
+     "rbac.authorization.k8s.io", true},
+    {"RoleBinding", "rbac.authorization.k8s.io/v1", "/apis/rbac.authorization.k8s.io/v1",
+     "rolebindings", "rbac.authorization.k8s.io", true},
+    {"NetworkPolicy", "networking.k8s.io/v1", "/apis/networking.k8s.io/v1", "networkpolicies",
+     "networking.k8s.io", true},
+    /* the Prometheus Operator's CRD, as a cluster with it installed serves it */
+    {"ServiceMonitor", "monitoring.coreos.com/v1", "/apis/monitoring.coreos.com/v1",
+     "servicemonitors", "monitoring.coreos.com", true},
 };
 #define NRES ((int)(sizeof RES / sizeof RES[0]))
 #define RES_POD 0
@@ -1352,6 +1375,156 @@ static const char *reason_of(int code)
     }
 }
 
+/* --- discovery ------------------------------------------------------------------------------- */
+
+/* The group/version of a resource prefix: "/api/v1" -> "v1", "/apis/apps/v1" -> "apps/v1". */
+static const char *group_version_of(const char *prefix)
+{
+    return !strncmp(prefix, "/apis/", 6) ? prefix + 6 : prefix + 5;
+}
+
+/* One entry of an APIResourceList (Kubernetes API concepts, "Discovery API"). */
+static json_t *resource_json(const resource *r)
+{
+    char singular[64];
+    size_t i = 0;
+    for (; r->kind[i] && i + 1 < sizeof singular; i++)
+        singular[i] = (char)tolower((unsigned char)r->kind[i]);
+    singular[i] = '\0';
+    return json_pack("{s:s, s:s, s:b, s:s, s:[s,s,s,s,s,s,s]}", "name", r->plural,
+                     "singularName", singular, "namespaced", r->namespaced, "kind", r->kind,
+                     "verbs", "create", "delete", "get", "list", "patch", "update", "watch");
+}
+
+/* Legacy (unaggregated) discovery, the documents kubectl reads before it maps
+ * a manifest's kind to a path: /api (APIVersions), /apis (APIGroupList),
+ * /api/v1 and /apis/GROUP/VERSION (APIResourceList). NULL: not a discovery
+ * path. Clients asking for aggregated discovery (apidiscovery.k8s.io/v2)
+ * get these too and fall back, as they do against servers before 1.26. */
+static json_t *discovery(gf_standin *s, const char *url)
+{
+    char path[300];
+    snprintf(path, sizeof path, "%s", url);
+    size_t n = strlen(path);
+    while (n > 1 && path[n - 1] == '/')
+        path[--n] = '\0';
+    if (!strcmp(path, "/api")) {
+        char addr[64];
+        snprintf(addr, sizeof addr, "127.0.0.1:%d", s->port);
+        return json_pack("{s:s, s:[s], s:[{s:s, s:s}]}", "kind", "APIVersions", "versions", "v1",
+                         "serverAddressByClientCIDRs", "clientCIDR", "0.0.0.0/0", "serverAddress",
+                         addr);
+    }
+    if (!strcmp(path, "/apis")) {
+        json_t *groups = json_array();
+        for (int r = 0; r < NRES; r++) {
+            if (!RES[r].group[0]) continue;
+            bool seen = false;
+            for (int q = 0; q < r && !seen; q++)
+                seen = !strcmp(RES[q].group, RES[r].group);
+            if (seen) continue;
+            const char *gv = group_version_of(RES[r].prefix);
+            const char *version = strchr(gv, '/') + 1;
+            json_array_append_new(
+                groups, json_pack("{s:s, s:[{s:s, s:s}], s:{s:s, s:s}}", "name", RES[r].group,
+                                  "versions", "groupVersion", gv, "version", version,
+                                  "preferredVersion", "groupVersion", gv, "version", version));
+        }
+        return json_pack("{s:s, s:s, s:o}", "kind", "APIGroupList", "apiVersion", "v1", "groups",
+                         groups);
+    }
+    json_t *resources = NULL;
+    for (int r = 0; r < NRES; r++) {
+        if (strcmp(RES[r].prefix, path)) continue;
+        if (!resources) resources = json_array();
+        json_array_append_new(resources, resource_json(&RES[r]));
+        if (r == RES_POD)
+            json_array_append_new(resources,
+                                  json_pack("{s:s, s:s, s:b, s:s, s:s, s:s, s:[s]}", "name",
+                                            "pods/eviction", "singularName", "", "namespaced", 1,
+                                            "group", "policy", "version", "v1", "kind", "Eviction",
+                                            "verbs", "create"));
+    }
+    if (!resources) return NULL;
+    return json_pack("{s:s, s:s, s:s, s:o}", "kind", "APIResourceList", "apiVersion", "v1",
+                     "groupVersion", group_version_of(path), "resources", resources);
+}
+
+/* --- service proxy ----------------------------------------------------------------------------- */
+
+typedef struct encoded_query {
+    gf_sbuf *b;
+} encoded_query;
+
+static enum MHD_Result encode_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                                  const char *value)
+{
+    (void)kind;
+    encoded_query *q = cls;
+    gf_sbuf_puts(q->b, q->b->len && strchr(q->b->s, '?') ? "&" : "?");
+    gf_sbuf_append_urlencoded(q->b, key);
+    if (value) {
+        gf_sbuf_puts(q->b, "=");
+        gf_sbuf_append_urlencoded(q->b, value);
+    }
+    return MHD_YES;
+}
+
+/* GET /api/v1/namespaces/NS/services/NAME[:PORT]/proxy[/REST]: the API
+ * server's service proxy. The stand-in has no pods behind Services: it
+ * forwards to the URL in the Service's annotation standin.gpufrac.io/proxy-to
+ * (a test's Prometheus), 503 without one, 404 without the Service. */
+static bool service_proxy(gf_standin *s, reqctx *rq, struct MHD_Connection *c, const char *url,
+                          enum MHD_Result *ret)
+{
+    char ns[256], svc[256];
+    int off = 0;
+    if (sscanf(url, "/api/v1/namespaces/%255[^/]/services/%255[^/]/proxy%n", ns, svc, &off) != 2 ||
+        !off)
+        return false;
+    const char *rest = url + off;
+    svc[strcspn(svc, ":")] = '\0';
+    char key[600];
+    int r = res_by_kind("Service");
+    make_key(r, ns, svc, key, sizeof key);
+    pthread_mutex_lock(&s->mu);
+    const json_t *obj = json_object_get(s->objs[r], key);
+    const char *to = json_string_value(json_object_get(
+        json_object_get(json_object_get(obj, "metadata"), "annotations"), "standin.gpufrac.io/proxy-to"));
+    char *target = to ? strdup(to) : NULL;
+    bool exists = obj != NULL;
+    pthread_mutex_unlock(&s->mu);
+    if (!exists) {
+        *ret = not_found(rq, c, r, svc);
+        return true;
+    }
+    if (!target) {
+        *ret = send_status(rq, c, 503, "ServiceUnavailable",
+                           "no endpoints available for service", -1, NULL);
+        return true;
+    }
+    gf_sbuf fwd = GF_SBUF_INIT, body = GF_SBUF_INIT;
+    gf_sbuf_puts(&fwd, target);
+    gf_sbuf_puts(&fwd, rest);
+    encoded_query q = {&fwd};
+    MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, encode_arg, &q);
+    gf_error err = {0};
+    if (gf_prom_get(fwd.s, 64u << 20, &body, &err)) {
+        *ret = send_status(rq, c, 503, "ServiceUnavailable", err.msg, -1, NULL);
+    } else {
+        struct MHD_Response *resp =
+            MHD_create_response_from_buffer(body.len, body.s ? body.s : (char *)"", MHD_RESPMEM_MUST_COPY);
+        MHD_add_response_header(resp, "Content-Type", "application/json");
+        rq->status = 200;
+        *ret = MHD_queue_response(c, 200, resp);
+        MHD_destroy_response(resp);
+    }
+    gf_sbuf_free(&fwd);
+    gf_sbuf_free(&body);
+    free(target);
+    return true;
+}
+
 static enum MHD_Result api(gf_standin *s, reqctx *rq, struct MHD_Connection *c, const char *url,
                            const char *method)
 {
@@ -1390,6 +1563,12 @@ static enum MHD_Result api(gf_standin *s, reqctx *rq, struct MHD_Connection *c, 
                              status_obj(f.status, reason_of(f.status), msg, -1, NULL),
                              f.retry_after_s);
         }
+    }
+    if (!strcmp(method, "GET")) {
+        json_t *doc = discovery(s, url);
+        if (doc) return send_json(rq, c, 200, doc, 0);
+        enum MHD_Result proxied;
+        if (service_proxy(s, rq, c, url, &proxied)) return proxied;
     }
     route rt;
     if (!parse_route(url, &rt))
@@ -1507,6 +1686,7 @@ gf_err gf_standin_start(gf_standin **out, const gf_standin_opts *o, gf_error *er
     if (!o) o = &def;
     gf_standin *s = calloc(1, sizeof *s);
     if (!s) abort();
+    curl_global_init(CURL_GLOBAL_DEFAULT); /* the service proxy's requests, from many threads */
     pthread_mutex_init(&s->mu, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);

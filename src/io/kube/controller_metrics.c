@@ -2,6 +2,7 @@
  * controller_metrics.h. */
 #include "io/kube/controller_metrics.h"
 #include "io/promtext.h"
+#include "util/version.h"
 
 #include <math.h>
 #include <string.h>
@@ -143,6 +144,9 @@ void gf_ctl_metrics_render(const gf_ctl *c, const gf_ctl_process *p, gf_sbuf *ou
     gauge(out, "gpufrac_controller_leader",
           "1 while this replica holds the leader Lease (always 1 without leader election).",
           p->leading ? 1 : 0);
+    gf_promtext_family(out, "gpufrac_controller_build_info", "gauge",
+                       "The controller's version (value 1), as gpufrac_exporter_build_info.");
+    sample(out, "gpufrac_controller_build_info", "version=\"" GF_VERSION "\"", 1);
     gauge(out, "gpufrac_controller_ready",
           "1 once the watch cache is synced and an iteration succeeded.", p->ready ? 1 : 0);
     gauge(out, "gpufrac_controller_dry_run", "1 when the controller never writes (--dry-run).",
