@@ -65,6 +65,30 @@ run inspect "$tmp/frac.json"
 check "fraction >1 exit 2" rc_is 2
 check "fraction >1 message" err_has 'metadata.annotations["gpu-fraction"]: pod team-a/embedder-5f6c7d8e9a-p0d7z: gpu-fraction "1.25": must be at most 1'
 
+# untrusted input is bounded: a NUL byte stops the read at once (an endless
+# stream fails in its first 64 KiB, under a 1 GiB address-space limit that
+# reading it whole would pass; not under valgrind or ASan, which reserve
+# more), and GPUFRAC_MAX_INPUT caps files and streams
+vlimit=1048576
+if [ -n "${GF_WRAP:-}" ] || grep -qa AddressSanitizer "$bin"; then vlimit=unlimited; fi
+(ulimit -v $vlimit; ${GF_WRAP:-} "$bin" inspect /dev/zero >"$tmp/out" 2>"$tmp/err"; echo $? >"$tmp/rc")
+check "/dev/zero exit 2" rc_is 2
+check "/dev/zero message" err_has "/dev/zero: not a text file: a NUL byte at offset 0"
+(ulimit -v $vlimit; ${GF_WRAP:-} "$bin" inspect - </dev/zero >"$tmp/out" 2>"$tmp/err"; echo $? >"$tmp/rc")
+check "stdin zeros exit 2" rc_is 2
+check "stdin zeros message" err_has "(stdin): not a text file"
+GPUFRAC_MAX_INPUT=2K run inspect "$fx/kai-small.json"
+check "over the cap exit 2" rc_is 2
+check "over the cap message" err_has "$fx/kai-small.json: snapshot is larger than 2048 bytes, the limit (set GPUFRAC_MAX_INPUT"
+(GPUFRAC_MAX_INPUT=2K ${GF_WRAP:-} "$bin" inspect - <"$fx/kai-small.json" >"$tmp/out" 2>"$tmp/err"; echo $? >"$tmp/rc")
+check "stream over the cap exit 2" rc_is 2
+check "stream over the cap message" err_has "(stdin): snapshot is larger than 2048 bytes"
+GPUFRAC_MAX_INPUT=1M run inspect -s "$fx/kai-small.json"
+check "under the cap exit 0" rc_is 0
+GPUFRAC_MAX_INPUT=lots run inspect "$fx/kai-small.json"
+check "bad cap exit 2" rc_is 2
+check "bad cap message" err_has 'GPUFRAC_MAX_INPUT: bad size "lots"'
+
 run inspect /nonexistent.json
 check "missing file exit 1" rc_is 1
 check "missing file message" err_has "/nonexistent.json: cannot open"

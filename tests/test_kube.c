@@ -381,6 +381,30 @@ static void test_kubeconfig_bad(void **state)
     }
 }
 
+/* Aliases of an anchored list reused thousands of times are refused before
+ * the walk, naming the alias (yaml_alias.h). */
+static void test_kubeconfig_aliases(void **state)
+{
+    (void)state;
+    gf_sbuf b = GF_SBUF_INIT;
+    gf_sbuf_puts(&b, KC_HEAD "current-context: a\ncontexts: [{name: a, context: {cluster: k0}}]\n"
+                             "preferences: {extensions: &ext [");
+    for (int i = 0; i < 2000; i++)
+        gf_sbuf_printf(&b, "%sx%d", i ? ", " : "", i);
+    gf_sbuf_puts(&b, "]}\nclusters:\n");
+    for (int i = 0; i < 3000; i++)
+        gf_sbuf_printf(&b, "- {name: k%d, cluster: {server: 'https://h', extensions: *ext}}\n", i);
+    gf_kube_config c;
+    gf_kube_config_init(&c);
+    gf_error err = {0};
+    assert_int_equal(gf_kube_config_parse(&c, "config", b.s, b.len, "/etc/kube", NULL, &err),
+                     GF_EINPUT);
+    assert_non_null(strstr(err.msg, "config:"));
+    assert_non_null(strstr(err.msg, "alias *ext (2001 nodes)"));
+    gf_kube_config_free(&c);
+    gf_sbuf_free(&b);
+}
+
 static void test_kubeconfig_files(void **state)
 {
     (void)state;
@@ -1740,6 +1764,7 @@ int main(void)
         cmocka_unit_test(test_kubeconfig_token),
         cmocka_unit_test(test_kubeconfig_cert_data),
         cmocka_unit_test(test_kubeconfig_bad),
+        cmocka_unit_test(test_kubeconfig_aliases),
         cmocka_unit_test(test_kubeconfig_files),
         cmocka_unit_test(test_tls),
         cmocka_unit_test(test_client_certificate),

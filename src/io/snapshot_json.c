@@ -7,6 +7,7 @@
 #include "snapshot.h"
 #include "core/kai.h"
 #include "core/quantity.h"
+#include "input.h"
 #include "jsonpath.h"
 #include "util/sbuf.h"
 
@@ -1044,22 +1045,11 @@ out:
 gf_err gf_snapshot_load_file(gf_model *m, const char *path, gf_diags *d, gf_error *err)
 {
     bool is_stdin = !strcmp(path, "-");
-    FILE *f = is_stdin ? stdin : fopen(path, "rb");
-    if (!f) return gf_error_set(err, GF_EIO, path, "cannot open: %s", strerror(errno));
     gf_sbuf b = GF_SBUF_INIT;
-    char chunk[1 << 16];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        gf_sbuf_append(&b, chunk, n);
-    int failed = ferror(f);
-    int saved = errno;
-    if (!is_stdin) fclose(f);
-    gf_err rc;
-    if (failed)
-        rc = gf_error_set(err, GF_EIO, path, "read failed: %s", strerror(saved));
-    else if (b.len == 0)
+    gf_err rc = gf_input_read_capped(path, "snapshot", &b, err);
+    if (!rc && b.len == 0)
         rc = gf_error_set(err, GF_EINPUT, is_stdin ? "(stdin)" : path, "empty input");
-    else
+    else if (!rc)
         rc = gf_snapshot_load_buffer(m, is_stdin ? "(stdin)" : path, b.s, b.len, d, err);
     gf_sbuf_free(&b);
     return rc;
