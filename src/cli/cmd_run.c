@@ -55,6 +55,11 @@ static void help(FILE *f)
         "                          " GF_EXPORTER_LABEL_KEY "=" GF_EXPORTER_LABEL_VALUE
         ") directly\n"
         "      --scrape-port PORT  their metrics port (default 9402)\n"
+        "      --exporter-namespace NS  only pods in NS are scraped (default: the client's\n"
+        "                          namespace)\n"
+        "      --exporter-daemonset NAME  only pods this DaemonSet controls are scraped, and of\n"
+        "                          each only samples of pods on its node "
+        "(default " GF_EXPORTER_DAEMONSET ")\n"
         "policy and pacing:\n"
         "  -p, --policy FILE       rightsizing policy YAML (default: built-in, mode recommend)\n"
         "      --interval DURATION one iteration every DURATION (default 60s)\n"
@@ -212,6 +217,10 @@ static void publish(runner *r)
     if (r->kb) {
         r->proc.have_cache = true;
         gf_ctl_kube_cache_stats(r->kb, &r->proc.cache);
+        gf_ctl_kube_scrape_stats ss;
+        gf_ctl_kube_scrape_stats_get(r->kb, &ss);
+        r->proc.scrape_untrusted_pods = ss.untrusted_pods;
+        r->proc.scrape_foreign_samples = ss.foreign_samples;
     }
     gf_sbuf b = GF_SBUF_INIT;
     gf_ctl_metrics_render(&r->ctl, &r->proc, &b);
@@ -283,7 +292,9 @@ int gf_cmd_run(int argc, char **argv)
         OPT_LEASE_NAME,
         OPT_LEASE_NS,
         OPT_LEASE_DURATION,
-        OPT_LISTEN
+        OPT_LISTEN,
+        OPT_EXPORTER_NS,
+        OPT_EXPORTER_DS
     };
     static const struct option opts[] = {
         {"kubeconfig", required_argument, NULL, OPT_KUBECONFIG},
@@ -291,6 +302,8 @@ int gf_cmd_run(int argc, char **argv)
         {"prometheus", required_argument, NULL, OPT_PROMETHEUS},
         {"scrape", no_argument, NULL, OPT_SCRAPE},
         {"scrape-port", required_argument, NULL, OPT_SCRAPE_PORT},
+        {"exporter-namespace", required_argument, NULL, OPT_EXPORTER_NS},
+        {"exporter-daemonset", required_argument, NULL, OPT_EXPORTER_DS},
         {"policy", required_argument, NULL, 'p'},
         {"interval", required_argument, NULL, OPT_INTERVAL},
         {"max-actions-per-interval", required_argument, NULL, OPT_MAX_ACTIONS},
@@ -309,7 +322,7 @@ int gf_cmd_run(int argc, char **argv)
         {NULL, 0, NULL, 0}};
     const char *kubeconfig = NULL, *context = NULL, *prom = NULL, *policy_path = NULL;
     const char *history_path = NULL, *lease_name = DEFAULT_LEASE, *lease_ns = NULL;
-    const char *listen = DEFAULT_LISTEN;
+    const char *listen = DEFAULT_LISTEN, *exporter_ns = NULL, *exporter_ds = NULL;
     bool scrape = false, once = false;
     int leader = -1; /* -1: by environment */
     long scrape_port = 9402, max_actions = 3;
@@ -335,6 +348,12 @@ int gf_cmd_run(int argc, char **argv)
             break;
         case OPT_SCRAPE_PORT:
             ok = parse_uint("--scrape-port", optarg, 1, 65535, &scrape_port);
+            break;
+        case OPT_EXPORTER_NS:
+            exporter_ns = optarg;
+            break;
+        case OPT_EXPORTER_DS:
+            exporter_ds = optarg;
             break;
         case 'p':
             policy_path = optarg;
@@ -461,7 +480,9 @@ int gf_cmd_run(int argc, char **argv)
         logf_("leader election: Lease %s/%s as %s (%.0f s)", o.ns, o.name, identity,
               lease_duration);
     }
-    gf_ctl_kube_opts ko = {prom, scrape, (int)scrape_port, 0, cfg.interval_s, r.elector};
+    gf_ctl_kube_opts ko = {prom,           scrape,    (int)scrape_port, 0,
+                           cfg.interval_s, r.elector, exporter_ns,      exporter_ds};
+    r.proc.scrape = scrape;
     if ((rc = gf_ctl_kube_new(k, &ko, &r.kb, &err))) goto out;
     if (listen && *listen && strcmp(listen, "off")) {
         char bound[300];

@@ -9,7 +9,12 @@
  *             (steps of the loop interval, aligned to it), or a scrape of
  *             every running exporter pod (label
  *             app.kubernetes.io/name=gpufrac-exporter, its pod IP and the
- *             scrape port), seen through the same watch;
+ *             scrape port), seen through the same watch. The label alone is
+ *             not trusted (anyone who may create a pod can set it): a pod
+ *             is scraped only when it is in the exporters' namespace and
+ *             its controller is the exporters' DaemonSet, and of its
+ *             samples only those of pods on its own node are kept; the
+ *             others are dropped, counted and named in a warning;
  *   resize    one JSON merge patch of the Deployment or StatefulSet: the pod
  *             template's gpu-fraction / gpu-memory annotation, the
  *             gpufrac.io/last-change annotation, the recommendation removed,
@@ -36,6 +41,7 @@
 /* The exporter pods a scrape discovers. */
 #define GF_EXPORTER_LABEL_KEY "app.kubernetes.io/name"
 #define GF_EXPORTER_LABEL_VALUE "gpufrac-exporter"
+#define GF_EXPORTER_DAEMONSET "gpufrac-exporter"
 
 typedef struct gf_ctl_kube gf_ctl_kube;
 
@@ -46,7 +52,16 @@ typedef struct gf_ctl_kube_opts {
     long scrape_timeout_ms;     /* per scrape of all exporters: 10000 */
     double step_s;              /* Prometheus query step: the loop interval */
     gf_elector *elector;        /* NULL: this process always writes */
+    const char *exporter_ns;    /* the DaemonSet's namespace; NULL: the client's */
+    const char *exporter_ds;    /* the DaemonSet's name; NULL: "gpufrac-exporter" */
 } gf_ctl_kube_opts;
+
+/* What the scrape refused (see above), since the backend started. */
+typedef struct gf_ctl_kube_scrape_stats {
+    size_t untrusted_pods;  /* labelled pods not owned by the DaemonSet */
+    size_t foreign_samples; /* samples of pods on another node, or unknown */
+} gf_ctl_kube_scrape_stats;
+void gf_ctl_kube_scrape_stats_get(const gf_ctl_kube *kb, gf_ctl_kube_scrape_stats *s);
 
 /* k must outlive the backend. Creates the watch cache (not synced yet). */
 gf_err gf_ctl_kube_new(gf_kube *k, const gf_ctl_kube_opts *o, gf_ctl_kube **out, gf_error *err);

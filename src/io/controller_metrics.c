@@ -147,6 +147,15 @@ void gf_ctl_metrics_render(const gf_ctl *c, const gf_ctl_process *p, gf_sbuf *ou
         counter(out, "gpufrac_controller_watch_events_total",
                 "Object changes the watch cache applied.", (double)p->cache.events);
     }
+    if (p->scrape) {
+        counter(out, "gpufrac_controller_scrape_untrusted_pods_total",
+                "Pods labelled as exporters but not in the exporters' namespace or not owned by "
+                "their DaemonSet: never scraped.",
+                (double)p->scrape_untrusted_pods);
+        counter(out, "gpufrac_controller_scrape_dropped_samples_total",
+                "Scraped samples dropped because the pod is not on the exporter's own node.",
+                (double)p->scrape_foreign_samples);
+    }
     gf_promtext_family(out, "gpufrac_controller_fairuse_findings", "gauge",
                        "Fair-use findings on shared GPUs at the last iteration, by kind and "
                        "severity.");

@@ -22,6 +22,9 @@ typedef struct gf_ctl_process {
     bool have_cache;
     gf_kube_cache_stats cache;
     uint64_t lease_errors;
+    bool scrape;                     /* usage from the exporters' /metrics */
+    uint64_t scrape_untrusted_pods;  /* labelled pods not owned by the DaemonSet */
+    uint64_t scrape_foreign_samples; /* samples of pods on another node, dropped */
 } gf_ctl_process;
 
 /* Appends the page to out. c may have no step yet. */
