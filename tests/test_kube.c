@@ -399,7 +399,7 @@ static void test_kubeconfig_aliases(void **state)
     gf_error err = {0};
     assert_int_equal(gf_kube_config_parse(&c, "config", b.s, b.len, "/etc/kube", NULL, &err),
                      GF_EINPUT);
-    assert_non_null(strstr(err.msg, "config:"));
+    assert_non_null(strstr(err.where, "config:"));
     assert_non_null(strstr(err.msg, "alias *ext (2001 nodes)"));
     gf_kube_config_free(&c);
     gf_sbuf_free(&b);

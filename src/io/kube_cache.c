@@ -242,38 +242,52 @@ static void start(kstate *s)
     s->started_at = gf_kube_now();
 }
 
+/* A list page has come: its items join the list being assembled; the last
+ * one replaces the store. */
+static gf_err take_page(kstate *s, const gf_sbuf *body, const char *where, gf_error *e)
+{
+    if (!s->fresh) {
+        s->fresh = json_object();
+        s->list_rv[0] = '\0';
+    }
+    char *rv = NULL, *cont = NULL;
+    gf_err rc = gf_kube_list_page(body, where, s->kind, s->fresh, &rv, &cont, e);
+    if (!rc) {
+        if (!s->list_rv[0]) snprintf(s->list_rv, sizeof s->list_rv, "%s", rv ? rv : "");
+        free(s->cont);
+        s->cont = cont;
+        cont = NULL;
+        if (s->cont) {
+            schedule(s, PHASE_LIST, 0); /* the next page */
+        } else {
+            replace_store(s);
+            s->failures = 0;
+            schedule(s, PHASE_WATCH, 0);
+        }
+    }
+    free(rv);
+    free(cont);
+    return rc;
+}
+
+static void drop_list(kstate *s)
+{
+    json_decref(s->fresh);
+    s->fresh = NULL;
+    free(s->cont);
+    s->cont = NULL;
+}
+
 static void list_done(kstate *s, CURLcode cc)
 {
     gf_error e;
     gf_err rc;
     double delay;
     gf_kube_outcome out = gf_kube_xfer_outcome(&s->x, cc, 1, &delay, &rc, &e);
-    if (out == GF_KUBE_DONE) {
-        char *rv = NULL, *cont = NULL;
-        rc = gf_kube_list_page(&s->x.body, s->x.where, s->kind, s->fresh, &rv, &cont, &e);
-        if (!rc) {
-            if (!s->list_rv[0]) snprintf(s->list_rv, sizeof s->list_rv, "%s", rv);
-            free(rv);
-            free(s->cont);
-            s->cont = cont;
-            if (cont) {
-                schedule(s, PHASE_LIST, 0); /* the next page */
-            } else {
-                replace_store(s);
-                s->failures = 0;
-                schedule(s, PHASE_WATCH, 0);
-            }
-            return;
-        }
-        free(rv);
-        free(cont);
-    }
+    if (out == GF_KUBE_DONE && !(rc = take_page(s, &s->x.body, s->x.where, &e))) return;
     /* any failure starts the list over; an expired continue token at once */
     bool expired_page = rc == GF_KUBE_EGONE && s->cont;
-    json_decref(s->fresh);
-    s->fresh = NULL;
-    free(s->cont);
-    s->cont = NULL;
+    drop_list(s);
     if (expired_page) {
         schedule(s, PHASE_LIST, 0);
         return;
@@ -479,5 +493,27 @@ gf_err gf_kube_cache_model(const gf_kube_cache *c, gf_model *m, gf_diags *d, gf_
     }
     gf_sbuf_free(&b);
     if (!rc) rc = gf_model_finalize(m, d, err);
+    return rc;
+}
+
+/* --- the fuzzers' way in (kube_private.h) --------------------------------------------------- */
+
+int gf_kube_cache_feed_line(gf_kube_cache *c, gf_kube_kind kind, const char *line, size_t len)
+{
+    kstate *s = &c->ks[kind];
+    s->x.on_event = on_event;
+    s->x.user = s;
+    return gf_kube_xfer_watch_line(&s->x, line, len);
+}
+
+gf_err gf_kube_cache_feed_page(gf_kube_cache *c, gf_kube_kind kind, const char *body, size_t len,
+                               gf_error *err)
+{
+    kstate *s = &c->ks[kind];
+    gf_sbuf b = GF_SBUF_INIT;
+    gf_sbuf_append(&b, body, len);
+    gf_err rc = take_page(s, &b, "list page", err);
+    if (rc) drop_list(s);
+    gf_sbuf_free(&b);
     return rc;
 }

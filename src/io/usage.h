@@ -135,5 +135,9 @@ gf_err gf_prom_fetch_usage(const char *base_url, double start, double end, doubl
  * the body of a 2xx answer into out (cleared first). The building block of
  * gf_prom_query_range(), also used to wait for a server's /-/ready. */
 gf_err gf_prom_get(const char *url, size_t max_bytes, gf_sbuf *out, gf_error *err);
+/* The message of a non-2xx Prometheus answer body into buf (n > 8):
+ * "errorType: error" when it is Prometheus's JSON, else the body's start;
+ * control characters never reach buf. */
+void gf_prom_error_text(const gf_sbuf *body, char *buf, size_t n);
 
 #endif

@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <yaml.h>
@@ -69,13 +70,16 @@ gf_err gf_yaml_check_aliases(const char *file, const char *buf, size_t len, size
             const char *name = (const char *)ev.data.alias.anchor;
             gf_strmap_get(&sizes, name, &v);
             here = v;
-            if (add_sat(total, here) > max_nodes)
-                rc = gf_error_set(err, GF_EINPUT, NULL,
-                                  "%s:%zu:%zu: alias *%.100s (%llu nodes): expanding it makes "
-                                  "the document more than %zu nodes (anchors reused too often; "
-                                  "write the value out or use fewer aliases)",
-                                  file, ev.start_mark.line + 1, ev.start_mark.column + 1, name,
-                                  (unsigned long long)v, max_nodes);
+            if (add_sat(total, here) > max_nodes) {
+                char where[600];
+                snprintf(where, sizeof where, "%.500s:%zu:%zu", file, ev.start_mark.line + 1,
+                         ev.start_mark.column + 1);
+                rc = gf_error_set(err, GF_EINPUT, where,
+                                  "alias *%.100s (%llu nodes): expanding it makes the document "
+                                  "more than %zu nodes (anchors reused too often; write the "
+                                  "value out or use fewer aliases)",
+                                  name, (unsigned long long)v, max_nodes);
+            }
             break;
         }
         default:
