@@ -89,6 +89,20 @@ GPUFRAC_MAX_INPUT=lots run inspect "$fx/kai-small.json"
 check "bad cap exit 2" rc_is 2
 check "bad cap message" err_has 'GPUFRAC_MAX_INPUT: bad size "lots"'
 
+# control characters from names and annotations never reach the terminal raw
+jq '(.items[] | select(.kind == "Pod" and .metadata.name == "llm-chat-7d9f8b6c5d-x2lqf") | .metadata.name) |= "llm-chat\u001b[31m-x2lqf\r"' \
+  "$fx/kai-small.json" >"$tmp/esc.json"
+run inspect "$tmp/esc.json"
+check "escaped name: exit 0" rc_is 0
+check "escaped name: shown escaped" out_has 'team-a/llm-chat\x1b[31m-x2lqf\x0d'
+check "escaped name: no raw control byte" bash -c "! LC_ALL=C grep -q \$'[\x01-\x08\x0b-\x1f\x7f]' '$tmp/out' '$tmp/err'"
+jq '(.items[] | select(.kind == "Pod" and .metadata.name == "llm-chat-7d9f8b6c5d-x2lqf") | .metadata.annotations["gpu-fraction"]) |= "0.5\u001b]0;owned\u0007\nFAKE"' \
+  "$fx/kai-small.json" >"$tmp/esc2.json"
+run inspect "$tmp/esc2.json"
+check "escaped error: exit 2" rc_is 2
+check "escaped error: shown escaped" err_has '0.5\x1b]0;owned\x07\x0aFAKE'
+check "escaped error: one line, no raw control byte" bash -c "[ \$(wc -l <'$tmp/err') = 1 ] && ! LC_ALL=C grep -q \$'[\x01-\x08\x0b-\x1f\x7f]' '$tmp/err'"
+
 run inspect /nonexistent.json
 check "missing file exit 1" rc_is 1
 check "missing file message" err_has "/nonexistent.json: cannot open"

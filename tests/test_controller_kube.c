@@ -368,7 +368,7 @@ static void test_scrape_discovery(void **state)
     const char *text = GF_USAGE_METRIC_MEMORY
         "{namespace=\"team-a\",pod=\"chat-7d9f8b6c5d-x2lqf\",container=\"server\"} "
         "1e9\n" GF_USAGE_METRIC_MEMORY "{namespace=\"team-x\",pod=\"legacy-6b7c8d9e0f-mm3rt\","
-                                       "container=\"c\"} 2e10\n" GF_USAGE_METRIC_MEMORY
+        "container=\"c\"} 2e10\n" GF_USAGE_METRIC_MEMORY
         "{namespace=\"team-x\",pod=\"nosuch\",container=\"c\"} 2e10\n";
     gf_http_publish(h, "/metrics", 200, GF_PROMTEXT_CONTENT_TYPE, text, strlen(text));
     int port = atoi(strrchr(bound, ':') + 1);
@@ -526,7 +526,7 @@ static void test_metrics_page(void **state)
     /* usage fails (nothing listens on the Prometheus URL): a stale step */
     assert_int_equal(gf_ctl_step(&c, &e.b, 1795700000, &log, NULL, &err), GF_OK);
     assert_true(c.plan.stale);
-    gf_ctl_process proc = {true, true, true, false, 1795690000, false, {0}, 2, false, 0, 0};
+    gf_ctl_process proc = {true, true, true, false, 1795690000, false, {0}, 2, true, false, 0, 0};
     gf_sbuf out = GF_SBUF_INIT;
     gf_ctl_metrics_render(&c, &proc, &out);
     const char *t = gf_sbuf_str(&out);
@@ -538,6 +538,7 @@ static void test_metrics_page(void **state)
         "gpufrac_controller_usage_staleness_seconds +Inf\n",
         "gpufrac_controller_usage_stale 1\n",
         "gpufrac_controller_leader 1\n",
+        "gpufrac_controller_kube_insecure_tls 1\n",
         "gpufrac_controller_ready 1\n",
         "gpufrac_controller_last_success_timestamp_seconds 1795700000\n",
         "gpufrac_controller_fairuse_findings{kind=\"memory-overrun\",severity=\"critical\"} 0\n",

@@ -111,10 +111,11 @@ static void logf_(const char *fmt, ...)
     if (gmtime_r(&t, &tm)) strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "%s gpufrac run: ", ts);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    char line[2048], safe[4096];
+    vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
+    gf_escape_controls(safe, sizeof safe, line); /* one log line, whatever the inputs held */
+    fprintf(stderr, "%s gpufrac run: %s\n", ts, safe);
 }
 
 static void log_error(const char *what, const gf_error *e)
@@ -456,6 +457,14 @@ int gf_cmd_run(int argc, char **argv)
     if (policy_path && (rc = gf_policy_load_file(&pol, policy_path, &err))) goto out;
     if ((rc = gf_kube_config_auto(&kc, kubeconfig, context, &err))) goto out;
     if ((rc = gf_kube_new(&k, &kc, NULL, &err))) goto out;
+    if (kc.insecure) {
+        /* honoured, as kubectl does, but never silently */
+        logf_("warning: %s: insecure-skip-tls-verify is set: the API server's certificate is not "
+              "checked, so anyone on the path can read the token and forge the cluster's state "
+              "(set certificate-authority instead)",
+              kc.origin);
+        r.proc.insecure_tls = true;
+    }
     load_history(&h, history_path);
     if (elect) {
         char identity[300];

@@ -147,6 +147,10 @@ void gf_ctl_metrics_render(const gf_ctl *c, const gf_ctl_process *p, gf_sbuf *ou
         counter(out, "gpufrac_controller_watch_events_total",
                 "Object changes the watch cache applied.", (double)p->cache.events);
     }
+    gauge(out, "gpufrac_controller_kube_insecure_tls",
+          "1 when the kubeconfig sets insecure-skip-tls-verify: the API server's certificate is "
+          "not checked.",
+          p->insecure_tls ? 1 : 0);
     if (p->scrape) {
         counter(out, "gpufrac_controller_scrape_untrusted_pods_total",
                 "Pods labelled as exporters but not in the exporters' namespace or not owned by "

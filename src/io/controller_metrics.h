@@ -22,6 +22,7 @@ typedef struct gf_ctl_process {
     bool have_cache;
     gf_kube_cache_stats cache;
     uint64_t lease_errors;
+    bool insecure_tls;               /* the kubeconfig skips TLS verification */
     bool scrape;                     /* usage from the exporters' /metrics */
     uint64_t scrape_untrusted_pods;  /* labelled pods not owned by the DaemonSet */
     uint64_t scrape_foreign_samples; /* samples of pods on another node, dropped */

@@ -109,12 +109,25 @@ static gf_err get_arr(walk *w, const json_t *obj, const char *key, const json_t 
     return field(w, obj, key, JSON_ARRAY, out);
 }
 
-/* String field copied into the arena; *out NULL when absent. */
+/* A string of the input into the arena; control characters (no valid
+ * Kubernetes name or label has one, annotations may) escaped, so that no
+ * table, message or log line built from the model prints them raw. */
+static const char *text_copy(walk *w, const char *s, size_t n)
+{
+    if (!gf_has_control(s, n)) return gf_arena_strndup(&w->m->arena, s, n);
+    gf_sbuf b = GF_SBUF_INIT;
+    gf_sbuf_append_escaped(&b, s, n);
+    const char *out = gf_arena_strndup(&w->m->arena, b.s, b.len);
+    gf_sbuf_free(&b);
+    return out;
+}
+
+/* String field copied into the arena (text_copy); *out NULL when absent. */
 static gf_err get_str(walk *w, const json_t *obj, const char *key, const char **out)
 {
     const json_t *v;
     gf_err rc = field(w, obj, key, JSON_STRING, &v);
-    *out = v ? gf_arena_strndup(&w->m->arena, json_string_value(v), json_string_length(v)) : NULL;
+    *out = v ? text_copy(w, json_string_value(v), json_string_length(v)) : NULL;
     return rc;
 }
 
@@ -166,9 +179,8 @@ static gf_err get_kvs(walk *w, const json_t *obj, const char *key, gf_kvs *out)
             pop(w, s2);
             break;
         }
-        out->items[out->n].key = gf_arena_strdup(&w->m->arena, k);
-        out->items[out->n].value =
-            gf_arena_strndup(&w->m->arena, json_string_value(v), json_string_length(v));
+        out->items[out->n].key = text_copy(w, k, strlen(k));
+        out->items[out->n].value = text_copy(w, json_string_value(v), json_string_length(v));
         out->n++;
     }
     pop(w, s);
