@@ -73,7 +73,7 @@ static void env_up(env *e, const gf_ctl_kube_opts *o)
 {
     e->s = standin();
     e->k = client_for(e->s);
-    gf_ctl_kube_opts def = {"http://127.0.0.1:9", false, 0, 0, 60, NULL, NULL, NULL};
+    gf_ctl_kube_opts def = {"http://127.0.0.1:9", false, 0, 0, 60, NULL, NULL, NULL, 0, 0};
     gf_error err = {0};
     if (gf_ctl_kube_new(e->k, o ? o : &def, &e->kb, &err)) fail_msg("backend: %s", err.msg);
     gf_ctl_kube_backend(e->kb, &e->b);
@@ -174,6 +174,48 @@ static void snapshot(env *e, gf_model *m, gf_ctl_meta *meta)
     gf_error err = {0};
     if (e->b.snapshot(e->b.ctx, m, meta, &d, &err)) fail_msg("snapshot: %s", err.msg);
     gf_diags_free(&d);
+}
+
+/* A cache that has heard nothing (a silent API server) for longer than
+ * max_cache_age_s gives no snapshot, so the step holds and writes nothing;
+ * when the server speaks again, snapshots resume. */
+static void test_stale_cache_holds(void **state)
+{
+    (void)state;
+    gf_ctl_kube_opts o = {"http://127.0.0.1:9", false, 0, 0, 60, NULL, NULL, NULL, 1.0, 2.0};
+    env e;
+    env_up(&e, &o);
+    gf_model m;
+    gf_ctl_meta meta;
+    snapshot(&e, &m, &meta); /* fresh: fine */
+    gf_model_free(&m);
+    gf_standin_set_silent(e.s, true);
+    gf_error err = {0};
+    gf_diags d;
+    gf_diags_init(&d);
+    gf_err rc = GF_OK;
+    for (int i = 0; i < 400 && rc == GF_OK; i++) { /* at most 20 s of 50 ms rounds */
+        gf_ctl_kube_pump(e.kb, 50, &err);
+        gf_model_init(&m);
+        rc = e.b.snapshot(e.b.ctx, &m, &meta, &d, &err);
+        gf_model_free(&m);
+    }
+    assert_int_equal(rc, GF_EIO);
+    assert_non_null(strstr(err.msg, "the watch cache is stale: nothing heard from the API server"));
+    assert_true(gf_ctl_kube_cache_age(e.kb) > 2.0);
+    gf_kube_cache_stats st;
+    gf_ctl_kube_cache_stats(e.kb, &st);
+    assert_true(st.silent_restarts >= 1); /* the watchdog tried first */
+    gf_standin_set_silent(e.s, false);
+    for (int i = 0; i < 400 && rc != GF_OK; i++) {
+        gf_ctl_kube_pump(e.kb, 50, &err);
+        gf_model_init(&m);
+        rc = e.b.snapshot(e.b.ctx, &m, &meta, &d, &err);
+        gf_model_free(&m);
+    }
+    assert_int_equal(rc, GF_OK);
+    gf_diags_free(&d);
+    env_down(&e);
 }
 
 static void test_snapshot_and_resize(void **state)
@@ -382,7 +424,7 @@ static void test_scrape_discovery(void **state)
         "{namespace=\"team-a\",pod=\"embed-5f6c7d8e9a-p0d7z\",container=\"c\"} 3e10\n";
     gf_http_publish(forged, "/metrics", 200, GF_PROMTEXT_CONTENT_TYPE, forged_text,
                     strlen(forged_text));
-    gf_ctl_kube_opts o = {NULL, true, port, 2000, 60, NULL, "gpufrac", NULL};
+    gf_ctl_kube_opts o = {NULL, true, port, 2000, 60, NULL, "gpufrac", NULL, 0, 0};
     env e;
     env_up(&e, &o);
     gf_model m;
@@ -526,7 +568,8 @@ static void test_metrics_page(void **state)
     /* usage fails (nothing listens on the Prometheus URL): a stale step */
     assert_int_equal(gf_ctl_step(&c, &e.b, 1795700000, &log, NULL, &err), GF_OK);
     assert_true(c.plan.stale);
-    gf_ctl_process proc = {true, true, true, false, 1795690000, false, {0}, 2, true, false, 0, 0};
+    gf_ctl_process proc = {true, true, true, false, 1795690000, false, {0},
+                           0,    2,    true, false, 0,          0};
     gf_sbuf out = GF_SBUF_INIT;
     gf_ctl_metrics_render(&c, &proc, &out);
     const char *t = gf_sbuf_str(&out);
@@ -562,6 +605,7 @@ static void test_metrics_page(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_stale_cache_holds),
         cmocka_unit_test(test_snapshot_and_resize),
         cmocka_unit_test(test_conflicts),
         cmocka_unit_test(test_annotate_event_evict_cordon),

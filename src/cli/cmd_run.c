@@ -218,6 +218,7 @@ static void publish(runner *r)
     if (r->kb) {
         r->proc.have_cache = true;
         gf_ctl_kube_cache_stats(r->kb, &r->proc.cache);
+        r->proc.cache_age_s = gf_ctl_kube_cache_age(r->kb);
         gf_ctl_kube_scrape_stats ss;
         gf_ctl_kube_scrape_stats_get(r->kb, &ss);
         r->proc.scrape_untrusted_pods = ss.untrusted_pods;
@@ -489,8 +490,14 @@ int gf_cmd_run(int argc, char **argv)
         logf_("leader election: Lease %s/%s as %s (%.0f s)", o.ns, o.name, identity,
               lease_duration);
     }
-    gf_ctl_kube_opts ko = {prom,           scrape,    (int)scrape_port, 0,
-                           cfg.interval_s, r.elector, exporter_ns,      exporter_ds};
+    gf_ctl_kube_opts ko = {0};
+    ko.prometheus_url = prom;
+    ko.scrape = scrape;
+    ko.scrape_port = (int)scrape_port;
+    ko.step_s = cfg.interval_s;
+    ko.elector = r.elector;
+    ko.exporter_ns = exporter_ns;
+    ko.exporter_ds = exporter_ds;
     r.proc.scrape = scrape;
     if ((rc = gf_ctl_kube_new(k, &ko, &r.kb, &err))) goto out;
     if (listen && *listen && strcmp(listen, "off")) {

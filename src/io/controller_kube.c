@@ -137,6 +137,8 @@ gf_err gf_ctl_kube_new(gf_kube *k, const gf_ctl_kube_opts *o, gf_ctl_kube **out,
     co.kinds = GF_KUBE_CACHE_DEFAULT_KINDS;
     co.on_change = on_change;
     co.user = kb;
+    co.silence_s = o->watch_silence_s;
+    if (!(kb->o.max_cache_age_s > 0)) kb->o.max_cache_age_s = GF_CTL_KUBE_MAX_CACHE_AGE_S;
     gf_err rc = gf_kube_cache_new(&kb->cache, k, &co, err);
     if (rc) {
         gf_ctl_kube_free(kb);
@@ -183,6 +185,11 @@ void gf_ctl_kube_cache_stats(const gf_ctl_kube *kb, gf_kube_cache_stats *s)
     gf_kube_cache_get_stats(kb->cache, s);
 }
 
+double gf_ctl_kube_cache_age(const gf_ctl_kube *kb)
+{
+    return gf_kube_cache_age(kb->cache);
+}
+
 void gf_ctl_kube_scrape_stats_get(const gf_ctl_kube *kb, gf_ctl_kube_scrape_stats *s)
 {
     *s = kb->scrape_stats;
@@ -203,6 +210,13 @@ static gf_err k_snapshot(void *ctx, gf_model *m, gf_ctl_meta *meta, gf_diags *d,
     if (!gf_kube_cache_synced(kb->cache))
         return gf_error_set(err, GF_EIO, gf_kube_server(kb->k),
                             "the watch cache has not listed every kind yet");
+    double age = gf_kube_cache_age(kb->cache);
+    if (age > kb->o.max_cache_age_s)
+        return gf_error_set(err, GF_EIO, gf_kube_server(kb->k),
+                            "the watch cache is stale: nothing heard from the API server for "
+                            "%.0f s (the limit is %.0f s); no decision and no write until it "
+                            "answers again",
+                            age, kb->o.max_cache_age_s);
     gf_err rc = gf_kube_cache_model(kb->cache, m, d, err);
     if (rc) return rc;
     meta->w = gf_arena_alloc(&m->arena, (m->workloads.n + 1) * sizeof *meta->w);

@@ -4,7 +4,9 @@
  *   snapshot  the watch cache (pods, nodes, ReplicaSets, Deployments,
  *             StatefulSets, PodDisruptionBudgets) through the same loader as
  *             `gpufrac inspect`, and each workload's resourceVersion and
- *             gpufrac.io annotations from the cached objects;
+ *             gpufrac.io annotations from the cached objects; refused
+ *             (the step holds, nothing is written) while the cache has heard
+ *             nothing from the API server for max_cache_age_s;
  *   usage     a Prometheus server's query_range over the exporter's gauges
  *             (steps of the loop interval, aligned to it), or a scrape of
  *             every running exporter pod (label
@@ -54,7 +56,16 @@ typedef struct gf_ctl_kube_opts {
     gf_elector *elector;        /* NULL: this process always writes */
     const char *exporter_ns;    /* the DaemonSet's namespace; NULL: the client's */
     const char *exporter_ds;    /* the DaemonSet's name; NULL: "gpufrac-exporter" */
+    double watch_silence_s;     /* the cache's watchdog (kube.h); 0: GF_KUBE_WATCH_SILENCE_S */
+    double max_cache_age_s;     /* no snapshot (so no step, no write) from a cache that has
+                                   heard nothing for longer; 0: GF_CTL_KUBE_MAX_CACHE_AGE_S */
 } gf_ctl_kube_opts;
+
+/* Past the watchdog's restart, and a restart's list, with room to spare. */
+#define GF_CTL_KUBE_MAX_CACHE_AGE_S 300.0
+
+/* gf_kube_cache_age of the backend's cache. */
+double gf_ctl_kube_cache_age(const gf_ctl_kube *kb);
 
 /* What the scrape refused (see above), since the backend started. */
 typedef struct gf_ctl_kube_scrape_stats {

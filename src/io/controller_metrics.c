@@ -146,6 +146,14 @@ void gf_ctl_metrics_render(const gf_ctl *c, const gf_ctl_process *p, gf_sbuf *ou
                 (double)p->cache.lists);
         counter(out, "gpufrac_controller_watch_events_total",
                 "Object changes the watch cache applied.", (double)p->cache.events);
+        counter(out, "gpufrac_controller_watch_silent_restarts_total",
+                "Watches started again after bringing neither an event nor a bookmark for the "
+                "silence limit.",
+                (double)p->cache.silent_restarts);
+        gauge(out, "gpufrac_controller_watch_cache_age_seconds",
+              "Seconds since the watch cache last heard from the API server about its stalest "
+              "kind (event, bookmark or list); past the limit no step runs.",
+              p->cache_age_s);
     }
     gauge(out, "gpufrac_controller_kube_insecure_tls",
           "1 when the kubeconfig sets insecure-skip-tls-verify: the API server's certificate is "

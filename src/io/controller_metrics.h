@@ -21,6 +21,7 @@ typedef struct gf_ctl_process {
     double start_time; /* unix seconds */
     bool have_cache;
     gf_kube_cache_stats cache;
+    double cache_age_s; /* gf_kube_cache_age */
     uint64_t lease_errors;
     bool insecure_tls;               /* the kubeconfig skips TLS verification */
     bool scrape;                     /* usage from the exporters' /metrics */
