@@ -70,6 +70,45 @@ check "fraction >1 pod skipped" err_has 'pod skipped'
 check "fraction >1 rest shown" out_has 'gpu-l4-a'
 check "fraction >1 pod not shown" out_lacks 'embedder-5f6c7d8e9a-p0d7z'
 
+# untrusted input is bounded: a NUL byte stops the read at once (an endless
+# stream fails in its first 64 KiB, under a 1 GiB address-space limit that
+# reading it whole would pass; not under valgrind or ASan, which reserve
+# more), and GPUFRAC_MAX_INPUT caps files and streams
+vlimit=1048576
+if [ -n "${GF_WRAP:-}" ] || grep -qa AddressSanitizer "$bin"; then vlimit=unlimited; fi
+(ulimit -v $vlimit; ${GF_WRAP:-} "$bin" inspect /dev/zero >"$tmp/out" 2>"$tmp/err"; echo $? >"$tmp/rc")
+check "/dev/zero exit 2" rc_is 2
+check "/dev/zero message" err_has "/dev/zero: not a text file: a NUL byte at offset 0"
+(ulimit -v $vlimit; ${GF_WRAP:-} "$bin" inspect - </dev/zero >"$tmp/out" 2>"$tmp/err"; echo $? >"$tmp/rc")
+check "stdin zeros exit 2" rc_is 2
+check "stdin zeros message" err_has "(stdin): not a text file"
+GPUFRAC_MAX_INPUT=2K run inspect "$fx/kai-small.json"
+check "over the cap exit 2" rc_is 2
+check "over the cap message" err_has "$fx/kai-small.json: snapshot is larger than 2048 bytes, the limit (set GPUFRAC_MAX_INPUT"
+(GPUFRAC_MAX_INPUT=2K ${GF_WRAP:-} "$bin" inspect - <"$fx/kai-small.json" >"$tmp/out" 2>"$tmp/err"; echo $? >"$tmp/rc")
+check "stream over the cap exit 2" rc_is 2
+check "stream over the cap message" err_has "(stdin): snapshot is larger than 2048 bytes"
+GPUFRAC_MAX_INPUT=1M run inspect -s "$fx/kai-small.json"
+check "under the cap exit 0" rc_is 0
+GPUFRAC_MAX_INPUT=lots run inspect "$fx/kai-small.json"
+check "bad cap exit 2" rc_is 2
+check "bad cap message" err_has 'GPUFRAC_MAX_INPUT: bad size "lots"'
+
+# control characters from names and annotations never reach the terminal raw
+jq '(.items[] | select(.kind == "Pod" and .metadata.name == "llm-chat-7d9f8b6c5d-x2lqf") | .metadata.name) |= "llm-chat\u001b[31m-x2lqf\r"' \
+  "$fx/kai-small.json" >"$tmp/esc.json"
+run inspect "$tmp/esc.json"
+check "escaped name: exit 0" rc_is 0
+check "escaped name: shown escaped" out_has 'team-a/llm-chat\x1b[31m-x2lqf\x0d'
+check "escaped name: no raw control byte" bash -c "! LC_ALL=C grep -q \$'[\x01-\x08\x0b-\x1f\x7f]' '$tmp/out' '$tmp/err'"
+jq '(.items[] | select(.kind == "Pod" and .metadata.name == "llm-chat-7d9f8b6c5d-x2lqf") | .metadata.annotations["gpu-fraction"]) |= "0.5\u001b]0;owned\u0007\nFAKE"' \
+  "$fx/kai-small.json" >"$tmp/esc2.json"
+run inspect "$tmp/esc2.json"
+# (one odd pod is a warning and is skipped: the input is still good)
+check "escaped warning: exit 0" rc_is 0
+check "escaped warning: shown escaped" err_has '0.5\x1b]0;owned\x07\x0aFAKE'
+check "escaped warning: no forged line, no raw control byte" bash -c "! grep -qv '^gpufrac: ' '$tmp/err' && ! LC_ALL=C grep -q \$'[\x01-\x08\x0b-\x1f\x7f]' '$tmp/err'"
+
 run inspect /nonexistent.json
 check "missing file exit 1" rc_is 1
 check "missing file message" err_has "/nonexistent.json: cannot open"

@@ -112,6 +112,20 @@ printf 'apiVersion: gpufrac.io/v1alpha1\nkind: RightsizingPolicy\ndefaults:\n  h
 run recommend --policy "$tmp/bad.yaml" "$snap"
 check "bad policy exit 2" rc_is 2
 check "bad policy line" err_has "bad.yaml:4"
+# untrusted files are bounded (io/input.h): CSV, Prometheus answers, policies
+cat "$tmp/usage.csv" "$tmp/usage.csv" "$tmp/usage.csv" "$tmp/usage.csv" >"$tmp/big.csv"
+cap=$(( $(wc -c <"$snap") + 1 ))
+check "big.csv is over the cap" [ "$(wc -c <"$tmp/big.csv")" -gt "$cap" ]
+GPUFRAC_MAX_INPUT=$cap run recommend --usage "$tmp/big.csv" "$snap"
+check "csv over the cap exit 2" rc_is 2
+check "csv over the cap message" err_has "$tmp/big.csv: CSV file is larger than $cap bytes, the limit"
+head -c 100000 /dev/zero >"$tmp/zero.json"
+run recommend --prom-file "$tmp/zero.json" "$snap"
+check "binary prom answer exit 2" rc_is 2
+check "binary prom answer message" err_has "$tmp/zero.json: not a text file: a NUL byte at offset 0 (a Prometheus answer is text)"
+run recommend --policy "$tmp/zero.json" "$snap"
+check "binary policy exit 2" rc_is 2
+check "binary policy message" err_has "$tmp/zero.json: not a text file"
 run recommend --range 5x --prometheus http://127.0.0.1:9 "$snap"
 check "bad range exit 2" rc_is 2
 HOME=$tmp KUBECONFIG= run recommend

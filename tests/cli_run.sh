@@ -339,6 +339,15 @@ check "stale: usage error logged" err_has "usage: "
 check "stale: said so" err_has "usage is stale: the newest sample is"
 check "stale: nothing more written" [ "$(count_req "$PATCH_EMBED")" = 1 ]
 
+# --- insecure-skip-tls-verify: honoured, never silently ----------------------------------------
+sed 's|cluster: {server: "\(.*\)"}|cluster: {server: "\1", insecure-skip-tls-verify: true}|' "$tmp/kc.yaml" >"$tmp/kc-insecure.yaml"
+check "insecure kubeconfig made" grep -q "insecure-skip-tls-verify: true" "$tmp/kc-insecure.yaml"
+${GF_WRAP:-} "$bin" run --kubeconfig "$tmp/kc-insecure.yaml" --once --prometheus http://127.0.0.1:9 \
+  --policy "$tmp/policy.yaml" --history "$tmp/insecure.db" --listen off --interval 1s \
+  >"$tmp/out" 2>"$tmp/err"; echo $? >"$tmp/rc"
+check "insecure: runs (exit 1: Prometheus is down)" rc_is 1
+check "insecure: warned at start" err_has "warning: kubeconfig $tmp/kc-insecure.yaml, context test: insecure-skip-tls-verify is set: the API server's certificate is not checked"
+
 # --- a looping controller: metrics, dropped watch, restart after kill -9 ------------------
 fresh
 start_ctl loop --prometheus "$prom" --policy "$tmp/policy10.yaml" --history "$tmp/h.db" \

@@ -74,7 +74,7 @@ static void env_up(env *e, const gf_ctl_kube_opts *o)
 {
     e->s = standin();
     e->k = client_for(e->s);
-    gf_ctl_kube_opts def = {"http://127.0.0.1:9", false, 0, 0, 60, NULL};
+    gf_ctl_kube_opts def = {"http://127.0.0.1:9", false, 0, 0, 60, NULL, NULL, NULL, 0, 0};
     gf_error err = {0};
     if (gf_ctl_kube_new(e->k, o ? o : &def, &e->kb, &err)) fail_msg("backend: %s", err.msg);
     gf_ctl_kube_backend(e->kb, &e->b);
@@ -175,6 +175,48 @@ static void snapshot(env *e, gf_model *m, gf_ctl_meta *meta)
     gf_error err = {0};
     if (e->b.snapshot(e->b.ctx, m, meta, &d, &err)) fail_msg("snapshot: %s", err.msg);
     gf_diags_free(&d);
+}
+
+/* A cache that has heard nothing (a silent API server) for longer than
+ * max_cache_age_s gives no snapshot, so the step holds and writes nothing;
+ * when the server speaks again, snapshots resume. */
+static void test_stale_cache_holds(void **state)
+{
+    (void)state;
+    gf_ctl_kube_opts o = {"http://127.0.0.1:9", false, 0, 0, 60, NULL, NULL, NULL, 1.0, 2.0};
+    env e;
+    env_up(&e, &o);
+    gf_model m;
+    gf_ctl_meta meta;
+    snapshot(&e, &m, &meta); /* fresh: fine */
+    gf_model_free(&m);
+    gf_standin_set_silent(e.s, true);
+    gf_error err = {0};
+    gf_diags d;
+    gf_diags_init(&d);
+    gf_err rc = GF_OK;
+    for (int i = 0; i < 400 && rc == GF_OK; i++) { /* at most 20 s of 50 ms rounds */
+        gf_ctl_kube_pump(e.kb, 50, &err);
+        gf_model_init(&m);
+        rc = e.b.snapshot(e.b.ctx, &m, &meta, &d, &err);
+        gf_model_free(&m);
+    }
+    assert_int_equal(rc, GF_EIO);
+    assert_non_null(strstr(err.msg, "the watch cache is stale: nothing heard from the API server"));
+    assert_true(gf_ctl_kube_cache_age(e.kb) > 2.0);
+    gf_kube_cache_stats st;
+    gf_ctl_kube_cache_stats(e.kb, &st);
+    assert_true(st.silent_restarts >= 1); /* the watchdog tried first */
+    gf_standin_set_silent(e.s, false);
+    for (int i = 0; i < 400 && rc != GF_OK; i++) {
+        gf_ctl_kube_pump(e.kb, 50, &err);
+        gf_model_init(&m);
+        rc = e.b.snapshot(e.b.ctx, &m, &meta, &d, &err);
+        gf_model_free(&m);
+    }
+    assert_int_equal(rc, GF_OK);
+    gf_diags_free(&d);
+    env_down(&e);
 }
 
 static void test_snapshot_and_resize(void **state)
@@ -364,11 +406,26 @@ static void test_scrape_discovery(void **state)
     char bound[100];
     gf_error err = {0};
     assert_int_equal(gf_http_start("127.0.0.1:0", &h, bound, sizeof bound, &err), GF_OK);
+    /* the exporter of gpu-l4-a speaks for its own pod, and also (forged or
+     * confused) for team-x's pod on gpu-l4-b and a pod the cluster lacks */
     const char *text = GF_USAGE_METRIC_MEMORY
-        "{namespace=\"team-a\",pod=\"chat-7d9f8b6c5d-x2lqf\",container=\"server\"} 1e9\n";
+        "{namespace=\"team-a\",pod=\"chat-7d9f8b6c5d-x2lqf\",container=\"server\"} "
+        "1e9\n" GF_USAGE_METRIC_MEMORY "{namespace=\"team-x\",pod=\"legacy-6b7c8d9e0f-mm3rt\","
+        "container=\"c\"} 2e10\n" GF_USAGE_METRIC_MEMORY
+        "{namespace=\"team-x\",pod=\"nosuch\",container=\"c\"} 2e10\n";
     gf_http_publish(h, "/metrics", 200, GF_PROMTEXT_CONTENT_TYPE, text, strlen(text));
     int port = atoi(strrchr(bound, ':') + 1);
-    gf_ctl_kube_opts o = {NULL, true, port, 2000, 60, NULL};
+    /* a forged exporter: same label and owner, another namespace, its own
+     * address (127.0.0.2, the same port) and a sample of a pod on its node */
+    char forged_listen[64];
+    snprintf(forged_listen, sizeof forged_listen, "127.0.0.2:%d", port);
+    gf_http_server *forged = NULL;
+    assert_int_equal(gf_http_start(forged_listen, &forged, NULL, 0, &err), GF_OK);
+    const char *forged_text = GF_USAGE_METRIC_MEMORY
+        "{namespace=\"team-a\",pod=\"embed-5f6c7d8e9a-p0d7z\",container=\"c\"} 3e10\n";
+    gf_http_publish(forged, "/metrics", 200, GF_PROMTEXT_CONTENT_TYPE, forged_text,
+                    strlen(forged_text));
+    gf_ctl_kube_opts o = {NULL, true, port, 2000, 60, NULL, "gpufrac", NULL, 0, 0};
     env e;
     env_up(&e, &o);
     gf_model m;
@@ -380,22 +437,58 @@ static void test_scrape_discovery(void **state)
     gf_diags_init(&d);
     assert_int_equal(e.b.usage(e.b.ctx, &m, 0, 1000, &s, &n, &d, &err), GF_ENOTFOUND);
     assert_non_null(strstr(err.msg, "app.kubernetes.io/name=gpufrac-exporter"));
-    const char *pod =
-        "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"gpufrac-exporter-abcde\","
-        "\"namespace\":\"gpufrac\",\"labels\":{\"app.kubernetes.io/name\":\"gpufrac-exporter\"}},"
-        "\"spec\":{\"nodeName\":\"gpu-l4-a\",\"containers\":[{\"name\":\"exporter\"}]},"
-        "\"status\":{\"phase\":\"Running\",\"podIP\":\"127.0.0.1\"}}";
-    assert_int_equal(gf_standin_put(e.s, pod, &err), GF_OK);
+#define EXPORTER_POD(NS, NAME, OWNER, IP)                                                          \
+    "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"" NAME                       \
+    "\",\"namespace\":\"" NS                                                                       \
+    "\",\"labels\":{\"app.kubernetes.io/name\":\"gpufrac-exporter\"},\"ownerReferences\":[{"       \
+    "\"apiVersion\":\"apps/v1\",\"kind\":\"DaemonSet\",\"name\":\"" OWNER                          \
+    "\",\"controller\":true,"                                                                      \
+    "\"uid\":\"u1\"}]},\"spec\":{\"nodeName\":\"gpu-l4-a\",\"containers\":[{\"name\":"             \
+    "\"exporter\"}]},"                                                                             \
+    "\"status\":{\"phase\":\"Running\",\"podIP\":\"" IP "\"}}"
+    /* forged first: in another namespace, or not the DaemonSet's */
+    assert_int_equal(gf_standin_put(e.s,
+                                    EXPORTER_POD("team-x", "gpufrac-exporter-forged",
+                                                 "gpufrac-exporter", "127.0.0.2"),
+                                    &err),
+                     GF_OK);
+    assert_int_equal(gf_standin_put(e.s,
+                                    EXPORTER_POD("gpufrac", "gpufrac-exporter-impostor",
+                                                 "other-daemonset", "127.0.0.2"),
+                                    &err),
+                     GF_OK);
+    gf_ctl_kube_scrape_stats ss = {0};
+    for (int i = 0; i < 200 && ss.untrusted_pods < 2; i++) {
+        gf_ctl_kube_pump(e.kb, 50, &err);
+        gf_ctl_kube_scrape_stats_get(e.kb, &ss);
+    }
+    assert_int_equal(ss.untrusted_pods, 2);
+    assert_int_equal(e.b.usage(e.b.ctx, &m, 0, 1000, &s, &n, &d, &err), GF_ENOTFOUND);
+    assert_int_equal(gf_standin_put(e.s,
+                                    EXPORTER_POD("gpufrac", "gpufrac-exporter-abcde",
+                                                 "gpufrac-exporter", "127.0.0.1"),
+                                    &err),
+                     GF_OK);
     gf_err rc = GF_ENOTFOUND;
     for (int i = 0; i < 100 && rc == GF_ENOTFOUND; i++) {
         gf_ctl_kube_pump(e.kb, 50, &err);
         rc = e.b.usage(e.b.ctx, &m, 0, 1000, &s, &n, &d, &err);
     }
     assert_int_equal(rc, GF_OK);
+    /* only its own node's pod; the other two dropped, counted and named */
     assert_int_equal(n, 1);
     assert_string_equal(s[0].pod, "chat-7d9f8b6c5d-x2lqf");
     assert_true(s[0].memory_bytes == 1e9);
     assert_true(s[0].t == 1000);
+    gf_ctl_kube_scrape_stats_get(e.kb, &ss);
+    assert_int_equal(ss.foreign_samples, 2);
+    assert_true(gf_test_diag_has(&d, "scrape: 2 samples dropped: exporter "
+                                     "gpufrac/gpufrac-exporter-abcde on node gpu-l4-a reported "
+                                     "pods that are not on its node (e.g. "
+                                     "team-x/legacy-6b7c8d9e0f-mm3rt (gpu-l4-b))"));
+    assert_true(gf_test_diag_has(&d, "2 pods labelled app.kubernetes.io/name=gpufrac-exporter "
+                                     "are not scraped: not in namespace gpufrac or not owned by "
+                                     "DaemonSet gpufrac-exporter"));
     /* the exporter's answer fails: every exporter failed is an error */
     gf_http_publish(h, "/metrics", 500, "text/plain", "x", 1);
     assert_int_equal(e.b.usage(e.b.ctx, &m, 0, 1000, &s, &n, &d, &err), GF_EIO);
@@ -413,6 +506,7 @@ static void test_scrape_discovery(void **state)
     gf_model_free(&m);
     env_down(&e);
     gf_http_stop(h);
+    gf_http_stop(forged);
 }
 
 /* Two candidates: one leads; once it steps down (released), the other. */
@@ -475,7 +569,8 @@ static void test_metrics_page(void **state)
     /* usage fails (nothing listens on the Prometheus URL): a stale step */
     assert_int_equal(gf_ctl_step(&c, &e.b, 1795700000, &log, NULL, &err), GF_OK);
     assert_true(c.plan.stale);
-    gf_ctl_process proc = {true, true, true, false, 1795690000, false, {0}, 2};
+    gf_ctl_process proc = {true, true, true, false, 1795690000, false, {0},
+                           0,    2,    true, false, 0,          0};
     gf_sbuf out = GF_SBUF_INIT;
     gf_ctl_metrics_render(&c, &proc, &out);
     const char *t = gf_sbuf_str(&out);
@@ -488,6 +583,7 @@ static void test_metrics_page(void **state)
         "gpufrac_controller_usage_stale 1\n",
         "gpufrac_controller_leader 1\n",
         "gpufrac_controller_build_info{version=\"" GF_VERSION "\"} 1\n",
+        "gpufrac_controller_kube_insecure_tls 1\n",
         "gpufrac_controller_ready 1\n",
         "gpufrac_controller_last_success_timestamp_seconds 1795700000\n",
         "gpufrac_controller_fairuse_findings{kind=\"memory-overrun\",severity=\"critical\"} 0\n",
@@ -511,6 +607,7 @@ static void test_metrics_page(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_stale_cache_holds),
         cmocka_unit_test(test_snapshot_and_resize),
         cmocka_unit_test(test_conflicts),
         cmocka_unit_test(test_annotate_event_evict_cordon),

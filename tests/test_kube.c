@@ -13,6 +13,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <math.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -379,6 +380,30 @@ static void test_kubeconfig_bad(void **state)
         assert_null(c.server); /* left empty */
         gf_kube_config_free(&c);
     }
+}
+
+/* Aliases of an anchored list reused thousands of times are refused before
+ * the walk, naming the alias (yaml_alias.h). */
+static void test_kubeconfig_aliases(void **state)
+{
+    (void)state;
+    gf_sbuf b = GF_SBUF_INIT;
+    gf_sbuf_puts(&b, KC_HEAD "current-context: a\ncontexts: [{name: a, context: {cluster: k0}}]\n"
+                             "preferences: {extensions: &ext [");
+    for (int i = 0; i < 2000; i++)
+        gf_sbuf_printf(&b, "%sx%d", i ? ", " : "", i);
+    gf_sbuf_puts(&b, "]}\nclusters:\n");
+    for (int i = 0; i < 3000; i++)
+        gf_sbuf_printf(&b, "- {name: k%d, cluster: {server: 'https://h', extensions: *ext}}\n", i);
+    gf_kube_config c;
+    gf_kube_config_init(&c);
+    gf_error err = {0};
+    assert_int_equal(gf_kube_config_parse(&c, "config", b.s, b.len, "/etc/kube", NULL, &err),
+                     GF_EINPUT);
+    assert_non_null(strstr(err.where, "config:"));
+    assert_non_null(strstr(err.msg, "alias *ext (2001 nodes)"));
+    gf_kube_config_free(&c);
+    gf_sbuf_free(&b);
 }
 
 static void test_kubeconfig_files(void **state)
@@ -1334,7 +1359,7 @@ static void wait_watches(gf_kube_cache *c, gf_standin *s, int n)
 
 static gf_kube_cache *cache_for(gf_kube *k, changes *ch, const char *ns)
 {
-    gf_kube_cache_opts o = {0, ns, on_change, ch};
+    gf_kube_cache_opts o = {0, ns, on_change, ch, 0};
     gf_kube_cache *c;
     gf_error err = {0};
     if (gf_kube_cache_new(&c, k, &o, &err)) fail_msg("cache: %s", err.msg);
@@ -1523,6 +1548,61 @@ static void test_cache_dropped_watch(void **state)
     gf_standin_stop(s);
 }
 
+static bool silent_restarts_at_least(gf_kube_cache *c, gf_standin *s, void *arg)
+{
+    (void)s;
+    gf_kube_cache_stats st;
+    gf_kube_cache_get_stats(c, &st);
+    return st.silent_restarts >= (uint64_t)(long)arg;
+}
+
+static bool bookmarks_at_least(gf_kube_cache *c, gf_standin *s, void *arg)
+{
+    (void)s;
+    gf_kube_cache_stats st;
+    gf_kube_cache_get_stats(c, &st);
+    return st.bookmarks >= (uint64_t)(long)arg;
+}
+
+/* A watch that answers 200 and then says nothing, not even a bookmark, is
+ * started again after silence_s (the watchdog), from its resourceVersion;
+ * the cache's age tells how long it has been deaf. Bookmarks alone keep a
+ * quiet watch alive. */
+static void test_cache_silent_watch(void **state)
+{
+    (void)state;
+    gf_standin *s = standin(100, 0); /* a bookmark every 100 ms */
+    gf_kube *k = client_for(s, TOKEN, NULL);
+    gf_kube_cache_opts o = {GF_KUBE_KIND_BIT(GF_KUBE_POD), NULL, NULL, NULL, 3.0};
+    gf_kube_cache *c;
+    gf_error err = {0};
+    assert_int_equal(gf_kube_cache_new(&c, k, &o, &err), GF_OK);
+    assert_true(isinf(gf_kube_cache_age(c))); /* never heard from */
+    assert_int_equal(gf_kube_cache_sync(c, 10000, &err), GF_OK);
+    wait_watches(c, s, 1);
+    step_until(c, s, bookmarks_at_least, (void *)5L, "five bookmarks");
+    gf_kube_cache_stats st;
+    gf_kube_cache_get_stats(c, &st);
+    assert_int_equal(st.silent_restarts, 0);
+    uint64_t watches = st.watches;
+
+    gf_standin_set_silent(s, true);
+    put_pod(s, "team-a", "debug-shell", "while-silent");
+    step_until(c, s, silent_restarts_at_least, (void *)1L, "the silent watch started again");
+    assert_true(gf_kube_cache_age(c) >= 3.0); /* nothing heard since */
+    gf_kube_cache_get_stats(c, &st);
+    assert_true(st.watches > watches);
+    gf_standin_set_silent(s, false);
+    step_until(c, s, label_is, "while-silent", "the change made while the watch was silent");
+    assert_true(gf_kube_cache_age(c) < 3.0);
+    gf_kube_cache_get_stats(c, &st);
+    assert_true(st.failures >= st.silent_restarts);
+    assert_int_equal(st.lists, 1); /* resumed, not relisted */
+    gf_kube_cache_free(c);
+    gf_kube_free(k);
+    gf_standin_stop(s);
+}
+
 static void test_cache_continue_expired(void **state)
 {
     (void)state;
@@ -1531,7 +1611,7 @@ static void test_cache_continue_expired(void **state)
     fast_options(&o);
     o.list_page_size = 5;
     gf_kube *k = client_for(s, TOKEN, &o);
-    gf_kube_cache_opts co = {GF_KUBE_KIND_BIT(GF_KUBE_POD), NULL, NULL, NULL};
+    gf_kube_cache_opts co = {GF_KUBE_KIND_BIT(GF_KUBE_POD), NULL, NULL, NULL, 0};
     gf_kube_cache *c;
     gf_error err = {0};
     assert_int_equal(gf_kube_cache_new(&c, k, &co, &err), GF_OK);
@@ -1572,7 +1652,7 @@ static void test_cache_errors(void **state)
     assert_int_equal(gf_kube_cache_new(&c, k, NULL, &err), GF_OK);
     assert_error(gf_kube_cache_sync(c, 300, &err), GF_EIO, &err, "HTTP 503 Service Unavailable");
     gf_kube_cache_free(c);
-    gf_kube_cache_opts bad = {1u << 20, NULL, NULL, NULL};
+    gf_kube_cache_opts bad = {1u << 20, NULL, NULL, NULL, 0};
     assert_error(gf_kube_cache_new(&c, k, &bad, &err), GF_EUSAGE, &err, "unknown kinds");
     gf_kube_free(k);
     gf_standin_stop(s);
@@ -1741,6 +1821,7 @@ int main(void)
         cmocka_unit_test(test_kubeconfig_token),
         cmocka_unit_test(test_kubeconfig_cert_data),
         cmocka_unit_test(test_kubeconfig_bad),
+        cmocka_unit_test(test_kubeconfig_aliases),
         cmocka_unit_test(test_kubeconfig_files),
         cmocka_unit_test(test_tls),
         cmocka_unit_test(test_client_certificate),
@@ -1756,6 +1837,7 @@ int main(void)
         cmocka_unit_test(test_cache_bookmarks),
         cmocka_unit_test(test_cache_relist),
         cmocka_unit_test(test_cache_dropped_watch),
+        cmocka_unit_test(test_cache_silent_watch),
         cmocka_unit_test(test_cache_continue_expired),
         cmocka_unit_test(test_cache_errors),
         cmocka_unit_test(test_cache_model),

@@ -5,6 +5,7 @@
 #include "decide/policy.h"
 #include "io/policy_yaml.h"
 #include "util/rng.h"
+#include "util/sbuf.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -968,6 +969,47 @@ static void test_anchors(void **state)
     gf_policy_free(&p);
 }
 
+/* An anchored list reused thousands of times is refused before it is
+ * walked, with the alias and its line named; a few reuses still load. */
+static void test_alias_expansion(void **state)
+{
+    (void)state;
+    gf_sbuf b = GF_SBUF_INIT;
+    gf_sbuf_puts(&b, H "rules:\n  - name: r0\n    match: {namespaces: &teams [");
+    for (int i = 0; i < 1000; i++)
+        gf_sbuf_printf(&b, "%sn%d", i ? ", " : "", i);
+    gf_sbuf_puts(&b, "]}\n");
+    for (int i = 1; i < 3000; i++)
+        gf_sbuf_printf(&b, "  - {name: r%d, match: {namespaces: *teams}}\n", i);
+    gf_policy p;
+    gf_policy_init(&p);
+    gf_error err = {0};
+    assert_int_equal(gf_policy_load_buffer(&p, "big.yaml", b.s, b.len, &err), GF_EINPUT);
+    assert_string_equal(err.where, "big.yaml:998:38"); /* where the count passes the cap */
+    assert_non_null(strstr(err.msg, "alias *teams (1001 nodes)"));
+    assert_non_null(strstr(err.msg, "more than 1000000 nodes"));
+    assert_int_equal(p.rules.n, 0); /* p left unchanged */
+    gf_policy_free(&p);
+
+    /* nested anchors multiply: [*b x 10] of [*a x 10] of 100 scalars */
+    gf_sbuf_free(&b);
+    gf_sbuf_puts(&b, H "defaults: {}\nrules:\n  - name: r\n    match:\n      namespaces: &a [");
+    for (int i = 0; i < 100; i++)
+        gf_sbuf_printf(&b, "%sx%d", i ? ", " : "", i);
+    gf_sbuf_puts(&b, "]\n      labels: {}\n  - name: s\n    match: {namespaces: &b [");
+    for (int i = 0; i < 100; i++)
+        gf_sbuf_puts(&b, i ? ", *a" : "*a");
+    gf_sbuf_puts(&b, "]}\n  - name: t\n    match: {namespaces: [");
+    for (int i = 0; i < 100; i++)
+        gf_sbuf_puts(&b, i ? ", *b" : "*b");
+    gf_sbuf_puts(&b, "]}\n");
+    gf_policy_init(&p);
+    assert_int_equal(gf_policy_load_buffer(&p, "nested.yaml", b.s, b.len, &err), GF_EINPUT);
+    assert_non_null(strstr(err.msg, "alias *b ("));
+    gf_policy_free(&p);
+    gf_sbuf_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -978,6 +1020,7 @@ int main(void)
         cmocka_unit_test(test_validate_rule),    cmocka_unit_test(test_load_errors),
         cmocka_unit_test(test_load_file_errors), cmocka_unit_test(test_truncated),
         cmocka_unit_test(test_garbage),          cmocka_unit_test(test_anchors),
+        cmocka_unit_test(test_alias_expansion),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

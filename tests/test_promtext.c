@@ -164,7 +164,7 @@ static void test_scrape(void **state)
     gf_usage_init(&u);
     gf_diags d;
     gf_diags_init(&d);
-    size_t failed = gf_promtext_scrape(urls, 5, 5000, 1 << 20, 42.0, &u, &d);
+    size_t failed = gf_promtext_scrape(urls, 5, 5000, 1 << 20, 42.0, &u, NULL, &d);
     assert_int_equal(failed, 3);
     assert_int_equal(u.samples.n, 2); /* /two's good line is dropped with its bad one */
     assert_string_equal(u.samples.v[0].pod, "p1");
@@ -178,9 +178,9 @@ static void test_scrape(void **state)
     gf_usage_init(&u);
     gf_diags_free(&d);
     gf_diags_init(&d);
-    assert_int_equal(gf_promtext_scrape(urls, 1, 5000, 10, 42.0, &u, &d), 1);
+    assert_int_equal(gf_promtext_scrape(urls, 1, 5000, 10, 42.0, &u, NULL, &d), 1);
     assert_true(gf_test_diag_has(&d, "larger than 10 bytes"));
-    assert_int_equal(gf_promtext_scrape(urls, 0, 5000, 10, 42.0, &u, &d), 0);
+    assert_int_equal(gf_promtext_scrape(urls, 0, 5000, 10, 42.0, &u, NULL, &d), 0);
     gf_usage_free(&u);
     gf_diags_free(&d);
     gf_http_stop(h);
@@ -220,7 +220,7 @@ static void test_http_server(void **state)
     gf_diags d;
     gf_diags_init(&d);
     /* served, replaced; "ok" is another metric's line: nothing read */
-    assert_int_equal(gf_promtext_scrape(urls, 1, 5000, 1 << 20, 0, &u, &d), 0);
+    assert_int_equal(gf_promtext_scrape(urls, 1, 5000, 1 << 20, 0, &u, NULL, &d), 0);
     assert_int_equal(u.samples.n, 0);
     gf_usage_free(&u);
     gf_diags_free(&d);

@@ -9,6 +9,7 @@
 #include "cli/cli_common.h"
 #include "io/history_sqlite.h"
 #include "io/kai_patch.h"
+#include "io/input.h"
 #include "io/policy_yaml.h"
 #include "io/snapshot.h"
 #include "io/usage.h"
@@ -74,20 +75,6 @@ static int fail(const gf_error *err)
     gf_error_format(err, msg, sizeof msg);
     fprintf(stderr, "gpufrac recommend: %s\n", msg);
     return gf_err_exit_code(err->code);
-}
-
-static gf_err read_file(const char *path, gf_sbuf *b, gf_error *err)
-{
-    FILE *f = !strcmp(path, "-") ? stdin : fopen(path, "rb");
-    if (!f) return gf_error_set(err, GF_EIO, path, "cannot open: %s", strerror(errno));
-    char chunk[1 << 16];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        gf_sbuf_append(b, chunk, n);
-    int bad = ferror(f);
-    if (f != stdin) fclose(f);
-    if (bad) return gf_error_set(err, GF_EIO, path, "read failed");
-    return GF_OK;
 }
 
 static const char *unit_annotation(const gf_recommendation *r)
@@ -433,7 +420,7 @@ int gf_cmd_recommend(int argc, char **argv)
         rc = gf_usage_load_csv(&u, csvs.v[i], &err);
     for (size_t i = 0; !rc && i < proms.n; i++) {
         gf_sbuf b = GF_SBUF_INIT;
-        rc = read_file(proms.v[i], &b, &err);
+        rc = gf_input_read_capped(proms.v[i], "Prometheus answer", &b, &err);
         if (!rc)
             rc = gf_usage_load_prom_json(&u, proms.v[i], gf_sbuf_str(&b), b.len, GF_USAGE_BY_NAME,
                                          &d, &err);

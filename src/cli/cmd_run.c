@@ -58,6 +58,11 @@ static void help(FILE *f)
         "                          " GF_EXPORTER_LABEL_KEY "=" GF_EXPORTER_LABEL_VALUE
         ") directly\n"
         "      --scrape-port PORT  their metrics port (default 9402)\n"
+        "      --exporter-namespace NS  only pods in NS are scraped (default: the client's\n"
+        "                          namespace)\n"
+        "      --exporter-daemonset NAME  only pods this DaemonSet controls are scraped, and of\n"
+        "                          each only samples of pods on its node "
+        "(default " GF_EXPORTER_DAEMONSET ")\n"
         "policy and pacing:\n"
         "  -p, --policy FILE       rightsizing policy YAML (default: built-in, mode recommend)\n"
         "      --interval DURATION one iteration every DURATION (default 60s)\n"
@@ -110,10 +115,11 @@ static void logf_(const char *fmt, ...)
     if (gmtime_r(&t, &tm)) strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "%s gpufrac run: ", ts);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    char line[2048], safe[4096];
+    vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
+    gf_escape_controls(safe, sizeof safe, line); /* one log line, whatever the inputs held */
+    fprintf(stderr, "%s gpufrac run: %s\n", ts, safe);
 }
 
 static void log_error(const char *what, const gf_error *e)
@@ -216,6 +222,11 @@ static void publish(runner *r)
     if (r->kb) {
         r->proc.have_cache = true;
         gf_ctl_kube_cache_stats(r->kb, &r->proc.cache);
+        r->proc.cache_age_s = gf_ctl_kube_cache_age(r->kb);
+        gf_ctl_kube_scrape_stats ss;
+        gf_ctl_kube_scrape_stats_get(r->kb, &ss);
+        r->proc.scrape_untrusted_pods = ss.untrusted_pods;
+        r->proc.scrape_foreign_samples = ss.foreign_samples;
     }
     gf_sbuf b = GF_SBUF_INIT;
     gf_ctl_metrics_render(&r->ctl, &r->proc, &b);
@@ -290,7 +301,9 @@ int gf_cmd_run(int argc, char **argv)
         OPT_LEASE_NAME,
         OPT_LEASE_NS,
         OPT_LEASE_DURATION,
-        OPT_LISTEN
+        OPT_LISTEN,
+        OPT_EXPORTER_NS,
+        OPT_EXPORTER_DS
     };
     static const struct option opts[] = {
         {"kubeconfig", required_argument, NULL, OPT_KUBECONFIG},
@@ -298,6 +311,8 @@ int gf_cmd_run(int argc, char **argv)
         {"prometheus", required_argument, NULL, OPT_PROMETHEUS},
         {"scrape", no_argument, NULL, OPT_SCRAPE},
         {"scrape-port", required_argument, NULL, OPT_SCRAPE_PORT},
+        {"exporter-namespace", required_argument, NULL, OPT_EXPORTER_NS},
+        {"exporter-daemonset", required_argument, NULL, OPT_EXPORTER_DS},
         {"policy", required_argument, NULL, 'p'},
         {"interval", required_argument, NULL, OPT_INTERVAL},
         {"max-actions-per-interval", required_argument, NULL, OPT_MAX_ACTIONS},
@@ -317,7 +332,7 @@ int gf_cmd_run(int argc, char **argv)
         {NULL, 0, NULL, 0}};
     const char *kubeconfig = NULL, *context = NULL, *prom = NULL, *policy_path = NULL;
     const char *history_path = NULL, *lease_name = DEFAULT_LEASE, *lease_ns = NULL;
-    const char *listen = DEFAULT_LISTEN;
+    const char *listen = DEFAULT_LISTEN, *exporter_ns = NULL, *exporter_ds = NULL;
     bool scrape = false, once = false;
     int leader = -1; /* -1: by environment */
     long scrape_port = 9402, max_actions = 3;
@@ -346,6 +361,12 @@ int gf_cmd_run(int argc, char **argv)
             break;
         case OPT_SCRAPE_PORT:
             ok = parse_uint("--scrape-port", optarg, 1, 65535, &scrape_port);
+            break;
+        case OPT_EXPORTER_NS:
+            exporter_ns = optarg;
+            break;
+        case OPT_EXPORTER_DS:
+            exporter_ds = optarg;
             break;
         case 'p':
             policy_path = optarg;
@@ -449,6 +470,14 @@ int gf_cmd_run(int argc, char **argv)
     gf_cli_kai_names(&kai, &pol.kai, &pol.kai);
     if ((rc = gf_kube_config_auto(&kc, kubeconfig, context, &err))) goto out;
     if ((rc = gf_kube_new(&k, &kc, NULL, &err))) goto out;
+    if (kc.insecure) {
+        /* honoured, as kubectl does, but never silently */
+        logf_("warning: %s: insecure-skip-tls-verify is set: the API server's certificate is not "
+              "checked, so anyone on the path can read the token and forge the cluster's state "
+              "(set certificate-authority instead)",
+              kc.origin);
+        r.proc.insecure_tls = true;
+    }
     load_history(&h, history_path);
     if (elect) {
         char identity[300];
@@ -473,7 +502,15 @@ int gf_cmd_run(int argc, char **argv)
         logf_("leader election: Lease %s/%s as %s (%.0f s)", o.ns, o.name, identity,
               lease_duration);
     }
-    gf_ctl_kube_opts ko = {prom, scrape, (int)scrape_port, 0, cfg.interval_s, r.elector};
+    gf_ctl_kube_opts ko = {0};
+    ko.prometheus_url = prom;
+    ko.scrape = scrape;
+    ko.scrape_port = (int)scrape_port;
+    ko.step_s = cfg.interval_s;
+    ko.elector = r.elector;
+    ko.exporter_ns = exporter_ns;
+    ko.exporter_ds = exporter_ds;
+    r.proc.scrape = scrape;
     if ((rc = gf_ctl_kube_new(k, &ko, &r.kb, &err))) goto out;
     if (listen && *listen && strcmp(listen, "off")) {
         char bound[300];

@@ -5,8 +5,9 @@
  *   GET /         a line saying where the metrics are
  * Other paths 404, other methods 405.
  *
- * libmicrohttpd runs one thread per connection (so a slow client does not
- * hold up others); the collector is serialised by a mutex. A scrape is
+ * The listener is io/http_server's (a pool of polling threads, per-address
+ * and total connection limits, a short idle timeout: slow clients do not
+ * keep scrapes out); the collector is serialised by a mutex. A scrape is
  * collected on request, unless the last one is younger than min_interval_s:
  * then its text is served again (two Prometheus replicas scraping the same
  * node do not double the NVML work, and all readers see the same values). */

@@ -1,5 +1,7 @@
 /* csv.c - strict plain CSV reader, see csv.h. */
 #include "io/csv.h"
+#include "io/csv.h"
+#include "io/input.h"
 #include "util/xalloc.h"
 
 #include <errno.h>
@@ -21,16 +23,8 @@ gf_err gf_csv_open_file(gf_csv *c, const char *path, gf_error *err)
 {
     bool is_stdin = !strcmp(path, "-");
     gf_csv_init(c, is_stdin ? "(stdin)" : path, NULL, 0);
-    FILE *f = is_stdin ? stdin : fopen(path, "rb");
-    if (!f) return gf_error_set(err, GF_EIO, path, "cannot open: %s", strerror(errno));
-    char chunk[1 << 16];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        gf_sbuf_append(&c->owned, chunk, n);
-    int failed = ferror(f);
-    int saved = errno;
-    if (!is_stdin) fclose(f);
-    if (failed) return gf_error_set(err, GF_EIO, c->name, "read failed: %s", strerror(saved));
+    gf_err rc = gf_input_read_capped(path, "CSV file", &c->owned, err);
+    if (rc) return rc;
     gf_sbuf owned = c->owned; /* init clears the reader */
     gf_csv_init(c, c->name, owned.s, owned.len);
     c->owned = owned;

@@ -16,8 +16,6 @@
 #include <sys/socket.h>
 
 #define MAX_PAGES 16
-#define CONNECTION_LIMIT 64
-#define CONNECTION_TIMEOUT_S 30
 
 typedef struct page {
     char path[128];
@@ -138,14 +136,19 @@ void gf_http_publish(gf_http_server *h, const char *path, unsigned status, const
 static struct MHD_Daemon *start_daemon(unsigned flags, unsigned port, const struct sockaddr *sa,
                                        MHD_AccessHandlerCallback fn, void *ctx)
 {
-    if (sa)
-        return MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, fn, ctx, MHD_OPTION_SOCK_ADDR,
-                                sa, MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONNECTION_LIMIT,
-                                MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONNECTION_TIMEOUT_S,
-                                MHD_OPTION_END);
-    return MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, fn, ctx, MHD_OPTION_CONNECTION_LIMIT,
-                            (unsigned)CONNECTION_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT,
-                            (unsigned)CONNECTION_TIMEOUT_S, MHD_OPTION_END);
+    /* a slow client costs a socket and a connection's memory, not a
+     * thread: idle connections close after GF_HTTP_TIMEOUT_S, one address
+     * holds at most GF_HTTP_PER_IP_LIMIT of the GF_HTTP_CONNECTION_LIMIT */
+    struct MHD_OptionItem opts[] = {
+        {MHD_OPTION_THREAD_POOL_SIZE, GF_HTTP_THREADS, NULL},
+        {MHD_OPTION_CONNECTION_LIMIT, GF_HTTP_CONNECTION_LIMIT, NULL},
+        {MHD_OPTION_PER_IP_CONNECTION_LIMIT, GF_HTTP_PER_IP_LIMIT, NULL},
+        {MHD_OPTION_CONNECTION_TIMEOUT, GF_HTTP_TIMEOUT_S, NULL},
+        {sa ? MHD_OPTION_SOCK_ADDR : MHD_OPTION_END, 0, (void *)sa},
+        {MHD_OPTION_END, 0, NULL},
+    };
+    return MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, fn, ctx, MHD_OPTION_ARRAY, opts,
+                            MHD_OPTION_END);
 }
 
 gf_err gf_http_listen(const char *listen, MHD_AccessHandlerCallback fn, void *ctx,
@@ -158,7 +161,7 @@ gf_err gf_http_listen(const char *listen, MHD_AccessHandlerCallback fn, void *ct
     if (rc) return rc;
     struct sockaddr_storage ss;
     memset(&ss, 0, sizeof ss);
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO;
     bool any = !*host;
     if (!any) {
         struct addrinfo hints, *ai = NULL;
@@ -231,6 +234,13 @@ gf_err gf_http_start(const char *listen, gf_http_server **out, char *bound, size
     }
     *out = h;
     return GF_OK;
+}
+
+unsigned gf_http_connections(gf_http_server *h)
+{
+    const union MHD_DaemonInfo *info =
+        h && h->d ? MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_CURRENT_CONNECTIONS) : NULL;
+    return info ? info->num_connections : 0;
 }
 
 void gf_http_stop(gf_http_server *h)

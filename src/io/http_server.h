@@ -7,8 +7,14 @@
  *   GET or HEAD of a published path  its status, content type and body
  *   other paths                      404; other methods 405
  *
- * libmicrohttpd serves each connection on a thread of its own, at most 64
- * at a time, each closed after 30 s idle. */
+ * libmicrohttpd polls the connections (epoll where there is one) from a
+ * pool of GF_HTTP_THREADS threads, so a client that sends its request a
+ * byte at a time (slowloris) holds a socket, not a thread: at most
+ * GF_HTTP_CONNECTION_LIMIT connections, at most GF_HTTP_PER_IP_LIMIT from
+ * one address (Prometheus and the kubelet's probes come from other
+ * addresses than a misbehaving pod), each closed after GF_HTTP_TIMEOUT_S
+ * without a byte. tests/test_http_server.c holds the listener under slow
+ * clients and checks that /metrics and /healthz are still answered. */
 #ifndef GF_HTTP_SERVER_H
 #define GF_HTTP_SERVER_H
 
@@ -16,6 +22,11 @@
 
 #include <microhttpd.h>
 #include <stddef.h>
+
+#define GF_HTTP_THREADS 4
+#define GF_HTTP_CONNECTION_LIMIT 1024
+#define GF_HTTP_PER_IP_LIMIT 16
+#define GF_HTTP_TIMEOUT_S 10
 
 typedef struct gf_http_server gf_http_server;
 
@@ -26,8 +37,8 @@ gf_err gf_http_parse_listen(const char *listen, char *host, size_t host_n, unsig
                             gf_error *err);
 
 /* The listening part, for servers with a handler of their own (the
- * exporter's): a libmicrohttpd daemon, a thread per connection, at most 64
- * connections, 30 s idle timeout, calling fn with ctx. bound as below.
+ * exporter's): a libmicrohttpd daemon with the limits above, calling fn
+ * with ctx from any of its threads. bound as below.
  * GF_EUSAGE for a bad address, GF_EIO when it cannot listen. */
 gf_err gf_http_listen(const char *listen, MHD_AccessHandlerCallback fn, void *ctx,
                       struct MHD_Daemon **out, char *bound, size_t bound_n, gf_error *err);
@@ -42,6 +53,9 @@ gf_err gf_http_start(const char *listen, gf_http_server **out, char *bound, size
  * replaces what path served before. At most 16 paths. Thread-safe. */
 void gf_http_publish(gf_http_server *h, const char *path, unsigned status, const char *content_type,
                      const char *body, size_t len);
+
+/* The connections open now (slow ones included). */
+unsigned gf_http_connections(gf_http_server *h);
 
 /* Stops serving (waits for requests in flight) and frees. Accepts NULL. */
 void gf_http_stop(gf_http_server *h);

@@ -8,6 +8,10 @@
  * value. */
 #include "io/policy_yaml.h"
 #include "io/yaml_error.h"
+#include "io/policy_yaml.h"
+#include "io/input.h"
+#include "io/yaml_alias.h"
+#include "io/yaml_error.h"
 #include "util/sbuf.h"
 #include "util/strmap.h"
 
@@ -1035,6 +1039,8 @@ gf_err gf_policy_load_buffer(gf_policy *p, const char *name, const char *buf, si
     if (len > GF_POLICY_MAX_BYTES)
         return gf_error_set(err, GF_EINPUT, name, "policy is %zu bytes, more than the %d allowed",
                             len, GF_POLICY_MAX_BYTES);
+    gf_err alias_rc = gf_yaml_check_aliases(name, buf, buf ? len : 0, GF_POLICY_MAX_NODES, err);
+    if (alias_rc) return alias_rc;
     gf_policy tmp;
     gf_policy_init(&tmp);
     tmp.origin = gf_arena_strdup(&tmp.arena, name);
@@ -1088,30 +1094,9 @@ gf_err gf_policy_load_buffer(gf_policy *p, const char *name, const char *buf, si
 
 gf_err gf_policy_load_file(gf_policy *p, const char *path, gf_error *err)
 {
-    bool is_stdin = !strcmp(path, "-");
-    FILE *f = is_stdin ? stdin : fopen(path, "rb");
-    if (!f) return gf_error_set(err, GF_EIO, path, "cannot open: %s", strerror(errno));
     gf_sbuf b = GF_SBUF_INIT;
-    char chunk[65536];
-    size_t n;
-    bool too_big = false;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
-        gf_sbuf_append(&b, chunk, n);
-        if (b.len > GF_POLICY_MAX_BYTES) {
-            too_big = true;
-            break;
-        }
-    }
-    bool failed = ferror(f);
-    int saved_errno = errno;
-    if (!is_stdin) fclose(f);
-    gf_err rc;
-    if (failed)
-        rc = gf_error_set(err, GF_EIO, path, "cannot read: %s", strerror(saved_errno));
-    else if (too_big)
-        rc = gf_error_set(err, GF_EINPUT, path, "policy is larger than %d bytes",
-                          GF_POLICY_MAX_BYTES);
-    else
+    gf_err rc = gf_input_read(path, "policy", GF_POLICY_MAX_BYTES, &b, err);
+    if (!rc)
         rc = gf_policy_load_buffer(p, path, b.s ? b.s : "", b.len, err);
     gf_sbuf_free(&b);
     return rc;

@@ -316,8 +316,11 @@ static size_t on_data(char *data, size_t size, size_t n, void *user)
 }
 
 size_t gf_promtext_scrape(const char *const *urls, size_t n, long timeout_ms, size_t max_bytes,
-                          double t, gf_usage *u, gf_diags *d)
+                          double t, gf_usage *u, size_t *starts, gf_diags *d)
 {
+    if (starts)
+        for (size_t i = 0; i <= n; i++)
+            starts[i] = u->samples.n;
     if (!n) return 0;
     CURLM *multi = curl_multi_init();
     if (!multi) {
@@ -370,6 +373,7 @@ size_t gf_promtext_scrape(const char *const *urls, size_t n, long timeout_ms, si
     size_t failed = 0;
     for (size_t i = 0; i < n; i++) {
         transfer *x = &xs[i];
+        if (starts) starts[i] = u->samples.n;
         long status = 0;
         if (x->h) curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &status);
         if (!x->done || x->result != CURLE_OK || status != 200) {
@@ -399,6 +403,7 @@ size_t gf_promtext_scrape(const char *const *urls, size_t n, long timeout_ms, si
         }
         gf_sbuf_free(&x->body);
     }
+    if (starts) starts[n] = u->samples.n;
     free(xs);
     curl_multi_cleanup(multi);
     return failed;

@@ -32,9 +32,12 @@ gf_err gf_promtext_load_usage(gf_usage *u, const char *name, const char *buf, si
  * most max_bytes, and loads each answer with gf_promtext_load_usage() at
  * time t. A failing endpoint (connection, HTTP status, bad text) does not
  * stop the others: it is reported in d, naming the URL, and counted.
- * Returns how many endpoints failed. */
+ * starts (may be NULL; n + 1 entries): endpoint i's samples are
+ * u->samples.v[starts[i] .. starts[i + 1]), so a caller can check each
+ * sample against the endpoint it came from. Returns how many endpoints
+ * failed. */
 size_t gf_promtext_scrape(const char *const *urls, size_t n, long timeout_ms, size_t max_bytes,
-                          double t, gf_usage *u, gf_diags *d);
+                          double t, gf_usage *u, size_t *starts, gf_diags *d);
 
 /* The content type of the text format. */
 #define GF_PROMTEXT_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"

@@ -5,9 +5,10 @@
  * (core/v1 Node and Pod, apps/v1 ReplicaSet/Deployment/StatefulSet) and KAI's
  * annotations (model/kai.h). */
 #include "io/snapshot.h"
+#include "io/input.h"
+#include "io/jsonpath.h"
 #include "model/kai.h"
 #include "model/quantity.h"
-#include "io/jsonpath.h"
 #include "util/sbuf.h"
 
 #include <errno.h>
@@ -108,12 +109,25 @@ static gf_err get_arr(walk *w, const json_t *obj, const char *key, const json_t 
     return field(w, obj, key, JSON_ARRAY, out);
 }
 
-/* String field copied into the arena; *out NULL when absent. */
+/* A string of the input into the arena; control characters (no valid
+ * Kubernetes name or label has one, annotations may) escaped, so that no
+ * table, message or log line built from the model prints them raw. */
+static const char *text_copy(walk *w, const char *s, size_t n)
+{
+    if (!gf_has_control(s, n)) return gf_arena_strndup(&w->m->arena, s, n);
+    gf_sbuf b = GF_SBUF_INIT;
+    gf_sbuf_append_escaped(&b, s, n);
+    const char *out = gf_arena_strndup(&w->m->arena, b.s, b.len);
+    gf_sbuf_free(&b);
+    return out;
+}
+
+/* String field copied into the arena (text_copy); *out NULL when absent. */
 static gf_err get_str(walk *w, const json_t *obj, const char *key, const char **out)
 {
     const json_t *v;
     gf_err rc = field(w, obj, key, JSON_STRING, &v);
-    *out = v ? gf_arena_strndup(&w->m->arena, json_string_value(v), json_string_length(v)) : NULL;
+    *out = v ? text_copy(w, json_string_value(v), json_string_length(v)) : NULL;
     return rc;
 }
 
@@ -165,9 +179,8 @@ static gf_err get_kvs(walk *w, const json_t *obj, const char *key, gf_kvs *out)
             pop(w, s2);
             break;
         }
-        out->items[out->n].key = gf_arena_strdup(&w->m->arena, k);
-        out->items[out->n].value =
-            gf_arena_strndup(&w->m->arena, json_string_value(v), json_string_length(v));
+        out->items[out->n].key = text_copy(w, k, strlen(k));
+        out->items[out->n].value = text_copy(w, json_string_value(v), json_string_length(v));
         out->n++;
     }
     pop(w, s);
@@ -1124,22 +1137,11 @@ out:
 gf_err gf_snapshot_load_file(gf_model *m, const char *path, gf_diags *d, gf_error *err)
 {
     bool is_stdin = !strcmp(path, "-");
-    FILE *f = is_stdin ? stdin : fopen(path, "rb");
-    if (!f) return gf_error_set(err, GF_EIO, path, "cannot open: %s", strerror(errno));
     gf_sbuf b = GF_SBUF_INIT;
-    char chunk[1 << 16];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        gf_sbuf_append(&b, chunk, n);
-    int failed = ferror(f);
-    int saved = errno;
-    if (!is_stdin) fclose(f);
-    gf_err rc;
-    if (failed)
-        rc = gf_error_set(err, GF_EIO, path, "read failed: %s", strerror(saved));
-    else if (b.len == 0)
+    gf_err rc = gf_input_read_capped(path, "snapshot", &b, err);
+    if (!rc && b.len == 0)
         rc = gf_error_set(err, GF_EINPUT, is_stdin ? "(stdin)" : path, "empty input");
-    else
+    else if (!rc)
         rc = gf_snapshot_load_buffer(m, is_stdin ? "(stdin)" : path, b.s, b.len, d, err);
     gf_sbuf_free(&b);
     return rc;

@@ -175,5 +175,9 @@ gf_err gf_prom_get(const char *url, size_t max_bytes, gf_sbuf *out, gf_error *er
  * be read is GF_EIO naming it; a bad header GF_EUSAGE. */
 gf_err gf_prom_get_auth(const char *url, const gf_prom_auth *auth, size_t max_bytes, gf_sbuf *out,
                         gf_error *err);
+/* The message of a non-2xx Prometheus answer body into buf (n > 8):
+ * "errorType: error" when it is Prometheus's JSON, else the body's start;
+ * control characters never reach buf. */
+void gf_prom_error_text(const gf_sbuf *body, char *buf, size_t n);
 
 #endif

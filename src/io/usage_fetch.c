@@ -88,7 +88,7 @@ static bool http_scheme(const char *url)
 
 /* The message of a non-2xx answer: Prometheus's errorType and error when the
  * body is its JSON, else the start of the body. */
-static void error_text(const gf_sbuf *body, char *buf, size_t n)
+void gf_prom_error_text(const gf_sbuf *body, char *buf, size_t n)
 {
     json_t *root = body->len ? json_loadb(body->s, body->len, 0, NULL) : NULL;
     const json_t *type = json_object_get(root, "errorType");
@@ -286,7 +286,7 @@ gf_err gf_prom_get_auth(const char *url, const gf_prom_auth *auth, size_t max_by
             next = gf_xstrdup(loc);
             continue;
         }
-        error_text(out, detail, sizeof detail);
+        gf_prom_error_text(out, detail, sizeof detail);
         rc = gf_error_set(err, status >= 400 && status < 500 ? GF_EINPUT : GF_EIO, here,
                           "HTTP %ld: %s", status, detail);
         break;

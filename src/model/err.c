@@ -38,10 +38,14 @@ gf_err gf_error_set(gf_error *e, gf_err code, const char *where, const char *fmt
 
 void gf_error_format(const gf_error *e, char *buf, size_t n)
 {
+    /* where and msg quote inputs: escaped, so that they cannot reach a
+     * terminal raw */
+    char text[sizeof e->where + sizeof e->msg + 4];
     if (e->where[0])
-        snprintf(buf, n, "%s: %s", e->where, e->msg);
+        snprintf(text, sizeof text, "%s: %s", e->where, e->msg);
     else
-        snprintf(buf, n, "%s", e->msg);
+        snprintf(text, sizeof text, "%s", e->msg);
+    if (n) gf_escape_controls(buf, n, text);
 }
 
 int gf_err_exit_code(gf_err code)
@@ -74,5 +78,11 @@ void gf_diag(gf_diags *d, const char *where, const char *fmt, ...)
     vsnprintf(tmp, sizeof tmp, fmt, ap);
     va_end(ap);
     gf_sbuf_puts(&b, tmp);
+    if (gf_has_control(b.s, b.len)) { /* names and values from inputs, escaped */
+        gf_sbuf safe = GF_SBUF_INIT;
+        gf_sbuf_append_escaped(&safe, b.s, b.len);
+        gf_sbuf_free(&b);
+        b = safe;
+    }
     gf_vec_push(&d->msgs, b.s);
 }

@@ -79,3 +79,39 @@ int gf_textf(char *buf, size_t n, const char *fmt, ...)
     va_end(ap);
     return k;
 }
+
+bool gf_has_control(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) return true;
+    return false;
+}
+
+void gf_sbuf_append_escaped(gf_sbuf *b, const char *s, size_t n)
+{
+    size_t from = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != 0x7f) continue;
+        gf_sbuf_append(b, s + from, i - from);
+        gf_sbuf_printf(b, "\\x%02x", c);
+        from = i + 1;
+    }
+    gf_sbuf_append(b, s ? s + from : s, n - from);
+}
+
+void gf_escape_controls(char *buf, size_t n, const char *s)
+{
+    size_t o = 0;
+    for (; s && *s && o + 1 < n; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c >= 0x20 && c != 0x7f) {
+            buf[o++] = (char)c;
+        } else {
+            if (o + 5 >= n) break;
+            snprintf(buf + o, n - o, "\\x%02x", c);
+            o += 4;
+        }
+    }
+    buf[o] = '\0';
+}

@@ -2,6 +2,7 @@
 #ifndef GF_SBUF_H
 #define GF_SBUF_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 typedef struct gf_sbuf {
@@ -24,6 +25,16 @@ void gf_sbuf_append_urlencoded(gf_sbuf *b, const char *s);
 /* snprintf for bounded texts (explanations, reasons) that may be cut short:
  * through a function, the compiler does not warn about the truncation. */
 int gf_textf(char *buf, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Text from outside (names, annotations, answers) made safe for a terminal
+ * or a log line, the one way the project does it: every control character
+ * (bytes below 0x20, and 0x7f; NUL included, s being n bytes) is written as
+ * \xNN, so an input cannot move the cursor, recolour, or forge a line. */
+void gf_sbuf_append_escaped(gf_sbuf *b, const char *s, size_t n);
+/* True when s[0..n) holds a control character. */
+bool gf_has_control(const char *s, size_t n);
+/* gf_sbuf_append_escaped into buf (n > 0 bytes, always NUL-terminated; cut
+ * short, never in the middle of an escape). */
+void gf_escape_controls(char *buf, size_t n, const char *s);
 /* The contents, "" when empty. Owned by b. */
 const char *gf_sbuf_str(const gf_sbuf *b);
 

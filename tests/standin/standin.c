@@ -104,6 +104,7 @@ struct gf_standin {
     int bookmark_ms, max_watch_s;
     unsigned drop_gen, expire_gen;
     bool stopping;
+    bool silent; /* watches send nothing */
     int open_watches;
     char *token, *cert, *key;
     int port;
@@ -436,6 +437,14 @@ void gf_standin_set_token(gf_standin *s, const char *token)
     pthread_mutex_lock(&s->mu);
     free(s->token);
     s->token = token ? strdup(token) : NULL;
+    pthread_mutex_unlock(&s->mu);
+}
+
+void gf_standin_set_silent(gf_standin *s, bool silent)
+{
+    pthread_mutex_lock(&s->mu);
+    s->silent = silent;
+    pthread_cond_broadcast(&s->cv);
     pthread_mutex_unlock(&s->mu);
 }
 
@@ -814,6 +823,15 @@ static ssize_t watch_read(void *cls, uint64_t pos, char *buf, size_t max)
         if (w->expire_gen != s->expire_gen) {
             emit_gone(w, w->next_rv);
             break;
+        }
+        if (s->silent) {
+            double now = mono();
+            if (now >= w->deadline) {
+                end = MHD_CONTENT_READER_END_OF_STREAM;
+                break;
+            }
+            wait_until(s, now + 0.05 < w->deadline ? now + 0.05 : w->deadline);
+            continue;
         }
         if (!w->started) {
             w->started = true;

@@ -81,6 +81,10 @@ void gf_standin_drop_watches(gf_standin *s);
 /* Changes the Bearer token required from now on (NULL: none), as a token
  * rotation on the server side. */
 void gf_standin_set_token(gf_standin *s, const char *token);
+/* silent: open and new watches answer 200 and then send nothing at all, no
+ * event, no bookmark, until it is turned off (a server, or a proxy, that
+ * went quiet without closing); events meanwhile are kept and sent after. */
+void gf_standin_set_silent(gf_standin *s, bool silent);
 /* Watches being served now. */
 int gf_standin_open_watches(gf_standin *s);
 

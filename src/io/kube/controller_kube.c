@@ -4,6 +4,8 @@
 #include "io/kai_patch.h"
 #include "io/promtext.h"
 #include "io/usage.h"
+#include "util/arena.h"
+#include "util/strmap.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -16,8 +18,9 @@
 #define PROM_MAX_POINTS 10000.0
 
 typedef struct exporter_pod {
-    char *key; /* "ns/name" */
-    char *url; /* "http://IP:PORT/metrics" */
+    char *key;  /* "ns/name" */
+    char *url;  /* "http://IP:PORT/metrics" */
+    char *node; /* spec.nodeName */
 } exporter_pod;
 
 struct gf_ctl_kube {
@@ -27,6 +30,10 @@ struct gf_ctl_kube {
     char *prometheus_url;
     gf_usage usage; /* the last usage answer (the samples handed out) */
     GF_VEC(exporter_pod) exporters;
+    char *exporter_ns, *exporter_ds;
+    gf_ctl_kube_scrape_stats scrape_stats;
+    char untrusted_example[600]; /* the last labelled pod refused, for the warning */
+    size_t untrusted_reported;   /* scrape_stats.untrusted_pods when last warned */
 };
 
 /* --- exporter discovery ---------------------------------------------------------------- */
@@ -43,9 +50,32 @@ static void forget_exporter(gf_ctl_kube *kb, const char *key)
         if (strcmp(kb->exporters.v[i].key, key)) continue;
         free(kb->exporters.v[i].key);
         free(kb->exporters.v[i].url);
+        free(kb->exporters.v[i].node);
         kb->exporters.v[i] = kb->exporters.v[--kb->exporters.n];
         return;
     }
+}
+
+/* The pod is in the exporters' namespace and its controller (the owner
+ * reference with controller: true) is their DaemonSet. */
+static bool owned_by_exporter_ds(const gf_ctl_kube *kb, const json_t *obj, const char *ns)
+{
+    if (strcmp(ns, kb->exporter_ns)) return false;
+    const json_t *refs = json_object_get(json_object_get(obj, "metadata"), "ownerReferences");
+    size_t i;
+    const json_t *ref;
+    json_array_foreach(refs, i, ref)
+    {
+        const json_t *ctl = json_object_get(ref, "controller");
+        const json_t *kind = json_object_get(ref, "kind"), *name = json_object_get(ref, "name");
+        const json_t *api = json_object_get(ref, "apiVersion");
+        if (json_is_true(ctl) && json_is_string(kind) &&
+            !strcmp(json_string_value(kind), "DaemonSet") && json_is_string(api) &&
+            !strcmp(json_string_value(api), "apps/v1") && json_is_string(name) &&
+            !strcmp(json_string_value(name), kb->exporter_ds))
+            return true;
+    }
+    return false;
 }
 
 static void on_change(gf_kube_kind kind, gf_kube_event_type type, const json_t *obj, void *user)
@@ -61,17 +91,23 @@ static void on_change(gf_kube_kind kind, gf_kube_event_type type, const json_t *
     char key[600];
     snprintf(key, sizeof key, "%s/%s", ns, name);
     forget_exporter(kb, key);
+    if (type != GF_KUBE_DELETED && !owned_by_exporter_ds(kb, obj, ns)) {
+        kb->scrape_stats.untrusted_pods++;
+        snprintf(kb->untrusted_example, sizeof kb->untrusted_example, "%s", key);
+        return;
+    }
+    const char *node = str_at(obj, "spec", "nodeName");
     const char *ip = str_at(obj, "status", "podIP");
     const char *phase = str_at(obj, "status", "phase");
-    if (type == GF_KUBE_DELETED || !ip || !*ip || !phase || strcmp(phase, "Running") ||
-        json_object_get(meta, "deletionTimestamp"))
+    if (type == GF_KUBE_DELETED || !ip || !*ip || !phase || strcmp(phase, "Running") || !node ||
+        !*node || json_object_get(meta, "deletionTimestamp"))
         return;
     char url[300];
     if (strchr(ip, ':'))
         snprintf(url, sizeof url, "http://[%s]:%d/metrics", ip, kb->o.scrape_port);
     else
         snprintf(url, sizeof url, "http://%s:%d/metrics", ip, kb->o.scrape_port);
-    exporter_pod e = {gf_xstrdup(key), gf_xstrdup(url)};
+    exporter_pod e = {gf_xstrdup(key), gf_xstrdup(url), gf_xstrdup(node)};
     gf_vec_push(&kb->exporters, e);
 }
 
@@ -91,11 +127,19 @@ gf_err gf_ctl_kube_new(gf_kube *k, const gf_ctl_kube_opts *o, gf_ctl_kube **out,
     if (!(kb->o.step_s > 0)) kb->o.step_s = 60;
     kb->prometheus_url = o->prometheus_url ? gf_xstrdup(o->prometheus_url) : NULL;
     kb->o.prometheus_url = kb->prometheus_url;
+    kb->exporter_ns =
+        gf_xstrdup(o->exporter_ns && *o->exporter_ns ? o->exporter_ns : gf_kube_namespace(k));
+    kb->exporter_ds =
+        gf_xstrdup(o->exporter_ds && *o->exporter_ds ? o->exporter_ds : GF_EXPORTER_DAEMONSET);
+    kb->o.exporter_ns = kb->exporter_ns;
+    kb->o.exporter_ds = kb->exporter_ds;
     gf_usage_init(&kb->usage);
     gf_kube_cache_opts co = {0};
     co.kinds = GF_KUBE_CACHE_DEFAULT_KINDS;
     co.on_change = on_change;
     co.user = kb;
+    co.silence_s = o->watch_silence_s;
+    if (!(kb->o.max_cache_age_s > 0)) kb->o.max_cache_age_s = GF_CTL_KUBE_MAX_CACHE_AGE_S;
     gf_err rc = gf_kube_cache_new(&kb->cache, k, &co, err);
     if (rc) {
         gf_ctl_kube_free(kb);
@@ -113,8 +157,11 @@ void gf_ctl_kube_free(gf_ctl_kube *kb)
     for (size_t i = 0; i < kb->exporters.n; i++) {
         free(kb->exporters.v[i].key);
         free(kb->exporters.v[i].url);
+        free(kb->exporters.v[i].node);
     }
     gf_vec_free(&kb->exporters);
+    free(kb->exporter_ns);
+    free(kb->exporter_ds);
     free(kb->prometheus_url);
     free(kb);
 }
@@ -139,6 +186,16 @@ void gf_ctl_kube_cache_stats(const gf_ctl_kube *kb, gf_kube_cache_stats *s)
     gf_kube_cache_get_stats(kb->cache, s);
 }
 
+double gf_ctl_kube_cache_age(const gf_ctl_kube *kb)
+{
+    return gf_kube_cache_age(kb->cache);
+}
+
+void gf_ctl_kube_scrape_stats_get(const gf_ctl_kube *kb, gf_ctl_kube_scrape_stats *s)
+{
+    *s = kb->scrape_stats;
+}
+
 /* --- snapshot ------------------------------------------------------------------------------- */
 
 static const char *annotation(const json_t *obj, const char *key)
@@ -154,6 +211,13 @@ static gf_err k_snapshot(void *ctx, gf_model *m, gf_ctl_meta *meta, gf_diags *d,
     if (!gf_kube_cache_synced(kb->cache))
         return gf_error_set(err, GF_EIO, gf_kube_server(kb->k),
                             "the watch cache has not listed every kind yet");
+    double age = gf_kube_cache_age(kb->cache);
+    if (age > kb->o.max_cache_age_s)
+        return gf_error_set(err, GF_EIO, gf_kube_server(kb->k),
+                            "the watch cache is stale: nothing heard from the API server for "
+                            "%.0f s (the limit is %.0f s); no decision and no write until it "
+                            "answers again",
+                            age, kb->o.max_cache_age_s);
     gf_err rc = gf_kube_cache_model(kb->cache, m, d, err);
     if (rc) return rc;
     meta->w = gf_arena_alloc(&m->arena, (m->workloads.n + 1) * sizeof *meta->w);
@@ -189,6 +253,64 @@ static gf_err prom_range(gf_ctl_kube *kb, double after, double until, double ste
     return gf_prom_fetch_usage(kb->prometheus_url, start, end, step, &kb->usage, d, err);
 }
 
+/* Each exporter speaks for its own node only: a sample of a pod that is on
+ * another node, or not in the cache, is dropped (a compromised or forged
+ * exporter must not move another team's pods). Also warns about labelled
+ * pods refused since the last scrape. */
+static void keep_own_node_samples(gf_ctl_kube *kb, const gf_model *m, const size_t *starts,
+                                  gf_diags *d)
+{
+    if (kb->scrape_stats.untrusted_pods > kb->untrusted_reported) {
+        gf_diag(d, NULL,
+                "scrape: %zu pods labelled " GF_EXPORTER_LABEL_KEY "=" GF_EXPORTER_LABEL_VALUE
+                " are not scraped: not in namespace %s or not owned by DaemonSet %s (e.g. %s)",
+                kb->scrape_stats.untrusted_pods - kb->untrusted_reported, kb->exporter_ns,
+                kb->exporter_ds, kb->untrusted_example);
+        kb->untrusted_reported = kb->scrape_stats.untrusted_pods;
+    }
+    gf_arena keys;
+    gf_arena_init(&keys);
+    gf_strmap node_of; /* "ns/pod" -> index of the pod */
+    gf_strmap_init(&node_of);
+    for (size_t i = 0; i < m->pods.n; i++) {
+        const gf_pod *p = &m->pods.v[i];
+        size_t nl = strlen(p->ns), pl = strlen(p->name);
+        char *k = gf_arena_alloc(&keys, nl + pl + 2);
+        memcpy(k, p->ns, nl);
+        k[nl] = '/';
+        memcpy(k + nl + 1, p->name, pl + 1);
+        gf_strmap_put(&node_of, k, i);
+    }
+    gf_usage_sample *v = kb->usage.samples.v;
+    size_t out = 0;
+    for (size_t e = 0; e < kb->exporters.n; e++) {
+        size_t dropped = 0;
+        char example[600] = "";
+        for (size_t s = starts[e]; s < starts[e + 1]; s++) {
+            char key[600];
+            size_t at;
+            snprintf(key, sizeof key, "%s/%s", v[s].ns, v[s].pod);
+            const char *node = gf_strmap_get(&node_of, key, &at) ? m->pods.v[at].node_name : NULL;
+            if (node && !strcmp(node, kb->exporters.v[e].node)) {
+                v[out++] = v[s];
+                continue;
+            }
+            if (!dropped++)
+                gf_textf(example, sizeof example, "%s (%s)", key, node ? node : "not in the cache");
+        }
+        if (dropped) {
+            kb->scrape_stats.foreign_samples += dropped;
+            gf_diag(d, kb->exporters.v[e].url,
+                    "scrape: %zu samples dropped: exporter %s on node %s reported pods that are "
+                    "not on its node (e.g. %s)",
+                    dropped, kb->exporters.v[e].key, kb->exporters.v[e].node, example);
+        }
+    }
+    kb->usage.samples.n = out;
+    gf_strmap_free(&node_of);
+    gf_arena_free(&keys);
+}
+
 static gf_err k_usage(void *ctx, const gf_model *m, double since, double now,
                       const gf_usage_sample **out, size_t *n, gf_diags *d, gf_error *err)
 {
@@ -204,13 +326,17 @@ static gf_err k_usage(void *ctx, const gf_model *m, double since, double now,
                                 "no running exporter pod (label " GF_EXPORTER_LABEL_KEY
                                 "=" GF_EXPORTER_LABEL_VALUE ") to scrape");
         const char **urls = gf_xcalloc(kb->exporters.n, sizeof *urls);
+        size_t *starts = gf_xcalloc(kb->exporters.n + 1, sizeof *starts);
         for (size_t i = 0; i < kb->exporters.n; i++)
             urls[i] = kb->exporters.v[i].url;
         size_t failed = gf_promtext_scrape(urls, kb->exporters.n, kb->o.scrape_timeout_ms,
-                                           SCRAPE_MAX_BYTES, now, &kb->usage, d);
+                                           SCRAPE_MAX_BYTES, now, &kb->usage, starts, d);
         if (failed == kb->exporters.n)
             rc = gf_error_set(err, GF_EIO, NULL, "none of the %zu exporters answered a scrape",
                               kb->exporters.n);
+        else
+            keep_own_node_samples(kb, m, starts, d);
+        free(starts);
         free(urls);
     } else {
         /* the recent part at the loop's resolution; anything older (a first

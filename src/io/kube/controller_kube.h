@@ -4,12 +4,19 @@
  *   snapshot  the watch cache (pods, nodes, ReplicaSets, Deployments,
  *             StatefulSets, PodDisruptionBudgets) through the same loader as
  *             `gpufrac inspect`, and each workload's resourceVersion and
- *             gpufrac.io annotations from the cached objects;
+ *             gpufrac.io annotations from the cached objects; refused
+ *             (the step holds, nothing is written) while the cache has heard
+ *             nothing from the API server for max_cache_age_s;
  *   usage     a Prometheus server's query_range over the exporter's gauges
  *             (steps of the loop interval, aligned to it), or a scrape of
  *             every running exporter pod (label
  *             app.kubernetes.io/name=gpufrac-exporter, its pod IP and the
- *             scrape port), seen through the same watch;
+ *             scrape port), seen through the same watch. The label alone is
+ *             not trusted (anyone who may create a pod can set it): a pod
+ *             is scraped only when it is in the exporters' namespace and
+ *             its controller is the exporters' DaemonSet, and of its
+ *             samples only those of pods on its own node are kept; the
+ *             others are dropped, counted and named in a warning;
  *   resize    one JSON merge patch of the Deployment or StatefulSet: the pod
  *             template's gpu-fraction / gpu-memory annotation, the
  *             gpufrac.io/last-change annotation, the recommendation removed,
@@ -36,6 +43,7 @@
 /* The exporter pods a scrape discovers. */
 #define GF_EXPORTER_LABEL_KEY "app.kubernetes.io/name"
 #define GF_EXPORTER_LABEL_VALUE "gpufrac-exporter"
+#define GF_EXPORTER_DAEMONSET "gpufrac-exporter"
 
 typedef struct gf_ctl_kube gf_ctl_kube;
 
@@ -46,7 +54,25 @@ typedef struct gf_ctl_kube_opts {
     long scrape_timeout_ms;     /* per scrape of all exporters: 10000 */
     double step_s;              /* Prometheus query step: the loop interval */
     gf_elector *elector;        /* NULL: this process always writes */
+    const char *exporter_ns;    /* the DaemonSet's namespace; NULL: the client's */
+    const char *exporter_ds;    /* the DaemonSet's name; NULL: "gpufrac-exporter" */
+    double watch_silence_s;     /* the cache's watchdog (kube.h); 0: GF_KUBE_WATCH_SILENCE_S */
+    double max_cache_age_s;     /* no snapshot (so no step, no write) from a cache that has
+                                   heard nothing for longer; 0: GF_CTL_KUBE_MAX_CACHE_AGE_S */
 } gf_ctl_kube_opts;
+
+/* Past the watchdog's restart, and a restart's list, with room to spare. */
+#define GF_CTL_KUBE_MAX_CACHE_AGE_S 300.0
+
+/* gf_kube_cache_age of the backend's cache. */
+double gf_ctl_kube_cache_age(const gf_ctl_kube *kb);
+
+/* What the scrape refused (see above), since the backend started. */
+typedef struct gf_ctl_kube_scrape_stats {
+    size_t untrusted_pods;  /* labelled pods not owned by the DaemonSet */
+    size_t foreign_samples; /* samples of pods on another node, or unknown */
+} gf_ctl_kube_scrape_stats;
+void gf_ctl_kube_scrape_stats_get(const gf_ctl_kube *kb, gf_ctl_kube_scrape_stats *s);
 
 /* k must outlive the backend. Creates the watch cache (not synced yet). */
 gf_err gf_ctl_kube_new(gf_kube *k, const gf_ctl_kube_opts *o, gf_ctl_kube **out, gf_error *err);

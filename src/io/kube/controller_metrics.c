@@ -159,6 +159,27 @@ void gf_ctl_metrics_render(const gf_ctl *c, const gf_ctl_process *p, gf_sbuf *ou
                 (double)p->cache.lists);
         counter(out, "gpufrac_controller_watch_events_total",
                 "Object changes the watch cache applied.", (double)p->cache.events);
+        counter(out, "gpufrac_controller_watch_silent_restarts_total",
+                "Watches started again after bringing neither an event nor a bookmark for the "
+                "silence limit.",
+                (double)p->cache.silent_restarts);
+        gauge(out, "gpufrac_controller_watch_cache_age_seconds",
+              "Seconds since the watch cache last heard from the API server about its stalest "
+              "kind (event, bookmark or list); past the limit no step runs.",
+              p->cache_age_s);
+    }
+    gauge(out, "gpufrac_controller_kube_insecure_tls",
+          "1 when the kubeconfig sets insecure-skip-tls-verify: the API server's certificate is "
+          "not checked.",
+          p->insecure_tls ? 1 : 0);
+    if (p->scrape) {
+        counter(out, "gpufrac_controller_scrape_untrusted_pods_total",
+                "Pods labelled as exporters but not in the exporters' namespace or not owned by "
+                "their DaemonSet: never scraped.",
+                (double)p->scrape_untrusted_pods);
+        counter(out, "gpufrac_controller_scrape_dropped_samples_total",
+                "Scraped samples dropped because the pod is not on the exporter's own node.",
+                (double)p->scrape_foreign_samples);
     }
     gf_promtext_family(out, "gpufrac_controller_fairuse_findings", "gauge",
                        "Fair-use findings on shared GPUs at the last iteration, by kind and "

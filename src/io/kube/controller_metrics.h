@@ -21,7 +21,12 @@ typedef struct gf_ctl_process {
     double start_time; /* unix seconds */
     bool have_cache;
     gf_kube_cache_stats cache;
+    double cache_age_s; /* gf_kube_cache_age */
     uint64_t lease_errors;
+    bool insecure_tls;               /* the kubeconfig skips TLS verification */
+    bool scrape;                     /* usage from the exporters' /metrics */
+    uint64_t scrape_untrusted_pods;  /* labelled pods not owned by the DaemonSet */
+    uint64_t scrape_foreign_samples; /* samples of pods on another node, dropped */
 } gf_ctl_process;
 
 /* Appends the page to out. c may have no step yet. */

@@ -321,24 +321,28 @@ static size_t on_header(char *data, size_t size, size_t n, void *user)
         if (len >= sizeof v) len = sizeof v - 1;
         memcpy(v, data + sizeof name - 1, len);
         v[len] = '\0';
-        char *s = v + strspn(v, " \t");
-        s[strcspn(s, "\r\n")] = '\0';
-        char *end;
-        errno = 0;
-        double secs = strtod(s, &end);
-        if (s[0] >= '0' && s[0] <= '9' && end != s && *end == '\0' && errno == 0 &&
-            isfinite(secs)) {
-            x->retry_after_s = secs;
-        } else {
-            /* RFC 9110 10.2.3: an HTTP-date */
-            time_t t = curl_getdate(s, NULL);
-            if (t != -1) {
-                double d = difftime(t, time(NULL));
-                x->retry_after_s = d > 0 ? d : 0;
-            }
-        }
+        double secs = gf_kube_retry_after(v, time(NULL));
+        if (secs >= 0) x->retry_after_s = secs;
     }
     return bytes;
+}
+
+double gf_kube_retry_after(const char *value, time_t now)
+{
+    char v[64];
+    snprintf(v, sizeof v, "%s", value);
+    char *s = v + strspn(v, " \t");
+    s[strcspn(s, "\r\n")] = '\0';
+    char *end;
+    errno = 0;
+    double secs = strtod(s, &end);
+    if (s[0] >= '0' && s[0] <= '9' && end != s && *end == '\0' && errno == 0 && isfinite(secs))
+        return secs;
+    /* RFC 9110 10.2.3: an HTTP-date */
+    time_t t = curl_getdate(s, NULL);
+    if (t == -1) return -1;
+    double d = difftime(t, now);
+    return d > 0 ? d : 0;
 }
 
 /* Replaces control characters, so that a hostile answer cannot forge lines. */
@@ -350,7 +354,7 @@ static void sanitize(char *s)
 
 /* One watch line: decodes it, notes 410s and ERRORs, hands it on. Returns
  * non-zero to end the transfer. */
-static int handle_line(gf_kube_xfer *x, const char *line, size_t len)
+int gf_kube_xfer_watch_line(gf_kube_xfer *x, const char *line, size_t len)
 {
     while (len > 0 && (line[len - 1] == '\r' || line[len - 1] == ' ' || line[len - 1] == '\t'))
         len--;
@@ -430,10 +434,10 @@ static size_t on_write(char *data, size_t size, size_t n, void *user)
         }
         int stop;
         if (x->line.len == 0) {
-            stop = handle_line(x, p, take); /* the whole line is here: no copy */
+            stop = gf_kube_xfer_watch_line(x, p, take); /* the whole line is here: no copy */
         } else {
             gf_sbuf_append(&x->line, p, take);
-            stop = handle_line(x, x->line.s, x->line.len);
+            stop = gf_kube_xfer_watch_line(x, x->line.s, x->line.len);
             x->line.len = 0;
         }
         if (stop) return 0;
@@ -675,7 +679,7 @@ static bool disruption_budget_cause(const json_t *status, char *causes, size_t n
 }
 
 /* The error of a non-2xx answer: "HTTP 409 Conflict: <Status message>". */
-static gf_err answer_error(gf_kube_xfer *x, long status, gf_err code, gf_error *err)
+gf_err gf_kube_answer_error(gf_kube_xfer *x, long status, gf_err code, gf_error *err)
 {
     char detail[400] = "";
     json_t *root = x->body.len ? json_loadb(x->body.s, x->body.len, 0, NULL) : NULL;
@@ -776,11 +780,11 @@ gf_kube_outcome gf_kube_xfer_outcome(gf_kube_xfer *x, CURLcode cc, int attempt, 
             bool pdb = disruption_budget_cause(root, causes, sizeof causes);
             json_decref(root);
             if (pdb) {
-                *rc = answer_error(x, status, GF_KUBE_EPDB, err);
+                *rc = gf_kube_answer_error(x, status, GF_KUBE_EPDB, err);
                 return GF_KUBE_FAIL;
             }
         }
-        *rc = answer_error(x, status, code_of_status(status), err);
+        *rc = gf_kube_answer_error(x, status, code_of_status(status), err);
         if (status == 429) {
             if (x->retry_after_s > k->opt.max_retry_after_s) {
                 gf_error_set(err, GF_KUBE_ETHROTTLED, x->where,

@@ -322,7 +322,17 @@ typedef struct gf_kube_cache_opts {
     const char *ns;             /* namespaced kinds from this namespace only; NULL: all */
     gf_kube_cache_fn on_change; /* may be NULL */
     void *user;
+    /* A watch that brings neither an event nor a bookmark for this long is
+     * taken for dead and started again from its resourceVersion (a
+     * connection that answered 200 and then went silent). 0: the default,
+     * GF_KUBE_WATCH_SILENCE_S. */
+    double silence_s;
 } gf_kube_cache_opts;
+
+/* Three bookmark periods: kube-apiserver sends an idle watch a BOOKMARK
+ * about once a minute (staging/src/k8s.io/apiserver/pkg/storage/cacher,
+ * bookmarkFrequency). */
+#define GF_KUBE_WATCH_SILENCE_S 180.0
 
 typedef struct gf_kube_cache_stats {
     uint64_t lists;        /* complete lists (first and re-lists) */
@@ -330,8 +340,14 @@ typedef struct gf_kube_cache_stats {
     uint64_t watches;      /* watch requests started */
     uint64_t events;       /* ADDED/MODIFIED/DELETED applied from watches */
     uint64_t bookmarks;
-    uint64_t failures; /* failed list or watch requests (retried) */
+    uint64_t failures;        /* failed list or watch requests (retried) */
+    uint64_t silent_restarts; /* watches restarted after silence_s without a word */
 } gf_kube_cache_stats;
+
+/* Seconds since the cache last heard from the API server about its stalest
+ * kind (an event, a bookmark or a complete list); +Inf before every kind
+ * is listed. */
+double gf_kube_cache_age(const gf_kube_cache *c);
 
 /* k must outlive the cache. */
 gf_err gf_kube_cache_new(gf_kube_cache **out, gf_kube *k, const gf_kube_cache_opts *o,

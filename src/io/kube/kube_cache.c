@@ -9,6 +9,7 @@
 #include "io/snapshot.h"
 #include "io/kube/kube_private.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,7 @@ typedef struct kstate {
     char list_rv[64];  /* its first page's resourceVersion */
     char rv[64];       /* where the store is */
     double started_at; /* of the current transfer */
+    double heard_at;   /* the last event, bookmark or complete list; 0: never */
     gf_kube_xfer x;
 } kstate;
 
@@ -42,6 +44,7 @@ struct gf_kube_cache {
     void *user;
     uint64_t generation;
     gf_kube_cache_stats stats;
+    double silence_s;
     /* the first failure of the current step */
     bool failed;
     gf_err failed_rc;
@@ -74,6 +77,7 @@ gf_err gf_kube_cache_new(gf_kube_cache **out, gf_kube *k, const gf_kube_cache_op
     c->ns = o && o->ns && *o->ns ? gf_xstrdup(o->ns) : NULL;
     c->on_change = o ? o->on_change : NULL;
     c->user = o ? o->user : NULL;
+    c->silence_s = o && o->silence_s > 0 ? o->silence_s : GF_KUBE_WATCH_SILENCE_S;
     double now = gf_kube_now();
     for (int i = 0; i < GF_KUBE_KIND_COUNT; i++) {
         kstate *s = &c->ks[i];
@@ -129,6 +133,7 @@ static int on_event(gf_kube_xfer *x, gf_kube_event_type type, json_t *obj)
 {
     kstate *s = x->user;
     if (type == GF_KUBE_ERROR) return 0; /* the transfer notes it and ends */
+    s->heard_at = gf_kube_now();
     const char *rv = gf_kube_rv_of(obj);
     if (type == GF_KUBE_BOOKMARK) {
         /* only metadata.resourceVersion means anything in a bookmark */
@@ -179,6 +184,7 @@ static void replace_store(kstate *s)
     s->fresh = NULL;
     snprintf(s->rv, sizeof s->rv, "%s", s->list_rv);
     s->synced = true;
+    s->heard_at = gf_kube_now();
     s->c->stats.lists++;
 }
 
@@ -242,38 +248,52 @@ static void start(kstate *s)
     s->started_at = gf_kube_now();
 }
 
+/* A list page has come: its items join the list being assembled; the last
+ * one replaces the store. */
+static gf_err take_page(kstate *s, const gf_sbuf *body, const char *where, gf_error *e)
+{
+    if (!s->fresh) {
+        s->fresh = json_object();
+        s->list_rv[0] = '\0';
+    }
+    char *rv = NULL, *cont = NULL;
+    gf_err rc = gf_kube_list_page(body, where, s->kind, s->fresh, &rv, &cont, e);
+    if (!rc) {
+        if (!s->list_rv[0]) snprintf(s->list_rv, sizeof s->list_rv, "%s", rv ? rv : "");
+        free(s->cont);
+        s->cont = cont;
+        cont = NULL;
+        if (s->cont) {
+            schedule(s, PHASE_LIST, 0); /* the next page */
+        } else {
+            replace_store(s);
+            s->failures = 0;
+            schedule(s, PHASE_WATCH, 0);
+        }
+    }
+    free(rv);
+    free(cont);
+    return rc;
+}
+
+static void drop_list(kstate *s)
+{
+    json_decref(s->fresh);
+    s->fresh = NULL;
+    free(s->cont);
+    s->cont = NULL;
+}
+
 static void list_done(kstate *s, CURLcode cc)
 {
     gf_error e;
     gf_err rc;
     double delay;
     gf_kube_outcome out = gf_kube_xfer_outcome(&s->x, cc, 1, &delay, &rc, &e);
-    if (out == GF_KUBE_DONE) {
-        char *rv = NULL, *cont = NULL;
-        rc = gf_kube_list_page(&s->x.body, s->x.where, s->kind, s->fresh, &rv, &cont, &e);
-        if (!rc) {
-            if (!s->list_rv[0]) snprintf(s->list_rv, sizeof s->list_rv, "%s", rv);
-            free(rv);
-            free(s->cont);
-            s->cont = cont;
-            if (cont) {
-                schedule(s, PHASE_LIST, 0); /* the next page */
-            } else {
-                replace_store(s);
-                s->failures = 0;
-                schedule(s, PHASE_WATCH, 0);
-            }
-            return;
-        }
-        free(rv);
-        free(cont);
-    }
+    if (out == GF_KUBE_DONE && !(rc = take_page(s, &s->x.body, s->x.where, &e))) return;
     /* any failure starts the list over; an expired continue token at once */
     bool expired_page = rc == GF_KUBE_EGONE && s->cont;
-    json_decref(s->fresh);
-    s->fresh = NULL;
-    free(s->cont);
-    s->cont = NULL;
+    drop_list(s);
     if (expired_page) {
         schedule(s, PHASE_LIST, 0);
         return;
@@ -335,10 +355,45 @@ static void collect(gf_kube_cache *c)
     }
 }
 
+/* The watchdog: a watch silent past silence_s (not even a bookmark) is
+ * dropped and resumed from its resourceVersion; counted as a failure. */
+static void restart_silent(gf_kube_cache *c, double now)
+{
+    for (int i = 0; i < GF_KUBE_KIND_COUNT; i++) {
+        kstate *s = &c->ks[i];
+        if (!s->enabled || !s->busy || s->next != PHASE_WATCH) continue;
+        double since = s->heard_at > s->started_at ? s->heard_at : s->started_at;
+        if (now - since <= c->silence_s) continue;
+        gf_error e;
+        gf_error_set(&e, GF_EIO, s->x.where,
+                     "the watch brought neither an event nor a bookmark for %.0f s; started "
+                     "again from resourceVersion %s",
+                     now - since, s->rv[0] ? s->rv : "(none)");
+        stop_transfer(s);
+        c->stats.silent_restarts++;
+        note_failure(c, GF_EIO, &e);
+        s->next = PHASE_WATCH;
+        s->next_at = now; /* in this very step */
+    }
+}
+
+double gf_kube_cache_age(const gf_kube_cache *c)
+{
+    double oldest = -1;
+    for (int i = 0; i < GF_KUBE_KIND_COUNT; i++) {
+        const kstate *s = &c->ks[i];
+        if (!s->enabled) continue;
+        if (!s->synced || s->heard_at <= 0) return INFINITY;
+        if (oldest < 0 || s->heard_at < oldest) oldest = s->heard_at;
+    }
+    return oldest < 0 ? 0 : gf_kube_now() - oldest;
+}
+
 gf_err gf_kube_cache_step(gf_kube_cache *c, int timeout_ms, gf_error *err)
 {
     c->failed = false;
     double now = gf_kube_now();
+    restart_silent(c, now);
     for (int i = 0; i < GF_KUBE_KIND_COUNT; i++) {
         kstate *s = &c->ks[i];
         if (s->enabled && !s->busy && now >= s->next_at) start(s);
@@ -351,8 +406,14 @@ gf_err gf_kube_cache_step(gf_kube_cache *c, int timeout_ms, gf_error *err)
     double wait_ms = timeout_ms > 0 ? timeout_ms : 0;
     for (int i = 0; i < GF_KUBE_KIND_COUNT; i++) {
         kstate *s = &c->ks[i];
-        if (!s->enabled || s->busy) continue;
-        double due = (s->next_at - now) * 1000;
+        if (!s->enabled) continue;
+        /* a retry falling due, or a watch reaching its silence limit */
+        double at = s->next_at;
+        if (s->busy && s->next == PHASE_WATCH)
+            at = (s->heard_at > s->started_at ? s->heard_at : s->started_at) + c->silence_s;
+        else if (s->busy)
+            continue;
+        double due = (at - now) * 1000;
         if (due < wait_ms) wait_ms = due > 0 ? due : 0;
     }
     if (wait_ms > 0) curl_multi_poll(c->multi, NULL, 0, (int)(wait_ms + 0.999), NULL);
@@ -479,5 +540,27 @@ gf_err gf_kube_cache_model(const gf_kube_cache *c, gf_model *m, gf_diags *d, gf_
     }
     gf_sbuf_free(&b);
     if (!rc) rc = gf_model_finalize(m, d, err);
+    return rc;
+}
+
+/* --- the fuzzers' way in (kube_private.h) --------------------------------------------------- */
+
+int gf_kube_cache_feed_line(gf_kube_cache *c, gf_kube_kind kind, const char *line, size_t len)
+{
+    kstate *s = &c->ks[kind];
+    s->x.on_event = on_event;
+    s->x.user = s;
+    return gf_kube_xfer_watch_line(&s->x, line, len);
+}
+
+gf_err gf_kube_cache_feed_page(gf_kube_cache *c, gf_kube_kind kind, const char *body, size_t len,
+                               gf_error *err)
+{
+    kstate *s = &c->ks[kind];
+    gf_sbuf b = GF_SBUF_INIT;
+    gf_sbuf_append(&b, body, len);
+    gf_err rc = take_page(s, &b, "list page", err);
+    if (rc) drop_list(s);
+    gf_sbuf_free(&b);
     return rc;
 }

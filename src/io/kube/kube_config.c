@@ -9,6 +9,10 @@
  * file:line:column of the node at fault. */
 #include "io/kube/kube_private.h"
 #include "io/yaml_error.h"
+#include "io/input.h"
+#include "io/kube/kube_private.h"
+#include "io/yaml_alias.h"
+#include "io/yaml_error.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -19,6 +23,9 @@
 #include <yaml.h>
 
 #define KUBECONFIG_MAX_BYTES (4u << 20)
+/* aliases expanded (yaml_alias.h); 4 MiB of text without aliases is at most
+ * about 2 million nodes */
+#define KUBECONFIG_MAX_NODES ((size_t)4 << 20)
 #define DEFAULT_SA_DIR "/var/run/secrets/kubernetes.io/serviceaccount"
 
 void gf_kube_wipe(void *p, size_t n)
@@ -490,6 +497,8 @@ gf_err gf_kube_config_parse(gf_kube_config *c, const char *name, const char *tex
     if (len > KUBECONFIG_MAX_BYTES)
         return gf_error_set(err, GF_EINPUT, name, "%zu bytes, more than the %u a kubeconfig may be",
                             len, KUBECONFIG_MAX_BYTES);
+    gf_err alias_rc = gf_yaml_check_aliases(name, text, text ? len : 0, KUBECONFIG_MAX_NODES, err);
+    if (alias_rc) return alias_rc;
     yaml_parser_t parser;
     yaml_document_t doc;
     if (!yaml_parser_initialize(&parser))
@@ -511,27 +520,6 @@ gf_err gf_kube_config_parse(gf_kube_config *c, const char *name, const char *tex
     yaml_parser_delete(&parser);
     if (rc) gf_kube_config_free(c);
     return rc;
-}
-
-/* The whole file (at most max bytes) into b; GF_EIO naming path. */
-static gf_err read_file(const char *path, size_t max, gf_sbuf *b, gf_error *err)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return gf_error_set(err, GF_EIO, path, "cannot open: %s", strerror(errno));
-    char chunk[8192];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
-        if (b->len + n > max) {
-            fclose(f);
-            return gf_error_set(err, GF_EINPUT, path, "larger than %zu bytes", max);
-        }
-        gf_sbuf_append(b, chunk, n);
-    }
-    int failed = ferror(f);
-    int saved = errno;
-    fclose(f);
-    if (failed) return gf_error_set(err, GF_EIO, path, "read failed: %s", strerror(saved));
-    return GF_OK;
 }
 
 gf_err gf_kube_config_load_file(gf_kube_config *c, const char *path, const char *context,
@@ -556,7 +544,7 @@ gf_err gf_kube_config_load_file(gf_kube_config *c, const char *path, const char 
         }
     }
     gf_sbuf b = GF_SBUF_INIT;
-    gf_err rc = read_file(chosen, KUBECONFIG_MAX_BYTES, &b, err);
+    gf_err rc = gf_input_read(chosen, "kubeconfig", KUBECONFIG_MAX_BYTES, &b, err);
     if (!rc) {
         char dir[4096];
         snprintf(dir, sizeof dir, "%s", chosen);
@@ -604,7 +592,7 @@ gf_err gf_kube_config_in_cluster(gf_kube_config *c, const char *dir, gf_error *e
     gf_sbuf_printf(&b, "%s/namespace", dir);
     gf_sbuf ns = GF_SBUF_INIT;
     gf_error ignored;
-    if (read_file(b.s, 4096, &ns, &ignored) == GF_OK && ns.len) {
+    if (gf_input_read(b.s, "namespace file", 4096, &ns, &ignored) == GF_OK && ns.len) {
         size_t n = ns.len;
         while (n > 0 && (ns.s[n - 1] == '\n' || ns.s[n - 1] == '\r' || ns.s[n - 1] == ' '))
             n--;

@@ -11,6 +11,7 @@
 
 #include <curl/curl.h>
 #include <sys/stat.h>
+#include <time.h>
 
 struct gf_kube {
     gf_kube_config cfg;     /* a deep copy */
@@ -88,6 +89,33 @@ gf_kube_outcome gf_kube_xfer_outcome(gf_kube_xfer *x, CURLcode cc, int attempt, 
 gf_err gf_kube_run(gf_kube *k, const char *method, const char *path, const char *content_type,
                    const char *body, bool eviction, gf_kube_reply *reply, gf_error *err);
 
+/* One watch line: decodes it, notes 410s and ERRORs (x->gone,
+ * x->error_event, x->bad with x->bad_msg), hands the event to x->on_event.
+ * Non-zero: the watch ends. */
+int gf_kube_xfer_watch_line(gf_kube_xfer *x, const char *line, size_t len);
+/* A Retry-After header's value: seconds, or an HTTP-date (RFC 9110
+ * 10.2.3) as seconds after now (0 when past); -1 when it is neither. */
+double gf_kube_retry_after(const char *value, time_t now);
+/* The error of a non-2xx answer with x->body: "HTTP 409 Conflict: <the
+ * Status message>", control characters replaced; x->reason set. */
+gf_err gf_kube_answer_error(gf_kube_xfer *x, long status, gf_err code, gf_error *err);
+/* What a coordination.k8s.io/v1 Lease says (strings borrowed from lease):
+ * holder ("" when none), duration (default_duration_s when absent or not
+ * positive), transitions (0 when absent), acquireTime and resourceVersion
+ * (NULL when absent). */
+typedef struct gf_kube_lease_spec {
+    const char *holder, *acquire_time, *rv;
+    long long duration_s, transitions;
+} gf_kube_lease_spec;
+void gf_kube_lease_spec_of(const json_t *lease, long long default_duration_s,
+                           gf_kube_lease_spec *out);
+/* For the fuzzers (fuzz/fuzz_watch.c): what the cache does with one watch
+ * line, or one list page, of kind, as if its transfer had brought it. A
+ * line's result: non-zero when the watch would end; a page's: its error
+ * (the list then starts over), or GF_OK (a last page replaces the store). */
+int gf_kube_cache_feed_line(gf_kube_cache *c, gf_kube_kind kind, const char *line, size_t len);
+gf_err gf_kube_cache_feed_page(gf_kube_cache *c, gf_kube_kind kind, const char *body, size_t len,
+                               gf_error *err);
 /* Exponential backoff with jitter for the attempt-th failure (1-based):
  * uniform in [d/2, d], d = min(base * 2^(attempt-1), max); never below
  * retry_after_s. */

@@ -489,6 +489,23 @@ static void leader_failed(gf_kube_leader *l, double now)
     if (l->leading && now - l->renewed_at >= l->lease_duration_s) l->leading = false;
 }
 
+void gf_kube_lease_spec_of(const json_t *lease, long long default_duration_s,
+                           gf_kube_lease_spec *out)
+{
+    const json_t *spec = json_object_get(lease, "spec");
+    const json_t *jh = json_object_get(spec, "holderIdentity");
+    const json_t *jd = json_object_get(spec, "leaseDurationSeconds");
+    const json_t *jt = json_object_get(spec, "leaseTransitions");
+    const json_t *ja = json_object_get(spec, "acquireTime");
+    out->holder = json_is_string(jh) ? json_string_value(jh) : "";
+    out->duration_s = json_is_integer(jd) && json_integer_value(jd) > 0
+                          ? (long long)json_integer_value(jd)
+                          : default_duration_s;
+    out->transitions = json_is_integer(jt) ? (long long)json_integer_value(jt) : 0;
+    out->acquire_time = json_is_string(ja) ? json_string_value(ja) : NULL;
+    out->rv = gf_kube_rv_of(lease);
+}
+
 gf_err gf_kube_leader_try(gf_kube *k, gf_kube_leader *l, bool *leading, gf_error *err)
 {
     double now = gf_kube_now();
@@ -533,17 +550,10 @@ gf_err gf_kube_leader_try(gf_kube *k, gf_kube_leader *l, bool *leading, gf_error
         *leading = l->leading;
         return rc;
     }
-    const json_t *spec = json_object_get(cur, "spec");
-    const json_t *jh = json_object_get(spec, "holderIdentity");
-    const json_t *jd = json_object_get(spec, "leaseDurationSeconds");
-    const json_t *jt = json_object_get(spec, "leaseTransitions");
-    const json_t *ja = json_object_get(spec, "acquireTime");
-    const char *holder = json_is_string(jh) ? json_string_value(jh) : "";
-    long long their_duration = json_is_integer(jd) && json_integer_value(jd) > 0
-                                   ? (long long)json_integer_value(jd)
-                                   : l->lease_duration_s;
-    long long transitions = json_is_integer(jt) ? (long long)json_integer_value(jt) : 0;
-    const char *rv = gf_kube_rv_of(cur);
+    gf_kube_lease_spec ls;
+    gf_kube_lease_spec_of(cur, l->lease_duration_s, &ls);
+    const char *holder = ls.holder, *rv = ls.rv;
+    long long their_duration = ls.duration_s, transitions = ls.transitions;
     if (!rv) {
         json_decref(cur);
         leader_failed(l, now);
@@ -565,7 +575,7 @@ gf_err gf_kube_leader_try(gf_kube *k, gf_kube_leader *l, bool *leading, gf_error
         return GF_OK;
     }
     const char *acquire =
-        ours && json_is_string(ja) ? json_string_value(ja) : wall; /* kept while renewing */
+        ours && ls.acquire_time ? ls.acquire_time : wall; /* kept while renewing */
     char *body = lease_body(l, l->identity, l->lease_duration_s, acquire, wall,
                             ours ? transitions : transitions + 1, rv);
     json_decref(cur);
