@@ -19,7 +19,7 @@ out_lacks() { ! grep -qF -- "$1" "$tmp/out"; }
 run inspect "$fx/kai-small.json"
 check "table exit 0" rc_is 0
 check "table pool line" out_has "POOL inference: 2 nodes (2 with GPUs), 6 GPUs: 2 whole, 4 shared, 0 idle"
-check "table gpu line" out_has "GPU 0  shared alloc 0.75 free 0.25  group 1f0e4c52-9a6b-4f8e-b1d2-7c3e5a9d0b11  team-a/llm-chat-7d9f8b6c5d-x2lqf 0.50, team-a/embedder-5f6c7d8e9a-p0d7z 0.25"
+check "table gpu line" out_has "GPU 0  shared alloc 0.75 free 0.25  group 1f0e4c52-9a6b-4f8e-b1d2-7c3e5a9d0b11  team-a/llm-chat-7d9f8b6c5d-x2lqf 0.50 [triton], team-a/embedder-5f6c7d8e9a-p0d7z 0.25 [triton]"
 check "table memory pod" out_has "team-b/ocr-6b7c8d9e0f-mm3rt 0.50 (11517 MiB)"
 check "table cluster" out_has "CLUSTER: 4 nodes (3 with GPUs), 7 GPUs: 2 whole, 5 shared, 0 idle"
 check "warning for Service" err_has "warning: $fx/kai-small.json: items[22]: kind Service is not used by gpufrac; skipped"
@@ -112,6 +112,17 @@ check "escaped warning: no forged line, no raw control byte" bash -c "! grep -qv
 run inspect /nonexistent.json
 check "missing file exit 1" rc_is 1
 check "missing file message" err_has "/nonexistent.json: cannot open"
+
+# inference engines (model/engine.h): shown per pod, and a configured overrun with its fix
+run inspect "$fx/engines/pods.json"
+check "engines: exit 0" rc_is 0
+check "engines: vllm labelled" out_has "serving/vllm-flag-0 0.50 [vllm]"
+check "engines: overrun section" out_has "Configured to overrun"
+check "engines: vllm default on 0.5 with its fix" out_has 'serving/vllm-default-0: vllm --gpu-memory-utilization 0.9 (its default) takes 0.90 of the GPU'"'"'s memory but holds a 0.50 fraction: set --gpu-memory-utilization=$(GPU_PORTION) (or 0.50)'
+check "engines: a cap within the share is no finding" bash -c "! grep -q 'vllm-flag-0:' '$tmp/out' && ! grep -q 'vllm-portion-0:' '$tmp/out'"
+run inspect -o json "$fx/engines/pods.json"
+check "engines json: vllm cap from the flag" bash -c "jq -e '[.pools[].nodes[].gpus[].pods[] | select(.name == \"vllm-flag-0\")][0].engine | .name == \"vllm\" and .cap == 0.45 and .cap_source == \"flag\" and (has(\"overrun\") | not)' '$tmp/out' >/dev/null"
+check "engines json: torchserve high-water" bash -c "jq -e '[.pools[].nodes[].gpus[].pods[] | select(.name == \"torchserve-0\")][0].engine.memory == \"high-water\"' '$tmp/out' >/dev/null"
 
 echo "cli_inspect: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -3,11 +3,13 @@
  * cluster itself. */
 #include "cli/cli_common.h"
 #include "cli/commands.h"
+#include "model/engine.h"
 #include "model/model.h"
 #include "io/snapshot.h"
 
 #include <getopt.h>
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -29,22 +31,46 @@ static void help(FILE *f)
                "  -s, --summary        totals per pool and cluster only, no per-node lines\n"
                "  -p, --pool NAME      only this node pool\n"
                "  -q, --quiet          do not print warnings\n"
-               "  -h, --help           this text\n"
-               GF_CLI_CLUSTER_HELP "\n" GF_CLI_KAI_HELP "\n"
+               "  -h, --help           this text\n" GF_CLI_CLUSTER_HELP "\n" GF_CLI_KAI_HELP "\n"
                "exit codes: 0 success, 1 runtime failure (cluster unreachable), 2 usage or\n"
                "input error\n");
 }
 
 static void pod_label(const gf_model *m, const gf_pod *p, const gf_node *n, char *buf, size_t len)
 {
+    gf_engine_info e;
+    gf_engine_detect(p, &e, NULL);
+    char eng[40] = "";
+    if (e.kind != GF_ENGINE_GENERIC) snprintf(eng, sizeof eng, " [%s]", gf_engine_name(e.kind));
     if (p->share == GF_SHARE_FRACTION)
-        snprintf(buf, len, "%s/%s %.2f", p->ns, p->name, p->gpu_fraction);
+        snprintf(buf, len, "%s/%s %.2f%s", p->ns, p->name, p->gpu_fraction, eng);
     else if (p->share == GF_SHARE_MEMORY)
-        snprintf(buf, len, "%s/%s %.2f (%lld MiB)", p->ns, p->name,
-                 gf_pod_share_on(p, n->gpu_memory_mib), (long long)p->gpu_memory_mib);
+        snprintf(buf, len, "%s/%s %.2f (%lld MiB)%s", p->ns, p->name,
+                 gf_pod_share_on(p, n->gpu_memory_mib), (long long)p->gpu_memory_mib, eng);
     else
-        snprintf(buf, len, "%s/%s", p->ns, p->name);
+        snprintf(buf, len, "%s/%s%s", p->ns, p->name, eng);
     (void)m;
+}
+
+/* Sharing pods whose engine is configured to take more than their share
+ * (model/engine.h gf_engine_overrun): printed after the table, counted. */
+static uint32_t print_overruns(const gf_model *m, uint32_t only_pool)
+{
+    uint32_t found = 0;
+    for (size_t i = 0; i < m->pods.n; i++) {
+        const gf_pod *p = &m->pods.v[i];
+        if (p->share == GF_SHARE_NONE || p->node == GF_NONE || !gf_pod_active(p)) continue;
+        const gf_node *n = &m->nodes.v[p->node];
+        if (only_pool != GF_NONE && n->pool != only_pool) continue;
+        gf_engine_info e;
+        gf_engine_detect(p, &e, NULL);
+        char msg[400];
+        if (!gf_engine_overrun(&e, gf_pod_share_on(p, n->gpu_memory_mib), msg, sizeof msg))
+            continue;
+        if (!found++) printf("\nConfigured to overrun (the engine takes more than its share):\n");
+        printf("  %s/%s: %s\n", p->ns, p->name, msg);
+    }
+    return found;
 }
 
 static void print_totals(const char *label, const gf_totals *t)
@@ -162,6 +188,18 @@ static json_t *pod_json(const gf_model *m, const gf_pod *p, const gf_node *n)
     } else if (p->gpu_whole) {
         json_object_set_new(o, "whole_gpus", json_integer(p->gpu_whole));
     }
+    gf_engine_info e;
+    gf_engine_detect(p, &e, NULL);
+    json_t *je = json_pack("{s:s,s:s,s:s}", "name", gf_engine_name(e.kind), "memory",
+                           gf_engine_memory_name(e.memory), "cap_source",
+                           gf_engine_cap_source_name(e.cap_source));
+    if (isfinite(e.cap)) json_object_set_new(je, "cap", json_real(e.cap));
+    if (e.knob) json_object_set_new(je, "knob", json_string(e.knob));
+    char msg[400];
+    if (p->share != GF_SHARE_NONE && n &&
+        gf_engine_overrun(&e, gf_pod_share_on(p, n->gpu_memory_mib), msg, sizeof msg))
+        json_object_set_new(je, "overrun", json_string(msg));
+    json_object_set_new(o, "engine", je);
     return o;
 }
 
@@ -219,11 +257,14 @@ static json_t *model_json(const gf_model *m, uint32_t only_pool, bool summary)
 
 int gf_cmd_inspect(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"output", required_argument, NULL, 'o'}, {"summary", no_argument, NULL, 's'},
-        {"pool", required_argument, NULL, 'p'},   {"quiet", no_argument, NULL, 'q'},
-        {"help", no_argument, NULL, 'h'},         GF_CLI_CLUSTER_OPTIONS,
-        GF_CLI_KAI_OPTIONS,                       {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"output", required_argument, NULL, 'o'},
+                                         {"summary", no_argument, NULL, 's'},
+                                         {"pool", required_argument, NULL, 'p'},
+                                         {"quiet", no_argument, NULL, 'q'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         GF_CLI_CLUSTER_OPTIONS,
+                                         GF_CLI_KAI_OPTIONS,
+                                         {NULL, 0, NULL, 0}};
     static const char shortopts[] = "o:sp:qh" GF_CLI_CLUSTER_SHORT;
     gf_cli_format format = GF_OUT_TABLE;
     bool summary = false, quiet = false;
@@ -300,6 +341,7 @@ int gf_cmd_inspect(int argc, char **argv)
         print_csv(&m, pool);
     } else {
         print_table(&m, pool, summary);
+        print_overruns(&m, pool);
     }
     if (fflush(stdout) != 0) {
         fprintf(stderr, "gpufrac inspect: writing output failed\n");

@@ -122,6 +122,8 @@ static const char *text_copy(walk *w, const char *s, size_t n)
     return out;
 }
 
+static void gpu_container_spec(walk *w, const json_t *spec, gf_pod *p);
+
 /* String field copied into the arena (text_copy); *out NULL when absent. */
 static gf_err get_str(walk *w, const json_t *obj, const char *key, const char **out)
 {
@@ -800,8 +802,78 @@ static gf_err load_pod(walk *w, const json_t *item)
     if (ngroups > p.gpu_devices && p.share != GF_SHARE_NONE)
         warn(w, "%s: %u GPU groups but %s is %u", w->what, ngroups, GF_KAI_NUM_DEVICES,
              p.gpu_devices);
+    if (p.share != GF_SHARE_NONE || p.gpu_whole) gpu_container_spec(w, spec, &p);
     gf_model_add_pod(w->m, &p, w->d);
     return GF_OK;
+}
+
+/* --- the GPU container, for engine detection ------------------------------------- */
+
+static bool asks_whole_gpus(const json_t *c)
+{
+    const json_t *res = json_object_get(c, "resources");
+    return json_object_get(json_object_get(res, "limits"), GF_RES_GPU) ||
+           json_object_get(json_object_get(res, "requests"), GF_RES_GPU);
+}
+
+/* The container p's GPU work runs in (model.h gpu_image): its image,
+ * command + args and literal env, copied (control characters escaped).
+ * Entries of the wrong type are left out: the API server admits none. */
+static void gpu_container_spec(walk *w, const json_t *spec, gf_pod *p)
+{
+    const json_t *pick = NULL;
+    static const char *lists[] = {"initContainers", "containers"};
+    for (int l = 0; l < 2 && !pick; l++) {
+        const json_t *arr = json_object_get(spec, lists[l]);
+        size_t i;
+        const json_t *c;
+        json_array_foreach(arr, i, c)
+        {
+            const json_t *nm = json_object_get(c, "name");
+            bool named = p->gpu_container && json_is_string(nm) &&
+                         !strcmp(json_string_value(nm), p->gpu_container);
+            if (named || (!p->gpu_container && p->gpu_whole && l == 1 && asks_whole_gpus(c))) {
+                pick = c;
+                break;
+            }
+        }
+    }
+    if (!pick) pick = json_array_get(json_object_get(spec, "containers"), 0);
+    if (!json_is_object(pick)) return;
+    const json_t *img = json_object_get(pick, "image");
+    if (json_is_string(img))
+        p->gpu_image = text_copy(w, json_string_value(img), json_string_length(img));
+    const json_t *cmd = json_object_get(pick, "command"), *args = json_object_get(pick, "args");
+    size_t n = json_array_size(cmd) + json_array_size(args);
+    if (n && n < 100000) {
+        p->gpu_argv = gf_arena_alloc(&w->m->arena, n * sizeof *p->gpu_argv);
+        const json_t *parts[] = {cmd, args};
+        for (int k = 0; k < 2; k++) {
+            size_t i;
+            const json_t *a;
+            json_array_foreach(parts[k], i, a)
+            {
+                if (json_is_string(a))
+                    p->gpu_argv[p->gpu_argc++] =
+                        text_copy(w, json_string_value(a), json_string_length(a));
+            }
+        }
+    }
+    const json_t *env = json_object_get(pick, "env");
+    size_t ne = json_array_size(env);
+    if (ne && ne < 100000) {
+        p->gpu_env.items = gf_arena_alloc(&w->m->arena, ne * sizeof(gf_kv));
+        size_t i;
+        const json_t *e;
+        json_array_foreach(env, i, e)
+        {
+            const json_t *nm = json_object_get(e, "name"), *v = json_object_get(e, "value");
+            if (!json_is_string(nm) || !json_is_string(v)) continue;
+            gf_kv *kv = &p->gpu_env.items[p->gpu_env.n++];
+            kv->key = text_copy(w, json_string_value(nm), json_string_length(nm));
+            kv->value = text_copy(w, json_string_value(v), json_string_length(v));
+        }
+    }
 }
 
 /* --- workloads --------------------------------------------------------------- */

@@ -133,7 +133,16 @@ typedef struct gf_pod {
      * (pkg/binder/common/gpu_access.go GetFractionContainerRef: init
      * containers are searched first, then containers) */
     const char *gpu_container;
-    bool gpu_container_init;   /* gpu_container is an init container */
+    bool gpu_container_init; /* gpu_container is an init container */
+    /* The container that uses the GPU, as the pod spec declares it (for
+     * engine detection, decide/engine.h): the share's container, else the
+     * first requesting nvidia.com/gpu, else the first container. Its image,
+     * command followed by args, and the env entries with a literal value
+     * (valueFrom is skipped); NULL / 0 when absent. */
+    const char *gpu_image;
+    const char **gpu_argv;
+    uint32_t gpu_argc;
+    gf_kvs gpu_env;
     const char *gpu_group;     /* value of label runai-gpu-group, or NULL */
     const char **extra_groups; /* values of labels runai-gpu-group/<g>, other than gpu_group */
     uint32_t n_extra_groups;

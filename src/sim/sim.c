@@ -135,6 +135,9 @@ static uint32_t copy_pod(gf_model *w, const gf_model *c, const gf_pod *p)
     x.queue = dup(w, p->queue);
     x.priority_class = dup(w, p->priority_class);
     x.gpu_container = dup(w, p->gpu_container);
+    x.gpu_image = dup(w, p->gpu_image);
+    x.gpu_argv = dup_strs(w, p->gpu_argv, p->gpu_argc);
+    x.gpu_env = dup_kvs(w, &p->gpu_env);
     x.gpu_models = dup_strs(w, p->gpu_models, p->n_gpu_models);
     x.node_selector = dup_kvs(w, &p->node_selector);
     x.owner = dup_owner(w, p->owner);
