@@ -124,5 +124,11 @@ run explain --help
 check "help exit 0" rc_is 0
 check "help text" out_has "usage: gpufrac explain"
 
+# an engine configured to take more than its share is a finding with its fix
+printf 'timestamp,namespace,pod,container,gpu_uuid,memory_bytes,sm_util\n1795507200,serving,vllm-flag-0,server,,4294967296,0.3\n' >"$tmp/eng.csv"
+run explain --usage "$tmp/eng.csv" --now 1795507260 "$fx/engines/pods.json"
+check "engine overrun: exit 0" rc_is 0
+check "engine overrun: listed with its fix" out_has 'serving/tgi-default-0: tgi --cuda-memory-fraction 1 (its default) takes 1.00 of the GPU'"'"'s memory but holds a 0.25 fraction: set --cuda-memory-fraction=$(GPU_PORTION) (or 0.25)'
+
 echo "cli_explain: $pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -1,6 +1,7 @@
 /* cli_common.c - options, inputs and outputs the subcommands share, see
  * cli_common.h. */
 #include "cli/cli_common.h"
+#include "model/engine.h"
 
 #include "io/snapshot.h"
 #include "io/yaml_emit.h"
@@ -121,8 +122,7 @@ void gf_cli_prom_free(gf_cli_prom *p)
     if (p) gf_vec_free(&p->headers);
 }
 
-bool gf_cli_prom_option(gf_cli_prom *p, const char *cmd, int opt, const char *arg,
-                        int *usage_rc)
+bool gf_cli_prom_option(gf_cli_prom *p, const char *cmd, int opt, const char *arg, int *usage_rc)
 {
     char why[200];
     switch (opt) {
@@ -175,8 +175,8 @@ gf_err gf_cli_prom_discover(gf_cli_prom *p, gf_cli_cluster *c, gf_error *err)
     return GF_OK;
 }
 
-gf_err gf_cli_prom_fetch(gf_cli_prom *p, gf_cli_cluster *c, double start, double end,
-                         double step_s, gf_usage *u, gf_diags *d, gf_error *err)
+gf_err gf_cli_prom_fetch(gf_cli_prom *p, gf_cli_cluster *c, double start, double end, double step_s,
+                         gf_usage *u, gf_diags *d, gf_error *err)
 {
     if (p->use_found) {
         gf_cluster_prom_proxy x = {c->kube, &p->found};
@@ -190,8 +190,8 @@ gf_err gf_cli_prom_fetch(gf_cli_prom *p, gf_cli_cluster *c, double start, double
 static const struct {
     const char *name;
     gf_cli_format f;
-} FORMATS[] = {{"table", GF_OUT_TABLE}, {"json", GF_OUT_JSON}, {"yaml", GF_OUT_YAML},
-               {"csv", GF_OUT_CSV}};
+} FORMATS[] = {
+    {"table", GF_OUT_TABLE}, {"json", GF_OUT_JSON}, {"yaml", GF_OUT_YAML}, {"csv", GF_OUT_CSV}};
 
 bool gf_cli_parse_format(const char *cmd, const char *arg, unsigned allowed, gf_cli_format *out)
 {
@@ -279,4 +279,27 @@ bool gf_cli_color(FILE *f)
     if (no && *no) return false;
     if (term && !strcmp(term, "dumb")) return false;
     return isatty(fileno(f));
+}
+
+/* --- findings ------------------------------------------------------------------------- */
+
+/* Sharing pods whose engine is configured to take more than their share
+ * (model/engine.h gf_engine_overrun): printed after the table, counted. */
+uint32_t gf_cli_print_overruns(const gf_model *m, uint32_t only_pool)
+{
+    uint32_t found = 0;
+    for (size_t i = 0; i < m->pods.n; i++) {
+        const gf_pod *p = &m->pods.v[i];
+        if (p->share == GF_SHARE_NONE || p->node == GF_NONE || !gf_pod_active(p)) continue;
+        const gf_node *n = &m->nodes.v[p->node];
+        if (only_pool != GF_NONE && n->pool != only_pool) continue;
+        gf_engine_info e;
+        gf_engine_detect(p, &e, NULL);
+        char msg[400];
+        if (!gf_engine_overrun(&e, gf_pod_share_on(p, n->gpu_memory_mib), msg, sizeof msg))
+            continue;
+        if (!found++) printf("\nConfigured to overrun (the engine takes more than its share):\n");
+        printf("  %s/%s: %s\n", p->ns, p->name, msg);
+    }
+    return found;
 }

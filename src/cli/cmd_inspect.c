@@ -52,27 +52,6 @@ static void pod_label(const gf_model *m, const gf_pod *p, const gf_node *n, char
     (void)m;
 }
 
-/* Sharing pods whose engine is configured to take more than their share
- * (model/engine.h gf_engine_overrun): printed after the table, counted. */
-static uint32_t print_overruns(const gf_model *m, uint32_t only_pool)
-{
-    uint32_t found = 0;
-    for (size_t i = 0; i < m->pods.n; i++) {
-        const gf_pod *p = &m->pods.v[i];
-        if (p->share == GF_SHARE_NONE || p->node == GF_NONE || !gf_pod_active(p)) continue;
-        const gf_node *n = &m->nodes.v[p->node];
-        if (only_pool != GF_NONE && n->pool != only_pool) continue;
-        gf_engine_info e;
-        gf_engine_detect(p, &e, NULL);
-        char msg[400];
-        if (!gf_engine_overrun(&e, gf_pod_share_on(p, n->gpu_memory_mib), msg, sizeof msg))
-            continue;
-        if (!found++) printf("\nConfigured to overrun (the engine takes more than its share):\n");
-        printf("  %s/%s: %s\n", p->ns, p->name, msg);
-    }
-    return found;
-}
-
 static void print_totals(const char *label, const gf_totals *t)
 {
     double frag = t->gpus_shared ? t->stranded_free / t->gpus_shared * 100.0 : 0.0;
@@ -341,7 +320,7 @@ int gf_cmd_inspect(int argc, char **argv)
         print_csv(&m, pool);
     } else {
         print_table(&m, pool, summary);
-        print_overruns(&m, pool);
+        gf_cli_print_overruns(&m, pool);
     }
     if (fflush(stdout) != 0) {
         fprintf(stderr, "gpufrac inspect: writing output failed\n");
