@@ -75,7 +75,7 @@ check "fraction >1 pod not shown" out_lacks 'embedder-5f6c7d8e9a-p0d7z'
 # reading it whole would pass; not under valgrind or ASan, which reserve
 # more), and GPUFRAC_MAX_INPUT caps files and streams
 vlimit=1048576
-if [ -n "${GF_WRAP:-}" ] || grep -qa AddressSanitizer "$bin"; then vlimit=unlimited; fi
+if [ -n "${GF_WRAP:-}" ] || grep -qa -e AddressSanitizer -e __asan_init "$bin"; then vlimit=unlimited; fi
 (ulimit -v $vlimit; ${GF_WRAP:-} "$bin" inspect /dev/zero >"$tmp/out" 2>"$tmp/err"; echo $? >"$tmp/rc")
 check "/dev/zero exit 2" rc_is 2
 check "/dev/zero message" err_has "/dev/zero: not a text file: a NUL byte at offset 0"
