@@ -96,7 +96,11 @@ void gf_fair_state_from_model(const gf_model *m, gf_fair_state *st)
         fg.gpu = (uint32_t)i;
         fg.node = n->name;
         fg.index = g->index;
-        fg.memory_total_bytes = (double)n->gpu_memory_mib * GF_FAIR_MIB;
+        /* the device's memory; unknown (0: no memory findings) on a node
+         * without the nvidia.com/gpu.memory label, where KAI's 100 MiB says
+         * nothing about the device */
+        fg.memory_total_bytes =
+            n->gpu_memory_from_label ? (double)n->gpu_memory_mib * GF_FAIR_MIB : 0;
         fg.memory_used_bytes = fg.sm_util = NAN;
         fg.first_pod = (uint32_t)st->pods.n;
         for (uint32_t k = 0; k < g->n_pods; k++) {
@@ -787,7 +791,9 @@ static bool try_option(respond_ctx *c, const gf_fair_finding *f, const option *o
         char where[400];
         if (!gf_rebalance_target(c->view, &spec, &nd, true, c->env->scorer, &resp->to, where,
                                  sizeof where))
-            return gf_textf(why, n, "no GPU for fraction %.2f: %s", nf, where), false;
+            return whole ? gf_textf(why, n, "no whole GPU free: %s", where)
+                         : gf_textf(why, n, "no GPU for fraction %.2f: %s", nf, where),
+                   false;
         gf_rebalance_commit(c->view, old, &spec, &nd, &resp->to);
         resp->action = GF_FAIR_ACT_UPSIZE;
         resp->pod = o->pod;
