@@ -74,7 +74,8 @@ static void print_table(const gf_model *m, uint32_t only_pool, bool summary)
             if (n->gpu_memory_from_label)
                 snprintf(mem, sizeof mem, "%lld MiB/GPU", (long long)n->gpu_memory_mib);
             else if (n->gpu_memory_display_mib > 0) /* the product table: display only */
-                snprintf(mem, sizeof mem, "%lld MiB/GPU as KAI counts it (no %s label; the model "
+                snprintf(mem, sizeof mem,
+                         "%lld MiB/GPU as KAI counts it (no %s label; the model "
                          "has %lld MiB)",
                          (long long)n->gpu_memory_mib, GF_LABEL_GPU_MEMORY,
                          (long long)n->gpu_memory_display_mib);
@@ -157,11 +158,11 @@ static json_t *model_json(const gf_model *m, uint32_t only_pool, bool summary)
             const gf_node *n = &m->nodes.v[i];
             if (n->pool != pool || n->gpu_count == 0) continue;
             json_t *gpus = json_array();
-            json_t *jn = json_pack("{s:s,s:s?,s:I,s:b,s:b,s:b,s:o}", "name", n->name, "gpu_product",
-                                   n->gpu_product, "gpu_memory_mib", (json_int_t)n->gpu_memory_mib,
-                                   "gpu_memory_from_label", n->gpu_memory_from_label,
-                                   "unschedulable", n->unschedulable, "tainted", n->n_taints > 0,
-                                   "gpus", gpus);
+            json_t *jn =
+                json_pack("{s:s,s:s?,s:I,s:b,s:b,s:b,s:o}", "name", n->name, "gpu_product",
+                          n->gpu_product, "gpu_memory_mib", (json_int_t)n->gpu_memory_mib,
+                          "gpu_memory_from_label", n->gpu_memory_from_label, "unschedulable",
+                          n->unschedulable, "tainted", n->n_taints > 0, "gpus", gpus);
             if (!n->gpu_memory_from_label && n->gpu_memory_display_mib > 0)
                 json_object_set_new(jn, "gpu_memory_product_mib",
                                     json_integer(n->gpu_memory_display_mib));
@@ -173,14 +174,13 @@ static json_t *model_json(const gf_model *m, uint32_t only_pool, bool summary)
                     json_array_append_new(
                         pods, pod_json(m, &m->pods.v[m->gpu_pods.v[g->first_pod + j]], n));
                 double free_frac = g->allocated_fraction >= 1.0 ? 0.0 : 1.0 - g->allocated_fraction;
-                json_array_append_new(gpus,
-                                      json_pack("{s:i,s:s,s:s?,s:s?,s:b,s:b,s:f,s:f,s:o}", "index",
-                                                (int)g->index, "state", gf_gpu_state_name(g->state),
-                                                "group", g->group, "device_id", g->device_id,
-                                                "reserved", g->reserved,
-                                                "placement_inferred", g->placement_inferred,
-                                                "allocated_fraction", g->allocated_fraction,
-                                                "free_fraction", free_frac, "pods", pods));
+                json_array_append_new(
+                    gpus,
+                    json_pack("{s:i,s:s,s:s?,s:s?,s:b,s:b,s:f,s:f,s:o}", "index", (int)g->index,
+                              "state", gf_gpu_state_name(g->state), "group", g->group, "device_id",
+                              g->device_id, "reserved", g->reserved, "placement_inferred",
+                              g->placement_inferred, "allocated_fraction", g->allocated_fraction,
+                              "free_fraction", free_frac, "pods", pods));
             }
         }
     }
