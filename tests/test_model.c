@@ -257,8 +257,7 @@ static void load_kai_real(gf_model *m, gf_diags *d, bool odd)
         n++;
     }
     gf_error err = {0};
-    if (gf_snapshot_load_files(m, argv, n, d, &err))
-        fail_msg("%s: %s", err.where, err.msg);
+    if (gf_snapshot_load_files(m, argv, n, d, &err)) fail_msg("%s: %s", err.where, err.msg);
 }
 
 static void test_kai_real_objects(void **state)
@@ -332,9 +331,9 @@ static void test_reservation_recognised_by_label_and_namespace(void **state)
 {
     (void)state;
 #define RSV(ns, labels)                                                                            \
-    "{\"kind\":\"Pod\",\"metadata\":{\"name\":\"r\",\"namespace\":\"" ns "\",\"labels\":{"        \
-    "\"runai-gpu-group\":\"g\"" labels "},\"annotations\":{\"run.ai/reserve_for_gpu_index\":"       \
-    "\"GPU-1234\"}},\"spec\":{\"nodeName\":\"n1\",\"containers\":[{\"name\":\"c\",\"resources\":"    \
+    "{\"kind\":\"Pod\",\"metadata\":{\"name\":\"r\",\"namespace\":\"" ns "\",\"labels\":{"         \
+    "\"runai-gpu-group\":\"g\"" labels "},\"annotations\":{\"run.ai/reserve_for_gpu_index\":"      \
+    "\"GPU-1234\"}},\"spec\":{\"nodeName\":\"n1\",\"containers\":[{\"name\":\"c\",\"resources\":"  \
     "{\"limits\":{\"nvidia.com/gpu\":\"1\"}}}]},\"status\":{\"phase\":\"Running\"}}"
     static const struct {
         const char *json;
@@ -345,8 +344,8 @@ static void test_reservation_recognised_by_label_and_namespace(void **state)
                                          ",\"app\":\"kai-resource-reservation\"")),
          NULL, NULL, true},
         {LIST(L4_NODE("n1", "1") "," RSV("kai-resource-reservation", "")), NULL, NULL, false},
-        {LIST(L4_NODE("n1", "1") "," RSV("other", ",\"app\":\"kai-resource-reservation\"")),
-         NULL, NULL, false},
+        {LIST(L4_NODE("n1", "1") "," RSV("other", ",\"app\":\"kai-resource-reservation\"")), NULL,
+         NULL, false},
         {LIST(L4_NODE("n1", "1") "," RSV("other", ",\"app\":\"rr\"")), "other", "rr", true},
     };
     for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
