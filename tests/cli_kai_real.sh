@@ -179,13 +179,16 @@ EOF
   mport=""
   for _ in $(seq 1 150); do
     mport=$(sed -n 's|.*serving http://127\.0\.0\.1:\([0-9]*\)/metrics.*|\1|p' "$tmp/loop.err" | head -1)
-    [ -n "$mport" ] && curl -s "http://127.0.0.1:$mport/metrics" | grep -q 'gpufrac_objects_skipped_total{reason="node_missing"} [1-9]' && break
+    # two iterations at least: counted twice
+    [ -n "$mport" ] && curl -s "http://127.0.0.1:$mport/metrics" | grep -qE 'gpufrac_objects_skipped_total\{reason="node_missing"\} ([2-9]|[1-9][0-9])' && break
     sleep 0.2
   done
   curl -s "http://127.0.0.1:$mport/metrics" >"$tmp/metrics" 2>/dev/null
   check "metrics: kai_annotation counted" grep -qE '^gpufrac_objects_skipped_total\{reason="kai_annotation"\} [1-9]' "$tmp/metrics"
   check "metrics: node_missing counted" grep -qE '^gpufrac_objects_skipped_total\{reason="node_missing"\} [1-9]' "$tmp/metrics"
   check "metrics: no_gpu_node zero" grep -qE '^gpufrac_objects_skipped_total\{reason="no_gpu_node"\} 0$' "$tmp/metrics"
+  check "loop: counted each iteration" grep -qE '^gpufrac_objects_skipped_total\{reason="node_missing"\} ([2-9]|[1-9][0-9])' "$tmp/metrics"
+  check "loop: each odd object warned once, not every iteration" [ "$(grep -c 'typo-0' "$tmp/loop.err")-$(grep -c 'orphan-0' "$tmp/loop.err")-$(grep -c 'node gpu-l4-b has no usable' "$tmp/loop.err")" = 1-1-1 ]
   stop "$cpid"; cpid=""
 else
   echo "SKIP: run against the stand-in (GF_KUBE_STANDIN not built)"

@@ -733,7 +733,8 @@ static void test_get_and_list(void **state)
     assert_int_equal(gf_kube_list(k, GF_KUBE_POD, &lo, &items, NULL, &err), GF_OK);
     assert_int_equal(json_array_size(items), 2);
     json_decref(items);
-    gf_kube_list_opts fo = {NULL, "app notin (llm-chat,kai-resource-reservation)", "spec.nodeName=gpu-l4-a"};
+    gf_kube_list_opts fo = {NULL, "app notin (llm-chat,kai-resource-reservation)",
+                            "spec.nodeName=gpu-l4-a"};
     assert_int_equal(gf_kube_list(k, GF_KUBE_POD, &fo, &items, NULL, &err), GF_OK);
     assert_int_equal(json_array_size(items), 4); /* embedder, ocr, train-0, train-1 */
     json_decref(items);
