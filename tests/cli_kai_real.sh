@@ -85,7 +85,7 @@ check "not an object: exit 2" rc_is 2
 run recommend --usage "$k/usage.csv" "${C[@]}"
 check "recommend: exit 0" rc_is 0
 check "recommend: above 0.95 a whole GPU" out_has "serving/Deployment/chat                      gpu-fraction      0.85 nvidia.com/gpu: 1 whole-gpu"
-check "recommend: the two-device fraction per device" out_has "serving/Deployment/reranker                  gpu-fraction      0.25         0.3 upsize"
+check "recommend: the two-device fraction per device, its busier device decides" out_has "serving/Deployment/reranker                  gpu-fraction      0.25        0.35 upsize"
 check "recommend: gpu-memory in whole MiB" out_has "serving/Deployment/embed                     gpu-mem MiB      20000       23040 upsize"
 check "recommend: the sidecar pod's share" out_has "search/Deployment/rag                        gpu-fraction       0.3        0.35 upsize"
 check "recommend: summary" out_has "5 workloads: 3 upsize, 0 downsize, 1 to a whole GPU"
@@ -111,6 +111,8 @@ run consolidate -o json "${C[@]}"
 check "consolidate json: exit 0" rc_is 0
 run explain -o json --usage "$k/usage.csv" "${C[@]}"
 check "explain json: exit 0" rc_is 0
+check "explain: usage joined by GPU UUID: the busier device of the two-device pod overruns" jq_ok '[.gpus[] | select(any(.findings[]; .kind == "memory-overrun" and .offender == "serving/reranker-7f9c8d6b5a-p8r2t")) | .index] == [1]'
+check "explain: each device has its own use" jq_ok '[.gpus[] | .pods[] | select(.pod == "serving/reranker-7f9c8d6b5a-p8r2t") | .memory_bytes] == [25769803776]'
 check "explain: no fraction of 1 or more proposed" jq_ok '[.. | objects | select(has("new_fraction")) | .new_fraction | select(. >= 1)] | length == 0'
 run simulate --days 1 -o json --cluster "$k/cluster/nodes.json" --cluster "$k/cluster/pods.json" \
   --cluster "$k/cluster/deployments.json" --cluster "$k/cluster/replicasets.json" \
