@@ -129,6 +129,61 @@ static void test_api_shape_and_mirror_pods(void **state)
     "{\"kind\":\"Pod\",\"metadata\":{\"name\":\"p\",\"namespace\":\"n\",\"uid\":\"u1\"" extra_meta \
     "},\"spec\":" spec "}"
 
+/* KAI's rules, as in the snapshot reader: a reservation pod is labelled
+ * app=kai-resource-reservation in the reservation namespace
+ * (pod_info/utility_pods.go); only kai-scheduler's pods carry KAI shares. */
+static void test_kai_rules(void **state)
+{
+    (void)state;
+    gf_podlist l;
+    gf_diags d;
+    gf_error err = {0};
+#define RSV(ns, labels)                                                                            \
+    "{\"kind\":\"Pod\",\"metadata\":{\"name\":\"r\",\"namespace\":\"" ns                           \
+    "\",\"uid\":\"r1\",\"labels\":{"                                                               \
+    "\"runai-gpu-group\":\"g\"" labels "},\"annotations\":{\"run.ai/reserve_for_gpu_index\":"      \
+    "\"GPU-1234\"}},\"spec\":{}}"
+    assert_int_equal(
+        parse_text(&l, NULL, &err,
+                   RSV("kai-resource-reservation", ",\"app\":\"kai-resource-reservation\"")),
+        GF_OK);
+    assert_true(l.pods.v[0].reservation);
+    assert_string_equal(l.pods.v[0].reserve_gpu, "GPU-1234"); /* the UUID, opaque */
+    gf_podlist_free(&l);
+    assert_int_equal(parse_text(&l, NULL, &err, RSV("kai-resource-reservation", "")), GF_OK);
+    assert_false(l.pods.v[0].reservation); /* the namespace alone is not enough */
+    gf_podlist_free(&l);
+    assert_int_equal(
+        parse_text(&l, NULL, &err, RSV("elsewhere", ",\"app\":\"kai-resource-reservation\"")),
+        GF_OK);
+    assert_false(l.pods.v[0].reservation);
+    gf_podlist_free(&l);
+    /* another scheduler's pod: its gpu-fraction is not KAI's, not even checked */
+    gf_diags_init(&d);
+    assert_int_equal(
+        parse_text(
+            &l, &d, &err,
+            POD(",\"annotations\":{\"gpu-fraction\":\"1.5\"}",
+                "{\"schedulerName\":\"default-scheduler\",\"containers\":[{\"name\":\"c\"}]}")),
+        GF_OK);
+    assert_int_equal(l.pods.v[0].alloc, GF_ALLOC_NONE);
+    assert_int_equal(d.msgs.n, 0);
+    gf_podlist_free(&l);
+    gf_diags_free(&d);
+    /* the same pod under kai-scheduler: refused (0 < f < 1), a warning */
+    gf_diags_init(&d);
+    assert_int_equal(
+        parse_text(&l, &d, &err,
+                   POD(",\"annotations\":{\"gpu-fraction\":\"1\"}",
+                       "{\"schedulerName\":\"kai-scheduler\",\"containers\":[{\"name\":\"c\"}]}")),
+        GF_OK);
+    assert_int_equal(l.pods.v[0].alloc, GF_ALLOC_NONE);
+    assert_true(gf_test_diag_has(&d, "gpu-fraction \"1\": must be below 1"));
+    gf_podlist_free(&l);
+    gf_diags_free(&d);
+#undef RSV
+}
+
 static void test_list_kinds(void **state)
 {
     (void)state;
@@ -440,6 +495,7 @@ int main(void)
         cmocka_unit_test(test_kubelet_shape),
         cmocka_unit_test(test_api_shape_and_mirror_pods),
         cmocka_unit_test(test_list_kinds),
+        cmocka_unit_test(test_kai_rules),
         cmocka_unit_test(test_errors_name_the_path),
         cmocka_unit_test(test_bad_kai_values_cost_only_the_allocation),
         cmocka_unit_test(test_source_config),
