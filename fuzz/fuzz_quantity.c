@@ -51,7 +51,7 @@ static void check_kai(const char *s)
     double f = -1;
     gf_err rc = gf_kai_parse_fraction(s, &f, &why);
     check_why(rc, why);
-    if (rc == GF_OK && !(isfinite(f) && f > 0 && f <= 1)) abort();
+    if (rc == GF_OK && !(isfinite(f) && f > 0 && f < 1)) abort(); /* KAI's webhook: 0 < f < 1 */
 
     static const int64_t maxes[] = {0, 1, 64, 4096, INT64_MAX};
     for (size_t i = 0; i < sizeof maxes / sizeof maxes[0]; i++) {
@@ -74,6 +74,10 @@ static void check_kai(const char *s)
     if (rc == GF_OK && (mib < 1 || mib > (int64_t)1 << 34)) abort();
 
     if (gf_kai_known_gpu_memory_mib(s) < 0) abort();
+    /* a node's GPU memory as KAI counts it: at least 100 MiB, a multiple of 100 */
+    bool from_label;
+    int64_t node_mib = gf_kai_node_gpu_memory_mib(s, &from_label);
+    if (node_mib < 100 || node_mib % 100) abort();
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

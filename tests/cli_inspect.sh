@@ -19,7 +19,7 @@ out_lacks() { ! grep -qF -- "$1" "$tmp/out"; }
 run inspect "$fx/kai-small.json"
 check "table exit 0" rc_is 0
 check "table pool line" out_has "POOL inference: 2 nodes (2 with GPUs), 6 GPUs: 2 whole, 4 shared, 0 idle"
-check "table gpu line" out_has "GPU 0  shared alloc 0.75 free 0.25  group 1f0e4c52-9a6b-4f8e-b1d2-7c3e5a9d0b11  team-a/llm-chat-7d9f8b6c5d-x2lqf 0.50 [triton], team-a/embedder-5f6c7d8e9a-p0d7z 0.25 [triton]"
+check "table gpu line" out_has "GPU 0  shared alloc 0.75 free 0.25  group 1f0e4c52-9a6b-4f8e-b1d2-7c3e5a9d0b11  device 0  team-a/llm-chat-7d9f8b6c5d-x2lqf 0.50 [triton], team-a/embedder-5f6c7d8e9a-p0d7z 0.25 [triton]"
 check "table memory pod" out_has "team-b/ocr-6b7c8d9e0f-mm3rt 0.50 (11517 MiB)"
 check "table cluster" out_has "CLUSTER: 4 nodes (3 with GPUs), 7 GPUs: 2 whole, 5 shared, 0 idle"
 check "warning for Service" err_has "warning: $fx/kai-small.json: items[22]: kind Service is not used by gpufrac; skipped"

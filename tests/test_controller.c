@@ -640,6 +640,57 @@ static void test_fair_use(void **state)
 /* n2's one pod fits on n1: cordon n2, evict it; while the node drains the
  * remaining pods are evicted (PodDisruptionBudgets and the rate permitting);
  * an unselected workload pins its node. */
+/* Usage joins the GPU by the exporter's UUID, the reservation pod's device
+ * ID (run.ai/reserve_for_gpu_index, pod_patcher.go): of a two-device fraction
+ * (only runai-gpu-group/<g> labels) only the busier device overruns. */
+static void test_fair_use_joins_by_gpu_uuid(void **state)
+{
+    (void)state;
+#define RSV_POD(name, group, uuid)                                                                 \
+    ",{\"kind\":\"Pod\",\"metadata\":{\"name\":\"" name "\",\"namespace\":"                        \
+    "\"kai-resource-reservation\",\"labels\":{\"app\":\"kai-resource-reservation\","               \
+    "\"runai-gpu-group\":\"" group "\"},\"annotations\":{\"run.ai/reserve_for_gpu_index\":\"" uuid \
+    "\"}},\"spec\":{\"nodeName\":\"n1\",\"containers\":[{\"name\":\"r\",\"resources\":{"           \
+    "\"limits\":{\"nvidia.com/gpu\":\"1\"}}}]},\"status\":{\"phase\":\"Running\"}}"
+    gf_sbuf b = GF_SBUF_INIT;
+    cluster_begin(&b);
+    gf_sbuf_puts(&b, RSV_POD("r1", "ga", "GPU-aaaa") RSV_POD("r2", "gb", "GPU-bbbb"));
+    gf_sbuf_puts(&b, ",{\"kind\":\"Pod\",\"metadata\":{\"name\":\"two-0\",\"namespace\":\"t\","
+                     "\"labels\":{\"runai-gpu-group/ga\":\"ga\",\"runai-gpu-group/gb\":\"gb\"},"
+                     "\"annotations\":{\"gpu-fraction\":\"0.25\",\"gpu-fraction-num-devices\":"
+                     "\"2\"}},\"spec\":{\"nodeName\":\"n1\",\"containers\":[{\"name\":\"c\"}]},"
+                     "\"status\":{\"phase\":\"Running\"}}");
+    cluster_end(&b);
+    for (int joined = 0; joined < 2; joined++) {
+        fx f;
+        fx_init(&f, b.s, PH "fairUse: {mode: report}\n");
+        feed(&f, "Deployment", "other", NOW - 20 * MIN, NOW, 1, -1); /* the history: fresh */
+        /* 9 GiB on one device, 1 GiB on the other (0.25 of 22.46 GiB is 5.6),
+         * every minute for longer than the hog window */
+        for (int k = 10; k >= 0; k--) {
+            double t = NOW - k * MIN;
+            gf_usage_sample s1 = {t, "t", "two-0", "c", joined ? "GPU-aaaa" : "", 9 * GIB, 0.1};
+            gf_usage_sample s2 = {t, "t", "two-0", "c", joined ? "GPU-bbbb" : "", 1 * GIB, 0.1};
+            gf_vec_push(&f.samples, s1);
+            gf_vec_push(&f.samples, s2);
+            decide_at(&f, t + 1);
+        }
+        const gf_fair_report *r = &f.plan.fair;
+        size_t overruns = 0;
+        for (size_t i = 0; i < r->findings.n; i++) {
+            if (r->findings.v[i].kind != GF_FAIR_MEMORY_OVERRUN) continue;
+            overruns++;
+            const gf_fair_gpu *g = &f.plan.fair_state.gpus.v[r->findings.v[i].gpu];
+            assert_string_equal(f.m.gpus.v[g->gpu].device_id, "GPU-aaaa");
+        }
+        /* without UUIDs the 10 GiB are spread, 5 GiB a device: no overrun */
+        assert_int_equal(overruns, joined ? 1 : 0);
+        fx_free(&f);
+    }
+    gf_sbuf_free(&b);
+#undef RSV_POD
+}
+
 static void test_consolidation(void **state)
 {
     (void)state;
@@ -1062,6 +1113,7 @@ int main(void)
         cmocka_unit_test(test_rollout_in_progress),
         cmocka_unit_test(test_kinds),
         cmocka_unit_test(test_fair_use),
+        cmocka_unit_test(test_fair_use_joins_by_gpu_uuid),
         cmocka_unit_test(test_consolidation),
         cmocka_unit_test(test_last_change_format),
         cmocka_unit_test(test_step_writes_once),

@@ -25,7 +25,15 @@ static gf_err parse_text(gf_podlist *l, gf_diags *d, gf_error *err, const char *
 static gf_err load_fixture(gf_podlist *l, gf_diags *d, gf_error *err, const char *name)
 {
     gf_podsrc s;
-    gf_podsrc_config cfg = {GF_PODSRC_FILE, gf_test_fixture(name), NULL, NULL, NULL, false, 30, 5};
+    gf_podsrc_config cfg = {GF_PODSRC_FILE,
+                            gf_test_fixture(name),
+                            NULL,
+                            NULL,
+                            NULL,
+                            false,
+                            30,
+                            5,
+                            {NULL, NULL, NULL, NULL, NULL}};
     gf_err rc = gf_podsrc_init(&s, &cfg, err);
     if (rc) return rc;
     rc = gf_podsrc_refresh(&s, 100.0, d, err);
@@ -128,6 +136,71 @@ static void test_api_shape_and_mirror_pods(void **state)
 #define POD(extra_meta, spec)                                                                      \
     "{\"kind\":\"Pod\",\"metadata\":{\"name\":\"p\",\"namespace\":\"n\",\"uid\":\"u1\"" extra_meta \
     "},\"spec\":" spec "}"
+
+/* KAI's rules, as in the snapshot reader: a reservation pod is labelled
+ * app=kai-resource-reservation in the reservation namespace
+ * (pod_info/utility_pods.go); only kai-scheduler's pods carry KAI shares. */
+static void test_kai_rules(void **state)
+{
+    (void)state;
+    gf_podlist l;
+    gf_diags d;
+    gf_error err = {0};
+#define RSV(ns, labels)                                                                            \
+    "{\"kind\":\"Pod\",\"metadata\":{\"name\":\"r\",\"namespace\":\"" ns                           \
+    "\",\"uid\":\"r1\",\"labels\":{"                                                               \
+    "\"runai-gpu-group\":\"g\"" labels "},\"annotations\":{\"run.ai/reserve_for_gpu_index\":"      \
+    "\"GPU-1234\"}},\"spec\":{}}"
+    assert_int_equal(
+        parse_text(&l, NULL, &err,
+                   RSV("kai-resource-reservation", ",\"app\":\"kai-resource-reservation\"")),
+        GF_OK);
+    assert_true(l.pods.v[0].reservation);
+    assert_string_equal(l.pods.v[0].reserve_gpu, "GPU-1234"); /* the UUID, opaque */
+    gf_podlist_free(&l);
+    assert_int_equal(parse_text(&l, NULL, &err, RSV("kai-resource-reservation", "")), GF_OK);
+    assert_false(l.pods.v[0].reservation); /* the namespace alone is not enough */
+    gf_podlist_free(&l);
+    assert_int_equal(
+        parse_text(&l, NULL, &err, RSV("elsewhere", ",\"app\":\"kai-resource-reservation\"")),
+        GF_OK);
+    assert_false(l.pods.v[0].reservation);
+    gf_podlist_free(&l);
+    /* names KAI makes configurable (--reservation-namespace, ...) */
+    {
+        const char *json = RSV("elsewhere", ",\"app\":\"rr\"");
+        gf_podlist_init(&l);
+        l.kai.reservation_ns = "elsewhere";
+        l.kai.reservation_app = "rr";
+        assert_int_equal(gf_podlist_parse(&l, "pods.json", json, strlen(json), NULL, &err), GF_OK);
+        assert_true(l.pods.v[0].reservation);
+        gf_podlist_free(&l);
+    }
+    /* another scheduler's pod: its gpu-fraction is not KAI's, not even checked */
+    gf_diags_init(&d);
+    assert_int_equal(
+        parse_text(
+            &l, &d, &err,
+            POD(",\"annotations\":{\"gpu-fraction\":\"1.5\"}",
+                "{\"schedulerName\":\"default-scheduler\",\"containers\":[{\"name\":\"c\"}]}")),
+        GF_OK);
+    assert_int_equal(l.pods.v[0].alloc, GF_ALLOC_NONE);
+    assert_int_equal(d.msgs.n, 0);
+    gf_podlist_free(&l);
+    gf_diags_free(&d);
+    /* the same pod under kai-scheduler: refused (0 < f < 1), a warning */
+    gf_diags_init(&d);
+    assert_int_equal(
+        parse_text(&l, &d, &err,
+                   POD(",\"annotations\":{\"gpu-fraction\":\"1\"}",
+                       "{\"schedulerName\":\"kai-scheduler\",\"containers\":[{\"name\":\"c\"}]}")),
+        GF_OK);
+    assert_int_equal(l.pods.v[0].alloc, GF_ALLOC_NONE);
+    assert_true(gf_test_diag_has(&d, "gpu-fraction \"1\": must be below 1"));
+    gf_podlist_free(&l);
+    gf_diags_free(&d);
+#undef RSV
+}
 
 static void test_list_kinds(void **state)
 {
@@ -252,7 +325,8 @@ static void test_source_config(void **state)
                             NULL,
                             false,
                             30,
-                            5};
+                            5,
+                            {NULL, NULL, NULL, NULL, NULL}};
     assert_int_equal(gf_podsrc_init(&s, &api, &err), GF_OK);
     assert_string_equal(s.url, "https://kubernetes.default.svc/api/v1/pods?fieldSelector="
                                "spec.nodeName%3Dnode%20a%2F1");
@@ -267,8 +341,15 @@ static void test_source_config(void **state)
     assert_true(gf_podsrc_due(&s, 205));
     gf_podsrc_free(&s);
 
-    gf_podsrc_config kub = {
-        GF_PODSRC_KUBELET, "https://10.0.0.5:10250", NULL, NULL, NULL, true, 30, 5};
+    gf_podsrc_config kub = {GF_PODSRC_KUBELET,
+                            "https://10.0.0.5:10250",
+                            NULL,
+                            NULL,
+                            NULL,
+                            true,
+                            30,
+                            5,
+                            {NULL, NULL, NULL, NULL, NULL}};
     assert_int_equal(gf_podsrc_init(&s, &kub, &err), GF_OK);
     assert_string_equal(s.url, "https://10.0.0.5:10250/pods");
     gf_podsrc_free(&s);
@@ -296,7 +377,8 @@ static void test_source_file_errors_keep_the_list(void **state)
     fclose(f);
     gf_podsrc s;
     gf_error err = {0};
-    gf_podsrc_config cfg = {GF_PODSRC_FILE, path, NULL, NULL, NULL, false, 30, 5};
+    gf_podsrc_config cfg = {
+        GF_PODSRC_FILE, path, NULL, NULL, NULL, false, 30, 5, {NULL, NULL, NULL, NULL, NULL}};
     assert_int_equal(gf_podsrc_init(&s, &cfg, &err), GF_OK);
     assert_int_equal(gf_podsrc_refresh(&s, 1, NULL, &err), GF_OK);
     assert_int_equal(s.list->pods.n, 1);
@@ -320,7 +402,8 @@ static void test_http_errors(void **state)
     (void)state;
     /* nothing listens on port 1: a connection error naming the URL, no query */
     gf_podsrc_config cfg = {
-        GF_PODSRC_APISERVER, "http://127.0.0.1:1", "n1", NULL, NULL, false, 30, 5};
+        GF_PODSRC_APISERVER,           "http://127.0.0.1:1", "n1", NULL, NULL, false, 30, 5,
+        {NULL, NULL, NULL, NULL, NULL}};
     gf_podsrc s;
     gf_error err = {0};
     assert_int_equal(gf_podsrc_init(&s, &cfg, &err), GF_OK);
@@ -388,7 +471,9 @@ static void test_http_sources(void **state)
 
     gf_podsrc s;
     gf_error err = {0};
-    gf_podsrc_config cfg = {GF_PODSRC_APISERVER, base, "gpu-node-1", token, NULL, false, 30, 5};
+    gf_podsrc_config cfg = {
+        GF_PODSRC_APISERVER,           base, "gpu-node-1", token, NULL, false, 30, 5,
+        {NULL, NULL, NULL, NULL, NULL}};
     assert_int_equal(gf_podsrc_init(&s, &cfg, &err), GF_OK);
     assert_int_equal(gf_podsrc_refresh(&s, 1, NULL, &err), GF_OK);
     assert_int_equal(s.list->pods.n, 9);
@@ -440,6 +525,7 @@ int main(void)
         cmocka_unit_test(test_kubelet_shape),
         cmocka_unit_test(test_api_shape_and_mirror_pods),
         cmocka_unit_test(test_list_kinds),
+        cmocka_unit_test(test_kai_rules),
         cmocka_unit_test(test_errors_name_the_path),
         cmocka_unit_test(test_bad_kai_values_cost_only_the_allocation),
         cmocka_unit_test(test_source_config),

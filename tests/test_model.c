@@ -1,7 +1,9 @@
 /* test_model.c - GPU grouping and totals (model/model.c). */
 #include "testutil.h"
+#include "io/snapshot.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #define EPS 1e-9
@@ -236,10 +238,141 @@ static void test_gpu_memory_unknown_warned(void **state)
     gf_model_free(&m);
 }
 
+/* The objects KAI writes (tests/fixtures/kai-real, see its README). */
+static void load_kai_real(gf_model *m, gf_diags *d, bool odd)
+{
+    static const char *files[] = {"nodes", "pods", "deployments", "replicasets", "statefulsets"};
+    char paths[6][512];
+    char *argv[6];
+    int n = 0;
+    for (; n < 5; n++) {
+        snprintf(paths[n], sizeof paths[n], "%s", gf_test_fixture(""));
+        snprintf(paths[n] + strlen(paths[n]), sizeof paths[n] - strlen(paths[n]),
+                 "kai-real/cluster/%s.json", files[n]);
+        argv[n] = paths[n];
+    }
+    if (odd) {
+        snprintf(paths[n], sizeof paths[n], "%skai-real/odd/pods.json", gf_test_fixture(""));
+        argv[n] = paths[n];
+        n++;
+    }
+    gf_error err = {0};
+    if (gf_snapshot_load_files(m, argv, n, d, &err)) fail_msg("%s: %s", err.where, err.msg);
+}
+
+static void test_kai_real_objects(void **state)
+{
+    (void)state;
+    gf_model m;
+    gf_model_init(&m);
+    gf_diags d;
+    gf_diags_init(&d);
+    load_kai_real(&m, &d, false);
+    /* reservation pods: by label app in the reservation namespace; the
+     * annotation is the GPU's UUID (pod_patcher.go), the device's ID */
+    const gf_gpu *g0 = gpu_of(&m, "gpu-h100-a", 0);
+    assert_true(g0->reserved);
+    assert_string_equal(g0->device_id, "GPU-8c7e4a01-7c1e-2b5d-0e3f-0000a11ce001");
+    long rsv = gf_test_pod(&m, "kai-resource-reservation", "gpu-reservation-gpu-h100-a-q7x2k");
+    assert_true(m.pods.v[rsv].is_reservation);
+    assert_false(m.pods.v[rsv].is_kai); /* bound by nodeName, default-scheduler */
+    /* the two-device fraction sits on the GPUs of both its prefixed groups */
+    long rr = gf_test_pod(&m, "serving", "reranker-7f9c8d6b5a-p8r2t");
+    const gf_pod *p = &m.pods.v[rr];
+    assert_null(p->gpu_group);
+    assert_int_equal(p->n_extra_groups, 2);
+    assert_int_equal(p->n_gpus, 2);
+    assert_string_equal(m.gpus.v[p->gpus[0]].device_id, "GPU-8c7e4a02-7c1e-2b5d-0e3f-0000a11ce002");
+    assert_string_equal(m.gpus.v[p->gpus[1]].device_id, "GPU-8c7e4a03-7c1e-2b5d-0e3f-0000a11ce003");
+    for (size_t i = 0; i < m.gpus.n; i++)
+        assert_false(m.gpus.v[i].placement_inferred);
+    /* the sidecar pod's share belongs to the named container */
+    p = &m.pods.v[gf_test_pod(&m, "search", "rag-5b4a392817-z9y8x")];
+    assert_string_equal(p->gpu_container, "server");
+    assert_false(p->gpu_container_init);
+    /* without the annotation: the first container */
+    p = &m.pods.v[gf_test_pod(&m, "serving", "chat-6d8f7c9b5d-k2m4x")];
+    assert_string_equal(p->gpu_container, "server");
+    /* the other scheduler's pod: capacity, no share */
+    p = &m.pods.v[gf_test_pod(&m, "ml-legacy", "notebook-0")];
+    assert_false(p->is_kai);
+    assert_true(p->foreign_share);
+    assert_int_equal(p->share, GF_SHARE_NONE);
+    assert_int_equal(p->gpu_whole, 1);
+    assert_int_equal(gpu_of(&m, "gpu-l4-b", 1)->state, GF_GPU_WHOLE);
+    /* nodes: label floored; no label 100 MiB; the count label before allocatable */
+    size_t ni;
+    assert_true(gf_strmap_get(&m.node_by_name, "gpu-h100-a", &ni));
+    assert_int_equal(m.nodes.v[ni].gpu_memory_mib, 81500);
+    assert_true(gf_strmap_get(&m.node_by_name, "gpu-l4-b", &ni));
+    assert_int_equal(m.nodes.v[ni].gpu_memory_mib, 100);
+    assert_int_equal(m.nodes.v[ni].gpu_count, 2);
+    for (int r = 0; r < GF_SKIP_COUNT; r++)
+        assert_int_equal(m.skipped[r], 0);
+    gf_diags_free(&d);
+    gf_model_free(&m);
+
+    /* with the odd objects: both skipped, counted, the rest unchanged */
+    gf_model_init(&m);
+    gf_diags_init(&d);
+    load_kai_real(&m, &d, true);
+    assert_int_equal(m.skipped[GF_SKIP_KAI_ANNOTATION], 1);
+    assert_int_equal(m.skipped[GF_SKIP_NODE_MISSING], 1);
+    assert_int_equal(gf_test_pod(&m, "serving", "typo-0"), -1);
+    assert_int_equal(gf_test_pod(&m, "serving", "orphan-0"), -1);
+    assert_int_equal(m.pods.v[gf_test_pod(&m, "serving", "reranker-7f9c8d6b5a-p8r2t")].n_gpus, 2);
+    gf_diags_free(&d);
+    gf_model_free(&m);
+}
+
+/* A reservation pod is labelled app=<reservation app> in the reservation
+ * namespace (both configurable); either alone is some other pod. */
+static void test_reservation_recognised_by_label_and_namespace(void **state)
+{
+    (void)state;
+#define RSV(ns, labels)                                                                            \
+    "{\"kind\":\"Pod\",\"metadata\":{\"name\":\"r\",\"namespace\":\"" ns "\",\"labels\":{"         \
+    "\"runai-gpu-group\":\"g\"" labels "},\"annotations\":{\"run.ai/reserve_for_gpu_index\":"      \
+    "\"GPU-1234\"}},\"spec\":{\"nodeName\":\"n1\",\"containers\":[{\"name\":\"c\",\"resources\":"  \
+    "{\"limits\":{\"nvidia.com/gpu\":\"1\"}}}]},\"status\":{\"phase\":\"Running\"}}"
+    static const struct {
+        const char *json;
+        const char *ns, *app; /* configured names, NULL: KAI's defaults */
+        bool reservation;
+    } c[] = {
+        {LIST(L4_NODE("n1", "1") "," RSV("kai-resource-reservation",
+                                         ",\"app\":\"kai-resource-reservation\"")),
+         NULL, NULL, true},
+        {LIST(L4_NODE("n1", "1") "," RSV("kai-resource-reservation", "")), NULL, NULL, false},
+        {LIST(L4_NODE("n1", "1") "," RSV("other", ",\"app\":\"kai-resource-reservation\"")), NULL,
+         NULL, false},
+        {LIST(L4_NODE("n1", "1") "," RSV("other", ",\"app\":\"rr\"")), "other", "rr", true},
+    };
+    for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
+        gf_model m;
+        gf_model_init(&m);
+        if (c[i].ns) m.kai.reservation_ns = c[i].ns;
+        if (c[i].app) m.kai.reservation_app = c[i].app;
+        gf_diags d;
+        gf_diags_init(&d);
+        gf_error err = {0};
+        assert_int_equal(gf_test_load_text(&m, &d, &err, c[i].json), GF_OK);
+        if (m.pods.v[0].is_reservation != c[i].reservation) fail_msg("case %zu", i);
+        /* a reservation keeps the GPU shared and names it; otherwise a whole GPU */
+        assert_int_equal(m.gpus.v[0].state, c[i].reservation ? GF_GPU_SHARED : GF_GPU_WHOLE);
+        if (c[i].reservation) assert_string_equal(m.gpus.v[0].device_id, "GPU-1234");
+        gf_diags_free(&d);
+        gf_model_free(&m);
+    }
+#undef RSV
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_grouping_from_kai_labels),
+        cmocka_unit_test(test_kai_real_objects),
+        cmocka_unit_test(test_reservation_recognised_by_label_and_namespace),
         cmocka_unit_test(test_inferred_binpack),
         cmocka_unit_test(test_overcommit_warned_and_counted),
         cmocka_unit_test(test_float_noise_not_overcommit),

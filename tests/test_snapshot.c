@@ -1,5 +1,6 @@
 /* test_snapshot.c - loading kubectl JSON into the model: good and bad input. */
 #include "testutil.h"
+#include "util/sbuf.h"
 #include "io/snapshot.h"
 
 #include <stdio.h>
@@ -328,6 +329,35 @@ static void test_odd_node_labels(void **state)
     gf_model_free(&m);
 }
 
+/* One pod's group labels are read up to GF_KAI_MAX_GROUPS, with a warning:
+ * bounded work whatever one object holds. */
+static void test_group_labels_bounded(void **state)
+{
+    (void)state;
+    gf_sbuf b = GF_SBUF_INIT;
+    gf_sbuf_puts(&b, LIST(NODE_OK));
+    b.len -= 2; /* reopen the items array */
+    gf_sbuf_puts(&b,
+                 ",{\"kind\":\"Pod\",\"metadata\":{\"name\":\"p\",\"namespace\":\"t\","
+                 "\"annotations\":{\"gpu-fraction\":\"0.5\",\"gpu-fraction-num-devices\":\"2\"},"
+                 "\"labels\":{");
+    for (int i = 0; i < 1000; i++)
+        gf_sbuf_printf(&b, "%s\"runai-gpu-group/g%d\":\"g%d\"", i ? "," : "", i, i);
+    gf_sbuf_puts(&b, "}},\"spec\":{\"containers\":[{\"name\":\"c\"}]},"
+                     "\"status\":{\"phase\":\"Pending\"}}]}");
+    gf_model m;
+    gf_model_init(&m);
+    gf_diags d;
+    gf_diags_init(&d);
+    gf_error err = {0};
+    assert_int_equal(gf_test_load_text(&m, &d, &err, gf_sbuf_str(&b)), GF_OK);
+    assert_int_equal(m.pods.v[0].n_extra_groups, GF_KAI_MAX_GROUPS);
+    assert_true(gf_test_diag_has(&d, "more than 64 runai-gpu-group/<g> labels; the rest ignored"));
+    gf_diags_free(&d);
+    gf_model_free(&m);
+    gf_sbuf_free(&b);
+}
+
 static void test_odd_object_skipped(void **state)
 {
     (void)state;
@@ -432,6 +462,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_duplicates_skipped, setup, teardown),
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_odd_object_skipped),
+        cmocka_unit_test(test_group_labels_bounded),
         cmocka_unit_test(test_odd_node_labels),
         cmocka_unit_test_setup_teardown(test_files_missing_and_empty, setup, teardown),
         cmocka_unit_test(test_truncated_prefixes),

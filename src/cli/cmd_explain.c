@@ -86,9 +86,8 @@ static double nan_add(double acc, double v)
     return isnan(acc) ? v : acc + v;
 }
 
-/* Sorted by time; samples at the same time (containers, GPUs) summed, then
- * divided by the pod's devices. */
-static void settle(series *s, uint32_t devices)
+/* Sorted by time; samples at the same time (containers, GPUs) summed. */
+static void settle(series *s)
 {
     if (!s->n) return;
     qsort(s->v, s->n, sizeof *s->v, cmp_point);
@@ -102,16 +101,15 @@ static void settle(series *s, uint32_t devices)
         }
     }
     s->n = w;
-    for (size_t i = 0; i < s->n; i++) {
-        s->v[i].mem /= devices;
-        s->v[i].sm /= devices;
-    }
 }
 
+/* Usage per entry of the state (one pod on one GPU). A sample whose gpu_uuid
+ * is the device ID of one of the pod's GPUs (the UUID KAI's reservation pod
+ * wrote into run.ai/reserve_for_gpu_index, core/model.h) counts on that GPU
+ * only; a sample without a known UUID is spread evenly over the pod's GPUs. */
 typedef struct usage_view {
-    series *by_pod;    /* per model pod */
-    uint32_t *devices; /* per model pod: its entries in the state */
-    size_t unmatched;  /* samples of pods not on a shared GPU of the snapshot */
+    series *by_entry; /* per state pod entry */
+    size_t unmatched; /* samples of pods not on a shared GPU of the snapshot */
     const gf_usage_sample *first_unmatched;
     double newest;
 } usage_view;
@@ -120,48 +118,78 @@ static void usage_view_build(const gf_model *m, const gf_fair_state *st, const g
                              usage_view *uv)
 {
     memset(uv, 0, sizeof *uv);
-    uv->by_pod = gf_xcalloc(m->pods.n + 1, sizeof *uv->by_pod);
-    uv->devices = gf_xcalloc(m->pods.n + 1, sizeof *uv->devices);
+    size_t ne = st->pods.n;
+    uv->by_entry = gf_xcalloc(ne + 1, sizeof *uv->by_entry);
     uv->newest = -INFINITY;
-    for (size_t i = 0; i < st->pods.n; i++)
-        if (st->pods.v[i].pod < m->pods.n) uv->devices[st->pods.v[i].pod]++;
+    /* each entry's device ID; the entries of a pod, chained */
+    const char **dev = gf_xcalloc(ne + 1, sizeof *dev);
+    size_t *next = gf_xcalloc(ne + 1, sizeof *next);
+    uint32_t *devices = gf_xcalloc(ne + 1, sizeof *devices);
+    for (size_t gi = 0; gi < st->gpus.n; gi++) {
+        const gf_fair_gpu *g = &st->gpus.v[gi];
+        for (uint32_t k = 0; k < g->n_pods; k++)
+            dev[g->first_pod + k] = g->gpu < m->gpus.n ? m->gpus.v[g->gpu].device_id : NULL;
+    }
     gf_arena keys;
     gf_arena_init(&keys);
-    gf_strmap by_name;
+    gf_strmap by_name; /* "ns/name" -> first entry */
     gf_strmap_init(&by_name);
     gf_sbuf b = GF_SBUF_INIT;
-    for (size_t i = 0; i < m->pods.n; i++) {
-        if (!uv->devices[i]) continue;
+    for (size_t i = ne; i-- > 0;) {
+        const gf_fair_pod *fp = &st->pods.v[i];
+        next[i] = SIZE_MAX;
+        if (fp->pod >= m->pods.n) continue;
         b.len = 0;
-        gf_sbuf_printf(&b, "%s/%s", m->pods.v[i].ns, m->pods.v[i].name);
+        gf_sbuf_printf(&b, "%s/%s", m->pods.v[fp->pod].ns, m->pods.v[fp->pod].name);
+        size_t first;
+        if (gf_strmap_get(&by_name, gf_sbuf_str(&b), &first)) next[i] = first;
         gf_strmap_put(&by_name, gf_arena_strdup(&keys, gf_sbuf_str(&b)), i);
+    }
+    for (size_t i = 0; i < ne; i++) {
+        uint32_t n = 0;
+        for (size_t e = i; e != SIZE_MAX; e = next[e])
+            n++;
+        devices[i] = n; /* entries from i on; the first entry of a pod has them all */
     }
     for (size_t i = 0; i < u->samples.n; i++) {
         const gf_usage_sample *s = &u->samples.v[i];
         b.len = 0;
         gf_sbuf_printf(&b, "%s/%s", s->ns, s->pod);
-        size_t pod;
-        if (!gf_strmap_get(&by_name, gf_sbuf_str(&b), &pod)) {
+        size_t first;
+        if (!gf_strmap_get(&by_name, gf_sbuf_str(&b), &first)) {
             if (!uv->unmatched++) uv->first_unmatched = s;
             continue;
         }
-        point p = {s->t, s->memory_bytes, s->sm_util};
-        gf_vec_push(&uv->by_pod[pod], p);
+        size_t on = SIZE_MAX;
+        if (s->gpu_uuid && *s->gpu_uuid)
+            for (size_t e = first; e != SIZE_MAX && on == SIZE_MAX; e = next[e])
+                if (dev[e] && !strcmp(dev[e], s->gpu_uuid)) on = e;
+        if (on != SIZE_MAX) {
+            point p = {s->t, s->memory_bytes, s->sm_util};
+            gf_vec_push(&uv->by_entry[on], p);
+        } else {
+            double w = 1.0 / devices[first];
+            point p = {s->t, s->memory_bytes * w, s->sm_util * w};
+            for (size_t e = first; e != SIZE_MAX; e = next[e])
+                gf_vec_push(&uv->by_entry[e], p);
+        }
         if (s->t > uv->newest) uv->newest = s->t;
     }
-    for (size_t i = 0; i < m->pods.n; i++)
-        settle(&uv->by_pod[i], uv->devices[i] ? uv->devices[i] : 1);
+    for (size_t i = 0; i < ne; i++)
+        settle(&uv->by_entry[i]);
+    free(dev);
+    free(next);
+    free(devices);
     gf_sbuf_free(&b);
     gf_strmap_free(&by_name);
     gf_arena_free(&keys);
 }
 
-static void usage_view_free(const gf_model *m, usage_view *uv)
+static void usage_view_free(const gf_fair_state *st, usage_view *uv)
 {
-    for (size_t i = 0; uv->by_pod && i < m->pods.n; i++)
-        gf_vec_free(&uv->by_pod[i]);
-    free(uv->by_pod);
-    free(uv->devices);
+    for (size_t i = 0; uv->by_entry && i < st->pods.n; i++)
+        gf_vec_free(&uv->by_entry[i]);
+    free(uv->by_entry);
 }
 
 /* The latest point at or before t, when not older than stale_s; NULL otherwise. */
@@ -186,7 +214,7 @@ static void set_current(gf_fair_state *st, const usage_view *uv, double t, doubl
     for (size_t i = 0; i < st->pods.n; i++) {
         gf_fair_pod *p = &st->pods.v[i];
         p->memory_bytes = p->sm_share = NAN;
-        const series *s = &uv->by_pod[p->pod];
+        const series *s = &uv->by_entry[i];
         const point *pt = latest(s, t, stale_s);
         /* walk back for a signal the latest point lacks */
         for (const point *q = pt;
@@ -206,7 +234,7 @@ static void set_means(gf_fair_state *st, const usage_view *uv, double now, doubl
         double earliest = INFINITY;
         for (uint32_t k = 0; k < g->n_pods; k++) {
             gf_fair_pod *p = &st->pods.v[g->first_pod + k];
-            const series *s = &uv->by_pod[p->pod];
+            const series *s = &uv->by_entry[g->first_pod + k];
             double sum = 0;
             size_t n = 0;
             for (size_t i = 0; i < s->n; i++) {
@@ -234,9 +262,10 @@ static gf_err replay(gf_fair_state *st, const usage_view *uv, const gf_model *m,
                      const gf_fair_policy *fp, gf_fair_tracker *tr, double now, gf_error *err)
 {
     GF_VEC(double) times = {0};
-    for (size_t i = 0; i < m->pods.n; i++)
-        for (size_t k = 0; k < uv->by_pod[i].n; k++) {
-            double t = uv->by_pod[i].v[k].t;
+    (void)m;
+    for (size_t i = 0; i < st->pods.n; i++)
+        for (size_t k = 0; k < uv->by_entry[i].n; k++) {
+            double t = uv->by_entry[i].v[k].t;
             if (t < now && t >= now - REPLAY_HORIZON_S) gf_vec_push(&times, t);
         }
     if (times.n) qsort(times.v, times.n, sizeof *times.v, cmp_double);
@@ -686,7 +715,7 @@ int gf_cmd_explain(int argc, char **argv)
         if (only == GF_NONE) gf_cli_print_overruns(&m, GF_NONE);
     }
     if (fflush(stdout) != 0) exit_code = 1;
-    usage_view_free(&m, &uv);
+    usage_view_free(&st, &uv);
     gf_fair_report_free(&rep);
     gf_fair_tracker_free(&tr);
     gf_fair_state_free(&st);

@@ -82,9 +82,20 @@ static void print_table(const gf_model *m, uint32_t only_pool, bool summary)
         for (size_t i = 0; i < m->nodes.n; i++) {
             const gf_node *n = &m->nodes.v[i];
             if (n->pool != pool || n->gpu_count == 0) continue;
-            printf("  NODE %s  %s  %lld MiB/GPU  %u GPUs%s%s\n", n->name,
-                   n->gpu_product ? n->gpu_product : "(model unknown)",
-                   (long long)n->gpu_memory_mib, n->gpu_count,
+            char mem[160];
+            if (n->gpu_memory_from_label)
+                snprintf(mem, sizeof mem, "%lld MiB/GPU", (long long)n->gpu_memory_mib);
+            else if (n->gpu_memory_display_mib > 0) /* the product table: display only */
+                snprintf(mem, sizeof mem,
+                         "%lld MiB/GPU as KAI counts it (no %s label; the model "
+                         "has %lld MiB)",
+                         (long long)n->gpu_memory_mib, GF_LABEL_GPU_MEMORY,
+                         (long long)n->gpu_memory_display_mib);
+            else
+                snprintf(mem, sizeof mem, "%lld MiB/GPU as KAI counts it (no %s label)",
+                         (long long)n->gpu_memory_mib, GF_LABEL_GPU_MEMORY);
+            printf("  NODE %s  %s  %s  %u GPUs%s%s\n", n->name,
+                   n->gpu_product ? n->gpu_product : "(model unknown)", mem, n->gpu_count,
                    n->unschedulable ? "  [unschedulable]" : "", n->n_taints ? "  [tainted]" : "");
             for (uint32_t k = 0; k < n->gpu_count; k++) {
                 const gf_gpu *g = &m->gpus.v[n->first_gpu + k];
@@ -92,6 +103,7 @@ static void print_table(const gf_model *m, uint32_t only_pool, bool summary)
                 printf("    GPU %-2d %-6s alloc %.2f free %.2f", (int)g->index,
                        gf_gpu_state_name(g->state), g->allocated_fraction, free_frac);
                 if (g->group) printf("  group %s", g->group);
+                if (g->device_id) printf("  device %s", g->device_id);
                 if (g->placement_inferred) printf("  (inferred)");
                 for (uint32_t j = 0; j < g->n_pods; j++) {
                     const gf_pod *p = &m->pods.v[m->gpu_pods.v[g->first_pod + j]];
@@ -199,11 +211,15 @@ static json_t *model_json(const gf_model *m, uint32_t only_pool, bool summary)
             const gf_node *n = &m->nodes.v[i];
             if (n->pool != pool || n->gpu_count == 0) continue;
             json_t *gpus = json_array();
-            json_array_append_new(nodes, json_pack("{s:s,s:s?,s:I,s:b,s:b,s:o}", "name", n->name,
-                                                   "gpu_product", n->gpu_product, "gpu_memory_mib",
-                                                   (json_int_t)n->gpu_memory_mib, "unschedulable",
-                                                   n->unschedulable, "tainted", n->n_taints > 0,
-                                                   "gpus", gpus));
+            json_t *jn =
+                json_pack("{s:s,s:s?,s:I,s:b,s:b,s:b,s:o}", "name", n->name, "gpu_product",
+                          n->gpu_product, "gpu_memory_mib", (json_int_t)n->gpu_memory_mib,
+                          "gpu_memory_from_label", n->gpu_memory_from_label, "unschedulable",
+                          n->unschedulable, "tainted", n->n_taints > 0, "gpus", gpus);
+            if (!n->gpu_memory_from_label && n->gpu_memory_display_mib > 0)
+                json_object_set_new(jn, "gpu_memory_product_mib",
+                                    json_integer(n->gpu_memory_display_mib));
+            json_array_append_new(nodes, jn);
             for (uint32_t k = 0; k < n->gpu_count; k++) {
                 const gf_gpu *g = &m->gpus.v[n->first_gpu + k];
                 json_t *pods = json_array();
@@ -211,13 +227,13 @@ static json_t *model_json(const gf_model *m, uint32_t only_pool, bool summary)
                     json_array_append_new(
                         pods, pod_json(m, &m->pods.v[m->gpu_pods.v[g->first_pod + j]], n));
                 double free_frac = g->allocated_fraction >= 1.0 ? 0.0 : 1.0 - g->allocated_fraction;
-                json_array_append_new(gpus,
-                                      json_pack("{s:i,s:s,s:s?,s:b,s:b,s:f,s:f,s:o}", "index",
-                                                (int)g->index, "state", gf_gpu_state_name(g->state),
-                                                "group", g->group, "reserved", g->reserved,
-                                                "placement_inferred", g->placement_inferred,
-                                                "allocated_fraction", g->allocated_fraction,
-                                                "free_fraction", free_frac, "pods", pods));
+                json_array_append_new(
+                    gpus,
+                    json_pack("{s:i,s:s,s:s?,s:s?,s:b,s:b,s:f,s:f,s:o}", "index", (int)g->index,
+                              "state", gf_gpu_state_name(g->state), "group", g->group, "device_id",
+                              g->device_id, "reserved", g->reserved, "placement_inferred",
+                              g->placement_inferred, "allocated_fraction", g->allocated_fraction,
+                              "free_fraction", free_frac, "pods", pods));
             }
         }
     }

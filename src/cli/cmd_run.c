@@ -13,6 +13,7 @@
 #include "io/http_server.h"
 #include "io/policy_yaml.h"
 #include "io/promtext.h"
+#include "util/sbuf.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -129,10 +130,51 @@ static void log_error(const char *what, const gf_error *e)
     logf_("%s: %s", what, msg);
 }
 
+/* The snapshot's warnings about one object (a pod skipped, a node without
+ * the memory label) come every iteration: each is logged once, keyed by its
+ * text without the list position, which moves as the cluster changes. At
+ * most SEEN_MAX are remembered; then the memory starts over. */
+#define SEEN_MAX 4096
+static gf_strmap seen_warnings;
+static gf_arena seen_arena;
+static bool seen_ready;
+
+static bool object_warning(const char *msg)
+{
+    return strstr(msg, "; pod skipped") || strstr(msg, "KAI counts 100 MiB per GPU there");
+}
+
+static bool seen_before(const char *msg)
+{
+    if (!seen_ready || seen_warnings.len >= SEEN_MAX) {
+        if (seen_ready) {
+            gf_strmap_free(&seen_warnings);
+            gf_arena_free(&seen_arena);
+        }
+        gf_strmap_init(&seen_warnings);
+        gf_arena_init(&seen_arena);
+        seen_ready = true;
+    }
+    gf_sbuf key = GF_SBUF_INIT;
+    for (const char *p = msg; *p;) {
+        if (!strncmp(p, "items[", 6)) { /* items[123] -> items[] */
+            gf_sbuf_append(&key, "items[", 6);
+            for (p += 6; *p >= '0' && *p <= '9'; p++) {
+            }
+            continue;
+        }
+        gf_sbuf_append(&key, p++, 1);
+    }
+    bool old = gf_strmap_get(&seen_warnings, gf_sbuf_str(&key), NULL);
+    if (!old) gf_strmap_put(&seen_warnings, gf_arena_strdup(&seen_arena, gf_sbuf_str(&key)), 1);
+    gf_sbuf_free(&key);
+    return old;
+}
+
 static void log_diags(gf_diags *d)
 {
     for (size_t i = 0; i < d->msgs.n; i++)
-        logf_("%s", d->msgs.v[i]);
+        if (!object_warning(d->msgs.v[i]) || !seen_before(d->msgs.v[i])) logf_("%s", d->msgs.v[i]);
     gf_diags_free(d);
     gf_diags_init(d);
 }

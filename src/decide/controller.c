@@ -508,21 +508,54 @@ static void rightsizing(cands *cs, const gf_ctl_input *in, const winfo *wi,
 
 /* --- fair use -------------------------------------------------------------------------------- */
 
-/* Each model pod's newest usage (summed over its containers and GPUs at that
- * time), divided over its devices in the state, into the state's pods. */
+/* Newest-time sums of memory and SM: a sample newer than the sums restarts them. */
+typedef struct latest_sums {
+    double t, mem, sm;
+} latest_sums;
+
+static void latest_add(latest_sums *n, const gf_usage_sample *s)
+{
+    if (s->t < n->t) return;
+    if (s->t > n->t) {
+        n->t = s->t;
+        n->mem = n->sm = NAN;
+    }
+    if (!isnan(s->memory_bytes))
+        n->mem = isnan(n->mem) ? s->memory_bytes : n->mem + s->memory_bytes;
+    if (!isnan(s->sm_util)) n->sm = isnan(n->sm) ? s->sm_util : n->sm + s->sm_util;
+}
+
+/* Each state entry's newest usage (one pod on one GPU). A sample whose
+ * gpu_uuid is the device ID of one of the pod's GPUs (the UUID KAI's
+ * reservation pod names, core/model.h) counts on that GPU; the pod's other
+ * samples (summed over its containers and GPUs at their newest time) are
+ * divided over its devices in the state, for entries without their own. */
 static void fair_usage(const gf_ctl_input *in, double stale_s, gf_fair_state *fs)
 {
     const gf_model *m = in->m;
-    size_t np = m->pods.n;
-    double *t = gf_xcalloc(np + 1, sizeof *t), *mem = gf_xcalloc(np + 1, sizeof *mem),
-           *sm = gf_xcalloc(np + 1, sizeof *sm);
+    size_t np = m->pods.n, ne = fs->pods.n;
+    latest_sums *pod = gf_xcalloc(np + 1, sizeof *pod), *ent = gf_xcalloc(ne + 1, sizeof *ent);
     uint32_t *devs = gf_xcalloc(np + 1, sizeof *devs);
+    size_t *first = gf_xcalloc(np + 1, sizeof *first), *next = gf_xcalloc(ne + 1, sizeof *next);
+    const char **dev = gf_xcalloc(ne + 1, sizeof *dev);
     for (size_t i = 0; i < np; i++) {
-        t[i] = -INFINITY;
-        mem[i] = sm[i] = NAN;
+        pod[i] = (latest_sums){-INFINITY, NAN, NAN};
+        first[i] = SIZE_MAX;
     }
-    for (size_t i = 0; i < fs->pods.n; i++)
-        if (fs->pods.v[i].pod < np) devs[fs->pods.v[i].pod]++;
+    for (size_t gi = 0; gi < fs->gpus.n; gi++) {
+        const gf_fair_gpu *g = &fs->gpus.v[gi];
+        for (uint32_t k = 0; k < g->n_pods; k++)
+            dev[g->first_pod + k] = g->gpu < m->gpus.n ? m->gpus.v[g->gpu].device_id : NULL;
+    }
+    for (size_t i = ne; i-- > 0;) {
+        ent[i] = (latest_sums){-INFINITY, NAN, NAN};
+        uint32_t pi = fs->pods.v[i].pod;
+        next[i] = SIZE_MAX;
+        if (pi >= np) continue;
+        devs[pi]++;
+        next[i] = first[pi];
+        first[pi] = i;
+    }
     gf_arena keys;
     gf_arena_init(&keys);
     gf_strmap by_name;
@@ -539,28 +572,33 @@ static void fair_usage(const gf_ctl_input *in, double stale_s, gf_fair_state *fs
         b.len = 0;
         gf_sbuf_printf(&b, "%s/%s", s->ns, s->pod);
         size_t pi;
-        if (!gf_strmap_get(&by_name, gf_sbuf_str(&b), &pi) || s->t < t[pi]) continue;
-        if (s->t > t[pi]) {
-            t[pi] = s->t;
-            mem[pi] = sm[pi] = NAN;
-        }
-        if (!isnan(s->memory_bytes))
-            mem[pi] = isnan(mem[pi]) ? s->memory_bytes : mem[pi] + s->memory_bytes;
-        if (!isnan(s->sm_util)) sm[pi] = isnan(sm[pi]) ? s->sm_util : sm[pi] + s->sm_util;
+        if (!gf_strmap_get(&by_name, gf_sbuf_str(&b), &pi)) continue;
+        size_t on = SIZE_MAX;
+        if (s->gpu_uuid && *s->gpu_uuid)
+            for (size_t e = first[pi]; e != SIZE_MAX && on == SIZE_MAX; e = next[e])
+                if (dev[e] && !strcmp(dev[e], s->gpu_uuid)) on = e;
+        latest_add(on != SIZE_MAX ? &ent[on] : &pod[pi], s);
     }
-    for (size_t i = 0; i < fs->pods.n; i++) {
+    for (size_t i = 0; i < ne; i++) {
         gf_fair_pod *p = &fs->pods.v[i];
-        if (p->pod >= np || !(in->now - t[p->pod] <= stale_s)) continue;
-        p->memory_bytes = mem[p->pod] / devs[p->pod];
-        p->sm_share = sm[p->pod] / devs[p->pod];
+        if (p->pod >= np) continue;
+        if (in->now - ent[i].t <= stale_s) {
+            p->memory_bytes = ent[i].mem;
+            p->sm_share = ent[i].sm;
+        } else if (in->now - pod[p->pod].t <= stale_s) {
+            p->memory_bytes = pod[p->pod].mem / devs[p->pod];
+            p->sm_share = pod[p->pod].sm / devs[p->pod];
+        }
     }
     gf_sbuf_free(&b);
     gf_strmap_free(&by_name);
     gf_arena_free(&keys);
-    free(t);
-    free(mem);
-    free(sm);
+    free(pod);
+    free(ent);
     free(devs);
+    free(first);
+    free(next);
+    free(dev);
 }
 
 static const char *fair_event_reason(gf_fair_kind k)

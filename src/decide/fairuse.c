@@ -654,7 +654,9 @@ static bool try_option(respond_ctx *c, const gf_fair_finding *f, const option *o
         char where[400];
         if (!gf_rebalance_target(c->view, &spec, &nd, true, c->env->scorer, &resp->to, where,
                                  sizeof where))
-            return gf_textf(why, n, "no GPU for fraction %.2f: %s", nf, where), false;
+            return whole ? gf_textf(why, n, "no whole GPU free: %s", where)
+                         : gf_textf(why, n, "no GPU for fraction %.2f: %s", nf, where),
+                   false;
         gf_rebalance_commit(c->view, old, &spec, &nd, &resp->to);
         resp->action = GF_FAIR_ACT_UPSIZE;
         resp->pod = o->pod;

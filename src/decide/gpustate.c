@@ -58,7 +58,11 @@ void gf_fair_state_from_model(const gf_model *m, gf_fair_state *st)
         fg.gpu = (uint32_t)i;
         fg.node = n->name;
         fg.index = g->index;
-        fg.memory_total_bytes = (double)n->gpu_memory_mib * GF_FAIR_MIB;
+        /* the device's memory; unknown (0: no memory findings) on a node
+         * without the nvidia.com/gpu.memory label, where KAI's 100 MiB says
+         * nothing about the device */
+        fg.memory_total_bytes =
+            n->gpu_memory_from_label ? (double)n->gpu_memory_mib * GF_FAIR_MIB : 0;
         fg.memory_used_bytes = fg.sm_util = NAN;
         fg.first_pod = (uint32_t)st->pods.n;
         for (uint32_t k = 0; k < g->n_pods; k++) {

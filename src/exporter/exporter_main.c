@@ -56,6 +56,11 @@ static void help(FILE *f)
             "                         pod triggers a fetch at once, at most every 5 s\n"
             "  --min-interval SECS    serve the previous scrape to requests within SECS of it\n"
             "                         (default 1)\n"
+            "  --scheduler-name NAME  KAI's schedulerName (default kai-scheduler): only its\n"
+            "                         pods' gpu-fraction / gpu-memory are KAI shares\n"
+            "  --reservation-namespace NS, --reservation-app-label V\n"
+            "                         KAI's reservation pods: label app=V in NS (both\n"
+            "                         default kai-resource-reservation)\n"
             "  -v, --verbose          log NVML symbols and every pod-list refresh\n"
             "  -h, --help             this text\n"
             "      --version          the version\n\n"
@@ -117,7 +122,10 @@ int main(int argc, char **argv)
         O_INSECURE,
         O_REFRESH,
         O_MIN_INTERVAL,
-        O_VERSION
+        O_VERSION,
+        O_SCHEDULER,
+        O_RSV_NS,
+        O_RSV_APP
     };
     static const struct option opts[] = {
         {"listen", required_argument, NULL, O_LISTEN},
@@ -137,6 +145,9 @@ int main(int argc, char **argv)
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, O_VERSION},
+        {"scheduler-name", required_argument, NULL, O_SCHEDULER},
+        {"reservation-namespace", required_argument, NULL, O_RSV_NS},
+        {"reservation-app-label", required_argument, NULL, O_RSV_APP},
         {NULL, 0, NULL, 0},
     };
     const char *listen = DEFAULT_LISTEN;
@@ -184,6 +195,15 @@ int main(int argc, char **argv)
             break;
         case O_TOKEN:
             token = optarg;
+            break;
+        case O_SCHEDULER: /* KAI's configurable names (core/kai.h) */
+            cfg.pods.kai.scheduler_name = optarg;
+            break;
+        case O_RSV_NS:
+            cfg.pods.kai.reservation_ns = optarg;
+            break;
+        case O_RSV_APP:
+            cfg.pods.kai.reservation_app = optarg;
             break;
         case O_CA:
             ca = optarg;

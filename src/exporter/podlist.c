@@ -303,6 +303,7 @@ static void gpu_groups(walk *w, gf_pl_pod *p, const json_t *labels)
         for (uint32_t i = 0; i < p->n_groups; i++)
             if (!strcmp(p->groups[i], g)) dup = true;
         if (!dup && *g) p->groups[p->n_groups++] = gf_arena_strdup(&w->l->arena, g);
+        if (p->n_groups == GF_KAI_MAX_GROUPS + 1) break; /* bounded, as core/kai.h says */
     }
 }
 

@@ -257,6 +257,9 @@ gf_err gf_podsrc_refresh(gf_podsrc *s, double now, gf_diags *d, gf_error *err)
         shown_url(s->url, name, sizeof name);
         gf_podlist *l = gf_xmalloc(sizeof *l);
         gf_podlist_init(l);
+        if (s->cfg.kai.scheduler_name) l->kai.scheduler_name = s->cfg.kai.scheduler_name;
+        if (s->cfg.kai.reservation_ns) l->kai.reservation_ns = s->cfg.kai.reservation_ns;
+        if (s->cfg.kai.reservation_app) l->kai.reservation_app = s->cfg.kai.reservation_app;
         rc = gf_podlist_parse(l, name, body.s ? body.s : "", body.len, d, err);
         if (rc) {
             gf_podlist_free(l);

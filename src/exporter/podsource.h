@@ -45,6 +45,9 @@ typedef struct gf_podsrc_config {
     bool insecure;          /* do not verify the server's certificate */
     double refresh_s;       /* > 0 */
     double retry_s;         /* >= 0 */
+    /* KAI's configurable names (scheduler, reservation namespace and app
+     * label); a NULL member: KAI's default. Borrowed, not copied. */
+    gf_kai_names kai;
 } gf_podsrc_config;
 
 typedef struct gf_podsrc {

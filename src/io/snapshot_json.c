@@ -620,7 +620,7 @@ static bool pod_sharing(walk *w, gf_pod *p, bool whole_limit)
     if (!skip && ndev) {
         size_t s3 = push_key(w, GF_KAI_NUM_DEVICES);
         int64_t v;
-        if (gf_kai_parse_count(ndev, 64, &v, &why))
+        if (gf_kai_parse_count(ndev, GF_KAI_MAX_GROUPS, &v, &why))
             skip = skip_pod(w, "%s \"%.60s\": %s", GF_KAI_NUM_DEVICES, ndev, why);
         else if (p->share == GF_SHARE_NONE)
             warn(w, "%s: %s without %s or %s is ignored", w->what, GF_KAI_NUM_DEVICES,
@@ -756,7 +756,13 @@ static gf_err load_pod(walk *w, const json_t *item)
                 bool dup = p.gpu_group && !strcmp(p.gpu_group, kv->value);
                 for (uint32_t j = 0; j < k && !dup; j++)
                     dup = !strcmp(p.extra_groups[j], kv->value);
-                if (!dup) p.extra_groups[k++] = kv->value;
+                if (dup) continue;
+                if (k == GF_KAI_MAX_GROUPS) { /* bounded: devices are at most that many */
+                    warn(w, "%s: more than %d %s/<g> labels; the rest ignored", w->what,
+                         GF_KAI_MAX_GROUPS, GF_KAI_GPU_GROUP);
+                    break;
+                }
+                p.extra_groups[k++] = kv->value;
             }
             p.n_extra_groups = k;
         }

@@ -49,6 +49,10 @@
 /* A node without a usable nvidia.com/gpu.memory label counts this much per
  * GPU (node_info.go DefaultGpuMemory), so gpu-memory pods do not fit there. */
 #define GF_KAI_DEFAULT_GPU_MEMORY_MIB 100
+/* gpufrac reads at most this many devices of one multi-device fraction
+ * (gpu-fraction-num-devices, runai-gpu-group/<g> labels): more than any node
+ * has, and a bound on what one odd pod can cost. */
+#define GF_KAI_MAX_GROUPS 64
 /* resources and GPU feature discovery node labels */
 #define GF_RES_GPU "nvidia.com/gpu"
 #define GF_LABEL_GPU_COUNT "nvidia.com/gpu.count"

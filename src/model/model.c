@@ -357,10 +357,10 @@ static void place_sharing(node_ctx *c, gf_pod *p, uint32_t pod_idx, bool labelle
 {
     double share = gf_pod_share_on(p, c->node->gpu_memory_mib);
     if (labelled_pass) {
-        const char *groups[1 + 64];
+        const char *groups[1 + GF_KAI_MAX_GROUPS];
         uint32_t ng = 0;
         if (p->gpu_group) groups[ng++] = p->gpu_group;
-        for (uint32_t i = 0; i < p->n_extra_groups && ng < 65; i++)
+        for (uint32_t i = 0; i < p->n_extra_groups && ng < 1 + GF_KAI_MAX_GROUPS; i++)
             groups[ng++] = p->extra_groups[i];
         for (uint32_t i = 0; i < ng; i++) {
             uint32_t g = claim_group(c, groups[i]);
