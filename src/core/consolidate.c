@@ -18,7 +18,7 @@ void gf_consolidate_opts_default(gf_consolidate_opts *o)
     o->objective = GF_OBJ_NODES;
     o->pool = GF_NONE;
     o->max_rounds = 24;
-    o->max_attempts = 60000;
+    o->max_attempts = 40000;
     o->seed = 1;
     o->exact_max_candidates = 30;
     o->exact_max_steps = 20000000;

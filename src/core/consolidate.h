@@ -73,7 +73,7 @@ typedef struct gf_consolidate_opts {
     /* improvement phase: stops at whichever limit comes first */
     uint32_t max_rounds; /* greedy reruns after the first pass (default 24; 0 = none) */
     /* pod placement attempts in reruns, a rerun counted as costing what the
-     * first pass did (default 60000; 0 = no limit) */
+     * first pass did (default 40000; 0 = no limit) */
     uint64_t max_attempts;
     double budget_s; /* wall-clock seconds for the whole planning (0 = no time limit) */
     uint64_t seed;   /* perturbation seed (default 1) */
