@@ -128,6 +128,7 @@ typedef struct ctx {
     uint32_t *node_pod_start; /* CSR of active bound pods per node */
     uint32_t *node_pods;
     uint8_t *role;         /* per pod: classify(), computed once */
+    uint32_t *pool_of;     /* per pod: pod_pool_lookup(), computed once; GF_NONE = no such pool */
     uint32_t **pool_nodes; /* GPU-less nodes included: CPU-only pods may use them */
     uint32_t *pool_len;
     bool *skip;    /* drained, or being tried */
@@ -280,10 +281,17 @@ static gf_placement now_at(const ctx *c, uint32_t pod)
 
 /* The node pool a pod is placed in: the one it selects, else the one it
  * runs in. False when it selects a pool that does not exist. */
-static bool pod_pool(const ctx *c, const gf_pod *p, size_t *pool)
+static bool pod_pool_lookup(const ctx *c, const gf_pod *p, size_t *pool)
 {
     *pool = p->node != GF_NONE ? c->m->nodes.v[p->node].pool : 0;
     return !p->pool_selector || gf_strmap_get(&c->m->pool_by_name, p->pool_selector, pool);
+}
+
+/* The same, from the per-pod answer computed once (GF_NONE: no such pool). */
+static bool pod_pool(const ctx *c, const gf_pod *p, size_t *pool)
+{
+    *pool = c->pool_of[p - c->m->pods.v];
+    return *pool != GF_NONE;
 }
 
 /* Constraints and request of a pod, as a key (scratch: valid until the next key). */
@@ -1514,9 +1522,12 @@ static void ctx_build(ctx *c, const gf_model *m, const gf_consolidate_opts *o)
             c->node_pods[fill[m->pods.v[i].node]++] = (uint32_t)i;
     free(fill);
     c->role = gf_xcalloc(m->pods.n + 1, 1);
+    c->pool_of = gf_xmalloc((m->pods.n + 1) * sizeof(uint32_t));
     for (size_t i = 0; i < m->pods.n; i++) {
         const char *why;
         c->role[i] = (uint8_t)classify(m, &m->pods.v[i], &why);
+        size_t pool;
+        c->pool_of[i] = pod_pool_lookup(c, &m->pods.v[i], &pool) ? (uint32_t)pool : GF_NONE;
     }
     c->pool_nodes = gf_xcalloc(m->pools.n + 1, sizeof(uint32_t *));
     c->pool_len = gf_xcalloc(m->pools.n + 1, sizeof(uint32_t));
@@ -1576,6 +1587,7 @@ static void ctx_free(ctx *c)
     free(c->node_pod_start);
     free(c->node_pods);
     free(c->role);
+    free(c->pool_of);
     free(c->move_of);
     free(c->rhead);
     free(c->rnext);
