@@ -112,10 +112,10 @@ static int cmp_cand(const void *a, const void *b)
 /* second index level: the largest free fraction of one GPU on the node, in
  * sixteenths (16 = an idle GPU) */
 #define N_LEVELS 17
-/* the CPU index's second level: free CPU in powers of two from 64m (below:
- * class 0) to 32 cores; on generated clusters nine in ten nodes a CPU-only
- * pod was tried on lacked its CPU */
-#define N_CPU 11
+/* the CPU index's second level: free CPU in steps of 1.25x from 64m (below:
+ * class 0) to about 80 cores; on generated clusters nine in ten nodes a
+ * CPU-only pod was tried on lacked its CPU */
+#define N_CPU 34
 
 typedef struct tier {
     uint32_t pool, gpus;
@@ -447,15 +447,24 @@ static uint32_t slot_for(const ctx *c, uint32_t node)
     return bucket_for(c, node) * N_LEVELS + node_level(c, node);
 }
 
-/* CPU class of a free (or requested) CPU: the count of thresholds 64m,
- * 128m .. 32 cores at or below it, so a node with free >= request has a
- * class >= the request's. */
+/* CPU class of a free (or requested) CPU: how many of the thresholds (64m,
+ * then 1.25 times the last, to about 80 cores) are at or below it, so a
+ * node with free >= request has a class >= the request's. */
 static uint32_t cpu_class(int64_t milli)
 {
-    uint32_t k = 0;
-    for (int64_t t = 64; k < N_CPU - 1 && milli >= t; t *= 2)
-        k++;
-    return k;
+    static const int64_t t[N_CPU - 1] = {
+        64,   80,    100,   125,   156,   195,   243,   303,   378,   472,   590,
+        737,  921,   1151,  1438,  1797,  2246,  2807,  3508,  4385,  5481,  6851,
+        8563, 10703, 13378, 16722, 20902, 26127, 32658, 40822, 51027, 63783, 79728};
+    uint32_t lo = 0, hi = N_CPU - 1; /* first threshold above milli */
+    while (lo < hi) {
+        uint32_t mid = (lo + hi) / 2;
+        if (t[mid] <= milli)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
 }
 
 /* The node's slot in the CPU index: bucket by free ratio, then class. */
