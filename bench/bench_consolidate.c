@@ -14,7 +14,8 @@
  *   bench_consolidate mid SEEDS      50, 100, 200 nodes x 3 settings x SEEDS, against the bound
  *   bench_consolidate plan NODES RUNS ROUNDS
  *                                    planning alone on gen-snapshot's cluster (8 GPUs per
- *                                    node, seed 1): "nodes median_s min_s max_s drained bound";
+ *                                    node, seed 1): "nodes median_s min_s max_s
+ *                                    median_cpu_s drained bound";
  *                                    ROUNDS "legacy" for the greedy of before
  *
  * Prints per method: nodes drained in total, cases at the proven optimum
@@ -27,11 +28,23 @@
 #include <string.h>
 #include <time.h>
 
-static double now_s(void)
+static double clock_s(clockid_t id)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(id, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static double now_s(void)
+{
+    return clock_s(CLOCK_MONOTONIC);
+}
+
+/* CPU time of this (single-threaded) process: on a shared machine it varies
+ * less than wall time */
+static double cpu_s(void)
+{
+    return clock_s(CLOCK_PROCESS_CPUTIME_ID);
 }
 
 static uint32_t drain_count(const gf_model *m, const gf_consolidate_opts *o, const bool *only)
@@ -147,6 +160,7 @@ static int plan_only(uint32_t nodes, int runs, const char *rounds)
     gf_error err = {0};
     if (gf_gen_cluster(&m, &go, NULL, &err)) return 1;
     double *t = calloc((size_t)runs + 1, sizeof(double));
+    double *tc = calloc((size_t)runs + 1, sizeof(double));
     uint32_t drained = 0, bound = 0;
     for (int r = 0; r < runs; r++) {
         gf_consolidate_opts o;
@@ -154,9 +168,10 @@ static int plan_only(uint32_t nodes, int runs, const char *rounds)
         o.legacy_greedy = !strcmp(rounds, "legacy");
         o.max_rounds = (uint32_t)atoi(rounds);
         gf_consolidation c;
-        double t0 = now_s();
+        double t0 = now_s(), c0 = cpu_s();
         if (gf_consolidate(&m, &o, &c, &err)) return 1;
         t[r] = now_s() - t0;
+        tc[r] = cpu_s() - c0;
         drained = c.nodes_freed;
         bound = 0;
         for (size_t i = 0; i < c.pools.n; i++)
@@ -164,9 +179,12 @@ static int plan_only(uint32_t nodes, int runs, const char *rounds)
         gf_consolidation_free(&c);
     }
     qsort(t, (size_t)runs, sizeof(double), cmp_d);
+    qsort(tc, (size_t)runs, sizeof(double), cmp_d);
     double med = runs % 2 ? t[runs / 2] : (t[runs / 2 - 1] + t[runs / 2]) / 2;
-    printf("%u %.4f %.4f %.4f %u %u\n", nodes, med, t[0], t[runs - 1], drained, bound);
+    double medc = runs % 2 ? tc[runs / 2] : (tc[runs / 2 - 1] + tc[runs / 2]) / 2;
+    printf("%u %.4f %.4f %.4f %.4f %u %u\n", nodes, med, t[0], t[runs - 1], medc, drained, bound);
     free(t);
+    free(tc);
     gf_model_free(&m);
     return 0;
 }

@@ -201,6 +201,39 @@ static void test_pdb_and_move_limit(void **state)
     unplan(f);
 }
 
+/* The PDB index: a PDB with an empty selector selects every pod of its
+ * namespace (policy/v1), one filed under its first label still finds pods
+ * that carry more labels, and a PDB of another namespace selects nothing. */
+static void test_pdb_index_shapes(void **state)
+{
+    (void)state;
+#define PDB(name, ns, sel, allowed)                                                                \
+    "{\"kind\":\"PodDisruptionBudget\",\"metadata\":{\"name\":\"" name "\",\"namespace\":\"" ns    \
+    "\"},\"spec\":{\"selector\":" sel "},\"status\":{\"disruptionsAllowed\":" allowed "}}"
+    /* empty selector, nothing allowed: a's pod is refused */
+    fx *f = plan(KJ_LIST(L4("a", "1") "," L4("b", "2") "," KJ_RUNNING("pin", "b", "", "{}") "," //
+                         FRAC("w1", "web", "a", "g1", "0.2") "," PDB("all", "t", "{}", "0")),
+                 NULL);
+    assert_string_equal(kept_reason(f, "a"), "a PodDisruptionBudget allows no more disruptions");
+    unplan(f);
+    /* two labels, the pod has both among others */
+    f = plan(KJ_LIST(L4("a", "1") "," L4("b", "2") "," KJ_RUNNING("pin", "b", "", "{}") "," //
+                     FRAC("w1", "web", "a", "g1", "0.2") ","                                //
+                     PDB("two", "t",
+                         "{\"matchLabels\":{\"pod-template-hash\":\"5d4c3b2a19\",\"app\":\"web\"}}",
+                         "0")),
+             NULL);
+    assert_string_equal(kept_reason(f, "a"), "a PodDisruptionBudget allows no more disruptions");
+    unplan(f);
+    /* the same PDB in another namespace: a is drained */
+    f = plan(KJ_LIST(L4("a", "1") "," L4("b", "2") "," KJ_RUNNING("pin", "b", "", "{}") "," //
+                     FRAC("w1", "web", "a", "g1", "0.2") "," PDB("all", "other", "{}", "0")),
+             NULL);
+    assert_true(drained(f, "a"));
+    unplan(f);
+#undef PDB
+}
+
 /* Re-placement honours pools, GPU memory per GPU and whole GPUs. */
 static void test_replacement_rules(void **state)
 {
@@ -406,6 +439,7 @@ int main(void)
         cmocka_unit_test(test_received_pods_replaced),
         cmocka_unit_test(test_loose_bound_exact),
         cmocka_unit_test(test_objective_gpus),
+        cmocka_unit_test(test_pdb_index_shapes),
     };
     return cmocka_run_group_tests_name("consolidate", tests, NULL, NULL);
 }

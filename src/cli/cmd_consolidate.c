@@ -42,7 +42,7 @@ static void help(FILE *f)
                "      --rounds N             improvement reruns after the first pass (default\n"
                "                             24; 0 = greedy pass only)\n"
                "      --budget SECONDS       wall-clock limit for planning; lifts the default\n"
-               "                             limit of 60000 placement attempts in reruns\n"
+               "                             limit of 40000 placement attempts in reruns\n"
                "      --exact                exact search (branch and bound) in pools with at\n"
                "                             most 30 candidate nodes: proves the optimum\n"
                "      --explain NODE         say why NODE can or cannot be drained: which pod\n"

@@ -18,7 +18,7 @@ void gf_consolidate_opts_default(gf_consolidate_opts *o)
     o->objective = GF_OBJ_NODES;
     o->pool = GF_NONE;
     o->max_rounds = 24;
-    o->max_attempts = 60000;
+    o->max_attempts = 40000;
     o->seed = 1;
     o->exact_max_candidates = 30;
     o->exact_max_steps = 20000000;
@@ -112,6 +112,10 @@ static int cmp_cand(const void *a, const void *b)
 /* second index level: the largest free fraction of one GPU on the node, in
  * sixteenths (16 = an idle GPU) */
 #define N_LEVELS 17
+/* the CPU index's second level: free CPU in steps of 1.25x from 64m (below:
+ * class 0) to about 80 cores; on generated clusters nine in ten nodes a
+ * CPU-only pod was tried on lacked its CPU */
+#define N_CPU 34
 
 typedef struct tier {
     uint32_t pool, gpus;
@@ -128,6 +132,7 @@ typedef struct ctx {
     uint32_t *node_pod_start; /* CSR of active bound pods per node */
     uint32_t *node_pods;
     uint8_t *role;         /* per pod: classify(), computed once */
+    uint32_t *pool_of;     /* per pod: pod_pool_lookup(), computed once; GF_NONE = no such pool */
     uint32_t **pool_nodes; /* GPU-less nodes included: CPU-only pods may use them */
     uint32_t *pool_len;
     bool *skip;    /* drained, or being tried */
@@ -166,7 +171,7 @@ typedef struct ctx {
     /* the same for CPU-only pods: every node of a pool in buckets by free
      * CPU ratio (free / allocatable), per stay flag, with the pool's CPU
      * extremes */
-    uint32_t *cpu_head;                   /* (pool x 2 + stay) x N_BUCKETS */
+    uint32_t *cpu_head;                   /* (pool x 2 + stay) x N_BUCKETS x N_CPU */
     int64_t *pool_cpu_min, *pool_cpu_max; /* allocatable CPU, milli */
     uint32_t *cbucket_of, *cnext, *cprev;
     bool *indexed;
@@ -280,10 +285,17 @@ static gf_placement now_at(const ctx *c, uint32_t pod)
 
 /* The node pool a pod is placed in: the one it selects, else the one it
  * runs in. False when it selects a pool that does not exist. */
-static bool pod_pool(const ctx *c, const gf_pod *p, size_t *pool)
+static bool pod_pool_lookup(const ctx *c, const gf_pod *p, size_t *pool)
 {
     *pool = p->node != GF_NONE ? c->m->nodes.v[p->node].pool : 0;
     return !p->pool_selector || gf_strmap_get(&c->m->pool_by_name, p->pool_selector, pool);
+}
+
+/* The same, from the per-pod answer computed once (GF_NONE: no such pool). */
+static bool pod_pool(const ctx *c, const gf_pod *p, size_t *pool)
+{
+    *pool = c->pool_of[p - c->m->pods.v];
+    return *pool != GF_NONE;
 }
 
 /* Constraints and request of a pod, as a key (scratch: valid until the next key). */
@@ -435,18 +447,40 @@ static uint32_t slot_for(const ctx *c, uint32_t node)
     return bucket_for(c, node) * N_LEVELS + node_level(c, node);
 }
 
+/* CPU class of a free (or requested) CPU: how many of the thresholds (64m,
+ * then 1.25 times the last, to about 80 cores) are at or below it, so a
+ * node with free >= request has a class >= the request's. */
+static uint32_t cpu_class(int64_t milli)
+{
+    static const int64_t t[N_CPU - 1] = {
+        64,   80,    100,   125,   156,   195,   243,   303,   378,   472,   590,
+        737,  921,   1151,  1438,  1797,  2246,  2807,  3508,  4385,  5481,  6851,
+        8563, 10703, 13378, 16722, 20902, 26127, 32658, 40822, 51027, 63783, 79728};
+    uint32_t lo = 0, hi = N_CPU - 1; /* first threshold above milli */
+    while (lo < hi) {
+        uint32_t mid = (lo + hi) / 2;
+        if (t[mid] <= milli)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* The node's slot in the CPU index: bucket by free ratio, then class. */
 static uint32_t cpu_bucket_for(const ctx *c, uint32_t node)
 {
     int64_t total = c->m->nodes.v[node].cpu_milli;
-    double r = total > 0 ? (double)c->s->free_cpu_milli[node] / (double)total : 0;
-    if (!(r > 0)) return 0;
-    uint32_t b = (uint32_t)(r * N_BUCKETS);
-    return b < N_BUCKETS ? b : N_BUCKETS - 1;
+    int64_t free_ = c->s->free_cpu_milli[node];
+    double r = total > 0 ? (double)free_ / (double)total : 0;
+    uint32_t b = r > 0 ? (uint32_t)(r * N_BUCKETS) : 0;
+    if (b >= N_BUCKETS) b = N_BUCKETS - 1;
+    return b * N_CPU + cpu_class(free_);
 }
 
 static uint32_t *cpu_list(ctx *c, uint32_t node)
 {
-    return &c->cpu_head[((size_t)c->m->nodes.v[node].pool * 2 + c->stay[node]) * N_BUCKETS];
+    return &c->cpu_head[((size_t)c->m->nodes.v[node].pool * 2 + c->stay[node]) * N_BUCKETS * N_CPU];
 }
 
 static void cpu_unlink(ctx *c, uint32_t node)
@@ -563,8 +597,8 @@ static void index_build(ctx *c)
         c->tier_of[i] = (uint32_t)t + c->stay[i];
     }
     size_t np = m->pools.n;
-    c->cpu_head = gf_xmalloc((np * 2 * N_BUCKETS + 1) * sizeof(uint32_t));
-    for (size_t b = 0; b < np * 2 * N_BUCKETS; b++)
+    c->cpu_head = gf_xmalloc((np * 2 * N_BUCKETS * N_CPU + 1) * sizeof(uint32_t));
+    for (size_t b = 0; b < np * 2 * N_BUCKETS * N_CPU; b++)
         c->cpu_head[b] = GF_NONE;
     c->pool_cpu_min = gf_xcalloc(np + 1, sizeof(int64_t));
     c->pool_cpu_max = gf_xcalloc(np + 1, sizeof(int64_t));
@@ -658,8 +692,8 @@ static void best_binpack(ctx *c, const gf_pod *p, size_t pool, const uint8_t *al
 
 /* Binpack for a CPU-only pod: its score is the node's free CPU ratio after
  * it, at least (ratio - cpu / the pool's smallest node); a node needs a
- * ratio of at least cpu / the pool's largest node. Walked like
- * best_binpack(). */
+ * ratio of at least cpu / the pool's largest node and a CPU class of at
+ * least the pod's. Walked like best_binpack(). */
 static void best_binpack_cpu(ctx *c, const gf_pod *p, size_t pool, const uint8_t *allowed,
                              int want_stay, bool *found, gf_placement *out)
 {
@@ -674,14 +708,16 @@ static void best_binpack_cpu(ctx *c, const gf_pod *p, size_t pool, const uint8_t
     double need_lo = (double)p->cpu_milli / (double)c->pool_cpu_max[pool];
     double need_hi = (double)p->cpu_milli / (double)c->pool_cpu_min[pool];
     uint32_t b0 = need_lo > 1e-9 ? (uint32_t)((need_lo - 1e-9) * N_BUCKETS) : 0;
+    uint32_t k0 = cpu_class(p->cpu_milli);
     for (uint32_t b = b0 < N_BUCKETS ? b0 : N_BUCKETS - 1; b < N_BUCKETS; b++) {
         double lo = (double)b / N_BUCKETS;
         if (*found && lo - need_hi - 1e-9 > out->score + 1e-12) break;
         for (int st = 0; st < 2; st++) {
             if (want_stay >= 0 && st != want_stay) continue;
-            const uint32_t *head = &c->cpu_head[(pool * 2 + (size_t)st) * N_BUCKETS];
-            for (uint32_t node = head[b]; node != GF_NONE; node = c->cnext[node])
-                consider(c, p, allowed, node, found, out);
+            const uint32_t *head = &c->cpu_head[(pool * 2 + (size_t)st) * N_BUCKETS * N_CPU];
+            for (uint32_t k = k0; k < N_CPU; k++)
+                for (uint32_t node = head[b * N_CPU + k]; node != GF_NONE; node = c->cnext[node])
+                    consider(c, p, allowed, node, found, out);
         }
     }
 }
@@ -1514,9 +1550,12 @@ static void ctx_build(ctx *c, const gf_model *m, const gf_consolidate_opts *o)
             c->node_pods[fill[m->pods.v[i].node]++] = (uint32_t)i;
     free(fill);
     c->role = gf_xcalloc(m->pods.n + 1, 1);
+    c->pool_of = gf_xmalloc((m->pods.n + 1) * sizeof(uint32_t));
     for (size_t i = 0; i < m->pods.n; i++) {
         const char *why;
         c->role[i] = (uint8_t)classify(m, &m->pods.v[i], &why);
+        size_t pool;
+        c->pool_of[i] = pod_pool_lookup(c, &m->pods.v[i], &pool) ? (uint32_t)pool : GF_NONE;
     }
     c->pool_nodes = gf_xcalloc(m->pools.n + 1, sizeof(uint32_t *));
     c->pool_len = gf_xcalloc(m->pools.n + 1, sizeof(uint32_t));
@@ -1576,6 +1615,7 @@ static void ctx_free(ctx *c)
     free(c->node_pod_start);
     free(c->node_pods);
     free(c->role);
+    free(c->pool_of);
     free(c->move_of);
     free(c->rhead);
     free(c->rnext);

@@ -34,10 +34,11 @@
  *      deterministic) and, optionally, by wall-clock time.
  *   3. exact (opts.exact, pools with at most exact_max_candidates
  *      candidates and 2000 pods to move, when no movable pod selects
- *      another pool than its node's): branch and bound over drain sets (a superset of an
- *      infeasible set is infeasible) with a complete re-placement search per
- *      set (every node and distinct GPU choice, capacity pruning); proves the
- *      optimum or says it could not within its step limit.
+ *      another pool than its node's): branch and bound over drain sets (a
+ *      superset of an infeasible set is infeasible) with a complete
+ *      re-placement search per set (every node and distinct GPU choice,
+ *      capacity pruning); proves the optimum or says it could not within its
+ *      step limit. Its plan then replaces the pool's greedy plan.
  * Per pool the plan carries an upper bound on the nodes that can go: pods
  * of the pool need at least their summed GPU (and one GPU per share above
  * one half), CPU and memory on the nodes that stay, so at most the k
@@ -73,7 +74,7 @@ typedef struct gf_consolidate_opts {
     /* improvement phase: stops at whichever limit comes first */
     uint32_t max_rounds; /* greedy reruns after the first pass (default 24; 0 = none) */
     /* pod placement attempts in reruns, a rerun counted as costing what the
-     * first pass did (default 60000; 0 = no limit) */
+     * first pass did (default 40000; 0 = no limit) */
     uint64_t max_attempts;
     double budget_s; /* wall-clock seconds for the whole planning (0 = no time limit) */
     uint64_t seed;   /* perturbation seed (default 1) */

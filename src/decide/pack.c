@@ -253,8 +253,7 @@ void gf_pack_set_classes(gf_pack_state *s, const gf_task_class *classes, size_t 
         while (k < lists.n && lists.v[k].bit != bit)
             k++;
         if (k == lists.n) {
-            gf_pack_model_classes mc = {bit, gf_xmalloc((n ? n : 1) * sizeof *classes), 0,
-                                        0};
+            gf_pack_model_classes mc = {bit, gf_xmalloc((n ? n : 1) * sizeof *classes), 0, 0};
             for (size_t j = 0; j < n; j++) {
                 const gf_task_class *c = &s->classes[j];
                 if (c->model_mask && !(c->model_mask & bit)) {
@@ -441,8 +440,7 @@ static double fgd_delta(const gf_pack_state *s, const gf_pod *p, uint32_t node,
         if (local < cnt) freev[local] -= pl->share;
     }
     frag_view v = {s->free_cpu_milli[node] - p->cpu_milli,
-                   s->free_memory_bytes[node] - p->memory_bytes, freev, cnt,
-                   node_classes(s, node)};
+                   s->free_memory_bytes[node] - p->memory_bytes, freev, cnt, node_classes(s, node)};
     double before = s->node_frag ? s->node_frag[node] : gf_pack_node_fragmentation(s, node);
     return frag_view_eval(s, &v) - before;
 }

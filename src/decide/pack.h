@@ -74,11 +74,11 @@ typedef struct gf_pack_state {
     /* FGD only */
     gf_task_class *classes;
     size_t n_classes;
-    double *node_frag;                /* cached expected fragmentation per node */
-    gf_pack_model_classes *by_model;  /* one per GPU model among the nodes */
+    double *node_frag;               /* cached expected fragmentation per node */
+    gf_pack_model_classes *by_model; /* one per GPU model among the nodes */
     size_t n_by_model;
-    uint32_t *node_model;             /* per node: index into by_model */
-    double class_weight;              /* sum of the classes' weights */
+    uint32_t *node_model; /* per node: index into by_model */
+    double class_weight;  /* sum of the classes' weights */
 } gf_pack_state;
 
 /* Free capacity from the model's current allocation: active bound pods'
