@@ -121,8 +121,7 @@ void gf_cli_prom_free(gf_cli_prom *p)
     if (p) gf_vec_free(&p->headers);
 }
 
-bool gf_cli_prom_option(gf_cli_prom *p, const char *cmd, int opt, const char *arg,
-                        int *usage_rc)
+bool gf_cli_prom_option(gf_cli_prom *p, const char *cmd, int opt, const char *arg, int *usage_rc)
 {
     char why[200];
     switch (opt) {
@@ -175,8 +174,8 @@ gf_err gf_cli_prom_discover(gf_cli_prom *p, gf_cli_cluster *c, gf_error *err)
     return GF_OK;
 }
 
-gf_err gf_cli_prom_fetch(gf_cli_prom *p, gf_cli_cluster *c, double start, double end,
-                         double step_s, gf_usage *u, gf_diags *d, gf_error *err)
+gf_err gf_cli_prom_fetch(gf_cli_prom *p, gf_cli_cluster *c, double start, double end, double step_s,
+                         gf_usage *u, gf_diags *d, gf_error *err)
 {
     if (p->use_found) {
         gf_cluster_prom_proxy x = {c->kube, &p->found};
@@ -190,8 +189,8 @@ gf_err gf_cli_prom_fetch(gf_cli_prom *p, gf_cli_cluster *c, double start, double
 static const struct {
     const char *name;
     gf_cli_format f;
-} FORMATS[] = {{"table", GF_OUT_TABLE}, {"json", GF_OUT_JSON}, {"yaml", GF_OUT_YAML},
-               {"csv", GF_OUT_CSV}};
+} FORMATS[] = {
+    {"table", GF_OUT_TABLE}, {"json", GF_OUT_JSON}, {"yaml", GF_OUT_YAML}, {"csv", GF_OUT_CSV}};
 
 bool gf_cli_parse_format(const char *cmd, const char *arg, unsigned allowed, gf_cli_format *out)
 {

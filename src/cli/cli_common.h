@@ -43,36 +43,42 @@ enum {
     GF_OPT_PROM_BASIC
 };
 
+/* getopt_long table entries, one per line */
+/* clang-format off */
 #define GF_CLI_CLUSTER_SHORT "n:l:A"
-#define GF_CLI_CLUSTER_OPTIONS                                                                     \
-    {"kubeconfig", required_argument, NULL, GF_OPT_KUBECONFIG},                                    \
-        {"context", required_argument, NULL, GF_OPT_CONTEXT},                                      \
-        {"namespace", required_argument, NULL, 'n'},                                               \
-        {"selector", required_argument, NULL, 'l'}, {"all-namespaces", no_argument, NULL, 'A'}
+#define GF_CLI_CLUSTER_OPTIONS                                        \
+    {"kubeconfig", required_argument, NULL, GF_OPT_KUBECONFIG},       \
+    {"context", required_argument, NULL, GF_OPT_CONTEXT},             \
+    {"namespace", required_argument, NULL, 'n'},                      \
+    {"selector", required_argument, NULL, 'l'},                       \
+    {"all-namespaces", no_argument, NULL, 'A'}
+/* clang-format on */
 #define GF_CLI_CLUSTER_HELP                                                                        \
     "the cluster (when no SNAPSHOT is given; kubectl's flags):\n"                                  \
-    "      --kubeconfig FILE  kubeconfig (default: $KUBECONFIG, else ~/.kube/config; in a\n"      \
+    "      --kubeconfig FILE  kubeconfig (default: $KUBECONFIG, else ~/.kube/config; in a\n"       \
     "                         pod: its service account)\n"                                         \
-    "      --context NAME     kubeconfig context (default: current-context)\n"                    \
-    "  -n, --namespace NS     only workloads in NS (repeatable); nodes are read whole\n"          \
-    "  -l, --selector SEL     only pods and workloads whose labels match (app=llm,tier!=x)\n"    \
+    "      --context NAME     kubeconfig context (default: current-context)\n"                     \
+    "  -n, --namespace NS     only workloads in NS (repeatable); nodes are read whole\n"           \
+    "  -l, --selector SEL     only pods and workloads whose labels match (app=llm,tier!=x)\n"      \
     "  -A, --all-namespaces   every namespace (the default)\n"
 
-#define GF_CLI_PROM_OPTIONS                                                                        \
-    {"prometheus", required_argument, NULL, GF_OPT_PROMETHEUS},                                    \
-        {"prometheus-bearer-token-file", required_argument, NULL, GF_OPT_PROM_TOKEN},              \
-        {"prometheus-ca-file", required_argument, NULL, GF_OPT_PROM_CA},                           \
-        {"prometheus-header", required_argument, NULL, GF_OPT_PROM_HEADER},                        \
-        {"prometheus-basic-auth-file", required_argument, NULL, GF_OPT_PROM_BASIC}
+/* clang-format off */
+#define GF_CLI_PROM_OPTIONS                                                    \
+    {"prometheus", required_argument, NULL, GF_OPT_PROMETHEUS},                \
+    {"prometheus-bearer-token-file", required_argument, NULL, GF_OPT_PROM_TOKEN}, \
+    {"prometheus-ca-file", required_argument, NULL, GF_OPT_PROM_CA},           \
+    {"prometheus-header", required_argument, NULL, GF_OPT_PROM_HEADER},        \
+    {"prometheus-basic-auth-file", required_argument, NULL, GF_OPT_PROM_BASIC}
+/* clang-format on */
 #define GF_CLI_PROM_HELP                                                                           \
-    "      --prometheus URL   a Prometheus server; without it (and without other usage\n"         \
-    "                         input) the one found in the cluster: kube-prometheus-stack's\n"     \
-    "                         or the Prometheus Operator's Service, reached from outside\n"       \
+    "      --prometheus URL   a Prometheus server; without it (and without other usage\n"          \
+    "                         input) the one found in the cluster: kube-prometheus-stack's\n"      \
+    "                         or the Prometheus Operator's Service, reached from outside\n"        \
     "                         through the API server's service proxy\n"                            \
-    "      --prometheus-bearer-token-file FILE  'Authorization: Bearer' from FILE\n"             \
-    "      --prometheus-ca-file FILE            CA bundle for an https URL\n"                    \
-    "      --prometheus-header 'NAME: VALUE'    an extra header (repeatable), e.g.\n"            \
-    "                                           X-Scope-OrgID: team-a\n"                         \
+    "      --prometheus-bearer-token-file FILE  'Authorization: Bearer' from FILE\n"               \
+    "      --prometheus-ca-file FILE            CA bundle for an https URL\n"                      \
+    "      --prometheus-header 'NAME: VALUE'    an extra header (repeatable), e.g.\n"              \
+    "                                           X-Scope-OrgID: team-a\n"                           \
     "      --prometheus-basic-auth-file FILE    basic auth from FILE's line USER:PASSWORD\n"
 
 /* --- the cluster ---------------------------------------------------------------------- */
@@ -81,7 +87,7 @@ typedef struct gf_cli_cluster {
     const char *kubeconfig, *context, *selector;
     GF_VEC(const char *) namespaces;
     bool all_namespaces;
-    gf_kube *kube;   /* opened by gf_cli_load_model() when it read the cluster */
+    gf_kube *kube;    /* opened by gf_cli_load_model() when it read the cluster */
     char origin[700]; /* "cluster https://h:6443 (kubeconfig ..., context ...)" */
 } gf_cli_cluster;
 
@@ -111,8 +117,7 @@ typedef struct gf_cli_prom {
 
 void gf_cli_prom_init(gf_cli_prom *p);
 void gf_cli_prom_free(gf_cli_prom *p);
-bool gf_cli_prom_option(gf_cli_prom *p, const char *cmd, int opt, const char *arg,
-                        int *usage_rc);
+bool gf_cli_prom_option(gf_cli_prom *p, const char *cmd, int opt, const char *arg, int *usage_rc);
 /* Credentials given without --prometheus and without a cluster to look in. */
 bool gf_cli_prom_has_auth(const gf_cli_prom *p);
 /* Without --prometheus: looks for the cluster's Prometheus (c opened if it
@@ -121,8 +126,8 @@ gf_err gf_cli_prom_discover(gf_cli_prom *p, gf_cli_cluster *c, gf_error *err);
 /* Both usage metrics over [start, end] from --prometheus or the Service
  * found (c's connection: the service proxy, or the Service's DNS name in a
  * pod). */
-gf_err gf_cli_prom_fetch(gf_cli_prom *p, gf_cli_cluster *c, double start, double end,
-                         double step_s, gf_usage *u, gf_diags *d, gf_error *err);
+gf_err gf_cli_prom_fetch(gf_cli_prom *p, gf_cli_cluster *c, double start, double end, double step_s,
+                         gf_usage *u, gf_diags *d, gf_error *err);
 
 /* --- output ------------------------------------------------------------------------------ */
 

@@ -38,8 +38,7 @@ static void help(FILE *f)
                "                             fits nowhere, and what each other node lacks\n"
                "      --timings              print load and planning time to stderr\n"
                "  -q, --quiet                do not print warnings\n"
-               "  -h, --help                 this text\n"
-               GF_CLI_CLUSTER_HELP
+               "  -h, --help                 this text\n" GF_CLI_CLUSTER_HELP
                "Without SNAPSHOT the cluster is read through your kubeconfig; with -n or -l\n"
                "the other tenants of a GPU are not seen, so plans are only indicative.\n\n"
                "exit codes: 0 success, 1 runtime failure (cluster unreachable), 2 usage or\n"
@@ -226,8 +225,8 @@ int gf_cmd_consolidate(int argc, char **argv)
         if (gf_cli_cluster_option(&cl, "consolidate", c, optarg, &rc_usage)) continue;
         switch (c) {
         case 'o':
-            if (!gf_cli_parse_format("consolidate", optarg, GF_OUT_TABLE | GF_OUT_JSON | GF_OUT_YAML,
-                                     &format))
+            if (!gf_cli_parse_format("consolidate", optarg,
+                                     GF_OUT_TABLE | GF_OUT_JSON | GF_OUT_YAML, &format))
                 rc_usage = 2;
             break;
         case OPT_SCORER:

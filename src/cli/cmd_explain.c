@@ -52,8 +52,7 @@ static void help(FILE *f)
             "holds. A pod on several GPUs counts its use evenly across them.\n\n"
             "options:\n"
             "  -u, --usage FILE       usage CSV (repeatable; required with SNAPSHOT unless\n"
-            "                         --prometheus is given)\n"
-            GF_CLI_PROM_HELP
+            "                         --prometheus is given)\n" GF_CLI_PROM_HELP
             "      --range DURATION   how far back Prometheus is asked (default 1d)\n"
             "  -p, --policy FILE      policy YAML whose fairUse section applies (see\n"
             "                         examples/policy.yaml); default: built-in defaults\n"
@@ -62,8 +61,7 @@ static void help(FILE *f)
             "                         newest sample\n"
             "  -o, --output FORMAT    table (default), json or yaml\n"
             "  -q, --quiet            do not print warnings\n"
-            "  -h, --help             this text\n"
-            GF_CLI_CLUSTER_HELP "\n"
+            "  -h, --help             this text\n" GF_CLI_CLUSTER_HELP "\n"
             "exit codes: 0 success (with or without findings), 1 runtime failure, 2 usage or\n"
             "input error\n");
 }
@@ -486,13 +484,17 @@ static gf_err find_gpu(const gf_model *m, const gf_fair_state *st, const char *s
 int gf_cmd_explain(int argc, char **argv)
 {
     enum { OPT_GPU = 256, OPT_NOW, OPT_RANGE };
-    static const struct option opts[] = {
-        {"usage", required_argument, NULL, 'u'},   {"policy", required_argument, NULL, 'p'},
-        {"gpu", required_argument, NULL, OPT_GPU}, {"now", required_argument, NULL, OPT_NOW},
-        {"output", required_argument, NULL, 'o'},  {"quiet", no_argument, NULL, 'q'},
-        {"help", no_argument, NULL, 'h'},          {"range", required_argument, NULL, OPT_RANGE},
-        GF_CLI_CLUSTER_OPTIONS,                    GF_CLI_PROM_OPTIONS,
-        {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"usage", required_argument, NULL, 'u'},
+                                         {"policy", required_argument, NULL, 'p'},
+                                         {"gpu", required_argument, NULL, OPT_GPU},
+                                         {"now", required_argument, NULL, OPT_NOW},
+                                         {"output", required_argument, NULL, 'o'},
+                                         {"quiet", no_argument, NULL, 'q'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {"range", required_argument, NULL, OPT_RANGE},
+                                         GF_CLI_CLUSTER_OPTIONS,
+                                         GF_CLI_PROM_OPTIONS,
+                                         {NULL, 0, NULL, 0}};
     static const char shortopts[] = "u:p:o:qh" GF_CLI_CLUSTER_SHORT;
     gf_cli_cluster cl;
     gf_cli_cluster_init(&cl);

@@ -29,8 +29,7 @@ static void help(FILE *f)
                "  -s, --summary        totals per pool and cluster only, no per-node lines\n"
                "  -p, --pool NAME      only this node pool\n"
                "  -q, --quiet          do not print warnings\n"
-               "  -h, --help           this text\n"
-               GF_CLI_CLUSTER_HELP "\n"
+               "  -h, --help           this text\n" GF_CLI_CLUSTER_HELP "\n"
                "exit codes: 0 success, 1 runtime failure (cluster unreachable), 2 usage or\n"
                "input error\n");
 }
@@ -219,11 +218,13 @@ static json_t *model_json(const gf_model *m, uint32_t only_pool, bool summary)
 
 int gf_cmd_inspect(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"output", required_argument, NULL, 'o'}, {"summary", no_argument, NULL, 's'},
-        {"pool", required_argument, NULL, 'p'},   {"quiet", no_argument, NULL, 'q'},
-        {"help", no_argument, NULL, 'h'},         GF_CLI_CLUSTER_OPTIONS,
-        {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"output", required_argument, NULL, 'o'},
+                                         {"summary", no_argument, NULL, 's'},
+                                         {"pool", required_argument, NULL, 'p'},
+                                         {"quiet", no_argument, NULL, 'q'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         GF_CLI_CLUSTER_OPTIONS,
+                                         {NULL, 0, NULL, 0}};
     static const char shortopts[] = "o:sp:qh" GF_CLI_CLUSTER_SHORT;
     gf_cli_format format = GF_OUT_TABLE;
     bool summary = false, quiet = false;

@@ -42,8 +42,7 @@ static void help(FILE *f)
             "                         a share of one GPU, 0..1)\n"
             "      --prom-file FILE   a saved Prometheus /api/v1/query_range (or /query) answer\n"
             "                         for gpufrac_pod_gpu_memory_used_bytes or\n"
-            "                         gpufrac_pod_gpu_sm_utilization_ratio\n"
-            GF_CLI_PROM_HELP
+            "                         gpufrac_pod_gpu_sm_utilization_ratio\n" GF_CLI_PROM_HELP
             "      --range DURATION   how far back Prometheus is asked (default 1d; e.g. 8d, 6h)\n"
             "      --step DURATION    resolution of the query (default: range / 10000, >= 15s)\n\n"
             "options:\n"
@@ -58,8 +57,7 @@ static void help(FILE *f)
             "                         (its pod template's gpu-fraction / gpu-memory annotation)\n"
             "  -a, --all              also list workloads to keep (table)\n"
             "  -q, --quiet            do not print warnings\n"
-            "  -h, --help             this text\n"
-            GF_CLI_CLUSTER_HELP "\n"
+            "  -h, --help             this text\n" GF_CLI_CLUSTER_HELP "\n"
             "A workload without usage samples is listed as \"no-data\" (also without --all)\n"
             "and counted in the summary.\n\n"
             "exit codes: 0 success, 1 runtime failure (cluster, history file, Prometheus),\n"
@@ -264,14 +262,7 @@ static gf_err parse_dur(const char *opt, const char *s, double *out, gf_error *e
 
 int gf_cmd_recommend(int argc, char **argv)
 {
-    enum {
-        OPT_PROM_FILE = 256,
-        OPT_RANGE,
-        OPT_STEP,
-        OPT_HISTORY,
-        OPT_NOW,
-        OPT_PATCHES
-    };
+    enum { OPT_PROM_FILE = 256, OPT_RANGE, OPT_STEP, OPT_HISTORY, OPT_NOW, OPT_PATCHES };
     static const struct option opts[] = {{"usage", required_argument, NULL, 'u'},
                                          {"prom-file", required_argument, NULL, OPT_PROM_FILE},
                                          {"range", required_argument, NULL, OPT_RANGE},
@@ -438,11 +429,11 @@ int gf_cmd_recommend(int argc, char **argv)
             json_array_append_new(arr, rec_json(&recs.v[i]));
             nodata += recs.v[i].action == GF_REC_NODATA;
         }
-        json_t *o = json_pack("{s:f, s:o, s:{s:I, s:I, s:I}, s:{s:I, s:I}}", "now", now,
-                              "recommendations", arr, "samples", "added", (json_int_t)ist.added,
-                              "unmatched", (json_int_t)ist.unmatched, "skipped_old",
-                              (json_int_t)ist.old, "summary", "workloads", (json_int_t)recs.n,
-                              "no_data", (json_int_t)nodata);
+        json_t *o =
+            json_pack("{s:f, s:o, s:{s:I, s:I, s:I}, s:{s:I, s:I}}", "now", now, "recommendations",
+                      arr, "samples", "added", (json_int_t)ist.added, "unmatched",
+                      (json_int_t)ist.unmatched, "skipped_old", (json_int_t)ist.old, "summary",
+                      "workloads", (json_int_t)recs.n, "no_data", (json_int_t)nodata);
         exit_code = gf_cli_print_doc(o, format, 10);
         json_decref(o);
     } else if (format == GF_OUT_CSV) {
