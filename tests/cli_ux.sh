@@ -74,6 +74,10 @@ run recommend -q -o yaml -u "$tmp/u.csv" "$snap"
 check "recommend -o yaml" out_has "recommendations:"
 run consolidate -q -o yaml "$snap"
 check "consolidate -o yaml" out_has "scorer: binpack"
+run consolidate -q -o csv "$fx"/controller/cluster/*.json
+check "consolidate -o csv: a line per move" bash -c "[ \"\$(cat '$tmp/out')\" = \"\$(printf 'pool,drain_node,namespace,pod,to_node,to_gpus,fraction\ninference,gpu-l4-b,team-x,legacy-6b7c8d9e0f-mm3rt,gpu-l4-a,1,0.5000')\" ]"
+run simulate -q --nodes 3 --days 0.02 --policies static -o yaml
+check "simulate -o yaml" out_has "simulation:"
 run inspect -o xml "$snap"
 check "bad format: the choices" err_has "use table, json, yaml, csv"
 

@@ -26,7 +26,7 @@ static void help(FILE *f)
                "input (kubectl get pdb -A -o json) limit moves. Nodes are tried cheapest\n"
                "first; the drained set is maximal: no further node could be added.\n\n"
                "options:\n"
-               "  -o, --output FORMAT        table (default) or json\n"
+               "  -o, --output FORMAT        table (default), json, yaml, csv (a line a move)\n"
                "      --scorer NAME          re-placement scorer: binpack (default), spread,\n"
                "                             bestfit, fgd\n"
                "      --max-nodes N          drain at most N nodes\n"
@@ -138,6 +138,28 @@ static int print_explain(const gf_model *m, const gf_consolidation *c, const gf_
     return 0;
 }
 
+/* One line per pod move of the plan. */
+static void print_csv(const gf_model *m, const gf_consolidation *c)
+{
+    printf("pool,drain_node,namespace,pod,to_node,to_gpus,fraction\n");
+    for (size_t i = 0; i < c->drains.n; i++) {
+        const gf_drain *d = &c->drains.v[i];
+        const gf_node *n = &m->nodes.v[d->node];
+        for (uint32_t k = 0; k < d->n_moves; k++) {
+            const gf_move *mv = &c->moves.v[d->first_move + k];
+            const gf_pod *p = &m->pods.v[mv->pod];
+            gf_cli_csv_field(stdout, m->pools.v[n->pool], false);
+            gf_cli_csv_field(stdout, n->name, false);
+            gf_cli_csv_field(stdout, p->ns, false);
+            gf_cli_csv_field(stdout, p->name, false);
+            gf_cli_csv_field(stdout, m->nodes.v[mv->to.node].name, false);
+            for (uint32_t g = 0; g < mv->to.n_gpus; g++)
+                printf("%s%d", g ? " " : "", (int)m->gpus.v[mv->to.gpus[g]].index);
+            printf(",%.4f\n", mv->to.share);
+        }
+    }
+}
+
 static json_t *plan_json(const gf_model *m, const gf_consolidation *c, gf_scorer sc)
 {
     json_t *drains = json_array(), *kept = json_array();
@@ -226,7 +248,8 @@ int gf_cmd_consolidate(int argc, char **argv)
         switch (c) {
         case 'o':
             if (!gf_cli_parse_format("consolidate", optarg,
-                                     GF_OUT_TABLE | GF_OUT_JSON | GF_OUT_YAML, &format))
+                                     GF_OUT_TABLE | GF_OUT_JSON | GF_OUT_YAML | GF_OUT_CSV,
+                                     &format))
                 rc_usage = 2;
             break;
         case OPT_SCORER:
@@ -326,6 +349,8 @@ int gf_cmd_consolidate(int argc, char **argv)
         gf_error_format(&err, msg, sizeof msg);
         fprintf(stderr, "gpufrac consolidate: %s\n", msg);
         exit_code = gf_err_exit_code(rc);
+    } else if (format == GF_OUT_CSV) {
+        print_csv(&m, &plan);
     } else if (format != GF_OUT_TABLE) {
         json_t *j = plan_json(&m, &plan, o.scorer);
         exit_code = gf_cli_print_doc(j, format, 6);

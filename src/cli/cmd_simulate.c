@@ -69,7 +69,7 @@ static void help(FILE *f)
             "                         fair compute shares on a GPU where it finds a compute\n"
             "                         hog), off or report (plain time-slicing); default: the\n"
             "                         policy's fairUse.mode\n"
-            "  -o, --output FORMAT    table (default) or json\n"
+            "  -o, --output FORMAT    table (default), json or yaml\n"
             "  -q, --quiet            no progress bar, no warnings\n"
             "  -h, --help             this text\n\n"
             "A progress bar goes to standard error when it is a terminal.\n"
@@ -206,7 +206,7 @@ static json_t *result_json(const gf_sim_result *x, gf_sim_policy p)
 }
 
 static int print_json(const gf_sim_report *r, const char *cluster, const char *demand,
-                      uint64_t seed)
+                      uint64_t seed, gf_cli_format format)
 {
     json_t *pols = json_array();
     for (int p = 0; p < GF_SIM_NPOLICIES; p++)
@@ -227,8 +227,7 @@ static int print_json(const gf_sim_report *r, const char *cluster, const char *d
                   (int)r->service_pods, "demand_mix", "full_share", r->mix.full_share, "median_use",
                   r->mix.median_use, "under_half", r->mix.under_half, "mean_use", r->mix.mean_use,
                   "over_share", r->mix.over_share, "shapes", shapes, "policies", pols);
-    int rc = json_dumpf(o, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(10)) ? 1 : 0;
-    fputc('\n', stdout);
+    int rc = gf_cli_print_doc(o, format, 10);
     json_decref(o);
     return rc;
 }
@@ -306,7 +305,8 @@ int gf_cmd_simulate(int argc, char **argv)
     const char *history_path = NULL, *snapshot_path = NULL;
     const char *policies_text = NULL, *days_text = "7", *step_text = "1m", *scorer_text = NULL;
     uint64_t nodes = 0, seed = 1;
-    bool json = false, quiet = false;
+    bool quiet = false;
+    gf_cli_format format = GF_OUT_TABLE;
     gf_sim_fair fair_use = GF_SIM_FAIR_POLICY;
     int c, usage_rc = -1;
     optind = 1;
@@ -367,10 +367,9 @@ int gf_cmd_simulate(int argc, char **argv)
                 usage_rc = usage_error("--fair-use '%s': use off, report or act", optarg);
             break;
         case 'o':
-            if (!strcmp(optarg, "json"))
-                json = true;
-            else if (strcmp(optarg, "table") != 0)
-                usage_rc = usage_error("--output '%s': use table or json", optarg);
+            if (!gf_cli_parse_format("simulate", optarg, GF_OUT_TABLE | GF_OUT_JSON | GF_OUT_YAML,
+                                     &format))
+                usage_rc = 2;
             break;
         case 'q':
             quiet = true;
@@ -536,8 +535,8 @@ int gf_cmd_simulate(int argc, char **argv)
             if (wrc) exit_code = fail(&err);
         }
         if (!exit_code) {
-            if (json)
-                exit_code = print_json(&rep, cluster_desc, demand_desc, seed);
+            if (format != GF_OUT_TABLE)
+                exit_code = print_json(&rep, cluster_desc, demand_desc, seed, format);
             else
                 print_table(&rep, cluster_desc, demand_desc, seed);
         }
