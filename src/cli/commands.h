@@ -13,6 +13,7 @@ int gf_cmd_recommend(int argc, char **argv);
 int gf_cmd_simulate(int argc, char **argv);
 int gf_cmd_explain(int argc, char **argv);
 int gf_cmd_run(int argc, char **argv);
+int gf_cmd_top(int argc, char **argv);
 
 /* Prints "gpufrac: warning: ..." lines for the diagnostics (at most limit,
  * then a count of the rest) to stderr. */

@@ -28,6 +28,7 @@ static const struct {
     {"recommend", gf_cmd_recommend,
      "recommend KAI GPU fractions from observed use (fast upsize, patient downsize)"},
     {"run", gf_cmd_run, "the controller: rightsize, fair use and consolidation, every interval"},
+    {"top", gf_cmd_top, "a live view of shared GPUs: pods, allocation vs use, findings"},
     {"simulate", gf_cmd_simulate, "replay a cluster under sharing policies: savings vs harm"},
     {"pack-eval", gf_cmd_pack_eval,
      "compare placement scorers (binpack, spread, bestfit, fgd) by workload inflation"},
