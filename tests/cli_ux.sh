@@ -9,7 +9,8 @@
 #   - bash completion: commands, each command's long options (from its
 #     --help), -o values; zsh: the script defines _gpufrac for both names;
 #   - colour only on a terminal (a pseudo-terminal through script(1)), never
-#     with NO_COLOR, never into a pipe;
+#     with NO_COLOR, never into a pipe; simulate's progress with an ETA on a
+#     terminal only;
 #   - as kubectl-gpufrac, a kubectl plugin: `kubectl gpufrac version`, and
 #     the help says "kubectl gpufrac".
 #   usage: cli_ux.sh GPUFRAC FIXTURES_DIR
@@ -133,9 +134,13 @@ if command -v script >/dev/null; then
   check "colour on a terminal" grep -qF "$esc" "$tmp/tty"
   tty_run TERM=xterm NO_COLOR=1 "$bin" recommend -q -u "$tmp/none.csv" "$snap"
   check "no colour with NO_COLOR" bash -c "! grep -qF '$esc' '$tmp/tty'"
+  tty_run "$bin" simulate --nodes 20 --days 2 --policies static
+  check "simulate: progress with ETA on a terminal" grep -q "ETA [0-9]* s" "$tmp/tty"
 else
-  echo "SKIP: colour on a terminal (no script(1))"
+  echo "SKIP: colour and progress on a terminal (no script(1))"
 fi
+"$bin" simulate --nodes 20 --days 0.2 --policies static >/dev/null 2>"$tmp/err"
+check "simulate: no progress bar into a file" bash -c "! grep -q 'ETA' '$tmp/err'"
 TERM=xterm "$bin" recommend -q -u "$tmp/none.csv" "$snap" >"$tmp/pipe" 2>&1
 check "no colour into a pipe" bash -c "! grep -qF '$esc' '$tmp/pipe'"
 

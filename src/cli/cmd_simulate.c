@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define USAGE "gpufrac simulate [options]"
@@ -109,17 +110,38 @@ static bool parse_u64(const char *s, uint64_t max, uint64_t *out)
 typedef struct progress {
     bool on;
     int last;
+    int policy;     /* the policy being simulated, -1 before the first */
+    double start_s; /* when it started (monotonic) */
 } progress;
 
+static double mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* A bar with the share done and the time left for this policy (from its
+ * pace so far), on standard error when it is a terminal. */
 static void show_progress(void *ctx, gf_sim_policy p, double done)
 {
     progress *pr = ctx;
+    if (!pr->on) return;
+    if ((int)p != pr->policy) {
+        pr->policy = (int)p;
+        pr->start_s = mono_s();
+        pr->last = -1;
+    }
     int pct = (int)(done * 100);
-    if (!pr->on || pct == pr->last) return;
+    if (pct == pr->last) return;
     pr->last = pct;
     int bar = pct * 30 / 100;
-    fprintf(stderr, "\r%-22s [%.*s%*s] %3d%%", gf_sim_policy_name(p), bar,
-            "##############################", 30 - bar, "", pct);
+    char eta[32] = "";
+    double spent = mono_s() - pr->start_s;
+    if (done > 0.02 && done < 1)
+        snprintf(eta, sizeof eta, "  ETA %.0f s ", spent / done * (1 - done));
+    fprintf(stderr, "\r%-22s [%.*s%*s] %3d%%%-14s", gf_sim_policy_name(p), bar,
+            "##############################", 30 - bar, "", pct, eta);
     if (done >= 1) fprintf(stderr, "\n");
     fflush(stderr);
 }
@@ -476,7 +498,7 @@ int gf_cmd_simulate(int argc, char **argv)
     if (!rc && dkind == D_AZURE) rc = gf_azure_trace_load(&tr, dpath, &err);
     if (!rc && dkind == D_CSV) rc = gf_usage_load_csv(&u, dpath, &err);
     if (!quiet) gf_cli_print_diags(&d, 20);
-    progress pr = {!quiet && isatty(fileno(stderr)), -1};
+    progress pr = {!quiet && isatty(fileno(stderr)), -1, -1, 0};
     so.policy = policy_path ? &pol : NULL;
     so.fair_use = fair_use;
     so.progress = show_progress;
