@@ -77,6 +77,9 @@ run consolidate -q -o yaml "$snap"
 check "consolidate -o yaml" out_has "scorer: binpack"
 run consolidate -q -o csv "$fx"/controller/cluster/*.json
 check "consolidate -o csv: a line per move" bash -c "[ \"\$(cat '$tmp/out')\" = \"\$(printf 'pool,drain_node,namespace,pod,to_node,to_gpus,fraction\ninference,gpu-l4-b,team-x,legacy-6b7c8d9e0f-mm3rt,gpu-l4-a,1,0.5000')\" ]"
+run explain -q -o csv "$fx/fairuse/cluster.json" -u "$fx/fairuse/usage.csv"
+check "explain -o csv: header" bash -c "head -1 '$tmp/out' | grep -qx 'node,gpu,kind,severity,namespace,pod,observed,allowed,amount,response,signal'"
+check "explain -o csv: the overrun" grep -q '^gpu-a,0,memory-overrun,critical,team-a,chat-7f9c8d6b5-x2k4p,15032385536,' "$tmp/out"
 run simulate -q --nodes 3 --days 0.02 --policies static -o yaml
 check "simulate -o yaml" out_has "simulation:"
 run inspect -o xml "$snap"
