@@ -391,7 +391,7 @@ static void print_csv(const gf_fair_state *st, const gf_fair_report *r)
                gf_fair_severity_name(f->severity));
         gf_cli_csv_field(stdout, p ? p->ns : "", false);
         gf_cli_csv_field(stdout, p ? p->name : "", false);
-        printf("%.10g,%.10g,%.10g,%s,", f->observed, f->allowed, f->amount, resp);
+        printf("%.15g,%.15g,%.15g,%s,", f->observed, f->allowed, f->amount, resp);
         gf_cli_csv_field(stdout, f->signal, true);
     }
 }
