@@ -127,12 +127,14 @@ static void attach_usage(view *v, const gf_usage *u)
     gf_vec_free(&l);
 }
 
-/* One refresh: the cluster, then usage. */
+/* One refresh: the cluster, then usage, into v only when both were read
+ * (a failed refresh leaves the last frame's view as it was). */
 static gf_err refresh(opts *o, view *v, gf_diags *d, gf_error *err)
 {
-    gf_model_free(&v->m);
-    gf_model_init(&v->m);
-    gf_err rc = gf_cli_load_model(o->cl, o->paths, o->npaths, &v->m, d, err);
+    view next;
+    memset(&next, 0, sizeof next);
+    gf_model_init(&next.m);
+    gf_err rc = gf_cli_load_model(o->cl, o->paths, o->npaths, &next.m, d, err);
     gf_usage u;
     gf_usage_init(&u);
     double now = (double)time(NULL);
@@ -144,9 +146,17 @@ static gf_err refresh(opts *o, view *v, gf_diags *d, gf_error *err)
         rc = gf_error_set(err, GF_EIO, NULL, "no exporter answered (see the warnings)");
     if (!rc && (o->pr->url || o->pr->use_found))
         rc = gf_cli_prom_fetch(o->pr, o->cl, now - 120, now, 15, &u, d, err);
-    if (!rc) attach_usage(v, &u);
+    if (!rc) attach_usage(&next, &u);
     gf_usage_free(&u);
-    return rc;
+    if (rc) {
+        gf_vec_free(&next.use);
+        gf_model_free(&next.m);
+        return rc;
+    }
+    gf_vec_free(&v->use);
+    gf_model_free(&v->m);
+    *v = next;
+    return GF_OK;
 }
 
 typedef struct gpu_row {
