@@ -45,7 +45,7 @@ static void help(FILE *f)
             "                         the cluster itself (--kubeconfig FILE, --context NAME;\n"
             "                         default $KUBECONFIG or ~/.kube/config, in a pod its\n"
             "                         service account)\n"
-            "  -n, --nodes N          a generated cluster of N nodes (gen-snapshot's)\n\n"
+            "      --nodes N          a generated cluster of N nodes (gen-snapshot's)\n\n"
             "demand (default builtin):\n"
             "  -d, --demand SOURCE    builtin: inference services (diurnal, bursty, step\n"
             "                         changes, idle, always full)\n"
@@ -333,7 +333,7 @@ int gf_cmd_simulate(int argc, char **argv)
     int c, usage_rc = -1;
     optind = 1;
     opterr = 0;
-    while (usage_rc < 0 && (c = getopt_long(argc, argv, "c:n:d:p:s:r:o:qh", opts, NULL)) != -1) {
+    while (usage_rc < 0 && (c = getopt_long(argc, argv, "c:d:p:s:r:o:qh", opts, NULL)) != -1) {
         if (c == GF_OPT_KUBECONFIG || c == GF_OPT_CONTEXT) {
             gf_cli_cluster_option(&cl, "simulate", c, optarg, &usage_rc);
             continue;
@@ -401,7 +401,7 @@ int gf_cmd_simulate(int argc, char **argv)
             usage_rc = 0;
             break;
         default:
-            usage_rc = gf_cli_bad_option("simulate", USAGE, "c:n:d:p:s:r:o:qh", argc, argv);
+            usage_rc = gf_cli_bad_option("simulate", USAGE, "c:d:p:s:r:o:qh", argc, argv);
             break;
         }
     }
