@@ -82,6 +82,10 @@ check "explain -o csv: header" bash -c "head -1 '$tmp/out' | grep -qx 'node,gpu,
 check "explain -o csv: the overrun" grep -q '^gpu-a,0,memory-overrun,critical,team-a,chat-7f9c8d6b5-x2k4p,15032385536,' "$tmp/out"
 run simulate -q --nodes 3 --days 0.02 --policies static -o yaml
 check "simulate -o yaml" out_has "simulation:"
+run pack-eval -q --seeds 2 -o csv "$snap"
+check "pack-eval -o csv: header and a line a scorer" bash -c "head -1 '$tmp/out' | grep -q '^scorer,alloc_ratio_at_pct,' && [ \$(wc -l <'$tmp/out') = 5 ]"
+run pack-eval -q --seeds 2 --scorers fgd -o json "$snap"
+check "pack-eval -o json" jq_ok '.scorers[0].scorer == "fgd" and (.scorers[0].alloc_ratio_end_pct.median > 0)'
 run inspect -o xml "$snap"
 check "bad format: the choices" err_has "use table, json, yaml, csv"
 
@@ -139,6 +143,8 @@ if command -v script >/dev/null; then
   check "no colour with NO_COLOR" bash -c "! grep -qF '$esc' '$tmp/tty'"
   tty_run "$bin" simulate --nodes 20 --days 2 --policies static
   check "simulate: progress with ETA on a terminal" grep -q "ETA [0-9]* s" "$tmp/tty"
+  tty_run "$bin" pack-eval --seeds 3 "$snap"
+  check "pack-eval: progress with ETA on a terminal" grep -q "pack-eval: [0-9]*/12 runs, ETA" "$tmp/tty"
 else
   echo "SKIP: colour and progress on a terminal (no script(1))"
 fi
