@@ -82,6 +82,8 @@ check "explain -o csv: header" bash -c "head -1 '$tmp/out' | grep -qx 'node,gpu,
 check "explain -o csv: the overrun" grep -q '^gpu-a,0,memory-overrun,critical,team-a,chat-7f9c8d6b5-x2k4p,15032385536,' "$tmp/out"
 run simulate -q --nodes 3 --days 0.02 --policies static -o yaml
 check "simulate -o yaml" out_has "simulation:"
+run simulate -q --nodes 3 --days 0.02 --policies static,oracle -o csv
+check "simulate -o csv: a line a policy" bash -c "head -1 '$tmp/out' | grep -q '^policy,gpu_hours_reserved,' && [ \"\$(cut -d, -f1 '$tmp/out' | tail -n +2 | tr '\n' ' ')\" = 'static oracle ' ]"
 run pack-eval -q --seeds 2 -o csv "$snap"
 check "pack-eval -o csv: header and a line a scorer" bash -c "head -1 '$tmp/out' | grep -q '^scorer,alloc_ratio_at_pct,' && [ \$(wc -l <'$tmp/out') = 5 ]"
 run pack-eval -q --seeds 2 --scorers fgd -o json "$snap"

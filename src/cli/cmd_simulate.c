@@ -70,7 +70,7 @@ static void help(FILE *f)
             "                         fair compute shares on a GPU where it finds a compute\n"
             "                         hog), off or report (plain time-slicing); default: the\n"
             "                         policy's fairUse.mode\n"
-            "  -o, --output FORMAT    table (default), json or yaml\n"
+            "  -o, --output FORMAT    table (default), json, yaml, csv (a line a policy)\n"
             "  -q, --quiet            no progress bar, no warnings\n"
             "  -h, --help             this text\n\n"
             "A progress bar goes to standard error when it is a terminal.\n"
@@ -194,6 +194,21 @@ static void print_table(const gf_sim_report *r, const char *cluster, const char 
            "the fraction\non a contended GPU. PENDING: unplaced or waiting for a node. RESTART: "
            "pods recreated by\nresizes and moves. SAVED: GPU-hours of GPU nodes in service "
            "below static.\n");
+}
+
+/* One line per policy that ran: the table's figures, unrounded. */
+static void print_csv(const gf_sim_report *r)
+{
+    printf("policy,gpu_hours_reserved,oom_kills,throttled_min,pending_min,restarts_resize,"
+           "restarts_move,neighbour_min,fairuse_actions\n");
+    for (int p = 0; p < GF_SIM_NPOLICIES; p++) {
+        const gf_sim_result *x = &r->policy[p];
+        if (!x->ran) continue;
+        printf("%s,%.4f,%llu,%.1f,%.1f,%llu,%llu,%.1f,%llu\n", gf_sim_policy_name((gf_sim_policy)p),
+               x->gpu_hours_reserved, (unsigned long long)x->ooms, x->throttled_min, x->pending_min,
+               (unsigned long long)x->restarts_resize, (unsigned long long)x->restarts_move,
+               x->neighbour_min, (unsigned long long)x->fairuse_actions);
+    }
 }
 
 static json_t *result_json(const gf_sim_result *x, gf_sim_policy p)
@@ -389,7 +404,8 @@ int gf_cmd_simulate(int argc, char **argv)
                 usage_rc = usage_error("--fair-use '%s': use off, report or act", optarg);
             break;
         case 'o':
-            if (!gf_cli_parse_format("simulate", optarg, GF_OUT_TABLE | GF_OUT_JSON | GF_OUT_YAML,
+            if (!gf_cli_parse_format("simulate", optarg,
+                                     GF_OUT_TABLE | GF_OUT_JSON | GF_OUT_YAML | GF_OUT_CSV,
                                      &format))
                 usage_rc = 2;
             break;
@@ -557,7 +573,9 @@ int gf_cmd_simulate(int argc, char **argv)
             if (wrc) exit_code = fail(&err);
         }
         if (!exit_code) {
-            if (format != GF_OUT_TABLE)
+            if (format == GF_OUT_CSV)
+                print_csv(&rep);
+            else if (format != GF_OUT_TABLE)
                 exit_code = print_json(&rep, cluster_desc, demand_desc, seed, format);
             else
                 print_table(&rep, cluster_desc, demand_desc, seed);
