@@ -213,6 +213,10 @@ if command -v prometheus >/dev/null && command -v promtool >/dev/null; then
     check "found Prometheus: samples" jq_ok '.samples.added > 1000'
     check "found Prometheus: chat has data" jq_ok '.recommendations[] | select(.workload == "team-a/chat") | .action != "no-data"'
     check "found Prometheus: embed has none" jq_ok '.summary.no_data >= 1'
+    # the series end an hour ago: stale by their own times, per workload and node
+    check "stale workloads said" err_has "workloads' newest usage sample is older than 600 s (e.g. team-a/Deployment/chat: 1h"
+    check "stale node said" err_has "node gpu-l4-a: the newest usage sample of its GPU pods is 1h"
+    check "sample age in the JSON" jq_ok '.recommendations[] | select(.workload == "team-a/chat") | .sample_age_seconds > 3500 and .sample_age_seconds < 4000'
   fi
 else
   echo "SKIP: prometheus not installed (scripts/deps.sh --test installs it)"
