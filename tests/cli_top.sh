@@ -34,6 +34,12 @@ check "once: chat over its allocation" grep -qE 'team-a/chat-7d9f8b6c5d-x2lqf +0
 check "once: embed within" grep -qE 'team-a/embed-5f6c7d8e9a-p0d7z +0\.50 +2\.0 GiB +18% +5%$' "$tmp/out"
 check "once: legacy has no data" grep -qE 'team-x/legacy-6b7c8d9e0f-mm3rt +0\.50 +no data' "$tmp/out"
 check "once: no escape codes" bash -c "! grep -q $'\033' '$tmp/out'"
+printf '%s\n' "timestamp,namespace,pod,container,gpu_uuid,memory_bytes,sm_util" \
+  "1795507200,team-a,chat-7d9f8b6c5d-x2lqf,server,GPU-a,$((20 * G)),0.30" \
+  "1795507200,team-a,embed-5f6c7d8e9a-p0d7z,embed,GPU-a,$((2 * G)),0.05" >"$tmp/full.csv"
+"$bin" top --once -u "$tmp/full.csv" "${cluster[@]}" >"$tmp/out" 2>&1
+check "once: a full device" grep -qE '^gpu-l4-a +0 +1\.00 +22\.0/22\.5 GiB +35%  FULL$' "$tmp/out"
+check "once: 1 GPU full in the header" grep -q ', 1 GPUs full' "$tmp/out"
 "$bin" top --once "${cluster[@]}" >"$tmp/out" 2>&1
 check "snapshot without usage: exit 2" [ $? -eq 2 ]
 

@@ -252,8 +252,11 @@ static void frame(const view *v, sort_by sort, bool only_findings, bool tty, FIL
             snprintf(sm, sizeof sm, "%.0f%%", sm_sum * 100);
         else
             snprintf(sm, sizeof sm, "-");
-        fprintf(out, "%-20.20s %3d %6.2f %17s %5s\n", n->name, (int)g->index, g->allocated_fraction,
-                used, sm);
+        bool full = any && n->gpu_memory_mib > 0 &&
+                    rows.v[k].used_bytes >= DEVICE_FULL * (double)n->gpu_memory_mib * 1024 * 1024;
+        fprintf(out, "%-20.20s %3d %6.2f %17s %5s%s%s\n", n->name, (int)g->index,
+                g->allocated_fraction, used, sm, full ? "  " : "",
+                full ? (tty ? "\033[31mFULL\033[0m" : "FULL") : "");
         for (uint32_t j = 0; j < g->n_pods; j++) {
             uint32_t p = v->m.gpu_pods.v[g->first_pod + j];
             const gf_pod *pod = &v->m.pods.v[p];
@@ -272,9 +275,9 @@ static void frame(const view *v, sort_by sort, bool only_findings, bool tty, FIL
                 snprintf(psm, sizeof psm, "-");
             else
                 snprintf(psm, sizeof psm, "%.0f%%", pu->sm * 100);
-            fprintf(out, "%-20s %3s %6s %17s %5s  %-40.40s %7.2f %15s %5s%s%s%s\n", "", "", "", "",
+            fprintf(out, "%-20s %3s %6s %17s %5s  %-40.40s %7.2f %15s %5s%s%s\n", "", "", "", "",
                     "", name, share, pused, psm, over ? "  " : "",
-                    over ? (tty ? "\033[31mOVER\033[0m" : "OVER") : "", "");
+                    over ? (tty ? "\033[31mOVER\033[0m" : "OVER") : "");
         }
     }
     if (!rows.n) fprintf(out, "%s\n", only_findings ? "(no GPU with findings)" : "(no shared GPU)");
