@@ -4,7 +4,7 @@
 #   scripts/deps.sh            build + run (compiler, cmake, libraries)
 #   scripts/deps.sh --test     + test tools (cmocka, jq, Prometheus, curl, openssl, Chromium
 #                                for the report's browser test, zlib for its PNG check, zsh
-#                                for the completion test; kubectl, see below)
+#                                for the completion test, tmux for gpufrac top; kubectl, see below)
 #   scripts/deps.sh --ci       + CI tools (clang/libFuzzer, valgrind, cppcheck, clang-format)
 #   scripts/deps.sh --bench    build + benchmark tools (GNU time, jq)
 #   scripts/deps.sh --runtime  only what the programs need to run (the container
@@ -18,7 +18,7 @@ set -euo pipefail
 build=(gcc make cmake pkg-config libjansson-dev libyaml-dev libsqlite3-dev libcurl4-openssl-dev
        libmicrohttpd-dev)
 runtime=(libjansson4 libyaml-0-2 libsqlite3-0 libcurl4 libmicrohttpd12 ca-certificates)
-test=(libcmocka-dev jq prometheus curl openssl chromium zlib1g-dev zsh)
+test=(libcmocka-dev jq prometheus curl openssl chromium zlib1g-dev zsh tmux)
 ci=(clang libclang-rt-14-dev valgrind cppcheck clang-format)
 bench=(time jq)
 

@@ -3,8 +3,9 @@
 # snapshot file: the stand-in API server (kube-standin) holding the
 # controller's test cluster (tests/fixtures/controller/cluster), reached
 # through a kubeconfig with a token, as kubectl would. Checked:
-#   - inspect, consolidate, recommend read the cluster when no SNAPSHOT is
-#     given, and see what the same objects as files give (same JSON);
+#   - inspect, consolidate, recommend, explain and simulate --cluster kube
+#     read the cluster when no SNAPSHOT is given, and see what the same
+#     objects as files give (same JSON);
 #     --context picks a context; a context that does not exist is exit 2;
 #   - -n (repeatable) lists each namespace on its own, -l sends the label
 #     selector, both say the view is partial; -n with a SNAPSHOT is exit 2;
@@ -101,6 +102,14 @@ check "inspect --context: table" out_has "CLUSTER: 2 nodes (2 with GPUs), 6 GPUs
 run consolidate -o json
 check "consolidate from the cluster: exit 0" rc_is 0
 check "consolidate from the cluster: gpu-l4-b drains" jq_ok '.nodes_freed == 1 and .drain[0].node == "gpu-l4-b"'
+run simulate --cluster kube --days 0.02 --policies static -q
+check "simulate --cluster kube: exit 0" rc_is 0
+check "simulate --cluster kube: names the cluster" out_has "cluster $surl"
+printf '%s\n' "timestamp,namespace,pod,container,gpu_uuid,memory_bytes,sm_util" \
+  "$(date +%s),team-a,chat-7d9f8b6c5d-x2lqf,server,GPU-a,16106127360,0.2" >"$tmp/u.csv"
+run explain -u "$tmp/u.csv"
+check "explain from the cluster: exit 0" rc_is 0
+check "explain from the cluster: a finding on the shared GPU" out_has "FINDING overcommit-memory"
 run inspect --context nope
 check "unknown context exit 2" rc_is 2
 check "unknown context named" err_has '"nope"'
@@ -213,6 +222,10 @@ if command -v prometheus >/dev/null && command -v promtool >/dev/null; then
     check "found Prometheus: samples" jq_ok '.samples.added > 1000'
     check "found Prometheus: chat has data" jq_ok '.recommendations[] | select(.workload == "team-a/chat") | .action != "no-data"'
     check "found Prometheus: embed has none" jq_ok '.summary.no_data >= 1'
+    # the series end an hour ago: stale by their own times, per workload and node
+    check "stale workloads said" err_has "workloads' newest usage sample is older than 600 s (e.g. team-a/Deployment/chat: 1h"
+    check "stale node said" err_has "node gpu-l4-a: the newest usage sample of its GPU pods is 1h"
+    check "sample age in the JSON" jq_ok '.recommendations[] | select(.workload == "team-a/chat") | .sample_age_seconds > 3500 and .sample_age_seconds < 4000'
   fi
 else
   echo "SKIP: prometheus not installed (scripts/deps.sh --test installs it)"

@@ -76,6 +76,8 @@ scrape_configs:
     honor_labels: true
     static_configs:
       - targets: ['127.0.0.1:$exp_port']
+        # what the ServiceMonitor's relabeling adds (deploy/base/monitoring)
+        labels: {node: gpu-node-1}
 EOF
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 prom_port=""
@@ -169,6 +171,36 @@ check "pod list" [ "$(value gpufrac_exporter_pod_list_pods 'true')" = 9 ]
 # every sample of a scrape was taken (as many as the exposition has sample lines)
 lines=$(curl -s "http://127.0.0.1:$exp_port/metrics" | grep -vc '^#')
 check "all samples ingested" [ "$(value 'scrape_samples_scraped{job="gpufrac"}' 'true')" = "$lines" ]
+
+# --- every query of the Grafana dashboard, against what Prometheus stored -------------
+# Variables at "All" (.*), $__rate_interval as Grafana's minimum (1m). Every
+# query must be valid; those over the exporter's metrics must find series.
+dash=${GF_SOURCE_DIR:-$(dirname "$0")/..}/deploy/base/dashboard/grafana-dashboard.json
+jq_true() { jq -e "$1" "$2" >/dev/null; }
+if [ -f "$dash" ]; then
+  while IFS= read -r expr; do
+    q=$(printf '%s' "$expr" | sed -e 's/\$__rate_interval/1m/g' -e 's/\$[a-z_]*/.*/g')
+    check "dashboard query valid: $expr" query "$q"
+    case $expr in
+      *gpufrac_pod_*|*gpufrac_gpu_*|*gpufrac_exporter_*)
+        check "dashboard query finds series: $expr" jq_true '.data.result | length > 0' "$tmp/q.json" ;;
+    esac
+  done < <(jq -r '.panels[] | .targets[]? | .expr' "$dash")
+  while IFS= read -r def; do
+    metric=$(printf '%s' "$def" | sed -n 's/^label_values(\([a-z_]*\).*, *\([a-z_]*\))$/\1 \2/p')
+    [ -n "$metric" ] || continue
+    set -- $metric
+    curl -s -G "http://127.0.0.1:$prom_port/api/v1/label/$2/values" --data-urlencode "match[]=$1" >"$tmp/l.json"
+    case $1 in
+      gpufrac_pod_*|gpufrac_gpu_*) check "dashboard variable has values: $def" jq_true '.data | length > 0' "$tmp/l.json" ;;
+      *) check "dashboard variable valid: $def" jq_true '.status == "success"' "$tmp/l.json" ;;
+    esac
+  done < <(jq -r '.templating.list[] | select(.type == "query") | .definition' "$dash")
+  check "dashboard: the exporter's panels are there" \
+    bash -c "jq -r '.panels[].title' '$dash' | grep -c -e 'Per pod: GPU memory used vs allocated' -e 'Per pod: SM used' -e 'Per GPU: memory used' -e 'Per GPU: SM' -e 'Stranded fraction' -e 'NVML health' | grep -qx 6"
+else
+  echo "SKIP: dashboard checks ($dash not found)"
+fi
 
 echo "cli_exporter_prometheus: $pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -45,7 +45,7 @@ check "-o - is stdout" cmp -s "$tmp/a.json" "$tmp/out"
 run gen-snapshot
 check "defaults exit 0" rc_is 0
 check "defaults 100 nodes" bash -c "jq -e '[.items[] | select(.kind == \"Node\")] | length == 100' '$tmp/out' >/dev/null"
-run gen-snapshot -n 5 -s 18446744073709551615 -f 1 -o "$tmp/short.json"
+run gen-snapshot --nodes 5 -s 18446744073709551615 -f 1 -o "$tmp/short.json"
 check "short options and max seed" rc_is 0
 
 run gen-snapshot --help

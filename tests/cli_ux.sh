@@ -9,7 +9,8 @@
 #   - bash completion: commands, each command's long options (from its
 #     --help), -o values; zsh: the script defines _gpufrac for both names;
 #   - colour only on a terminal (a pseudo-terminal through script(1)), never
-#     with NO_COLOR, never into a pipe;
+#     with NO_COLOR, never into a pipe; simulate's progress with an ETA on a
+#     terminal only;
 #   - as kubectl-gpufrac, a kubectl plugin: `kubectl gpufrac version`, and
 #     the help says "kubectl gpufrac".
 #   usage: cli_ux.sh GPUFRAC FIXTURES_DIR
@@ -74,6 +75,19 @@ run recommend -q -o yaml -u "$tmp/u.csv" "$snap"
 check "recommend -o yaml" out_has "recommendations:"
 run consolidate -q -o yaml "$snap"
 check "consolidate -o yaml" out_has "scorer: binpack"
+run consolidate -q -o csv "$fx"/controller/cluster/*.json
+check "consolidate -o csv: a line per move" bash -c "[ \"\$(cat '$tmp/out')\" = \"\$(printf 'pool,drain_node,namespace,pod,to_node,to_gpus,fraction\ninference,gpu-l4-b,team-x,legacy-6b7c8d9e0f-mm3rt,gpu-l4-a,1,0.5000')\" ]"
+run explain -q -o csv "$fx/fairuse/cluster.json" -u "$fx/fairuse/usage.csv"
+check "explain -o csv: header" bash -c "head -1 '$tmp/out' | grep -qx 'node,gpu,kind,severity,namespace,pod,observed,allowed,amount,response,signal'"
+check "explain -o csv: the overrun" grep -q '^gpu-a,0,memory-overrun,critical,team-a,chat-7f9c8d6b5-x2k4p,15032385536,' "$tmp/out"
+run simulate -q --nodes 3 --days 0.02 --policies static -o yaml
+check "simulate -o yaml" out_has "simulation:"
+run simulate -q --nodes 3 --days 0.02 --policies static,oracle -o csv
+check "simulate -o csv: a line a policy" bash -c "head -1 '$tmp/out' | grep -q '^policy,gpu_hours_reserved,' && [ \"\$(cut -d, -f1 '$tmp/out' | tail -n +2 | tr '\n' ' ')\" = 'static oracle ' ]"
+run pack-eval -q --seeds 2 -o csv "$snap"
+check "pack-eval -o csv: header and a line a scorer" bash -c "head -1 '$tmp/out' | grep -q '^scorer,alloc_ratio_at_pct,' && [ \$(wc -l <'$tmp/out') = 5 ]"
+run pack-eval -q --seeds 2 --scorers fgd -o json "$snap"
+check "pack-eval -o json" jq_ok '.scorers[0].scorer == "fgd" and (.scorers[0].alloc_ratio_end_pct.median > 0)'
 run inspect -o xml "$snap"
 check "bad format: the choices" err_has "use table, json, yaml, csv"
 
@@ -129,9 +143,15 @@ if command -v script >/dev/null; then
   check "colour on a terminal" grep -qF "$esc" "$tmp/tty"
   tty_run TERM=xterm NO_COLOR=1 "$bin" recommend -q -u "$tmp/none.csv" "$snap"
   check "no colour with NO_COLOR" bash -c "! grep -qF '$esc' '$tmp/tty'"
+  tty_run "$bin" simulate --nodes 20 --days 2 --policies static
+  check "simulate: progress with ETA on a terminal" grep -q "ETA [0-9]* s" "$tmp/tty"
+  tty_run "$bin" pack-eval --seeds 3 "$snap"
+  check "pack-eval: progress with ETA on a terminal" grep -q "pack-eval: [0-9]*/12 runs, ETA" "$tmp/tty"
 else
-  echo "SKIP: colour on a terminal (no script(1))"
+  echo "SKIP: colour and progress on a terminal (no script(1))"
 fi
+"$bin" simulate --nodes 20 --days 0.2 --policies static >/dev/null 2>"$tmp/err"
+check "simulate: no progress bar into a file" bash -c "! grep -q 'ETA' '$tmp/err'"
 TERM=xterm "$bin" recommend -q -u "$tmp/none.csv" "$snap" >"$tmp/pipe" 2>&1
 check "no colour into a pipe" bash -c "! grep -qF '$esc' '$tmp/pipe'"
 

@@ -43,14 +43,16 @@ enum {
     GF_OPT_PROM_BASIC
 };
 
+/* getopt_long table entries, one per line */
+/* clang-format off */
 #define GF_CLI_CLUSTER_SHORT "n:l:A"
-#define GF_CLI_CLUSTER_OPTIONS                                                                     \
-    {"kubeconfig", required_argument, NULL, GF_OPT_KUBECONFIG},                                    \
-        {"context", required_argument, NULL, GF_OPT_CONTEXT},                                      \
-        {"namespace", required_argument, NULL, 'n'}, {"selector", required_argument, NULL, 'l'},   \
-    {                                                                                              \
-        "all-namespaces", no_argument, NULL, 'A'                                                   \
-    }
+#define GF_CLI_CLUSTER_OPTIONS                                        \
+    {"kubeconfig", required_argument, NULL, GF_OPT_KUBECONFIG},       \
+    {"context", required_argument, NULL, GF_OPT_CONTEXT},             \
+    {"namespace", required_argument, NULL, 'n'},                      \
+    {"selector", required_argument, NULL, 'l'},                       \
+    {"all-namespaces", no_argument, NULL, 'A'}
+/* clang-format on */
 #define GF_CLI_CLUSTER_HELP                                                                        \
     "the cluster (when no SNAPSHOT is given; kubectl's flags):\n"                                  \
     "      --kubeconfig FILE  kubeconfig (default: $KUBECONFIG, else ~/.kube/config; in a\n"       \
@@ -60,14 +62,14 @@ enum {
     "  -l, --selector SEL     only pods and workloads whose labels match (app=llm,tier!=x)\n"      \
     "  -A, --all-namespaces   every namespace (the default)\n"
 
-#define GF_CLI_PROM_OPTIONS                                                                        \
-    {"prometheus", required_argument, NULL, GF_OPT_PROMETHEUS},                                    \
-        {"prometheus-bearer-token-file", required_argument, NULL, GF_OPT_PROM_TOKEN},              \
-        {"prometheus-ca-file", required_argument, NULL, GF_OPT_PROM_CA},                           \
-        {"prometheus-header", required_argument, NULL, GF_OPT_PROM_HEADER},                        \
-    {                                                                                              \
-        "prometheus-basic-auth-file", required_argument, NULL, GF_OPT_PROM_BASIC                   \
-    }
+/* clang-format off */
+#define GF_CLI_PROM_OPTIONS                                                    \
+    {"prometheus", required_argument, NULL, GF_OPT_PROMETHEUS},                \
+    {"prometheus-bearer-token-file", required_argument, NULL, GF_OPT_PROM_TOKEN}, \
+    {"prometheus-ca-file", required_argument, NULL, GF_OPT_PROM_CA},           \
+    {"prometheus-header", required_argument, NULL, GF_OPT_PROM_HEADER},        \
+    {"prometheus-basic-auth-file", required_argument, NULL, GF_OPT_PROM_BASIC}
+/* clang-format on */
 #define GF_CLI_PROM_HELP                                                                           \
     "      --prometheus URL   a Prometheus server; without it (and without other usage\n"          \
     "                         input) the one found in the cluster: kube-prometheus-stack's\n"      \

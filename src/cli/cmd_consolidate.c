@@ -30,7 +30,7 @@ static void help(FILE *f)
                "Each pool's line gives an upper bound on what can go, and \"optimal\" when\n"
                "the plan meets it or the exact search proved it.\n\n"
                "options:\n"
-               "  -o, --output FORMAT        table (default), json or yaml\n"
+               "  -o, --output FORMAT        table (default), json, yaml, csv (a line a move)\n"
                "      --scorer NAME          re-placement scorer: binpack (default), spread,\n"
                "                             bestfit, fgd\n"
                "      --objective WHAT       maximise nodes (default), gpus or cost freed\n"
@@ -49,8 +49,7 @@ static void help(FILE *f)
                "                             fits nowhere, and what each other node lacks\n"
                "      --timings              print load and planning time to stderr\n"
                "  -q, --quiet                do not print warnings\n"
-               "  -h, --help                 this text\n"
-               GF_CLI_CLUSTER_HELP
+               "  -h, --help                 this text\n" GF_CLI_CLUSTER_HELP
                "Without SNAPSHOT the cluster is read through your kubeconfig; with -n or -l\n"
                "the other tenants of a GPU are not seen, so plans are only indicative.\n\n"
                GF_CLI_KAI_HELP "\n"
@@ -159,6 +158,28 @@ static int print_explain(const gf_model *m, const gf_consolidation *c, const gf_
                why[i].why ? why[i].why : "fits (the pod could move here alone)");
     free(why);
     return 0;
+}
+
+/* One line per pod move of the plan. */
+static void print_csv(const gf_model *m, const gf_consolidation *c)
+{
+    printf("pool,drain_node,namespace,pod,to_node,to_gpus,fraction\n");
+    for (size_t i = 0; i < c->drains.n; i++) {
+        const gf_drain *d = &c->drains.v[i];
+        const gf_node *n = &m->nodes.v[d->node];
+        for (uint32_t k = 0; k < d->n_moves; k++) {
+            const gf_move *mv = &c->moves.v[d->first_move + k];
+            const gf_pod *p = &m->pods.v[mv->pod];
+            gf_cli_csv_field(stdout, m->pools.v[n->pool], false);
+            gf_cli_csv_field(stdout, n->name, false);
+            gf_cli_csv_field(stdout, p->ns, false);
+            gf_cli_csv_field(stdout, p->name, false);
+            gf_cli_csv_field(stdout, m->nodes.v[mv->to.node].name, false);
+            for (uint32_t g = 0; g < mv->to.n_gpus; g++)
+                printf("%s%d", g ? " " : "", (int)m->gpus.v[mv->to.gpus[g]].index);
+            printf(",%.4f\n", mv->to.share);
+        }
+    }
 }
 
 static json_t *plan_json(const gf_model *m, const gf_consolidation *c, const gf_consolidate_opts *o)
@@ -277,7 +298,8 @@ int gf_cmd_consolidate(int argc, char **argv)
         if (gf_cli_cluster_option(&cl, "consolidate", c, optarg, &rc_usage)) continue;
         switch (c) {
         case 'o':
-            if (!gf_cli_parse_format("consolidate", optarg, GF_OUT_TABLE | GF_OUT_JSON | GF_OUT_YAML,
+            if (!gf_cli_parse_format("consolidate", optarg,
+                                     GF_OUT_TABLE | GF_OUT_JSON | GF_OUT_YAML | GF_OUT_CSV,
                                      &format))
                 rc_usage = 2;
             break;
@@ -414,6 +436,8 @@ int gf_cmd_consolidate(int argc, char **argv)
         gf_error_format(&err, msg, sizeof msg);
         fprintf(stderr, "gpufrac consolidate: %s\n", msg);
         exit_code = gf_err_exit_code(rc);
+    } else if (format == GF_OUT_CSV) {
+        print_csv(&m, &plan);
     } else if (format != GF_OUT_TABLE) {
         json_t *j = plan_json(&m, &plan, &o);
         exit_code = gf_cli_print_doc(j, format, 6);

@@ -59,7 +59,7 @@ static void help(FILE *f)
             "      --gpu NODE/INDEX   only this GPU, printed even without findings\n"
             "      --now TIME         evaluate at TIME (unix seconds or RFC 3339); default: the\n"
             "                         newest sample\n"
-            "  -o, --output FORMAT    table (default), json or yaml\n"
+            "  -o, --output FORMAT    table (default), json, yaml, csv (a line a finding)\n"
             "  -q, --quiet            do not print warnings\n"
             "  -h, --help             this text\n" GF_CLI_CLUSTER_HELP "\n" GF_CLI_KAI_HELP "\n"
             "exit codes: 0 success (with or without findings), 1 runtime failure, 2 usage or\n"
@@ -406,6 +406,28 @@ static json_t *pod_json(const gf_fair_state *st, uint32_t i)
                                            : json_string(pod_name(st, i, buf, sizeof buf));
 }
 
+/* One line per finding: where, what, by whom, by how much, and the response. */
+static void print_csv(const gf_fair_state *st, const gf_fair_report *r)
+{
+    printf("node,gpu,kind,severity,namespace,pod,observed,allowed,amount,response,signal\n");
+    for (size_t fi = 0; fi < r->findings.n; fi++) {
+        const gf_fair_finding *f = &r->findings.v[fi];
+        const gf_fair_gpu *g = &st->gpus.v[f->gpu];
+        const gf_fair_pod *p = f->offender != GF_NONE ? &st->pods.v[f->offender] : NULL;
+        const char *resp = "";
+        for (size_t ri = 0; ri < r->responses.n; ri++)
+            if (r->responses.v[ri].finding == fi)
+                resp = gf_fair_action_name(r->responses.v[ri].action);
+        gf_cli_csv_field(stdout, g->node, false);
+        printf("%d,%s,%s,", (int)g->index, gf_fair_kind_name(f->kind),
+               gf_fair_severity_name(f->severity));
+        gf_cli_csv_field(stdout, p ? p->ns : "", false);
+        gf_cli_csv_field(stdout, p ? p->name : "", false);
+        printf("%.15g,%.15g,%.15g,%s,", f->observed, f->allowed, f->amount, resp);
+        gf_cli_csv_field(stdout, f->signal, true);
+    }
+}
+
 static json_t *report_json(const gf_model *m, const gf_fair_state *st, const gf_fair_report *r,
                            uint32_t only, double now, const gf_fair_policy *fp)
 {
@@ -566,7 +588,8 @@ int gf_cmd_explain(int argc, char **argv)
             now_text = optarg;
             break;
         case 'o':
-            if (!gf_cli_parse_format("explain", optarg, GF_OUT_TABLE | GF_OUT_JSON | GF_OUT_YAML,
+            if (!gf_cli_parse_format("explain", optarg,
+                                     GF_OUT_TABLE | GF_OUT_JSON | GF_OUT_YAML | GF_OUT_CSV,
                                      &format))
                 usage_rc = 2;
             break;
@@ -686,6 +709,8 @@ int gf_cmd_explain(int argc, char **argv)
             printf("GPU %s/%d is %s: nothing shares it, so no fair-use findings apply\n",
                    m.nodes.v[g->node].name, (int)g->index, what);
         }
+    } else if (format == GF_OUT_CSV) {
+        print_csv(&st, &rep);
     } else if (format != GF_OUT_TABLE) {
         json_t *o = report_json(&m, &st, &rep, only, now, &fp);
         exit_code = gf_cli_print_doc(o, format, 15);

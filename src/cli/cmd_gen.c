@@ -33,7 +33,7 @@ static void help(FILE *f)
             "unowned pods and pods opted out of consolidation (gpufrac.io/consolidate).\n"
             "No GPU is over-committed and no node's CPU or memory is exceeded.\n\n"
             "options:\n"
-            "  -n, --nodes N        nodes, 1..%u (default 100)\n"
+            "      --nodes N        nodes, 1..%u (default 100)\n"
             "  -s, --seed S         random seed, 0..18446744073709551615 (default 1)\n"
             "  -f, --fill F         target allocated share of the GPUs, 0..1 (default 0.6)\n"
             "  -g, --gpus-per-node G  1, 2, 4 or 8: every node a GPU node with G GPUs\n"
@@ -86,7 +86,7 @@ int gf_cmd_gen_snapshot(int argc, char **argv)
     int c;
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "n:s:f:g:c:o:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "s:f:g:c:o:h", opts, NULL)) != -1) {
         switch (c) {
         case 'n':
             if (!parse_u64(optarg, 1, GF_GEN_MAX_NODES, &v)) {
@@ -141,7 +141,7 @@ int gf_cmd_gen_snapshot(int argc, char **argv)
             help(stdout);
             return 0;
         default:
-            return gf_cli_bad_option("gen-snapshot", USAGE, "n:s:f:g:c:o:h", argc, argv);
+            return gf_cli_bad_option("gen-snapshot", USAGE, "s:f:g:c:o:h", argc, argv);
         }
     }
     if (optind < argc) {

@@ -13,6 +13,8 @@
 #include "io/policy_yaml.h"
 #include "io/snapshot.h"
 #include "io/usage.h"
+#include "util/arena.h"
+#include "util/strmap.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -44,8 +46,7 @@ static void help(FILE *f)
             "                         a share of one GPU, 0..1)\n"
             "      --prom-file FILE   a saved Prometheus /api/v1/query_range (or /query) answer\n"
             "                         for gpufrac_pod_gpu_memory_used_bytes or\n"
-            "                         gpufrac_pod_gpu_sm_utilization_ratio\n"
-            GF_CLI_PROM_HELP
+            "                         gpufrac_pod_gpu_sm_utilization_ratio\n" GF_CLI_PROM_HELP
             "      --range DURATION   how far back Prometheus is asked (default 1d; e.g. 8d, 6h)\n"
             "      --step DURATION    resolution of the query (default: range / 10000, >= 15s)\n\n"
             "options:\n"
@@ -176,7 +177,82 @@ static bool no_usage_at_all(const gf_recommendations *recs)
     return considered > 0;
 }
 
-static json_t *rec_json(const gf_recommendation *r)
+/* The newest sample of the workload in the history (NAN: none). */
+static double newest_sample(const gf_history *h, const gf_recommendation *r)
+{
+    char key[600];
+    const gf_hist_series *s =
+        gf_history_find(h, gf_recommend_key(r->in.ns, r->in.kind, r->in.name, key, sizeof key));
+    double t = NAN;
+    for (int sig = 0; s && sig < GF_HIST_NSIGNALS; sig++)
+        if (s->track[sig].samples && !(s->track[sig].last_t <= t)) t = s->track[sig].last_t;
+    return t;
+}
+
+/* Staleness from the samples' own times (usage_fetch keeps Prometheus's
+ * lookback repeats out): workloads, and GPU nodes, whose newest sample is
+ * older than limit_s at now, as warnings. A node's exporter that stopped
+ * shows as every one of its GPU pods going quiet. */
+static void warn_stale(const gf_model *m, const gf_history *h, const gf_usage *u,
+                       const gf_recommendations *recs, double now, double limit_s, gf_diags *d)
+{
+    size_t stale = 0;
+    const gf_recommendation *first = NULL;
+    double first_age = 0;
+    for (size_t i = 0; i < recs->n; i++) {
+        double t = newest_sample(h, &recs->v[i]);
+        if (isnan(t) || now - t <= limit_s) continue;
+        if (!stale++) first = &recs->v[i], first_age = now - t;
+    }
+    if (stale) {
+        char age[32];
+        gf_format_duration((int64_t)first_age, age, sizeof age);
+        gf_diag(d, NULL,
+                "%zu workloads' newest usage sample is older than %.0f s (e.g. %s/%s/%s: %s "
+                "old): their exporters may have stopped; recommendations use what there is",
+                stale, limit_s, first->in.ns, first->in.kind, first->in.name, age);
+    }
+    if (!u->samples.n) return;
+    /* newest sample per node, through a pod -> node map (one pass each) */
+    gf_arena keys;
+    gf_arena_init(&keys);
+    gf_strmap pod_node;
+    gf_strmap_init(&pod_node);
+    double *newest = calloc(m->nodes.n ? m->nodes.n : 1, sizeof *newest);
+    bool *gpu_pods = calloc(m->nodes.n ? m->nodes.n : 1, sizeof *gpu_pods);
+    if (!newest || !gpu_pods) abort();
+    char key[600];
+    for (size_t p = 0; p < m->pods.n; p++) {
+        const gf_pod *pod = &m->pods.v[p];
+        if (pod->node == GF_NONE || !gf_pod_active(pod)) continue;
+        if (pod->share != GF_SHARE_NONE || pod->gpu_whole) gpu_pods[pod->node] = true;
+        snprintf(key, sizeof key, "%s/%s", pod->ns, pod->name);
+        gf_strmap_put(&pod_node, gf_arena_strdup(&keys, key), pod->node);
+    }
+    for (size_t i = 0; i < m->nodes.n; i++)
+        newest[i] = -INFINITY;
+    for (size_t k = 0; k < u->samples.n; k++) {
+        const gf_usage_sample *s = &u->samples.v[k];
+        size_t node;
+        snprintf(key, sizeof key, "%s/%s", s->ns, s->pod);
+        if (gf_strmap_get(&pod_node, key, &node) && s->t > newest[node]) newest[node] = s->t;
+    }
+    for (size_t i = 0; i < m->nodes.n; i++) {
+        if (!gpu_pods[i] || !isfinite(newest[i]) || now - newest[i] <= limit_s) continue;
+        char age[32];
+        gf_format_duration((int64_t)(now - newest[i]), age, sizeof age);
+        gf_diag(d, NULL,
+                "node %s: the newest usage sample of its GPU pods is %s old (its exporter may "
+                "be down)",
+                m->nodes.v[i].name, age);
+    }
+    free(newest);
+    free(gpu_pods);
+    gf_strmap_free(&pod_node);
+    gf_arena_free(&keys);
+}
+
+static json_t *rec_json(const gf_recommendation *r, const gf_history *h, double now)
 {
     char wl[300];
     snprintf(wl, sizeof wl, "%s/%s", r->in.ns, r->in.name);
@@ -194,6 +270,10 @@ static json_t *rec_json(const gf_recommendation *r)
         json_object_set_new(o, "recommended_unit", json_string(GF_RES_GPU));
         json_object_set_new(o, "recommended", json_integer(r->in.devices));
     }
+    double newest = newest_sample(h, r);
+    json_object_set_new(o, "newest_sample", isnan(newest) ? json_null() : json_real(newest));
+    json_object_set_new(o, "sample_age_seconds",
+                        isnan(newest) ? json_null() : json_real(now - newest));
     return o;
 }
 
@@ -283,14 +363,7 @@ static gf_err parse_dur(const char *opt, const char *s, double *out, gf_error *e
 
 int gf_cmd_recommend(int argc, char **argv)
 {
-    enum {
-        OPT_PROM_FILE = 256,
-        OPT_RANGE,
-        OPT_STEP,
-        OPT_HISTORY,
-        OPT_NOW,
-        OPT_PATCHES
-    };
+    enum { OPT_PROM_FILE = 256, OPT_RANGE, OPT_STEP, OPT_HISTORY, OPT_NOW, OPT_PATCHES };
     static const struct option opts[] = {{"usage", required_argument, NULL, 'u'},
                                          {"prom-file", required_argument, NULL, OPT_PROM_FILE},
                                          {"range", required_argument, NULL, OPT_RANGE},
@@ -448,8 +521,12 @@ int gf_cmd_recommend(int argc, char **argv)
     if (!rc && ist.old)
         gf_diag(&d, history_path, "%zu samples at or before the history's newest time skipped",
                 ist.old);
-    if (!quiet) gf_cli_print_diags(&d, 20);
     if (!rc) rc = gf_recommend_model(&m, &h, &pol, now, &recs, &err);
+    /* staleness against the clock only for live usage, not for recordings */
+    bool live = (pr.url || pr.use_found) && !now_text;
+    double age_ref = live ? (double)time(NULL) : now;
+    if (!rc && live) warn_stale(&m, &h, &u, &recs, age_ref, fmax(600, 3 * step), &d);
+    if (!quiet) gf_cli_print_diags(&d, 20);
     if (!rc && history_path) rc = gf_history_save(&h, history_path, &err);
     if (rc) {
         exit_code = fail(&err);
@@ -459,14 +536,14 @@ int gf_cmd_recommend(int argc, char **argv)
         json_t *arr = json_array();
         size_t nodata = 0;
         for (size_t i = 0; i < recs.n; i++) {
-            json_array_append_new(arr, rec_json(&recs.v[i]));
+            json_array_append_new(arr, rec_json(&recs.v[i], &h, age_ref));
             nodata += recs.v[i].action == GF_REC_NODATA;
         }
-        json_t *o = json_pack("{s:f, s:o, s:{s:I, s:I, s:I}, s:{s:I, s:I}}", "now", now,
-                              "recommendations", arr, "samples", "added", (json_int_t)ist.added,
-                              "unmatched", (json_int_t)ist.unmatched, "skipped_old",
-                              (json_int_t)ist.old, "summary", "workloads", (json_int_t)recs.n,
-                              "no_data", (json_int_t)nodata);
+        json_t *o =
+            json_pack("{s:f, s:o, s:{s:I, s:I, s:I}, s:{s:I, s:I}}", "now", now, "recommendations",
+                      arr, "samples", "added", (json_int_t)ist.added, "unmatched",
+                      (json_int_t)ist.unmatched, "skipped_old", (json_int_t)ist.old, "summary",
+                      "workloads", (json_int_t)recs.n, "no_data", (json_int_t)nodata);
         exit_code = gf_cli_print_doc(o, format, 10);
         json_decref(o);
     } else if (format == GF_OUT_CSV) {

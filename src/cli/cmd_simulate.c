@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define USAGE "gpufrac simulate [options]"
@@ -48,7 +49,7 @@ static void help(FILE *f)
             "                         the cluster itself (--kubeconfig FILE, --context NAME;\n"
             "                         default $KUBECONFIG or ~/.kube/config, in a pod its\n"
             "                         service account)\n"
-            "  -n, --nodes N          a generated cluster of N nodes (gen-snapshot's)\n\n"
+            "      --nodes N          a generated cluster of N nodes (gen-snapshot's)\n\n"
             "demand (default builtin):\n"
             "  -d, --demand SOURCE    builtin: inference services (diurnal, bursty, step\n"
             "                         changes, idle, always full)\n"
@@ -77,7 +78,7 @@ static void help(FILE *f)
             "                         fair compute shares on a GPU where it finds a compute\n"
             "                         hog), off or report (plain time-slicing); default: the\n"
             "                         policy's fairUse.mode\n"
-            "  -o, --output FORMAT    table (default) or json\n"
+            "  -o, --output FORMAT    table (default), json, yaml, csv (a line a policy)\n"
             "  -q, --quiet            no progress bar, no warnings\n"
             "  -h, --help             this text\n\n" GF_CLI_KAI_HELP "\n"
             "A progress bar goes to standard error when it is a terminal.\n"
@@ -117,17 +118,38 @@ static bool parse_u64(const char *s, uint64_t max, uint64_t *out)
 typedef struct progress {
     bool on;
     int last;
+    int policy;     /* the policy being simulated, -1 before the first */
+    double start_s; /* when it started (monotonic) */
 } progress;
 
+static double mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* A bar with the share done and the time left for this policy (from its
+ * pace so far), on standard error when it is a terminal. */
 static void show_progress(void *ctx, gf_sim_policy p, double done)
 {
     progress *pr = ctx;
+    if (!pr->on) return;
+    if ((int)p != pr->policy) {
+        pr->policy = (int)p;
+        pr->start_s = mono_s();
+        pr->last = -1;
+    }
     int pct = (int)(done * 100);
-    if (!pr->on || pct == pr->last) return;
+    if (pct == pr->last) return;
     pr->last = pct;
     int bar = pct * 30 / 100;
-    fprintf(stderr, "\r%-22s [%.*s%*s] %3d%%", gf_sim_policy_name(p), bar,
-            "##############################", 30 - bar, "", pct);
+    char eta[32] = "";
+    double spent = mono_s() - pr->start_s;
+    if (done > 0.02 && done < 1)
+        snprintf(eta, sizeof eta, "  ETA %.0f s ", spent / done * (1 - done));
+    fprintf(stderr, "\r%-22s [%.*s%*s] %3d%%%-14s", gf_sim_policy_name(p), bar,
+            "##############################", 30 - bar, "", pct, eta);
     if (done >= 1) fprintf(stderr, "\n");
     fflush(stderr);
 }
@@ -185,6 +207,21 @@ static void print_table(const gf_sim_report *r, const char *cluster, const char 
            "below static.\n");
 }
 
+/* One line per policy that ran: the table's figures, unrounded. */
+static void print_csv(const gf_sim_report *r)
+{
+    printf("policy,gpu_hours_reserved,oom_kills,throttled_min,pending_min,restarts_resize,"
+           "restarts_move,neighbour_min,fairuse_actions\n");
+    for (int p = 0; p < GF_SIM_NPOLICIES; p++) {
+        const gf_sim_result *x = &r->policy[p];
+        if (!x->ran) continue;
+        printf("%s,%.4f,%llu,%.1f,%.1f,%llu,%llu,%.1f,%llu\n", gf_sim_policy_name((gf_sim_policy)p),
+               x->gpu_hours_reserved, (unsigned long long)x->ooms, x->throttled_min, x->pending_min,
+               (unsigned long long)x->restarts_resize, (unsigned long long)x->restarts_move,
+               x->neighbour_min, (unsigned long long)x->fairuse_actions);
+    }
+}
+
 static json_t *result_json(const gf_sim_result *x, gf_sim_policy p)
 {
     json_t *o = json_object();
@@ -217,7 +254,7 @@ static json_t *result_json(const gf_sim_result *x, gf_sim_policy p)
 }
 
 static int print_json(const gf_sim_report *r, const char *cluster, const char *demand,
-                      uint64_t seed)
+                      uint64_t seed, gf_cli_format format)
 {
     json_t *pols = json_array();
     for (int p = 0; p < GF_SIM_NPOLICIES; p++)
@@ -238,8 +275,7 @@ static int print_json(const gf_sim_report *r, const char *cluster, const char *d
                   (int)r->service_pods, "demand_mix", "full_share", r->mix.full_share, "median_use",
                   r->mix.median_use, "under_half", r->mix.under_half, "mean_use", r->mix.mean_use,
                   "over_share", r->mix.over_share, "shapes", shapes, "policies", pols);
-    int rc = json_dumpf(o, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(10)) ? 1 : 0;
-    fputc('\n', stdout);
+    int rc = gf_cli_print_doc(o, format, 10);
     json_decref(o);
     return rc;
 }
@@ -321,13 +357,14 @@ int gf_cmd_simulate(int argc, char **argv)
     const char *policies_text = NULL, *days_text = "7", *step_text = "1m", *scorer_text = NULL,
                *warmup_text = NULL;
     uint64_t nodes = 0, seed = 1;
-    bool json = false, quiet = false;
+    bool quiet = false;
+    gf_cli_format format = GF_OUT_TABLE;
     gf_sim_fair fair_use = GF_SIM_FAIR_POLICY;
     int c, usage_rc = -1;
     optind = 1;
     gf_cli_kai kai = {0};
     opterr = 0;
-    while (usage_rc < 0 && (c = getopt_long(argc, argv, "c:n:d:p:s:r:o:qh", opts, NULL)) != -1) {
+    while (usage_rc < 0 && (c = getopt_long(argc, argv, "c:d:p:s:r:o:qh", opts, NULL)) != -1) {
         if (gf_cli_kai_option(&kai, c, optarg)) continue;
         if (c == GF_OPT_KUBECONFIG || c == GF_OPT_CONTEXT) {
             gf_cli_cluster_option(&cl, "simulate", c, optarg, &usage_rc);
@@ -387,10 +424,10 @@ int gf_cmd_simulate(int argc, char **argv)
                 usage_rc = usage_error("--fair-use '%s': use off, report or act", optarg);
             break;
         case 'o':
-            if (!strcmp(optarg, "json"))
-                json = true;
-            else if (strcmp(optarg, "table") != 0)
-                usage_rc = usage_error("--output '%s': use table or json", optarg);
+            if (!gf_cli_parse_format("simulate", optarg,
+                                     GF_OUT_TABLE | GF_OUT_JSON | GF_OUT_YAML | GF_OUT_CSV,
+                                     &format))
+                usage_rc = 2;
             break;
         case 'q':
             quiet = true;
@@ -400,7 +437,7 @@ int gf_cmd_simulate(int argc, char **argv)
             usage_rc = 0;
             break;
         default:
-            usage_rc = gf_cli_bad_option("simulate", USAGE, "c:n:d:p:s:r:o:qh", argc, argv);
+            usage_rc = gf_cli_bad_option("simulate", USAGE, "c:d:p:s:r:o:qh", argc, argv);
             break;
         }
     }
@@ -504,7 +541,7 @@ int gf_cmd_simulate(int argc, char **argv)
     if (!rc && dkind == D_AZURE) rc = gf_azure_trace_load(&tr, dpath, &err);
     if (!rc && dkind == D_CSV) rc = gf_usage_load_csv(&u, dpath, &err);
     if (!quiet) gf_cli_print_diags(&d, 20);
-    progress pr = {!quiet && isatty(fileno(stderr)), -1};
+    progress pr = {!quiet && isatty(fileno(stderr)), -1, -1, 0};
     so.policy = policy_path ? &pol : NULL;
     so.fair_use = fair_use;
     so.progress = show_progress;
@@ -563,8 +600,10 @@ int gf_cmd_simulate(int argc, char **argv)
             if (wrc) exit_code = fail(&err);
         }
         if (!exit_code) {
-            if (json)
-                exit_code = print_json(&rep, cluster_desc, demand_desc, seed);
+            if (format == GF_OUT_CSV)
+                print_csv(&rep);
+            else if (format != GF_OUT_TABLE)
+                exit_code = print_json(&rep, cluster_desc, demand_desc, seed, format);
             else
                 print_table(&rep, cluster_desc, demand_desc, seed);
         }

@@ -13,6 +13,7 @@ int gf_cmd_recommend(int argc, char **argv);
 int gf_cmd_simulate(int argc, char **argv);
 int gf_cmd_explain(int argc, char **argv);
 int gf_cmd_run(int argc, char **argv);
+int gf_cmd_top(int argc, char **argv);
 
 /* KAI's configurable names as flags, shared by every command that reads a
  * snapshot. They override the policy file's kai: section, which overrides

@@ -28,6 +28,7 @@ static const struct {
     {"recommend", gf_cmd_recommend,
      "recommend KAI GPU fractions from observed use (fast upsize, patient downsize)"},
     {"run", gf_cmd_run, "the controller: rightsize, fair use and consolidation, every interval"},
+    {"top", gf_cmd_top, "a live view of shared GPUs: pods, allocation vs use, findings"},
     {"simulate", gf_cmd_simulate, "replay a cluster under sharing policies: savings vs harm"},
     {"pack-eval", gf_cmd_pack_eval,
      "compare placement scorers (binpack, spread, bestfit, fgd) by workload inflation"},
@@ -42,9 +43,10 @@ static const char *prog = "gpufrac"; /* "kubectl gpufrac" when run as a plugin *
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: %s COMMAND [ARGS...]\n\n"
-               "GPU-sharing autopilot for Kubernetes clusters scheduled by KAI Scheduler.\n\n"
-               "commands:\n",
+    fprintf(f,
+            "usage: %s COMMAND [ARGS...]\n\n"
+            "GPU-sharing autopilot for Kubernetes clusters scheduled by KAI Scheduler.\n\n"
+            "commands:\n",
             prog);
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(f, "  %-16s %s\n", commands[i].name, commands[i].summary);
@@ -104,15 +106,15 @@ static int cmd_version(int argc, char **argv)
     const curl_version_info_data *cv = curl_version_info(CURLVERSION_NOW);
     if (f == GF_OUT_TABLE) {
         printf("gpufrac %s\n", GF_VERSION);
-        printf("libraries: jansson %s, libyaml %s, sqlite %s, libcurl %s (%s)\n", jansson_version_str(),
-               yaml_get_version_string(), sqlite3_libversion(), cv->version,
+        printf("libraries: jansson %s, libyaml %s, sqlite %s, libcurl %s (%s)\n",
+               jansson_version_str(), yaml_get_version_string(), sqlite3_libversion(), cv->version,
                cv->ssl_version ? cv->ssl_version : "no TLS");
         return 0;
     }
-    json_t *j = json_pack("{s:s, s:{s:s, s:s, s:s, s:s, s:s?}}", "version", GF_VERSION,
-                          "libraries", "jansson", jansson_version_str(), "libyaml",
-                          yaml_get_version_string(), "sqlite", sqlite3_libversion(), "libcurl",
-                          cv->version, "tls", cv->ssl_version);
+    json_t *j =
+        json_pack("{s:s, s:{s:s, s:s, s:s, s:s, s:s?}}", "version", GF_VERSION, "libraries",
+                  "jansson", jansson_version_str(), "libyaml", yaml_get_version_string(), "sqlite",
+                  sqlite3_libversion(), "libcurl", cv->version, "tls", cv->ssl_version);
     int rc = gf_cli_print_doc(j, f, 6);
     json_decref(j);
     return rc;
@@ -203,7 +205,8 @@ static int cmd_completion(int argc, char **argv)
         snprintf(described + p, sizeof described - p, "%s'%s:", p ? " " : "", commands[i].name);
         for (const char *s = commands[i].summary; *s; s++) { /* single-quoted for zsh */
             p = strlen(described);
-            snprintf(described + p, sizeof described - p, "%s", *s == '\'' ? "'\\''" : (char[]){*s, 0});
+            snprintf(described + p, sizeof described - p, "%s",
+                     *s == '\'' ? "'\\''" : (char[]){*s, 0});
         }
         p = strlen(described);
         snprintf(described + p, sizeof described - p, "'");

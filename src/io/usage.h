@@ -152,8 +152,7 @@ gf_err gf_prom_fetch_usage(const char *base_url, double start, double end, doubl
                            gf_usage *u, gf_diags *d, gf_error *err);
 /* The same with credentials (auth NULL: none). */
 gf_err gf_prom_fetch_usage_auth(const char *base_url, const gf_prom_auth *auth, double start,
-                                double end, double step_s, gf_usage *u, gf_diags *d,
-                                gf_error *err);
+                                double end, double step_s, gf_usage *u, gf_diags *d, gf_error *err);
 
 /* Appends "/api/v1/query_range?query=QUERY&start=..&end=..&step=.." to out. */
 void gf_prom_range_path(gf_sbuf *out, const char *query, double start, double end, double step_s);

@@ -309,8 +309,7 @@ gf_err gf_prom_query_range(const char *base_url, const char *query, double start
     return gf_prom_query_range_auth(base_url, NULL, query, start, end, step_s, out, err);
 }
 
-static gf_err check_range(const char *query, double start, double end, double step_s,
-                          gf_error *err)
+static gf_err check_range(const char *query, double start, double end, double step_s, gf_error *err)
 {
     if (!query || !*query) return gf_error_set(err, GF_EUSAGE, NULL, "empty PromQL query");
     if (!isfinite(start) || !isfinite(end) || start < 0 || end < start)
@@ -370,8 +369,7 @@ gf_err gf_prom_fetch_usage(const char *base_url, double start, double end, doubl
 }
 
 gf_err gf_prom_fetch_usage_auth(const char *base_url, const gf_prom_auth *auth, double start,
-                                double end, double step_s, gf_usage *u, gf_diags *d,
-                                gf_error *err)
+                                double end, double step_s, gf_usage *u, gf_diags *d, gf_error *err)
 {
     direct x = {base_url, auth};
     return gf_prom_fetch_usage_via(direct_range, &x, start, end, step_s, u, d, err);

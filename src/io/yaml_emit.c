@@ -12,10 +12,10 @@
  * decides quoting on syntax only, so the type is our business. */
 static bool needs_quotes(const char *s)
 {
-    static const char *const words[] = {"true",  "false", "yes", "no", "on",  "off", "null",
-                                        "~",     "y",     "n",   "True", "False", "Null",
-                                        "TRUE",  "FALSE", "NULL", "Yes", "No",  "YES", "NO",
-                                        "On",    "Off",   "ON",  "OFF", ".inf", ".nan", "-.inf"};
+    static const char *const words[] = {"true",  "false", "yes", "no",   "on",    "off",  "null",
+                                        "~",     "y",     "n",   "True", "False", "Null", "TRUE",
+                                        "FALSE", "NULL",  "Yes", "No",   "YES",   "NO",   "On",
+                                        "Off",   "ON",    "OFF", ".inf", ".nan",  "-.inf"};
     if (!*s) return true;
     for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
         if (!strcmp(s, words[i])) return true;
@@ -52,9 +52,8 @@ static int emit(yaml_emitter_t *e, const json_t *j, int precision, int depth)
     }
     case JSON_ARRAY: {
         bool empty = json_array_size(j) == 0;
-        if (!yaml_sequence_start_event_initialize(&ev, NULL, NULL, 1,
-                                                  empty ? YAML_FLOW_SEQUENCE_STYLE
-                                                        : YAML_BLOCK_SEQUENCE_STYLE) ||
+        if (!yaml_sequence_start_event_initialize(
+                &ev, NULL, NULL, 1, empty ? YAML_FLOW_SEQUENCE_STYLE : YAML_BLOCK_SEQUENCE_STYLE) ||
             !yaml_emitter_emit(e, &ev))
             return 0;
         size_t i;
@@ -104,13 +103,13 @@ gf_err gf_yaml_emit_json(const json_t *doc, FILE *out, int real_precision, gf_er
     yaml_emitter_set_output_file(&e, out);
     yaml_emitter_set_unicode(&e, 1);
     yaml_emitter_set_width(&e, 100);
-    int ok = yaml_stream_start_event_initialize(&ev, YAML_UTF8_ENCODING) &&
-             yaml_emitter_emit(&e, &ev) &&
-             yaml_document_start_event_initialize(&ev, NULL, NULL, NULL, 1) &&
-             yaml_emitter_emit(&e, &ev) && emit(&e, doc, real_precision > 0 ? real_precision : 10, 0) &&
-             yaml_document_end_event_initialize(&ev, 1) && yaml_emitter_emit(&e, &ev) &&
-             yaml_stream_end_event_initialize(&ev) && yaml_emitter_emit(&e, &ev) &&
-             yaml_emitter_flush(&e);
+    int ok =
+        yaml_stream_start_event_initialize(&ev, YAML_UTF8_ENCODING) && yaml_emitter_emit(&e, &ev) &&
+        yaml_document_start_event_initialize(&ev, NULL, NULL, NULL, 1) &&
+        yaml_emitter_emit(&e, &ev) && emit(&e, doc, real_precision > 0 ? real_precision : 10, 0) &&
+        yaml_document_end_event_initialize(&ev, 1) && yaml_emitter_emit(&e, &ev) &&
+        yaml_stream_end_event_initialize(&ev) && yaml_emitter_emit(&e, &ev) &&
+        yaml_emitter_flush(&e);
     gf_err rc = ok ? GF_OK
                    : gf_error_set(err, GF_EIO, "yaml", "cannot write YAML: %s",
                                   e.problem ? e.problem : "write failed");

@@ -1409,9 +1409,9 @@ static json_t *resource_json(const resource *r)
     for (; r->kind[i] && i + 1 < sizeof singular; i++)
         singular[i] = (char)tolower((unsigned char)r->kind[i]);
     singular[i] = '\0';
-    return json_pack("{s:s, s:s, s:b, s:s, s:[s,s,s,s,s,s,s]}", "name", r->plural,
-                     "singularName", singular, "namespaced", r->namespaced, "kind", r->kind,
-                     "verbs", "create", "delete", "get", "list", "patch", "update", "watch");
+    return json_pack("{s:s, s:s, s:b, s:s, s:[s,s,s,s,s,s,s]}", "name", r->plural, "singularName",
+                     singular, "namespaced", r->namespaced, "kind", r->kind, "verbs", "create",
+                     "delete", "get", "list", "patch", "update", "watch");
 }
 
 /* Legacy (unaggregated) discovery, the documents kubectl reads before it maps
@@ -1443,10 +1443,10 @@ static json_t *discovery(gf_standin *s, const char *url)
             if (seen) continue;
             const char *gv = group_version_of(RES[r].prefix);
             const char *version = strchr(gv, '/') + 1;
-            json_array_append_new(
-                groups, json_pack("{s:s, s:[{s:s, s:s}], s:{s:s, s:s}}", "name", RES[r].group,
-                                  "versions", "groupVersion", gv, "version", version,
-                                  "preferredVersion", "groupVersion", gv, "version", version));
+            json_array_append_new(groups, json_pack("{s:s, s:[{s:s, s:s}], s:{s:s, s:s}}", "name",
+                                                    RES[r].group, "versions", "groupVersion", gv,
+                                                    "version", version, "preferredVersion",
+                                                    "groupVersion", gv, "version", version));
         }
         return json_pack("{s:s, s:s, s:o}", "kind", "APIGroupList", "apiVersion", "v1", "groups",
                          groups);
@@ -1468,7 +1468,8 @@ static json_t *discovery(gf_standin *s, const char *url)
                      "groupVersion", group_version_of(path), "resources", resources);
 }
 
-/* --- service proxy ----------------------------------------------------------------------------- */
+/* --- service proxy -----------------------------------------------------------------------------
+ */
 
 typedef struct encoded_query {
     gf_sbuf *b;
@@ -1507,8 +1508,9 @@ static bool service_proxy(gf_standin *s, reqctx *rq, struct MHD_Connection *c, c
     make_key(r, ns, svc, key, sizeof key);
     pthread_mutex_lock(&s->mu);
     const json_t *obj = json_object_get(s->objs[r], key);
-    const char *to = json_string_value(json_object_get(
-        json_object_get(json_object_get(obj, "metadata"), "annotations"), "standin.gpufrac.io/proxy-to"));
+    const char *to = json_string_value(
+        json_object_get(json_object_get(json_object_get(obj, "metadata"), "annotations"),
+                        "standin.gpufrac.io/proxy-to"));
     char *target = to ? strdup(to) : NULL;
     bool exists = obj != NULL;
     pthread_mutex_unlock(&s->mu);
@@ -1517,8 +1519,8 @@ static bool service_proxy(gf_standin *s, reqctx *rq, struct MHD_Connection *c, c
         return true;
     }
     if (!target) {
-        *ret = send_status(rq, c, 503, "ServiceUnavailable",
-                           "no endpoints available for service", -1, NULL);
+        *ret = send_status(rq, c, 503, "ServiceUnavailable", "no endpoints available for service",
+                           -1, NULL);
         return true;
     }
     gf_sbuf fwd = GF_SBUF_INIT, body = GF_SBUF_INIT;
@@ -1530,8 +1532,8 @@ static bool service_proxy(gf_standin *s, reqctx *rq, struct MHD_Connection *c, c
     if (gf_prom_get(fwd.s, 64u << 20, &body, &err)) {
         *ret = send_status(rq, c, 503, "ServiceUnavailable", err.msg, -1, NULL);
     } else {
-        struct MHD_Response *resp =
-            MHD_create_response_from_buffer(body.len, body.s ? body.s : (char *)"", MHD_RESPMEM_MUST_COPY);
+        struct MHD_Response *resp = MHD_create_response_from_buffer(
+            body.len, body.s ? body.s : (char *)"", MHD_RESPMEM_MUST_COPY);
         MHD_add_response_header(resp, "Content-Type", "application/json");
         rq->status = 200;
         *ret = MHD_queue_response(c, 200, resp);

@@ -9,7 +9,7 @@
 #include <string.h>
 
 /* What `gpufrac inspect` reads from a snapshot (snapshot.h), in that order. */
-static const gf_kube_kind KINDS[] = {GF_KUBE_NODE,       GF_KUBE_POD,        GF_KUBE_REPLICASET,
+static const gf_kube_kind KINDS[] = {GF_KUBE_NODE,       GF_KUBE_POD,         GF_KUBE_REPLICASET,
                                      GF_KUBE_DEPLOYMENT, GF_KUBE_STATEFULSET, GF_KUBE_DAEMONSET,
                                      GF_KUBE_JOB,        GF_KUBE_PDB};
 
@@ -36,7 +36,9 @@ static gf_err list_into(gf_kube *k, gf_kube_kind kind, const char *ns, const cha
     size_t i;
     json_t *obj;
     json_array_foreach(got, i, obj)
+    {
         json_array_append(items, obj);
+    }
     *count += json_array_size(got);
     json_decref(got);
     return GF_OK;
@@ -94,7 +96,8 @@ gf_err gf_cluster_load_model(gf_kube *k, const gf_cluster_select *sel, gf_model 
     if (rc) return rc;
     char *text = json_dumps(list, JSON_COMPACT);
     json_decref(list);
-    if (!text) return gf_error_set(err, GF_EINTERNAL, NULL, "cannot serialise the cluster's objects");
+    if (!text)
+        return gf_error_set(err, GF_EINTERNAL, NULL, "cannot serialise the cluster's objects");
     char name[600];
     snprintf(name, sizeof name, "cluster %s", gf_kube_server(k));
     rc = gf_snapshot_load_buffer(m, name, text, strlen(text), d, err);

@@ -65,9 +65,9 @@ gf_err gf_cluster_load_model(gf_kube *k, const gf_cluster_select *sel, gf_model 
 typedef struct gf_prom_service {
     char ns[254], name[254];
     int port;
-    char found_by[80];     /* the label selector that found it */
-    char url[600];         /* http://NAME.NS.svc:PORT */
-    char proxy_path[600];  /* /api/v1/namespaces/NS/services/NAME:PORT/proxy */
+    char found_by[80];    /* the label selector that found it */
+    char url[600];        /* http://NAME.NS.svc:PORT */
+    char proxy_path[600]; /* /api/v1/namespaces/NS/services/NAME:PORT/proxy */
 } gf_prom_service;
 
 /* GF_ENOTFOUND when none of them is there (err says what was tried); other
