@@ -60,7 +60,7 @@ run recommend --usage "$tmp/usage.csv" "$snap"
 check "table exit 0" rc_is 0
 check "table row" out_has "team-a/Deployment/llm-chat"
 check "table reason" out_has "peak memory 2.00 GiB over 1d x 1.15 headroom"
-check "table summary" out_has "6 workloads: 1 upsize, 2 downsize"
+check "table summary" out_has "7 workloads: 1 upsize, 2 downsize, 0 of 1 whole-GPU workloads to a fraction"
 
 run recommend --patches --usage "$tmp/usage.csv" "$snap"
 check "patch for llm-chat" out_has "kubectl patch deployment 'llm-chat' -n 'team-a' --type merge -p '{\"spec\":{\"template\":{\"metadata\":{\"annotations\":{\"gpu-fraction\":\"0.25\"}}}}}'"

@@ -6,6 +6,7 @@
  * --history the usage history lives in a SQLite file across runs. */
 #include "cli/commands.h"
 #include "decide/recommend.h"
+#include "io/convert_patch.h"
 #include "io/history_sqlite.h"
 #include "io/policy_yaml.h"
 #include "io/snapshot.h"
@@ -91,13 +92,14 @@ static void value_text(const gf_recommendation *r, double v, char *buf, size_t n
 
 static bool changes(const gf_recommendation *r)
 {
-    return r->action == GF_REC_UP || r->action == GF_REC_DOWN;
+    return r->action == GF_REC_UP || r->action == GF_REC_DOWN || r->action == GF_REC_TO_FRACTION ||
+           r->action == GF_REC_TO_WHOLE;
 }
 
 static void print_table(const gf_recommendations *recs, bool all)
 {
     double saved = 0;
-    size_t up = 0, down = 0;
+    size_t up = 0, down = 0, conv = 0, whole = 0;
     printf("%-44s %-12s %9s %11s %-8s %4s %9s  %s\n", "WORKLOAD", "UNIT", "CURRENT", "RECOMMENDED",
            "ACTION", "CONF", "GPU SAVED", "REASON");
     for (size_t i = 0; i < recs->n; i++) {
@@ -105,16 +107,25 @@ static void print_table(const gf_recommendations *recs, bool all)
         saved += r->gpus_saved;
         up += r->action == GF_REC_UP;
         down += r->action == GF_REC_DOWN;
+        conv += r->action == GF_REC_TO_FRACTION;
+        whole += r->in.whole_gpus > 0;
         if (!all && !changes(r)) continue;
         char wl[300], cur[32], rec[32];
         snprintf(wl, sizeof wl, "%s/%s/%s", r->in.ns, r->in.kind, r->in.name);
         value_text(r, r->current, cur, sizeof cur);
         value_text(r, r->recommended, rec, sizeof rec);
+        if (r->in.whole_gpus)
+            snprintf(cur, sizeof cur, "%u GPU%s", r->in.whole_gpus,
+                     r->in.whole_gpus > 1 ? "s" : "");
+        if (r->action == GF_REC_TO_WHOLE)
+            snprintf(rec, sizeof rec, "%u GPU%s", r->in.devices, r->in.devices > 1 ? "s" : "");
         printf("%-44s %-12s %9s %11s %-8s %4.2f %9.3f  %s\n", wl,
                r->in.unit == GF_SHARE_MEMORY ? "gpu-mem MiB" : "gpu-fraction", cur, rec,
                gf_rec_action_name(r->action), r->confidence, r->gpus_saved, r->reason);
     }
-    printf("%zu workloads: %zu upsize, %zu downsize; GPUs saved %.3f\n", recs->n, up, down, saved);
+    printf("%zu workloads: %zu upsize, %zu downsize, %zu of %zu whole-GPU workloads to a fraction; "
+           "GPUs saved %.3f\n",
+           recs->n, up, down, conv, whole, saved);
 }
 
 static json_t *rec_json(const gf_recommendation *r)
@@ -130,6 +141,9 @@ static json_t *rec_json(const gf_recommendation *r)
         "recommended_fraction", r->recommended_fraction, "devices", (int)r->in.devices, "replicas",
         (int)r->in.replicas, "confidence", r->confidence, "gpus_saved", r->gpus_saved,
         "peak_memory_bytes", r->peak_memory_bytes, "reason", r->reason, "policy", r->policy);
+    json_object_set_new(o, "whole_gpus", json_integer(r->in.whole_gpus));
+    if (r->action == GF_REC_TO_FRACTION)
+        json_object_set_new(o, "set_scheduler", json_boolean(r->set_scheduler));
     return o;
 }
 
@@ -157,6 +171,33 @@ static void shell_quote(FILE *f, const char *s)
     fputc('\'', f);
 }
 
+static void print_kubectl(const gf_recommendation *r, const char *res, const char *type,
+                          const char *body);
+
+/* whole GPUs -> a fraction: one strategic merge patch of the pod template
+ * (kubectl's default type: containers merge by name, null removes a key,
+ * as in a JSON merge patch, which would replace the containers list). */
+static void print_conversion(const gf_recommendation *r, const char *res)
+{
+    if (!r->in.gpu_container) {
+        printf("# %s/%s/%s: to a fraction, but the container holding the GPU is not known: "
+               "no patch\n",
+               r->in.ns, r->in.kind, r->in.name);
+        return;
+    }
+    char val[32];
+    gf_convert_change c;
+    gf_convert_change_of(r, val, sizeof val, &c);
+    json_t *patch = gf_convert_patch_strategic(&c);
+    char *body = patch ? json_dumps(patch, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref(patch);
+    printf("# %s/%s/%s: %u whole GPU%s -> %s %s%s (frees %.2f GPUs)\n", r->in.ns, r->in.kind,
+           r->in.name, r->in.whole_gpus, r->in.whole_gpus > 1 ? "s" : "", unit_annotation(r), val,
+           r->set_scheduler ? ", schedulerName kai-scheduler" : "", r->gpus_saved);
+    print_kubectl(r, res, "strategic", body);
+    free(body);
+}
+
 static int print_patches(const gf_recommendations *recs)
 {
     size_t n = 0;
@@ -165,6 +206,19 @@ static int print_patches(const gf_recommendations *recs)
         if (!changes(r)) continue;
         const char *res = resource(r->in.kind);
         if (!res) continue;
+        if (r->action == GF_REC_TO_FRACTION) {
+            print_conversion(r, res);
+            n++;
+            continue;
+        }
+        if (r->action == GF_REC_TO_WHOLE) {
+            /* the patch to nvidia.com/gpu comes with the KAI-fidelity rule */
+            printf("# %s/%s/%s: needs a whole GPU per device (%s at maxFraction): set "
+                   "nvidia.com/gpu and remove %s\n",
+                   r->in.ns, r->in.kind, r->in.name, unit_annotation(r), unit_annotation(r));
+            n++;
+            continue;
+        }
         char val[32];
         value_text(r, r->recommended, val, sizeof val);
         /* JSON merge patch (RFC 7386) of the pod template's annotations */
@@ -176,18 +230,24 @@ static int print_patches(const gf_recommendations *recs)
         value_text(r, r->current, cur, sizeof cur);
         printf("# %s/%s/%s: %s %s -> %s (%s)\n", r->in.ns, r->in.kind, r->in.name,
                unit_annotation(r), cur, val, gf_rec_action_name(r->action));
-        printf("kubectl patch %s ", res);
-        shell_quote(stdout, r->in.name);
-        printf(" -n ");
-        shell_quote(stdout, r->in.ns);
-        printf(" --type merge -p ");
-        shell_quote(stdout, body ? body : "{}");
-        putchar('\n');
+        print_kubectl(r, res, "merge", body);
         free(body);
         n++;
     }
     if (!n) printf("# nothing to change\n");
     return 0;
+}
+
+static void print_kubectl(const gf_recommendation *r, const char *res, const char *type,
+                          const char *body)
+{
+    printf("kubectl patch %s ", res);
+    shell_quote(stdout, r->in.name);
+    printf(" -n ");
+    shell_quote(stdout, r->in.ns);
+    printf(" --type %s -p ", type);
+    shell_quote(stdout, body ? body : "{}");
+    putchar('\n');
 }
 
 static gf_err parse_dur(const char *opt, const char *s, double *out, gf_error *err)

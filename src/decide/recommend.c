@@ -1,5 +1,6 @@
 /* recommend.c - the rightsizing rules, see recommend.h. */
 #include "decide/recommend.h"
+#include "decide/convert.h"
 #include "util/xalloc.h"
 
 #include <math.h>
@@ -12,8 +13,9 @@
 
 const char *gf_rec_action_name(gf_rec_action a)
 {
-    static const char *names[] = {"keep", "upsize", "downsize", "no-data", "off"};
-    return (unsigned)a < 5 ? names[a] : "?";
+    static const char *names[] = {"keep", "upsize",      "downsize", "no-data",
+                                  "off",  "to-fraction", "to-whole"};
+    return (unsigned)a < sizeof names / sizeof names[0] ? names[a] : "?";
 }
 
 const char *gf_recommend_key(const char *ns, const char *kind, const char *name, char *buf,
@@ -68,6 +70,13 @@ static double quantise(const unit_ctx *u, double frac, double *value)
     return frac;
 }
 
+double gf_recommend_quantise(const gf_rightsize_rule *rule, const gf_rec_input *in, double frac,
+                             double *value)
+{
+    unit_ctx u = {rule, in, (double)in->gpu_memory_mib * MIB};
+    return quantise(&u, frac, value);
+}
+
 static double gib(double bytes)
 {
     return bytes / GIB;
@@ -83,6 +92,11 @@ static double peak(const gf_hist_series *s, gf_hist_signal sig, double now, doub
     if (rc == GF_OK) return v;
     if (rc == GF_ENOTFOUND) return 0;
     return s->track[sig].samples ? s->track[sig].max_value : 0;
+}
+
+double gf_recommend_peak(const gf_hist_series *s, gf_hist_signal sig, double now, double window_s)
+{
+    return s ? peak(s, sig, now, window_s) : 0;
 }
 
 static const char *dur(double s, char *buf, size_t n)
@@ -104,6 +118,26 @@ static void keep(gf_recommendation *out)
     out->action = GF_REC_KEEP;
     out->recommended = out->current;
     out->recommended_fraction = out->current_fraction;
+}
+
+/* convert.toWholeGpu: a need above maxFraction becomes one whole GPU per
+ * device instead of a fraction stuck at the bound. The mode is the lower of
+ * the rightsizing mode and toWholeGpu. False when the rule does not ask. */
+static bool to_whole(const gf_rightsize_rule *rule, const gf_rec_input *in, double need,
+                     gf_recommendation *out)
+{
+    if (rule->convert_to_whole == GF_MODE_OFF || need <= rule->max_fraction + 1e-9) return false;
+    out->action = GF_REC_TO_WHOLE;
+    out->mode = rule->convert_to_whole < rule->mode ? rule->convert_to_whole : rule->mode;
+    out->recommended = 1;
+    out->recommended_fraction = 1;
+    out->gpus_saved = (out->current_fraction - 1) * in->devices * in->replicas;
+    size_t l = strlen(out->reason);
+    snprintf(out->reason + l, sizeof out->reason - l,
+             "; above maxFraction %.2f: a whole GPU (nvidia.com/gpu: %u) per pod "
+             "(convert.toWholeGpu)",
+             rule->max_fraction, in->devices);
+    return true;
 }
 
 gf_err gf_recommend_one(const gf_rightsize_rule *rule, const gf_rec_input *in,
@@ -205,6 +239,7 @@ gf_err gf_recommend_one(const gf_rightsize_rule *rule, const gf_rec_input *in,
         if (n > 0 && (size_t)n < sizeof out->reason)
             snprintf(out->reason + n, sizeof out->reason - (size_t)n,
                      "; needs %.3f of a GPU with headroom and margin", need);
+        if (to_whole(rule, in, need, out)) return GF_OK;
         if (out->recommended_fraction <= cur + 1e-9) { /* already at the bound */
             keep(out);
             size_t l = strlen(out->reason);
@@ -354,6 +389,7 @@ gf_err gf_recommend_model(const gf_model *m, const gf_history *h, const gf_polic
         if (!rc) gf_vec_push(out, r);
     }
     free(a);
+    if (!rc) rc = gf_convert_model(m, h, p, now, out, err);
     return rc;
 }
 

@@ -134,6 +134,7 @@ static uint32_t copy_pod(gf_model *w, const gf_model *c, const gf_pod *p)
     x.queue = dup(w, p->queue);
     x.priority_class = dup(w, p->priority_class);
     x.gpu_container = dup(w, p->gpu_container);
+    x.gpu_whole_container = dup(w, p->gpu_whole_container);
     x.gpu_models = dup_strs(w, p->gpu_models, p->n_gpu_models);
     x.node_selector = dup_kvs(w, &p->node_selector);
     x.owner = dup_owner(w, p->owner);
@@ -910,9 +911,15 @@ static void rightsize(run *r, bool scheduled)
             continue;
         }
         if (!sv->rightsized_gpufrac || (!scheduled && !r->oom_now[si])) continue;
-        gf_rec_input in = {sv->pub.ns,      sv->pub.kind,           sv->pub.name,
-                           r->unit[si],     r->fraction[si],        r->mib[si],
-                           sv->pub.devices, sv->pub.gpu_memory_mib, sv->n};
+        gf_rec_input in = {.ns = sv->pub.ns,
+                           .kind = sv->pub.kind,
+                           .name = sv->pub.name,
+                           .unit = r->unit[si],
+                           .fraction = r->fraction[si],
+                           .memory_mib = r->mib[si],
+                           .devices = sv->pub.devices,
+                           .gpu_memory_mib = sv->pub.gpu_memory_mib,
+                           .replicas = sv->n};
         gf_recommendation rec;
         gf_rightsize_rule rule = sv->rule;
         rule.mode = GF_MODE_AUTO; /* recommend mode simulated as if automated */
