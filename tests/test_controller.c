@@ -594,6 +594,16 @@ static void test_convert_whole_gpu(void **state)
     assert_int_equal(count(&f.plan, GF_CTL_RESIZE, GF_CTL_GO), 0);
     fx_free(&f);
     free(json);
+    /* ... also when it says another value: held until the pods follow */
+    json = whole_cluster("\"gpu-fraction\":\"0.3\"");
+    fx_init(&f, json, CONVERT_AUTO);
+    feed(&f, "Deployment", "whisper", NOW - 2 * 86400, NOW, 0.2 * 22.49, 0.2);
+    decide_at(&f, NOW);
+    a = find(&f.plan, GF_CTL_RESIZE, "whisper");
+    assert_non_null(a);
+    assert_int_equal(a->hold, GF_CTL_HOLD_ROLLOUT);
+    fx_free(&f);
+    free(json);
 
     /* recommend: the annotation only */
     json = whole_cluster("");

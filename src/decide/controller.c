@@ -245,8 +245,8 @@ static void gather(const gf_model *m, const gf_history *h, const gf_policy *p, w
         if (!share) {
             /* a template converted to a fraction while whole-GPU pods remain */
             const gf_kvs *ta = &m->workloads.v[w].template_annotations;
-            if (pod->gpu_whole && (gf_kvs_get(ta, GF_KAI_GPU_FRACTION) ||
-                                   gf_kvs_get(ta, GF_KAI_GPU_MEMORY)))
+            if (pod->gpu_whole &&
+                (gf_kvs_get(ta, GF_KAI_GPU_FRACTION) || gf_kvs_get(ta, GF_KAI_GPU_MEMORY)))
                 x->rollout = true;
             continue;
         }
@@ -446,8 +446,8 @@ static void convert_cand(cands *cs, const gf_model *m, const gf_ctl_meta *meta, 
                               sizeof c.a.last_change);
     gf_textf(c.a.event_reason, sizeof c.a.event_reason, "GPUConvertedToFraction");
     const gf_workload *w = &m->workloads.v[wi];
-    gf_textf(c.a.message, sizeof c.a.message, "convert %s/%s/%s %s -> %s %s%s: %s", w->ns,
-             w->kind, w->name, from, c.a.unit_key, c.a.to,
+    gf_textf(c.a.message, sizeof c.a.message, "convert %s/%s/%s %s -> %s %s%s: %s", w->ns, w->kind,
+             w->name, from, c.a.unit_key, c.a.to,
              r->set_scheduler ? ", schedulerName " GF_KAI_SCHEDULER_NAME : "", r->reason);
     c.prio = 3; /* with the downsizes: it saves, nothing is short */
     push(cs, &c);
@@ -505,7 +505,7 @@ static void rightsizing(cands *cs, const gf_ctl_input *in, const winfo *wi,
         const winfo *x = &wi[w];
         gf_mode mode = x->resolved ? x->dec.rule.mode : GF_MODE_OFF;
         if (r->in.whole_gpus) mode = x->resolved ? r->mode : GF_MODE_OFF; /* convert's own */
-        if (mode == GF_MODE_OFF || r->action == GF_REC_OFF) continue; /* never touched */
+        if (mode == GF_MODE_OFF || r->action == GF_REC_OFF) continue;     /* never touched */
         const char *have = in->meta && in->meta->w ? in->meta->w[w].recommendation : NULL;
         if (r->action == GF_REC_TO_FRACTION || r->action == GF_REC_TO_WHOLE) {
             char head[200];

@@ -231,7 +231,7 @@ typedef struct gf_ctl_action {
     uint32_t whole_gpus;
     bool set_scheduler;
     gf_mode convert_mode;
-    char recommendation[512];       /* RECOMMEND: the value to write, "" = remove */
+    char recommendation[512]; /* RECOMMEND: the value to write, "" = remove */
     /* the Event (event_reason "" = none) and the log line */
     bool warning;
     char event_reason[48]; /* UpperCamelCase */

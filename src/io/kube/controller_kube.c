@@ -305,8 +305,7 @@ static gf_err convert_fn(const json_t *cur, json_t **patch, void *user, gf_error
         return gf_error_set(err, GF_KUBE_ECONFLICT, a->target.name,
                             "%s %s/%s changed since the decision (last change %s): not retried",
                             a->target.kind, a->target.ns, a->target.name, last ? last : "none");
-    gf_convert_change c = {a->gpu_container, a->unit_key, a->to, a->whole_gpus,
-                           a->set_scheduler};
+    gf_convert_change c = {a->gpu_container, a->unit_key, a->to, a->whole_gpus, a->set_scheduler};
     json_t *tp = NULL;
     gf_err rc = gf_convert_patch_merge(cur, &c, &tp, err);
     if (rc == GF_EINPUT) rc = GF_KUBE_ECONFLICT; /* the template changed under the decision */
