@@ -32,24 +32,18 @@
         "\"requests\":{\"cpu\":\"2\",\"nvidia.com/gpu\":\"" gpus "\"}}}]},"                        \
         "\"status\":{\"phase\":\"Running\"}}"
 
-static const char *const cluster =
-    KJ_LIST(KJ_NODE("n1", "NVIDIA-L4", "23034", "8", "64", "", "") "," WHOLE(
-        "chat", "aaaaa", "kai-scheduler", "1",
-        "") "," WHOLE("chat", "bbbbb", "kai-scheduler", "1",
-                      "") "," WHOLE("busy", "aaaaa", "kai-scheduler", "1",
-                                    "") "," WHOLE("multi", "aaaaa", "kai-scheduler", "2",
-                                                  "") "," WHOLE("other", "aaaaa",
-                                                                "default-scheduler", "1",
-                                                                "") "," WHOLE("quiet", "aaaaa",
-                                                                              "kai-scheduler", "1",
-                                                                              ",\"annotations\":{"
-                                                                              "\"gpufrac.io/"
-                                                                              "rightsize\":"
-                                                                              "\"off\"}") "," WHOLE("young",
-                                                                                                    "aaaaa",
-                                                                                                    "kai-scheduler",
-                                                                                                    "1",
-                                                                                                    ""));
+/* clang-format off */
+static const char *const cluster = KJ_LIST(
+    KJ_NODE("n1", "NVIDIA-L4", "23034", "8", "64", "", "") ","
+    WHOLE("chat", "aaaaa", "kai-scheduler", "1", "") ","
+    WHOLE("chat", "bbbbb", "kai-scheduler", "1", "") ","
+    WHOLE("busy", "aaaaa", "kai-scheduler", "1", "") ","
+    WHOLE("multi", "aaaaa", "kai-scheduler", "2", "") ","
+    WHOLE("other", "aaaaa", "default-scheduler", "1", "") ","
+    WHOLE("quiet", "aaaaa", "kai-scheduler", "1",
+          ",\"annotations\":{\"gpufrac.io/rightsize\":\"off\"}") ","
+    WHOLE("young", "aaaaa", "kai-scheduler", "1", ""));
+/* clang-format on */
 
 typedef struct fixture {
     gf_model m;

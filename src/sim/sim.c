@@ -505,10 +505,10 @@ gf_err gf_sim_new(const gf_model *c, const gf_sim_opts *o, gf_sim **out, gf_erro
         sv->rightsized_gpufrac = sized && dec.rule.mode != GF_MODE_OFF;
         /* conversion: its own mode; only controllers whose template can be
          * patched (the controller's kind hold) */
-        sv->converted_gpufrac = sv->rightsized_gpufrac && sv->pub.whole &&
-                                dec.rule.convert_from_whole != GF_MODE_OFF && sv->pub.kind &&
-                                (!strcmp(sv->pub.kind, "Deployment") ||
-                                 !strcmp(sv->pub.kind, "StatefulSet"));
+        sv->converted_gpufrac =
+            sv->rightsized_gpufrac && sv->pub.whole && dec.rule.convert_from_whole != GF_MODE_OFF &&
+            sv->pub.kind &&
+            (!strcmp(sv->pub.kind, "Deployment") || !strcmp(sv->pub.kind, "StatefulSet"));
         if (sv->pub.whole) sv->rightsized_gpufrac = sv->converted_gpufrac;
         const gf_pod *p0 = sv->n ? &w->pods.v[s->svc_pods[sv->first]] : NULL;
         sv->scheduler = p0 ? p0->scheduler_name : NULL;

@@ -92,7 +92,7 @@ typedef struct run {
     double *fraction;
     int64_t *mib;
     bool *oom_now;
-    uint32_t *whole; /* whole GPUs per pod now, 0 once on a fraction */
+    uint32_t *whole;     /* whole GPUs per pod now, 0 once on a fraction */
     gf_demand_point *pt; /* this step's demand shared by each service's replicas */
     gf_history h;
     gf_hist_series **series;
