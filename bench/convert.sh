@@ -49,6 +49,14 @@ def pol($run; $name): $run.policies[] | select(.name == $name);
    | [$seeds[] | pol(.[$row[1]]; $row[2])] as $p
    | "| \($row[0]) | \([$p[].gpu_hours_reserved] | cell(0)) | \([$p[].gpus.mean] | cell(1)) | \([$p[].harm.ooms] | cell(0)) | \([$p[].harm.throttled_minutes] | cell(0)) | \([$p[].harm.pending_minutes] | cell(0)) | \([$p[] | .harm.restarts_resize + .harm.restarts_move] | cell(0)) | \(if $row[0] == "gpufrac + conversion" then "\([$seeds[] | .on.simulation.whole_gpu_services] | add) services, \([$p[].actions.conversions] | add) converted (\(([$p[].actions.conversions] | add) / ([$seeds[] | .on.simulation.whole_gpu_services] | add) * 100 | round)%)" else "-" end) |")'
 
+# per seed: conversion vs none, GPU-hours reserved and mean GPUs in service
+delta='
+def median: sort | if length % 2 == 1 then .[length / 2 | floor] else (.[length / 2 - 1] + .[length / 2]) / 2 end;
+def r(n): . * pow(10; n) | round / pow(10; n);
+def cell: "\(median | r(1))% [\(min | r(1))..\(max | r(1))]";
+def g($run): $run.policies[] | select(.name == "gpufrac");
+"gpufrac + conversion vs gpufrac without, per seed: GPU-h reserved \([.[] | (g(.on).gpu_hours_reserved / g(.off).gpu_hours_reserved - 1) * 100] | cell), mean GPUs in service \([.[] | (g(.on).gpus.mean / g(.off).gpus.mean - 1) * 100] | cell)"'
+
 for source in builtin azure; do
   demand=builtin
   [ "$source" = azure ] && demand="azure:$trace"
@@ -65,5 +73,7 @@ for source in builtin azure; do
   echo "## $source demand: 50 nodes, $days days, seeds 1..$seeds (median [min..max])"
   echo
   jq -s -r "$table" "$tmp/$source"-seed*.json
+  echo
+  jq -s -r "$delta" "$tmp/$source"-seed*.json
   echo
 done
