@@ -26,6 +26,11 @@
  * before acting is VPA's confidence interval; the minimum change and cooldown
  * are the anti-churn knobs users asked VPA for (autoscaler #3962, #6010).
  *
+ * A rule's convert section (convert.fromWholeGpu, toWholeGpu, minHistory,
+ * maxFractionForConversion, unit, setScheduler) governs moving whole-GPU
+ * workloads onto KAI fractions and back (decide/convert.h); a resolved mode
+ * off turns it off too.
+ *
  * The core never reads files: src/io/policy_yaml.h loads a policy from YAML.
  * Strings and arrays live in the policy's arena, freed by gf_policy_free(). */
 #ifndef GF_POLICY_H
