@@ -605,6 +605,22 @@ static void test_convert_whole_gpu(void **state)
     fx_free(&f);
     free(json);
 
+    /* no budget: held, and published as a recommendation instead */
+    json = whole_cluster("");
+    fx_init(&f, json,
+            PH "defaults: {mode: auto, maxDisruptionsPerHour: 0, "
+               "convert: {fromWholeGpu: auto}}\n");
+    feed(&f, "Deployment", "whisper", NOW - 2 * 86400, NOW, 0.2 * 22.49, 0.2);
+    decide_at(&f, NOW);
+    a = find(&f.plan, GF_CTL_RESIZE, "whisper");
+    assert_non_null(a);
+    assert_int_equal(a->hold, GF_CTL_HOLD_BUDGET);
+    a = find(&f.plan, GF_CTL_RECOMMEND, "whisper");
+    assert_non_null(a);
+    assert_non_null(strstr(a->recommendation, "(to-fraction"));
+    fx_free(&f);
+    free(json);
+
     /* recommend: the annotation only */
     json = whole_cluster("");
     fx_init(&f, json, PH "defaults: {mode: auto}\n");

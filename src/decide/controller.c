@@ -892,7 +892,7 @@ gf_err gf_ctl_decide(const gf_ctl_config *cfg, const gf_ctl_input *in, gf_ctl_st
             gf_vec_push(&out->actions, c->a);
             /* "changes wait as recommendations" */
             if (c->a.hold == GF_CTL_HOLD_BUDGET && c->a.kind == GF_CTL_RESIZE &&
-                c->a.reason <= GF_CTL_R_DOWNSIZE) {
+                (c->a.reason <= GF_CTL_R_DOWNSIZE || c->a.reason == GF_CTL_R_CONVERT)) {
                 for (size_t r = 0; r < out->recs.n; r++) {
                     const gf_recommendation *rec = &out->recs.v[r];
                     const gf_workload *wl = &m->workloads.v[c->a.workload];
