@@ -149,7 +149,7 @@ check "server down: names the server" err_has "127.0.0.1:9"
 run recommend "$cluster"/*.json
 check "no usage: exit 3" rc_is 3
 check "no usage: no-data rows" out_has "no-data"
-check "no usage: summary" bash -c "grep -qE '^[0-9]+ workloads: 0 upsize, 0 downsize, 0 to a whole GPU, [1-9][0-9]* no data' '$tmp/out'"
+check "no usage: summary" bash -c "grep -qE '^[0-9]+ workloads: 0 upsize, 0 downsize, 0 to a whole GPU, [0-9]+ of [0-9]+ whole-GPU workloads to a fraction, [1-9][0-9]* no data' '$tmp/out'"
 check "no usage: said" err_has "no usage at all"
 
 # Prometheus credentials (the stand-in wants the token: 401 without it)

@@ -88,7 +88,7 @@ check "recommend: above 0.95 a whole GPU" out_has "serving/Deployment/chat      
 check "recommend: the two-device fraction per device, its busier device decides" out_has "serving/Deployment/reranker                  gpu-fraction      0.25        0.35 upsize"
 check "recommend: gpu-memory in whole MiB" out_has "serving/Deployment/embed                     gpu-mem MiB      20000       23040 upsize"
 check "recommend: the sidecar pod's share" out_has "search/Deployment/rag                        gpu-fraction       0.3        0.35 upsize"
-check "recommend: summary" out_has "5 workloads: 3 upsize, 0 downsize, 1 to a whole GPU"
+check "recommend: summary" out_has "6 workloads: 3 upsize, 0 downsize, 1 to a whole GPU, 0 of 1 whole-GPU workloads to a fraction"
 run recommend -o json --all --usage "$k/usage.csv" "${C[@]}"
 check "recommend json: whole GPU in its own unit" jq_ok '.recommendations[] | select(.workload == "serving/chat") | .action == "whole-gpu" and .recommended_unit == "nvidia.com/gpu" and .recommended == 1'
 check "recommend json: no fraction of 1 or more" jq_ok 'all(.recommendations[]; .unit != "gpu-fraction" or .action == "whole-gpu" or (.recommended < 1 and .recommended > 0))'
@@ -171,7 +171,7 @@ EOF
   check "run --once: exit 1 (Prometheus is down), odd objects skipped" rc_is 1
   check "run: the refused fraction named" err_has 'pod serving/typo-0: gpu-fraction "1.0": must be below 1'
   check "run: the pod on a missing node named" err_has 'pod serving/orphan-0 is bound to node gpu-gone, which is not in the input; pod skipped'
-  check "run: the iteration went on" err_has "iteration: 5 workloads"
+  check "run: the iteration went on" err_has "iteration: 6 workloads"
   reqs=$(curl -s "$surl/standin/requests" | jq -r '.requests[]')
   check "run: nothing written to the other scheduler's workload" bash -c "! grep -q 'ml-legacy' <<<'$reqs' || ! grep -E '^(PATCH|POST|PUT)' <<<'$reqs' | grep -q ml-legacy"
   # a looping controller counts what it skipped on /metrics

@@ -60,7 +60,30 @@ run recommend --usage "$tmp/usage.csv" "$snap"
 check "table exit 0" rc_is 0
 check "table row" out_has "team-a/Deployment/llm-chat"
 check "table reason" out_has "peak memory 2.00 GiB over 1d x 1.15 headroom"
-check "table summary" out_has "6 workloads: 1 upsize, 2 downsize"
+check "table summary" out_has "7 workloads: 1 upsize, 2 downsize, 0 to a whole GPU, 0 of 1 whole-GPU workloads to a fraction"
+
+# whole GPUs (StatefulSet team-c/train, 2 pods with nvidia.com/gpu: 1 in
+# container "server") at 3 and 2.5 GiB, SM 0.2 for 25 h: a quarter of a GPU
+# each, one strategic merge patch; with fromWholeGpu off, nothing
+awk -v start=$start 'BEGIN {
+    G = 1073741824
+    print "timestamp,namespace,pod,container,gpu_uuid,memory_bytes,sm_util"
+    for (i = 0; i <= 1500; i++) {
+      t = start + i * 60
+      printf "%d,team-c,train-0,server,GPU-t0,%.0f,0.2\n", t, 3 * G
+      printf "%d,team-c,train-1,server,GPU-t1,%.0f,0.18\n", t, 2.5 * G
+    }
+  }' >"$tmp/whole.csv"
+run recommend --patches --usage "$tmp/whole.csv" "$snap"
+check "conversion patch" out_has "kubectl patch statefulset 'train' -n 'team-c' --type strategic -p '{\"spec\":{\"template\":{\"metadata\":{\"annotations\":{\"gpu-fraction\":\"0.25\"}},\"spec\":{\"containers\":[{\"name\":\"server\",\"resources\":{\"limits\":{\"nvidia.com/gpu\":null},\"requests\":{\"nvidia.com/gpu\":null}}}]}}}}'"
+check "conversion frees" out_has "# team-c/StatefulSet/train: 1 whole GPU -> gpu-fraction 0.25 (frees 1.50 GPUs)"
+printf 'apiVersion: gpufrac.io/v1alpha1\nkind: RightsizingPolicy\ndefaults:\n  convert:\n    fromWholeGpu: off\n' >"$tmp/noconv.yaml"
+run recommend --patches --policy "$tmp/noconv.yaml" --usage "$tmp/whole.csv" "$snap"
+check "conversion off: no patch" out_has "# nothing to change"
+printf 'apiVersion: gpufrac.io/v1alpha1\nkind: RightsizingPolicy\ndefaults:\n  convert:\n    fromWholeGpu: yes-please\n' >"$tmp/badconv.yaml"
+run recommend --policy "$tmp/badconv.yaml" --usage "$tmp/whole.csv" "$snap"
+check "convert policy error exit 2" rc_is 2
+check "convert policy error place" err_has "badconv.yaml:5:19: defaults.convert.fromWholeGpu: unknown mode \"yes-please\""
 
 run recommend --patches --usage "$tmp/usage.csv" "$snap"
 check "patch for llm-chat" out_has "kubectl patch deployment 'llm-chat' -n 'team-a' --type merge -p '{\"spec\":{\"template\":{\"metadata\":{\"annotations\":{\"gpu-fraction\":\"0.25\"}}}}}'"

@@ -530,6 +530,126 @@ static void test_rollout_in_progress(void **state)
     free(json);
 }
 
+/* A Deployment t/whisper whose pod holds one whole GPU (container "model"
+ * after a sidecar) on n2, scheduled by KAI; tmpl: its template annotations
+ * (JSON members, may be empty). */
+static char *whole_cluster(const char *tmpl)
+{
+    gf_sbuf b = GF_SBUF_INIT;
+    cluster_begin(&b);
+    gf_sbuf_printf(&b,
+                   ",{\"kind\":\"Deployment\",\"apiVersion\":\"apps/v1\",\"metadata\":{\"name\":"
+                   "\"whisper\",\"namespace\":\"t\",\"uid\":\"uid-whisper\"},\"spec\":{"
+                   "\"replicas\":1,\"template\":{\"metadata\":{\"annotations\":{%s}}}}}"
+                   ",{\"kind\":\"ReplicaSet\",\"apiVersion\":\"apps/v1\",\"metadata\":{"
+                   "\"name\":\"whisper-6d5f7c8b9a\",\"namespace\":\"t\",\"ownerReferences\":[{"
+                   "\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"name\":\"whisper\","
+                   "\"controller\":true}]},\"spec\":{}}"
+                   ",{\"kind\":\"Pod\",\"metadata\":{\"name\":\"whisper-6d5f7c8b9a-x1a2b\","
+                   "\"namespace\":\"t\",\"uid\":\"pod-whisper\",\"labels\":{\"app\":\"whisper\"},"
+                   "\"ownerReferences\":[{\"apiVersion\":\"apps/v1\",\"kind\":\"ReplicaSet\","
+                   "\"name\":\"whisper-6d5f7c8b9a\",\"controller\":true}]},\"spec\":{\"nodeName\":"
+                   "\"n2\",\"schedulerName\":\"kai-scheduler\",\"containers\":[{\"name\":"
+                   "\"sidecar\"},{\"name\":\"model\",\"resources\":{\"limits\":{"
+                   "\"nvidia.com/gpu\":\"1\"},\"requests\":{\"nvidia.com/gpu\":\"1\"}}}]},"
+                   "\"status\":{\"phase\":\"Running\"}}",
+                   tmpl);
+    cluster_end(&b);
+    return b.s;
+}
+
+#define CONVERT_AUTO PH "defaults: {mode: auto, convert: {fromWholeGpu: auto}}\n"
+
+/* A whole GPU at 20% use: in auto, one conversion of the template; while the
+ * template carries it and the pod is still whole, nothing again; recommend
+ * only publishes; the opt-out annotation and fromWholeGpu off leave it be. */
+static void test_convert_whole_gpu(void **state)
+{
+    (void)state;
+    char *json = whole_cluster("");
+    fx f;
+    fx_init(&f, json, CONVERT_AUTO);
+    feed(&f, "Deployment", "whisper", NOW - 2 * 86400, NOW, 0.2 * 22.49, 0.2);
+    decide_at(&f, NOW);
+    const gf_ctl_action *a = find(&f.plan, GF_CTL_RESIZE, "whisper");
+    if (!a) dump(&f.plan);
+    assert_non_null(a);
+    assert_int_equal(a->reason, GF_CTL_R_CONVERT);
+    assert_int_equal(a->hold, GF_CTL_GO);
+    assert_string_equal(a->unit_key, "gpu-fraction");
+    assert_string_equal(a->to, "0.25");
+    assert_string_equal(a->gpu_container, "model");
+    assert_int_equal(a->from_whole_gpus, 1);
+    assert_false(a->set_scheduler);
+    assert_non_null(strstr(a->last_change, "gpu-fraction nvidia.com/gpu=1 -> 0.25 (convert)"));
+    assert_int_equal(count(&f.plan, GF_CTL_RESIZE, GF_CTL_GO), 1);
+    fx_free(&f);
+    free(json);
+
+    /* the template converted, the pod not yet: a rollout, nothing proposed */
+    json = whole_cluster("\"gpu-fraction\":\"0.25\"");
+    fx_init(&f, json, CONVERT_AUTO);
+    feed(&f, "Deployment", "whisper", NOW - 2 * 86400, NOW, 0.2 * 22.49, 0.2);
+    decide_at(&f, NOW);
+    assert_int_equal(count(&f.plan, GF_CTL_RESIZE, GF_CTL_GO), 0);
+    fx_free(&f);
+    free(json);
+    /* ... also when it says another value: held until the pods follow */
+    json = whole_cluster("\"gpu-fraction\":\"0.3\"");
+    fx_init(&f, json, CONVERT_AUTO);
+    feed(&f, "Deployment", "whisper", NOW - 2 * 86400, NOW, 0.2 * 22.49, 0.2);
+    decide_at(&f, NOW);
+    a = find(&f.plan, GF_CTL_RESIZE, "whisper");
+    assert_non_null(a);
+    assert_int_equal(a->hold, GF_CTL_HOLD_ROLLOUT);
+    fx_free(&f);
+    free(json);
+
+    /* no budget: held, and published as a recommendation instead */
+    json = whole_cluster("");
+    fx_init(&f, json,
+            PH "defaults: {mode: auto, maxDisruptionsPerHour: 0, "
+               "convert: {fromWholeGpu: auto}}\n");
+    feed(&f, "Deployment", "whisper", NOW - 2 * 86400, NOW, 0.2 * 22.49, 0.2);
+    decide_at(&f, NOW);
+    a = find(&f.plan, GF_CTL_RESIZE, "whisper");
+    assert_non_null(a);
+    assert_int_equal(a->hold, GF_CTL_HOLD_BUDGET);
+    a = find(&f.plan, GF_CTL_RECOMMEND, "whisper");
+    assert_non_null(a);
+    assert_non_null(strstr(a->recommendation, "(to-fraction"));
+    fx_free(&f);
+    free(json);
+
+    /* recommend: the annotation only */
+    json = whole_cluster("");
+    fx_init(&f, json, PH "defaults: {mode: auto}\n");
+    feed(&f, "Deployment", "whisper", NOW - 2 * 86400, NOW, 0.2 * 22.49, 0.2);
+    decide_at(&f, NOW);
+    assert_null(find(&f.plan, GF_CTL_RESIZE, "whisper"));
+    a = find(&f.plan, GF_CTL_RECOMMEND, "whisper");
+    assert_non_null(a);
+    assert_non_null(strstr(a->recommendation, "gpu-fraction 1 -> 0.25 (to-fraction"));
+    fx_free(&f);
+    free(json);
+
+    /* opted out; and conversion off */
+    json = whole_cluster("\"gpufrac.io/rightsize\":\"off\"");
+    fx_init(&f, json, CONVERT_AUTO);
+    feed(&f, "Deployment", "whisper", NOW - 2 * 86400, NOW, 0.2 * 22.49, 0.2);
+    decide_at(&f, NOW);
+    assert_int_equal(f.plan.actions.n, 0);
+    fx_free(&f);
+    free(json);
+    json = whole_cluster("");
+    fx_init(&f, json, PH "defaults: {mode: auto, convert: {fromWholeGpu: off}}\n");
+    feed(&f, "Deployment", "whisper", NOW - 2 * 86400, NOW, 0.2 * 22.49, 0.2);
+    decide_at(&f, NOW);
+    assert_int_equal(f.plan.actions.n, 0);
+    fx_free(&f);
+    free(json);
+}
+
 /* Only Deployments and StatefulSets are resized. */
 static void test_kinds(void **state)
 {
@@ -1112,6 +1232,7 @@ int main(void)
         cmocka_unit_test(test_cooldown_seeded_from_annotations),
         cmocka_unit_test(test_rollout_in_progress),
         cmocka_unit_test(test_kinds),
+        cmocka_unit_test(test_convert_whole_gpu),
         cmocka_unit_test(test_fair_use),
         cmocka_unit_test(test_fair_use_joins_by_gpu_uuid),
         cmocka_unit_test(test_consolidation),

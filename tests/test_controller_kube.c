@@ -322,6 +322,101 @@ static void test_conflicts(void **state)
     env_down(&e);
 }
 
+/* Conversion of a whole-GPU Deployment: one merge patch (annotation,
+ * nvidia.com/gpu removed from the GPU container, the other container and
+ * fields kept, the record); the same action again, from this backend or
+ * from a fresh one after a restart, writes nothing more. */
+static void test_convert_once_and_restart(void **state)
+{
+    (void)state;
+    env e;
+    env_up(&e, NULL);
+    gf_error err = {0};
+    assert_int_equal(
+        gf_standin_put(
+            e.s,
+            "{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"metadata\":{\"name\":"
+            "\"whisper\",\"namespace\":\"team-a\",\"uid\":\"uid-whisper\"},\"spec\":{"
+            "\"replicas\":2,\"selector\":{\"matchLabels\":{\"app\":\"whisper\"}},\"template\":{"
+            "\"metadata\":{\"labels\":{\"app\":\"whisper\"}},\"spec\":{\"schedulerName\":"
+            "\"kai-scheduler\",\"containers\":[{\"name\":\"sidecar\",\"image\":\"s:1\"},{"
+            "\"name\":\"model\",\"image\":\"m:1\",\"resources\":{\"limits\":{\"nvidia.com/gpu\":"
+            "\"1\"},\"requests\":{\"cpu\":\"2\",\"nvidia.com/gpu\":\"1\"}}}]}}}}",
+            &err),
+        GF_OK);
+    catch_up(&e);
+    gf_model m;
+    gf_ctl_meta meta;
+    snapshot(&e, &m, &meta);
+    size_t w;
+    assert_true(gf_strmap_get(&m.workload_by_key, "Deployment/team-a/whisper", &w));
+    gf_ctl_action a;
+    memset(&a, 0, sizeof a);
+    a.kind = GF_CTL_RESIZE;
+    a.reason = GF_CTL_R_CONVERT;
+    a.workload = (uint32_t)w;
+    a.target = (gf_ctl_target){"Deployment", "team-a", "whisper", "uid-whisper"};
+    a.resource_version = meta.w[w].resource_version;
+    a.expect_last_change = meta.w[w].last_change;
+    a.unit_key = "gpu-fraction";
+    snprintf(a.to, sizeof a.to, "0.25");
+    a.gpu_container = "model";
+    a.from_whole_gpus = 1;
+    a.convert_mode = GF_MODE_AUTO;
+    gf_ctl_format_last_change(1795700000, "gpu-fraction", "nvidia.com/gpu=1", "0.25", "convert",
+                              "test", a.last_change, sizeof a.last_change);
+    gf_ctl_result res = GF_CTL_ERROR;
+    assert_int_equal(e.b.resize(e.b.ctx, &a, &res, &err), GF_OK);
+    assert_int_equal(res, GF_CTL_OK);
+    assert_int_equal(gf_standin_count(e.s, "PATCH", "/deployments/whisper", 200), 1);
+    json_t *o = get_json(&e, "Deployment", "team-a", "whisper");
+    assert_string_equal(tmpl_value(o), "0.25");
+    assert_string_equal(meta_ann(o, GF_ANN_LAST_CHANGE), a.last_change);
+    json_t *spec = json_object_get(json_object_get(json_object_get(o, "spec"), "template"), "spec");
+    assert_string_equal(json_string_value(json_object_get(spec, "schedulerName")), "kai-scheduler");
+    json_t *cs = json_object_get(spec, "containers");
+    assert_int_equal(json_array_size(cs), 2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(cs, 0), "image")), "s:1");
+    json_t *model = json_array_get(cs, 1);
+    assert_string_equal(json_string_value(json_object_get(model, "image")), "m:1");
+    json_t *res_obj = json_object_get(model, "resources");
+    assert_null(json_object_get(json_object_get(res_obj, "limits"), "nvidia.com/gpu"));
+    assert_null(json_object_get(json_object_get(res_obj, "requests"), "nvidia.com/gpu"));
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(res_obj, "requests"), "cpu")), "2");
+    json_decref(o);
+    /* again (an answer lost): the object read shows our record, no write */
+    assert_int_equal(e.b.resize(e.b.ctx, &a, &res, &err), GF_OK);
+    assert_int_equal(res, GF_CTL_OK);
+    assert_int_equal(gf_standin_count(e.s, "PATCH", "/deployments/whisper", 200), 1);
+    /* restart mid-way: a fresh backend on the same server sees the record
+     * and the converted template, and the stale action writes nothing */
+    gf_ctl_kube_free(e.kb);
+    gf_ctl_kube_opts def = {"http://127.0.0.1:9", false, 0, 0, 60, NULL, NULL, NULL, 0, 0};
+    if (gf_ctl_kube_new(e.k, &def, &e.kb, &err)) fail_msg("backend: %s", err.msg);
+    gf_ctl_kube_backend(e.kb, &e.b);
+    if (gf_ctl_kube_sync(e.kb, 10000, &err)) fail_msg("sync: %s", err.msg);
+    catch_up(&e);
+    gf_model m2;
+    gf_ctl_meta meta2;
+    snapshot(&e, &m2, &meta2);
+    assert_true(gf_strmap_get(&m2.workload_by_key, "Deployment/team-a/whisper", &w));
+    assert_string_equal(meta2.w[w].last_change, a.last_change);
+    assert_string_equal(gf_kvs_get(&m2.workloads.v[w].template_annotations, "gpu-fraction"),
+                        "0.25");
+    assert_int_equal(e.b.resize(e.b.ctx, &a, &res, &err), GF_OK);
+    assert_int_equal(gf_standin_count(e.s, "PATCH", "/deployments/whisper", 200), 1);
+    /* someone else changed the record since: refused, not overwritten */
+    gf_ctl_action b = a;
+    b.expect_last_change = NULL;
+    snprintf(b.last_change, sizeof b.last_change, "2026-11-26T14:00:00Z other");
+    assert_int_equal(e.b.resize(e.b.ctx, &b, &res, &err), GF_KUBE_ECONFLICT);
+    assert_int_equal(res, GF_CTL_CONFLICT);
+    gf_model_free(&m2);
+    gf_model_free(&m);
+    env_down(&e);
+}
+
 static void test_annotate_event_evict_cordon(void **state)
 {
     (void)state;
@@ -610,6 +705,7 @@ int main(void)
         cmocka_unit_test(test_stale_cache_holds),
         cmocka_unit_test(test_snapshot_and_resize),
         cmocka_unit_test(test_conflicts),
+        cmocka_unit_test(test_convert_once_and_restart),
         cmocka_unit_test(test_annotate_event_evict_cordon),
         cmocka_unit_test(test_scrape_discovery),
         cmocka_unit_test(test_elector),

@@ -250,6 +250,31 @@ static void test_node_scenario(void **state)
     gf_collector_free(c);
 }
 
+/* A whole-GPU pod (no KAI annotation) running on two GPUs: a series per
+ * GPU, each allocated the whole GPU, each with its own ratio, so that the
+ * history a conversion needs exists per device. */
+static void test_whole_gpu_pod_on_two_gpus(void **state)
+{
+    (void)state;
+    use_node_script_plus("process " GPU1 " 1006 memory=2147483648\n"
+                         "sample " GPU1 " 1006 ts=2200 sm=30\n");
+    gf_collector *c = collector("exporter/pods-kubelet.json", NULL);
+    gf_scrape s;
+    gf_scrape_init(&s);
+    gf_collect(c, &s);
+    const gf_pod_series *a = series(&s, GPU2, "team-c", "train-0", "train");
+    const gf_pod_series *b = series(&s, GPU1, "team-c", "train-0", "train");
+    assert_true(a && a->allocated && a->alloc_fraction == 1.0);
+    assert_true(fabs(a->sm_used_ratio - 0.9) < EPS);
+    assert_true(fabs(a->memory_used_ratio - 10.0 * GIB / (80.0 * GIB)) < EPS);
+    assert_true(b && b->allocated && b->alloc_fraction == 1.0);
+    assert_true(b->alloc_memory_bytes == L4_BYTES);
+    assert_true(fabs(b->memory_used_ratio - 2.0 * GIB / L4_BYTES) < EPS);
+    assert_true(fabs(b->sm_used_ratio - 0.3) < EPS);
+    gf_scrape_free(&s);
+    gf_collector_free(c);
+}
+
 static void test_api_pod_list_gives_the_same(void **state)
 {
     (void)state;
@@ -773,6 +798,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_node_scenario),
+        cmocka_unit_test(test_whole_gpu_pod_on_two_gpus),
         cmocka_unit_test(test_api_pod_list_gives_the_same),
         cmocka_unit_test(test_no_pod_list),
         cmocka_unit_test(test_init_failure),

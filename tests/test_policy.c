@@ -50,6 +50,12 @@ static void assert_rule_equal(const gf_rightsize_rule *a, const gf_rightsize_rul
     assert_int_equal(a->memory_step_mib, b->memory_step_mib);
     assert_int_equal(a->compute_aware, b->compute_aware);
     assert_int_equal(a->max_disruptions_per_hour, b->max_disruptions_per_hour);
+    assert_int_equal(a->convert_from_whole, b->convert_from_whole);
+    assert_int_equal(a->convert_to_whole, b->convert_to_whole);
+    assert_int_equal(a->convert_min_history_s, b->convert_min_history_s);
+    assert_true(a->convert_max_fraction == b->convert_max_fraction);
+    assert_int_equal(a->convert_unit, b->convert_unit);
+    assert_int_equal(a->convert_set_scheduler, b->convert_set_scheduler);
 }
 
 static gf_policy_subject subject(const char *kind, const char *ns, const gf_kvs *labels,
@@ -214,6 +220,46 @@ static void test_load_example(void **state)
     s = subject("DaemonSet", "gpu-operator-resources", NULL, NULL);
     gf_policy_resolve(&p, &s, &d);
     assert_int_equal(d.rule.mode, GF_MODE_OFF);
+    gf_policy_free(&p);
+}
+
+/* The convert section: defaults, a rule overriding some keys, the rest inherited. */
+static void test_load_convert(void **state)
+{
+    (void)state;
+    static const char *yaml = H "defaults:\n"
+                                "  convert:\n"
+                                "    fromWholeGpu: auto\n"
+                                "    minHistory: 2d\n"
+                                "rules:\n"
+                                "  - name: mixed\n"
+                                "    match: {namespaces: [mixed]}\n"
+                                "    convert: {unit: memory, toWholeGpu: off, "
+                                "maxFractionForConversion: 0.5, setScheduler: true}\n";
+    gf_policy p;
+    gf_policy_init(&p);
+    gf_error err = {0};
+    if (gf_policy_load_buffer(&p, "t.yaml", yaml, strlen(yaml), &err) != GF_OK)
+        fail_msg("%s: %s", err.where, err.msg);
+    gf_rightsize_rule def;
+    gf_rightsize_rule_defaults(&def);
+    assert_int_equal(def.convert_from_whole, GF_MODE_RECOMMEND);
+    assert_int_equal(def.convert_to_whole, GF_MODE_AUTO); /* follows the rule's mode */
+    assert_int_equal(def.convert_min_history_s, 86400);
+    assert_true(fabs(def.convert_max_fraction - 0.75) < EPS);
+    assert_int_equal(def.convert_unit, GF_SHARE_FRACTION);
+    assert_false(def.convert_set_scheduler);
+    assert_int_equal(p.defaults.convert_from_whole, GF_MODE_AUTO);
+    assert_int_equal(p.defaults.convert_min_history_s, 2 * 86400);
+    gf_policy_decision d;
+    gf_policy_subject s = subject("Deployment", "mixed", NULL, NULL);
+    gf_policy_resolve(&p, &s, &d);
+    assert_int_equal(d.rule.convert_from_whole, GF_MODE_AUTO); /* from the defaults */
+    assert_int_equal(d.rule.convert_to_whole, GF_MODE_OFF);
+    assert_int_equal(d.rule.convert_min_history_s, 2 * 86400);
+    assert_true(fabs(d.rule.convert_max_fraction - 0.5) < EPS);
+    assert_int_equal(d.rule.convert_unit, GF_SHARE_MEMORY);
+    assert_true(d.rule.convert_set_scheduler);
     gf_policy_free(&p);
 }
 
@@ -620,7 +666,7 @@ static const bad_case bad_cases[] = {
     {H "kai: 3\n", "t.yaml:3:6: kai", "expected a mapping"},
     {H "defaults:\n  headrom: 0.2\n", "t.yaml:4:3: defaults.headrom",
      "unknown key \"headrom\" (known keys: mode, headroom, memoryMargin, upsize, downsize, "
-     "bounds, computeAware, maxDisruptionsPerHour)"},
+     "bounds, convert, computeAware, maxDisruptionsPerHour)"},
     {H "defaults:\n  downsize:\n    windo: 1h\n", "t.yaml:5:5: defaults.downsize.windo",
      "unknown key \"windo\" (known keys: window, percentile, minHistory, cooldown, minChange, "
      "maxStep)"},
@@ -630,6 +676,21 @@ static const bad_case bad_cases[] = {
      "t.yaml:5:13: rules[0].match.namespace",
      "unknown key \"namespace\" (known keys: namespaces, labels, kinds)"},
     {H "defaults:\n  name: x\n", "t.yaml:4:3: defaults.name", "unknown key \"name\""},
+    /* the convert section */
+    {H "defaults:\n  convert:\n    fromWhole: auto\n", "t.yaml:5:5: defaults.convert.fromWhole",
+     "unknown key \"fromWhole\" (known keys: fromWholeGpu, toWholeGpu, minHistory, "
+     "maxFractionForConversion, unit, setScheduler)"},
+    {H "rules:\n  - name: a\n    convert: {fromWholeGpu: always}\n",
+     "t.yaml:5:29: rules[0].convert.fromWholeGpu",
+     "unknown mode \"always\" (use off, recommend or auto)"},
+    {H "defaults:\n  convert:\n    unit: mib\n", "t.yaml:5:11: defaults.convert.unit",
+     "unknown unit \"mib\" (use fraction or memory)"},
+    {H "defaults:\n  convert:\n    minHistory: 5x\n", "t.yaml:5:17: defaults.convert.minHistory",
+     "bad duration \"5x\""},
+    {H "defaults:\n  convert:\n    maxFractionForConversion: 1\n",
+     "t.yaml:5:31: defaults.convert.maxFractionForConversion", "must be in (0, 1), got 1"},
+    {H "rules:\n  - name: a\n    convert:\n      setScheduler: 1\n",
+     "t.yaml:6:21: rules[0].convert.setScheduler", "expected true or false"},
     {H "defaults:\n  <<: {headroom: 0.2}\n", "t.yaml:4:3: defaults", "merge keys (<<)"},
     /* wrong types */
     {H "defaults:\n  headroom: \"0.15\"\n", "t.yaml:4:13: defaults.headroom",
@@ -1013,14 +1074,14 @@ static void test_alias_expansion(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_defaults),         cmocka_unit_test(test_load_minimal),
-        cmocka_unit_test(test_load_kai_names),   cmocka_unit_test(test_load_example),
-        cmocka_unit_test(test_precedence),       cmocka_unit_test(test_core_api),
-        cmocka_unit_test(test_annotation),       cmocka_unit_test(test_subject_of),
-        cmocka_unit_test(test_validate_rule),    cmocka_unit_test(test_load_errors),
-        cmocka_unit_test(test_load_file_errors), cmocka_unit_test(test_truncated),
-        cmocka_unit_test(test_garbage),          cmocka_unit_test(test_anchors),
-        cmocka_unit_test(test_alias_expansion),
+        cmocka_unit_test(test_defaults),       cmocka_unit_test(test_load_minimal),
+        cmocka_unit_test(test_load_kai_names), cmocka_unit_test(test_load_example),
+        cmocka_unit_test(test_load_convert),   cmocka_unit_test(test_precedence),
+        cmocka_unit_test(test_core_api),       cmocka_unit_test(test_annotation),
+        cmocka_unit_test(test_subject_of),     cmocka_unit_test(test_validate_rule),
+        cmocka_unit_test(test_load_errors),    cmocka_unit_test(test_load_file_errors),
+        cmocka_unit_test(test_truncated),      cmocka_unit_test(test_garbage),
+        cmocka_unit_test(test_anchors),        cmocka_unit_test(test_alias_expansion),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

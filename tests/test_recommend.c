@@ -39,8 +39,15 @@ static void sim_init(sim *x, double fraction)
     assert_int_equal(gf_history_init(&x->h, NULL, &err), GF_OK);
     x->s = gf_history_get(&x->h, "team/Deployment/llm", true);
     gf_rightsize_rule_defaults(&x->rule);
-    x->in = (gf_rec_input){"team", "Deployment", "llm", GF_SHARE_FRACTION, fraction, 0, 1, L4_MIB,
-                           2,      "main",       false};
+    x->in = (gf_rec_input){.ns = "team",
+                           .kind = "Deployment",
+                           .name = "llm",
+                           .unit = GF_SHARE_FRACTION,
+                           .fraction = fraction,
+                           .devices = 1,
+                           .gpu_memory_mib = L4_MIB,
+                           .replicas = 2,
+                           .container = "main"};
     x->min_rec = INFINITY;
 }
 

@@ -293,6 +293,60 @@ static void test_cold_start(void **state)
     gf_model_free(&m);
 }
 
+/* A running pod of Deployment dep holding one whole GPU, scheduled by KAI. */
+#define WHOLE(name, dep, node)                                                                     \
+    "{\"kind\":\"Pod\",\"metadata\":{\"name\":\"" name "\",\"namespace\":\"t\"" KJ_OWNER(          \
+        "ReplicaSet", dep                                                                          \
+        "-5d4c3b2a19") ",\"labels\":{\"app\":\"" dep "\",\"pod-template-hash\":\"5d4c3b2a19\"}},"  \
+                       "\"spec\":{\"nodeName\":\"" node                                            \
+                       "\",\"schedulerName\":\"kai-scheduler\",\"containers\":[{"                  \
+                       "\"name\":\"c\",\"resources\":{\"limits\":{"                                \
+                       "\"nvidia.com/gpu\":\"1\"},\"requests\":{\"cpu\":\"1\","                    \
+                       "\"nvidia.com/gpu\":\"1\"}}}]},\"status\":{\"phase\":"                      \
+                       "\"Running\"}}"
+
+/* Whole-GPU pods at low use have demand; after minHistory gpufrac converts
+ * the workload (one resize of both replicas), reserving less than static,
+ * which keeps the whole GPUs; with convert.fromWholeGpu off it stays whole. */
+static void test_whole_gpu_converted(void **state)
+{
+    (void)state;
+    const char *json = KJ_LIST(L4("n1", "1") "," L4("n2", "1") ","            //
+                               WHOLE("asr-5d4c3b2a19-aaaaa", "asr", "n1") "," //
+                               WHOLE("asr-5d4c3b2a19-bbbbb", "asr", "n2"));
+    gf_sim_opts o = short_opts(36, P(GF_SIM_STATIC) | P(GF_SIM_GPUFRAC));
+    fx *f = setup(json, &o);
+    const gf_sim_service *sv;
+    assert_int_equal(gf_sim_services(f->sim, &sv), 1);
+    assert_string_equal(sv[0].name, "asr");
+    assert_int_equal(sv[0].whole, 1);
+    assert_int_equal(sv[0].pods, 2);
+    assert_true(sv[0].fraction == 1.0);
+    run_table(f, low);
+    const gf_sim_result *st = &f->rep.policy[GF_SIM_STATIC], *gp = &f->rep.policy[GF_SIM_GPUFRAC];
+    assert_int_equal(f->rep.whole_services, 1);
+    assert_int_equal(st->conversions, 0);
+    assert_true(fabs(st->gpu_hours_reserved - 2 * 36) < 1e-6); /* two whole GPUs throughout */
+    assert_int_equal(gp->conversions, 1);
+    assert_true(gp->resizes >= 1 && gp->restarts_resize >= 2);
+    assert_int_equal(gp->ooms, 0);
+    assert_true(gp->gpu_hours_reserved < st->gpu_hours_reserved - 10);
+    teardown(f);
+
+    gf_policy p;
+    gf_policy_init(&p);
+    p.defaults.convert_from_whole = GF_MODE_OFF;
+    o = short_opts(36, P(GF_SIM_GPUFRAC));
+    o.policy = &p;
+    f = setup(json, &o);
+    run_table(f, low);
+    gp = &f->rep.policy[GF_SIM_GPUFRAC];
+    assert_int_equal(gp->conversions, 0);
+    assert_true(fabs(gp->gpu_hours_reserved - 2 * 36) < 1e-6);
+    teardown(f);
+    gf_policy_free(&p);
+}
+
 /* A pod that fits nowhere stays pending every minute; with a spare node it
  * is placed on one brought into service. */
 static void test_pending_and_scale_up(void **state)
@@ -728,6 +782,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_memory_spike_is_an_oom),
         cmocka_unit_test(test_downsize_restarts_pods),
+        cmocka_unit_test(test_whole_gpu_converted),
         cmocka_unit_test(test_pending_and_scale_up),
         cmocka_unit_test(test_throttling_and_neighbours),
         cmocka_unit_test(test_fairuse_hook),

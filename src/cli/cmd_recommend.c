@@ -7,6 +7,7 @@
 #include "cli/commands.h"
 #include "decide/recommend.h"
 #include "cli/cli_common.h"
+#include "io/convert_patch.h"
 #include "io/history_sqlite.h"
 #include "io/kai_patch.h"
 #include "io/input.h"
@@ -58,11 +59,13 @@ static void help(FILE *f)
             "                         newest sample, else the current time\n"
             "  -o, --output FORMAT    table (default), json, yaml or csv\n"
             "      --patches          print a `kubectl patch` merge patch per workload to change\n"
-            "                         (its pod template's gpu-fraction / gpu-memory annotation)\n"
+            "                         (its pod template's gpu-fraction / gpu-memory annotation);\n"
+            "                         whole-GPU workloads moving onto a fraction: a strategic\n"
+            "                         merge patch adding the annotation and removing\n"
+            "                         nvidia.com/gpu from the container (policy convert)\n"
             "  -a, --all              also list workloads to keep (table)\n"
             "  -q, --quiet            do not print warnings\n"
-            "  -h, --help             this text\n"
-            GF_CLI_CLUSTER_HELP "\n" GF_CLI_KAI_HELP "\n"
+            "  -h, --help             this text\n" GF_CLI_CLUSTER_HELP "\n" GF_CLI_KAI_HELP "\n"
             "A workload without usage samples is listed as \"no-data\" (also without --all)\n"
             "and counted in the summary.\n\n"
             "exit codes: 0 success, 1 runtime failure (cluster, history file, Prometheus),\n"
@@ -97,7 +100,8 @@ static void rec_text(const gf_recommendation *r, char *buf, size_t n)
 
 static bool changes(const gf_recommendation *r)
 {
-    return r->action == GF_REC_UP || r->action == GF_REC_DOWN || r->action == GF_REC_WHOLE;
+    return r->action == GF_REC_UP || r->action == GF_REC_DOWN || r->action == GF_REC_WHOLE ||
+           r->action == GF_REC_TO_FRACTION;
 }
 
 /* The ACTION column's colour on a terminal (cli_common.h: gf_cli_color). */
@@ -107,6 +111,7 @@ static const char *action_color(gf_rec_action a)
     case GF_REC_UP:
         return "\033[33m"; /* yellow: more GPU */
     case GF_REC_DOWN:
+    case GF_REC_TO_FRACTION:
         return "\033[32m"; /* green: GPU saved */
     case GF_REC_NODATA:
         return "\033[2m"; /* dim */
@@ -119,7 +124,7 @@ static void print_table(const gf_recommendations *recs, bool all)
 {
     bool color = gf_cli_color(stdout);
     double saved = 0;
-    size_t up = 0, down = 0, whole = 0, nodata = 0;
+    size_t up = 0, down = 0, whole = 0, nodata = 0, conv = 0, held_whole = 0;
     printf("%-44s %-12s %9s %11s %-8s %4s %9s  %s\n", "WORKLOAD", "UNIT", "CURRENT", "RECOMMENDED",
            "ACTION", "CONF", "GPU SAVED", "REASON");
     for (size_t i = 0; i < recs->n; i++) {
@@ -129,20 +134,25 @@ static void print_table(const gf_recommendations *recs, bool all)
         down += r->action == GF_REC_DOWN;
         whole += r->action == GF_REC_WHOLE;
         nodata += r->action == GF_REC_NODATA;
+        conv += r->action == GF_REC_TO_FRACTION;
+        held_whole += r->in.whole_gpus > 0;
         if (!all && !changes(r) && r->action != GF_REC_NODATA) continue;
         char wl[300], cur[32], rec[32];
         snprintf(wl, sizeof wl, "%s/%s/%s", r->in.ns, r->in.kind, r->in.name);
         value_text(r, r->current, cur, sizeof cur);
         rec_text(r, rec, sizeof rec);
+        if (r->in.whole_gpus)
+            snprintf(cur, sizeof cur, "%u GPU%s", r->in.whole_gpus,
+                     r->in.whole_gpus > 1 ? "s" : "");
         const char *on = color ? action_color(r->action) : "";
         printf("%-44s %-12s %9s %11s %s%-8s%s %4.2f %9.3f  %s\n", wl,
                r->in.unit == GF_SHARE_MEMORY ? "gpu-mem MiB" : "gpu-fraction", cur, rec, on,
                gf_rec_action_name(r->action), *on ? "\033[0m" : "", r->confidence, r->gpus_saved,
                r->reason);
     }
-    printf("%zu workloads: %zu upsize, %zu downsize, %zu to a whole GPU, %zu no data; GPUs saved "
-           "%.3f\n",
-           recs->n, up, down, whole, nodata, saved);
+    printf("%zu workloads: %zu upsize, %zu downsize, %zu to a whole GPU, %zu of %zu whole-GPU "
+           "workloads to a fraction, %zu no data; GPUs saved %.3f\n",
+           recs->n, up, down, whole, conv, held_whole, nodata, saved);
 }
 
 static void print_csv(const gf_recommendations *recs)
@@ -274,6 +284,15 @@ static json_t *rec_json(const gf_recommendation *r, const gf_history *h, double 
     json_object_set_new(o, "newest_sample", isnan(newest) ? json_null() : json_real(newest));
     json_object_set_new(o, "sample_age_seconds",
                         isnan(newest) ? json_null() : json_real(now - newest));
+    json_object_set_new(o, "whole_gpus", json_integer(r->in.whole_gpus));
+    if (r->action == GF_REC_TO_FRACTION)
+        json_object_set_new(o, "set_scheduler", json_boolean(r->set_scheduler));
+    if (r->in.whole_gpus && r->action != GF_REC_TO_FRACTION) {
+        /* stays on whole GPUs: no share to write, the count is the allocation */
+        json_object_set_new(o, "unit", json_string(GF_RES_GPU));
+        json_object_set_new(o, "current", json_integer(r->in.whole_gpus));
+        json_object_set_new(o, "recommended", json_integer(r->in.whole_gpus));
+    }
     return o;
 }
 
@@ -301,6 +320,33 @@ static void shell_quote(FILE *f, const char *s)
     fputc('\'', f);
 }
 
+static void print_kubectl(const gf_recommendation *r, const char *res, const char *type,
+                          const char *body);
+
+/* whole GPUs -> a fraction: one strategic merge patch of the pod template
+ * (kubectl's default type: containers merge by name, null removes a key,
+ * as in a JSON merge patch, which would replace the containers list). */
+static void print_conversion(const gf_recommendation *r, const char *res)
+{
+    if (!r->in.gpu_container) {
+        printf("# %s/%s/%s: to a fraction, but the container holding the GPU is not known: "
+               "no patch\n",
+               r->in.ns, r->in.kind, r->in.name);
+        return;
+    }
+    char val[32];
+    gf_convert_change c;
+    gf_convert_change_of(r, val, sizeof val, &c);
+    json_t *patch = gf_convert_patch_strategic(&c);
+    char *body = patch ? json_dumps(patch, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref(patch);
+    printf("# %s/%s/%s: %u whole GPU%s -> %s %s%s (frees %.2f GPUs)\n", r->in.ns, r->in.kind,
+           r->in.name, r->in.whole_gpus, r->in.whole_gpus > 1 ? "s" : "", unit_annotation(r), val,
+           r->set_scheduler ? ", schedulerName kai-scheduler" : "", r->gpus_saved);
+    print_kubectl(r, res, "strategic", body);
+    free(body);
+}
+
 static int print_patches(const gf_recommendations *recs)
 {
     size_t n = 0;
@@ -309,6 +355,11 @@ static int print_patches(const gf_recommendations *recs)
         if (!changes(r)) continue;
         const char *res = resource(r->in.kind);
         if (!res) continue;
+        if (r->action == GF_REC_TO_FRACTION) {
+            print_conversion(r, res);
+            n++;
+            continue;
+        }
         char val[32], cur[32];
         value_text(r, r->current, cur, sizeof cur);
         json_t *patch;
@@ -337,18 +388,24 @@ static int print_patches(const gf_recommendations *recs)
         json_decref(patch);
         printf("# %s/%s/%s: %s %s -> %s (%s)\n", r->in.ns, r->in.kind, r->in.name,
                unit_annotation(r), cur, val, gf_rec_action_name(r->action));
-        printf("kubectl patch %s ", res);
-        shell_quote(stdout, r->in.name);
-        printf(" -n ");
-        shell_quote(stdout, r->in.ns);
-        printf(" --type %s -p ", type);
-        shell_quote(stdout, body ? body : "{}");
-        putchar('\n');
+        print_kubectl(r, res, type, body);
         free(body);
         n++;
     }
     if (!n) printf("# nothing to change\n");
     return 0;
+}
+
+static void print_kubectl(const gf_recommendation *r, const char *res, const char *type,
+                          const char *body)
+{
+    printf("kubectl patch %s ", res);
+    shell_quote(stdout, r->in.name);
+    printf(" -n ");
+    shell_quote(stdout, r->in.ns);
+    printf(" --type %s -p ", type);
+    shell_quote(stdout, body ? body : "{}");
+    putchar('\n');
 }
 
 static gf_err parse_dur(const char *opt, const char *s, double *out, gf_error *err)

@@ -197,6 +197,9 @@ static void print_table(const gf_sim_report *r, const char *cluster, const char 
             printf(" %s %.0f/%llu", gf_sim_policy_name((gf_sim_policy)p),
                    r->policy[p].neighbour_min, (unsigned long long)r->policy[p].fairuse_actions);
     printf("\n");
+    if (r->whole_services && r->policy[GF_SIM_GPUFRAC].ran)
+        printf("Whole-GPU services (nvidia.com/gpu) moved onto a fraction by gpufrac: %u of %u\n",
+               r->policy[GF_SIM_GPUFRAC].conversions, r->whole_services);
     printf("\nGPU-HOURS: the services' allocations held. clairvoyant-*: the best a static / "
            "daily\nsizing can do (true peaks known in advance); oracle: a fluid bound (allocation "
            "=\ndemand each step, nothing placed), not achievable. GPUS, NODES: GPU nodes in "
@@ -250,6 +253,7 @@ static json_t *result_json(const gf_sim_result *x, gf_sim_policy p)
                                   (json_int_t)x->nodes_added, "consolidations",
                                   (json_int_t)x->consolidations, "fairuse_actions",
                                   (json_int_t)x->fairuse_actions));
+    json_object_set_new(json_object_get(o, "actions"), "conversions", json_integer(x->conversions));
     return o;
 }
 
@@ -275,6 +279,8 @@ static int print_json(const gf_sim_report *r, const char *cluster, const char *d
                   (int)r->service_pods, "demand_mix", "full_share", r->mix.full_share, "median_use",
                   r->mix.median_use, "under_half", r->mix.under_half, "mean_use", r->mix.mean_use,
                   "over_share", r->mix.over_share, "shapes", shapes, "policies", pols);
+    json_object_set_new(json_object_get(o, "simulation"), "whole_gpu_services",
+                        json_integer(r->whole_services));
     int rc = gf_cli_print_doc(o, format, 10);
     json_decref(o);
     return rc;

@@ -27,6 +27,7 @@ const char *gf_ctl_reason_name(gf_ctl_reason r)
     if ((unsigned)r < GF_CTL_R_FAIR_FIRST) return names[r];
     if (r < GF_CTL_R_CONSOLIDATE) return gf_fair_kind_name((gf_fair_kind)(r - GF_CTL_R_FAIR_FIRST));
     if (r == GF_CTL_R_CONSOLIDATE) return "consolidate";
+    if (r == GF_CTL_R_CONVERT) return "convert";
     return "?";
 }
 
@@ -241,7 +242,14 @@ static void gather(const gf_model *m, const gf_history *h, const gf_policy *p, w
         bool share = pod->share != GF_SHARE_NONE;
         if (!x->first || (share && !x->sharing)) x->first = pod;
         if (share) x->sharing = true;
-        if (!share) continue;
+        if (!share) {
+            /* a template converted to a fraction while whole-GPU pods remain */
+            const gf_kvs *ta = &m->workloads.v[w].template_annotations;
+            if (pod->gpu_whole &&
+                (gf_kvs_get(ta, GF_KAI_GPU_FRACTION) || gf_kvs_get(ta, GF_KAI_GPU_MEMORY)))
+                x->rollout = true;
+            continue;
+        }
         const char *tv = gf_kvs_get(&m->workloads.v[w].template_annotations,
                                     gf_recommend_unit_annotation(pod->share));
         double want,
@@ -436,6 +444,38 @@ static void resize_cand(cands *cs, const gf_model *m, const gf_ctl_meta *meta, d
     push(cs, &c);
 }
 
+/* RESIZE candidate converting whole-GPU workload wi to r's fraction. */
+static void convert_cand(cands *cs, const gf_model *m, const gf_ctl_meta *meta, double now,
+                         uint32_t wi, const gf_recommendation *r)
+{
+    if (!r->in.gpu_container) return; /* no container to take the GPU from */
+    cand c;
+    memset(&c, 0, sizeof c);
+    c.a = blank_action(GF_CTL_RESIZE, GF_CTL_R_CONVERT);
+    target_workload(&c.a, m, wi, meta);
+    c.a.unit_key = gf_recommend_unit_annotation(r->in.unit);
+    gf_recommend_value_text(r->in.unit, r->recommended, c.a.to, sizeof c.a.to);
+    const char *tv = gf_kvs_get(&m->workloads.v[wi].template_annotations, c.a.unit_key);
+    if (tv && !strcmp(tv, c.a.to)) return; /* the template says so already */
+    gf_textf(c.a.from, sizeof c.a.from, "%s", tv ? tv : "");
+    c.a.gpu_container = r->in.gpu_container;
+    c.a.from_whole_gpus = r->in.whole_gpus;
+    c.a.set_scheduler = r->set_scheduler;
+    c.a.convert_mode = r->mode;
+    char from[32];
+    snprintf(from, sizeof from, "%s=%u", GF_RES_GPU, r->in.whole_gpus);
+    gf_ctl_format_last_change(floor(now), c.a.unit_key, from, c.a.to,
+                              gf_ctl_reason_name(GF_CTL_R_CONVERT), r->reason, c.a.last_change,
+                              sizeof c.a.last_change);
+    gf_textf(c.a.event_reason, sizeof c.a.event_reason, "GPUConvertedToFraction");
+    const gf_workload *w = &m->workloads.v[wi];
+    gf_textf(c.a.message, sizeof c.a.message, "convert %s/%s/%s %s -> %s %s%s: %s", w->ns, w->kind,
+             w->name, from, c.a.unit_key, c.a.to,
+             r->set_scheduler ? ", schedulerName " GF_KAI_SCHEDULER_NAME : "", r->reason);
+    c.prio = 3; /* with the downsizes: it saves, nothing is short */
+    push(cs, &c);
+}
+
 static void recommend_cand(cands *cs, const gf_model *m, const gf_ctl_meta *meta, uint32_t wi,
                            const gf_recommendation *r)
 {
@@ -487,8 +527,19 @@ static void rightsizing(cands *cs, const gf_ctl_input *in, const winfo *wi,
         if (!gf_strmap_get(&m->workload_by_key, key, &w)) continue;
         const winfo *x = &wi[w];
         gf_mode mode = x->resolved ? x->dec.rule.mode : GF_MODE_OFF;
-        if (mode == GF_MODE_OFF || r->action == GF_REC_OFF) continue; /* never touched */
+        if (r->in.whole_gpus) mode = x->resolved ? r->mode : GF_MODE_OFF; /* convert's own */
+        if (mode == GF_MODE_OFF || r->action == GF_REC_OFF) continue;     /* never touched */
         const char *have = in->meta && in->meta->w ? in->meta->w[w].recommendation : NULL;
+        if (r->action == GF_REC_WHOLE && r->mode < mode) mode = r->mode; /* convert.toWholeGpu */
+        if (r->action == GF_REC_TO_FRACTION) {
+            char head[200];
+            rec_head(r, head, sizeof head);
+            if (r->action == GF_REC_TO_FRACTION && mode == GF_MODE_AUTO)
+                convert_cand(cs, m, in->meta, in->now, (uint32_t)w, r);
+            else if (!same_recommendation(have, head))
+                recommend_cand(cs, m, in->meta, (uint32_t)w, r);
+            continue;
+        }
         bool change =
             r->action == GF_REC_UP || r->action == GF_REC_DOWN || r->action == GF_REC_WHOLE;
         if (change && mode == GF_MODE_AUTO) {
@@ -823,7 +874,9 @@ static gf_ctl_hold hold_of(const gf_ctl_config *cfg, const gf_ctl_input *in, con
     default:
         return GF_CTL_GO;
     }
-    if (!x || !x->resolved || x->dec.rule.mode != GF_MODE_AUTO) return GF_CTL_HOLD_NOT_SELECTED;
+    bool convert = a->kind == GF_CTL_RESIZE && a->reason == GF_CTL_R_CONVERT;
+    if (!x || !x->resolved || (convert ? a->convert_mode : x->dec.rule.mode) != GF_MODE_AUTO)
+        return GF_CTL_HOLD_NOT_SELECTED;
     const gf_workload *wl = &m->workloads.v[w];
     if (a->kind == GF_CTL_RESIZE) {
         if (!(in->now - x->newest <= stale_s)) return GF_CTL_HOLD_STALE;
@@ -831,7 +884,7 @@ static gf_ctl_hold hold_of(const gf_ctl_config *cfg, const gf_ctl_input *in, con
             return GF_CTL_HOLD_KIND;
         if (x->rollout) return GF_CTL_HOLD_ROLLOUT;
         if (b->resized[w]) return GF_CTL_HOLD_SUPERSEDED;
-        if (a->reason == GF_CTL_R_DOWNSIZE && x->last_change_t >= 0 &&
+        if ((a->reason == GF_CTL_R_DOWNSIZE || convert) && x->last_change_t >= 0 &&
             in->now - x->last_change_t < (double)x->dec.rule.cooldown_s)
             return GF_CTL_HOLD_COOLDOWN;
     } else {
@@ -905,7 +958,7 @@ gf_err gf_ctl_decide(const gf_ctl_config *cfg, const gf_ctl_input *in, gf_ctl_st
             gf_vec_push(&out->actions, c->a);
             /* "changes wait as recommendations" */
             if (c->a.hold == GF_CTL_HOLD_BUDGET && c->a.kind == GF_CTL_RESIZE &&
-                c->a.reason <= GF_CTL_R_DOWNSIZE) {
+                (c->a.reason <= GF_CTL_R_DOWNSIZE || c->a.reason == GF_CTL_R_CONVERT)) {
                 for (size_t r = 0; r < out->recs.n; r++) {
                     const gf_recommendation *rec = &out->recs.v[r];
                     const gf_workload *wl = &m->workloads.v[c->a.workload];

@@ -30,6 +30,14 @@
  *                         the recommendation changed (and the annotation
  *                         removed when the allocation fits again);
  *       mode off       -> nothing: unselected workloads are never written;
+ *   - conversion of whole-GPU workloads (decide/convert.h), its own mode
+ *     (convert.fromWholeGpu): auto -> RESIZE with reason convert: one merge
+ *     patch of the owner's pod template (the annotation, nvidia.com/gpu
+ *     removed from the GPU container, schedulerName when allowed) with the
+ *     gpufrac.io/last-change record, read-modify-write preconditioned on the
+ *     resourceVersion read; recommend -> RECOMMEND; paced like a downsize
+ *     (cooldown, budget); a template that already carries the fraction while
+ *     whole-GPU pods remain is a rollout in progress;
  *   - fair use (decide/fairuse.h) when the policy's fairUse.mode is not off:
  *     REPORT (an Event about the offending pod, at most once per finding per
  *     report_every_s), and in mode act the responses fairuse chose to apply:
@@ -148,6 +156,7 @@ typedef enum gf_ctl_reason {
     GF_CTL_R_RECOMMEND_CLEAR, /* the allocation fits again: annotation removed */
     GF_CTL_R_FAIR_FIRST,      /* + gf_fair_kind: memory-overrun ... overcommit-compute */
     GF_CTL_R_CONSOLIDATE = GF_CTL_R_FAIR_FIRST + GF_FAIR_KIND_COUNT,
+    GF_CTL_R_CONVERT, /* whole GPUs -> a KAI fraction (decide/convert.h) */
     GF_CTL_REASON_COUNT
 } gf_ctl_reason;
 
@@ -180,7 +189,8 @@ typedef enum gf_ctl_result {
 
 /* "resize", "recommend", "report", "evict", "cordon". */
 const char *gf_ctl_kind_name(gf_ctl_kind k);
-/* "upsize", "downsize", "recommend", "recommend-clear", the fair kinds, "consolidate". */
+/* "upsize", "downsize", "recommend", "recommend-clear", the fair kinds, "consolidate",
+ * "convert". */
 const char *gf_ctl_reason_name(gf_ctl_reason r);
 /* "go", "stale", "kind", "rollout", "cooldown", "budget", "pdb", "rate", "not-selected",
  * "superseded". */
@@ -221,7 +231,15 @@ typedef struct gf_ctl_action {
     uint32_t whole_gpus;
     const char *container; /* the share's container (NULL: the first); borrowed from the model */
     bool container_init;
-    char last_change[512];    /* RESIZE: the gpufrac.io/last-change value to write */
+    char last_change[512]; /* RESIZE: the gpufrac.io/last-change value to write */
+    /* RESIZE with reason convert (from whole GPUs to a share): the container
+     * losing nvidia.com/gpu, the whole GPUs per pod it held
+     * (gpu-fraction-num-devices when > 1), whether schedulerName becomes
+     * kai-scheduler, and the conversion's mode */
+    const char *gpu_container;
+    uint32_t from_whole_gpus;
+    bool set_scheduler;
+    gf_mode convert_mode;
     char recommendation[512]; /* RECOMMEND: the value to write, "" = remove */
     /* the Event (event_reason "" = none) and the log line */
     bool warning;

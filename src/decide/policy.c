@@ -54,6 +54,12 @@ static const char *const field_keys[GF_RF_COUNT] = {
     [GF_RF_MEMORY_STEP] = "bounds.memoryStepMiB",
     [GF_RF_COMPUTE_AWARE] = "computeAware",
     [GF_RF_MAX_DISRUPTIONS] = "maxDisruptionsPerHour",
+    [GF_RF_CONVERT_FROM_WHOLE] = "convert.fromWholeGpu",
+    [GF_RF_CONVERT_TO_WHOLE] = "convert.toWholeGpu",
+    [GF_RF_CONVERT_MIN_HISTORY] = "convert.minHistory",
+    [GF_RF_CONVERT_MAX_FRACTION] = "convert.maxFractionForConversion",
+    [GF_RF_CONVERT_UNIT] = "convert.unit",
+    [GF_RF_CONVERT_SET_SCHEDULER] = "convert.setScheduler",
 };
 
 const char *gf_rule_field_key(gf_rule_field f)
@@ -81,7 +87,29 @@ void gf_rightsize_rule_defaults(gf_rightsize_rule *r)
         .memory_step_mib = 256,
         .compute_aware = false,
         .max_disruptions_per_hour = 1,
+        .convert_from_whole = GF_MODE_RECOMMEND,
+        .convert_to_whole = GF_MODE_AUTO, /* toWholeGpu follows the rule's mode */
+        .convert_min_history_s = DAY_S,
+        .convert_max_fraction = 0.75,
+        .convert_unit = GF_SHARE_FRACTION,
+        .convert_set_scheduler = false,
     };
+}
+
+const char *gf_convert_unit_name(gf_share_kind u)
+{
+    return u == GF_SHARE_MEMORY ? "memory" : "fraction";
+}
+
+bool gf_convert_unit_parse(const char *s, gf_share_kind *out)
+{
+    if (!strcmp(s, "fraction"))
+        *out = GF_SHARE_FRACTION;
+    else if (!strcmp(s, "memory"))
+        *out = GF_SHARE_MEMORY;
+    else
+        return false;
+    return true;
 }
 
 void gf_rightsize_rule_apply(gf_rightsize_rule *dst, const gf_rightsize_rule *over, uint32_t set)
@@ -105,6 +133,12 @@ void gf_rightsize_rule_apply(gf_rightsize_rule *dst, const gf_rightsize_rule *ov
     GF_APPLY(GF_RF_MEMORY_STEP, memory_step_mib);
     GF_APPLY(GF_RF_COMPUTE_AWARE, compute_aware);
     GF_APPLY(GF_RF_MAX_DISRUPTIONS, max_disruptions_per_hour);
+    GF_APPLY(GF_RF_CONVERT_FROM_WHOLE, convert_from_whole);
+    GF_APPLY(GF_RF_CONVERT_TO_WHOLE, convert_to_whole);
+    GF_APPLY(GF_RF_CONVERT_MIN_HISTORY, convert_min_history_s);
+    GF_APPLY(GF_RF_CONVERT_MAX_FRACTION, convert_max_fraction);
+    GF_APPLY(GF_RF_CONVERT_UNIT, convert_unit);
+    GF_APPLY(GF_RF_CONVERT_SET_SCHEDULER, convert_set_scheduler);
 #undef GF_APPLY
 }
 
@@ -218,6 +252,21 @@ gf_err gf_rightsize_rule_validate(const gf_rightsize_rule *r, gf_rule_problem *p
     if (r->max_disruptions_per_hour < 0 || r->max_disruptions_per_hour > 3600)
         return problem(pb, GF_RF_MAX_DISRUPTIONS, 0, "must be in [0, 3600], got %ld",
                        (long)r->max_disruptions_per_hour);
+    for (int k = 0; k < 2; k++) {
+        gf_mode m = k ? r->convert_to_whole : r->convert_from_whole;
+        if (m != GF_MODE_OFF && m != GF_MODE_RECOMMEND && m != GF_MODE_AUTO)
+            return problem(pb, k ? GF_RF_CONVERT_TO_WHOLE : GF_RF_CONVERT_FROM_WHOLE, 0,
+                           "must be off, recommend or auto, got %d", (int)m);
+    }
+    if ((rc = check_duration(pb, GF_RF_CONVERT_MIN_HISTORY, r->convert_min_history_s, false)))
+        return rc;
+    /* a fraction is strictly below 1: KAI rejects gpu-fraction 1 (NVIDIA/KAI-Scheduler
+     * pkg/binder/plugins/gpusharing/gpu-request/gpu_request_validator.go) */
+    if (!(r->convert_max_fraction > 0 && r->convert_max_fraction < 1))
+        return problem(pb, GF_RF_CONVERT_MAX_FRACTION, 0, "must be in (0, 1), got %g",
+                       r->convert_max_fraction);
+    if (r->convert_unit != GF_SHARE_FRACTION && r->convert_unit != GF_SHARE_MEMORY)
+        return problem(pb, GF_RF_CONVERT_UNIT, 0, "must be fraction or memory");
     return GF_OK;
 }
 

@@ -26,6 +26,11 @@
  * before acting is VPA's confidence interval; the minimum change and cooldown
  * are the anti-churn knobs users asked VPA for (autoscaler #3962, #6010).
  *
+ * A rule's convert section (convert.fromWholeGpu, toWholeGpu, minHistory,
+ * maxFractionForConversion, unit, setScheduler) governs moving whole-GPU
+ * workloads onto KAI fractions and back (decide/convert.h); a resolved mode
+ * off turns it off too.
+ *
  * The core never reads files: src/io/policy_yaml.h loads a policy from YAML.
  * Strings and arrays live in the policy's arena, freed by gf_policy_free(). */
 #ifndef GF_POLICY_H
@@ -60,6 +65,11 @@ bool gf_parse_duration(const char *s, int64_t *out, const char **why);
  * left out), "0s" for zero. Returns buf. */
 const char *gf_format_duration(int64_t s, char *buf, size_t n);
 
+/* The convert section's unit: "fraction" (gpu-fraction) or "memory"
+ * (gpu-memory MiB, for pools mixing GPU models). */
+const char *gf_convert_unit_name(gf_share_kind u);
+bool gf_convert_unit_parse(const char *s, gf_share_kind *out);
+
 /* "off", "recommend", "auto". */
 const char *gf_mode_name(gf_mode m);
 /* Parses a mode name (exact, lower case); false when s is not one. */
@@ -85,6 +95,13 @@ typedef struct gf_rightsize_rule {
     /* pod restarts auto mode may cause per hour among the workloads these
      * settings cover (one rule's, or the defaults' for unmatched ones) */
     int32_t max_disruptions_per_hour;
+    /* the convert section: whole GPUs onto KAI fractions and back */
+    gf_mode convert_from_whole;    /* fromWholeGpu: nvidia.com/gpu pods -> gpu-fraction */
+    gf_mode convert_to_whole;      /* toWholeGpu: a fraction at maxFraction -> a whole GPU */
+    int64_t convert_min_history_s; /* history a whole-GPU workload needs before converting */
+    double convert_max_fraction;   /* largest fraction a conversion may give; more keeps it */
+    gf_share_kind convert_unit;    /* GF_SHARE_FRACTION or GF_SHARE_MEMORY (gpu-memory MiB) */
+    bool convert_set_scheduler;    /* may set schedulerName kai-scheduler on other pods */
 } gf_rightsize_rule;
 
 /* The settings, in the order of the policy file. */
@@ -106,6 +123,12 @@ typedef enum gf_rule_field {
     GF_RF_MEMORY_STEP,
     GF_RF_COMPUTE_AWARE,
     GF_RF_MAX_DISRUPTIONS,
+    GF_RF_CONVERT_FROM_WHOLE,
+    GF_RF_CONVERT_TO_WHOLE,
+    GF_RF_CONVERT_MIN_HISTORY,
+    GF_RF_CONVERT_MAX_FRACTION,
+    GF_RF_CONVERT_UNIT,
+    GF_RF_CONVERT_SET_SCHEDULER,
     GF_RF_COUNT
 } gf_rule_field;
 
@@ -115,7 +138,9 @@ typedef enum gf_rule_field {
 /* The field's key path in a policy file, e.g. "downsize.window". */
 const char *gf_rule_field_key(gf_rule_field f);
 
-/* The built-in defaults (mode recommend, headroom 0.15, ...). */
+/* The built-in defaults (mode recommend, headroom 0.15, ...; convert:
+ * fromWholeGpu and toWholeGpu recommend, minHistory 1d, maxFractionForConversion
+ * 0.75, unit fraction, setScheduler false). */
 void gf_rightsize_rule_defaults(gf_rightsize_rule *r);
 
 /* Copies into dst the fields of over whose GF_RF_BIT is in set. */

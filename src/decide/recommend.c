@@ -1,5 +1,6 @@
 /* recommend.c - the rightsizing rules, see recommend.h. */
 #include "decide/recommend.h"
+#include "decide/convert.h"
 #include "util/xalloc.h"
 
 #include <math.h>
@@ -12,8 +13,9 @@
 
 const char *gf_rec_action_name(gf_rec_action a)
 {
-    static const char *names[] = {"keep", "upsize", "downsize", "no-data", "off", "whole-gpu"};
-    return (unsigned)a < 6 ? names[a] : "?";
+    static const char *names[] = {"keep", "upsize",    "downsize",   "no-data",
+                                  "off",  "whole-gpu", "to-fraction"};
+    return (unsigned)a < sizeof names / sizeof names[0] ? names[a] : "?";
 }
 
 const char *gf_recommend_key(const char *ns, const char *kind, const char *name, char *buf,
@@ -79,14 +81,11 @@ static double quantise(const unit_ctx *u, double frac, double *value)
     return frac;
 }
 
-double gf_recommend_quantise(const gf_rightsize_rule *rule, gf_share_kind unit,
-                             int64_t gpu_memory_mib, double need, double *value)
+double gf_recommend_quantise(const gf_rightsize_rule *rule, const gf_rec_input *in, double frac,
+                             double *value)
 {
-    gf_rec_input in = {0};
-    in.unit = unit;
-    in.gpu_memory_mib = gpu_memory_mib;
-    unit_ctx u = {rule, &in, (double)gpu_memory_mib * MIB};
-    return quantise(&u, need, value);
+    unit_ctx u = {rule, in, (double)in->gpu_memory_mib * MIB};
+    return quantise(&u, frac, value);
 }
 
 static double gib(double bytes)
@@ -104,6 +103,11 @@ static double peak(const gf_hist_series *s, gf_hist_signal sig, double now, doub
     if (rc == GF_OK) return v;
     if (rc == GF_ENOTFOUND) return 0;
     return s->track[sig].samples ? s->track[sig].max_value : 0;
+}
+
+double gf_recommend_peak(const gf_hist_series *s, gf_hist_signal sig, double now, double window_s)
+{
+    return s ? peak(s, sig, now, window_s) : 0;
 }
 
 static const char *dur(double s, char *buf, size_t n)
@@ -129,7 +133,7 @@ static void set_whole(const gf_rightsize_rule *rule, gf_recommendation *out, dou
     size_t l = strlen(out->reason);
     snprintf(out->reason + l, sizeof out->reason - l,
              "; above maxFraction %.2f (%.3f needed): a whole GPU (%s: %u in the container's "
-             "limits, sharing annotations removed)",
+             "limits, sharing annotations removed; convert.toWholeGpu)",
              rule->max_fraction, need, "nvidia.com/gpu", out->in.devices);
 }
 
@@ -239,10 +243,19 @@ gf_err gf_recommend_one(const gf_rightsize_rule *rule, const gf_rec_input *in,
         if (n > 0 && (size_t)n < sizeof out->reason)
             snprintf(out->reason + n, sizeof out->reason - (size_t)n,
                      "; needs %.3f of a GPU with headroom and margin", need);
-        if (need > rule->max_fraction + 1e-9)
-            set_whole(rule, out, need);
-        else if (out->recommended_fraction <= cur + 1e-9) /* rounding keeps it */
+        if (need > rule->max_fraction + 1e-9 && rule->convert_to_whole != GF_MODE_OFF) {
+            set_whole(rule, out, need); /* convert.toWholeGpu: its mode caps the rule's */
+            if (rule->convert_to_whole < out->mode) out->mode = rule->convert_to_whole;
+        } else if (out->recommended_fraction <= cur + 1e-9) { /* rounding keeps it */
             keep(out);
+            if (need > rule->max_fraction + 1e-9) {
+                size_t l = strlen(out->reason);
+                snprintf(
+                    out->reason + l, sizeof out->reason - l,
+                    "; above maxFraction %.2f: consider a whole GPU (convert.toWholeGpu is off)",
+                    rule->max_fraction);
+            }
+        }
         out->gpus_saved = (cur - out->recommended_fraction) * in->devices * in->replicas;
         return GF_OK;
     }
@@ -390,6 +403,7 @@ gf_err gf_recommend_model(const gf_model *m, const gf_history *h, const gf_polic
         if (!rc) gf_vec_push(out, r);
     }
     free(a);
+    if (!rc) rc = gf_convert_model(m, h, p, now, out, err);
     return rc;
 }
 

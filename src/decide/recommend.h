@@ -62,18 +62,27 @@ typedef struct gf_rec_input {
     uint32_t replicas;      /* active pods holding the allocation */
     const char *container;  /* the container that gets the share (gf_pod.gpu_container) */
     bool container_init;    /* it is an init container */
+    /* whole-GPU workloads (decide/convert.h): unit and devices are what a
+     * conversion would give; current is one whole GPU per device */
+    uint32_t whole_gpus;        /* nvidia.com/gpu per pod; 0 for a KAI share */
+    const char *gpu_container;  /* the container holding the whole GPU(s), or NULL */
+    const char *scheduler_name; /* its pods' spec.schedulerName, or NULL */
 } gf_rec_input;
 
 typedef enum gf_rec_action {
-    GF_REC_KEEP,   /* allocation fits use */
-    GF_REC_UP,     /* upsize */
-    GF_REC_DOWN,   /* downsize */
-    GF_REC_NODATA, /* no usage samples yet */
-    GF_REC_OFF,    /* the policy leaves this workload alone */
-    GF_REC_WHOLE   /* needs more than maxFraction: a whole GPU per device, no sharing */
+    GF_REC_KEEP,       /* allocation fits use */
+    GF_REC_UP,         /* upsize */
+    GF_REC_DOWN,       /* downsize */
+    GF_REC_NODATA,     /* no usage samples yet */
+    GF_REC_OFF,        /* the policy leaves this workload alone */
+    GF_REC_WHOLE,      /* needs more than maxFraction: a whole GPU per device, no sharing
+                          (convert.toWholeGpu) */
+    GF_REC_TO_FRACTION /* whole GPUs -> a KAI fraction per device (decide/convert.h) */
 } gf_rec_action;
+/* The fraction -> whole GPU answer by the name convert's code gives it. */
+#define GF_REC_TO_WHOLE GF_REC_WHOLE
 
-/* "keep", "upsize", "downsize", "no-data", "off", "whole-gpu". */
+/* "keep", "upsize", "downsize", "no-data", "off", "whole-gpu", "to-fraction". */
 const char *gf_rec_action_name(gf_rec_action a);
 
 typedef struct gf_recommendation {
@@ -89,7 +98,8 @@ typedef struct gf_recommendation {
     double gpus_saved;        /* (current - recommended) fraction x devices x replicas */
     double peak_memory_bytes; /* the floor's basis: observed peak memory */
     char reason[320];
-    char policy[256]; /* which rule / annotation decided the settings */
+    char policy[256];   /* which rule / annotation decided the settings */
+    bool set_scheduler; /* TO_FRACTION: also set schedulerName kai-scheduler */
 } gf_recommendation;
 
 /* "namespace/Kind/name" into buf (truncated to n). */
@@ -102,14 +112,6 @@ const char *gf_recommend_unit_annotation(gf_share_kind unit);
 /* v as that annotation writes it: MiB as a whole number, a fraction "%g". */
 void gf_recommend_value_text(gf_share_kind unit, double v, char *buf, size_t n);
 
-/* A need (fraction of one GPU) as gpufrac would allocate it for the
- * workload: at least the rule's minimum, rounded up to its step (fractions)
- * or memoryStepMiB (unit GF_SHARE_MEMORY, of GPUs of gpu_memory_mib), at
- * most its maximum. Returns the fraction; *value is it in the unit (MiB for
- * gpu-memory). The simulator's clairvoyant baselines round with it. */
-double gf_recommend_quantise(const gf_rightsize_rule *rule, gf_share_kind unit,
-                             int64_t gpu_memory_mib, double need, double *value);
-
 /* What r recommends as text: the annotation value ("0.35", "8192"), or
  * "nvidia.com/gpu: N" for whole-gpu (never a gpu-fraction of 1). */
 void gf_recommend_target_text(const gf_recommendation *r, char *buf, size_t n);
@@ -119,11 +121,24 @@ void gf_recommend_target_text(const gf_recommendation *r, char *buf, size_t n);
 gf_err gf_recommend_one(const gf_rightsize_rule *rule, const gf_rec_input *in,
                         const gf_hist_series *s, double now, gf_recommendation *out, gf_error *err);
 
+/* A fraction of one GPU made valid for the workload in->unit: rounded up to
+ * the step (or memoryStepMiB), within minFraction..maxFraction. Returns the
+ * fraction; *value is it in the unit. */
+double gf_recommend_quantise(const gf_rightsize_rule *rule, const gf_rec_input *in, double frac,
+                             double *value);
+/* Peak of a signal over the window before now (0 without samples; the
+ * all-time peak when the rings cannot answer the window). */
+double gf_recommend_peak(const gf_hist_series *s, gf_hist_signal sig, double now, double window_s);
+
 typedef GF_VEC(gf_recommendation) gf_recommendations;
 
 /* Every workload of a finalized model whose active pods hold a KAI fraction
  * (gpu-fraction or gpu-memory), in workload order; unowned sharing pods are
- * skipped (nothing to patch). Settings from the policy per workload. */
+ * skipped (nothing to patch). Settings from the policy per workload. Then
+ * the whole-GPU workloads' conversions (gf_convert_model, decide/convert.h).
+ * With the rule's convert.toWholeGpu not off, a workload whose need passes
+ * maxFraction gets TO_WHOLE (one whole GPU per device) instead of staying at
+ * the bound. */
 gf_err gf_recommend_model(const gf_model *m, const gf_history *h, const gf_policy *p, double now,
                           gf_recommendations *out, gf_error *err);
 

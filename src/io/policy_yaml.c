@@ -25,7 +25,7 @@
 
 #define YAML_TAG_PREFIX "tag:yaml.org,2002:"
 
-typedef enum vtype { VT_MODE, VT_NUM, VT_INT, VT_DURATION, VT_BOOL } vtype;
+typedef enum vtype { VT_MODE, VT_NUM, VT_INT, VT_DURATION, VT_BOOL, VT_UNIT } vtype;
 
 static const vtype field_type[GF_RF_COUNT] = {
     [GF_RF_MODE] = VT_MODE,
@@ -45,6 +45,12 @@ static const vtype field_type[GF_RF_COUNT] = {
     [GF_RF_MEMORY_STEP] = VT_INT,
     [GF_RF_COMPUTE_AWARE] = VT_BOOL,
     [GF_RF_MAX_DISRUPTIONS] = VT_INT,
+    [GF_RF_CONVERT_FROM_WHOLE] = VT_MODE,
+    [GF_RF_CONVERT_TO_WHOLE] = VT_MODE,
+    [GF_RF_CONVERT_MIN_HISTORY] = VT_DURATION,
+    [GF_RF_CONVERT_MAX_FRACTION] = VT_NUM,
+    [GF_RF_CONVERT_UNIT] = VT_UNIT,
+    [GF_RF_CONVERT_SET_SCHEDULER] = VT_BOOL,
 };
 
 /* Where each setting of one settings block (defaults or a rule) was written. */
@@ -323,6 +329,16 @@ static gf_err get_mode(loader *ld, const yaml_node_t *n, gf_mode *out)
     return GF_OK;
 }
 
+static gf_err get_unit(loader *ld, const yaml_node_t *n, gf_share_kind *out)
+{
+    const char *s;
+    gf_err rc = get_string(ld, n, "a unit (fraction or memory)", &s);
+    if (rc) return rc;
+    if (!gf_convert_unit_parse(s, out))
+        return fail_at(ld, n->start_mark, "unknown unit \"%.40s\" (use fraction or memory)", s);
+    return GF_OK;
+}
+
 /* --- mappings ----------------------------------------------------------------
  * each_pair() hands every key (a string) and value to fn in order, after
  * checking the key is a string. Duplicate keys are found by the callers:
@@ -374,14 +390,14 @@ typedef struct settings_ctx {
     uint32_t *set;
     block_marks *marks;
     const yaml_node_t *map;
-    const char *group; /* NULL at the block's top, else "upsize", "downsize", "bounds" */
+    const char *group; /* NULL at the block's top, else one of groups[] */
     bool is_rule;      /* the block is a rule: name and match are known too */
     gf_policy_rule *rule;
     gf_strmap *names;
     size_t rule_index;
 } settings_ctx;
 
-static const char *const groups[] = {"upsize", "downsize", "bounds"};
+static const char *const groups[] = {"upsize", "downsize", "bounds", "convert"};
 
 /* The known keys of a block or group, for unknown-key messages. */
 static void known_keys(gf_sbuf *b, const char *group, bool is_rule)
@@ -417,6 +433,7 @@ static gf_err set_field(loader *ld, gf_rule_field f, const yaml_node_t *value, s
     int64_t i = 0;
     bool b = false;
     gf_mode mode = GF_MODE_OFF;
+    gf_share_kind unit = GF_SHARE_FRACTION;
     switch (field_type[f]) {
     case VT_MODE:
         rc = get_mode(ld, value, &mode);
@@ -432,6 +449,9 @@ static gf_err set_field(loader *ld, gf_rule_field f, const yaml_node_t *value, s
         break;
     case VT_BOOL:
         rc = get_bool(ld, value, &b);
+        break;
+    case VT_UNIT:
+        rc = get_unit(ld, value, &unit);
         break;
     }
     if (rc) return rc;
@@ -486,6 +506,24 @@ static gf_err set_field(loader *ld, gf_rule_field f, const yaml_node_t *value, s
         break;
     case GF_RF_MAX_DISRUPTIONS:
         r->max_disruptions_per_hour = (int32_t)i;
+        break;
+    case GF_RF_CONVERT_FROM_WHOLE:
+        r->convert_from_whole = mode;
+        break;
+    case GF_RF_CONVERT_TO_WHOLE:
+        r->convert_to_whole = mode;
+        break;
+    case GF_RF_CONVERT_MIN_HISTORY:
+        r->convert_min_history_s = i;
+        break;
+    case GF_RF_CONVERT_MAX_FRACTION:
+        r->convert_max_fraction = x;
+        break;
+    case GF_RF_CONVERT_UNIT:
+        r->convert_unit = unit;
+        break;
+    case GF_RF_CONVERT_SET_SCHEDULER:
+        r->convert_set_scheduler = b;
         break;
     case GF_RF_COUNT:
         return gf_error_set(ld->err, GF_EINTERNAL, NULL, "bad field");

@@ -381,6 +381,7 @@ static gf_err load_node(walk *w, const json_t *item)
  * (the API server defaults requests to limits). */
 typedef struct requests {
     int64_t cpu_milli, memory_bytes, gpus;
+    const char *gpu_container; /* the first container requesting nvidia.com/gpu */
 } requests;
 
 static gf_err container_requests(walk *w, const json_t *c, requests *r)
@@ -442,6 +443,9 @@ static gf_err containers(walk *w, const json_t *spec, const char *key, bool init
             out->cpu_milli += r.cpu_milli;
             out->memory_bytes += r.memory_bytes;
             out->gpus += r.gpus;
+            const json_t *name = json_object_get(c, "name");
+            if (r.gpus > 0 && !out->gpu_container && json_is_string(name))
+                out->gpu_container = gf_arena_strdup(&w->m->arena, json_string_value(name));
         }
     }
     pop(w, s);
@@ -699,6 +703,7 @@ static gf_err load_pod(walk *w, const json_t *item)
         return fail(w, "requests %lld whole GPUs", (long long)gpus);
     }
     p.gpu_whole = (uint32_t)gpus;
+    p.gpu_whole_container = main.gpu_container;
 
     /* GPU model constraint: nodeSelector, else required node affinity */
     const char *sel_model = gf_kvs_get(&p.node_selector, GF_LABEL_GPU_PRODUCT);

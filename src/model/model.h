@@ -124,7 +124,8 @@ typedef struct gf_pod {
     int32_t priority;
     int64_t cpu_milli; /* effective request: max(sum containers, max init) + overhead */
     int64_t memory_bytes;
-    uint32_t gpu_whole; /* nvidia.com/gpu requested */
+    uint32_t gpu_whole;              /* nvidia.com/gpu requested */
+    const char *gpu_whole_container; /* the first container requesting nvidia.com/gpu, or NULL */
     gf_share_kind share;
     double gpu_fraction;    /* GF_SHARE_FRACTION */
     int64_t gpu_memory_mib; /* GF_SHARE_MEMORY */

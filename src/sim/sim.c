@@ -14,6 +14,7 @@
  * marked unschedulable in W: the packing engine and the planner then leave
  * them alone, as they would a cordoned node. */
 #include "sim/sim_private.h"
+#include "decide/convert.h"
 #include "decide/recommend.h"
 #include "sim/sim_fairuse.h"
 #include "util/xalloc.h"
@@ -138,6 +139,7 @@ static uint32_t copy_pod(gf_model *w, const gf_model *c, const gf_pod *p)
     x.gpu_image = dup(w, p->gpu_image);
     x.gpu_argv = dup_strs(w, p->gpu_argv, p->gpu_argc);
     x.gpu_env = dup_kvs(w, &p->gpu_env);
+    x.gpu_whole_container = dup(w, p->gpu_whole_container);
     x.gpu_models = dup_strs(w, p->gpu_models, p->n_gpu_models);
     x.node_selector = dup_kvs(w, &p->node_selector);
     x.owner = dup_owner(w, p->owner);
@@ -399,7 +401,9 @@ gf_err gf_sim_new(const gf_model *c, const gf_sim_opts *o, gf_sim **out, gf_erro
     for (size_t i = 0; i < w->nodes.n; i++)
         w->nodes.v[i].unschedulable = s->cordoned[i] || s->spare[i];
 
-    /* services: sharing pods grouped by their top-level workload */
+    /* services: sharing pods, and owned whole-GPU pods, grouped by their
+     * top-level workload; a whole-GPU service's demand is drawn against one
+     * whole GPU per device, so that converting it is measured */
     uint32_t *svc_of_wl = gf_xmalloc((w->workloads.n + 1) * sizeof(uint32_t));
     memset(svc_of_wl, 0xff, (w->workloads.n + 1) * sizeof(uint32_t));
     gf_policy builtin;
@@ -408,8 +412,9 @@ gf_err gf_sim_new(const gf_model *c, const gf_sim_opts *o, gf_sim **out, gf_erro
     for (size_t i = 0; i < w->pods.n; i++) {
         const gf_pod *p = &w->pods.v[i];
         spod *sp = &s->pods.v[i];
-        if (p->share == GF_SHARE_NONE) continue;
         const gf_workload *wl = gf_model_pod_workload(w, p);
+        bool whole = p->share == GF_SHARE_NONE && p->gpu_whole > 0 && wl;
+        if (p->share == GF_SHARE_NONE && !whole) continue;
         uint32_t wi = wl ? (uint32_t)(wl - w->workloads.v) : GF_NONE;
         uint32_t si = wi != GF_NONE ? svc_of_wl[wi] : GF_NONE;
         if (si == GF_NONE) {
@@ -418,7 +423,8 @@ gf_err gf_sim_new(const gf_model *c, const gf_sim_opts *o, gf_sim **out, gf_erro
             sv.pub.kind = wl ? wl->kind : NULL;
             sv.pub.name = wl ? wl->name : p->name;
             sv.pub.workload = wi;
-            sv.pub.unit = p->share;
+            sv.pub.unit = whole ? GF_SHARE_FRACTION : p->share;
+            sv.pub.whole = whole ? p->gpu_whole : 0;
             si = (uint32_t)s->services.n;
             gf_vec_push(&s->services, sv);
             if (wi != GF_NONE) svc_of_wl[wi] = si;
@@ -426,6 +432,14 @@ gf_err gf_sim_new(const gf_model *c, const gf_sim_opts *o, gf_sim **out, gf_erro
         service *sv = &s->services.v[si];
         sp->service = si;
         sp->salt = sv->pub.pods++;
+        if (whole) { /* one whole GPU per device; mixed mid-rollout: the largest */
+            sp->devices = p->gpu_whole;
+            sp->fraction = 1;
+            if (p->gpu_whole > sv->pub.whole && sv->pub.whole) sv->pub.whole = p->gpu_whole;
+            if (sv->pub.fraction < 1) sv->pub.fraction = 1;
+        } else {
+            sv->pub.whole = 0; /* a workload with a share is a sharing one */
+        }
         if (sp->devices > sv->pub.devices) sv->pub.devices = sp->devices;
         if (p->share == GF_SHARE_FRACTION && sp->fraction > sv->pub.fraction)
             sv->pub.fraction = sp->fraction;
@@ -497,6 +511,15 @@ gf_err gf_sim_new(const gf_model *c, const gf_sim_opts *o, gf_sim **out, gf_erro
         bool sized = sv->pub.workload != GF_NONE && sv->pub.gpu_memory_mib > 0 && sv->pub.placeable;
         sv->rightsized_vpa = sized;
         sv->rightsized_gpufrac = sized && dec.rule.mode != GF_MODE_OFF;
+        /* conversion: its own mode; only controllers whose template can be
+         * patched (the controller's kind hold) */
+        sv->converted_gpufrac =
+            sv->rightsized_gpufrac && sv->pub.whole && dec.rule.convert_from_whole != GF_MODE_OFF &&
+            sv->pub.kind &&
+            (!strcmp(sv->pub.kind, "Deployment") || !strcmp(sv->pub.kind, "StatefulSet"));
+        if (sv->pub.whole) sv->rightsized_gpufrac = sv->converted_gpufrac;
+        const gf_pod *p0 = sv->n ? &w->pods.v[s->svc_pods[sv->first]] : NULL;
+        sv->scheduler = p0 ? p0->scheduler_name : NULL;
     }
     gf_policy_free(&builtin);
     for (size_t i = 0; i < s->pods.n; i++)
@@ -824,9 +847,12 @@ static void initial_placement(run *r)
         const spod *sp = &s->pods.v[i];
         if (r->pol == GF_SIM_ONE_GPU && sp->gpu && !sp->whole)
             set_request(wpod(r, (uint32_t)i), GF_SHARE_NONE, 0, 0, sp->devices);
-        if (clairvoyant(r->pol) && sp->service != GF_NONE) /* sized from the start */
+        if (clairvoyant(r->pol) && sp->service != GF_NONE && !r->whole[sp->service]) {
+            /* sized from the start (a whole-GPU service it converts: a share per device) */
             set_request(wpod(r, (uint32_t)i), r->unit[sp->service], r->fraction[sp->service],
                         r->mib[sp->service], 0);
+            wpod(r, (uint32_t)i)->gpu_devices = sp->devices;
+        }
         r->state[i] = GF_SIM_POD_PENDING;
         wpod(r, (uint32_t)i)->node = GF_NONE;
         wpod(r, (uint32_t)i)->phase = GF_PHASE_PENDING;
@@ -863,6 +889,7 @@ static void resize(run *r, uint32_t si, gf_share_kind unit, double fraction, int
     for (uint32_t k = 0; k < sv->n; k++) {
         uint32_t i = s->svc_pods[sv->first + k];
         set_request(wpod(r, i), unit, fraction, mib, 0);
+        wpod(r, i)->gpu_devices = s->pods.v[i].devices;
         r->failed_epoch[i] = 0;
         place(r, i, false);
     }
@@ -901,6 +928,33 @@ static double vpa_target(run *r, uint32_t si)
     return round_step(frac, def.step, def.min_fraction, fmin(1.0, def.max_fraction));
 }
 
+/* gpufrac's conversion of whole-GPU service si (decide/convert.h), the
+ * recommend mode simulated as if automated like rightsizing. */
+static void convert(run *r, uint32_t si)
+{
+    const service *sv = &r->s->services.v[si];
+    gf_rec_input in = {.ns = sv->pub.ns,
+                       .kind = sv->pub.kind,
+                       .name = sv->pub.name,
+                       .unit = GF_SHARE_FRACTION,
+                       .devices = r->whole[si],
+                       .gpu_memory_mib = sv->pub.gpu_memory_mib,
+                       .replicas = sv->n,
+                       .whole_gpus = r->whole[si],
+                       .gpu_container = "main",
+                       .scheduler_name = sv->scheduler};
+    gf_recommendation rec;
+    if (gf_convert_one(&sv->rule, GF_MODE_AUTO, &in, r->series[si], r->t, &rec, NULL) != GF_OK ||
+        rec.action != GF_REC_TO_FRACTION)
+        return;
+    r->whole[si] = 0;
+    r->res->conversions++;
+    if (rec.in.unit == GF_SHARE_MEMORY)
+        resize(r, si, GF_SHARE_MEMORY, 0, (int64_t)rec.recommended, false);
+    else
+        resize(r, si, GF_SHARE_FRACTION, rec.recommended, 0, false);
+}
+
 static void rightsize(run *r, bool scheduled)
 {
     gf_sim *s = r->s;
@@ -909,6 +963,10 @@ static void rightsize(run *r, bool scheduled)
         double cur = r->unit[si] == GF_SHARE_MEMORY
                          ? (double)r->mib[si] / (double)sv->pub.gpu_memory_mib
                          : r->fraction[si];
+        if (r->whole[si]) { /* whole GPUs: only gpufrac's conversion touches them */
+            if (r->pol == GF_SIM_GPUFRAC && scheduled && sv->converted_gpufrac) convert(r, si);
+            continue;
+        }
         if (r->pol == GF_SIM_VPA) {
             if (!scheduled || !sv->rightsized_vpa) continue;
             double target = vpa_target(r, si);
@@ -926,10 +984,15 @@ static void rightsize(run *r, bool scheduled)
             continue;
         }
         if (!sv->rightsized_gpufrac || (!scheduled && !r->oom_now[si])) continue;
-        gf_rec_input in = {
-            sv->pub.ns, sv->pub.kind,    sv->pub.name,           r->unit[si], r->fraction[si],
-            r->mib[si], sv->pub.devices, sv->pub.gpu_memory_mib, sv->n,       NULL,
-            false};
+        gf_rec_input in = {.ns = sv->pub.ns,
+                           .kind = sv->pub.kind,
+                           .name = sv->pub.name,
+                           .unit = r->unit[si],
+                           .fraction = r->fraction[si],
+                           .memory_mib = r->mib[si],
+                           .devices = sv->pub.devices,
+                           .gpu_memory_mib = sv->pub.gpu_memory_mib,
+                           .replicas = sv->n};
         gf_recommendation rec;
         gf_rightsize_rule rule = sv->rule;
         rule.mode = GF_MODE_AUTO; /* recommend mode simulated as if automated */
@@ -971,8 +1034,8 @@ static void cv_plan_add(run *r, uint32_t si, uint32_t step, double need)
 {
     const service *sv = &r->s->services.v[si];
     double value;
-    double frac =
-        gf_recommend_quantise(&sv->rule, r->unit[si], sv->pub.gpu_memory_mib, need, &value);
+    gf_rec_input in = {.unit = r->unit[si], .gpu_memory_mib = sv->pub.gpu_memory_mib};
+    double frac = gf_recommend_quantise(&sv->rule, &in, need, &value);
     cv_change c = {step, si, r->unit[si] == GF_SHARE_MEMORY ? 0 : frac,
                    r->unit[si] == GF_SHARE_MEMORY ? (int64_t)value : 0};
     gf_vec_push(&r->cv, c);
@@ -999,9 +1062,21 @@ static void cv_plan(run *r)
     double *need = gf_xcalloc(n + 1, sizeof *need);
     uint32_t *trough = gf_xcalloc(n / per_day + 2, sizeof *trough);
     for (uint32_t si = 0; si < s->services.n; si++) {
-        if (!s->services.v[si].rightsized_gpufrac) continue;
+        const service *sv = &s->services.v[si];
+        if (!sv->rightsized_gpufrac) continue;
         for (uint32_t k = 0; k < n; k++)
             need[k] = true_need(r, si, k);
+        if (r->whole[si]) {
+            /* a whole-GPU service: converted to a share per device from the
+             * start when its peak fits maxFractionForConversion, as gpufrac's
+             * conversion would; else it keeps its whole GPUs */
+            double peak = 0;
+            for (uint32_t k = 0; k < n; k++)
+                peak = fmax(peak, need[k]);
+            if (!sv->converted_gpufrac || peak > sv->rule.convert_max_fraction) continue;
+            r->whole[si] = 0;
+            r->unit[si] = GF_SHARE_FRACTION;
+        }
         if (r->pol == GF_SIM_CLAIRVOYANT_STATIC) {
             double peak = 0;
             for (uint32_t k = 0; k < n; k++)
@@ -1239,6 +1314,7 @@ static void run_free(run *r)
     free(r->fraction);
     free(r->mib);
     free(r->oom_now);
+    free(r->whole);
     free(r->pt);
     free(r->listed);
     gf_vec_free(&r->unsettled);
@@ -1288,6 +1364,7 @@ static gf_err run_policy(gf_sim *s, const gf_demand *d, gf_sim_policy pol, gf_si
     r.fraction = gf_xcalloc(ns + 1, sizeof *r.fraction);
     r.mib = gf_xcalloc(ns + 1, sizeof *r.mib);
     r.oom_now = gf_xcalloc(ns + 1, sizeof *r.oom_now);
+    r.whole = gf_xcalloc(ns + 1, sizeof *r.whole);
     r.pt = gf_xcalloc(ns + 1, sizeof *r.pt);
     r.listed = gf_xcalloc(np + 1, sizeof *r.listed);
     r.gpu_start = gf_xcalloc(ng + 2, sizeof *r.gpu_start);
@@ -1312,6 +1389,7 @@ static gf_err run_policy(gf_sim *s, const gf_demand *d, gf_sim_policy pol, gf_si
         r.unit[si] = sv->pub.unit;
         r.fraction[si] = sv->pub.unit == GF_SHARE_FRACTION ? sv->pub.fraction : 0;
         r.mib[si] = sv->pub.memory_mib;
+        r.whole[si] = pol == GF_SIM_ONE_GPU ? 0 : sv->pub.whole;
     }
     if (pol == GF_SIM_VPA || pol == GF_SIM_GPUFRAC) {
         gf_history_init(&r.h, NULL, NULL);
@@ -1470,8 +1548,10 @@ gf_err gf_sim_run(gf_sim *s, const gf_demand *d, gf_sim_report *out, gf_error *e
     out->gpus = s->gpus_src;
     out->spare_nodes = s->spares;
     out->demand_kind = d->kind;
-    for (size_t i = 0; i < s->services.n; i++)
+    for (size_t i = 0; i < s->services.n; i++) {
         out->service_pods += s->services.v[i].n;
+        out->whole_services += s->services.v[i].pub.whole > 0;
+    }
     gf_demand_measure(d, s->replicas, s->scales, s->n_steps > 20000 ? 10 : 1, &out->mix);
     out->steps_per_point = (s->n_steps + s->o.max_points - 1) / s->o.max_points;
     out->n_points = (s->n_steps + out->steps_per_point - 1) / out->steps_per_point;

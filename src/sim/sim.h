@@ -200,6 +200,8 @@ typedef struct gf_sim_service {
     uint32_t devices;
     int64_t gpu_memory_mib; /* of its GPUs (its pool's) */
     bool placeable;         /* fits on some node of the cluster when empty */
+    uint32_t whole;         /* whole GPUs per pod (nvidia.com/gpu), 0 for a KAI share: its
+                               demand is drawn against one whole GPU per device */
 } gf_sim_service;
 
 typedef struct gf_sim gf_sim;
@@ -257,6 +259,7 @@ typedef struct gf_sim_result {
     uint64_t fairuse_actions;        /* fair-use actions (hooks' gf_sim_gpu_share.actions) */
     double resizes_per_workload_day; /* over rightsized workloads */
     uint32_t rightsized_workloads;
+    uint32_t conversions; /* whole-GPU services moved onto a fraction (decide/convert.h) */
     /* time series, report.n_points each */
     float *alloc;     /* services' allocation held, GPUs */
     float *gpus;      /* GPUs in service */
@@ -267,6 +270,7 @@ typedef struct gf_sim_report {
     double start_t, step_s, duration_s;
     uint32_t n_steps;
     uint32_t services, service_pods, gpu_nodes, gpus; /* the cluster at the start */
+    uint32_t whole_services; /* of services: holding whole GPUs at the start */
     uint32_t spare_nodes;
     gf_demand_kind demand_kind;
     gf_demand_mix mix;

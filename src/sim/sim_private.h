@@ -36,6 +36,8 @@ typedef struct service {
     uint32_t first, n; /* its pods: gf_sim.svc_pods[first .. first+n) */
     gf_rightsize_rule rule;
     bool rightsized_gpufrac, rightsized_vpa;
+    bool converted_gpufrac; /* whole GPUs: gpufrac may convert it (convert.fromWholeGpu) */
+    const char *scheduler;  /* its first pod's schedulerName (borrowed from the model) */
     uint32_t pool;
 } service;
 
@@ -97,6 +99,7 @@ typedef struct run {
     double *fraction;
     int64_t *mib;
     bool *oom_now;
+    uint32_t *whole;     /* whole GPUs per pod now, 0 once on a fraction */
     gf_demand_point *pt; /* this step's demand shared by each service's replicas */
     gf_history h;
     gf_hist_series **series;

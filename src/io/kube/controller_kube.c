@@ -2,6 +2,7 @@
  * controller_kube.h. */
 #include "io/kube/controller_kube.h"
 #include "io/kai_patch.h"
+#include "io/convert_patch.h"
 #include "io/promtext.h"
 #include "io/usage.h"
 #include "util/arena.h"
@@ -441,11 +442,50 @@ static gf_err whole_gpu_resize(gf_ctl_kube *kb, gf_kube_kind kind, const gf_ctl_
     return rc;
 }
 
+/* Conversion, read-modify-write: a JSON merge patch replaces the containers
+ * list whole, so it is rebuilt from the object read (and the PATCH is
+ * preconditioned on that read's resourceVersion). The object as read
+ * decides, as after a 409 for a resize: our record there -> applied;
+ * another record than the one the decision saw, or a template that no
+ * longer matches -> refused. */
+static gf_err convert_fn(const json_t *cur, json_t **patch, void *user, gf_error *err)
+{
+    const gf_ctl_action *a = user;
+    *patch = NULL;
+    const char *last = annotation(cur, GF_ANN_LAST_CHANGE);
+    if (same_text(last, a->last_change)) return GF_OK; /* ours, applied */
+    if (!same_text(last, a->expect_last_change))
+        return gf_error_set(err, GF_KUBE_ECONFLICT, a->target.name,
+                            "%s %s/%s changed since the decision (last change %s): not retried",
+                            a->target.kind, a->target.ns, a->target.name, last ? last : "none");
+    gf_convert_change c = {a->gpu_container, a->unit_key, a->to, a->from_whole_gpus,
+                           a->set_scheduler};
+    json_t *tp = NULL;
+    gf_err rc = gf_convert_patch_merge(cur, &c, &tp, err);
+    if (rc == GF_EINPUT) rc = GF_KUBE_ECONFLICT; /* the template changed under the decision */
+    if (rc || !tp) return rc;
+    json_t *meta = json_pack("{s:{s:s, s:n}}", "annotations", GF_ANN_LAST_CHANGE, a->last_change,
+                             GF_ANN_RECOMMENDATION);
+    if (!meta) {
+        json_decref(tp);
+        return gf_error_set(err, GF_EINPUT, a->target.name, "bad patch text");
+    }
+    json_object_set_new(tp, "metadata", meta);
+    *patch = tp;
+    return GF_OK;
+}
+
 static gf_err k_resize(void *ctx, const gf_ctl_action *a, gf_ctl_result *res, gf_error *err)
 {
     gf_ctl_kube *kb = ctx;
     gf_kube_kind kind;
     gf_err rc = kind_of(a, &kind, err);
+    if (!rc && a->reason == GF_CTL_R_CONVERT) {
+        rc = gf_kube_patch_retry(kb->k, kind, a->target.ns, a->target.name, convert_fn, (void *)a,
+                                 NULL, err);
+        *res = result_of(rc);
+        return rc;
+    }
     if (!rc && a->whole_gpus) {
         rc = whole_gpu_resize(kb, kind, a, err);
         *res = result_of(rc);
