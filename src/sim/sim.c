@@ -1013,7 +1013,8 @@ static void rightsize(run *r, bool scheduled)
 
 /* Service si's true need at step k, per device as a fraction of one GPU:
  * the largest of its replicas' memory demand (and SM demand where its rule
- * is computeAware, as gpufrac would size it), noise included. */
+ * is computeAware or the service holds whole GPUs, as gpufrac would size
+ * it), noise included. */
 static double true_need(const run *r, uint32_t si, uint32_t k)
 {
     const gf_sim *s = r->s;
@@ -1024,7 +1025,9 @@ static double true_need(const run *r, uint32_t si, uint32_t k)
     for (uint32_t j = 0; j < sv->n; j++) {
         double mem, sm;
         gf_demand_pod(r->d, &pt, s->pods.v[s->svc_pods[sv->first + j]].salt, &mem, &sm);
-        double x = sv->rule.compute_aware ? fmax(mem, sm) : mem;
+        /* SM counts where the rule is computeAware, and always for a whole-GPU
+         * service, as gpufrac's conversion sizes it (decide/convert.h) */
+        double x = sv->rule.compute_aware || sv->pub.whole ? fmax(mem, sm) : mem;
         if (x > need) need = x;
     }
     return need;
