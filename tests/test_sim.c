@@ -347,6 +347,36 @@ static void test_whole_gpu_converted(void **state)
     gf_policy_free(&p);
 }
 
+/* memory at 0.97 of the GPU: more than maxFraction (0.95) */
+static void nearly_full(uint32_t svc, uint32_t step, double *mem, double *sm)
+{
+    (void)svc;
+    (void)step;
+    *mem = 0.97;
+    *sm = 0.1;
+}
+
+/* A need above maxFraction: gpufrac moves the service to a whole GPU once
+ * (KAI refuses gpu-fraction 1) and leaves it there; no upsize every
+ * interval, no OOM after the first. */
+static void test_whole_gpu_once(void **state)
+{
+    (void)state;
+    gf_sim_opts o = short_opts(6, P(GF_SIM_GPUFRAC));
+    o.consolidate_every_s = 0;
+    fx *f = setup(KJ_LIST(L4("n1", "1") "," L4("n2", "1") "," FRAC("svc-5d4c3b2a19-aaaaa", "svc",
+                                                                   "n1", "g1", "0.9")),
+                  &o);
+    run_table(f, nearly_full);
+    const gf_sim_result *gp = &f->rep.policy[GF_SIM_GPUFRAC];
+    if (gp->resizes != 1) fail_msg("%llu resizes, want 1", (unsigned long long)gp->resizes);
+    assert_int_equal(gp->upsizes, 1);
+    assert_int_equal(gp->ooms, 1);
+    /* a whole GPU from then on: about 6 GPU-hours */
+    assert_true(gp->gpu_hours_reserved > 5.8 && gp->gpu_hours_reserved <= 6.0 + 1e-9);
+    teardown(f);
+}
+
 /* A pod that fits nowhere stays pending every minute; with a spare node it
  * is placed on one brought into service. */
 static void test_pending_and_scale_up(void **state)
@@ -789,6 +819,7 @@ int main(void)
         cmocka_unit_test(test_conservation),
         cmocka_unit_test(test_oracle_is_a_lower_bound),
         cmocka_unit_test(test_deterministic),
+        cmocka_unit_test(test_whole_gpu_once),
         cmocka_unit_test(test_clairvoyant_static),
         cmocka_unit_test(test_clairvoyant_daily),
         cmocka_unit_test(test_cold_start),

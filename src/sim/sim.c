@@ -876,19 +876,22 @@ static void initial_placement(run *r)
         if (r->state[i] != GF_SIM_POD_RUNNING) gf_sim_unsettle(r, (uint32_t)i);
 }
 
-/* Applies a new allocation to every pod of service si. */
-static void resize(run *r, uint32_t si, gf_share_kind unit, double fraction, int64_t mib, bool up)
+/* Applies a new allocation to every pod of service si: a share (whole 0)
+ * or whole GPUs per pod. */
+static void resize_to(run *r, uint32_t si, gf_share_kind unit, double fraction, int64_t mib,
+                      uint32_t whole, bool up)
 {
     gf_sim *s = r->s;
     const service *sv = &s->services.v[si];
     r->unit[si] = unit;
     r->fraction[si] = fraction;
     r->mib[si] = mib;
+    r->whole[si] = whole;
     for (uint32_t k = 0; k < sv->n; k++)
         release(r, s->svc_pods[sv->first + k]);
     for (uint32_t k = 0; k < sv->n; k++) {
         uint32_t i = s->svc_pods[sv->first + k];
-        set_request(wpod(r, i), unit, fraction, mib, 0);
+        set_request(wpod(r, i), unit, fraction, mib, whole);
         wpod(r, i)->gpu_devices = s->pods.v[i].devices;
         r->failed_epoch[i] = 0;
         place(r, i, false);
@@ -900,6 +903,11 @@ static void resize(run *r, uint32_t si, gf_share_kind unit, double fraction, int
         r->res->downsizes++;
     r->res->restarts_resize += sv->n;
     if (r->series && r->series[si]) gf_hist_note_change(r->series[si], r->t, NULL);
+}
+
+static void resize(run *r, uint32_t si, gf_share_kind unit, double fraction, int64_t mib, bool up)
+{
+    resize_to(r, si, unit, fraction, mib, 0, up);
 }
 
 /* --- rightsizing ----------------------------------------------------------------------------- */
@@ -997,8 +1005,8 @@ static void rightsize(run *r, bool scheduled)
         gf_rightsize_rule rule = sv->rule;
         rule.mode = GF_MODE_AUTO; /* recommend mode simulated as if automated */
         if (gf_recommend_one(&rule, &in, r->series[si], r->t, &rec, NULL) != GF_OK) continue;
-        if (rec.action == GF_REC_WHOLE) { /* a whole GPU per device: the whole share */
-            resize(r, si, GF_SHARE_FRACTION, 1.0, 0, true);
+        if (rec.action == GF_REC_WHOLE) { /* whole GPUs, one per device, no share */
+            resize_to(r, si, r->unit[si], r->fraction[si], r->mib[si], sv->pub.devices, true);
             continue;
         }
         if (rec.action != GF_REC_UP && rec.action != GF_REC_DOWN) continue;
