@@ -2,7 +2,7 @@
 # demo.sh - the README's main command: install what is missing, build, and run
 # gpufrac on the embedded default (no cluster needed):
 #   1. `gpufrac simulate` replays a generated 50-node KAI cluster with
-#      built-in inference demand for 7 days under five GPU-sharing policies,
+#      built-in inference demand for 7 days under seven GPU-sharing policies,
 #      prints savings vs harm per policy, writes a self-contained HTML report,
 #      and keeps the gpufrac policy's usage history in SQLite with the
 #      simulated cluster as kubectl JSON;
