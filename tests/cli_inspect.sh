@@ -70,7 +70,7 @@ check "fraction >1 message" err_has 'metadata.annotations["gpu-fraction"]: pod t
 # reading it whole would pass; not under valgrind or ASan, which reserve
 # more), and GPUFRAC_MAX_INPUT caps files and streams
 vlimit=1048576
-if [ -n "${GF_WRAP:-}" ] || grep -qa AddressSanitizer "$bin"; then vlimit=unlimited; fi
+if [ -n "${GF_WRAP:-}" ] || grep -qa -e __asan_init -e AddressSanitizer "$bin"; then vlimit=unlimited; fi
 (ulimit -v $vlimit; ${GF_WRAP:-} "$bin" inspect /dev/zero >"$tmp/out" 2>"$tmp/err"; echo $? >"$tmp/rc")
 check "/dev/zero exit 2" rc_is 2
 check "/dev/zero message" err_has "/dev/zero: not a text file: a NUL byte at offset 0"
