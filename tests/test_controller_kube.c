@@ -664,6 +664,25 @@ static void test_metrics_page(void **state)
     };
     for (size_t i = 0; i < sizeof want / sizeof *want; i++)
         if (!strstr(t, want[i])) fail_msg("missing: %s\n---\n%s", want[i], t);
+    /* the watch cache's and the scrape's own figures */
+    proc.have_cache = true;
+    proc.cache.silent_restarts = 3;
+    proc.cache_age_s = 12.5;
+    proc.scrape = true;
+    proc.scrape_untrusted_pods = 2;
+    proc.scrape_foreign_samples = 7;
+    out.len = 0;
+    gf_ctl_metrics_render(&c, &proc, &out);
+    t = gf_sbuf_str(&out);
+    static const char *want2[] = {
+        "gpufrac_controller_watch_silent_restarts_total 3\n",
+        "# TYPE gpufrac_controller_watch_cache_age_seconds gauge\n",
+        "gpufrac_controller_watch_cache_age_seconds 12.5\n",
+        "gpufrac_controller_scrape_untrusted_pods_total 2\n",
+        "gpufrac_controller_scrape_dropped_samples_total 7\n",
+    };
+    for (size_t i = 0; i < sizeof want2 / sizeof *want2; i++)
+        if (!strstr(t, want2[i])) fail_msg("missing: %s\n---\n%s", want2[i], t);
     gf_sbuf_free(&out);
     gf_diags_free(&log);
     gf_ctl_free(&c);
