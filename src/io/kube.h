@@ -345,9 +345,11 @@ typedef struct gf_kube_cache_opts {
     double silence_s;
 } gf_kube_cache_opts;
 
-/* Three bookmark periods: kube-apiserver sends an idle watch a BOOKMARK
- * about once a minute (staging/src/k8s.io/apiserver/pkg/storage/cacher,
- * bookmarkFrequency). */
+/* Three bookmark periods: kube-apiserver's watch cache sends a watch that
+ * asked for bookmarks one about once a minute besides the one before its
+ * deadline (kubernetes staging/src/k8s.io/apiserver/pkg/storage/cacher/
+ * cacher.go, defaultBookmarkFrequency = time.Minute). A healthy but quiet
+ * kind keeps the cache's age under a minute or so. */
 #define GF_KUBE_WATCH_SILENCE_S 180.0
 
 typedef struct gf_kube_cache_stats {
