@@ -860,8 +860,10 @@ static gf_err guard_write(gf_kube *k, gf_kube_xfer *x, const char *method, gf_er
                             "not sent: this replica may write for %.1f s more, less than the "
                             "%.0f s a write needs (its Lease is not renewed)",
                             left > 0 ? left : 0, GF_KUBE_MIN_WRITE_S);
+    /* every attempt: an earlier one may have set a shorter limit */
     double limit_ms = (double)k->opt.request_timeout_ms;
-    if (left * 1000 < limit_ms) curl_easy_setopt(x->h, CURLOPT_TIMEOUT_MS, (long)(left * 1000));
+    curl_easy_setopt(x->h, CURLOPT_TIMEOUT_MS,
+                     (long)(left * 1000 < limit_ms ? left * 1000 : limit_ms));
     return GF_OK;
 }
 
