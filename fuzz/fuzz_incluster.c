@@ -28,11 +28,23 @@ static void put(const char *name, const char *s, size_t n)
     fclose(f);
 }
 
+static void cleanup(void)
+{
+    static const char *const names[] = {"ca.crt", "namespace", "token"};
+    char path[128];
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        unlink(path);
+    }
+    rmdir(dir);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (!dir[0]) {
         snprintf(dir, sizeof dir, "/tmp/gf-fuzz-sa-XXXXXX");
         if (!mkdtemp(dir)) abort();
+        atexit(cleanup);
         put("ca.crt", "", 0);
     }
     const char *part[4] = {"", "", "", ""};

@@ -466,6 +466,26 @@ kill -TERM "$other"; wait "$other"; echo $? >"$tmp/rc"
 check "leader: SIGTERM exit 0" rc_is 0
 check "leader: the Lease given up" [ "$(holder)" = "" ]
 
+# --- a paused leader: stopped (SIGSTOP) between "may I write" and its PATCH; meanwhile its
+# Lease passes to another. Resumed (SIGCONT), it must not write: the write guard checks the
+# Lease's time left just before the request (GPUFRAC_TEST_STOP_BEFORE_WRITE stops it there)
+fresh
+GPUFRAC_TEST_STOP_BEFORE_WRITE=1 start_ctl paused --prometheus "$prom" \
+  --policy "$tmp/policy10.yaml" --history "$tmp/paused.db" --interval 1s --listen off "${lease[@]}"
+paused=$ctl_pid
+stopped() { grep -q '^State:[[:space:]]*T' "/proc/$paused/status" 2>/dev/null; }
+check "paused: stopped before its first write (it led: only a leader gets there)" wait_for 30 stopped
+# another replica takes the Lease over; the stopped one's renew deadline (2/3 of 2 s) passes
+put_object "{\"apiVersion\":\"coordination.k8s.io/v1\",\"kind\":\"Lease\",\"metadata\":{\"name\":\"gpufrac-test\",\"namespace\":\"gpufrac\"},\"spec\":{\"holderIdentity\":\"the-new-leader\",\"leaseDurationSeconds\":3600,\"renewTime\":\"$(date -u +%Y-%m-%dT%H:%M:%S.000000Z)\"}}"
+sleep 2 # at least the renew deadline: time passing is the point, not a condition
+check "paused: the Lease passed on" [ "$(holder)" = the-new-leader ]
+kill -CONT "$paused"
+check "paused: resumed, the write refused" wait_for 30 logged paused "upsize team-a/Deployment/chat gpu-fraction 0.5 -> 0.55"
+check "paused: said why" wait_for 10 bash -c "grep 'upsize team-a/Deployment/chat gpu-fraction 0.5 -> 0.55' '$tmp/paused.err' | grep -q ': not-leader'"
+check "paused: no write landed" [ "$(count_req "$PATCH_CHAT")" = 0 ]
+check "paused: the new leader keeps the Lease" [ "$(holder)" = the-new-leader ]
+stop "$paused"
+
 # --- the whole chain: gpufrac-exporter (fake NVML) -> Prometheus / scrape -> controller ---------
 if [ -n "$exp" ] && [ -n "$fake" ] && [ -x "$exp" ]; then
   GPUFRAC_FAKE_NVML_SCRIPT="$fx/exporter/node.nvml" "$exp" --listen 127.0.0.1:0 \

@@ -605,6 +605,76 @@ static void test_scrape_discovery(void **state)
 }
 
 /* Two candidates: one leads; once it steps down (released), the other. */
+/* Per-workload staleness through the stand-in: the exporter's samples of
+ * embed stopped ten minutes ago while chat's keep coming; both need an
+ * upsize by their numbers. chat is resized; embed is held (stale), not
+ * decided on old data, not even as a recommendation. */
+static void test_workload_stale_held(void **state)
+{
+    (void)state;
+    const double now = 1795700000;
+    gf_http_server *h = NULL;
+    char bound[100], text[1024];
+    gf_error err = {0};
+    assert_int_equal(gf_http_start("127.0.0.1:0", &h, bound, sizeof bound, &err), GF_OK);
+    snprintf(text, sizeof text,
+             GF_USAGE_METRIC_MEMORY "{namespace=\"team-a\",pod=\"chat-7d9f8b6c5d-x2lqf\","
+                                    "container=\"server\"} 1.15e10 %.0f\n" GF_USAGE_METRIC_MEMORY
+                                    "{namespace=\"team-a\",pod=\"embed-5f6c7d8e9a-p0d7z\","
+                                    "container=\"server\"} 1.15e10 %.0f\n",
+             now * 1000, (now - 600) * 1000);
+    gf_http_publish(h, "/metrics", 200, GF_PROMTEXT_CONTENT_TYPE, text, strlen(text));
+    int port = atoi(strrchr(bound, ':') + 1);
+    gf_ctl_kube_opts o = {NULL, true, port, 2000, 60, NULL, "gpufrac", NULL, 0, 0};
+    env e;
+    env_up(&e, &o);
+    assert_int_equal(gf_standin_put(e.s,
+                                    EXPORTER_POD("gpufrac", "gpufrac-exporter-abcde",
+                                                 "gpufrac-exporter", "127.0.0.1"),
+                                    &err),
+                     GF_OK);
+    gf_model m;
+    gf_ctl_meta meta;
+    const gf_usage_sample *s = NULL;
+    size_t n = 0;
+    gf_diags d;
+    gf_diags_init(&d);
+    gf_err rc = GF_ENOTFOUND;
+    for (int i = 0; i < 200 && rc == GF_ENOTFOUND; i++) { /* until the exporter is seen */
+        gf_ctl_kube_pump(e.kb, 50, &err);
+        snapshot(&e, &m, &meta);
+        rc = e.b.usage(e.b.ctx, &m, 0, now, &s, &n, &d, &err);
+        gf_model_free(&m);
+    }
+    assert_int_equal(rc, GF_OK);
+    assert_int_equal(n, 2);
+    gf_policy p;
+    gf_policy_init(&p);
+    static const char pol[] = "apiVersion: gpufrac.io/v1alpha1\nkind: RightsizingPolicy\n"
+                              "defaults: {mode: auto}\n";
+    assert_int_equal(gf_policy_load_buffer(&p, "p.yaml", pol, sizeof pol - 1, &err), GF_OK);
+    gf_history hist;
+    gf_history_init(&hist, NULL, &err);
+    gf_ctl c;
+    gf_ctl_init(&c, NULL, &p, &hist);
+    gf_diags log;
+    gf_diags_init(&log);
+    assert_int_equal(gf_ctl_step(&c, &e.b, now, &log, NULL, &err), GF_OK);
+    assert_false(c.plan.stale); /* chat's samples are fresh */
+    assert_int_equal(gf_standin_count(e.s, "PATCH", "/deployments/chat", 200), 1);
+    assert_int_equal(gf_standin_count(e.s, "PATCH", "/deployments/embed", 0), 0);
+    /* its old peak would upsize it too: held, not even published */
+    assert_true(gf_test_diag_has(&log, "hold stale: recommend team-a/Deployment/embed"));
+    assert_int_equal(gf_standin_count(e.s, "PATCH", "/deployments/embed", 0), 0);
+    gf_diags_free(&log);
+    gf_ctl_free(&c);
+    gf_history_free(&hist);
+    gf_policy_free(&p);
+    gf_diags_free(&d);
+    env_down(&e);
+    gf_http_stop(h);
+}
+
 static void test_elector(void **state)
 {
     (void)state;
@@ -691,6 +761,25 @@ static void test_metrics_page(void **state)
     };
     for (size_t i = 0; i < sizeof want / sizeof *want; i++)
         if (!strstr(t, want[i])) fail_msg("missing: %s\n---\n%s", want[i], t);
+    /* the watch cache's and the scrape's own figures */
+    proc.have_cache = true;
+    proc.cache.silent_restarts = 3;
+    proc.cache_age_s = 12.5;
+    proc.scrape = true;
+    proc.scrape_untrusted_pods = 2;
+    proc.scrape_foreign_samples = 7;
+    out.len = 0;
+    gf_ctl_metrics_render(&c, &proc, &out);
+    t = gf_sbuf_str(&out);
+    static const char *want2[] = {
+        "gpufrac_controller_watch_silent_restarts_total 3\n",
+        "# TYPE gpufrac_controller_watch_cache_age_seconds gauge\n",
+        "gpufrac_controller_watch_cache_age_seconds 12.5\n",
+        "gpufrac_controller_scrape_untrusted_pods_total 2\n",
+        "gpufrac_controller_scrape_dropped_samples_total 7\n",
+    };
+    for (size_t i = 0; i < sizeof want2 / sizeof *want2; i++)
+        if (!strstr(t, want2[i])) fail_msg("missing: %s\n---\n%s", want2[i], t);
     gf_sbuf_free(&out);
     gf_diags_free(&log);
     gf_ctl_free(&c);
@@ -708,6 +797,7 @@ int main(void)
         cmocka_unit_test(test_convert_once_and_restart),
         cmocka_unit_test(test_annotate_event_evict_cordon),
         cmocka_unit_test(test_scrape_discovery),
+        cmocka_unit_test(test_workload_stale_held),
         cmocka_unit_test(test_elector),
         cmocka_unit_test(test_metrics_page),
     };

@@ -1020,6 +1020,39 @@ static gf_err set_fraction(const json_t *cur, json_t **patch, void *user, gf_err
     return GF_OK;
 }
 
+static double guard_left(void *ctx)
+{
+    return *(const double *)ctx;
+}
+
+/* The write guard: with too little time left a write is not sent at all;
+ * reads are never asked about. */
+static void test_write_guard(void **state)
+{
+    (void)state;
+    gf_standin *s = standin(0, 0);
+    gf_kube *k = client_for(s, TOKEN, NULL);
+    double left = 0.5;
+    gf_kube_set_write_guard(k, guard_left, &left);
+    gf_error err = {0};
+    json_t *p = json_pack("{s:{s:{s:s}}}", "metadata", "labels", "tier", "gold");
+    assert_int_equal(
+        gf_kube_merge_patch(k, GF_KUBE_POD, "team-a", "debug-shell", p, NULL, NULL, &err),
+        GF_KUBE_ELEASE);
+    assert_non_null(strstr(err.msg, "not sent: this replica may write for 0.5 s more"));
+    assert_int_equal(gf_standin_count(s, "PATCH", "/pods/debug-shell", 0), 0);
+    json_t *obj = NULL;
+    assert_int_equal(gf_kube_get(k, GF_KUBE_POD, "team-a", "debug-shell", &obj, &err), GF_OK);
+    json_decref(obj);
+    left = 5;
+    assert_int_equal(
+        gf_kube_merge_patch(k, GF_KUBE_POD, "team-a", "debug-shell", p, NULL, NULL, &err), GF_OK);
+    assert_int_equal(gf_standin_count(s, "PATCH", "/pods/debug-shell", 200), 1);
+    json_decref(p);
+    gf_kube_free(k);
+    gf_standin_stop(s);
+}
+
 static void test_patch(void **state)
 {
     (void)state;
@@ -1830,6 +1863,7 @@ int main(void)
         cmocka_unit_test(test_watch),
         cmocka_unit_test(test_retries),
         cmocka_unit_test(test_patch),
+        cmocka_unit_test(test_write_guard),
         cmocka_unit_test(test_eviction),
         cmocka_unit_test(test_events),
         cmocka_unit_test(test_lease),

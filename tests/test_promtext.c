@@ -91,6 +91,13 @@ static void test_bad_lines(void **state)
         {MEM "{namespace=a} 5\n", "exp:9402/metrics:1", "bad label"},
         {MEM "{namespace=\"a\\q\"} 5\n", "exp:9402/metrics:1", "closing quote"},
         {MEM "{namespace=\"a\",pod=\"b\"} 5 12x\n", "exp:9402/metrics:1", "whole milliseconds"},
+        /* fuzz_promtext's finding: the timestamp out of range (overflowing,
+         * negative, past 9999) made a sample no other reader would take */
+        {MEM "{namespace=\"a\",pod=\"b\"} 1.5e9 17957000000007957000000000\n", "exp:9402/metrics:1",
+         "the timestamp 17957000000007957000000000 ms is outside"},
+        {MEM "{namespace=\"a\",pod=\"b\"} 1.5e9 -5\n", "exp:9402/metrics:1", "is outside 0.."},
+        {MEM "{namespace=\"a\",pod=\"b\"} 1.5e9 253402300800000\n", "exp:9402/metrics:1",
+         "is outside 0.."},
         {"9bad 1\n", "exp:9402/metrics:1", "expected a metric name"},
         {MEM "{namespace=\"a\"", "exp:9402/metrics:1", "expected ',' or '}'"},
     };

@@ -1134,8 +1134,7 @@ gf_err gf_policy_load_file(gf_policy *p, const char *path, gf_error *err)
 {
     gf_sbuf b = GF_SBUF_INIT;
     gf_err rc = gf_input_read(path, "policy", GF_POLICY_MAX_BYTES, &b, err);
-    if (!rc)
-        rc = gf_policy_load_buffer(p, path, b.s ? b.s : "", b.len, err);
+    if (!rc) rc = gf_policy_load_buffer(p, path, b.s ? b.s : "", b.len, err);
     gf_sbuf_free(&b);
     return rc;
 }

@@ -3,6 +3,7 @@
 #include "io/promtext.h"
 
 #include <curl/curl.h>
+#include <errno.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -154,14 +155,25 @@ gf_err gf_promtext_load_usage(gf_usage *u, const char *name, const char *buf, si
         if (c.p < c.end) {
             char tsb[32], *te;
             snprintf(tsb, sizeof tsb, "%.*s", (int)(c.end - c.p), c.p);
+            errno = 0;
             long long ms = strtoll(tsb, &te, 10);
+            bool overflow = errno == ERANGE;
             while (*te == ' ' || *te == '\t')
                 te++;
             if (te == tsb || *te) {
                 rc = bad_line(err, name, line, "the timestamp is not whole milliseconds");
                 break;
             }
+            /* found by fuzz_promtext: an overflowing or negative timestamp
+             * made a sample at a time no other reader accepts */
             ts = (double)ms / 1000.0;
+            if (overflow || !(ts >= 0 && ts <= GF_USAGE_MAX_TIME_S)) {
+                char why[120];
+                snprintf(why, sizeof why, "the timestamp %.31s ms is outside 0..%.0f s", tsb,
+                         (double)GF_USAGE_MAX_TIME_S);
+                rc = bad_line(err, name, line, why);
+                break;
+            }
         }
         if (!strcmp(tok, "NaN")) {
             skip++;

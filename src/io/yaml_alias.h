@@ -8,8 +8,8 @@
  * anchored node with the aliases inside it expanded, and refuses the input
  * when the expanded document would pass max_nodes, naming the alias that
  * passed it and where:
- *   policy.yaml:998:38: alias *teams (1001 nodes): expanding it makes the
- *   document more than 1000000 nodes (anchors reused too often; ...) */
+ *   policy.yaml:253:38: alias *teams (1001 nodes): expanding it makes the
+ *   document more than 250000 nodes (anchors reused too often; ...) */
 #ifndef GF_YAML_ALIAS_H
 #define GF_YAML_ALIAS_H
 

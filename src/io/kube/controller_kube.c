@@ -9,6 +9,7 @@
 #include "util/strmap.h"
 
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,7 @@ struct gf_ctl_kube {
     GF_VEC(exporter_pod) exporters;
     char *exporter_ns, *exporter_ds;
     gf_ctl_kube_scrape_stats scrape_stats;
+    bool stop_before_write;      /* GPUFRAC_TEST_STOP_BEFORE_WRITE: see k_may_write */
     char untrusted_example[600]; /* the last labelled pod refused, for the warning */
     size_t untrusted_reported;   /* scrape_stats.untrusted_pods when last warned */
 };
@@ -114,6 +116,12 @@ static void on_change(gf_kube_kind kind, gf_kube_event_type type, const json_t *
 
 /* --- lifecycle ---------------------------------------------------------------------------- */
 
+/* The write guard (kube.h) of a replica under leader election. */
+static double lease_left(void *ctx)
+{
+    return gf_elector_write_time_left(ctx);
+}
+
 gf_err gf_ctl_kube_new(gf_kube *k, const gf_ctl_kube_opts *o, gf_ctl_kube **out, gf_error *err)
 {
     *out = NULL;
@@ -140,6 +148,9 @@ gf_err gf_ctl_kube_new(gf_kube *k, const gf_ctl_kube_opts *o, gf_ctl_kube **out,
     co.on_change = on_change;
     co.user = kb;
     co.silence_s = o->watch_silence_s;
+    if (o->elector) gf_kube_set_write_guard(k, lease_left, o->elector);
+    const char *stop = getenv("GPUFRAC_TEST_STOP_BEFORE_WRITE");
+    kb->stop_before_write = stop && !strcmp(stop, "1");
     if (!(kb->o.max_cache_age_s > 0)) kb->o.max_cache_age_s = GF_CTL_KUBE_MAX_CACHE_AGE_S;
     gf_err rc = gf_kube_cache_new(&kb->cache, k, &co, err);
     if (rc) {
@@ -153,6 +164,7 @@ gf_err gf_ctl_kube_new(gf_kube *k, const gf_ctl_kube_opts *o, gf_ctl_kube **out,
 void gf_ctl_kube_free(gf_ctl_kube *kb)
 {
     if (!kb) return;
+    if (kb->o.elector) gf_kube_set_write_guard(kb->k, NULL, NULL);
     gf_kube_cache_free(kb->cache);
     gf_usage_free(&kb->usage);
     for (size_t i = 0; i < kb->exporters.n; i++) {
@@ -364,6 +376,7 @@ static gf_ctl_result result_of(gf_err rc)
     if (rc == GF_KUBE_ECONFLICT) return GF_CTL_CONFLICT;
     if (rc == GF_KUBE_EPDB) return GF_CTL_REFUSED;
     if (rc == GF_ENOTFOUND) return GF_CTL_GONE;
+    if (rc == GF_KUBE_ELEASE) return GF_CTL_NOT_LEADER;
     return GF_CTL_ERROR;
 }
 
@@ -564,7 +577,15 @@ static gf_err k_cordon(void *ctx, const gf_ctl_action *a, gf_ctl_result *res, gf
 static bool k_may_write(void *ctx)
 {
     gf_ctl_kube *kb = ctx;
-    return gf_elector_leading(kb->o.elector);
+    bool ok = gf_elector_leading(kb->o.elector) &&
+              gf_elector_write_time_left(kb->o.elector) >= GF_KUBE_MIN_WRITE_S;
+    if (ok && kb->stop_before_write) {
+        /* tests/cli_run.sh: a replica paused between "may I write" and the
+         * request; the write guard must stop the request when it resumes */
+        kb->stop_before_write = false;
+        raise(SIGSTOP);
+    }
+    return ok;
 }
 
 void gf_ctl_kube_backend(gf_ctl_kube *kb, gf_ctl_backend *b)

@@ -3,6 +3,7 @@
 #include "util/xalloc.h"
 
 #include <errno.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -105,6 +106,15 @@ bool gf_elector_leading(gf_elector *e)
     bool ok = e->leading && mono() - e->renewed_at < e->deadline_s;
     pthread_mutex_unlock(&e->mu);
     return ok;
+}
+
+double gf_elector_write_time_left(gf_elector *e)
+{
+    if (!e) return INFINITY;
+    pthread_mutex_lock(&e->mu);
+    double left = e->leading ? e->renewed_at + e->deadline_s - mono() : 0;
+    pthread_mutex_unlock(&e->mu);
+    return left > 0 ? left : 0;
 }
 
 void gf_elector_wait_first(gf_elector *e, int timeout_ms)

@@ -41,6 +41,12 @@ gf_err gf_elector_start(gf_kube *k, const gf_elector_opts *o, gf_elector **out, 
 /* Leading now (see above). Thread-safe. */
 bool gf_elector_leading(gf_elector *e);
 
+/* The seconds this replica may still write: while leading, until its last
+ * renewal is 2/3 of the lease duration old (the RenewDeadline; the Lease
+ * passes to another a whole duration after it last changed); 0 when not
+ * leading; INFINITY for e NULL. Thread-safe. */
+double gf_elector_write_time_left(gf_elector *e);
+
 /* Waits until the first attempt is over, at most timeout_ms. */
 void gf_elector_wait_first(gf_elector *e, int timeout_ms);
 

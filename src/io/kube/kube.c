@@ -32,6 +32,8 @@ const char *gf_kube_strerror(gf_err code)
         return "not authorized";
     case (int)GF_KUBE_ETHROTTLED:
         return "throttled";
+    case (int)GF_KUBE_ELEASE:
+        return "not leading long enough to write";
     default:
         return gf_strerror(code);
     }
@@ -828,6 +830,29 @@ void gf_kube_reply_free(gf_kube_reply *r)
     memset(r, 0, sizeof *r);
 }
 
+void gf_kube_set_write_guard(gf_kube *k, gf_kube_write_guard fn, void *ctx)
+{
+    k->guard = fn;
+    k->guard_ctx = ctx;
+}
+
+/* The write guard's check, just before an attempt is sent (see kube.h). */
+static gf_err guard_write(gf_kube *k, gf_kube_xfer *x, const char *method, gf_error *err)
+{
+    if (!k->guard || !strcmp(method, "GET")) return GF_OK;
+    double left = k->guard(k->guard_ctx);
+    if (!(left >= GF_KUBE_MIN_WRITE_S))
+        return gf_error_set(err, GF_KUBE_ELEASE, x->where,
+                            "not sent: this replica may write for %.1f s more, less than the "
+                            "%.0f s a write needs (its Lease is not renewed)",
+                            left > 0 ? left : 0, GF_KUBE_MIN_WRITE_S);
+    /* every attempt: an earlier one may have set a shorter limit */
+    double limit_ms = (double)k->opt.request_timeout_ms;
+    curl_easy_setopt(x->h, CURLOPT_TIMEOUT_MS,
+                     (long)(left * 1000 < limit_ms ? left * 1000 : limit_ms));
+    return GF_OK;
+}
+
 gf_err gf_kube_run(gf_kube *k, const char *method, const char *path, const char *content_type,
                    const char *body, bool eviction, gf_kube_reply *reply, gf_error *err)
 {
@@ -839,6 +864,7 @@ gf_err gf_kube_run(gf_kube *k, const char *method, const char *path, const char 
     while (rc == GF_OK) {
         attempt++;
         if (attempt > 1 && (rc = gf_kube_xfer_rearm(&x, err))) break;
+        if ((rc = guard_write(k, &x, method, err))) break;
         CURLcode cc = curl_easy_perform(x.h);
         double delay;
         gf_kube_outcome out = gf_kube_xfer_outcome(&x, cc, attempt, &delay, &rc, err);

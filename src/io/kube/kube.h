@@ -45,6 +45,7 @@
 #define GF_KUBE_EPDB ((gf_err)-22)      /* eviction refused: a PodDisruptionBudget forbids it now */
 #define GF_KUBE_EAUTH ((gf_err)-23)     /* 401 Unauthorized or 403 Forbidden */
 #define GF_KUBE_ETHROTTLED ((gf_err)-24) /* still 429 (or Retry-After too long) after retries */
+#define GF_KUBE_ELEASE ((gf_err)-25)     /* a write not sent: the write guard's time ran out */
 
 const char *gf_kube_strerror(gf_err code);
 
@@ -122,12 +123,27 @@ typedef struct gf_kube_options {
 
 void gf_kube_options_default(gf_kube_options *o);
 
+/* A write guard (leader election): the seconds this process may still
+ * write, INFINITY for no limit. */
+typedef double (*gf_kube_write_guard)(void *ctx);
+
+/* Writes shorter than this are not attempted (the request would be cut
+ * before an answer could come). */
+#define GF_KUBE_MIN_WRITE_S 1.0
+
 typedef struct gf_kube gf_kube;
 
 /* Copies cfg and opt (NULL: defaults). Checks that the files cfg names can be
  * read (CA, certificate, key, token file). */
 gf_err gf_kube_new(gf_kube **out, const gf_kube_config *cfg, const gf_kube_options *opt,
                    gf_error *err);
+
+/* Asked before every attempt of every request but a GET: with less than
+ * GF_KUBE_MIN_WRITE_S left the request is not sent (GF_KUBE_ELEASE), else
+ * the attempt's timeout is cut to the time left, so that no write of a
+ * replica can land after its Lease could have passed to another, even when
+ * it was paused between "may I write" and the request. fn NULL: none. */
+void gf_kube_set_write_guard(gf_kube *k, gf_kube_write_guard fn, void *ctx);
 void gf_kube_free(gf_kube *k); /* accepts NULL */
 /* The server URL as messages show it (without any user:password@). */
 const char *gf_kube_server(const gf_kube *k);
@@ -329,9 +345,11 @@ typedef struct gf_kube_cache_opts {
     double silence_s;
 } gf_kube_cache_opts;
 
-/* Three bookmark periods: kube-apiserver sends an idle watch a BOOKMARK
- * about once a minute (staging/src/k8s.io/apiserver/pkg/storage/cacher,
- * bookmarkFrequency). */
+/* Three bookmark periods: kube-apiserver's watch cache sends a watch that
+ * asked for bookmarks one about once a minute besides the one before its
+ * deadline (kubernetes staging/src/k8s.io/apiserver/pkg/storage/cacher/
+ * cacher.go, defaultBookmarkFrequency = time.Minute). A healthy but quiet
+ * kind keeps the cache's age under a minute or so. */
 #define GF_KUBE_WATCH_SILENCE_S 180.0
 
 typedef struct gf_kube_cache_stats {

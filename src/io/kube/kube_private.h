@@ -24,6 +24,8 @@ struct gf_kube {
     struct stat file_token_st;
     bool file_token_stale;
     gf_rng rng;
+    gf_kube_write_guard guard; /* gf_kube_set_write_guard */
+    void *guard_ctx;
 };
 
 typedef struct gf_kube_xfer gf_kube_xfer;
