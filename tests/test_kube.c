@@ -947,11 +947,12 @@ static void test_retries(void **state)
     assert_int_equal(r.attempts, 1);
     assert_true(r.retry_after_s == 120);
     gf_kube_free(k);
-    /* slow answers: the request timeout, then a retry */
+    /* slow answers: the request timeout, then a retry (the retry's answer
+     * has the whole timeout, 3 s, to come back on a loaded machine) */
     o.max_attempts = 5;
-    o.request_timeout_ms = 1000;
+    o.request_timeout_ms = 3000;
     k = client_for(s, TOKEN, &o);
-    gf_standin_fault slow = {"GET", "/api/v1/nodes", -1, 1, 0, 0, 3000, false};
+    gf_standin_fault slow = {"GET", "/api/v1/nodes", -1, 1, 0, 0, 6000, false};
     gf_standin_add_fault(s, &slow);
     assert_int_equal(gf_kube_request(k, "GET", "/api/v1/nodes", NULL, NULL, &r, &err), GF_OK);
     assert_int_equal(r.attempts, 2);
