@@ -103,11 +103,11 @@ static bool get(const char *src, unsigned port, const char *path, char *buf, siz
  * reset); their count then. */
 static unsigned wait_closed(const int *fds, unsigned n, unsigned want)
 {
-    bool closed[64] = {false};
+    bool closed[GREEDY_CLIENTS] = {false};
     unsigned count = 0;
     double deadline = now_s() + DEADLINE_S;
     while (count < want && now_s() < deadline) {
-        struct pollfd p[64];
+        struct pollfd p[GREEDY_CLIENTS];
         for (unsigned i = 0; i < n; i++)
             p[i] = (struct pollfd){.fd = closed[i] ? -1 : fds[i], .events = POLLIN};
         if (poll(p, n, 200) <= 0) continue;

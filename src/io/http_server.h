@@ -25,7 +25,7 @@
 
 #define GF_HTTP_THREADS 4
 #define GF_HTTP_CONNECTION_LIMIT 1024
-#define GF_HTTP_PER_IP_LIMIT 16
+#define GF_HTTP_PER_IP_LIMIT 64
 #define GF_HTTP_TIMEOUT_S 10
 
 typedef struct gf_http_server gf_http_server;
