@@ -21,6 +21,7 @@
 #     summary, exit 3.
 #   usage: cli_cluster.sh GPUFRAC FIXTURES_DIR
 #   env: GF_KUBE_STANDIN (required)
+. "$(dirname "$0")/lib_standin.sh"
 set -u
 bin=$1 fx=$2
 standin=${GF_KUBE_STANDIN:-}
@@ -63,13 +64,7 @@ put_object() { curl -s -X POST -d "$1" "$surl/standin/objects" >/dev/null; }
 
 "$standin" --port 0 --fixtures "$cluster" --token "$token" >"$tmp/standin.out" 2>"$tmp/standin.err" &
 spid=$!
-surl=""
-for _ in $(seq 1 100); do
-  surl=$(head -1 "$tmp/standin.out" 2>/dev/null)
-  [ -n "$surl" ] && break
-  sleep 0.05
-done
-[ -n "$surl" ] || { echo "FAIL: kube-standin did not start"; cat "$tmp/standin.err"; exit 1; }
+wait_standin_url "$tmp/standin.out" "$tmp/standin.err"
 cat >"$tmp/kc.yaml" <<EOF
 apiVersion: v1
 kind: Config

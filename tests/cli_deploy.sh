@@ -21,6 +21,7 @@
 #     line (what its comment says to do) renders without ServiceMonitors.
 #   usage: cli_deploy.sh GPUFRAC FIXTURES_DIR
 #   env: GF_SOURCE_DIR (the repository), GF_KUBE_STANDIN, GF_KUBECTL_OLD
+. "$(dirname "$0")/lib_standin.sh"
 set -u
 bin=$1 fx=$2
 src=${GF_SOURCE_DIR:-$(cd "$(dirname "$0")/.." && pwd)}
@@ -54,13 +55,7 @@ standin_start() {
   rm -f "$tmp/standin.out"
   "$standin" --port 0 --fixtures "$fx/controller/cluster" >"$tmp/standin.out" 2>"$tmp/standin.err" &
   spid=$!
-  surl=""
-  for _ in $(seq 1 100); do
-    surl=$(head -1 "$tmp/standin.out" 2>/dev/null)
-    [ -n "$surl" ] && break
-    sleep 0.05
-  done
-  [ -n "$surl" ] || { echo "FAIL: kube-standin did not start"; cat "$tmp/standin.err"; exit 1; }
+  wait_standin_url "$tmp/standin.out" "$tmp/standin.err"
   cat >"$tmp/kc.yaml" <<EOF
 apiVersion: v1
 kind: Config

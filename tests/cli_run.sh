@@ -19,6 +19,7 @@
 #   usage: cli_run.sh GPUFRAC FIXTURES_DIR [EXPORTER FAKE_NVML_SO]
 #   env: GF_KUBE_STANDIN (required), GF_EXPORTER, GF_FAKE_NVML_SO; GF_WRAP is
 #   put before every gpufrac (e.g. valgrind).
+. "$(dirname "$0")/lib_standin.sh"
 set -u
 bin=$1 fx=$2
 exp=${3:-${GF_EXPORTER:-}} fake=${4:-${GF_FAKE_NVML_SO:-}}
@@ -70,13 +71,7 @@ standin_start() { # FIXTURES_DIR
   "$standin" --port 0 --fixtures "$1" --token "$token" --bookmark-ms 200 \
     >"$tmp/standin.out" 2>"$tmp/standin.err" &
   spid=$!
-  surl=""
-  for _ in $(seq 1 100); do
-    surl=$(head -1 "$tmp/standin.out" 2>/dev/null)
-    [ -n "$surl" ] && break
-    sleep 0.05
-  done
-  [ -n "$surl" ] || { echo "FAIL: kube-standin did not start"; cat "$tmp/standin.err"; exit 1; }
+  wait_standin_url "$tmp/standin.out" "$tmp/standin.err"
   cat >"$tmp/kc.yaml" <<EOF
 apiVersion: v1
 kind: Config
