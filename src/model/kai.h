@@ -30,6 +30,13 @@
 #define GF_KAI_RESERVE_GPU_INDEX "run.ai/reserve_for_gpu_index"
 /* pod labels */
 #define GF_KAI_QUEUE "kai.scheduler/queue" /* default; configurable (gf_kai_names) */
+/* pod annotation naming its PodGroup; the grouper's queue when no label
+ * names one (pkg/podgrouper/.../defaultgrouper/default_grouper.go); the
+ * priority at and above which a PodGroup is non-preemptible unless it says
+ * otherwise (pkg/common/podgroup/preemptible.go) */
+#define GF_KAI_POD_GROUP_NAME "pod-group-name"
+#define GF_KAI_DEFAULT_QUEUE "default-queue"
+#define GF_KAI_NON_PREEMPTIBLE_PRIORITY 100
 /* A single-device shared pod: runai-gpu-group=<g>. A multi-device fraction
  * (gpu-fraction-num-devices > 1) gets only runai-gpu-group/<g>=<g>, one per
  * device, and no plain label (resource_reservation.go updatePodGPUGroup);

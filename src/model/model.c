@@ -83,6 +83,10 @@ void gf_model_free(gf_model *m)
     gf_vec_free(&m->workloads);
     gf_vec_free(&m->pdbs);
     gf_vec_free(&m->pools);
+    gf_vec_free(&m->queues);
+    gf_vec_free(&m->podgroups);
+    gf_vec_free(&m->priority_classes);
+    gf_vec_free(&m->shards);
     gf_vec_free(&m->gpus);
     gf_vec_free(&m->gpu_pods);
     gf_strmap_free(&m->node_by_name);
@@ -501,6 +505,69 @@ static void drop_pods(gf_model *m, const bool *drop)
     m->pods.n = w;
 }
 
+/* Each pod's PodGroup, queue, priority and preemptibility, as KAI computes
+ * them: the PodGroup named by the pod's annotation pod-group-name carries
+ * queue, priorityClassName and preemptibility (pkg/apis/scheduling/v2alpha2/
+ * podgroup_types.go); without one in the input, the pod's queue label and
+ * its own priority class / spec.priority stand in. Preemptibility: an
+ * explicit value wins, else priority < 100 is preemptible
+ * (pkg/common/podgroup/preemptible.go CalculatePreemptibility). */
+static int32_t class_value(const gf_model *m, const gf_strmap *classes, const char *name,
+                           int32_t fallback, bool *found)
+{
+    size_t k;
+    *found = name && gf_strmap_get(classes, name, &k);
+    return *found ? m->priority_classes.v[k].value : fallback;
+}
+
+static void resolve_governance(gf_model *m)
+{
+    gf_strmap groups, queues, classes;
+    gf_strmap_init(&groups);
+    gf_strmap_init(&queues);
+    gf_strmap_init(&classes);
+    for (size_t i = 0; i < m->podgroups.n; i++)
+        gf_strmap_put(&groups, fmt_key(m, "pg", m->podgroups.v[i].ns, m->podgroups.v[i].name), i);
+    for (size_t i = 0; i < m->queues.n; i++)
+        gf_strmap_put(&queues, m->queues.v[i].name, i);
+    for (size_t i = 0; i < m->priority_classes.n; i++)
+        gf_strmap_put(&classes, m->priority_classes.v[i].name, i);
+    for (size_t i = 0; i < m->queues.n; i++) {
+        gf_queue *q = &m->queues.v[i];
+        size_t k;
+        q->parent_idx =
+            q->parent && gf_strmap_get(&queues, q->parent, &k) && k != i ? (uint32_t)k : GF_NONE;
+    }
+    for (size_t i = 0; i < m->pods.n; i++) {
+        gf_pod *p = &m->pods.v[i];
+        gf_pod_gov g = {GF_NONE, NULL, GF_NONE, p->priority, p->priority < 100, 1};
+        const char *pg_name = gf_kvs_get(&p->annotations, GF_KAI_POD_GROUP_NAME);
+        size_t k;
+        const gf_podgroup *pg = NULL;
+        if (pg_name && gf_strmap_get(&groups, fmt_key(m, "pg", p->ns, pg_name), &k)) {
+            g.podgroup = (uint32_t)k;
+            pg = &m->podgroups.v[k];
+        }
+        bool found;
+        g.priority = class_value(m, &classes, p->priority_class, p->priority, &found);
+        g.queue = p->queue;
+        if (pg) {
+            if (pg->queue && *pg->queue) g.queue = pg->queue;
+            g.priority = class_value(m, &classes, pg->priority_class, g.priority, &found);
+            if (pg->min_member > 1) g.gang = pg->min_member;
+        }
+        if (!g.queue) g.queue = GF_KAI_DEFAULT_QUEUE;
+        g.preemptible = g.priority < GF_KAI_NON_PREEMPTIBLE_PRIORITY;
+        if (pg && pg->preemptibility == GF_PREEMPT_PREEMPTIBLE) g.preemptible = true;
+        if (pg && pg->preemptibility == GF_PREEMPT_NON_PREEMPTIBLE) g.preemptible = false;
+        if (gf_strmap_get(&queues, g.queue, &k)) g.queue_idx = (uint32_t)k;
+        p->gov = g;
+    }
+    gf_strmap_free(&groups);
+    gf_strmap_free(&queues);
+    gf_strmap_free(&classes);
+}
+
 gf_err gf_model_finalize(gf_model *m, gf_diags *d, gf_error *err)
 {
     (void)err;
@@ -551,6 +618,7 @@ gf_err gf_model_finalize(gf_model *m, gf_diags *d, gf_error *err)
     }
     if (ndrop) drop_pods(m, drop);
     free(drop);
+    resolve_governance(m);
     /* owners; bucket active bound pods per node (counting sort) */
     uint32_t *count = gf_xcalloc(m->nodes.n + 1, sizeof(uint32_t));
     for (size_t i = 0; i < m->pods.n; i++) {

@@ -111,6 +111,84 @@ typedef struct gf_owner_ref {
     const char *kind, *name; /* NULL kind = none */
 } gf_owner_ref;
 
+/* KAI's governance objects (issue 12). Filled by the adapters like nodes and
+ * pods; gf_model_finalize() resolves each pod's PodGroup, queue, priority and
+ * preemptibility (gf_pod.gov). */
+
+/* One resource of a Queue (pkg/apis/scheduling/v2/resources.go
+ * QueueResource): GPU in fractions of a GPU, CPU in millicores, memory in
+ * megabytes (10^6 bytes). KAI reads -1 as unlimited for quota and limit
+ * (and 0 as "none" for quota); absent fields are 0 as in KAI's JSON. */
+typedef struct gf_queue_res {
+    double quota, limit, over_quota_weight;
+} gf_queue_res;
+
+/* scheduling.run.ai/v2 Queue (pkg/apis/scheduling/v2/queue_types.go);
+ * cluster-scoped. status allocated / allocatedNonPreemptible are in the
+ * same units (GPU fractions, millicpus, megabytes). */
+typedef struct gf_queue {
+    const char *name, *origin;
+    const char *parent; /* spec.parentQueue, NULL for a top queue */
+    gf_queue_res gpu, cpu, memory;
+    int32_t priority;               /* spec.priority, 100 when absent */
+    double alloc_gpu, alloc_np_gpu; /* status.allocated / allocatedNonPreemptible nvidia.com/gpu */
+    bool has_status;
+    /* derived by finalize */
+    uint32_t parent_idx; /* GF_NONE for a top queue or a parent not in the input */
+} gf_queue;
+
+typedef enum gf_preemptibility {
+    GF_PREEMPT_UNSET,          /* PodGroup field empty: decided by priority */
+    GF_PREEMPT_PREEMPTIBLE,    /* "preemptible" */
+    GF_PREEMPT_NON_PREEMPTIBLE /* "non-preemptible" */
+} gf_preemptibility;
+
+/* scheduling.run.ai/v2alpha2 PodGroup (pkg/apis/scheduling/v2alpha2/
+ * podgroup_types.go); namespaced; pods name theirs by annotation
+ * pod-group-name. */
+typedef struct gf_podgroup {
+    const char *ns, *name, *origin;
+    int32_t min_member; /* spec.minMember; a gang when > 1 */
+    const char *queue;  /* spec.queue */
+    const char *priority_class;
+    gf_preemptibility preemptibility;
+    const char *topology;        /* spec.topologyConstraint.topology, or NULL */
+    const char *required_level;  /* spec.topologyConstraint.requiredTopologyLevel, or NULL */
+    const char *preferred_level; /* spec.topologyConstraint.preferredTopologyLevel, or NULL */
+    gf_owner_ref owner;          /* controller ownerReference */
+} gf_podgroup;
+
+/* scheduling.k8s.io/v1 PriorityClass. */
+typedef struct gf_priority_class {
+    const char *name, *origin;
+    int32_t value;
+} gf_priority_class;
+
+typedef enum gf_placement_strategy {
+    GF_PLACE_BINPACK, /* KAI's default */
+    GF_PLACE_SPREAD
+} gf_placement_strategy;
+
+/* kai.scheduler/v1 SchedulingShard (pkg/apis/kai/v1/schedulingshard_types.go):
+ * the nodes whose partition label (m->kai.pool_label) has value
+ * partition_value; its GPU / CPU placement strategies. */
+typedef struct gf_shard {
+    const char *name, *origin;
+    const char *partition_value; /* spec.partitionLabelValue; NULL/"" = nodes without the label */
+    gf_placement_strategy gpu, cpu;
+} gf_shard;
+
+/* A pod's governance as KAI computes it (derived by finalize). */
+typedef struct gf_pod_gov {
+    uint32_t podgroup;  /* index into m->podgroups, GF_NONE when not in the input */
+    const char *queue;  /* PodGroup spec.queue, else the pod's queue label (KAI's grouper
+                           takes the top owner's label first), else "default-queue" */
+    uint32_t queue_idx; /* index into m->queues, GF_NONE when not in the input */
+    int32_t priority;   /* PodGroup's priority class value, else pod spec.priority */
+    bool preemptible;   /* pkg/common/podgroup/preemptible.go CalculatePreemptibility */
+    int32_t gang;       /* PodGroup minMember (1 when none) */
+} gf_pod_gov;
+
 typedef struct gf_pod {
     const char *ns, *name, *uid;
     const char *origin;
@@ -163,6 +241,7 @@ typedef struct gf_pod {
     uint32_t workload; /* GF_NONE when unowned */
     uint32_t *gpus;    /* physical GPUs this pod holds (whole or shared) */
     uint32_t n_gpus;
+    gf_pod_gov gov;
 } gf_pod;
 
 /* True while the pod holds its resources (pending, running or unknown). */
@@ -237,6 +316,10 @@ typedef struct gf_model {
     GF_VEC(gf_workload) workloads;
     GF_VEC(gf_pdb) pdbs;
     GF_VEC(const char *) pools; /* pool names; pools.v[0] is "default" */
+    GF_VEC(gf_queue) queues;
+    GF_VEC(gf_podgroup) podgroups;
+    GF_VEC(gf_priority_class) priority_classes;
+    GF_VEC(gf_shard) shards;
     /* derived by finalize */
     GF_VEC(gf_gpu) gpus;
     GF_VEC(uint32_t) gpu_pods; /* pod indices, grouped per GPU */
