@@ -627,57 +627,6 @@ static bool writable_kind(const char *kind)
     return !strcmp(kind, "Deployment") || !strcmp(kind, "StatefulSet");
 }
 
-/* The object and field where a user sets the pods' KAI annotation, for a
- * top owner gpufrac does not write; NULL path when it knows none. The
- * kinds and how their pods are owned:
- *  - KServe InferenceService (serving.kserve.io/v1beta1): raw deployment
- *    mode owns a Deployment; pods get spec.predictor.annotations
- *    (pkg/apis/serving/v1beta1/component.go ComponentExtensionSpec);
- *  - Knative Service (serving.knative.dev/v1): Service -> Configuration ->
- *    Revision -> Deployment; the pods' label serving.knative.dev/service
- *    names the Service; spec.template.metadata.annotations;
- *  - LeaderWorkerSet (leaderworkerset.x-k8s.io/v1): owns the leaders'
- *    StatefulSet; a leader pod owns its group's workers' StatefulSet; all
- *    carry label leaderworkerset.sigs.k8s.io/name;
- *    spec.leaderWorkerTemplate.{leaderTemplate,workerTemplate}.metadata.annotations;
- *  - Argo Rollout (argoproj.io/v1alpha1): owns its ReplicaSets;
- *    spec.template.metadata.annotations;
- *  - RayService / RayCluster (ray.io/v1): a RayService owns RayClusters,
- *    which own their pods; spec.rayClusterConfig.workerGroupSpecs[].template
- *    (RayCluster: spec.workerGroupSpecs[].template, or headGroupSpec). */
-static void owner_path(const gf_workload *w, const gf_pod *first, const char **kind,
-                       const char **name, const char **path)
-{
-    *kind = w->kind;
-    *name = w->name;
-    *path = NULL;
-    const char *lws = first ? gf_kvs_get(&first->labels, "leaderworkerset.sigs.k8s.io/name") : NULL;
-    const char *ksvc = first ? gf_kvs_get(&first->labels, "serving.knative.dev/service") : NULL;
-    if (lws) {
-        *kind = "LeaderWorkerSet";
-        *name = lws;
-    } else if (ksvc && (!strcmp(w->kind, "Revision") || !strcmp(w->kind, "Configuration") ||
-                        !strcmp(w->kind, "Service"))) {
-        *kind = "Service";
-        *name = ksvc;
-    }
-    if (!strcmp(*kind, "InferenceService"))
-        *path = "spec.predictor.annotations";
-    else if (!strcmp(*kind, "Service"))
-        *path = "spec.template.metadata.annotations (Knative Service)";
-    else if (!strcmp(*kind, "LeaderWorkerSet"))
-        *path = "spec.leaderWorkerTemplate.workerTemplate.metadata.annotations (and "
-                "leaderTemplate)";
-    else if (!strcmp(*kind, "Rollout"))
-        *path = "spec.template.metadata.annotations (Argo Rollout)";
-    else if (!strcmp(*kind, "RayService"))
-        *path = "spec.rayClusterConfig.workerGroupSpecs[].template.metadata.annotations (or "
-                "headGroupSpec)";
-    else if (!strcmp(*kind, "RayCluster"))
-        *path = "spec.workerGroupSpecs[].template.metadata.annotations (or headGroupSpec; a "
-                "RayService's: spec.rayClusterConfig)";
-}
-
 /* A recommendation for a workload gpufrac does not write: an Event about
  * its first pod naming the object and field to patch (REPORT: nothing is
  * written to the owner), not repeated within report_every_s while the
@@ -699,8 +648,9 @@ static void owner_cand(cands *cs, const gf_ctl_config *cfg, const gf_ctl_input *
     gf_textf(c.a.key, sizeof c.a.key, "owner/%s/%s/%s/%s", w->ns, w->kind, w->name, head);
     if (is_stamped(st->reported.v, st->reported.n, c.a.key, in->now - cfg->report_every_s))
         return;
-    const char *okind, *oname, *path;
-    owner_path(w, x->first, &okind, &oname, &path);
+    gf_owner_target ot;
+    gf_recommend_owner_target(m, wi, &ot);
+    const char *okind = ot.kind, *oname = ot.name, *path = ot.path;
     c.a.unit_key = gf_recommend_unit_annotation(r->in.unit);
     gf_recommend_value_text(r->in.unit, r->current, c.a.from, sizeof c.a.from);
     gf_recommend_target_text(r, c.a.to, sizeof c.a.to);
