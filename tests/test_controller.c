@@ -787,8 +787,8 @@ static char *stall_cluster(const char *created, const char *cond, const char *rs
 
 /* KAI's condition on a pod it cannot place
  * (pkg/scheduler/cache/status_updater/default_status_updater.go) */
-#define UNSCHED                                                                                   \
-    "{\"type\":\"PodScheduled\",\"status\":\"False\",\"reason\":\"Unschedulable\","       \
+#define UNSCHED                                                                                    \
+    "{\"type\":\"PodScheduled\",\"status\":\"False\",\"reason\":\"Unschedulable\","                \
     "\"message\":\"Not enough resources for the workload\"}"
 
 static const gf_ctl_action *stall_fx(fx *f, const char *json, const char *policy, double now)
@@ -854,14 +854,15 @@ static void test_stall_revert(void **state)
     assert_int_equal(a->stall_cause, GF_CTL_STALL_PENDING_TIMEOUT);
     fx_free(&f);
     /* the rule's own stallTimeout */
-    a = stall_fx(&f, json, PH "defaults: {mode: auto, maxDisruptionsPerHour: 10, stallTimeout: 1h}\n",
+    a = stall_fx(&f, json,
+                 PH "defaults: {mode: auto, maxDisruptionsPerHour: 10, stallTimeout: 1h}\n",
                  NOW + 7 * MIN);
     assert_null(a);
     fx_free(&f);
     free(json);
 
     /* the new ReplicaSet cannot create its pods */
-    json = stall_cluster(CHANGED, "", 
+    json = stall_cluster(CHANGED, "",
                          "\"conditions\":[{\"type\":\"ReplicaFailure\",\"status\":\"True\","
                          "\"reason\":\"FailedCreate\",\"message\":\"exceeded quota: gpu\"}]",
                          false);
@@ -902,9 +903,8 @@ static void test_stall_hold(void **state)
     (void)state;
     fx f;
     char *json = stall_cluster(CHANGED, UNSCHED, "", true);
-    const gf_ctl_action *a =
-        stall_fx(&f, json, PH "defaults: {mode: auto, maxDisruptionsPerHour: 10, onStall: hold}\n",
-                 NOW);
+    const gf_ctl_action *a = stall_fx(
+        &f, json, PH "defaults: {mode: auto, maxDisruptionsPerHour: 10, onStall: hold}\n", NOW);
     if (!a) dump(&f.plan);
     assert_non_null(a);
     assert_int_equal(a->kind, GF_CTL_REPORT);

@@ -422,8 +422,8 @@ static void test_resize_stalls(void **state)
 {
     (void)state;
     const char *json =
-        KJ_LIST(L4("n1", "1") "," FRAC("a-5d4c3b2a19-aaaaa", "a", "n1", "g1",
-                                       "0.5") "," FRAC("b-5d4c3b2a19-bbbbb", "b", "n1", "g1", "0.5"));
+        KJ_LIST(L4("n1", "1") "," FRAC("a-5d4c3b2a19-aaaaa", "a", "n1", "g1", "0.5") "," FRAC(
+            "b-5d4c3b2a19-bbbbb", "b", "n1", "g1", "0.5"));
     for (int hold = 0; hold < 2; hold++) {
         gf_policy p;
         gf_policy_init(&p);
@@ -444,9 +444,9 @@ static void test_resize_stalls(void **state)
         assert_true(st->t >= f->rep.start_t + HOUR + 600);
         if (!hold) {
             assert_true(st->reverted);
-            assert_int_equal(g->resizes, 2); /* the upsize and its revert, nothing more */
+            assert_int_equal(g->resizes, 2);  /* the upsize and its revert, nothing more */
             assert_true(g->pending_min < 15); /* 10 min pending, then placed again */
-            assert_true(g->ooms > 1);        /* back at 0.5 under 0.6 of demand */
+            assert_true(g->ooms > 1);         /* back at 0.5 under 0.6 of demand */
             /* the report lists it */
             gf_report_meta meta = {"c", "builtin", "p.yaml", 0, "gpufrac test"};
             gf_sbuf b = GF_SBUF_INIT;

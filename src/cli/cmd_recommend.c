@@ -360,9 +360,9 @@ static bool print_owner(const gf_model *m, const gf_recommendation *r)
     if (!ot.path) return false;
     value_text(r, r->current, cur, sizeof cur);
     value_text(r, r->recommended, val, sizeof val);
-    printf("# %s/%s/%s: %s %s -> %s (%s): recommend-only: set %s in %s of %s %s/%s\n",
-           r->in.ns, r->in.kind, r->in.name, unit_annotation(r), cur, val,
-           gf_rec_action_name(r->action), unit_annotation(r), ot.path, ot.kind, r->in.ns, ot.name);
+    printf("# %s/%s/%s: %s %s -> %s (%s): recommend-only: set %s in %s of %s %s/%s\n", r->in.ns,
+           r->in.kind, r->in.name, unit_annotation(r), cur, val, gf_rec_action_name(r->action),
+           unit_annotation(r), ot.path, ot.kind, r->in.ns, ot.name);
     return true;
 }
 

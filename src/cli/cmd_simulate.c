@@ -271,11 +271,11 @@ static json_t *result_json(const gf_sim_result *x, gf_sim_policy p)
         for (uint32_t k = 0; k < x->stalls && k < GF_SIM_MAX_STALLS; k++) {
             const gf_sim_stall *st = &x->stall_list[k];
             json_array_append_new(list, json_pack("{s:s, s:f, s:f, s:f, s:b}", "workload",
-                                                  st->workload, "t", st->t, "from", st->from,
-                                                  "to", st->to, "reverted", st->reverted));
+                                                  st->workload, "t", st->t, "from", st->from, "to",
+                                                  st->to, "reverted", st->reverted));
         }
-        json_object_set_new(o, "stalls", json_pack("{s:i, s:o}", "count", (int)x->stalls,
-                                                   "first", list));
+        json_object_set_new(o, "stalls",
+                            json_pack("{s:i, s:o}", "count", (int)x->stalls, "first", list));
     }
     return o;
 }

@@ -36,8 +36,8 @@ const char *gf_ctl_reason_name(gf_ctl_reason r)
 
 const char *gf_ctl_hold_name(gf_ctl_hold h)
 {
-    static const char *names[] = {"go",         "stale",   "kind",   "rollout",
-                                  "cooldown",   "budget",  "pdb",    "rate",
+    static const char *names[] = {"go",           "stale",      "kind",    "rollout",
+                                  "cooldown",     "budget",     "pdb",     "rate",
                                   "not-selected", "superseded", "stalled", "backoff"};
     return (unsigned)h < GF_CTL_HOLD_COUNT ? names[h] : "?";
 }
@@ -227,10 +227,10 @@ typedef struct winfo {
     const gf_hist_series *s;
     /* a rollout that stalled after our last resize (detect_stalls) */
     gf_ctl_stall_cause stall;
-    bool stalled_mark;    /* gpufrac.io/stalled on the workload: changed no more */
-    char stall_why[300];  /* what stalled, for the Event */
-    char stall_from[24];  /* the allocation before our change (last-change record) */
-    char stall_to[24];    /* the template's value now */
+    bool stalled_mark;      /* gpufrac.io/stalled on the workload: changed no more */
+    char stall_why[300];    /* what stalled, for the Event */
+    char stall_from[24];    /* the allocation before our change (last-change record) */
+    char stall_to[24];      /* the template's value now */
     const char *stall_unit; /* gpu-fraction / gpu-memory */
 } winfo;
 
@@ -646,8 +646,7 @@ static void owner_cand(cands *cs, const gf_ctl_config *cfg, const gf_ctl_input *
     target_pod(&c.a, m, (uint32_t)(x->first - m->pods.v));
     c.a.workload = wi;
     gf_textf(c.a.key, sizeof c.a.key, "owner/%s/%s/%s/%s", w->ns, w->kind, w->name, head);
-    if (is_stamped(st->reported.v, st->reported.n, c.a.key, in->now - cfg->report_every_s))
-        return;
+    if (is_stamped(st->reported.v, st->reported.n, c.a.key, in->now - cfg->report_every_s)) return;
     gf_owner_target ot;
     gf_recommend_owner_target(m, wi, &ot);
     const char *okind = ot.kind, *oname = ot.name, *path = ot.path;
@@ -660,8 +659,8 @@ static void owner_cand(cands *cs, const gf_ctl_config *cfg, const gf_ctl_input *
                  "recommend %s/%s/%s %s %s -> %s (%s): %s; recommend-only (gpufrac does not "
                  "write a %s): set %s in %s of %s %s/%s",
                  w->ns, w->kind, w->name, c.a.unit_key, c.a.from, c.a.to,
-                 gf_rec_action_name(r->action), r->reason, okind, c.a.unit_key, path, okind,
-                 w->ns, oname);
+                 gf_rec_action_name(r->action), r->reason, okind, c.a.unit_key, path, okind, w->ns,
+                 oname);
     else
         gf_textf(c.a.message, sizeof c.a.message,
                  "recommend %s/%s/%s %s %s -> %s (%s): %s; recommend-only (gpufrac writes "
@@ -1101,8 +1100,7 @@ static gf_ctl_hold hold_of(const gf_ctl_config *cfg, const gf_ctl_input *in, con
         /* a write the API server refused is not sent again each interval */
         char key[480];
         refused_key(a, m, key, sizeof key);
-        if (is_stamped(b->st->refused.v, b->st->refused.n, key,
-                       in->now - GF_CTL_WRITE_BACKOFF_S))
+        if (is_stamped(b->st->refused.v, b->st->refused.n, key, in->now - GF_CTL_WRITE_BACKOFF_S))
             return GF_CTL_HOLD_BACKOFF;
     }
     switch (a->kind) {
@@ -1193,9 +1191,12 @@ gf_err gf_ctl_decide(const gf_ctl_config *cfg, const gf_ctl_input *in, gf_ctl_st
 
     if (!rc) {
         size_t slots = in->p->rules.n + 1;
-        budget b = {gf_xcalloc(slots, sizeof(uint32_t)), NULL,
+        budget b = {gf_xcalloc(slots, sizeof(uint32_t)),
+                    NULL,
                     gf_xcalloc(m->pdbs.n + 1, sizeof(int32_t)),
-                    gf_xcalloc(m->workloads.n + 1, sizeof(bool)), 0, st};
+                    gf_xcalloc(m->workloads.n + 1, sizeof(bool)),
+                    0,
+                    st};
         double since = in->now - GF_CTL_BUDGET_WINDOW_S;
         for (size_t w = 0; w < m->workloads.n; w++) {
             const gf_workload *wl = &m->workloads.v[w];

@@ -42,6 +42,17 @@
  *     REPORT (an Event about the offending pod, at most once per finding per
  *     report_every_s), and in mode act the responses fairuse chose to apply:
  *     upsize -> RESIZE of the offender's workload, move -> EVICT;
+ *   - rollouts that stall (docs/controller.md): a workload whose last change
+ *     is our share resize, still the template's value, with a new pod KAI
+ *     marked Unschedulable, a new ReplicaSet's FailedCreate, or a new pod
+ *     Pending past the rule's stallTimeout: onStall revert -> RESIZE with
+ *     reason revert back to the record's previous value, gpufrac.io/stalled
+ *     in the same patch; onStall hold -> REPORT (an Event); the workload's
+ *     other changes are held (stalled);
+ *   - owners gpufrac does not write (anything but Deployments and
+ *     StatefulSets: Jobs, operators' objects such as KServe's
+ *     InferenceService): their recommendation is a REPORT about a pod naming
+ *     the field to set (gf_recommend_owner_target), never a write;
  *   - consolidation (decide/consolidate.h) every consolidate_every_s when set:
  *     one node at a time: CORDON it, then EVICT the pods the plan moves
  *     (the Eviction API enforces PodDisruptionBudgets; the scheduler places
@@ -52,9 +63,14 @@
  * What holds an action (gf_ctl_hold), checked in this order:
  *   stale usage    the newest sample is older than two intervals (the whole
  *                  plan), or the workload's newest is (its actions);
+ *   backoff        a write to the workload the API server rejected (result
+ *                  rejected) within GF_CTL_WRITE_BACKOFF_S;
  *   not-selected   a write to a workload whose mode is not auto;
  *   kind           only Deployments and StatefulSets are resized (a Job's
  *                  template is immutable, a bare ReplicaSet does not roll);
+ *   stalled        the workload's rollout stalled, or it carries
+ *                  gpufrac.io/stalled (a revert skips this, rollout,
+ *                  cooldown and budget);
  *   rollout        the workload's pods do not all carry the template's value
  *                  yet: a change is already rolling out;
  *   superseded     another action changes the workload in this step;
@@ -436,9 +452,9 @@ typedef struct gf_ctl_stats {
     /* objects a snapshot left out (gf_model.skipped), summed over the steps:
      * one odd pod counts once per step it is seen in */
     uint64_t objects_skipped[GF_SKIP_COUNT];
-    double last_step_s;    /* duration of the last step (seconds) */
-    double last_success_t; /* unix time of the last successful step; 0: none */
-    double staleness_s;    /* of the last step; INFINITY before usage */
+    double last_step_s;                  /* duration of the last step (seconds) */
+    double last_success_t;               /* unix time of the last successful step; 0: none */
+    double staleness_s;                  /* of the last step; INFINITY before usage */
     uint64_t stalls[GF_CTL_STALL_COUNT]; /* stalled rollouts reported (revert or hold) */
 } gf_ctl_stats;
 

@@ -47,8 +47,7 @@ void gf_recommend_owner_target(const gf_model *m, uint32_t workload, gf_owner_ta
     const gf_workload *w = &m->workloads.v[workload];
     const gf_pod *first = NULL;
     for (size_t i = 0; i < m->pods.n && !first; i++)
-        if (m->pods.v[i].workload != GF_NONE &&
-            gf_model_pod_workload(m, &m->pods.v[i]) == w)
+        if (m->pods.v[i].workload != GF_NONE && gf_model_pod_workload(m, &m->pods.v[i]) == w)
             first = &m->pods.v[i];
     out->kind = w->kind;
     out->name = w->name;

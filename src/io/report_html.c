@@ -340,7 +340,8 @@ static void stalls(gf_sbuf *b, const gf_sim_report *r)
         gf_sbuf_puts(b, "<tr><td>");
         esc(b, st->workload);
         gf_sbuf_printf(b, "</td><td>%.2f &rarr; %.2f</td><td>%s</td><td>%s</td></tr>\n", st->from,
-                       st->to, when, st->reverted ? "reverted (onStall revert)" : "held (onStall hold)");
+                       st->to, when,
+                       st->reverted ? "reverted (onStall revert)" : "held (onStall hold)");
     }
     gf_sbuf_puts(b, "</table>\n<p class=\"note\">The new pods of a gpufrac resize were not all "
                     "placed within the rule's stallTimeout (the controller's stall rule, cause "

@@ -666,12 +666,12 @@ static bool has_condition(const json_t *status, const char *type, const char *st
     const json_t *conds = json_object_get(status, "conditions"), *c;
     size_t i;
     if (!json_is_array(conds)) return false;
-    json_array_foreach (conds, i, c) {
+    json_array_foreach(conds, i, c)
+    {
         const char *ct = json_string_value(json_object_get(c, "type"));
         const char *cs = json_string_value(json_object_get(c, "status"));
         const char *cr = json_string_value(json_object_get(c, "reason"));
-        if (!ct || !cs || !cr || strcmp(ct, type) || strcmp(cs, st) || strcmp(cr, reason))
-            continue;
+        if (!ct || !cs || !cr || strcmp(ct, type) || strcmp(cs, st) || strcmp(cr, reason)) continue;
         if (message) *message = json_string_value(json_object_get(c, "message"));
         return true;
     }

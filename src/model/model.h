@@ -194,8 +194,8 @@ typedef struct gf_pod {
     const char *origin;
     gf_kvs labels, annotations;
     gf_phase phase;
-    bool terminating;      /* metadata.deletionTimestamp set */
-    double created_t;      /* metadata.creationTimestamp, unix seconds; 0 when absent */
+    bool terminating; /* metadata.deletionTimestamp set */
+    double created_t; /* metadata.creationTimestamp, unix seconds; 0 when absent */
     /* status.conditions PodScheduled False, reason Unschedulable: what KAI
      * writes on a pod it cannot place (pkg/scheduler/cache/status_updater/
      * default_status_updater.go markTaskUnschedulable) */

@@ -245,10 +245,10 @@ gf_err gf_sim_demand_from_usage(gf_sim *s, const gf_usage_sample *v, size_t n, g
  * pending_timeout): with onStall revert the previous allocation is restored,
  * and the service is not resized again either way. */
 typedef struct gf_sim_stall {
-    uint32_t service; /* index (gf_sim_services) */
+    uint32_t service;   /* index (gf_sim_services) */
     char workload[160]; /* "namespace/name" */
-    double t;         /* unix seconds it was found */
-    double from, to;  /* the resize, fractions of one GPU per device */
+    double t;           /* unix seconds it was found */
+    double from, to;    /* the resize, fractions of one GPU per device */
     bool reverted;
 } gf_sim_stall;
 
