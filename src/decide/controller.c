@@ -372,70 +372,84 @@ static bool parse_share_change(const char *v, char *unit, char *from, char *to, 
  * change is ours (its record's new value is the template's value now), and
  * a new pod (one at that value) is Pending with KAI's Unschedulable
  * condition, or Pending past the rule's stallTimeout, or the new
- * ReplicaSet cannot create its pods (FailedCreate). Fills wi[].stall. */
+ * ReplicaSet cannot create its pods (FailedCreate). Fills wi[].stall; one
+ * pass over the workloads, one over the pods, one over the ReplicaSets. */
 static void detect_stalls(const gf_ctl_input *in, winfo *wi)
 {
     const gf_model *m = in->m;
-    for (size_t w = 0; w < m->workloads.n; w++) {
+    size_t nw = m->workloads.n;
+    double *want = gf_xcalloc(nw + 1, sizeof *want), *since = gf_xcalloc(nw + 1, sizeof *since);
+    for (size_t w = 0; w < nw; w++) {
         winfo *x = &wi[w];
         const gf_workload *wl = &m->workloads.v[w];
         const gf_ctl_wmeta *mw = in->meta && in->meta->w ? &in->meta->w[w] : NULL;
+        want[w] = NAN;
         if (!mw || !x->resolved) continue;
         if (mw->stalled) x->stalled_mark = true;
         char unit[32], from[24], to[24], reason[32];
-        double t, want, have;
+        double t, have;
         if (!mw->last_change || !parse_share_change(mw->last_change, unit, from, to, reason) ||
             !strcmp(reason, gf_ctl_reason_name(GF_CTL_R_REVERT)) ||
             !gf_ctl_parse_last_change(mw->last_change, &t))
             continue;
         const char *tv = gf_kvs_get(&wl->template_annotations, unit);
-        if (!parse_num(tv, &have) || !parse_num(to, &want) || fabs(have - want) > 1e-9) continue;
-        bool memory = !strcmp(unit, GF_KAI_GPU_MEMORY);
-        gf_ctl_stall_cause cause = GF_CTL_STALL_NONE;
-        char why[300] = "";
-        for (size_t i = 0; i < m->pods.n && cause != GF_CTL_STALL_UNSCHEDULABLE; i++) {
-            const gf_pod *p = &m->pods.v[i];
-            if (p->phase != GF_PHASE_PENDING || p->terminating || p->is_reservation ||
-                p->share == GF_SHARE_NONE || top_index(m, p) != w)
-                continue;
-            double pv = memory ? (double)p->gpu_memory_mib : p->gpu_fraction;
-            if ((p->share == GF_SHARE_MEMORY) != memory || fabs(pv - want) > 1e-9) continue;
-            if (p->unschedulable) {
-                /* pkg/scheduler/cache/status_updater/default_status_updater.go
-                 * markTaskUnschedulable: KAI could not place it */
-                cause = GF_CTL_STALL_UNSCHEDULABLE;
-                gf_textf(why, sizeof why, "pod %s is unschedulable (KAI's PodScheduled condition)",
-                         p->name);
-                continue;
-            }
-            double since = p->created_t > t ? p->created_t : t;
-            double age = in->now - since;
-            if (cause == GF_CTL_STALL_NONE && age >= (double)x->dec.rule.stall_timeout_s) {
-                cause = GF_CTL_STALL_PENDING_TIMEOUT;
-                gf_textf(why, sizeof why, "pod %s Pending for %.0f s (stallTimeout %lld s)",
-                         p->name, age, (long long)x->dec.rule.stall_timeout_s);
-            }
+        if (!parse_num(tv, &have) || !parse_num(to, &want[w]) || fabs(have - want[w]) > 1e-9) {
+            want[w] = NAN; /* someone else's change since, or none of ours */
+            continue;
         }
-        for (size_t r = 0; r < m->workloads.n && cause != GF_CTL_STALL_UNSCHEDULABLE; r++) {
-            const gf_workload *rs = &m->workloads.v[r];
-            double rv;
-            if (!rs->failed_create || !rs->owner.kind || strcmp(rs->owner.kind, wl->kind) ||
-                strcmp(rs->owner.name, wl->name) || strcmp(rs->ns, wl->ns) ||
-                !parse_num(gf_kvs_get(&rs->template_annotations, unit), &rv) ||
-                fabs(rv - want) > 1e-9)
-                continue;
-            cause = GF_CTL_STALL_FAILED_CREATE;
-            gf_textf(why, sizeof why, "ReplicaSet %s: FailedCreate: %s", rs->name,
-                     rs->failed_create);
-            break;
-        }
-        if (cause == GF_CTL_STALL_NONE) continue;
-        x->stall = cause;
-        x->stall_unit = memory ? GF_KAI_GPU_MEMORY : GF_KAI_GPU_FRACTION;
-        gf_textf(x->stall_why, sizeof x->stall_why, "%s", why);
+        since[w] = t;
+        x->stall_unit = !strcmp(unit, GF_KAI_GPU_MEMORY) ? GF_KAI_GPU_MEMORY : GF_KAI_GPU_FRACTION;
         gf_textf(x->stall_from, sizeof x->stall_from, "%s", from);
         gf_textf(x->stall_to, sizeof x->stall_to, "%s", tv);
     }
+    for (size_t i = 0; i < m->pods.n; i++) {
+        const gf_pod *p = &m->pods.v[i];
+        uint32_t w = top_index(m, p);
+        if (w == GF_NONE || isnan(want[w])) continue;
+        winfo *x = &wi[w];
+        if (x->stall == GF_CTL_STALL_UNSCHEDULABLE || p->phase != GF_PHASE_PENDING ||
+            p->terminating || p->is_reservation || p->share == GF_SHARE_NONE)
+            continue;
+        bool memory = !strcmp(x->stall_unit, GF_KAI_GPU_MEMORY);
+        double pv = memory ? (double)p->gpu_memory_mib : p->gpu_fraction;
+        if ((p->share == GF_SHARE_MEMORY) != memory || fabs(pv - want[w]) > 1e-9) continue;
+        if (p->unschedulable) {
+            /* pkg/scheduler/cache/status_updater/default_status_updater.go
+             * markTaskUnschedulable: KAI could not place it */
+            x->stall = GF_CTL_STALL_UNSCHEDULABLE;
+            gf_textf(x->stall_why, sizeof x->stall_why,
+                     "pod %s is unschedulable (KAI's PodScheduled condition)", p->name);
+            continue;
+        }
+        double age = in->now - (p->created_t > since[w] ? p->created_t : since[w]);
+        if (x->stall == GF_CTL_STALL_NONE && age >= (double)x->dec.rule.stall_timeout_s) {
+            x->stall = GF_CTL_STALL_PENDING_TIMEOUT;
+            gf_textf(x->stall_why, sizeof x->stall_why,
+                     "pod %s Pending for %.0f s (stallTimeout %lld s)", p->name, age,
+                     (long long)x->dec.rule.stall_timeout_s);
+        }
+    }
+    gf_sbuf key = GF_SBUF_INIT;
+    for (size_t r = 0; r < nw; r++) {
+        const gf_workload *rs = &m->workloads.v[r];
+        if (!rs->failed_create || !rs->owner.kind) continue;
+        key.len = 0;
+        gf_sbuf_printf(&key, "%s/%s/%s", rs->owner.kind, rs->ns, rs->owner.name);
+        size_t w;
+        if (!gf_strmap_get(&m->workload_by_key, gf_sbuf_str(&key), &w) || isnan(want[w])) continue;
+        winfo *x = &wi[w];
+        double rv;
+        if (x->stall == GF_CTL_STALL_UNSCHEDULABLE ||
+            !parse_num(gf_kvs_get(&rs->template_annotations, x->stall_unit), &rv) ||
+            fabs(rv - want[w]) > 1e-9)
+            continue;
+        x->stall = GF_CTL_STALL_FAILED_CREATE;
+        gf_textf(x->stall_why, sizeof x->stall_why, "ReplicaSet %s: FailedCreate: %s", rs->name,
+                 rs->failed_create);
+    }
+    gf_sbuf_free(&key);
+    free(want);
+    free(since);
 }
 
 /* --- candidates ----------------------------------------------------------------------------- */
@@ -648,7 +662,7 @@ static void owner_cand(cands *cs, const gf_ctl_config *cfg, const gf_ctl_input *
     gf_textf(c.a.key, sizeof c.a.key, "owner/%s/%s/%s/%s", w->ns, w->kind, w->name, head);
     if (is_stamped(st->reported.v, st->reported.n, c.a.key, in->now - cfg->report_every_s)) return;
     gf_owner_target ot;
-    gf_recommend_owner_target(m, wi, &ot);
+    gf_recommend_owner_target(w, x->first, &ot);
     const char *okind = ot.kind, *oname = ot.name, *path = ot.path;
     c.a.unit_key = gf_recommend_unit_annotation(r->in.unit);
     gf_recommend_value_text(r->in.unit, r->current, c.a.from, sizeof c.a.from);

@@ -42,13 +42,8 @@ const char *gf_recommend_key(const char *ns, const char *kind, const char *name,
  *  - RayService / RayCluster (ray.io/v1): a RayService owns RayClusters,
  *    which own their pods; spec.rayClusterConfig.workerGroupSpecs[].template
  *    (RayCluster: spec.workerGroupSpecs[].template, or headGroupSpec). */
-void gf_recommend_owner_target(const gf_model *m, uint32_t workload, gf_owner_target *out)
+void gf_recommend_owner_target(const gf_workload *w, const gf_pod *first, gf_owner_target *out)
 {
-    const gf_workload *w = &m->workloads.v[workload];
-    const gf_pod *first = NULL;
-    for (size_t i = 0; i < m->pods.n && !first; i++)
-        if (m->pods.v[i].workload != GF_NONE && gf_model_pod_workload(m, &m->pods.v[i]) == w)
-            first = &m->pods.v[i];
     out->kind = w->kind;
     out->name = w->name;
     out->path = NULL;

@@ -112,13 +112,15 @@ const char *gf_recommend_key(const char *ns, const char *kind, const char *name,
  * RayService / RayCluster): the object's kind and name (from the pods'
  * labels where the owner chain stops short of it) and the field; path NULL
  * for kinds it knows no field of (Job, DaemonSet, a bare ReplicaSet: their
- * own pod template). Strings borrowed from the model or static. */
+ * own pod template). first: one of its pods (their labels name the
+ * object where the owner chain stops short of it), or NULL. Strings
+ * borrowed from the model or static. */
 typedef struct gf_owner_target {
     const char *kind, *name;
     const char *path;
 } gf_owner_target;
 
-void gf_recommend_owner_target(const gf_model *m, uint32_t workload, gf_owner_target *out);
+void gf_recommend_owner_target(const gf_workload *w, const gf_pod *first, gf_owner_target *out);
 
 /* The pod annotation that holds an allocation in unit: "gpu-memory" for
  * GF_SHARE_MEMORY, else "gpu-fraction". */
