@@ -105,6 +105,7 @@ awk -v start=$start 'BEGIN {
       printf "%d,serving,hello-00001-deployment-7c8d9e0f1a-fghij,main,GPU-2,%.0f,0.2\n", t, 11 * G
       printf "%d,serving,canary-6f5e4d3c2b-klmno,main,GPU-3,%.0f,0.2\n", t, 11 * G
       printf "%d,serving,dist-0,main,GPU-4,%.0f,0.2\n", t, 11 * G
+      printf "%d,serving,ray-worker-gpu-x7k2p,main,GPU-5,%.0f,0.2\n", t, 11 * G
     }
   }' >"$tmp/owners.csv"
 run recommend --patches --usage "$tmp/owners.csv" "$fx/owners/cluster.json"
@@ -115,6 +116,7 @@ check "owners: KServe" out_has "# serving/InferenceService/llama: gpu-fraction 0
 check "owners: Knative" out_has "recommend-only: set gpu-fraction in spec.template.metadata.annotations (Knative Service) of Service serving/hello"
 check "owners: Argo" out_has "recommend-only: set gpu-fraction in spec.template.metadata.annotations (Argo Rollout) of Rollout serving/canary"
 check "owners: LeaderWorkerSet" out_has "recommend-only: set gpu-fraction in spec.leaderWorkerTemplate.workerTemplate.metadata.annotations (and leaderTemplate) of LeaderWorkerSet serving/dist"
+check "owners: Ray" out_has "recommend-only: set gpu-fraction in spec.workerGroupSpecs[].template.metadata.annotations (or headGroupSpec; a RayService's: spec.rayClusterConfig) of RayCluster serving/ray"
 
 # a policy: team-b off; llm-chat gets more headroom
 cat >"$tmp/policy.yaml" <<'EOF'
