@@ -93,6 +93,31 @@ check "patch header" out_has "# team-a/Deployment/embedder: gpu-fraction 0.25 ->
 sed -n "s/^kubectl patch .* -p '\(.*\)'$/\1/p" "$tmp/out" | head -1 >"$tmp/patch.json"
 check "patch is JSON" jq -e '.spec.template.metadata.annotations' "$tmp/patch.json"
 
+# pods whose top owner is an operator's object (tests/fixtures/owners): at
+# 11 GiB of their 0.5 L4 each wants an upsize; no kubectl patch of what the
+# operator would put back, the field to set instead
+awk -v start=$start 'BEGIN {
+    G = 1073741824
+    print "timestamp,namespace,pod,container,gpu_uuid,memory_bytes,sm_util"
+    for (i = 0; i <= 30; i++) {
+      t = start + i * 60
+      printf "%d,serving,llama-predictor-5d4c3b2a1f-abcde,main,GPU-1,%.0f,0.2\n", t, 11 * G
+      printf "%d,serving,hello-00001-deployment-7c8d9e0f1a-fghij,main,GPU-2,%.0f,0.2\n", t, 11 * G
+      printf "%d,serving,canary-6f5e4d3c2b-klmno,main,GPU-3,%.0f,0.2\n", t, 11 * G
+      printf "%d,serving,dist-0,main,GPU-4,%.0f,0.2\n", t, 11 * G
+      printf "%d,serving,ray-worker-gpu-x7k2p,main,GPU-5,%.0f,0.2\n", t, 11 * G
+    }
+  }' >"$tmp/owners.csv"
+run recommend --patches --usage "$tmp/owners.csv" "$fx/owners/cluster.json"
+check "owners: exit 0" rc_is 0
+check "owners: no kubectl patch" bash -c "! grep -q '^kubectl' '$tmp/out'"
+check "owners: not 'nothing to change'" bash -c "! grep -q 'nothing to change' '$tmp/out'"
+check "owners: KServe" out_has "# serving/InferenceService/llama: gpu-fraction 0.5 -> 0.6 (upsize): recommend-only: set gpu-fraction in spec.predictor.annotations of InferenceService serving/llama"
+check "owners: Knative" out_has "recommend-only: set gpu-fraction in spec.template.metadata.annotations (Knative Service) of Service serving/hello"
+check "owners: Argo" out_has "recommend-only: set gpu-fraction in spec.template.metadata.annotations (Argo Rollout) of Rollout serving/canary"
+check "owners: LeaderWorkerSet" out_has "recommend-only: set gpu-fraction in spec.leaderWorkerTemplate.workerTemplate.metadata.annotations (and leaderTemplate) of LeaderWorkerSet serving/dist"
+check "owners: Ray" out_has "recommend-only: set gpu-fraction in spec.workerGroupSpecs[].template.metadata.annotations (or headGroupSpec; a RayService's: spec.rayClusterConfig) of RayCluster serving/ray"
+
 # a policy: team-b off; llm-chat gets more headroom
 cat >"$tmp/policy.yaml" <<'EOF'
 apiVersion: gpufrac.io/v1alpha1

@@ -343,6 +343,68 @@ ${GF_WRAP:-} "$bin" run --kubeconfig "$tmp/kc-insecure.yaml" --once --prometheus
 check "insecure: runs (exit 1: Prometheus is down)" rc_is 1
 check "insecure: warned at start" err_has "warning: kubeconfig $tmp/kc-insecure.yaml, context test: insecure-skip-tls-verify is set: the API server's certificate is not checked"
 
+# --- rollouts that stall: the new pod KAI cannot place ------------------------------------
+# after the upsize the stand-in (no Deployment controller) gets the new
+# ReplicaSet's pod at 0.55, Pending with KAI's condition PodScheduled False /
+# Unschedulable (pkg/scheduler/cache/status_updater/default_status_updater.go)
+new_pod() {
+  api /api/v1/namespaces/team-a/pods/chat-7d9f8b6c5d-x2lqf | jq -c --arg t "$(date -u +%Y-%m-%dT%H:%M:%SZ)" '
+    .metadata.name = "chat-5c6d7e8f9a-k4m2p" | .metadata.creationTimestamp = $t
+    | .metadata.labels["pod-template-hash"] = "5c6d7e8f9a" | del(.metadata.labels["runai-gpu-group"])
+    | .metadata.annotations["gpu-fraction"] = "0.55" | .metadata.ownerReferences[0].name = "chat-5c6d7e8f9a"
+    | del(.metadata.ownerReferences[0].uid, .metadata.uid, .metadata.resourceVersion, .spec.nodeName)
+    | .status = {phase: "Pending", conditions: [{type: "PodScheduled", status: "False",
+        reason: "Unschedulable", message: "Not enough resources for the workload"}]}' >"$tmp/new-pod.json"
+  put_object "$(cat "$tmp/new-pod.json")"
+}
+fresh
+once --policy "$tmp/policy10.yaml"
+check "stall: upsized first" [ "$(tmpl team-a chat)" = 0.55 ]
+new_pod
+check "stall: the new pod is in" [ "$(api /api/v1/namespaces/team-a/pods/chat-5c6d7e8f9a-k4m2p | jq -r .status.phase)" = Pending ]
+start_ctl stall --prometheus "$prom" --policy "$tmp/policy10.yaml" --history "$tmp/h.db" \
+  --interval 1s --listen 127.0.0.1:0
+stall_pid=$ctl_pid
+check "stall: reverted to 0.5" wait_for 30 bash -c "[ \"\$(curl -s -H 'Authorization: Bearer $token' '$surl/apis/apps/v1/namespaces/team-a/deployments/chat' | jq -r '.spec.template.metadata.annotations[\"gpu-fraction\"]')\" = 0.5 ]"
+has_event() { events_for "$1" "$2" | grep -qx "$3"; } # NS NAME REASON
+check "stall: Event" wait_for 10 has_event team-a chat GpufracRolloutStalled
+check "stall: gpufrac.io/stalled in the revert's patch" bash -c "[[ \"\$(curl -s -H 'Authorization: Bearer $token' '$surl/apis/apps/v1/namespaces/team-a/deployments/chat' | jq -r '.metadata.annotations[\"gpufrac.io/stalled\"]')\" == *'unschedulable: gpu-fraction 0.55 -> 0.5 reverted'* ]]"
+check "stall: the record says revert" [ "$(ann team-a chat gpufrac.io/last-change | grep -c '0.55 -> 0.5 (revert): rollout stalled (unschedulable)')" = 1 ]
+mport=$(sed -n 's|.*serving http://127\.0\.0\.1:\([0-9]*\)/metrics.*|\1|p' "$tmp/stall.err" | head -1)
+check "stall: metric names the cause" wait_for 10 bash -c "curl -s http://127.0.0.1:$mport/metrics | grep -qF 'gpufrac_controller_rollout_stalls_total{cause=\"unschedulable\"} 1'"
+its=$(grep -c 'iteration:' "$tmp/stall.err")
+wait_for 30 bash -c "[ \$(grep -c 'iteration:' '$tmp/stall.err') -ge $((its + 3)) ]"
+check "stall: two patches in all (upsize, revert), nothing more" [ "$(count_req "${PATCH_CHAT}200")" = 2 ]
+stop "$stall_pid"
+
+# onStall hold: an Event, no patch
+sed 's/maxDisruptionsPerHour: 10}/maxDisruptionsPerHour: 10, onStall: hold}/' "$tmp/policy10.yaml" >"$tmp/policy-hold.yaml"
+check "hold policy made" grep -q 'onStall: hold' "$tmp/policy-hold.yaml"
+fresh
+once --policy "$tmp/policy-hold.yaml"
+new_pod
+once --policy "$tmp/policy-hold.yaml"
+check "hold: exit 0" rc_is 0
+check "hold: Event" has_event team-a chat GpufracRolloutStalled
+check "hold: logged" err_has "stalled (unschedulable): pod chat-5c6d7e8f9a-k4m2p is unschedulable"
+once --policy "$tmp/policy-hold.yaml"
+check "hold: one patch in all (the upsize)" [ "$(count_req "$PATCH_CHAT")" = 1 ]
+check "hold: still 0.55" [ "$(tmpl team-a chat)" = 0.55 ]
+
+# --- a write the API server refuses is not repeated each interval ---------------------------
+fresh
+fault '{"method":"PATCH","path":"/deployments/chat","count":1,"status":422}'
+fault '{"method":"PATCH","path":"/deployments/embed","count":1,"status":403}'
+start_ctl refused --prometheus "$prom" --policy "$tmp/policy10.yaml" --history "$tmp/h.db" \
+  --interval 1s --listen off
+refused_pid=$ctl_pid
+wait_for 30 bash -c "[ \$(grep -c 'iteration:' '$tmp/refused.err') -ge 4 ]"
+check "422: sent once" [ "$(count_req "$PATCH_CHAT")" = 1 ]
+check "403: sent once" [ "$(count_req "$PATCH_EMBED")" = 1 ]
+check "422: rejected, then backed off" bash -c "grep -q ': rejected$' '$tmp/refused.err' && grep -q 'hold backoff: upsize team-a/Deployment/chat' '$tmp/refused.err'"
+check "403: backed off" logged refused "hold backoff: recommend team-a/Deployment/embed"
+stop "$refused_pid"
+
 # --- a looping controller: metrics, dropped watch, restart after kill -9 ------------------
 fresh
 start_ctl loop --prometheus "$prom" --policy "$tmp/policy10.yaml" --history "$tmp/h.db" \

@@ -669,9 +669,263 @@ static void test_kinds(void **state)
     feed(&f, "Job", "job", NOW - 10 * MIN, NOW, 5.5, -1);
     decide_at(&f, NOW);
     assert_int_equal(find(&f.plan, GF_CTL_RESIZE, "train")->hold, GF_CTL_GO);
-    assert_int_equal(find(&f.plan, GF_CTL_RESIZE, "job")->hold, GF_CTL_HOLD_KIND);
+    /* a Job is never written: no resize, no annotation; its recommendation
+     * is an Event about its pod, once within the hour */
+    assert_null(find(&f.plan, GF_CTL_RESIZE, "job"));
+    assert_null(find(&f.plan, GF_CTL_RECOMMEND, "job"));
+    const gf_ctl_action *a = find(&f.plan, GF_CTL_REPORT, "job-x");
+    if (!a) dump(&f.plan);
+    assert_non_null(a);
+    assert_int_equal(a->reason, GF_CTL_R_OWNER);
+    assert_string_equal(a->target.kind, "Pod");
+    assert_non_null(strstr(a->message, "recommend-only"));
+    for (size_t i = 0; i < f.plan.actions.n; i++)
+        gf_ctl_commit(&f.st, &f.h, &f.m, &f.plan.actions.v[i], NOW);
+    decide_at(&f, NOW + MIN);
+    assert_null(find(&f.plan, GF_CTL_REPORT, "job-x"));
     fx_free(&f);
     gf_sbuf_free(&b);
+}
+
+/* A pod owned by a Deployment that an operator owns (KServe's raw mode:
+ * InferenceService -> Deployment -> ReplicaSet -> pod; Knative:
+ * Revision -> Deployment, the Service named by the pod's label): never
+ * resized or annotated, even in auto; the Event names the field to set. */
+static void owned_deployment(gf_sbuf *b, const char *name, const char *owner_kind,
+                             const char *owner, const char *pod_labels)
+{
+    gf_sbuf_printf(b,
+                   ",{\"kind\":\"Deployment\",\"apiVersion\":\"apps/v1\",\"metadata\":{"
+                   "\"name\":\"%s\",\"namespace\":\"t\",\"ownerReferences\":[{\"apiVersion\":"
+                   "\"x/v1\",\"kind\":\"%s\",\"name\":\"%s\",\"controller\":true}]},\"spec\":{"
+                   "\"replicas\":1,\"template\":{\"metadata\":{\"annotations\":{"
+                   "\"gpu-fraction\":\"0.5\"}}}}}"
+                   ",{\"kind\":\"ReplicaSet\",\"apiVersion\":\"apps/v1\",\"metadata\":{"
+                   "\"name\":\"%s-6d5f7c8b9a\",\"namespace\":\"t\",\"ownerReferences\":[{"
+                   "\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"name\":\"%s\","
+                   "\"controller\":true}]},\"spec\":{}}"
+                   ",{\"kind\":\"Pod\",\"metadata\":{\"name\":\"%s-6d5f7c8b9a-x1a2b\","
+                   "\"namespace\":\"t\",\"labels\":{\"runai-gpu-group\":\"g1\"%s},"
+                   "\"annotations\":{\"gpu-fraction\":\"0.5\"},\"ownerReferences\":[{"
+                   "\"apiVersion\":\"apps/v1\",\"kind\":\"ReplicaSet\",\"name\":"
+                   "\"%s-6d5f7c8b9a\",\"controller\":true}]},\"spec\":{\"nodeName\":\"n1\","
+                   "\"containers\":[{\"name\":\"c\"}]},\"status\":{\"phase\":\"Running\"}}",
+                   name, owner_kind, owner, name, name, name, pod_labels, name);
+}
+
+static void test_other_owners(void **state)
+{
+    (void)state;
+    gf_sbuf b = GF_SBUF_INIT;
+    cluster_begin(&b);
+    owned_deployment(&b, "isvc-predictor", "InferenceService", "isvc", "");
+    owned_deployment(&b, "hello-00001-deployment", "Revision", "hello-00001",
+                     ",\"serving.knative.dev/service\":\"hello\"");
+    cluster_end(&b);
+    fx f;
+    fx_init(&f, b.s, AUTO);
+    feed(&f, "InferenceService", "isvc", NOW - 10 * MIN, NOW, 10.5, -1);
+    feed(&f, "Revision", "hello-00001", NOW - 10 * MIN, NOW, 10.5, -1);
+    decide_at(&f, NOW);
+    assert_int_equal(count(&f.plan, GF_CTL_RESIZE, GF_CTL_GO), 0);
+    assert_null(find(&f.plan, GF_CTL_RECOMMEND, ""));
+    const gf_ctl_action *a = find(&f.plan, GF_CTL_REPORT, "isvc-predictor");
+    if (!a) dump(&f.plan);
+    assert_non_null(a);
+    assert_int_equal(a->reason, GF_CTL_R_OWNER);
+    assert_non_null(strstr(a->message, "set gpu-fraction in spec.predictor.annotations of "
+                                       "InferenceService t/isvc"));
+    a = find(&f.plan, GF_CTL_REPORT, "hello-00001");
+    assert_non_null(a);
+    assert_non_null(strstr(a->message, "spec.template.metadata.annotations (Knative Service) of "
+                                       "Service t/hello"));
+    fx_free(&f);
+    gf_sbuf_free(&b);
+}
+
+/* --- tests: rollouts that stall ------------------------------------------------------------ */
+
+#define CHANGED "2026-11-26T13:00:00Z" /* NOW - 33 min 20 s */
+#define CHANGE CHANGED " gpu-fraction 0.5 -> 0.55 (upsize): memory near the allocation"
+
+/* chat's template says 0.55 (our upsize, CHANGE); its old pod (0.5) runs on
+ * n1 and the new one (0.55, ReplicaSet chat-7f8e9d0c1b) is Pending since
+ * `created` with `cond` as its status.conditions members (JSON, may be
+ * ""); rs_status: the new ReplicaSet's status members. */
+static char *stall_cluster_t(const char *tmpl, const char *created, const char *cond,
+                             const char *rs_status, bool new_pod)
+{
+    gf_sbuf b = GF_SBUF_INIT;
+    cluster_begin(&b);
+    wl(&b, "Deployment", "chat", tmpl, "0.5", "n1", "g1", "");
+    gf_sbuf_printf(&b,
+                   ",{\"kind\":\"ReplicaSet\",\"apiVersion\":\"apps/v1\",\"metadata\":{"
+                   "\"name\":\"chat-7f8e9d0c1b\",\"namespace\":\"t\",\"ownerReferences\":[{"
+                   "\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"name\":\"chat\","
+                   "\"controller\":true}]},\"spec\":{\"template\":{\"metadata\":{"
+                   "\"annotations\":{\"gpu-fraction\":\"0.55\"}}}},\"status\":{%s}}",
+                   rs_status);
+    if (new_pod)
+        gf_sbuf_printf(&b,
+                       ",{\"kind\":\"Pod\",\"metadata\":{\"name\":\"chat-7f8e9d0c1b-y3c4d\","
+                       "\"namespace\":\"t\",\"creationTimestamp\":\"%s\",\"labels\":{"
+                       "\"app\":\"chat\"},\"annotations\":{\"gpu-fraction\":\"0.55\"},"
+                       "\"ownerReferences\":[{\"apiVersion\":\"apps/v1\",\"kind\":"
+                       "\"ReplicaSet\",\"name\":\"chat-7f8e9d0c1b\",\"controller\":true}]},"
+                       "\"spec\":{\"containers\":[{\"name\":\"c\"}]},\"status\":{\"phase\":"
+                       "\"Pending\",\"conditions\":[%s]}}",
+                       created, cond);
+    cluster_end(&b);
+    return b.s;
+}
+
+static char *stall_cluster(const char *created, const char *cond, const char *rs_status,
+                           bool new_pod)
+{
+    return stall_cluster_t("0.55", created, cond, rs_status, new_pod);
+}
+
+/* KAI's condition on a pod it cannot place
+ * (pkg/scheduler/cache/status_updater/default_status_updater.go) */
+#define UNSCHED                                                                                    \
+    "{\"type\":\"PodScheduled\",\"status\":\"False\",\"reason\":\"Unschedulable\","                \
+    "\"message\":\"Not enough resources for the workload\"}"
+
+static const gf_ctl_action *stall_fx(fx *f, const char *json, const char *policy, double now)
+{
+    fx_init(f, json, policy);
+    meta_of(f, "Deployment", "chat")->last_change = CHANGE;
+    meta_of(f, "Deployment", "chat")->resource_version = "7";
+    /* usage that wants more: any other resize of chat must be held */
+    feed(f, "Deployment", "chat", now - 10 * MIN, now, 12.5, -1);
+    decide_at(f, now);
+    for (size_t i = 0; i < f->plan.actions.n; i++) {
+        const gf_ctl_action *a = &f->plan.actions.v[i];
+        if (a->reason == GF_CTL_R_REVERT || a->reason == GF_CTL_R_STALLED) return a;
+    }
+    return NULL;
+}
+
+static bool other_resize_of_chat_goes(const fx *f)
+{
+    for (size_t i = 0; i < f->plan.actions.n; i++) {
+        const gf_ctl_action *a = &f->plan.actions.v[i];
+        if (a->kind == GF_CTL_RESIZE && a->reason != GF_CTL_R_REVERT && a->hold == GF_CTL_GO &&
+            !strcmp(a->target.name, "chat"))
+            return true;
+    }
+    return false;
+}
+
+static void test_stall_revert(void **state)
+{
+    (void)state;
+    fx f;
+    /* KAI says unschedulable: reverted at once, in one resize back to 0.5 */
+    char *json = stall_cluster(CHANGED, UNSCHED, "", true);
+    const gf_ctl_action *a = stall_fx(&f, json, AUTO, NOW);
+    if (!a) dump(&f.plan);
+    assert_non_null(a);
+    assert_int_equal(a->kind, GF_CTL_RESIZE);
+    assert_int_equal(a->reason, GF_CTL_R_REVERT);
+    assert_int_equal(a->hold, GF_CTL_GO);
+    assert_int_equal(a->stall_cause, GF_CTL_STALL_UNSCHEDULABLE);
+    assert_string_equal(a->unit_key, "gpu-fraction");
+    assert_string_equal(a->from, "0.55");
+    assert_string_equal(a->to, "0.5");
+    assert_string_equal(a->resource_version, "7");
+    assert_string_equal(a->expect_last_change, CHANGE);
+    assert_string_equal(a->event_reason, "GpufracRolloutStalled");
+    assert_non_null(strstr(a->last_change, "gpu-fraction 0.55 -> 0.5 (revert): rollout stalled "
+                                           "(unschedulable): pod chat-7f8e9d0c1b-y3c4d"));
+    assert_non_null(strstr(a->stalled, "unschedulable: gpu-fraction 0.55 -> 0.5 reverted"));
+    assert_int_equal(count(&f.plan, GF_CTL_RESIZE, GF_CTL_GO), 1);
+    assert_false(other_resize_of_chat_goes(&f));
+    fx_free(&f);
+    free(json);
+
+    /* Pending, no condition: nothing before stallTimeout (10 min from the
+     * pod's creation), then pending_timeout */
+    json = stall_cluster("2026-11-26T13:30:00Z", "", "", true);
+    assert_null(stall_fx(&f, json, AUTO, NOW));
+    fx_free(&f);
+    a = stall_fx(&f, json, AUTO, NOW + 7 * MIN);
+    assert_non_null(a);
+    assert_int_equal(a->stall_cause, GF_CTL_STALL_PENDING_TIMEOUT);
+    fx_free(&f);
+    /* the rule's own stallTimeout */
+    a = stall_fx(&f, json,
+                 PH "defaults: {mode: auto, maxDisruptionsPerHour: 10, stallTimeout: 1h}\n",
+                 NOW + 7 * MIN);
+    assert_null(a);
+    fx_free(&f);
+    free(json);
+
+    /* the new ReplicaSet cannot create its pods */
+    json = stall_cluster(CHANGED, "",
+                         "\"conditions\":[{\"type\":\"ReplicaFailure\",\"status\":\"True\","
+                         "\"reason\":\"FailedCreate\",\"message\":\"exceeded quota: gpu\"}]",
+                         false);
+    a = stall_fx(&f, json, AUTO, NOW);
+    assert_non_null(a);
+    assert_int_equal(a->stall_cause, GF_CTL_STALL_FAILED_CREATE);
+    assert_non_null(strstr(a->message, "exceeded quota: gpu"));
+    fx_free(&f);
+    free(json);
+
+    /* someone changed the template after our change (ours said 0.55, it
+     * says 0.6): not ours to revert */
+    json = stall_cluster_t("0.6", CHANGED, UNSCHED, "", true);
+    assert_null(stall_fx(&f, json, AUTO, NOW));
+    fx_free(&f);
+    free(json);
+    json = stall_cluster(CHANGED, UNSCHED, "", true);
+
+    /* reverted before (gpufrac.io/stalled): nothing more, every resize held */
+    fx_init(&f, json, AUTO);
+    meta_of(&f, "Deployment", "chat")->last_change = CHANGE;
+    meta_of(&f, "Deployment", "chat")->stalled = "2026-11-26T13:20:00Z unschedulable: ...";
+    feed(&f, "Deployment", "chat", NOW - 10 * MIN, NOW, 12.5, -1);
+    decide_at(&f, NOW);
+    a = find(&f.plan, GF_CTL_RESIZE, "chat");
+    if (!a) dump(&f.plan);
+    assert_non_null(a);
+    assert_int_not_equal(a->reason, GF_CTL_R_REVERT);
+    assert_int_equal(a->hold, GF_CTL_HOLD_STALLED);
+    fx_free(&f);
+    free(json);
+}
+
+/* onStall hold: an Event (about the Deployment), the template left, every
+ * other change held; the Event is not repeated within the hour. */
+static void test_stall_hold(void **state)
+{
+    (void)state;
+    fx f;
+    char *json = stall_cluster(CHANGED, UNSCHED, "", true);
+    const gf_ctl_action *a = stall_fx(
+        &f, json, PH "defaults: {mode: auto, maxDisruptionsPerHour: 10, onStall: hold}\n", NOW);
+    if (!a) dump(&f.plan);
+    assert_non_null(a);
+    assert_int_equal(a->kind, GF_CTL_REPORT);
+    assert_int_equal(a->reason, GF_CTL_R_STALLED);
+    assert_int_equal(a->stall_cause, GF_CTL_STALL_UNSCHEDULABLE);
+    assert_string_equal(a->target.kind, "Deployment");
+    assert_string_equal(a->event_reason, "GpufracRolloutStalled");
+    assert_true(a->warning);
+    assert_int_equal(count(&f.plan, GF_CTL_RESIZE, GF_CTL_GO), 0);
+    a = find(&f.plan, GF_CTL_RESIZE, "chat");
+    if (a) assert_int_equal(a->hold, GF_CTL_HOLD_STALLED);
+    for (size_t i = 0; i < f.plan.actions.n; i++)
+        gf_ctl_commit(&f.st, &f.h, &f.m, &f.plan.actions.v[i], NOW);
+    decide_at(&f, NOW + MIN);
+    for (size_t i = 0; i < f.plan.actions.n; i++) {
+        assert_int_not_equal(f.plan.actions.v[i].reason, GF_CTL_R_STALLED);
+        if (f.plan.actions.v[i].kind == GF_CTL_RESIZE)
+            assert_int_equal(f.plan.actions.v[i].hold, GF_CTL_HOLD_STALLED);
+    }
+    fx_free(&f);
+    free(json);
 }
 
 /* --- tests: fair use and consolidation ------------------------------------------------------- */
@@ -1146,6 +1400,51 @@ static void test_step_writes_once(void **state)
 /* Dry run and a replica without the lease decide but never write; a failed
  * write is counted and reported; a snapshot failure is the step's error; a
  * usage failure leaves the data stale: nothing acted on. */
+/* A write the API server rejects (403, 422: the backend's REJECTED) is
+ * remembered: the next steps hold it (backoff) instead of sending it again
+ * each interval; after GF_CTL_WRITE_BACKOFF_S it is tried again. */
+static void test_step_backoff(void **state)
+{
+    (void)state;
+    char *json = basic_cluster("0.5", "0.5");
+    gf_policy p;
+    gf_policy_init(&p);
+    gf_error err = {0};
+    assert_int_equal(gf_policy_load_buffer(&p, "p.yaml", AUTO, strlen(AUTO), &err), GF_OK);
+    mock k;
+    memset(&k, 0, sizeof k);
+    k.json = json;
+    k.leader = true;
+    k.resize_result = GF_CTL_REJECTED;
+    mock_usage(&k, "chat-6d5f7c8b9a-x1a2b", NOW - 5 * MIN, NOW + 2 * HOUR, 10.5);
+    gf_history h;
+    gf_history_init(&h, NULL, &err);
+    gf_ctl c;
+    gf_ctl_init(&c, NULL, &p, &h);
+    gf_diags log;
+    gf_diags_init(&log);
+    uint32_t failed = 0;
+    assert_int_equal(step(&c, &k, NOW, &log, &failed), GF_OK);
+    assert_int_equal(k.resizes, 1);
+    assert_int_equal(failed, 1);
+    assert_int_equal(c.stats.results[GF_CTL_RESIZE][GF_CTL_REJECTED], 1);
+    for (int i = 1; i <= 5; i++)
+        assert_int_equal(step(&c, &k, NOW + i * MIN, &log, &failed), GF_OK);
+    assert_int_equal(k.resizes, 1);
+    assert_int_equal(c.stats.decisions[GF_CTL_RESIZE][GF_CTL_REASON_COUNT + GF_CTL_HOLD_BACKOFF],
+                     5);
+    assert_true(gf_test_diag_has(&log, "hold backoff: upsize t/Deployment/chat"));
+    k.resize_result = GF_CTL_OK;
+    assert_int_equal(step(&c, &k, NOW + GF_CTL_WRITE_BACKOFF_S + MIN, &log, &failed), GF_OK);
+    assert_int_equal(k.resizes, 2);
+    gf_diags_free(&log);
+    gf_ctl_free(&c);
+    gf_history_free(&h);
+    gf_policy_free(&p);
+    gf_vec_free(&k.usage);
+    free(json);
+}
+
 static void test_step_no_writes(void **state)
 {
     (void)state;
@@ -1232,6 +1531,9 @@ int main(void)
         cmocka_unit_test(test_cooldown_seeded_from_annotations),
         cmocka_unit_test(test_rollout_in_progress),
         cmocka_unit_test(test_kinds),
+        cmocka_unit_test(test_other_owners),
+        cmocka_unit_test(test_stall_revert),
+        cmocka_unit_test(test_stall_hold),
         cmocka_unit_test(test_convert_whole_gpu),
         cmocka_unit_test(test_fair_use),
         cmocka_unit_test(test_fair_use_joins_by_gpu_uuid),
@@ -1239,6 +1541,7 @@ int main(void)
         cmocka_unit_test(test_last_change_format),
         cmocka_unit_test(test_step_writes_once),
         cmocka_unit_test(test_step_no_writes),
+        cmocka_unit_test(test_step_backoff),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

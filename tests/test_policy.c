@@ -88,6 +88,8 @@ static void test_defaults(void **state)
     assert_true(fabs(r.step - 0.05) < EPS);
     assert_int_equal(r.memory_step_mib, 256);
     assert_false(r.compute_aware);
+    assert_int_equal(r.stall_timeout_s, 600);      /* stallTimeout: 10m */
+    assert_int_equal(r.on_stall, GF_STALL_REVERT); /* onStall: revert */
     assert_int_equal(r.max_disruptions_per_hour, 1);
     assert_int_equal(gf_rightsize_rule_validate(&r, NULL), GF_OK);
 
@@ -666,7 +668,7 @@ static const bad_case bad_cases[] = {
     {H "kai: 3\n", "t.yaml:3:6: kai", "expected a mapping"},
     {H "defaults:\n  headrom: 0.2\n", "t.yaml:4:3: defaults.headrom",
      "unknown key \"headrom\" (known keys: mode, headroom, memoryMargin, upsize, downsize, "
-     "bounds, convert, computeAware, maxDisruptionsPerHour)"},
+     "bounds, convert, computeAware, maxDisruptionsPerHour, stallTimeout, onStall)"},
     {H "defaults:\n  downsize:\n    windo: 1h\n", "t.yaml:5:5: defaults.downsize.windo",
      "unknown key \"windo\" (known keys: window, percentile, minHistory, cooldown, minChange, "
      "maxStep)"},
@@ -786,6 +788,10 @@ static const bad_case bad_cases[] = {
      "must be more than 0s, got 0s"},
     {H "rules:\n  - name: a\n    downsize: {cooldown: 400d}\n",
      "t.yaml:5:26: rules[0].downsize.cooldown", "must be at most 365d, got 400d"},
+    {H "defaults:\n  onStall: maybe\n", "t.yaml:4:12: defaults.onStall",
+     "unknown value \"maybe\" (use hold or revert)"},
+    {H "rules:\n  - name: a\n    stallTimeout: 0s\n", "t.yaml:5:19: rules[0].stallTimeout",
+     "must be more than 0s, got 0s"},
     /* duplicates */
     {H "optIn: true\noptIn: false\n", "t.yaml:4:1: optIn",
      "duplicate key \"optIn\" (first at line 3)"},

@@ -406,6 +406,64 @@ static void test_pending_and_scale_up(void **state)
     teardown(f);
 }
 
+/* service 0 (a) at 0.3 of the GPU for an hour, then 0.6: over its 0.5;
+ * service 1 (b) at 0.2 */
+static void outgrow(uint32_t svc, uint32_t step, double *mem, double *sm)
+{
+    *mem = svc == 1 ? 0.2 : step < 60 ? 0.3 : 0.6;
+    *sm = 0.1;
+}
+
+/* A resize that stalls: a's upsize (at its first OOM) cannot be placed
+ * next to b on the only GPU (no spare node): stallTimeout (10 min) later
+ * the controller's rule reverts it to 0.5 (placed again) and resizes it no
+ * more; onStall hold leaves it pending. */
+static void test_resize_stalls(void **state)
+{
+    (void)state;
+    const char *json =
+        KJ_LIST(L4("n1", "1") "," FRAC("a-5d4c3b2a19-aaaaa", "a", "n1", "g1", "0.5") "," FRAC(
+            "b-5d4c3b2a19-bbbbb", "b", "n1", "g1", "0.5"));
+    for (int hold = 0; hold < 2; hold++) {
+        gf_policy p;
+        gf_policy_init(&p);
+        p.defaults.mode = GF_MODE_AUTO;
+        if (hold) p.defaults.on_stall = GF_STALL_HOLD;
+        gf_sim_opts o = short_opts(3, P(GF_SIM_GPUFRAC));
+        o.spare_nodes = 0;
+        o.consolidate_every_s = 0;
+        o.policy = &p;
+        fx *f = setup(json, &o);
+        run_table(f, outgrow);
+        const gf_sim_result *g = &f->rep.policy[GF_SIM_GPUFRAC];
+        assert_int_equal(g->stalls, 1);
+        const gf_sim_stall *st = &g->stall_list[0];
+        assert_int_equal(st->service, 0);
+        assert_true(fabs(st->from - 0.5) < 1e-9);
+        assert_true(st->to > 0.5);
+        assert_true(st->t >= f->rep.start_t + HOUR + 600);
+        if (!hold) {
+            assert_true(st->reverted);
+            assert_int_equal(g->resizes, 2);  /* the upsize and its revert, nothing more */
+            assert_true(g->pending_min < 15); /* 10 min pending, then placed again */
+            assert_true(g->ooms > 1);         /* back at 0.5 under 0.6 of demand */
+            /* the report lists it */
+            gf_report_meta meta = {"c", "builtin", "p.yaml", 0, "gpufrac test"};
+            gf_sbuf b = GF_SBUF_INIT;
+            gf_report_html(&b, &f->rep, &meta);
+            assert_non_null(strstr(gf_sbuf_str(&b), "Resizes that stalled: 1</h2>"));
+            assert_non_null(strstr(gf_sbuf_str(&b), "<td>t/a</td><td>0.50 &rarr; "));
+            gf_sbuf_free(&b);
+        } else {
+            assert_false(st->reverted);
+            assert_int_equal(g->resizes, 1);
+            assert_true(g->pending_min > 100); /* left pending to the end */
+        }
+        teardown(f);
+        gf_policy_free(&p);
+    }
+}
+
 /* compute: service 0 at `a`, service 1 at `b` of the GPU's SMs */
 static double sm_a, sm_b;
 static void compute(uint32_t svc, uint32_t step, double *mem, double *sm)
@@ -814,6 +872,7 @@ int main(void)
         cmocka_unit_test(test_downsize_restarts_pods),
         cmocka_unit_test(test_whole_gpu_converted),
         cmocka_unit_test(test_pending_and_scale_up),
+        cmocka_unit_test(test_resize_stalls),
         cmocka_unit_test(test_throttling_and_neighbours),
         cmocka_unit_test(test_fairuse_hook),
         cmocka_unit_test(test_conservation),

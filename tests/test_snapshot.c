@@ -3,6 +3,7 @@
 #include "util/sbuf.h"
 #include "io/snapshot.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -391,6 +392,53 @@ static void test_odd_object_skipped(void **state)
     }
 }
 
+/* What the stall rule reads (decide/controller.c detect_stalls): a pod's
+ * creationTimestamp and KAI's PodScheduled/Unschedulable condition, a
+ * ReplicaSet's ReplicaFailure/FailedCreate; a timestamp that is not RFC
+ * 3339 is a warning naming the field, read as absent, the pod kept. */
+static void test_status_conditions(void **state)
+{
+    (void)state;
+    const char *json =
+        "{\"kind\":\"List\",\"items\":["
+        "{\"kind\":\"Pod\",\"metadata\":{\"name\":\"a\",\"namespace\":\"n\","
+        "\"creationTimestamp\":\"2026-11-26T13:00:00Z\"},\"spec\":{\"containers\":[]},"
+        "\"status\":{\"phase\":\"Pending\",\"conditions\":[{\"type\":\"PodScheduled\","
+        "\"status\":\"False\",\"reason\":\"Unschedulable\",\"message\":\"no room\"}]}},"
+        "{\"kind\":\"Pod\",\"metadata\":{\"name\":\"b\",\"namespace\":\"n\","
+        "\"creationTimestamp\":\"yesterday\"},\"spec\":{\"containers\":[]},"
+        "\"status\":{\"phase\":\"Pending\",\"conditions\":[{\"type\":\"PodScheduled\","
+        "\"status\":\"False\",\"reason\":\"BindingError\"},7,{\"type\":3}]}},"
+        "{\"kind\":\"ReplicaSet\",\"metadata\":{\"name\":\"r\",\"namespace\":\"n\"},\"spec\":{},"
+        "\"status\":{\"conditions\":[{\"type\":\"ReplicaFailure\",\"status\":\"True\","
+        "\"reason\":\"FailedCreate\",\"message\":\"exceeded quota\"}]}},"
+        "{\"kind\":\"ReplicaSet\",\"metadata\":{\"name\":\"q\",\"namespace\":\"n\"},\"spec\":{},"
+        "\"status\":{\"conditions\":[{\"type\":\"ReplicaFailure\",\"status\":\"False\","
+        "\"reason\":\"FailedCreate\"}]}}]}";
+    gf_model m;
+    gf_model_init(&m);
+    gf_diags d;
+    gf_diags_init(&d);
+    gf_error err = {0};
+    if (gf_test_load_text(&m, &d, &err, json)) fail_msg("load: %s: %s", err.where, err.msg);
+    const gf_pod *a = pod_named(&m, "n", "a"), *b = pod_named(&m, "n", "b");
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_true(a->unschedulable);
+    assert_true(fabs(a->created_t - 1795698000.0) < 1e-6); /* 2026-11-26T13:00:00Z */
+    assert_false(b->unschedulable);
+    assert_true(b->created_t == 0);
+    assert_true(gf_test_diag_has(&d, "metadata.creationTimestamp"));
+    assert_true(gf_test_diag_has(&d, "pod n/b"));
+    size_t r, q;
+    assert_true(gf_strmap_get(&m.workload_by_key, "ReplicaSet/n/r", &r));
+    assert_true(gf_strmap_get(&m.workload_by_key, "ReplicaSet/n/q", &q));
+    assert_string_equal(m.workloads.v[r].failed_create, "exceeded quota");
+    assert_null(m.workloads.v[q].failed_create);
+    gf_diags_free(&d);
+    gf_model_free(&m);
+}
+
 static void test_bad_input(void **state)
 {
     (void)state;
@@ -460,6 +508,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_typed_lists_and_several_files, setup, teardown),
         cmocka_unit_test_setup_teardown(test_single_object, setup, teardown),
         cmocka_unit_test_setup_teardown(test_duplicates_skipped, setup, teardown),
+        cmocka_unit_test(test_status_conditions),
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_odd_object_skipped),
         cmocka_unit_test(test_group_labels_bounded),

@@ -16,6 +16,7 @@
 #include "io/usage.h"
 #include "util/arena.h"
 #include "util/strmap.h"
+#include "util/xalloc.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -347,14 +348,45 @@ static void print_conversion(const gf_recommendation *r, const char *res)
     free(body);
 }
 
-static int print_patches(const gf_recommendations *recs)
+/* A workload owned by an operator's object (KServe, Knative, LWS, Argo,
+ * Ray): no patch of what the operator would put back; the field to set. */
+static bool print_owner(const gf_model *m, const uint32_t *first_pod, const gf_recommendation *r)
+{
+    char key[600], cur[32], val[32];
+    size_t w;
+    snprintf(key, sizeof key, "%s/%s/%s", r->in.kind, r->in.ns, r->in.name);
+    if (!gf_strmap_get(&m->workload_by_key, key, &w)) return false;
+    gf_owner_target ot;
+    uint32_t fp = first_pod[w];
+    gf_recommend_owner_target(&m->workloads.v[w], fp != GF_NONE ? &m->pods.v[fp] : NULL, &ot);
+    if (!ot.path) return false;
+    value_text(r, r->current, cur, sizeof cur);
+    value_text(r, r->recommended, val, sizeof val);
+    printf("# %s/%s/%s: %s %s -> %s (%s): recommend-only: set %s in %s of %s %s/%s\n", r->in.ns,
+           r->in.kind, r->in.name, unit_annotation(r), cur, val, gf_rec_action_name(r->action),
+           unit_annotation(r), ot.path, ot.kind, r->in.ns, ot.name);
+    return true;
+}
+
+static int print_patches(const gf_model *m, const gf_recommendations *recs)
 {
     size_t n = 0;
+    /* each workload's first pod, for operators' objects named by pod labels */
+    uint32_t *first_pod = gf_xmalloc((m->workloads.n + 1) * sizeof *first_pod);
+    for (size_t w = 0; w < m->workloads.n; w++)
+        first_pod[w] = GF_NONE;
+    for (size_t i = m->pods.n; i-- > 0;) {
+        const gf_workload *w = gf_model_pod_workload(m, &m->pods.v[i]);
+        if (w) first_pod[w - m->workloads.v] = (uint32_t)i;
+    }
     for (size_t i = 0; i < recs->n; i++) {
         const gf_recommendation *r = &recs->v[i];
         if (!changes(r)) continue;
         const char *res = resource(r->in.kind);
-        if (!res) continue;
+        if (!res) {
+            n += print_owner(m, first_pod, r);
+            continue;
+        }
         if (r->action == GF_REC_TO_FRACTION) {
             print_conversion(r, res);
             n++;
@@ -392,6 +424,7 @@ static int print_patches(const gf_recommendations *recs)
         free(body);
         n++;
     }
+    free(first_pod);
     if (!n) printf("# nothing to change\n");
     return 0;
 }
@@ -588,7 +621,7 @@ int gf_cmd_recommend(int argc, char **argv)
     if (rc) {
         exit_code = fail(&err);
     } else if (patches) {
-        exit_code = print_patches(&recs);
+        exit_code = print_patches(&m, &recs);
     } else if (format == GF_OUT_JSON || format == GF_OUT_YAML) {
         json_t *arr = json_array();
         size_t nodata = 0;

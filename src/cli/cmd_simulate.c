@@ -200,6 +200,18 @@ static void print_table(const gf_sim_report *r, const char *cluster, const char 
     if (r->whole_services && r->policy[GF_SIM_GPUFRAC].ran)
         printf("Whole-GPU services (nvidia.com/gpu) moved onto a fraction by gpufrac: %u of %u\n",
                r->policy[GF_SIM_GPUFRAC].conversions, r->whole_services);
+    const gf_sim_result *g = &r->policy[GF_SIM_GPUFRAC];
+    if (g->ran && g->stalls) {
+        printf("gpufrac resizes that stalled (new pods not placed within stallTimeout): %u\n",
+               g->stalls);
+        for (uint32_t k = 0; k < g->stalls && k < GF_SIM_MAX_STALLS; k++) {
+            const gf_sim_stall *st = &g->stall_list[k];
+            char when[32] = "?";
+            gf_format_duration((int64_t)(st->t - r->start_t), when, sizeof when);
+            printf("  %s: %.2f -> %.2f of a GPU, stalled at +%s: %s\n", st->workload, st->from,
+                   st->to, when, st->reverted ? "reverted" : "held");
+        }
+    }
     printf("\nGPU-HOURS: the services' allocations held. clairvoyant-*: the best a static / "
            "daily\nsizing can do (true peaks known in advance); oracle: a fluid bound (allocation "
            "=\ndemand each step, nothing placed), not achievable. GPUS, NODES: GPU nodes in "
@@ -254,6 +266,17 @@ static json_t *result_json(const gf_sim_result *x, gf_sim_policy p)
                                   (json_int_t)x->consolidations, "fairuse_actions",
                                   (json_int_t)x->fairuse_actions));
     json_object_set_new(json_object_get(o, "actions"), "conversions", json_integer(x->conversions));
+    if (p == GF_SIM_GPUFRAC) {
+        json_t *list = json_array();
+        for (uint32_t k = 0; k < x->stalls && k < GF_SIM_MAX_STALLS; k++) {
+            const gf_sim_stall *st = &x->stall_list[k];
+            json_array_append_new(list, json_pack("{s:s, s:f, s:f, s:f, s:b}", "workload",
+                                                  st->workload, "t", st->t, "from", st->from, "to",
+                                                  st->to, "reverted", st->reverted));
+        }
+        json_object_set_new(o, "stalls",
+                            json_pack("{s:i, s:o}", "count", (int)x->stalls, "first", list));
+    }
     return o;
 }
 

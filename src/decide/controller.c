@@ -28,21 +28,31 @@ const char *gf_ctl_reason_name(gf_ctl_reason r)
     if (r < GF_CTL_R_CONSOLIDATE) return gf_fair_kind_name((gf_fair_kind)(r - GF_CTL_R_FAIR_FIRST));
     if (r == GF_CTL_R_CONSOLIDATE) return "consolidate";
     if (r == GF_CTL_R_CONVERT) return "convert";
+    if (r == GF_CTL_R_REVERT) return "revert";
+    if (r == GF_CTL_R_STALLED) return "stalled";
+    if (r == GF_CTL_R_OWNER) return "recommend-owner";
     return "?";
 }
 
 const char *gf_ctl_hold_name(gf_ctl_hold h)
 {
-    static const char *names[] = {"go",     "stale", "kind", "rollout",      "cooldown",
-                                  "budget", "pdb",   "rate", "not-selected", "superseded"};
+    static const char *names[] = {"go",           "stale",      "kind",    "rollout",
+                                  "cooldown",     "budget",     "pdb",     "rate",
+                                  "not-selected", "superseded", "stalled", "backoff"};
     return (unsigned)h < GF_CTL_HOLD_COUNT ? names[h] : "?";
 }
 
 const char *gf_ctl_result_name(gf_ctl_result r)
 {
-    static const char *names[] = {"ok",   "error",   "conflict",  "refused",
-                                  "gone", "dry-run", "not-leader"};
+    static const char *names[] = {"ok",   "error",   "conflict",   "refused",
+                                  "gone", "dry-run", "not-leader", "rejected"};
     return (unsigned)r < GF_CTL_RESULT_COUNT ? names[r] : "?";
+}
+
+const char *gf_ctl_stall_cause_name(gf_ctl_stall_cause c)
+{
+    static const char *names[] = {"none", "pending_timeout", "failed_create", "unschedulable"};
+    return (unsigned)c < GF_CTL_STALL_COUNT ? names[c] : "?";
 }
 
 const char *gf_ctl_op_name(gf_ctl_op op)
@@ -120,6 +130,8 @@ void gf_ctl_state_free(gf_ctl_state *s)
     gf_vec_free(&s->evictions);
     stamps_free(s->reported.v, s->reported.n);
     gf_vec_free(&s->reported);
+    stamps_free(s->refused.v, s->refused.n);
+    gf_vec_free(&s->refused);
     free(s->draining);
     s->draining = NULL;
 }
@@ -213,6 +225,13 @@ typedef struct winfo {
     double newest;        /* newest usage sample of its series, -INFINITY */
     double last_change_t; /* -1: never */
     const gf_hist_series *s;
+    /* a rollout that stalled after our last resize (detect_stalls) */
+    gf_ctl_stall_cause stall;
+    bool stalled_mark;      /* gpufrac.io/stalled on the workload: changed no more */
+    char stall_why[300];    /* what stalled, for the Event */
+    char stall_from[24];    /* the allocation before our change (last-change record) */
+    char stall_to[24];      /* the template's value now */
+    const char *stall_unit; /* gpu-fraction / gpu-memory */
 } winfo;
 
 static uint32_t top_index(const gf_model *m, const gf_pod *p)
@@ -332,6 +351,105 @@ static bool same_recommendation(const char *have, const char *head)
 {
     size_t l = strlen(head);
     return have && !strncmp(have, head, l) && (have[l] == ',' || have[l] == ')');
+}
+
+/* --- rollouts that stall ------------------------------------------------------------------- */
+
+/* The share change a gpufrac.io/last-change record describes ("TIME
+ * gpu-fraction 0.5 -> 0.55 (upsize): ..."): unit, from and to as numbers'
+ * text, and the reason. False for anything else (a whole-GPU change, a
+ * conversion, "unset", someone's hand-written text). */
+static bool parse_share_change(const char *v, char *unit, char *from, char *to, char *reason)
+{
+    double t, x;
+    if (!gf_ctl_parse_last_change(v, &t) || v[20] != ' ') return false;
+    if (sscanf(v + 21, "%31s %23s -> %23s (%31[^)])", unit, from, to, reason) != 4) return false;
+    if (strcmp(unit, GF_KAI_GPU_FRACTION) && strcmp(unit, GF_KAI_GPU_MEMORY)) return false;
+    return parse_num(from, &x) && parse_num(to, &x);
+}
+
+/* A rollout gpufrac started that does not progress: the workload's last
+ * change is ours (its record's new value is the template's value now), and
+ * a new pod (one at that value) is Pending with KAI's Unschedulable
+ * condition, or Pending past the rule's stallTimeout, or the new
+ * ReplicaSet cannot create its pods (FailedCreate). Fills wi[].stall; one
+ * pass over the workloads, one over the pods, one over the ReplicaSets. */
+static void detect_stalls(const gf_ctl_input *in, winfo *wi)
+{
+    const gf_model *m = in->m;
+    size_t nw = m->workloads.n;
+    double *want = gf_xcalloc(nw + 1, sizeof *want), *since = gf_xcalloc(nw + 1, sizeof *since);
+    for (size_t w = 0; w < nw; w++) {
+        winfo *x = &wi[w];
+        const gf_workload *wl = &m->workloads.v[w];
+        const gf_ctl_wmeta *mw = in->meta && in->meta->w ? &in->meta->w[w] : NULL;
+        want[w] = NAN;
+        if (!mw || !x->resolved) continue;
+        if (mw->stalled) x->stalled_mark = true;
+        char unit[32], from[24], to[24], reason[32];
+        double t, have;
+        if (!mw->last_change || !parse_share_change(mw->last_change, unit, from, to, reason) ||
+            !strcmp(reason, gf_ctl_reason_name(GF_CTL_R_REVERT)) ||
+            !gf_ctl_parse_last_change(mw->last_change, &t))
+            continue;
+        const char *tv = gf_kvs_get(&wl->template_annotations, unit);
+        if (!parse_num(tv, &have) || !parse_num(to, &want[w]) || fabs(have - want[w]) > 1e-9) {
+            want[w] = NAN; /* someone else's change since, or none of ours */
+            continue;
+        }
+        since[w] = t;
+        x->stall_unit = !strcmp(unit, GF_KAI_GPU_MEMORY) ? GF_KAI_GPU_MEMORY : GF_KAI_GPU_FRACTION;
+        gf_textf(x->stall_from, sizeof x->stall_from, "%s", from);
+        gf_textf(x->stall_to, sizeof x->stall_to, "%s", tv);
+    }
+    for (size_t i = 0; i < m->pods.n; i++) {
+        const gf_pod *p = &m->pods.v[i];
+        uint32_t w = top_index(m, p);
+        if (w == GF_NONE || isnan(want[w])) continue;
+        winfo *x = &wi[w];
+        if (x->stall == GF_CTL_STALL_UNSCHEDULABLE || p->phase != GF_PHASE_PENDING ||
+            p->terminating || p->is_reservation || p->share == GF_SHARE_NONE)
+            continue;
+        bool memory = !strcmp(x->stall_unit, GF_KAI_GPU_MEMORY);
+        double pv = memory ? (double)p->gpu_memory_mib : p->gpu_fraction;
+        if ((p->share == GF_SHARE_MEMORY) != memory || fabs(pv - want[w]) > 1e-9) continue;
+        if (p->unschedulable) {
+            /* pkg/scheduler/cache/status_updater/default_status_updater.go
+             * markTaskUnschedulable: KAI could not place it */
+            x->stall = GF_CTL_STALL_UNSCHEDULABLE;
+            gf_textf(x->stall_why, sizeof x->stall_why,
+                     "pod %s is unschedulable (KAI's PodScheduled condition)", p->name);
+            continue;
+        }
+        double age = in->now - (p->created_t > since[w] ? p->created_t : since[w]);
+        if (x->stall == GF_CTL_STALL_NONE && age >= (double)x->dec.rule.stall_timeout_s) {
+            x->stall = GF_CTL_STALL_PENDING_TIMEOUT;
+            gf_textf(x->stall_why, sizeof x->stall_why,
+                     "pod %s Pending for %.0f s (stallTimeout %lld s)", p->name, age,
+                     (long long)x->dec.rule.stall_timeout_s);
+        }
+    }
+    gf_sbuf key = GF_SBUF_INIT;
+    for (size_t r = 0; r < nw; r++) {
+        const gf_workload *rs = &m->workloads.v[r];
+        if (!rs->failed_create || !rs->owner.kind) continue;
+        key.len = 0;
+        gf_sbuf_printf(&key, "%s/%s/%s", rs->owner.kind, rs->ns, rs->owner.name);
+        size_t w;
+        if (!gf_strmap_get(&m->workload_by_key, gf_sbuf_str(&key), &w) || isnan(want[w])) continue;
+        winfo *x = &wi[w];
+        double rv;
+        if (x->stall == GF_CTL_STALL_UNSCHEDULABLE ||
+            !parse_num(gf_kvs_get(&rs->template_annotations, x->stall_unit), &rv) ||
+            fabs(rv - want[w]) > 1e-9)
+            continue;
+        x->stall = GF_CTL_STALL_FAILED_CREATE;
+        gf_textf(x->stall_why, sizeof x->stall_why, "ReplicaSet %s: FailedCreate: %s", rs->name,
+                 rs->failed_create);
+    }
+    gf_sbuf_free(&key);
+    free(want);
+    free(since);
 }
 
 /* --- candidates ----------------------------------------------------------------------------- */
@@ -513,10 +631,64 @@ static void clear_cand(cands *cs, const gf_model *m, const gf_ctl_meta *meta, ui
     push(cs, &c);
 }
 
+/* Only Deployments and StatefulSets are written (resized, annotated): a
+ * Job's template is immutable, a bare ReplicaSet does not roll, and the
+ * operators below own their Deployments, StatefulSets or ReplicaSets and
+ * put back what anyone else writes there (RBAC does not let gpufrac patch
+ * them either). */
+static bool writable_kind(const char *kind)
+{
+    return !strcmp(kind, "Deployment") || !strcmp(kind, "StatefulSet");
+}
+
+/* A recommendation for a workload gpufrac does not write: an Event about
+ * its first pod naming the object and field to patch (REPORT: nothing is
+ * written to the owner), not repeated within report_every_s while the
+ * recommendation stays the same. */
+static void owner_cand(cands *cs, const gf_ctl_config *cfg, const gf_ctl_input *in,
+                       const gf_ctl_state *st, const winfo *x, uint32_t wi,
+                       const gf_recommendation *r)
+{
+    const gf_model *m = in->m;
+    if (!x->first) return;
+    const gf_workload *w = &m->workloads.v[wi];
+    char head[200];
+    rec_head(r, head, sizeof head);
+    cand c;
+    memset(&c, 0, sizeof c);
+    c.a = blank_action(GF_CTL_REPORT, GF_CTL_R_OWNER);
+    target_pod(&c.a, m, (uint32_t)(x->first - m->pods.v));
+    c.a.workload = wi;
+    gf_textf(c.a.key, sizeof c.a.key, "owner/%s/%s/%s/%s", w->ns, w->kind, w->name, head);
+    if (is_stamped(st->reported.v, st->reported.n, c.a.key, in->now - cfg->report_every_s)) return;
+    gf_owner_target ot;
+    gf_recommend_owner_target(w, x->first, &ot);
+    const char *okind = ot.kind, *oname = ot.name, *path = ot.path;
+    c.a.unit_key = gf_recommend_unit_annotation(r->in.unit);
+    gf_recommend_value_text(r->in.unit, r->current, c.a.from, sizeof c.a.from);
+    gf_recommend_target_text(r, c.a.to, sizeof c.a.to);
+    gf_textf(c.a.event_reason, sizeof c.a.event_reason, "GPUAllocationRecommended");
+    if (path)
+        gf_textf(c.a.message, sizeof c.a.message,
+                 "recommend %s/%s/%s %s %s -> %s (%s): %s; recommend-only (gpufrac does not "
+                 "write a %s): set %s in %s of %s %s/%s",
+                 w->ns, w->kind, w->name, c.a.unit_key, c.a.from, c.a.to,
+                 gf_rec_action_name(r->action), r->reason, okind, c.a.unit_key, path, okind, w->ns,
+                 oname);
+    else
+        gf_textf(c.a.message, sizeof c.a.message,
+                 "recommend %s/%s/%s %s %s -> %s (%s): %s; recommend-only (gpufrac writes "
+                 "Deployments and StatefulSets only): set %s in the pod template of %s %s/%s",
+                 w->ns, w->kind, w->name, c.a.unit_key, c.a.from, c.a.to,
+                 gf_rec_action_name(r->action), r->reason, c.a.unit_key, okind, w->ns, oname);
+    c.prio = 10;
+    push(cs, &c);
+}
+
 /* Rightsizing: one candidate per workload whose recommendation changes or
  * whose published recommendation is out of date. */
-static void rightsizing(cands *cs, const gf_ctl_input *in, const winfo *wi,
-                        const gf_recommendations *recs)
+static void rightsizing(cands *cs, const gf_ctl_config *cfg, const gf_ctl_input *in,
+                        const gf_ctl_state *st, const winfo *wi, const gf_recommendations *recs)
 {
     const gf_model *m = in->m;
     for (size_t i = 0; i < recs->n; i++) {
@@ -531,6 +703,13 @@ static void rightsizing(cands *cs, const gf_ctl_input *in, const winfo *wi,
         if (mode == GF_MODE_OFF || r->action == GF_REC_OFF) continue;     /* never touched */
         const char *have = in->meta && in->meta->w ? in->meta->w[w].recommendation : NULL;
         if (r->action == GF_REC_WHOLE && r->mode < mode) mode = r->mode; /* convert.toWholeGpu */
+        if (!writable_kind(m->workloads.v[w].kind)) {
+            /* recommend-only: never a write known to fail */
+            if (r->action == GF_REC_UP || r->action == GF_REC_DOWN || r->action == GF_REC_WHOLE ||
+                r->action == GF_REC_TO_FRACTION)
+                owner_cand(cs, cfg, in, st, x, (uint32_t)w, r);
+            continue;
+        }
         if (r->action == GF_REC_TO_FRACTION) {
             char head[200];
             rec_head(r, head, sizeof head);
@@ -554,6 +733,65 @@ static void rightsizing(cands *cs, const gf_ctl_input *in, const winfo *wi,
         } else if (r->action == GF_REC_KEEP && have) {
             clear_cand(cs, m, in->meta, (uint32_t)w, r);
         }
+    }
+}
+
+/* A stalled rollout: onStall revert -> one RESIZE back to the previous
+ * allocation (the resize's own patch path, with gpufrac.io/stalled in the
+ * same patch); onStall hold -> an Event (REPORT about the workload), not
+ * repeated within report_every_s. Either way the workload's other changes
+ * are held (stalled). */
+static void stall_cands(cands *cs, const gf_ctl_config *cfg, const gf_ctl_input *in,
+                        const gf_ctl_state *st, const winfo *wi)
+{
+    const gf_model *m = in->m;
+    for (size_t w = 0; w < m->workloads.n; w++) {
+        const winfo *x = &wi[w];
+        if (x->stall == GF_CTL_STALL_NONE || x->stalled_mark) continue;
+        const gf_workload *wl = &m->workloads.v[w];
+        const char *cause = gf_ctl_stall_cause_name(x->stall);
+        bool revert = x->dec.rule.on_stall == GF_STALL_REVERT;
+        cand c;
+        memset(&c, 0, sizeof c);
+        c.a = blank_action(revert ? GF_CTL_RESIZE : GF_CTL_REPORT,
+                           revert ? GF_CTL_R_REVERT : GF_CTL_R_STALLED);
+        target_workload(&c.a, m, (uint32_t)w, in->meta);
+        c.a.stall_cause = x->stall;
+        c.a.warning = true;
+        c.a.unit_key = x->stall_unit;
+        gf_textf(c.a.from, sizeof c.a.from, "%s", x->stall_to);
+        gf_textf(c.a.to, sizeof c.a.to, "%s", x->stall_from);
+        gf_textf(c.a.event_reason, sizeof c.a.event_reason, "GpufracRolloutStalled");
+        char why[400];
+        gf_textf(why, sizeof why, "rollout stalled (%s): %s", cause, x->stall_why);
+        if (revert) {
+            gf_ctl_format_last_change(floor(in->now), c.a.unit_key, c.a.from, c.a.to,
+                                      gf_ctl_reason_name(GF_CTL_R_REVERT), why, c.a.last_change,
+                                      sizeof c.a.last_change);
+            char when[32] = "?";
+            time_t t = (time_t)floor(in->now);
+            struct tm tm;
+            if (gmtime_r(&t, &tm)) strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+            gf_textf(c.a.stalled, sizeof c.a.stalled, "%s %s: %s %s -> %s reverted: %s", when,
+                     cause, c.a.unit_key, c.a.from, c.a.to, x->stall_why);
+            gf_textf(c.a.message, sizeof c.a.message,
+                     "revert %s/%s/%s %s %s -> %s (%s): %s; no further change until the "
+                     "annotation " GF_ANN_STALLED " is removed",
+                     wl->ns, wl->kind, wl->name, c.a.unit_key, c.a.from, c.a.to, cause,
+                     x->stall_why);
+        } else {
+            gf_textf(c.a.key, sizeof c.a.key, "stalled/%s/%s/%s/%s", wl->ns, wl->kind, wl->name,
+                     x->stall_to);
+            if (is_stamped(st->reported.v, st->reported.n, c.a.key, in->now - cfg->report_every_s))
+                continue;
+            gf_textf(c.a.message, sizeof c.a.message,
+                     "rollout of %s/%s/%s %s %s -> %s stalled (%s): %s; onStall hold: left as it "
+                     "is, no further change while it stalls",
+                     wl->ns, wl->kind, wl->name, c.a.unit_key, x->stall_from, x->stall_to, cause,
+                     x->stall_why);
+        }
+        c.prio = -1; /* before everything: it stops the workload's other changes */
+        push(cs, &c);
     }
 }
 
@@ -836,7 +1074,19 @@ typedef struct budget {
     int32_t *pdb_used;
     bool *resized; /* per workload */
     uint32_t go;   /* disruptive actions allowed so far */
+    const gf_ctl_state *st;
 } budget;
+
+/* "resize/Deployment/ns/name": a refused write's key in st->refused. */
+static void refused_key(const gf_ctl_action *a, const gf_model *m, char *buf, size_t n)
+{
+    char key[400] = "";
+    if (a->workload < m->workloads.n) {
+        const gf_workload *w = &m->workloads.v[a->workload];
+        gf_recommend_key(w->ns, w->kind, w->name, key, sizeof key);
+    }
+    snprintf(buf, n, "%s/%s", gf_ctl_kind_name(a->kind), key);
+}
 
 static bool pdb_blocks(const gf_model *m, const gf_pod *p, const int32_t *pdb_used, uint32_t *which)
 {
@@ -860,6 +1110,13 @@ static gf_ctl_hold hold_of(const gf_ctl_config *cfg, const gf_ctl_input *in, con
     const winfo *x = w != GF_NONE ? &wi[w] : NULL;
     if (x) a->rule = x->resolved ? x->dec.rule_index : GF_NONE;
     double stale_s = 2 * cfg->interval_s;
+    if (x && a->kind != GF_CTL_REPORT && a->kind != GF_CTL_CORDON) {
+        /* a write the API server refused is not sent again each interval */
+        char key[480];
+        refused_key(a, m, key, sizeof key);
+        if (is_stamped(b->st->refused.v, b->st->refused.n, key, in->now - GF_CTL_WRITE_BACKOFF_S))
+            return GF_CTL_HOLD_BACKOFF;
+    }
     switch (a->kind) {
     case GF_CTL_RECOMMEND:
         if (a->reason == GF_CTL_R_RECOMMEND && x && !(in->now - x->newest <= stale_s))
@@ -878,10 +1135,18 @@ static gf_ctl_hold hold_of(const gf_ctl_config *cfg, const gf_ctl_input *in, con
     if (!x || !x->resolved || (convert ? a->convert_mode : x->dec.rule.mode) != GF_MODE_AUTO)
         return GF_CTL_HOLD_NOT_SELECTED;
     const gf_workload *wl = &m->workloads.v[w];
+    if (a->kind == GF_CTL_RESIZE && a->reason == GF_CTL_R_REVERT) {
+        /* restores what ran before: no rollout, cooldown or budget hold */
+        if (!writable_kind(wl->kind)) return GF_CTL_HOLD_KIND;
+        if (b->go >= cfg->max_actions) return GF_CTL_HOLD_RATE;
+        b->go++;
+        b->resized[w] = true;
+        return GF_CTL_GO;
+    }
+    if (x->stall != GF_CTL_STALL_NONE || x->stalled_mark) return GF_CTL_HOLD_STALLED;
     if (a->kind == GF_CTL_RESIZE) {
         if (!(in->now - x->newest <= stale_s)) return GF_CTL_HOLD_STALE;
-        if (strcmp(wl->kind, "Deployment") && strcmp(wl->kind, "StatefulSet"))
-            return GF_CTL_HOLD_KIND;
+        if (!writable_kind(wl->kind)) return GF_CTL_HOLD_KIND;
         if (x->rollout) return GF_CTL_HOLD_ROLLOUT;
         if (b->resized[w]) return GF_CTL_HOLD_SUPERSEDED;
         if ((a->reason == GF_CTL_R_DOWNSIZE || convert) && x->last_change_t >= 0 &&
@@ -932,15 +1197,20 @@ gf_err gf_ctl_decide(const gf_ctl_config *cfg, const gf_ctl_input *in, gf_ctl_st
     free(rules);
 
     cands cs = {0};
-    if (!rc) rightsizing(&cs, in, wi, &out->recs);
+    detect_stalls(in, wi);
+    if (!rc) stall_cands(&cs, cfg, in, st, wi);
+    if (!rc) rightsizing(&cs, cfg, in, st, wi, &out->recs);
     if (!rc && !out->stale) rc = fair_use(&cs, cfg, in, st, wi, out, err);
     if (!rc && !out->stale) rc = consolidation(&cs, cfg, in, st, wi, err);
 
     if (!rc) {
         size_t slots = in->p->rules.n + 1;
-        budget b = {gf_xcalloc(slots, sizeof(uint32_t)), NULL,
+        budget b = {gf_xcalloc(slots, sizeof(uint32_t)),
+                    NULL,
                     gf_xcalloc(m->pdbs.n + 1, sizeof(int32_t)),
-                    gf_xcalloc(m->workloads.n + 1, sizeof(bool)), 0};
+                    gf_xcalloc(m->workloads.n + 1, sizeof(bool)),
+                    0,
+                    st};
         double since = in->now - GF_CTL_BUDGET_WINDOW_S;
         for (size_t w = 0; w < m->workloads.n; w++) {
             const gf_workload *wl = &m->workloads.v[w];
@@ -1141,6 +1411,15 @@ static gf_ctl_result execute(gf_ctl *c, const gf_ctl_backend *b, const gf_ctl_ac
     }
     if (rc == GF_OK) res = GF_CTL_OK;
     if (rc != GF_OK && res == GF_CTL_OK) res = GF_CTL_ERROR;
+    if (res == GF_CTL_OK && a->stall_cause != GF_CTL_STALL_NONE &&
+        a->stall_cause < GF_CTL_STALL_COUNT)
+        c->stats.stalls[a->stall_cause]++;
+    if (res == GF_CTL_REJECTED) {
+        /* remembered: not sent again for the workload within the backoff */
+        char key[480];
+        refused_key(a, &c->model, key, sizeof key);
+        stamp(&c->st.refused, key, now, now - GF_CTL_WRITE_BACKOFF_S);
+    }
     if (res == GF_CTL_OK) {
         gf_ctl_commit(&c->st, c->h, &c->model, a, now);
         /* the Event after a write (a report's write is its Event) */
@@ -1247,7 +1526,9 @@ gf_err gf_ctl_step(gf_ctl *c, const gf_ctl_backend *b, double now, gf_diags *log
             res = execute(c, b, a, now, log);
         }
         c->stats.results[a->kind][res]++;
-        if ((res == GF_CTL_ERROR || res == GF_CTL_CONFLICT) && write_failures) (*write_failures)++;
+        if ((res == GF_CTL_ERROR || res == GF_CTL_CONFLICT || res == GF_CTL_REJECTED) &&
+            write_failures)
+            (*write_failures)++;
         gf_diag(log, NULL, "%s: %s", a->message, gf_ctl_result_name(res));
     }
     c->stats.steps_ok++;

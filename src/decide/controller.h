@@ -42,6 +42,17 @@
  *     REPORT (an Event about the offending pod, at most once per finding per
  *     report_every_s), and in mode act the responses fairuse chose to apply:
  *     upsize -> RESIZE of the offender's workload, move -> EVICT;
+ *   - rollouts that stall (docs/controller.md): a workload whose last change
+ *     is our share resize, still the template's value, with a new pod KAI
+ *     marked Unschedulable, a new ReplicaSet's FailedCreate, or a new pod
+ *     Pending past the rule's stallTimeout: onStall revert -> RESIZE with
+ *     reason revert back to the record's previous value, gpufrac.io/stalled
+ *     in the same patch; onStall hold -> REPORT (an Event); the workload's
+ *     other changes are held (stalled);
+ *   - owners gpufrac does not write (anything but Deployments and
+ *     StatefulSets: Jobs, operators' objects such as KServe's
+ *     InferenceService): their recommendation is a REPORT about a pod naming
+ *     the field to set (gf_recommend_owner_target), never a write;
  *   - consolidation (decide/consolidate.h) every consolidate_every_s when set:
  *     one node at a time: CORDON it, then EVICT the pods the plan moves
  *     (the Eviction API enforces PodDisruptionBudgets; the scheduler places
@@ -52,9 +63,14 @@
  * What holds an action (gf_ctl_hold), checked in this order:
  *   stale usage    the newest sample is older than two intervals (the whole
  *                  plan), or the workload's newest is (its actions);
+ *   backoff        a write to the workload the API server rejected (result
+ *                  rejected) within GF_CTL_WRITE_BACKOFF_S;
  *   not-selected   a write to a workload whose mode is not auto;
  *   kind           only Deployments and StatefulSets are resized (a Job's
  *                  template is immutable, a bare ReplicaSet does not roll);
+ *   stalled        the workload's rollout stalled, or it carries
+ *                  gpufrac.io/stalled (a revert skips this, rollout,
+ *                  cooldown and budget);
  *   rollout        the workload's pods do not all carry the template's value
  *                  yet: a change is already rolling out;
  *   superseded     another action changes the workload in this step;
@@ -103,6 +119,14 @@
 #define GF_ANN_LAST_CHANGE "gpufrac.io/last-change"
 #define GF_ANN_RECOMMENDATION "gpufrac.io/recommendation"
 #define GF_ANN_DRAINING "gpufrac.io/draining"
+/* Written with the revert of a stalled rollout (in the same patch): while
+ * it is on the workload, gpufrac changes it no more. Remove it to let
+ * gpufrac resize the workload again. */
+#define GF_ANN_STALLED "gpufrac.io/stalled"
+
+/* A write the API server refused (403, 422, ...) is not tried again for the
+ * same workload before this long (hold backoff). */
+#define GF_CTL_WRITE_BACKOFF_S 3600.0
 
 /* Changes and evictions counted against maxDisruptionsPerHour. */
 #define GF_CTL_BUDGET_WINDOW_S 3600.0
@@ -130,6 +154,7 @@ typedef struct gf_ctl_wmeta {
     const char *resource_version; /* for the patch precondition */
     const char *last_change;      /* gpufrac.io/last-change */
     const char *recommendation;   /* gpufrac.io/recommendation */
+    const char *stalled;          /* gpufrac.io/stalled */
 } gf_ctl_wmeta;
 
 typedef struct gf_ctl_meta {
@@ -157,6 +182,9 @@ typedef enum gf_ctl_reason {
     GF_CTL_R_FAIR_FIRST,      /* + gf_fair_kind: memory-overrun ... overcommit-compute */
     GF_CTL_R_CONSOLIDATE = GF_CTL_R_FAIR_FIRST + GF_FAIR_KIND_COUNT,
     GF_CTL_R_CONVERT, /* whole GPUs -> a KAI fraction (decide/convert.h) */
+    GF_CTL_R_REVERT,  /* a stalled rollout: the previous allocation restored (onStall revert) */
+    GF_CTL_R_STALLED, /* a stalled rollout reported, the template left (onStall hold) */
+    GF_CTL_R_OWNER,   /* a recommendation for an owner gpufrac does not write (Event only) */
     GF_CTL_REASON_COUNT
 } gf_ctl_reason;
 
@@ -172,6 +200,8 @@ typedef enum gf_ctl_hold {
     GF_CTL_HOLD_RATE,         /* max_actions reached in this step */
     GF_CTL_HOLD_NOT_SELECTED, /* the workload's mode is not auto (writes) */
     GF_CTL_HOLD_SUPERSEDED,   /* another action changes this workload in this step */
+    GF_CTL_HOLD_STALLED,      /* the workload's rollout stalled after a resize */
+    GF_CTL_HOLD_BACKOFF,      /* a write to the workload was refused within the backoff */
     GF_CTL_HOLD_COUNT
 } gf_ctl_hold;
 
@@ -184,8 +214,22 @@ typedef enum gf_ctl_result {
     GF_CTL_GONE,       /* the object no longer exists */
     GF_CTL_DRY_RUN,    /* not written: dry run */
     GF_CTL_NOT_LEADER, /* not written: this replica does not hold the lease */
+    GF_CTL_REJECTED,   /* the API server refused the write (400, 403, 422): not sent again
+                          for the workload within GF_CTL_WRITE_BACKOFF_S (hold backoff) */
     GF_CTL_RESULT_COUNT
 } gf_ctl_result;
+
+/* Why a rollout stalled (the metric's label cause). */
+typedef enum gf_ctl_stall_cause {
+    GF_CTL_STALL_NONE,
+    GF_CTL_STALL_PENDING_TIMEOUT, /* a new pod Pending past the rule's stallTimeout */
+    GF_CTL_STALL_FAILED_CREATE,   /* the new ReplicaSet's ReplicaFailure / FailedCreate */
+    GF_CTL_STALL_UNSCHEDULABLE,   /* KAI's PodScheduled False / Unschedulable on a new pod */
+    GF_CTL_STALL_COUNT
+} gf_ctl_stall_cause;
+
+/* "none", "pending_timeout", "failed_create", "unschedulable". */
+const char *gf_ctl_stall_cause_name(gf_ctl_stall_cause c);
 
 /* "resize", "recommend", "report", "evict", "cordon". */
 const char *gf_ctl_kind_name(gf_ctl_kind k);
@@ -193,9 +237,9 @@ const char *gf_ctl_kind_name(gf_ctl_kind k);
  * "convert". */
 const char *gf_ctl_reason_name(gf_ctl_reason r);
 /* "go", "stale", "kind", "rollout", "cooldown", "budget", "pdb", "rate", "not-selected",
- * "superseded". */
+ * "superseded", "stalled", "backoff". */
 const char *gf_ctl_hold_name(gf_ctl_hold h);
-/* "ok", "error", "conflict", "refused", "gone", "dry-run", "not-leader". */
+/* "ok", "error", "conflict", "refused", "gone", "dry-run", "not-leader", "rejected". */
 const char *gf_ctl_result_name(gf_ctl_result r);
 /* RESIZE and EVICT restart pods. */
 bool gf_ctl_kind_disruptive(gf_ctl_kind k);
@@ -241,6 +285,10 @@ typedef struct gf_ctl_action {
     bool set_scheduler;
     gf_mode convert_mode;
     char recommendation[512]; /* RECOMMEND: the value to write, "" = remove */
+    /* a stalled rollout (reasons revert and stalled): its cause, and for a
+     * revert the gpufrac.io/stalled value written in the same patch */
+    gf_ctl_stall_cause stall_cause;
+    char stalled[256];
     /* the Event (event_reason "" = none) and the log line */
     bool warning;
     char event_reason[48]; /* UpperCamelCase */
@@ -276,6 +324,7 @@ typedef struct gf_ctl_state {
     gf_ctl_stamps evictions;     /* workload key and time of each eviction, last hour */
     gf_ctl_stamps reported;      /* finding key -> last Event */
     char *draining;              /* the node being drained (owned), or NULL */
+    gf_ctl_stamps refused;       /* "kind/workload key" -> a write the API server refused */
     double last_consolidation_t; /* last plan (or drain finished); -INFINITY: never */
 } gf_ctl_state;
 
@@ -403,9 +452,10 @@ typedef struct gf_ctl_stats {
     /* objects a snapshot left out (gf_model.skipped), summed over the steps:
      * one odd pod counts once per step it is seen in */
     uint64_t objects_skipped[GF_SKIP_COUNT];
-    double last_step_s;    /* duration of the last step (seconds) */
-    double last_success_t; /* unix time of the last successful step; 0: none */
-    double staleness_s;    /* of the last step; INFINITY before usage */
+    double last_step_s;                  /* duration of the last step (seconds) */
+    double last_success_t;               /* unix time of the last successful step; 0: none */
+    double staleness_s;                  /* of the last step; INFINITY before usage */
+    uint64_t stalls[GF_CTL_STALL_COUNT]; /* stalled rollouts reported (revert or hold) */
 } gf_ctl_stats;
 
 /* The decisions counter index of an action: its hold when held, else its reason. */

@@ -60,7 +60,26 @@ static const char *const field_keys[GF_RF_COUNT] = {
     [GF_RF_CONVERT_MAX_FRACTION] = "convert.maxFractionForConversion",
     [GF_RF_CONVERT_UNIT] = "convert.unit",
     [GF_RF_CONVERT_SET_SCHEDULER] = "convert.setScheduler",
+    [GF_RF_STALL_TIMEOUT] = "stallTimeout",
+    [GF_RF_ON_STALL] = "onStall",
 };
+
+const char *gf_stall_action_name(gf_stall_action a)
+{
+    return a == GF_STALL_HOLD ? "hold" : a == GF_STALL_REVERT ? "revert" : "?";
+}
+
+bool gf_stall_action_parse(const char *s, gf_stall_action *out)
+{
+    if (!s) return false;
+    if (!strcmp(s, "revert"))
+        *out = GF_STALL_REVERT;
+    else if (!strcmp(s, "hold"))
+        *out = GF_STALL_HOLD;
+    else
+        return false;
+    return true;
+}
 
 const char *gf_rule_field_key(gf_rule_field f)
 {
@@ -93,6 +112,8 @@ void gf_rightsize_rule_defaults(gf_rightsize_rule *r)
         .convert_max_fraction = 0.75,
         .convert_unit = GF_SHARE_FRACTION,
         .convert_set_scheduler = false,
+        .stall_timeout_s = 600,
+        .on_stall = GF_STALL_REVERT,
     };
 }
 
@@ -139,6 +160,8 @@ void gf_rightsize_rule_apply(gf_rightsize_rule *dst, const gf_rightsize_rule *ov
     GF_APPLY(GF_RF_CONVERT_MAX_FRACTION, convert_max_fraction);
     GF_APPLY(GF_RF_CONVERT_UNIT, convert_unit);
     GF_APPLY(GF_RF_CONVERT_SET_SCHEDULER, convert_set_scheduler);
+    GF_APPLY(GF_RF_STALL_TIMEOUT, stall_timeout_s);
+    GF_APPLY(GF_RF_ON_STALL, on_stall);
 #undef GF_APPLY
 }
 
@@ -225,6 +248,9 @@ gf_err gf_rightsize_rule_validate(const gf_rightsize_rule *r, gf_rule_problem *p
         return rc;
     if ((rc = check_duration(pb, GF_RF_MIN_HISTORY, r->min_history_s, false))) return rc;
     if ((rc = check_duration(pb, GF_RF_COOLDOWN, r->cooldown_s, false))) return rc;
+    if ((rc = check_duration(pb, GF_RF_STALL_TIMEOUT, r->stall_timeout_s, true))) return rc;
+    if (r->on_stall != GF_STALL_REVERT && r->on_stall != GF_STALL_HOLD)
+        return problem(pb, GF_RF_ON_STALL, 0, "must be hold or revert, got %d", (int)r->on_stall);
     if ((rc = check_num(pb, GF_RF_MIN_CHANGE, r->min_change, 0, false, 1))) return rc;
     if ((rc = check_num(pb, GF_RF_MAX_DOWN_STEP, r->max_down_step, 0, true, 1))) return rc;
     if (r->min_change > r->max_down_step)

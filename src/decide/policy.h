@@ -50,6 +50,17 @@
 #define GF_POLICY_API_VERSION "gpufrac.io/v1alpha1"
 #define GF_POLICY_KIND "RightsizingPolicy"
 
+/* What the controller does when a resize's rollout stalls (onStall). */
+typedef enum gf_stall_action {
+    GF_STALL_REVERT, /* restore the previous allocation in one patch (the default) */
+    GF_STALL_HOLD    /* leave the template; no further change while it stalls */
+} gf_stall_action;
+
+/* "revert", "hold". */
+const char *gf_stall_action_name(gf_stall_action a);
+/* Parses "revert" / "hold"; false otherwise. */
+bool gf_stall_action_parse(const char *s, gf_stall_action *out);
+
 /* Ordered: a larger mode does more. */
 typedef enum gf_mode {
     GF_MODE_OFF = 0,       /* neither recommend nor act */
@@ -102,6 +113,12 @@ typedef struct gf_rightsize_rule {
     double convert_max_fraction;   /* largest fraction a conversion may give; more keeps it */
     gf_share_kind convert_unit;    /* GF_SHARE_FRACTION or GF_SHARE_MEMORY (gpu-memory MiB) */
     bool convert_set_scheduler;    /* may set schedulerName kai-scheduler on other pods */
+    /* rollouts that stall (decide/controller.h): a new pod Pending longer
+     * than stall_timeout_s after a resize, KAI's Unschedulable condition or
+     * a ReplicaSet's FailedCreate; then hold, or revert to the previous
+     * allocation in one patch */
+    int64_t stall_timeout_s;
+    gf_stall_action on_stall;
 } gf_rightsize_rule;
 
 /* The settings, in the order of the policy file. */
@@ -129,6 +146,8 @@ typedef enum gf_rule_field {
     GF_RF_CONVERT_MAX_FRACTION,
     GF_RF_CONVERT_UNIT,
     GF_RF_CONVERT_SET_SCHEDULER,
+    GF_RF_STALL_TIMEOUT,
+    GF_RF_ON_STALL,
     GF_RF_COUNT
 } gf_rule_field;
 

@@ -25,6 +25,56 @@ const char *gf_recommend_key(const char *ns, const char *kind, const char *name,
     return buf;
 }
 
+/* The kinds and how their pods are owned:
+ *  - KServe InferenceService (serving.kserve.io/v1beta1): raw deployment
+ *    mode owns a Deployment; pods get spec.predictor.annotations
+ *    (kserve pkg/apis/serving/v1beta1/component.go ComponentExtensionSpec
+ *    Annotations, "added to the component pod");
+ *  - Knative Service (serving.knative.dev/v1): Service -> Configuration ->
+ *    Revision -> Deployment; the pods' label serving.knative.dev/service
+ *    names the Service; spec.template.metadata.annotations;
+ *  - LeaderWorkerSet (leaderworkerset.x-k8s.io/v1): owns the leaders'
+ *    StatefulSet; a leader pod owns its group's workers' StatefulSet; all
+ *    carry label leaderworkerset.sigs.k8s.io/name;
+ *    spec.leaderWorkerTemplate.{leaderTemplate,workerTemplate}.metadata;
+ *  - Argo Rollout (argoproj.io/v1alpha1): owns its ReplicaSets;
+ *    spec.template.metadata.annotations;
+ *  - RayService / RayCluster (ray.io/v1): a RayService owns RayClusters,
+ *    which own their pods; spec.rayClusterConfig.workerGroupSpecs[].template
+ *    (RayCluster: spec.workerGroupSpecs[].template, or headGroupSpec). */
+void gf_recommend_owner_target(const gf_workload *w, const gf_pod *first, gf_owner_target *out)
+{
+    out->kind = w->kind;
+    out->name = w->name;
+    out->path = NULL;
+    const char *lws = first ? gf_kvs_get(&first->labels, "leaderworkerset.sigs.k8s.io/name") : NULL;
+    const char *ksvc = first ? gf_kvs_get(&first->labels, "serving.knative.dev/service") : NULL;
+    if (lws) {
+        out->kind = "LeaderWorkerSet";
+        out->name = lws;
+    } else if (ksvc && (!strcmp(w->kind, "Revision") || !strcmp(w->kind, "Configuration") ||
+                        !strcmp(w->kind, "Service"))) {
+        out->kind = "Service";
+        out->name = ksvc;
+    }
+    const char *k = out->kind;
+    if (!strcmp(k, "InferenceService"))
+        out->path = "spec.predictor.annotations";
+    else if (!strcmp(k, "Service"))
+        out->path = "spec.template.metadata.annotations (Knative Service)";
+    else if (!strcmp(k, "LeaderWorkerSet"))
+        out->path = "spec.leaderWorkerTemplate.workerTemplate.metadata.annotations (and "
+                    "leaderTemplate)";
+    else if (!strcmp(k, "Rollout"))
+        out->path = "spec.template.metadata.annotations (Argo Rollout)";
+    else if (!strcmp(k, "RayService"))
+        out->path = "spec.rayClusterConfig.workerGroupSpecs[].template.metadata.annotations (or "
+                    "headGroupSpec)";
+    else if (!strcmp(k, "RayCluster"))
+        out->path = "spec.workerGroupSpecs[].template.metadata.annotations (or headGroupSpec; a "
+                    "RayService's: spec.rayClusterConfig)";
+}
+
 const char *gf_recommend_unit_annotation(gf_share_kind unit)
 {
     return unit == GF_SHARE_MEMORY ? "gpu-memory" : "gpu-fraction";

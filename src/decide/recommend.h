@@ -106,6 +106,22 @@ typedef struct gf_recommendation {
 const char *gf_recommend_key(const char *ns, const char *kind, const char *name, char *buf,
                              size_t n);
 
+/* Where a user sets the pods' KAI annotation for a workload whose top
+ * owner gpufrac does not write (an operator's object: KServe
+ * InferenceService, Knative Service, LeaderWorkerSet, Argo Rollout,
+ * RayService / RayCluster): the object's kind and name (from the pods'
+ * labels where the owner chain stops short of it) and the field; path NULL
+ * for kinds it knows no field of (Job, DaemonSet, a bare ReplicaSet: their
+ * own pod template). first: one of its pods (their labels name the
+ * object where the owner chain stops short of it), or NULL. Strings
+ * borrowed from the model or static. */
+typedef struct gf_owner_target {
+    const char *kind, *name;
+    const char *path;
+} gf_owner_target;
+
+void gf_recommend_owner_target(const gf_workload *w, const gf_pod *first, gf_owner_target *out);
+
 /* The pod annotation that holds an allocation in unit: "gpu-memory" for
  * GF_SHARE_MEMORY, else "gpu-fraction". */
 const char *gf_recommend_unit_annotation(gf_share_kind unit);

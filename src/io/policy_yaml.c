@@ -25,7 +25,7 @@
 
 #define YAML_TAG_PREFIX "tag:yaml.org,2002:"
 
-typedef enum vtype { VT_MODE, VT_NUM, VT_INT, VT_DURATION, VT_BOOL, VT_UNIT } vtype;
+typedef enum vtype { VT_MODE, VT_NUM, VT_INT, VT_DURATION, VT_BOOL, VT_UNIT, VT_STALL } vtype;
 
 static const vtype field_type[GF_RF_COUNT] = {
     [GF_RF_MODE] = VT_MODE,
@@ -51,6 +51,8 @@ static const vtype field_type[GF_RF_COUNT] = {
     [GF_RF_CONVERT_MAX_FRACTION] = VT_NUM,
     [GF_RF_CONVERT_UNIT] = VT_UNIT,
     [GF_RF_CONVERT_SET_SCHEDULER] = VT_BOOL,
+    [GF_RF_STALL_TIMEOUT] = VT_DURATION,
+    [GF_RF_ON_STALL] = VT_STALL,
 };
 
 /* Where each setting of one settings block (defaults or a rule) was written. */
@@ -339,6 +341,16 @@ static gf_err get_unit(loader *ld, const yaml_node_t *n, gf_share_kind *out)
     return GF_OK;
 }
 
+static gf_err get_stall(loader *ld, const yaml_node_t *n, gf_stall_action *out)
+{
+    const char *s;
+    gf_err rc = get_string(ld, n, "hold or revert", &s);
+    if (rc) return rc;
+    if (!gf_stall_action_parse(s, out))
+        return fail_at(ld, n->start_mark, "unknown value \"%.40s\" (use hold or revert)", s);
+    return GF_OK;
+}
+
 /* --- mappings ----------------------------------------------------------------
  * each_pair() hands every key (a string) and value to fn in order, after
  * checking the key is a string. Duplicate keys are found by the callers:
@@ -434,6 +446,7 @@ static gf_err set_field(loader *ld, gf_rule_field f, const yaml_node_t *value, s
     bool b = false;
     gf_mode mode = GF_MODE_OFF;
     gf_share_kind unit = GF_SHARE_FRACTION;
+    gf_stall_action stall = GF_STALL_REVERT;
     switch (field_type[f]) {
     case VT_MODE:
         rc = get_mode(ld, value, &mode);
@@ -452,6 +465,9 @@ static gf_err set_field(loader *ld, gf_rule_field f, const yaml_node_t *value, s
         break;
     case VT_UNIT:
         rc = get_unit(ld, value, &unit);
+        break;
+    case VT_STALL:
+        rc = get_stall(ld, value, &stall);
         break;
     }
     if (rc) return rc;
@@ -524,6 +540,12 @@ static gf_err set_field(loader *ld, gf_rule_field f, const yaml_node_t *value, s
         break;
     case GF_RF_CONVERT_SET_SCHEDULER:
         r->convert_set_scheduler = b;
+        break;
+    case GF_RF_STALL_TIMEOUT:
+        r->stall_timeout_s = i;
+        break;
+    case GF_RF_ON_STALL:
+        r->on_stall = stall;
         break;
     case GF_RF_COUNT:
         return gf_error_set(ld->err, GF_EINTERNAL, NULL, "bad field");

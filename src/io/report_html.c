@@ -322,6 +322,32 @@ static void savings(gf_sbuf *b, const gf_sim_report *r)
         "these). Pending: not placed, or waiting for a node to boot.</p></section>\n");
 }
 
+/* gpufrac's resizes whose new pods could not be placed in time (the
+ * controller's stalled rollouts), when there were any. */
+static void stalls(gf_sbuf *b, const gf_sim_report *r)
+{
+    const gf_sim_result *g = &r->policy[GF_SIM_GPUFRAC];
+    if (!g->ran || !g->stalls) return;
+    gf_sbuf_printf(b,
+                   "<section id=\"stalls\"><h2>Resizes that stalled: %u</h2>\n<table>\n"
+                   "<tr><th>workload</th><th>resize (of a GPU)</th><th>stalled after</th>"
+                   "<th>then</th></tr>\n",
+                   g->stalls);
+    for (uint32_t k = 0; k < g->stalls && k < GF_SIM_MAX_STALLS; k++) {
+        const gf_sim_stall *st = &g->stall_list[k];
+        char when[32];
+        gf_format_duration((int64_t)(st->t - r->start_t), when, sizeof when);
+        gf_sbuf_puts(b, "<tr><td>");
+        esc(b, st->workload);
+        gf_sbuf_printf(b, "</td><td>%.2f &rarr; %.2f</td><td>%s</td><td>%s</td></tr>\n", st->from,
+                       st->to, when,
+                       st->reverted ? "reverted (onStall revert)" : "held (onStall hold)");
+    }
+    gf_sbuf_puts(b, "</table>\n<p class=\"note\">The new pods of a gpufrac resize were not all "
+                    "placed within the rule's stallTimeout (the controller's stall rule, cause "
+                    "pending_timeout); the workload is resized no more.</p></section>\n");
+}
+
 static void fleet(gf_sbuf *b, const gf_sim_report *r)
 {
     double days = r->duration_s / 86400;
@@ -381,6 +407,7 @@ void gf_report_html(gf_sbuf *out, const gf_sim_report *r, const gf_report_meta *
     gf_sbuf_puts(out, ": the same cluster and demand replayed under each policy.</p>\n");
     summary(out, r, meta);
     savings(out, r);
+    stalls(out, r);
     if (r->n_points) fleet(out, r);
     if (r->n_top && r->n_points) top(out, r);
     gf_sbuf_printf(out, "<section id=\"heatmap\"><h2>GPU sharing occupancy: %s</h2>\n",

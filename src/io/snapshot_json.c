@@ -7,6 +7,7 @@
 #include "io/snapshot.h"
 #include "io/input.h"
 #include "io/jsonpath.h"
+#include "io/usage.h"
 #include "model/kai.h"
 #include "model/quantity.h"
 #include "util/sbuf.h"
@@ -638,6 +639,45 @@ static bool pod_sharing(walk *w, gf_pod *p, bool whole_limit)
     return skip;
 }
 
+/* metadata.creationTimestamp as unix seconds; 0 when absent. A value that
+ * is not RFC 3339 is a warning naming the field and is read as absent. */
+static gf_err get_created(walk *w, const json_t *meta, double *t)
+{
+    const char *v = NULL;
+    *t = 0;
+    gf_err rc = get_str(w, meta, "creationTimestamp", &v);
+    if (rc || !v) return rc;
+    char why[160];
+    if (gf_usage_parse_time(v, t, why, sizeof why)) {
+        size_t s = push_key(w, "creationTimestamp");
+        warn(w, "%s: %s; read as absent", w->what, why);
+        pop(w, s);
+        *t = 0;
+    }
+    return GF_OK;
+}
+
+/* status.conditions: whether one of type `type` has status `status` and
+ * reason `reason`; *message its message (or NULL). Entries that are not
+ * objects with string fields are not such a condition. */
+static bool has_condition(const json_t *status, const char *type, const char *st,
+                          const char *reason, const char **message)
+{
+    const json_t *conds = json_object_get(status, "conditions"), *c;
+    size_t i;
+    if (!json_is_array(conds)) return false;
+    json_array_foreach(conds, i, c)
+    {
+        const char *ct = json_string_value(json_object_get(c, "type"));
+        const char *cs = json_string_value(json_object_get(c, "status"));
+        const char *cr = json_string_value(json_object_get(c, "reason"));
+        if (!ct || !cs || !cr || strcmp(ct, type) || strcmp(cs, st) || strcmp(cr, reason)) continue;
+        if (message) *message = json_string_value(json_object_get(c, "message"));
+        return true;
+    }
+    return false;
+}
+
 static gf_err load_pod(walk *w, const json_t *item)
 {
     gf_pod p = {0};
@@ -657,8 +697,9 @@ static gf_err load_pod(walk *w, const json_t *item)
         snprintf(w->what, sizeof w->what, "pod %s/%s", p.ns, p.name);
         p.terminating = deletion != NULL;
         if (!(rc = get_kvs(w, meta, "labels", &p.labels)) &&
-            !(rc = get_kvs(w, meta, "annotations", &p.annotations)))
-            rc = get_owner(w, meta, &p.owner);
+            !(rc = get_kvs(w, meta, "annotations", &p.annotations)) &&
+            !(rc = get_owner(w, meta, &p.owner)))
+            rc = get_created(w, meta, &p.created_t);
     }
     pop(w, s);
     if (rc) return rc;
@@ -725,6 +766,9 @@ static gf_err load_pod(walk *w, const json_t *item)
     pop(w, s);
     if (rc) return rc;
     p.phase = parse_phase(phase);
+    /* pkg/scheduler/cache/status_updater/default_status_updater.go
+     * markTaskUnschedulable: KAI's condition on a pod it cannot place */
+    p.unschedulable = has_condition(status, "PodScheduled", "False", "Unschedulable", NULL);
 
     /* KAI metadata; configurable names from w->m->kai */
     const gf_kai_names *kai = &w->m->kai;
@@ -929,6 +973,14 @@ static gf_err load_workload(walk *w, const json_t *item, const char *kind)
     }
     pop(w, s);
     if (rc) return rc;
+    /* k8s.io/kubernetes pkg/controller/replicaset/replica_set_utils.go
+     * calculateStatus: ReplicaFailure True, reason FailedCreate, when the
+     * controller cannot create the ReplicaSet's pods */
+    const char *msg = NULL;
+    if (!strcmp(kind, "ReplicaSet") &&
+        has_condition(json_object_get(item, "status"), "ReplicaFailure", "True", "FailedCreate",
+                      &msg))
+        wl.failed_create = msg ? text_copy(w, msg, strlen(msg)) : "FailedCreate";
     gf_model_add_workload(w->m, &wl, w->d);
     return GF_OK;
 }

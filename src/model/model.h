@@ -194,7 +194,12 @@ typedef struct gf_pod {
     const char *origin;
     gf_kvs labels, annotations;
     gf_phase phase;
-    bool terminating;      /* metadata.deletionTimestamp set */
+    bool terminating; /* metadata.deletionTimestamp set */
+    double created_t; /* metadata.creationTimestamp, unix seconds; 0 when absent */
+    /* status.conditions PodScheduled False, reason Unschedulable: what KAI
+     * writes on a pod it cannot place (pkg/scheduler/cache/status_updater/
+     * default_status_updater.go markTaskUnschedulable) */
+    bool unschedulable;
     const char *node_name; /* spec.nodeName, NULL when unbound */
     const char *scheduler_name;
     const char *queue; /* queue label (m->kai.queue_label) */
@@ -258,6 +263,11 @@ typedef struct gf_workload {
     int32_t replicas; /* spec.replicas, -1 when absent */
     bool from_input;  /* false: synthesised from a pod's ownerReference */
     bool inferred;    /* owner derived by the pod-template-hash convention */
+    /* a ReplicaSet's status.conditions ReplicaFailure True, reason
+     * FailedCreate (k8s.io/kubernetes pkg/controller/replicaset
+     * replica_set_utils.go): its pods cannot be created (quota, admission);
+     * the condition's message, or NULL */
+    const char *failed_create;
 } gf_workload;
 
 /* A PodDisruptionBudget (policy/v1): pods in its namespace matching every

@@ -883,6 +883,10 @@ static void resize_to(run *r, uint32_t si, gf_share_kind unit, double fraction, 
 {
     gf_sim *s = r->s;
     const service *sv = &s->services.v[si];
+    if (r->watch && !whole && !r->whole[si]) {
+        /* a share resize: its rollout is watched (the controller's stall detection) */
+        r->watch[si] = (sim_watch){r->t, r->unit[si], r->fraction[si], r->mib[si], false};
+    }
     r->unit[si] = unit;
     r->fraction[si] = fraction;
     r->mib[si] = mib;
@@ -961,6 +965,7 @@ static void convert(run *r, uint32_t si)
         resize(r, si, GF_SHARE_MEMORY, 0, (int64_t)rec.recommended, false);
     else
         resize(r, si, GF_SHARE_FRACTION, rec.recommended, 0, false);
+    if (r->watch) r->watch[si].since = -1; /* no share to go back to: not watched */
 }
 
 static void rightsize(run *r, bool scheduled)
@@ -992,6 +997,7 @@ static void rightsize(run *r, bool scheduled)
             continue;
         }
         if (!sv->rightsized_gpufrac || (!scheduled && !r->oom_now[si])) continue;
+        if (r->watch && r->watch[si].stalled) continue; /* its rollout stalled */
         gf_rec_input in = {.ns = sv->pub.ns,
                            .kind = sv->pub.kind,
                            .name = sv->pub.name,
@@ -1014,6 +1020,39 @@ static void rightsize(run *r, bool scheduled)
             resize(r, si, GF_SHARE_MEMORY, 0, (int64_t)rec.recommended, rec.action == GF_REC_UP);
         else
             resize(r, si, GF_SHARE_FRACTION, rec.recommended, 0, rec.action == GF_REC_UP);
+    }
+}
+
+/* The controller's stall rule on gpufrac's resizes (decide/controller.h,
+ * cause pending_timeout): a service whose new pods are not all placed
+ * stallTimeout after its resize stalls; onStall revert restores the
+ * allocation it replaced, and it is resized no more. */
+static void watch_stalls(run *r)
+{
+    gf_sim *s = r->s;
+    for (uint32_t si = 0; si < s->services.n; si++) {
+        sim_watch *w = &r->watch[si];
+        if (w->since < 0 || w->stalled) continue;
+        const service *sv = &s->services.v[si];
+        bool pending = false;
+        for (uint32_t k = 0; k < sv->n && !pending; k++)
+            pending = r->state[s->svc_pods[sv->first + k]] == GF_SIM_POD_PENDING;
+        if (!pending) {
+            w->since = -1; /* rolled out */
+            continue;
+        }
+        if (r->t - w->since < (double)sv->rule.stall_timeout_s) continue;
+        double gm = (double)sv->pub.gpu_memory_mib;
+        double to = r->unit[si] == GF_SHARE_MEMORY ? (double)r->mib[si] / gm : r->fraction[si];
+        double from = w->unit == GF_SHARE_MEMORY ? (double)w->mib / gm : w->fraction;
+        bool revert = sv->rule.on_stall == GF_STALL_REVERT;
+        gf_sim_stall st = {si, "", r->t, from, to, revert};
+        snprintf(st.workload, sizeof st.workload, "%s/%s", sv->pub.ns, sv->pub.name);
+        if (r->res->stalls < GF_SIM_MAX_STALLS) r->res->stall_list[r->res->stalls] = st;
+        r->res->stalls++;
+        sim_watch prev = *w;
+        if (revert) resize(r, si, prev.unit, prev.fraction, prev.mib, from > to);
+        r->watch[si] = (sim_watch){-1, prev.unit, prev.fraction, prev.mib, true};
     }
 }
 
@@ -1326,6 +1365,7 @@ static void run_free(run *r)
     free(r->mib);
     free(r->oom_now);
     free(r->whole);
+    free(r->watch);
     free(r->pt);
     free(r->listed);
     gf_vec_free(&r->unsettled);
@@ -1376,6 +1416,11 @@ static gf_err run_policy(gf_sim *s, const gf_demand *d, gf_sim_policy pol, gf_si
     r.mib = gf_xcalloc(ns + 1, sizeof *r.mib);
     r.oom_now = gf_xcalloc(ns + 1, sizeof *r.oom_now);
     r.whole = gf_xcalloc(ns + 1, sizeof *r.whole);
+    if (pol == GF_SIM_GPUFRAC) {
+        r.watch = gf_xcalloc(ns + 1, sizeof *r.watch);
+        for (size_t si = 0; si < ns; si++)
+            r.watch[si].since = -1;
+    }
     r.pt = gf_xcalloc(ns + 1, sizeof *r.pt);
     r.listed = gf_xcalloc(np + 1, sizeof *r.listed);
     r.gpu_start = gf_xcalloc(ng + 2, sizeof *r.gpu_start);
@@ -1441,6 +1486,7 @@ static gf_err run_policy(gf_sim *s, const gf_demand *d, gf_sim_policy pol, gf_si
             r.unsettled.n = keep;
             gf_sim_serve(&r);
             gf_sim_accumulate(&r, pool_need);
+            if (r.watch) watch_stalls(&r);
             if ((pol == GF_SIM_VPA || pol == GF_SIM_GPUFRAC) && k >= r.hold_steps)
                 rightsize(&r, rec_every && k % rec_every == 0);
             if (clairvoyant(pol)) cv_apply(&r);

@@ -240,6 +240,20 @@ gf_err gf_sim_demand_from_usage(gf_sim *s, const gf_usage_sample *v, size_t n, g
 
 /* --- results ------------------------------------------------------------------------ */
 
+/* A gpufrac resize whose new pods could not all be placed within the
+ * rule's stallTimeout (the controller's "rollout stalled", cause
+ * pending_timeout): with onStall revert the previous allocation is restored,
+ * and the service is not resized again either way. */
+typedef struct gf_sim_stall {
+    uint32_t service;   /* index (gf_sim_services) */
+    char workload[160]; /* "namespace/name" */
+    double t;           /* unix seconds it was found */
+    double from, to;    /* the resize, fractions of one GPU per device */
+    bool reverted;
+} gf_sim_stall;
+
+#define GF_SIM_MAX_STALLS 8 /* stalls listed; all are counted */
+
 typedef struct gf_sim_result {
     bool ran;
     double gpu_hours_reserved;    /* services' allocations held (placed pods) x time */
@@ -260,6 +274,8 @@ typedef struct gf_sim_result {
     double resizes_per_workload_day; /* over rightsized workloads */
     uint32_t rightsized_workloads;
     uint32_t conversions; /* whole-GPU services moved onto a fraction (decide/convert.h) */
+    uint32_t stalls;      /* gpufrac resizes that stalled (gf_sim_stall) */
+    gf_sim_stall stall_list[GF_SIM_MAX_STALLS]; /* the first ones */
     /* time series, report.n_points each */
     float *alloc;     /* services' allocation held, GPUs */
     float *gpus;      /* GPUs in service */

@@ -69,6 +69,15 @@ typedef struct cv_change {
     int64_t mib;     /* unit MEMORY */
 } cv_change;
 
+/* gpufrac: a resize being watched for a stall, and what it replaced. */
+typedef struct sim_watch {
+    double since; /* the resize; < 0: nothing watched */
+    gf_share_kind unit;
+    double fraction;
+    int64_t mib;
+    bool stalled; /* stalled once: never resized again */
+} sim_watch;
+
 typedef struct run {
     gf_sim *s;
     gf_model *w;
@@ -100,6 +109,7 @@ typedef struct run {
     int64_t *mib;
     bool *oom_now;
     uint32_t *whole;     /* whole GPUs per pod now, 0 once on a fraction */
+    sim_watch *watch;    /* gpufrac: the rollout of its last resize (NULL for others) */
     gf_demand_point *pt; /* this step's demand shared by each service's replicas */
     gf_history h;
     gf_hist_series **series;

@@ -245,6 +245,7 @@ static gf_err k_snapshot(void *ctx, gf_model *m, gf_ctl_meta *meta, gf_diags *d,
         meta->w[i].last_change = gf_arena_strdup(&m->arena, annotation(obj, GF_ANN_LAST_CHANGE));
         meta->w[i].recommendation =
             gf_arena_strdup(&m->arena, annotation(obj, GF_ANN_RECOMMENDATION));
+        meta->w[i].stalled = gf_arena_strdup(&m->arena, annotation(obj, GF_ANN_STALLED));
     }
     for (size_t i = 0; i < m->nodes.n && !meta->draining_node; i++) {
         const json_t *obj = gf_kube_cache_get(kb->cache, GF_KUBE_NODE, NULL, m->nodes.v[i].name);
@@ -377,6 +378,9 @@ static gf_ctl_result result_of(gf_err rc)
     if (rc == GF_KUBE_EPDB) return GF_CTL_REFUSED;
     if (rc == GF_ENOTFOUND) return GF_CTL_GONE;
     if (rc == GF_KUBE_ELEASE) return GF_CTL_NOT_LEADER;
+    /* 400/422 (GF_EINPUT) and 401/403 (GF_KUBE_EAUTH): the same write would
+     * be refused again; the controller backs off */
+    if (rc == GF_EINPUT || rc == GF_KUBE_EAUTH) return GF_CTL_REJECTED;
     return GF_CTL_ERROR;
 }
 
@@ -387,11 +391,23 @@ static gf_err kind_of(const gf_ctl_action *a, gf_kube_kind *kind, gf_error *err)
     return GF_OK;
 }
 
+/* The resize: template annotation and record together; a revert of a
+ * stalled rollout adds gpufrac.io/stalled to the same patch. */
 static json_t *resize_patch(const gf_ctl_action *a)
 {
-    return json_pack("{s:{s:{s:s, s:n}}, s:{s:{s:{s:{s:s}}}}}", "metadata", "annotations",
-                     GF_ANN_LAST_CHANGE, a->last_change, GF_ANN_RECOMMENDATION, "spec", "template",
-                     "metadata", "annotations", a->unit_key, a->to);
+    json_t *p = json_pack("{s:{s:{s:s, s:n}}, s:{s:{s:{s:{s:s}}}}}", "metadata", "annotations",
+                          GF_ANN_LAST_CHANGE, a->last_change, GF_ANN_RECOMMENDATION, "spec",
+                          "template", "metadata", "annotations", a->unit_key, a->to);
+    if (p && a->stalled[0]) {
+        json_t *ann = json_object_get(json_object_get(p, "metadata"), "annotations");
+        json_t *v = json_string(a->stalled);
+        if (!v) {
+            json_decref(p);
+            return NULL;
+        }
+        json_object_set_new(ann, GF_ANN_STALLED, v);
+    }
+    return p;
 }
 
 static bool same_value(const char *have, const char *want)

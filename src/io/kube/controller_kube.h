@@ -4,7 +4,8 @@
  *   snapshot  the watch cache (pods, nodes, ReplicaSets, Deployments,
  *             StatefulSets, PodDisruptionBudgets) through the same loader as
  *             `gpufrac inspect`, and each workload's resourceVersion and
- *             gpufrac.io annotations from the cached objects; refused
+ *             gpufrac.io annotations (last-change, recommendation,
+ *             stalled) from the cached objects; refused
  *             (the step holds, nothing is written) while the cache has heard
  *             nothing from the API server for max_cache_age_s;
  *   usage     a Prometheus server's query_range over the exporter's gauges
@@ -24,6 +25,9 @@
  *             Conflict it re-reads and retries while the template still holds
  *             the old value and the last-change annotation is unchanged (a
  *             retry that finds its own change already applied is a success);
+ *             a revert of a stalled rollout adds gpufrac.io/stalled to it;
+ *             400/403/422 answers are result REJECTED (the controller backs
+ *             off);
  *   annotate  a merge patch of gpufrac.io/recommendation;
  *   event     a core/v1 Event;
  *   evict     the Eviction subresource (PodDisruptionBudgets apply: a refusal

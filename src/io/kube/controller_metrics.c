@@ -82,7 +82,7 @@ void gf_ctl_metrics_render(const gf_ctl *c, const gf_ctl_process *p, gf_sbuf *ou
                        "Actions the controller proposed, by kind and by the rule that proposed "
                        "them (upsize, downsize, recommend, fair-use kinds, consolidate) or the "
                        "limit that held them (stale, kind, rollout, cooldown, budget, pdb, rate, "
-                       "not-selected, superseded).");
+                       "not-selected, superseded, stalled, backoff).");
     for (int k = 0; k < GF_CTL_KIND_COUNT; k++)
         for (size_t i = 0; i < GF_CTL_REASON_COUNT + GF_CTL_HOLD_COUNT; i++) {
             if (!s->decisions[k][i]) continue;
@@ -117,6 +117,15 @@ void gf_ctl_metrics_render(const gf_ctl *c, const gf_ctl_process *p, gf_sbuf *ou
     for (int r = 0; r < GF_SKIP_COUNT; r++) {
         snprintf(lb, sizeof lb, "reason=\"%s\"", gf_skip_reason_name((gf_skip_reason)r));
         sample(out, "gpufrac_objects_skipped_total", lb, (double)s->objects_skipped[r]);
+    }
+    gf_promtext_family(out, "gpufrac_controller_rollout_stalls_total", "counter",
+                       "Rollouts of a gpufrac resize that stalled, by cause (pending_timeout: "
+                       "a new pod Pending past stallTimeout; failed_create: the new ReplicaSet's "
+                       "FailedCreate; unschedulable: KAI's Unschedulable condition on a new "
+                       "pod), counted when reported (reverted, or held with an Event).");
+    for (int r = GF_CTL_STALL_NONE + 1; r < GF_CTL_STALL_COUNT; r++) {
+        snprintf(lb, sizeof lb, "cause=\"%s\"", gf_ctl_stall_cause_name((gf_ctl_stall_cause)r));
+        sample(out, "gpufrac_controller_rollout_stalls_total", lb, (double)s->stalls[r]);
     }
     gf_promtext_family(out, "gpufrac_controller_steps_total", "counter",
                        "Loop iterations: ok (decided), failed (no snapshot), stale (decided, "
