@@ -1,6 +1,7 @@
 /* recommend.c - the rightsizing rules, see recommend.h. */
 #include "decide/recommend.h"
 #include "decide/convert.h"
+#include "model/quantity.h"
 #include "util/xalloc.h"
 
 #include <math.h>
@@ -16,6 +17,24 @@ const char *gf_rec_action_name(gf_rec_action a)
     static const char *names[] = {"keep", "upsize",    "downsize",   "no-data",
                                   "off",  "whole-gpu", "to-fraction"};
     return (unsigned)a < sizeof names / sizeof names[0] ? names[a] : "?";
+}
+
+const char *gf_rec_signal_name(gf_rec_signal s)
+{
+    static const char *names[] = {"none", "memory", "sm", "peak-floor", "kv-cache", "high-water"};
+    return (unsigned)s < sizeof names / sizeof names[0] ? names[s] : "?";
+}
+
+const char *gf_rec_engine_class(const gf_engine_info *e)
+{
+    switch (e ? e->memory : GF_MEM_FOLLOWS_LOAD) {
+    case GF_MEM_PREALLOCATES:
+        return "preallocating";
+    case GF_MEM_HIGH_WATER:
+        return "caching-allocator";
+    default:
+        return "generic";
+    }
 }
 
 const char *gf_recommend_key(const char *ns, const char *kind, const char *name, char *buf,
@@ -355,6 +374,12 @@ gf_err gf_recommend_model(const gf_model *m, const gf_history *h, const gf_polic
             g->in.unit = pod->share;
             g->in.container = pod->gpu_container;
             g->in.container_init = pod->gpu_container_init;
+            gf_engine_detect(pod, &g->in.engine, NULL);
+            const char *base = gf_kvs_get(&pod->annotations, GF_ENGINE_BASE_ANNOTATION);
+            int64_t bytes = 0;
+            const char *why = NULL;
+            if (base && gf_quantity_value(base, &bytes, &why) == GF_OK && bytes > 0)
+                g->in.engine_base_bytes = (double)bytes;
         }
         /* pods of one workload may differ mid-rollout: size for the largest */
         if (pod->share == GF_SHARE_FRACTION && pod->gpu_fraction > g->in.fraction)
@@ -481,23 +506,77 @@ static const gf_workload *by_convention(const gf_model *m, const char *ns, const
     return sts ? find_wl(m, "StatefulSet", ns, pod, sts) : NULL;
 }
 
-gf_err gf_recommend_ingest(const gf_model *m, gf_history *h, const gf_usage_sample *samples,
-                           size_t n, double after, gf_ingest_stats *st, gf_error *err)
-{
-    memset(st, 0, sizeof *st);
-    /* pod "ns/name" -> its series (or none), resolved once per pod */
+/* pod "ns/name" -> its workload's series (or none), resolved once per pod */
+typedef struct pod_map {
+    const gf_model *m;
+    gf_history *h;
     gf_arena keys;
-    gf_arena_init(&keys);
     gf_strmap pods, seen;
-    gf_strmap_init(&pods);
-    gf_strmap_init(&seen);
+    GF_VEC(gf_hist_series *) series;
+} pod_map;
+
+static void pod_map_init(pod_map *pm, const gf_model *m, gf_history *h)
+{
+    memset(pm, 0, sizeof *pm);
+    pm->m = m;
+    pm->h = h;
+    gf_arena_init(&pm->keys);
+    gf_strmap_init(&pm->pods);
+    gf_strmap_init(&pm->seen);
     for (size_t i = 0; i < m->pods.n; i++) {
         const gf_pod *p = &m->pods.v[i];
         char k[600];
         snprintf(k, sizeof k, "%s/%s", p->ns, p->name);
-        gf_strmap_put(&pods, gf_arena_strdup(&keys, k), i);
+        gf_strmap_put(&pm->pods, gf_arena_strdup(&pm->keys, k), i);
     }
-    GF_VEC(gf_hist_series *) series = {0};
+}
+
+static void pod_map_free(pod_map *pm)
+{
+    gf_vec_free(&pm->series);
+    gf_strmap_free(&pm->seen);
+    gf_strmap_free(&pm->pods);
+    gf_arena_free(&pm->keys);
+}
+
+/* The series of pod ns/pod's workload (created when new), NULL when the pod
+ * maps to none; *by_name when found by the naming convention. */
+static gf_hist_series *pod_map_get(pod_map *pm, const char *ns, const char *pod, bool *by_name)
+{
+    const gf_model *m = pm->m;
+    char k[600];
+    snprintf(k, sizeof k, "%s/%s", ns, pod);
+    size_t si;
+    if (!gf_strmap_get(&pm->seen, k, &si)) {
+        const gf_workload *w = NULL;
+        size_t pi;
+        bool named = false;
+        if (gf_strmap_get(&pm->pods, k, &pi)) {
+            w = gf_model_pod_workload(m, &m->pods.v[pi]);
+        } else {
+            w = by_convention(m, ns, pod);
+            named = w != NULL;
+        }
+        gf_hist_series *s = NULL;
+        if (w) {
+            char key[400];
+            gf_recommend_key(w->ns, w->kind, w->name, key, sizeof key);
+            s = gf_history_get(pm->h, key, true);
+        }
+        si = pm->series.n;
+        gf_vec_push(&pm->series, s);
+        gf_strmap_put(&pm->seen, gf_arena_strdup(&pm->keys, k), si | (named ? (size_t)1 << 62 : 0));
+    }
+    *by_name = (si >> 62) & 1;
+    return pm->series.v[si & (((size_t)1 << 62) - 1)];
+}
+
+gf_err gf_recommend_ingest(const gf_model *m, gf_history *h, const gf_usage_sample *samples,
+                           size_t n, double after, gf_ingest_stats *st, gf_error *err)
+{
+    memset(st, 0, sizeof *st);
+    pod_map pm;
+    pod_map_init(&pm, m, h);
     gf_err rc = GF_OK;
     for (size_t i = 0; i < n && !rc; i++) {
         const gf_usage_sample *x = &samples[i];
@@ -505,31 +584,8 @@ gf_err gf_recommend_ingest(const gf_model *m, gf_history *h, const gf_usage_samp
             st->old++;
             continue;
         }
-        char k[600];
-        snprintf(k, sizeof k, "%s/%s", x->ns, x->pod);
-        size_t si;
-        if (!gf_strmap_get(&seen, k, &si)) {
-            const gf_workload *w = NULL;
-            size_t pi;
-            bool by_name = false;
-            if (gf_strmap_get(&pods, k, &pi)) {
-                w = gf_model_pod_workload(m, &m->pods.v[pi]);
-            } else {
-                w = by_convention(m, x->ns, x->pod);
-                by_name = w != NULL;
-            }
-            gf_hist_series *s = NULL;
-            if (w) {
-                char key[400];
-                gf_recommend_key(w->ns, w->kind, w->name, key, sizeof key);
-                s = gf_history_get(h, key, true);
-            }
-            si = series.n;
-            gf_vec_push(&series, s);
-            gf_strmap_put(&seen, gf_arena_strdup(&keys, k), si | (by_name ? (size_t)1 << 62 : 0));
-        }
-        bool by_name = (si >> 62) & 1;
-        gf_hist_series *s = series.v[si & (((size_t)1 << 62) - 1)];
+        bool by_name = false;
+        gf_hist_series *s = pod_map_get(&pm, x->ns, x->pod, &by_name);
         if (!s) {
             st->unmatched++;
             if (!st->first_unmatched) st->first_unmatched = x;
@@ -548,9 +604,45 @@ gf_err gf_recommend_ingest(const gf_model *m, gf_history *h, const gf_usage_samp
             snprintf(err->where, sizeof err->where, "sample of pod %.200s/%.200s at %.3f", x->ns,
                      x->pod, x->t);
     }
-    gf_vec_free(&series);
-    gf_strmap_free(&seen);
-    gf_strmap_free(&pods);
-    gf_arena_free(&keys);
+    pod_map_free(&pm);
+    return rc;
+}
+
+gf_err gf_recommend_ingest_engine(const gf_model *m, gf_history *h, const gf_engine_sample *samples,
+                                  size_t n, double after, gf_ingest_stats *st, gf_error *err)
+{
+    memset(st, 0, sizeof *st);
+    pod_map pm;
+    pod_map_init(&pm, m, h);
+    gf_err rc = GF_OK;
+    for (size_t i = 0; i < n && !rc; i++) {
+        const gf_engine_sample *x = &samples[i];
+        if (x->t <= after) {
+            st->old++;
+            continue;
+        }
+        bool by_name = false;
+        gf_hist_series *s = pod_map_get(&pm, x->ns, x->pod, &by_name);
+        if (!s) {
+            st->unmatched++;
+            continue;
+        }
+        st->by_name += by_name;
+        const struct {
+            gf_hist_signal sig;
+            double v;
+        } vals[] = {{GF_SIG_KV, x->kv_usage},
+                    {GF_SIG_WAITING, x->requests_waiting},
+                    {GF_SIG_PREEMPT, x->preempt_rate}};
+        for (size_t k = 0; k < sizeof vals / sizeof vals[0] && !rc; k++) {
+            if (vals[k].v != vals[k].v) continue; /* NaN: not said */
+            rc = gf_history_add_to(h, s, vals[k].sig, x->t, vals[k].v, err);
+            st->added += !rc;
+        }
+        if (rc && err)
+            snprintf(err->where, sizeof err->where, "engine sample of pod %.200s/%.200s at %.3f",
+                     x->ns, x->pod, x->t);
+    }
+    pod_map_free(&pm);
     return rc;
 }
