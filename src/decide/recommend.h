@@ -97,6 +97,12 @@ typedef struct gf_rec_input {
      * when known (annotation gpufrac.io/engine-base-memory); 0 = unknown: the
      * policy's engine.baseShare of what it holds */
     double engine_base_bytes;
+    /* that container as its pod template writes it (model.h gpu_argv,
+     * gpu_cmd_n, gpu_spec_container), for the patch that moves the cap */
+    const char *engine_container;
+    bool engine_container_init;
+    const char *const *engine_argv;
+    uint32_t engine_argc, engine_cmd_n;
 } gf_rec_input;
 
 /* The pod annotation giving a preallocating engine's weights + runtime
