@@ -762,9 +762,9 @@ static gf_hist_series *pod_map_get(pod_map *pm, const char *ns, const char *pod,
             gf_recommend_key(w->ns, w->kind, w->name, key, sizeof key);
             s = gf_history_get(pm->h, key, true);
         }
-        si = pm->series.n;
+        si = pm->series.n | (named ? (size_t)1 << 62 : 0);
         gf_vec_push(&pm->series, s);
-        gf_strmap_put(&pm->seen, gf_arena_strdup(&pm->keys, k), si | (named ? (size_t)1 << 62 : 0));
+        gf_strmap_put(&pm->seen, gf_arena_strdup(&pm->keys, k), si);
     }
     *by_name = (si >> 62) & 1;
     return pm->series.v[si & (((size_t)1 << 62) - 1)];
