@@ -378,6 +378,7 @@ static void test_cap_moves_with_the_fraction(void **state)
         engine_sim x;
         esim_init(&x, 0.5, &cases[i].e);
         x.rule.engine_move_cap = cases[i].policy_moves;
+        x.rule.mode = GF_MODE_AUTO;
         for (double t = T0; t <= T0 + DAY; t += MIN)
             feed(&x, t);
         gf_recommendation r;
@@ -387,6 +388,9 @@ static void test_cap_moves_with_the_fraction(void **state)
         assert_true(fabs(r.recommended - 0.35) < 1e-9);
         if (r.move_cap != cases[i].move_cap) fail_msg("case %zu: move_cap %d", i, r.move_cap);
         if (r.move_cap) assert_true(fabs(r.new_cap - 0.35) < 1e-9);
+        /* the controller patches the annotation only: a change that must move
+         * the cap too is never applied by auto mode */
+        assert_int_equal(r.mode, r.move_cap ? GF_MODE_RECOMMEND : GF_MODE_AUTO);
         assert_has(r.reason, cases[i].reason);
         esim_free(&x);
     }
