@@ -1039,8 +1039,8 @@ static bool m_may_write(void *ctx)
 
 static gf_ctl_backend mock_backend(mock *k)
 {
-    gf_ctl_backend b = {k,          "mock",  m_snapshot, m_usage,  m_resize,
-                        m_annotate, m_event, m_evict,    m_cordon, m_may_write};
+    gf_ctl_backend b = {k,       "mock",  m_snapshot, m_usage,     m_resize, m_annotate,
+                        m_event, m_evict, m_cordon,   m_may_write, NULL};
     return b;
 }
 
