@@ -165,6 +165,13 @@ static void test_generic_rules_ratchet_on_the_same_data(void **state)
     assert_true(x.ups >= 3);
     assert_true(x.in.fraction > 0.8);
     esim_free(&x);
+    /* a vLLM under a policy with engine.rules false is read the same way */
+    esim_init(&x, 0.5, &vllm_flag);
+    x.rule.engine_rules = false;
+    erun(&x, T0, T0 + 2 * HOUR, 5 * MIN);
+    assert_true(x.ups >= 3);
+    assert_false(x.last.move_cap);
+    esim_free(&x);
 }
 
 /* A preallocating engine without KV metrics: NVML memory at the cap never

@@ -348,7 +348,7 @@ static void prealloc_rules(const gf_rightsize_rule *rule, const unit_ctx *u,
 static void engine_cap(const gf_rightsize_rule *rule, gf_recommendation *out)
 {
     const gf_engine_info *e = &out->in.engine;
-    if (e->memory != GF_MEM_PREALLOCATES || !e->knob) return;
+    if (!rule->engine_rules || e->memory != GF_MEM_PREALLOCATES || !e->knob) return;
     if (out->action != GF_REC_UP && out->action != GF_REC_DOWN) return;
     if (e->cap_source == GF_CAP_FLAG || e->cap_source == GF_CAP_ENV) {
         if (!rule->engine_move_cap) {
@@ -426,7 +426,8 @@ gf_err gf_recommend_one(const gf_rightsize_rule *rule, const gf_rec_input *in,
     double span = now > first ? now - first : 0;
     out->confidence = rule->min_history_s > 0 ? fmin(1.0, span / (double)rule->min_history_s) : 1.0;
 
-    const gf_engine_memory cls = in->engine.memory;
+    /* engine.rules false: every workload is generic */
+    const gf_engine_memory cls = rule->engine_rules ? in->engine.memory : GF_MEM_FOLLOWS_LOAD;
     if (cls == GF_MEM_PREALLOCATES && kt->samples) {
         prealloc_rules(rule, &u, s, now, out);
         engine_cap(rule, out);

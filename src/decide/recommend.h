@@ -35,7 +35,8 @@
  *     admission webhook refuses gpu-fraction 1 and more
  *     (pkg/binder/plugins/gpusharing/gpu-request/gpu_request_validator.go),
  *     so no recommendation is ever a fraction of 1 or more.
- * Rules by engine class (in.engine, model/engine.h; policy engine.*). NVML
+ * Rules by engine class (in.engine, model/engine.h; policy engine.*, and
+ * engine.rules false gives every workload the generic rules). NVML
  * memory is what a process holds, not what it needs:
  *   - preallocating engines (vLLM, SGLang, TGI, TensorRT-LLM) hold their cap
  *     flat: NVML memory at the allocation is never by itself a reason to
