@@ -302,6 +302,15 @@ static void test_base_share_and_annotation(void **state)
     assert_int_equal(x.downs, 1);
     assert_true(fabs(x.first_down_to - 0.25) < 1e-9);
     esim_free(&x);
+    /* an annotation that is not a quantity: said, and baseShare used (0.35) */
+    esim_init(&x, 0.5, &vllm_flag);
+    x.in.engine_base_bytes = -1;
+    erun(&x, T0, T0 + DAY + 5 * MIN, 5 * MIN);
+    assert_int_equal(x.downs, 1);
+    assert_true(fabs(x.first_down_to - 0.35) < 1e-9);
+    assert_has(x.last.reason,
+               "annotation gpufrac.io/engine-base-memory is not a positive quantity");
+    esim_free(&x);
 }
 
 static double spike_then_low(double t)

@@ -430,6 +430,9 @@ gf_err gf_recommend_one(const gf_rightsize_rule *rule, const gf_rec_input *in,
     const gf_engine_memory cls = rule->engine_rules ? in->engine.memory : GF_MEM_FOLLOWS_LOAD;
     if (cls == GF_MEM_PREALLOCATES && kt->samples) {
         prealloc_rules(rule, &u, s, now, out);
+        if (in->engine_base_bytes < 0) /* an odd annotation: said, and the policy's share used */
+            reason_add(out, "; annotation %s is not a positive quantity: engine.baseShare used",
+                       GF_ENGINE_BASE_ANNOTATION);
         engine_cap(rule, out);
         return GF_OK;
     }
@@ -587,6 +590,8 @@ gf_err gf_recommend_model(const gf_model *m, const gf_history *h, const gf_polic
             const char *why = NULL;
             if (base && gf_quantity_value(base, &bytes, &why) == GF_OK && bytes > 0)
                 g->in.engine_base_bytes = (double)bytes;
+            else if (base)
+                g->in.engine_base_bytes = -1; /* given, not a positive quantity */
         }
         /* pods of one workload may differ mid-rollout: size for the largest */
         if (pod->share == GF_SHARE_FRACTION && pod->gpu_fraction > g->in.fraction)

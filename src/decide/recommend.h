@@ -101,7 +101,8 @@ typedef struct gf_rec_input {
     gf_engine_info engine;
     /* weights + runtime overhead of a preallocating engine, bytes per device,
      * when known (annotation gpufrac.io/engine-base-memory); 0 = unknown: the
-     * policy's engine.baseShare of what it holds */
+     * policy's engine.baseShare of what it holds; -1 = the annotation is not
+     * a positive quantity (the reason says so; baseShare is used) */
     double engine_base_bytes;
     /* that container as its pod template writes it (model.h gpu_argv,
      * gpu_cmd_n, gpu_spec_container), for the patch that moves the cap */
