@@ -523,13 +523,16 @@ gf_err gf_recommend_one(const gf_rightsize_rule *rule, const gf_rec_input *in,
     double tq = quantise(&u, target, &value);
     const char *basis = cls == GF_MEM_HIGH_WATER ? "high-water memory" : "peak memory";
     if (cur - tq < rule->min_change - 1e-9) {
-        snprintf(out->reason, sizeof out->reason,
-                 "allocation fits: needs %.3f of a GPU (%s %.2f GiB over %s x %.2f), "
-                 "less than minChange %.2f below %.3f",
-                 tq, basis, gib(mem_basis), dur(win, d1, sizeof d1), h, rule->min_change, cur);
         if (cls == GF_MEM_PREALLOCATES)
-            reason_add(out, "; %s preallocates: no KV-cache metrics seen",
-                       gf_engine_name(in->engine.kind));
+            snprintf(out->reason, sizeof out->reason,
+                     "allocation kept: %s preallocates: its NVML memory (%.2f GiB over %s) is its "
+                     "cap, not its need, and no KV-cache metrics seen",
+                     gf_engine_name(in->engine.kind), gib(mem_basis), dur(win, d1, sizeof d1));
+        else
+            snprintf(out->reason, sizeof out->reason,
+                     "allocation fits: needs %.3f of a GPU (%s %.2f GiB over %s x %.2f), "
+                     "less than minChange %.2f below %.3f",
+                     tq, basis, gib(mem_basis), dur(win, d1, sizeof d1), h, rule->min_change, cur);
         return GF_OK;
     }
     bool limited = false;
