@@ -53,6 +53,11 @@ static const vtype field_type[GF_RF_COUNT] = {
     [GF_RF_CONVERT_SET_SCHEDULER] = VT_BOOL,
     [GF_RF_STALL_TIMEOUT] = VT_DURATION,
     [GF_RF_ON_STALL] = VT_STALL,
+    [GF_RF_ENGINE_RULES] = VT_BOOL,
+    [GF_RF_ENGINE_KV_FULL] = VT_NUM,
+    [GF_RF_ENGINE_KV_MARGIN] = VT_NUM,
+    [GF_RF_ENGINE_BASE_SHARE] = VT_NUM,
+    [GF_RF_ENGINE_MOVE_CAP] = VT_BOOL,
 };
 
 /* Where each setting of one settings block (defaults or a rule) was written. */
@@ -409,7 +414,7 @@ typedef struct settings_ctx {
     size_t rule_index;
 } settings_ctx;
 
-static const char *const groups[] = {"upsize", "downsize", "bounds", "convert"};
+static const char *const groups[] = {"upsize", "downsize", "bounds", "convert", "engine"};
 
 /* The known keys of a block or group, for unknown-key messages. */
 static void known_keys(gf_sbuf *b, const char *group, bool is_rule)
@@ -546,6 +551,21 @@ static gf_err set_field(loader *ld, gf_rule_field f, const yaml_node_t *value, s
         break;
     case GF_RF_ON_STALL:
         r->on_stall = stall;
+        break;
+    case GF_RF_ENGINE_RULES:
+        r->engine_rules = b;
+        break;
+    case GF_RF_ENGINE_KV_FULL:
+        r->engine_kv_full = x;
+        break;
+    case GF_RF_ENGINE_KV_MARGIN:
+        r->engine_kv_margin = x;
+        break;
+    case GF_RF_ENGINE_BASE_SHARE:
+        r->engine_base_share = x;
+        break;
+    case GF_RF_ENGINE_MOVE_CAP:
+        r->engine_move_cap = b;
         break;
     case GF_RF_COUNT:
         return gf_error_set(ld->err, GF_EINTERNAL, NULL, "bad field");
