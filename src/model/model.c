@@ -87,6 +87,7 @@ void gf_model_free(gf_model *m)
     gf_vec_free(&m->podgroups);
     gf_vec_free(&m->priority_classes);
     gf_vec_free(&m->shards);
+    gf_vec_free(&m->topologies);
     gf_vec_free(&m->gpus);
     gf_vec_free(&m->gpu_pods);
     gf_strmap_free(&m->node_by_name);

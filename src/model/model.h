@@ -178,6 +178,19 @@ typedef struct gf_shard {
     gf_placement_strategy gpu, cpu;
 } gf_shard;
 
+/* kai.scheduler/v1alpha1 Topology (pkg/apis/kai/v1alpha1/topology_types.go):
+ * cluster-scoped; spec.levels from the top down (e.g. zone, block, rack,
+ * hostname), each level a node label. A PodGroup's requiredTopologyLevel
+ * names one of these labels; KAI's domain at that level is the values of
+ * that level and every level above it (pkg/scheduler/plugins/topology/
+ * common.go lowestCommonDomainID), and a node missing any level's label is
+ * outside the topology (isNodePartOfTopology). */
+typedef struct gf_topology {
+    const char *name, *origin;
+    const char **levels; /* node label keys, top level first */
+    uint32_t n_levels;
+} gf_topology;
+
 /* A pod's governance as KAI computes it (derived by finalize). */
 typedef struct gf_pod_gov {
     uint32_t podgroup;  /* index into m->podgroups, GF_NONE when not in the input */
@@ -320,6 +333,7 @@ typedef struct gf_model {
     GF_VEC(gf_podgroup) podgroups;
     GF_VEC(gf_priority_class) priority_classes;
     GF_VEC(gf_shard) shards;
+    GF_VEC(gf_topology) topologies;
     /* derived by finalize */
     GF_VEC(gf_gpu) gpus;
     GF_VEC(uint32_t) gpu_pods; /* pod indices, grouped per GPU */
