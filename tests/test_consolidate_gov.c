@@ -483,12 +483,59 @@ static void test_spread_shard(void **state)
     done(f);
 }
 
+/* Topology objects as kubectl prints them load (levels top down); one
+ * without levels is skipped with a warning naming it; a level of the wrong
+ * type is an input error with its JSON path; another API group's Topology
+ * (Kueue's has the same shape) is not KAI's. */
+static void test_topology_load(void **state)
+{
+    (void)state;
+#define TOPO(api, name, levels)                                                                    \
+    "{\"apiVersion\":\"" api "\",\"kind\":\"Topology\",\"metadata\":{\"name\":\"" name "\"},"      \
+    "\"spec\":{\"levels\":" levels "}}"
+    const char *json =
+        KJ_LIST(TOPO("kai.scheduler/v1alpha1", "default",
+                     "[{\"nodeLabel\":\"topology.kubernetes.io/zone\"},{\"nodeLabel\":"
+                     "\"cloud.provider.com/topology-rack\"},{\"nodeLabel\":\"kubernetes.io/"
+                     "hostname\"}]") "," TOPO("kai.scheduler/v1alpha1", "empty",
+                                              "[]") "," TOPO("kueue.x-k8s.io/v1beta1", "kueue",
+                                                             "[{\"nodeLabel\":\"rack\"}]"));
+    gf_model m;
+    gf_model_init(&m);
+    gf_diags d;
+    gf_diags_init(&d);
+    gf_error err = {0};
+    assert_int_equal(gf_snapshot_load_buffer(&m, "topo.json", json, strlen(json), &d, &err), GF_OK);
+    assert_int_equal(m.topologies.n, 1);
+    assert_string_equal(m.topologies.v[0].name, "default");
+    assert_int_equal(m.topologies.v[0].n_levels, 3);
+    assert_string_equal(m.topologies.v[0].levels[0], "topology.kubernetes.io/zone");
+    assert_string_equal(m.topologies.v[0].levels[2], "kubernetes.io/hostname");
+    assert_true(gf_test_diag_has(
+        &d, "topo.json: items[1].spec: Topology empty: no levels; Topology skipped"));
+    assert_true(gf_test_diag_has(&d, "kind Topology is not used by gpufrac"));
+    gf_diags_free(&d);
+    gf_model_free(&m);
+
+    const char *bad = KJ_LIST(TOPO("kai.scheduler/v1alpha1", "t", "[{\"nodeLabel\":7}]"));
+    gf_model_init(&m);
+    gf_diags_init(&d);
+    assert_int_equal(gf_snapshot_load_buffer(&m, "bad.json", bad, strlen(bad), &d, &err),
+                     GF_EINPUT);
+    assert_string_equal(err.where, "bad.json: items[0].spec.levels[0].nodeLabel");
+    assert_non_null(strstr(err.msg, "Topology t: expected a string, got an integer"));
+    gf_diags_free(&d);
+    gf_model_free(&m);
+#undef TOPO
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gang_moves_whole), cmocka_unit_test(test_gang_pinned_and_limits),
         cmocka_unit_test(test_non_preemptible),  cmocka_unit_test(test_non_preemptible_queue_quota),
         cmocka_unit_test(test_topology),         cmocka_unit_test(test_spread_shard),
+        cmocka_unit_test(test_topology_load),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

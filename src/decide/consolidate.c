@@ -133,18 +133,18 @@ typedef struct ctx {
     gf_pack_state *s0;        /* the snapshot's allocation, for reruns */
     uint32_t *node_pod_start; /* CSR of active bound pods per node */
     uint32_t *node_pods;
-    uint8_t *role;         /* per pod: classify() and governance(), computed once */
-    const char **pin_why;  /* per pod: why ROLE_PIN (static text) */
+    uint8_t *role;        /* per pod: classify() and governance(), computed once */
+    const char **pin_why; /* per pod: why ROLE_PIN (static text) */
     /* KAI governance (see consolidate.h) */
-    uint32_t *np_cap;              /* per pod: most moves of its workload (0 = no such limit) */
-    uint32_t *gang_start;          /* per PodGroup: CSR into gang_pods (NULL: no gangs) */
-    uint32_t *gang_pods;           /* active bound pods of gangs (minMember > 1) */
-    uint32_t *mark, stamp;         /* per pod: stamp of the drain attempt that listed it */
-    bool gangs;                    /* some gang may move: no exact search */
-    bool *spread_pool;             /* per pool: its shard places by spread */
-    GF_VEC(uint32_t) cause;        /* per work: the node whose drain made the move */
-    uint32_t *pool_of;     /* per pod: pod_pool_lookup(), computed once; GF_NONE = no such pool */
-    uint32_t **pool_nodes; /* GPU-less nodes included: CPU-only pods may use them */
+    uint32_t *np_cap;       /* per pod: most moves of its workload (0 = no such limit) */
+    uint32_t *gang_start;   /* per PodGroup: CSR into gang_pods (NULL: no gangs) */
+    uint32_t *gang_pods;    /* active bound pods of gangs (minMember > 1) */
+    uint32_t *mark, stamp;  /* per pod: stamp of the drain attempt that listed it */
+    bool gangs;             /* some gang may move: no exact search */
+    bool *spread_pool;      /* per pool: its shard places by spread */
+    GF_VEC(uint32_t) cause; /* per work: the node whose drain made the move */
+    uint32_t *pool_of;      /* per pod: pod_pool_lookup(), computed once; GF_NONE = no such pool */
+    uint32_t **pool_nodes;  /* GPU-less nodes included: CPU-only pods may use them */
     uint32_t *pool_len;
     bool *skip;    /* drained, or being tried */
     uint8_t *stay; /* per node: 1 = not a candidate still to try (preferred target) */
@@ -1397,9 +1397,8 @@ static bool exact_feasible(exact *x)
     for (size_t i = 0; i < order.n; i++) {
         const gf_pod *p = &m->pods.v[order.v[i].pod];
         if (p->workload != GF_NONE &&
-            ++x->wl_used[p->workload] > (c->o->max_moves_per_workload
-                                             ? c->o->max_moves_per_workload
-                                             : UINT32_MAX))
+            ++x->wl_used[p->workload] >
+                (c->o->max_moves_per_workload ? c->o->max_moves_per_workload : UINT32_MAX))
             ok = false;
         if (c->np_cap[order.v[i].pod] && x->wl_used[p->workload] > c->np_cap[order.v[i].pod])
             ok = false;

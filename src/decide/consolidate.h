@@ -57,15 +57,13 @@
  *      deterministic) and, optionally, by wall-clock time.
  *   3. exact (opts.exact, pools with at most exact_max_candidates
  *      candidates and 2000 pods to move, when no movable pod selects
- *      another pool than its node's and none belongs to a gang): branch and bound over drain sets (a
- *      superset of an infeasible set is infeasible) with a complete
- *      re-placement search per set (every node and distinct GPU choice,
- *      capacity pruning); proves the optimum or says it could not within its
- *      step limit. Its plan then replaces the pool's greedy plan.
- * Per pool the plan carries an upper bound on the nodes that can go: pods
- * of the pool need at least their summed GPU (and one GPU per share above
- * one half), CPU and memory on the nodes that stay, so at most the k
- * smallest candidates can leave in each dimension. */
+ *      another pool than its node's and none belongs to a gang): branch and bound over drain sets
+ * (a superset of an infeasible set is infeasible) with a complete re-placement search per set
+ * (every node and distinct GPU choice, capacity pruning); proves the optimum or says it could not
+ * within its step limit. Its plan then replaces the pool's greedy plan. Per pool the plan carries
+ * an upper bound on the nodes that can go: pods of the pool need at least their summed GPU (and one
+ * GPU per share above one half), CPU and memory on the nodes that stay, so at most the k smallest
+ * candidates can leave in each dimension. */
 #ifndef GF_CONSOLIDATE_H
 #define GF_CONSOLIDATE_H
 

@@ -797,6 +797,7 @@ static gf_err consolidation(cands *cs, const gf_ctl_config *cfg, const gf_ctl_in
     gf_consolidate_opts o;
     gf_consolidate_opts_default(&o);
     o.scorer = cfg->scorer;
+    if (in->p) o.move_non_preemptible = in->p->move_non_preemptible;
     gf_consolidation plan;
     memset(&plan, 0, sizeof plan);
     gf_err rc = gf_consolidate(m, &o, &plan, err);

@@ -324,8 +324,7 @@ const gf_shard *gf_pack_pool_shard(const gf_model *m, const char *pool)
 {
     for (size_t i = 0; i < m->shards.n; i++) {
         const char *v = m->shards.v[i].partition_value;
-        if (v && *v ? !strcmp(v, pool) : !strcmp(pool, GF_KAI_DEFAULT_POOL))
-            return &m->shards.v[i];
+        if (v && *v ? !strcmp(v, pool) : !strcmp(pool, GF_KAI_DEFAULT_POOL)) return &m->shards.v[i];
     }
     return NULL;
 }

@@ -114,7 +114,8 @@ typedef struct gf_placement {
 } gf_placement;
 
 /* Static constraints (no capacity): schedulable, taints, selectors, pool,
- * GPU model, the PodGroup's required topology domain. On false, *why (if not NULL) is a static reason. */
+ * GPU model, the PodGroup's required topology domain. On false, *why (if not NULL) is a static
+ * reason. */
 bool gf_pack_node_allowed(const gf_model *m, const gf_pod *p, uint32_t node, const char **why);
 
 /* KAI's governance in placement (issue 12). */

@@ -976,6 +976,54 @@ static gf_err load_pdb(walk *w, const json_t *item)
     return GF_OK;
 }
 
+/* kai.scheduler/v1alpha1 Topology (pkg/apis/kai/v1alpha1/topology_types.go):
+ * metadata.name and spec.levels[].nodeLabel, top level first. A Topology
+ * without levels, or with a level without a label, is skipped with a
+ * warning: a PodGroup that names it then pins its pods (decide/pack.h). */
+static gf_err load_topology(walk *w, const json_t *item)
+{
+    gf_topology t = {0};
+    const json_t *meta, *spec, *levels = NULL;
+    gf_err rc;
+    t.origin = origin(w);
+    if ((rc = get_obj(w, item, "metadata", &meta))) return rc;
+    size_t s = push_key(w, "metadata");
+    if (!(rc = get_str(w, meta, "name", &t.name)) && !t.name)
+        rc = fail(w, "Topology without metadata.name");
+    pop(w, s);
+    if (rc) return rc;
+    snprintf(w->what, sizeof w->what, "Topology %s", t.name);
+    if ((rc = get_obj(w, item, "spec", &spec))) return rc;
+    s = push_key(w, "spec");
+    if (!(rc = get_arr(w, spec, "levels", &levels)) && (!levels || !json_array_size(levels))) {
+        warn(w, "%s: no levels; Topology skipped", w->what);
+        pop(w, s);
+        return GF_OK;
+    }
+    (void)push_key(w, "levels"); /* popped with spec */
+    size_t n = rc ? 0 : json_array_size(levels);
+    t.levels = gf_arena_alloc(&w->m->arena, (n + 1) * sizeof(const char *));
+    for (size_t i = 0; i < n && !rc; i++) {
+        size_t s3 = push_index(w, i);
+        const json_t *lv = json_array_get(levels, i);
+        const char *label = NULL;
+        if (!json_is_object(lv))
+            rc = fail(w, "expected an object, got %s", gf_json_type_name(lv));
+        else if (!(rc = get_str(w, lv, "nodeLabel", &label)) && (!label || !*label)) {
+            warn(w, "%s: a level without nodeLabel; Topology skipped", w->what);
+            pop(w, s3);
+            pop(w, s);
+            return GF_OK;
+        }
+        if (!rc) t.levels[t.n_levels++] = label;
+        pop(w, s3);
+    }
+    pop(w, s);
+    if (rc) return rc;
+    gf_vec_push(&w->m->topologies, t);
+    return GF_OK;
+}
+
 /* --- top level ------------------------------------------------------------------ */
 
 static gf_err load_object(walk *w, const json_t *item, const char *list_kind)
@@ -996,6 +1044,11 @@ static gf_err load_object(walk *w, const json_t *item, const char *list_kind)
     if (!strcmp(kind, "Node")) return load_node(w, item);
     if (!strcmp(kind, "Pod")) return load_pod(w, item);
     if (!strcmp(kind, "PodDisruptionBudget")) return load_pdb(w, item);
+    if (!strcmp(kind, "Topology")) {
+        const json_t *api = json_object_get(item, "apiVersion");
+        if (!api || (json_is_string(api) && !strncmp(json_string_value(api), "kai.scheduler/", 14)))
+            return load_topology(w, item);
+    }
     static const char *workloads[] = {"ReplicaSet", "Deployment", "StatefulSet", "DaemonSet",
                                       "Job"};
     for (size_t i = 0; i < sizeof workloads / sizeof workloads[0]; i++)
