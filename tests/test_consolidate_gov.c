@@ -7,6 +7,7 @@
  * topology_types.go, kai/v1/schedulingshard_types.go). */
 #include "testutil.h"
 #include "decide/consolidate.h"
+#include "decide/rebalance.h"
 #include "io/snapshot.h"
 #include "kjson.h"
 
@@ -529,13 +530,68 @@ static void test_topology_load(void **state)
 #undef TOPO
 }
 
+/* Rebalance and fair-use moves (one pod at a time): a gang's pod never
+ * moves alone; a non-preemptible single replica stays under the default,
+ * moves under always; of two replicas one may move, then the other stays. */
+static void test_rebalance_governance(void **state)
+{
+    (void)state;
+    fx *f = load(KJ_LIST(L4("a", "2") "," L4("b", "2") ","                      //
+                         GPOD("g-0", "train", "a", "g1", "0.5", "pg-train") "," //
+                         GPOD("g-1", "train", "b", "g2", "0.5", "pg-train") "," //
+                         GPOD("s-0", "svc", "a", "g3", "0.2", "pg-s0") ","      //
+                         GPOD("r-0", "rep", "a", "g3", "0.2", "pg-r0") ","      //
+                         GPOD("r-1", "rep", "b", "g4", "0.2", "pg-r1") ","      //
+                         GPOD("p-0", "pre", "b", "g4", "0.2", "pg-p0")));
+    podgroup(f, "pg-train", 2, "train");
+    podgroup(f, "pg-s0", 1, "inference");
+    podgroup(f, "pg-r0", 1, "inference");
+    podgroup(f, "pg-r1", 1, "inference");
+    podgroup(f, "pg-p0", 1, "train");
+    if (gf_model_finalize(&f->m, &f->d, &f->err)) fail_msg("finalize: %s", f->err.msg);
+    gf_rebalance_view v;
+    assert_int_equal(gf_rebalance_view_init(&v, &f->m, NULL, NULL, &f->err), GF_OK);
+#define POD(n) ((uint32_t)gf_test_pod(&f->m, "t", n))
+    const char *why = NULL;
+    assert_true(gf_rebalance_movable(&v, POD("g-0"), &why)); /* by owner, yes */
+    assert_false(gf_rebalance_evictable(&v, POD("g-0"), &why));
+    assert_string_equal(why, GF_GOV_GANG_ALONE);
+    assert_false(gf_rebalance_evictable(&v, POD("s-0"), &why));
+    assert_string_equal(why, GF_GOV_NP_SINGLE);
+    assert_true(gf_rebalance_evictable(&v, POD("p-0"), &why));
+    assert_true(gf_rebalance_evictable(&v, POD("r-0"), &why));
+    /* r-0 moves: r-1 must stay to keep the service up */
+    gf_rebalance_need nd;
+    assert_true(gf_rebalance_need_of(&v, POD("r-0"), &nd));
+    gf_placement to;
+    char where[400];
+    const gf_pod *r0 = &f->m.pods.v[POD("r-0")];
+    assert_true(
+        gf_rebalance_target(&v, r0, &nd, false, GF_SCORE_BINPACK, &to, where, sizeof where));
+    gf_rebalance_commit(&v, r0, r0, &nd, &to);
+    assert_false(gf_rebalance_evictable(&v, POD("r-1"), &why));
+    assert_string_equal(why, GF_GOV_NP_LAST);
+    gf_rebalance_uncommit(&v, r0, r0, &nd, &to);
+    assert_true(gf_rebalance_evictable(&v, POD("r-1"), &why));
+    v.move_np = GF_MOVE_NP_ALWAYS;
+    assert_true(gf_rebalance_evictable(&v, POD("s-0"), &why));
+    v.move_np = GF_MOVE_NP_NEVER;
+    assert_false(gf_rebalance_evictable(&v, POD("r-0"), &why));
+    assert_string_equal(why, GF_GOV_NP_NEVER);
+#undef POD
+    gf_rebalance_view_free(&v);
+    gf_diags_free(&f->d);
+    gf_model_free(&f->m);
+    test_free(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gang_moves_whole), cmocka_unit_test(test_gang_pinned_and_limits),
         cmocka_unit_test(test_non_preemptible),  cmocka_unit_test(test_non_preemptible_queue_quota),
         cmocka_unit_test(test_topology),         cmocka_unit_test(test_spread_shard),
-        cmocka_unit_test(test_topology_load),
+        cmocka_unit_test(test_topology_load),    cmocka_unit_test(test_rebalance_governance),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,6 +2,7 @@
  * search (greedy pass, improvement reruns, exact branch and bound) and the
  * bound printed with the plan. */
 #include "decide/consolidate.h"
+#include "decide/govern.h"
 #include "model/kai.h"
 #include "util/rng.h"
 #include "util/sbuf.h"
@@ -848,8 +849,7 @@ static const char *limit_refuses(const ctx *c, uint32_t pod)
         c->moves_of_workload[p->workload] + 1 > c->o->max_moves_per_workload)
         return "the workload's move limit would be exceeded";
     if (c->np_cap[pod] && c->moves_of_workload[p->workload] + 1 > c->np_cap[pod])
-        return "moving it would leave its non-preemptible workload without a running replica "
-               "(moveNonPreemptible: replicated)";
+        return GF_GOV_NP_LAST;
     for (uint32_t k = c->pod_pdb_off[pod]; k < c->pod_pdb_off[pod + 1]; k++)
         if (c->pdb_left[c->pod_pdb[k]] <= 0)
             return "a PodDisruptionBudget allows no more disruptions";
@@ -1567,83 +1567,25 @@ static bool exact_pool(ctx *c, uint32_t pool, const cand *cands, size_t n, doubl
 
 /* --- KAI governance ------------------------------------------------------------ */
 
-/* Is the queue qi, or a parent, over its quota for non-preemptible use in
- * any resource? KAI admits a non-preemptible job only while deserved
- * (quota) >= allocatedNonPreemptible + its request, quota -1 being
- * unlimited, up the parent chain (pkg/scheduler/plugins/proportion/
- * capacity_policy/quota_check.go). gpufrac evicts before the replacement
- * exists, so the re-created pod asks what it gave back: it is admitted
- * exactly when the queue's current use is within quota. Use is the larger
- * of the queue's status.allocatedNonPreemptible (GPU) and what the
- * snapshot's non-preemptible pods hold (a partial snapshot may miss some). */
-static bool queue_over_quota(const gf_model *m, uint32_t qi, const double *np_gpu,
-                             const double *np_cpu, const double *np_mem)
-{
-    for (uint32_t hops = 0; qi != GF_NONE && hops <= m->queues.n; hops++) {
-        const gf_queue *q = &m->queues.v[qi];
-        double gpu = np_gpu[qi];
-        if (q->has_status && q->alloc_np_gpu > gpu) gpu = q->alloc_np_gpu;
-        if (q->gpu.quota != -1 && gpu > q->gpu.quota + 1e-9) return true;
-        if (q->cpu.quota != -1 && np_cpu[qi] > q->cpu.quota + 1e-9) return true;
-        if (q->memory.quota != -1 && np_mem[qi] > q->memory.quota + 1e-9) return true;
-        qi = q->parent_idx;
-    }
-    return false;
-}
-
-/* KAI's rules on top of classify() (see consolidate.h): non-preemptible
- * pods, required topology domains, then gangs, which one pinned member pins
- * whole. Needs the PDB index. */
+/* KAI's rules on top of classify() (decide/govern.h): non-preemptible pods
+ * and unknown topologies, then gangs, which one pinned member pins whole.
+ * Needs the PDB index. */
 static void governance(ctx *c)
 {
     const gf_model *m = c->m;
-    const gf_consolidate_opts *o = c->o;
-    size_t nq = m->queues.n;
-    double *np_gpu = gf_xcalloc(nq + 1, sizeof(double));
-    double *np_cpu = gf_xcalloc(nq + 1, sizeof(double));
-    double *np_mem = gf_xcalloc(nq + 1, sizeof(double));
-    uint32_t *running = gf_xcalloc(m->workloads.n + 1, sizeof(uint32_t));
+    gf_gov_usage u;
+    gf_gov_usage_init(&u, m);
     for (size_t i = 0; i < m->pods.n; i++) {
-        const gf_pod *p = &m->pods.v[i];
-        if (!gf_pod_active(p) || p->is_reservation) continue;
-        if (p->phase == GF_PHASE_RUNNING && !p->terminating && p->workload != GF_NONE)
-            running[p->workload]++;
-        if (p->gov.preemptible || p->node == GF_NONE) continue;
-        /* a queue's use counts its own pods and its children's */
-        uint32_t qi = p->gov.queue_idx;
-        for (uint32_t hops = 0; qi != GF_NONE && hops <= nq; hops++) {
-            np_gpu[qi] += gpu_demand(m, p);
-            np_cpu[qi] += (double)p->cpu_milli;
-            np_mem[qi] += (double)p->memory_bytes / 1e6; /* KAI's memory unit: megabytes */
-            qi = m->queues.v[qi].parent_idx;
-        }
-    }
-    for (size_t i = 0; i < m->pods.n; i++) {
-        const gf_pod *p = &m->pods.v[i];
         if (c->role[i] != ROLE_MOVE) continue;
-        const char *why = NULL;
-        if (!p->gov.preemptible) {
-            bool has_pdb = c->pod_pdb_off[i + 1] > c->pod_pdb_off[i];
-            uint32_t n_run = p->workload != GF_NONE ? running[p->workload] : 0;
-            if (o->move_non_preemptible == GF_MOVE_NP_NEVER)
-                why = "a non-preemptible pod (KAI priority >= 100) and moveNonPreemptible: never";
-            else if (o->move_non_preemptible == GF_MOVE_NP_REPLICATED && !has_pdb && n_run < 2)
-                why = "a non-preemptible pod is its workload's only running replica and no "
-                      "PodDisruptionBudget covers it (moveNonPreemptible: replicated)";
-            else if (p->gov.queue_idx != GF_NONE &&
-                     queue_over_quota(m, p->gov.queue_idx, np_gpu, np_cpu, np_mem))
-                why = "a non-preemptible pod's queue (or a parent) is over its quota: KAI would "
-                      "not admit the re-created pod";
-            else if (o->move_non_preemptible == GF_MOVE_NP_REPLICATED && !has_pdb)
-                c->np_cap[i] = n_run - 1;
-        }
-        if (!why && gf_pack_topology_level(m, p, NULL) == -2)
-            why = "a pod's PodGroup requires a topology domain whose Topology is not in the input";
+        bool has_pdb = c->pod_pdb_off[i + 1] > c->pod_pdb_off[i];
+        const char *why =
+            gf_gov_refuses(m, &u, c->o->move_non_preemptible, (uint32_t)i, has_pdb, &c->np_cap[i]);
         if (why) {
             c->role[i] = ROLE_PIN;
             c->pin_why[i] = why;
         }
     }
+    gf_gov_usage_free(&u);
     /* gangs: the active bound pods of each PodGroup with minMember > 1 */
     size_t ng = m->podgroups.n;
     uint32_t *start = gf_xcalloc(ng + 2, sizeof(uint32_t));
@@ -1679,18 +1621,13 @@ static void governance(ctx *c)
                 if (c->role[pod] != ROLE_MOVE) continue;
                 if (pinned) {
                     c->role[pod] = ROLE_PIN;
-                    c->pin_why[pod] = "a pod of a gang (PodGroup minMember > 1) with a member "
-                                      "that cannot move: a gang moves whole or not at all";
+                    c->pin_why[pod] = GF_GOV_GANG;
                 } else {
                     c->gangs = true;
                 }
             }
         }
     }
-    free(np_gpu);
-    free(np_cpu);
-    free(np_mem);
-    free(running);
 }
 
 /* --- planning ------------------------------------------------------------------ */

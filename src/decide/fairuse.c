@@ -675,6 +675,8 @@ static bool try_option(respond_ctx *c, const gf_fair_finding *f, const option *o
                  GF_FAIR_FRACTION_STEP, whole ? ", a whole GPU" : "", where);
         return true;
     }
+    if (!gf_rebalance_evictable(c->view, sp->pod, &mwhy)) /* KAI governance of moves */
+        return gf_textf(why, n, "%s", mwhy), false;
     char where[400];
     if (!gf_rebalance_target(c->view, &spec, &nd, false, c->env->scorer, &resp->to, where,
                              sizeof where))
