@@ -805,8 +805,13 @@ static gf_err consolidation(cands *cs, const gf_ctl_config *cfg, const gf_ctl_in
         const gf_drain *dr = &plan.drains.v[d];
         bool ok = true;
         for (uint32_t k = 0; k < dr->n_moves && ok; k++) {
-            uint32_t w = top_index(m, &m->pods.v[plan.moves.v[dr->first_move + k].pod]);
+            const gf_move *mv = &plan.moves.v[dr->first_move + k];
+            uint32_t w = top_index(m, &m->pods.v[mv->pod]);
             ok = w != GF_NONE && wi[w].resolved && wi[w].dec.rule.mode == GF_MODE_AUTO;
+            /* a gang's mate on another node: the drain evicts what is on its
+             * node, over as many iterations as the rate limit takes, and
+             * could leave the gang split; such drains are planned, not run */
+            ok = ok && mv->from_node == dr->node;
         }
         if (!ok || !dr->n_moves) continue;
         const gf_node *n = &m->nodes.v[dr->node];
