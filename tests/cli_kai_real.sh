@@ -52,6 +52,21 @@ check "json: reranker on the devices of both groups" jq_ok "[.pools[].nodes[]?.g
 check "json: no placement inferred" jq_ok '[.pools[].nodes[]?.gpus[] | select(.placement_inferred)] | length == 0'
 check "json: memory from the label, or the product's for display" jq_ok '[.pools[].nodes[]? | {name, gpu_memory_mib, gpu_memory_from_label, p: .gpu_memory_product_mib}] == [{"name":"gpu-h100-a","gpu_memory_mib":81500,"gpu_memory_from_label":true,"p":null},{"name":"gpu-l4-b","gpu_memory_mib":100,"gpu_memory_from_label":false,"p":23034}]'
 
+# --- KAI's governance: kubectl get queues,podgroups,priorityclasses,schedulingshards ------
+G=$k/governance.json
+run inspect "${C[@]}" "$G"
+check "inspect governance: exit 0" rc_is 0
+check "inspect governance: a queue with its parent, quota and KAI's allocated figure" out_has "QUEUE serving  parent departments  quota 2.50  limit unlimited  allocated 2.10 / 2.10 (Queue status)"
+check "inspect governance: a parent summed from its children's pods" out_has "QUEUE departments  quota 4.00  limit unlimited  allocated 2.40 / 2.40 (from the pods)"
+check "inspect governance: the PodGroup's queue and class" out_has "serving/chat  queue serving  priority 125  non-preemptible  podgroup pg-chat-6d8f7c9b5d-k2m4x-k2m4x"
+check "inspect governance: no PodGroup: the grouper's defaults" out_has "ml-legacy/notebook  queue default-queue (not in the input)  priority 50  preemptible  podgroup (none in the input)"
+check "inspect governance: no warning about the kinds" err_lacks "is not used by gpufrac"
+run inspect -o json "${C[@]}" "$G"
+check "inspect governance json" jq_ok '.kai_governance.queues[] | select(.name == "serving") | .gpu_quota == 2.5 and .from_queue_status and .parent == "departments"'
+check "inspect governance json: workloads" jq_ok '[.kai_governance.workloads[] | select(.name == "chat")][0] | .queue == "serving" and .priority == 125 and (.preemptible | not) and .kind == "Deployment"'
+run inspect "${C[@]}"
+check "inspect without governance: no governance section" out_lacks "KAI queues"
+
 # --- one odd object never stops a command ---------------------------------------------
 for cmd in "inspect" "consolidate" "recommend --usage $k/usage.csv" "explain --usage $k/usage.csv" \
            "simulate --days 1 --cluster"; do
