@@ -531,8 +531,9 @@ static void test_topology_load(void **state)
 }
 
 /* Rebalance and fair-use moves (one pod at a time): a gang's pod never
- * moves alone; a non-preemptible single replica stays under the default,
- * moves under always; of two replicas one may move, then the other stays. */
+ * moves alone; a non-preemptible single replica moves under the view's
+ * default (always), stays under replicated, where of two replicas one may
+ * move, then the other stays; never keeps them all. */
 static void test_rebalance_governance(void **state)
 {
     (void)state;
@@ -556,6 +557,9 @@ static void test_rebalance_governance(void **state)
     assert_true(gf_rebalance_movable(&v, POD("g-0"), &why)); /* by owner, yes */
     assert_false(gf_rebalance_evictable(&v, POD("g-0"), &why));
     assert_string_equal(why, GF_GOV_GANG_ALONE);
+    /* the default for one-pod moves is always: a lone replica may move */
+    assert_true(gf_rebalance_evictable(&v, POD("s-0"), &why));
+    v.move_np = GF_MOVE_NP_REPLICATED;
     assert_false(gf_rebalance_evictable(&v, POD("s-0"), &why));
     assert_string_equal(why, GF_GOV_NP_SINGLE);
     assert_true(gf_rebalance_evictable(&v, POD("p-0"), &why));

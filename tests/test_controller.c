@@ -811,6 +811,11 @@ static void test_fair_use_joins_by_gpu_uuid(void **state)
 #undef RSV_POD
 }
 
+/* The clusters' Deployment pods are single non-preemptible replicas (KAI's
+ * grouper gives Deployments priority class inference): these drains need
+ * consolidation.moveNonPreemptible: always. Under the default they stay. */
+#define AUTO_MOVE AUTO "consolidation: {moveNonPreemptible: always}\n"
+
 static void test_consolidation(void **state)
 {
     (void)state;
@@ -821,7 +826,7 @@ static void test_consolidation(void **state)
     wl(&b, "Deployment", "lone", "0.25", "0.25", "n2", "g2", "");
     cluster_end(&b);
     fx f;
-    fx_init(&f, b.s, AUTO);
+    fx_init(&f, b.s, AUTO_MOVE);
     feed(&f, "Deployment", "a", NOW - 10 * MIN, NOW, 3, -1);
     feed(&f, "Deployment", "lone", NOW - 10 * MIN, NOW, 1, -1);
     decide_at(&f, NOW);
@@ -854,7 +859,7 @@ static void test_consolidation(void **state)
     wl(&b, "Deployment", "b", "0.25", "0.25", "n1", "g1", "");
     wl(&b, "Deployment", "lone", "0.25", "0.25", "n1", "g1", "");
     cluster_end(&b);
-    fx_init(&f, b.s, AUTO);
+    fx_init(&f, b.s, AUTO_MOVE);
     feed(&f, "Deployment", "a", NOW - 10 * MIN, NOW + 2 * HOUR, 3, -1);
     f.cfg.consolidate_every_s = HOUR;
     f.st.draining = gf_xstrdup("n2");
@@ -879,7 +884,7 @@ static void test_consolidation(void **state)
     wl(&b, "Deployment", "lone", "0.25", "0.25", "n2", "g2", "");
     pdb(&b, "lone", "lone", 0);
     cluster_end(&b);
-    fx_init(&f, b.s, AUTO);
+    fx_init(&f, b.s, AUTO_MOVE);
     feed(&f, "Deployment", "lone", NOW - 10 * MIN, NOW, 1, -1);
     f.cfg.consolidate_every_s = HOUR;
     f.meta.draining_node = "n2"; /* a drain begun before a restart */
@@ -889,6 +894,20 @@ static void test_consolidation(void **state)
     assert_int_equal(e->hold, GF_CTL_HOLD_PDB);
     fx_free(&f);
 
+    /* the default (replicated): lone is a single non-preemptible replica */
+    gf_sbuf_free(&b);
+    cluster_begin(&b);
+    wl(&b, "Deployment", "a", "0.5", "0.5", "n1", "g1", "");
+    wl(&b, "Deployment", "lone", "0.25", "0.25", "n2", "g2", "");
+    cluster_end(&b);
+    fx_init(&f, b.s, AUTO);
+    feed(&f, "Deployment", "lone", NOW - 10 * MIN, NOW, 1, -1);
+    f.cfg.consolidate_every_s = HOUR;
+    decide_at(&f, NOW);
+    assert_null(find(&f.plan, GF_CTL_CORDON, "n2"));
+    assert_null(find(&f.plan, GF_CTL_EVICT, "lone"));
+    fx_free(&f);
+
     /* lone in recommend mode: its node is not drained */
     gf_sbuf_free(&b);
     cluster_begin(&b);
@@ -896,7 +915,7 @@ static void test_consolidation(void **state)
     wl(&b, "Deployment", "lone", "0.25", "0.25", "n2", "g2",
        ",\"gpufrac.io/rightsize\":\"recommend\"");
     cluster_end(&b);
-    fx_init(&f, b.s, AUTO);
+    fx_init(&f, b.s, AUTO_MOVE);
     feed(&f, "Deployment", "lone", NOW - 10 * MIN, NOW, 1, -1);
     f.cfg.consolidate_every_s = HOUR;
     decide_at(&f, NOW);

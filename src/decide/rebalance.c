@@ -118,7 +118,7 @@ gf_err gf_rebalance_view_init(gf_rebalance_view *v, const gf_model *m, const gf_
     v->pdb_left = gf_xcalloc(m->pdbs.n + 1, sizeof(int32_t));
     for (size_t b = 0; b < m->pdbs.n; b++)
         v->pdb_left[b] = m->pdbs.v[b].disruptions_allowed;
-    v->move_np = GF_MOVE_NP_REPLICATED;
+    v->move_np = GF_MOVE_NP_ALWAYS; /* see rebalance.h */
     gf_gov_usage_init(&v->gov, m);
     v->moved_of_workload = gf_xcalloc(m->workloads.n + 1, sizeof(uint32_t));
     return GF_OK;

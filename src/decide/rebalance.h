@@ -65,7 +65,7 @@ typedef struct gf_rebalance_view {
     bool *moved;            /* per model pod: changed in this plan */
     int32_t *pdb_left;      /* per PDB: disruptions left */
     /* KAI governance of moves (decide/govern.h) */
-    gf_move_np move_np;          /* GF_MOVE_NP_REPLICATED after init; callers may set it */
+    gf_move_np move_np;          /* GF_MOVE_NP_ALWAYS after init (gf_rebalance_evictable) */
     gf_gov_usage gov;            /* queues' non-preemptible use, running replicas */
     uint32_t *moved_of_workload; /* per workload: pods moved in this plan */
 } gf_rebalance_view;
@@ -84,9 +84,13 @@ bool gf_rebalance_overcommitted(const gf_rebalance_view *v, uint32_t gpu);
 bool gf_rebalance_movable(const gf_rebalance_view *v, uint32_t pod, const char **why);
 
 /* May the (movable) pod be evicted and re-created elsewhere under KAI's
- * governance? false with *why (static): a gang's pod, or a non-preemptible
- * pod the view's move_np keeps (decide/govern.h). Upsizes (a rolling update
- * surges first) need only gf_rebalance_movable(). */
+ * governance? false with *why (static): a gang's pod, a non-preemptible pod
+ * whose queue is over quota, or one the view's move_np keeps (decide/
+ * govern.h). move_np is "always" after init: a fair-use or rebalance move
+ * answers harm in progress on a contended GPU (an overrun that endangers
+ * its mates, starvation), at most maxActionsPerHour, where consolidation
+ * drains for cost and keeps a lone non-preemptible replica where it is.
+ * Upsizes (a rolling update surges first) need only gf_rebalance_movable(). */
 bool gf_rebalance_evictable(const gf_rebalance_view *v, uint32_t pod, const char **why);
 
 /* What a pod needs and holds: per device, and where it runs now. */
