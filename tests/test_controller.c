@@ -908,6 +908,41 @@ static void test_consolidation(void **state)
     assert_null(find(&f.plan, GF_CTL_EVICT, "lone"));
     fx_free(&f);
 
+    /* a gang (PodGroup minMember 2) over n1 and n2: a drain of either node
+     * re-creates the mate on the other; the controller evicts a node's pods
+     * and could split the gang, so it runs neither drain. Without the
+     * PodGroup, n1 is drained. */
+    for (int gang = 1; gang >= 0; gang--) {
+        gf_sbuf_free(&b);
+        cluster_begin(&b);
+        gf_sbuf_puts(&b, ",{\"kind\":\"StatefulSet\",\"apiVersion\":\"apps/v1\",\"metadata\":{"
+                         "\"name\":\"gang\",\"namespace\":\"t\",\"uid\":\"uid-gang\"},"
+                         "\"spec\":{\"replicas\":2,\"template\":{\"metadata\":{\"annotations\":"
+                         "{\"gpu-fraction\":\"0.5\"}}}}}");
+        for (int i = 0; i < 2; i++)
+            gf_sbuf_printf(&b,
+                           ",{\"kind\":\"Pod\",\"metadata\":{\"name\":\"gang-%d\",\"namespace\":"
+                           "\"t\",\"uid\":\"pod-gang-%d\",\"labels\":{\"app\":\"gang\","
+                           "\"runai-gpu-group\":\"gg%d\"},\"annotations\":{\"gpu-fraction\":\"0.5\""
+                           "%s},\"ownerReferences\":[{\"apiVersion\":\"apps/v1\",\"kind\":"
+                           "\"StatefulSet\",\"name\":\"gang\",\"controller\":true}]},\"spec\":{"
+                           "\"nodeName\":\"n%d\",\"containers\":[{\"name\":\"c\"}]},\"status\":{"
+                           "\"phase\":\"Running\"}}",
+                           i, i, i, gang ? ",\"pod-group-name\":\"pg-gang\"" : "", i + 1);
+        gf_sbuf_puts(&b, ",{\"apiVersion\":\"scheduling.run.ai/v2alpha2\",\"kind\":\"PodGroup\","
+                         "\"metadata\":{\"name\":\"pg-gang\",\"namespace\":\"t\"},\"spec\":{"
+                         "\"minMember\":2,\"priorityClassName\":\"train\",\"queue\":\"q\"}}");
+        cluster_end(&b);
+        fx_init(&f, b.s, AUTO);
+        feed(&f, "StatefulSet", "gang", NOW - 10 * MIN, NOW, 2, -1);
+        f.cfg.consolidate_every_s = HOUR;
+        decide_at(&f, NOW);
+        bool cordoned = find(&f.plan, GF_CTL_CORDON, "n1") || find(&f.plan, GF_CTL_CORDON, "n2");
+        if (cordoned == (bool)gang) dump(&f.plan);
+        assert_int_equal(cordoned, !gang);
+        fx_free(&f);
+    }
+
     /* lone in recommend mode: its node is not drained */
     gf_sbuf_free(&b);
     cluster_begin(&b);
