@@ -166,6 +166,30 @@ static void test_gang_moves_whole(void **state)
     done(f);
 }
 
+/* A gang of four with three mates on nodes that are no candidates (each
+ * pinned by another pod): every mate moves in the one drain (the plan's
+ * per-move lists are sized for them: ASan checks). */
+static void test_gang_mates_off_candidates(void **state)
+{
+    (void)state;
+    fx *f = load(KJ_LIST(L4("a", "1") "," L4("b", "1") "," L4("c", "1") "," L4("d", "1") "," //
+                         L4("room", "4") ","                                                 //
+                         GPOD("g-0", "train", "a", "g1", "0.5", "pg-train") ","              //
+                         GPOD("g-1", "train", "b", "g2", "0.5", "pg-train") ","              //
+                         GPOD("g-2", "train", "c", "g3", "0.5", "pg-train") ","              //
+                         GPOD("g-3", "train", "d", "g4", "0.5", "pg-train") ","              //
+                         PIN("pb", "b", "g2", "0.3") "," PIN("pc", "c", "g3", "0.3") ","     //
+                         PIN("pd", "d", "g4", "0.3") "," PIN("r", "room", "g5", "0.1")));
+    podgroup(f, "pg-train", 4, "train");
+    run(f, NULL);
+    assert_true(drained(f, "a"));
+    assert_int_equal(f->plan.moves.n, 4);
+    static const char *pods[] = {"g-0", "g-1", "g-2", "g-3"};
+    for (int i = 0; i < 4; i++)
+        assert_non_null(move_of(f, pods[i]));
+    done(f);
+}
+
 /* One member that cannot move pins the whole gang; the gang's moves count
  * against the disruption limits like any other. */
 static void test_gang_pinned_and_limits(void **state)
@@ -592,10 +616,15 @@ static void test_rebalance_governance(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_gang_moves_whole), cmocka_unit_test(test_gang_pinned_and_limits),
-        cmocka_unit_test(test_non_preemptible),  cmocka_unit_test(test_non_preemptible_queue_quota),
-        cmocka_unit_test(test_topology),         cmocka_unit_test(test_spread_shard),
-        cmocka_unit_test(test_topology_load),    cmocka_unit_test(test_rebalance_governance),
+        cmocka_unit_test(test_gang_moves_whole),
+        cmocka_unit_test(test_gang_mates_off_candidates),
+        cmocka_unit_test(test_gang_pinned_and_limits),
+        cmocka_unit_test(test_non_preemptible),
+        cmocka_unit_test(test_non_preemptible_queue_quota),
+        cmocka_unit_test(test_topology),
+        cmocka_unit_test(test_spread_shard),
+        cmocka_unit_test(test_topology_load),
+        cmocka_unit_test(test_rebalance_governance),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1837,6 +1837,8 @@ gf_err gf_consolidate(const gf_model *m, const gf_consolidate_opts *o, gf_consol
     size_t movable = 0;
     for (size_t i = 0; i < cands.n; i++)
         movable += cands.v[i].n_moves;
+    if (c.gang_start) /* a gang's mates may move from nodes that are no candidates */
+        movable += c.gang_start[m->podgroups.n];
     c.rnext = gf_xmalloc((movable + 1) * sizeof(uint32_t));
     c.rprev = gf_xmalloc((movable + 1) * sizeof(uint32_t));
     gf_vec_reserve(&c.work, movable + 1);
