@@ -22,6 +22,40 @@ int32_t gf_quota_surge_pods(const gf_workload *w, uint32_t replicas)
     return (int32_t)s;
 }
 
+double gf_quota_delta(const gf_workload *w, uint32_t replicas, double old_pod_gpus,
+                      double new_pod_gpus, int32_t *surge_pods)
+{
+    int32_t surge = gf_quota_surge_pods(w, replicas);
+    if (surge_pods) *surge_pods = surge;
+    return replicas * (new_pod_gpus - old_pod_gpus) + surge * (old_pod_gpus > 0 ? old_pod_gpus : 0);
+}
+
+bool gf_quota_walk(const gf_model *m, uint32_t q, double delta, const double *alloc_np,
+                   gf_quota_check *out)
+{
+    out->blocked = false;
+    out->queue = GF_NONE;
+    /* quota_check.go walks queue -> parent -> ... while the queue exists */
+    for (size_t steps = 0; q < m->queues.n && steps <= m->queues.n; steps++) {
+        const gf_queue *queue = &m->queues.v[q];
+        if (queue->gpu.quota != -1) {
+            bool st = false;
+            double alloc = alloc_np ? alloc_np[q] : gf_queue_allocated_gpu(m, q, true, &st);
+            if (queue->gpu.quota + QUOTA_EPS < alloc + delta) {
+                out->blocked = true;
+                out->queue = q;
+                out->quota_gpus = queue->gpu.quota;
+                out->allocated_gpus = alloc;
+                out->allocated_from_status = st;
+                out->delta_gpus = delta;
+                return true;
+            }
+        }
+        q = queue->parent_idx;
+    }
+    return false;
+}
+
 bool gf_quota_upsize(const gf_model *m, uint32_t wi, double old_pod_gpus, double new_pod_gpus,
                      gf_quota_check *out)
 {
@@ -42,28 +76,8 @@ bool gf_quota_upsize(const gf_model *m, uint32_t wi, double old_pod_gpus, double
     const gf_workload *w = &m->workloads.v[wi];
     uint32_t replicas = w->replicas >= 0 ? (uint32_t)w->replicas : active;
     out->replicas = replicas;
-    out->surge_pods = gf_quota_surge_pods(w, replicas);
-    out->delta_gpus = replicas * (new_pod_gpus - old_pod_gpus) +
-                      out->surge_pods * (old_pod_gpus > 0 ? old_pod_gpus : 0);
-    /* quota_check.go walks queue -> parent -> ... while the queue exists */
-    uint32_t q = first->gov.queue_idx;
-    for (size_t steps = 0; q != GF_NONE && steps <= m->queues.n; steps++) {
-        const gf_queue *queue = &m->queues.v[q];
-        if (queue->gpu.quota != -1) {
-            bool st;
-            double alloc = gf_queue_allocated_gpu(m, q, true, &st);
-            if (queue->gpu.quota + QUOTA_EPS < alloc + out->delta_gpus) {
-                out->blocked = true;
-                out->queue = q;
-                out->quota_gpus = queue->gpu.quota;
-                out->allocated_gpus = alloc;
-                out->allocated_from_status = st;
-                return true;
-            }
-        }
-        q = queue->parent_idx;
-    }
-    return false;
+    out->delta_gpus = gf_quota_delta(w, replicas, old_pod_gpus, new_pod_gpus, &out->surge_pods);
+    return gf_quota_walk(m, first->gov.queue_idx, out->delta_gpus, NULL, out);
 }
 
 void gf_quota_text(const gf_model *m, const gf_quota_check *q, char *buf, size_t n)

@@ -44,6 +44,18 @@ typedef struct gf_quota_check {
 /* Pods a rollout of w (replicas of them) starts before old ones go. */
 int32_t gf_quota_surge_pods(const gf_workload *w, uint32_t replicas);
 
+/* GPUs an upsize of R replicas from old_pod_gpus to new_pod_gpus adds at
+ * its peak: R x (new - old) + S x old, S = gf_quota_surge_pods(). */
+double gf_quota_delta(const gf_workload *w, uint32_t replicas, double old_pod_gpus,
+                      double new_pod_gpus, int32_t *surge_pods);
+
+/* The walk alone: queue q and its parents, delta GPUs more. alloc_np: each
+ * queue's non-preemptible GPUs (its own and its children's) by queue index,
+ * or NULL for the model's figure (gf_queue_allocated_gpu). Fills the
+ * blocked fields of out; returns out->blocked. */
+bool gf_quota_walk(const gf_model *m, uint32_t q, double delta, const double *alloc_np,
+                   gf_quota_check *out);
+
 /* Checks an upsize of workload wi from old_pod_gpus to new_pod_gpus per pod
  * (all its devices, in GPUs). Returns out->blocked. */
 bool gf_quota_upsize(const gf_model *m, uint32_t wi, double old_pod_gpus, double new_pod_gpus,
