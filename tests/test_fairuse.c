@@ -572,6 +572,31 @@ static void test_upsize_lowest_priority(void **state)
     teardown(f);
 }
 
+/* An upsize KAI's queue cannot fund (both pods non-preemptible, the queue
+ * full) is rejected with the numbers: nothing else is possible here (the
+ * GPU-mate has the higher priority), so the answer is a report. */
+static void test_upsize_blocked_by_queue_quota(void **state)
+{
+    (void)state;
+    fx *f = setup(KJ_LIST(NODE("n1", "1") "," NODE("n2", "1") "," POD(
+        "a", "svc-a", "n1", "g1", "0.25", "100",
+        "q1") "," POD("b", "svc-b", "n1", "g1", "0.5", "200",
+                      "q1") ","
+                            "{\"apiVersion\":\"scheduling.run.ai/"
+                            "v2\",\"kind\":\"Queue\",\"metadata\":{\"name\":"
+                            "\"q1\"},\"spec\":{\"resources\":{\"gpu\":{\"quota\":0.75,\"limit\":-1}"
+                            "}}}"));
+    use(f, "a", 12, NAN, NAN);
+    use(f, "b", 7.5, NAN, NAN);
+    run(f, 1000, NULL);
+    const gf_fair_response *resp = response_to(f, GF_FAIR_MEMORY_OVERRUN);
+    assert_non_null(resp);
+    assert_int_equal(resp->action, GF_FAIR_ACT_REPORT);
+    assert_non_null(strstr(alts(f, resp), "upsize t/a: blocked by queue quota: queue q1 quota "
+                                          "0.75 GPUs, allocated 0.75 non-preemptible"));
+    teardown(f);
+}
+
 /* A GPU-mate with lower priority than the offender yields: it moves. */
 static void test_move_lower_priority_victim(void **state)
 {
@@ -1104,6 +1129,7 @@ int main(void)
         cmocka_unit_test(test_overcommit),
         cmocka_unit_test(test_mode_off_and_errors),
         cmocka_unit_test(test_upsize_lowest_priority),
+        cmocka_unit_test(test_upsize_blocked_by_queue_quota),
         cmocka_unit_test(test_move_lower_priority_victim),
         cmocka_unit_test(test_equal_priority_queues),
         cmocka_unit_test(test_kai_priority_and_queue),
