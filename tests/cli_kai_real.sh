@@ -66,6 +66,21 @@ check "inspect governance json" jq_ok '.kai_governance.queues[] | select(.name =
 check "inspect governance json: workloads" jq_ok '[.kai_governance.workloads[] | select(.name == "chat")][0] | .queue == "serving" and .priority == 125 and (.preemptible | not) and .kind == "Deployment"'
 run inspect "${C[@]}"
 check "inspect without governance: no governance section" out_lacks "KAI queues"
+# quota: serving holds 2.10 of 2.50 non-preemptible GPUs (Queue status)
+run recommend --usage "$k/usage.csv" "${C[@]}" "$G"
+check "recommend quota: exit 0" rc_is 0
+check "recommend quota: chat's whole GPU blocked, with the numbers and the surge" out_has "blocked by queue quota: queue serving quota 2.50 GPUs, allocated 2.10 non-preemptible (Queue status), +1.00 with the rollout's surge (1 new pod before old ones go)"
+check "recommend quota: counted" out_has "2 upsizes blocked by queue quota"
+check "recommend quota: search is unlimited, its upsize is not blocked" bash -c "grep 'search/Deployment/rag' '$tmp/out' | grep -qv 'blocked'"
+run recommend -o json --usage "$k/usage.csv" "${C[@]}" "$G"
+check "recommend quota json" jq_ok '[.recommendations[] | select(.workload == "serving/chat")][0] | .blocked_by_queue_quota and .queue_quota.queue == "serving" and .queue_quota.quota_gpus == 2.5 and .queue_quota.allocated_from == "queue-status" and .queue_quota.surge_pods == 1 and (.queue_quota.delta_gpus - 1.0 | fabs) < 1e-9'
+check "recommend quota json: rag not blocked" jq_ok '[.recommendations[] | select(.workload == "search/rag")][0] | .blocked_by_queue_quota == false'
+run recommend --patches --usage "$k/usage.csv" "${C[@]}" "$G"
+check "recommend quota patches: no patch for a blocked upsize" out_has "# serving/Deployment/chat: blocked by queue quota"
+check "recommend quota patches: no kubectl patch of chat" out_lacks "kubectl patch deployment 'chat'"
+check "recommend quota patches: rag is patched" grep -q "rag" "$tmp/out"
+run recommend --usage "$k/usage.csv" "${C[@]}"
+check "recommend without queues: nothing blocked" out_lacks "blocked by queue quota"
 
 # --- one odd object never stops a command ---------------------------------------------
 for cmd in "inspect" "consolidate" "recommend --usage $k/usage.csv" "explain --usage $k/usage.csv" \

@@ -270,6 +270,65 @@ static void test_auto_and_recommend(void **state)
     free(json);
 }
 
+/* An upsize of a non-preemptible workload (a Deployment: KAI's class
+ * inference) that would push its queue past quota, the rollout's surge
+ * included, is held (quota) and reported in a warning Event, never written
+ * (decide/quota.h); with room in the queue it goes. */
+static void test_quota_holds_upsize(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *quota;
+        gf_ctl_hold hold;
+    } cases[] = {{"1.6", GF_CTL_HOLD_QUOTA}, {"2.05", GF_CTL_GO}, {"-1", GF_CTL_GO}};
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        gf_sbuf b = GF_SBUF_INIT;
+        cluster_begin(&b);
+        wl(&b, "Deployment", "chat", "0.5", "0.5", "n1", "g1", "");
+        wl(&b, "Deployment", "embed", "0.5", "0.5", "n1", "g1", "");
+        wl(&b, "Deployment", "quiet", "0.5", "0.5", "n2", "g2", "");
+        /* the pods name no queue: KAI's grouper puts them in default-queue */
+        gf_sbuf_printf(&b,
+                       ",{\"apiVersion\":\"scheduling.run.ai/v2\",\"kind\":\"Queue\",\"metadata\":"
+                       "{\"name\":\"default-queue\"},\"spec\":{\"resources\":{\"gpu\":{\"quota\":"
+                       "%s,\"limit\":-1,\"overQuotaWeight\":1}}}}",
+                       cases[k].quota);
+        cluster_end(&b);
+        fx f;
+        fx_init(&f, b.s, AUTO);
+        feed(&f, "Deployment", "chat", NOW - 10 * MIN, NOW - MIN, 10.5, -1); /* 0.5 -> 0.55 */
+        decide_at(&f, NOW);
+        const gf_ctl_action *a = find(&f.plan, GF_CTL_RESIZE, "chat");
+        assert_non_null(a);
+        if (a->hold != cases[k].hold) dump(&f.plan);
+        assert_int_equal(a->hold, cases[k].hold);
+        const gf_ctl_action *ev = find(&f.plan, GF_CTL_REPORT, "chat");
+        if (cases[k].hold == GF_CTL_HOLD_QUOTA) {
+            /* 1.5 held + (0.05 + 0.5 for the surge pod) > 1.6 */
+            assert_non_null(ev);
+            assert_int_equal(ev->hold, GF_CTL_GO);
+            assert_true(ev->warning);
+            assert_string_equal(ev->event_reason, "GPUQueueQuotaBlocked");
+            assert_string_equal(ev->target.kind, "Deployment");
+            assert_non_null(strstr(ev->message, "gpu-fraction 0.5 -> 0.55 not written: blocked by "
+                                                "queue quota: queue default-queue quota 1.60 "
+                                                "GPUs, allocated 1.50 non-preemptible (summed "
+                                                "from the pods), +0.55 with the rollout's surge"));
+            /* the recommendation says so too */
+            bool flagged = false;
+            for (size_t i = 0; i < f.plan.recs.n; i++)
+                flagged |= !strcmp(f.plan.recs.v[i].in.name, "chat") &&
+                           f.plan.recs.v[i].quota_blocked &&
+                           !strncmp(f.plan.recs.v[i].reason, "blocked by queue quota", 22);
+            assert_true(flagged);
+        } else {
+            assert_null(ev);
+        }
+        fx_free(&f);
+        gf_sbuf_free(&b);
+    }
+}
+
 /* Mode off (a rule, an annotation, opt-in) is never written, whatever it
  * needs; the default mode recommend never resizes. */
 static void test_unselected_never_touched(void **state)
@@ -1279,6 +1338,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_auto_and_recommend),
+        cmocka_unit_test(test_quota_holds_upsize),
         cmocka_unit_test(test_unselected_never_touched),
         cmocka_unit_test(test_stale_usage),
         cmocka_unit_test(test_rate_limit),

@@ -35,6 +35,9 @@
  *     admission webhook refuses gpu-fraction 1 and more
  *     (pkg/binder/plugins/gpusharing/gpu-request/gpu_request_validator.go),
  *     so no recommendation is ever a fraction of 1 or more.
+ *   - an upsize of a non-preemptible workload that would push its KAI queue
+ *     (or a parent) past its GPU quota, the rollout's surge included, is
+ *     flagged quota_blocked (decide/quota.h): reported, never written.
  * Each recommendation says which rule fired with which figures, a confidence
  * (VPA's: history span over the minimum history, 0..1) and the GPUs saved
  * (per device change x devices x replicas).
@@ -46,6 +49,7 @@
 #include "decide/history.h"
 #include "model/model.h"
 #include "decide/policy.h"
+#include "decide/quota.h"
 #include "model/sample.h"
 
 #include <stddef.h>
@@ -97,9 +101,15 @@ typedef struct gf_recommendation {
     double confidence;        /* 0..1 */
     double gpus_saved;        /* (current - recommended) fraction x devices x replicas */
     double peak_memory_bytes; /* the floor's basis: observed peak memory */
-    char reason[320];
+    char reason[640];
     char policy[256];   /* which rule / annotation decided the settings */
     bool set_scheduler; /* TO_FRACTION: also set schedulerName kai-scheduler */
+    /* an upsize (UP, WHOLE) of a non-preemptible workload its KAI queue or a
+     * parent cannot fund (decide/quota.h): recommended, never written; the
+     * reason starts "blocked by queue quota" */
+    bool quota_blocked;
+    gf_quota_check quota;
+    const char *quota_queue_name; /* the queue over quota (borrowed from the model) */
 } gf_recommendation;
 
 /* "namespace/Kind/name" into buf (truncated to n). */

@@ -549,7 +549,9 @@ static void drop_pods(gf_model *m, const bool *drop)
  * then "project" (+ "-<node pool>" when the pod has a pool label), else
  * "default-queue" (CalcPodGroupQueue); the priority class from label
  * priorityClassName on the owner or the pod, then the pod's
- * spec.priorityClassName, else the owner kind's default: "inference" for
+ * spec.priorityClassName (valued by the input's PriorityClass, else by the
+ * pod's spec.priority, which admission took from it), else the owner kind's
+ * default: "inference" for
  * Deployments (deployment/deployment_grouper.go), "train" for everything
  * else (GetPodGroupMetadata); preemptibility from label
  * kai.scheduler/preemptibility on the owner, then the pod
@@ -655,7 +657,13 @@ static void resolve_governance(gf_model *m)
             const char *cls = top ? gf_kvs_get(&top->labels, GF_KAI_PRIORITY_LABEL) : NULL;
             if (!cls) cls = gf_kvs_get(&p->labels, GF_KAI_PRIORITY_LABEL);
             g.priority = class_value(m, &classes, cls, 0, &found);
-            if (!found) g.priority = class_value(m, &classes, p->priority_class, 0, &found);
+            if (!found && p->priority_class && *p->priority_class) {
+                /* the API server's Priority admission set spec.priority to
+                 * this class's value: it stands in for a class not in the
+                 * input */
+                g.priority = class_value(m, &classes, p->priority_class, p->priority, &found);
+                found = true;
+            }
             if (!found) {
                 bool deployment = top && !strcmp(top->kind, "Deployment");
                 g.priority = class_value(m, &classes, deployment ? "inference" : "train",

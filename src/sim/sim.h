@@ -240,6 +240,18 @@ gf_err gf_sim_demand_from_usage(gf_sim *s, const gf_usage_sample *v, size_t n, g
 
 /* --- results ------------------------------------------------------------------------ */
 
+#define GF_SIM_MAX_BLOCKED 16
+
+/* An upsize KAI's queue quota stopped (its first time). */
+typedef struct gf_sim_blocked {
+    uint32_t service;
+    char name[200];  /* "namespace/Kind/name" */
+    char queue[128]; /* the queue over quota */
+    double t;        /* when */
+    double quota_gpus, allocated_gpus, delta_gpus;
+    double from_fraction, to_fraction; /* per device */
+} gf_sim_blocked;
+
 typedef struct gf_sim_result {
     bool ran;
     double gpu_hours_reserved;    /* services' allocations held (placed pods) x time */
@@ -260,6 +272,13 @@ typedef struct gf_sim_result {
     double resizes_per_workload_day; /* over rightsized workloads */
     uint32_t rightsized_workloads;
     uint32_t conversions; /* whole-GPU services moved onto a fraction (decide/convert.h) */
+    /* upsizes of non-preemptible services their KAI queue (or a parent)
+     * could not fund, the rollout's surge included (decide/quota.h): not
+     * applied. quota_blocked counts attempts; blocked lists the first
+     * GF_SIM_MAX_BLOCKED services, each once */
+    uint64_t quota_blocked;
+    uint32_t n_blocked;
+    gf_sim_blocked blocked[GF_SIM_MAX_BLOCKED];
     /* time series, report.n_points each */
     float *alloc;     /* services' allocation held, GPUs */
     float *gpus;      /* GPUs in service */
