@@ -1,6 +1,7 @@
 /* govern.c - KAI's governance rules for moves, see govern.h. */
 #include "decide/govern.h"
 #include "decide/pack.h"
+#include "decide/quota.h"
 #include "util/xalloc.h"
 
 #include <stdlib.h>
@@ -19,9 +20,7 @@ void gf_gov_usage_init(gf_gov_usage *u, const gf_model *m)
         if (p->phase == GF_PHASE_RUNNING && !p->terminating && p->workload != GF_NONE)
             u->running[p->workload]++;
         if (p->gov.preemptible || p->node == GF_NONE) continue;
-        double gpu = p->gpu_whole ? p->gpu_whole
-                                  : gf_pod_share_on(p, m->nodes.v[p->node].gpu_memory_mib) *
-                                        (p->gpu_devices ? p->gpu_devices : 1);
+        double gpu = gf_pod_gpus(m, p);
         uint32_t qi = p->gov.queue_idx; /* its queue, then each parent */
         for (size_t hops = 0; qi != GF_NONE && qi < nq && hops <= nq; hops++) {
             u->np_gpu[qi] += gpu;
@@ -35,15 +34,15 @@ void gf_gov_usage_init(gf_gov_usage *u, const gf_model *m)
         if (q->has_status && q->alloc_np_gpu > u->np_gpu[i]) u->np_gpu[i] = q->alloc_np_gpu;
     }
     for (size_t i = 0; i < nq; i++) {
-        uint32_t qi = (uint32_t)i;
-        for (size_t hops = 0; qi != GF_NONE && qi < nq && hops <= nq; hops++) {
+        /* GPUs: decide/quota.h's walk, nothing more asked (the evicted pod
+         * gave back what its replacement asks) */
+        gf_quota_check chk;
+        u->over_quota[i] = gf_quota_walk(m, (uint32_t)i, 0, u->np_gpu, &chk);
+        uint32_t qi = (uint32_t)i; /* CPU and memory, which KAI checks alike */
+        for (size_t hops = 0; !u->over_quota[i] && qi < nq && hops <= nq; hops++) {
             const gf_queue *q = &m->queues.v[qi];
-            if ((q->gpu.quota != -1 && u->np_gpu[qi] > q->gpu.quota + 1e-9) ||
-                (q->cpu.quota != -1 && u->np_cpu[qi] > q->cpu.quota + 1e-9) ||
-                (q->memory.quota != -1 && u->np_mem[qi] > q->memory.quota + 1e-9)) {
-                u->over_quota[i] = true;
-                break;
-            }
+            u->over_quota[i] = (q->cpu.quota != -1 && u->np_cpu[qi] > q->cpu.quota + 1e-9) ||
+                               (q->memory.quota != -1 && u->np_mem[qi] > q->memory.quota + 1e-9);
             qi = q->parent_idx;
         }
     }

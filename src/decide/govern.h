@@ -20,7 +20,8 @@
  *     plugins/proportion/capacity_policy/quota_check.go
  *     isAllocatedNonPreemptibleOverQuota). The evicted pod gives back what
  *     its replacement asks, so the replacement is admitted exactly when the
- *     queue's use is within quota now.
+ *     queue's use is within quota now (GPUs: decide/quota.h gf_quota_walk
+ *     with nothing more asked; CPU and memory the same way here).
  * Pure; no I/O. */
 #ifndef GF_GOVERN_H
 #define GF_GOVERN_H
