@@ -31,6 +31,8 @@ check "inf-b empty after the gang moved" jq_ok '[.drain[] | select(.node == "inf
 check "each pod moves once" jq_ok '.moves == 2'
 check "lone non-preemptible replica stays" jq_ok "[.kept[] | select(.node == \"inf-c\") | .reason] == [\"$single\"]"
 check "spread pool: no consolidation" jq_ok "[.kept[] | select(.node | startswith(\"sp-\")) | .reason] == [\"$spread\", \"$spread\"]"
+check "json: the rule per pinned pod" jq_ok "[.kept[] | select(.node == \"inf-c\") | .pinned[] | [.namespace, .name, .rule]] == [[\"serving\", \"chat-6d8f7c9b5d-k2m4x\", \"$single\"]]"
+check "json: nothing pinned where a pod fits nowhere" jq_ok '[.kept[] | select(.node == "inf-d") | .pinned | length] == [0]'
 check "topology: nowhere in its zone" jq_ok '[.kept[] | select(.node == "inf-d") | .reason] == ["a pod fits on no other node of its pool"]'
 
 # --explain names the rule for each pod that cannot move

@@ -5,6 +5,7 @@
 #include "cli/cli_common.h"
 #include "io/policy_yaml.h"
 #include "io/snapshot.h"
+#include "util/xalloc.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -234,6 +235,16 @@ static json_t *plan_json(const gf_model *m, const gf_consolidation *c, const gf_
                                         m->pools.v[n->pool], "gpus", (json_int_t)d->gpus_freed,
                                         "cost", d->cost_saved, "moves", moves));
     }
+    /* per node: the pods kept there, each with its rule (one pass over the pods) */
+    json_t **pinned_of = gf_xcalloc(m->nodes.n + 1, sizeof(json_t *));
+    for (size_t k = 0; c->pod_pin && k < m->pods.n; k++) {
+        const gf_pod *p = &m->pods.v[k];
+        if (p->node == GF_NONE || !c->pod_pin[k]) continue;
+        if (!pinned_of[p->node]) pinned_of[p->node] = json_array();
+        json_array_append_new(
+            pinned_of[p->node],
+            json_pack("{s:s,s:s,s:s}", "namespace", p->ns, "name", p->name, "rule", c->pod_pin[k]));
+    }
     for (size_t i = 0; i < c->kept.n; i++) {
         const gf_node_verdict *v = &c->kept.v[i];
         json_t *kv = json_pack("{s:s,s:s}", "node", m->nodes.v[v->node].name, "reason", v->reason);
@@ -241,8 +252,13 @@ static json_t *plan_json(const gf_model *m, const gf_consolidation *c, const gf_
             json_object_set_new(kv, "pod",
                                 json_pack("{s:s,s:s}", "namespace", m->pods.v[v->pod].ns, "name",
                                           m->pods.v[v->pod].name));
+        json_object_set_new(kv, "pinned", pinned_of[v->node] ? pinned_of[v->node] : json_array());
+        pinned_of[v->node] = NULL;
         json_array_append_new(kept, kv);
     }
+    for (size_t i = 0; i < m->nodes.n; i++) /* pods pinned on nodes not listed as kept */
+        json_decref(pinned_of[i]);
+    free(pinned_of);
     return json_pack("{s:s,s:s,s:I,s:I,s:f,s:I,s:I,s:o,s:o,s:o}", "scorer",
                      gf_scorer_name(o->scorer), "objective", gf_objective_name(o->objective),
                      "nodes_freed", (json_int_t)c->nodes_freed, "gpus_freed",
