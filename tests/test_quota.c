@@ -72,20 +72,21 @@ static void test_strategy_read(void **state)
 {
     (void)state;
     gf_model m;
-    load(
-        &m, LIST(
-                DEPLOY("a", "4",
-                       ",\"strategy\":{\"type\":\"RollingUpdate\",\"rollingUpdate\":"
-                       "{\"maxSurge\":\"50%\",\"maxUnavailable\":0}}") "," DEPLOY("b", "4",
-                                                                                  ",\"strategy\":{"
-                                                                                  "\"rollingUpdate"
-                                                                                  "\":{"
-                                                                                  "\"maxSurge\":3}"
-                                                                                  "}") "," DEPLOY("c",
-                                                                                                  "4",
-                                                                                                  ",\"strategy\":"
-                                                                                                  "{\"type\":"
-                                                                                                  "\"Recreate\"}")));
+    load(&m,
+         LIST(DEPLOY(
+             "a", "4",
+             ",\"strategy\":{\"type\":\"RollingUpdate\",\"rollingUpdate\":"
+             "{\"maxSurge\":\"50%\",\"maxUnavailable\":0}}") "," DEPLOY("b", "4",
+                                                                        ",\"strategy\":{"
+                                                                        "\"rollingUpdate"
+                                                                        "\":{"
+                                                                        "\"maxSurge\":3}"
+                                                                        "}") "," DEPLOY("c", "4",
+                                                                                        ",\"strateg"
+                                                                                        "y\":"
+                                                                                        "{\"type\":"
+                                                                                        "\"Recreate"
+                                                                                        "\"}")));
     assert_int_equal(gf_quota_surge_pods(&m.workloads.v[wl(&m, "a")], 4), 2);
     assert_int_equal(gf_quota_surge_pods(&m.workloads.v[wl(&m, "b")], 4), 3);
     assert_int_equal(gf_quota_surge_pods(&m.workloads.v[wl(&m, "c")], 4), 0);

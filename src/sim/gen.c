@@ -758,6 +758,7 @@ static void add_workload(gen *g, const wl *w, const char *kind, const char *name
     o.owner.name = owner_name;
     o.template_annotations = w->annotations;
     o.replicas = replicas;
+    o.max_surge = -1; /* no strategy: Kubernetes' default */
     o.from_input = true;
     gf_model_add_workload(g->m, &o, NULL);
 }
