@@ -94,7 +94,7 @@ check "inspect from the cluster = from files" cmp -s "$tmp/out" "$tmp/files.json
 check "inspect listed nodes and pods" bash -c "curl -s '$surl/standin/requests' | jq -r '.requests[]' | grep -q '^GET /api/v1/pods?limit='"
 run inspect --kubeconfig "$tmp/kc.yaml" --context test
 check "inspect --context: table" out_has "CLUSTER: 2 nodes (2 with GPUs), 6 GPUs"
-run consolidate -o json
+run consolidate --move-non-preemptible always -o json # single non-preemptible replicas
 check "consolidate from the cluster: exit 0" rc_is 0
 check "consolidate from the cluster: gpu-l4-b drains" jq_ok '.nodes_freed == 1 and .drain[0].node == "gpu-l4-b"'
 run simulate --cluster kube --days 0.02 --policies static -q

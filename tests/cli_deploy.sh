@@ -163,6 +163,14 @@ for kc in "${kubectls[@]}"; do
       continue
     fi
     # the controller
+    ccr=$(obj "$j" ClusterRole gpufrac-controller)
+    check "$t: controller reads KAI's governance kinds, read-only, nothing more of their groups" \
+      jq -e '[.rules[] | select(.apiGroups | any(. == "scheduling.run.ai" or . == "scheduling.k8s.io" or . == "kai.scheduler"))] ==
+             [{"apiGroups": ["scheduling.run.ai"], "resources": ["queues", "podgroups"], "verbs": ["get", "list", "watch"]},
+              {"apiGroups": ["scheduling.k8s.io"], "resources": ["priorityclasses"], "verbs": ["get", "list", "watch"]},
+              {"apiGroups": ["kai.scheduler"], "resources": ["schedulingshards"], "verbs": ["get", "list", "watch"]}]' <<<"$ccr" >/dev/null
+    check "$t: controller writes no KAI object" \
+      jq -e '[.rules[] | select(.apiGroups | any(test("run.ai|kai.scheduler|scheduling.k8s.io"))) | .verbs[] | select(. != "get" and . != "list" and . != "watch")] == []' <<<"$ccr" >/dev/null
     dep=$(obj "$j" Deployment gpufrac-controller)
     check "$t: controller non-root, seccomp RuntimeDefault" \
       jq -e '.spec.template.spec.securityContext | .runAsNonRoot == true and .seccompProfile.type == "RuntimeDefault"' <<<"$dep" >/dev/null

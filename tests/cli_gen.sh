@@ -22,7 +22,8 @@ check "gen exit 0" rc_is 0
 check "gen quiet" quiet
 check "gen writes nothing to stdout" bash -c "[ ! -s '$tmp/out' ]"
 check "gen is a List" bash -c "jq -e '.kind == \"List\" and .apiVersion == \"v1\" and ([.items[] | select(.kind == \"Node\")] | length) == 60' '$tmp/a.json' >/dev/null"
-check "gen has every kind" bash -c "jq -e '([.items[].kind] | unique) - [\"PodDisruptionBudget\"] == [\"Deployment\",\"Node\",\"Pod\",\"ReplicaSet\",\"StatefulSet\"]' '$tmp/a.json' >/dev/null"
+check "gen has every kind" bash -c "jq -e '([.items[].kind] | unique) - [\"PodDisruptionBudget\"] == [\"Deployment\",\"Node\",\"Pod\",\"Queue\",\"ReplicaSet\",\"StatefulSet\"]' '$tmp/a.json' >/dev/null"
+check "gen has KAI queues with quota under a parent" bash -c "jq -e '[.items[] | select(.kind == \"Queue\")] | (map(.metadata.name) | index(\"departments\")) != null and any(.spec.parentQueue == \"departments\" and .spec.resources.gpu.quota > 0)' '$tmp/a.json' >/dev/null"
 
 run inspect --summary "$tmp/a.json"
 check "inspect exit 0" rc_is 0

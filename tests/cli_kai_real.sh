@@ -52,6 +52,46 @@ check "json: reranker on the devices of both groups" jq_ok "[.pools[].nodes[]?.g
 check "json: no placement inferred" jq_ok '[.pools[].nodes[]?.gpus[] | select(.placement_inferred)] | length == 0'
 check "json: memory from the label, or the product's for display" jq_ok '[.pools[].nodes[]? | {name, gpu_memory_mib, gpu_memory_from_label, p: .gpu_memory_product_mib}] == [{"name":"gpu-h100-a","gpu_memory_mib":81500,"gpu_memory_from_label":true,"p":null},{"name":"gpu-l4-b","gpu_memory_mib":100,"gpu_memory_from_label":false,"p":23034}]'
 
+# --- KAI's governance: kubectl get queues,podgroups,priorityclasses,schedulingshards ------
+G=$k/governance.json
+run inspect "${C[@]}" "$G"
+check "inspect governance: exit 0" rc_is 0
+check "inspect governance: a queue with its parent, quota and KAI's allocated figure" out_has "QUEUE serving  parent departments  quota 2.50  limit unlimited  allocated 2.10 / 2.10 (Queue status)"
+check "inspect governance: a parent summed from its children's pods" out_has "QUEUE departments  quota 4.00  limit unlimited  allocated 2.40 / 2.40 (from the pods)"
+check "inspect governance: the PodGroup's queue and class" out_has "serving/chat  queue serving  priority 125  non-preemptible  podgroup pg-chat-6d8f7c9b5d-k2m4x-k2m4x"
+check "inspect governance: no PodGroup: the grouper's defaults" out_has "ml-legacy/notebook  queue default-queue (not in the input)  priority 50  preemptible  podgroup (none in the input)"
+check "inspect governance: no warning about the kinds" err_lacks "is not used by gpufrac"
+run inspect -o json "${C[@]}" "$G"
+check "inspect governance json" jq_ok '.kai_governance.queues[] | select(.name == "serving") | .gpu_quota == 2.5 and .from_queue_status and .parent == "departments"'
+check "inspect governance json: workloads" jq_ok '[.kai_governance.workloads[] | select(.name == "chat")][0] | .queue == "serving" and .priority == 125 and (.preemptible | not) and .kind == "Deployment"'
+run inspect "${C[@]}"
+check "inspect without governance: no governance section" out_lacks "KAI queues"
+# The fixture's servers are vLLM images without KV-cache metrics (see
+# "recommend: only what KAI accepts" below): KAI's rules are checked on the
+# same data read as generic workloads
+cat >"$tmp/generic.yaml" <<'EOF'
+apiVersion: gpufrac.io/v1alpha1
+kind: RightsizingPolicy
+defaults:
+  engine: {rules: false}
+EOF
+GEN=(--policy "$tmp/generic.yaml")
+# quota: serving holds 2.10 of 2.50 non-preemptible GPUs (Queue status)
+run recommend "${GEN[@]}" --usage "$k/usage.csv" "${C[@]}" "$G"
+check "recommend quota: exit 0" rc_is 0
+check "recommend quota: chat's whole GPU blocked, with the numbers and the surge" out_has "blocked by queue quota: queue serving quota 2.50 GPUs, allocated 2.10 non-preemptible (Queue status), +1.00 with the rollout's surge (1 new pod before old ones go)"
+check "recommend quota: counted" out_has "2 upsizes blocked by queue quota"
+check "recommend quota: search is unlimited, its upsize is not blocked" bash -c "grep 'search/Deployment/rag' '$tmp/out' | grep -qv 'blocked'"
+run recommend "${GEN[@]}" -o json --usage "$k/usage.csv" "${C[@]}" "$G"
+check "recommend quota json" jq_ok '[.recommendations[] | select(.workload == "serving/chat")][0] | .blocked_by_queue_quota and .queue_quota.queue == "serving" and .queue_quota.quota_gpus == 2.5 and .queue_quota.allocated_from == "queue-status" and .queue_quota.surge_pods == 1 and (.queue_quota.delta_gpus - 1.0 | fabs) < 1e-9'
+check "recommend quota json: rag not blocked" jq_ok '[.recommendations[] | select(.workload == "search/rag")][0] | .blocked_by_queue_quota == false'
+run recommend "${GEN[@]}" --patches --usage "$k/usage.csv" "${C[@]}" "$G"
+check "recommend quota patches: no patch for a blocked upsize" out_has "# serving/Deployment/chat: blocked by queue quota"
+check "recommend quota patches: no kubectl patch of chat" out_lacks "kubectl patch deployment 'chat'"
+check "recommend quota patches: rag is patched" grep -q "rag" "$tmp/out"
+run recommend "${GEN[@]}" --usage "$k/usage.csv" "${C[@]}"
+check "recommend without queues: nothing blocked" out_lacks "blocked by queue quota"
+
 # --- one odd object never stops a command ---------------------------------------------
 for cmd in "inspect" "consolidate" "recommend --usage $k/usage.csv" "explain --usage $k/usage.csv" \
            "simulate --days 1 --cluster"; do
@@ -87,25 +127,19 @@ check "not an object: exit 2" rc_is 2
 run recommend --usage "$k/usage.csv" "${C[@]}"
 check "recommend: vLLM not upsized on NVML memory alone" out_has "1 upsize, 0 downsize, 0 to a whole GPU"
 # ... so KAI's rules are checked on the same data read as generic workloads
-cat >"$tmp/generic.yaml" <<'EOF'
-apiVersion: gpufrac.io/v1alpha1
-kind: RightsizingPolicy
-defaults:
-  engine: {rules: false}
-EOF
-G=(--policy "$tmp/generic.yaml")
-run recommend "${G[@]}" --usage "$k/usage.csv" "${C[@]}"
+# (GEN, above)
+run recommend "${GEN[@]}" --usage "$k/usage.csv" "${C[@]}"
 check "recommend: exit 0" rc_is 0
 check "recommend: above 0.95 a whole GPU" out_has "serving/Deployment/chat                      gpu-fraction      0.85 nvidia.com/gpu: 1 whole-gpu"
 check "recommend: the two-device fraction per device, its busier device decides" out_has "serving/Deployment/reranker                  gpu-fraction      0.25        0.35 upsize"
 check "recommend: gpu-memory in whole MiB" out_has "serving/Deployment/embed                     gpu-mem MiB      20000       23040 upsize"
 check "recommend: the sidecar pod's share" out_has "search/Deployment/rag                        gpu-fraction       0.3        0.35 upsize"
 check "recommend: summary" out_has "6 workloads: 3 upsize, 0 downsize, 1 to a whole GPU, 0 of 1 whole-GPU workloads to a fraction"
-run recommend "${G[@]}" -o json --all --usage "$k/usage.csv" "${C[@]}"
+run recommend "${GEN[@]}" -o json --all --usage "$k/usage.csv" "${C[@]}"
 check "recommend json: whole GPU in its own unit" jq_ok '.recommendations[] | select(.workload == "serving/chat") | .action == "whole-gpu" and .recommended_unit == "nvidia.com/gpu" and .recommended == 1'
 check "recommend json: no fraction of 1 or more" jq_ok 'all(.recommendations[]; .unit != "gpu-fraction" or .action == "whole-gpu" or (.recommended < 1 and .recommended > 0))'
 check "recommend json: the unlabelled node's workload is not sized" jq_ok '.recommendations[] | select(.workload == "serving/small") | .action == "no-data" and (.reason | test("nvidia.com/gpu.memory label"))'
-run recommend "${G[@]}" --patches --usage "$k/usage.csv" "${C[@]}"
+run recommend "${GEN[@]}" --patches --usage "$k/usage.csv" "${C[@]}"
 check "patches: one strategic patch: nvidia.com/gpu in the container, the annotations null" out_has "kubectl patch deployment 'chat' -n 'serving' --type strategic -p '{\"spec\":{\"template\":{\"metadata\":{\"annotations\":{\"gpu-fraction\":null,\"gpu-fraction-container-name\":null,\"gpu-fraction-num-devices\":null,\"gpu-memory\":null}},\"spec\":{\"containers\":[{\"name\":\"server\",\"resources\":{\"limits\":{\"nvidia.com/gpu\":\"1\"}}}]}}}}'"
 cat >"$tmp/rag.yaml" <<'EOF'
 apiVersion: gpufrac.io/v1alpha1

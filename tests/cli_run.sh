@@ -260,6 +260,8 @@ rules:
     match: {namespaces: [team-x]}
     memoryMargin: 0
     upsize: {trigger: 1.0}
+# legacy is a single non-preemptible replica (a Deployment: KAI's inference)
+consolidation: {moveNonPreemptible: always}
 EOF
 fresh
 once --policy "$tmp/policy-drain.yaml" --consolidate-every 1h

@@ -80,6 +80,15 @@ check "report heat-map" grep -q 'id="heatmap-svg"' "$tmp/r.html"
 check "report savings" grep -q 'data-policy="gpufrac"' "$tmp/r.html"
 check "report has no scripts" bash -c "! grep -qi '<script' '$tmp/r.html'"
 check "report still prints the table" out_has "oracle"
+# KAI queue quota: the generated queue "chat" was cut below what it holds
+# (sim/gen.c add_queues): gpufrac's non-preemptible upsizes there are not
+# applied, counted and listed in the text, JSON and HTML reports
+run simulate --nodes 50 --days 2 -q -o json --policies static,gpufrac --report "$tmp/q.html"
+check "quota: exit 0" rc_is 0
+check "quota: blocked upsizes counted, the service and its queue listed" jq_ok '.policies[] | select(.name == "gpufrac") | .quota_blocked.upsizes > 0 and .quota_blocked.services[0].queue == "chat" and (.quota_blocked.services[0].service | startswith("team-chat/")) and .quota_blocked.services[0].allocated_gpus + .quota_blocked.services[0].delta_gpus > .quota_blocked.services[0].quota_gpus'
+check "quota: static never upsizes, nothing blocked" jq_ok '.policies[] | select(.name == "static") | .quota_blocked.upsizes == 0'
+check "quota: the report's section" grep -q '<section id="quota"><h2>Upsizes blocked by KAI queue quota' "$tmp/q.html"
+check "quota: the report lists the service" grep -q 'team-chat/Deployment/' "$tmp/q.html"
 run simulate "${small[@]}" -q --report "$tmp/no/such/dir/r.html"
 check "report unwritable exit 1" rc_is 1
 check "report unwritable named" err_has "$tmp/no/such/dir/r.html"

@@ -75,7 +75,7 @@ run recommend -q -o yaml -u "$tmp/u.csv" "$snap"
 check "recommend -o yaml" out_has "recommendations:"
 run consolidate -q -o yaml "$snap"
 check "consolidate -o yaml" out_has "scorer: binpack"
-run consolidate -q -o csv "$fx"/controller/cluster/*.json
+run consolidate -q --move-non-preemptible always -o csv "$fx"/controller/cluster/*.json
 check "consolidate -o csv: a line per move" bash -c "[ \"\$(cat '$tmp/out')\" = \"\$(printf 'pool,drain_node,namespace,pod,to_node,to_gpus,fraction\ninference,gpu-l4-b,team-x,legacy-6b7c8d9e0f-mm3rt,gpu-l4-a,1,0.5000')\" ]"
 run explain -q -o csv "$fx/fairuse/cluster.json" -u "$fx/fairuse/usage.csv"
 check "explain -o csv: header" bash -c "head -1 '$tmp/out' | grep -qx 'node,gpu,kind,severity,namespace,pod,observed,allowed,amount,response,signal'"

@@ -36,6 +36,11 @@ static fx *plan(const char *json, const gf_consolidate_opts *o)
         fail_msg("load: %s: %s", f->err.where, f->err.msg);
     gf_consolidate_opts def;
     gf_consolidate_opts_default(&def);
+    /* the fixtures' Deployment pods are non-preemptible as KAI's grouper
+     * makes them (inference, 125), most single replicas: these tests are
+     * about capacity and disruption limits; the governance rules are
+     * test_consolidate_gov.c's */
+    def.move_non_preemptible = GF_MOVE_NP_ALWAYS;
     assert_int_equal(gf_consolidate(&f->m, o ? o : &def, &f->plan, &f->err), GF_OK);
     return f;
 }
@@ -187,6 +192,7 @@ static void test_pdb_and_move_limit(void **state)
     /* a per-workload move limit of 1 refuses the same node */
     gf_consolidate_opts o;
     gf_consolidate_opts_default(&o);
+    o.move_non_preemptible = GF_MOVE_NP_ALWAYS;
     o.max_moves_per_workload = 1;
     const char *json3 =
         KJ_LIST(L4("a", "1") "," L4("b", "2") "," KJ_RUNNING("pin", "b", "", "{}") "," //
@@ -270,6 +276,7 @@ static void test_max_nodes_and_determinism(void **state)
                 FRAC("c", "s3", "n3", "g3", "0.3"));
     gf_consolidate_opts o;
     gf_consolidate_opts_default(&o);
+    o.move_non_preemptible = GF_MOVE_NP_ALWAYS;
     o.max_nodes = 1;
     fx *f = plan(json, &o);
     assert_int_equal(f->plan.nodes_freed, 1);
@@ -319,6 +326,7 @@ static void test_receiver_must_be_drained(void **state)
                 FRAC("pa", "svc-a", "a", "g1", "0.5") "," FRAC("pr", "svc-r", "r", "g2", "0.3"));
     gf_consolidate_opts o;
     gf_consolidate_opts_default(&o);
+    o.move_non_preemptible = GF_MOVE_NP_ALWAYS;
     o.legacy_greedy = true;
     fx *f = plan(json, &o);
     assert_int_equal(f->plan.nodes_freed, 1);
@@ -386,6 +394,7 @@ static void test_loose_bound_exact(void **state)
                 CPUFRAC("c", "s3", "n3", "g3", "0.1", "9"));
     gf_consolidate_opts o;
     gf_consolidate_opts_default(&o);
+    o.move_non_preemptible = GF_MOVE_NP_ALWAYS;
     fx *f = plan(json, &o);
     assert_int_equal(f->plan.nodes_freed, 0);
     assert_int_equal(f->plan.pools.v[0].bound, 1);
@@ -413,6 +422,7 @@ static void test_objective_gpus(void **state)
                                FRAC("y", "sy", "s2", "g3", "0.6"));
     gf_consolidate_opts o;
     gf_consolidate_opts_default(&o);
+    o.move_non_preemptible = GF_MOVE_NP_ALWAYS;
     o.objective = GF_OBJ_GPUS;
     fx *f = plan(json, &o);
     assert_true(drained(f, "big"));

@@ -270,6 +270,65 @@ static void test_auto_and_recommend(void **state)
     free(json);
 }
 
+/* An upsize of a non-preemptible workload (a Deployment: KAI's class
+ * inference) that would push its queue past quota, the rollout's surge
+ * included, is held (quota) and reported in a warning Event, never written
+ * (decide/quota.h); with room in the queue it goes. */
+static void test_quota_holds_upsize(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *quota;
+        gf_ctl_hold hold;
+    } cases[] = {{"1.6", GF_CTL_HOLD_QUOTA}, {"2.05", GF_CTL_GO}, {"-1", GF_CTL_GO}};
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        gf_sbuf b = GF_SBUF_INIT;
+        cluster_begin(&b);
+        wl(&b, "Deployment", "chat", "0.5", "0.5", "n1", "g1", "");
+        wl(&b, "Deployment", "embed", "0.5", "0.5", "n1", "g1", "");
+        wl(&b, "Deployment", "quiet", "0.5", "0.5", "n2", "g2", "");
+        /* the pods name no queue: KAI's grouper puts them in default-queue */
+        gf_sbuf_printf(&b,
+                       ",{\"apiVersion\":\"scheduling.run.ai/v2\",\"kind\":\"Queue\",\"metadata\":"
+                       "{\"name\":\"default-queue\"},\"spec\":{\"resources\":{\"gpu\":{\"quota\":"
+                       "%s,\"limit\":-1,\"overQuotaWeight\":1}}}}",
+                       cases[k].quota);
+        cluster_end(&b);
+        fx f;
+        fx_init(&f, b.s, AUTO);
+        feed(&f, "Deployment", "chat", NOW - 10 * MIN, NOW - MIN, 10.5, -1); /* 0.5 -> 0.55 */
+        decide_at(&f, NOW);
+        const gf_ctl_action *a = find(&f.plan, GF_CTL_RESIZE, "chat");
+        assert_non_null(a);
+        if (a->hold != cases[k].hold) dump(&f.plan);
+        assert_int_equal(a->hold, cases[k].hold);
+        const gf_ctl_action *ev = find(&f.plan, GF_CTL_REPORT, "chat");
+        if (cases[k].hold == GF_CTL_HOLD_QUOTA) {
+            /* 1.5 held + (0.05 + 0.5 for the surge pod) > 1.6 */
+            assert_non_null(ev);
+            assert_int_equal(ev->hold, GF_CTL_GO);
+            assert_true(ev->warning);
+            assert_string_equal(ev->event_reason, "GPUQueueQuotaBlocked");
+            assert_string_equal(ev->target.kind, "Deployment");
+            assert_non_null(strstr(ev->message, "gpu-fraction 0.5 -> 0.55 not written: blocked by "
+                                                "queue quota: queue default-queue quota 1.60 "
+                                                "GPUs, allocated 1.50 non-preemptible (summed "
+                                                "from the pods), +0.55 with the rollout's surge"));
+            /* the recommendation says so too */
+            bool flagged = false;
+            for (size_t i = 0; i < f.plan.recs.n; i++)
+                flagged |= !strcmp(f.plan.recs.v[i].in.name, "chat") &&
+                           f.plan.recs.v[i].quota_blocked &&
+                           !strncmp(f.plan.recs.v[i].reason, "blocked by queue quota", 22);
+            assert_true(flagged);
+        } else {
+            assert_null(ev);
+        }
+        fx_free(&f);
+        gf_sbuf_free(&b);
+    }
+}
+
 /* Mode off (a rule, an annotation, opt-in) is never written, whatever it
  * needs; the default mode recommend never resizes. */
 static void test_unselected_never_touched(void **state)
@@ -1065,6 +1124,11 @@ static void test_fair_use_joins_by_gpu_uuid(void **state)
 #undef RSV_POD
 }
 
+/* The clusters' Deployment pods are single non-preemptible replicas (KAI's
+ * grouper gives Deployments priority class inference): these drains need
+ * consolidation.moveNonPreemptible: always. Under the default they stay. */
+#define AUTO_MOVE AUTO "consolidation: {moveNonPreemptible: always}\n"
+
 static void test_consolidation(void **state)
 {
     (void)state;
@@ -1075,7 +1139,7 @@ static void test_consolidation(void **state)
     wl(&b, "Deployment", "lone", "0.25", "0.25", "n2", "g2", "");
     cluster_end(&b);
     fx f;
-    fx_init(&f, b.s, AUTO);
+    fx_init(&f, b.s, AUTO_MOVE);
     feed(&f, "Deployment", "a", NOW - 10 * MIN, NOW, 3, -1);
     feed(&f, "Deployment", "lone", NOW - 10 * MIN, NOW, 1, -1);
     decide_at(&f, NOW);
@@ -1108,7 +1172,7 @@ static void test_consolidation(void **state)
     wl(&b, "Deployment", "b", "0.25", "0.25", "n1", "g1", "");
     wl(&b, "Deployment", "lone", "0.25", "0.25", "n1", "g1", "");
     cluster_end(&b);
-    fx_init(&f, b.s, AUTO);
+    fx_init(&f, b.s, AUTO_MOVE);
     feed(&f, "Deployment", "a", NOW - 10 * MIN, NOW + 2 * HOUR, 3, -1);
     f.cfg.consolidate_every_s = HOUR;
     f.st.draining = gf_xstrdup("n2");
@@ -1133,7 +1197,7 @@ static void test_consolidation(void **state)
     wl(&b, "Deployment", "lone", "0.25", "0.25", "n2", "g2", "");
     pdb(&b, "lone", "lone", 0);
     cluster_end(&b);
-    fx_init(&f, b.s, AUTO);
+    fx_init(&f, b.s, AUTO_MOVE);
     feed(&f, "Deployment", "lone", NOW - 10 * MIN, NOW, 1, -1);
     f.cfg.consolidate_every_s = HOUR;
     f.meta.draining_node = "n2"; /* a drain begun before a restart */
@@ -1143,6 +1207,55 @@ static void test_consolidation(void **state)
     assert_int_equal(e->hold, GF_CTL_HOLD_PDB);
     fx_free(&f);
 
+    /* the default (replicated): lone is a single non-preemptible replica */
+    gf_sbuf_free(&b);
+    cluster_begin(&b);
+    wl(&b, "Deployment", "a", "0.5", "0.5", "n1", "g1", "");
+    wl(&b, "Deployment", "lone", "0.25", "0.25", "n2", "g2", "");
+    cluster_end(&b);
+    fx_init(&f, b.s, AUTO);
+    feed(&f, "Deployment", "lone", NOW - 10 * MIN, NOW, 1, -1);
+    f.cfg.consolidate_every_s = HOUR;
+    decide_at(&f, NOW);
+    assert_null(find(&f.plan, GF_CTL_CORDON, "n2"));
+    assert_null(find(&f.plan, GF_CTL_EVICT, "lone"));
+    fx_free(&f);
+
+    /* a gang (PodGroup minMember 2) over n1 and n2: a drain of either node
+     * re-creates the mate on the other; the controller evicts a node's pods
+     * and could split the gang, so it runs neither drain. Without the
+     * PodGroup, n1 is drained. */
+    for (int gang = 1; gang >= 0; gang--) {
+        gf_sbuf_free(&b);
+        cluster_begin(&b);
+        gf_sbuf_puts(&b, ",{\"kind\":\"StatefulSet\",\"apiVersion\":\"apps/v1\",\"metadata\":{"
+                         "\"name\":\"gang\",\"namespace\":\"t\",\"uid\":\"uid-gang\"},"
+                         "\"spec\":{\"replicas\":2,\"template\":{\"metadata\":{\"annotations\":"
+                         "{\"gpu-fraction\":\"0.5\"}}}}}");
+        for (int i = 0; i < 2; i++)
+            gf_sbuf_printf(&b,
+                           ",{\"kind\":\"Pod\",\"metadata\":{\"name\":\"gang-%d\",\"namespace\":"
+                           "\"t\",\"uid\":\"pod-gang-%d\",\"labels\":{\"app\":\"gang\","
+                           "\"runai-gpu-group\":\"gg%d\"},\"annotations\":{\"gpu-fraction\":\"0.5\""
+                           "%s},\"ownerReferences\":[{\"apiVersion\":\"apps/v1\",\"kind\":"
+                           "\"StatefulSet\",\"name\":\"gang\",\"controller\":true}]},\"spec\":{"
+                           "\"nodeName\":\"n%d\",\"containers\":[{\"name\":\"c\"}]},\"status\":{"
+                           "\"phase\":\"Running\"}}",
+                           i, i, i, gang ? ",\"pod-group-name\":\"pg-gang\"" : "", i + 1);
+        gf_sbuf_puts(&b, ",{\"apiVersion\":\"scheduling.run.ai/v2alpha2\",\"kind\":\"PodGroup\","
+                         "\"metadata\":{\"name\":\"pg-gang\",\"namespace\":\"t\"},\"spec\":{"
+                         "\"minMember\":2,\"priorityClassName\":\"train\",\"queue\":\"q\"}}");
+        cluster_end(&b);
+        fx_init(&f, b.s, AUTO);
+        feed(&f, "StatefulSet", "gang", NOW - 10 * MIN, NOW, 2, -1);
+        f.cfg.consolidate_every_s = HOUR;
+        decide_at(&f, NOW);
+        bool cordoned = find(&f.plan, GF_CTL_CORDON, "n1") || find(&f.plan, GF_CTL_CORDON, "n2");
+        if (cordoned == (bool)gang) dump(&f.plan);
+        assert_int_equal(cordoned, !gang);
+        fx_free(&f);
+    }
+
     /* lone in recommend mode: its node is not drained */
     gf_sbuf_free(&b);
     cluster_begin(&b);
@@ -1150,7 +1263,7 @@ static void test_consolidation(void **state)
     wl(&b, "Deployment", "lone", "0.25", "0.25", "n2", "g2",
        ",\"gpufrac.io/rightsize\":\"recommend\"");
     cluster_end(&b);
-    fx_init(&f, b.s, AUTO);
+    fx_init(&f, b.s, AUTO_MOVE);
     feed(&f, "Deployment", "lone", NOW - 10 * MIN, NOW, 1, -1);
     f.cfg.consolidate_every_s = HOUR;
     decide_at(&f, NOW);
@@ -1584,6 +1697,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_auto_and_recommend),
+        cmocka_unit_test(test_quota_holds_upsize),
         cmocka_unit_test(test_unselected_never_touched),
         cmocka_unit_test(test_stale_usage),
         cmocka_unit_test(test_rate_limit),

@@ -219,6 +219,42 @@ static void test_stale_cache_holds(void **state)
     env_down(&e);
 }
 
+/* A cluster without KAI's Queue CRD (404): the controller syncs, reads on
+ * without queues and says so once, not every iteration. */
+static void test_absent_kai_kinds_said_once(void **state)
+{
+    (void)state;
+    env e;
+    e.s = standin();
+    gf_standin_fault f = {"GET", "/apis/scheduling.run.ai/v2/queues", -1, 100000, 404, 0, 0, false};
+    gf_standin_add_fault(e.s, &f);
+    e.k = client_for(e.s);
+    gf_ctl_kube_opts def = {"http://127.0.0.1:9", false, 0, 0, 60, NULL, NULL, NULL, 0, 0};
+    gf_error err = {0};
+    if (gf_ctl_kube_new(e.k, &def, &e.kb, &err)) fail_msg("backend: %s", err.msg);
+    gf_ctl_kube_backend(e.kb, &e.b);
+    if (gf_ctl_kube_sync(e.kb, 10000, &err)) fail_msg("sync: %s", err.msg);
+    for (int i = 0; i < 2; i++) {
+        gf_model m;
+        gf_model_init(&m);
+        gf_ctl_meta meta = {0};
+        gf_diags d;
+        gf_diags_init(&d);
+        if (e.b.snapshot(e.b.ctx, &m, &meta, &d, &err))
+            fail_msg("snapshot: %s: %s", err.where, err.msg);
+        assert_true(m.nodes.n > 0);
+        assert_int_equal(m.queues.n, 0);
+        size_t said = 0;
+        for (size_t k = 0; k < d.msgs.n; k++)
+            said += strstr(d.msgs.v[k], "the cluster does not serve queues "
+                                        "(scheduling.run.ai/v2: 404") != NULL;
+        assert_int_equal(said, i == 0 ? 1 : 0);
+        gf_diags_free(&d);
+        gf_model_free(&m);
+    }
+    env_down(&e);
+}
+
 static void test_snapshot_and_resize(void **state)
 {
     (void)state;
@@ -793,6 +829,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_stale_cache_holds),
         cmocka_unit_test(test_snapshot_and_resize),
+        cmocka_unit_test(test_absent_kai_kinds_said_once),
         cmocka_unit_test(test_conflicts),
         cmocka_unit_test(test_convert_once_and_restart),
         cmocka_unit_test(test_annotate_event_evict_cordon),

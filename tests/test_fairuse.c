@@ -443,7 +443,8 @@ static void test_mode_off_and_errors(void **state)
 /* --- responses on a cluster -------------------------------------------------------- */
 
 #define NODE(name, gpus) KJ_NODE(name, "NVIDIA-L4", "20480", gpus, "16", "", "")
-/* a Deployment's fractional pod with a priority and a KAI queue */
+/* a Deployment's fractional pod with a priority (its class's value, as admission
+ * writes it) and a KAI queue */
 #define POD(name, dep, node, group, frac, prio, queue)                                             \
     "{\"kind\":\"Pod\",\"metadata\":{\"name\":\"" name "\",\"namespace\":\"t\"" KJ_OWNER(          \
         "ReplicaSet", dep "-5d4c3b2a19") ",\"labels\":{\"runai-gpu-group\":\"" group "\","         \
@@ -451,6 +452,7 @@ static void test_mode_off_and_errors(void **state)
                                          "\",\"pod-template-hash\":\"5d4c3b2a19\"},"               \
                                          "\"annotations\":{\"gpu-fraction\":\"" frac "\"}},"       \
                                          "\"spec\":{\"nodeName\":\"" node "\",\"priority\":" prio  \
+                                         ",\"priorityClassName\":\"prio" prio "\""                 \
                                          ",\"containers\":[{\"name\":\"c\",\"resources\":"         \
                                          "{\"requests\":{\"cpu\":\"1\"}}}]},"                      \
                                          "\"status\":{\"phase\":\"Running\"}}"
@@ -570,6 +572,31 @@ static void test_upsize_lowest_priority(void **state)
     teardown(f);
 }
 
+/* An upsize KAI's queue cannot fund (both pods non-preemptible, the queue
+ * full) is rejected with the numbers: nothing else is possible here (the
+ * GPU-mate has the higher priority), so the answer is a report. */
+static void test_upsize_blocked_by_queue_quota(void **state)
+{
+    (void)state;
+    fx *f = setup(KJ_LIST(NODE("n1", "1") "," NODE("n2", "1") "," POD(
+        "a", "svc-a", "n1", "g1", "0.25", "100",
+        "q1") "," POD("b", "svc-b", "n1", "g1", "0.5", "200",
+                      "q1") ","
+                            "{\"apiVersion\":\"scheduling.run.ai/"
+                            "v2\",\"kind\":\"Queue\",\"metadata\":{\"name\":"
+                            "\"q1\"},\"spec\":{\"resources\":{\"gpu\":{\"quota\":0.75,\"limit\":-1}"
+                            "}}}"));
+    use(f, "a", 12, NAN, NAN);
+    use(f, "b", 7.5, NAN, NAN);
+    run(f, 1000, NULL);
+    const gf_fair_response *resp = response_to(f, GF_FAIR_MEMORY_OVERRUN);
+    assert_non_null(resp);
+    assert_int_equal(resp->action, GF_FAIR_ACT_REPORT);
+    assert_non_null(strstr(alts(f, resp), "upsize t/a: blocked by queue quota: queue q1 quota "
+                                          "0.75 GPUs, allocated 0.75 non-preemptible"));
+    teardown(f);
+}
+
 /* A GPU-mate with lower priority than the offender yields: it moves. */
 static void test_move_lower_priority_victim(void **state)
 {
@@ -587,6 +614,68 @@ static void test_move_lower_priority_victim(void **state)
     assert_int_equal(f->r.applied, 1);
     assert_non_null(strstr(resp->rule, "a GPU-mate has lower priority (-10) than the offender"));
     assert_non_null(strstr(alts(f, resp), "upsize t/a: its priority 0 is above a GPU-mate's -10"));
+    teardown(f);
+}
+
+/* Who yields follows KAI's priority and queue (the PodGroup's class and
+ * spec.queue: model.c resolve_governance), not the pods' spec.priority,
+ * which are equal here: KAI's scheduler values a job by its PodGroup's
+ * priorityClassName (pkg/scheduler/cache/cluster_info/cluster_info.go
+ * getPodGroupPriority). */
+#define POD_GROUPED(name, dep, node, frac)                                                         \
+    "{\"kind\":\"Pod\",\"metadata\":{\"name\":\"" name "\",\"namespace\":\"t\"" KJ_OWNER(          \
+        "ReplicaSet", dep "-5d4c3b2a19") ",\"labels\":{\"runai-gpu-group\":\"g1\","                \
+                                         "\"kai.scheduler/queue\":\"label-queue\",\"app\":\"" dep  \
+                                         "\",\"pod-template-hash\":\"5d4c3b2a19\"},"               \
+                                         "\"annotations\":{\"gpu-fraction\":\"" frac "\","         \
+                                         "\"pod-group-name\":\"pg-" name "\"}},"                   \
+                                         "\"spec\":{\"nodeName\":\"" node "\",\"priority\":0,"     \
+                                         "\"containers\":[{\"name\":\"c\"}]},"                     \
+                                         "\"status\":{\"phase\":\"Running\"}}"
+#define PODGROUP(name, cls, queue)                                                                 \
+    "{\"apiVersion\":\"scheduling.run.ai/v2alpha2\",\"kind\":\"PodGroup\",\"metadata\":{"          \
+    "\"name\":\"pg-" name "\",\"namespace\":\"t\"},\"spec\":{\"minMember\":1,\"queue\":\"" queue   \
+    "\",\"priorityClassName\":\"" cls "\"}}"
+#define GROUPED(cls_a, q_a, cls_b, q_b)                                                            \
+    KJ_LIST(NODE("n1", "1") "," NODE("n2", "1") "," POD_GROUPED(                                   \
+        "a", "svc-a", "n1",                                                                        \
+        "0.25") "," POD_GROUPED("b", "svc-b", "n1",                                                \
+                                "0.5") "," PODGROUP("a", cls_a, q_a) "," PODGROUP("b", cls_b,      \
+                                                                                  q_b))
+
+static void test_kai_priority_and_queue(void **state)
+{
+    (void)state;
+    /* the offender's PodGroup is train (50), its GPU-mate's inference (125) */
+    fx *f = setup(GROUPED("train", "team-a", "inference", "team-a"));
+    use(f, "a", 12, NAN, NAN);
+    use(f, "b", 7.5, NAN, NAN);
+    run(f, 1000, NULL);
+    const gf_fair_response *resp = response_to(f, GF_FAIR_MEMORY_OVERRUN);
+    assert_non_null(resp);
+    assert_int_equal(resp->action, GF_FAIR_ACT_UPSIZE);
+    assert_non_null(strstr(resp->rule, "the offender t/a has the lowest priority (50, GPU-mates "
+                                       "125 and up): it yields"));
+    teardown(f);
+    /* swapped: the GPU-mate is lower and moves */
+    f = setup(GROUPED("inference", "team-a", "train", "team-a"));
+    use(f, "a", 12, NAN, NAN);
+    use(f, "b", 7.5, NAN, NAN);
+    run(f, 1000, NULL);
+    resp = response_to(f, GF_FAIR_MEMORY_OVERRUN);
+    assert_int_equal(resp->action, GF_FAIR_ACT_MOVE);
+    assert_string_equal(pname(&f->st, resp->pod), "b");
+    teardown(f);
+    /* equal classes: the PodGroups' queues (not the pods' label) part them */
+    f = setup(GROUPED("inference", "team-a", "inference", "team-b"));
+    use(f, "a", 12, NAN, NAN);
+    use(f, "b", 7.5, NAN, NAN);
+    f->fp.response = GF_FAIR_PREFER_MOVE_VICTIM;
+    run(f, 1000, NULL);
+    resp = response_to(f, GF_FAIR_MEMORY_OVERRUN);
+    assert_int_equal(resp->action, GF_FAIR_ACT_UPSIZE);
+    assert_non_null(strstr(alts(f, resp),
+                           "at equal priority, queue team-b does not make way for queue team-a"));
     teardown(f);
 }
 
@@ -1040,8 +1129,10 @@ int main(void)
         cmocka_unit_test(test_overcommit),
         cmocka_unit_test(test_mode_off_and_errors),
         cmocka_unit_test(test_upsize_lowest_priority),
+        cmocka_unit_test(test_upsize_blocked_by_queue_quota),
         cmocka_unit_test(test_move_lower_priority_victim),
         cmocka_unit_test(test_equal_priority_queues),
+        cmocka_unit_test(test_kai_priority_and_queue),
         cmocka_unit_test(test_no_room_reports),
         cmocka_unit_test(test_target_actual_use),
         cmocka_unit_test(test_rate_limits),

@@ -1380,6 +1380,9 @@ static void put_pod(gf_standin *s, const char *ns, const char *name, const char 
     if (gf_standin_put(s, text, &err)) fail_msg("put: %s", err.msg);
 }
 
+/* The kinds a cache watches by default: the six core ones and KAI's four. */
+#define DEFAULT_KINDS __builtin_popcount(GF_KUBE_CACHE_DEFAULT_KINDS)
+
 /* Steps until the stand-in serves n watches (the cache's, once synced). */
 static void wait_watches(gf_kube_cache *c, gf_standin *s, int n)
 {
@@ -1440,7 +1443,7 @@ static void test_cache_events(void **state)
     step_until(c, s, pods_at_rv, NULL, "the pods' resourceVersion");
     gf_kube_cache_stats st;
     gf_kube_cache_get_stats(c, &st);
-    assert_int_equal(st.lists, 6);
+    assert_int_equal(st.lists, DEFAULT_KINDS);
     assert_int_equal(st.events, 3);
     assert_int_equal(st.relists_gone, 0);
     gf_kube_cache_free(c);
@@ -1501,7 +1504,7 @@ static void test_cache_relist(void **state)
     gf_kube *k = client_for(s, TOKEN, NULL);
     changes ch = {0};
     gf_kube_cache *c = cache_for(k, &ch, NULL);
-    wait_watches(c, s, 6);
+    wait_watches(c, s, DEFAULT_KINDS);
     /* open watches get an ERROR 410 event; changes made meanwhile arrive by
      * the relist */
     gf_standin_compact(s, true);
@@ -1548,7 +1551,7 @@ static void test_cache_dropped_watch(void **state)
     gf_kube *k = client_for(s, TOKEN, NULL);
     changes ch = {0};
     gf_kube_cache *c = cache_for(k, &ch, NULL);
-    wait_watches(c, s, 6);
+    wait_watches(c, s, DEFAULT_KINDS);
     char rv[100];
     snprintf(rv, sizeof rv, "/api/v1/pods?watch=1&resourceVersion=%s&",
              gf_kube_cache_rv(c, GF_KUBE_POD));
@@ -1561,7 +1564,7 @@ static void test_cache_dropped_watch(void **state)
     step_until(c, s, has_labels, NULL, "the changes made while the watch was down");
     gf_kube_cache_stats st;
     gf_kube_cache_get_stats(c, &st);
-    assert_int_equal(st.lists, 6); /* resumed, not relisted */
+    assert_int_equal(st.lists, DEFAULT_KINDS); /* resumed, not relisted */
     assert_int_equal(st.relists_gone, 0);
     assert_int_equal(st.events, 3);
     /* from where it was */
@@ -1576,7 +1579,7 @@ static void test_cache_dropped_watch(void **state)
     step_until(c, s, label_is, "after-faults", "the change after failing watches");
     gf_kube_cache_get_stats(c, &st);
     assert_true(st.failures >= 3);
-    assert_int_equal(st.lists, 6);
+    assert_int_equal(st.lists, DEFAULT_KINDS);
     gf_kube_cache_free(c);
     gf_kube_free(k);
     gf_standin_stop(s);
@@ -1663,6 +1666,56 @@ static void test_cache_continue_expired(void **state)
     assert_int_equal(gf_kube_list(k, GF_KUBE_POD, NULL, &items, NULL, &err), GF_OK);
     assert_int_equal(json_array_size(items), FIXTURE_PODS + 1);
     json_decref(items);
+    gf_kube_free(k);
+    gf_standin_stop(s);
+}
+
+/* KAI's kinds: served, they are listed and watched like the others; a
+ * cluster without KAI's CRDs (404) leaves them empty and synced, a failure
+ * neither for the sync nor for the cache's age (kube_cache.c list_done). */
+static void test_cache_governance_kinds(void **state)
+{
+    (void)state;
+    gf_standin *s = standin(0, 0);
+    gf_kube *k = client_for(s, TOKEN, NULL);
+    gf_error err = {0};
+    if (gf_standin_put(s,
+                       "{\"apiVersion\":\"scheduling.run.ai/v2\",\"kind\":\"Queue\",\"metadata\":"
+                       "{\"name\":\"team-a\"},\"spec\":{\"resources\":{\"gpu\":{\"quota\":2,"
+                       "\"limit\":-1,\"overQuotaWeight\":1}}}}",
+                       &err))
+        fail_msg("put: %s", err.msg);
+    changes ch = {0};
+    gf_kube_cache *c = cache_for(k, &ch, NULL);
+    assert_int_equal(gf_kube_cache_count(c, GF_KUBE_QUEUE), 1);
+    assert_int_equal(gf_kube_cache_absent(c), 0);
+    wait_watches(c, s, DEFAULT_KINDS);
+    gf_kube_cache_free(c);
+    /* no PodGroup CRD: 404 for every request on it */
+    size_t watched = gf_standin_count(s, "GET", "podgroups?watch", 0);
+    gf_standin_fault f = {"GET", "/apis/scheduling.run.ai/v2alpha2/podgroups", -1, 1000, 404, 0, 0,
+                          false};
+    gf_standin_add_fault(s, &f);
+    memset(&ch, 0, sizeof ch);
+    c = cache_for(k, &ch, NULL);
+    assert_true(gf_kube_cache_synced(c));
+    assert_int_equal(gf_kube_cache_absent(c), GF_KUBE_KIND_BIT(GF_KUBE_PODGROUP));
+    assert_int_equal(gf_kube_cache_count(c, GF_KUBE_QUEUE), 1);
+    /* every other kind is watched; the absent one is neither watched nor
+     * asked again soon (one list, answered 404) */
+    gf_kube_cache_stats st;
+    double deadline = now_s() + 10;
+    do {
+        gf_kube_cache_step(c, 20, &err);
+        gf_kube_cache_get_stats(c, &st);
+    } while (st.watches < (uint64_t)DEFAULT_KINDS - 1 && now_s() < deadline);
+    assert_true(st.watches >= (uint64_t)DEFAULT_KINDS - 1);
+    assert_int_equal(gf_standin_count(s, "GET", "/apis/scheduling.run.ai/v2alpha2/podgroups", 404),
+                     1);
+    assert_int_equal(gf_standin_count(s, "GET", "podgroups?watch", 0), watched);
+    assert_true(gf_kube_cache_age(c) < 60);
+    assert_int_equal(st.failures, 0);
+    gf_kube_cache_free(c);
     gf_kube_free(k);
     gf_standin_stop(s);
 }
@@ -1875,6 +1928,7 @@ int main(void)
         cmocka_unit_test(test_cache_silent_watch),
         cmocka_unit_test(test_cache_continue_expired),
         cmocka_unit_test(test_cache_errors),
+        cmocka_unit_test(test_cache_governance_kinds),
         cmocka_unit_test(test_cache_model),
         cmocka_unit_test(test_standin_program),
     };

@@ -698,7 +698,15 @@ static const bad_case bad_cases[] = {
     /* unknown keys, at every level */
     {H "optin: true\n", "t.yaml:3:1: optin",
      "unknown key \"optin\" (known keys: apiVersion, kind, optIn, allowAnnotationUpgrade, "
-     "defaults, rules, kai)"},
+     "defaults, rules, kai, consolidation)"},
+    {H "consolidation:\n  moveNonpreemptible: never\n",
+     "t.yaml:4:3: consolidation.moveNonpreemptible",
+     "unknown key \"moveNonpreemptible\" (known keys: moveNonPreemptible)"},
+    {H "consolidation:\n  moveNonPreemptible: sometimes\n",
+     "t.yaml:4:23: consolidation.moveNonPreemptible", "unknown value \"sometimes\" (replicated"},
+    {H "consolidation:\n  moveNonPreemptible: [never]\n",
+     "t.yaml:4:23: consolidation.moveNonPreemptible", "expected replicated, never or always"},
+    {H "consolidation: [a]\n", "t.yaml:3:16: consolidation", "expected a mapping"},
     {H "kai:\n  schedulername: x\n", "t.yaml:4:3: kai.schedulername",
      "unknown key \"schedulername\" (known keys: schedulerName, queueLabel, nodePoolLabel, "
      "reservationNamespace, reservationAppLabel)"},
@@ -1124,17 +1132,45 @@ static void test_alias_expansion(void **state)
     gf_sbuf_free(&b);
 }
 
+/* consolidation.moveNonPreemptible: replicated when absent, each value read */
+static void test_load_move_non_preemptible(void **state)
+{
+    (void)state;
+    gf_policy p;
+    load_ok(&p, H);
+    assert_int_equal(p.move_non_preemptible, GF_MOVE_NP_REPLICATED);
+    gf_policy_free(&p);
+    static const char *names[] = {"replicated", "never", "always"};
+    for (int i = 0; i < 3; i++) {
+        char yaml[256];
+        snprintf(yaml, sizeof yaml, H "consolidation:\n  moveNonPreemptible: %s\n", names[i]);
+        load_ok(&p, yaml);
+        assert_int_equal(p.move_non_preemptible, (gf_move_np)i);
+        assert_string_equal(gf_move_np_name(p.move_non_preemptible), names[i]);
+        gf_policy_free(&p);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_defaults),         cmocka_unit_test(test_load_minimal),
-        cmocka_unit_test(test_load_kai_names),   cmocka_unit_test(test_load_example),
-        cmocka_unit_test(test_load_convert),     cmocka_unit_test(test_load_engine),
-        cmocka_unit_test(test_precedence),       cmocka_unit_test(test_core_api),
-        cmocka_unit_test(test_annotation),       cmocka_unit_test(test_subject_of),
-        cmocka_unit_test(test_validate_rule),    cmocka_unit_test(test_load_errors),
-        cmocka_unit_test(test_load_file_errors), cmocka_unit_test(test_truncated),
-        cmocka_unit_test(test_garbage),          cmocka_unit_test(test_anchors),
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_load_minimal),
+        cmocka_unit_test(test_load_kai_names),
+        cmocka_unit_test(test_load_example),
+        cmocka_unit_test(test_load_move_non_preemptible),
+        cmocka_unit_test(test_load_convert),
+        cmocka_unit_test(test_load_engine),
+        cmocka_unit_test(test_precedence),
+        cmocka_unit_test(test_core_api),
+        cmocka_unit_test(test_annotation),
+        cmocka_unit_test(test_subject_of),
+        cmocka_unit_test(test_validate_rule),
+        cmocka_unit_test(test_load_errors),
+        cmocka_unit_test(test_load_file_errors),
+        cmocka_unit_test(test_truncated),
+        cmocka_unit_test(test_garbage),
+        cmocka_unit_test(test_anchors),
         cmocka_unit_test(test_alias_expansion),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -139,6 +139,40 @@ static void test_memory_spike_is_an_oom(void **state)
     teardown(f);
 }
 
+/* The same spike in a KAI queue with no room: the service is a Deployment's
+ * (KAI's class inference: non-preemptible) and its queue's quota is what it
+ * holds, so gpufrac's upsize would leave the new pod Pending
+ * (decide/quota.h): it is not applied, counted and listed, and the OOMs go
+ * on as for static. */
+static void test_quota_blocks_upsize(void **state)
+{
+    (void)state;
+    gf_sim_opts o = short_opts(3, P(GF_SIM_STATIC) | P(GF_SIM_GPUFRAC));
+    fx *f = setup(
+        KJ_LIST(L4("n1", "1") "," FRAC(
+            "svc-5d4c3b2a19-aaaaa", "svc", "n1", "g1",
+            "0.5") ","
+                   "{\"apiVersion\":\"scheduling.run.ai/v2\",\"kind\":\"Queue\",\"metadata\":{"
+                   "\"name\":\"default-queue\"},\"spec\":{\"resources\":{\"gpu\":{\"quota\":0.5,"
+                   "\"limit\":-1}}}}"),
+        &o);
+    run_table(f, spike);
+    const gf_sim_result *st = &f->rep.policy[GF_SIM_STATIC], *gp = &f->rep.policy[GF_SIM_GPUFRAC];
+    assert_int_equal(gp->upsizes, 0);
+    assert_true(gp->quota_blocked >= 1);
+    assert_int_equal(gp->n_blocked, 1);
+    const gf_sim_blocked *b = &gp->blocked[0];
+    assert_string_equal(b->queue, "default-queue");
+    assert_non_null(strstr(b->name, "svc"));
+    assert_true(fabs(b->quota_gpus - 0.5) < 1e-9 && fabs(b->allocated_gpus - 0.5) < 1e-9);
+    assert_true(b->to_fraction > b->from_fraction);
+    /* one surge pod: the new pod's whole fraction on top */
+    assert_true(fabs(b->delta_gpus - b->to_fraction) < 1e-9);
+    assert_true(gp->ooms > 1 && gp->ooms == st->ooms);
+    assert_int_equal(st->quota_blocked, 0);
+    teardown(f);
+}
+
 static void low(uint32_t svc, uint32_t step, double *mem, double *sm)
 {
     (void)svc;
@@ -869,6 +903,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_memory_spike_is_an_oom),
+        cmocka_unit_test(test_quota_blocks_upsize),
         cmocka_unit_test(test_downsize_restarts_pods),
         cmocka_unit_test(test_whole_gpu_converted),
         cmocka_unit_test(test_pending_and_scale_up),

@@ -6,6 +6,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <math.h>
 #include <string.h>
 
 /* Writes m and returns the text (malloc'd). */
@@ -144,6 +145,29 @@ static void models_equal(const gf_model *a, const gf_model *b)
         assert_true(x->allocated_fraction == y->allocated_fraction);
         assert_int_equal(x->n_pods, y->n_pods);
     }
+    /* KAI's governance and what each pod derives from it */
+    assert_int_equal(a->queues.n, b->queues.n);
+    for (size_t i = 0; i < a->queues.n; i++) {
+        const gf_queue *x = &a->queues.v[i], *y = &b->queues.v[i];
+        assert_string_equal(x->name, y->name);
+        str_equal(x->parent, y->parent);
+        assert_true(x->gpu.quota == y->gpu.quota && x->gpu.limit == y->gpu.limit);
+        assert_int_equal(x->has_status, y->has_status);
+        assert_true(fabs(x->alloc_np_gpu - y->alloc_np_gpu) < 1e-3);
+        assert_int_equal(x->parent_idx, y->parent_idx);
+    }
+    assert_int_equal(a->podgroups.n, b->podgroups.n);
+    assert_int_equal(a->priority_classes.n, b->priority_classes.n);
+    assert_int_equal(a->shards.n, b->shards.n);
+    for (size_t i = 0; i < a->pods.n; i++) {
+        const gf_pod_gov *x = &a->pods.v[i].gov, *y = &b->pods.v[i].gov;
+        assert_string_equal(x->queue, y->queue);
+        assert_int_equal(x->queue_idx, y->queue_idx);
+        assert_int_equal(x->podgroup, y->podgroup);
+        assert_int_equal(x->priority, y->priority);
+        assert_int_equal(x->preemptible, y->preemptible);
+        assert_int_equal(x->gang, y->gang);
+    }
     gf_totals ta, tb;
     gf_model_totals(a, GF_NONE, &ta);
     gf_model_totals(b, GF_NONE, &tb);
@@ -249,6 +273,32 @@ static const char *const RICH =
     "{\"nvidia.com/gpu\":1}}}]},\"status\":{\"phase\":\"Unknown\"}}"
     "]}";
 
+/* kai-real's cluster with its governance.json: Queues, PodGroups,
+ * PriorityClasses, a SchedulingShard written and read back alike. */
+static void test_governance_round_trip(void **state)
+{
+    (void)state;
+    static const char *files[] = {"nodes", "pods", "deployments", "replicasets", "statefulsets"};
+    char paths[6][600];
+    char *argv[6];
+    for (int i = 0; i < 5; i++) {
+        snprintf(paths[i], sizeof paths[i], "%s/kai-real/cluster/%s.json", GF_FIXTURES, files[i]);
+        argv[i] = paths[i];
+    }
+    snprintf(paths[5], sizeof paths[5], "%s/kai-real/governance.json", GF_FIXTURES);
+    argv[5] = paths[5];
+    gf_model m;
+    gf_model_init(&m);
+    gf_diags d;
+    gf_diags_init(&d);
+    gf_error err = {0};
+    if (gf_snapshot_load_files(&m, argv, 6, &d, &err)) fail_msg("%s: %s", err.where, err.msg);
+    assert_int_equal(m.queues.n, 3);
+    round_trip(&m);
+    gf_diags_free(&d);
+    gf_model_free(&m);
+}
+
 static void test_rich_round_trip(void **state)
 {
     (void)state;
@@ -312,11 +362,9 @@ static void test_not_utf8(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_kai_fixture_round_trip),
-        cmocka_unit_test(test_alibaba_round_trip),
-        cmocka_unit_test(test_rich_round_trip),
-        cmocka_unit_test(test_write_failure),
-        cmocka_unit_test(test_not_utf8),
+        cmocka_unit_test(test_kai_fixture_round_trip), cmocka_unit_test(test_alibaba_round_trip),
+        cmocka_unit_test(test_rich_round_trip),        cmocka_unit_test(test_governance_round_trip),
+        cmocka_unit_test(test_write_failure),          cmocka_unit_test(test_not_utf8),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -3,7 +3,9 @@
 #include "cli/commands.h"
 #include "decide/consolidate.h"
 #include "cli/cli_common.h"
+#include "io/policy_yaml.h"
 #include "io/snapshot.h"
+#include "util/xalloc.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -25,7 +27,12 @@ static void help(FILE *f)
         "re-placed with KAI's rules (pool, GPU model, CPU/memory, free fraction per\n"
         "GPU, multi-device fractions). Unowned pods, Job pods and pods annotated\n"
         "gpufrac.io/consolidate: \"false\" pin their node; PodDisruptionBudgets in the\n"
-        "input (kubectl get pdb -A -o json) limit moves. A greedy pass tries nodes\n"
+        "input (kubectl get pdb -A -o json) limit moves. KAI's objects in the input\n"
+        "(podgroups, queues, priorityclasses, schedulingshards, topologies) add rules:\n"
+        "a gang (PodGroup minMember > 1) moves whole or not at all, a non-preemptible\n"
+        "pod moves by policy (--move-non-preemptible) and only while its queue is\n"
+        "within quota, a required topology domain is kept, and pools whose\n"
+        "SchedulingShard places by spread are not consolidated. A greedy pass tries nodes\n"
         "cheapest first (nodes that received moved pods stay candidates: what they\n"
         "received is re-placed, one move per pod to its final node; targets that\n"
         "stay are preferred), then reruns with perturbed orders keep the best plan.\n"
@@ -47,8 +54,14 @@ static void help(FILE *f)
         "                             limit of 40000 placement attempts in reruns\n"
         "      --exact                exact search (branch and bound) in pools with at\n"
         "                             most 30 candidate nodes: proves the optimum\n"
-        "      --explain NODE         say why NODE can or cannot be drained: which pod\n"
-        "                             fits nowhere, and what each other node lacks\n"
+        "      --explain NODE         say why NODE can or cannot be drained: the rule\n"
+        "                             that keeps each of its pods, which pod fits\n"
+        "                             nowhere, and what each other node lacks\n"
+        "      --move-non-preemptible MODE  replicated (default: when a PDB or another\n"
+        "                             running replica keeps the service up), never,\n"
+        "                             always\n"
+        "      --policy FILE          policy YAML whose consolidation section applies\n"
+        "                             (and its kai names)\n"
         "      --timings              print load and planning time to stderr\n"
         "  -q, --quiet                do not print warnings\n"
         "  -h, --help                 this text\n" GF_CLI_CLUSTER_HELP
@@ -146,12 +159,18 @@ static int print_explain(const gf_model *m, const gf_consolidation *c, const gf_
         return 0;
     }
     printf("%s cannot be drained: %s", n->name, v->reason);
-    if (v->pod == GF_NONE) {
-        printf("\n");
-        return 0;
+    if (v->pod != GF_NONE) printf(" (%s/%s)", m->pods.v[v->pod].ns, m->pods.v[v->pod].name);
+    printf("\n");
+    bool header = false;
+    for (size_t i = 0; c->pod_pin && i < m->pods.n; i++) {
+        const gf_pod *q = &m->pods.v[i];
+        if (q->node != node || !c->pod_pin[i]) continue;
+        if (!header) printf("pods that cannot move:\n");
+        header = true;
+        printf("  %s/%s: %s\n", q->ns, q->name, c->pod_pin[i]);
     }
+    if (v->pod == GF_NONE) return 0;
     const gf_pod *p = &m->pods.v[v->pod];
-    printf(" (%s/%s)\n", p->ns, p->name);
     gf_fit_reason *why = NULL;
     size_t nwhy = gf_consolidate_explain(m, c, o, v->pod, &why);
     if (nwhy) printf("where %s/%s could go, after the plan:\n", p->ns, p->name);
@@ -216,6 +235,16 @@ static json_t *plan_json(const gf_model *m, const gf_consolidation *c, const gf_
                                         m->pools.v[n->pool], "gpus", (json_int_t)d->gpus_freed,
                                         "cost", d->cost_saved, "moves", moves));
     }
+    /* per node: the pods kept there, each with its rule (one pass over the pods) */
+    json_t **pinned_of = gf_xcalloc(m->nodes.n + 1, sizeof(json_t *));
+    for (size_t k = 0; c->pod_pin && k < m->pods.n; k++) {
+        const gf_pod *p = &m->pods.v[k];
+        if (p->node == GF_NONE || !c->pod_pin[k]) continue;
+        if (!pinned_of[p->node]) pinned_of[p->node] = json_array();
+        json_array_append_new(
+            pinned_of[p->node],
+            json_pack("{s:s,s:s,s:s}", "namespace", p->ns, "name", p->name, "rule", c->pod_pin[k]));
+    }
     for (size_t i = 0; i < c->kept.n; i++) {
         const gf_node_verdict *v = &c->kept.v[i];
         json_t *kv = json_pack("{s:s,s:s}", "node", m->nodes.v[v->node].name, "reason", v->reason);
@@ -223,8 +252,13 @@ static json_t *plan_json(const gf_model *m, const gf_consolidation *c, const gf_
             json_object_set_new(kv, "pod",
                                 json_pack("{s:s,s:s}", "namespace", m->pods.v[v->pod].ns, "name",
                                           m->pods.v[v->pod].name));
+        json_object_set_new(kv, "pinned", pinned_of[v->node] ? pinned_of[v->node] : json_array());
+        pinned_of[v->node] = NULL;
         json_array_append_new(kept, kv);
     }
+    for (size_t i = 0; i < m->nodes.n; i++) /* pods pinned on nodes not listed as kept */
+        json_decref(pinned_of[i]);
+    free(pinned_of);
     return json_pack("{s:s,s:s,s:I,s:I,s:f,s:I,s:I,s:o,s:o,s:o}", "scorer",
                      gf_scorer_name(o->scorer), "objective", gf_objective_name(o->objective),
                      "nodes_freed", (json_int_t)c->nodes_freed, "gpus_freed",
@@ -262,7 +296,9 @@ int gf_cmd_consolidate(int argc, char **argv)
         OPT_OBJECTIVE,
         OPT_ROUNDS,
         OPT_BUDGET,
-        OPT_EXACT
+        OPT_EXACT,
+        OPT_MOVE_NP,
+        OPT_POLICY
     };
     static const struct option opts[] = {
         {"output", required_argument, NULL, 'o'},
@@ -277,6 +313,8 @@ int gf_cmd_consolidate(int argc, char **argv)
         {"rounds", required_argument, NULL, OPT_ROUNDS},
         {"budget", required_argument, NULL, OPT_BUDGET},
         {"exact", no_argument, NULL, OPT_EXACT},
+        {"move-non-preemptible", required_argument, NULL, OPT_MOVE_NP},
+        {"policy", required_argument, NULL, OPT_POLICY},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         GF_CLI_CLUSTER_OPTIONS,
@@ -290,7 +328,8 @@ int gf_cmd_consolidate(int argc, char **argv)
     gf_consolidate_opts_default(&o);
     GF_VEC(gf_cost_weight) costs = {0};
     bool quiet = false, timings = false, rounds_given = false;
-    const char *pool_name = NULL, *explain = NULL;
+    const char *pool_name = NULL, *explain = NULL, *policy_path = NULL;
+    bool move_np_given = false;
     int c, rc_usage = -1;
     optind = 1;
     opterr = 0;
@@ -382,6 +421,19 @@ int gf_cmd_consolidate(int argc, char **argv)
         case OPT_TIMINGS:
             timings = true;
             break;
+        case OPT_MOVE_NP:
+            if (!gf_move_np_parse(optarg, &o.move_non_preemptible)) {
+                fprintf(stderr,
+                        "gpufrac consolidate: --move-non-preemptible: unknown mode '%s' "
+                        "(replicated, never, always)\n",
+                        optarg);
+                rc_usage = 2;
+            }
+            move_np_given = true;
+            break;
+        case OPT_POLICY:
+            policy_path = optarg;
+            break;
         case 'q':
             quiet = true;
             break;
@@ -410,8 +462,12 @@ int gf_cmd_consolidate(int argc, char **argv)
     gf_consolidation plan = {0};
     int exit_code = 0;
     double t0 = now_s(), c0 = cpu_s();
-    gf_cli_kai_names(&kai, NULL, &m.kai);
-    gf_err rc = gf_cli_load_model(&cl, argv + optind, argc - optind, &m, &d, &err);
+    gf_policy pol;
+    gf_policy_init(&pol);
+    gf_err rc = policy_path ? gf_policy_load_file(&pol, policy_path, &err) : GF_OK;
+    if (!move_np_given) o.move_non_preemptible = pol.move_non_preemptible; /* the flag wins */
+    gf_cli_kai_names(&kai, &pol.kai, &m.kai);
+    if (!rc) rc = gf_cli_load_model(&cl, argv + optind, argc - optind, &m, &d, &err);
     double t1 = now_s(), c1 = cpu_s();
     if (!quiet) gf_cli_print_diags(&d, 20);
     if (!rc && pool_name) {
@@ -449,6 +505,7 @@ int gf_cmd_consolidate(int argc, char **argv)
     }
     if (fflush(stdout) != 0) exit_code = 1;
     gf_consolidation_free(&plan);
+    gf_policy_free(&pol);
     gf_diags_free(&d);
     gf_model_free(&m);
     gf_vec_free(&costs);

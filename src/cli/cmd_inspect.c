@@ -194,6 +194,96 @@ static json_t *pod_json(const gf_model *m, const gf_pod *p, const gf_node *n)
     return o;
 }
 
+/* --- KAI governance: queues with quota and allocation, each GPU workload's
+ * queue, priority and preemptibility (model.c resolve_governance) --------- */
+
+static bool has_governance(const gf_model *m)
+{
+    return m->queues.n || m->podgroups.n || m->priority_classes.n || m->shards.n;
+}
+
+/* GPU pods, one per workload (its first pod stands for it). */
+static bool first_of_workload(const gf_model *m, size_t i)
+{
+    const gf_pod *p = &m->pods.v[i];
+    if (p->is_reservation || !gf_pod_active(p) || (p->share == GF_SHARE_NONE && !p->gpu_whole))
+        return false;
+    for (size_t j = 0; j < i && p->workload != GF_NONE; j++) {
+        const gf_pod *o = &m->pods.v[j];
+        if (o->workload == p->workload && !o->is_reservation && gf_pod_active(o) &&
+            (o->share != GF_SHARE_NONE || o->gpu_whole))
+            return false;
+    }
+    return true;
+}
+
+static const char *limit_text(double v, char *buf, size_t n)
+{
+    if (v == -1)
+        snprintf(buf, n, "unlimited");
+    else
+        snprintf(buf, n, "%.2f", v);
+    return buf;
+}
+
+static void print_governance(const gf_model *m)
+{
+    if (!has_governance(m)) return;
+    char a[32], b[32];
+    if (m->queues.n) printf("\nKAI queues (GPUs; allocated: non-preemptible / all):\n");
+    for (size_t i = 0; i < m->queues.n; i++) {
+        const gf_queue *q = &m->queues.v[i];
+        bool st;
+        double np = gf_queue_allocated_gpu(m, (uint32_t)i, true, &st);
+        double all = gf_queue_allocated_gpu(m, (uint32_t)i, false, &st);
+        printf("  QUEUE %s%s%s  quota %s  limit %s  allocated %.2f / %.2f%s\n", q->name,
+               q->parent ? "  parent " : "", q->parent ? q->parent : "",
+               limit_text(q->gpu.quota, a, sizeof a), limit_text(q->gpu.limit, b, sizeof b), np,
+               all, st ? " (Queue status)" : " (from the pods)");
+    }
+    printf("\nKAI governance per GPU workload:\n");
+    for (size_t i = 0; i < m->pods.n; i++) {
+        if (!first_of_workload(m, i)) continue;
+        const gf_pod *p = &m->pods.v[i];
+        const gf_workload *w = gf_model_pod_workload(m, p);
+        printf("  %s/%s  queue %s%s  priority %d  %s  podgroup %s\n", p->ns, w ? w->name : p->name,
+               p->gov.queue,
+               p->gov.queue_idx == GF_NONE && m->queues.n ? " (not in the input)" : "",
+               (int)p->gov.priority, p->gov.preemptible ? "preemptible" : "non-preemptible",
+               p->gov.podgroup != GF_NONE ? m->podgroups.v[p->gov.podgroup].name
+                                          : "(none in the input)");
+    }
+}
+
+static json_t *governance_json(const gf_model *m)
+{
+    json_t *queues = json_array(), *wls = json_array();
+    for (size_t i = 0; i < m->queues.n; i++) {
+        const gf_queue *q = &m->queues.v[i];
+        bool st;
+        double np = gf_queue_allocated_gpu(m, (uint32_t)i, true, &st);
+        double all = gf_queue_allocated_gpu(m, (uint32_t)i, false, &st);
+        json_array_append_new(queues,
+                              json_pack("{s:s,s:s?,s:f,s:f,s:f,s:f,s:b}", "name", q->name, "parent",
+                                        q->parent, "gpu_quota", q->gpu.quota, "gpu_limit",
+                                        q->gpu.limit, "allocated_non_preemptible_gpus", np,
+                                        "allocated_gpus", all, "from_queue_status", st));
+    }
+    for (size_t i = 0; i < m->pods.n; i++) {
+        if (!first_of_workload(m, i)) continue;
+        const gf_pod *p = &m->pods.v[i];
+        const gf_workload *w = gf_model_pod_workload(m, p);
+        json_array_append_new(
+            wls, json_pack("{s:s,s:s,s:s?,s:s,s:b,s:i,s:b,s:s?,s:i}", "namespace", p->ns, "name",
+                           w ? w->name : p->name, "kind", w ? w->kind : "Pod", "queue",
+                           p->gov.queue, "queue_in_input", p->gov.queue_idx != GF_NONE, "priority",
+                           (int)p->gov.priority, "preemptible", p->gov.preemptible, "podgroup",
+                           p->gov.podgroup != GF_NONE ? m->podgroups.v[p->gov.podgroup].name : NULL,
+                           "gang", (int)p->gov.gang));
+    }
+    return json_pack("{s:o,s:o}", "queues", queues, "workloads", wls);
+}
+
 static json_t *model_json(const gf_model *m, uint32_t only_pool, bool summary)
 {
     json_t *pools = json_array();
@@ -246,8 +336,10 @@ static json_t *model_json(const gf_model *m, uint32_t only_pool, bool summary)
     }
     gf_totals t;
     gf_model_totals(m, GF_NONE, &t);
-    return json_pack("{s:o,s:o,s:o}", "pools", pools, "totals", totals_json(&t), "pending_gpu_pods",
-                     pending);
+    json_t *out = json_pack("{s:o,s:o,s:o}", "pools", pools, "totals", totals_json(&t),
+                            "pending_gpu_pods", pending);
+    if (has_governance(m)) json_object_set_new(out, "kai_governance", governance_json(m));
+    return out;
 }
 
 int gf_cmd_inspect(int argc, char **argv)
@@ -337,6 +429,7 @@ int gf_cmd_inspect(int argc, char **argv)
     } else {
         print_table(&m, pool, summary);
         gf_cli_print_overruns(&m, pool);
+        if (!summary) print_governance(&m);
     }
     if (fflush(stdout) != 0) {
         fprintf(stderr, "gpufrac inspect: writing output failed\n");

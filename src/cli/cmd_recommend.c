@@ -129,7 +129,7 @@ static void print_table(const gf_recommendations *recs, bool all)
 {
     bool color = gf_cli_color(stdout);
     double saved = 0;
-    size_t up = 0, down = 0, whole = 0, nodata = 0, conv = 0, held_whole = 0;
+    size_t up = 0, down = 0, whole = 0, nodata = 0, conv = 0, held_whole = 0, quota = 0;
     printf("%-44s %-12s %9s %11s %-8s %4s %9s  %s\n", "WORKLOAD", "UNIT", "CURRENT", "RECOMMENDED",
            "ACTION", "CONF", "GPU SAVED", "REASON");
     for (size_t i = 0; i < recs->n; i++) {
@@ -141,6 +141,7 @@ static void print_table(const gf_recommendations *recs, bool all)
         nodata += r->action == GF_REC_NODATA;
         conv += r->action == GF_REC_TO_FRACTION;
         held_whole += r->in.whole_gpus > 0;
+        quota += r->quota_blocked;
         if (!all && !changes(r) && r->action != GF_REC_NODATA) continue;
         char wl[300], cur[32], rec[32];
         snprintf(wl, sizeof wl, "%s/%s/%s", r->in.ns, r->in.kind, r->in.name);
@@ -163,6 +164,10 @@ static void print_table(const gf_recommendations *recs, bool all)
     printf("%zu workloads: %zu upsize, %zu downsize, %zu to a whole GPU, %zu of %zu whole-GPU "
            "workloads to a fraction, %zu no data; GPUs saved %.3f\n",
            recs->n, up, down, whole, conv, held_whole, nodata, saved);
+    if (quota)
+        printf("%zu upsize%s blocked by queue quota (KAI would leave the new pods Pending): not "
+               "written\n",
+               quota, quota == 1 ? "" : "s");
 }
 
 static void print_csv(const gf_recommendations *recs)
@@ -310,6 +315,16 @@ static json_t *rec_json(const gf_recommendation *r, const gf_history *h, double 
     }
     json_object_set_new(o, "engine", eng);
     json_object_set_new(o, "decided_by", json_string(gf_rec_signal_name(r->decided_by)));
+    json_object_set_new(o, "blocked_by_queue_quota", json_boolean(r->quota_blocked));
+    if (r->quota_blocked)
+        json_object_set_new(
+            o, "queue_quota",
+            json_pack("{s:s, s:f, s:f, s:s, s:f, s:i, s:i}", "queue",
+                      r->quota.queue != GF_NONE && r->quota_queue_name ? r->quota_queue_name : "",
+                      "quota_gpus", r->quota.quota_gpus, "allocated_gpus", r->quota.allocated_gpus,
+                      "allocated_from", r->quota.allocated_from_status ? "queue-status" : "pods",
+                      "delta_gpus", r->quota.delta_gpus, "surge_pods", (int)r->quota.surge_pods,
+                      "replicas", (int)r->quota.replicas));
     if (r->action == GF_REC_TO_FRACTION)
         json_object_set_new(o, "set_scheduler", json_boolean(r->set_scheduler));
     if (r->in.whole_gpus && r->action != GF_REC_TO_FRACTION) {
@@ -407,6 +422,10 @@ static int print_patches(const gf_model *m, const gf_recommendations *recs)
         const gf_recommendation *r = &recs->v[i];
         if (!changes(r)) continue;
         const char *res = resource(r->in.kind);
+        if (r->quota_blocked) {
+            printf("# %s/%s/%s: %s: no patch\n", r->in.ns, r->in.kind, r->in.name, r->reason);
+            continue;
+        }
         if (!res) {
             n += print_owner(m, first_pod, r);
             continue;

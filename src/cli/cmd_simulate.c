@@ -212,6 +212,18 @@ static void print_table(const gf_sim_report *r, const char *cluster, const char 
                    st->to, when, st->reverted ? "reverted" : "held");
         }
     }
+    if (g->ran && g->quota_blocked) {
+        printf("Upsizes blocked by KAI queue quota (non-preemptible, surge included; not applied): "
+               "%llu, %u service%s:\n",
+               (unsigned long long)g->quota_blocked, g->n_blocked, g->n_blocked == 1 ? "" : "s");
+        for (uint32_t i = 0; i < g->n_blocked; i++) {
+            const gf_sim_blocked *b = &g->blocked[i];
+            printf("  %s  %.2f -> %.2f  queue %s quota %.2f, allocated %.2f, +%.2f  (first at "
+                   "hour %.1f)\n",
+                   b->name, b->from_fraction, b->to_fraction, b->queue, b->quota_gpus,
+                   b->allocated_gpus, b->delta_gpus, (b->t - r->start_t) / 3600.0);
+        }
+    }
     printf("\nGPU-HOURS: the services' allocations held. clairvoyant-*: the best a static / "
            "daily\nsizing can do (true peaks known in advance); oracle: a fluid bound (allocation "
            "=\ndemand each step, nothing placed), not achievable. GPUS, NODES: GPU nodes in "
@@ -277,6 +289,18 @@ static json_t *result_json(const gf_sim_result *x, gf_sim_policy p)
         json_object_set_new(o, "stalls",
                             json_pack("{s:i, s:o}", "count", (int)x->stalls, "first", list));
     }
+    json_t *blocked = json_array();
+    for (uint32_t i = 0; i < x->n_blocked; i++) {
+        const gf_sim_blocked *b = &x->blocked[i];
+        json_array_append_new(
+            blocked, json_pack("{s:s, s:s, s:f, s:f, s:f, s:f, s:f, s:f}", "service", b->name,
+                               "queue", b->queue, "t", b->t, "quota_gpus", b->quota_gpus,
+                               "allocated_gpus", b->allocated_gpus, "delta_gpus", b->delta_gpus,
+                               "from_fraction", b->from_fraction, "to_fraction", b->to_fraction));
+    }
+    json_object_set_new(
+        o, "quota_blocked",
+        json_pack("{s:I, s:o}", "upsizes", (json_int_t)x->quota_blocked, "services", blocked));
     return o;
 }
 

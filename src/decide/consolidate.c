@@ -2,6 +2,7 @@
  * search (greedy pass, improvement reruns, exact branch and bound) and the
  * bound printed with the plan. */
 #include "decide/consolidate.h"
+#include "decide/govern.h"
 #include "model/kai.h"
 #include "util/rng.h"
 #include "util/sbuf.h"
@@ -50,8 +51,10 @@ void gf_consolidation_free(gf_consolidation *c)
     gf_vec_free(&c->kept);
     gf_pack_state_free(c->state);
     free(c->drained);
+    free(c->pod_pin);
     c->state = NULL;
     c->drained = NULL;
+    c->pod_pin = NULL;
 }
 
 typedef enum pod_role { ROLE_IGNORE, ROLE_MOVE, ROLE_PIN } pod_role;
@@ -131,9 +134,18 @@ typedef struct ctx {
     gf_pack_state *s0;        /* the snapshot's allocation, for reruns */
     uint32_t *node_pod_start; /* CSR of active bound pods per node */
     uint32_t *node_pods;
-    uint8_t *role;         /* per pod: classify(), computed once */
-    uint32_t *pool_of;     /* per pod: pod_pool_lookup(), computed once; GF_NONE = no such pool */
-    uint32_t **pool_nodes; /* GPU-less nodes included: CPU-only pods may use them */
+    uint8_t *role;        /* per pod: classify() and governance(), computed once */
+    const char **pin_why; /* per pod: why ROLE_PIN (static text) */
+    /* KAI governance (see consolidate.h) */
+    uint32_t *np_cap;       /* per pod: most moves of its workload (0 = no such limit) */
+    uint32_t *gang_start;   /* per PodGroup: CSR into gang_pods (NULL: no gangs) */
+    uint32_t *gang_pods;    /* active bound pods of gangs (minMember > 1) */
+    uint32_t *mark, stamp;  /* per pod: stamp of the drain attempt that listed it */
+    bool gangs;             /* some gang may move: no exact search */
+    bool *spread_pool;      /* per pool: its shard places by spread */
+    GF_VEC(uint32_t) cause; /* per work: the node whose drain made the move */
+    uint32_t *pool_of;      /* per pod: pod_pool_lookup(), computed once; GF_NONE = no such pool */
+    uint32_t **pool_nodes;  /* GPU-less nodes included: CPU-only pods may use them */
     uint32_t *pool_len;
     bool *skip;    /* drained, or being tried */
     uint8_t *stay; /* per node: 1 = not a candidate still to try (preferred target) */
@@ -235,6 +247,11 @@ static const char *constraint_key(ctx *c, const gf_pod *p, size_t pool)
     for (uint32_t i = 0; i < p->n_gpu_models; i++) {
         gf_sbuf_append(b, "m", 1);
         key_str(b, p->gpu_models[i]);
+    }
+    if (gf_pack_topology_level(c->m, p, NULL) != -1) { /* its domain: its PodGroup and node */
+        gf_sbuf_append(b, "d", 1);
+        key_u64(b, p->gov.podgroup);
+        key_u64(b, p->node);
     }
     return gf_sbuf_str(b);
 }
@@ -831,6 +848,8 @@ static const char *limit_refuses(const ctx *c, uint32_t pod)
     if (p->workload != GF_NONE && c->o->max_moves_per_workload &&
         c->moves_of_workload[p->workload] + 1 > c->o->max_moves_per_workload)
         return "the workload's move limit would be exceeded";
+    if (c->np_cap[pod] && c->moves_of_workload[p->workload] + 1 > c->np_cap[pod])
+        return GF_GOV_NP_LAST;
     for (uint32_t k = c->pod_pdb_off[pod]; k < c->pod_pdb_off[pod + 1]; k++)
         if (c->pdb_left[c->pod_pdb[k]] <= 0)
             return "a PodDisruptionBudget allows no more disruptions";
@@ -852,16 +871,35 @@ static bool try_drain(ctx *c, uint32_t node, gf_node_verdict *v)
 {
     const gf_model *m = c->m;
     GF_VEC(keyed) order = {0};
+    c->stamp++;
     for (uint32_t i = c->node_pod_start[node]; i < c->node_pod_start[node + 1]; i++) {
-        const gf_pod *p = &m->pods.v[c->node_pods[i]];
-        if (c->role[c->node_pods[i]] == ROLE_MOVE) {
-            keyed k = {gpu_demand(m, p), c->node_pods[i]};
+        uint32_t pod = c->node_pods[i];
+        /* a gang's pod moved off earlier in this pass is listed where it is now */
+        if (c->role[pod] == ROLE_MOVE && c->move_of[pod] == GF_NONE) {
+            keyed k = {gpu_demand(m, &m->pods.v[pod]), pod};
             gf_vec_push(&order, k);
+            c->mark[pod] = c->stamp;
         }
     }
     for (uint32_t mi = c->rhead[node]; mi != GF_NONE; mi = c->rnext[mi]) {
         keyed k = {gpu_demand(m, &m->pods.v[c->work.v[mi].pod]), c->work.v[mi].pod};
         gf_vec_push(&order, k);
+        c->mark[c->work.v[mi].pod] = c->stamp;
+    }
+    /* a gang moves whole: its pods on other nodes are re-placed in this
+     * attempt too (a gang that moved already moved whole) */
+    bool mates = false;
+    for (size_t i = 0; c->gang_start && i < order.n; i++) {
+        uint32_t pod = order.v[i].pod, g = m->pods.v[pod].gov.podgroup;
+        if (c->move_of[pod] != GF_NONE || g >= m->podgroups.n) continue;
+        for (uint32_t k = c->gang_start[g]; k < c->gang_start[g + 1]; k++) {
+            uint32_t mate = c->gang_pods[k];
+            if (c->mark[mate] == c->stamp || c->move_of[mate] != GF_NONE) continue;
+            c->mark[mate] = c->stamp;
+            keyed km = {gpu_demand(m, &m->pods.v[mate]), mate};
+            gf_vec_push(&order, km);
+            mates = true;
+        }
     }
     if (order.n) qsort(order.v, order.n, sizeof(keyed), cmp_keyed);
     size_t n = order.n;
@@ -872,6 +910,7 @@ static bool try_drain(ctx *c, uint32_t node, gf_node_verdict *v)
     for (size_t i = 0; i < n; i++) {
         was[i] = now_at(c, order.v[i].pod);
         gf_pack_remove(c->s, &m->pods.v[order.v[i].pod], &was[i]);
+        if (was[i].node != node) touch(c, was[i].node); /* a gang's mate */
     }
     touch(c, node);
     size_t placed = 0;
@@ -888,7 +927,9 @@ static bool try_drain(ctx *c, uint32_t node, gf_node_verdict *v)
         }
         size_t only = GF_NONE, pool;
         bool fits;
-        if (i == 0 && pod_pool(c, p, &pool)) { /* nothing of this attempt placed yet: see nofit */
+        /* nothing of this attempt placed yet: see nofit (not while a gang's
+         * mates have given back capacity elsewhere) */
+        if (i == 0 && !mates && pod_pool(c, p, &pool)) {
             const char *memo = request_key(c, p, pool);
             if (gf_strmap_get(&c->nofit, memo, &only)) {
                 fits = false;
@@ -919,8 +960,10 @@ static bool try_drain(ctx *c, uint32_t node, gf_node_verdict *v)
             touch(c, to[i].node);
             if (c->move_of[pod] == GF_NONE) count_move(c, pod, -1);
         }
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; i < n; i++) {
             gf_pack_apply(c->s, &m->pods.v[order.v[i].pod], &was[i]);
+            if (was[i].node != node) touch(c, was[i].node);
+        }
         touch(c, node);
         c->skip[node] = false;
     } else {
@@ -930,9 +973,10 @@ static bool try_drain(ctx *c, uint32_t node, gf_node_verdict *v)
             gf_vec_push(&c->steps, step);
             uint32_t mi = c->move_of[pod];
             if (mi == GF_NONE) {
-                gf_move mv = {pod, node, to[i]};
+                gf_move mv = {pod, was[i].node, to[i]};
                 mi = (uint32_t)c->work.n;
                 gf_vec_push(&c->work, mv);
+                gf_vec_push(&c->cause, node);
                 c->move_of[pod] = mi;
             } else {
                 recv_unlink(c, mi);
@@ -969,6 +1013,7 @@ static void reset(ctx *c)
     for (size_t i = 0; i < c->work.n; i++)
         c->move_of[c->work.v[i].pod] = GF_NONE;
     c->work.n = 0;
+    c->cause.n = 0;
     c->steps.n = 0;
     c->drained.n = 0;
     c->verdicts.n = 0;
@@ -1351,8 +1396,11 @@ static bool exact_feasible(exact *x)
     /* disruption limits depend on the set alone */
     for (size_t i = 0; i < order.n; i++) {
         const gf_pod *p = &m->pods.v[order.v[i].pod];
-        if (p->workload != GF_NONE && c->o->max_moves_per_workload &&
-            ++x->wl_used[p->workload] > c->o->max_moves_per_workload)
+        if (p->workload != GF_NONE &&
+            ++x->wl_used[p->workload] >
+                (c->o->max_moves_per_workload ? c->o->max_moves_per_workload : UINT32_MAX))
+            ok = false;
+        if (c->np_cap[order.v[i].pod] && x->wl_used[p->workload] > c->np_cap[order.v[i].pod])
             ok = false;
         for (uint32_t k = c->pod_pdb_off[order.v[i].pod]; k < c->pod_pdb_off[order.v[i].pod + 1];
              k++)
@@ -1517,6 +1565,71 @@ static bool exact_pool(ctx *c, uint32_t pool, const cand *cands, size_t n, doubl
     return complete;
 }
 
+/* --- KAI governance ------------------------------------------------------------ */
+
+/* KAI's rules on top of classify() (decide/govern.h): non-preemptible pods
+ * and unknown topologies, then gangs, which one pinned member pins whole.
+ * Needs the PDB index. */
+static void governance(ctx *c)
+{
+    const gf_model *m = c->m;
+    gf_gov_usage u;
+    gf_gov_usage_init(&u, m);
+    for (size_t i = 0; i < m->pods.n; i++) {
+        if (c->role[i] != ROLE_MOVE) continue;
+        bool has_pdb = c->pod_pdb_off[i + 1] > c->pod_pdb_off[i];
+        const char *why =
+            gf_gov_refuses(m, &u, c->o->move_non_preemptible, (uint32_t)i, has_pdb, &c->np_cap[i]);
+        if (why) {
+            c->role[i] = ROLE_PIN;
+            c->pin_why[i] = why;
+        }
+    }
+    gf_gov_usage_free(&u);
+    /* gangs: the active bound pods of each PodGroup with minMember > 1 */
+    size_t ng = m->podgroups.n;
+    uint32_t *start = gf_xcalloc(ng + 2, sizeof(uint32_t));
+    size_t members = 0;
+    for (size_t i = 0; i < m->pods.n; i++) {
+        const gf_pod *p = &m->pods.v[i];
+        if (p->gov.gang > 1 && p->gov.podgroup < ng && p->node != GF_NONE && gf_pod_active(p)) {
+            start[p->gov.podgroup + 1]++;
+            members++;
+        }
+    }
+    if (!members) {
+        free(start);
+    } else {
+        for (size_t g = 0; g < ng; g++)
+            start[g + 1] += start[g];
+        c->gang_start = start;
+        c->gang_pods = gf_xmalloc((members + 1) * sizeof(uint32_t));
+        uint32_t *fill = gf_xmalloc((ng + 1) * sizeof(uint32_t));
+        memcpy(fill, start, (ng + 1) * sizeof(uint32_t));
+        for (size_t i = 0; i < m->pods.n; i++) {
+            const gf_pod *p = &m->pods.v[i];
+            if (p->gov.gang > 1 && p->gov.podgroup < ng && p->node != GF_NONE && gf_pod_active(p))
+                c->gang_pods[fill[p->gov.podgroup]++] = (uint32_t)i;
+        }
+        free(fill);
+        for (size_t g = 0; g < ng; g++) {
+            bool pinned = false;
+            for (uint32_t k = start[g]; k < start[g + 1]; k++)
+                pinned |= c->role[c->gang_pods[k]] != ROLE_MOVE;
+            for (uint32_t k = start[g]; k < start[g + 1]; k++) {
+                uint32_t pod = c->gang_pods[k];
+                if (c->role[pod] != ROLE_MOVE) continue;
+                if (pinned) {
+                    c->role[pod] = ROLE_PIN;
+                    c->pin_why[pod] = GF_GOV_GANG;
+                } else {
+                    c->gangs = true;
+                }
+            }
+        }
+    }
+}
+
 /* --- planning ------------------------------------------------------------------ */
 
 static void ctx_build(ctx *c, const gf_model *m, const gf_consolidate_opts *o)
@@ -1550,10 +1663,14 @@ static void ctx_build(ctx *c, const gf_model *m, const gf_consolidate_opts *o)
             c->node_pods[fill[m->pods.v[i].node]++] = (uint32_t)i;
     free(fill);
     c->role = gf_xcalloc(m->pods.n + 1, 1);
+    c->pin_why = gf_xcalloc(m->pods.n + 1, sizeof(const char *));
+    c->np_cap = gf_xcalloc(m->pods.n + 1, sizeof(uint32_t));
+    c->mark = gf_xcalloc(m->pods.n + 1, sizeof(uint32_t));
     c->pool_of = gf_xmalloc((m->pods.n + 1) * sizeof(uint32_t));
     for (size_t i = 0; i < m->pods.n; i++) {
-        const char *why;
+        const char *why = NULL;
         c->role[i] = (uint8_t)classify(m, &m->pods.v[i], &why);
+        if (c->role[i] == ROLE_PIN) c->pin_why[i] = why;
         size_t pool;
         c->pool_of[i] = pod_pool_lookup(c, &m->pods.v[i], &pool) ? (uint32_t)pool : GF_NONE;
     }
@@ -1586,6 +1703,12 @@ static void ctx_build(ctx *c, const gf_model *m, const gf_consolidate_opts *o)
     memset(c->move_of, 0xff, (m->pods.n + 1) * sizeof(uint32_t));
     c->rhead = gf_xmalloc((nn + 1) * sizeof(uint32_t));
     pdb_index(c);
+    governance(c);
+    c->spread_pool = gf_xcalloc(m->pools.n + 1, sizeof(bool));
+    for (size_t p = 0; p < m->pools.n; p++) {
+        const gf_shard *sh = gf_pack_pool_shard(m, m->pools.v[p]);
+        c->spread_pool[p] = sh && (sh->gpu == GF_PLACE_SPREAD || sh->cpu == GF_PLACE_SPREAD);
+    }
 }
 
 static void ctx_free(ctx *c)
@@ -1615,6 +1738,13 @@ static void ctx_free(ctx *c)
     free(c->node_pod_start);
     free(c->node_pods);
     free(c->role);
+    free(c->pin_why);
+    free(c->np_cap);
+    free(c->mark);
+    free(c->gang_start);
+    free(c->gang_pods);
+    free(c->spread_pool);
+    gf_vec_free(&c->cause);
     free(c->pool_of);
     free(c->move_of);
     free(c->rhead);
@@ -1645,6 +1775,7 @@ static void install_plan(ctx *c, const gf_move *moves, size_t n_moves,
         gf_pack_apply(c->s, p, &moves[i].to);
         c->move_of[moves[i].pod] = (uint32_t)c->work.n;
         gf_vec_push(&c->work, moves[i]);
+        gf_vec_push(&c->cause, moves[i].from_node);
         gf_vec_push(&c->steps, moves[i]);
     }
 }
@@ -1679,13 +1810,14 @@ gf_err gf_consolidate(const gf_model *m, const gf_consolidate_opts *o, gf_consol
         if (o->objective != GF_OBJ_NODES)
             cd.primary = o->objective == GF_OBJ_GPUS ? n->gpu_count : cd.saving;
         gf_node_verdict pin = {(uint32_t)i, NULL, GF_NONE};
+        if (c.spread_pool[n->pool])
+            pin.reason = "its node pool's SchedulingShard places by spread: KAI runs no "
+                         "consolidation there";
         for (uint32_t k = c.node_pod_start[i]; k < c.node_pod_start[i + 1]; k++) {
             const gf_pod *p = &m->pods.v[c.node_pods[k]];
-            const char *why = NULL;
             pod_role r = (pod_role)c.role[c.node_pods[k]];
             if (r == ROLE_PIN && !pin.reason) {
-                (void)classify(m, p, &why);
-                pin.reason = why;
+                pin.reason = c.pin_why[c.node_pods[k]];
                 pin.pod = c.node_pods[k];
             }
             if (r == ROLE_MOVE) {
@@ -1705,6 +1837,8 @@ gf_err gf_consolidate(const gf_model *m, const gf_consolidate_opts *o, gf_consol
     size_t movable = 0;
     for (size_t i = 0; i < cands.n; i++)
         movable += cands.v[i].n_moves;
+    if (c.gang_start) /* a gang's mates may move from nodes that are no candidates */
+        movable += c.gang_start[m->podgroups.n];
     c.rnext = gf_xmalloc((movable + 1) * sizeof(uint32_t));
     c.rprev = gf_xmalloc((movable + 1) * sizeof(uint32_t));
     gf_vec_reserve(&c.work, movable + 1);
@@ -1739,7 +1873,7 @@ gf_err gf_consolidate(const gf_model *m, const gf_consolidate_opts *o, gf_consol
         double bound = o->objective == GF_OBJ_NODES  ? b->bound
                        : o->objective == GF_OBJ_GPUS ? b->gpus_bound
                                                      : INFINITY;
-        if (!o->exact || cross_pool || got >= bound - 1e-9 ||
+        if (!o->exact || cross_pool || c.gangs || got >= bound - 1e-9 ||
             b->candidates > o->exact_max_candidates)
             continue;
         GF_VEC(cand) pc = {0};
@@ -1803,9 +1937,9 @@ gf_err gf_consolidate(const gf_model *m, const gf_consolidate_opts *o, gf_consol
     uint32_t *first = gf_xmalloc((nn + 1) * sizeof(uint32_t));
     uint32_t *chain = gf_xmalloc((c.work.n + 1) * sizeof(uint32_t));
     memset(first, 0xff, (nn + 1) * sizeof(uint32_t));
-    for (size_t i = c.work.n; i-- > 0;) {
-        chain[i] = first[c.work.v[i].from_node];
-        first[c.work.v[i].from_node] = (uint32_t)i;
+    for (size_t i = c.work.n; i-- > 0;) { /* by the drain that made the move */
+        chain[i] = first[c.cause.v[i]];
+        first[c.cause.v[i]] = (uint32_t)i;
     }
     for (size_t i = 0; i < c.drained.n; i++) {
         uint32_t node = c.drained.v[i];
@@ -1842,6 +1976,8 @@ gf_err gf_consolidate(const gf_model *m, const gf_consolidate_opts *o, gf_consol
     out->index_mismatches = c.mismatches;
     out->state = c.s;
     c.s = NULL;
+    out->pod_pin = c.pin_why;
+    c.pin_why = NULL;
     free(order);
     gf_vec_free(&cands);
     gf_vec_free(&pinned);

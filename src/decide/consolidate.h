@@ -13,6 +13,29 @@
  *     annotated gpufrac.io/consolidate: "false", pods whose
  *     PodDisruptionBudget allows fewer disruptions than the plan needs, and
  *     workloads that would exceed the per-workload move limit.
+ * KAI's governance (issue 12; the rule texts are gf_consolidation.pod_pin):
+ *   - gangs: the pods of one PodGroup with minMember > 1 move together or
+ *     not at all: draining a node with a gang's pod re-places every pod of
+ *     the gang in the same attempt (mates on other nodes are re-created too,
+ *     each within the disruption limits; their moves are listed under the
+ *     drain that caused them), and one member that cannot move pins them
+ *     all (KAI evicts a gang below minMember whole: pkg/scheduler/actions/
+ *     stalegangeviction);
+ *   - non-preemptible pods (pkg/common/podgroup/preemptible.go): by
+ *     opts.move_non_preemptible (policy consolidation.moveNonPreemptible);
+ *     the default moves one when a PDB selects it or while its workload
+ *     keeps another running replica; and only while its queue and every
+ *     parent are within their quota for non-preemptible use, as KAI admits
+ *     the re-created pod only then (pkg/scheduler/plugins/proportion/
+ *     capacity_policy/quota_check.go isAllocatedNonPreemptibleOverQuota; the
+ *     controller evicts before the replacement exists, so a move adds no
+ *     surge to the queue);
+ *   - topology: a pod whose PodGroup requires a topology level is re-placed
+ *     inside its node's domain only (gf_pack_node_allowed), and stays where
+ *     it is when that Topology is not in the input;
+ *   - shards: nodes of a pool whose SchedulingShard places GPUs or CPUs by
+ *     spread are never drained: KAI disables its consolidation action there
+ *     (pkg/apis/kai/v1/schedulingshard_types.go, isConsolidationEnabled).
  *
  * Choosing the set of nodes and every pod's final node together (Karpenter's
  * multi-node consolidation asks the same question):
@@ -34,19 +57,18 @@
  *      deterministic) and, optionally, by wall-clock time.
  *   3. exact (opts.exact, pools with at most exact_max_candidates
  *      candidates and 2000 pods to move, when no movable pod selects
- *      another pool than its node's): branch and bound over drain sets (a
- *      superset of an infeasible set is infeasible) with a complete
- *      re-placement search per set (every node and distinct GPU choice,
- *      capacity pruning); proves the optimum or says it could not within its
- *      step limit. Its plan then replaces the pool's greedy plan.
- * Per pool the plan carries an upper bound on the nodes that can go: pods
- * of the pool need at least their summed GPU (and one GPU per share above
- * one half), CPU and memory on the nodes that stay, so at most the k
- * smallest candidates can leave in each dimension. */
+ *      another pool than its node's and none belongs to a gang): branch and bound over drain sets
+ * (a superset of an infeasible set is infeasible) with a complete re-placement search per set
+ * (every node and distinct GPU choice, capacity pruning); proves the optimum or says it could not
+ * within its step limit. Its plan then replaces the pool's greedy plan. Per pool the plan carries
+ * an upper bound on the nodes that can go: pods of the pool need at least their summed GPU (and one
+ * GPU per share above one half), CPU and memory on the nodes that stay, so at most the k smallest
+ * candidates can leave in each dimension. */
 #ifndef GF_CONSOLIDATE_H
 #define GF_CONSOLIDATE_H
 
 #include "decide/pack.h"
+#include "decide/policy.h"
 
 typedef struct gf_cost_weight {
     const char *gpu_product; /* exact nvidia.com/gpu.product */
@@ -89,6 +111,8 @@ typedef struct gf_consolidate_opts {
     const bool *only;
     /* check every index answer against a brute-force scan (tests; slow) */
     bool check_index;
+    /* which non-preemptible pods may move (default GF_MOVE_NP_REPLICATED) */
+    gf_move_np move_non_preemptible;
 } gf_consolidate_opts;
 
 void gf_consolidate_opts_default(gf_consolidate_opts *o);
@@ -142,6 +166,9 @@ typedef struct gf_consolidation {
     /* capacity after the plan, for explanations */
     gf_pack_state *state;
     bool *drained; /* per node */
+    /* per pod: the rule that keeps it (and so its node) where it is, static
+     * text, or NULL for pods that may move or are left alone */
+    const char **pod_pin;
 } gf_consolidation;
 
 /* Plans consolidation on a finalized model. Free *out with

@@ -1,6 +1,7 @@
 /* controller.c - the controller's decision step and loop iteration, see
  * controller.h. */
 #include "decide/controller.h"
+#include "decide/quota.h"
 #include "util/sbuf.h"
 #include "util/strmap.h"
 #include "decide/consolidate.h"
@@ -38,7 +39,7 @@ const char *gf_ctl_hold_name(gf_ctl_hold h)
 {
     static const char *names[] = {"go",           "stale",      "kind",    "rollout",
                                   "cooldown",     "budget",     "pdb",     "rate",
-                                  "not-selected", "superseded", "stalled", "backoff"};
+                                  "not-selected", "superseded", "stalled", "backoff", "quota"};
     return (unsigned)h < GF_CTL_HOLD_COUNT ? names[h] : "?";
 }
 
@@ -547,6 +548,19 @@ static void resize_cand(cands *cs, const gf_model *m, const gf_ctl_meta *meta, d
     }
     if (!strcmp(c.a.from, c.a.to)) return; /* the template says so already */
     bool up = whole || v > current;
+    const gf_pod *sp = share_pod(m, wi);
+    if (up && sp) {
+        /* per pod, in GPUs, as the queues count them (decide/quota.h) */
+        double devices = sp->gpu_devices ? sp->gpu_devices : 1;
+        int64_t gmib = sp->node != GF_NONE ? m->nodes.v[sp->node].gpu_memory_mib : 0;
+        double to = whole                       ? whole
+                    : unit == GF_SHARE_FRACTION ? v * devices
+                    : gmib > 0                  ? v / (double)gmib * devices
+                                                : 0;
+        gf_quota_check q;
+        if (gf_quota_upsize(m, wi, gf_pod_gpus(m, sp), to, &q))
+            gf_quota_text(m, &q, c.a.quota, sizeof c.a.quota);
+    }
     gf_ctl_format_last_change(floor(now), c.a.unit_key, c.a.from, c.a.to,
                               gf_ctl_reason_name(reason), why, c.a.last_change,
                               sizeof c.a.last_change);
@@ -1035,6 +1049,7 @@ static gf_err consolidation(cands *cs, const gf_ctl_config *cfg, const gf_ctl_in
     gf_consolidate_opts o;
     gf_consolidate_opts_default(&o);
     o.scorer = cfg->scorer;
+    if (in->p) o.move_non_preemptible = in->p->move_non_preemptible;
     gf_consolidation plan;
     memset(&plan, 0, sizeof plan);
     gf_err rc = gf_consolidate(m, &o, &plan, err);
@@ -1042,8 +1057,13 @@ static gf_err consolidation(cands *cs, const gf_ctl_config *cfg, const gf_ctl_in
         const gf_drain *dr = &plan.drains.v[d];
         bool ok = true;
         for (uint32_t k = 0; k < dr->n_moves && ok; k++) {
-            uint32_t w = top_index(m, &m->pods.v[plan.moves.v[dr->first_move + k].pod]);
+            const gf_move *mv = &plan.moves.v[dr->first_move + k];
+            uint32_t w = top_index(m, &m->pods.v[mv->pod]);
             ok = w != GF_NONE && wi[w].resolved && wi[w].dec.rule.mode == GF_MODE_AUTO;
+            /* a gang's mate on another node: the drain evicts what is on its
+             * node, over as many iterations as the rate limit takes, and
+             * could leave the gang split; such drains are planned, not run */
+            ok = ok && mv->from_node == dr->node;
         }
         if (!ok || !dr->n_moves) continue;
         const gf_node *n = &m->nodes.v[dr->node];
@@ -1149,6 +1169,7 @@ static gf_ctl_hold hold_of(const gf_ctl_config *cfg, const gf_ctl_input *in, con
         if (!writable_kind(wl->kind)) return GF_CTL_HOLD_KIND;
         if (x->rollout) return GF_CTL_HOLD_ROLLOUT;
         if (b->resized[w]) return GF_CTL_HOLD_SUPERSEDED;
+        if (a->quota[0]) return GF_CTL_HOLD_QUOTA;
         if ((a->reason == GF_CTL_R_DOWNSIZE || convert) && x->last_change_t >= 0 &&
             in->now - x->last_change_t < (double)x->dec.rule.cooldown_s)
             return GF_CTL_HOLD_COOLDOWN;
@@ -1173,6 +1194,27 @@ static gf_ctl_hold hold_of(const gf_ctl_config *cfg, const gf_ctl_input *in, con
 }
 
 /* --- the step ------------------------------------------------------------------------------- */
+
+/* A resize held by its queue's quota: a warning Event on the workload, not
+ * repeated within report_every_s for the same change. */
+static void quota_report(cands *extra, const gf_ctl_config *cfg, const gf_ctl_input *in,
+                         gf_ctl_state *st, const gf_ctl_action *held)
+{
+    cand c;
+    memset(&c, 0, sizeof c);
+    c.a = blank_action(GF_CTL_REPORT, held->reason);
+    c.a.workload = held->workload;
+    c.a.target = held->target;
+    gf_textf(c.a.key, sizeof c.a.key, "quota/%s/%s/%s/%s", held->target.ns, held->target.kind,
+             held->target.name, held->to);
+    if (is_stamped(st->reported.v, st->reported.n, c.a.key, in->now - cfg->report_every_s)) return;
+    c.a.warning = true;
+    gf_textf(c.a.event_reason, sizeof c.a.event_reason, "GPUQueueQuotaBlocked");
+    gf_textf(c.a.message, sizeof c.a.message, "%s %s -> %s not written: %s", held->unit_key,
+             held->from, held->to, held->quota);
+    c.prio = 10;
+    push(extra, &c);
+}
 
 gf_err gf_ctl_decide(const gf_ctl_config *cfg, const gf_ctl_input *in, gf_ctl_state *st,
                      gf_ctl_plan *out, gf_error *err)
@@ -1226,6 +1268,7 @@ gf_err gf_ctl_decide(const gf_ctl_config *cfg, const gf_ctl_input *in, gf_ctl_st
             cand *c = &cs.v[i];
             c->a.hold = hold_of(cfg, in, wi, &b, c, out->stale);
             gf_vec_push(&out->actions, c->a);
+            if (c->a.hold == GF_CTL_HOLD_QUOTA) quota_report(&extra, cfg, in, st, &c->a);
             /* "changes wait as recommendations" */
             if (c->a.hold == GF_CTL_HOLD_BUDGET && c->a.kind == GF_CTL_RESIZE &&
                 (c->a.reason <= GF_CTL_R_DOWNSIZE || c->a.reason == GF_CTL_R_CONVERT)) {

@@ -74,6 +74,12 @@
  *   rollout        the workload's pods do not all carry the template's value
  *                  yet: a change is already rolling out;
  *   superseded     another action changes the workload in this step;
+ *   quota          an upsize (rightsizing or fair use) of a non-preemptible
+ *                  workload that would push its KAI queue or a parent past
+ *                  its GPU quota, the rollout's surge included
+ *                  (decide/quota.h): KAI would leave the new pods Pending;
+ *                  not written, a warning Event GPUQueueQuotaBlocked instead
+ *                  (once per report_every_s per workload and value);
  *   cooldown       a downsize within the rule's cooldown of the last change
  *                  (upsizes skip it, as in the recommender: a workload about
  *                  to run out of memory does not wait);
@@ -202,6 +208,7 @@ typedef enum gf_ctl_hold {
     GF_CTL_HOLD_SUPERSEDED,   /* another action changes this workload in this step */
     GF_CTL_HOLD_STALLED,      /* the workload's rollout stalled after a resize */
     GF_CTL_HOLD_BACKOFF,      /* a write to the workload was refused within the backoff */
+    GF_CTL_HOLD_QUOTA,        /* an upsize its KAI queue (or a parent) cannot fund */
     GF_CTL_HOLD_COUNT
 } gf_ctl_hold;
 
@@ -237,7 +244,7 @@ const char *gf_ctl_kind_name(gf_ctl_kind k);
  * "convert". */
 const char *gf_ctl_reason_name(gf_ctl_reason r);
 /* "go", "stale", "kind", "rollout", "cooldown", "budget", "pdb", "rate", "not-selected",
- * "superseded", "stalled", "backoff". */
+ * "superseded", "stalled", "backoff", "quota". */
 const char *gf_ctl_hold_name(gf_ctl_hold h);
 /* "ok", "error", "conflict", "refused", "gone", "dry-run", "not-leader", "rejected". */
 const char *gf_ctl_result_name(gf_ctl_result r);
@@ -276,6 +283,7 @@ typedef struct gf_ctl_action {
     const char *container; /* the share's container (NULL: the first); borrowed from the model */
     bool container_init;
     char last_change[512]; /* RESIZE: the gpufrac.io/last-change value to write */
+    char quota[400];       /* RESIZE up: why its queue cannot fund it (quota.h), "" when it can */
     /* RESIZE with reason convert (from whole GPUs to a share): the container
      * losing nvidia.com/gpu, the whole GPUs per pod it held
      * (gpu-fraction-num-devices when > 1), whether schedulerName becomes

@@ -1,6 +1,7 @@
 /* fairuse.c - noisy-neighbour detection and responses, see fairuse.h for the
  * rules and what each finding means. */
 #include "decide/fairuse.h"
+#include "decide/quota.h"
 #include "util/sbuf.h"
 #include "decide/rebalance.h"
 
@@ -648,6 +649,17 @@ static bool try_option(respond_ctx *c, const gf_fair_finding *f, const option *o
             return gf_textf(why, n, "a larger fraction than %.2f would not be a change (need %.2f)",
                             sp->fraction, need),
                    false;
+        if (old->workload != GF_NONE) {
+            /* KAI's queue quota: a non-preemptible upsize its queues cannot
+             * fund would stay Pending (decide/quota.h) */
+            double devices = old->gpu_devices ? old->gpu_devices : 1;
+            gf_quota_check q;
+            if (gf_quota_upsize(c->view->m, old->workload, sp->fraction * devices, nf * devices,
+                                &q)) {
+                gf_quota_text(c->view->m, &q, why, n);
+                return false;
+            }
+        }
         spec.share = GF_SHARE_FRACTION;
         spec.gpu_fraction = nf;
         spec.gpu_memory_mib = 0;
@@ -675,6 +687,8 @@ static bool try_option(respond_ctx *c, const gf_fair_finding *f, const option *o
                  GF_FAIR_FRACTION_STEP, whole ? ", a whole GPU" : "", where);
         return true;
     }
+    if (!gf_rebalance_evictable(c->view, sp->pod, &mwhy)) /* KAI governance of moves */
+        return gf_textf(why, n, "%s", mwhy), false;
     char where[400];
     if (!gf_rebalance_target(c->view, &spec, &nd, false, c->env->scorer, &resp->to, where,
                              sizeof where))

@@ -51,7 +51,11 @@
  * Responses (gf_fair_response), one per finding (one per move when an
  * over-committed GPU needs several):
  *   - a pod alone on its GPU that overruns its memory is upsized;
- *   - who yields: the lower priority. When the offender's priority is below
+ *   - who yields: the lower priority, as KAI values it (the PodGroup's
+ *     priority class, else the pod grouper's default for the owner kind:
+ *     gf_pod.gov, model.c), and KAI's queue (the PodGroup's spec.queue, else
+ *     the grouper's); spec.priority alone does not decide (KAI's scheduler
+ *     ignores it: cluster_info.go getPodGroupPriority). When the offender's priority is below
  *     every affected pod's, the offender yields (upsize); when an affected
  *     pod's is below the offender's, that pod yields (move-victim, lowest
  *     priority first). At equal priority the policy's response decides, and

@@ -72,8 +72,11 @@ void gf_fair_state_from_model(const gf_model *m, gf_fair_state *st)
             gf_fair_pod fp =
                 gf_fair_pod_blank(p->ns, p->name, gf_pod_share_on(p, n->gpu_memory_mib));
             fp.pod = pi;
-            fp.priority = p->priority;
-            fp.queue = p->queue;
+            /* who yields: KAI's priority and queue (the PodGroup's, else the
+             * pod grouper's defaults: model.c resolve_governance), not only
+             * spec.priority */
+            fp.priority = p->gov.priority;
+            fp.queue = p->gov.queue;
             gf_vec_push(&st->pods, fp);
             fg.n_pods++;
         }
@@ -106,9 +109,9 @@ uint32_t gf_fair_state_add_demand_gpu(gf_fair_state *st, const gf_model *m, uint
         const gf_pod *p = pods[i] < m->pods.n ? &m->pods.v[pods[i]] : NULL;
         gf_fair_pod fp = gf_fair_pod_blank(p ? p->ns : NULL, p ? p->name : NULL, alloc[i]);
         fp.pod = p ? pods[i] : GF_NONE;
-        if (p) {
-            fp.priority = p->priority;
-            fp.queue = p->queue;
+        if (p) { /* KAI's priority and queue, as above */
+            fp.priority = p->gov.priority;
+            fp.queue = p->gov.queue;
         }
         fp.demand_sm = sm_demand[i];
         fp.sm_share = sm_served          ? sm_served[i]

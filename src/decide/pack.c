@@ -312,6 +312,78 @@ size_t gf_pack_classes_from_pods(const gf_model *m, gf_task_class **out)
 
 /* --- static constraints ---------------------------------------------------- */
 
+/* The pool the pod selects; else the one it runs in now; else default. */
+static const char *pod_pool_name(const gf_model *m, const gf_pod *p)
+{
+    return p->pool_selector     ? p->pool_selector
+           : p->node != GF_NONE ? m->pools.v[m->nodes.v[p->node].pool]
+                                : GF_KAI_DEFAULT_POOL;
+}
+
+const gf_shard *gf_pack_pool_shard(const gf_model *m, const char *pool)
+{
+    for (size_t i = 0; i < m->shards.n; i++) {
+        const char *v = m->shards.v[i].partition_value;
+        if (v && *v ? !strcmp(v, pool) : !strcmp(pool, GF_KAI_DEFAULT_POOL)) return &m->shards.v[i];
+    }
+    return NULL;
+}
+
+gf_scorer gf_pack_pool_scorer(const gf_model *m, const gf_pod *p, gf_scorer requested)
+{
+    if (requested != GF_SCORE_BINPACK || !m->shards.n) return requested;
+    const gf_shard *sh = gf_pack_pool_shard(m, pod_pool_name(m, p));
+    if (!sh) return requested;
+    gf_placement_strategy st = uses_gpu(p) ? sh->gpu : sh->cpu;
+    return st == GF_PLACE_SPREAD ? GF_SCORE_SPREAD : GF_SCORE_BINPACK;
+}
+
+int gf_pack_topology_level(const gf_model *m, const gf_pod *p, const gf_topology **topo)
+{
+    if (p->node == GF_NONE || p->gov.podgroup >= m->podgroups.n) return -1;
+    const gf_podgroup *pg = &m->podgroups.v[p->gov.podgroup];
+    if (!pg->required_level || !*pg->required_level) return -1;
+    for (size_t i = 0; pg->topology && i < m->topologies.n; i++) {
+        const gf_topology *t = &m->topologies.v[i];
+        if (strcmp(t->name, pg->topology)) continue;
+        for (uint32_t l = 0; l < t->n_levels; l++)
+            if (!strcmp(t->levels[l], pg->required_level)) {
+                if (topo) *topo = t;
+                return (int)l;
+            }
+        break;
+    }
+    return -2;
+}
+
+/* A bound pod whose PodGroup requires a topology level stays in its node's
+ * domain at that level: the same values of that level's label and of every
+ * level above it, on a node that has every level's label
+ * (pkg/scheduler/plugins/topology/common.go lowestCommonDomainID,
+ * isNodePartOfTopology). Unknown Topology: no other node qualifies. */
+static bool in_topology_domain(const gf_model *m, const gf_pod *p, const gf_node *n,
+                               const char **why)
+{
+    const gf_topology *t = NULL;
+    int level = gf_pack_topology_level(m, p, &t);
+    if (level == -1) return true;
+    const gf_node *cur = &m->nodes.v[p->node];
+    if (level == -2) {
+        if (n == cur) return true;
+        *why = "the pod's PodGroup requires a topology domain whose Topology is not in the input";
+        return false;
+    }
+    for (uint32_t l = 0; l < t->n_levels; l++) {
+        const char *have = gf_kvs_get(&n->labels, t->levels[l]);
+        const char *want = gf_kvs_get(&cur->labels, t->levels[l]);
+        if (!have || (l <= (uint32_t)level && (!want || strcmp(have, want)))) {
+            *why = "node is outside the pod's required topology domain";
+            return false;
+        }
+    }
+    return true;
+}
+
 /* Kubernetes toleration matching (k8s.io/api/core/v1 Toleration.ToleratesTaint). */
 static bool tolerates(const gf_pod *p, const gf_taint *t)
 {
@@ -345,11 +417,7 @@ bool gf_pack_node_allowed(const gf_model *m, const gf_pod *p, uint32_t node, con
             return false;
         }
     }
-    /* the pool the pod selects; else the one it runs in now; else default */
-    const char *pool = p->pool_selector     ? p->pool_selector
-                       : p->node != GF_NONE ? m->pools.v[m->nodes.v[p->node].pool]
-                                            : GF_KAI_DEFAULT_POOL;
-    if (strcmp(m->pools.v[n->pool], pool) != 0) {
+    if (strcmp(m->pools.v[n->pool], pod_pool_name(m, p)) != 0) {
         *why = "node is in another node pool";
         return false;
     }
@@ -374,7 +442,7 @@ bool gf_pack_node_allowed(const gf_model *m, const gf_pod *p, uint32_t node, con
         *why = "node has no GPUs";
         return false;
     }
-    return true;
+    return in_topology_domain(m, p, n, why);
 }
 
 /* --- capacity fit and scoring ------------------------------------------------ */
@@ -581,6 +649,7 @@ gf_err gf_pack_place(const gf_pack_state *s, const gf_pod *p, gf_scorer scorer, 
 {
     bool found = false;
     gf_placement cur;
+    scorer = gf_pack_pool_scorer(s->m, p, scorer);
     for (size_t i = 0; i < s->m->nodes.n; i++) {
         if (skip && skip[i]) continue;
         if (found && gf_pack_score_bound(s, p, (uint32_t)i, scorer) >= out->score - 1e-12) continue;

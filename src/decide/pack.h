@@ -14,7 +14,9 @@
  *   - whole-GPU pods need that many idle GPUs; a fractional pod needs
  *     gpu-fraction-num-devices distinct GPUs on one node each with a free
  *     (memory-based) fraction covering its share; gpu-memory pods need the
- *     node's GPU memory to be known.
+ *     node's GPU memory to be known;
+ *   - a bound pod whose KAI PodGroup requires a topology level stays in its
+ *     node's domain at that level (gf_pack_topology_level).
  * Scorers rank feasible (node, GPUs) choices:
  *   binpack - KAI's default: fullest node and fullest GPU first (gpupack);
  *   spread  - KAI's spread: emptiest first (gpuspread);
@@ -112,8 +114,27 @@ typedef struct gf_placement {
 } gf_placement;
 
 /* Static constraints (no capacity): schedulable, taints, selectors, pool,
- * GPU model. On false, *why (if not NULL) is a static reason. */
+ * GPU model, the PodGroup's required topology domain. On false, *why (if not NULL) is a static
+ * reason. */
 bool gf_pack_node_allowed(const gf_model *m, const gf_pod *p, uint32_t node, const char **why);
+
+/* KAI's governance in placement (issue 12). */
+/* The SchedulingShard of the node pool named pool (the shard whose
+ * partitionLabelValue is the pool; one without a value covers the default
+ * pool), or NULL. */
+const gf_shard *gf_pack_pool_shard(const gf_model *m, const char *pool);
+/* The scorer to place p with when the caller asks for requested: where the
+ * caller keeps KAI's default (binpack) and the pod's pool has a shard, the
+ * shard's strategy (placementStrategy.gpu for GPU pods, .cpu for others;
+ * pkg/apis/kai/v1/schedulingshard_types.go); else requested.
+ * gf_pack_place() applies it. */
+gf_scorer gf_pack_pool_scorer(const gf_model *m, const gf_pod *p, gf_scorer requested);
+/* The topology level a bound pod's PodGroup requires: -1 none (or the pod
+ * is unbound), -2 required but its Topology (or that level in it) is not in
+ * the input, else the level's index in (*topo)->levels. gf_pack_node_allowed()
+ * keeps such a pod inside its node's domain ("node is outside the pod's
+ * required topology domain"), and off every other node when -2. */
+int gf_pack_topology_level(const gf_model *m, const gf_pod *p, const gf_topology **topo);
 
 /* Best GPUs for p on node under the scorer, given current free capacity.
  * False (with *why) when it does not fit. */

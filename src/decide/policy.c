@@ -397,6 +397,20 @@ bool gf_fair_share_parse(const char *s, gf_fair_share *out)
     return i >= 0;
 }
 
+static const char *const move_np_names[] = {"replicated", "never", "always"};
+
+const char *gf_move_np_name(gf_move_np v)
+{
+    return (unsigned)v < 3 ? move_np_names[v] : "?";
+}
+
+bool gf_move_np_parse(const char *s, gf_move_np *out)
+{
+    int i = name_index(move_np_names, 3, s);
+    if (i >= 0) *out = (gf_move_np)i;
+    return i >= 0;
+}
+
 static gf_err fair_problem(gf_fair_problem *pb, gf_fair_field f, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static gf_err fair_problem(gf_fair_problem *pb, gf_fair_field f, const char *fmt, ...)

@@ -273,6 +273,26 @@ typedef struct gf_fair_problem {
  * range. GF_OK, or GF_EINPUT with *pb (may be NULL) for the first problem. */
 gf_err gf_fair_policy_validate(const gf_fair_policy *f, gf_fair_problem *pb);
 
+/* --- consolidation -----------------------------------------------------------
+ * The policy's top-level consolidation section: which pods a drain may move
+ * (decide/consolidate.h). KAI never moves a non-preemptible job itself (its
+ * consolidation moves preemptible jobs only) and makes every Deployment
+ * non-preemptible by default (priority class inference, 125), so gpufrac
+ * decides by policy. */
+typedef enum gf_move_np {
+    /* default: a non-preemptible pod moves when a PodDisruptionBudget selects
+     * it (its disruptionsAllowed holds), or when its workload keeps at least
+     * one other running replica through the whole plan; a single replica
+     * without a PDB stays */
+    GF_MOVE_NP_REPLICATED = 0,
+    GF_MOVE_NP_NEVER = 1, /* never move a non-preemptible pod (KAI's own rule) */
+    GF_MOVE_NP_ALWAYS = 2 /* move them like any other pod (PDBs and limits still hold) */
+} gf_move_np;
+
+/* "replicated", "never", "always"; the parser takes the exact name. */
+const char *gf_move_np_name(gf_move_np v);
+bool gf_move_np_parse(const char *s, gf_move_np *out);
+
 /* Which workloads a rule applies to. An absent list (n == 0) matches all. */
 typedef struct gf_policy_match {
     const char **namespaces; /* names or fnmatch(3) globs ("team-*") */
@@ -298,6 +318,8 @@ typedef struct gf_policy {
     gf_rightsize_rule defaults;    /* built-in defaults with the file's defaults applied */
     GF_VEC(gf_policy_rule) rules;  /* in file order; the first match wins */
     gf_fair_policy fair_use;       /* the fairUse section (built-in defaults when absent) */
+    /* consolidation.moveNonPreemptible (GF_MOVE_NP_REPLICATED when absent) */
+    gf_move_np move_non_preemptible;
     /* the kai section: KAI's configurable names (KAI's defaults when absent;
      * strings in the arena). Whoever loads a snapshot under this policy sets
      * gf_model.kai from it first. */

@@ -50,6 +50,8 @@ void gf_rebalance_view_free(gf_rebalance_view *v)
     free(v->state_gpu_of);
     free(v->moved);
     free(v->pdb_left);
+    free(v->moved_of_workload);
+    gf_gov_usage_free(&v->gov);
     memset(v, 0, sizeof *v);
 }
 
@@ -116,6 +118,9 @@ gf_err gf_rebalance_view_init(gf_rebalance_view *v, const gf_model *m, const gf_
     v->pdb_left = gf_xcalloc(m->pdbs.n + 1, sizeof(int32_t));
     for (size_t b = 0; b < m->pdbs.n; b++)
         v->pdb_left[b] = m->pdbs.v[b].disruptions_allowed;
+    v->move_np = GF_MOVE_NP_ALWAYS; /* see rebalance.h */
+    gf_gov_usage_init(&v->gov, m);
+    v->moved_of_workload = gf_xcalloc(m->workloads.n + 1, sizeof(uint32_t));
     return GF_OK;
 }
 
@@ -147,6 +152,21 @@ bool gf_rebalance_movable(const gf_rebalance_view *v, uint32_t pod, const char *
     for (size_t b = 0; b < m->pdbs.n; b++)
         if (gf_pdb_selects(&m->pdbs.v[b], p) && v->pdb_left[b] <= 0)
             return *why = "a PodDisruptionBudget allows no more disruptions", false;
+    return true;
+}
+
+bool gf_rebalance_evictable(const gf_rebalance_view *v, uint32_t pod, const char **why)
+{
+    const gf_model *m = v->m;
+    const gf_pod *p = &m->pods.v[pod];
+    if (p->gov.gang > 1 && p->gov.podgroup < m->podgroups.n) return *why = GF_GOV_GANG_ALONE, false;
+    bool has_pdb = false;
+    for (size_t b = 0; b < m->pdbs.n && !has_pdb; b++)
+        has_pdb = gf_pdb_selects(&m->pdbs.v[b], p);
+    uint32_t cap = 0;
+    const char *no = gf_gov_refuses(m, &v->gov, v->move_np, pod, has_pdb, &cap);
+    if (no) return *why = no, false;
+    if (cap && v->moved_of_workload[p->workload] + 1 > cap) return *why = GF_GOV_NP_LAST, false;
     return true;
 }
 
@@ -373,6 +393,8 @@ void gf_rebalance_commit(gf_rebalance_view *v, const gf_pod *old_spec, const gf_
     if (nd->pod < v->m->pods.n) {
         v->moved[nd->pod] = true;
         change_pdbs(v, nd->pod, -1);
+        uint32_t w = v->m->pods.v[nd->pod].workload;
+        if (w != GF_NONE) v->moved_of_workload[w]++;
     }
 }
 
@@ -385,6 +407,8 @@ void gf_rebalance_uncommit(gf_rebalance_view *v, const gf_pod *old_spec, const g
     if (nd->pod < v->m->pods.n) {
         v->moved[nd->pod] = false;
         change_pdbs(v, nd->pod, 1);
+        uint32_t w = v->m->pods.v[nd->pod].workload;
+        if (w != GF_NONE) v->moved_of_workload[w]--;
     }
 }
 
@@ -416,7 +440,7 @@ static bool less_disruptive(const gf_model *m, const cand *a, const cand *b)
 static void evaluate(gf_rebalance_view *v, uint32_t g, gf_scorer scorer, cand *c)
 {
     const char *why = NULL;
-    if (!gf_rebalance_movable(v, c->pod, &why)) {
+    if (!gf_rebalance_movable(v, c->pod, &why) || !gf_rebalance_evictable(v, c->pod, &why)) {
         c->status = C_NOT_MOVABLE;
         gf_textf(c->why, sizeof c->why, "not movable: %s", why);
         return;

@@ -27,7 +27,10 @@
  * Movable: active pods owned by a Deployment, ReplicaSet or StatefulSet,
  * not annotated gpufrac.io/consolidate: "false", whose PodDisruptionBudgets
  * allow a disruption, and not already moved in this plan (the same rules as
- * decide/consolidate.h).
+ * decide/consolidate.h). A move (an eviction) also follows KAI's
+ * governance (decide/govern.h, gf_rebalance_evictable): never a gang's pod
+ * alone, non-preemptible pods by the view's move_np, and a pod whose
+ * PodGroup requires a topology domain only inside it (gf_pack_node_allowed).
  *
  * GPUs without usage in the state count with their allocation as need.
  * A multi-device pod's need is taken per device; it moves as a whole. SM
@@ -35,6 +38,7 @@
 #ifndef GF_REBALANCE_H
 #define GF_REBALANCE_H
 
+#include "decide/govern.h"
 #include "decide/gpustate.h"
 #include "decide/pack.h"
 
@@ -60,6 +64,10 @@ typedef struct gf_rebalance_view {
     uint32_t *state_gpu_of; /* per model GPU: index into st->gpus, GF_NONE when none */
     bool *moved;            /* per model pod: changed in this plan */
     int32_t *pdb_left;      /* per PDB: disruptions left */
+    /* KAI governance of moves (decide/govern.h) */
+    gf_move_np move_np;          /* GF_MOVE_NP_ALWAYS after init (gf_rebalance_evictable) */
+    gf_gov_usage gov;            /* queues' non-preemptible use, running replicas */
+    uint32_t *moved_of_workload; /* per workload: pods moved in this plan */
 } gf_rebalance_view;
 
 /* pack NULL: the model's current allocation. st may be NULL (needs =
@@ -74,6 +82,16 @@ bool gf_rebalance_overcommitted(const gf_rebalance_view *v, uint32_t gpu);
 
 /* Can the model pod be moved or recreated now? false with *why (static). */
 bool gf_rebalance_movable(const gf_rebalance_view *v, uint32_t pod, const char **why);
+
+/* May the (movable) pod be evicted and re-created elsewhere under KAI's
+ * governance? false with *why (static): a gang's pod, a non-preemptible pod
+ * whose queue is over quota, or one the view's move_np keeps (decide/
+ * govern.h). move_np is "always" after init: a fair-use or rebalance move
+ * answers harm in progress on a contended GPU (an overrun that endangers
+ * its mates, starvation), at most maxActionsPerHour, where consolidation
+ * drains for cost and keeps a lone non-preemptible replica where it is.
+ * Upsizes (a rolling update surges first) need only gf_rebalance_movable(). */
+bool gf_rebalance_evictable(const gf_rebalance_view *v, uint32_t pod, const char **why);
 
 /* What a pod needs and holds: per device, and where it runs now. */
 typedef struct gf_rebalance_need {

@@ -611,6 +611,27 @@ typedef struct agg {
     const gf_pod *first;
 } agg;
 
+/* An upsize its KAI queues cannot fund (decide/quota.h): flagged, the
+ * reason says so first. */
+static void quota_check(const gf_model *m, uint32_t wi, gf_recommendation *r)
+{
+    if (r->action != GF_REC_UP && r->action != GF_REC_WHOLE) return;
+    double devices = r->in.devices ? r->in.devices : 1;
+    double to = r->action == GF_REC_WHOLE ? 1.0 : r->recommended_fraction;
+    if (!gf_quota_upsize(m, wi, r->current_fraction * devices, to * devices, &r->quota)) return;
+    r->quota_blocked = true;
+    r->quota_queue_name = m->queues.v[r->quota.queue].name;
+    char why[sizeof r->reason];
+    gf_quota_text(m, &r->quota, why, sizeof why);
+    size_t n = strlen(why);
+    if (n + 2 < sizeof r->reason) { /* "<why>; <the rule's reason>", cut to fit */
+        memmove(r->reason + n + 2, r->reason, sizeof r->reason - n - 2);
+        r->reason[sizeof r->reason - 1] = '\0';
+        memcpy(r->reason, why, n);
+        memcpy(r->reason + n, "; ", 2);
+    }
+}
+
 gf_err gf_recommend_model(const gf_model *m, const gf_history *h, const gf_policy *p, double now,
                           gf_recommendations *out, gf_error *err)
 {
@@ -690,6 +711,7 @@ gf_err gf_recommend_model(const gf_model *m, const gf_history *h, const gf_polic
                                   err);
         }
         snprintf(r.policy, sizeof r.policy, "%s", dec.reason);
+        if (!rc) quota_check(m, (uint32_t)wi, &r);
         if (!rc) gf_vec_push(out, r);
     }
     free(a);

@@ -63,6 +63,9 @@
  *     high-water mark (the all-time max the history holds) is the need: the
  *     floor is it x (1 + memoryMargin) and a downsize is judged against it;
  *   - generic: the rules above.
+ *   - an upsize of a non-preemptible workload that would push its KAI queue
+ *     (or a parent) past its GPU quota, the rollout's surge included, is
+ *     flagged quota_blocked (decide/quota.h): reported, never written.
  * Each recommendation says which rule fired with which figures, a confidence
  * (VPA's: history span over the minimum history, 0..1) and the GPUs saved
  * (per device change x devices x replicas).
@@ -75,6 +78,7 @@
 #include "model/engine.h"
 #include "model/model.h"
 #include "decide/policy.h"
+#include "decide/quota.h"
 #include "model/sample.h"
 
 #include <stddef.h>
@@ -162,7 +166,7 @@ typedef struct gf_recommendation {
     double confidence;        /* 0..1 */
     double gpus_saved;        /* (current - recommended) fraction x devices x replicas */
     double peak_memory_bytes; /* the floor's basis: observed peak memory */
-    char reason[320];
+    char reason[640];
     char policy[256];         /* which rule / annotation decided the settings */
     bool set_scheduler;       /* TO_FRACTION: also set schedulerName kai-scheduler */
     gf_rec_signal decided_by; /* the signal behind the action (or behind keeping it) */
@@ -171,6 +175,12 @@ typedef struct gf_recommendation {
      * engine.moveCap: set in.engine.knob to new_cap in the same patch */
     bool move_cap;
     double new_cap; /* the new cap, a share of the whole device (= recommended_fraction) */
+    /* an upsize (UP, WHOLE) of a non-preemptible workload its KAI queue or a
+     * parent cannot fund (decide/quota.h): recommended, never written; the
+     * reason starts "blocked by queue quota" */
+    bool quota_blocked;
+    gf_quota_check quota;
+    const char *quota_queue_name; /* the queue over quota (borrowed from the model) */
 } gf_recommendation;
 
 /* "namespace/Kind/name" into buf (truncated to n). */

@@ -978,22 +978,45 @@ static gf_err kai_pair(loader *ld, size_t idx, const yaml_node_t *key, const cha
     return rc;
 }
 
+/* --- consolidation: what a drain may move (decide/consolidate.h) ------------- */
+
+static gf_err consolidation_pair(loader *ld, size_t idx, const yaml_node_t *key, const char *k,
+                                 const yaml_node_t *value, void *ctx)
+{
+    const yaml_node_t *map = ctx;
+    size_t saved = push_key(ld, k);
+    gf_err rc;
+    const char *v = NULL;
+    if (strcmp(k, "moveNonPreemptible"))
+        rc = unknown_key(ld, key, k, "moveNonPreemptible");
+    else if (!(rc = check_duplicate(ld, map, idx, key, k)) &&
+             !(rc = get_string(ld, value, "replicated, never or always", &v)) &&
+             !gf_move_np_parse(v, &ld->p->move_non_preemptible))
+        rc = fail_at(ld, value->start_mark,
+                     "unknown value \"%.60s\" (replicated: a PodDisruptionBudget or another "
+                     "running replica keeps the service up; never; always)",
+                     v);
+    pop(ld, saved);
+    return rc;
+}
+
 static gf_err top_pair(loader *ld, size_t idx, const yaml_node_t *key, const char *k,
                        const yaml_node_t *value, void *ctx)
 {
     doc_ctx *dc = ctx;
     size_t saved = push_key(ld, k);
     gf_err rc;
-    static const char *const keys[] = {"apiVersion", "kind",  "optIn", "allowAnnotationUpgrade",
-                                       "defaults",   "rules", "kai",   "fairUse"};
+    static const char *const keys[] = {"apiVersion",   "kind",  "optIn", "allowAnnotationUpgrade",
+                                       "defaults",     "rules", "kai",   "fairUse",
+                                       "consolidation"};
     size_t which = 0;
     while (which < sizeof keys / sizeof keys[0] && strcmp(k, keys[which]))
         which++;
     if (which == sizeof keys / sizeof keys[0]) {
         rc = fail_at(ld, key->start_mark,
                      "unknown key \"%.60s\" (known keys: apiVersion, kind, optIn, "
-                     "allowAnnotationUpgrade, defaults, rules, kai); fair-use settings go under "
-                     "fairUse",
+                     "allowAnnotationUpgrade, defaults, rules, kai, consolidation); fair-use "
+                     "settings go under fairUse",
                      k);
     } else if (!(rc = check_duplicate(ld, dc->root, idx, key, k))) {
         switch (which) {
@@ -1033,6 +1056,10 @@ static gf_err top_pair(loader *ld, size_t idx, const yaml_node_t *key, const cha
                 kai_ctx c = {value};
                 rc = each_pair(ld, value, kai_pair, &c);
             }
+            break;
+        case 8:
+            if (!is_null(value) && !(rc = expect_mapping(ld, value)))
+                rc = each_pair(ld, value, consolidation_pair, (void *)value);
             break;
         default:
             if (!is_null(value) && !(rc = expect_mapping(ld, value))) {

@@ -348,6 +348,32 @@ static void stalls(gf_sbuf *b, const gf_sim_report *r)
                     "pending_timeout); the workload is resized no more.</p></section>\n");
 }
 
+/* gpufrac's upsizes KAI's queue quota stopped (decide/quota.h). */
+static void quota(gf_sbuf *b, const gf_sim_report *r)
+{
+    const gf_sim_result *g = &r->policy[GF_SIM_GPUFRAC];
+    if (!g->ran || !g->quota_blocked) return;
+    gf_sbuf_printf(b,
+                   "<section id=\"quota\"><h2>Upsizes blocked by KAI queue quota</h2>\n"
+                   "<p>%llu upsize%s of non-preemptible services not applied: their queue (or a "
+                   "parent) could not fund the new pods, the rollout's surge included, and KAI "
+                   "would have left them Pending.</p>\n<table>\n<tr><th>service</th><th>from"
+                   "</th><th>to</th><th>queue</th><th>quota GPUs</th><th>allocated GPUs</th>"
+                   "<th>+ GPUs</th><th>first at hour</th></tr>\n",
+                   (unsigned long long)g->quota_blocked, g->quota_blocked == 1 ? "" : "s");
+    for (uint32_t i = 0; i < g->n_blocked; i++) {
+        const gf_sim_blocked *x = &g->blocked[i];
+        gf_sbuf_puts(b, "<tr><td>");
+        esc(b, x->name);
+        gf_sbuf_printf(b, "</td><td>%.2f</td><td>%.2f</td><td>", x->from_fraction, x->to_fraction);
+        esc(b, x->queue);
+        gf_sbuf_printf(b, "</td><td>%.2f</td><td>%.2f</td><td>%.2f</td><td>%.1f</td></tr>\n",
+                       x->quota_gpus, x->allocated_gpus, x->delta_gpus,
+                       (x->t - r->start_t) / 3600.0);
+    }
+    gf_sbuf_puts(b, "</table></section>\n");
+}
+
 static void fleet(gf_sbuf *b, const gf_sim_report *r)
 {
     double days = r->duration_s / 86400;
@@ -408,6 +434,7 @@ void gf_report_html(gf_sbuf *out, const gf_sim_report *r, const gf_report_meta *
     summary(out, r, meta);
     savings(out, r);
     stalls(out, r);
+    quota(out, r);
     if (r->n_points) fleet(out, r);
     if (r->n_top && r->n_points) top(out, r);
     gf_sbuf_printf(out, "<section id=\"heatmap\"><h2>GPU sharing occupancy: %s</h2>\n",

@@ -938,6 +938,50 @@ static void gpu_container_spec(walk *w, const json_t *spec, gf_pod *p)
 
 /* --- workloads --------------------------------------------------------------- */
 
+/* Deployment spec.strategy (apps/v1): type Recreate, or RollingUpdate's
+ * maxSurge, an IntOrString ("25%" or 1). A value the API server would refuse
+ * is read as absent (the default) with a warning. */
+static gf_err deployment_strategy(walk *w, const json_t *spec, gf_workload *wl)
+{
+    const json_t *st, *ru = NULL;
+    gf_err rc = get_obj(w, spec, "strategy", &st);
+    if (rc || !st) return rc;
+    size_t s = push_key(w, "strategy");
+    const char *type = NULL;
+    if (!(rc = get_str(w, st, "type", &type))) rc = get_obj(w, st, "rollingUpdate", &ru);
+    if (!rc && type && !strcmp(type, "Recreate")) wl->recreate = true;
+    const json_t *ms = ru ? json_object_get(ru, "maxSurge") : NULL;
+    if (!rc && ms && !json_is_null(ms)) {
+        size_t s2 = push_key(w, "rollingUpdate");
+        size_t s3 = push_key(w, "maxSurge");
+        const char *t = json_string_value(ms);
+        char *end = NULL;
+        long v = -1;
+        if (json_is_integer(ms) && json_integer_value(ms) >= 0 &&
+            json_integer_value(ms) <= INT32_MAX) {
+            v = (long)json_integer_value(ms);
+        } else if (t) {
+            errno = 0;
+            v = strtol(t, &end, 10);
+            if (errno || end == t || strcmp(end, "%") || v < 0 || v > 100000)
+                v = -1;
+            else
+                wl->max_surge_percent = true;
+        }
+        if (v < 0)
+            warn(w,
+                 "%s: maxSurge is not a count or a percentage; Kubernetes' default 25%% "
+                 "assumed",
+                 w->what);
+        else
+            wl->max_surge = (int32_t)v;
+        pop(w, s3);
+        pop(w, s2);
+    }
+    pop(w, s);
+    return rc;
+}
+
 static gf_err load_workload(walk *w, const json_t *item, const char *kind)
 {
     gf_workload wl = {0};
@@ -956,7 +1000,7 @@ static gf_err load_workload(walk *w, const json_t *item, const char *kind)
     if (!rc) {
         if (!wl.ns) wl.ns = "default";
         snprintf(w->what, sizeof w->what, "%s %s/%s", kind, wl.ns, wl.name);
-        rc = get_owner(w, meta, &wl.owner);
+        if (!(rc = get_owner(w, meta, &wl.owner))) rc = get_kvs(w, meta, "labels", &wl.labels);
     }
     pop(w, s);
     if (rc) return rc;
@@ -966,6 +1010,8 @@ static gf_err load_workload(walk *w, const json_t *item, const char *kind)
     int64_t replicas = -1;
     rc = get_int(w, spec, "replicas", 0, INT32_MAX, &present, &replicas);
     wl.replicas = (int32_t)replicas;
+    wl.max_surge = -1;
+    if (!rc && !strcmp(kind, "Deployment")) rc = deployment_strategy(w, spec, &wl);
     if (!rc) rc = get_obj(w, spec, "template", &tmpl);
     if (!rc && tmpl) {
         size_t s2 = push_key(w, "template");
@@ -1033,6 +1079,327 @@ static gf_err load_pdb(walk *w, const json_t *item)
     return GF_OK;
 }
 
+/* kai.scheduler/v1alpha1 Topology (pkg/apis/kai/v1alpha1/topology_types.go):
+ * metadata.name and spec.levels[].nodeLabel, top level first. A Topology
+ * without levels, or with a level without a label, is skipped with a
+ * warning: a PodGroup that names it then pins its pods (decide/pack.h). */
+static gf_err load_topology(walk *w, const json_t *item)
+{
+    gf_topology t = {0};
+    const json_t *meta, *spec, *levels = NULL;
+    gf_err rc;
+    t.origin = origin(w);
+    if ((rc = get_obj(w, item, "metadata", &meta))) return rc;
+    size_t s = push_key(w, "metadata");
+    if (!(rc = get_str(w, meta, "name", &t.name)) && !t.name)
+        rc = fail(w, "Topology without metadata.name");
+    pop(w, s);
+    if (rc) return rc;
+    snprintf(w->what, sizeof w->what, "Topology %s", t.name);
+    if ((rc = get_obj(w, item, "spec", &spec))) return rc;
+    s = push_key(w, "spec");
+    if (!(rc = get_arr(w, spec, "levels", &levels)) && (!levels || !json_array_size(levels))) {
+        warn(w, "%s: no levels; Topology skipped", w->what);
+        pop(w, s);
+        return GF_OK;
+    }
+    (void)push_key(w, "levels"); /* popped with spec */
+    size_t n = rc ? 0 : json_array_size(levels);
+    t.levels = gf_arena_alloc(&w->m->arena, (n + 1) * sizeof(const char *));
+    for (size_t i = 0; i < n && !rc; i++) {
+        size_t s3 = push_index(w, i);
+        const json_t *lv = json_array_get(levels, i);
+        const char *label = NULL;
+        if (!json_is_object(lv))
+            rc = fail(w, "expected an object, got %s", gf_json_type_name(lv));
+        else if (!(rc = get_str(w, lv, "nodeLabel", &label)) && (!label || !*label)) {
+            warn(w, "%s: a level without nodeLabel; Topology skipped", w->what);
+            pop(w, s3);
+            pop(w, s);
+            return GF_OK;
+        }
+        if (!rc) t.levels[t.n_levels++] = label;
+        pop(w, s3);
+    }
+    pop(w, s);
+    if (rc) return rc;
+    gf_vec_push(&w->m->topologies, t);
+    w->m->finalized = false;
+    return GF_OK;
+}
+
+/* --- KAI governance: Queue, PodGroup, PriorityClass, SchedulingShard -------------
+ * Shapes: pkg/apis/scheduling/v2/queue_types.go and resources.go,
+ * pkg/apis/scheduling/v2alpha2/podgroup_types.go, pkg/apis/kai/v1/
+ * schedulingshard_types.go; PriorityClass is scheduling.k8s.io/v1. A field
+ * KAI's API would refuse (a quota that is not a number, an unknown
+ * preemptibility or strategy) leaves the object out with a warning naming
+ * it and the field (GF_SKIP_KAI_OBJECT); a malformed object (metadata not an
+ * object, no name) is an error like any other kind's. */
+
+/* One odd governance object left out: a warning at the current path. */
+static gf_err skip_object(walk *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static gf_err skip_object(walk *w, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    warn(w, "%s: %s; skipped", w->what, msg);
+    w->m->skipped[GF_SKIP_KAI_OBJECT]++;
+    return GF_OK;
+}
+
+/* metadata.name (and namespace when namespaced) of a governance object;
+ * sets w->what to "<kind> [ns/]name". */
+static gf_err gov_meta(walk *w, const json_t *item, const char *kind, bool namespaced,
+                       const char **ns, const char **name, gf_owner_ref *owner, gf_kvs *labels)
+{
+    const json_t *meta;
+    gf_err rc = get_obj(w, item, "metadata", &meta);
+    if (rc) return rc;
+    size_t s = push_key(w, "metadata");
+    *name = NULL;
+    if (ns) *ns = NULL;
+    if (!(rc = get_str(w, meta, "name", name)) && !*name)
+        rc = fail(w, "%s without metadata.name", kind);
+    if (!rc && ns) rc = get_str(w, meta, "namespace", ns);
+    if (!rc && owner) rc = get_owner(w, meta, owner);
+    if (!rc && labels) rc = get_kvs(w, meta, "labels", labels);
+    pop(w, s);
+    if (rc) return rc;
+    if (ns && !*ns) *ns = "default";
+    if (namespaced)
+        snprintf(w->what, sizeof w->what, "%s %s/%s", kind, *ns, *name);
+    else
+        snprintf(w->what, sizeof w->what, "%s %s", kind, *name);
+    return GF_OK;
+}
+
+/* A QueueResource number (quota, limit, overQuotaWeight): JSON numbers in
+ * KAI's CRD (float64). Returns false (warned, counted) when not a number. */
+static bool queue_number(walk *w, const json_t *res, const char *key, double *out, bool *odd)
+{
+    const json_t *v = json_object_get(res, key);
+    if (!v || json_is_null(v)) return true;
+    size_t s = push_key(w, key);
+    bool ok = json_is_number(v);
+    if (ok) *out = json_number_value(v);
+    if (ok && !(*out >= -1) && key[0] != 'o') ok = false; /* -1 = unlimited; less is not KAI's */
+    if (!ok) {
+        skip_object(w, "%s is %s, not a number of -1 (unlimited) or more", key,
+                    json_is_number(v) ? "below -1" : gf_json_type_name(v));
+        *odd = true;
+    }
+    pop(w, s);
+    return ok;
+}
+
+/* status.allocated / allocatedNonPreemptible nvidia.com/gpu: a Quantity of
+ * GPUs in fractions ("1500m", "1.5"). */
+static bool queue_status_gpu(walk *w, const json_t *status, const char *key, double *out, bool *odd)
+{
+    const json_t *list = json_object_get(status, key);
+    if (!list || json_is_null(list)) return true;
+    size_t s = push_key(w, key);
+    const json_t *v = json_is_object(list) ? json_object_get(list, GF_RES_GPU) : NULL;
+    const char *why = NULL;
+    int64_t milli = 0;
+    bool ok = true;
+    if (!json_is_object(list)) {
+        skip_object(w, "%s is %s, not a resource list", key, gf_json_type_name(list));
+        ok = false;
+    } else if (v && !json_is_null(v)) {
+        size_t s2 = push_key(w, GF_RES_GPU);
+        if (!json_is_string(v) && !json_is_number(v)) {
+            skip_object(w, "%s is %s, not a quantity", GF_RES_GPU, gf_json_type_name(v));
+            ok = false;
+        } else if (json_is_number(v)) {
+            *out = json_number_value(v);
+        } else if (gf_quantity_milli(json_string_value(v), &milli, &why)) {
+            skip_object(w, "bad quantity \"%.60s\": %s", json_string_value(v), why);
+            ok = false;
+        } else {
+            *out = milli / 1000.0;
+        }
+        pop(w, s2);
+    }
+    pop(w, s);
+    if (!ok) *odd = true;
+    return ok;
+}
+
+static gf_err load_queue(walk *w, const json_t *item)
+{
+    gf_queue q = {0};
+    q.origin = origin(w);
+    q.priority = 100; /* QueueSpec.Priority: "When not set, default is 100" */
+    q.gpu.quota = q.cpu.quota = q.memory.quota = 0;
+    gf_err rc = gov_meta(w, item, "Queue", false, NULL, &q.name, NULL, NULL);
+    if (rc) return rc;
+    const json_t *spec, *res = NULL, *status;
+    if ((rc = get_obj(w, item, "spec", &spec))) return rc;
+    size_t s = push_key(w, "spec");
+    bool odd = false, present;
+    int64_t prio = 100;
+    if (!(rc = get_str(w, spec, "parentQueue", &q.parent)) &&
+        !(rc = get_int(w, spec, "priority", INT32_MIN, INT32_MAX, &present, &prio)))
+        rc = get_obj(w, spec, "resources", &res);
+    if (!rc && q.parent && !*q.parent) q.parent = NULL;
+    q.priority = (int32_t)prio;
+    static const char *names[] = {"gpu", "cpu", "memory"};
+    gf_queue_res *dst[] = {&q.gpu, &q.cpu, &q.memory};
+    if (!rc && res) {
+        size_t s2 = push_key(w, "resources");
+        for (int k = 0; k < 3 && !rc && !odd; k++) {
+            const json_t *r;
+            if ((rc = get_obj(w, res, names[k], &r)) || !r) continue;
+            size_t s3 = push_key(w, names[k]);
+            if (queue_number(w, r, "quota", &dst[k]->quota, &odd) &&
+                queue_number(w, r, "limit", &dst[k]->limit, &odd))
+                queue_number(w, r, "overQuotaWeight", &dst[k]->over_quota_weight, &odd);
+            pop(w, s3);
+        }
+        pop(w, s2);
+    }
+    pop(w, s);
+    if (rc || odd) return rc;
+    if ((rc = get_obj(w, item, "status", &status))) return rc;
+    if (status) {
+        s = push_key(w, "status");
+        q.has_status = json_object_get(status, "allocated") != NULL ||
+                       json_object_get(status, "allocatedNonPreemptible") != NULL;
+        if (queue_status_gpu(w, status, "allocated", &q.alloc_gpu, &odd))
+            queue_status_gpu(w, status, "allocatedNonPreemptible", &q.alloc_np_gpu, &odd);
+        pop(w, s);
+        if (odd) return GF_OK;
+    }
+    for (size_t i = 0; i < w->m->queues.n; i++)
+        if (!strcmp(w->m->queues.v[i].name, q.name)) {
+            warn(w, "%s already loaded from %s; duplicate skipped", w->what,
+                 w->m->queues.v[i].origin);
+            return GF_OK;
+        }
+    gf_vec_push(&w->m->queues, q);
+    w->m->finalized = false;
+    return GF_OK;
+}
+
+static gf_err load_podgroup(walk *w, const json_t *item)
+{
+    gf_podgroup g = {0};
+    g.origin = origin(w);
+    gf_err rc = gov_meta(w, item, "PodGroup", true, &g.ns, &g.name, &g.owner, NULL);
+    if (rc) return rc;
+    const json_t *spec, *topo = NULL;
+    if ((rc = get_obj(w, item, "spec", &spec))) return rc;
+    size_t s = push_key(w, "spec");
+    bool present;
+    int64_t min_member = 1;
+    const char *pre = NULL;
+    if (!(rc = get_int(w, spec, "minMember", 0, INT32_MAX, &present, &min_member)) &&
+        !(rc = get_str(w, spec, "queue", &g.queue)) &&
+        !(rc = get_str(w, spec, "priorityClassName", &g.priority_class)) &&
+        !(rc = get_str(w, spec, "preemptibility", &pre)))
+        rc = get_obj(w, spec, "topologyConstraint", &topo);
+    if (!rc && topo) {
+        size_t s2 = push_key(w, "topologyConstraint");
+        if (!(rc = get_str(w, topo, "topology", &g.topology)) &&
+            !(rc = get_str(w, topo, "requiredTopologyLevel", &g.required_level)))
+            rc = get_str(w, topo, "preferredTopologyLevel", &g.preferred_level);
+        pop(w, s2);
+    }
+    g.min_member = (int32_t)min_member;
+    bool odd = false;
+    /* v2alpha2.ParsePreemptibility: exactly these two, or empty */
+    if (!rc && pre && *pre) {
+        if (!strcmp(pre, "preemptible"))
+            g.preemptibility = GF_PREEMPT_PREEMPTIBLE;
+        else if (!strcmp(pre, "non-preemptible"))
+            g.preemptibility = GF_PREEMPT_NON_PREEMPTIBLE;
+        else {
+            size_t s2 = push_key(w, "preemptibility");
+            skip_object(w,
+                        "preemptibility \"%.60s\": KAI accepts \"preemptible\" or "
+                        "\"non-preemptible\"",
+                        pre);
+            pop(w, s2);
+            odd = true;
+        }
+    }
+    pop(w, s);
+    if (rc || odd) return rc;
+    gf_vec_push(&w->m->podgroups, g);
+    w->m->finalized = false;
+    return GF_OK;
+}
+
+static gf_err load_priority_class(walk *w, const json_t *item)
+{
+    gf_priority_class c = {0};
+    c.origin = origin(w);
+    gf_err rc = gov_meta(w, item, "PriorityClass", false, NULL, &c.name, NULL, NULL);
+    if (rc) return rc;
+    const json_t *v = json_object_get(item, "value");
+    if (!json_is_integer(v) || json_integer_value(v) < INT32_MIN ||
+        json_integer_value(v) > INT32_MAX) {
+        size_t s = push_key(w, "value");
+        skip_object(w, "value is %s, not a 32-bit integer", v ? gf_json_type_name(v) : "missing");
+        pop(w, s);
+        return GF_OK;
+    }
+    c.value = (int32_t)json_integer_value(v);
+    gf_vec_push(&w->m->priority_classes, c);
+    w->m->finalized = false;
+    return GF_OK;
+}
+
+/* "binpack" (the default when empty) or "spread" (schedulingshard_types.go). */
+static bool strategy(walk *w, const json_t *ps, const char *key, gf_placement_strategy *out)
+{
+    const json_t *v = json_object_get(ps, key);
+    *out = GF_PLACE_BINPACK;
+    if (!v || json_is_null(v)) return true;
+    const char *t = json_string_value(v);
+    if (t && (!*t || !strcmp(t, "binpack"))) return true;
+    if (t && !strcmp(t, "spread")) {
+        *out = GF_PLACE_SPREAD;
+        return true;
+    }
+    size_t s = push_key(w, key);
+    if (t)
+        skip_object(w, "strategy \"%.60s\": KAI accepts \"binpack\" or \"spread\"", t);
+    else
+        skip_object(w, "strategy is %s, not a string", gf_json_type_name(v));
+    pop(w, s);
+    return false;
+}
+
+static gf_err load_shard(walk *w, const json_t *item)
+{
+    gf_shard sh = {0};
+    sh.origin = origin(w);
+    gf_err rc = gov_meta(w, item, "SchedulingShard", false, NULL, &sh.name, NULL, NULL);
+    if (rc) return rc;
+    const json_t *spec, *ps = NULL;
+    if ((rc = get_obj(w, item, "spec", &spec))) return rc;
+    size_t s = push_key(w, "spec");
+    if (!(rc = get_str(w, spec, "partitionLabelValue", &sh.partition_value)))
+        rc = get_obj(w, spec, "placementStrategy", &ps);
+    bool ok = true;
+    if (!rc && ps) {
+        size_t s2 = push_key(w, "placementStrategy");
+        ok = strategy(w, ps, "gpu", &sh.gpu) && strategy(w, ps, "cpu", &sh.cpu);
+        pop(w, s2);
+    }
+    pop(w, s);
+    if (rc || !ok) return rc;
+    gf_vec_push(&w->m->shards, sh);
+    w->m->finalized = false;
+    return GF_OK;
+}
+
 /* --- top level ------------------------------------------------------------------ */
 
 static gf_err load_object(walk *w, const json_t *item, const char *list_kind)
@@ -1053,6 +1420,15 @@ static gf_err load_object(walk *w, const json_t *item, const char *list_kind)
     if (!strcmp(kind, "Node")) return load_node(w, item);
     if (!strcmp(kind, "Pod")) return load_pod(w, item);
     if (!strcmp(kind, "PodDisruptionBudget")) return load_pdb(w, item);
+    if (!strcmp(kind, "Queue")) return load_queue(w, item);
+    if (!strcmp(kind, "PodGroup")) return load_podgroup(w, item);
+    if (!strcmp(kind, "PriorityClass")) return load_priority_class(w, item);
+    if (!strcmp(kind, "SchedulingShard")) return load_shard(w, item);
+    if (!strcmp(kind, "Topology")) {
+        const json_t *api = json_object_get(item, "apiVersion");
+        if (!api || (json_is_string(api) && !strncmp(json_string_value(api), "kai.scheduler/", 14)))
+            return load_topology(w, item);
+    }
     static const char *workloads[] = {"ReplicaSet", "Deployment", "StatefulSet", "DaemonSet",
                                       "Job"};
     for (size_t i = 0; i < sizeof workloads / sizeof workloads[0]; i++)

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <math.h>
 #include <string.h>
 
 /* --- small builders (jansson's *_new steals the reference) ------------------ */
@@ -113,8 +114,21 @@ static json_t *workload_json(const gf_workload *w)
         json_object_set_new(
             spec, "template",
             json_pack("{s:{s:o}}", "metadata", "annotations", kvs_obj(&w->template_annotations)));
+    bool deployment = !strcmp(w->kind, "Deployment");
+    if (deployment && w->recreate) {
+        json_object_set_new(spec, "strategy", json_pack("{s:s}", "type", "Recreate"));
+    } else if (deployment && w->max_surge >= 0) {
+        char pct[24];
+        snprintf(pct, sizeof pct, "%d%%", (int)w->max_surge);
+        json_object_set_new(
+            spec, "strategy",
+            json_pack("{s:{s:o}}", "rollingUpdate", "maxSurge",
+                      w->max_surge_percent ? json_string(pct) : json_integer(w->max_surge)));
+    }
+    json_t *meta = metadata(w->ns, w->name, w->uid, &w->owner);
+    if (w->labels.n) json_object_set_new(meta, "labels", kvs_obj(&w->labels));
     return json_pack("{s:s, s:s, s:o, s:o}", "apiVersion", api_version(w->kind), "kind", w->kind,
-                     "metadata", metadata(w->ns, w->name, w->uid, &w->owner), "spec", spec);
+                     "metadata", meta, "spec", spec);
 }
 
 static json_t *pdb_json(const gf_pdb *b)
@@ -123,6 +137,69 @@ static json_t *pdb_json(const gf_pdb *b)
                      "PodDisruptionBudget", "metadata", metadata(b->ns, b->name, NULL, NULL),
                      "spec", "selector", "matchLabels", kvs_obj(&b->match_labels), "status",
                      "disruptionsAllowed", (int)b->disruptions_allowed);
+}
+
+/* KAI's governance objects in their own shapes (snapshot_json.c reads
+ * them): GPU figures as JSON numbers, status GPUs as milli-quantities. */
+static json_t *queue_res(const gf_queue_res *r)
+{
+    return json_pack("{s:f, s:f, s:f}", "quota", r->quota, "limit", r->limit, "overQuotaWeight",
+                     r->over_quota_weight);
+}
+
+static json_t *queue_json(const gf_queue *q)
+{
+    json_t *spec =
+        json_pack("{s:i, s:{s:o, s:o, s:o}}", "priority", (int)q->priority, "resources", "gpu",
+                  queue_res(&q->gpu), "cpu", queue_res(&q->cpu), "memory", queue_res(&q->memory));
+    if (q->parent) set_str(spec, "parentQueue", q->parent);
+    json_t *o = json_pack("{s:s, s:s, s:o, s:o}", "apiVersion", "scheduling.run.ai/v2", "kind",
+                          "Queue", "metadata", metadata(NULL, q->name, NULL, NULL), "spec", spec);
+    if (q->has_status)
+        json_object_set_new(o, "status",
+                            json_pack("{s:{s:o}, s:{s:o}}", "allocated", GF_RES_GPU,
+                                      qty_milli((int64_t)llround(q->alloc_gpu * 1000)),
+                                      "allocatedNonPreemptible", GF_RES_GPU,
+                                      qty_milli((int64_t)llround(q->alloc_np_gpu * 1000))));
+    return o;
+}
+
+static json_t *podgroup_json(const gf_podgroup *g)
+{
+    json_t *spec = json_pack("{s:i}", "minMember", (int)g->min_member);
+    if (g->queue) set_str(spec, "queue", g->queue);
+    if (g->priority_class) set_str(spec, "priorityClassName", g->priority_class);
+    if (g->preemptibility != GF_PREEMPT_UNSET)
+        set_str(spec, "preemptibility",
+                g->preemptibility == GF_PREEMPT_PREEMPTIBLE ? "preemptible" : "non-preemptible");
+    if (g->topology || g->required_level || g->preferred_level) {
+        json_t *t = json_object();
+        if (g->topology) set_str(t, "topology", g->topology);
+        if (g->required_level) set_str(t, "requiredTopologyLevel", g->required_level);
+        if (g->preferred_level) set_str(t, "preferredTopologyLevel", g->preferred_level);
+        json_object_set_new(spec, "topologyConstraint", t);
+    }
+    return json_pack("{s:s, s:s, s:o, s:o}", "apiVersion", "scheduling.run.ai/v2alpha2", "kind",
+                     "PodGroup", "metadata", metadata(g->ns, g->name, NULL, &g->owner), "spec",
+                     spec);
+}
+
+static json_t *priority_class_json(const gf_priority_class *c)
+{
+    return json_pack("{s:s, s:s, s:o, s:i}", "apiVersion", "scheduling.k8s.io/v1", "kind",
+                     "PriorityClass", "metadata", metadata(NULL, c->name, NULL, NULL), "value",
+                     (int)c->value);
+}
+
+static json_t *shard_json(const gf_shard *sh)
+{
+    json_t *spec = json_pack("{s:{s:s, s:s}}", "placementStrategy", "gpu",
+                             sh->gpu == GF_PLACE_SPREAD ? "spread" : "binpack", "cpu",
+                             sh->cpu == GF_PLACE_SPREAD ? "spread" : "binpack");
+    if (sh->partition_value) set_str(spec, "partitionLabelValue", sh->partition_value);
+    return json_pack("{s:s, s:s, s:o, s:o}", "apiVersion", "kai.scheduler/v1", "kind",
+                     "SchedulingShard", "metadata", metadata(NULL, sh->name, NULL, NULL), "spec",
+                     spec);
 }
 
 static json_t *pod_json(const gf_pod *p)
@@ -219,6 +296,15 @@ gf_err gf_snapshot_write(const gf_model *m, FILE *f, gf_error *err)
                       m->workloads.v[i].name);
     for (size_t i = 0; i < m->pdbs.n && !rc; i++)
         rc = emit(&o, pdb_json(&m->pdbs.v[i]), "PodDisruptionBudget", m->pdbs.v[i].name);
+    for (size_t i = 0; i < m->queues.n && !rc; i++)
+        rc = emit(&o, queue_json(&m->queues.v[i]), "Queue", m->queues.v[i].name);
+    for (size_t i = 0; i < m->priority_classes.n && !rc; i++)
+        rc = emit(&o, priority_class_json(&m->priority_classes.v[i]), "PriorityClass",
+                  m->priority_classes.v[i].name);
+    for (size_t i = 0; i < m->podgroups.n && !rc; i++)
+        rc = emit(&o, podgroup_json(&m->podgroups.v[i]), "PodGroup", m->podgroups.v[i].name);
+    for (size_t i = 0; i < m->shards.n && !rc; i++)
+        rc = emit(&o, shard_json(&m->shards.v[i]), "SchedulingShard", m->shards.v[i].name);
     for (size_t i = 0; i < m->pods.n && !rc; i++)
         rc = emit(&o, pod_json(&m->pods.v[i]), "pod", m->pods.v[i].name);
     if (!rc && fputs("\n],\"metadata\":{\"resourceVersion\":\"\"}}\n", f) < 0)

@@ -37,6 +37,11 @@
 #define GF_KAI_POD_GROUP_NAME "pod-group-name"
 #define GF_KAI_DEFAULT_QUEUE "default-queue"
 #define GF_KAI_NON_PREEMPTIBLE_PRIORITY 100
+/* labels the pod grouper reads on the top owner, then the pod
+ * (pkg/podgrouper/podgrouper/plugins/constants/constants.go) */
+#define GF_KAI_PRIORITY_LABEL "priorityClassName"
+#define GF_KAI_PREEMPTIBILITY_LABEL "kai.scheduler/preemptibility"
+#define GF_KAI_PROJECT_LABEL "project"
 /* A single-device shared pod: runai-gpu-group=<g>. A multi-device fraction
  * (gpu-fraction-num-devices > 1) gets only runai-gpu-group/<g>=<g>, one per
  * device, and no plain label (resource_reservation.go updatePodGPUGroup);

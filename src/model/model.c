@@ -25,7 +25,7 @@ const char *gf_phase_name(gf_phase p)
 
 const char *gf_skip_reason_name(gf_skip_reason r)
 {
-    static const char *names[] = {"kai_annotation", "node_missing", "no_gpu_node"};
+    static const char *names[] = {"kai_annotation", "node_missing", "no_gpu_node", "kai_object"};
     return (unsigned)r < GF_SKIP_COUNT ? names[r] : "?";
 }
 
@@ -64,6 +64,39 @@ double gf_pod_share_on(const gf_pod *p, int64_t gpu_memory_mib)
     return 0.0;
 }
 
+double gf_pod_gpus(const gf_model *m, const gf_pod *p)
+{
+    if (p->node == GF_NONE || p->is_reservation || !gf_pod_active(p)) return 0.0;
+    double share = gf_pod_share_on(p, m->nodes.v[p->node].gpu_memory_mib);
+    return p->gpu_whole + share * (p->gpu_devices ? p->gpu_devices : 1);
+}
+
+bool gf_queue_within(const gf_model *m, uint32_t q, uint32_t ancestor)
+{
+    /* parent chains are cut where they loop (resolve_governance) */
+    for (size_t steps = 0; q != GF_NONE && steps <= m->queues.n; steps++) {
+        if (q == ancestor) return true;
+        q = m->queues.v[q].parent_idx;
+    }
+    return false;
+}
+
+double gf_queue_allocated_gpu(const gf_model *m, uint32_t q, bool non_preemptible,
+                              bool *from_status)
+{
+    const gf_queue *queue = &m->queues.v[q];
+    *from_status = queue->has_status;
+    if (queue->has_status) return non_preemptible ? queue->alloc_np_gpu : queue->alloc_gpu;
+    double sum = 0;
+    for (size_t i = 0; i < m->pods.n; i++) {
+        const gf_pod *p = &m->pods.v[i];
+        if (non_preemptible && p->gov.preemptible) continue;
+        if (!gf_queue_within(m, p->gov.queue_idx, q)) continue;
+        sum += gf_pod_gpus(m, p);
+    }
+    return sum;
+}
+
 void gf_model_init(gf_model *m)
 {
     memset(m, 0, sizeof *m);
@@ -87,6 +120,7 @@ void gf_model_free(gf_model *m)
     gf_vec_free(&m->podgroups);
     gf_vec_free(&m->priority_classes);
     gf_vec_free(&m->shards);
+    gf_vec_free(&m->topologies);
     gf_vec_free(&m->gpus);
     gf_vec_free(&m->gpu_pods);
     gf_strmap_free(&m->node_by_name);
@@ -187,6 +221,7 @@ static uint32_t workload_ref(gf_model *m, const char *kind, const char *ns, cons
     w.name = gf_arena_strdup(&m->arena, name);
     w.origin = "(derived from ownerReferences)";
     w.replicas = -1;
+    w.max_surge = -1;
     w.inferred = inferred;
     return gf_model_add_workload(m, &w, NULL);
 }
@@ -508,16 +543,64 @@ static void drop_pods(gf_model *m, const bool *drop)
 /* Each pod's PodGroup, queue, priority and preemptibility, as KAI computes
  * them: the PodGroup named by the pod's annotation pod-group-name carries
  * queue, priorityClassName and preemptibility (pkg/apis/scheduling/v2alpha2/
- * podgroup_types.go); without one in the input, the pod's queue label and
- * its own priority class / spec.priority stand in. Preemptibility: an
- * explicit value wins, else priority < 100 is preemptible
+ * podgroup_types.go). Without one in the input, KAI's pod grouper's own rules
+ * stand in (pkg/podgrouper/podgrouper/plugins/defaultgrouper/
+ * default_grouper.go): the queue label of the top owner, then of the pod,
+ * then "project" (+ "-<node pool>" when the pod has a pool label), else
+ * "default-queue" (CalcPodGroupQueue); the priority class from label
+ * priorityClassName on the owner or the pod, then the pod's
+ * spec.priorityClassName (valued by the input's PriorityClass, else by the
+ * pod's spec.priority, which admission took from it), else the owner kind's
+ * default: "inference" for
+ * Deployments (deployment/deployment_grouper.go), "train" for everything
+ * else (GetPodGroupMetadata); preemptibility from label
+ * kai.scheduler/preemptibility on the owner, then the pod
+ * (calcPodGroupPreemptibilityWithDefaults). Preemptibility: an explicit
+ * value wins, else priority < 100 is preemptible
  * (pkg/common/podgroup/preemptible.go CalculatePreemptibility). */
 static int32_t class_value(const gf_model *m, const gf_strmap *classes, const char *name,
                            int32_t fallback, bool *found)
 {
     size_t k;
     *found = name && gf_strmap_get(classes, name, &k);
-    return *found ? m->priority_classes.v[k].value : fallback;
+    if (*found) return m->priority_classes.v[k].value;
+    /* KAI's own classes when the input holds no PriorityClass objects
+     * (deployments/kai-scheduler/templates/priorityclasses/) */
+    static const struct {
+        const char *name;
+        int32_t value;
+    } kai[] = {{"train", 50}, {"build-preemptible", 75}, {"build", 100}, {"inference", 125}};
+    for (size_t i = 0; name && i < sizeof kai / sizeof kai[0]; i++)
+        if (!strcmp(name, kai[i].name)) {
+            *found = true;
+            return kai[i].value;
+        }
+    return fallback;
+}
+
+static gf_preemptibility preemptibility_label(const gf_kvs *labels)
+{
+    const char *v = gf_kvs_get(labels, GF_KAI_PREEMPTIBILITY_LABEL);
+    if (v && !strcmp(v, "preemptible")) return GF_PREEMPT_PREEMPTIBLE;
+    if (v && !strcmp(v, "non-preemptible")) return GF_PREEMPT_NON_PREEMPTIBLE;
+    return GF_PREEMPT_UNSET; /* KAI logs an invalid value and goes on */
+}
+
+/* The grouper's queue without a PodGroup (CalcPodGroupQueue). */
+static const char *grouper_queue(gf_model *m, const gf_pod *p, const gf_workload *top)
+{
+    const char *q = top ? gf_kvs_get(&top->labels, m->kai.queue_label) : NULL;
+    if (!q) q = p->queue;
+    if (q) return q;
+    const char *project = top ? gf_kvs_get(&top->labels, GF_KAI_PROJECT_LABEL) : NULL;
+    if (!project) project = gf_kvs_get(&p->labels, GF_KAI_PROJECT_LABEL);
+    if (!project || !*project) return GF_KAI_DEFAULT_QUEUE;
+    const char *pool = gf_kvs_get(&p->labels, m->kai.node_pool_label);
+    if (!pool) return project;
+    size_t n = strlen(project) + strlen(pool) + 2;
+    char *s = gf_arena_alloc(&m->arena, n);
+    snprintf(s, n, "%s-%s", project, pool);
+    return s;
 }
 
 static void resolve_governance(gf_model *m)
@@ -538,6 +621,19 @@ static void resolve_governance(gf_model *m)
         q->parent_idx =
             q->parent && gf_strmap_get(&queues, q->parent, &k) && k != i ? (uint32_t)k : GF_NONE;
     }
+    /* a parent chain that loops is cut where it closes (KAI's walk up
+     * quota_check.go would not end either; the API server admits it) */
+    for (size_t i = 0; i < m->queues.n; i++) {
+        uint32_t at = (uint32_t)i;
+        for (size_t steps = 0; at != GF_NONE; steps++) {
+            uint32_t up = m->queues.v[at].parent_idx;
+            if (steps >= m->queues.n) {
+                m->queues.v[at].parent_idx = GF_NONE;
+                break;
+            }
+            at = up;
+        }
+    }
     for (size_t i = 0; i < m->pods.n; i++) {
         gf_pod *p = &m->pods.v[i];
         gf_pod_gov g = {GF_NONE, NULL, GF_NONE, p->priority, p->priority < 100, 1};
@@ -548,18 +644,37 @@ static void resolve_governance(gf_model *m)
             g.podgroup = (uint32_t)k;
             pg = &m->podgroups.v[k];
         }
+        const gf_workload *top = gf_model_pod_workload(m, p);
         bool found;
-        g.priority = class_value(m, &classes, p->priority_class, p->priority, &found);
-        g.queue = p->queue;
+        gf_preemptibility pre = GF_PREEMPT_UNSET;
         if (pg) {
-            if (pg->queue && *pg->queue) g.queue = pg->queue;
-            g.priority = class_value(m, &classes, pg->priority_class, g.priority, &found);
+            g.queue = pg->queue && *pg->queue ? pg->queue : grouper_queue(m, p, top);
+            g.priority = class_value(m, &classes, pg->priority_class, p->priority, &found);
             if (pg->min_member > 1) g.gang = pg->min_member;
+            pre = pg->preemptibility;
+        } else {
+            g.queue = grouper_queue(m, p, top);
+            const char *cls = top ? gf_kvs_get(&top->labels, GF_KAI_PRIORITY_LABEL) : NULL;
+            if (!cls) cls = gf_kvs_get(&p->labels, GF_KAI_PRIORITY_LABEL);
+            g.priority = class_value(m, &classes, cls, 0, &found);
+            if (!found && p->priority_class && *p->priority_class) {
+                /* the API server's Priority admission set spec.priority to
+                 * this class's value: it stands in for a class not in the
+                 * input */
+                g.priority = class_value(m, &classes, p->priority_class, p->priority, &found);
+                found = true;
+            }
+            if (!found) {
+                bool deployment = top && !strcmp(top->kind, "Deployment");
+                g.priority = class_value(m, &classes, deployment ? "inference" : "train",
+                                         p->priority, &found);
+            }
+            if (top) pre = preemptibility_label(&top->labels);
+            if (pre == GF_PREEMPT_UNSET) pre = preemptibility_label(&p->labels);
         }
-        if (!g.queue) g.queue = GF_KAI_DEFAULT_QUEUE;
         g.preemptible = g.priority < GF_KAI_NON_PREEMPTIBLE_PRIORITY;
-        if (pg && pg->preemptibility == GF_PREEMPT_PREEMPTIBLE) g.preemptible = true;
-        if (pg && pg->preemptibility == GF_PREEMPT_NON_PREEMPTIBLE) g.preemptible = false;
+        if (pre == GF_PREEMPT_PREEMPTIBLE) g.preemptible = true;
+        if (pre == GF_PREEMPT_NON_PREEMPTIBLE) g.preemptible = false;
         if (gf_strmap_get(&queues, g.queue, &k)) g.queue_idx = (uint32_t)k;
         p->gov = g;
     }
@@ -618,7 +733,6 @@ gf_err gf_model_finalize(gf_model *m, gf_diags *d, gf_error *err)
     }
     if (ndrop) drop_pods(m, drop);
     free(drop);
-    resolve_governance(m);
     /* owners; bucket active bound pods per node (counting sort) */
     uint32_t *count = gf_xcalloc(m->nodes.n + 1, sizeof(uint32_t));
     for (size_t i = 0; i < m->pods.n; i++) {
@@ -632,6 +746,7 @@ gf_err gf_model_finalize(gf_model *m, gf_diags *d, gf_error *err)
         p->node = (uint32_t)ni;
         if (gf_pod_active(p)) count[ni + 1]++;
     }
+    resolve_governance(m); /* after the owners: the grouper reads the top owner's labels */
     for (size_t i = 0; i < m->nodes.n; i++)
         count[i + 1] += count[i];
     uint32_t *bucket = gf_xmalloc(sizeof(uint32_t) * (m->pods.n + 1));

@@ -117,8 +117,13 @@ typedef struct gf_owner_ref {
 
 /* One resource of a Queue (pkg/apis/scheduling/v2/resources.go
  * QueueResource): GPU in fractions of a GPU, CPU in millicores, memory in
- * megabytes (10^6 bytes). KAI reads -1 as unlimited for quota and limit
- * (and 0 as "none" for quota); absent fields are 0 as in KAI's JSON. */
+ * megabytes (10^6 bytes). Absent fields are 0, as in KAI's JSON. The
+ * proportion plugin (pkg/scheduler/plugins/proportion/proportion.go
+ * createQueueResourceAttrs) takes quota as the deserved share and limit as
+ * the max allowed, unchanged: -1 (commonconstants.UnlimitedResourceQuantity)
+ * is unlimited for both; quota 0 deserves nothing, so any non-preemptible
+ * request is over quota (capacity_policy/quota_check.go); limit 0 allows
+ * nothing (capacity_policy/max_allowed_check.go). */
 typedef struct gf_queue_res {
     double quota, limit, over_quota_weight;
 } gf_queue_res;
@@ -177,6 +182,19 @@ typedef struct gf_shard {
     const char *partition_value; /* spec.partitionLabelValue; NULL/"" = nodes without the label */
     gf_placement_strategy gpu, cpu;
 } gf_shard;
+
+/* kai.scheduler/v1alpha1 Topology (pkg/apis/kai/v1alpha1/topology_types.go):
+ * cluster-scoped; spec.levels from the top down (e.g. zone, block, rack,
+ * hostname), each level a node label. A PodGroup's requiredTopologyLevel
+ * names one of these labels; KAI's domain at that level is the values of
+ * that level and every level above it (pkg/scheduler/plugins/topology/
+ * common.go lowestCommonDomainID), and a node missing any level's label is
+ * outside the topology (isNodePartOfTopology). */
+typedef struct gf_topology {
+    const char *name, *origin;
+    const char **levels; /* node label keys, top level first */
+    uint32_t n_levels;
+} gf_topology;
 
 /* A pod's governance as KAI computes it (derived by finalize). */
 typedef struct gf_pod_gov {
@@ -262,10 +280,17 @@ typedef struct gf_workload {
     const char *kind, *ns, *name, *uid;
     const char *origin;
     gf_owner_ref owner; /* e.g. ReplicaSet -> Deployment */
+    gf_kvs labels;      /* metadata.labels (KAI's grouper reads the top owner's queue label) */
     gf_kvs template_annotations;
     int32_t replicas; /* spec.replicas, -1 when absent */
-    bool from_input;  /* false: synthesised from a pod's ownerReference */
-    bool inferred;    /* owner derived by the pod-template-hash convention */
+    /* Deployment spec.strategy: Recreate, or RollingUpdate's maxSurge (a
+     * count, or a percentage of replicas when max_surge_percent); -1 when
+     * absent (Kubernetes' default 25%) */
+    bool recreate;
+    bool max_surge_percent;
+    int32_t max_surge;
+    bool from_input; /* false: synthesised from a pod's ownerReference */
+    bool inferred;   /* owner derived by the pod-template-hash convention */
     /* a ReplicaSet's status.conditions ReplicaFailure True, reason
      * FailedCreate (k8s.io/kubernetes pkg/controller/replicaset
      * replica_set_utils.go): its pods cannot be created (quota, admission);
@@ -314,6 +339,7 @@ typedef enum gf_skip_reason {
     GF_SKIP_KAI_ANNOTATION, /* a KAI pod's sharing annotations KAI would refuse */
     GF_SKIP_NODE_MISSING,   /* an active pod bound to a node not in the input */
     GF_SKIP_NO_GPU_NODE,    /* a GPU pod bound to a node without GPUs */
+    GF_SKIP_KAI_OBJECT, /* a Queue, PodGroup, PriorityClass or SchedulingShard KAI would refuse */
     GF_SKIP_COUNT
 } gf_skip_reason;
 
@@ -333,6 +359,7 @@ typedef struct gf_model {
     GF_VEC(gf_podgroup) podgroups;
     GF_VEC(gf_priority_class) priority_classes;
     GF_VEC(gf_shard) shards;
+    GF_VEC(gf_topology) topologies;
     /* derived by finalize */
     GF_VEC(gf_gpu) gpus;
     GF_VEC(uint32_t) gpu_pods; /* pod indices, grouped per GPU */
@@ -367,6 +394,18 @@ gf_err gf_model_finalize(gf_model *m, gf_diags *d, gf_error *err);
 /* The top-level owner of a pod ("Deployment/team-a/llm" ...), resolving
  * ReplicaSet -> Deployment; NULL when unowned. Owned by the model. */
 const gf_workload *gf_model_pod_workload(const gf_model *m, const gf_pod *p);
+
+/* GPUs a bound pod holds as KAI's queues count them: whole GPUs plus its
+ * share (memory-based for gpu-memory) times its devices; 0 when unbound. */
+double gf_pod_gpus(const gf_model *m, const gf_pod *p);
+/* GPUs allocated in queue q and its children (Queue status: "for all running
+ * jobs in queue and child queues"), only non-preemptible pods' when
+ * non_preemptible: KAI's own status figure when the Queue has one
+ * (*from_status true), else summed over the model's bound active pods. */
+double gf_queue_allocated_gpu(const gf_model *m, uint32_t q, bool non_preemptible,
+                              bool *from_status);
+/* True when queue q is `ancestor` or below it. */
+bool gf_queue_within(const gf_model *m, uint32_t q, uint32_t ancestor);
 
 typedef struct gf_totals {
     uint32_t nodes, gpu_nodes, gpus;

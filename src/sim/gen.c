@@ -758,6 +758,7 @@ static void add_workload(gen *g, const wl *w, const char *kind, const char *name
     o.owner.name = owner_name;
     o.template_annotations = w->annotations;
     o.replicas = replicas;
+    o.max_surge = -1; /* no strategy: Kubernetes' default */
     o.from_input = true;
     gf_model_add_workload(g->m, &o, NULL);
 }
@@ -806,6 +807,62 @@ void gf_gen_opts_default(gf_gen_opts *o)
     o->cpu_pods_per_node = 10;
 }
 
+/* KAI Queues for the generated queues (pkg/apis/scheduling/v2/queue_types.go),
+ * under one parent "departments" (no quota), each with a GPU quota sized
+ * from the non-preemptible GPUs its bound pods hold (Deployments: KAI's
+ * class inference; StatefulSets: train, preemptible): "chat"'s quota was
+ * cut to 90% of what it holds (KAI keeps running pods and refuses new
+ * non-preemptible ones: its upsizes hit quota until downsizes make room,
+ * the simulator's quota scenario), the others get half as much again as
+ * they hold. No random draws: the rest of the cluster
+ * is what it was without queues. */
+static void add_queues(gen *g)
+{
+    gf_model *m = g->m;
+    const char *names[16];
+    size_t n = 0;
+    const ns_queue *lists[] = {inference_ns, training_ns, cpu_ns};
+    size_t sizes[] = {sizeof inference_ns / sizeof *inference_ns,
+                      sizeof training_ns / sizeof *training_ns, sizeof cpu_ns / sizeof *cpu_ns};
+    for (int l = 0; l < 3; l++)
+        for (size_t i = 0; i < sizes[l]; i++) {
+            const char *q = lists[l][i].queue;
+            bool seen = !q;
+            for (size_t k = 0; k < n && !seen; k++)
+                seen = !strcmp(names[k], q);
+            if (!seen && n < sizeof names / sizeof *names) names[n++] = q;
+        }
+    double held[16] = {0};
+    for (size_t i = 0; i < m->pods.n; i++) {
+        const gf_pod *p = &m->pods.v[i];
+        size_t ni;
+        if (!p->queue || !p->node_name || !gf_pod_active(p) || p->is_reservation) continue;
+        if (!p->owner.kind || strcmp(p->owner.kind, "ReplicaSet")) continue; /* preemptible */
+        if (!gf_strmap_get(&m->node_by_name, p->node_name, &ni)) continue;
+        double devices = p->gpu_devices ? p->gpu_devices : 1;
+        double gpus = p->gpu_whole + gf_pod_share_on(p, m->nodes.v[ni].gpu_memory_mib) * devices;
+        for (size_t k = 0; k < n; k++)
+            if (!strcmp(names[k], p->queue)) held[k] += gpus;
+    }
+    gf_queue top = {0};
+    top.name = lit(g, "departments");
+    top.origin = g->origin;
+    top.priority = 100;
+    top.gpu.quota = top.gpu.limit = top.cpu.quota = top.cpu.limit = -1;
+    top.memory.quota = top.memory.limit = -1;
+    top.gpu.over_quota_weight = top.cpu.over_quota_weight = top.memory.over_quota_weight = 1;
+    gf_vec_push(&m->queues, top);
+    for (size_t k = 0; k < n; k++) {
+        gf_queue q = top;
+        q.name = lit(g, names[k]);
+        q.parent = top.name;
+        bool chat = !strcmp(names[k], "chat");
+        q.gpu.quota = chat ? floor(held[k] * 0.9 * 10) / 10        /* cut below use */
+                           : ceil(held[k] * 1.5 * 10 - 1e-9) / 10; /* tenths of a GPU */
+        gf_vec_push(&m->queues, q);
+    }
+}
+
 gf_err gf_gen_cluster(gf_model *m, const gf_gen_opts *o, gf_diags *d, gf_error *err)
 {
     if (o->nodes < 1 || o->nodes > GF_GEN_MAX_NODES)
@@ -851,6 +908,7 @@ gf_err gf_gen_cluster(gf_model *m, const gf_gen_opts *o, gf_diags *d, gf_error *
     for (uint32_t i = 0; i < pending && g.gpu_wls.n; i++)
         add_pod(&g, &g.wls.v[g.gpu_wls.v[skewed(&g, g.gpu_wls.n)]], NULL, NULL, 0);
     add_workloads_and_pdbs(&g);
+    add_queues(&g);
 
     gf_vec_free(&g.wls);
     for (size_t c = 0; c < N_CLASSES; c++)

@@ -175,8 +175,47 @@ static void copy_workload(gf_model *w, const gf_workload *k)
     x.uid = dup(w, k->uid);
     x.origin = dup(w, k->origin);
     x.owner = dup_owner(w, k->owner);
+    x.labels = dup_kvs(w, &k->labels);
     x.template_annotations = dup_kvs(w, &k->template_annotations);
     gf_model_add_workload(w, &x, NULL);
+}
+
+/* KAI's governance objects, strings into w's arena (model.h). */
+static void copy_governance(gf_model *w, const gf_model *c)
+{
+    for (size_t i = 0; i < c->queues.n; i++) {
+        gf_queue q = c->queues.v[i];
+        q.name = dup(w, q.name);
+        q.origin = dup(w, q.origin);
+        q.parent = dup(w, q.parent);
+        gf_vec_push(&w->queues, q);
+    }
+    for (size_t i = 0; i < c->podgroups.n; i++) {
+        gf_podgroup g = c->podgroups.v[i];
+        g.ns = dup(w, g.ns);
+        g.name = dup(w, g.name);
+        g.origin = dup(w, g.origin);
+        g.queue = dup(w, g.queue);
+        g.priority_class = dup(w, g.priority_class);
+        g.topology = dup(w, g.topology);
+        g.required_level = dup(w, g.required_level);
+        g.preferred_level = dup(w, g.preferred_level);
+        g.owner = dup_owner(w, g.owner);
+        gf_vec_push(&w->podgroups, g);
+    }
+    for (size_t i = 0; i < c->priority_classes.n; i++) {
+        gf_priority_class pc = c->priority_classes.v[i];
+        pc.name = dup(w, pc.name);
+        pc.origin = dup(w, pc.origin);
+        gf_vec_push(&w->priority_classes, pc);
+    }
+    for (size_t i = 0; i < c->shards.n; i++) {
+        gf_shard sh = c->shards.v[i];
+        sh.name = dup(w, sh.name);
+        sh.origin = dup(w, sh.origin);
+        sh.partition_value = dup(w, sh.partition_value);
+        gf_vec_push(&w->shards, sh);
+    }
 }
 
 static void copy_pdb(gf_model *w, const gf_pdb *b)
@@ -360,6 +399,7 @@ gf_err gf_sim_new(const gf_model *c, const gf_sim_opts *o, gf_sim **out, gf_erro
         copy_workload(w, &c->workloads.v[i]);
     for (size_t i = 0; i < c->pdbs.n; i++)
         copy_pdb(w, &c->pdbs.v[i]);
+    copy_governance(w, c);
     gf_diags d;
     gf_diags_init(&d);
     rc = gf_model_finalize(w, &d, err);
@@ -969,6 +1009,83 @@ static void convert(run *r, uint32_t si)
     if (r->watch) r->watch[si].since = -1; /* no share to go back to: not watched */
 }
 
+/* Service si's GPUs per pod now (all devices). */
+static double pod_gpus_now(const run *r, uint32_t si)
+{
+    const service *sv = &r->s->services.v[si];
+    if (r->whole[si]) return r->whole[si];
+    double f = r->unit[si] == GF_SHARE_MEMORY ? (double)r->mib[si] / (double)sv->pub.gpu_memory_mib
+                                              : r->fraction[si];
+    return f * (sv->pub.devices ? sv->pub.devices : 1);
+}
+
+/* KAI's queue quota (decide/quota.h) on the simulated allocations: may
+ * non-preemptible service si go to to_pod GPUs per pod? A blocked upsize is
+ * counted and listed (its service once), and not applied. */
+static bool quota_blocks(run *r, uint32_t si, double to_pod)
+{
+    const gf_sim *s = r->s;
+    const gf_model *w = &s->w;
+    if (!w->queues.n) return false;
+    const service *sv = &s->services.v[si];
+    const gf_pod *rep = &w->pods.v[s->svc_pods[sv->first]];
+    if (rep->gov.preemptible || rep->gov.queue_idx == GF_NONE) return false;
+    double from_pod = pod_gpus_now(r, si);
+    if (!(to_pod > from_pod)) return false;
+    /* non-preemptible GPUs per queue and its parents: the services as they
+     * stand now, other pods as the cluster had them */
+    double *alloc = gf_xcalloc(w->queues.n + 1, sizeof(double));
+    bool *in_service = gf_xcalloc(w->pods.n + 1, sizeof(bool));
+    for (uint32_t sj = 0; sj < s->services.n; sj++) {
+        const service *o = &s->services.v[sj];
+        for (uint32_t k = 0; k < o->n; k++)
+            in_service[s->svc_pods[o->first + k]] = true;
+        const gf_pod *p = &w->pods.v[s->svc_pods[o->first]];
+        if (p->gov.preemptible) continue;
+        double g = pod_gpus_now(r, sj) * o->n;
+        for (uint32_t q = p->gov.queue_idx, n = 0; q != GF_NONE && n <= w->queues.n; n++) {
+            alloc[q] += g;
+            q = w->queues.v[q].parent_idx;
+        }
+    }
+    for (size_t i = 0; i < w->pods.n; i++) {
+        const gf_pod *p = &w->pods.v[i];
+        if (in_service[i] || p->gov.preemptible || !gf_pod_active(p)) continue;
+        double g = p->share == GF_SHARE_NONE ? p->gpu_whole : 0; /* not a service: whole GPUs */
+        for (uint32_t q = p->gov.queue_idx, n = 0; q != GF_NONE && n <= w->queues.n; n++) {
+            alloc[q] += g;
+            q = w->queues.v[q].parent_idx;
+        }
+    }
+    const gf_workload *wl = gf_model_pod_workload(w, rep);
+    gf_quota_check qc;
+    memset(&qc, 0, sizeof qc);
+    double delta = gf_quota_delta(wl, sv->n, from_pod, to_pod, &qc.surge_pods);
+    bool blocked = gf_quota_walk(w, rep->gov.queue_idx, delta, alloc, &qc);
+    free(alloc);
+    free(in_service);
+    if (!blocked) return false;
+    r->res->quota_blocked++;
+    bool listed = false;
+    for (uint32_t i = 0; i < r->res->n_blocked && !listed; i++)
+        listed = r->res->blocked[i].service == si;
+    if (!listed && r->res->n_blocked < GF_SIM_MAX_BLOCKED) {
+        double dev = sv->pub.devices ? sv->pub.devices : 1;
+        gf_sim_blocked *b = &r->res->blocked[r->res->n_blocked++];
+        memset(b, 0, sizeof *b);
+        b->service = si;
+        snprintf(b->name, sizeof b->name, "%s", sv->key);
+        snprintf(b->queue, sizeof b->queue, "%s", w->queues.v[qc.queue].name);
+        b->t = r->t;
+        b->quota_gpus = qc.quota_gpus;
+        b->allocated_gpus = qc.allocated_gpus;
+        b->delta_gpus = qc.delta_gpus;
+        b->from_fraction = from_pod / dev;
+        b->to_fraction = to_pod / dev;
+    }
+    return true;
+}
+
 static void rightsize(run *r, bool scheduled)
 {
     gf_sim *s = r->s;
@@ -1012,6 +1129,10 @@ static void rightsize(run *r, bool scheduled)
         gf_rightsize_rule rule = sv->rule;
         rule.mode = GF_MODE_AUTO; /* recommend mode simulated as if automated */
         if (gf_recommend_one(&rule, &in, r->series[si], r->t, &rec, NULL) != GF_OK) continue;
+        double dev = sv->pub.devices ? sv->pub.devices : 1;
+        if (rec.action == GF_REC_WHOLE && quota_blocks(r, si, dev)) continue;
+        if (rec.action == GF_REC_UP && quota_blocks(r, si, rec.recommended_fraction * dev))
+            continue;
         if (rec.action == GF_REC_WHOLE) { /* whole GPUs, one per device, no share */
             resize_to(r, si, r->unit[si], r->fraction[si], r->mib[si], sv->pub.devices, true);
             continue;

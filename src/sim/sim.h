@@ -253,6 +253,17 @@ typedef struct gf_sim_stall {
 } gf_sim_stall;
 
 #define GF_SIM_MAX_STALLS 8 /* stalls listed; all are counted */
+#define GF_SIM_MAX_BLOCKED 16
+
+/* An upsize KAI's queue quota stopped (its first time). */
+typedef struct gf_sim_blocked {
+    uint32_t service;
+    char name[200];  /* "namespace/Kind/name" */
+    char queue[128]; /* the queue over quota */
+    double t;        /* when */
+    double quota_gpus, allocated_gpus, delta_gpus;
+    double from_fraction, to_fraction; /* per device */
+} gf_sim_blocked;
 
 typedef struct gf_sim_result {
     bool ran;
@@ -276,6 +287,13 @@ typedef struct gf_sim_result {
     uint32_t conversions; /* whole-GPU services moved onto a fraction (decide/convert.h) */
     uint32_t stalls;      /* gpufrac resizes that stalled (gf_sim_stall) */
     gf_sim_stall stall_list[GF_SIM_MAX_STALLS]; /* the first ones */
+    /* upsizes of non-preemptible services their KAI queue (or a parent)
+     * could not fund, the rollout's surge included (decide/quota.h): not
+     * applied. quota_blocked counts attempts; blocked lists the first
+     * GF_SIM_MAX_BLOCKED services, each once */
+    uint64_t quota_blocked;
+    uint32_t n_blocked;
+    gf_sim_blocked blocked[GF_SIM_MAX_BLOCKED];
     /* time series, report.n_points each */
     float *alloc;     /* services' allocation held, GPUs */
     float *gpus;      /* GPUs in service */

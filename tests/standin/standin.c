@@ -68,6 +68,15 @@ static const resource RES[] = {
     /* the Prometheus Operator's CRD, as a cluster with it installed serves it */
     {"ServiceMonitor", "monitoring.coreos.com/v1", "/apis/monitoring.coreos.com/v1",
      "servicemonitors", "monitoring.coreos.com", true},
+    /* KAI's governance, as a cluster with KAI installed serves it */
+    {"Queue", "scheduling.run.ai/v2", "/apis/scheduling.run.ai/v2", "queues", "scheduling.run.ai",
+     false},
+    {"PodGroup", "scheduling.run.ai/v2alpha2", "/apis/scheduling.run.ai/v2alpha2", "podgroups",
+     "scheduling.run.ai", true},
+    {"PriorityClass", "scheduling.k8s.io/v1", "/apis/scheduling.k8s.io/v1", "priorityclasses",
+     "scheduling.k8s.io", false},
+    {"SchedulingShard", "kai.scheduler/v1", "/apis/kai.scheduler/v1", "schedulingshards",
+     "kai.scheduler", false},
 };
 #define NRES ((int)(sizeof RES / sizeof RES[0]))
 #define RES_POD 0

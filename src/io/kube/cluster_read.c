@@ -9,9 +9,10 @@
 #include <string.h>
 
 /* What `gpufrac inspect` reads from a snapshot (snapshot.h), in that order. */
-static const gf_kube_kind KINDS[] = {GF_KUBE_NODE,       GF_KUBE_POD,         GF_KUBE_REPLICASET,
-                                     GF_KUBE_DEPLOYMENT, GF_KUBE_STATEFULSET, GF_KUBE_DAEMONSET,
-                                     GF_KUBE_JOB,        GF_KUBE_PDB};
+static const gf_kube_kind KINDS[] = {GF_KUBE_NODE,       GF_KUBE_POD,           GF_KUBE_REPLICASET,
+                                     GF_KUBE_DEPLOYMENT, GF_KUBE_STATEFULSET,   GF_KUBE_DAEMONSET,
+                                     GF_KUBE_JOB,        GF_KUBE_PDB,           GF_KUBE_QUEUE,
+                                     GF_KUBE_PODGROUP,   GF_KUBE_PRIORITYCLASS, GF_KUBE_SHARD};
 
 static bool required(gf_kube_kind kind)
 {
@@ -21,7 +22,7 @@ static bool required(gf_kube_kind kind)
 /* The label selector is kubectl's -l: on the workloads' own objects. */
 static bool selects_by_label(gf_kube_kind kind)
 {
-    return kind != GF_KUBE_NODE && kind != GF_KUBE_PDB;
+    return kind != GF_KUBE_NODE && kind != GF_KUBE_PDB && !gf_kube_resource_of(kind)->optional;
 }
 
 static gf_err list_into(gf_kube *k, gf_kube_kind kind, const char *ns, const char *selector,
@@ -76,7 +77,9 @@ gf_err gf_cluster_read(gf_kube *k, const gf_cluster_select *sel, json_t **list,
         gf_error_format(&kind_err, msg, sizeof msg);
         gf_diag(d, NULL, "cannot list %s (%s); read on without them%s", res->plural, msg,
                 kind == GF_KUBE_PDB ? ": consolidation sees no PodDisruptionBudget"
-                                    : ": owners are found by the pods' names");
+                : gf_kube_resource_of(kind)->optional
+                    ? ": KAI's queues, PodGroups and shards are not respected"
+                    : ": owners are found by the pods' names");
         stats->kinds_skipped++;
     }
     if (rc) {

@@ -37,6 +37,7 @@ struct gf_ctl_kube {
     bool stop_before_write;      /* GPUFRAC_TEST_STOP_BEFORE_WRITE: see k_may_write */
     char untrusted_example[600]; /* the last labelled pod refused, for the warning */
     size_t untrusted_reported;   /* scrape_stats.untrusted_pods when last warned */
+    unsigned absent_warned;      /* optional kinds already said to be absent */
 };
 
 /* --- exporter discovery ---------------------------------------------------------------- */
@@ -233,6 +234,18 @@ static gf_err k_snapshot(void *ctx, gf_model *m, gf_ctl_meta *meta, gf_diags *d,
                             age, kb->o.max_cache_age_s);
     gf_err rc = gf_kube_cache_model(kb->cache, m, d, err);
     if (rc) return rc;
+    /* KAI's governance kinds the cluster does not serve: said once, then
+     * read on without them (no quota is known, nothing is blocked by one) */
+    unsigned absent = gf_kube_cache_absent(kb->cache) & ~kb->absent_warned;
+    for (int i = 0; absent && i < GF_KUBE_KIND_COUNT; i++) {
+        if (!(absent & GF_KUBE_KIND_BIT(i))) continue;
+        const gf_kube_resource *r = gf_kube_resource_of((gf_kube_kind)i);
+        gf_diag(d, gf_kube_server(kb->k),
+                "the cluster does not serve %s (%s: 404; KAI's CRD not installed?): read on "
+                "without them",
+                r->plural, r->api_version);
+    }
+    kb->absent_warned |= absent;
     meta->w = gf_arena_alloc(&m->arena, (m->workloads.n + 1) * sizeof *meta->w);
     for (size_t i = 0; i < m->workloads.n; i++) {
         const gf_workload *w = &m->workloads.v[i];

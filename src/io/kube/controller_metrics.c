@@ -82,7 +82,7 @@ void gf_ctl_metrics_render(const gf_ctl *c, const gf_ctl_process *p, gf_sbuf *ou
                        "Actions the controller proposed, by kind and by the rule that proposed "
                        "them (upsize, downsize, recommend, fair-use kinds, consolidate) or the "
                        "limit that held them (stale, kind, rollout, cooldown, budget, pdb, rate, "
-                       "not-selected, superseded, stalled, backoff).");
+                       "not-selected, superseded, stalled, backoff, quota).");
     for (int k = 0; k < GF_CTL_KIND_COUNT; k++)
         for (size_t i = 0; i < GF_CTL_REASON_COUNT + GF_CTL_HOLD_COUNT; i++) {
             if (!s->decisions[k][i]) continue;
@@ -112,7 +112,9 @@ void gf_ctl_metrics_render(const gf_ctl *c, const gf_ctl_process *p, gf_sbuf *ou
     gf_promtext_family(out, "gpufrac_objects_skipped_total", "counter",
                        "Objects a snapshot left out with a warning, by reason (kai_annotation: "
                        "sharing annotations KAI refuses; node_missing: bound to a node not in "
-                       "the cluster; no_gpu_node: a GPU pod on a node without GPUs), counted "
+                       "the cluster; no_gpu_node: a GPU pod on a node without GPUs; "
+                       "kai_object: a KAI Queue, PodGroup, PriorityClass or SchedulingShard "
+                       "KAI would refuse), counted "
                        "each iteration they are seen.");
     for (int r = 0; r < GF_SKIP_COUNT; r++) {
         snprintf(lb, sizeof lb, "reason=\"%s\"", gf_skip_reason_name((gf_skip_reason)r));

@@ -54,6 +54,17 @@ static const gf_kube_resource resources[GF_KUBE_KIND_COUNT] = {
     [GF_KUBE_LEASE] = {"Lease", "coordination.k8s.io/v1", "/apis/coordination.k8s.io/v1", "leases",
                        true},
     [GF_KUBE_EVENT] = {"Event", "v1", "/api/v1", "events", true},
+    /* pkg/apis/scheduling/v2/queue_types.go (cluster-scoped),
+     * v2alpha2/podgroup_types.go, pkg/apis/kai/v1/schedulingshard_types.go
+     * (+kubebuilder:resource:scope=Cluster) */
+    [GF_KUBE_QUEUE] = {"Queue", "scheduling.run.ai/v2", "/apis/scheduling.run.ai/v2", "queues",
+                       false, true},
+    [GF_KUBE_PODGROUP] = {"PodGroup", "scheduling.run.ai/v2alpha2",
+                          "/apis/scheduling.run.ai/v2alpha2", "podgroups", true, true},
+    [GF_KUBE_PRIORITYCLASS] = {"PriorityClass", "scheduling.k8s.io/v1",
+                               "/apis/scheduling.k8s.io/v1", "priorityclasses", false, true},
+    [GF_KUBE_SHARD] = {"SchedulingShard", "kai.scheduler/v1", "/apis/kai.scheduler/v1",
+                       "schedulingshards", false, true},
 };
 
 const gf_kube_resource *gf_kube_resource_of(gf_kube_kind kind)

@@ -163,6 +163,11 @@ typedef enum gf_kube_kind {
     GF_KUBE_PDB,
     GF_KUBE_LEASE,
     GF_KUBE_EVENT,
+    /* KAI's governance (issue 12); served only where KAI is installed */
+    GF_KUBE_QUEUE,
+    GF_KUBE_PODGROUP,
+    GF_KUBE_PRIORITYCLASS,
+    GF_KUBE_SHARD,
     GF_KUBE_KIND_COUNT
 } gf_kube_kind;
 
@@ -172,6 +177,7 @@ typedef struct gf_kube_resource {
     const char *prefix;      /* "/apis/apps/v1" */
     const char *plural;      /* "deployments" */
     bool namespaced;
+    bool optional; /* a 404 means the cluster does not serve it (a CRD not installed) */
 } gf_kube_resource;
 
 const gf_kube_resource *gf_kube_resource_of(gf_kube_kind kind);
@@ -324,7 +330,15 @@ gf_err gf_kube_leader_release(gf_kube *k, gf_kube_leader *l, gf_error *err);
 #define GF_KUBE_CACHE_DEFAULT_KINDS                                                                \
     (GF_KUBE_KIND_BIT(GF_KUBE_POD) | GF_KUBE_KIND_BIT(GF_KUBE_NODE) |                              \
      GF_KUBE_KIND_BIT(GF_KUBE_REPLICASET) | GF_KUBE_KIND_BIT(GF_KUBE_DEPLOYMENT) |                 \
-     GF_KUBE_KIND_BIT(GF_KUBE_STATEFULSET) | GF_KUBE_KIND_BIT(GF_KUBE_PDB))
+     GF_KUBE_KIND_BIT(GF_KUBE_STATEFULSET) | GF_KUBE_KIND_BIT(GF_KUBE_PDB) |                       \
+     GF_KUBE_CACHE_GOVERNANCE_KINDS)
+/* KAI's Queues, PodGroups, SchedulingShards and the PriorityClasses: kinds a
+ * cluster may not serve; the cache holds them empty after a 404
+ * (gf_kube_cache_absent) and lists again every GF_KUBE_ABSENT_RELIST_S. */
+#define GF_KUBE_CACHE_GOVERNANCE_KINDS                                                             \
+    (GF_KUBE_KIND_BIT(GF_KUBE_QUEUE) | GF_KUBE_KIND_BIT(GF_KUBE_PODGROUP) |                        \
+     GF_KUBE_KIND_BIT(GF_KUBE_PRIORITYCLASS) | GF_KUBE_KIND_BIT(GF_KUBE_SHARD))
+#define GF_KUBE_ABSENT_RELIST_S 300.0
 
 typedef struct gf_kube_cache gf_kube_cache;
 
@@ -384,6 +398,9 @@ gf_err gf_kube_cache_step(gf_kube_cache *c, int timeout_ms, gf_error *err);
 gf_err gf_kube_cache_sync(gf_kube_cache *c, int timeout_ms, gf_error *err);
 
 bool gf_kube_cache_synced(const gf_kube_cache *c);
+/* The optional kinds (gf_kube_resource.optional) the server answered 404
+ * for at their last list, as GF_KUBE_KIND_BIT()s: held empty and synced. */
+unsigned gf_kube_cache_absent(const gf_kube_cache *c);
 /* Increments with every change to the store: rebuild the model when it moved. */
 uint64_t gf_kube_cache_generation(const gf_kube_cache *c);
 /* The resourceVersion the kind's store is at ("" before its first list). */

@@ -21,6 +21,7 @@ typedef struct kstate {
     gf_kube_kind kind;
     bool enabled;
     bool synced;       /* listed at least once */
+    bool absent;       /* an optional kind the server answered 404 for: held empty */
     bool busy;         /* a transfer is in flight */
     phase next;        /* what the next (or current) transfer is */
     double next_at;    /* monotonic time it may start */
@@ -290,7 +291,22 @@ static void list_done(kstate *s, CURLcode cc)
     gf_err rc;
     double delay;
     gf_kube_outcome out = gf_kube_xfer_outcome(&s->x, cc, 1, &delay, &rc, &e);
-    if (out == GF_KUBE_DONE && !(rc = take_page(s, &s->x.body, s->x.where, &e))) return;
+    if (out == GF_KUBE_DONE && !(rc = take_page(s, &s->x.body, s->x.where, &e))) {
+        s->absent = false;
+        return;
+    }
+    if (rc == GF_ENOTFOUND && gf_kube_resource_of(s->kind)->optional) {
+        /* not served (KAI's CRDs not installed): an empty kind, not a
+         * failure; asked again now and then, in case it is installed later */
+        drop_list(s);
+        s->fresh = json_object();
+        s->list_rv[0] = '\0';
+        replace_store(s);
+        s->absent = true;
+        s->failures = 0;
+        schedule(s, PHASE_LIST, GF_KUBE_ABSENT_RELIST_S);
+        return;
+    }
     /* any failure starts the list over; an expired continue token at once */
     bool expired_page = rc == GF_KUBE_EGONE && s->cont;
     drop_list(s);
@@ -382,7 +398,7 @@ double gf_kube_cache_age(const gf_kube_cache *c)
     double oldest = -1;
     for (int i = 0; i < GF_KUBE_KIND_COUNT; i++) {
         const kstate *s = &c->ks[i];
-        if (!s->enabled) continue;
+        if (!s->enabled || s->absent) continue;
         if (!s->synced || s->heard_at <= 0) return INFINITY;
         if (oldest < 0 || s->heard_at < oldest) oldest = s->heard_at;
     }
@@ -422,6 +438,14 @@ gf_err gf_kube_cache_step(gf_kube_cache *c, int timeout_ms, gf_error *err)
     if (!c->failed) return GF_OK;
     if (err) *err = c->failed_err;
     return c->failed_rc;
+}
+
+unsigned gf_kube_cache_absent(const gf_kube_cache *c)
+{
+    unsigned kinds = 0;
+    for (int i = 0; i < GF_KUBE_KIND_COUNT; i++)
+        if (c->ks[i].enabled && c->ks[i].absent) kinds |= GF_KUBE_KIND_BIT(i);
+    return kinds;
 }
 
 bool gf_kube_cache_synced(const gf_kube_cache *c)

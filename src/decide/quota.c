@@ -1,0 +1,99 @@
+/* quota.c - KAI's queue quota for non-preemptible upsizes (see quota.h). */
+#include "decide/quota.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+/* Rounding slack: quotas and fractions are decimals (0.1 + 0.2 > 0.3). */
+#define QUOTA_EPS 1e-9
+
+int32_t gf_quota_surge_pods(const gf_workload *w, uint32_t replicas)
+{
+    if (!w || strcmp(w->kind, "Deployment") || w->recreate || replicas == 0) return 0;
+    double s;
+    if (w->max_surge < 0) /* apps/v1 DeploymentStrategy: maxSurge defaults to 25%, rounded up */
+        s = ceil(0.25 * replicas - QUOTA_EPS);
+    else if (w->max_surge_percent)
+        s = ceil(w->max_surge / 100.0 * replicas - QUOTA_EPS);
+    else
+        s = w->max_surge;
+    if (s > replicas) s = replicas;
+    return (int32_t)s;
+}
+
+double gf_quota_delta(const gf_workload *w, uint32_t replicas, double old_pod_gpus,
+                      double new_pod_gpus, int32_t *surge_pods)
+{
+    int32_t surge = gf_quota_surge_pods(w, replicas);
+    if (surge_pods) *surge_pods = surge;
+    return replicas * (new_pod_gpus - old_pod_gpus) + surge * (old_pod_gpus > 0 ? old_pod_gpus : 0);
+}
+
+bool gf_quota_walk(const gf_model *m, uint32_t q, double delta, const double *alloc_np,
+                   gf_quota_check *out)
+{
+    out->blocked = false;
+    out->queue = GF_NONE;
+    /* quota_check.go walks queue -> parent -> ... while the queue exists */
+    for (size_t steps = 0; q < m->queues.n && steps <= m->queues.n; steps++) {
+        const gf_queue *queue = &m->queues.v[q];
+        if (queue->gpu.quota != -1) {
+            bool st = false;
+            double alloc = alloc_np ? alloc_np[q] : gf_queue_allocated_gpu(m, q, true, &st);
+            if (queue->gpu.quota + QUOTA_EPS < alloc + delta) {
+                out->blocked = true;
+                out->queue = q;
+                out->quota_gpus = queue->gpu.quota;
+                out->allocated_gpus = alloc;
+                out->allocated_from_status = st;
+                out->delta_gpus = delta;
+                return true;
+            }
+        }
+        q = queue->parent_idx;
+    }
+    return false;
+}
+
+bool gf_quota_upsize(const gf_model *m, uint32_t wi, double old_pod_gpus, double new_pod_gpus,
+                     gf_quota_check *out)
+{
+    memset(out, 0, sizeof *out);
+    out->queue = GF_NONE;
+    if (wi >= m->workloads.n || !(new_pod_gpus > old_pod_gpus)) return false;
+    /* the workload's governance: its active pods' (one PodGroup each for a
+     * Deployment, all resolved alike) */
+    const gf_pod *first = NULL;
+    uint32_t active = 0;
+    for (size_t i = 0; i < m->pods.n; i++) {
+        const gf_pod *p = &m->pods.v[i];
+        if (p->workload != wi || !gf_pod_active(p) || p->is_reservation) continue;
+        if (!first) first = p;
+        active++;
+    }
+    if (!first || first->gov.preemptible || first->gov.queue_idx == GF_NONE) return false;
+    const gf_workload *w = &m->workloads.v[wi];
+    uint32_t replicas = w->replicas >= 0 ? (uint32_t)w->replicas : active;
+    out->replicas = replicas;
+    out->delta_gpus = gf_quota_delta(w, replicas, old_pod_gpus, new_pod_gpus, &out->surge_pods);
+    return gf_quota_walk(m, first->gov.queue_idx, out->delta_gpus, NULL, out);
+}
+
+void gf_quota_text(const gf_model *m, const gf_quota_check *q, char *buf, size_t n)
+{
+    if (!q->blocked || q->queue >= m->queues.n) {
+        snprintf(buf, n, "within queue quota");
+        return;
+    }
+    char surge[120] = "";
+    if (q->surge_pods > 0)
+        snprintf(surge, sizeof surge, " with the rollout's surge (%d new pod%s before old ones go)",
+                 (int)q->surge_pods, q->surge_pods == 1 ? "" : "s");
+    snprintf(buf, n,
+             "blocked by queue quota: queue %s quota %.2f GPUs, allocated %.2f non-preemptible "
+             "(%s), +%.2f%s would pass it (KAI leaves a non-preemptible pod over quota Pending)",
+             m->queues.v[q->queue].name, q->quota_gpus, q->allocated_gpus,
+             q->allocated_from_status ? "Queue status" : "summed from the pods", q->delta_gpus,
+             surge);
+}

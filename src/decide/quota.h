@@ -1,0 +1,69 @@
+/* quota.h - KAI's queue quota for non-preemptible workloads: may an upsize
+ * be written?
+ *
+ * KAI refuses to schedule a non-preemptible job whose queue, or any queue up
+ * its parent chain, would hold more non-preemptible GPUs than its quota
+ * (deserved share): Deserved < AllocatedNonPreemptible + requested is over
+ * (pkg/scheduler/plugins/proportion/capacity_policy/quota_check.go,
+ * resultsWithNonPreemptibleOverQuota / isAllocatedNonPreemptibleOverQuota;
+ * quota -1 is unlimited, commonconstants.UnlimitedResourceQuantity). A
+ * preemptible job may go over quota (it can be reclaimed). So an upsize of a
+ * non-preemptible workload that its queues cannot fund would leave its new
+ * pods Pending forever: it is not written, and is reported with the queue
+ * and the numbers.
+ *
+ * The rollout's surge counts: a Deployment's new pods start before old ones
+ * go (RollingUpdate maxSurge, Kubernetes' default 25% of replicas rounded
+ * up), so while it rolls the queue holds R x new + S x old GPUs for R
+ * replicas and S surge pods (new >= old), S x old more than the final
+ * R x new. Recreate and StatefulSets replace pods in place: no surge.
+ *
+ * Allocated is the Queue's status.allocatedNonPreemptible (KAI's own figure,
+ * queue and children) when the input has it, else summed from the model's
+ * bound pods (model.h gf_queue_allocated_gpu). A workload whose queue is not
+ * in the input, or that is preemptible, is never blocked here. Pure. */
+#ifndef GF_QUOTA_H
+#define GF_QUOTA_H
+
+#include "model/model.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct gf_quota_check {
+    bool blocked;
+    uint32_t queue;             /* the queue over quota (the workload's or a parent), GF_NONE */
+    double quota_gpus;          /* its GPU quota */
+    double allocated_gpus;      /* its non-preemptible GPUs now */
+    bool allocated_from_status; /* KAI's status figure, else summed from the pods */
+    double delta_gpus;          /* what the upsize adds at its peak, surge included */
+    int32_t surge_pods;         /* new pods that start before old ones go */
+    uint32_t replicas;
+} gf_quota_check;
+
+/* Pods a rollout of w (replicas of them) starts before old ones go. */
+int32_t gf_quota_surge_pods(const gf_workload *w, uint32_t replicas);
+
+/* GPUs an upsize of R replicas from old_pod_gpus to new_pod_gpus adds at
+ * its peak: R x (new - old) + S x old, S = gf_quota_surge_pods(). */
+double gf_quota_delta(const gf_workload *w, uint32_t replicas, double old_pod_gpus,
+                      double new_pod_gpus, int32_t *surge_pods);
+
+/* The walk alone: queue q and its parents, delta GPUs more. alloc_np: each
+ * queue's non-preemptible GPUs (its own and its children's) by queue index,
+ * or NULL for the model's figure (gf_queue_allocated_gpu). Fills the
+ * blocked fields of out; returns out->blocked. */
+bool gf_quota_walk(const gf_model *m, uint32_t q, double delta, const double *alloc_np,
+                   gf_quota_check *out);
+
+/* Checks an upsize of workload wi from old_pod_gpus to new_pod_gpus per pod
+ * (all its devices, in GPUs). Returns out->blocked. */
+bool gf_quota_upsize(const gf_model *m, uint32_t wi, double old_pod_gpus, double new_pod_gpus,
+                     gf_quota_check *out);
+
+/* "blocked by queue quota: queue Q (parent of ...) quota 2.50 GPUs,
+ * allocated 2.10 non-preemptible (Queue status), +1.00 with the rollout's
+ * surge (1 new pod before an old one goes)" into buf. */
+void gf_quota_text(const gf_model *m, const gf_quota_check *q, char *buf, size_t n);
+
+#endif
