@@ -98,7 +98,7 @@ static double y_range(double min, double max, bool fit, double *lo, double *hi)
 {
     if (!(max > 0)) max = 1;
     if (!fit || !(min > 0) || !(max > min)) min = 0;
-    double step = nice_step(max - min, 5);
+    double step = fit ? nice_step(max - min, 8) : nice_step(max, 5);
     *lo = floor(min / step) * step;
     if (*lo > 0 && min - *lo < step / 10) *lo -= step; /* the lowest line off the axis */
     if (*lo < 0) *lo = 0;
@@ -199,9 +199,17 @@ static const char *use_alloc_color(uint8_t alloc, uint8_t use)
 
 /* One <rect> per GPU and time column (data-a: % allocated, data-u: % used),
  * a row per GPU. */
+#define HEAT_MAX_CELLS 40000 /* the page's bound: rows beyond it are left out (and said so) */
+
+static uint32_t heat_rows_drawn(const gf_sim_report *r)
+{
+    uint32_t most = r->heat_cols ? HEAT_MAX_CELLS / r->heat_cols : 0;
+    return r->heat_rows < most ? r->heat_rows : most;
+}
+
 static void heatmap(gf_sbuf *b, const gf_sim_report *r)
 {
-    uint32_t rows = r->heat_rows, cols = r->heat_cols;
+    uint32_t rows = heat_rows_drawn(r), cols = r->heat_cols;
     int label_w = 170, w = CHART_W;
     double cell_h = rows > 120 ? 4 : rows > 60 ? 6 : 10;
     double pw = w - label_w - MARGIN_R, cw = pw / (cols ? cols : 1);
@@ -274,10 +282,14 @@ static void heatmap_section(gf_sbuf *b, const gf_sim_report *r)
                    "and how much of that allocation they used (served memory or SM share, "
                    "whichever is larger, per pod). ",
                    r->steps_per_col * r->step_s / 3600);
-    if (r->heat_rows < r->heat_gpus)
+    if (heat_rows_drawn(r) < r->heat_rows)
+        gf_sbuf_printf(b, "A sample: %u of the %u GPUs in service (the page holds at most %d "
+                          "cells). ",
+                       heat_rows_drawn(r), r->heat_gpus, HEAT_MAX_CELLS);
+    else if (heat_rows_drawn(r) < r->heat_gpus)
         gf_sbuf_printf(b, "A sample: the %u of the %u GPUs in service that were in service "
                           "longest (rows in node order). ",
-                       r->heat_rows, r->heat_gpus);
+                       heat_rows_drawn(r), r->heat_gpus);
     else
         gf_sbuf_printf(b, "All %u GPUs in service. ", r->heat_rows);
     gf_sbuf_puts(b, "Hover data: data-a (% allocated), data-u (% used).</p>\n");
@@ -364,13 +376,20 @@ static void harm_chart(gf_sbuf *b, const gf_sim_report *r, int p, double ymax)
                        "<text x=\"%d\" y=\"%.1f\" class=\"hlabel\" text-anchor=\"end\">%s</text>"
                        "<g class=\"marks\" data-kind=\"%s\" fill=\"%s\">",
                        MARGIN_L - 4, my + 7.5, ms[k].label, ms[k].kind, ms[k].color);
-        for (uint32_t i = 0; i < n; i++)
-            if (ms[k].v[i] > 0)
+        /* one mark per pixel column at most: its count is the points' there */
+        double count = 0;
+        long px = -1;
+        for (uint32_t i = 0; i <= n; i++) {
+            long at = i < n ? lround(MARGIN_L + (n > 1 ? pw * i / (n - 1) : 0)) : -2;
+            if (at != px && count > 0)
                 gf_sbuf_printf(b,
-                               "<rect x=\"%.1f\" y=\"%.1f\" width=\"2\" height=\"%d\" "
+                               "<rect x=\"%ld\" y=\"%.1f\" width=\"2\" height=\"%d\" "
                                "data-n=\"%g\"/>",
-                               MARGIN_L + (n > 1 ? pw * i / (n - 1) : 0) - 1, my, MARK_ROW - 2,
-                               ms[k].v[i]);
+                               px - 1, my, MARK_ROW - 2, count);
+            if (at != px) count = 0;
+            px = at;
+            if (i < n) count += ms[k].v[i];
+        }
         gf_sbuf_puts(b, "</g>\n");
     }
     gf_sbuf_puts(b, "</svg>\n");
