@@ -467,11 +467,86 @@ static void test_report_size_bound(void **state)
     gf_model_free(&m);
 }
 
+/* Steps in service per model GPU, under gpufrac. */
+typedef struct on_steps {
+    const gf_sim *sim;
+    uint64_t *on;
+} on_steps;
+
+static void count_on(void *ctx, const gf_sim_step_view *v)
+{
+    on_steps *c = ctx;
+    if (v->policy != GF_SIM_GPUFRAC) return;
+    const gf_model *w = gf_sim_model(c->sim);
+    for (size_t g = 0; g < w->gpus.n; g++)
+        c->on[g] += v->node_in_service[w->gpus.v[g].node];
+}
+
+/* When more GPUs were in service than the heat map has rows, its rows are
+ * the GPUs longest in service: none left out was in service longer than
+ * one shown. */
+static void test_heatmap_sample(void **state)
+{
+    (void)state;
+    gf_model m;
+    gen(&m, 40, 5);
+    gf_sim_opts o;
+    gf_sim_opts_default(&o);
+    o.duration_s = 12 * HOUR;
+    o.step_s = 120;
+    o.policies = P(GF_SIM_GPUFRAC);
+    o.heat_rows = 30;
+    on_steps c = {0};
+    o.observe = count_on;
+    o.observe_ctx = &c;
+    gf_sim *s;
+    gf_error err;
+    if (gf_sim_new(&m, &o, &s, &err)) fail_msg("sim: %s: %s", err.where, err.msg);
+    const gf_model *w = gf_sim_model(s);
+    c.sim = s;
+    c.on = test_calloc(w->gpus.n + 1, sizeof(uint64_t));
+    gf_demand d;
+    gf_demand_init(&d);
+    gf_demand_opts dopt;
+    gf_sim_demand_opts(s, 5, &dopt);
+    const gf_sim_service *sv;
+    size_t n = gf_sim_services(s, &sv);
+    assert_int_equal(gf_demand_builtin(&d, &dopt, gf_sim_scales(s), n, &err), GF_OK);
+    gf_sim_report rep;
+    if (gf_sim_run(s, &d, &rep, &err)) fail_msg("run: %s: %s", err.where, err.msg);
+    assert_int_equal(rep.heat_rows, 30);
+    uint64_t least_shown = UINT64_MAX, most_left = 0;
+    uint32_t ever = 0;
+    for (size_t g = 0; g < w->gpus.n; g++) {
+        char label[320];
+        snprintf(label, sizeof label, "%.300s/%d", w->nodes.v[w->gpus.v[g].node].name,
+                 (int)w->gpus.v[g].index);
+        bool shown = false;
+        for (uint32_t row = 0; row < rep.heat_rows && !shown; row++)
+            shown = !strcmp(rep.heat_label[row], label);
+        ever += c.on[g] > 0;
+        if (shown && c.on[g] < least_shown) least_shown = c.on[g];
+        if (!shown && c.on[g] > most_left) most_left = c.on[g];
+    }
+    assert_int_equal(ever, rep.heat_gpus);
+    assert_true(rep.heat_gpus > rep.heat_rows);
+    assert_true(most_left > 0); /* GPUs in service were left out */
+    if (most_left > least_shown)
+        fail_msg("a GPU %llu steps in service left out, one of %llu shown",
+                 (unsigned long long)most_left, (unsigned long long)least_shown);
+    test_free(c.on);
+    gf_sim_report_free(&rep);
+    gf_demand_free(&d);
+    gf_sim_free(s);
+    gf_model_free(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest hand[] = {
         cmocka_unit_test(test_heatmap_cells),
         cmocka_unit_test(test_report_size_bound),
+        cmocka_unit_test(test_heatmap_sample),
     };
     const struct CMUnitTest big[] = {
         cmocka_unit_test(test_harm_over_time),
