@@ -370,6 +370,10 @@ static void test_workload_table(void **state)
         gf_sim_workload_row w;
         gf_sim_workload_row_get(r, si, &w);
         if (w.final->ooms) assert_int_equal(w.risk, GF_SIM_RISK_HIGH);
+        /* SM above the allocation is throttled, not killed: not high on its own */
+        bool below_mem = w.final_share < r->svc[si].peak_memory - 1e-9;
+        assert_true((w.risk == GF_SIM_RISK_HIGH) == (w.final->ooms > 0 || below_mem));
+        assert_true(r->svc[si].peak_memory <= r->svc[si].peak_need);
     }
 }
 

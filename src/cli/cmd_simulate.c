@@ -291,6 +291,7 @@ static json_t *workloads_json(const gf_sim_report *r)
             (json_int_t)x->ooms, "throttled_minutes", x->throttled_min, "pending_minutes",
             x->pending_min, "resizes", (int)x->resizes, "gpu_hours_reserved",
             x->gpu_hours_reserved);
+        json_object_set_new(o, "peak_memory", json_real(in->peak_memory));
         if (w.has_static) {
             json_object_set_new(o, "static_gpu_hours_reserved", json_real(w.static_gpu_hours));
             json_object_set_new(o, "saved_gpu_hours", json_real(w.saved_gpu_hours));

@@ -457,7 +457,7 @@ static void workloads_section(gf_sbuf *b, const gf_sim_report *r)
                    "Each GPU service's allocation per pod and device, as declared and at the "
                    "end of the run under %s; its peak use (one pod, one device: memory or SM "
                    "share, whichever is larger); headroom = final allocation - peak; risk: "
-                   "high with OOM kills or a final allocation below the peak, medium with "
+                   "high with OOM kills or a final allocation below the peak memory, medium with "
                    "throttled minutes or under 0.05 of a GPU of headroom; GPU-hours reserved "
                    "under static and %s, and the saving. ",
                    pname(tp), pname(tp), pname(tp));
@@ -529,7 +529,8 @@ static const char css[] =
     ".swatch{display:inline-block;width:10px;height:10px;margin-right:6px}"
     ".hkey{font-size:.8em;margin:4px 0 4px 60px}.hkey td,.hkey th{padding:1px 6px}"
     ".hkey i{display:inline-block;width:22px;height:12px;border:1px solid #bbb}"
-    ".risk-high{color:#b00;font-weight:600}.risk-medium{color:#a60}";
+    ".risk-high{color:#b00;font-weight:600}.risk-medium{color:#a60}"
+    "#workload-table td:first-child{white-space:nowrap}";
 
 static void summary(gf_sbuf *b, const gf_sim_report *r, const gf_report_meta *m)
 {

@@ -298,6 +298,7 @@ typedef struct gf_sim_svc_info {
     uint32_t whole;     /* declared whole GPUs per pod */
     double peak_need;   /* the largest demand of one pod on one device over the run (max of
                            memory and SM share), a fraction of the GPU */
+    double peak_memory; /* the same, memory only */
 } gf_sim_svc_info;
 
 typedef struct gf_sim_report {
@@ -341,9 +342,10 @@ typedef struct gf_sim_workload_row {
     const gf_sim_svc_result *final; /* under policy */
     double final_share;             /* final allocation per device, a fraction of the GPU */
     double headroom;                /* final_share - info->peak_need */
-    gf_sim_risk risk;               /* high: OOM kills, or the final allocation below the peak;
-                                       medium: throttled minutes, or headroom under 0.05;
-                                       low: neither */
+    gf_sim_risk risk;               /* high: OOM kills, or the final allocation below the peak
+                                       memory (the peak, back, is an OOM kill); medium:
+                                       throttled minutes, or headroom under 0.05 (SM above the
+                                       allocation is throttled, not killed); low: neither */
     bool has_static;
     double static_gpu_hours, saved_gpu_hours; /* static's reserved, and static's - policy's */
 } gf_sim_workload_row;

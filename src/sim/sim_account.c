@@ -188,6 +188,8 @@ void gf_sim_accumulate(run *r, const double *pool_need)
         double peak = fmax(r->mem[i], r->sm[i]);
         if (r->pol != GF_SIM_ORACLE && peak > rep->svc[sp->service].peak_need)
             rep->svc[sp->service].peak_need = peak;
+        if (r->pol != GF_SIM_ORACLE && r->mem[i] > rep->svc[sp->service].peak_memory)
+            rep->svc[sp->service].peak_memory = r->mem[i];
     }
     for (uint32_t k = 0; k < rep->n_top; k++) {
         const service *sv = &s->services.v[rep->top[k]];
@@ -401,7 +403,7 @@ void gf_sim_workload_row_get(const gf_sim_report *r, uint32_t si, gf_sim_workloa
     out->final = x;
     out->final_share = x->whole ? 1.0 : x->fraction;
     out->headroom = out->final_share - out->info->peak_need;
-    out->risk = x->ooms || out->headroom < -EPS             ? GF_SIM_RISK_HIGH
+    out->risk = x->ooms || out->final_share < out->info->peak_memory - EPS ? GF_SIM_RISK_HIGH
                 : x->throttled_min > 0 || out->headroom < 0.05 ? GF_SIM_RISK_MEDIUM
                                                                : GF_SIM_RISK_LOW;
     const gf_sim_result *st = &r->policy[GF_SIM_STATIC];
