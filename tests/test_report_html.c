@@ -104,8 +104,7 @@ static void gen(gf_model *m, uint32_t nodes, uint64_t seed)
     if (gf_gen_cluster(m, &go, NULL, &err)) fail_msg("gen: %s", err.msg);
 }
 
-static void run_builtin(const gf_model *m, const gf_sim_opts *o, uint64_t seed,
-                        gf_sim_report *rep)
+static void run_builtin(const gf_model *m, const gf_sim_opts *o, uint64_t seed, gf_sim_report *rep)
 {
     gf_sim *s;
     gf_error err;
@@ -290,11 +289,11 @@ static void test_harm_over_time(void **state)
             fail_msg("%s: throttled over time sums to %g, the total is %g", name, sum,
                      x->throttled_min);
         double m = marks_sum(b, e, "oom");
-        if (m != (double)x->ooms) fail_msg("%s: %g OOM marks, %llu OOM kills", name, m,
-                                           (unsigned long long)x->ooms);
+        if (m != (double)x->ooms)
+            fail_msg("%s: %g OOM marks, %llu OOM kills", name, m, (unsigned long long)x->ooms);
         m = marks_sum(b, e, "resize");
-        if (m != (double)x->resizes) fail_msg("%s: %g resize marks, %llu resizes", name, m,
-                                              (unsigned long long)x->resizes);
+        if (m != (double)x->resizes)
+            fail_msg("%s: %g resize marks, %llu resizes", name, m, (unsigned long long)x->resizes);
         m = marks_sum(b, e, "move");
         if (m != (double)x->moves)
             fail_msg("%s: %g move marks, %llu moves", name, m, (unsigned long long)x->moves);
@@ -398,7 +397,8 @@ static void test_fleet_scale(void **state)
     double lo = INFINITY, hi = 0;
     series_range(r->use, n, &lo, &hi);
     for (int p = 0; p < GF_SIM_NPOLICIES; p++)
-        if (p != GF_SIM_ORACLE && p != GF_SIM_ONE_GPU) series_range(r->policy[p].alloc, n, &lo, &hi);
+        if (p != GF_SIM_ORACLE && p != GF_SIM_ONE_GPU)
+            series_range(r->policy[p].alloc, n, &lo, &hi);
     double one_lo = INFINITY, one_hi = 0;
     series_range(r->policy[GF_SIM_ONE_GPU].alloc, n, &one_lo, &one_hi);
     assert_true(one_lo > 1.25 * hi); /* the scenario: one GPU per container is far above */
@@ -459,8 +459,8 @@ static void test_report_size_bound(void **state)
     assert_true(rep.heat_gpus > rep.heat_rows);
     char *h = render(&rep);
     size_t len = strlen(h);
-    print_message("report of %u services, %u of %u GPUs: %zu bytes\n", rep.services,
-                  rep.heat_rows, rep.heat_gpus, len);
+    print_message("report of %u services, %u of %u GPUs: %zu bytes\n", rep.services, rep.heat_rows,
+                  rep.heat_gpus, len);
     if (len >= REPORT_LIMIT) fail_msg("report is %zu bytes, the bound %u", len, REPORT_LIMIT);
     char want[160];
     snprintf(want, sizeof want, "A sample: the %u of the %u GPUs in service", rep.heat_rows,

@@ -281,16 +281,16 @@ static json_t *workloads_json(const gf_sim_report *r)
         gf_sim_workload_row_get(r, order[k], &w);
         const gf_sim_svc_info *in = w.info;
         const gf_sim_svc_result *x = w.final;
-        json_t *o = json_pack(
-            "{s:s, s:s, s:i, s:i, s:o, s:o, s:f, s:f, s:s, s:{s:I, s:f, s:f}, s:i, s:f}", "name",
-            in->name, "policy", gf_sim_policy_name(w.policy), "pods", (int)in->pods, "devices",
-            (int)in->devices, "declared",
-            alloc_json(in->unit, in->fraction, in->memory_mib, in->whole), "final",
-            alloc_json(x->unit, x->fraction, x->memory_mib, x->whole), "peak_use", in->peak_need,
-            "headroom", w.headroom, "risk", gf_sim_risk_name(w.risk), "harm", "ooms",
-            (json_int_t)x->ooms, "throttled_minutes", x->throttled_min, "pending_minutes",
-            x->pending_min, "resizes", (int)x->resizes, "gpu_hours_reserved",
-            x->gpu_hours_reserved);
+        json_t *o =
+            json_pack("{s:s, s:s, s:i, s:i, s:o, s:o, s:f, s:f, s:s, s:{s:I, s:f, s:f}, s:i, s:f}",
+                      "name", in->name, "policy", gf_sim_policy_name(w.policy), "pods",
+                      (int)in->pods, "devices", (int)in->devices, "declared",
+                      alloc_json(in->unit, in->fraction, in->memory_mib, in->whole), "final",
+                      alloc_json(x->unit, x->fraction, x->memory_mib, x->whole), "peak_use",
+                      in->peak_need, "headroom", w.headroom, "risk", gf_sim_risk_name(w.risk),
+                      "harm", "ooms", (json_int_t)x->ooms, "throttled_minutes", x->throttled_min,
+                      "pending_minutes", x->pending_min, "resizes", (int)x->resizes,
+                      "gpu_hours_reserved", x->gpu_hours_reserved);
         json_object_set_new(o, "peak_memory", json_real(in->peak_memory));
         if (w.has_static) {
             json_object_set_new(o, "static_gpu_hours_reserved", json_real(w.static_gpu_hours));

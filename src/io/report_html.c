@@ -193,7 +193,10 @@ static const char *use_alloc_color(uint8_t alloc, uint8_t use)
     if (alloc == 0) return HEAT_EMPTY_COLOR;
     int band = alloc <= 25 ? 0 : alloc <= 50 ? 1 : alloc <= 75 ? 2 : 3;
     double ratio = (double)use / alloc;
-    int cls = ratio > 1.05 ? USE_OVER : ratio >= 0.75 ? USE_USED : ratio >= 0.4 ? USE_PART : USE_IDLE;
+    int cls = ratio > 1.05    ? USE_OVER
+              : ratio >= 0.75 ? USE_USED
+              : ratio >= 0.4  ? USE_PART
+                              : USE_IDLE;
     return use_palette[cls][band];
 }
 
@@ -267,9 +270,10 @@ static void heatmap(gf_sbuf *b, const gf_sim_report *r)
             gf_sbuf_printf(b, "<td><i style=\"background:%s\"></i></td>", use_palette[c][band]);
         gf_sbuf_puts(b, "</tr>\n");
     }
-    gf_sbuf_puts(b, "</table>\n<div class=\"legend\"><span><i style=\"background:" HEAT_EMPTY_COLOR
-                    "\"></i>in service, nothing allocated</span><span><i style=\"background:"
-                    HEAT_OFF_COLOR "\"></i>not in service</span></div>\n");
+    gf_sbuf_puts(
+        b, "</table>\n<div class=\"legend\"><span><i style=\"background:" HEAT_EMPTY_COLOR
+           "\"></i>in service, nothing allocated</span><span><i style=\"background:" HEAT_OFF_COLOR
+           "\"></i>not in service</span></div>\n");
 }
 
 static void heatmap_section(gf_sbuf *b, const gf_sim_report *r)
@@ -283,12 +287,14 @@ static void heatmap_section(gf_sbuf *b, const gf_sim_report *r)
                    "whichever is larger, per pod). ",
                    r->steps_per_col * r->step_s / 3600);
     if (heat_rows_drawn(r) < r->heat_rows)
-        gf_sbuf_printf(b, "A sample: %u of the %u GPUs in service (the page holds at most %d "
-                          "cells). ",
+        gf_sbuf_printf(b,
+                       "A sample: %u of the %u GPUs in service (the page holds at most %d "
+                       "cells). ",
                        heat_rows_drawn(r), r->heat_gpus, HEAT_MAX_CELLS);
     else if (heat_rows_drawn(r) < r->heat_gpus)
-        gf_sbuf_printf(b, "A sample: the %u of the %u GPUs in service that were in service "
-                          "longest (rows in node order). ",
+        gf_sbuf_printf(b,
+                       "A sample: the %u of the %u GPUs in service that were in service "
+                       "longest (rows in node order). ",
                        heat_rows_drawn(r), r->heat_gpus);
     else
         gf_sbuf_printf(b, "All %u GPUs in service. ", r->heat_rows);
@@ -351,7 +357,7 @@ static void harm_chart(gf_sbuf *b, const gf_sim_report *r, int p, double ymax)
         const char *kind, *color;
         const float *v;
     } ls[2] = {{"pending", HARM_PENDING_COLOR, x->harm_pending},
-                 {"throttled", HARM_THROTTLED_COLOR, x->harm_throttled}};
+               {"throttled", HARM_THROTTLED_COLOR, x->harm_throttled}};
     for (int k = 0; k < 2; k++) {
         gf_sbuf_printf(b,
                        "<polyline class=\"harm\" fill=\"none\" stroke=\"%s\" stroke-width=\"1.5\" "
@@ -406,7 +412,8 @@ static void harm_section(gf_sbuf *b, const gf_sim_report *r)
     }
     gf_sbuf_printf(b,
                    "<section id=\"harm\"><h2>Harm over time</h2>\n<p class=\"note\">Per policy, "
-                   "per %.4g minutes: pending and throttled pod-minutes, on one scale for all policies; under each plot, a mark where OOM "
+                   "per %.4g minutes: pending and throttled pod-minutes, on one scale for all "
+                   "policies; under each plot, a mark where OOM "
                    "kills, workload resizes or consolidation moves happened.</p>\n"
                    "<div class=\"small\">\n",
                    r->steps_per_point * r->step_s / 60);
@@ -462,8 +469,9 @@ static void workloads_section(gf_sbuf *b, const gf_sim_report *r)
                    "under static and %s, and the saving. ",
                    pname(tp), pname(tp), pname(tp));
     if (shown < r->services)
-        gf_sbuf_printf(b, "The %u of %u workloads that save most; all in <code>gpufrac simulate "
-                          "-o json</code>.",
+        gf_sbuf_printf(b,
+                       "The %u of %u workloads that save most; all in <code>gpufrac simulate "
+                       "-o json</code>.",
                        shown, r->services);
     else
         gf_sbuf_printf(b, "All %u workloads, by saving.", r->services);

@@ -280,17 +280,17 @@ typedef struct gf_sim_result {
     float *top_alloc; /* [top * n_points]: each top service's allocation, GPUs */
     /* harm over time, report.n_points each: the sum over the point's steps
      * (zero before the cold start ends), so each series sums to its total */
-    float *harm_ooms;      /* OOM kills (ooms) */
-    float *harm_throttled; /* throttled pod-minutes (throttled_min) */
-    float *harm_pending;   /* pending pod-minutes (pending_min) */
-    float *harm_resizes;   /* workload resizes (resizes) */
-    float *harm_moves;     /* consolidation moves (moves) */
+    float *harm_ooms;       /* OOM kills (ooms) */
+    float *harm_throttled;  /* throttled pod-minutes (throttled_min) */
+    float *harm_pending;    /* pending pod-minutes (pending_min) */
+    float *harm_resizes;    /* workload resizes (resizes) */
+    float *harm_moves;      /* consolidation moves (moves) */
     gf_sim_svc_result *svc; /* [report.services], in service order */
 } gf_sim_result;
 
 /* A service as the report names it, with its declared allocation. */
 typedef struct gf_sim_svc_info {
-    char *name;         /* "namespace/name", owned */
+    char *name; /* "namespace/name", owned */
     uint32_t pods, devices;
     gf_share_kind unit; /* declared */
     double fraction;    /* declared per device (gpu-memory converted) */
@@ -326,7 +326,7 @@ typedef struct gf_sim_report {
     uint8_t *heat;      /* [row * heat_cols + col] */
     /* ... and the share of the GPU its pods used (served: the max of memory and SM per pod,
      * summed), 0..200 %, 255 where heat is */
-    uint8_t *heat_use; /* [row * heat_cols + col] */
+    uint8_t *heat_use;    /* [row * heat_cols + col] */
     gf_sim_svc_info *svc; /* [services] */
 } gf_sim_report;
 

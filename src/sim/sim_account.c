@@ -404,8 +404,8 @@ void gf_sim_workload_row_get(const gf_sim_report *r, uint32_t si, gf_sim_workloa
     out->final_share = x->whole ? 1.0 : x->fraction;
     out->headroom = out->final_share - out->info->peak_need;
     out->risk = x->ooms || out->final_share < out->info->peak_memory - EPS ? GF_SIM_RISK_HIGH
-                : x->throttled_min > 0 || out->headroom < 0.05 ? GF_SIM_RISK_MEDIUM
-                                                               : GF_SIM_RISK_LOW;
+                : x->throttled_min > 0 || out->headroom < 0.05             ? GF_SIM_RISK_MEDIUM
+                                                                           : GF_SIM_RISK_LOW;
     const gf_sim_result *st = &r->policy[GF_SIM_STATIC];
     out->has_static = st->ran && st->svc;
     if (out->has_static) {
