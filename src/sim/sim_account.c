@@ -261,6 +261,7 @@ void gf_sim_report_free(gf_sim_report *r)
 /* --- the report's charts and per-workload table ----------------------------------------- */
 
 enum { HARM_OOMS, HARM_THROTTLED, HARM_PENDING, HARM_RESIZES, HARM_MOVES, HARM_KINDS };
+_Static_assert(HARM_KINDS == GF_SIM_HARM_KINDS, "sim_private.h's count");
 
 static void harm_now(const gf_sim_result *x, double *v)
 {

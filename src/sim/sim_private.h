@@ -11,6 +11,8 @@
 #include <stdint.h>
 
 #define MIB 1048576.0
+/* harm over time: OOM kills, throttled, pending, resizes, moves (sim_account.c) */
+#define GF_SIM_HARM_KINDS 5
 #define EPS 1e-9
 
 /* A simulated pod: W's pod of the same index. */
@@ -113,11 +115,11 @@ typedef struct run {
     uint32_t *heat_on; /* steps in service */
     bool heat;
     /* the report's charts and per-workload table (sim_account.c) */
-    double *gpu_use;      /* per GPU, this step: the share its service pods used */
-    double *heat_use_sum; /* [gpu * cols + col] */
-    double *acc_harm;     /* [HARM_KINDS * n_points]: harm per point */
-    double harm_prev[5];  /* the counters at the end of the previous step */
-    uint32_t count_from;  /* first step counted (the cold start's end, else 0) */
+    double *gpu_use;                     /* per GPU, this step: the share its service pods used */
+    double *heat_use_sum;                /* [gpu * cols + col] */
+    double *acc_harm;                    /* [GF_SIM_HARM_KINDS * n_points]: harm per point */
+    double harm_prev[GF_SIM_HARM_KINDS]; /* the counters at the end of the previous step */
+    uint32_t count_from;                 /* first step counted (the cold start's end, else 0) */
     /* clairvoyant baselines: the plan, by step, and the next change due */
     GF_VEC(cv_change) cv;
     size_t cv_next;
