@@ -656,6 +656,10 @@ static void fleet(gf_sbuf *b, const gf_sim_report *r)
                     "<p class=\"note\">GPUs allocated to the services per policy, and what "
                     "they use (max of memory and SM share per device). The axis is fitted to "
                     "the lines, not drawn from zero.");
+    gf_sbuf_printf(b,
+                   " The %u steps are drawn as %u points of %.4g minutes each (means; harm "
+                   "below: sums): a long run is downsampled to a fixed number of points.",
+                   r->n_steps, np, r->steps_per_point * r->step_s / 60);
     if (one_apart) {
         double mean = 0;
         for (uint32_t i = 0; i < np; i++)
