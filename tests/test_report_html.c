@@ -441,13 +441,13 @@ static void test_heatmap_matches_report(void **state)
     }
 }
 
-/* The page's bound: a week of a 90-node cluster (over 160 GPUs, the most
- * time points, every policy) stays under 8 MiB. */
+/* The page's bound: a week of a 30-node cluster (over 160 GPUs: the most
+ * heat-map rows; the most time points; every policy) stays under 8 MiB. */
 static void test_report_size_bound(void **state)
 {
     (void)state;
     gf_model m;
-    gen(&m, 90, 3);
+    gen(&m, 30, 3);
     gf_sim_opts o;
     gf_sim_opts_default(&o);
     o.step_s = 300;
