@@ -3,7 +3,7 @@
 # with and without `--report`, its page's size, and the same runs of a
 # baseline binary (the build before the charts' accounting) side by side.
 #
-#   bench/report.sh [RUNS [BASELINE_GPUFRAC]]   (default 3 runs)
+#   bench/report.sh [RUNS [BASELINE_GPUFRAC [NODES...]]]   (default 3 runs; 50 200)
 #
 # Runs: the default cluster (50 nodes) and a 200-node cluster, 7 days at
 # one-minute steps, every policy, builtin demand, seed 1; each command
@@ -16,6 +16,8 @@ cd "$(dirname "$0")/.."
 . bench/lib.sh
 runs=${1:-3}
 base=${2:-}
+shift 2 || shift $# || true
+sizes=("$@"); [ ${#sizes[@]} -gt 0 ] || sizes=(50 200)
 build_release
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 echo "machine: $(machine)"
@@ -31,7 +33,7 @@ row() { # name binary nodes [--report]
   printf '| %s | %d nodes, 7 days | simulate%s | %.2f (%.2f..%.2f) | %.2f | %d | %s |\n' \
     "$name" "$nodes" "${1:+ --report}" "$wall" "$lo" "$hi" "$cpu" "$rss" "$size"
 }
-for nodes in 50 200; do
+for nodes in "${sizes[@]}"; do
   [ -n "$base" ] && row baseline "$base" "$nodes"
   [ -n "$base" ] && row baseline "$base" "$nodes" --report "$tmp/r.html"
   row "this tree" build-rel/gpufrac "$nodes"
