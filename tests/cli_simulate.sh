@@ -34,6 +34,7 @@ for p in one-gpu-per-container static vpa-style gpufrac clairvoyant-static clair
 done
 check "table header" out_has "GPU-HOURS"
 check "table mix line" out_has "use their full GPU"
+check "table per workload" out_has "Per workload under gpufrac"
 check "no progress bar when stderr is not a terminal" err_empty
 
 # JSON: every policy, the oracle reserves least, determinism
@@ -49,6 +50,10 @@ check "json gpus and nodes" jq_ok '.policies[1].gpus.peak >= .policies[1].gpus.m
 check "json resizes per workload per day" jq_ok '.policies[3].actions | has("resizes_per_workload_day")'
 check "json demand mix" jq_ok '.demand_mix.full_share > 0 and .demand_mix.median_use < 1'
 check "json simulation" jq_ok '.simulation.steps == 1440 and .simulation.seed == 1 and .simulation.demand == "builtin"'
+check "json workloads: one per service" jq_ok '(.workloads | length) == .simulation.services'
+check "json workloads: the table's fields" jq_ok 'all(.workloads[]; has("name") and has("declared") and has("final") and has("peak_use") and has("headroom") and (.risk | IN("low","medium","high")) and has("saved_gpu_hours") and .policy == "gpufrac")'
+check "json workloads add up to gpufrac's totals" jq_ok '(.policies[] | select(.name == "gpufrac")) as $g | ((([.workloads[].gpu_hours_reserved] | add) - $g.gpu_hours_reserved) | fabs < 0.01) and ([.workloads[].harm.ooms] | add) == $g.harm.ooms'
+check "json workloads by saving" jq_ok '[.workloads[].saved_gpu_hours] as $s | $s == ($s | sort | reverse)'
 cp "$tmp/out" "$tmp/first.json"
 run simulate "${small[@]}" -o json
 check "same seed, same JSON" cmp -s "$tmp/out" "$tmp/first.json"
@@ -78,6 +83,10 @@ check "report written" [ -s "$tmp/r.html" ]
 check "report svg" grep -q '<svg id="fleet-alloc"' "$tmp/r.html"
 check "report heat-map" grep -q 'id="heatmap-svg"' "$tmp/r.html"
 check "report savings" grep -q 'data-policy="gpufrac"' "$tmp/r.html"
+run simulate "${small[@]}" -q -o json --report "$tmp/r.html"
+check "report and json together" rc_is 0
+check "report: a table row per workload of the JSON" bash -c "[ \"\$(grep -o '<tr class=\"workload\" data-name=\"[^\"]*\"' '$tmp/r.html' | sed 's/.*data-name=\"//; s/\"\$//' | sort)\" = \"\$(jq -r '.workloads[].name' '$tmp/out' | sort)\" ]"
+check "report: harm over time per policy" bash -c "[ \$(grep -o '<svg id=\"harm-[a-z-]*\"' '$tmp/r.html' | wc -l) -eq 6 ]"
 check "report has no scripts" bash -c "! grep -qi '<script' '$tmp/r.html'"
 check "report still prints the table" out_has "oracle"
 # KAI queue quota: the generated queue "chat" was cut below what it holds

@@ -154,6 +154,8 @@ static void show_progress(void *ctx, gf_sim_policy p, double done)
     fflush(stderr);
 }
 
+static void print_workloads(const gf_sim_report *r);
+
 static void print_table(const gf_sim_report *r, const char *cluster, const char *demand,
                         uint64_t seed)
 {
@@ -232,6 +234,7 @@ static void print_table(const gf_sim_report *r, const char *cluster, const char 
            "the fraction\non a contended GPU. PENDING: unplaced or waiting for a node. RESTART: "
            "pods recreated by\nresizes and moves. SAVED: GPU-hours of GPU nodes in service "
            "below static.\n");
+    print_workloads(r);
 }
 
 /* One line per policy that ran: the table's figures, unrounded. */
@@ -304,6 +307,79 @@ static json_t *result_json(const gf_sim_result *x, gf_sim_policy p)
     return o;
 }
 
+static json_t *alloc_json(gf_share_kind unit, double fraction, int64_t mib, uint32_t whole)
+{
+    if (whole) return json_pack("{s:s, s:i}", "unit", "whole-gpu", "gpus", (int)whole);
+    if (unit == GF_SHARE_MEMORY)
+        return json_pack("{s:s, s:I, s:f}", "unit", "gpu-memory", "mib", (json_int_t)mib,
+                         "fraction", fraction);
+    return json_pack("{s:s, s:f}", "unit", "gpu-fraction", "fraction", fraction);
+}
+
+/* The per-workload table (the report's #workloads), every workload, by saving. */
+static json_t *workloads_json(const gf_sim_report *r)
+{
+    json_t *a = json_array();
+    if (gf_sim_workload_policy(r) == GF_SIM_NPOLICIES || !r->svc) return a;
+    uint32_t *order;
+    gf_sim_workloads_by_saving(r, &order);
+    for (uint32_t k = 0; k < r->services; k++) {
+        gf_sim_workload_row w;
+        gf_sim_workload_row_get(r, order[k], &w);
+        const gf_sim_svc_info *in = w.info;
+        const gf_sim_svc_result *x = w.final;
+        json_t *o =
+            json_pack("{s:s, s:s, s:i, s:i, s:o, s:o, s:f, s:f, s:s, s:{s:I, s:f, s:f}, s:i, s:f}",
+                      "name", in->name, "policy", gf_sim_policy_name(w.policy), "pods",
+                      (int)in->pods, "devices", (int)in->devices, "declared",
+                      alloc_json(in->unit, in->fraction, in->memory_mib, in->whole), "final",
+                      alloc_json(x->unit, x->fraction, x->memory_mib, x->whole), "peak_use",
+                      in->peak_need, "headroom", w.headroom, "risk", gf_sim_risk_name(w.risk),
+                      "harm", "ooms", (json_int_t)x->ooms, "throttled_minutes", x->throttled_min,
+                      "pending_minutes", x->pending_min, "resizes", (int)x->resizes,
+                      "gpu_hours_reserved", x->gpu_hours_reserved);
+        json_object_set_new(o, "peak_memory", json_real(in->peak_memory));
+        if (w.has_static) {
+            json_object_set_new(o, "static_gpu_hours_reserved", json_real(w.static_gpu_hours));
+            json_object_set_new(o, "saved_gpu_hours", json_real(w.saved_gpu_hours));
+        }
+        json_array_append_new(a, o);
+    }
+    free(order);
+    return a;
+}
+
+#define TEXT_WORKLOADS 10 /* rows of the text table; -o json has them all */
+
+static void print_workloads(const gf_sim_report *r)
+{
+    gf_sim_policy tp = gf_sim_workload_policy(r);
+    if (tp == GF_SIM_NPOLICIES || !r->svc || !r->services) return;
+    uint32_t *order;
+    gf_sim_workloads_by_saving(r, &order);
+    uint32_t n = r->services < TEXT_WORKLOADS ? r->services : TEXT_WORKLOADS;
+    printf("\nPer workload under %s (%s%u of %u, by GPU-hours saved; all in -o json):\n",
+           gf_sim_policy_name(tp), n < r->services ? "the top " : "", n, r->services);
+    printf("%-40s %8s %6s %8s %6s %5s %9s %8s\n", "WORKLOAD", "FINAL", "PEAK", "HEADROOM", "RISK",
+           "OOMS", "THROTTLE", "SAVED");
+    for (uint32_t k = 0; k < n; k++) {
+        gf_sim_workload_row w;
+        gf_sim_workload_row_get(r, order[k], &w);
+        char fin[32], saved[24] = "-";
+        if (w.final->whole)
+            snprintf(fin, sizeof fin, "%ugpu", w.final->whole);
+        else if (w.final->unit == GF_SHARE_MEMORY)
+            snprintf(fin, sizeof fin, "%lldMi", (long long)w.final->memory_mib);
+        else
+            snprintf(fin, sizeof fin, "%.2f", w.final->fraction);
+        if (w.has_static) snprintf(saved, sizeof saved, "%.1f", w.saved_gpu_hours);
+        printf("%-40.40s %8s %6.2f %+8.2f %6s %5llu %9.0f %8s\n", w.info->name, fin,
+               w.info->peak_need, w.headroom, gf_sim_risk_name(w.risk),
+               (unsigned long long)w.final->ooms, w.final->throttled_min, saved);
+    }
+    free(order);
+}
+
 static int print_json(const gf_sim_report *r, const char *cluster, const char *demand,
                       uint64_t seed, gf_cli_format format)
 {
@@ -328,6 +404,7 @@ static int print_json(const gf_sim_report *r, const char *cluster, const char *d
                   "over_share", r->mix.over_share, "shapes", shapes, "policies", pols);
     json_object_set_new(json_object_get(o, "simulation"), "whole_gpu_services",
                         json_integer(r->whole_services));
+    json_object_set_new(o, "workloads", workloads_json(r));
     int rc = gf_cli_print_doc(o, format, 10);
     json_decref(o);
     return rc;

@@ -37,9 +37,9 @@ const char *gf_ctl_reason_name(gf_ctl_reason r)
 
 const char *gf_ctl_hold_name(gf_ctl_hold h)
 {
-    static const char *names[] = {"go",           "stale",      "kind",    "rollout",
-                                  "cooldown",     "budget",     "pdb",     "rate",
-                                  "not-selected", "superseded", "stalled", "backoff", "quota"};
+    static const char *names[] = {"go",      "stale",   "kind", "rollout",      "cooldown",
+                                  "budget",  "pdb",     "rate", "not-selected", "superseded",
+                                  "stalled", "backoff", "quota"};
     return (unsigned)h < GF_CTL_HOLD_COUNT ? names[h] : "?";
 }
 

@@ -947,6 +947,7 @@ static void resize_to(run *r, uint32_t si, gf_share_kind unit, double fraction, 
     else
         r->res->downsizes++;
     r->res->restarts_resize += sv->n;
+    gf_sim_charts_resized(r, si);
     if (r->series && r->series[si]) gf_hist_note_change(r->series[si], r->t, NULL);
 }
 
@@ -1504,6 +1505,7 @@ static void run_free(run *r)
     free(r->acc_n);
     free(r->heat_sum);
     free(r->heat_on);
+    gf_sim_charts_free(r);
     gf_vec_free(&r->cv);
 }
 
@@ -1576,6 +1578,7 @@ static gf_err run_policy(gf_sim *s, const gf_demand *d, gf_sim_policy pol, gf_si
             r.series[si] = gf_history_get(&r.h, s->services.v[si].key, true);
     }
     if (clairvoyant(pol)) cv_plan(&r);
+    gf_sim_charts_begin(&r);
     double *pool_need = gf_xcalloc(s->w.pools.n + 1, sizeof(double));
     gf_err rc = GF_OK;
     if (pol != GF_SIM_ORACLE) initial_placement(&r);
@@ -1616,6 +1619,7 @@ static gf_err run_policy(gf_sim *s, const gf_demand *d, gf_sim_policy pol, gf_si
             if (!rc && s->o.check) rc = check(&r, err);
             if (!rc) observe(&r);
         }
+        gf_sim_charts_step_end(&r);
         if (s->o.progress && (k % progress_every == 0 || k + 1 == s->n_steps))
             s->o.progress(s->o.progress_ctx, pol, (double)(k + 1) / s->n_steps);
     }
@@ -1650,23 +1654,16 @@ static gf_err run_policy(gf_sim *s, const gf_demand *d, gf_sim_policy pol, gf_si
         }
     }
     if (r.heat && rc == GF_OK) {
-        /* rows: the GPUs that were ever in service, in model order */
+        /* rows: the GPUs that were ever in service (at most heat_rows of them: those
+         * longest in service), in model order */
         uint32_t cols = rep->heat_cols, rows = 0;
-        for (size_t g = 0; g < ng && rows < s->o.heat_rows; g++) {
-            bool ever = false;
-            for (uint32_t c = 0; c < cols && !ever; c++)
-                ever = r.heat_on[g * cols + c] > 0;
-            if (ever) rows++;
-        }
+        bool *shown = gf_sim_charts_heat_pick(&r, s->o.heat_rows, &rows);
         rep->heat_rows = rows;
         rep->heat = gf_xcalloc((size_t)rows * cols + 1, 1);
         rep->heat_label = gf_xcalloc(rows + 1, sizeof(char *));
         uint32_t row = 0;
         for (size_t g = 0; g < ng && row < rows; g++) {
-            bool ever = false;
-            for (uint32_t c = 0; c < cols && !ever; c++)
-                ever = r.heat_on[g * cols + c] > 0;
-            if (!ever) continue;
+            if (!shown[g]) continue;
             const gf_gpu *gp = &s->w.gpus.v[g];
             char label[320];
             snprintf(label, sizeof label, "%.300s/%d", s->w.nodes.v[gp->node].name, (int)gp->index);
@@ -1680,9 +1677,12 @@ static gf_err run_policy(gf_sim *s, const gf_demand *d, gf_sim_policy pol, gf_si
                 rep->heat[(size_t)row * cols + c] =
                     on * 2 < in_col ? 255 : (uint8_t)(v > 100 ? 100 : v + 0.5);
             }
+            gf_sim_charts_heat_row(&r, g, row);
             row++;
         }
+        free(shown);
     }
+    gf_sim_charts_end(&r);
     if (!rc && pol == GF_SIM_GPUFRAC && s->o.keep_history && r.series) {
         gf_history_free(s->o.keep_history); /* hand the history over */
         *s->o.keep_history = r.h;
@@ -1763,6 +1763,20 @@ gf_err gf_sim_run(gf_sim *s, const gf_demand *d, gf_sim_report *out, gf_error *e
         out->top_name[k] = gf_xstrdup(name);
     }
     free(tk);
+    out->svc = gf_xcalloc(s->services.n + 1, sizeof *out->svc);
+    for (size_t i = 0; i < s->services.n; i++) {
+        const gf_sim_service *sv = &s->services.v[i].pub;
+        gf_sim_svc_info *x = &out->svc[i];
+        char name[600];
+        snprintf(name, sizeof name, "%s/%s", sv->ns, sv->name);
+        x->name = gf_xstrdup(name);
+        x->pods = sv->pods;
+        x->devices = sv->devices;
+        x->unit = sv->unit;
+        x->fraction = sv->fraction;
+        x->memory_mib = sv->memory_mib;
+        x->whole = sv->whole;
+    }
     gf_err rc = GF_OK;
     for (int p = 0; p < GF_SIM_NPOLICIES && !rc; p++)
         if (s->o.policies & (1u << p)) rc = run_policy(s, d, (gf_sim_policy)p, out, err);

@@ -264,6 +264,19 @@ typedef struct gf_sim_blocked {
     double quota_gpus, allocated_gpus, delta_gpus;
     double from_fraction, to_fraction; /* per device */
 } gf_sim_blocked;
+/* One service under one policy (the report's per-workload table), counted
+ * like the policy's totals (from the cold start on). */
+typedef struct gf_sim_svc_result {
+    double gpu_hours_reserved; /* its pods' allocations held x time */
+    uint64_t ooms;
+    double throttled_min, pending_min; /* pod-minutes */
+    uint32_t resizes;                  /* workload resizes applied */
+    /* its allocation per pod at the end of the run */
+    gf_share_kind unit; /* GF_SHARE_FRACTION or GF_SHARE_MEMORY */
+    double fraction;    /* unit FRACTION; for MEMORY: memory_mib of its GPU */
+    int64_t memory_mib; /* unit MEMORY */
+    uint32_t whole;     /* whole GPUs per pod, 0 on a share */
+} gf_sim_svc_result;
 
 typedef struct gf_sim_result {
     bool ran;
@@ -298,7 +311,28 @@ typedef struct gf_sim_result {
     float *alloc;     /* services' allocation held, GPUs */
     float *gpus;      /* GPUs in service */
     float *top_alloc; /* [top * n_points]: each top service's allocation, GPUs */
+    /* harm over time, report.n_points each: the sum over the point's steps
+     * (zero before the cold start ends), so each series sums to its total */
+    float *harm_ooms;       /* OOM kills (ooms) */
+    float *harm_throttled;  /* throttled pod-minutes (throttled_min) */
+    float *harm_pending;    /* pending pod-minutes (pending_min) */
+    float *harm_resizes;    /* workload resizes (resizes) */
+    float *harm_moves;      /* consolidation moves (moves) */
+    gf_sim_svc_result *svc; /* [report.services], in service order */
 } gf_sim_result;
+
+/* A service as the report names it, with its declared allocation. */
+typedef struct gf_sim_svc_info {
+    char *name; /* "namespace/name", owned */
+    uint32_t pods, devices;
+    gf_share_kind unit; /* declared */
+    double fraction;    /* declared per device (gpu-memory converted) */
+    int64_t memory_mib; /* declared gpu-memory */
+    uint32_t whole;     /* declared whole GPUs per pod */
+    double peak_need;   /* the largest demand of one pod on one device over the run (max of
+                           memory and SM share), a fraction of the GPU */
+    double peak_memory; /* the same, memory only */
+} gf_sim_svc_info;
 
 typedef struct gf_sim_report {
     double start_t, step_s, duration_s;
@@ -320,9 +354,43 @@ typedef struct gf_sim_report {
      * GPU allocated (mean over the column), 255 = not in service */
     gf_sim_policy heat_policy;
     uint32_t heat_rows, heat_cols, steps_per_col;
-    char **heat_label; /* "node/GPU", owned */
-    uint8_t *heat;     /* [row * heat_cols + col] */
+    uint32_t heat_gpus; /* GPUs ever in service: the rows are the first heat_rows of them */
+    char **heat_label;  /* "node/GPU", owned */
+    uint8_t *heat;      /* [row * heat_cols + col] */
+    /* ... and the share of the GPU its pods used (served: the max of memory and SM per pod,
+     * summed), 0..200 %, 255 where heat is */
+    uint8_t *heat_use;    /* [row * heat_cols + col] */
+    gf_sim_svc_info *svc; /* [services] */
 } gf_sim_report;
+
+/* One row of the per-workload table (the HTML report's, `simulate`'s text
+ * and JSON): service si under `policy` (gpufrac when it ran, else the
+ * first policy that ran other than the oracle) against static. */
+typedef enum gf_sim_risk { GF_SIM_RISK_LOW, GF_SIM_RISK_MEDIUM, GF_SIM_RISK_HIGH } gf_sim_risk;
+
+typedef struct gf_sim_workload_row {
+    uint32_t service;
+    gf_sim_policy policy;
+    const gf_sim_svc_info *info;
+    const gf_sim_svc_result *final; /* under policy */
+    double final_share;             /* final allocation per device, a fraction of the GPU */
+    double headroom;                /* final_share - info->peak_need */
+    gf_sim_risk risk;               /* high: OOM kills, or the final allocation below the peak
+                                       memory (the peak, back, is an OOM kill); medium:
+                                       throttled minutes, or headroom under 0.05 (SM above the
+                                       allocation is throttled, not killed); low: neither */
+    bool has_static;
+    double static_gpu_hours, saved_gpu_hours; /* static's reserved, and static's - policy's */
+} gf_sim_workload_row;
+
+/* "low", "medium", "high". */
+const char *gf_sim_risk_name(gf_sim_risk r);
+/* The table's policy, GF_SIM_NPOLICIES when none ran. */
+gf_sim_policy gf_sim_workload_policy(const gf_sim_report *r);
+void gf_sim_workload_row_get(const gf_sim_report *r, uint32_t si, gf_sim_workload_row *out);
+/* The services by GPU-hours saved, largest first (then by index): *order
+ * gets r->services indices, allocated, free() it. */
+void gf_sim_workloads_by_saving(const gf_sim_report *r, uint32_t **order);
 
 /* Runs every policy of the options on the demand (series i = service i).
  * GF_EUSAGE when the demand's series or steps do not match the simulation;

@@ -11,6 +11,8 @@
 #include <stdint.h>
 
 #define MIB 1048576.0
+/* harm over time: OOM kills, throttled, pending, resizes, moves (sim_account.c) */
+#define GF_SIM_HARM_KINDS 5
 #define EPS 1e-9
 
 /* A simulated pod: W's pod of the same index. */
@@ -122,6 +124,12 @@ typedef struct run {
     double *heat_sum;  /* [gpu * cols + col] */
     uint32_t *heat_on; /* steps in service */
     bool heat;
+    /* the report's charts and per-workload table (sim_account.c) */
+    double *gpu_use;                     /* per GPU, this step: the share its service pods used */
+    double *heat_use_sum;                /* [gpu * cols + col] */
+    double *acc_harm;                    /* [GF_SIM_HARM_KINDS * n_points]: harm per point */
+    double harm_prev[GF_SIM_HARM_KINDS]; /* the counters at the end of the previous step */
+    uint32_t count_from;                 /* first step counted (the cold start's end, else 0) */
     /* clairvoyant baselines: the plan, by step, and the next change due */
     GF_VEC(cv_change) cv;
     size_t cv_next;
@@ -139,5 +147,21 @@ void gf_sim_serve(run *r);
 void gf_sim_oracle_step(run *r, double *pool_need);
 /* This step's GPUs, nodes, allocation and use into the result and series. */
 void gf_sim_accumulate(run *r, const double *pool_need);
+
+/* The report's charts and per-workload table: buffers for one policy's run
+ * (before its first step), its harm at the end of each step, a workload
+ * resized, the heat map's use of GPU g as row `row`, and the final
+ * allocations and series (after the last step). Freed by gf_sim_charts_free. */
+void gf_sim_charts_begin(run *r);
+void gf_sim_charts_step_end(run *r);
+void gf_sim_charts_resized(run *r, uint32_t si);
+/* The heat map's GPUs: every GPU ever in service, or, when more than
+ * max_rows were, the max_rows longest in service (ties: model order).
+ * Returns a flag per model GPU (free() it), *rows how many are set; sets
+ * report.heat_gpus. */
+bool *gf_sim_charts_heat_pick(run *r, uint32_t max_rows, uint32_t *rows);
+void gf_sim_charts_heat_row(run *r, size_t g, uint32_t row);
+void gf_sim_charts_end(run *r);
+void gf_sim_charts_free(run *r);
 
 #endif

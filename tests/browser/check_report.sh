@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # check_report.sh - open a `gpufrac simulate --report` page in headless
-# Chromium: its DOM must hold the charts and every policy, and its
-# screenshot must not be blank.
+# Chromium: its DOM must hold the charts (fleet, harm over time, the heat
+# map with one cell per GPU and column), the per-workload table and every
+# policy, the page must log nothing to the console, and its screenshot must
+# not be blank.
 #
 #   tests/browser/check_report.sh REPORT.html [WORKDIR]
 #
@@ -25,13 +27,27 @@ flags=(--headless --no-sandbox --disable-gpu --hide-scrollbars --user-data-dir="
 fail=0
 problem() { echo "FAIL: $*"; fail=1; }
 
-# the DOM as the browser parsed it
-timeout 120 "$browser" "${flags[@]}" --dump-dom "$url" >"$work/dom.html" 2>"$work/chromium-dom.log"
+# the DOM as the browser parsed it; the page's console messages go to the
+# log (--enable-logging), where there must be none
+timeout 120 "$browser" "${flags[@]}" --enable-logging=stderr --v=0 --dump-dom "$url" \
+  >"$work/dom.html" 2>"$work/chromium-dom.log"
 [ -s "$work/dom.html" ] || { problem "--dump-dom gave nothing"; tail -5 "$work/chromium-dom.log"; }
+if grep -q ':CONSOLE' "$work/chromium-dom.log"; then
+  problem "the page logged to the console: $(grep ':CONSOLE' "$work/chromium-dom.log" | head -3)"
+fi
 for want in '<svg id="fleet-alloc"' '<svg id="fleet-gpus"' '<svg id="top-0"' \
-            '<svg id="heatmap-svg"' 'id="summary"' 'id="savings"' '<polyline' '<rect'; do
+            '<svg id="heatmap-svg"' 'id="summary"' 'id="savings"' '<polyline' '<rect' \
+            'id="harm"' '<svg id="harm-gpufrac"' 'class="marks"' 'id="workload-table"' \
+            '<tr class="workload"' 'data-u="'; do
   grep -qF -- "$want" "$work/dom.html" || problem "DOM lacks $want"
 done
+# the heat map as parsed: one cell per GPU and column
+heat=$(sed -n '/<svg id="heatmap-svg"/,/<\/svg>/p' "$work/dom.html")
+rows=$(printf '%s' "$heat" | grep -o 'data-rows="[0-9]*"' | head -1 | tr -dc 0-9)
+cols=$(printf '%s' "$heat" | grep -o 'data-cols="[0-9]*"' | head -1 | tr -dc 0-9)
+cells=$(printf '%s' "$heat" | grep -o '<rect ' | wc -l)
+[ -n "$rows" ] && [ -n "$cols" ] && [ "$cells" -eq $((rows * cols)) ] ||
+  problem "heat map: $cells cells for ${rows:-?} rows x ${cols:-?} columns"
 for p in one-gpu-per-container static vpa-style gpufrac oracle; do
   grep -qF -- "data-policy=\"$p\"" "$work/dom.html" || problem "DOM lacks policy $p"
 done
