@@ -142,6 +142,21 @@ static json_t *pod_json(const gf_pod *p)
         json_object_set_new(res, "limits", json_pack("{s:o}", GF_RES_GPU, qty(p->gpu_whole)));
     json_t *container = json_pack("{s:s, s:o}", "name",
                                   p->gpu_container ? p->gpu_container : "main", "resources", res);
+    /* what engine detection reads back (model.h gpu_image: command + args as args) */
+    set_str(container, "image", p->gpu_image);
+    if (p->gpu_argc) {
+        json_t *args = json_array();
+        for (uint32_t i = 0; i < p->gpu_argc; i++)
+            json_array_append_new(args, json_string(p->gpu_argv[i]));
+        json_object_set_new(container, "args", args);
+    }
+    if (p->gpu_env.n) {
+        json_t *env = json_array();
+        for (uint32_t i = 0; i < p->gpu_env.n; i++)
+            json_array_append_new(env, json_pack("{s:s, s:s}", "name", p->gpu_env.items[i].key,
+                                                 "value", p->gpu_env.items[i].value));
+        json_object_set_new(container, "env", env);
+    }
 
     json_t *spec = json_object();
     json_object_set_new(spec, "containers", json_pack("[o]", container));

@@ -520,6 +520,14 @@ gf_err gf_sim_new(const gf_model *c, const gf_sim_opts *o, gf_sim **out, gf_erro
         if (sv->pub.whole) sv->rightsized_gpufrac = sv->converted_gpufrac;
         const gf_pod *p0 = sv->n ? &w->pods.v[s->svc_pods[sv->first]] : NULL;
         sv->scheduler = p0 ? p0->scheduler_name : NULL;
+        /* its engine, as inspect and the controller find it */
+        memset(&sv->pub.engine, 0, sizeof sv->pub.engine);
+        sv->pub.engine.memory = GF_MEM_FOLLOWS_LOAD;
+        if (p0 && !sv->pub.whole) gf_engine_detect(p0, &sv->pub.engine, NULL);
+        sv->pub.cap_ratio = 1;
+        if (sv->pub.engine.memory == GF_MEM_PREALLOCATES && isfinite(sv->pub.engine.cap) &&
+            sv->pub.fraction > 0)
+            sv->pub.cap_ratio = sv->pub.engine.cap / sv->pub.fraction;
     }
     gf_policy_free(&builtin);
     for (size_t i = 0; i < s->pods.n; i++)
@@ -1010,6 +1018,12 @@ static void rightsize(run *r, bool scheduled)
             continue;
         }
         if (rec.action != GF_REC_UP && rec.action != GF_REC_DOWN) continue;
+        /* an upsize of a preallocating engine none of whose pods was short
+         * of KV cache in the last hour: NVML memory (flat at its cap) was its
+         * only reason */
+        if (rec.action == GF_REC_UP && sv->pub.engine.memory == GF_MEM_PREALLOCATES &&
+            gf_sim_engines_apply(r->s, r->d) && !(r->t - r->starved_t[si] <= 3600.0))
+            r->res->nvml_flat_upsizes++;
         if (r->unit[si] == GF_SHARE_MEMORY)
             resize(r, si, GF_SHARE_MEMORY, 0, (int64_t)rec.recommended, rec.action == GF_REC_UP);
         else
@@ -1148,6 +1162,9 @@ static void subtract_cold_start(gf_sim_result *x, const gf_sim_result *b)
     x->neighbour_min -= b->neighbour_min;
     x->pending_min -= b->pending_min;
     x->unavailable_min -= b->unavailable_min;
+    x->kv_starved_min -= b->kv_starved_min;
+    x->preemptions -= b->preemptions;
+    x->nvml_flat_upsizes -= b->nvml_flat_upsizes;
     x->restarts_resize -= b->restarts_resize;
     x->restarts_move -= b->restarts_move;
     x->resizes -= b->resizes;
@@ -1318,6 +1335,11 @@ static void run_free(run *r)
     free(r->mem);
     free(r->sm);
     free(r->served);
+    free(r->nvml);
+    free(r->kv_use);
+    free(r->high_water);
+    free(r->starved);
+    free(r->starved_t);
     free(r->oom);
     free(r->on);
     free(r->boot_until);
@@ -1368,6 +1390,13 @@ static gf_err run_policy(gf_sim *s, const gf_demand *d, gf_sim_policy pol, gf_si
     r.mem = gf_xcalloc(np + 1, sizeof *r.mem);
     r.sm = gf_xcalloc(np + 1, sizeof *r.sm);
     r.served = gf_xcalloc(np + 1, sizeof *r.served);
+    r.nvml = gf_xcalloc(np + 1, sizeof *r.nvml);
+    r.kv_use = gf_xcalloc(np + 1, sizeof *r.kv_use);
+    r.high_water = gf_xcalloc(np + 1, sizeof *r.high_water);
+    r.starved = gf_xcalloc(np + 1, sizeof *r.starved);
+    r.starved_t = gf_xcalloc(ns + 1, sizeof *r.starved_t);
+    for (size_t si = 0; si < ns; si++)
+        r.starved_t[si] = -INFINITY;
     r.oom = gf_xcalloc(np + 1, sizeof *r.oom);
     r.on = gf_xcalloc(nn + 1, sizeof *r.on);
     r.boot_until = gf_xcalloc(nn + 1, sizeof *r.boot_until);
@@ -1562,6 +1591,8 @@ gf_err gf_sim_run(gf_sim *s, const gf_demand *d, gf_sim_report *out, gf_error *e
     for (size_t i = 0; i < s->services.n; i++) {
         out->service_pods += s->services.v[i].n;
         out->whole_services += s->services.v[i].pub.whole > 0;
+        gf_engine_memory em = s->services.v[i].pub.engine.memory;
+        out->engine_services[!gf_sim_engines_apply(s, d) || (unsigned)em > 2 ? 0 : em]++;
     }
     gf_demand_measure(d, s->replicas, s->scales, s->n_steps > 20000 ? 10 : 1, &out->mix);
     out->steps_per_point = (s->n_steps + s->o.max_points - 1) / s->o.max_points;

@@ -85,6 +85,10 @@ typedef struct run {
     double *ready_t;
     uint64_t *failed_epoch;    /* capacity epoch of the last failed placement, 0 = none */
     double *mem, *sm, *served; /* this step's demand per device; SM served */
+    double *nvml;              /* memory the exporter sees per device (sim.h Engines) */
+    double *kv_use;            /* preallocating: KV pool in use, 0..1 (NaN: not one) */
+    double *high_water;        /* high-water engines: peak need since the pod started */
+    bool *starved;             /* preallocating: KV short this step */
     bool *oom;
     /* per node */
     bool *on;
@@ -99,6 +103,7 @@ typedef struct run {
     double *fraction;
     int64_t *mib;
     bool *oom_now;
+    double *starved_t;   /* preallocating: the last step one of its pods was KV short */
     uint32_t *whole;     /* whole GPUs per pod now, 0 once on a fraction */
     gf_demand_point *pt; /* this step's demand shared by each service's replicas */
     gf_history h;
@@ -118,6 +123,13 @@ typedef struct run {
     uint32_t hold_steps;   /* cold start: no rightsizing before this step */
     gf_sim_result at_hold; /* the counters when it ended, subtracted at the end */
 } run;
+
+/* Whether the engines turn d's memory into NVML memory (sim.h Engines):
+ * opts.engines, on built-in and trace demand or a table marked as needs. */
+static inline bool gf_sim_engines_apply(const gf_sim *s, const gf_demand *d)
+{
+    return s->o.engines && (d->kind != GF_DEMAND_TABLE || d->table_need);
+}
 
 /* Pod i is not (or no longer) running: the step loop looks after it. */
 void gf_sim_unsettle(run *r, uint32_t i);
