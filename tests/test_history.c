@@ -98,6 +98,11 @@ static void test_layout_matches_vpa_formula(void **state)
     }
     assert_int_equal(gf_hist_layout_of(GF_SIG_MEMORY)->n_buckets, 224);
     assert_int_equal(gf_hist_layout_of(GF_SIG_SM)->n_buckets, 167);
+    assert_int_equal(gf_hist_layout_of(GF_SIG_KV)->n_buckets, 82);
+    assert_int_equal(gf_hist_layout_of(GF_SIG_WAITING)->n_buckets, 223);
+    assert_int_equal(gf_hist_layout_of(GF_SIG_PREEMPT)->n_buckets, 223);
+    for (int sig = 0; sig < GF_HIST_NSIGNALS; sig++)
+        assert_true(gf_hist_layout_of((gf_hist_signal)sig)->n_buckets <= GF_HIST_MAX_BUCKETS);
     assert_null(gf_hist_layout_of((gf_hist_signal)7));
     /* bucket 1 starts where bucket 0 (first wide) ends; bucket 2 is 5% wider */
     assert_close(gf_hist_bucket_start(GF_SIG_MEMORY, 1), MIB);
@@ -404,6 +409,11 @@ static void test_invalid_samples_change_nothing(void **state)
         {GF_SIG_SM, -1, 0.5, "-1"},
         {GF_SIG_SM, INFINITY, 0.5, "inf"},
         {GF_SIG_SM, 2e12, 0.5, "2000000000000"},
+        {GF_SIG_KV, T0, 1.01, "kv sample 1.01 is above 1"},
+        {GF_SIG_KV, T0, -0.5, "-0.5"},
+        {GF_SIG_WAITING, T0, 2e9, "waiting sample 2000000000 is above the limit"},
+        {GF_SIG_PREEMPT, T0, NAN, "preempt sample nan"},
+        {GF_SIG_PREEMPT, T0, 2e6, "preempt sample 2000000 is above the limit"},
         {(gf_hist_signal)9, T0, 0.5, "signal 9"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -426,6 +436,9 @@ static void test_invalid_samples_change_nothing(void **state)
     /* limits themselves are accepted */
     add_ok(&h, "a", GF_SIG_MEMORY, 0, 1125899906842624.0);
     add_ok(&h, "a", GF_SIG_SM, GF_HIST_MAX_T, 64);
+    add_ok(&h, "a", GF_SIG_KV, T0, 1.0);
+    add_ok(&h, "a", GF_SIG_WAITING, T0, 1e9);
+    add_ok(&h, "a", GF_SIG_PREEMPT, T0, 1e6);
     /* bad half-life */
     gf_history h2;
     gf_history_opts o = {0};
@@ -510,6 +523,11 @@ static void build_history(gf_history *h, int n_series)
             double t = T0 + k * 1800.0 + ((k % 5 == 4) ? -jitter * 4 : jitter);
             add_ok(h, key, GF_SIG_MEMORY, t, (double)((x >> 20) % 80000) * MIB);
             add_ok(h, key, GF_SIG_SM, t, (double)((x >> 40) % 1000) / 997.0);
+            if (i % 2) { /* an inference engine's own signals */
+                add_ok(h, key, GF_SIG_KV, t, (double)((x >> 24) % 1001) / 1000.0);
+                add_ok(h, key, GF_SIG_WAITING, t, (double)((x >> 44) % 40));
+                add_ok(h, key, GF_SIG_PREEMPT, t, (double)((x >> 50) % 7) / 60.0);
+            }
         }
         gf_hist_series *s = gf_history_get(h, key, false);
         gf_error err = {0};
@@ -530,6 +548,9 @@ static void assert_same_history(const gf_history *a, const gf_history *b)
         assert_ptr_equal(gf_history_find(b, x->key), y);
         assert_memory_equal(x->memory_weights, y->memory_weights, sizeof x->memory_weights);
         assert_memory_equal(x->sm_weights, y->sm_weights, sizeof x->sm_weights);
+        assert_memory_equal(x->kv_weights, y->kv_weights, sizeof x->kv_weights);
+        assert_memory_equal(x->waiting_weights, y->waiting_weights, sizeof x->waiting_weights);
+        assert_memory_equal(x->preempt_weights, y->preempt_weights, sizeof x->preempt_weights);
         assert_memory_equal(x->change_t, y->change_t, sizeof x->change_t);
         assert_true(x->last_change_t == y->last_change_t);
         assert_true(x->n_changes == y->n_changes);
@@ -651,13 +672,63 @@ static void test_load_newer_schema(void **state)
     build_history(&h, 2);
     const char *path = tmp_path("newer.db");
     save_ok(&h, path);
-    exec_sql(path, "UPDATE meta SET value = 2 WHERE key = 'schema_version'");
+    exec_sql(path, "UPDATE meta SET value = 3 WHERE key = 'schema_version'");
     char want[600];
     snprintf(want, sizeof want,
-             "%s: history schema version 2 is newer than this gpufrac supports (1)", path);
+             "%s: history schema version 3 is newer than this gpufrac supports (2)", path);
     expect_load_error(path, GF_EINPUT, want);
     exec_sql(path, "DELETE FROM meta WHERE key = 'schema_version'");
     expect_load_error(path, GF_EINPUT, "no schema_version");
+    gf_history_free(&h);
+    unlink(path);
+}
+
+/* A version-1 file (gpufrac before the engine signals: memory and sm only)
+ * is read with empty engine tracks; one holding an engine track is not. */
+static void test_load_version_1(void **state)
+{
+    (void)state;
+    gf_history h;
+    build_history(&h, 6);
+    const char *path = tmp_path("v1.db");
+    save_ok(&h, path);
+    exec_sql(path, "UPDATE meta SET value = 1 WHERE key = 'schema_version';"
+                   "DELETE FROM meta WHERE key LIKE 'kv_%' OR key LIKE 'waiting_%' OR key LIKE "
+                   "'preempt_%';");
+    expect_load_error(path, GF_EINPUT, "unexpected track for signal 2");
+    exec_sql(path, "DELETE FROM track WHERE signal >= 2");
+    gf_history v1;
+    init_default(&v1);
+    gf_error err = {0};
+    assert_int_equal(gf_history_load(&v1, path, &err), GF_OK);
+    /* memory and sm as saved, engine tracks empty */
+    assert_int_equal(gf_history_count(&v1), gf_history_count(&h));
+    for (size_t i = 0; i < gf_history_count(&v1); i++) {
+        const gf_hist_series *x = gf_history_at(&h, i), *y = gf_history_at(&v1, i);
+        assert_string_equal(x->key, y->key);
+        assert_memory_equal(x->memory_weights, y->memory_weights, sizeof x->memory_weights);
+        assert_memory_equal(x->sm_weights, y->sm_weights, sizeof x->sm_weights);
+        for (int sig = GF_SIG_MEMORY; sig <= GF_SIG_SM; sig++) {
+            assert_int_equal(y->track[sig].samples, x->track[sig].samples);
+            assert_true(y->track[sig].max_value == x->track[sig].max_value);
+            assert_memory_equal(y->track[sig].hour_max, x->track[sig].hour_max,
+                                sizeof x->track[sig].hour_max);
+        }
+        for (int sig = GF_SIG_KV; sig < GF_HIST_NSIGNALS; sig++) {
+            assert_int_equal(y->track[sig].samples, 0);
+            assert_int_equal(y->track[sig].minute_head, -1);
+            assert_int_equal(y->track[sig].hour_head, -1);
+        }
+        if (i % 2) assert_true(x->track[GF_SIG_KV].samples > 0);
+    }
+    /* and saved again as the current version, it loads the same */
+    save_ok(&v1, path);
+    gf_history again;
+    init_default(&again);
+    assert_int_equal(gf_history_load(&again, path, &err), GF_OK);
+    assert_same_history(&v1, &again);
+    gf_history_free(&again);
+    gf_history_free(&v1);
     gf_history_free(&h);
     unlink(path);
 }
@@ -692,8 +763,20 @@ static void test_load_layout_mismatch(void **state)
     exec_sql(path, "UPDATE track SET minute = x'00'");
     expect_load_error(path, GF_EINPUT, "minute holds 1 bytes, expected 1280");
     save_ok(&h, path);
+    exec_sql(path, "DELETE FROM track WHERE signal = 4");
+    expect_load_error(path, GF_EINPUT, "has 4 of 5 signal tracks");
+    save_ok(&h, path);
     exec_sql(path, "DELETE FROM track WHERE signal = 1");
-    expect_load_error(path, GF_EINPUT, "has 1 of 2 signal tracks");
+    expect_load_error(path, GF_EINPUT, "unexpected track for signal 2");
+    save_ok(&h, path);
+    exec_sql(path, "UPDATE meta SET value = 81 WHERE key = 'kv_buckets'");
+    expect_load_error(path, GF_EINPUT, "layout differs: kv_buckets is 81 in the file, 82");
+    save_ok(&h, path);
+    exec_sql(path, "DELETE FROM meta WHERE key = 'preempt_first_bucket'");
+    expect_load_error(path, GF_EINPUT, "meta has no preempt_first_bucket");
+    save_ok(&h, path);
+    exec_sql(path, "UPDATE track SET max_value = 1.5 WHERE signal = 2");
+    expect_load_error(path, GF_EINPUT, "kv max_value 1.5 is out of range");
     save_ok(&h, path);
     exec_sql(path, "DELETE FROM series WHERE id = 1");
     expect_load_error(path, GF_EINPUT, "holds 1 series, meta says 2");
@@ -854,6 +937,7 @@ int main(void)
         cmocka_unit_test(test_save_load_round_trip),
         cmocka_unit_test(test_load_newer_schema),
         cmocka_unit_test(test_load_layout_mismatch),
+        cmocka_unit_test(test_load_version_1),
         cmocka_unit_test(test_load_corrupt_and_missing),
         cmocka_unit_test(test_load_truncated),
         cmocka_unit_test(test_save_errors_keep_old_file),

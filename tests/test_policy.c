@@ -666,7 +666,15 @@ static const bad_case bad_cases[] = {
     {H "kai: 3\n", "t.yaml:3:6: kai", "expected a mapping"},
     {H "defaults:\n  headrom: 0.2\n", "t.yaml:4:3: defaults.headrom",
      "unknown key \"headrom\" (known keys: mode, headroom, memoryMargin, upsize, downsize, "
-     "bounds, convert, computeAware, maxDisruptionsPerHour)"},
+     "bounds, convert, engine, computeAware, maxDisruptionsPerHour)"},
+    {H "defaults:\n  engine:\n    kvfull: 0.8\n", "t.yaml:5:5: defaults.engine.kvfull",
+     "unknown key \"kvfull\" (known keys: kvFull, kvMargin, baseShare, moveCap)"},
+    {H "defaults:\n  engine:\n    kvFull: 1.5\n", "t.yaml:5:13: defaults.engine.kvFull",
+     "must be in (0, 1], got 1.5"},
+    {H "defaults:\n  engine:\n    baseShare: 1\n", "t.yaml:5:16: defaults.engine.baseShare",
+     "must be in [0, 1), got 1"},
+    {H "defaults:\n  engine:\n    moveCap: maybe\n", "t.yaml:5:14: defaults.engine.moveCap",
+     "expected"},
     {H "defaults:\n  downsize:\n    windo: 1h\n", "t.yaml:5:5: defaults.downsize.windo",
      "unknown key \"windo\" (known keys: window, percentile, minHistory, cooldown, minChange, "
      "maxStep)"},

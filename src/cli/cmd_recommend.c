@@ -145,10 +145,15 @@ static void print_table(const gf_recommendations *recs, bool all)
             snprintf(cur, sizeof cur, "%u GPU%s", r->in.whole_gpus,
                      r->in.whole_gpus > 1 ? "s" : "");
         const char *on = color ? action_color(r->action) : "";
-        printf("%-44s %-12s %9s %11s %s%-8s%s %4.2f %9.3f  %s\n", wl,
+        /* an engine's rules and the signal that decided, before the reason */
+        char tag[96] = "";
+        if (r->in.engine.kind != GF_ENGINE_GENERIC && r->decided_by != GF_RSIG_NONE)
+            snprintf(tag, sizeof tag, "[%s, %s: %s] ", gf_engine_name(r->in.engine.kind),
+                     gf_rec_engine_class(&r->in.engine), gf_rec_signal_name(r->decided_by));
+        printf("%-44s %-12s %9s %11s %s%-8s%s %4.2f %9.3f  %s%s\n", wl,
                r->in.unit == GF_SHARE_MEMORY ? "gpu-mem MiB" : "gpu-fraction", cur, rec, on,
                gf_rec_action_name(r->action), *on ? "\033[0m" : "", r->confidence, r->gpus_saved,
-               r->reason);
+               tag, r->reason);
     }
     printf("%zu workloads: %zu upsize, %zu downsize, %zu to a whole GPU, %zu of %zu whole-GPU "
            "workloads to a fraction, %zu no data; GPUs saved %.3f\n",
@@ -285,6 +290,21 @@ static json_t *rec_json(const gf_recommendation *r, const gf_history *h, double 
     json_object_set_new(o, "sample_age_seconds",
                         isnan(newest) ? json_null() : json_real(now - newest));
     json_object_set_new(o, "whole_gpus", json_integer(r->in.whole_gpus));
+    /* which rules applied and which signal decided (decide/recommend.h) */
+    json_t *eng = json_pack("{s:s, s:s, s:s, s:s}", "name", gf_engine_name(r->in.engine.kind),
+                            "class", gf_rec_engine_class(&r->in.engine), "memory",
+                            gf_engine_memory_name(r->in.engine.memory), "cap_source",
+                            gf_engine_cap_source_name(r->in.engine.cap_source));
+    json_object_set_new(eng, "cap",
+                        isfinite(r->in.engine.cap) && r->in.engine.memory == GF_MEM_PREALLOCATES
+                            ? json_real(r->in.engine.cap)
+                            : json_null());
+    if (r->move_cap) {
+        json_object_set_new(eng, "knob", json_string(r->in.engine.knob));
+        json_object_set_new(eng, "new_cap", json_real(r->new_cap));
+    }
+    json_object_set_new(o, "engine", eng);
+    json_object_set_new(o, "decided_by", json_string(gf_rec_signal_name(r->decided_by)));
     if (r->action == GF_REC_TO_FRACTION)
         json_object_set_new(o, "set_scheduler", json_boolean(r->set_scheduler));
     if (r->in.whole_gpus && r->action != GF_REC_TO_FRACTION) {
@@ -377,6 +397,32 @@ static int print_patches(const gf_recommendations *recs)
                        "hand\n",
                        r->in.ns, r->in.kind, r->in.name, unit_annotation(r), cur);
                 continue;
+            }
+        } else if (r->move_cap) {
+            /* the engine's cap moves with the fraction: one strategic merge
+             * patch with the annotation and the container's flag
+             * (io/kai_patch.h) */
+            value_text(r, r->recommended, val, sizeof val);
+            const gf_engine_info *e = &r->in.engine;
+            gf_error perr = {0};
+            json_t *c = gf_kai_engine_cap_container(
+                r->in.engine_container, e->knob, e->cap_source == GF_CAP_ENV, r->in.engine_argv,
+                r->in.engine_argc, r->in.engine_cmd_n, r->new_cap, &perr);
+            if (!c) {
+                printf("# %s/%s/%s: %s %s -> %s, but %s (%s) could not be moved with it: set it "
+                       "by hand\n",
+                       r->in.ns, r->in.kind, r->in.name, unit_annotation(r), cur, val, e->knob,
+                       perr.msg);
+                patch = json_pack("{s:{s:{s:{s:{s:s}}}}}", "spec", "template", "metadata",
+                                  "annotations", unit_annotation(r), val);
+            } else {
+                patch = gf_kai_resize_with_cap_strategic(unit_annotation(r), val,
+                                                         r->in.engine_container_init, c);
+                type = "strategic";
+                char capv[32];
+                gf_kai_cap_text(r->new_cap, capv, sizeof capv);
+                printf("# %s/%s/%s: %s %g -> %s with the fraction\n", r->in.ns, r->in.kind,
+                       r->in.name, e->knob, e->cap, capv);
             }
         } else {
             value_text(r, r->recommended, val, sizeof val);

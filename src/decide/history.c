@@ -13,7 +13,14 @@
 static const gf_hist_layout layouts[GF_HIST_NSIGNALS] = {
     {GF_HIST_MEMORY_FIRST, GF_HIST_RATIO, GF_HIST_MEMORY_MAX, GF_HIST_MEMORY_BUCKETS},
     {GF_HIST_SM_FIRST, GF_HIST_RATIO, GF_HIST_SM_MAX, GF_HIST_SM_BUCKETS},
+    {GF_HIST_KV_FIRST, GF_HIST_RATIO, GF_HIST_KV_MAX, GF_HIST_KV_BUCKETS},
+    {GF_HIST_WAITING_FIRST, GF_HIST_RATIO, GF_HIST_WAITING_MAX, GF_HIST_WAITING_BUCKETS},
+    {GF_HIST_PREEMPT_FIRST, GF_HIST_RATIO, GF_HIST_PREEMPT_MAX, GF_HIST_PREEMPT_BUCKETS},
 };
+
+static const double limits[GF_HIST_NSIGNALS] = {GF_HIST_MEMORY_LIMIT, GF_HIST_SM_LIMIT,
+                                                GF_HIST_KV_LIMIT, GF_HIST_WAITING_LIMIT,
+                                                GF_HIST_PREEMPT_LIMIT};
 
 static bool signal_ok(gf_hist_signal sig)
 {
@@ -27,9 +34,20 @@ const char *gf_hist_signal_name(gf_hist_signal sig)
         return "memory";
     case GF_SIG_SM:
         return "sm";
+    case GF_SIG_KV:
+        return "kv";
+    case GF_SIG_WAITING:
+        return "waiting";
+    case GF_SIG_PREEMPT:
+        return "preempt";
     default:
         return "?";
     }
+}
+
+double gf_hist_signal_limit(gf_hist_signal sig)
+{
+    return signal_ok(sig) ? limits[sig] : 0.0;
 }
 
 const gf_hist_layout *gf_hist_layout_of(gf_hist_signal sig)
@@ -52,6 +70,12 @@ double *gf_hist_weights(gf_hist_series *s, gf_hist_signal sig)
         return s->memory_weights;
     case GF_SIG_SM:
         return s->sm_weights;
+    case GF_SIG_KV:
+        return s->kv_weights;
+    case GF_SIG_WAITING:
+        return s->waiting_weights;
+    case GF_SIG_PREEMPT:
+        return s->preempt_weights;
     default:
         return NULL;
     }
@@ -185,6 +209,14 @@ static gf_err check_value(gf_hist_signal sig, double v, const char *where, gf_er
         return gf_error_set(err, GF_EINPUT, where,
                             "sm sample %.15g is above %g (the share of one GPU, times devices)", v,
                             GF_HIST_SM_LIMIT);
+    if (sig == GF_SIG_KV && v > GF_HIST_KV_LIMIT)
+        return gf_error_set(err, GF_EINPUT, where,
+                            "kv sample %.15g is above 1 (the share of the KV cache in use; a "
+                            "percentage?)",
+                            v);
+    if (v > limits[sig])
+        return gf_error_set(err, GF_EINPUT, where, "%s sample %.15g is above the limit %g", name, v,
+                            limits[sig]);
     return GF_OK;
 }
 
@@ -537,7 +569,7 @@ static gf_err check_track(const gf_hist_series *s, gf_hist_signal sig, gf_error 
     const char *name = gf_hist_signal_name(sig);
     uint32_t n = layouts[sig].n_buckets;
     const double *w = gf_hist_weights_const(s, sig);
-    double limit = sig == GF_SIG_MEMORY ? GF_HIST_MEMORY_LIMIT : GF_HIST_SM_LIMIT;
+    double limit = limits[sig];
     if (tr->min_bucket >= n) return bad(s, err, name, "min_bucket", tr->min_bucket);
     if (tr->max_bucket >= n) return bad(s, err, name, "max_bucket", tr->max_bucket);
     if (!finite_nonneg(tr->total_weight))

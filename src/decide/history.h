@@ -3,7 +3,8 @@
  *
  * A gf_history maps a caller-built key ("namespace/Deployment/name/container")
  * to a gf_hist_series. Each series keeps, per signal (GPU memory bytes, SM
- * share):
+ * share, and an inference engine's own KV-cache use, waiting requests and
+ * preemption rate, see gf_hist_signal):
  *   - a decaying histogram as VPA implements it (kubernetes/autoscaler
  *     vertical-pod-autoscaler/pkg/recommender/util/{histogram,
  *     decaying_histogram,histogram_options}.go): exponential buckets, bucket n
@@ -37,14 +38,29 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The engine signals (2..4) come from the inference server's own metrics
+ * (model/sample.h gf_engine_sample, src/io/usage.h GF_ENGINE_METRIC_*): a
+ * preallocating engine's NVML memory is flat at its cap, so what it needs is
+ * seen only there. A workload that exports none of them has empty tracks. */
 typedef enum gf_hist_signal {
-    GF_SIG_MEMORY = 0, /* GPU memory of one pod's GPU container, bytes, summed over its devices */
-    GF_SIG_SM = 1,     /* SM utilisation as a share of one GPU, 0 .. devices */
-    GF_HIST_NSIGNALS = 2
+    GF_SIG_MEMORY = 0,  /* GPU memory of one pod's GPU container, bytes, summed over its devices */
+    GF_SIG_SM = 1,      /* SM utilisation as a share of one GPU, 0 .. devices */
+    GF_SIG_KV = 2,      /* KV-cache use, share of the engine's KV pool, 0..1 (vLLM
+                           kv_cache_usage_perc, SGLang token_usage) */
+    GF_SIG_WAITING = 3, /* requests waiting for a slot (queued, not running), a count */
+    GF_SIG_PREEMPT = 4, /* requests preempted (KV evicted) per second */
+    GF_HIST_NSIGNALS = 5
 } gf_hist_signal;
 
-/* "memory" / "sm" ("?" when out of range). */
+/* Signals a history saved by an older gpufrac holds (memory, sm): loading
+ * such a file leaves the engine tracks empty (io/history_sqlite.h). */
+#define GF_HIST_NSIGNALS_V1 2
+
+/* "memory" / "sm" / "kv" / "waiting" / "preempt" ("?" when out of range). */
 const char *gf_hist_signal_name(gf_hist_signal sig);
+
+/* The largest value a signal accepts (GF_HIST_*_LIMIT); 0 when out of range. */
+double gf_hist_signal_limit(gf_hist_signal sig);
 
 /* Histogram layouts (fixed: changing them invalidates saved history, as it
  * does VPA's checkpoints). n_buckets = ceil(log_ratio(max*(ratio-1)/first + 1)) + 1,
@@ -56,6 +72,15 @@ const char *gf_hist_signal_name(gf_hist_signal sig);
 #define GF_HIST_SM_FIRST 0.001 /* share of one GPU */
 #define GF_HIST_SM_MAX 64.0
 #define GF_HIST_SM_BUCKETS 167
+#define GF_HIST_KV_FIRST 0.001 /* share of the KV pool */
+#define GF_HIST_KV_MAX 1.0
+#define GF_HIST_KV_BUCKETS 82
+#define GF_HIST_WAITING_FIRST 1.0 /* bucket 0 is "none waiting" */
+#define GF_HIST_WAITING_MAX 1e6
+#define GF_HIST_WAITING_BUCKETS 223
+#define GF_HIST_PREEMPT_FIRST 0.001 /* per second */
+#define GF_HIST_PREEMPT_MAX 1000.0
+#define GF_HIST_PREEMPT_BUCKETS 223
 #define GF_HIST_MAX_BUCKETS GF_HIST_MEMORY_BUCKETS
 #define GF_HIST_EPSILON 1e-4           /* VPA: 0.001 * minSampleWeight */
 #define GF_HIST_MAX_DECAY_EXPONENT 100 /* VPA maxDecayExponent */
@@ -63,7 +88,10 @@ const char *gf_hist_signal_name(gf_hist_signal sig);
 /* Accepted sample values. */
 #define GF_HIST_MEMORY_LIMIT 1125899906842624.0 /* 2^50 bytes */
 #define GF_HIST_SM_LIMIT 64.0
-#define GF_HIST_MAX_T 1e12 /* seconds; keeps slot numbers far from int64 overflow */
+#define GF_HIST_KV_LIMIT 1.0
+#define GF_HIST_WAITING_LIMIT 1e9 /* requests */
+#define GF_HIST_PREEMPT_LIMIT 1e6 /* per second */
+#define GF_HIST_MAX_T 1e12        /* seconds; keeps slot numbers far from int64 overflow */
 
 /* Rings. 64 minute slots cover any window up to 60 min whatever its
  * alignment (61 slots), 193 hour slots any window up to 8 days. */
@@ -118,6 +146,9 @@ typedef struct gf_hist_series {
     gf_hist_track track[GF_HIST_NSIGNALS];
     double memory_weights[GF_HIST_MEMORY_BUCKETS];
     double sm_weights[GF_HIST_SM_BUCKETS];
+    double kv_weights[GF_HIST_KV_BUCKETS];
+    double waiting_weights[GF_HIST_WAITING_BUCKETS];
+    double preempt_weights[GF_HIST_PREEMPT_BUCKETS];
     /* recommender bookkeeping */
     double last_change_t; /* last applied change, -1 = never */
     /* the last GF_HIST_CHANGE_SLOTS change times; change i (0-based, in the
@@ -166,7 +197,8 @@ const gf_hist_series *gf_history_find(const gf_history *h, const char *key);
 /* Adds a sample to the series for key (created when new). GF_EINPUT, with
  * where = key and a message naming the value, for an unknown signal, a time
  * that is not finite or outside [0, GF_HIST_MAX_T], a value that is NaN,
- * infinite, negative, above 2^50 bytes (memory) or above 64 (SM); nothing
+ * infinite, negative, above 2^50 bytes (memory), 64 (SM), 1 (KV), 1e9
+ * (waiting) or 1e6 per second (preemptions); nothing
  * changes then (no series is created). */
 gf_err gf_history_add(gf_history *h, const char *key, gf_hist_signal sig, double t, double value,
                       gf_error *err);

@@ -60,6 +60,10 @@ static const char *const field_keys[GF_RF_COUNT] = {
     [GF_RF_CONVERT_MAX_FRACTION] = "convert.maxFractionForConversion",
     [GF_RF_CONVERT_UNIT] = "convert.unit",
     [GF_RF_CONVERT_SET_SCHEDULER] = "convert.setScheduler",
+    [GF_RF_ENGINE_KV_FULL] = "engine.kvFull",
+    [GF_RF_ENGINE_KV_MARGIN] = "engine.kvMargin",
+    [GF_RF_ENGINE_BASE_SHARE] = "engine.baseShare",
+    [GF_RF_ENGINE_MOVE_CAP] = "engine.moveCap",
 };
 
 const char *gf_rule_field_key(gf_rule_field f)
@@ -93,6 +97,10 @@ void gf_rightsize_rule_defaults(gf_rightsize_rule *r)
         .convert_max_fraction = 0.75,
         .convert_unit = GF_SHARE_FRACTION,
         .convert_set_scheduler = false,
+        .engine_kv_full = 0.9,
+        .engine_kv_margin = 0.2,
+        .engine_base_share = 0.5,
+        .engine_move_cap = true,
     };
 }
 
@@ -139,6 +147,10 @@ void gf_rightsize_rule_apply(gf_rightsize_rule *dst, const gf_rightsize_rule *ov
     GF_APPLY(GF_RF_CONVERT_MAX_FRACTION, convert_max_fraction);
     GF_APPLY(GF_RF_CONVERT_UNIT, convert_unit);
     GF_APPLY(GF_RF_CONVERT_SET_SCHEDULER, convert_set_scheduler);
+    GF_APPLY(GF_RF_ENGINE_KV_FULL, engine_kv_full);
+    GF_APPLY(GF_RF_ENGINE_KV_MARGIN, engine_kv_margin);
+    GF_APPLY(GF_RF_ENGINE_BASE_SHARE, engine_base_share);
+    GF_APPLY(GF_RF_ENGINE_MOVE_CAP, engine_move_cap);
 #undef GF_APPLY
 }
 
@@ -267,6 +279,12 @@ gf_err gf_rightsize_rule_validate(const gf_rightsize_rule *r, gf_rule_problem *p
                        r->convert_max_fraction);
     if (r->convert_unit != GF_SHARE_FRACTION && r->convert_unit != GF_SHARE_MEMORY)
         return problem(pb, GF_RF_CONVERT_UNIT, 0, "must be fraction or memory");
+    if ((rc = check_num(pb, GF_RF_ENGINE_KV_FULL, r->engine_kv_full, 0, true, 1))) return rc;
+    if ((rc = check_num(pb, GF_RF_ENGINE_KV_MARGIN, r->engine_kv_margin, 0, false, 10))) return rc;
+    /* below 1: some of what the engine holds must be KV pool, or nothing could shrink */
+    if (!(r->engine_base_share >= 0 && r->engine_base_share < 1))
+        return problem(pb, GF_RF_ENGINE_BASE_SHARE, 0, "must be in [0, 1), got %g",
+                       r->engine_base_share);
     return GF_OK;
 }
 

@@ -102,6 +102,12 @@ typedef struct gf_rightsize_rule {
     double convert_max_fraction;   /* largest fraction a conversion may give; more keeps it */
     gf_share_kind convert_unit;    /* GF_SHARE_FRACTION or GF_SHARE_MEMORY (gpu-memory MiB) */
     bool convert_set_scheduler;    /* may set schedulerName kai-scheduler on other pods */
+    /* the engine section: rules by engine class (decide/recommend.h) */
+    double engine_kv_full;    /* KV-cache use at or above this share counts as full */
+    double engine_kv_margin;  /* a preallocating engine's need: base + peak KV x (1 + this) */
+    double engine_base_share; /* share of what a preallocating engine holds that is weights and
+                                 runtime overhead (not KV pool), when the pod does not say */
+    bool engine_move_cap;     /* a resize also patches the engine's literal cap flag */
 } gf_rightsize_rule;
 
 /* The settings, in the order of the policy file. */
@@ -129,8 +135,15 @@ typedef enum gf_rule_field {
     GF_RF_CONVERT_MAX_FRACTION,
     GF_RF_CONVERT_UNIT,
     GF_RF_CONVERT_SET_SCHEDULER,
+    GF_RF_ENGINE_KV_FULL,
+    GF_RF_ENGINE_KV_MARGIN,
+    GF_RF_ENGINE_BASE_SHARE,
+    GF_RF_ENGINE_MOVE_CAP,
     GF_RF_COUNT
 } gf_rule_field;
+
+/* set masks are 32 bits wide */
+_Static_assert(GF_RF_COUNT < 32, "gf_rule_field no longer fits a uint32_t mask (GF_RF_ALL)");
 
 #define GF_RF_BIT(f) (1u << (f))
 #define GF_RF_ALL ((1u << GF_RF_COUNT) - 1u)
@@ -140,7 +153,8 @@ const char *gf_rule_field_key(gf_rule_field f);
 
 /* The built-in defaults (mode recommend, headroom 0.15, ...; convert:
  * fromWholeGpu and toWholeGpu recommend, minHistory 1d, maxFractionForConversion
- * 0.75, unit fraction, setScheduler false). */
+ * 0.75, unit fraction, setScheduler false; engine: kvFull 0.9, kvMargin 0.2,
+ * baseShare 0.5, moveCap true). */
 void gf_rightsize_rule_defaults(gf_rightsize_rule *r);
 
 /* Copies into dst the fields of over whose GF_RF_BIT is in set. */

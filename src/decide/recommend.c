@@ -1,9 +1,11 @@
 /* recommend.c - the rightsizing rules, see recommend.h. */
 #include "decide/recommend.h"
 #include "decide/convert.h"
+#include "model/quantity.h"
 #include "util/xalloc.h"
 
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +18,24 @@ const char *gf_rec_action_name(gf_rec_action a)
     static const char *names[] = {"keep", "upsize",    "downsize",   "no-data",
                                   "off",  "whole-gpu", "to-fraction"};
     return (unsigned)a < sizeof names / sizeof names[0] ? names[a] : "?";
+}
+
+const char *gf_rec_signal_name(gf_rec_signal s)
+{
+    static const char *names[] = {"none", "memory", "sm", "peak-floor", "kv-cache", "high-water"};
+    return (unsigned)s < sizeof names / sizeof names[0] ? names[s] : "?";
+}
+
+const char *gf_rec_engine_class(const gf_engine_info *e)
+{
+    switch (e ? e->memory : GF_MEM_FOLLOWS_LOAD) {
+    case GF_MEM_PREALLOCATES:
+        return "preallocating";
+    case GF_MEM_HIGH_WATER:
+        return "caching-allocator";
+    default:
+        return "generic";
+    }
 }
 
 const char *gf_recommend_key(const char *ns, const char *kind, const char *name, char *buf,
@@ -144,6 +164,185 @@ static void keep(gf_recommendation *out)
     out->recommended_fraction = out->current_fraction;
 }
 
+/* The downsize gates every class shares: enough history (span), the
+ * cooldown since the last change, maxDisruptionsPerHour. False with the
+ * reason written when one holds the allocation. */
+static bool downsize_allowed(const gf_rightsize_rule *rule, const gf_hist_series *s, double now,
+                             double span, gf_recommendation *out)
+{
+    char d1[32], d2[32];
+    if (span < (double)rule->min_history_s) {
+        snprintf(out->reason, sizeof out->reason,
+                 "allocation covers use; too little history to downsize (%s of %s)",
+                 dur(floor(span), d1, sizeof d1), dur((double)rule->min_history_s, d2, sizeof d2));
+        return false;
+    }
+    if (s->last_change_t >= 0 && now - s->last_change_t < (double)rule->cooldown_s) {
+        snprintf(out->reason, sizeof out->reason,
+                 "allocation covers use; cooldown: last change %s ago (cooldown %s)",
+                 dur(floor(now - s->last_change_t), d1, sizeof d1),
+                 dur((double)rule->cooldown_s, d2, sizeof d2));
+        return false;
+    }
+    if (rule->max_disruptions_per_hour >= 0 &&
+        gf_hist_changes_since(s, now - 3600) >= (uint32_t)rule->max_disruptions_per_hour) {
+        snprintf(out->reason, sizeof out->reason,
+                 "allocation covers use; %d change(s) in the last hour already "
+                 "(maxDisruptionsPerHour)",
+                 rule->max_disruptions_per_hour);
+        return false;
+    }
+    return true;
+}
+
+/* Appends printf text to out->reason. */
+static void reason_add(gf_recommendation *out, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void reason_add(gf_recommendation *out, const char *fmt, ...)
+{
+    size_t l = strlen(out->reason);
+    if (l + 1 >= sizeof out->reason) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(out->reason + l, sizeof out->reason - l, fmt, ap);
+    va_end(ap);
+}
+
+/* An upsize to need (a fraction of one GPU): a whole GPU past maxFraction
+ * (convert.toWholeGpu), or keep when the rounding gives nothing more. */
+static void finish_upsize(const gf_rightsize_rule *rule, const unit_ctx *u, double need,
+                          gf_recommendation *out)
+{
+    const double cur = out->current_fraction;
+    set_result(u, out, GF_REC_UP, need);
+    if (need > rule->max_fraction + 1e-9 && rule->convert_to_whole != GF_MODE_OFF) {
+        set_whole(rule, out, need); /* convert.toWholeGpu: its mode caps the rule's */
+        if (rule->convert_to_whole < out->mode) out->mode = rule->convert_to_whole;
+    } else if (out->recommended_fraction <= cur + 1e-9) { /* rounding keeps it */
+        keep(out);
+        if (need > rule->max_fraction + 1e-9)
+            reason_add(out,
+                       "; above maxFraction %.2f: consider a whole GPU (convert.toWholeGpu is off)",
+                       rule->max_fraction);
+    }
+}
+
+/* A downsize to target (quantised tq), at most maxStep; keep when rounding
+ * eats the step. Returns whether it stayed a downsize; *limited when
+ * maxStep cut it. */
+static bool finish_downsize(const gf_rightsize_rule *rule, const unit_ctx *u, double tq,
+                            gf_recommendation *out, bool *limited)
+{
+    const double cur = out->current_fraction;
+    double step_floor = cur - rule->max_down_step;
+    *limited = tq < step_floor - 1e-9;
+    set_result(u, out, GF_REC_DOWN, *limited ? step_floor : tq);
+    if (out->recommended_fraction >= cur - 1e-9) {
+        keep(out);
+        snprintf(out->reason, sizeof out->reason,
+                 "allocation fits: a smaller step than the rounding allows");
+        return false;
+    }
+    return true;
+}
+
+/* Preallocating engine with its KV-cache use in the history (recommend.h).
+ * NVML memory is its cap: it sizes the KV pool, never the need. */
+static void prealloc_rules(const gf_rightsize_rule *rule, const unit_ctx *u,
+                           const gf_hist_series *s, double now, gf_recommendation *out)
+{
+    const gf_rec_input *in = u->in;
+    const double cur = out->current_fraction, gpu = u->gpu_bytes;
+    const double h = 1 + rule->headroom, km = 1 + rule->engine_kv_margin;
+    char d1[32];
+    const char *eng = gf_engine_name(in->engine.kind);
+    /* what it holds: its cap as NVML sees it, else its allocation */
+    double held = peak(s, GF_SIG_MEMORY, now, GF_HIST_HOUR_WINDOW_S);
+    if (!(held > 0)) held = cur * gpu;
+    double base = in->engine_base_bytes > 0 ? fmin(in->engine_base_bytes, held)
+                                            : rule->engine_base_share * held;
+    double pool = held - base;
+    out->decided_by = GF_RSIG_KV;
+
+    /* upsize: KV full AND requests waiting or preempted (either alone is not
+     * memory starvation: a full cache that keeps up, or a queue from load) */
+    double up_window = (double)rule->upsize_window_s;
+    double kv_up = peak(s, GF_SIG_KV, now, up_window);
+    double wait_up = peak(s, GF_SIG_WAITING, now, up_window);
+    double pre_up = peak(s, GF_SIG_PREEMPT, now, up_window);
+    if (kv_up >= rule->engine_kv_full && (wait_up >= 1 || pre_up > 0)) {
+        double need = (base + pool * h) / gpu;
+        snprintf(out->reason, sizeof out->reason,
+                 "%s KV cache %.0f%% full over the last %s (engine.kvFull %.0f%%) with %.0f "
+                 "request(s) waiting, %.3g preempted/s: base %.2f GiB + KV pool %.2f GiB x %.2f "
+                 "-> %.3f of a GPU",
+                 eng, 100 * kv_up, dur(up_window, d1, sizeof d1), 100 * rule->engine_kv_full,
+                 wait_up, pre_up, gib(base), gib(pool), h, need);
+        finish_upsize(rule, u, need, out);
+        return;
+    }
+    const gf_hist_track *kt = &s->track[GF_SIG_KV];
+    double span = now > kt->first_t ? now - kt->first_t : 0;
+    if (!downsize_allowed(rule, s, now, span, out)) {
+        reason_add(out, " (%s KV cache %.0f%% at most over the last %s)", eng, 100 * kv_up,
+                   dur(up_window, d1, sizeof d1));
+        return;
+    }
+    double win = (double)rule->downsize_window_s;
+    double kv_win = peak(s, GF_SIG_KV, now, win);
+    double wait_win = peak(s, GF_SIG_WAITING, now, win);
+    double pre_win = peak(s, GF_SIG_PREEMPT, now, win);
+    if (wait_win >= 1 || pre_win > 0) {
+        snprintf(out->reason, sizeof out->reason,
+                 "allocation kept: %s had requests waiting (%.0f) or preempted (%.3g/s) over the "
+                 "last %s, KV cache peak %.0f%%",
+                 eng, wait_win, pre_win, dur(win, d1, sizeof d1), 100 * kv_win);
+        return;
+    }
+    double need = (base + kv_win * pool * km) / gpu;
+    double value;
+    double tq = quantise(u, need, &value);
+    if (cur - tq < rule->min_change - 1e-9) {
+        snprintf(out->reason, sizeof out->reason,
+                 "allocation fits: %s KV cache peak %.0f%% over %s needs %.3f of a GPU, less than "
+                 "minChange %.2f below %.3f",
+                 eng, 100 * kv_win, dur(win, d1, sizeof d1), tq, rule->min_change, cur);
+        return;
+    }
+    bool limited = false;
+    if (!finish_downsize(rule, u, tq, out, &limited)) return;
+    snprintf(out->reason, sizeof out->reason,
+             "%s KV cache peak %.0f%% over %s: base %.2f GiB + %.0f%% of the %.2f GiB KV pool x "
+             "%.2f -> %.3f of a GPU (NVML memory %.2f GiB is the engine's cap, not its need)",
+             eng, 100 * kv_win, dur(win, d1, sizeof d1), gib(base), 100 * kv_win, gib(pool), km, tq,
+             gib(held));
+    if (limited) reason_add(out, "; step limited to maxStep %.2f", rule->max_down_step);
+    out->gpus_saved = (cur - out->recommended_fraction) * in->devices * in->replicas;
+}
+
+/* The cap moves with the fraction: a resize of a preallocating engine whose
+ * cap is a literal flag or variable sets it to the new fraction in the same
+ * patch; one left at its default is told to follow $(GPU_PORTION). */
+static void engine_cap(const gf_rightsize_rule *rule, gf_recommendation *out)
+{
+    const gf_engine_info *e = &out->in.engine;
+    if (e->memory != GF_MEM_PREALLOCATES || !e->knob) return;
+    if (out->action != GF_REC_UP && out->action != GF_REC_DOWN) return;
+    if (e->cap_source == GF_CAP_FLAG || e->cap_source == GF_CAP_ENV) {
+        if (!rule->engine_move_cap) {
+            reason_add(out, "; %s %g stays (engine.moveCap is off): set it to %.2f", e->knob,
+                       e->cap, out->recommended_fraction);
+            return;
+        }
+        out->move_cap = true;
+        out->new_cap = out->recommended_fraction;
+        reason_add(out, "; %s %g -> %.2f with it", e->knob, e->cap, out->new_cap);
+    } else if (e->cap_source == GF_CAP_DEFAULT) {
+        reason_add(out, "; set %s=$(GPU_PORTION) so the engine's cap follows the fraction",
+                   e->knob);
+    }
+}
+
 gf_err gf_recommend_one(const gf_rightsize_rule *rule, const gf_rec_input *in,
                         const gf_hist_series *s, double now, gf_recommendation *out, gf_error *err)
 {
@@ -186,7 +385,8 @@ gf_err gf_recommend_one(const gf_rightsize_rule *rule, const gf_rec_input *in,
     }
     const gf_hist_track *mt = s ? &s->track[GF_SIG_MEMORY] : NULL;
     const gf_hist_track *st = s ? &s->track[GF_SIG_SM] : NULL;
-    if (!s || (mt->samples == 0 && st->samples == 0)) {
+    const gf_hist_track *kt = s ? &s->track[GF_SIG_KV] : NULL;
+    if (!s || (mt->samples == 0 && st->samples == 0 && kt->samples == 0)) {
         out->action = GF_REC_NODATA;
         snprintf(out->reason, sizeof out->reason, "no usage samples yet");
         return GF_OK;
@@ -197,11 +397,22 @@ gf_err gf_recommend_one(const gf_rightsize_rule *rule, const gf_rec_input *in,
     double span = now > first ? now - first : 0;
     out->confidence = rule->min_history_s > 0 ? fmin(1.0, span / (double)rule->min_history_s) : 1.0;
 
-    char d1[32], d2[32];
-    /* the floor: observed peak memory (as far back as the history holds) + margin */
+    const gf_engine_memory cls = in->engine.memory;
+    if (cls == GF_MEM_PREALLOCATES && kt->samples) {
+        prealloc_rules(rule, &u, s, now, out);
+        engine_cap(rule, out);
+        return GF_OK;
+    }
+
+    char d1[32];
+    /* the floor: observed peak memory (as far back as the history holds) + margin;
+     * a caching allocator's need is its high-water mark, the all-time max; a
+     * preallocating engine's peak is its cap, no floor */
     double peak_all = peak(s, GF_SIG_MEMORY, now, GF_HIST_HOUR_WINDOW_S);
+    if (cls == GF_MEM_HIGH_WATER && mt->samples) peak_all = fmax(peak_all, mt->max_value);
     out->peak_memory_bytes = peak_all;
-    double floor_frac = peak_all * (1 + rule->memory_margin) / u.gpu_bytes;
+    double floor_frac =
+        cls == GF_MEM_PREALLOCATES ? 0 : peak_all * (1 + rule->memory_margin) / u.gpu_bytes;
     double h = 1 + rule->headroom;
 
     /* --- upsize at once ---------------------------------------------------- */
@@ -214,115 +425,95 @@ gf_err gf_recommend_one(const gf_rightsize_rule *rule, const gf_rec_input *in,
         double w = up_window < GF_HIST_MINUTE_WINDOW_S ? up_window : GF_HIST_MINUTE_WINDOW_S;
         sm_known = gf_hist_mean(s, GF_SIG_SM, now, w, &sm_recent, &e) == GF_OK;
     }
-    bool up_mem = mt->samples && mem_recent >= rule->upsize_trigger * alloc_bytes;
+    /* NVML memory at a preallocating engine's cap is never by itself a reason to upsize */
+    bool up_mem = cls != GF_MEM_PREALLOCATES && mt->samples &&
+                  mem_recent >= rule->upsize_trigger * alloc_bytes;
     bool up_sm = sm_known && sm_recent >= rule->upsize_trigger * cur;
     bool up_floor = floor_frac > cur + 1e-9;
     if (up_mem || up_sm || up_floor) {
-        double need = fmax(mem_recent * h / u.gpu_bytes, floor_frac);
+        double need = cls == GF_MEM_PREALLOCATES ? floor_frac
+                                                 : fmax(mem_recent * h / u.gpu_bytes, floor_frac);
         if (sm_known) need = fmax(need, sm_recent * h);
-        set_result(&u, out, GF_REC_UP, need);
-        int n = 0;
         if (up_mem)
-            n = snprintf(out->reason, sizeof out->reason,
-                         "memory peak %.2f GiB over the last %s is %.0f%% of the %.2f GiB "
-                         "allocation (trigger %.0f%%)",
-                         gib(mem_recent), dur(up_window, d1, sizeof d1),
-                         100 * mem_recent / alloc_bytes, gib(alloc_bytes),
-                         100 * rule->upsize_trigger);
+            snprintf(out->reason, sizeof out->reason,
+                     "memory peak %.2f GiB over the last %s is %.0f%% of the %.2f GiB "
+                     "allocation (trigger %.0f%%)",
+                     gib(mem_recent), dur(up_window, d1, sizeof d1), 100 * mem_recent / alloc_bytes,
+                     gib(alloc_bytes), 100 * rule->upsize_trigger);
         else if (up_sm)
-            n = snprintf(out->reason, sizeof out->reason,
-                         "SM share %.2f of a GPU over the last %s is %.0f%% of the fraction "
-                         "(trigger %.0f%%)",
-                         sm_recent, dur(up_window, d1, sizeof d1), 100 * sm_recent / cur,
-                         100 * rule->upsize_trigger);
+            snprintf(out->reason, sizeof out->reason,
+                     "SM share %.2f of a GPU over the last %s is %.0f%% of the fraction "
+                     "(trigger %.0f%%)",
+                     sm_recent, dur(up_window, d1, sizeof d1), 100 * sm_recent / cur,
+                     100 * rule->upsize_trigger);
         else
-            n = snprintf(out->reason, sizeof out->reason,
-                         "observed peak memory %.2f GiB + %.0f%% margin exceeds the %.2f GiB "
-                         "allocation",
-                         gib(peak_all), 100 * rule->memory_margin, gib(alloc_bytes));
-        if (n > 0 && (size_t)n < sizeof out->reason)
-            snprintf(out->reason + n, sizeof out->reason - (size_t)n,
-                     "; needs %.3f of a GPU with headroom and margin", need);
-        if (need > rule->max_fraction + 1e-9 && rule->convert_to_whole != GF_MODE_OFF) {
-            set_whole(rule, out, need); /* convert.toWholeGpu: its mode caps the rule's */
-            if (rule->convert_to_whole < out->mode) out->mode = rule->convert_to_whole;
-        } else if (out->recommended_fraction <= cur + 1e-9) { /* rounding keeps it */
-            keep(out);
-            if (need > rule->max_fraction + 1e-9) {
-                size_t l = strlen(out->reason);
-                snprintf(
-                    out->reason + l, sizeof out->reason - l,
-                    "; above maxFraction %.2f: consider a whole GPU (convert.toWholeGpu is off)",
-                    rule->max_fraction);
-            }
-        }
+            snprintf(out->reason, sizeof out->reason,
+                     "%s memory %.2f GiB + %.0f%% margin exceeds the %.2f GiB allocation",
+                     cls == GF_MEM_HIGH_WATER ? "high-water" : "observed peak", gib(peak_all),
+                     100 * rule->memory_margin, gib(alloc_bytes));
+        out->decided_by = up_mem                     ? GF_RSIG_MEMORY
+                          : up_sm                    ? GF_RSIG_SM
+                          : cls == GF_MEM_HIGH_WATER ? GF_RSIG_HIGH_WATER
+                                                     : GF_RSIG_PEAK_FLOOR;
+        reason_add(out, "; needs %.3f of a GPU with headroom and margin", need);
+        finish_upsize(rule, &u, need, out);
         out->gpus_saved = (cur - out->recommended_fraction) * in->devices * in->replicas;
+        engine_cap(rule, out);
         return GF_OK;
     }
 
     /* --- downsize patiently ------------------------------------------------------ */
-    if (span < (double)rule->min_history_s) {
-        snprintf(out->reason, sizeof out->reason,
-                 "allocation covers use; too little history to downsize (%s of %s)",
-                 dur(floor(span), d1, sizeof d1), dur((double)rule->min_history_s, d2, sizeof d2));
-        return GF_OK;
-    }
-    if (s->last_change_t >= 0 && now - s->last_change_t < (double)rule->cooldown_s) {
-        snprintf(out->reason, sizeof out->reason,
-                 "allocation covers use; cooldown: last change %s ago (cooldown %s)",
-                 dur(floor(now - s->last_change_t), d1, sizeof d1),
-                 dur((double)rule->cooldown_s, d2, sizeof d2));
-        return GF_OK;
-    }
-    if (rule->max_disruptions_per_hour >= 0 &&
-        gf_hist_changes_since(s, now - 3600) >= (uint32_t)rule->max_disruptions_per_hour) {
-        snprintf(out->reason, sizeof out->reason,
-                 "allocation covers use; %d change(s) in the last hour already "
-                 "(maxDisruptionsPerHour)",
-                 rule->max_disruptions_per_hour);
+    out->decided_by = cls == GF_MEM_HIGH_WATER ? GF_RSIG_HIGH_WATER : GF_RSIG_MEMORY;
+    if (!downsize_allowed(rule, s, now, span, out)) {
+        if (cls == GF_MEM_PREALLOCATES)
+            reason_add(out,
+                       " (%s preallocates: its NVML memory is its cap, not its need; no "
+                       "KV-cache metrics seen)",
+                       gf_engine_name(in->engine.kind));
         return GF_OK;
     }
     double win = (double)rule->downsize_window_s;
     double mem_win = peak(s, GF_SIG_MEMORY, now, win);
-    double target = fmax(mem_win * h / u.gpu_bytes, floor_frac);
+    /* a caching allocator's memory only falls on a new pod: judged against its high-water mark */
+    double mem_basis = cls == GF_MEM_HIGH_WATER ? fmax(mem_win, peak_all) : mem_win;
+    double target = fmax(mem_basis * h / u.gpu_bytes, floor_frac);
     double sm_p = 0;
     if (rule->compute_aware && st->samples) {
         gf_error e;
-        if (gf_hist_percentile(s, GF_SIG_SM, rule->downsize_percentile_sm, &sm_p, &e) == GF_OK)
-            target = fmax(target, sm_p * h);
+        if (gf_hist_percentile(s, GF_SIG_SM, rule->downsize_percentile_sm, &sm_p, &e) == GF_OK &&
+            sm_p * h > target) {
+            target = sm_p * h;
+            out->decided_by = GF_RSIG_SM;
+        }
     }
     double value;
     double tq = quantise(&u, target, &value);
+    const char *basis = cls == GF_MEM_HIGH_WATER ? "high-water memory" : "peak memory";
     if (cur - tq < rule->min_change - 1e-9) {
         snprintf(out->reason, sizeof out->reason,
-                 "allocation fits: needs %.3f of a GPU (peak memory %.2f GiB over %s x %.2f), "
+                 "allocation fits: needs %.3f of a GPU (%s %.2f GiB over %s x %.2f), "
                  "less than minChange %.2f below %.3f",
-                 tq, gib(mem_win), dur(win, d1, sizeof d1), h, rule->min_change, cur);
+                 tq, basis, gib(mem_basis), dur(win, d1, sizeof d1), h, rule->min_change, cur);
+        if (cls == GF_MEM_PREALLOCATES)
+            reason_add(out, "; %s preallocates: no KV-cache metrics seen",
+                       gf_engine_name(in->engine.kind));
         return GF_OK;
     }
-    double step_floor = cur - rule->max_down_step;
-    bool limited = tq < step_floor - 1e-9;
-    set_result(&u, out, GF_REC_DOWN, limited ? step_floor : tq);
-    if (out->recommended_fraction >= cur - 1e-9) { /* rounding ate the step */
-        keep(out);
-        snprintf(out->reason, sizeof out->reason,
-                 "allocation fits: a smaller step than the rounding allows");
-        return GF_OK;
-    }
-    int n =
-        snprintf(out->reason, sizeof out->reason, "peak memory %.2f GiB over %s x %.2f headroom",
-                 gib(mem_win), dur(win, d1, sizeof d1), h);
-    if (rule->compute_aware && n > 0 && (size_t)n < sizeof out->reason)
-        n += snprintf(out->reason + n, sizeof out->reason - (size_t)n, ", SM p%.0f %.3f x %.2f",
-                      100 * rule->downsize_percentile_sm, sm_p, h);
-    if (n > 0 && (size_t)n < sizeof out->reason)
-        n += snprintf(out->reason + n, sizeof out->reason - (size_t)n,
-                      " -> %.3f of a GPU (floor: peak %.2f GiB + %.0f%%)", tq, gib(peak_all),
-                      100 * rule->memory_margin);
-    if (limited && n > 0 && (size_t)n < sizeof out->reason)
-        snprintf(out->reason + n, sizeof out->reason - (size_t)n, "; step limited to maxStep %.2f",
-                 rule->max_down_step);
+    bool limited = false;
+    if (!finish_downsize(rule, &u, tq, out, &limited)) return GF_OK;
+    snprintf(out->reason, sizeof out->reason, "%s %.2f GiB over %s x %.2f headroom", basis,
+             gib(mem_basis), dur(win, d1, sizeof d1), h);
+    if (rule->compute_aware)
+        reason_add(out, ", SM p%.0f %.3f x %.2f", 100 * rule->downsize_percentile_sm, sm_p, h);
+    if (cls == GF_MEM_PREALLOCATES)
+        reason_add(out, " -> %.3f of a GPU (the engine holds no more than that)", tq);
+    else
+        reason_add(out, " -> %.3f of a GPU (floor: %s %.2f GiB + %.0f%%)", tq,
+                   cls == GF_MEM_HIGH_WATER ? "high-water" : "peak", gib(peak_all),
+                   100 * rule->memory_margin);
+    if (limited) reason_add(out, "; step limited to maxStep %.2f", rule->max_down_step);
     out->gpus_saved = (cur - out->recommended_fraction) * in->devices * in->replicas;
+    engine_cap(rule, out);
     return GF_OK;
 }
 
@@ -355,6 +546,17 @@ gf_err gf_recommend_model(const gf_model *m, const gf_history *h, const gf_polic
             g->in.unit = pod->share;
             g->in.container = pod->gpu_container;
             g->in.container_init = pod->gpu_container_init;
+            gf_engine_detect(pod, &g->in.engine, NULL);
+            g->in.engine_container = pod->gpu_spec_container;
+            g->in.engine_container_init = pod->gpu_spec_init;
+            g->in.engine_argv = pod->gpu_argv;
+            g->in.engine_argc = pod->gpu_argc;
+            g->in.engine_cmd_n = pod->gpu_cmd_n;
+            const char *base = gf_kvs_get(&pod->annotations, GF_ENGINE_BASE_ANNOTATION);
+            int64_t bytes = 0;
+            const char *why = NULL;
+            if (base && gf_quantity_value(base, &bytes, &why) == GF_OK && bytes > 0)
+                g->in.engine_base_bytes = (double)bytes;
         }
         /* pods of one workload may differ mid-rollout: size for the largest */
         if (pod->share == GF_SHARE_FRACTION && pod->gpu_fraction > g->in.fraction)
@@ -481,23 +683,77 @@ static const gf_workload *by_convention(const gf_model *m, const char *ns, const
     return sts ? find_wl(m, "StatefulSet", ns, pod, sts) : NULL;
 }
 
-gf_err gf_recommend_ingest(const gf_model *m, gf_history *h, const gf_usage_sample *samples,
-                           size_t n, double after, gf_ingest_stats *st, gf_error *err)
-{
-    memset(st, 0, sizeof *st);
-    /* pod "ns/name" -> its series (or none), resolved once per pod */
+/* pod "ns/name" -> its workload's series (or none), resolved once per pod */
+typedef struct pod_map {
+    const gf_model *m;
+    gf_history *h;
     gf_arena keys;
-    gf_arena_init(&keys);
     gf_strmap pods, seen;
-    gf_strmap_init(&pods);
-    gf_strmap_init(&seen);
+    GF_VEC(gf_hist_series *) series;
+} pod_map;
+
+static void pod_map_init(pod_map *pm, const gf_model *m, gf_history *h)
+{
+    memset(pm, 0, sizeof *pm);
+    pm->m = m;
+    pm->h = h;
+    gf_arena_init(&pm->keys);
+    gf_strmap_init(&pm->pods);
+    gf_strmap_init(&pm->seen);
     for (size_t i = 0; i < m->pods.n; i++) {
         const gf_pod *p = &m->pods.v[i];
         char k[600];
         snprintf(k, sizeof k, "%s/%s", p->ns, p->name);
-        gf_strmap_put(&pods, gf_arena_strdup(&keys, k), i);
+        gf_strmap_put(&pm->pods, gf_arena_strdup(&pm->keys, k), i);
     }
-    GF_VEC(gf_hist_series *) series = {0};
+}
+
+static void pod_map_free(pod_map *pm)
+{
+    gf_vec_free(&pm->series);
+    gf_strmap_free(&pm->seen);
+    gf_strmap_free(&pm->pods);
+    gf_arena_free(&pm->keys);
+}
+
+/* The series of pod ns/pod's workload (created when new), NULL when the pod
+ * maps to none; *by_name when found by the naming convention. */
+static gf_hist_series *pod_map_get(pod_map *pm, const char *ns, const char *pod, bool *by_name)
+{
+    const gf_model *m = pm->m;
+    char k[600];
+    snprintf(k, sizeof k, "%s/%s", ns, pod);
+    size_t si;
+    if (!gf_strmap_get(&pm->seen, k, &si)) {
+        const gf_workload *w = NULL;
+        size_t pi;
+        bool named = false;
+        if (gf_strmap_get(&pm->pods, k, &pi)) {
+            w = gf_model_pod_workload(m, &m->pods.v[pi]);
+        } else {
+            w = by_convention(m, ns, pod);
+            named = w != NULL;
+        }
+        gf_hist_series *s = NULL;
+        if (w) {
+            char key[400];
+            gf_recommend_key(w->ns, w->kind, w->name, key, sizeof key);
+            s = gf_history_get(pm->h, key, true);
+        }
+        si = pm->series.n;
+        gf_vec_push(&pm->series, s);
+        gf_strmap_put(&pm->seen, gf_arena_strdup(&pm->keys, k), si | (named ? (size_t)1 << 62 : 0));
+    }
+    *by_name = (si >> 62) & 1;
+    return pm->series.v[si & (((size_t)1 << 62) - 1)];
+}
+
+gf_err gf_recommend_ingest(const gf_model *m, gf_history *h, const gf_usage_sample *samples,
+                           size_t n, double after, gf_ingest_stats *st, gf_error *err)
+{
+    memset(st, 0, sizeof *st);
+    pod_map pm;
+    pod_map_init(&pm, m, h);
     gf_err rc = GF_OK;
     for (size_t i = 0; i < n && !rc; i++) {
         const gf_usage_sample *x = &samples[i];
@@ -505,31 +761,8 @@ gf_err gf_recommend_ingest(const gf_model *m, gf_history *h, const gf_usage_samp
             st->old++;
             continue;
         }
-        char k[600];
-        snprintf(k, sizeof k, "%s/%s", x->ns, x->pod);
-        size_t si;
-        if (!gf_strmap_get(&seen, k, &si)) {
-            const gf_workload *w = NULL;
-            size_t pi;
-            bool by_name = false;
-            if (gf_strmap_get(&pods, k, &pi)) {
-                w = gf_model_pod_workload(m, &m->pods.v[pi]);
-            } else {
-                w = by_convention(m, x->ns, x->pod);
-                by_name = w != NULL;
-            }
-            gf_hist_series *s = NULL;
-            if (w) {
-                char key[400];
-                gf_recommend_key(w->ns, w->kind, w->name, key, sizeof key);
-                s = gf_history_get(h, key, true);
-            }
-            si = series.n;
-            gf_vec_push(&series, s);
-            gf_strmap_put(&seen, gf_arena_strdup(&keys, k), si | (by_name ? (size_t)1 << 62 : 0));
-        }
-        bool by_name = (si >> 62) & 1;
-        gf_hist_series *s = series.v[si & (((size_t)1 << 62) - 1)];
+        bool by_name = false;
+        gf_hist_series *s = pod_map_get(&pm, x->ns, x->pod, &by_name);
         if (!s) {
             st->unmatched++;
             if (!st->first_unmatched) st->first_unmatched = x;
@@ -548,9 +781,45 @@ gf_err gf_recommend_ingest(const gf_model *m, gf_history *h, const gf_usage_samp
             snprintf(err->where, sizeof err->where, "sample of pod %.200s/%.200s at %.3f", x->ns,
                      x->pod, x->t);
     }
-    gf_vec_free(&series);
-    gf_strmap_free(&seen);
-    gf_strmap_free(&pods);
-    gf_arena_free(&keys);
+    pod_map_free(&pm);
+    return rc;
+}
+
+gf_err gf_recommend_ingest_engine(const gf_model *m, gf_history *h, const gf_engine_sample *samples,
+                                  size_t n, double after, gf_ingest_stats *st, gf_error *err)
+{
+    memset(st, 0, sizeof *st);
+    pod_map pm;
+    pod_map_init(&pm, m, h);
+    gf_err rc = GF_OK;
+    for (size_t i = 0; i < n && !rc; i++) {
+        const gf_engine_sample *x = &samples[i];
+        if (x->t <= after) {
+            st->old++;
+            continue;
+        }
+        bool by_name = false;
+        gf_hist_series *s = pod_map_get(&pm, x->ns, x->pod, &by_name);
+        if (!s) {
+            st->unmatched++;
+            continue;
+        }
+        st->by_name += by_name;
+        const struct {
+            gf_hist_signal sig;
+            double v;
+        } vals[] = {{GF_SIG_KV, x->kv_usage},
+                    {GF_SIG_WAITING, x->requests_waiting},
+                    {GF_SIG_PREEMPT, x->preempt_rate}};
+        for (size_t k = 0; k < sizeof vals / sizeof vals[0] && !rc; k++) {
+            if (vals[k].v != vals[k].v) continue; /* NaN: not said */
+            rc = gf_history_add_to(h, s, vals[k].sig, x->t, vals[k].v, err);
+            st->added += !rc;
+        }
+        if (rc && err)
+            snprintf(err->where, sizeof err->where, "engine sample of pod %.200s/%.200s at %.3f",
+                     x->ns, x->pod, x->t);
+    }
+    pod_map_free(&pm);
     return rc;
 }

@@ -35,6 +35,28 @@
  *     admission webhook refuses gpu-fraction 1 and more
  *     (pkg/binder/plugins/gpusharing/gpu-request/gpu_request_validator.go),
  *     so no recommendation is ever a fraction of 1 or more.
+ * Rules by engine class (in.engine, model/engine.h; policy engine.*). NVML
+ * memory is what a process holds, not what it needs:
+ *   - preallocating engines (vLLM, SGLang, TGI, TensorRT-LLM) hold their cap
+ *     flat: NVML memory at the allocation is never by itself a reason to
+ *     upsize, and the peak floor does not apply. With the engine's KV-cache
+ *     use in the history (GF_SIG_KV): held = the memory it holds (NVML peak,
+ *     else its allocation), base = weights + runtime overhead
+ *     (in.engine_base_bytes, else engine.baseShare x held), pool = held -
+ *     base; need = base + peak KV x pool x (1 + engine.kvMargin). Upsize
+ *     when the KV peak over upsize.window reaches engine.kvFull AND requests
+ *     waited (GF_SIG_WAITING >= 1) or were preempted (GF_SIG_PREEMPT > 0) in
+ *     it: base + pool x (1 + headroom). Downsize to the need over
+ *     downsize.window, with the generic gates (minHistory, cooldown,
+ *     maxDisruptionsPerHour, minChange, maxStep), only when no request
+ *     waited or was preempted in the window. Without KV samples: the generic
+ *     rules less the memory trigger and the floor (SM still counts). A
+ *     resize of an engine whose cap is a literal flag or variable also sets
+ *     it to the new fraction (move_cap; engine.moveCap);
+ *   - caching allocators (TorchServe, Triton's PyTorch backends): the
+ *     high-water mark (the all-time max the history holds) is the need: the
+ *     floor is it x (1 + memoryMargin) and a downsize is judged against it;
+ *   - generic: the rules above.
  * Each recommendation says which rule fired with which figures, a confidence
  * (VPA's: history span over the minimum history, 0..1) and the GPUs saved
  * (per device change x devices x replicas).
@@ -44,6 +66,7 @@
 #define GF_RECOMMEND_H
 
 #include "decide/history.h"
+#include "model/engine.h"
 #include "model/model.h"
 #include "decide/policy.h"
 #include "model/sample.h"
@@ -67,7 +90,42 @@ typedef struct gf_rec_input {
     uint32_t whole_gpus;        /* nvidia.com/gpu per pod; 0 for a KAI share */
     const char *gpu_container;  /* the container holding the whole GPU(s), or NULL */
     const char *scheduler_name; /* its pods' spec.schedulerName, or NULL */
+    /* what its GPU container runs (model/engine.h gf_engine_detect on its
+     * first pod); all zero = generic, the rules that follow NVML memory */
+    gf_engine_info engine;
+    /* weights + runtime overhead of a preallocating engine, bytes per device,
+     * when known (annotation gpufrac.io/engine-base-memory); 0 = unknown: the
+     * policy's engine.baseShare of what it holds */
+    double engine_base_bytes;
+    /* that container as its pod template writes it (model.h gpu_argv,
+     * gpu_cmd_n, gpu_spec_container), for the patch that moves the cap */
+    const char *engine_container;
+    bool engine_container_init;
+    const char *const *engine_argv;
+    uint32_t engine_argc, engine_cmd_n;
 } gf_rec_input;
+
+/* The pod annotation giving a preallocating engine's weights + runtime
+ * overhead per device as a Kubernetes quantity ("14Gi"), e.g. from vLLM's
+ * "Loading model weights took X GB" plus its profiled activation peak. */
+#define GF_ENGINE_BASE_ANNOTATION "gpufrac.io/engine-base-memory"
+
+/* The signal that decided a recommendation (gf_recommendation.decided_by). */
+typedef enum gf_rec_signal {
+    GF_RSIG_NONE = 0,   /* nothing fired (keep, no data, off) */
+    GF_RSIG_MEMORY,     /* NVML memory peak against the allocation */
+    GF_RSIG_SM,         /* SM share (computeAware) */
+    GF_RSIG_PEAK_FLOOR, /* observed peak memory + memoryMargin */
+    GF_RSIG_KV,         /* the engine's KV-cache use (with waiting / preempted requests) */
+    GF_RSIG_HIGH_WATER  /* a caching allocator's all-time high-water mark */
+} gf_rec_signal;
+
+/* "none", "memory", "sm", "peak-floor", "kv-cache", "high-water". */
+const char *gf_rec_signal_name(gf_rec_signal s);
+/* The rules a workload gets: "preallocating" (vLLM, SGLang, TGI,
+ * TensorRT-LLM), "caching-allocator" (TorchServe, Triton's PyTorch backends)
+ * or "generic". */
+const char *gf_rec_engine_class(const gf_engine_info *e);
 
 typedef enum gf_rec_action {
     GF_REC_KEEP,       /* allocation fits use */
@@ -98,8 +156,14 @@ typedef struct gf_recommendation {
     double gpus_saved;        /* (current - recommended) fraction x devices x replicas */
     double peak_memory_bytes; /* the floor's basis: observed peak memory */
     char reason[320];
-    char policy[256];   /* which rule / annotation decided the settings */
-    bool set_scheduler; /* TO_FRACTION: also set schedulerName kai-scheduler */
+    char policy[256];         /* which rule / annotation decided the settings */
+    bool set_scheduler;       /* TO_FRACTION: also set schedulerName kai-scheduler */
+    gf_rec_signal decided_by; /* the signal behind the action (or behind keeping it) */
+    /* the cap moves with the fraction: a resize of a preallocating engine whose
+     * cap is a literal flag or variable (in.engine.cap_source FLAG or ENV) and
+     * engine.moveCap: set in.engine.knob to new_cap in the same patch */
+    bool move_cap;
+    double new_cap; /* the new cap, a share of the whole device (= recommended_fraction) */
 } gf_recommendation;
 
 /* "namespace/Kind/name" into buf (truncated to n). */
@@ -164,6 +228,14 @@ typedef struct gf_ingest_stats {
  * added. */
 gf_err gf_recommend_ingest(const gf_model *m, gf_history *h, const gf_usage_sample *samples,
                            size_t n, double after, gf_ingest_stats *st, gf_error *err);
+
+/* The engine samples of inference servers (model/sample.h): each value that
+ * is not NaN goes to the series of the pod's workload, found as
+ * gf_recommend_ingest() finds it, as GF_SIG_KV, GF_SIG_WAITING and
+ * GF_SIG_PREEMPT. Samples of pods that map to no workload are counted, not
+ * errors. */
+gf_err gf_recommend_ingest_engine(const gf_model *m, gf_history *h, const gf_engine_sample *samples,
+                                  size_t n, double after, gf_ingest_stats *st, gf_error *err);
 
 /* Newest sample time in the history, -INFINITY when empty. */
 double gf_history_newest(const gf_history *h);

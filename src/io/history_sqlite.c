@@ -121,6 +121,14 @@ static int save_meta(saver *sv, const gf_history *h)
     rc |= bind_meta_num(sv, "memory_buckets", mem->n_buckets);
     rc |= bind_meta_num(sv, "sm_first_bucket", sm->first_bucket);
     rc |= bind_meta_num(sv, "sm_buckets", sm->n_buckets);
+    for (int sig = GF_SIG_KV; sig < GF_HIST_NSIGNALS; sig++) {
+        const gf_hist_layout *l = gf_hist_layout_of((gf_hist_signal)sig);
+        char key[64];
+        snprintf(key, sizeof key, "%s_first_bucket", gf_hist_signal_name((gf_hist_signal)sig));
+        rc |= bind_meta_num(sv, key, l->first_bucket);
+        snprintf(key, sizeof key, "%s_buckets", gf_hist_signal_name((gf_hist_signal)sig));
+        rc |= bind_meta_num(sv, key, l->n_buckets);
+    }
     rc |= bind_meta_num(sv, "minute_slots", GF_HIST_MINUTE_SLOTS);
     rc |= bind_meta_num(sv, "hour_slots", GF_HIST_HOUR_SLOTS);
     rc |= bind_meta_num(sv, "change_slots", GF_HIST_CHANGE_SLOTS);
@@ -345,8 +353,9 @@ static gf_err step_error(loader *ld, const char *what)
     return sql_error(ld->err, GF_EIO, ld->path, ld->db, what);
 }
 
-/* Reads meta into checks against this build's layout and h's half-life. */
-static gf_err load_meta(loader *ld, const gf_history *h, int64_t *series_count)
+/* Reads meta into checks against this build's layout and h's half-life;
+ * *nsignals is the number of tracks per series the file's version holds. */
+static gf_err load_meta(loader *ld, const gf_history *h, int64_t *series_count, int *nsignals)
 {
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(ld->db, "SELECT key, value FROM meta", -1, &st, NULL) != SQLITE_OK) {
@@ -366,12 +375,21 @@ static gf_err load_meta(loader *ld, const gf_history *h, int64_t *series_count)
         HOUR_SLOTS,
         CHANGE_SLOTS,
         COUNT,
+        /* version 2: the engine signals' layouts */
+        KV_FIRST,
+        KV_N,
+        WAITING_FIRST,
+        WAITING_N,
+        PREEMPT_FIRST,
+        PREEMPT_N,
         NKEYS
     };
     static const char *const names[NKEYS] = {
-        "schema_version", "half_life_s",     "ratio",       "memory_first_bucket",
-        "memory_buckets", "sm_first_bucket", "sm_buckets",  "minute_slots",
-        "hour_slots",     "change_slots",    "series_count"};
+        "schema_version", "half_life_s",          "ratio",           "memory_first_bucket",
+        "memory_buckets", "sm_first_bucket",      "sm_buckets",      "minute_slots",
+        "hour_slots",     "change_slots",         "series_count",    "kv_first_bucket",
+        "kv_buckets",     "waiting_first_bucket", "waiting_buckets", "preempt_first_bucket",
+        "preempt_buckets"};
     double v[NKEYS];
     bool seen[NKEYS] = {false};
     int step;
@@ -401,13 +419,16 @@ static gf_err load_meta(loader *ld, const gf_history *h, int64_t *series_count)
                           v[VERSION], GF_HISTORY_SCHEMA_VERSION);
         goto out;
     }
-    if (v[VERSION] != GF_HISTORY_SCHEMA_VERSION) {
+    /* version 1 (memory and sm only) is read with empty engine tracks */
+    if (v[VERSION] != GF_HISTORY_SCHEMA_VERSION && v[VERSION] != 1) {
         rc = gf_error_set(ld->err, GF_EINPUT, ld->path,
-                          "history schema version %g is not supported (this gpufrac reads %d)",
+                          "history schema version %g is not supported (this gpufrac reads 1 to %d)",
                           v[VERSION], GF_HISTORY_SCHEMA_VERSION);
         goto out;
     }
-    for (int i = 0; i < NKEYS; i++) {
+    int nkeys = v[VERSION] == 1 ? KV_FIRST : NKEYS;
+    *nsignals = v[VERSION] == 1 ? GF_HIST_NSIGNALS_V1 : GF_HIST_NSIGNALS;
+    for (int i = 0; i < nkeys; i++) {
         if (!seen[i]) {
             rc = gf_error_set(ld->err, GF_EINPUT, ld->path, "meta has no %s", names[i]);
             goto out;
@@ -415,6 +436,9 @@ static gf_err load_meta(loader *ld, const gf_history *h, int64_t *series_count)
     }
     const gf_hist_layout *mem = gf_hist_layout_of(GF_SIG_MEMORY);
     const gf_hist_layout *sm = gf_hist_layout_of(GF_SIG_SM);
+    const gf_hist_layout *kv = gf_hist_layout_of(GF_SIG_KV);
+    const gf_hist_layout *wt = gf_hist_layout_of(GF_SIG_WAITING);
+    const gf_hist_layout *pr = gf_hist_layout_of(GF_SIG_PREEMPT);
     const double want[NKEYS] = {[RATIO] = mem->ratio,
                                 [MEM_FIRST] = mem->first_bucket,
                                 [MEM_N] = mem->n_buckets,
@@ -422,8 +446,15 @@ static gf_err load_meta(loader *ld, const gf_history *h, int64_t *series_count)
                                 [SM_N] = sm->n_buckets,
                                 [MIN_SLOTS] = GF_HIST_MINUTE_SLOTS,
                                 [HOUR_SLOTS] = GF_HIST_HOUR_SLOTS,
-                                [CHANGE_SLOTS] = GF_HIST_CHANGE_SLOTS};
-    for (int i = RATIO; i <= CHANGE_SLOTS; i++) {
+                                [CHANGE_SLOTS] = GF_HIST_CHANGE_SLOTS,
+                                [KV_FIRST] = kv->first_bucket,
+                                [KV_N] = kv->n_buckets,
+                                [WAITING_FIRST] = wt->first_bucket,
+                                [WAITING_N] = wt->n_buckets,
+                                [PREEMPT_FIRST] = pr->first_bucket,
+                                [PREEMPT_N] = pr->n_buckets};
+    for (int i = RATIO; i < nkeys; i++) {
+        if (i == COUNT) continue;
         if (v[i] != want[i]) {
             rc = gf_error_set(ld->err, GF_EINPUT, ld->path,
                               "history layout differs: %s is %.17g in the file, %.17g in this "
@@ -500,7 +531,7 @@ static gf_err load_track(loader *ld, sqlite3_stmt *st, gf_hist_series *s, gf_his
     return GF_OK;
 }
 
-static gf_err load_series(loader *ld, gf_history *tmp, int64_t *loaded)
+static gf_err load_series(loader *ld, gf_history *tmp, int nsignals, int64_t *loaded)
 {
     sqlite3_stmt *ss = NULL, *ts = NULL;
     gf_err rc = GF_OK;
@@ -548,7 +579,7 @@ static gf_err load_series(loader *ld, gf_history *tmp, int64_t *loaded)
         sqlite3_bind_int64(ts, 1, sqlite3_column_int64(ss, 0));
         int sig = 0;
         while ((step = sqlite3_step(ts)) == SQLITE_ROW) {
-            if (sig >= GF_HIST_NSIGNALS || sqlite3_column_int64(ts, 15) != sig) {
+            if (sig >= nsignals || sqlite3_column_int64(ts, 15) != sig) {
                 rc = gf_error_set(ld->err, GF_EINPUT, ld->path,
                                   "%s: unexpected track for signal %lld", what,
                                   (long long)sqlite3_column_int64(ts, 15));
@@ -563,9 +594,9 @@ static gf_err load_series(loader *ld, gf_history *tmp, int64_t *loaded)
             rc = step_error(ld, "cannot read track");
             goto out;
         }
-        if (sig != GF_HIST_NSIGNALS) {
+        if (sig != nsignals) {
             rc = gf_error_set(ld->err, GF_EINPUT, ld->path, "%s has %d of %d signal tracks", what,
-                              sig, GF_HIST_NSIGNALS);
+                              sig, nsignals);
             goto out;
         }
         gf_error cerr = {0};
@@ -649,8 +680,9 @@ gf_err gf_history_load(gf_history *h, const char *path, gf_error *err)
     sqlite3_finalize(qc);
 
     int64_t want = 0, loaded = 0;
-    if ((rc = load_meta(&ld, &tmp, &want))) goto out;
-    if ((rc = load_series(&ld, &tmp, &loaded))) goto out;
+    int nsignals = GF_HIST_NSIGNALS;
+    if ((rc = load_meta(&ld, &tmp, &want, &nsignals))) goto out;
+    if ((rc = load_series(&ld, &tmp, nsignals, &loaded))) goto out;
     if (loaded != want) {
         rc = gf_error_set(err, GF_EINPUT, path, "holds %lld series, meta says %lld",
                           (long long)loaded, (long long)want);

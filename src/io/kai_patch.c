@@ -2,7 +2,10 @@
 #include "io/kai_patch.h"
 #include "model/kai.h"
 
+#include <ctype.h>
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Every sharing annotation, null: a JSON merge patch and a strategic merge
@@ -78,4 +81,123 @@ json_t *gf_kai_whole_gpu_merge(const json_t *obj, const char *container, bool in
         json_object_set_new(req, GF_RES_GPU, gpus_text(gpus));
     return json_pack("{s:{s:{s:{s:o}, s:{s:o}}}}", "spec", "template", "metadata", "annotations",
                      null_annotations(), "spec", list, copy);
+}
+
+/* --- the cap moves with the fraction ---------------------------------------- */
+
+void gf_kai_cap_text(double cap, char *buf, size_t n)
+{
+    snprintf(buf, n, "%g", floor(cap * 1000 + 1e-6) / 1000);
+}
+
+/* Does the flag (dashes or underscores after the leading "--") start at s? */
+static size_t flag_at(const char *s, const char *flag)
+{
+    size_t k = 0;
+    while (flag[k] && (s[k] == flag[k] || (k > 1 && s[k] == '_' && flag[k] == '-')))
+        k++;
+    return flag[k] ? 0 : k;
+}
+
+/* arg with its value for flag replaced by value (new string, caller frees),
+ * when arg holds the flag with its value inside ("--f=V", or "... --f V ..."
+ * in a shell script); NULL otherwise. *value_next: arg ends at the flag, the
+ * value is the next entry. */
+static char *rewrite_in(const char *arg, const char *flag, const char *value, bool *value_next)
+{
+    *value_next = false;
+    for (size_t i = 0; arg[i]; i++) {
+        if (i > 0 && !isspace((unsigned char)arg[i - 1])) continue;
+        size_t k = flag_at(arg + i, flag);
+        if (!k) continue;
+        const char *after = arg + i + k;
+        size_t vstart, vend;
+        if (*after == '=') {
+            vstart = i + k + 1;
+        } else if (*after == '\0') {
+            *value_next = true;
+            return NULL;
+        } else if (isspace((unsigned char)*after)) {
+            vstart = i + k;
+            while (arg[vstart] && isspace((unsigned char)arg[vstart]))
+                vstart++;
+            if (!arg[vstart]) return NULL;
+        } else {
+            continue; /* a longer flag that starts the same */
+        }
+        vend = vstart;
+        while (arg[vend] && !isspace((unsigned char)arg[vend]))
+            vend++;
+        size_t len = strlen(arg), vlen = strlen(value);
+        char *out = malloc(len - (vend - vstart) + vlen + 1);
+        if (!out) return NULL;
+        memcpy(out, arg, vstart);
+        memcpy(out + vstart, value, vlen);
+        memcpy(out + vstart + vlen, arg + vend, len - vend + 1);
+        return out;
+    }
+    return NULL;
+}
+
+json_t *gf_kai_engine_cap_container(const char *container, const char *knob, bool env,
+                                    const char *const *argv, uint32_t argc, uint32_t cmd_n,
+                                    double cap, gf_error *err)
+{
+    char value[32];
+    gf_kai_cap_text(cap, value, sizeof value);
+    if (!container || !knob) {
+        gf_error_set(err, GF_EINPUT, "spec.template.spec", "the engine's container is not known");
+        return NULL;
+    }
+    if (env)
+        return json_pack("{s:s, s:[{s:s, s:s}]}", "name", container, "env", "name", knob, "value",
+                         value);
+    json_t *lists[2] = {json_array(), json_array()}; /* command, args */
+    bool changed[2] = {false, false};
+    bool next_is_value = false;
+    for (uint32_t i = 0; i < argc; i++) {
+        int l = i < cmd_n ? 0 : 1;
+        const char *a = argv[i] ? argv[i] : "";
+        if (next_is_value) {
+            json_array_append_new(lists[l], json_string(value));
+            changed[l] = true;
+            next_is_value = false;
+            continue;
+        }
+        bool value_next = false;
+        char *rewritten = rewrite_in(a, knob, value, &value_next);
+        if (rewritten) {
+            json_array_append_new(lists[l], json_string(rewritten));
+            changed[l] = true;
+            free(rewritten);
+        } else {
+            json_array_append_new(lists[l], json_string(a));
+            next_is_value = value_next;
+        }
+    }
+    if (!changed[0] && !changed[1]) {
+        json_decref(lists[0]);
+        json_decref(lists[1]);
+        gf_error_set(err, GF_EINPUT, container, "no %s value in the container's command or args",
+                     knob);
+        return NULL;
+    }
+    json_t *c = json_pack("{s:s}", "name", container);
+    static const char *names[2] = {"command", "args"};
+    for (int l = 0; l < 2; l++) {
+        if (changed[l])
+            json_object_set_new(c, names[l], lists[l]);
+        else
+            json_decref(lists[l]);
+    }
+    return c;
+}
+
+json_t *gf_kai_resize_with_cap_strategic(const char *annotation, const char *value, bool init,
+                                         json_t *container_entry)
+{
+    if (!container_entry) return NULL;
+    return json_pack("{s:{s:{s:{s:{s:s}}, s:{s:[o]}}}}", "spec", "template", "metadata",
+                     "annotations", annotation, value, "spec",
+                     init ? "initContainers" : "containers", container_entry);
 }

@@ -26,6 +26,7 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* The whole-GPU change as a strategic merge patch of a Deployment,
@@ -42,5 +43,37 @@ json_t *gf_kai_whole_gpu_strategic(const char *container, bool init, uint32_t gp
  * such container. New reference. */
 json_t *gf_kai_whole_gpu_merge(const json_t *obj, const char *container, bool init, uint32_t gpus,
                                gf_error *err);
+
+/* --- the cap moves with the fraction ---------------------------------------
+ * A preallocating inference engine takes a share of the whole device
+ * (vLLM --gpu-memory-utilization, SGLang --mem-fraction-static, TGI
+ * --cuda-memory-fraction / CUDA_MEMORY_FRACTION; model/engine.h); KAI
+ * enforces no memory limit, so a resize of such a workload must move that
+ * cap too, in the same patch, or the new pod takes its old share. */
+
+/* The cap value as the patch writes it: cap rounded down to 0.001 (never
+ * above the new allocation), "%g" ("0.35"). */
+void gf_kai_cap_text(double cap, char *buf, size_t n);
+
+/* The container entry of a strategic merge patch (containers merge by name)
+ * that sets the engine's cap to cap: {"name": container, "args": [...]}
+ * (and/or "command", whichever holds the flag; strategic merge replaces
+ * these lists whole, so every other entry is kept as argv has it), or, for
+ * a variable (env true), {"name": container, "env": [{"name": knob,
+ * "value": "0.35"}]} (env merges by name). argv: the container's command
+ * (the first cmd_n) then args, as the pod template writes them; a flag
+ * inside one entry (a shell's `-c` script) is rewritten in place. NULL with
+ * err set when container is NULL or the flag is not found. New reference. */
+json_t *gf_kai_engine_cap_container(const char *container, const char *knob, bool env,
+                                    const char *const *argv, uint32_t argc, uint32_t cmd_n,
+                                    double cap, gf_error *err);
+
+/* The resize of a share (annotation = "gpu-fraction" or "gpu-memory",
+ * value its new text) with the cap moved: one strategic merge patch of the
+ * pod template carrying both, container_entry from
+ * gf_kai_engine_cap_container (stolen). init: the container is an init
+ * container. New reference. */
+json_t *gf_kai_resize_with_cap_strategic(const char *annotation, const char *value, bool init,
+                                         json_t *container_entry);
 
 #endif

@@ -51,6 +51,10 @@ static const vtype field_type[GF_RF_COUNT] = {
     [GF_RF_CONVERT_MAX_FRACTION] = VT_NUM,
     [GF_RF_CONVERT_UNIT] = VT_UNIT,
     [GF_RF_CONVERT_SET_SCHEDULER] = VT_BOOL,
+    [GF_RF_ENGINE_KV_FULL] = VT_NUM,
+    [GF_RF_ENGINE_KV_MARGIN] = VT_NUM,
+    [GF_RF_ENGINE_BASE_SHARE] = VT_NUM,
+    [GF_RF_ENGINE_MOVE_CAP] = VT_BOOL,
 };
 
 /* Where each setting of one settings block (defaults or a rule) was written. */
@@ -397,7 +401,7 @@ typedef struct settings_ctx {
     size_t rule_index;
 } settings_ctx;
 
-static const char *const groups[] = {"upsize", "downsize", "bounds", "convert"};
+static const char *const groups[] = {"upsize", "downsize", "bounds", "convert", "engine"};
 
 /* The known keys of a block or group, for unknown-key messages. */
 static void known_keys(gf_sbuf *b, const char *group, bool is_rule)
@@ -524,6 +528,18 @@ static gf_err set_field(loader *ld, gf_rule_field f, const yaml_node_t *value, s
         break;
     case GF_RF_CONVERT_SET_SCHEDULER:
         r->convert_set_scheduler = b;
+        break;
+    case GF_RF_ENGINE_KV_FULL:
+        r->engine_kv_full = x;
+        break;
+    case GF_RF_ENGINE_KV_MARGIN:
+        r->engine_kv_margin = x;
+        break;
+    case GF_RF_ENGINE_BASE_SHARE:
+        r->engine_base_share = x;
+        break;
+    case GF_RF_ENGINE_MOVE_CAP:
+        r->engine_move_cap = b;
         break;
     case GF_RF_COUNT:
         return gf_error_set(ld->err, GF_EINTERNAL, NULL, "bad field");

@@ -845,12 +845,16 @@ static void gpu_container_spec(walk *w, const json_t *spec, gf_pod *p)
                          !strcmp(json_string_value(nm), p->gpu_container);
             if (named || (!p->gpu_container && p->gpu_whole && l == 1 && asks_whole_gpus(c))) {
                 pick = c;
+                p->gpu_spec_init = l == 0;
                 break;
             }
         }
     }
     if (!pick) pick = json_array_get(json_object_get(spec, "containers"), 0);
     if (!json_is_object(pick)) return;
+    const json_t *cname = json_object_get(pick, "name");
+    if (json_is_string(cname))
+        p->gpu_spec_container = text_copy(w, json_string_value(cname), json_string_length(cname));
     const json_t *img = json_object_get(pick, "image");
     if (json_is_string(img))
         p->gpu_image = text_copy(w, json_string_value(img), json_string_length(img));
@@ -868,6 +872,7 @@ static void gpu_container_spec(walk *w, const json_t *spec, gf_pod *p)
                     p->gpu_argv[p->gpu_argc++] =
                         text_copy(w, json_string_value(a), json_string_length(a));
             }
+            if (k == 0) p->gpu_cmd_n = p->gpu_argc;
         }
     }
     const json_t *env = json_object_get(pick, "env");

@@ -221,6 +221,9 @@ typedef struct gf_pod {
     const char *gpu_image;
     const char **gpu_argv;
     uint32_t gpu_argc;
+    uint32_t gpu_cmd_n; /* the first gpu_cmd_n of gpu_argv are its command, the rest its args */
+    const char *gpu_spec_container; /* that container's name (NULL when unnamed) */
+    bool gpu_spec_init;             /* it is an init container */
     gf_kvs gpu_env;
     const char *gpu_group;     /* value of label runai-gpu-group, or NULL */
     const char **extra_groups; /* values of labels runai-gpu-group/<g>, other than gpu_group */

@@ -137,6 +137,7 @@ static uint32_t copy_pod(gf_model *w, const gf_model *c, const gf_pod *p)
     x.priority_class = dup(w, p->priority_class);
     x.gpu_container = dup(w, p->gpu_container);
     x.gpu_image = dup(w, p->gpu_image);
+    x.gpu_spec_container = dup(w, p->gpu_spec_container);
     x.gpu_argv = dup_strs(w, p->gpu_argv, p->gpu_argc);
     x.gpu_env = dup_kvs(w, &p->gpu_env);
     x.gpu_whole_container = dup(w, p->gpu_whole_container);
