@@ -272,6 +272,56 @@ static void test_engine_preallocating(void **state)
     teardown(f);
 }
 
+/* A vLLM needing 0.15 of its 0.5 (KV use 30%) while NVML shows its cap,
+ * flat at the allocation, for a day and a half: gpufrac never upsizes it on
+ * NVML memory (the flat cap is no reason), downsizes it once the window
+ * has passed, and no request waits. */
+static void kv_low(uint32_t svc, uint32_t step, double *mem, double *sm)
+{
+    (void)svc;
+    (void)step;
+    *mem = 0.15;
+    *sm = 0.05;
+}
+
+static void test_engine_not_upsized_on_nvml(void **state)
+{
+    (void)state;
+    gf_sim_opts o = short_opts(36, P(GF_SIM_STATIC) | P(GF_SIM_GPUFRAC));
+    o.engines = true;
+    fx *f = setup(KJ_LIST(L4("n1", "1") "," EPOD("llm-5d4c3b2a19-aaaaa", "llm", "n1", "g1", "0.5",
+                                                 "", "vllm/vllm-openai:v0.11.0", VLLM_ARGS)),
+                  &o);
+    run_needs(f, kv_low);
+    const gf_sim_result *gp = &f->rep.policy[GF_SIM_GPUFRAC];
+    assert_int_equal(gp->nvml_flat_upsizes, 0);
+    assert_int_equal(gp->upsizes, 0);
+    assert_true(gp->downsizes >= 1);
+    assert_true(gp->ooms == 0 && gp->kv_starved_min == 0);
+    assert_true(gp->gpu_hours_reserved < f->rep.policy[GF_SIM_STATIC].gpu_hours_reserved);
+    teardown(f);
+}
+
+/* The same vLLM whose need passes its cap after an hour: its own metrics
+ * (KV full, requests waiting) reach the history, and gpufrac upsizes it on
+ * them within minutes; static leaves it short for two hours. */
+static void test_engine_upsized_on_kv(void **state)
+{
+    (void)state;
+    gf_sim_opts o = short_opts(3, P(GF_SIM_STATIC) | P(GF_SIM_GPUFRAC));
+    o.engines = true;
+    fx *f = setup(KJ_LIST(L4("n1", "1") "," EPOD("llm-5d4c3b2a19-aaaaa", "llm", "n1", "g1", "0.5",
+                                                 "", "vllm/vllm-openai:v0.11.0", VLLM_ARGS)),
+                  &o);
+    run_needs(f, need_spike);
+    const gf_sim_result *gp = &f->rep.policy[GF_SIM_GPUFRAC], *st = &f->rep.policy[GF_SIM_STATIC];
+    assert_true(gp->upsizes >= 1 && gp->nvml_flat_upsizes == 0);
+    assert_int_equal(gp->ooms, 0);
+    assert_true(gp->kv_starved_min <= 10);
+    assert_true(fabs(st->kv_starved_min - 120) < 1e-9);
+    teardown(f);
+}
+
 /* A caching allocator (TorchServe) needing 0.4 for an hour, then 0.1: NVML
  * keeps the high-water mark while the pod lives; a generic server's falls. */
 static void need_drop(uint32_t svc, uint32_t step, double *mem, double *sm)
@@ -953,6 +1003,8 @@ int main(void)
         cmocka_unit_test(test_memory_spike_is_an_oom),
         cmocka_unit_test(test_engine_preallocating),
         cmocka_unit_test(test_engine_high_water),
+        cmocka_unit_test(test_engine_not_upsized_on_nvml),
+        cmocka_unit_test(test_engine_upsized_on_kv),
         cmocka_unit_test(test_downsize_restarts_pods),
         cmocka_unit_test(test_whole_gpu_converted),
         cmocka_unit_test(test_pending_and_scale_up),

@@ -16,6 +16,7 @@
 #include "sim/sim_private.h"
 #include "decide/convert.h"
 #include "decide/recommend.h"
+#include "model/quantity.h"
 #include "sim/sim_fairuse.h"
 #include "util/xalloc.h"
 
@@ -529,6 +530,12 @@ gf_err gf_sim_new(const gf_model *c, const gf_sim_opts *o, gf_sim **out, gf_erro
         if (sv->pub.engine.memory == GF_MEM_PREALLOCATES && isfinite(sv->pub.engine.cap) &&
             sv->pub.fraction > 0)
             sv->pub.cap_ratio = sv->pub.engine.cap / sv->pub.fraction;
+        /* weights + overhead, as the pod may say (recommend.h GF_ENGINE_BASE_ANNOTATION) */
+        const char *base = p0 ? gf_kvs_get(&p0->annotations, GF_ENGINE_BASE_ANNOTATION) : NULL;
+        int64_t base_bytes = 0;
+        const char *why = NULL;
+        if (base && gf_quantity_value(base, &base_bytes, &why) == GF_OK && base_bytes > 0)
+            sv->engine_base_bytes = (double)base_bytes;
     }
     gf_policy_free(&builtin);
     for (size_t i = 0; i < s->pods.n; i++)
@@ -1010,6 +1017,10 @@ static void rightsize(run *r, bool scheduled)
                            .devices = sv->pub.devices,
                            .gpu_memory_mib = sv->pub.gpu_memory_mib,
                            .replicas = sv->n};
+        if (gf_sim_engines_apply(s, r->d)) { /* what the live path reads from the pod */
+            in.engine = sv->pub.engine;
+            in.engine_base_bytes = sv->engine_base_bytes;
+        }
         gf_recommendation rec;
         gf_rightsize_rule rule = sv->rule;
         rule.mode = GF_MODE_AUTO; /* recommend mode simulated as if automated */
@@ -1019,11 +1030,11 @@ static void rightsize(run *r, bool scheduled)
             continue;
         }
         if (rec.action != GF_REC_UP && rec.action != GF_REC_DOWN) continue;
-        /* an upsize of a preallocating engine none of whose pods was short
-         * of KV cache in the last hour: NVML memory (flat at its cap) was its
-         * only reason */
+        /* an upsize of a preallocating engine decided by NVML memory (flat
+         * at its cap whatever the load) rather than by its KV cache */
         if (rec.action == GF_REC_UP && sv->pub.engine.memory == GF_MEM_PREALLOCATES &&
-            gf_sim_engines_apply(r->s, r->d) && !(r->t - r->starved_t[si] <= 3600.0))
+            gf_sim_engines_apply(s, r->d) &&
+            (rec.decided_by == GF_RSIG_MEMORY || rec.decided_by == GF_RSIG_PEAK_FLOOR))
             r->res->nvml_flat_upsizes++;
         if (r->unit[si] == GF_SHARE_MEMORY)
             resize(r, si, GF_SHARE_MEMORY, 0, (int64_t)rec.recommended, rec.action == GF_REC_UP);
@@ -1340,7 +1351,8 @@ static void run_free(run *r)
     free(r->kv_use);
     free(r->high_water);
     free(r->starved);
-    free(r->starved_t);
+    free(r->kv_wait);
+    free(r->kv_preempt);
     free(r->oom);
     free(r->on);
     free(r->boot_until);
@@ -1395,9 +1407,8 @@ static gf_err run_policy(gf_sim *s, const gf_demand *d, gf_sim_policy pol, gf_si
     r.kv_use = gf_xcalloc(np + 1, sizeof *r.kv_use);
     r.high_water = gf_xcalloc(np + 1, sizeof *r.high_water);
     r.starved = gf_xcalloc(np + 1, sizeof *r.starved);
-    r.starved_t = gf_xcalloc(ns + 1, sizeof *r.starved_t);
-    for (size_t si = 0; si < ns; si++)
-        r.starved_t[si] = -INFINITY;
+    r.kv_wait = gf_xcalloc(np + 1, sizeof *r.kv_wait);
+    r.kv_preempt = gf_xcalloc(np + 1, sizeof *r.kv_preempt);
     r.oom = gf_xcalloc(np + 1, sizeof *r.oom);
     r.on = gf_xcalloc(nn + 1, sizeof *r.on);
     r.boot_until = gf_xcalloc(nn + 1, sizeof *r.boot_until);

@@ -36,13 +36,18 @@ static bool engine_memory(run *r, uint32_t i, const spod *sp, double dt_min)
     double weights = r->pt[sp->service].weights * r->pt[sp->service].scale;
     if (cap > share + EPS || weights >= cap) return true;
     r->nvml[i] = cap;
-    double kv = (need - weights) / (cap - weights);
+    /* the engine's own metrics (vLLM kv_cache_usage_perc, num_requests_waiting,
+     * preemptions): KV in use of the pool; when the need passes it, requests
+     * wait and running ones are preempted, both growing with the shortfall
+     * (a model: 20 waiting and one preemption a second per pool's worth) */
+    double pool = cap - weights, kv = (need - weights) / pool, excess = (need - cap) / pool;
     r->kv_use[i] = kv < 0 ? 0 : kv > 1 ? 1 : kv;
     bool short_now = need > cap + EPS;
+    r->kv_wait[i] = short_now ? ceil(20 * excess) : 0;
+    r->kv_preempt[i] = short_now ? fmax(0.01, excess) : 0;
     if (short_now) {
         r->res->kv_starved_min += dt_min;
         if (!r->starved[i]) r->res->preemptions++;
-        r->starved_t[sp->service] = r->t;
     }
     r->starved[i] = short_now;
     return false;
@@ -154,6 +159,11 @@ void gf_sim_serve(run *r)
             for (uint32_t k = 0; k < r->pl[i].n_gpus; k++) {
                 gf_history_add_to(&r->h, hs, GF_SIG_MEMORY, r->t, r->nvml[i] * gpu_bytes, NULL);
                 gf_history_add_to(&r->h, hs, GF_SIG_SM, r->t, r->oom[i] ? r->sm[i] : served, NULL);
+            }
+            if (!r->oom[i] && !isnan(r->kv_use[i])) { /* the engine's metrics: one per pod */
+                gf_history_add_to(&r->h, hs, GF_SIG_KV, r->t, r->kv_use[i], NULL);
+                gf_history_add_to(&r->h, hs, GF_SIG_WAITING, r->t, r->kv_wait[i], NULL);
+                gf_history_add_to(&r->h, hs, GF_SIG_PREEMPT, r->t, r->kv_preempt[i], NULL);
             }
         }
         if (r->oom[i]) { /* restarts in place */

@@ -36,8 +36,9 @@ typedef struct service {
     uint32_t first, n; /* its pods: gf_sim.svc_pods[first .. first+n) */
     gf_rightsize_rule rule;
     bool rightsized_gpufrac, rightsized_vpa;
-    bool converted_gpufrac; /* whole GPUs: gpufrac may convert it (convert.fromWholeGpu) */
-    const char *scheduler;  /* its first pod's schedulerName (borrowed from the model) */
+    bool converted_gpufrac;   /* whole GPUs: gpufrac may convert it (convert.fromWholeGpu) */
+    const char *scheduler;    /* its first pod's schedulerName (borrowed from the model) */
+    double engine_base_bytes; /* its pod's gpufrac.io/engine-base-memory, 0 when unsaid */
     uint32_t pool;
 } service;
 
@@ -87,6 +88,8 @@ typedef struct run {
     double *mem, *sm, *served; /* this step's demand per device; SM served */
     double *nvml;              /* memory the exporter sees per device (sim.h Engines) */
     double *kv_use;            /* preallocating: KV pool in use, 0..1 (NaN: not one) */
+    double *kv_wait;           /* and requests waiting for KV blocks (a count) */
+    double *kv_preempt;        /* and requests preempted per second */
     double *high_water;        /* high-water engines: peak need since the pod started */
     bool *starved;             /* preallocating: KV short this step */
     bool *oom;
@@ -103,7 +106,6 @@ typedef struct run {
     double *fraction;
     int64_t *mib;
     bool *oom_now;
-    double *starved_t;   /* preallocating: the last step one of its pods was KV short */
     uint32_t *whole;     /* whole GPUs per pod now, 0 once on a fraction */
     gf_demand_point *pt; /* this step's demand shared by each service's replicas */
     gf_history h;
