@@ -279,6 +279,10 @@ static json_t *result_json(const gf_sim_result *x, gf_sim_policy p)
     json_object_set_new(harm, "preemptions", json_integer((json_int_t)x->preemptions));
     json_object_set_new(json_object_get(o, "actions"), "nvml_only_upsizes",
                         json_integer((json_int_t)x->nvml_flat_upsizes));
+    json_object_set_new(json_object_get(o, "actions"), "preallocating_upsizes",
+                        json_integer((json_int_t)x->prealloc_upsizes));
+    json_object_set_new(json_object_get(o, "actions"), "preallocating_downsizes",
+                        json_integer((json_int_t)x->prealloc_downsizes));
     return o;
 }
 

@@ -1036,6 +1036,12 @@ static void rightsize(run *r, bool scheduled)
             gf_sim_engines_apply(s, r->d) &&
             (rec.decided_by == GF_RSIG_MEMORY || rec.decided_by == GF_RSIG_PEAK_FLOOR))
             r->res->nvml_flat_upsizes++;
+        if (sv->pub.engine.memory == GF_MEM_PREALLOCATES && gf_sim_engines_apply(s, r->d)) {
+            if (rec.action == GF_REC_UP)
+                r->res->prealloc_upsizes++;
+            else
+                r->res->prealloc_downsizes++;
+        }
         if (r->unit[si] == GF_SHARE_MEMORY)
             resize(r, si, GF_SHARE_MEMORY, 0, (int64_t)rec.recommended, rec.action == GF_REC_UP);
         else
@@ -1177,6 +1183,8 @@ static void subtract_cold_start(gf_sim_result *x, const gf_sim_result *b)
     x->kv_starved_min -= b->kv_starved_min;
     x->preemptions -= b->preemptions;
     x->nvml_flat_upsizes -= b->nvml_flat_upsizes;
+    x->prealloc_upsizes -= b->prealloc_upsizes;
+    x->prealloc_downsizes -= b->prealloc_downsizes;
     x->restarts_resize -= b->restarts_resize;
     x->restarts_move -= b->restarts_move;
     x->resizes -= b->resizes;

@@ -277,8 +277,9 @@ typedef struct gf_sim_result {
                                    (KV cache short: requests wait, running ones are preempted) */
     uint64_t preemptions;       /* such spells begun (a pod's first short minute after one
                                    that was not) */
-    uint64_t nvml_flat_upsizes; /* gpufrac upsizes of a preallocating engine whose KV
-                                   need was within its cap (NVML memory alone) */
+    uint64_t nvml_flat_upsizes; /* gpufrac upsizes of a preallocating engine decided by NVML
+                                   memory (recommend.h decided_by memory or peak-floor) */
+    uint64_t prealloc_upsizes, prealloc_downsizes; /* resizes of preallocating engines */
     uint64_t restarts_resize, restarts_move;
     uint64_t resizes, upsizes, downsizes; /* workload resizes applied */
     uint64_t moves, nodes_drained, nodes_added, consolidations;
