@@ -263,6 +263,43 @@ static void test_load_convert(void **state)
     gf_policy_free(&p);
 }
 
+/* The engine section: defaults, a rule overriding some keys, the rest inherited. */
+static void test_load_engine(void **state)
+{
+    (void)state;
+    static const char *yaml = H "defaults:\n"
+                                "  engine:\n"
+                                "    kvFull: 0.85\n"
+                                "    baseShare: 0.3\n"
+                                "rules:\n"
+                                "  - name: llm\n"
+                                "    match: {namespaces: [llm]}\n"
+                                "    engine: {kvMargin: 0.5, moveCap: false}\n";
+    gf_policy p;
+    gf_policy_init(&p);
+    gf_error err = {0};
+    if (gf_policy_load_buffer(&p, "t.yaml", yaml, strlen(yaml), &err) != GF_OK)
+        fail_msg("%s: %s", err.where, err.msg);
+    gf_rightsize_rule def;
+    gf_rightsize_rule_defaults(&def);
+    assert_true(fabs(def.engine_kv_full - 0.9) < EPS);
+    assert_true(fabs(def.engine_kv_margin - 0.2) < EPS);
+    assert_true(fabs(def.engine_base_share - 0.5) < EPS);
+    assert_true(def.engine_move_cap);
+    gf_policy_decision d;
+    gf_policy_subject s = subject("Deployment", "llm", NULL, NULL);
+    gf_policy_resolve(&p, &s, &d);
+    assert_true(fabs(d.rule.engine_kv_full - 0.85) < EPS); /* from the defaults */
+    assert_true(fabs(d.rule.engine_base_share - 0.3) < EPS);
+    assert_true(fabs(d.rule.engine_kv_margin - 0.5) < EPS);
+    assert_false(d.rule.engine_move_cap);
+    s = subject("Deployment", "other", NULL, NULL);
+    gf_policy_resolve(&p, &s, &d);
+    assert_true(fabs(d.rule.engine_kv_margin - 0.2) < EPS);
+    assert_true(d.rule.engine_move_cap);
+    gf_policy_free(&p);
+}
+
 /* --- precedence ------------------------------------------------------------ */
 
 static const char *const precedence_yaml =
@@ -1082,14 +1119,15 @@ static void test_alias_expansion(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_defaults),       cmocka_unit_test(test_load_minimal),
-        cmocka_unit_test(test_load_kai_names), cmocka_unit_test(test_load_example),
-        cmocka_unit_test(test_load_convert),   cmocka_unit_test(test_precedence),
-        cmocka_unit_test(test_core_api),       cmocka_unit_test(test_annotation),
-        cmocka_unit_test(test_subject_of),     cmocka_unit_test(test_validate_rule),
-        cmocka_unit_test(test_load_errors),    cmocka_unit_test(test_load_file_errors),
-        cmocka_unit_test(test_truncated),      cmocka_unit_test(test_garbage),
-        cmocka_unit_test(test_anchors),        cmocka_unit_test(test_alias_expansion),
+        cmocka_unit_test(test_defaults),         cmocka_unit_test(test_load_minimal),
+        cmocka_unit_test(test_load_kai_names),   cmocka_unit_test(test_load_example),
+        cmocka_unit_test(test_load_convert),     cmocka_unit_test(test_load_engine),
+        cmocka_unit_test(test_precedence),       cmocka_unit_test(test_core_api),
+        cmocka_unit_test(test_annotation),       cmocka_unit_test(test_subject_of),
+        cmocka_unit_test(test_validate_rule),    cmocka_unit_test(test_load_errors),
+        cmocka_unit_test(test_load_file_errors), cmocka_unit_test(test_truncated),
+        cmocka_unit_test(test_garbage),          cmocka_unit_test(test_anchors),
+        cmocka_unit_test(test_alias_expansion),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -47,7 +47,11 @@ static void help(FILE *f)
             "                         a share of one GPU, 0..1)\n"
             "      --prom-file FILE   a saved Prometheus /api/v1/query_range (or /query) answer\n"
             "                         for gpufrac_pod_gpu_memory_used_bytes or\n"
-            "                         gpufrac_pod_gpu_sm_utilization_ratio\n" GF_CLI_PROM_HELP
+            "                         gpufrac_pod_gpu_sm_utilization_ratio, or an inference\n"
+            "                         engine's own metric (vllm:kv_cache_usage_perc,\n"
+            "                         vllm:num_requests_waiting, vllm:num_preemptions_total,\n"
+            "                         sglang:token_usage, sglang:num_queue_reqs, tgi_queue_size,\n"
+            "                         ...; src/io/usage.h)\n" GF_CLI_PROM_HELP
             "      --range DURATION   how far back Prometheus is asked (default 1d; e.g. 8d, 6h)\n"
             "      --step DURATION    resolution of the query (default: range / 10000, >= 15s)\n\n"
             "options:\n"
@@ -607,10 +611,12 @@ int gf_cmd_recommend(int argc, char **argv)
         if (step <= 0) step = fmax(15, ceil(range / 10000));
         rc = gf_cli_prom_fetch(&pr, &cl, end - range, end, step, &u, &d, &err);
     }
-    gf_ingest_stats ist = {0};
+    gf_ingest_stats ist = {0}, eng = {0};
     if (!rc) {
         double after = history_path ? gf_history_newest(&h) : -INFINITY;
         rc = gf_recommend_ingest(&m, &h, u.samples.v, u.samples.n, after, &ist, &err);
+        /* the engines' own metrics (vLLM, SGLang, TGI), when there are any */
+        if (!rc) rc = gf_recommend_ingest_engine(&m, &h, u.engine.v, u.engine.n, after, &eng, &err);
     }
     if (!rc && isnan(now)) {
         now = gf_history_newest(&h);
@@ -647,6 +653,8 @@ int gf_cmd_recommend(int argc, char **argv)
                       arr, "samples", "added", (json_int_t)ist.added, "unmatched",
                       (json_int_t)ist.unmatched, "skipped_old", (json_int_t)ist.old, "summary",
                       "workloads", (json_int_t)recs.n, "no_data", (json_int_t)nodata);
+        json_object_set_new(json_object_get(o, "samples"), "engine_added",
+                            json_integer((json_int_t)eng.added));
         exit_code = gf_cli_print_doc(o, format, 10);
         json_decref(o);
     } else if (format == GF_OUT_CSV) {

@@ -246,6 +246,17 @@ static bool finish_downsize(const gf_rightsize_rule *rule, const unit_ctx *u, do
     return true;
 }
 
+/* The window before now for a preallocating engine's KV samples: at most
+ * window_s, and only the minutes after the last change (its KV shares are
+ * of the pool the engine had then). 0 when no whole minute has passed. */
+static double since_change(const gf_hist_series *s, double now, double window_s)
+{
+    if (s->last_change_t < 0) return window_s;
+    double after = (floor(s->last_change_t / 60) + 1) * 60; /* the next minute slot */
+    double w = now - after;
+    return w < window_s ? (w > 0 ? w : 0) : window_s;
+}
+
 /* Preallocating engine with its KV-cache use in the history (recommend.h).
  * NVML memory is its cap: it sizes the KV pool, never the need. */
 static void prealloc_rules(const gf_rightsize_rule *rule, const unit_ctx *u,
@@ -256,20 +267,26 @@ static void prealloc_rules(const gf_rightsize_rule *rule, const unit_ctx *u,
     const double h = 1 + rule->headroom, km = 1 + rule->engine_kv_margin;
     char d1[32];
     const char *eng = gf_engine_name(in->engine.kind);
-    /* what it holds: its cap as NVML sees it, else its allocation */
-    double held = peak(s, GF_SIG_MEMORY, now, GF_HIST_HOUR_WINDOW_S);
+    /* what it holds now (its cap as NVML sees it, else its allocation), and
+     * its weights + overhead: given, else baseShare of the most it ever held
+     * (weights do not shrink with the cap, so not of what it holds now) */
+    const gf_hist_track *mt = &s->track[GF_SIG_MEMORY];
+    double held = peak(s, GF_SIG_MEMORY, now, (double)rule->upsize_window_s);
     if (!(held > 0)) held = cur * gpu;
-    double base = in->engine_base_bytes > 0 ? fmin(in->engine_base_bytes, held)
-                                            : rule->engine_base_share * held;
+    double held_max = mt->samples ? fmax(mt->max_value, held) : held;
+    double base =
+        in->engine_base_bytes > 0 ? in->engine_base_bytes : rule->engine_base_share * held_max;
+    if (base > held) base = held;
     double pool = held - base;
     out->decided_by = GF_RSIG_KV;
 
     /* upsize: KV full AND requests waiting or preempted (either alone is not
      * memory starvation: a full cache that keeps up, or a queue from load) */
     double up_window = (double)rule->upsize_window_s;
-    double kv_up = peak(s, GF_SIG_KV, now, up_window);
-    double wait_up = peak(s, GF_SIG_WAITING, now, up_window);
-    double pre_up = peak(s, GF_SIG_PREEMPT, now, up_window);
+    double up_w = since_change(s, now, up_window);
+    double kv_up = up_w > 0 ? peak(s, GF_SIG_KV, now, up_w) : 0;
+    double wait_up = up_w > 0 ? peak(s, GF_SIG_WAITING, now, up_w) : 0;
+    double pre_up = up_w > 0 ? peak(s, GF_SIG_PREEMPT, now, up_w) : 0;
     if (kv_up >= rule->engine_kv_full && (wait_up >= 1 || pre_up > 0)) {
         double need = (base + pool * h) / gpu;
         snprintf(out->reason, sizeof out->reason,
@@ -288,7 +305,12 @@ static void prealloc_rules(const gf_rightsize_rule *rule, const unit_ctx *u,
                    dur(up_window, d1, sizeof d1));
         return;
     }
-    double win = (double)rule->downsize_window_s;
+    double win = since_change(s, now, (double)rule->downsize_window_s);
+    if (!(win > 0)) {
+        snprintf(out->reason, sizeof out->reason,
+                 "allocation kept: no %s KV-cache sample since the last change yet", eng);
+        return;
+    }
     double kv_win = peak(s, GF_SIG_KV, now, win);
     double wait_win = peak(s, GF_SIG_WAITING, now, win);
     double pre_win = peak(s, GF_SIG_PREEMPT, now, win);
@@ -740,9 +762,9 @@ static gf_hist_series *pod_map_get(pod_map *pm, const char *ns, const char *pod,
             gf_recommend_key(w->ns, w->kind, w->name, key, sizeof key);
             s = gf_history_get(pm->h, key, true);
         }
-        si = pm->series.n;
+        si = pm->series.n | (named ? (size_t)1 << 62 : 0);
         gf_vec_push(&pm->series, s);
-        gf_strmap_put(&pm->seen, gf_arena_strdup(&pm->keys, k), si | (named ? (size_t)1 << 62 : 0));
+        gf_strmap_put(&pm->seen, gf_arena_strdup(&pm->keys, k), si);
     }
     *by_name = (si >> 62) & 1;
     return pm->series.v[si & (((size_t)1 << 62) - 1)];

@@ -40,10 +40,13 @@
  *   - preallocating engines (vLLM, SGLang, TGI, TensorRT-LLM) hold their cap
  *     flat: NVML memory at the allocation is never by itself a reason to
  *     upsize, and the peak floor does not apply. With the engine's KV-cache
- *     use in the history (GF_SIG_KV): held = the memory it holds (NVML peak,
- *     else its allocation), base = weights + runtime overhead
- *     (in.engine_base_bytes, else engine.baseShare x held), pool = held -
- *     base; need = base + peak KV x pool x (1 + engine.kvMargin). Upsize
+ *     use in the history (GF_SIG_KV): held = the memory it holds now (NVML
+ *     peak over upsize.window, else its allocation), base = weights +
+ *     runtime overhead (in.engine_base_bytes, else engine.baseShare x the
+ *     most it ever held: weights do not shrink with the cap), pool = held -
+ *     base; need = base + peak KV x pool x (1 + engine.kvMargin), the KV
+ *     peak over downsize.window but only since the last change (the shares
+ *     are of the pool it had then). Upsize
  *     when the KV peak over upsize.window reaches engine.kvFull AND requests
  *     waited (GF_SIG_WAITING >= 1) or were preempted (GF_SIG_PREEMPT > 0) in
  *     it: base + pool x (1 + headroom). Downsize to the need over

@@ -30,6 +30,7 @@ void gf_usage_free(gf_usage *u)
 {
     if (!u) return;
     gf_vec_free(&u->samples);
+    gf_vec_free(&u->engine);
     gf_vec_free(&u->names);
     gf_strmap_free(&u->name_index);
     gf_arena_free(&u->arena);
@@ -95,6 +96,18 @@ static bool check_value(gf_usage_signal sig, double v, char *why, size_t n)
     if (sig == GF_USAGE_SM && v > GF_USAGE_MAX_SM_UTIL) {
         snprintf(why, n, "is above %g (sm_util is a share of one GPU, 0..1; a percentage?)",
                  GF_USAGE_MAX_SM_UTIL);
+        return false;
+    }
+    if (sig == GF_USAGE_KV && v > 1) {
+        snprintf(why, n, "is above 1 (KV-cache use is a share, 0..1; a percentage?)");
+        return false;
+    }
+    if (sig == GF_USAGE_WAITING && v > GF_USAGE_MAX_WAITING) {
+        snprintf(why, n, "is above %g requests", GF_USAGE_MAX_WAITING);
+        return false;
+    }
+    if (sig == GF_USAGE_PREEMPT && v > GF_USAGE_MAX_PREEMPT_RATE) {
+        snprintf(why, n, "is above %g per second", GF_USAGE_MAX_PREEMPT_RATE);
         return false;
     }
     return true;
@@ -434,22 +447,67 @@ static const json_t *member(prom *p, const json_t *obj, const char *path, const 
     return v;
 }
 
-/* The gf_usage_signal a metric name stands for, or -1. */
-static int signal_of_name(const char *name)
+/* The gf_usage_signal a metric name stands for, or -1; *counter when the
+ * metric is a counter whose rate is the signal. */
+static int signal_of_name(const char *name, bool *counter)
 {
-    if (!strcmp(name, GF_USAGE_METRIC_MEMORY)) return GF_USAGE_MEMORY;
-    if (!strcmp(name, GF_USAGE_METRIC_SM)) return GF_USAGE_SM;
+    static const struct {
+        const char *name;
+        gf_usage_signal sig;
+        bool counter;
+    } names[] = {
+        {GF_USAGE_METRIC_MEMORY, GF_USAGE_MEMORY, false},
+        {GF_USAGE_METRIC_SM, GF_USAGE_SM, false},
+        {GF_ENGINE_METRIC_KV, GF_USAGE_KV, false},
+        {GF_ENGINE_METRIC_KV_OLD, GF_USAGE_KV, false},
+        {GF_ENGINE_METRIC_KV_SGLANG, GF_USAGE_KV, false},
+        {GF_ENGINE_METRIC_WAITING, GF_USAGE_WAITING, false},
+        {GF_ENGINE_METRIC_WAITING_SGLANG, GF_USAGE_WAITING, false},
+        {GF_ENGINE_METRIC_WAITING_TGI, GF_USAGE_WAITING, false},
+        {GF_ENGINE_METRIC_PREEMPT, GF_USAGE_PREEMPT, true},
+        {GF_ENGINE_METRIC_PREEMPT_SGLANG, GF_USAGE_PREEMPT, true},
+    };
+    *counter = false;
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        if (strcmp(name, names[i].name)) continue;
+        *counter = names[i].counter;
+        return names[i].sig;
+    }
     return -1;
 }
 
 static const char *signal_metric(gf_usage_signal s)
 {
-    return s == GF_USAGE_MEMORY ? GF_USAGE_METRIC_MEMORY : GF_USAGE_METRIC_SM;
+    switch (s) {
+    case GF_USAGE_MEMORY:
+        return GF_USAGE_METRIC_MEMORY;
+    case GF_USAGE_SM:
+        return GF_USAGE_METRIC_SM;
+    case GF_USAGE_KV:
+        return "KV-cache use";
+    case GF_USAGE_WAITING:
+        return "requests waiting";
+    case GF_USAGE_PREEMPT:
+        return "preemptions per second";
+    default:
+        return "?";
+    }
 }
+
+static bool engine_signal(gf_usage_signal s)
+{
+    return s == GF_USAGE_KV || s == GF_USAGE_WAITING || s == GF_USAGE_PREEMPT;
+}
+
+/* A counter's previous point in its series, for its rate. */
+typedef struct counter_state {
+    bool is_counter, have;
+    double t, v;
+} counter_state;
 
 /* One [timestamp, "value"] pair at path. */
 static gf_err point(prom *p, const json_t *pair, const char *path, gf_usage_signal sig,
-                    const gf_usage_sample *labels)
+                    const gf_usage_sample *labels, counter_state *cs)
 {
     char at[300], why[160], shown[200];
     if (!json_is_array(pair) || json_array_size(pair) != 2)
@@ -473,9 +531,32 @@ static gf_err point(prom *p, const json_t *pair, const char *path, gf_usage_sign
     if (!strcmp(s, "+Inf") || !strcmp(s, "-Inf"))
         return fail(p, at, "%s is not a usage value (a division by zero in the query?)", shown);
     if (!parse_decimal(s, &v)) return fail(p, at, "%s is not a number", shown);
+    if (cs->is_counter) {
+        /* a counter: its rate since the previous point (after a reset, the
+         * new count since 0); the first point gives none */
+        if (v < 0) return fail(p, at, "counter %s is negative", shown);
+        bool have = cs->have && t > cs->t;
+        double prev_t = cs->t, prev_v = cs->v;
+        cs->have = true;
+        cs->t = t;
+        cs->v = v;
+        if (!have) return GF_OK;
+        v = (v >= prev_v ? v - prev_v : v) / (t - prev_t);
+    }
     if (!check_value(sig, v, why, sizeof why))
-        return fail(p, at, "%s %s %s", sig == GF_USAGE_MEMORY ? "memory" : "SM utilization", shown,
-                    why);
+        return fail(p, at, "%s %s %s",
+                    sig == GF_USAGE_MEMORY ? "memory"
+                    : sig == GF_USAGE_SM   ? "SM utilization"
+                                           : signal_metric(sig),
+                    shown, why);
+    if (engine_signal(sig)) {
+        gf_engine_sample e = {t, labels->ns, labels->pod, NAN, NAN, NAN};
+        if (sig == GF_USAGE_KV) e.kv_usage = v;
+        if (sig == GF_USAGE_WAITING) e.requests_waiting = v;
+        if (sig == GF_USAGE_PREEMPT) e.preempt_rate = v;
+        gf_vec_push(&p->u->engine, e);
+        return GF_OK;
+    }
     gf_usage_sample smp = *labels;
     smp.t = t;
     smp.memory_bytes = sig == GF_USAGE_MEMORY ? v : NAN;
@@ -522,21 +603,25 @@ static gf_err series(prom *p, const json_t *sr, size_t i, bool matrix)
         (rc = label(p, metric, at, "gpu_uuid", false, &uuid)))
         return rc;
     gf_usage_signal sig = p->signal;
-    int named = *name ? signal_of_name(name) : -1;
+    bool counter = false;
+    int named = *name ? signal_of_name(name, &counter) : -1;
     if (sig == GF_USAGE_BY_NAME) {
         if (named < 0) {
             char shown[200];
             quote(name, shown, sizeof shown);
             return fail(p, at,
-                        "%s%s is not a gpufrac usage metric (%s or %s); say which signal the "
-                        "query measures",
+                        "%s%s is not a gpufrac usage metric (%s or %s) nor an engine metric "
+                        "(%s, %s, %s, ...); say which signal the query measures",
                         *name ? "__name__ " : "no __name__ label", *name ? shown : "",
-                        GF_USAGE_METRIC_MEMORY, GF_USAGE_METRIC_SM);
+                        GF_USAGE_METRIC_MEMORY, GF_USAGE_METRIC_SM, GF_ENGINE_METRIC_KV,
+                        GF_ENGINE_METRIC_WAITING, GF_ENGINE_METRIC_PREEMPT);
         }
         sig = (gf_usage_signal)named;
-    } else if (named >= 0 && (gf_usage_signal)named != sig) {
+    } else if (named >= 0 && ((gf_usage_signal)named != sig || counter)) {
+        /* a raw counter in an answer read as its rate is a selector mistake too */
         return fail(p, at, "series of %s in an answer read as %s", name, signal_metric(sig));
     }
+    counter_state cs = {counter && p->signal == GF_USAGE_BY_NAME, false, 0, 0};
     gf_usage_sample labels = {0};
     labels.ns = gf_usage_intern(p->u, ns);
     labels.pod = gf_usage_intern(p->u, pod);
@@ -546,7 +631,7 @@ static gf_err series(prom *p, const json_t *sr, size_t i, bool matrix)
         const json_t *pair = member(p, sr, path, "value", JSON_ARRAY, &rc);
         if (!pair) return rc;
         snprintf(at, sizeof at, "%s.value", path);
-        return point(p, pair, at, sig, &labels);
+        return point(p, pair, at, sig, &labels, &cs);
     }
     if (!json_object_get(sr, "values") && json_object_get(sr, "histograms"))
         return fail(p, path, "native histogram samples are not usage values");
@@ -557,7 +642,7 @@ static gf_err series(prom *p, const json_t *sr, size_t i, bool matrix)
     json_array_foreach(values, k, pair)
     {
         snprintf(at, sizeof at, "%s.values[%zu]", path, k);
-        if ((rc = point(p, pair, at, sig, &labels))) return rc;
+        if ((rc = point(p, pair, at, sig, &labels, &cs))) return rc;
     }
     return GF_OK;
 }

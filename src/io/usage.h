@@ -34,10 +34,38 @@
 #define GF_USAGE_METRIC_MEMORY "gpufrac_pod_gpu_memory_used_bytes"
 #define GF_USAGE_METRIC_SM "gpufrac_pod_gpu_sm_utilization_ratio"
 
+/* Inference engines' own metrics (model/sample.h gf_engine_sample), by the
+ * names the engines export them under; Prometheus's Kubernetes service
+ * discovery adds the namespace and pod labels that join them to pods.
+ *   KV-cache use, 0..1:
+ *     vLLM v1 vllm:kv_cache_usage_perc (vllm/v1/metrics/loggers.py), older
+ *     vLLM vllm:gpu_cache_usage_perc, SGLang sglang:token_usage
+ *     (python/sglang/srt/metrics/collector.py);
+ *   requests waiting:
+ *     vllm:num_requests_waiting, sglang:num_queue_reqs, TGI tgi_queue_size
+ *     (router/src/queue.rs);
+ *   preemptions (counters; a saved raw answer is turned into a rate per
+ *   second between its points, a live query asks for rate()):
+ *     vLLM vllm:num_preemptions (a prometheus_client Counter, exported as
+ *     vllm:num_preemptions_total), SGLang's retractions
+ *     sglang:num_retracted_requests_total.
+ * TGI exports no KV-cache use; TensorRT-LLM's Triton metrics are per GPU,
+ * not per pod, and are not read. */
+#define GF_ENGINE_METRIC_KV "vllm:kv_cache_usage_perc"
+#define GF_ENGINE_METRIC_KV_OLD "vllm:gpu_cache_usage_perc"
+#define GF_ENGINE_METRIC_KV_SGLANG "sglang:token_usage"
+#define GF_ENGINE_METRIC_WAITING "vllm:num_requests_waiting"
+#define GF_ENGINE_METRIC_WAITING_SGLANG "sglang:num_queue_reqs"
+#define GF_ENGINE_METRIC_WAITING_TGI "tgi_queue_size"
+#define GF_ENGINE_METRIC_PREEMPT "vllm:num_preemptions_total"
+#define GF_ENGINE_METRIC_PREEMPT_SGLANG "sglang:num_retracted_requests_total"
+
 /* Plausibility limits: beyond them a value is a unit mistake or corruption. */
 #define GF_USAGE_MAX_MEMORY_BYTES 1125899906842624.0 /* 2^50 = 1 PiB */
 #define GF_USAGE_MAX_SM_UTIL 64.0                    /* a sum over 64 GPUs */
 #define GF_USAGE_MAX_TIME_S 253402300799.0           /* 9999-12-31T23:59:59Z */
+#define GF_USAGE_MAX_WAITING 1e9                     /* requests queued */
+#define GF_USAGE_MAX_PREEMPT_RATE 1e6                /* preemptions per second */
 
 /* Largest Prometheus answer gf_prom_query_range() accepts. */
 #define GF_PROM_MAX_RESPONSE_BYTES (256u << 20)
@@ -46,6 +74,7 @@
 
 typedef struct gf_usage {
     GF_VEC(gf_usage_sample) samples;
+    GF_VEC(gf_engine_sample) engine; /* engine metrics, one value per sample, the others NaN */
     size_t nan_skipped;         /* Prometheus "NaN" values skipped (see gf_usage_load_prom_json) */
     gf_arena arena;             /* the interned names */
     GF_VEC(const char *) names; /* distinct names, in order of first use */
@@ -56,7 +85,10 @@ typedef struct gf_usage {
 typedef enum gf_usage_signal {
     GF_USAGE_BY_NAME = 0, /* from each series' __name__ label (must be one of ours) */
     GF_USAGE_MEMORY,      /* memory_bytes */
-    GF_USAGE_SM           /* sm_util */
+    GF_USAGE_SM,          /* sm_util */
+    GF_USAGE_KV,          /* engine: kv_usage (0..1) */
+    GF_USAGE_WAITING,     /* engine: requests_waiting */
+    GF_USAGE_PREEMPT      /* engine: preempt_rate, per second (a rate() answer) */
 } gf_usage_signal;
 
 void gf_usage_init(gf_usage *u);
@@ -93,6 +125,10 @@ gf_err gf_usage_load_csv_buffer(gf_usage *u, const char *name, const char *buf, 
  * the caller, who wrote the query, says what it measures. With an explicit
  * signal, a series whose __name__ is the other gpufrac metric is an error
  * (a selector matching both); other names (recording rules) are accepted.
+ * With GF_USAGE_BY_NAME the engine metrics (GF_ENGINE_METRIC_*) are read
+ * too, into u->engine; a preemption counter's points become rates between
+ * consecutive points of one series (a reset counts from 0), so a vector
+ * answer of one gives none.
  *
  * Every series needs the labels namespace and pod; container and gpu_uuid
  * become "" when aggregated away. Values are Prometheus's strings:
@@ -147,12 +183,20 @@ gf_err gf_prom_query_range_auth(const char *base_url, const gf_prom_auth *auth, 
 /* Both exporter metrics (memory, then SM) over [start, end] at step_s from
  * a Prometheus server, selected with GF_USAGE_POD_SELECTOR, into u:
  * gf_prom_query_range() and gf_usage_load_prom_json() for each. Errors as
- * theirs; samples loaded before an error stay in u. */
+ * theirs; samples loaded before an error stay in u. Then the engine
+ * metrics, per pod (gf_prom_engine_query): missing ones give no samples,
+ * and a failed engine query is a diagnostic in d, never an error. */
 gf_err gf_prom_fetch_usage(const char *base_url, double start, double end, double step_s,
                            gf_usage *u, gf_diags *d, gf_error *err);
 /* The same with credentials (auth NULL: none). */
 gf_err gf_prom_fetch_usage_auth(const char *base_url, const gf_prom_auth *auth, double start,
                                 double end, double step_s, gf_usage *u, gf_diags *d, gf_error *err);
+
+/* The query for an engine signal (GF_USAGE_KV, _WAITING, _PREEMPT) into
+ * buf, per pod: KV the max over the pod's engines' series, waiting their
+ * sum, preemptions the sum of rate() over max(5m, step). False for another
+ * signal. */
+bool gf_prom_engine_query(gf_usage_signal sig, double step_s, char *buf, size_t n);
 
 /* Appends "/api/v1/query_range?query=QUERY&start=..&end=..&step=.." to out. */
 void gf_prom_range_path(gf_sbuf *out, const char *query, double start, double end, double step_s);

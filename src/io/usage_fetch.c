@@ -509,6 +509,61 @@ static size_t ts_apply(ts_index *x, gf_usage *u, size_t from)
     return dropped;
 }
 
+bool gf_prom_engine_query(gf_usage_signal sig, double step_s, char *buf, size_t n)
+{
+    /* the pod labels of Kubernetes service discovery join these to pods; an
+     * engine runs one series per model (and per data-parallel engine) */
+    switch (sig) {
+    case GF_USAGE_KV:
+        snprintf(buf, n, "max by (namespace, pod) ({__name__=~\"%s|%s|%s\", namespace!=\"\"})",
+                 GF_ENGINE_METRIC_KV, GF_ENGINE_METRIC_KV_OLD, GF_ENGINE_METRIC_KV_SGLANG);
+        return true;
+    case GF_USAGE_WAITING:
+        snprintf(buf, n, "sum by (namespace, pod) ({__name__=~\"%s|%s|%s\", namespace!=\"\"})",
+                 GF_ENGINE_METRIC_WAITING, GF_ENGINE_METRIC_WAITING_SGLANG,
+                 GF_ENGINE_METRIC_WAITING_TGI);
+        return true;
+    case GF_USAGE_PREEMPT: {
+        /* rate() needs two points in its window: at least 5 minutes, and a
+         * whole step so that no preemption falls between steps */
+        long window = step_s > 300 ? (long)ceil(step_s) : 300;
+        snprintf(buf, n,
+                 "sum by (namespace, pod) (rate({__name__=~\"%s|%s\", namespace!=\"\"}[%lds]))",
+                 GF_ENGINE_METRIC_PREEMPT, GF_ENGINE_METRIC_PREEMPT_SGLANG, window);
+        return true;
+    }
+    default:
+        return false;
+    }
+}
+
+/* The engine metrics into u->engine. Missing metrics are no samples; a
+ * query that fails is a diagnostic: the engine rules then have nothing to
+ * go on and the generic ones apply. */
+static void fetch_engine(gf_prom_range_fn range, void *ctx, double start, double end, double step_s,
+                         gf_usage *u, gf_diags *d)
+{
+    static const gf_usage_signal sigs[] = {GF_USAGE_KV, GF_USAGE_WAITING, GF_USAGE_PREEMPT};
+    static const char *names[] = {"engine KV-cache use", "engine requests waiting",
+                                  "engine preemptions"};
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
+        char query[400];
+        gf_prom_engine_query(sigs[i], step_s, query, sizeof query);
+        gf_sbuf b = GF_SBUF_INIT;
+        gf_error e = {0};
+        size_t before = u->engine.n;
+        gf_err rc = range(ctx, query, start, end, step_s, &b, &e);
+        if (!rc) rc = gf_usage_load_prom_json(u, names[i], gf_sbuf_str(&b), b.len, sigs[i], d, &e);
+        if (rc) {
+            u->engine.n = before; /* all of one query or none of it */
+            char msg[1100];
+            gf_error_format(&e, msg, sizeof msg);
+            gf_diag(d, names[i], "not read (%s): the engine rules have no %s", msg, names[i]);
+        }
+        gf_sbuf_free(&b);
+    }
+}
+
 gf_err gf_prom_fetch_usage_via(gf_prom_range_fn range, void *ctx, double start, double end,
                                double step_s, gf_usage *u, gf_diags *d, gf_error *err)
 {
@@ -547,5 +602,6 @@ gf_err gf_prom_fetch_usage_via(gf_prom_range_fn range, void *ctx, double start, 
         }
         gf_sbuf_free(&b);
     }
+    if (!rc) fetch_engine(range, ctx, start, end, step_s, u, d);
     return rc;
 }
