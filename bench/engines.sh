@@ -10,9 +10,11 @@
 #
 # The generated 50-node cluster (seed = the run's seed), DAYS days at
 # one-minute steps after a WARMUP cold start, every policy on the same
-# demand, once per seed; and, side by side, the same cluster and demand
-# without --engines (NVML memory = need for every service, the mix
-# bench/quality.sh measures). Prints, as median [min .. max] over the seeds:
+# demand, once per seed; and, side by side, the same mix with the
+# recommender not told the engines (--engines=blind: what rightsizing on
+# NVML memory does to it, the baseline the engine rules replace), and the
+# same cluster and demand without --engines (NVML memory = need for every
+# service, the mix bench/quality.sh measures). Prints, as median [min .. max] over the seeds:
 #   - upsizes of preallocating engines decided by NVML memory (goal: 0),
 #     their upsizes and downsizes (on their KV-cache use);
 #   - GPU-hours reserved vs static and / clairvoyant-static;
@@ -61,8 +63,9 @@ table="$lib"'
    | [$runs[] | (pol($n).gpu_hours_reserved / pol("static").gpu_hours_reserved - 1) * 100] as $vs
    | "| \($n) | \([$p[].gpu_hours_reserved] | median | r(0)) | \($vs | median | r(1))% | \([$p[].gpus.mean] | median | r(1)) | \([$p[].harm.ooms] | median) | \([$p[].harm.kv_starved_minutes] | median | r(0)) | \([$p[].harm.preemptions] | median) | \([$p[].harm.throttled_minutes] | median | r(0)) | \([$p[].harm.pending_minutes] | median | r(0)) | \([$p[] | .harm.restarts_resize + .harm.restarts_move] | median) | \([$p[].actions.resizes_per_workload_day] | median | r(2)) |")'
 
-for mode in engines generic; do
+for mode in engines blind generic; do
   flag=--engines
+  [ "$mode" = blind ] && flag=--engines=blind
   [ "$mode" = generic ] && flag=
   for s in $(seq 1 "$seeds"); do
     # shellcheck disable=SC2086
@@ -71,6 +74,8 @@ for mode in engines generic; do
   done
   if [ "$mode" = engines ]; then
     echo "## inference-engine mix (--engines): 50 nodes, $days days after a $warmup warm-up, seeds 1..$seeds"
+  elif [ "$mode" = blind ]; then
+    echo "## the same mix, the recommender not told the engines (--engines=blind: rightsizing on NVML memory)"
   else
     echo "## the same cluster and demand without --engines (NVML memory = need)"
   fi

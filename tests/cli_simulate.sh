@@ -72,7 +72,12 @@ check "kv harm in JSON" jq_ok '.policies[0].harm | has("kv_starved_minutes") and
 run simulate "${small[@]}" -o json --policies static,gpufrac --engines
 check "engines exit 0" rc_is 0
 check "engines found" jq_ok '.demand_mix.engines.preallocating > 0 and .demand_mix.engines.high_water > 0'
-check "engines: NVML-only upsizes counted" jq_ok '.policies[1].actions | has("nvml_only_upsizes")'
+check "engines: no upsize on NVML memory" jq_ok '.policies[1].actions.nvml_only_upsizes == 0'
+run simulate "${small[@]}" -o json --policies static,gpufrac --engines=blind
+check "engines=blind: the recommender upsizes on NVML memory" jq_ok '.policies[1].actions.nvml_only_upsizes > 0'
+run simulate "${small[@]}" --engines=bogus
+check "bad --engines exit 2" rc_is 2
+check "bad --engines named" err_has "--engines=bogus"
 run simulate "${small[@]}" --policies static --engines
 check "engines line in the table" out_has "preallocating (vLLM-like)"
 

@@ -83,7 +83,9 @@ static void help(FILE *f)
             "                         its memory cap flat in NVML and, when its need passes\n"
             "                         the cap, makes requests wait (KV cache short) instead of\n"
             "                         OOMing; a PyTorch caching allocator shows its high-water\n"
-            "                         mark until a new pod; default: NVML memory = need\n"
+            "                         mark until a new pod; default: NVML memory = need.\n"
+            "                         --engines=blind: the same, the recommender not told\n"
+            "                         the engines (rightsizing on NVML memory: a baseline)\n"
             "  -o, --output FORMAT    table (default), json, yaml, csv (a line a policy)\n"
             "  -q, --quiet            no progress bar, no warnings\n"
             "  -h, --help             this text\n\n" GF_CLI_KAI_HELP "\n"
@@ -382,7 +384,7 @@ int gf_cmd_simulate(int argc, char **argv)
                                          {"snapshot", required_argument, NULL, OPT_SNAPSHOT},
                                          {"fair-use", required_argument, NULL, OPT_FAIR_USE},
                                          {"warmup", required_argument, NULL, OPT_WARMUP},
-                                         {"engines", no_argument, NULL, OPT_ENGINES},
+                                         {"engines", optional_argument, NULL, OPT_ENGINES},
                                          {"output", required_argument, NULL, 'o'},
                                          {"quiet", no_argument, NULL, 'q'},
                                          {"help", no_argument, NULL, 'h'},
@@ -402,7 +404,7 @@ int gf_cmd_simulate(int argc, char **argv)
     bool quiet = false;
     gf_cli_format format = GF_OUT_TABLE;
     gf_sim_fair fair_use = GF_SIM_FAIR_POLICY;
-    bool engines = false;
+    bool engines = false, engines_blind = false;
     int c, usage_rc = -1;
     optind = 1;
     gf_cli_kai kai = {0};
@@ -460,6 +462,10 @@ int gf_cmd_simulate(int argc, char **argv)
             break;
         case OPT_ENGINES:
             engines = true;
+            if (optarg && !strcmp(optarg, "blind"))
+                engines_blind = true;
+            else if (optarg)
+                usage_rc = usage_error("--engines=%s: use --engines or --engines=blind", optarg);
             break;
         case OPT_FAIR_USE:
             if (!strcmp(optarg, "act"))
@@ -591,6 +597,7 @@ int gf_cmd_simulate(int argc, char **argv)
     so.policy = policy_path ? &pol : NULL;
     so.fair_use = fair_use;
     so.engines = engines;
+    so.engines_blind = engines_blind;
     so.progress = show_progress;
     so.progress_ctx = &pr;
     gf_history kept;

@@ -1017,7 +1017,7 @@ static void rightsize(run *r, bool scheduled)
                            .devices = sv->pub.devices,
                            .gpu_memory_mib = sv->pub.gpu_memory_mib,
                            .replicas = sv->n};
-        if (gf_sim_engines_apply(s, r->d)) { /* what the live path reads from the pod */
+        if (gf_sim_engines_apply(s, r->d) && !s->o.engines_blind) { /* as the live path */
             in.engine = sv->pub.engine;
             in.engine_base_bytes = sv->engine_base_bytes;
         }

@@ -194,6 +194,8 @@ typedef struct gf_sim_opts {
     gf_sim_fair fair_use;      /* without a hook: protection on or off (default: the policy's) */
     bool engines;              /* model the engines' memory (see Engines above); default off:
                                   every service's NVML memory is its need */
+    bool engines_blind;        /* with engines: the recommender is not told them (a baseline:
+                                  rightsizing on NVML memory, as before engine rules) */
     gf_sim_observe_fn observe; /* NULL = none */
     void *observe_ctx;
     gf_sim_progress_fn progress; /* called about 100 times per policy */
