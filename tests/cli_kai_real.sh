@@ -82,22 +82,36 @@ run inspect "$tmp/arr.json"
 check "not an object: exit 2" rc_is 2
 
 # --- recommend: only what KAI accepts ----------------------------------------------------
+# The fixture's servers are vLLM images without KV-cache metrics: NVML memory
+# at their cap is never by itself a reason to upsize them (docs/engines.md)...
 run recommend --usage "$k/usage.csv" "${C[@]}"
+check "recommend: vLLM not upsized on NVML memory alone" out_has "1 upsize, 0 downsize, 0 to a whole GPU"
+# ... so KAI's rules are checked on the same data read as generic workloads
+cat >"$tmp/generic.yaml" <<'EOF'
+apiVersion: gpufrac.io/v1alpha1
+kind: RightsizingPolicy
+defaults:
+  engine: {rules: false}
+EOF
+G=(--policy "$tmp/generic.yaml")
+run recommend "${G[@]}" --usage "$k/usage.csv" "${C[@]}"
 check "recommend: exit 0" rc_is 0
 check "recommend: above 0.95 a whole GPU" out_has "serving/Deployment/chat                      gpu-fraction      0.85 nvidia.com/gpu: 1 whole-gpu"
 check "recommend: the two-device fraction per device, its busier device decides" out_has "serving/Deployment/reranker                  gpu-fraction      0.25        0.35 upsize"
 check "recommend: gpu-memory in whole MiB" out_has "serving/Deployment/embed                     gpu-mem MiB      20000       23040 upsize"
 check "recommend: the sidecar pod's share" out_has "search/Deployment/rag                        gpu-fraction       0.3        0.35 upsize"
 check "recommend: summary" out_has "6 workloads: 3 upsize, 0 downsize, 1 to a whole GPU, 0 of 1 whole-GPU workloads to a fraction"
-run recommend -o json --all --usage "$k/usage.csv" "${C[@]}"
+run recommend "${G[@]}" -o json --all --usage "$k/usage.csv" "${C[@]}"
 check "recommend json: whole GPU in its own unit" jq_ok '.recommendations[] | select(.workload == "serving/chat") | .action == "whole-gpu" and .recommended_unit == "nvidia.com/gpu" and .recommended == 1'
 check "recommend json: no fraction of 1 or more" jq_ok 'all(.recommendations[]; .unit != "gpu-fraction" or .action == "whole-gpu" or (.recommended < 1 and .recommended > 0))'
 check "recommend json: the unlabelled node's workload is not sized" jq_ok '.recommendations[] | select(.workload == "serving/small") | .action == "no-data" and (.reason | test("nvidia.com/gpu.memory label"))'
-run recommend --patches --usage "$k/usage.csv" "${C[@]}"
+run recommend "${G[@]}" --patches --usage "$k/usage.csv" "${C[@]}"
 check "patches: one strategic patch: nvidia.com/gpu in the container, the annotations null" out_has "kubectl patch deployment 'chat' -n 'serving' --type strategic -p '{\"spec\":{\"template\":{\"metadata\":{\"annotations\":{\"gpu-fraction\":null,\"gpu-fraction-container-name\":null,\"gpu-fraction-num-devices\":null,\"gpu-memory\":null}},\"spec\":{\"containers\":[{\"name\":\"server\",\"resources\":{\"limits\":{\"nvidia.com/gpu\":\"1\"}}}]}}}}'"
 cat >"$tmp/rag.yaml" <<'EOF'
 apiVersion: gpufrac.io/v1alpha1
 kind: RightsizingPolicy
+defaults:
+  engine: {rules: false}
 rules:
   - name: rag-capped
     match: {namespaces: [search]}

@@ -966,6 +966,7 @@ typedef struct mock {
     char written_last_change[512]; /* what a resize wrote: the next snapshot sees it */
     char written_to[32];
     GF_VEC(gf_usage_sample) usage;
+    GF_VEC(gf_engine_sample) engine; /* what the last usage call brought of the engines' */
     int snapshots, resizes, annotates, events, evicts, cordons;
     char event_reason[48], event_message[700], event_kind[32]; /* the last Event */
     bool fail_snapshot, fail_usage, leader;
@@ -1055,10 +1056,17 @@ static bool m_may_write(void *ctx)
     return ((mock *)ctx)->leader;
 }
 
+static void m_engine_usage(void *ctx, const gf_engine_sample **out, size_t *n)
+{
+    mock *k = ctx;
+    *out = k->engine.v;
+    *n = k->engine.n;
+}
+
 static gf_ctl_backend mock_backend(mock *k)
 {
-    gf_ctl_backend b = {k,          "mock",  m_snapshot, m_usage,  m_resize,
-                        m_annotate, m_event, m_evict,    m_cordon, m_may_write};
+    gf_ctl_backend b = {k,       "mock",  m_snapshot, m_usage,     m_resize, m_annotate,
+                        m_event, m_evict, m_cordon,   m_may_write, NULL};
     return b;
 }
 
@@ -1068,6 +1076,58 @@ static void mock_usage(mock *k, const char *pod, double t0, double t1, double me
         gf_usage_sample s = {t, "t", pod, "c", "GPU-a", mem_gib * GIB, NAN};
         gf_vec_push(&k->usage, s);
     }
+}
+
+/* The engines' own samples the usage call brought go into the history
+ * beside the exporter's; a value the history refuses is an API error of
+ * the usage, not a failed step. */
+static void test_step_ingests_engine_samples(void **state)
+{
+    (void)state;
+    char *json = basic_cluster("0.5", "0.5");
+    mock k;
+    memset(&k, 0, sizeof k);
+    k.json = json;
+    k.leader = true;
+    mock_usage(&k, "chat-6d5f7c8b9a-x1a2b", NOW - 30 * MIN, NOW, 6);
+    for (double t = NOW - 30 * MIN; t <= NOW; t += MIN) {
+        gf_engine_sample e = {t, "t", "chat-6d5f7c8b9a-x1a2b", 0.3, 0, NAN};
+        gf_vec_push(&k.engine, e);
+    }
+    gf_policy p;
+    gf_policy_init(&p);
+    gf_error err = {0};
+    gf_history h;
+    gf_history_init(&h, NULL, &err);
+    gf_ctl c;
+    gf_ctl_init(&c, NULL, &p, &h);
+    gf_diags log;
+    gf_diags_init(&log);
+    uint32_t failed = 9;
+    gf_ctl_backend b = mock_backend(&k);
+    b.engine_usage = m_engine_usage;
+    assert_int_equal(gf_ctl_step(&c, &b, NOW, &log, &failed, &err), GF_OK);
+    const gf_hist_series *s = gf_history_find(&h, "t/Deployment/chat");
+    assert_non_null(s);
+    assert_int_equal(s->track[GF_SIG_KV].samples, 31);
+    assert_int_equal(s->track[GF_SIG_WAITING].samples, 31);
+    assert_int_equal(s->track[GF_SIG_PREEMPT].samples, 0);
+    assert_int_equal(c.stats.samples_ingested, 31 + 2 * 31);
+    /* a KV share above 1 is refused by the history: counted, the step goes on */
+    gf_engine_sample bad = {NOW + MIN, "t", "chat-6d5f7c8b9a-x1a2b", 1.5, NAN, NAN};
+    k.engine.n = 0;
+    gf_vec_push(&k.engine, bad);
+    mock_usage(&k, "chat-6d5f7c8b9a-x1a2b", NOW + MIN, NOW + MIN, 6);
+    assert_int_equal(gf_ctl_step(&c, &b, NOW + MIN, &log, &failed, &err), GF_OK);
+    assert_true(c.stats.api_errors[GF_CTL_OP_USAGE] >= 1);
+    assert_true(gf_test_diag_has(&log, "engine usage refused by the history"));
+    gf_ctl_free(&c);
+    gf_history_free(&h);
+    gf_policy_free(&p);
+    gf_diags_free(&log);
+    gf_vec_free(&k.usage);
+    gf_vec_free(&k.engine);
+    free(json);
 }
 
 static gf_err step(gf_ctl *c, mock *k, double now, gf_diags *log, uint32_t *failed)
@@ -1363,6 +1423,7 @@ int main(void)
         cmocka_unit_test(test_fair_use_joins_by_gpu_uuid),
         cmocka_unit_test(test_consolidation),
         cmocka_unit_test(test_last_change_format),
+        cmocka_unit_test(test_step_ingests_engine_samples),
         cmocka_unit_test(test_step_writes_once),
         cmocka_unit_test(test_step_no_writes),
         cmocka_unit_test(test_configured_overrun),

@@ -11,8 +11,10 @@
 #include "io/kai_patch.h"
 #include "io/usage.h"
 
+#include <jansson.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define VLLM_POD "chat-vllm-6b8f9c7d5e-q2x7k"
@@ -330,12 +332,61 @@ static void test_model_keeps_the_container(void **state)
     gf_diags_free(&d);
 }
 
+/* gpufrac.io/engine-base-memory on the pod: a quantity, or -1 when it is not one. */
+static void test_base_annotation(void **state)
+{
+    (void)state;
+    const char *values[] = {"14Gi", "lots", NULL};
+    const double want[] = {14.0 * 1073741824.0, -1, 0};
+    for (int i = 0; i < 3; i++) {
+        json_error_t je;
+        json_t *root = json_load_file(gf_test_fixture("engines/cluster.json"), 0, &je);
+        assert_non_null(root);
+        size_t k;
+        json_t *it;
+        json_array_foreach(json_object_get(root, "items"), k, it)
+        {
+            json_t *meta = json_object_get(it, "metadata");
+            const char *name = json_string_value(json_object_get(meta, "name"));
+            if (values[i] && !strcmp(json_string_value(json_object_get(it, "kind")), "Pod") &&
+                !strncmp(name, "chat-vllm", 9))
+                json_object_set_new(json_object_get(meta, "annotations"), GF_ENGINE_BASE_ANNOTATION,
+                                    json_string(values[i]));
+        }
+        char *text = json_dumps(root, 0);
+        json_decref(root);
+        gf_model m;
+        gf_model_init(&m);
+        gf_diags d;
+        gf_diags_init(&d);
+        gf_error err = {0};
+        assert_int_equal(gf_test_load_text(&m, &d, &err, text), GF_OK);
+        free(text);
+        gf_policy p;
+        gf_policy_init(&p);
+        gf_recommendations recs = {0};
+        assert_int_equal(gf_recommend_model(&m, NULL, &p, 1795507200, &recs, &err), GF_OK);
+        bool seen = false;
+        for (size_t r = 0; r < recs.n; r++) {
+            if (strcmp(recs.v[r].in.name, "chat-vllm")) continue;
+            seen = true;
+            assert_true(recs.v[r].in.engine_base_bytes == want[i]);
+        }
+        assert_true(seen);
+        gf_vec_free(&recs);
+        gf_policy_free(&p);
+        gf_model_free(&m);
+        gf_diags_free(&d);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_by_name),      cmocka_unit_test(test_explicit_signals_and_errors),
-        cmocka_unit_test(test_live_queries), cmocka_unit_test(test_ingest_engine),
-        cmocka_unit_test(test_cap_patch),    cmocka_unit_test(test_model_keeps_the_container),
+        cmocka_unit_test(test_by_name),         cmocka_unit_test(test_explicit_signals_and_errors),
+        cmocka_unit_test(test_live_queries),    cmocka_unit_test(test_ingest_engine),
+        cmocka_unit_test(test_cap_patch),       cmocka_unit_test(test_model_keeps_the_container),
+        cmocka_unit_test(test_base_annotation),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

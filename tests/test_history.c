@@ -613,6 +613,18 @@ static void test_save_load_round_trip(void **state)
     assert_int_equal(gf_history_load(&b, path, &err), GF_OK);
     assert_null(gf_history_find(&b, "to-be-replaced"));
     assert_same_history(&a, &b);
+    /* engine tracks are written only where they had samples: the 30 odd series */
+    sqlite3 *db = NULL;
+    sqlite3_stmt *q = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_prepare_v2(db, "SELECT count(*), sum(signal < 2) FROM track", -1, &q, NULL),
+        SQLITE_OK);
+    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(q, 0), 61 * 2 + 30 * 3);
+    assert_int_equal(sqlite3_column_int(q, 1), 61 * 2);
+    sqlite3_finalize(q);
+    sqlite3_close(db);
     /* both keep behaving the same after more samples */
     for (size_t i = 0; i < gf_history_count(&a); i++) {
         gf_error e = {0};
@@ -763,11 +775,25 @@ static void test_load_layout_mismatch(void **state)
     exec_sql(path, "UPDATE track SET minute = x'00'");
     expect_load_error(path, GF_EINPUT, "minute holds 1 bytes, expected 1280");
     save_ok(&h, path);
-    exec_sql(path, "DELETE FROM track WHERE signal = 4");
-    expect_load_error(path, GF_EINPUT, "has 4 of 5 signal tracks");
+    exec_sql(path, "DELETE FROM track WHERE signal >= 1");
+    expect_load_error(path, GF_EINPUT, "has 1 of the 2 signal tracks every series has");
     save_ok(&h, path);
-    exec_sql(path, "DELETE FROM track WHERE signal = 1");
-    expect_load_error(path, GF_EINPUT, "unexpected track for signal 2");
+    exec_sql(path, "DELETE FROM track WHERE signal = 1 AND series_id = 0");
+    expect_load_error(path, GF_EINPUT, "app-0/main' has 1 of the 2 signal tracks");
+    save_ok(&h, path);
+    exec_sql(path,
+             "DELETE FROM track WHERE signal = 1 AND series_id = 1"); /* it has engine tracks */
+    expect_load_error(path, GF_EINPUT, "app-1/main': unexpected track for signal 2");
+    /* an engine track missing is one that never had a sample */
+    save_ok(&h, path);
+    exec_sql(path, "DELETE FROM track WHERE signal = 3");
+    gf_history mis;
+    init_default(&mis);
+    gf_error lerr = {0};
+    assert_int_equal(gf_history_load(&mis, path, &lerr), GF_OK);
+    assert_int_equal(gf_history_at(&mis, 1)->track[GF_SIG_WAITING].samples, 0);
+    assert_true(gf_history_at(&mis, 1)->track[GF_SIG_PREEMPT].samples > 0);
+    gf_history_free(&mis);
     save_ok(&h, path);
     exec_sql(path, "UPDATE meta SET value = 81 WHERE key = 'kv_buckets'");
     expect_load_error(path, GF_EINPUT, "layout differs: kv_buckets is 81 in the file, 82");

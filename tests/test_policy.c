@@ -274,7 +274,7 @@ static void test_load_engine(void **state)
                                 "rules:\n"
                                 "  - name: llm\n"
                                 "    match: {namespaces: [llm]}\n"
-                                "    engine: {kvMargin: 0.5, moveCap: false}\n";
+                                "    engine: {kvMargin: 0.5, moveCap: false, rules: false}\n";
     gf_policy p;
     gf_policy_init(&p);
     gf_error err = {0};
@@ -286,6 +286,7 @@ static void test_load_engine(void **state)
     assert_true(fabs(def.engine_kv_margin - 0.2) < EPS);
     assert_true(fabs(def.engine_base_share - 0.5) < EPS);
     assert_true(def.engine_move_cap);
+    assert_true(def.engine_rules);
     gf_policy_decision d;
     gf_policy_subject s = subject("Deployment", "llm", NULL, NULL);
     gf_policy_resolve(&p, &s, &d);
@@ -293,6 +294,7 @@ static void test_load_engine(void **state)
     assert_true(fabs(d.rule.engine_base_share - 0.3) < EPS);
     assert_true(fabs(d.rule.engine_kv_margin - 0.5) < EPS);
     assert_false(d.rule.engine_move_cap);
+    assert_false(d.rule.engine_rules);
     s = subject("Deployment", "other", NULL, NULL);
     gf_policy_resolve(&p, &s, &d);
     assert_true(fabs(d.rule.engine_kv_margin - 0.2) < EPS);
@@ -705,7 +707,7 @@ static const bad_case bad_cases[] = {
      "unknown key \"headrom\" (known keys: mode, headroom, memoryMargin, upsize, downsize, "
      "bounds, convert, engine, computeAware, maxDisruptionsPerHour)"},
     {H "defaults:\n  engine:\n    kvfull: 0.8\n", "t.yaml:5:5: defaults.engine.kvfull",
-     "unknown key \"kvfull\" (known keys: kvFull, kvMargin, baseShare, moveCap)"},
+     "unknown key \"kvfull\" (known keys: rules, kvFull, kvMargin, baseShare, moveCap)"},
     {H "defaults:\n  engine:\n    kvFull: 1.5\n", "t.yaml:5:13: defaults.engine.kvFull",
      "must be in (0, 1], got 1.5"},
     {H "defaults:\n  engine:\n    baseShare: 1\n", "t.yaml:5:16: defaults.engine.baseShare",

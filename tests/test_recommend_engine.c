@@ -165,6 +165,13 @@ static void test_generic_rules_ratchet_on_the_same_data(void **state)
     assert_true(x.ups >= 3);
     assert_true(x.in.fraction > 0.8);
     esim_free(&x);
+    /* a vLLM under a policy with engine.rules false is read the same way */
+    esim_init(&x, 0.5, &vllm_flag);
+    x.rule.engine_rules = false;
+    erun(&x, T0, T0 + 2 * HOUR, 5 * MIN);
+    assert_true(x.ups >= 3);
+    assert_false(x.last.move_cap);
+    esim_free(&x);
 }
 
 /* A preallocating engine without KV metrics: NVML memory at the cap never
@@ -295,6 +302,15 @@ static void test_base_share_and_annotation(void **state)
     assert_int_equal(x.downs, 1);
     assert_true(fabs(x.first_down_to - 0.25) < 1e-9);
     esim_free(&x);
+    /* an annotation that is not a quantity: said, and baseShare used (0.35) */
+    esim_init(&x, 0.5, &vllm_flag);
+    x.in.engine_base_bytes = -1;
+    erun(&x, T0, T0 + DAY + 5 * MIN, 5 * MIN);
+    assert_int_equal(x.downs, 1);
+    assert_true(fabs(x.first_down_to - 0.35) < 1e-9);
+    assert_has(x.last.reason,
+               "annotation gpufrac.io/engine-base-memory is not a positive quantity");
+    esim_free(&x);
 }
 
 static double spike_then_low(double t)
@@ -378,6 +394,7 @@ static void test_cap_moves_with_the_fraction(void **state)
         engine_sim x;
         esim_init(&x, 0.5, &cases[i].e);
         x.rule.engine_move_cap = cases[i].policy_moves;
+        x.rule.mode = GF_MODE_AUTO;
         for (double t = T0; t <= T0 + DAY; t += MIN)
             feed(&x, t);
         gf_recommendation r;
@@ -387,6 +404,9 @@ static void test_cap_moves_with_the_fraction(void **state)
         assert_true(fabs(r.recommended - 0.35) < 1e-9);
         if (r.move_cap != cases[i].move_cap) fail_msg("case %zu: move_cap %d", i, r.move_cap);
         if (r.move_cap) assert_true(fabs(r.new_cap - 0.35) < 1e-9);
+        /* the controller patches the annotation only: a change that must move
+         * the cap too is never applied by auto mode */
+        assert_int_equal(r.mode, r.move_cap ? GF_MODE_RECOMMEND : GF_MODE_AUTO);
         assert_has(r.reason, cases[i].reason);
         esim_free(&x);
     }

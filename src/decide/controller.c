@@ -1278,11 +1278,15 @@ gf_err gf_ctl_step(gf_ctl *c, const gf_ctl_backend *b, double now, gf_diags *log
     const gf_usage_sample *samples = NULL;
     size_t n = 0;
     gf_error e = {0};
-    if (b->usage && since < now && b->usage(b->ctx, m, since, now, &samples, &n, log, &e)) {
-        c->stats.api_errors[GF_CTL_OP_USAGE]++;
-        log_error(log, "usage", &e);
-        samples = NULL;
-        n = 0;
+    bool usage_read = false;
+    if (b->usage && since < now) {
+        usage_read = !b->usage(b->ctx, m, since, now, &samples, &n, log, &e);
+        if (!usage_read) {
+            c->stats.api_errors[GF_CTL_OP_USAGE]++;
+            log_error(log, "usage", &e);
+            samples = NULL;
+            n = 0;
+        }
     }
     gf_ingest_stats ist;
     memset(&ist, 0, sizeof ist);
@@ -1291,6 +1295,19 @@ gf_err gf_ctl_step(gf_ctl *c, const gf_ctl_backend *b, double now, gf_diags *log
         log_error(log, "usage refused by the history", &e);
     }
     c->stats.samples_ingested += ist.added;
+    /* the engines' own metrics, when the backend reads them (KV cache, queue) */
+    const gf_engine_sample *eng = NULL;
+    size_t n_eng = 0;
+    if (usage_read && b->engine_usage) b->engine_usage(b->ctx, &eng, &n_eng);
+    if (n_eng) {
+        gf_ingest_stats est;
+        memset(&est, 0, sizeof est);
+        if (gf_recommend_ingest_engine(m, c->h, eng, n_eng, newest, &est, &e)) {
+            c->stats.api_errors[GF_CTL_OP_USAGE]++;
+            log_error(log, "engine usage refused by the history", &e);
+        }
+        c->stats.samples_ingested += est.added;
+    }
     gf_ctl_seed_changes(c->h, m, &meta, now, log);
 
     gf_ctl_input in = {m, &meta, c->h, c->policy, samples, n, gf_history_newest(c->h), now};

@@ -360,6 +360,10 @@ bool gf_ctl_parse_last_change(const char *value, double *t);
  *            samples owned by the backend, valid until the next call. The
  *            samples of one time slice come together (the history skips
  *            samples at or before its newest).
+ * engine_usage  (may be NULL) the inference engines' own samples
+ *            (model/sample.h gf_engine_sample) that the last usage call
+ *            brought, owned by the backend likewise; ingested with the
+ *            usage samples (decide/recommend.h gf_recommend_ingest_engine).
  * resize     one merge patch of the workload (a->target) setting its pod
  *            template's a->unit_key annotation to a->to and its metadata
  *            annotation gpufrac.io/last-change to a->last_change (removing
@@ -394,6 +398,7 @@ typedef struct gf_ctl_backend {
     gf_err (*evict)(void *ctx, const gf_ctl_action *a, gf_ctl_result *result, gf_error *err);
     gf_err (*cordon)(void *ctx, const gf_ctl_action *a, gf_ctl_result *result, gf_error *err);
     bool (*may_write)(void *ctx);
+    void (*engine_usage)(void *ctx, const gf_engine_sample **out, size_t *n);
 } gf_ctl_backend;
 
 /* --- the controller: state, counters and one loop iteration --------------------------- */

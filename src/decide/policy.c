@@ -60,6 +60,7 @@ static const char *const field_keys[GF_RF_COUNT] = {
     [GF_RF_CONVERT_MAX_FRACTION] = "convert.maxFractionForConversion",
     [GF_RF_CONVERT_UNIT] = "convert.unit",
     [GF_RF_CONVERT_SET_SCHEDULER] = "convert.setScheduler",
+    [GF_RF_ENGINE_RULES] = "engine.rules",
     [GF_RF_ENGINE_KV_FULL] = "engine.kvFull",
     [GF_RF_ENGINE_KV_MARGIN] = "engine.kvMargin",
     [GF_RF_ENGINE_BASE_SHARE] = "engine.baseShare",
@@ -97,6 +98,7 @@ void gf_rightsize_rule_defaults(gf_rightsize_rule *r)
         .convert_max_fraction = 0.75,
         .convert_unit = GF_SHARE_FRACTION,
         .convert_set_scheduler = false,
+        .engine_rules = true,
         .engine_kv_full = 0.9,
         .engine_kv_margin = 0.2,
         .engine_base_share = 0.5,
@@ -147,6 +149,7 @@ void gf_rightsize_rule_apply(gf_rightsize_rule *dst, const gf_rightsize_rule *ov
     GF_APPLY(GF_RF_CONVERT_MAX_FRACTION, convert_max_fraction);
     GF_APPLY(GF_RF_CONVERT_UNIT, convert_unit);
     GF_APPLY(GF_RF_CONVERT_SET_SCHEDULER, convert_set_scheduler);
+    GF_APPLY(GF_RF_ENGINE_RULES, engine_rules);
     GF_APPLY(GF_RF_ENGINE_KV_FULL, engine_kv_full);
     GF_APPLY(GF_RF_ENGINE_KV_MARGIN, engine_kv_margin);
     GF_APPLY(GF_RF_ENGINE_BASE_SHARE, engine_base_share);

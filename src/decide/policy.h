@@ -103,6 +103,7 @@ typedef struct gf_rightsize_rule {
     gf_share_kind convert_unit;    /* GF_SHARE_FRACTION or GF_SHARE_MEMORY (gpu-memory MiB) */
     bool convert_set_scheduler;    /* may set schedulerName kai-scheduler on other pods */
     /* the engine section: rules by engine class (decide/recommend.h) */
+    bool engine_rules;        /* false: every workload gets the generic rules */
     double engine_kv_full;    /* KV-cache use at or above this share counts as full */
     double engine_kv_margin;  /* a preallocating engine's need: base + peak KV x (1 + this) */
     double engine_base_share; /* share of what a preallocating engine holds that is weights and
@@ -135,6 +136,7 @@ typedef enum gf_rule_field {
     GF_RF_CONVERT_MAX_FRACTION,
     GF_RF_CONVERT_UNIT,
     GF_RF_CONVERT_SET_SCHEDULER,
+    GF_RF_ENGINE_RULES,
     GF_RF_ENGINE_KV_FULL,
     GF_RF_ENGINE_KV_MARGIN,
     GF_RF_ENGINE_BASE_SHARE,
@@ -153,7 +155,7 @@ const char *gf_rule_field_key(gf_rule_field f);
 
 /* The built-in defaults (mode recommend, headroom 0.15, ...; convert:
  * fromWholeGpu and toWholeGpu recommend, minHistory 1d, maxFractionForConversion
- * 0.75, unit fraction, setScheduler false; engine: kvFull 0.9, kvMargin 0.2,
+ * 0.75, unit fraction, setScheduler false; engine: rules true, kvFull 0.9, kvMargin 0.2,
  * baseShare 0.5, moveCap true). */
 void gf_rightsize_rule_defaults(gf_rightsize_rule *r);
 

@@ -348,7 +348,7 @@ static void prealloc_rules(const gf_rightsize_rule *rule, const unit_ctx *u,
 static void engine_cap(const gf_rightsize_rule *rule, gf_recommendation *out)
 {
     const gf_engine_info *e = &out->in.engine;
-    if (e->memory != GF_MEM_PREALLOCATES || !e->knob) return;
+    if (!rule->engine_rules || e->memory != GF_MEM_PREALLOCATES || !e->knob) return;
     if (out->action != GF_REC_UP && out->action != GF_REC_DOWN) return;
     if (e->cap_source == GF_CAP_FLAG || e->cap_source == GF_CAP_ENV) {
         if (!rule->engine_move_cap) {
@@ -359,6 +359,13 @@ static void engine_cap(const gf_rightsize_rule *rule, gf_recommendation *out)
         out->move_cap = true;
         out->new_cap = out->recommended_fraction;
         reason_add(out, "; %s %g -> %.2f with it", e->knob, e->cap, out->new_cap);
+        /* the controller patches the share annotation only: applied alone, the
+         * engine would keep its old cap (over the new fraction after a
+         * downsize), so this change is a recommendation (--patches has both) */
+        if (out->mode > GF_MODE_RECOMMEND) {
+            out->mode = GF_MODE_RECOMMEND;
+            reason_add(out, " (recommend only: the controller does not patch container args)");
+        }
     } else if (e->cap_source == GF_CAP_DEFAULT) {
         reason_add(out, "; set %s=$(GPU_PORTION) so the engine's cap follows the fraction",
                    e->knob);
@@ -419,9 +426,13 @@ gf_err gf_recommend_one(const gf_rightsize_rule *rule, const gf_rec_input *in,
     double span = now > first ? now - first : 0;
     out->confidence = rule->min_history_s > 0 ? fmin(1.0, span / (double)rule->min_history_s) : 1.0;
 
-    const gf_engine_memory cls = in->engine.memory;
+    /* engine.rules false: every workload is generic */
+    const gf_engine_memory cls = rule->engine_rules ? in->engine.memory : GF_MEM_FOLLOWS_LOAD;
     if (cls == GF_MEM_PREALLOCATES && kt->samples) {
         prealloc_rules(rule, &u, s, now, out);
+        if (in->engine_base_bytes < 0) /* an odd annotation: said, and the policy's share used */
+            reason_add(out, "; annotation %s is not a positive quantity: engine.baseShare used",
+                       GF_ENGINE_BASE_ANNOTATION);
         engine_cap(rule, out);
         return GF_OK;
     }
@@ -512,13 +523,16 @@ gf_err gf_recommend_one(const gf_rightsize_rule *rule, const gf_rec_input *in,
     double tq = quantise(&u, target, &value);
     const char *basis = cls == GF_MEM_HIGH_WATER ? "high-water memory" : "peak memory";
     if (cur - tq < rule->min_change - 1e-9) {
-        snprintf(out->reason, sizeof out->reason,
-                 "allocation fits: needs %.3f of a GPU (%s %.2f GiB over %s x %.2f), "
-                 "less than minChange %.2f below %.3f",
-                 tq, basis, gib(mem_basis), dur(win, d1, sizeof d1), h, rule->min_change, cur);
         if (cls == GF_MEM_PREALLOCATES)
-            reason_add(out, "; %s preallocates: no KV-cache metrics seen",
-                       gf_engine_name(in->engine.kind));
+            snprintf(out->reason, sizeof out->reason,
+                     "allocation kept: %s preallocates: its NVML memory (%.2f GiB over %s) is its "
+                     "cap, not its need, and no KV-cache metrics seen",
+                     gf_engine_name(in->engine.kind), gib(mem_basis), dur(win, d1, sizeof d1));
+        else
+            snprintf(out->reason, sizeof out->reason,
+                     "allocation fits: needs %.3f of a GPU (%s %.2f GiB over %s x %.2f), "
+                     "less than minChange %.2f below %.3f",
+                     tq, basis, gib(mem_basis), dur(win, d1, sizeof d1), h, rule->min_change, cur);
         return GF_OK;
     }
     bool limited = false;
@@ -579,6 +593,8 @@ gf_err gf_recommend_model(const gf_model *m, const gf_history *h, const gf_polic
             const char *why = NULL;
             if (base && gf_quantity_value(base, &bytes, &why) == GF_OK && bytes > 0)
                 g->in.engine_base_bytes = (double)bytes;
+            else if (base)
+                g->in.engine_base_bytes = -1; /* given, not a positive quantity */
         }
         /* pods of one workload may differ mid-rollout: size for the largest */
         if (pod->share == GF_SHARE_FRACTION && pod->gpu_fraction > g->in.fraction)

@@ -35,7 +35,8 @@
  *     admission webhook refuses gpu-fraction 1 and more
  *     (pkg/binder/plugins/gpusharing/gpu-request/gpu_request_validator.go),
  *     so no recommendation is ever a fraction of 1 or more.
- * Rules by engine class (in.engine, model/engine.h; policy engine.*). NVML
+ * Rules by engine class (in.engine, model/engine.h; policy engine.*, and
+ * engine.rules false gives every workload the generic rules). NVML
  * memory is what a process holds, not what it needs:
  *   - preallocating engines (vLLM, SGLang, TGI, TensorRT-LLM) hold their cap
  *     flat: NVML memory at the allocation is never by itself a reason to
@@ -55,7 +56,9 @@
  *     waited or was preempted in the window. Without KV samples: the generic
  *     rules less the memory trigger and the floor (SM still counts). A
  *     resize of an engine whose cap is a literal flag or variable also sets
- *     it to the new fraction (move_cap; engine.moveCap);
+ *     it to the new fraction (move_cap; engine.moveCap); such a change is
+ *     never auto (mode at most recommend): the controller patches the share
+ *     annotation only, and the engine would keep its old cap;
  *   - caching allocators (TorchServe, Triton's PyTorch backends): the
  *     high-water mark (the all-time max the history holds) is the need: the
  *     floor is it x (1 + memoryMargin) and a downsize is judged against it;
@@ -98,7 +101,8 @@ typedef struct gf_rec_input {
     gf_engine_info engine;
     /* weights + runtime overhead of a preallocating engine, bytes per device,
      * when known (annotation gpufrac.io/engine-base-memory); 0 = unknown: the
-     * policy's engine.baseShare of what it holds */
+     * policy's engine.baseShare of what it holds; -1 = the annotation is not
+     * a positive quantity (the reason says so; baseShare is used) */
     double engine_base_bytes;
     /* that container as its pod template writes it (model.h gpu_argv,
      * gpu_cmd_n, gpu_spec_container), for the patch that moves the cap */

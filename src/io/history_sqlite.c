@@ -137,6 +137,13 @@ static int save_meta(saver *sv, const gf_history *h)
     return rc;
 }
 
+/* A track as gf_history_get() makes it: never a sample, nothing decayed. */
+static bool pristine(const gf_hist_track *tr)
+{
+    return tr->samples == 0 && tr->total_weight == 0 && tr->ref_t == 0 && tr->minute_head == -1 &&
+           tr->hour_head == -1;
+}
+
 static int save_series(saver *sv, size_t id, const gf_hist_series *s, unsigned char *buf)
 {
     sqlite3_stmt *st = sv->series;
@@ -155,6 +162,9 @@ static int save_series(saver *sv, size_t id, const gf_hist_series *s, unsigned c
         const gf_hist_track *tr = &s->track[sig];
         const double *w = gf_hist_weights_const(s, (gf_hist_signal)sig);
         uint32_t n = gf_hist_layout_of((gf_hist_signal)sig)->n_buckets;
+        /* most workloads run no inference engine: an engine track that never
+         * had a sample is not written (it loads as new) */
+        if (sig >= GF_SIG_KV && pristine(tr)) continue;
         st = sv->track;
         sqlite3_reset(st);
         sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
@@ -579,7 +589,10 @@ static gf_err load_series(loader *ld, gf_history *tmp, int nsignals, int64_t *lo
         sqlite3_bind_int64(ts, 1, sqlite3_column_int64(ss, 0));
         int sig = 0;
         while ((step = sqlite3_step(ts)) == SQLITE_ROW) {
-            if (sig >= nsignals || sqlite3_column_int64(ts, 15) != sig) {
+            /* engine tracks without samples are not saved: skip to the next one held */
+            int64_t row_sig = sqlite3_column_int64(ts, 15);
+            if (sig >= GF_SIG_KV && row_sig > sig && row_sig < nsignals) sig = (int)row_sig;
+            if (sig >= nsignals || row_sig != sig) {
                 rc = gf_error_set(ld->err, GF_EINPUT, ld->path,
                                   "%s: unexpected track for signal %lld", what,
                                   (long long)sqlite3_column_int64(ts, 15));
@@ -594,9 +607,10 @@ static gf_err load_series(loader *ld, gf_history *tmp, int nsignals, int64_t *lo
             rc = step_error(ld, "cannot read track");
             goto out;
         }
-        if (sig != nsignals) {
-            rc = gf_error_set(ld->err, GF_EINPUT, ld->path, "%s has %d of %d signal tracks", what,
-                              sig, nsignals);
+        if (sig < GF_HIST_NSIGNALS_V1) {
+            rc = gf_error_set(ld->err, GF_EINPUT, ld->path,
+                              "%s has %d of the %d signal tracks every series has (memory, sm)",
+                              what, sig, GF_HIST_NSIGNALS_V1);
             goto out;
         }
         gf_error cerr = {0};

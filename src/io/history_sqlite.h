@@ -12,7 +12,8 @@
  *         ref_t, total_weight, min_bucket, max_bucket,
  *         weights_lo, weights BLOB, minute_head, minute BLOB, hour_head, hour_max BLOB)
  *       one row per series and signal (0 memory, 1 sm, 2 kv, 3 waiting,
- *       4 preempt: decide/history.h gf_hist_signal)
+ *       4 preempt: decide/history.h gf_hist_signal); an engine signal's
+ *       row (2..4) only when its track ever had a sample
  * Version 1 (gpufrac before the engine signals) has no engine layouts in
  * meta and two tracks per series (memory, sm); it is still read, with the
  * engine tracks empty. Saving always writes the current version.

@@ -51,6 +51,7 @@ static const vtype field_type[GF_RF_COUNT] = {
     [GF_RF_CONVERT_MAX_FRACTION] = VT_NUM,
     [GF_RF_CONVERT_UNIT] = VT_UNIT,
     [GF_RF_CONVERT_SET_SCHEDULER] = VT_BOOL,
+    [GF_RF_ENGINE_RULES] = VT_BOOL,
     [GF_RF_ENGINE_KV_FULL] = VT_NUM,
     [GF_RF_ENGINE_KV_MARGIN] = VT_NUM,
     [GF_RF_ENGINE_BASE_SHARE] = VT_NUM,
@@ -528,6 +529,9 @@ static gf_err set_field(loader *ld, gf_rule_field f, const yaml_node_t *value, s
         break;
     case GF_RF_CONVERT_SET_SCHEDULER:
         r->convert_set_scheduler = b;
+        break;
+    case GF_RF_ENGINE_RULES:
+        r->engine_rules = b;
         break;
     case GF_RF_ENGINE_KV_FULL:
         r->engine_kv_full = x;

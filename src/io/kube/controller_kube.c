@@ -368,6 +368,13 @@ static gf_err k_usage(void *ctx, const gf_model *m, double since, double now,
     return GF_OK;
 }
 
+static void k_engine_usage(void *ctx, const gf_engine_sample **out, size_t *n)
+{
+    gf_ctl_kube *kb = ctx;
+    *out = kb->usage.engine.v;
+    *n = kb->usage.engine.n;
+}
+
 /* --- writes --------------------------------------------------------------------------------- */
 
 static gf_ctl_result result_of(gf_err rc)
@@ -595,6 +602,7 @@ void gf_ctl_kube_backend(gf_ctl_kube *kb, gf_ctl_backend *b)
     b->name = "kubernetes";
     b->snapshot = k_snapshot;
     b->usage = k_usage;
+    b->engine_usage = k_engine_usage;
     b->resize = k_resize;
     b->annotate = k_annotate;
     b->event = k_event;
