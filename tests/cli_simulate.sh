@@ -70,6 +70,22 @@ run simulate "${small[@]}" --warmup 5x
 check "bad --warmup exit 2" rc_is 2
 check "bad --warmup named" err_has "--warmup: '5x'"
 
+# engines: off by default (every service generic), --engines finds them in the pod specs
+run simulate "${small[@]}" -o json --policies static,gpufrac
+check "engines off by default" jq_ok '.demand_mix.engines.preallocating == 0 and .demand_mix.engines.high_water == 0'
+check "kv harm in JSON" jq_ok '.policies[0].harm | has("kv_starved_minutes") and has("preemptions")'
+run simulate "${small[@]}" -o json --policies static,gpufrac --engines
+check "engines exit 0" rc_is 0
+check "engines found" jq_ok '.demand_mix.engines.preallocating > 0 and .demand_mix.engines.high_water > 0'
+check "engines: no upsize on NVML memory" jq_ok '.policies[1].actions.nvml_only_upsizes == 0'
+run simulate "${small[@]}" -o json --policies static,gpufrac --engines=blind
+check "engines=blind: the recommender upsizes on NVML memory" jq_ok '.policies[1].actions.nvml_only_upsizes > 0'
+run simulate "${small[@]}" --engines=bogus
+check "bad --engines exit 2" rc_is 2
+check "bad --engines named" err_has "--engines=bogus"
+run simulate "${small[@]}" --policies static --engines
+check "engines line in the table" out_has "preallocating (vLLM-like)"
+
 # a subset of policies, a coarser step, another scorer
 run simulate "${small[@]}" -o json --policies static,gpufrac --step 5m --scorer bestfit
 check "subset exit 0" rc_is 0

@@ -7,6 +7,7 @@
  * dry runs, lost leadership, failed writes, restarts. */
 #include "testutil.h"
 #include "decide/controller.h"
+#include "io/kube/controller_metrics.h"
 #include "io/policy_yaml.h"
 #include "kjson.h"
 #include "util/sbuf.h"
@@ -37,8 +38,20 @@ static void cluster_begin(gf_sbuf *b)
 /* A Deployment (kind "Deployment") or StatefulSet with one pod on node in
  * GPU group; tmpl: extra template annotations (",\"k\":\"v\""); pod_frac
  * the pod's gpu-fraction (the template's is frac). */
+static void wl_c(gf_sbuf *b, const char *kind, const char *name, const char *frac,
+                 const char *pod_frac, const char *node, const char *group, const char *tmpl,
+                 const char *container);
+
 static void wl(gf_sbuf *b, const char *kind, const char *name, const char *frac,
                const char *pod_frac, const char *node, const char *group, const char *tmpl)
+{
+    wl_c(b, kind, name, frac, pod_frac, node, group, tmpl, "");
+}
+
+/* The same; container: extra fields of the pod's container (",\"image\":..."). */
+static void wl_c(gf_sbuf *b, const char *kind, const char *name, const char *frac,
+                 const char *pod_frac, const char *node, const char *group, const char *tmpl,
+                 const char *container)
 {
     bool sts = !strcmp(kind, "StatefulSet");
     gf_sbuf_printf(b,
@@ -66,8 +79,8 @@ static void wl(gf_sbuf *b, const char *kind, const char *name, const char *frac,
                    "\"annotations\":{\"gpu-fraction\":\"%s\"},\"ownerReferences\":[{"
                    "\"apiVersion\":\"apps/v1\",\"kind\":\"%s\",\"controller\":true}]},"
                    "\"spec\":{\"nodeName\":\"%s\",\"containers\":[{\"name\":\"c\",\"resources\":"
-                   "{\"requests\":{\"cpu\":\"1\"}}}]},\"status\":{\"phase\":\"Running\"}}",
-                   pod, name, name, group, pod_frac, owner, node);
+                   "{\"requests\":{\"cpu\":\"1\"}}%s}]},\"status\":{\"phase\":\"Running\"}}",
+                   pod, name, name, group, pod_frac, owner, node, container);
 }
 
 static void pdb(gf_sbuf *b, const char *name, const char *app, int allowed)
@@ -1322,6 +1335,7 @@ typedef struct mock {
     GF_VEC(gf_usage_sample) usage;
     GF_VEC(gf_engine_sample) engine; /* what the last usage call brought of the engines' */
     int snapshots, resizes, annotates, events, evicts, cordons;
+    char event_reason[48], event_message[700], event_kind[32]; /* the last Event */
     bool fail_snapshot, fail_usage, leader;
     gf_ctl_result resize_result;
 } mock;
@@ -1381,7 +1395,11 @@ static gf_err m_annotate(void *ctx, const gf_ctl_action *a, gf_ctl_result *res, 
 
 static gf_err m_event(void *ctx, const gf_ctl_action *a, gf_ctl_result *res, gf_error *err)
 {
-    ((mock *)ctx)->events++;
+    mock *k = ctx;
+    k->events++;
+    snprintf(k->event_reason, sizeof k->event_reason, "%s", a->event_reason);
+    snprintf(k->event_message, sizeof k->event_message, "%s", a->message);
+    snprintf(k->event_kind, sizeof k->event_kind, "%s", a->target.kind);
     *res = GF_CTL_OK;
     return GF_OK;
 }
@@ -1570,6 +1588,114 @@ static void test_step_writes_once(void **state)
     free(done);
 }
 
+/* A vLLM at its default cap (0.9 of the GPU) on a 0.5 fraction is configured
+ * to overrun: one warning Event on the Deployment with the exact fix, and
+ * the gauge gpufrac_configured_overrun; not told again while it holds, told
+ * again when it changes (0.75 now) or comes back after a fix; a vLLM on
+ * $(GPU_PORTION) is fine; fairUse.mode off reports nothing. */
+static char *overrun_cluster(const char *llm_frac, const char *llm_args)
+{
+    gf_sbuf b = GF_SBUF_INIT;
+    char c[300];
+    cluster_begin(&b);
+    snprintf(c, sizeof c, ",\"image\":\"vllm/vllm-openai:v0.11.0\",\"args\":[%s]", llm_args);
+    wl_c(&b, "Deployment", "llm", llm_frac, llm_frac, "n1", "g1", "", c);
+    wl_c(&b, "Deployment", "chat", "0.5", "0.5", "n2", "g2", "",
+         ",\"image\":\"vllm/vllm-openai:v0.11.0\",\"args\":[\"--gpu-memory-utilization\","
+         "\"$(GPU_PORTION)\"]");
+    cluster_end(&b);
+    return b.s;
+}
+
+static bool metric_has(gf_ctl *c, const char *want)
+{
+    gf_ctl_process proc;
+    memset(&proc, 0, sizeof proc);
+    gf_sbuf out = GF_SBUF_INIT;
+    gf_ctl_metrics_render(c, &proc, &out);
+    bool ok = strstr(gf_sbuf_str(&out), want) != NULL;
+    gf_sbuf_free(&out);
+    return ok;
+}
+
+#define OVERRUN_GAUGE                                                                              \
+    "gpufrac_configured_overrun{namespace=\"t\",workload=\"llm\",kind=\"Deployment\","             \
+    "engine=\"vllm\"} "
+
+static void test_configured_overrun(void **state)
+{
+    (void)state;
+    char *bad = overrun_cluster("0.5", "\"--model\",\"m\"");
+    char *changed = overrun_cluster("0.75", "\"--model\",\"m\"");
+    char *fixed = overrun_cluster("0.5", "\"--gpu-memory-utilization=$(GPU_PORTION)\"");
+    mock k;
+    memset(&k, 0, sizeof k);
+    k.json = bad;
+    k.leader = true;
+    mock_usage(&k, "llm-6d5f7c8b9a-x1a2b", NOW - 30 * MIN, NOW + 10 * MIN, 2);
+    gf_policy p;
+    gf_policy_init(&p);
+    gf_history h;
+    gf_error err = {0};
+    gf_history_init(&h, NULL, &err);
+    gf_ctl c;
+    gf_ctl_init(&c, NULL, &p, &h);
+    gf_diags log;
+    gf_diags_init(&log);
+    assert_int_equal(step(&c, &k, NOW, &log, NULL), GF_OK);
+    assert_int_equal(k.events, 1);
+    assert_string_equal(k.event_reason, "GpufracConfiguredToOverrun");
+    assert_string_equal(k.event_kind, "Deployment");
+    if (!strstr(k.event_message, "Deployment t/llm is configured to overrun") ||
+        !strstr(k.event_message, "--gpu-memory-utilization 0.9 (its default) takes 0.90") ||
+        !strstr(k.event_message, "set --gpu-memory-utilization=$(GPU_PORTION) (or 0.50)"))
+        fail_msg("message: %s", k.event_message);
+    assert_int_equal(c.plan.overruns.n, 1);
+    assert_true(metric_has(&c, OVERRUN_GAUGE "0.4\n"));
+    assert_true(metric_has(&c, "# TYPE gpufrac_configured_overrun gauge\n"));
+    assert_false(metric_has(&c, "workload=\"chat\",kind=\"Deployment\",engine"));
+    /* still so: no second Event, the gauge stays */
+    assert_int_equal(step(&c, &k, NOW + MIN, &log, NULL), GF_OK);
+    assert_int_equal(k.events, 1);
+    assert_true(metric_has(&c, OVERRUN_GAUGE "0.4\n"));
+    /* changed: told again, once */
+    k.json = changed;
+    assert_int_equal(step(&c, &k, NOW + 2 * MIN, &log, NULL), GF_OK);
+    assert_int_equal(k.events, 2);
+    assert_non_null(strstr(k.event_message, "(or 0.75)"));
+    assert_int_equal(step(&c, &k, NOW + 3 * MIN, &log, NULL), GF_OK);
+    assert_int_equal(k.events, 2);
+    /* fixed: no finding, no gauge; the relapse is told again */
+    k.json = fixed;
+    assert_int_equal(step(&c, &k, NOW + 4 * MIN, &log, NULL), GF_OK);
+    assert_int_equal(k.events, 2);
+    assert_int_equal(c.plan.overruns.n, 0);
+    assert_false(metric_has(&c, OVERRUN_GAUGE));
+    k.json = changed;
+    assert_int_equal(step(&c, &k, NOW + 5 * MIN, &log, NULL), GF_OK);
+    assert_int_equal(k.events, 3);
+    gf_ctl_free(&c);
+    gf_policy_free(&p);
+
+    /* fairUse.mode off: nothing */
+    const char *off = PH "fairUse: {mode: off}\n";
+    gf_policy_init(&p);
+    assert_int_equal(gf_policy_load_buffer(&p, "p.yaml", off, strlen(off), &err), GF_OK);
+    gf_ctl_init(&c, NULL, &p, &h);
+    k.events = 0;
+    assert_int_equal(step(&c, &k, NOW + 6 * MIN, &log, NULL), GF_OK);
+    assert_int_equal(k.events, 0);
+    assert_int_equal(c.plan.overruns.n, 0);
+    gf_ctl_free(&c);
+    gf_policy_free(&p);
+    gf_history_free(&h);
+    gf_diags_free(&log);
+    gf_vec_free(&k.usage);
+    free(bad);
+    free(changed);
+    free(fixed);
+}
+
 /* Dry run and a replica without the lease decide but never write; a failed
  * write is counted and reported; a snapshot failure is the step's error; a
  * usage failure leaves the data stale: nothing acted on. */
@@ -1717,6 +1843,7 @@ int main(void)
         cmocka_unit_test(test_step_writes_once),
         cmocka_unit_test(test_step_no_writes),
         cmocka_unit_test(test_step_backoff),
+        cmocka_unit_test(test_configured_overrun),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

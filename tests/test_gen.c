@@ -2,6 +2,7 @@
  * consistent with KAI's rules, reproducible, and survives write -> load. */
 #include "testutil.h"
 #include "sim/gen.h"
+#include "model/engine.h"
 #include "model/kai.h"
 #include "io/snapshot.h"
 #include "io/snapshot_write.h"
@@ -374,6 +375,12 @@ static void test_round_trip(void **state)
         assert_int_equal(p->cpu_milli, q->cpu_milli);
         assert_int_equal(p->memory_bytes, q->memory_bytes);
         assert_int_equal(p->n_gpus, q->n_gpus);
+        /* the GPU container as engine detection reads it */
+        assert_true((p->gpu_image == NULL) == (q->gpu_image == NULL));
+        if (p->gpu_image) assert_string_equal(p->gpu_image, q->gpu_image);
+        assert_int_equal(p->gpu_argc, q->gpu_argc);
+        for (uint32_t k = 0; k < p->gpu_argc; k++)
+            assert_string_equal(p->gpu_argv[k], q->gpu_argv[k]);
         for (uint32_t k = 0; k < p->n_gpus; k++)
             assert_int_equal(p->gpus[k], q->gpus[k]);
     }
@@ -390,6 +397,43 @@ static void test_round_trip(void **state)
     gf_diags_free(&d);
     gf_model_free(&a);
     gf_model_free(&b);
+}
+
+/* The inference servers of the GPU workloads with a share, as engine
+ * detection finds them from the pod spec: the shares gen.c set_engine
+ * declares (45% preallocating among inference gpu-fraction services, 25%
+ * caching allocators), within sampling slack; preallocating caps are
+ * $(GPU_PORTION) or the fraction itself, never above it. */
+static void test_engines(void **state)
+{
+    (void)state;
+    gf_model m;
+    gen_ok(&m, 2000, 3, 0.6);
+    uint32_t n = 0, by[3] = {0}, portion = 0;
+    for (size_t w = 0; w < m.workloads.n; w++) {
+        const gf_pod *p = NULL;
+        for (size_t i = 0; i < m.pods.n && !p; i++)
+            if (m.pods.v[i].workload == w && m.pods.v[i].share == GF_SHARE_FRACTION &&
+                (!m.pods.v[i].pool_selector || strncmp(m.pods.v[i].pool_selector, "training", 8)))
+                p = &m.pods.v[i];
+        if (!p) continue;
+        gf_engine_info e;
+        gf_engine_detect(p, &e, NULL);
+        n++;
+        by[e.memory]++;
+        if (e.memory != GF_MEM_PREALLOCATES) continue;
+        assert_true(e.cap_source == GF_CAP_GPU_PORTION || e.cap_source == GF_CAP_FLAG);
+        if (e.cap_source == GF_CAP_GPU_PORTION)
+            portion++;
+        else
+            assert_true(fabs(e.cap - p->gpu_fraction) < 1e-9);
+    }
+    assert_true(n >= 200);
+    double pre = (double)by[GF_MEM_PREALLOCATES] / n, hw = (double)by[GF_MEM_HIGH_WATER] / n;
+    if (!(pre > 0.35 && pre < 0.55 && hw > 0.17 && hw < 0.33))
+        fail_msg("%u services: %.2f preallocating, %.2f high-water", n, pre, hw);
+    assert_true(portion > by[GF_MEM_PREALLOCATES] / 2);
+    gf_model_free(&m);
 }
 
 static void expect_usage(const gf_gen_opts *o, const char *needle)
@@ -443,6 +487,7 @@ int main(void)
         cmocka_unit_test(test_invariants), cmocka_unit_test(test_fill_extremes),
         cmocka_unit_test(test_tiny),       cmocka_unit_test(test_deterministic),
         cmocka_unit_test(test_round_trip), cmocka_unit_test(test_bad_options),
+        cmocka_unit_test(test_engines),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

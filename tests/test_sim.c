@@ -205,6 +205,196 @@ static void test_downsize_restarts_pods(void **state)
     teardown(f);
 }
 
+/* --- engine classes (sim.h Engines) ------------------------------------------------------- */
+
+/* A fractional Deployment pod whose container runs image with args (JSON
+ * array body), extra annotations ann (",\"k\":\"v\"" or ""). */
+#define EPOD(name, dep, node, group, frac, ann, image, args)                                       \
+    KJ_RUNNING(                                                                                    \
+        name, node,                                                                                \
+        KJ_OWNER("ReplicaSet", dep "-5d4c3b2a19") ",\"labels\":{\"runai-gpu-group\":\"" group      \
+                                                  "\",\"app\":\"" dep "\",\"pod-template-hash\":"  \
+                                                  "\"5d4c3b2a19\"},\"annotations\":{"              \
+                                                  "\"gpu-fraction\":\"" frac "\"" ann "}",         \
+        "{\"requests\":{\"cpu\":\"1\"}},\"image\":\"" image "\",\"args\":[" args "]")
+#define VLLM_ARGS "\"--model\",\"m\",\"--gpu-memory-utilization=$(GPU_PORTION)\""
+#define NO_RESIZE ",\"gpufrac.io/rightsize\":\"false\""
+
+/* A table of needs (not NVML readings): the engines apply. */
+static void run_needs(fx *f, demand_fn fn)
+{
+    gf_demand_opts o;
+    gf_sim_demand_opts(f->sim, 0, &o);
+    const gf_sim_service *sv;
+    size_t n = gf_sim_services(f->sim, &sv);
+    assert_int_equal(gf_demand_table_begin(&f->d, &o, n, o.n_steps, &f->err), GF_OK);
+    f->d.table_need = true;
+    for (uint32_t i = 0; i < n; i++)
+        for (uint32_t k = 0; k < o.n_steps; k++) {
+            double mem, sm;
+            fn(i, k, &mem, &sm);
+            gf_demand_table_add(&f->d, i, k, mem, sm);
+        }
+    gf_demand_table_end(&f->d, NULL);
+    if (gf_sim_run(f->sim, &f->d, &f->rep, &f->err))
+        fail_msg("run: %s: %s", f->err.where, f->err.msg);
+}
+
+/* The memory gpufrac's history saw for service key: the newest 30 min's
+ * mean and the all-time max, bytes. */
+static void seen(const gf_history *h, const char *key, double now, double *mean, double *max)
+{
+    const gf_hist_series *hs = gf_history_find(h, key);
+    assert_non_null(hs);
+    assert_int_equal(gf_hist_mean(hs, GF_SIG_MEMORY, now, 1800, mean, NULL), GF_OK);
+    *max = hs->track[GF_SIG_MEMORY].max_value;
+}
+
+#define GPU_BYTES (20000.0 * 1048576.0) /* L4() nodes: 20000 MiB */
+/* equal within the table's float precision */
+#define NEAR(a, b) (fabs((a) - (b)) < 1e-6 * GPU_BYTES)
+
+/* A vLLM on $(GPU_PORTION) of a 0.5 fraction needing 0.3, then 0.6 for two
+ * hours: NVML shows its cap, flat, whatever the load; the need above the
+ * cap is a KV cache too small (requests wait: one spell, 120 pod-minutes),
+ * not an OOM kill. The same demand on a generic server OOMs. */
+static void need_spike(uint32_t svc, uint32_t step, double *mem, double *sm)
+{
+    (void)svc;
+    *mem = step < 60 ? 0.3 : 0.6;
+    *sm = 0.1;
+}
+
+static void test_engine_preallocating(void **state)
+{
+    (void)state;
+    gf_history h;
+    gf_history_init(&h, NULL, NULL);
+    gf_sim_opts o = short_opts(3, P(GF_SIM_STATIC) | P(GF_SIM_GPUFRAC));
+    o.keep_history = &h;
+    o.engines = true;
+    fx *f = setup(KJ_LIST(L4("n1", "1") "," EPOD("llm-5d4c3b2a19-aaaaa", "llm", "n1", "g1", "0.5",
+                                                 NO_RESIZE, "vllm/vllm-openai:v0.11.0", VLLM_ARGS)),
+                  &o);
+    const gf_sim_service *sv;
+    assert_int_equal(gf_sim_services(f->sim, &sv), 1);
+    assert_int_equal(sv[0].engine.kind, GF_ENGINE_VLLM);
+    assert_int_equal(sv[0].engine.memory, GF_MEM_PREALLOCATES);
+    assert_true(fabs(sv[0].cap_ratio - 1) < 1e-9);
+    run_needs(f, need_spike);
+    const gf_sim_result *st = &f->rep.policy[GF_SIM_STATIC];
+    assert_int_equal(st->ooms, 0);
+    assert_true(fabs(st->kv_starved_min - 120) < 1e-9);
+    assert_int_equal(st->preemptions, 1);
+    assert_int_equal(f->rep.engine_services[GF_MEM_PREALLOCATES], 1);
+    double mean, max;
+    seen(&h, "t/Deployment/llm", f->rep.start_t + 3 * HOUR - 60, &mean, &max);
+    assert_true(NEAR(max, 0.5 * GPU_BYTES) && NEAR(mean, max));
+    teardown(f);
+    gf_history_free(&h);
+
+    /* the same need, a generic server: OOM kills, no KV accounting */
+    o = short_opts(3, P(GF_SIM_STATIC));
+    o.engines = true;
+    f = setup(KJ_LIST(L4("n1", "1") "," EPOD("web-5d4c3b2a19-aaaaa", "web", "n1", "g1", "0.5",
+                                             NO_RESIZE, "registry.example.com/serve:1", "")),
+              &o);
+    run_needs(f, need_spike);
+    st = &f->rep.policy[GF_SIM_STATIC];
+    assert_true(st->ooms >= 30);
+    assert_true(st->kv_starved_min == 0 && st->preemptions == 0);
+    teardown(f);
+}
+
+/* A vLLM needing 0.15 of its 0.5 (KV use 30%) while NVML shows its cap,
+ * flat at the allocation, for a day and a half: gpufrac never upsizes it on
+ * NVML memory (the flat cap is no reason), downsizes it once the window
+ * has passed, and no request waits. */
+static void kv_low(uint32_t svc, uint32_t step, double *mem, double *sm)
+{
+    (void)svc;
+    (void)step;
+    *mem = 0.15;
+    *sm = 0.05;
+}
+
+static void test_engine_not_upsized_on_nvml(void **state)
+{
+    (void)state;
+    gf_sim_opts o = short_opts(36, P(GF_SIM_STATIC) | P(GF_SIM_GPUFRAC));
+    o.engines = true;
+    fx *f = setup(KJ_LIST(L4("n1", "1") "," EPOD("llm-5d4c3b2a19-aaaaa", "llm", "n1", "g1", "0.5",
+                                                 "", "vllm/vllm-openai:v0.11.0", VLLM_ARGS)),
+                  &o);
+    run_needs(f, kv_low);
+    const gf_sim_result *gp = &f->rep.policy[GF_SIM_GPUFRAC];
+    assert_int_equal(gp->nvml_flat_upsizes, 0);
+    assert_int_equal(gp->upsizes, 0);
+    assert_true(gp->downsizes >= 1);
+    assert_true(gp->ooms == 0 && gp->kv_starved_min == 0);
+    assert_true(gp->gpu_hours_reserved < f->rep.policy[GF_SIM_STATIC].gpu_hours_reserved);
+    teardown(f);
+}
+
+/* The same vLLM whose need passes its cap after an hour: its own metrics
+ * (KV full, requests waiting) reach the history, and gpufrac upsizes it on
+ * them within minutes; static leaves it short for two hours. */
+static void test_engine_upsized_on_kv(void **state)
+{
+    (void)state;
+    gf_sim_opts o = short_opts(3, P(GF_SIM_STATIC) | P(GF_SIM_GPUFRAC));
+    o.engines = true;
+    fx *f = setup(KJ_LIST(L4("n1", "1") "," EPOD("llm-5d4c3b2a19-aaaaa", "llm", "n1", "g1", "0.5",
+                                                 "", "vllm/vllm-openai:v0.11.0", VLLM_ARGS)),
+                  &o);
+    run_needs(f, need_spike);
+    const gf_sim_result *gp = &f->rep.policy[GF_SIM_GPUFRAC], *st = &f->rep.policy[GF_SIM_STATIC];
+    assert_true(gp->upsizes >= 1 && gp->nvml_flat_upsizes == 0);
+    assert_int_equal(gp->ooms, 0);
+    assert_true(gp->kv_starved_min <= 10);
+    assert_true(fabs(st->kv_starved_min - 120) < 1e-9);
+    teardown(f);
+}
+
+/* A caching allocator (TorchServe) needing 0.4 for an hour, then 0.1: NVML
+ * keeps the high-water mark while the pod lives; a generic server's falls. */
+static void need_drop(uint32_t svc, uint32_t step, double *mem, double *sm)
+{
+    (void)svc;
+    *mem = step < 60 ? 0.4 : 0.1;
+    *sm = 0.05;
+}
+
+static void test_engine_high_water(void **state)
+{
+    (void)state;
+    gf_history h;
+    gf_history_init(&h, NULL, NULL);
+    gf_sim_opts o = short_opts(3, P(GF_SIM_GPUFRAC));
+    o.keep_history = &h;
+    o.engines = true;
+    fx *f = setup(
+        KJ_LIST(L4("n1", "1") "," EPOD(
+            "pt-5d4c3b2a19-aaaaa", "pt", "n1", "g1", "0.5", NO_RESIZE,
+            "pytorch/torchserve:0.12.0-gpu",
+            "\"torchserve\",\"--start\"") "," EPOD("web-5d4c3b2a19-aaaaa", "web", "n1", "g1", "0.5",
+                                                   NO_RESIZE, "registry.example.com/serve:1", "")),
+        &o);
+    const gf_sim_service *sv;
+    assert_int_equal(gf_sim_services(f->sim, &sv), 2);
+    assert_int_equal(sv[0].engine.memory, GF_MEM_HIGH_WATER);
+    assert_int_equal(sv[1].engine.memory, GF_MEM_FOLLOWS_LOAD);
+    run_needs(f, need_drop);
+    assert_int_equal(f->rep.policy[GF_SIM_GPUFRAC].ooms, 0);
+    double now = f->rep.start_t + 3 * HOUR - 60, mean, max;
+    seen(&h, "t/Deployment/pt", now, &mean, &max);
+    assert_true(NEAR(max, 0.4 * GPU_BYTES) && NEAR(mean, max));
+    seen(&h, "t/Deployment/web", now, &mean, &max);
+    assert_true(NEAR(max, 0.4 * GPU_BYTES) && NEAR(mean, 0.1 * GPU_BYTES));
+    teardown(f);
+    gf_history_free(&h);
+}
+
 /* --- achievable bounds ------------------------------------------------------------------ */
 
 /* 0.2 of the GPU for three hours but for one minute at 0.43 */
@@ -904,6 +1094,10 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_memory_spike_is_an_oom),
         cmocka_unit_test(test_quota_blocks_upsize),
+        cmocka_unit_test(test_engine_preallocating),
+        cmocka_unit_test(test_engine_high_water),
+        cmocka_unit_test(test_engine_not_upsized_on_nvml),
+        cmocka_unit_test(test_engine_upsized_on_kv),
         cmocka_unit_test(test_downsize_restarts_pods),
         cmocka_unit_test(test_whole_gpu_converted),
         cmocka_unit_test(test_pending_and_scale_up),

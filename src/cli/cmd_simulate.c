@@ -78,6 +78,14 @@ static void help(FILE *f)
             "                         fair compute shares on a GPU where it finds a compute\n"
             "                         hog), off or report (plain time-slicing); default: the\n"
             "                         policy's fairUse.mode\n"
+            "      --engines          model the inference engines found in each service's pod\n"
+            "                         spec: a preallocating server (vLLM, SGLang, TGI) shows\n"
+            "                         its memory cap flat in NVML and, when its need passes\n"
+            "                         the cap, makes requests wait (KV cache short) instead of\n"
+            "                         OOMing; a PyTorch caching allocator shows its high-water\n"
+            "                         mark until a new pod; default: NVML memory = need.\n"
+            "                         --engines=blind: the same, the recommender not told\n"
+            "                         the engines (rightsizing on NVML memory: a baseline)\n"
             "  -o, --output FORMAT    table (default), json, yaml, csv (a line a policy)\n"
             "  -q, --quiet            no progress bar, no warnings\n"
             "  -h, --help             this text\n\n" GF_CLI_KAI_HELP "\n"
@@ -199,6 +207,18 @@ static void print_table(const gf_sim_report *r, const char *cluster, const char 
             printf(" %s %.0f/%llu", gf_sim_policy_name((gf_sim_policy)p),
                    r->policy[p].neighbour_min, (unsigned long long)r->policy[p].fairuse_actions);
     printf("\n");
+    if (r->engine_services[GF_MEM_PREALLOCATES] || r->engine_services[GF_MEM_HIGH_WATER]) {
+        printf("Engines: %u preallocating (vLLM-like), %u caching-allocator, %u generic services. "
+               "KV cache short (pod-min) / preemption spells / upsizes on NVML memory alone:",
+               r->engine_services[GF_MEM_PREALLOCATES], r->engine_services[GF_MEM_HIGH_WATER],
+               r->engine_services[GF_MEM_FOLLOWS_LOAD]);
+        for (int p = 0; p < GF_SIM_NPOLICIES; p++)
+            if (r->policy[p].ran && p != GF_SIM_ORACLE)
+                printf(" %s %.0f/%llu/%llu", gf_sim_policy_name((gf_sim_policy)p),
+                       r->policy[p].kv_starved_min, (unsigned long long)r->policy[p].preemptions,
+                       (unsigned long long)r->policy[p].nvml_flat_upsizes);
+        printf("\n");
+    }
     if (r->whole_services && r->policy[GF_SIM_GPUFRAC].ran)
         printf("Whole-GPU services (nvidia.com/gpu) moved onto a fraction by gpufrac: %u of %u\n",
                r->policy[GF_SIM_GPUFRAC].conversions, r->whole_services);
@@ -241,14 +261,16 @@ static void print_table(const gf_sim_report *r, const char *cluster, const char 
 static void print_csv(const gf_sim_report *r)
 {
     printf("policy,gpu_hours_reserved,oom_kills,throttled_min,pending_min,restarts_resize,"
-           "restarts_move,neighbour_min,fairuse_actions\n");
+           "restarts_move,neighbour_min,fairuse_actions,kv_starved_min,preemptions\n");
     for (int p = 0; p < GF_SIM_NPOLICIES; p++) {
         const gf_sim_result *x = &r->policy[p];
         if (!x->ran) continue;
-        printf("%s,%.4f,%llu,%.1f,%.1f,%llu,%llu,%.1f,%llu\n", gf_sim_policy_name((gf_sim_policy)p),
-               x->gpu_hours_reserved, (unsigned long long)x->ooms, x->throttled_min, x->pending_min,
+        printf("%s,%.4f,%llu,%.1f,%.1f,%llu,%llu,%.1f,%llu,%.1f,%llu\n",
+               gf_sim_policy_name((gf_sim_policy)p), x->gpu_hours_reserved,
+               (unsigned long long)x->ooms, x->throttled_min, x->pending_min,
                (unsigned long long)x->restarts_resize, (unsigned long long)x->restarts_move,
-               x->neighbour_min, (unsigned long long)x->fairuse_actions);
+               x->neighbour_min, (unsigned long long)x->fairuse_actions, x->kv_starved_min,
+               (unsigned long long)x->preemptions);
     }
 }
 
@@ -304,6 +326,15 @@ static json_t *result_json(const gf_sim_result *x, gf_sim_policy p)
     json_object_set_new(
         o, "quota_blocked",
         json_pack("{s:I, s:o}", "upsizes", (json_int_t)x->quota_blocked, "services", blocked));
+    json_t *harm = json_object_get(o, "harm");
+    json_object_set_new(harm, "kv_starved_minutes", json_real(x->kv_starved_min));
+    json_object_set_new(harm, "preemptions", json_integer((json_int_t)x->preemptions));
+    json_object_set_new(json_object_get(o, "actions"), "nvml_only_upsizes",
+                        json_integer((json_int_t)x->nvml_flat_upsizes));
+    json_object_set_new(json_object_get(o, "actions"), "preallocating_upsizes",
+                        json_integer((json_int_t)x->prealloc_upsizes));
+    json_object_set_new(json_object_get(o, "actions"), "preallocating_downsizes",
+                        json_integer((json_int_t)x->prealloc_downsizes));
     return o;
 }
 
@@ -405,6 +436,11 @@ static int print_json(const gf_sim_report *r, const char *cluster, const char *d
     json_object_set_new(json_object_get(o, "simulation"), "whole_gpu_services",
                         json_integer(r->whole_services));
     json_object_set_new(o, "workloads", workloads_json(r));
+    json_object_set_new(json_object_get(o, "demand_mix"), "engines",
+                        json_pack("{s:i, s:i, s:i}", "generic",
+                                  (int)r->engine_services[GF_MEM_FOLLOWS_LOAD], "preallocating",
+                                  (int)r->engine_services[GF_MEM_PREALLOCATES], "high_water",
+                                  (int)r->engine_services[GF_MEM_HIGH_WATER]));
     int rc = gf_cli_print_doc(o, format, 10);
     json_decref(o);
     return rc;
@@ -455,7 +491,8 @@ int gf_cmd_simulate(int argc, char **argv)
         OPT_HISTORY,
         OPT_SNAPSHOT,
         OPT_FAIR_USE,
-        OPT_WARMUP
+        OPT_WARMUP,
+        OPT_ENGINES
     };
     static const struct option opts[] = {{"cluster", required_argument, NULL, 'c'},
                                          {"nodes", required_argument, NULL, 'n'},
@@ -471,6 +508,7 @@ int gf_cmd_simulate(int argc, char **argv)
                                          {"snapshot", required_argument, NULL, OPT_SNAPSHOT},
                                          {"fair-use", required_argument, NULL, OPT_FAIR_USE},
                                          {"warmup", required_argument, NULL, OPT_WARMUP},
+                                         {"engines", optional_argument, NULL, OPT_ENGINES},
                                          {"output", required_argument, NULL, 'o'},
                                          {"quiet", no_argument, NULL, 'q'},
                                          {"help", no_argument, NULL, 'h'},
@@ -490,6 +528,7 @@ int gf_cmd_simulate(int argc, char **argv)
     bool quiet = false;
     gf_cli_format format = GF_OUT_TABLE;
     gf_sim_fair fair_use = GF_SIM_FAIR_POLICY;
+    bool engines = false, engines_blind = false;
     int c, usage_rc = -1;
     optind = 1;
     gf_cli_kai kai = {0};
@@ -544,6 +583,13 @@ int gf_cmd_simulate(int argc, char **argv)
             break;
         case OPT_SNAPSHOT:
             snapshot_path = optarg;
+            break;
+        case OPT_ENGINES:
+            engines = true;
+            if (optarg && !strcmp(optarg, "blind"))
+                engines_blind = true;
+            else if (optarg)
+                usage_rc = usage_error("--engines=%s: use --engines or --engines=blind", optarg);
             break;
         case OPT_FAIR_USE:
             if (!strcmp(optarg, "act"))
@@ -674,6 +720,8 @@ int gf_cmd_simulate(int argc, char **argv)
     progress pr = {!quiet && isatty(fileno(stderr)), -1, -1, 0};
     so.policy = policy_path ? &pol : NULL;
     so.fair_use = fair_use;
+    so.engines = engines;
+    so.engines_blind = engines_blind;
     so.progress = show_progress;
     so.progress_ctx = &pr;
     gf_history kept;

@@ -32,6 +32,7 @@ const char *gf_ctl_reason_name(gf_ctl_reason r)
     if (r == GF_CTL_R_REVERT) return "revert";
     if (r == GF_CTL_R_STALLED) return "stalled";
     if (r == GF_CTL_R_OWNER) return "recommend-owner";
+    if (r == GF_CTL_R_CONFIGURED_OVERRUN) return "configured-overrun";
     return "?";
 }
 
@@ -105,6 +106,7 @@ void gf_ctl_plan_free(gf_ctl_plan *p)
     if (!p) return;
     gf_vec_free(&p->actions);
     gf_vec_free(&p->recs);
+    gf_vec_free(&p->overruns);
     gf_fair_report_free(&p->fair);
     gf_fair_state_free(&p->fair_state);
     gf_ctl_plan_init(p);
@@ -133,6 +135,8 @@ void gf_ctl_state_free(gf_ctl_state *s)
     gf_vec_free(&s->reported);
     stamps_free(s->refused.v, s->refused.n);
     gf_vec_free(&s->refused);
+    stamps_free(s->overrun_told.v, s->overrun_told.n);
+    gf_vec_free(&s->overrun_told);
     free(s->draining);
     s->draining = NULL;
 }
@@ -991,6 +995,73 @@ static gf_err fair_use(cands *cs, const gf_ctl_config *cfg, const gf_ctl_input *
     return GF_OK;
 }
 
+/* --- configured to overrun ------------------------------------------------------------------ */
+
+/* A finding's key in overrun_told: the workload and what it found, so that
+ * a change of engine, cap or fraction is a new finding. */
+static void overrun_key(const gf_model *m, const gf_ctl_overrun *o, char *buf, size_t n)
+{
+    const gf_workload *wl = &m->workloads.v[o->workload];
+    char key[400];
+    gf_recommend_key(wl->ns, wl->kind, wl->name, key, sizeof key);
+    gf_textf(buf, n, "%s %s %.4f %.4f", key, gf_engine_name(o->engine), o->cap, o->fraction);
+}
+
+/* Every workload whose engine (its first sharing pod's, model/engine.h) is
+ * configured to take more of the GPU than its fraction: listed in the
+ * plan, and a REPORT (an Event on the workload) unless told already. Told
+ * findings that no longer hold as they were are forgotten. */
+static void configured_overrun(cands *cs, const gf_ctl_input *in, gf_ctl_state *st, const winfo *wi,
+                               gf_ctl_plan *plan)
+{
+    const gf_model *m = in->m;
+    gf_strmap told;
+    gf_strmap_init(&told);
+    for (size_t i = 0; i < st->overrun_told.n; i++)
+        gf_strmap_put(&told, st->overrun_told.v[i].key, i);
+    bool *holds = gf_xcalloc(st->overrun_told.n + 1, sizeof *holds);
+    for (size_t w = 0; in->p->fair_use.mode != GF_FAIR_MODE_OFF && w < m->workloads.n; w++) {
+        const gf_pod *p = wi[w].sharing ? wi[w].first : NULL;
+        if (!p || p->share == GF_SHARE_NONE) continue;
+        gf_engine_info e;
+        gf_engine_detect(p, &e, NULL);
+        int64_t gpu_mib = p->node != GF_NONE ? m->nodes.v[p->node].gpu_memory_mib : 0;
+        double frac = gf_pod_share_on(p, gpu_mib);
+        char fix[400];
+        if (!gf_engine_overrun(&e, frac, fix, sizeof fix)) continue;
+        gf_ctl_overrun o = {(uint32_t)w, e.kind, e.cap, frac};
+        gf_vec_push(&plan->overruns, o);
+        cand c;
+        memset(&c, 0, sizeof c);
+        c.a = blank_action(GF_CTL_REPORT, GF_CTL_R_CONFIGURED_OVERRUN);
+        target_workload(&c.a, m, (uint32_t)w, in->meta);
+        overrun_key(m, &o, c.a.key, sizeof c.a.key);
+        size_t at;
+        if (gf_strmap_get(&told, c.a.key, &at)) {
+            holds[at] = true;
+            continue;
+        }
+        c.a.warning = true;
+        gf_textf(c.a.event_reason, sizeof c.a.event_reason, "GpufracConfiguredToOverrun");
+        gf_textf(c.a.message, sizeof c.a.message,
+                 "%s %s/%s is configured to overrun its GPU share (KAI enforces no memory "
+                 "limit: it would take its GPU-mates' memory): %s",
+                 m->workloads.v[w].kind, m->workloads.v[w].ns, m->workloads.v[w].name, fix);
+        c.prio = 10;
+        push(cs, &c);
+    }
+    size_t keep = 0;
+    for (size_t i = 0; i < st->overrun_told.n; i++) {
+        if (holds[i])
+            st->overrun_told.v[keep++] = st->overrun_told.v[i];
+        else
+            free(st->overrun_told.v[i].key);
+    }
+    st->overrun_told.n = keep;
+    free(holds);
+    gf_strmap_free(&told);
+}
+
 /* --- consolidation -------------------------------------------------------------------------- */
 
 static bool movable_pod(const gf_model *m, const gf_pod *p)
@@ -1243,6 +1314,7 @@ gf_err gf_ctl_decide(const gf_ctl_config *cfg, const gf_ctl_input *in, gf_ctl_st
     if (!rc) stall_cands(&cs, cfg, in, st, wi);
     if (!rc) rightsizing(&cs, cfg, in, st, wi, &out->recs);
     if (!rc && !out->stale) rc = fair_use(&cs, cfg, in, st, wi, out, err);
+    if (!rc) configured_overrun(&cs, in, st, wi, out);
     if (!rc && !out->stale) rc = consolidation(&cs, cfg, in, st, wi, err);
 
     if (!rc) {
@@ -1357,6 +1429,17 @@ void gf_ctl_commit(gf_ctl_state *st, gf_history *h, const gf_model *m, const gf_
         }
         break;
     case GF_CTL_REPORT:
+        if (a->reason == GF_CTL_R_CONFIGURED_OVERRUN) { /* told once per change */
+            bool told = false;
+            for (size_t i = 0; i < st->overrun_told.n && !told; i++)
+                told = !strcmp(st->overrun_told.v[i].key, a->key);
+            gf_ctl_stamp s = {gf_xstrdup(a->key), now};
+            if (!told)
+                gf_vec_push(&st->overrun_told, s);
+            else
+                free(s.key);
+            break;
+        }
         stamp(&st->reported, a->key, now, now - 3 * 86400.0);
         break;
     case GF_CTL_CORDON:

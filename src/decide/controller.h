@@ -53,6 +53,14 @@
  *     StatefulSets: Jobs, operators' objects such as KServe's
  *     InferenceService): their recommendation is a REPORT about a pod naming
  *     the field to set (gf_recommend_owner_target), never a write;
+ *   - configured to overrun (model/engine.h gf_engine_overrun), when fairUse.mode
+ *     is not off: a workload whose preallocating engine (vLLM, SGLang, TGI)
+ *     is configured to take more of the GPU's memory than its KAI fraction
+ *     holds (vLLM left at its default 0.9 on a 0.5 fraction) -> REPORT: a
+ *     warning Event GpufracConfiguredToOverrun on the workload with the
+ *     exact fix, once per change of the finding (engine, cap, fraction);
+ *     the plan lists every such finding (overruns) for the metric
+ *     gpufrac_configured_overrun;
  *   - consolidation (decide/consolidate.h) every consolidate_every_s when set:
  *     one node at a time: CORDON it, then EVICT the pods the plan moves
  *     (the Eviction API enforces PodDisruptionBudgets; the scheduler places
@@ -114,6 +122,7 @@
 #include "model/model.h"
 #include "decide/policy.h"
 #include "decide/recommend.h"
+#include "model/engine.h"
 #include "model/sample.h"
 
 #include <stdbool.h>
@@ -191,6 +200,7 @@ typedef enum gf_ctl_reason {
     GF_CTL_R_REVERT,  /* a stalled rollout: the previous allocation restored (onStall revert) */
     GF_CTL_R_STALLED, /* a stalled rollout reported, the template left (onStall hold) */
     GF_CTL_R_OWNER,   /* a recommendation for an owner gpufrac does not write (Event only) */
+    GF_CTL_R_CONFIGURED_OVERRUN, /* an engine's memory cap above its fraction (REPORT) */
     GF_CTL_REASON_COUNT
 } gf_ctl_reason;
 
@@ -241,7 +251,7 @@ const char *gf_ctl_stall_cause_name(gf_ctl_stall_cause c);
 /* "resize", "recommend", "report", "evict", "cordon". */
 const char *gf_ctl_kind_name(gf_ctl_kind k);
 /* "upsize", "downsize", "recommend", "recommend-clear", the fair kinds, "consolidate",
- * "convert". */
+ * "convert", "configured-overrun". */
 const char *gf_ctl_reason_name(gf_ctl_reason r);
 /* "go", "stale", "kind", "rollout", "cooldown", "budget", "pdb", "rate", "not-selected",
  * "superseded", "stalled", "backoff", "quota". */
@@ -306,8 +316,19 @@ typedef struct gf_ctl_action {
 
 typedef GF_VEC(gf_ctl_action) gf_ctl_actions;
 
+/* A workload whose engine is configured to overrun its fraction. */
+typedef struct gf_ctl_overrun {
+    uint32_t workload; /* model workload */
+    gf_engine_kind engine;
+    double cap;      /* share of the GPU's memory the engine takes */
+    double fraction; /* share its pods hold per device */
+} gf_ctl_overrun;
+
+typedef GF_VEC(gf_ctl_overrun) gf_ctl_overruns;
+
 typedef struct gf_ctl_plan {
     gf_ctl_actions actions;   /* in execution order */
+    gf_ctl_overruns overruns; /* engines configured to overrun (fair use not off) */
     gf_recommendations recs;  /* every workload's recommendation (pacing aside) */
     gf_fair_report fair;      /* this step's fair-use findings */
     gf_fair_state fair_state; /* the state they index */
@@ -331,6 +352,8 @@ typedef struct gf_ctl_state {
     gf_fair_tracker tracker;     /* since when fair-use conditions hold */
     gf_ctl_stamps evictions;     /* workload key and time of each eviction, last hour */
     gf_ctl_stamps reported;      /* finding key -> last Event */
+    gf_ctl_stamps overrun_told;  /* configured-overrun findings already told, one per workload
+                                    (key "ns/Kind/name engine cap fraction") */
     char *draining;              /* the node being drained (owned), or NULL */
     gf_ctl_stamps refused;       /* "kind/workload key" -> a write the API server refused */
     double last_consolidation_t; /* last plan (or drain finished); -INFINITY: never */
@@ -353,7 +376,9 @@ typedef struct gf_ctl_input {
 } gf_ctl_input;
 
 /* Decides one step into *out (reset first). Updates the fair-use tracker in
- * st (one observation at now); everything else in st is read only. GF_EINPUT
+ * st (one observation at now) and forgets the configured-overrun findings
+ * told of workloads whose finding no longer holds (so that a relapse is
+ * told again); everything else in st is read only. GF_EINPUT
  * for an unfinalized model or a time before the tracker's last. */
 gf_err gf_ctl_decide(const gf_ctl_config *cfg, const gf_ctl_input *in, gf_ctl_state *st,
                      gf_ctl_plan *out, gf_error *err);

@@ -579,7 +579,8 @@ static void savings(gf_sbuf *b, const gf_sim_report *r)
                  "<th>GPU-hours reserved</th><th>vs static</th><th>GPUs peak / mean</th>"
                  "<th>nodes peak / mean</th><th>GPU-hours in service</th><th>saved vs static</th>"
                  "<th>OOM kills</th><th>throttled pod-min</th><th>slowed by neighbours pod-min"
-                 "</th><th>pending pod-min</th><th>restarts resize / move</th>"
+                 "</th><th>pending pod-min</th><th>KV cache short pod-min / spells</th>"
+                 "<th>restarts resize / move</th>"
                  "<th>resizes / workload / day</th></tr>\n");
     for (int p = 0; p < GF_SIM_NPOLICIES; p++) {
         const gf_sim_result *x = &r->policy[p];
@@ -595,11 +596,13 @@ static void savings(gf_sbuf *b, const gf_sim_report *r)
                        "<tr class=\"policy\" data-policy=\"%s\"><td><span class=\"swatch\" "
                        "style=\"background:%s\"></span>%s</td><td>%.1f</td><td>%s</td>"
                        "<td>%.0f / %.1f</td><td>%.0f / %.1f</td><td>%.0f</td><td>%s</td>"
-                       "<td>%llu</td><td>%.0f</td><td>%.0f</td><td>%.0f</td><td>%llu / %llu</td>",
+                       "<td>%llu</td><td>%.0f</td><td>%.0f</td><td>%.0f</td><td>%.0f / %llu</td>"
+                       "<td>%llu / %llu</td>",
                        pname(p), policy_color[p], pname(p), x->gpu_hours_reserved, vs, x->gpus_peak,
                        x->gpus_mean, x->nodes_peak, x->nodes_mean, x->gpu_hours_provisioned, saved,
                        (unsigned long long)x->ooms, x->throttled_min, x->neighbour_min,
-                       x->pending_min, (unsigned long long)x->restarts_resize,
+                       x->pending_min, x->kv_starved_min, (unsigned long long)x->preemptions,
+                       (unsigned long long)x->restarts_resize,
                        (unsigned long long)x->restarts_move);
         if (p == GF_SIM_VPA || p == GF_SIM_GPUFRAC)
             gf_sbuf_printf(b, "<td>%.2f</td></tr>\n", x->resizes_per_workload_day);
@@ -612,7 +615,10 @@ static void savings(gf_sbuf *b, const gf_sim_report *r)
         "placed pods. GPUs and nodes: GPU nodes in service after consolidation (the oracle's are "
         "a fluid lower bound). Throttled: SM demand above the pod's fraction on a contended GPU; "
         "slowed by neighbours: within its fraction, yet slowed (fair-use protection addresses "
-        "these). Pending: not placed, or waiting for a node to boot.</p></section>\n");
+        "these). Pending: not placed, or waiting for a node to boot. KV cache short: a "
+        "preallocating "
+        "engine (vLLM-like) whose need passed its memory cap: requests wait and running ones are "
+        "preempted (spells: how often that began).</p></section>\n");
 }
 
 /* gpufrac's resizes whose new pods could not be placed in time (the

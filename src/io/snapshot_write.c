@@ -219,6 +219,24 @@ static json_t *pod_json(const gf_pod *p)
         json_object_set_new(res, "limits", json_pack("{s:o}", GF_RES_GPU, qty(p->gpu_whole)));
     json_t *container = json_pack("{s:s, s:o}", "name",
                                   p->gpu_container ? p->gpu_container : "main", "resources", res);
+    /* what engine detection reads back (model.h gpu_image, gpu_argv: command, then args) */
+    set_str(container, "image", p->gpu_image);
+    uint32_t ncmd = p->gpu_cmd_n < p->gpu_argc ? p->gpu_cmd_n : p->gpu_argc;
+    for (int part = 0; part < 2; part++) {
+        uint32_t from = part ? ncmd : 0, to = part ? p->gpu_argc : ncmd;
+        if (from == to) continue;
+        json_t *words = json_array();
+        for (uint32_t i = from; i < to; i++)
+            json_array_append_new(words, json_string(p->gpu_argv[i]));
+        json_object_set_new(container, part ? "args" : "command", words);
+    }
+    if (p->gpu_env.n) {
+        json_t *env = json_array();
+        for (uint32_t i = 0; i < p->gpu_env.n; i++)
+            json_array_append_new(env, json_pack("{s:s, s:s}", "name", p->gpu_env.items[i].key,
+                                                 "value", p->gpu_env.items[i].value));
+        json_object_set_new(container, "env", env);
+    }
 
     json_t *spec = json_object();
     json_object_set_new(spec, "containers", json_pack("[o]", container));

@@ -586,6 +586,7 @@ void gf_demand_service(const gf_demand *d, uint32_t series, uint32_t step, gf_de
     if (load_mem > LOAD_CAP) load_mem = LOAD_CAP;
     if (load_sm > LOAD_CAP) load_sm = LOAD_CAP;
     p->mem = s->weights + (1 - s->weights) * load_mem; /* relative, before noise */
+    p->weights = s->weights;
     p->sm = load_sm * s->sm_per_load;
     p->mem_noise = MEM_NOISE * smooth(seed, key, t, MEM_KNOT_S);
     p->sm_noise = SM_NOISE * smooth(seed, key + 2, t, SM_KNOT_S);

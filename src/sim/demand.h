@@ -127,6 +127,10 @@ typedef struct gf_demand {
     float *table_mem, *table_sm;
     uint32_t *table_count; /* samples per cell while being filled; NULL after end */
     uint32_t table_steps;
+    /* table: the values are what the pods need (a scenario), not NVML
+     * readings (recorded usage, the default): the simulator then applies
+     * each service's engine class to them (sim.h Engines) */
+    bool table_need;
 } gf_demand;
 
 void gf_demand_init(gf_demand *d);
@@ -169,6 +173,7 @@ typedef struct gf_demand_point {
     bool fixed;                 /* table (or unknown series): mem and sm are final */
     bool steady;                /* an always-full service: half the memory noise */
     double mem, sm;             /* relative to scale before noise (fixed: absolute) */
+    double weights;             /* of mem: held whatever the load (relative; 0 when fixed) */
     double mem_noise, sm_noise; /* the service's share of the noise */
     double scale;
 } gf_demand_point;

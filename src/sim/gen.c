@@ -134,6 +134,12 @@ typedef struct wl {
     const char **gpu_models;
     uint32_t n_gpu_models;
     bool gpu_toleration;
+    /* the GPU container as the pod spec declares it (model.h gpu_image...):
+     * what engine detection (model/engine.h) reads */
+    const char *gpu_image;
+    const char **gpu_argv;
+    uint32_t gpu_argc;
+    gf_kvs gpu_env;
     bool old_rs; /* a previous ReplicaSet, scaled to 0, is left over */
     uint32_t pods, running;
 } wl;
@@ -274,6 +280,65 @@ static void name_workload(gen *g, wl *w, const char *base, bool deployment, bool
     }
 }
 
+/* The inference server a service's GPU container runs, as its pod template
+ * declares it, so that the simulator finds its engine class the way
+ * inspect and the controller do (model/engine.h gf_engine_detect).
+ * Shares among inference services with a gpu-fraction (an assumption,
+ * docs/simulator.md "Engine classes"): 45% preallocating LLM servers (vLLM
+ * 30%, SGLang 8%, TGI 7%), their cap $(GPU_PORTION) (70%) or a literal
+ * equal to the fraction; 25% PyTorch caching-allocator servers (TorchServe
+ * 15%, Triton's Python backend 10%); 30% generic. gpu-memory services and
+ * the training pool: PyTorch 40%, else generic. Drawn from a stream of its
+ * own (seed, workload number), so that the rest of the cluster is the same
+ * as without engines. */
+static void set_engine(gen *g, wl *w, bool training)
+{
+    gf_rng r;
+    gf_rng_seed(&r, g->o->seed * 0x9E3779B97F4A7C15ULL +
+                        (uint64_t)g->workload_seq * 0xBF58476D1CE4E5B9ULL + 0x5EED);
+    double u = gf_rng_unit(&r);
+    bool llm = !training && w->share == GF_SHARE_FRACTION;
+    const char **argv = gf_arena_alloc(&g->m->arena, 6 * sizeof *argv);
+    uint32_t n = 0;
+    const char *cap = NULL;
+    if (llm && u < 0.45) {
+        cap = gf_rng_unit(&r) < 0.7 ? "$(GPU_PORTION)" : w->fraction_text;
+    }
+    if (llm && u < 0.30) {
+        w->gpu_image = lit(g, "vllm/vllm-openai:v0.11.0");
+        argv[n++] = lit(g, "--model");
+        argv[n++] = lit(g, "meta-llama/Llama-3.1-8B-Instruct");
+        argv[n++] = afmt(g, "--gpu-memory-utilization=%s", cap);
+    } else if (llm && u < 0.38) {
+        w->gpu_image = lit(g, "lmsysorg/sglang:v0.5.3-cu126");
+        argv[n++] = lit(g, "python3");
+        argv[n++] = lit(g, "-m");
+        argv[n++] = lit(g, "sglang.launch_server");
+        argv[n++] = afmt(g, "--mem-fraction-static=%s", cap);
+    } else if (llm && u < 0.45) {
+        w->gpu_image = lit(g, "ghcr.io/huggingface/text-generation-inference:3.3.6");
+        argv[n++] = lit(g, "--model-id");
+        argv[n++] = lit(g, "mistralai/Mistral-7B-Instruct-v0.3");
+        argv[n++] = afmt(g, "--cuda-memory-fraction=%s", cap);
+    } else if (llm ? u < 0.60 : u < 0.40) {
+        w->gpu_image = lit(g, "pytorch/torchserve:0.12.0-gpu");
+        argv[n++] = lit(g, "torchserve");
+        argv[n++] = lit(g, "--start");
+        argv[n++] = lit(g, "--foreground");
+    } else if (llm && u < 0.70) {
+        w->gpu_image = lit(g, "nvcr.io/nvidia/tritonserver:25.09-py3");
+        argv[n++] = lit(g, "tritonserver");
+        argv[n++] = lit(g, "--model-repository=/models");
+    } else {
+        w->gpu_image = lit(g, training ? "registry.example.com/ml/train:2.4"
+                                       : "registry.example.com/ml/serve:1.8");
+        argv[n++] = lit(g, "python");
+        argv[n++] = lit(g, training ? "train.py" : "serve.py");
+    }
+    w->gpu_argv = argv;
+    w->gpu_argc = n;
+}
+
 static void new_gpu_workload(gen *g, uint32_t cls_idx)
 {
     const node_class *c = &classes[cls_idx];
@@ -343,6 +408,7 @@ static void new_gpu_workload(gen *g, uint32_t cls_idx)
                    : inference_names[below(g, sizeof inference_names / sizeof *inference_names)];
     name_workload(g, &w, base, training ? chance(g, 0.3) : chance(g, 0.8), unowned);
     add_template_labels(g, &w, true);
+    if (!w.whole) set_engine(g, &w, training);
 
     w.annotations = kvs_new(g, 3);
     char buf[32];
@@ -465,6 +531,10 @@ static void add_pod(gen *g, wl *w, const node_fill *f, const char *const *groups
         p.tolerations = g->gpu_toleration;
         p.n_tolerations = 1;
     }
+    p.gpu_image = w->gpu_image;
+    p.gpu_argv = w->gpu_argv;
+    p.gpu_argc = w->gpu_argc;
+    p.gpu_env = w->gpu_env;
     p.pool_selector = w->pool;
     p.is_kai = p.scheduler_name && !strcmp(p.scheduler_name, GF_KAI_SCHEDULER_NAME);
     w->pods++;

@@ -16,6 +16,7 @@
 #include "sim/sim_private.h"
 #include "decide/convert.h"
 #include "decide/recommend.h"
+#include "model/quantity.h"
 #include "sim/sim_fairuse.h"
 #include "util/xalloc.h"
 
@@ -561,6 +562,20 @@ gf_err gf_sim_new(const gf_model *c, const gf_sim_opts *o, gf_sim **out, gf_erro
         if (sv->pub.whole) sv->rightsized_gpufrac = sv->converted_gpufrac;
         const gf_pod *p0 = sv->n ? &w->pods.v[s->svc_pods[sv->first]] : NULL;
         sv->scheduler = p0 ? p0->scheduler_name : NULL;
+        /* its engine, as inspect and the controller find it */
+        memset(&sv->pub.engine, 0, sizeof sv->pub.engine);
+        sv->pub.engine.memory = GF_MEM_FOLLOWS_LOAD;
+        if (p0 && !sv->pub.whole) gf_engine_detect(p0, &sv->pub.engine, NULL);
+        sv->pub.cap_ratio = 1;
+        if (sv->pub.engine.memory == GF_MEM_PREALLOCATES && isfinite(sv->pub.engine.cap) &&
+            sv->pub.fraction > 0)
+            sv->pub.cap_ratio = sv->pub.engine.cap / sv->pub.fraction;
+        /* weights + overhead, as the pod may say (recommend.h GF_ENGINE_BASE_ANNOTATION) */
+        const char *base = p0 ? gf_kvs_get(&p0->annotations, GF_ENGINE_BASE_ANNOTATION) : NULL;
+        int64_t base_bytes = 0;
+        const char *why = NULL;
+        if (base && gf_quantity_value(base, &base_bytes, &why) == GF_OK && base_bytes > 0)
+            sv->engine_base_bytes = (double)base_bytes;
     }
     gf_policy_free(&builtin);
     for (size_t i = 0; i < s->pods.n; i++)
@@ -1126,6 +1141,10 @@ static void rightsize(run *r, bool scheduled)
                            .devices = sv->pub.devices,
                            .gpu_memory_mib = sv->pub.gpu_memory_mib,
                            .replicas = sv->n};
+        if (gf_sim_engines_apply(s, r->d) && !s->o.engines_blind) { /* as the live path */
+            in.engine = sv->pub.engine;
+            in.engine_base_bytes = sv->engine_base_bytes;
+        }
         gf_recommendation rec;
         gf_rightsize_rule rule = sv->rule;
         rule.mode = GF_MODE_AUTO; /* recommend mode simulated as if automated */
@@ -1139,6 +1158,18 @@ static void rightsize(run *r, bool scheduled)
             continue;
         }
         if (rec.action != GF_REC_UP && rec.action != GF_REC_DOWN) continue;
+        /* an upsize of a preallocating engine decided by NVML memory (flat
+         * at its cap whatever the load) rather than by its KV cache */
+        if (rec.action == GF_REC_UP && sv->pub.engine.memory == GF_MEM_PREALLOCATES &&
+            gf_sim_engines_apply(s, r->d) &&
+            (rec.decided_by == GF_RSIG_MEMORY || rec.decided_by == GF_RSIG_PEAK_FLOOR))
+            r->res->nvml_flat_upsizes++;
+        if (sv->pub.engine.memory == GF_MEM_PREALLOCATES && gf_sim_engines_apply(s, r->d)) {
+            if (rec.action == GF_REC_UP)
+                r->res->prealloc_upsizes++;
+            else
+                r->res->prealloc_downsizes++;
+        }
         if (r->unit[si] == GF_SHARE_MEMORY)
             resize(r, si, GF_SHARE_MEMORY, 0, (int64_t)rec.recommended, rec.action == GF_REC_UP);
         else
@@ -1310,6 +1341,11 @@ static void subtract_cold_start(gf_sim_result *x, const gf_sim_result *b)
     x->neighbour_min -= b->neighbour_min;
     x->pending_min -= b->pending_min;
     x->unavailable_min -= b->unavailable_min;
+    x->kv_starved_min -= b->kv_starved_min;
+    x->preemptions -= b->preemptions;
+    x->nvml_flat_upsizes -= b->nvml_flat_upsizes;
+    x->prealloc_upsizes -= b->prealloc_upsizes;
+    x->prealloc_downsizes -= b->prealloc_downsizes;
     x->restarts_resize -= b->restarts_resize;
     x->restarts_move -= b->restarts_move;
     x->resizes -= b->resizes;
@@ -1480,6 +1516,12 @@ static void run_free(run *r)
     free(r->mem);
     free(r->sm);
     free(r->served);
+    free(r->nvml);
+    free(r->kv_use);
+    free(r->high_water);
+    free(r->starved);
+    free(r->kv_wait);
+    free(r->kv_preempt);
     free(r->oom);
     free(r->on);
     free(r->boot_until);
@@ -1532,6 +1574,12 @@ static gf_err run_policy(gf_sim *s, const gf_demand *d, gf_sim_policy pol, gf_si
     r.mem = gf_xcalloc(np + 1, sizeof *r.mem);
     r.sm = gf_xcalloc(np + 1, sizeof *r.sm);
     r.served = gf_xcalloc(np + 1, sizeof *r.served);
+    r.nvml = gf_xcalloc(np + 1, sizeof *r.nvml);
+    r.kv_use = gf_xcalloc(np + 1, sizeof *r.kv_use);
+    r.high_water = gf_xcalloc(np + 1, sizeof *r.high_water);
+    r.starved = gf_xcalloc(np + 1, sizeof *r.starved);
+    r.kv_wait = gf_xcalloc(np + 1, sizeof *r.kv_wait);
+    r.kv_preempt = gf_xcalloc(np + 1, sizeof *r.kv_preempt);
     r.oom = gf_xcalloc(np + 1, sizeof *r.oom);
     r.on = gf_xcalloc(nn + 1, sizeof *r.on);
     r.boot_until = gf_xcalloc(nn + 1, sizeof *r.boot_until);
@@ -1730,6 +1778,8 @@ gf_err gf_sim_run(gf_sim *s, const gf_demand *d, gf_sim_report *out, gf_error *e
     for (size_t i = 0; i < s->services.n; i++) {
         out->service_pods += s->services.v[i].n;
         out->whole_services += s->services.v[i].pub.whole > 0;
+        gf_engine_memory em = s->services.v[i].pub.engine.memory;
+        out->engine_services[!gf_sim_engines_apply(s, d) || (unsigned)em > 2 ? 0 : em]++;
     }
     gf_demand_measure(d, s->replicas, s->scales, s->n_steps > 20000 ? 10 : 1, &out->mix);
     out->steps_per_point = (s->n_steps + s->o.max_points - 1) / s->o.max_points;

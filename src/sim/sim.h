@@ -53,7 +53,22 @@
  *     executed (the pods restart elsewhere) and drained nodes go out of
  *     service.
  * Harm: OOM kills, throttled minutes, pending minutes (not placed, or
- * waiting for a node), restarts caused by resizes and by moves.
+ * waiting for a node), restarts caused by resizes and by moves, and for
+ * preallocating engines the minutes their KV cache is short.
+ *
+ * Engines (opts.engines; model/engine.h, detected from each service's pod
+ * spec as inspect does; built-in and trace demand, and a table marked
+ * table_need: recorded usage is NVML memory already): the demand is what a pod needs (weights + KV
+ * cache and activations); what the exporter sees of it depends on the engine class: generic NVML
+ * memory = the need; preallocating   NVML memory = its cap, flat (cap_ratio x the fraction it
+ *                   holds: $(GPU_PORTION) follows the fraction, a literal cap
+ *                   is patched with it); a need above the cap is not an OOM
+ *                   but a KV cache too small: requests wait and running ones
+ *                   are preempted (kv_starved_min, preemptions); weights
+ *                   above the cap, or a cap above the share, are OOM kills;
+ *   high-water      NVML memory = the highest need since the pod started
+ *                   (PyTorch's caching allocator): it falls only on a new
+ *                   pod (a resize, a move, an OOM restart).
  *
  * Services are the workloads whose pods hold a KAI share (gpu-fraction or
  * gpu-memory); every other pod (whole-GPU, CPU-only) is placed and moved
@@ -67,6 +82,7 @@
 #include "sim/demand.h"
 #include "decide/history.h"
 #include "decide/policy.h"
+#include "model/engine.h"
 #include "model/sample.h"
 
 #include <stdbool.h>
@@ -176,6 +192,10 @@ typedef struct gf_sim_opts {
     gf_sim_fairuse_fn fairuse;      /* NULL = time-slicing, or protection per fair_use */
     void *fairuse_ctx;
     gf_sim_fair fair_use;      /* without a hook: protection on or off (default: the policy's) */
+    bool engines;              /* model the engines' memory (see Engines above); default off:
+                                  every service's NVML memory is its need */
+    bool engines_blind;        /* with engines: the recommender is not told them (a baseline:
+                                  rightsizing on NVML memory, as before engine rules) */
     gf_sim_observe_fn observe; /* NULL = none */
     void *observe_ctx;
     gf_sim_progress_fn progress; /* called about 100 times per policy */
@@ -202,6 +222,8 @@ typedef struct gf_sim_service {
     bool placeable;         /* fits on some node of the cluster when empty */
     uint32_t whole;         /* whole GPUs per pod (nvidia.com/gpu), 0 for a KAI share: its
                                demand is drawn against one whole GPU per device */
+    gf_engine_info engine;  /* of its first pod (model/engine.h gf_engine_detect) */
+    double cap_ratio;       /* preallocating: cap / declared fraction (1: follows it) */
 } gf_sim_service;
 
 typedef struct gf_sim gf_sim;
@@ -286,11 +308,18 @@ typedef struct gf_sim_result {
     double gpus_peak, gpus_mean;  /* GPUs of GPU nodes in service after the warm-up (oracle:
                                      a fluid bound) */
     double nodes_peak, nodes_mean;
-    uint64_t ooms;          /* OOM kills */
-    double throttled_min;   /* pod-minutes with SM demand above the fraction, contended */
-    double neighbour_min;   /* pod-minutes within the fraction yet slowed by neighbours */
-    double pending_min;     /* pod-minutes not placed or waiting for a node */
-    double unavailable_min; /* pod-minutes not serving (pending, starting, restarting) */
+    uint64_t ooms;              /* OOM kills */
+    double throttled_min;       /* pod-minutes with SM demand above the fraction, contended */
+    double neighbour_min;       /* pod-minutes within the fraction yet slowed by neighbours */
+    double pending_min;         /* pod-minutes not placed or waiting for a node */
+    double unavailable_min;     /* pod-minutes not serving (pending, starting, restarting) */
+    double kv_starved_min;      /* preallocating engines: pod-minutes whose need passed the cap
+                                   (KV cache short: requests wait, running ones are preempted) */
+    uint64_t preemptions;       /* such spells begun (a pod's first short minute after one
+                                   that was not) */
+    uint64_t nvml_flat_upsizes; /* gpufrac upsizes of a preallocating engine decided by NVML
+                                   memory (recommend.h decided_by memory or peak-floor) */
+    uint64_t prealloc_upsizes, prealloc_downsizes; /* resizes of preallocating engines */
     uint64_t restarts_resize, restarts_move;
     uint64_t resizes, upsizes, downsizes; /* workload resizes applied */
     uint64_t moves, nodes_drained, nodes_added, consolidations;
@@ -338,7 +367,10 @@ typedef struct gf_sim_report {
     double start_t, step_s, duration_s;
     uint32_t n_steps;
     uint32_t services, service_pods, gpu_nodes, gpus; /* the cluster at the start */
-    uint32_t whole_services; /* of services: holding whole GPUs at the start */
+    uint32_t whole_services;     /* of services: holding whole GPUs at the start */
+    uint32_t engine_services[3]; /* of services, by engine class (gf_engine_memory): generic,
+                                    preallocating, high-water (all generic when the engines
+                                    do not apply) */
     uint32_t spare_nodes;
     gf_demand_kind demand_kind;
     gf_demand_mix mix;

@@ -16,6 +16,45 @@ static double alloc_of(const run *r, uint32_t i)
     return r->state[i] == GF_SIM_POD_PENDING ? 0 : r->pl[i].share * r->pl[i].n_gpus;
 }
 
+/* What running pod i's engine makes of its need r->mem[i] (sim.h Engines):
+ * the memory NVML shows (r->nvml), a preallocating engine's KV use and
+ * shortage (counted), a caching allocator's high-water mark. True when the
+ * process is OOM-killed. Recorded usage (a table) is NVML memory already. */
+static bool engine_memory(run *r, uint32_t i, const spod *sp, double dt_min)
+{
+    const gf_sim_service *sv = &r->s->services.v[sp->service].pub;
+    double need = r->mem[i], share = r->pl[i].share;
+    gf_engine_memory kind =
+        gf_sim_engines_apply(r->s, r->d) ? sv->engine.memory : GF_MEM_FOLLOWS_LOAD;
+    if (kind == GF_MEM_HIGH_WATER) {
+        if (need > share + EPS) return true;
+        if (need > r->high_water[i]) r->high_water[i] = need;
+        r->nvml[i] = r->high_water[i];
+        return false;
+    }
+    if (kind != GF_MEM_PREALLOCATES) return need > share + EPS;
+    /* the cap, taken at start and held; weights first, the rest KV blocks */
+    double cap = fmin(sv->cap_ratio * share, 1.0);
+    double weights = r->pt[sp->service].weights * r->pt[sp->service].scale;
+    if (cap > share + EPS || weights >= cap) return true;
+    r->nvml[i] = cap;
+    /* the engine's own metrics (vLLM kv_cache_usage_perc, num_requests_waiting,
+     * preemptions): KV in use of the pool; when the need passes it, requests
+     * wait and running ones are preempted, both growing with the shortfall
+     * (a model: 20 waiting and one preemption a second per pool's worth) */
+    double pool = cap - weights, kv = (need - weights) / pool, excess = (need - cap) / pool;
+    r->kv_use[i] = kv < 0 ? 0 : kv > 1 ? 1 : kv;
+    bool short_now = need > cap + EPS;
+    r->kv_wait[i] = short_now ? ceil(20 * excess) : 0;
+    r->kv_preempt[i] = short_now ? fmax(0.01, excess) : 0;
+    if (short_now) {
+        r->res->kv_starved_min += dt_min;
+        if (!r->starved[i]) r->res->preemptions++;
+    }
+    r->starved[i] = short_now;
+    return false;
+}
+
 /* The service pods' demand this step, harm, samples. */
 void gf_sim_serve(run *r)
 {
@@ -45,8 +84,14 @@ void gf_sim_serve(run *r)
         const spod *sp = &s->pods.v[i];
         r->oom[i] = false;
         gf_demand_pod(r->d, &r->pt[sp->service], sp->salt, &r->mem[i], &r->sm[i]);
-        if (r->state[i] != GF_SIM_POD_RUNNING) continue;
-        if (r->mem[i] > r->pl[i].share + EPS) { /* KAI does not enforce: the process OOMs */
+        r->nvml[i] = r->mem[i];
+        r->kv_use[i] = NAN;
+        if (r->state[i] != GF_SIM_POD_RUNNING) { /* a new process when it runs again */
+            r->high_water[i] = 0;
+            r->starved[i] = false;
+            continue;
+        }
+        if (engine_memory(r, i, sp, dt_min)) { /* KAI does not enforce: the process OOMs */
             r->oom[i] = true;
             r->oom_now[sp->service] = true;
             r->res->ooms++;
@@ -123,8 +168,13 @@ void gf_sim_serve(run *r)
             gf_hist_series *hs = r->series[sp->service];
             double gpu_bytes = w->nodes.v[r->pl[i].node].gpu_memory_mib * MIB;
             for (uint32_t k = 0; k < r->pl[i].n_gpus; k++) {
-                gf_history_add_to(&r->h, hs, GF_SIG_MEMORY, r->t, r->mem[i] * gpu_bytes, NULL);
+                gf_history_add_to(&r->h, hs, GF_SIG_MEMORY, r->t, r->nvml[i] * gpu_bytes, NULL);
                 gf_history_add_to(&r->h, hs, GF_SIG_SM, r->t, r->oom[i] ? r->sm[i] : served, NULL);
+            }
+            if (!r->oom[i] && !isnan(r->kv_use[i])) { /* the engine's metrics: one per pod */
+                gf_history_add_to(&r->h, hs, GF_SIG_KV, r->t, r->kv_use[i], NULL);
+                gf_history_add_to(&r->h, hs, GF_SIG_WAITING, r->t, r->kv_wait[i], NULL);
+                gf_history_add_to(&r->h, hs, GF_SIG_PREEMPT, r->t, r->kv_preempt[i], NULL);
             }
         }
         if (r->oom[i]) { /* restarts in place */

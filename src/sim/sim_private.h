@@ -38,8 +38,9 @@ typedef struct service {
     uint32_t first, n; /* its pods: gf_sim.svc_pods[first .. first+n) */
     gf_rightsize_rule rule;
     bool rightsized_gpufrac, rightsized_vpa;
-    bool converted_gpufrac; /* whole GPUs: gpufrac may convert it (convert.fromWholeGpu) */
-    const char *scheduler;  /* its first pod's schedulerName (borrowed from the model) */
+    bool converted_gpufrac;   /* whole GPUs: gpufrac may convert it (convert.fromWholeGpu) */
+    const char *scheduler;    /* its first pod's schedulerName (borrowed from the model) */
+    double engine_base_bytes; /* its pod's gpufrac.io/engine-base-memory, 0 when unsaid */
     uint32_t pool;
 } service;
 
@@ -96,6 +97,12 @@ typedef struct run {
     double *ready_t;
     uint64_t *failed_epoch;    /* capacity epoch of the last failed placement, 0 = none */
     double *mem, *sm, *served; /* this step's demand per device; SM served */
+    double *nvml;              /* memory the exporter sees per device (sim.h Engines) */
+    double *kv_use;            /* preallocating: KV pool in use, 0..1 (NaN: not one) */
+    double *kv_wait;           /* and requests waiting for KV blocks (a count) */
+    double *kv_preempt;        /* and requests preempted per second */
+    double *high_water;        /* high-water engines: peak need since the pod started */
+    bool *starved;             /* preallocating: KV short this step */
     bool *oom;
     /* per node */
     bool *on;
@@ -136,6 +143,13 @@ typedef struct run {
     uint32_t hold_steps;   /* cold start: no rightsizing before this step */
     gf_sim_result at_hold; /* the counters when it ended, subtracted at the end */
 } run;
+
+/* Whether the engines turn d's memory into NVML memory (sim.h Engines):
+ * opts.engines, on built-in and trace demand or a table marked as needs. */
+static inline bool gf_sim_engines_apply(const gf_sim *s, const gf_demand *d)
+{
+    return s->o.engines && (d->kind != GF_DEMAND_TABLE || d->table_need);
+}
 
 /* Pod i is not (or no longer) running: the step loop looks after it. */
 void gf_sim_unsettle(run *r, uint32_t i);

@@ -74,6 +74,34 @@ static void recommendations(gf_sbuf *out, const gf_ctl *c)
     gf_sbuf_free(&lb);
 }
 
+/* Engines configured to overrun their fraction (decide/controller.h). */
+static void overruns(gf_sbuf *out, const gf_ctl *c)
+{
+    gf_promtext_family(out, "gpufrac_configured_overrun", "gauge",
+                       "Workloads whose inference engine is configured to take more of the "
+                       "GPU's memory than their KAI fraction holds (e.g. vLLM's default "
+                       "--gpu-memory-utilization 0.9 on a 0.5 fraction): the share of the GPU's "
+                       "memory the cap exceeds the fraction by. The Event "
+                       "GpufracConfiguredToOverrun on the workload gives the fix.");
+    if (!c->have_model) return;
+    gf_sbuf lb = GF_SBUF_INIT;
+    for (size_t i = 0; i < c->plan.overruns.n; i++) {
+        const gf_ctl_overrun *o = &c->plan.overruns.v[i];
+        if (o->workload >= c->model.workloads.n) continue;
+        const gf_workload *w = &c->model.workloads.v[o->workload];
+        lb.len = 0;
+        gf_sbuf_puts(&lb, "namespace=\"");
+        gf_promtext_escape_label(&lb, w->ns);
+        gf_sbuf_puts(&lb, "\",workload=\"");
+        gf_promtext_escape_label(&lb, w->name);
+        gf_sbuf_puts(&lb, "\",kind=\"");
+        gf_promtext_escape_label(&lb, w->kind);
+        gf_sbuf_printf(&lb, "\",engine=\"%s\"", gf_engine_name(o->engine));
+        sample(out, "gpufrac_configured_overrun", gf_sbuf_str(&lb), o->cap - o->fraction);
+    }
+    gf_sbuf_free(&lb);
+}
+
 void gf_ctl_metrics_render(const gf_ctl *c, const gf_ctl_process *p, gf_sbuf *out)
 {
     const gf_ctl_stats *s = &c->stats;
@@ -206,5 +234,6 @@ void gf_ctl_metrics_render(const gf_ctl *c, const gf_ctl_process *p, gf_sbuf *ou
                      gf_fair_severity_name((gf_fair_severity)sev));
             sample(out, "gpufrac_controller_fairuse_findings", lb, n);
         }
+    overruns(out, c);
     recommendations(out, c);
 }
