@@ -342,6 +342,53 @@ static void test_quota_holds_upsize(void **state)
     }
 }
 
+/* Two upsizes in one pass that each fit the queue but not together: the
+ * first in the plan's order goes, the second is held (decide/quota.h, the
+ * ledger); with room for both, both go. */
+static void test_quota_upsizes_add_up(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *quota;
+        int held;
+    } cases[] = {{"2.05", 1}, {"2.60", 0}};
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        gf_sbuf b = GF_SBUF_INIT;
+        cluster_begin(&b);
+        wl(&b, "Deployment", "chat", "0.5", "0.5", "n1", "g1", "");
+        wl(&b, "Deployment", "embed", "0.5", "0.5", "n1", "g1", "");
+        wl(&b, "Deployment", "quiet", "0.5", "0.5", "n2", "g2", "");
+        gf_sbuf_printf(&b,
+                       ",{\"apiVersion\":\"scheduling.run.ai/v2\",\"kind\":\"Queue\",\"metadata\":"
+                       "{\"name\":\"default-queue\"},\"spec\":{\"resources\":{\"gpu\":{\"quota\":"
+                       "%s,\"limit\":-1,\"overQuotaWeight\":1}}}}",
+                       cases[k].quota);
+        cluster_end(&b);
+        fx f;
+        fx_init(&f, b.s, AUTO);
+        /* each 0.5 -> 0.55: +0.05 and a 0.5 surge pod, 0.55 over the 1.50 held */
+        feed(&f, "Deployment", "chat", NOW - 10 * MIN, NOW - MIN, 10.5, -1);
+        feed(&f, "Deployment", "embed", NOW - 10 * MIN, NOW - MIN, 10.5, -1);
+        decide_at(&f, NOW);
+        const gf_ctl_action *a = find(&f.plan, GF_CTL_RESIZE, "chat");
+        const gf_ctl_action *e = find(&f.plan, GF_CTL_RESIZE, "embed");
+        assert_non_null(a);
+        assert_non_null(e);
+        int go = (a->hold == GF_CTL_GO) + (e->hold == GF_CTL_GO);
+        int held = (a->hold == GF_CTL_HOLD_QUOTA) + (e->hold == GF_CTL_HOLD_QUOTA);
+        if (go + held != 2 || held != cases[k].held) dump(&f.plan);
+        assert_int_equal(held, cases[k].held);
+        assert_int_equal(go, 2 - cases[k].held);
+        if (held) {
+            const gf_ctl_action *h = a->hold == GF_CTL_HOLD_QUOTA ? a : e;
+            assert_non_null(strstr(h->quota, "allocated 2.05"));
+            assert_non_null(strstr(h->quota, "with this pass's other upsizes"));
+        }
+        fx_free(&f);
+        gf_sbuf_free(&b);
+    }
+}
+
 /* Mode off (a rule, an annotation, opt-in) is never written, whatever it
  * needs; the default mode recommend never resizes. */
 static void test_unselected_never_touched(void **state)
@@ -1824,6 +1871,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_auto_and_recommend),
         cmocka_unit_test(test_quota_holds_upsize),
+        cmocka_unit_test(test_quota_upsizes_add_up),
         cmocka_unit_test(test_unselected_never_touched),
         cmocka_unit_test(test_stale_usage),
         cmocka_unit_test(test_rate_limit),

@@ -127,6 +127,34 @@ static void test_parent_chain(void **state)
     gf_model_free(&m);
 }
 
+/* The ledger: upsizes let through add up, up the parent chain; a check
+ * without charge leaves it as it was. */
+static void test_ledger_adds_up(void **state)
+{
+    (void)state;
+    gf_model m;
+    /* top 2.0 holds 1.0 (0.5 in each leaf): each +0.55 fits alone, not both */
+    load(&m, LIST(NODE "," QUEUE("top", "", "2", "") "," QUEUE("a", "top", "-1", "") "," QUEUE(
+                 "b", "top", "-1",
+                 "") "," DEPLOY("x", "1", "") "," POD("x-0", "x", "a", "0.5",
+                                                      "") "," DEPLOY("y", "1",
+                                                                     "") "," POD("y-0", "y", "b",
+                                                                                 "0.5", "")));
+    uint32_t x = wl(&m, "x"), y = wl(&m, "y");
+    gf_quota_ledger l;
+    gf_quota_ledger_init(&l, &m);
+    gf_quota_check q;
+    assert_false(gf_quota_upsize_ledger(&m, &l, x, 0.5, 0.55, false, &q)); /* not charged */
+    assert_false(gf_quota_upsize_ledger(&m, &l, y, 0.5, 0.55, true, &q));  /* charged */
+    assert_true(gf_quota_upsize_ledger(&m, &l, x, 0.5, 0.55, true, &q));
+    assert_string_equal(m.queues.v[q.queue].name, "top");
+    assert_true(fabs(q.allocated_gpus - 1.55) < 1e-9);
+    /* the model's own check knows nothing of the ledger */
+    assert_false(gf_quota_upsize(&m, x, 0.5, 0.55, &q));
+    gf_quota_ledger_free(&l);
+    gf_model_free(&m);
+}
+
 /* The surge makes the difference: without it +0.1 would fit. */
 static void test_surge_counts(void **state)
 {
@@ -201,11 +229,9 @@ static void test_status_figure(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_surge_pods),
-        cmocka_unit_test(test_strategy_read),
-        cmocka_unit_test(test_parent_chain),
-        cmocka_unit_test(test_surge_counts),
-        cmocka_unit_test(test_zero_quota_and_preemptible),
+        cmocka_unit_test(test_surge_pods),    cmocka_unit_test(test_strategy_read),
+        cmocka_unit_test(test_parent_chain),  cmocka_unit_test(test_ledger_adds_up),
+        cmocka_unit_test(test_surge_counts),  cmocka_unit_test(test_zero_quota_and_preemptible),
         cmocka_unit_test(test_status_figure),
     };
     return cmocka_run_group_tests_name("quota", tests, NULL, NULL);

@@ -461,6 +461,9 @@ static void detect_stalls(const gf_ctl_input *in, winfo *wi)
 
 typedef struct cand {
     gf_ctl_action a;
+    /* an upsize of a.workload: per pod, in GPUs, as the queues count them
+     * (decide/quota.h); quota_new 0 for anything else */
+    double quota_old, quota_new;
     int prio;   /* lower first */
     size_t seq; /* insertion order, for a stable sort */
 } cand;
@@ -562,7 +565,9 @@ static void resize_cand(cands *cs, const gf_model *m, const gf_ctl_meta *meta, d
                     : gmib > 0                  ? v / (double)gmib * devices
                                                 : 0;
         gf_quota_check q;
-        if (gf_quota_upsize(m, wi, gf_pod_gpus(m, sp), to, &q))
+        c.quota_old = gf_pod_gpus(m, sp);
+        c.quota_new = to;
+        if (gf_quota_upsize(m, wi, c.quota_old, to, &q))
             gf_quota_text(m, &q, c.a.quota, sizeof c.a.quota);
     }
     gf_ctl_format_last_change(floor(now), c.a.unit_key, c.a.from, c.a.to,
@@ -1336,9 +1341,25 @@ gf_err gf_ctl_decide(const gf_ctl_config *cfg, const gf_ctl_input *in, gf_ctl_st
         }
         if (cs.n) qsort(cs.v, cs.n, sizeof *cs.v, cmp_cand);
         cands extra = {0};
+        /* the upsizes that go this pass add up against their queues' quota,
+         * in the candidates' order (decide/quota.h) */
+        gf_quota_ledger ledger;
+        gf_quota_ledger_init(&ledger, m);
         for (size_t i = 0; i < cs.n; i++) {
             cand *c = &cs.v[i];
+            gf_quota_check q;
+            bool upsize = c->a.kind == GF_CTL_RESIZE && c->quota_new > c->quota_old;
+            if (upsize && !c->a.quota[0] &&
+                gf_quota_upsize_ledger(m, &ledger, c->a.workload, c->quota_old, c->quota_new, false,
+                                       &q)) {
+                gf_quota_text(m, &q, c->a.quota, sizeof c->a.quota);
+                gf_textf(c->a.quota + strlen(c->a.quota), sizeof c->a.quota - strlen(c->a.quota),
+                         " (with this pass's other upsizes)");
+            }
             c->a.hold = hold_of(cfg, in, wi, &b, c, out->stale);
+            if (upsize && c->a.hold == GF_CTL_GO)
+                gf_quota_upsize_ledger(m, &ledger, c->a.workload, c->quota_old, c->quota_new, true,
+                                       &q);
             gf_vec_push(&out->actions, c->a);
             if (c->a.hold == GF_CTL_HOLD_QUOTA) quota_report(&extra, cfg, in, st, &c->a);
             /* "changes wait as recommendations" */
@@ -1365,6 +1386,7 @@ gf_err gf_ctl_decide(const gf_ctl_config *cfg, const gf_ctl_input *in, gf_ctl_st
             gf_vec_push(&out->actions, extra.v[i].a);
         }
         gf_vec_free(&extra);
+        gf_quota_ledger_free(&ledger);
         free(b.used);
         free(b.pdb_used);
         free(b.resized);

@@ -1,7 +1,10 @@
 /* quota.c - KAI's queue quota for non-preemptible upsizes (see quota.h). */
 #include "decide/quota.h"
 
+#include "util/xalloc.h"
+
 #include <math.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -30,8 +33,8 @@ double gf_quota_delta(const gf_workload *w, uint32_t replicas, double old_pod_gp
     return replicas * (new_pod_gpus - old_pod_gpus) + surge * (old_pod_gpus > 0 ? old_pod_gpus : 0);
 }
 
-bool gf_quota_walk(const gf_model *m, uint32_t q, double delta, const double *alloc_np,
-                   gf_quota_check *out)
+static bool walk(const gf_model *m, uint32_t q, double delta, const double *alloc_np,
+                 const bool *from_status, gf_quota_check *out)
 {
     out->blocked = false;
     out->queue = GF_NONE;
@@ -41,6 +44,7 @@ bool gf_quota_walk(const gf_model *m, uint32_t q, double delta, const double *al
         if (queue->gpu.quota != -1) {
             bool st = false;
             double alloc = alloc_np ? alloc_np[q] : gf_queue_allocated_gpu(m, q, true, &st);
+            if (alloc_np && from_status) st = from_status[q];
             if (queue->gpu.quota + QUOTA_EPS < alloc + delta) {
                 out->blocked = true;
                 out->queue = q;
@@ -56,8 +60,31 @@ bool gf_quota_walk(const gf_model *m, uint32_t q, double delta, const double *al
     return false;
 }
 
-bool gf_quota_upsize(const gf_model *m, uint32_t wi, double old_pod_gpus, double new_pod_gpus,
-                     gf_quota_check *out)
+bool gf_quota_walk(const gf_model *m, uint32_t q, double delta, const double *alloc_np,
+                   gf_quota_check *out)
+{
+    return walk(m, q, delta, alloc_np, NULL, out);
+}
+
+void gf_quota_ledger_init(gf_quota_ledger *l, const gf_model *m)
+{
+    l->n = m->queues.n;
+    l->alloc = gf_xcalloc(l->n + 1, sizeof *l->alloc);
+    l->from_status = gf_xcalloc(l->n + 1, sizeof *l->from_status);
+    for (size_t q = 0; q < l->n; q++)
+        l->alloc[q] = gf_queue_allocated_gpu(m, (uint32_t)q, true, &l->from_status[q]);
+}
+
+void gf_quota_ledger_free(gf_quota_ledger *l)
+{
+    if (!l) return;
+    free(l->alloc);
+    free(l->from_status);
+    memset(l, 0, sizeof *l);
+}
+
+static bool upsize(const gf_model *m, gf_quota_ledger *l, uint32_t wi, double old_pod_gpus,
+                   double new_pod_gpus, bool charge, gf_quota_check *out)
 {
     memset(out, 0, sizeof *out);
     out->queue = GF_NONE;
@@ -77,7 +104,28 @@ bool gf_quota_upsize(const gf_model *m, uint32_t wi, double old_pod_gpus, double
     uint32_t replicas = w->replicas >= 0 ? (uint32_t)w->replicas : active;
     out->replicas = replicas;
     out->delta_gpus = gf_quota_delta(w, replicas, old_pod_gpus, new_pod_gpus, &out->surge_pods);
-    return gf_quota_walk(m, first->gov.queue_idx, out->delta_gpus, NULL, out);
+    uint32_t q = first->gov.queue_idx;
+    if (!l) return walk(m, q, out->delta_gpus, NULL, NULL, out);
+    if (walk(m, q, out->delta_gpus, l->alloc, l->from_status, out)) return true;
+    if (!charge) return false;
+    /* charge it up the chain (the walk's bound: a parent loop is cut) */
+    for (size_t steps = 0; q < l->n && steps <= l->n; steps++) {
+        l->alloc[q] += out->delta_gpus;
+        q = m->queues.v[q].parent_idx;
+    }
+    return false;
+}
+
+bool gf_quota_upsize(const gf_model *m, uint32_t wi, double old_pod_gpus, double new_pod_gpus,
+                     gf_quota_check *out)
+{
+    return upsize(m, NULL, wi, old_pod_gpus, new_pod_gpus, false, out);
+}
+
+bool gf_quota_upsize_ledger(const gf_model *m, gf_quota_ledger *l, uint32_t wi, double old_pod_gpus,
+                            double new_pod_gpus, bool charge, gf_quota_check *out)
+{
+    return upsize(m, l, wi, old_pod_gpus, new_pod_gpus, charge, out);
 }
 
 void gf_quota_text(const gf_model *m, const gf_quota_check *q, char *buf, size_t n)

@@ -61,6 +61,24 @@ bool gf_quota_walk(const gf_model *m, uint32_t q, double delta, const double *al
 bool gf_quota_upsize(const gf_model *m, uint32_t wi, double old_pod_gpus, double new_pod_gpus,
                      gf_quota_check *out);
 
+/* Several upsizes decided in one pass add up: a ledger starts from each
+ * queue's non-preemptible GPUs now (as gf_quota_walk counts them) and
+ * gf_quota_upsize_ledger() with charge charges each upsize it lets through
+ * to its queue and every parent, so the next one is checked against what
+ * the earlier ones will hold. Owns its arrays. */
+typedef struct gf_quota_ledger {
+    double *alloc;     /* by queue index */
+    bool *from_status; /* the figure is the Queue's status */
+    size_t n;
+} gf_quota_ledger;
+
+void gf_quota_ledger_init(gf_quota_ledger *l, const gf_model *m);
+void gf_quota_ledger_free(gf_quota_ledger *l);
+/* gf_quota_upsize() against the ledger; when not blocked and charge, the
+ * upsize's GPUs are added to the ledger. */
+bool gf_quota_upsize_ledger(const gf_model *m, gf_quota_ledger *l, uint32_t wi, double old_pod_gpus,
+                            double new_pod_gpus, bool charge, gf_quota_check *out);
+
 /* "blocked by queue quota: queue Q (parent of ...) quota 2.50 GPUs,
  * allocated 2.10 non-preemptible (Queue status), +1.00 with the rollout's
  * surge (1 new pod before an old one goes)" into buf. */

@@ -612,13 +612,18 @@ typedef struct agg {
 } agg;
 
 /* An upsize its KAI queues cannot fund (decide/quota.h): flagged, the
- * reason says so first. */
-static void quota_check(const gf_model *m, uint32_t wi, gf_recommendation *r)
+ * reason says so first. The upsizes let through are charged to the ledger:
+ * two that each fit but together pass the quota are not both recommended
+ * (the earlier workload in the input keeps its upsize). */
+static void quota_check(const gf_model *m, gf_quota_ledger *ledger, uint32_t wi,
+                        gf_recommendation *r)
 {
     if (r->action != GF_REC_UP && r->action != GF_REC_WHOLE) return;
     double devices = r->in.devices ? r->in.devices : 1;
     double to = r->action == GF_REC_WHOLE ? 1.0 : r->recommended_fraction;
-    if (!gf_quota_upsize(m, wi, r->current_fraction * devices, to * devices, &r->quota)) return;
+    if (!gf_quota_upsize_ledger(m, ledger, wi, r->current_fraction * devices, to * devices, true,
+                                &r->quota))
+        return;
     r->quota_blocked = true;
     r->quota_queue_name = m->queues.v[r->quota.queue].name;
     char why[sizeof r->reason];
@@ -683,6 +688,8 @@ gf_err gf_recommend_model(const gf_model *m, const gf_history *h, const gf_polic
         g->in.replicas++;
     }
     gf_err rc = GF_OK;
+    gf_quota_ledger ledger;
+    gf_quota_ledger_init(&ledger, m);
     for (size_t wi = 0; wi < m->workloads.n && !rc; wi++) {
         agg *g = &a[wi];
         if (!g->any) continue;
@@ -711,9 +718,10 @@ gf_err gf_recommend_model(const gf_model *m, const gf_history *h, const gf_polic
                                   err);
         }
         snprintf(r.policy, sizeof r.policy, "%s", dec.reason);
-        if (!rc) quota_check(m, (uint32_t)wi, &r);
+        if (!rc) quota_check(m, &ledger, (uint32_t)wi, &r);
         if (!rc) gf_vec_push(out, r);
     }
+    gf_quota_ledger_free(&ledger);
     free(a);
     if (!rc) rc = gf_convert_model(m, h, p, now, out, err);
     return rc;
