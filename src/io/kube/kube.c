@@ -42,18 +42,19 @@ const char *gf_kube_strerror(gf_err code)
 /* --- kinds ---------------------------------------------------------------------------- */
 
 static const gf_kube_resource resources[GF_KUBE_KIND_COUNT] = {
-    [GF_KUBE_POD] = {"Pod", "v1", "/api/v1", "pods", true},
-    [GF_KUBE_NODE] = {"Node", "v1", "/api/v1", "nodes", false},
-    [GF_KUBE_REPLICASET] = {"ReplicaSet", "apps/v1", "/apis/apps/v1", "replicasets", true},
-    [GF_KUBE_DEPLOYMENT] = {"Deployment", "apps/v1", "/apis/apps/v1", "deployments", true},
-    [GF_KUBE_STATEFULSET] = {"StatefulSet", "apps/v1", "/apis/apps/v1", "statefulsets", true},
-    [GF_KUBE_DAEMONSET] = {"DaemonSet", "apps/v1", "/apis/apps/v1", "daemonsets", true},
-    [GF_KUBE_JOB] = {"Job", "batch/v1", "/apis/batch/v1", "jobs", true},
+    [GF_KUBE_POD] = {"Pod", "v1", "/api/v1", "pods", true, false},
+    [GF_KUBE_NODE] = {"Node", "v1", "/api/v1", "nodes", false, false},
+    [GF_KUBE_REPLICASET] = {"ReplicaSet", "apps/v1", "/apis/apps/v1", "replicasets", true, false},
+    [GF_KUBE_DEPLOYMENT] = {"Deployment", "apps/v1", "/apis/apps/v1", "deployments", true, false},
+    [GF_KUBE_STATEFULSET] = {"StatefulSet", "apps/v1", "/apis/apps/v1", "statefulsets", true,
+                             false},
+    [GF_KUBE_DAEMONSET] = {"DaemonSet", "apps/v1", "/apis/apps/v1", "daemonsets", true, false},
+    [GF_KUBE_JOB] = {"Job", "batch/v1", "/apis/batch/v1", "jobs", true, false},
     [GF_KUBE_PDB] = {"PodDisruptionBudget", "policy/v1", "/apis/policy/v1", "poddisruptionbudgets",
-                     true},
+                     true, false},
     [GF_KUBE_LEASE] = {"Lease", "coordination.k8s.io/v1", "/apis/coordination.k8s.io/v1", "leases",
-                       true},
-    [GF_KUBE_EVENT] = {"Event", "v1", "/api/v1", "events", true},
+                       true, false},
+    [GF_KUBE_EVENT] = {"Event", "v1", "/api/v1", "events", true, false},
     /* pkg/apis/scheduling/v2/queue_types.go (cluster-scoped),
      * v2alpha2/podgroup_types.go, pkg/apis/kai/v1/schedulingshard_types.go
      * (+kubebuilder:resource:scope=Cluster) */
