@@ -1379,6 +1379,9 @@ typedef struct mock {
     const char *chat_last_change;
     char written_last_change[512]; /* what a resize wrote: the next snapshot sees it */
     char written_to[32];
+    bool written_move_cap; /* what the last resize said of the engine's cap */
+    double written_cap;
+    char written_knob[64], written_cap_container[64];
     GF_VEC(gf_usage_sample) usage;
     GF_VEC(gf_engine_sample) engine; /* what the last usage call brought of the engines' */
     int snapshots, resizes, annotates, events, evicts, cordons;
@@ -1430,6 +1433,11 @@ static gf_err m_resize(void *ctx, const gf_ctl_action *a, gf_ctl_result *res, gf
     assert_non_null(a->resource_version);
     snprintf(k->written_last_change, sizeof k->written_last_change, "%s", a->last_change);
     snprintf(k->written_to, sizeof k->written_to, "%s", a->to);
+    k->written_move_cap = a->move_cap;
+    k->written_cap = a->new_cap;
+    snprintf(k->written_knob, sizeof k->written_knob, "%s", a->cap_knob ? a->cap_knob : "");
+    snprintf(k->written_cap_container, sizeof k->written_cap_container, "%s",
+             a->cap_container ? a->cap_container : "");
     return GF_OK;
 }
 
@@ -1743,6 +1751,68 @@ static void test_configured_overrun(void **state)
     free(fixed);
 }
 
+/* A vLLM whose cap is a literal (--gpu-memory-utilization=0.5 on a 0.5
+ * fraction), NVML flat at its cap, its KV cache at 30% for the window: in
+ * auto mode the step applies the downsize, and the action carries the cap
+ * moved to the new fraction in the same write (the backend's one patch);
+ * on $(GPU_PORTION) the same downsize carries no cap (the flag follows). */
+static void test_step_moves_engine_cap(void **state)
+{
+    (void)state;
+    static const char *const args[2] = {
+        "\"--model\",\"m\",\"--gpu-memory-utilization=0.5\"",
+        "\"--model\",\"m\",\"--gpu-memory-utilization=$(GPU_PORTION)\""};
+    for (int i = 0; i < 2; i++) {
+        char *json = overrun_cluster("0.5", args[i]);
+        mock k;
+        memset(&k, 0, sizeof k);
+        k.json = json;
+        k.leader = true;
+        k.resize_result = GF_CTL_OK;
+        mock_usage(&k, "llm-6d5f7c8b9a-x1a2b", NOW - 120 * MIN, NOW, 11.8);
+        for (double t = NOW - 120 * MIN; t <= NOW; t += MIN) {
+            gf_engine_sample e = {t, "t", "llm-6d5f7c8b9a-x1a2b", 0.3, 0, 0};
+            gf_vec_push(&k.engine, e);
+        }
+        gf_policy p;
+        gf_policy_init(&p);
+        gf_error err = {0};
+        const char *pol = PH "defaults: {mode: auto, downsize: {window: 1h, minHistory: 30m, "
+                             "cooldown: 1m, maxStep: 0.1}}\n";
+        if (gf_policy_load_buffer(&p, "p.yaml", pol, strlen(pol), &err))
+            fail_msg("policy: %s: %s", err.where, err.msg);
+        gf_history h;
+        gf_history_init(&h, NULL, &err);
+        gf_ctl c;
+        gf_ctl_init(&c, NULL, &p, &h);
+        gf_diags log;
+        gf_diags_init(&log);
+        uint32_t failed = 9;
+        gf_ctl_backend b = mock_backend(&k);
+        b.engine_usage = m_engine_usage;
+        assert_int_equal(gf_ctl_step(&c, &b, NOW, &log, &failed, &err), GF_OK);
+        assert_int_equal(failed, 0);
+        if (k.resizes != 1) fail_msg("case %d: %d resizes", i, k.resizes);
+        assert_string_equal(k.written_to, "0.4");
+        if (i == 0) {
+            assert_true(k.written_move_cap);
+            assert_true(fabs(k.written_cap - 0.4) < 1e-9);
+            assert_string_equal(k.written_knob, "--gpu-memory-utilization");
+            assert_string_equal(k.written_cap_container, "c");
+            assert_false(gf_test_diag_has(&log, "recommend only"));
+        } else {
+            assert_false(k.written_move_cap);
+        }
+        gf_ctl_free(&c);
+        gf_history_free(&h);
+        gf_policy_free(&p);
+        gf_diags_free(&log);
+        gf_vec_free(&k.usage);
+        gf_vec_free(&k.engine);
+        free(json);
+    }
+}
+
 /* Dry run and a replica without the lease decide but never write; a failed
  * write is counted and reported; a snapshot failure is the step's error; a
  * usage failure leaves the data stale: nothing acted on. */
@@ -1888,6 +1958,7 @@ int main(void)
         cmocka_unit_test(test_consolidation),
         cmocka_unit_test(test_last_change_format),
         cmocka_unit_test(test_step_ingests_engine_samples),
+        cmocka_unit_test(test_step_moves_engine_cap),
         cmocka_unit_test(test_step_writes_once),
         cmocka_unit_test(test_step_no_writes),
         cmocka_unit_test(test_step_backoff),

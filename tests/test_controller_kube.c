@@ -453,6 +453,167 @@ static void test_convert_once_and_restart(void **state)
     env_down(&e);
 }
 
+/* A vLLM Deployment at gpu-fraction 0.5 with --gpu-memory-utilization=0.9,
+ * downsized to 0.3 with its cap moved (the action as decide/controller.c
+ * makes it from a move_cap recommendation): one PATCH carrying the fraction
+ * and the flag at the new cap; the other args, the other container, env and
+ * fields as they were. The $(GPU_PORTION) form follows the fraction by
+ * itself: its resize is the annotation alone, the args untouched. An env
+ * cap (TGI's CUDA_MEMORY_FRACTION) is set in its entry, the others kept. */
+static void put_engine(env *e, const char *name, const char *image, const char *vllm_args,
+                       const char *vllm_env)
+{
+    char text[2048];
+    snprintf(text, sizeof text,
+             "{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"metadata\":{\"name\":\"%s\","
+             "\"namespace\":\"team-a\",\"uid\":\"uid-%s\"},\"spec\":{\"replicas\":1,\"selector\":"
+             "{\"matchLabels\":{\"app\":\"%s\"}},\"template\":{\"metadata\":{\"labels\":{\"app\":"
+             "\"%s\"},\"annotations\":{\"gpu-fraction\":\"0.5\"}},\"spec\":{\"schedulerName\":"
+             "\"kai-scheduler\",\"containers\":[{\"name\":\"proxy\",\"image\":\"envoy:1\","
+             "\"args\":[\"--gpu-memory-utilization=0.9\",\"--port\",\"8080\"],\"env\":[{\"name\":"
+             "\"MODE\",\"value\":\"edge\"}]},{\"name\":\"server\",\"image\":\"%s\",\"args\":[%s],"
+             "\"env\":[%s],\"resources\":{\"requests\":{\"cpu\":\"4\"}}}]}}}}",
+             name, name, name, name, image, vllm_args, vllm_env);
+    gf_error err = {0};
+    assert_int_equal(gf_standin_put(e->s, text, &err), GF_OK);
+}
+
+static gf_ctl_action engine_resize(const gf_model *m, const gf_ctl_meta *meta, const char *name,
+                                   const char *knob, bool env_var)
+{
+    char key[128];
+    snprintf(key, sizeof key, "Deployment/team-a/%s", name);
+    size_t w;
+    assert_true(gf_strmap_get(&m->workload_by_key, key, &w));
+    gf_ctl_action a;
+    memset(&a, 0, sizeof a);
+    a.kind = GF_CTL_RESIZE;
+    a.reason = GF_CTL_R_DOWNSIZE;
+    a.workload = (uint32_t)w;
+    a.target =
+        (gf_ctl_target){"Deployment", "team-a", m->workloads.v[w].name, m->workloads.v[w].uid};
+    a.resource_version = meta->w[w].resource_version;
+    a.expect_last_change = meta->w[w].last_change;
+    a.unit_key = "gpu-fraction";
+    snprintf(a.from, sizeof a.from, "0.5");
+    snprintf(a.to, sizeof a.to, "0.3");
+    gf_ctl_format_last_change(1795700000, "gpu-fraction", "0.5", "0.3", "downsize", "test",
+                              a.last_change, sizeof a.last_change);
+    if (knob) {
+        a.move_cap = true;
+        a.cap_env = env_var;
+        a.new_cap = 0.3;
+        a.cap_knob = knob;
+        a.cap_container = "server";
+    }
+    return a;
+}
+
+static json_t *container_of(json_t *o, size_t i)
+{
+    json_t *spec = json_object_get(json_object_get(json_object_get(o, "spec"), "template"), "spec");
+    return json_array_get(json_object_get(spec, "containers"), i);
+}
+
+static void assert_strings(const json_t *arr, const char *const *want, size_t n)
+{
+    assert_int_equal(json_array_size(arr), n);
+    for (size_t i = 0; i < n; i++)
+        assert_string_equal(json_string_value(json_array_get(arr, i)), want[i]);
+}
+
+static void test_cap_moves_with_fraction(void **state)
+{
+    (void)state;
+    env e;
+    env_up(&e, NULL);
+    put_engine(&e, "chat-vllm", "vllm/vllm-openai:v0.11.0",
+               "\"--model\",\"meta-llama/Llama-3.1-8B-Instruct\",\"--gpu-memory-utilization=0.9\","
+               "\"--max-model-len\",\"8192\"",
+               "{\"name\":\"HF_HOME\",\"value\":\"/cache\"}");
+    put_engine(&e, "chat-portion", "vllm/vllm-openai:v0.11.0",
+               "\"--model\",\"m\",\"--gpu-memory-utilization=$(GPU_PORTION)\"",
+               "{\"name\":\"HF_HOME\",\"value\":\"/cache\"}");
+    put_engine(&e, "chat-tgi", "ghcr.io/huggingface/text-generation-inference:3.0",
+               "\"--model-id\",\"m\"",
+               "{\"name\":\"HF_HOME\",\"value\":\"/cache\"},{\"name\":\"CUDA_MEMORY_FRACTION\","
+               "\"value\":\"0.9\"}");
+    catch_up(&e);
+    gf_model m;
+    gf_ctl_meta meta;
+    snapshot(&e, &m, &meta);
+    gf_error err = {0};
+    gf_ctl_result res = GF_CTL_ERROR;
+
+    gf_ctl_action a = engine_resize(&m, &meta, "chat-vllm", "--gpu-memory-utilization", false);
+    assert_int_equal(e.b.resize(e.b.ctx, &a, &res, &err), GF_OK);
+    assert_int_equal(res, GF_CTL_OK);
+    assert_int_equal(gf_standin_count(e.s, "PATCH", "/deployments/chat-vllm", 200), 1);
+    json_t *o = get_json(&e, "Deployment", "team-a", "chat-vllm");
+    assert_string_equal(tmpl_value(o), "0.3");
+    assert_string_equal(meta_ann(o, GF_ANN_LAST_CHANGE), a.last_change);
+    json_t *proxy = container_of(o, 0), *server = container_of(o, 1);
+    static const char *const proxy_args[] = {"--gpu-memory-utilization=0.9", "--port", "8080"};
+    assert_strings(json_object_get(proxy, "args"), proxy_args, 3);
+    assert_string_equal(json_string_value(json_object_get(proxy, "image")), "envoy:1");
+    assert_string_equal(json_string_value(json_object_get(
+                            json_array_get(json_object_get(proxy, "env"), 0), "value")),
+                        "edge");
+    static const char *const vllm_args[] = {"--model", "meta-llama/Llama-3.1-8B-Instruct",
+                                            "--gpu-memory-utilization=0.3", "--max-model-len",
+                                            "8192"};
+    assert_strings(json_object_get(server, "args"), vllm_args, 5);
+    assert_null(json_object_get(server, "command"));
+    assert_int_equal(json_array_size(json_object_get(server, "env")), 1);
+    assert_string_equal(json_string_value(json_object_get(
+                            json_array_get(json_object_get(server, "env"), 0), "value")),
+                        "/cache");
+    assert_string_equal(
+        json_string_value(json_object_get(
+            json_object_get(json_object_get(server, "resources"), "requests"), "cpu")),
+        "4");
+    json_decref(o);
+
+    /* $(GPU_PORTION): no move_cap (recommend.c engine_cap), the annotation alone */
+    gf_ctl_action b = engine_resize(&m, &meta, "chat-portion", NULL, false);
+    assert_int_equal(e.b.resize(e.b.ctx, &b, &res, &err), GF_OK);
+    assert_int_equal(gf_standin_count(e.s, "PATCH", "/deployments/chat-portion", 200), 1);
+    o = get_json(&e, "Deployment", "team-a", "chat-portion");
+    assert_string_equal(tmpl_value(o), "0.3");
+    static const char *const portion_args[] = {"--model", "m",
+                                               "--gpu-memory-utilization=$(GPU_PORTION)"};
+    assert_strings(json_object_get(container_of(o, 1), "args"), portion_args, 3);
+    json_decref(o);
+
+    /* TGI's variable: its entry set, HF_HOME kept, the args as they were */
+    gf_ctl_action c = engine_resize(&m, &meta, "chat-tgi", "CUDA_MEMORY_FRACTION", true);
+    assert_int_equal(e.b.resize(e.b.ctx, &c, &res, &err), GF_OK);
+    assert_int_equal(gf_standin_count(e.s, "PATCH", "/deployments/chat-tgi", 200), 1);
+    o = get_json(&e, "Deployment", "team-a", "chat-tgi");
+    assert_string_equal(tmpl_value(o), "0.3");
+    json_t *tenv = json_object_get(container_of(o, 1), "env");
+    assert_int_equal(json_array_size(tenv), 2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(tenv, 0), "value")),
+                        "/cache");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(tenv, 1), "name")),
+                        "CUDA_MEMORY_FRACTION");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(tenv, 1), "value")),
+                        "0.3");
+    static const char *const tgi_args[] = {"--model-id", "m"};
+    assert_strings(json_object_get(container_of(o, 1), "args"), tgi_args, 2);
+    json_decref(o);
+
+    /* a flag the container does not hold: refused, nothing written */
+    gf_ctl_action d = engine_resize(&m, &meta, "chat-tgi", "--cuda-memory-fraction", false);
+    d.resource_version = NULL;
+    assert_int_not_equal(e.b.resize(e.b.ctx, &d, &res, &err), GF_OK);
+    assert_int_equal(res, GF_CTL_REJECTED);
+    assert_non_null(strstr(err.msg, "--cuda-memory-fraction"));
+    assert_int_equal(gf_standin_count(e.s, "PATCH", "/deployments/chat-tgi", 200), 1);
+    gf_model_free(&m);
+    env_down(&e);
+}
+
 static void test_annotate_event_evict_cordon(void **state)
 {
     (void)state;
@@ -832,6 +993,7 @@ int main(void)
         cmocka_unit_test(test_absent_kai_kinds_said_once),
         cmocka_unit_test(test_conflicts),
         cmocka_unit_test(test_convert_once_and_restart),
+        cmocka_unit_test(test_cap_moves_with_fraction),
         cmocka_unit_test(test_annotate_event_evict_cordon),
         cmocka_unit_test(test_scrape_discovery),
         cmocka_unit_test(test_workload_stale_held),

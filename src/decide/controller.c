@@ -150,7 +150,7 @@ void gf_ctl_format_last_change(double t, const char *unit_key, const char *from,
     time_t s = (time_t)floor(t);
     struct tm tm;
     if (gmtime_r(&s, &tm)) strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    snprintf(buf, n, "%s %s %s -> %s (%s): %s", when, unit_key, from && *from ? from : "unset", to,
+    gf_textf(buf, n, "%s %s %s -> %s (%s): %s", when, unit_key, from && *from ? from : "unset", to,
              reason, why);
 }
 
@@ -531,7 +531,8 @@ static const gf_pod *share_pod(const gf_model *m, uint32_t wi)
  * refuse is never proposed (gpu_request_validator.go: 0 < f < 1). */
 static void resize_cand(cands *cs, const gf_model *m, const gf_ctl_meta *meta, double now,
                         uint32_t wi, gf_share_kind unit, double current, double v, uint32_t whole,
-                        gf_ctl_reason reason, int prio, const char *why)
+                        gf_ctl_reason reason, int prio, const char *why,
+                        const gf_recommendation *cap)
 {
     cand c;
     memset(&c, 0, sizeof c);
@@ -552,6 +553,16 @@ static void resize_cand(cands *cs, const gf_model *m, const gf_ctl_meta *meta, d
         gf_textf(c.a.to, sizeof c.a.to, "%s: %u", GF_RES_GPU, whole);
     } else {
         gf_recommend_value_text(unit, v, c.a.to, sizeof c.a.to);
+        if (cap && cap->move_cap) {
+            /* the engine's cap moves in the same patch (recommend.h move_cap) */
+            const gf_engine_info *e = &cap->in.engine;
+            c.a.move_cap = true;
+            c.a.cap_env = e->cap_source == GF_CAP_ENV;
+            c.a.new_cap = cap->new_cap;
+            c.a.cap_knob = e->knob;
+            c.a.cap_container = cap->in.engine_container;
+            c.a.cap_container_init = cap->in.engine_container_init;
+        }
     }
     if (!strcmp(c.a.from, c.a.to)) return; /* the template says so already */
     bool up = whole || v > current;
@@ -748,7 +759,7 @@ static void rightsizing(cands *cs, const gf_ctl_config *cfg, const gf_ctl_input 
             bool up = r->action != GF_REC_DOWN;
             resize_cand(cs, m, in->meta, in->now, (uint32_t)w, r->in.unit, r->current,
                         r->recommended, r->action == GF_REC_WHOLE ? r->in.devices : 0,
-                        up ? GF_CTL_R_UPSIZE : GF_CTL_R_DOWNSIZE, up ? 1 : 3, r->reason);
+                        up ? GF_CTL_R_UPSIZE : GF_CTL_R_DOWNSIZE, up ? 1 : 3, r->reason, r);
         } else if (change) {
             char head[200];
             rec_head(r, head, sizeof head);
@@ -961,7 +972,7 @@ static gf_err fair_use(cands *cs, const gf_ctl_config *cfg, const gf_ctl_input *
             }
             char why[700];
             snprintf(why, sizeof why, "%s; %s", f->signal, resp->reason);
-            resize_cand(cs, m, in->meta, in->now, w, unit, cur, v, whole, reason, prio, why);
+            resize_cand(cs, m, in->meta, in->now, w, unit, cur, v, whole, reason, prio, why, NULL);
             continue;
         }
         if (resp->apply && resp->action == GF_FAIR_ACT_MOVE && changed < m->pods.n) {

@@ -292,6 +292,16 @@ typedef struct gf_ctl_action {
     uint32_t whole_gpus;
     const char *container; /* the share's container (NULL: the first); borrowed from the model */
     bool container_init;
+    /* RESIZE of a share whose preallocating engine takes a literal cap
+     * (recommend.h move_cap): the same patch sets cap_knob, a flag in the
+     * cap_container's command or args (an env variable when cap_env), to
+     * new_cap (io/kai_patch.h gf_kai_resize_with_cap_merge) */
+    bool move_cap;
+    bool cap_env;
+    double new_cap;
+    const char *cap_knob;      /* static (model/engine.c) */
+    const char *cap_container; /* borrowed from the model */
+    bool cap_container_init;
     char last_change[512]; /* RESIZE: the gpufrac.io/last-change value to write */
     char quota[400];       /* RESIZE up: why its queue cannot fund it (quota.h), "" when it can */
     /* RESIZE with reason convert (from whole GPUs to a share): the container

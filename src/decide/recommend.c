@@ -409,13 +409,9 @@ static void engine_cap(const gf_rightsize_rule *rule, gf_recommendation *out)
         out->move_cap = true;
         out->new_cap = out->recommended_fraction;
         reason_add(out, "; %s %g -> %.2f with it", e->knob, e->cap, out->new_cap);
-        /* the controller patches the share annotation only: applied alone, the
-         * engine would keep its old cap (over the new fraction after a
-         * downsize), so this change is a recommendation (--patches has both) */
-        if (out->mode > GF_MODE_RECOMMEND) {
-            out->mode = GF_MODE_RECOMMEND;
-            reason_add(out, " (recommend only: the controller does not patch container args)");
-        }
+        /* the mode stays: the controller writes the annotation and the cap in
+         * one patch (io/kai_patch.h gf_kai_resize_with_cap_merge), as
+         * --patches prints them */
     } else if (e->cap_source == GF_CAP_DEFAULT) {
         reason_add(out, "; set %s=$(GPU_PORTION) so the engine's cap follows the fraction",
                    e->knob);

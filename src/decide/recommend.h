@@ -56,9 +56,8 @@
  *     waited or was preempted in the window. Without KV samples: the generic
  *     rules less the memory trigger and the floor (SM still counts). A
  *     resize of an engine whose cap is a literal flag or variable also sets
- *     it to the new fraction (move_cap; engine.moveCap); such a change is
- *     never auto (mode at most recommend): the controller patches the share
- *     annotation only, and the engine would keep its old cap;
+ *     it to the new fraction (move_cap; engine.moveCap) in the same patch
+ *     (the controller's, and --patches'), so auto mode applies it;
  *   - caching allocators (TorchServe, Triton's PyTorch backends): the
  *     high-water mark (the all-time max the history holds) is the need: the
  *     floor is it x (1 + memoryMargin) and a downsize is judged against it;

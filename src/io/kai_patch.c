@@ -201,3 +201,104 @@ json_t *gf_kai_resize_with_cap_strategic(const char *annotation, const char *val
                      "annotations", annotation, value, "spec",
                      init ? "initContainers" : "containers", container_entry);
 }
+
+/* The strings of a JSON array into v[*n..] (non-strings as ""); false when
+ * it holds more than cap entries. */
+static bool argv_of(const json_t *arr, const char **v, uint32_t *n, uint32_t cap)
+{
+    size_t i;
+    const json_t *s;
+    json_array_foreach(arr, i, s)
+    {
+        if (*n >= cap) return false;
+        v[(*n)++] = json_is_string(s) ? json_string_value(s) : "";
+    }
+    return true;
+}
+
+/* The env entry knob of container c set to value (added when absent; a
+ * valueFrom it had is dropped: the literal decides). */
+static void set_env(json_t *c, const char *knob, const char *value)
+{
+    json_t *env = json_object_get(c, "env");
+    if (!json_is_array(env)) {
+        env = json_array();
+        json_object_set_new(c, "env", env);
+    }
+    size_t i;
+    json_t *e;
+    json_array_foreach(env, i, e)
+    {
+        const json_t *nm = json_object_get(e, "name");
+        if (json_is_string(nm) && !strcmp(json_string_value(nm), knob)) {
+            json_object_del(e, "valueFrom");
+            json_object_set_new(e, "value", json_string(value));
+            return;
+        }
+    }
+    json_array_append_new(env, json_pack("{s:s, s:s}", "name", knob, "value", value));
+}
+
+json_t *gf_kai_resize_with_cap_merge(const json_t *obj, const char *annotation, const char *value,
+                                     const char *container, bool init, const char *knob, bool env,
+                                     double cap, gf_error *err)
+{
+    const char *list = init ? "initContainers" : "containers";
+    const json_t *tspec =
+        json_object_get(json_object_get(json_object_get(obj, "spec"), "template"), "spec");
+    const json_t *arr = json_object_get(tspec, list);
+    if (!json_is_array(arr) || !container || !knob || !annotation || !value) {
+        gf_error_set(err, GF_EINPUT, "spec.template.spec", "no %s list to patch", list);
+        return NULL;
+    }
+    json_t *copy = json_deep_copy(arr);
+    size_t i;
+    json_t *c, *target = NULL;
+    json_array_foreach(copy, i, c)
+    {
+        const json_t *nm = json_object_get(c, "name");
+        if (json_is_string(nm) && !strcmp(json_string_value(nm), container)) {
+            target = c;
+            break;
+        }
+    }
+    if (!json_is_object(target)) {
+        json_decref(copy);
+        gf_error_set(err, GF_EINPUT, "spec.template.spec", "no %s named %s", list, container);
+        return NULL;
+    }
+    if (env) {
+        char text[32];
+        gf_kai_cap_text(cap, text, sizeof text);
+        set_env(target, knob, text);
+    } else {
+        /* the container's command then args, as the object writes them, moved
+         * as the strategic patch moves them (one rule for both encodings) */
+        enum { MAX_ARGV = 512 };
+        const char *argv[MAX_ARGV];
+        uint32_t argc = 0;
+        bool ok = argv_of(json_object_get(target, "command"), argv, &argc, MAX_ARGV);
+        uint32_t cmd_n = argc;
+        ok = ok && argv_of(json_object_get(target, "args"), argv, &argc, MAX_ARGV);
+        if (!ok) {
+            json_decref(copy);
+            gf_error_set(err, GF_EINPUT, container, "more than %d command and args entries",
+                         MAX_ARGV);
+            return NULL;
+        }
+        json_t *moved =
+            gf_kai_engine_cap_container(container, knob, false, argv, argc, cmd_n, cap, err);
+        if (!moved) {
+            json_decref(copy);
+            return NULL;
+        }
+        static const char *names[2] = {"command", "args"};
+        for (int l = 0; l < 2; l++) {
+            json_t *v = json_object_get(moved, names[l]);
+            if (v) json_object_set(target, names[l], v);
+        }
+        json_decref(moved);
+    }
+    return json_pack("{s:{s:{s:{s:{s:s}}, s:{s:o}}}}", "spec", "template", "metadata",
+                     "annotations", annotation, value, "spec", list, copy);
+}

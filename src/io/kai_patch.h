@@ -76,4 +76,18 @@ json_t *gf_kai_engine_cap_container(const char *container, const char *knob, boo
 json_t *gf_kai_resize_with_cap_strategic(const char *annotation, const char *value, bool init,
                                          json_t *container_entry);
 
+/* The same change as a JSON merge patch of the workload object obj (as the
+ * API server returns it), for the controller: the template's annotation set
+ * to value, and its whole container list (merge patches replace lists)
+ * copied from obj with the cap of the container named container moved to
+ * cap: its flag rewritten in command/args as gf_kai_engine_cap_container
+ * does (every other entry, container and field kept), or, env true, its
+ * env entry knob set to the value (added when absent, valueFrom dropped;
+ * the other entries kept). The caller merges in the metadata it records.
+ * NULL with err set when the template has no such container or the flag is
+ * not in its command or args. New reference. */
+json_t *gf_kai_resize_with_cap_merge(const json_t *obj, const char *annotation, const char *value,
+                                     const char *container, bool init, const char *knob, bool env,
+                                     double cap, gf_error *err);
+
 #endif

@@ -491,6 +491,37 @@ static gf_err whole_gpu_resize(gf_ctl_kube *kb, gf_kube_kind kind, const gf_ctl_
     return rc;
 }
 
+/* A share resize that moves the engine's cap (a->move_cap): one JSON merge
+ * patch built from the object as the cache has it: the template's
+ * annotation, and its container list with the engine's flag (or env
+ * variable) set to the new cap, every other entry kept (io/kai_patch.h
+ * gf_kai_resize_with_cap_merge: merge patches replace lists); the record
+ * (and a stalled revert's mark) in the same patch. Sent with the decision's
+ * resourceVersion: a conflict is not retried, the next interval decides
+ * again on the new object (whose containers may have changed). */
+static gf_err cap_resize(gf_ctl_kube *kb, gf_kube_kind kind, const gf_ctl_action *a, gf_error *err)
+{
+    const json_t *obj = gf_kube_cache_get(kb->cache, kind, a->target.ns, a->target.name);
+    if (!obj) return gf_error_set(err, GF_ENOTFOUND, a->target.name, "not in the watch cache");
+    json_t *patch = gf_kai_resize_with_cap_merge(obj, a->unit_key, a->to, a->cap_container,
+                                                 a->cap_container_init, a->cap_knob, a->cap_env,
+                                                 a->new_cap, err);
+    if (!patch) return err ? err->code : GF_EINPUT;
+    json_t *rec = resize_patch(a); /* the record, the stalled mark */
+    json_t *meta = rec ? json_object_get(rec, "metadata") : NULL;
+    if (!meta) {
+        json_decref(rec);
+        json_decref(patch);
+        return gf_error_set(err, GF_EINPUT, a->target.name, "bad patch text");
+    }
+    json_object_set(patch, "metadata", meta);
+    json_decref(rec);
+    gf_err rc = gf_kube_merge_patch(kb->k, kind, a->target.ns, a->target.name, patch,
+                                    a->resource_version, NULL, err);
+    json_decref(patch);
+    return rc;
+}
+
 /* Conversion, read-modify-write: a JSON merge patch replaces the containers
  * list whole, so it is rebuilt from the object read (and the PATCH is
  * preconditioned on that read's resourceVersion). The object as read
@@ -537,6 +568,11 @@ static gf_err k_resize(void *ctx, const gf_ctl_action *a, gf_ctl_result *res, gf
     }
     if (!rc && a->whole_gpus) {
         rc = whole_gpu_resize(kb, kind, a, err);
+        *res = result_of(rc);
+        return rc;
+    }
+    if (!rc && a->move_cap) {
+        rc = cap_resize(kb, kind, a, err);
         *res = result_of(rc);
         return rc;
     }
