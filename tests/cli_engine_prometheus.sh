@@ -5,7 +5,12 @@
 # engines export (vllm:kv_cache_usage_perc and its older
 # vllm:gpu_cache_usage_perc, vllm:num_requests_waiting / _running,
 # vllm:num_preemptions_total with model_name and engine; sglang:token_usage,
-# sglang:num_queue_reqs, sglang:num_retracted_requests_total; tgi_queue_size)
+# sglang:num_queue_reqs, sglang:num_retracted_requests_total; tgi_queue_size;
+# Triton's TensorRT-LLM gauges, whole families as Triton exposes them:
+# nv_trt_llm_kv_cache_block_metrics{kv_cache_block_type=fraction|used|free|
+# max|tokens_per} and nv_trt_llm_request_metrics{request_type=waiting|
+# context|scheduled|max|active} with model and version, tensorrtllm_backend
+# README "Triton Metrics")
 # plus the namespace and pod labels Prometheus's Kubernetes service
 # discovery adds, and the exporter's memory gauge flat at 95% of each
 # allocation, are backfilled with promtool into a temporary TSDB; Prometheus
@@ -18,7 +23,10 @@
 #   - SGLang, 0.4 with --mem-fraction-static=0.4, KV 95% with requests
 #     queued and retracted in the last hour: upsized to 0.45 on the KV cache;
 #   - TGI, 0.3 with CUDA_MEMORY_FRACTION (no KV metric): kept, not upsized
-#     on NVML memory.
+#     on NVML memory;
+#   - TensorRT-LLM in Triton, 0.4, KV fraction 95% with 3 requests waiting
+#     in the last hour: upsized to 0.45 on the KV cache (the block counts,
+#     6239 blocks, 512 max requests, are not read as the signals).
 #   usage: cli_engine_prometheus.sh GPUFRAC FIXTURES_DIR
 # Skipped (exit 0, "SKIP") only when prometheus or promtool is not installed.
 set -u
@@ -79,6 +87,14 @@ function value(kind, i,   late) {
   if (kind == "vllm_mem") return sprintf("%.0f", 0.95 * 0.5 * 23034 * 1048576)
   if (kind == "sgl_mem") return sprintf("%.0f", 0.95 * 0.4 * 23034 * 1048576)
   if (kind == "tgi_mem") return sprintf("%.0f", 0.95 * 0.3 * 23034 * 1048576)
+  if (kind == "trt_mem") return sprintf("%.0f", 0.95 * 0.4 * 23034 * 1048576)
+  if (kind == "trt_fraction") return late ? "0.95" : "0.5"
+  if (kind == "trt_used") return late ? "5927" : "3119"
+  if (kind == "trt_free") return late ? "312" : "3120"
+  if (kind == "trt_max") return "6239"
+  if (kind == "trt_tokens") return "64"
+  if (kind == "trt_waiting") return late ? "3" : "0"
+  if (kind == "trt_maxreq") return "512"
   if (kind == "vllm_kv") return sprintf("%.4f", 0.22 + 0.08 * ((i * 37) % 11) / 10)
   if (kind == "zero") return "0"
   if (kind == "running") return sprintf("%d", 3 + (i % 5))
@@ -93,11 +109,13 @@ BEGIN {
   sgl = sd("team-a", "sgl-7c9d8e6f5a-m4n8p", "sglang", 30000)
   sm = sgl ",model_name=\"Qwen/Qwen2.5-7B-Instruct\",tp_rank=\"0\",pp_rank=\"0\",moe_ep_rank=\"0\""
   tgi = sd("team-b", "tgi-5d6e7f8a9b-r3s5t", "tgi", 3000)
+  trt = sd("team-b", "trt-8e9f0a1b2c-u6v8w", "triton", 8002) ",model=\"tensorrt_llm\",version=\"1\""
   m = "gpufrac_pod_gpu_memory_used_bytes"
   print "# TYPE " m " gauge"
   series(m, "namespace=\"team-a\",pod=\"chat-vllm-6b8f9c7d5e-q2x7k\",container=\"vllm\",gpu_uuid=\"GPU-0a1b\",gpu_index=\"0\"", "vllm_mem")
   series(m, "namespace=\"team-a\",pod=\"sgl-7c9d8e6f5a-m4n8p\",container=\"sglang\",gpu_uuid=\"GPU-1b2c\",gpu_index=\"1\"", "sgl_mem")
   series(m, "namespace=\"team-b\",pod=\"tgi-5d6e7f8a9b-r3s5t\",container=\"tgi\",gpu_uuid=\"GPU-2c3d\",gpu_index=\"2\"", "tgi_mem")
+  series(m, "namespace=\"team-b\",pod=\"trt-8e9f0a1b2c-u6v8w\",container=\"triton\",gpu_uuid=\"GPU-3d4e\",gpu_index=\"3\"", "trt_mem")
   print "# TYPE vllm:kv_cache_usage_perc gauge"
   series("vllm:kv_cache_usage_perc", vm, "vllm_kv")
   print "# TYPE vllm:gpu_cache_usage_perc gauge"
@@ -118,6 +136,20 @@ BEGIN {
   series("sglang:num_retracted_requests_total", sm, "sgl_retracted")
   print "# TYPE tgi_queue_size gauge"
   series("tgi_queue_size", tgi, "zero")
+  k = "nv_trt_llm_kv_cache_block_metrics"
+  print "# TYPE " k " gauge"
+  series(k, trt ",kv_cache_block_type=\"fraction\"", "trt_fraction")
+  series(k, trt ",kv_cache_block_type=\"used\"", "trt_used")
+  series(k, trt ",kv_cache_block_type=\"free\"", "trt_free")
+  series(k, trt ",kv_cache_block_type=\"max\"", "trt_max")
+  series(k, trt ",kv_cache_block_type=\"tokens_per\"", "trt_tokens")
+  r = "nv_trt_llm_request_metrics"
+  print "# TYPE " r " gauge"
+  series(r, trt ",request_type=\"waiting\"", "trt_waiting")
+  series(r, trt ",request_type=\"context\"", "running")
+  series(r, trt ",request_type=\"scheduled\"", "running")
+  series(r, trt ",request_type=\"active\"", "running")
+  series(r, trt ",request_type=\"max\"", "trt_maxreq")
   print "# EOF"
 }
 EOF
@@ -171,6 +203,10 @@ expect_recommendations() { # LABEL
     '.reason | test("sglang KV cache 95% full over the last 5m .* with 4 request\\(s\\) waiting")'
   check "$1: tgi (no KV metric) not upsized on NVML memory" rec team-b/tgi \
     '.action == "keep" and .engine.class == "preallocating"'
+  check "$1: tensorrt-llm upsized on its KV fraction with requests waiting" rec team-b/trt \
+    '.action == "upsize" and .recommended == 0.45 and .decided_by == "kv-cache" and .engine.name == "tensorrt-llm"'
+  check "$1: tensorrt-llm reason" rec team-b/trt \
+    '.reason | test("tensorrt-llm KV cache 95% full over the last 5m .* with 3 request\\(s\\) waiting")'
   check "$1: engine samples counted" jq -e '.samples.engine_added > 0' "$tmp/out" >/dev/null
 }
 
@@ -197,7 +233,8 @@ save() { # NAME QUERY
 files=()
 for q in gpufrac_pod_gpu_memory_used_bytes vllm:kv_cache_usage_perc vllm:num_requests_waiting \
   vllm:num_preemptions_total sglang:token_usage sglang:num_queue_reqs \
-  sglang:num_retracted_requests_total tgi_queue_size; do
+  sglang:num_retracted_requests_total tgi_queue_size nv_trt_llm_kv_cache_block_metrics \
+  nv_trt_llm_request_metrics; do
   name=${q//:/_}
   save "$name" "$q"
   files+=(--prom-file "$tmp/$name.json")

@@ -139,16 +139,62 @@ static void test_explicit_signals_and_errors(void **state)
     gf_usage_free(&u);
 }
 
+/* TensorRT-LLM in Triton (tensorrtllm_backend README "Triton Metrics"): one
+ * family per kind of gauge, the label says which; a raw answer of the whole
+ * families, as Triton exposes them, gives the KV fraction and the waiting
+ * requests and nothing of the block counts or the other request states. */
+static void test_trtllm_by_label(void **state)
+{
+    (void)state;
+#define TRT_LABELS                                                                                 \
+    "\"namespace\":\"team-c\",\"pod\":\"trt-0\",\"model\":\"tensorrt_llm\",\"version\":\"1\""
+    const char *text =
+        "{\"status\":\"success\",\"data\":{\"resultType\":\"matrix\",\"result\":["
+        "{\"metric\":{\"__name__\":\"nv_trt_llm_kv_cache_block_metrics\"," TRT_LABELS
+        ",\"kv_cache_block_type\":\"fraction\"},\"values\":[[1795507200,\"0.4875\"]]},"
+        "{\"metric\":{\"__name__\":\"nv_trt_llm_kv_cache_block_metrics\"," TRT_LABELS
+        ",\"kv_cache_block_type\":\"max\"},\"values\":[[1795507200,\"6239\"]]},"
+        "{\"metric\":{\"__name__\":\"nv_trt_llm_kv_cache_block_metrics\"," TRT_LABELS
+        ",\"kv_cache_block_type\":\"used\"},\"values\":[[1795507200,\"3041\"]]},"
+        "{\"metric\":{\"__name__\":\"nv_trt_llm_request_metrics\"," TRT_LABELS
+        ",\"request_type\":\"waiting\"},\"values\":[[1795507200,\"4\"]]},"
+        "{\"metric\":{\"__name__\":\"nv_trt_llm_request_metrics\"," TRT_LABELS
+        ",\"request_type\":\"max\"},\"values\":[[1795507200,\"512\"]]}]}}";
+    gf_usage u;
+    gf_usage_init(&u);
+    gf_error err = {0};
+    if (load(&u, text, GF_USAGE_BY_NAME, &err)) fail_msg("%s: %s", err.where, err.msg);
+    assert_int_equal(u.engine.n, 2);
+    assert_string_equal(u.engine.v[0].pod, "trt-0");
+    assert_true(u.engine.v[0].kv_usage == 0.4875 && isnan(u.engine.v[0].requests_waiting));
+    assert_true(u.engine.v[1].requests_waiting == 4 && isnan(u.engine.v[1].kv_usage));
+    /* read as one signal, another of the family's gauges is a selector mistake */
+    const char *used = "{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":["
+                       "{\"metric\":{\"__name__\":\"nv_trt_llm_kv_cache_block_metrics\"," TRT_LABELS
+                       ",\"kv_cache_block_type\":\"used\"},\"value\":[1795507200,\"3041\"]}]}}";
+    gf_error e = {0};
+    assert_int_equal(load(&u, used, GF_USAGE_KV, &e), GF_EINPUT);
+    assert_has(e.msg, "series of nv_trt_llm_kv_cache_block_metrics in an answer read as KV-cache "
+                      "use is not that signal");
+    assert_has(e.where, "data.result[0].metric");
+#undef TRT_LABELS
+    gf_usage_free(&u);
+}
+
 static void test_live_queries(void **state)
 {
     (void)state;
     char q[400];
     assert_true(gf_prom_engine_query(GF_USAGE_KV, 15, q, sizeof q));
-    assert_string_equal(q, "max by (namespace, pod) ({__name__=~\"vllm:kv_cache_usage_perc|"
-                           "vllm:gpu_cache_usage_perc|sglang:token_usage\", namespace!=\"\"})");
+    assert_string_equal(q,
+                        "max by (namespace, pod) ({__name__=~\"vllm:kv_cache_usage_perc|"
+                        "vllm:gpu_cache_usage_perc|sglang:token_usage|"
+                        "nv_trt_llm_kv_cache_block_metrics\", kv_cache_block_type=~\"|fraction\", "
+                        "namespace!=\"\"})");
     assert_true(gf_prom_engine_query(GF_USAGE_WAITING, 15, q, sizeof q));
     assert_string_equal(q, "sum by (namespace, pod) ({__name__=~\"vllm:num_requests_waiting|"
-                           "sglang:num_queue_reqs|tgi_queue_size\", namespace!=\"\"})");
+                           "sglang:num_queue_reqs|tgi_queue_size|nv_trt_llm_request_metrics\", "
+                           "request_type=~\"|waiting\", namespace!=\"\"})");
     assert_true(gf_prom_engine_query(GF_USAGE_PREEMPT, 15, q, sizeof q));
     assert_has(q, "rate({__name__=~\"vllm:num_preemptions_total|"
                   "sglang:num_retracted_requests_total\", namespace!=\"\"}[300s])");
@@ -383,9 +429,13 @@ static void test_base_annotation(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_by_name),         cmocka_unit_test(test_explicit_signals_and_errors),
-        cmocka_unit_test(test_live_queries),    cmocka_unit_test(test_ingest_engine),
-        cmocka_unit_test(test_cap_patch),       cmocka_unit_test(test_model_keeps_the_container),
+        cmocka_unit_test(test_by_name),
+        cmocka_unit_test(test_explicit_signals_and_errors),
+        cmocka_unit_test(test_trtllm_by_label),
+        cmocka_unit_test(test_live_queries),
+        cmocka_unit_test(test_ingest_engine),
+        cmocka_unit_test(test_cap_patch),
+        cmocka_unit_test(test_model_keeps_the_container),
         cmocka_unit_test(test_base_annotation),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

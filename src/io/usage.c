@@ -447,29 +447,41 @@ static const json_t *member(prom *p, const json_t *obj, const char *path, const 
     return v;
 }
 
-/* The gf_usage_signal a metric name stands for, or -1; *counter when the
- * metric is a counter whose rate is the signal. */
-static int signal_of_name(const char *name, bool *counter)
+/* The gf_usage_signal a series stands for by its metric name (and, for a
+ * family whose label says what it measures, that label: TensorRT-LLM's
+ * usage.h), or -1; -2 for a series of such a family with another label
+ * value (one of its other gauges: no signal). *counter when the metric is
+ * a counter whose rate is the signal. */
+static int signal_of_name(const char *name, const json_t *metric, bool *counter)
 {
     static const struct {
         const char *name;
         gf_usage_signal sig;
         bool counter;
+        const char *label, *value; /* NULL: the name alone decides */
     } names[] = {
-        {GF_USAGE_METRIC_MEMORY, GF_USAGE_MEMORY, false},
-        {GF_USAGE_METRIC_SM, GF_USAGE_SM, false},
-        {GF_ENGINE_METRIC_KV, GF_USAGE_KV, false},
-        {GF_ENGINE_METRIC_KV_OLD, GF_USAGE_KV, false},
-        {GF_ENGINE_METRIC_KV_SGLANG, GF_USAGE_KV, false},
-        {GF_ENGINE_METRIC_WAITING, GF_USAGE_WAITING, false},
-        {GF_ENGINE_METRIC_WAITING_SGLANG, GF_USAGE_WAITING, false},
-        {GF_ENGINE_METRIC_WAITING_TGI, GF_USAGE_WAITING, false},
-        {GF_ENGINE_METRIC_PREEMPT, GF_USAGE_PREEMPT, true},
-        {GF_ENGINE_METRIC_PREEMPT_SGLANG, GF_USAGE_PREEMPT, true},
+        {GF_USAGE_METRIC_MEMORY, GF_USAGE_MEMORY, false, NULL, NULL},
+        {GF_USAGE_METRIC_SM, GF_USAGE_SM, false, NULL, NULL},
+        {GF_ENGINE_METRIC_KV, GF_USAGE_KV, false, NULL, NULL},
+        {GF_ENGINE_METRIC_KV_OLD, GF_USAGE_KV, false, NULL, NULL},
+        {GF_ENGINE_METRIC_KV_SGLANG, GF_USAGE_KV, false, NULL, NULL},
+        {GF_ENGINE_METRIC_WAITING, GF_USAGE_WAITING, false, NULL, NULL},
+        {GF_ENGINE_METRIC_WAITING_SGLANG, GF_USAGE_WAITING, false, NULL, NULL},
+        {GF_ENGINE_METRIC_WAITING_TGI, GF_USAGE_WAITING, false, NULL, NULL},
+        {GF_ENGINE_METRIC_PREEMPT, GF_USAGE_PREEMPT, true, NULL, NULL},
+        {GF_ENGINE_METRIC_PREEMPT_SGLANG, GF_USAGE_PREEMPT, true, NULL, NULL},
+        {GF_ENGINE_METRIC_KV_TRTLLM, GF_USAGE_KV, false, GF_ENGINE_LABEL_KV_TRTLLM,
+         GF_ENGINE_VALUE_KV_TRTLLM},
+        {GF_ENGINE_METRIC_WAITING_TRTLLM, GF_USAGE_WAITING, false, GF_ENGINE_LABEL_WAITING_TRTLLM,
+         GF_ENGINE_VALUE_WAITING_TRTLLM},
     };
     *counter = false;
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         if (strcmp(name, names[i].name)) continue;
+        if (names[i].label) {
+            const json_t *v = json_object_get(metric, names[i].label);
+            if (!json_is_string(v) || strcmp(json_string_value(v), names[i].value)) return -2;
+        }
         *counter = names[i].counter;
         return names[i].sig;
     }
@@ -604,7 +616,14 @@ static gf_err series(prom *p, const json_t *sr, size_t i, bool matrix)
         return rc;
     gf_usage_signal sig = p->signal;
     bool counter = false;
-    int named = *name ? signal_of_name(name, &counter) : -1;
+    int named = *name ? signal_of_name(name, metric, &counter) : -1;
+    if (named == -2) {
+        /* one of an engine family's other gauges (TensorRT-LLM's block
+         * counts, its other request states): not a signal */
+        if (sig == GF_USAGE_BY_NAME) return GF_OK;
+        return fail(p, at, "series of %s in an answer read as %s is not that signal (usage.h)",
+                    name, signal_metric(sig));
+    }
     if (sig == GF_USAGE_BY_NAME) {
         if (named < 0) {
             char shown[200];

@@ -49,8 +49,17 @@
  *     vLLM vllm:num_preemptions (a prometheus_client Counter, exported as
  *     vllm:num_preemptions_total), SGLang's retractions
  *     sglang:num_retracted_requests_total.
- * TGI exports no KV-cache use; TensorRT-LLM's Triton metrics are per GPU,
- * not per pod, and are not read. */
+ *   TensorRT-LLM in Triton (its backend's README, "Triton Metrics":
+ *   triton-inference-server/tensorrtllm_backend, now NVIDIA/TensorRT-LLM
+ *   triton_backend/; the batch manager's gauges, labelled model and
+ *   version, scraped from the Triton pod): KV-cache use
+ *   nv_trt_llm_kv_cache_block_metrics{kv_cache_block_type="fraction"} (the
+ *   share of the KV blocks in use, 0..1; the family's other types, used,
+ *   free, max, tokens_per, reused, are block counts and not read), requests
+ *   waiting nv_trt_llm_request_metrics{request_type="waiting"} (the other
+ *   types, context, scheduled, max, active, are not read); no preemption
+ *   counter. Backends older than the "fraction" type give no KV samples.
+ * TGI exports no KV-cache use. */
 #define GF_ENGINE_METRIC_KV "vllm:kv_cache_usage_perc"
 #define GF_ENGINE_METRIC_KV_OLD "vllm:gpu_cache_usage_perc"
 #define GF_ENGINE_METRIC_KV_SGLANG "sglang:token_usage"
@@ -59,6 +68,12 @@
 #define GF_ENGINE_METRIC_WAITING_TGI "tgi_queue_size"
 #define GF_ENGINE_METRIC_PREEMPT "vllm:num_preemptions_total"
 #define GF_ENGINE_METRIC_PREEMPT_SGLANG "sglang:num_retracted_requests_total"
+#define GF_ENGINE_METRIC_KV_TRTLLM "nv_trt_llm_kv_cache_block_metrics"
+#define GF_ENGINE_LABEL_KV_TRTLLM "kv_cache_block_type"
+#define GF_ENGINE_VALUE_KV_TRTLLM "fraction"
+#define GF_ENGINE_METRIC_WAITING_TRTLLM "nv_trt_llm_request_metrics"
+#define GF_ENGINE_LABEL_WAITING_TRTLLM "request_type"
+#define GF_ENGINE_VALUE_WAITING_TRTLLM "waiting"
 
 /* Plausibility limits: beyond them a value is a unit mistake or corruption. */
 #define GF_USAGE_MAX_MEMORY_BYTES 1125899906842624.0 /* 2^50 = 1 PiB */

@@ -514,14 +514,23 @@ bool gf_prom_engine_query(gf_usage_signal sig, double step_s, char *buf, size_t 
     /* the pod labels of Kubernetes service discovery join these to pods; an
      * engine runs one series per model (and per data-parallel engine) */
     switch (sig) {
+    /* TensorRT-LLM's families say what each gauge measures in a label
+     * (usage.h): `label=~"|value"` keeps its one gauge and every series of
+     * the other engines, which have no such label */
     case GF_USAGE_KV:
-        snprintf(buf, n, "max by (namespace, pod) ({__name__=~\"%s|%s|%s\", namespace!=\"\"})",
-                 GF_ENGINE_METRIC_KV, GF_ENGINE_METRIC_KV_OLD, GF_ENGINE_METRIC_KV_SGLANG);
+        snprintf(buf, n,
+                 "max by (namespace, pod) ({__name__=~\"%s|%s|%s|%s\", %s=~\"|%s\", "
+                 "namespace!=\"\"})",
+                 GF_ENGINE_METRIC_KV, GF_ENGINE_METRIC_KV_OLD, GF_ENGINE_METRIC_KV_SGLANG,
+                 GF_ENGINE_METRIC_KV_TRTLLM, GF_ENGINE_LABEL_KV_TRTLLM, GF_ENGINE_VALUE_KV_TRTLLM);
         return true;
     case GF_USAGE_WAITING:
-        snprintf(buf, n, "sum by (namespace, pod) ({__name__=~\"%s|%s|%s\", namespace!=\"\"})",
+        snprintf(buf, n,
+                 "sum by (namespace, pod) ({__name__=~\"%s|%s|%s|%s\", %s=~\"|%s\", "
+                 "namespace!=\"\"})",
                  GF_ENGINE_METRIC_WAITING, GF_ENGINE_METRIC_WAITING_SGLANG,
-                 GF_ENGINE_METRIC_WAITING_TGI);
+                 GF_ENGINE_METRIC_WAITING_TGI, GF_ENGINE_METRIC_WAITING_TRTLLM,
+                 GF_ENGINE_LABEL_WAITING_TRTLLM, GF_ENGINE_VALUE_WAITING_TRTLLM);
         return true;
     case GF_USAGE_PREEMPT: {
         /* rate() needs two points in its window: at least 5 minutes, and a
