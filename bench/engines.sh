@@ -7,6 +7,9 @@
 # short instead of OOM; caching allocators at their high-water mark.
 #
 #   bench/engines.sh [SEEDS [DAYS [WARMUP]]]     (default 5 seeds, 14 days, 3d)
+#   GF_BENCH_MODES="engines blind generic"       the runs to make (default all
+#                                                three; "engines" alone for a
+#                                                change to the engine rules)
 #
 # The generated 50-node cluster (seed = the run's seed), DAYS days at
 # one-minute steps after a WARMUP cold start, every policy on the same
@@ -63,7 +66,7 @@ table="$lib"'
    | [$runs[] | (pol($n).gpu_hours_reserved / pol("static").gpu_hours_reserved - 1) * 100] as $vs
    | "| \($n) | \([$p[].gpu_hours_reserved] | median | r(0)) | \($vs | median | r(1))% | \([$p[].gpus.mean] | median | r(1)) | \([$p[].harm.ooms] | median) | \([$p[].harm.kv_starved_minutes] | median | r(0)) | \([$p[].harm.preemptions] | median) | \([$p[].harm.throttled_minutes] | median | r(0)) | \([$p[].harm.pending_minutes] | median | r(0)) | \([$p[] | .harm.restarts_resize + .harm.restarts_move] | median) | \([$p[].actions.resizes_per_workload_day] | median | r(2)) |")'
 
-for mode in engines blind generic; do
+for mode in ${GF_BENCH_MODES:-engines blind generic}; do
   flag=--engines
   [ "$mode" = blind ] && flag=--engines=blind
   [ "$mode" = generic ] && flag=

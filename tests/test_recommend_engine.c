@@ -35,7 +35,10 @@ typedef struct engine_sim {
     double first_pool; /* the pool at the start, share of the GPU */
     double (*waiting)(double t);
     double (*preempt)(double t);
-    bool no_kv; /* the engine exports no KV metric (TGI, or not scraped) */
+    bool no_kv;                 /* the engine exports no KV metric (TGI, or not scraped) */
+    double (*tokens)(double t); /* kv_tokens by the minute, when set */
+    bool wait_when_short;       /* requests wait while the KV need passes the pool */
+    int short_min;              /* minutes the KV need passed the pool */
 } engine_sim;
 
 static double none(double t)
@@ -79,11 +82,15 @@ static void feed(engine_sim *x, double t)
     gf_error err;
     double held = 0.95 * x->in.fraction;
     double pool = held - x->true_base;
-    double kv = fmin(1.0, x->kv_tokens * x->first_pool / pool);
+    double tokens = x->tokens ? x->tokens(t) : x->kv_tokens;
+    double kv = fmin(1.0, tokens * x->first_pool / pool);
+    bool short_now = tokens * x->first_pool > pool + 1e-9;
+    x->short_min += short_now;
     assert_int_equal(gf_history_add_to(&x->h, x->s, GF_SIG_MEMORY, t, held * L4_BYTES, &err),
                      GF_OK);
     if (!x->no_kv) assert_int_equal(gf_history_add_to(&x->h, x->s, GF_SIG_KV, t, kv, &err), GF_OK);
-    assert_int_equal(gf_history_add_to(&x->h, x->s, GF_SIG_WAITING, t, x->waiting(t), &err), GF_OK);
+    double waiting = x->wait_when_short && short_now ? fmax(5, x->waiting(t)) : x->waiting(t);
+    assert_int_equal(gf_history_add_to(&x->h, x->s, GF_SIG_WAITING, t, waiting, &err), GF_OK);
     assert_int_equal(gf_history_add_to(&x->h, x->s, GF_SIG_PREEMPT, t, x->preempt(t), &err), GF_OK);
 }
 
@@ -224,14 +231,16 @@ static void test_upsize_needs_full_kv_and_starved_requests(void **state)
     erun(&x, T0, T0 + 4 * HOUR, 5 * MIN);
     assert_int_equal(x.ups, 0);
     esim_free(&x);
-    /* full with requests waiting: more pool. base 0.2375 + 0.2375 x 1.15 = 0.511 -> 0.55 */
+    /* full with requests waiting: what it holds x headroom x kvMargin,
+     * 0.475 x 1.15 x 1.2 = 0.656 -> 0.7 (more than base 0.2375 + the pool
+     * 0.2375 x 1.15 = 0.511) */
     esim_init(&x, 0.5, &vllm_flag);
     x.kv_tokens = 0.97;
     x.waiting = busy_waiting;
     erun(&x, T0, T0 + 2 * HOUR + 10 * MIN, 5 * MIN);
     assert_int_equal(x.ups, 1);
-    assert_true(fabs(x.in.fraction - 0.55) < 1e-9);
-    assert_true(fabs(x.in.engine.cap - 0.55) < 1e-9);
+    assert_true(fabs(x.in.fraction - 0.7) < 1e-9);
+    assert_true(fabs(x.in.engine.cap - 0.7) < 1e-9);
     esim_free(&x);
     /* full with preemptions */
     esim_init(&x, 0.5, &vllm_flag);
@@ -254,7 +263,68 @@ static void test_upsize_needs_full_kv_and_starved_requests(void **state)
     assert_int_equal(r.decided_by, GF_RSIG_KV);
     assert_has(r.reason, "KV cache 97% full");
     assert_has(r.reason, "0.2 preempted/s");
-    assert_has(r.reason, "--gpu-memory-utilization 0.5 -> 0.55 with it");
+    assert_has(r.reason, "--gpu-memory-utilization 0.5 -> 0.70 with it");
+    esim_free(&x);
+}
+
+/* KV-short harm (bench/engines.sh): an engine downsized from 0.6 to 0.35
+ * whose weights are 0.1 of the GPU (less than baseShare x the 0.57 it once
+ * held) needs 0.35 of KV now, more than its pool (0.2325): full, requests
+ * waiting. Headroom on the estimated pool alone (base 0.285 + 0.0475 x 1.15
+ * = 0.34) rounds back to 0.35 and never ends the shortage; what it holds x
+ * 1.15 x 1.2 = 0.459 -> 0.5 does in one upsize. */
+static void test_starved_engine_recovers_in_one_upsize(void **state)
+{
+    (void)state;
+    engine_sim x;
+    esim_init(&x, 0.6, &vllm_flag);
+    x.true_base = 0.1;
+    x.first_pool = 0.95 * 0.6 - 0.1;
+    x.kv_tokens = 0.35 / x.first_pool;
+    x.wait_when_short = true;
+    erun(&x, T0, T0 + 2 * HOUR, 5 * MIN);
+    assert_int_equal(x.ups + x.downs, 0);
+    assert_int_equal(x.short_min, 0);
+    /* a downsize (made on a quieter day) */
+    gf_error err;
+    x.in.fraction = 0.35;
+    x.in.engine.cap = 0.35;
+    assert_int_equal(gf_hist_note_change(x.s, T0 + 2 * HOUR, &err), GF_OK);
+    erun(&x, T0 + 2 * HOUR + MIN, T0 + 5 * HOUR, 5 * MIN);
+    assert_int_equal(x.ups, 1);
+    assert_true(fabs(x.in.fraction - 0.5) < 1e-9);
+    assert_true(0.95 * x.in.fraction - x.true_base >= 0.35); /* the need fits */
+    /* short from the downsize until the first ask that sees it (upsize.window 5m) */
+    if (x.short_min > 10) fail_msg("short for %d min", x.short_min);
+    esim_free(&x);
+}
+
+/* The KV peak that sizes a downsize is of the pool since the last change:
+ * a window cut short by the change (the cooldown, 6h) misses the day's
+ * peak. A vLLM at 0.5 whose weights are 0.3 of the GPU (more than baseShare
+ * x 0.475), KV at 30% of its pool and 60% for one hour a day, is downsized
+ * once on a full day (to 0.45) and then stays; on the 6 quiet hours after
+ * that change it would go to 0.35, where not even its quiet load fits. */
+static double busy_hour(double t)
+{
+    double h = fmod(t - T0, DAY) / HOUR;
+    return h >= 20 && h < 21 ? 0.6 : 0.3;
+}
+
+static void test_downsize_waits_a_full_window_after_a_change(void **state)
+{
+    (void)state;
+    engine_sim x;
+    esim_init(&x, 0.5, &vllm_flag);
+    x.true_base = 0.3;
+    x.first_pool = 0.95 * 0.5 - 0.3;
+    x.tokens = busy_hour;
+    x.wait_when_short = true;
+    erun(&x, T0, T0 + 4 * DAY, 10 * MIN);
+    assert_int_equal(x.downs, 1);
+    assert_true(fabs(x.first_down_to - 0.45) < 1e-9);
+    assert_int_equal(x.short_min, 0);
+    assert_int_equal(x.ups, 0);
     esim_free(&x);
 }
 
@@ -430,6 +500,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_vllm_flat_nvml_low_kv),
+        cmocka_unit_test(test_starved_engine_recovers_in_one_upsize),
+        cmocka_unit_test(test_downsize_waits_a_full_window_after_a_change),
         cmocka_unit_test(test_generic_rules_ratchet_on_the_same_data),
         cmocka_unit_test(test_prealloc_without_kv_is_not_upsized),
         cmocka_unit_test(test_upsize_needs_full_kv_and_starved_requests),

@@ -315,7 +315,7 @@ static void prealloc_rules(const gf_rightsize_rule *rule, const unit_ctx *u,
     const gf_rec_input *in = u->in;
     const double cur = out->current_fraction, gpu = u->gpu_bytes;
     const double h = 1 + rule->headroom, km = 1 + rule->engine_kv_margin;
-    char d1[32];
+    char d1[32], d2[32];
     const char *eng = gf_engine_name(in->engine.kind);
     /* what it holds now (its cap as NVML sees it, else its allocation), and
      * its weights + overhead: given, else baseShare of the most it ever held
@@ -338,13 +338,19 @@ static void prealloc_rules(const gf_rightsize_rule *rule, const unit_ctx *u,
     double wait_up = up_w > 0 ? peak(s, GF_SIG_WAITING, now, up_w) : 0;
     double pre_up = up_w > 0 ? peak(s, GF_SIG_PREEMPT, now, up_w) : 0;
     if (kv_up >= rule->engine_kv_full && (wait_up >= 1 || pre_up > 0)) {
-        double need = (base + pool * h) / gpu;
+        /* a full cache with requests waiting says it is short, not by how
+         * much: headroom on the pool alone is a small step when base is a
+         * share of the most it ever held (the pool shrinks with each
+         * downsize), and each step is a rollout while requests wait; so at
+         * least what it holds x (1 + headroom) x (1 + kvMargin)
+         * (bench/engines.sh: KV-short minutes, docs/benchmarks.md) */
+        double need = fmax(base + pool * h, held * h * km) / gpu;
         snprintf(out->reason, sizeof out->reason,
                  "%s KV cache %.0f%% full over the last %s (engine.kvFull %.0f%%) with %.0f "
-                 "request(s) waiting, %.3g preempted/s: base %.2f GiB + KV pool %.2f GiB x %.2f "
-                 "-> %.3f of a GPU",
+                 "request(s) waiting, %.3g preempted/s: the %.2f GiB it holds x %.2f x %.2f "
+                 "(kvMargin; at least base %.2f GiB + KV pool %.2f GiB x %.2f) -> %.3f of a GPU",
                  eng, 100 * kv_up, dur(up_window, d1, sizeof d1), 100 * rule->engine_kv_full,
-                 wait_up, pre_up, gib(base), gib(pool), h, need);
+                 wait_up, pre_up, gib(held), h, km, gib(base), gib(pool), h, need);
         finish_upsize(rule, u, need, out);
         return;
     }
@@ -359,6 +365,17 @@ static void prealloc_rules(const gf_rightsize_rule *rule, const unit_ctx *u,
     if (!(win > 0)) {
         snprintf(out->reason, sizeof out->reason,
                  "allocation kept: no %s KV-cache sample since the last change yet", eng);
+        return;
+    }
+    /* the KV peak is of the pool since the last change only: a window
+     * shorter than downsize.window (the cooldown after a change) misses the
+     * day's peak and downsizes into it */
+    double full = fmin((double)rule->downsize_window_s, (double)rule->min_history_s);
+    if (win + 60 < full) {
+        snprintf(out->reason, sizeof out->reason,
+                 "allocation kept: %s KV-cache samples since the last change span %s, less than "
+                 "downsize.window %s",
+                 eng, dur(win, d1, sizeof d1), dur(full, d2, sizeof d2));
         return;
     }
     double kv_win = peak(s, GF_SIG_KV, now, win);

@@ -50,8 +50,10 @@
  *     are of the pool it had then). Upsize
  *     when the KV peak over upsize.window reaches engine.kvFull AND requests
  *     waited (GF_SIG_WAITING >= 1) or were preempted (GF_SIG_PREEMPT > 0) in
- *     it: base + pool x (1 + headroom). Downsize to the need over
- *     downsize.window, with the generic gates (minHistory, cooldown,
+ *     it: held x (1 + headroom) x (1 + kvMargin), at least base + pool x
+ *     (1 + headroom). Downsize to the need over downsize.window (KV samples
+ *     since the last change spanning all of it, at most minHistory), with
+ *     the generic gates (minHistory, cooldown,
  *     maxDisruptionsPerHour, minChange, maxStep), only when no request
  *     waited or was preempted in the window. Without KV samples: the generic
  *     rules less the memory trigger and the floor (SM still counts). A
