@@ -537,6 +537,7 @@ gf_err gf_consolidate(const gf_model *m, const gf_consolidate_opts *o, gf_consol
         gf_vec_push(&out->steps, c.steps.v[i]);
     out->attempts = c.attempts;
     out->index_mismatches = c.mismatches;
+    out->nodes_tried = c.tried;
     out->state = c.s;
     c.s = NULL;
     out->pod_pin = c.pin_why;

@@ -197,17 +197,33 @@ static uint32_t bucket_for(const ctx *c, uint32_t node)
 static uint32_t level_of(double f)
 {
     if (!(f > 0)) return 0;
-    double l = floor(f * (N_LEVELS - 1) + 1e-7);
-    return l < N_LEVELS - 1 ? (uint32_t)l : N_LEVELS - 1;
+    double l = floor(f * N_FRAC + 1e-7);
+    return l < N_FRAC ? (uint32_t)l : N_FRAC;
+}
+
+/* The level a pod needs (see N_LEVELS); share = its share of one of the
+ * tier's GPUs, want = GPUs. A node that fits the pod has at least this
+ * level: a whole GPU fits where f + GF_PACK_EPS >= 1, and level_of(f) is
+ * then N_FRAC (idle). */
+static uint32_t level_needed(const gf_pod *p, double share, uint32_t want)
+{
+    if (p->share != GF_SHARE_NONE) return share > 0 ? level_of(share - GF_PACK_EPS) : 0;
+    uint32_t l = N_FRAC - 1 + want;
+    return l < N_LEVELS - 1 ? l : N_LEVELS - 1;
 }
 
 static uint32_t node_level(const ctx *c, uint32_t node)
 {
     const gf_node *n = &c->m->nodes.v[node];
     double best = 0;
-    for (uint32_t g = 0; g < n->gpu_count; g++)
-        if (c->s->gpu_free[n->first_gpu + g] > best) best = c->s->gpu_free[n->first_gpu + g];
-    return level_of(best);
+    uint32_t idle = 0;
+    for (uint32_t g = 0; g < n->gpu_count; g++) {
+        double f = c->s->gpu_free[n->first_gpu + g];
+        if (f > best) best = f;
+        idle += level_of(f) == N_FRAC;
+    }
+    if (!idle) return level_of(best);
+    return N_FRAC - 1 + idle < N_LEVELS - 1 ? N_FRAC - 1 + idle : N_LEVELS - 1;
 }
 
 static void unlink_node(ctx *c, uint32_t node)
@@ -217,6 +233,8 @@ static void unlink_node(ctx *c, uint32_t node)
         c->next[c->prev[node]] = c->next[node];
     else
         t->head[c->bucket_of[node]] = c->next[node];
+    if (t->head[c->bucket_of[node]] == GF_NONE)
+        t->mask[c->bucket_of[node] / N_LEVELS] &= ~(1ull << (c->bucket_of[node] % N_LEVELS));
     if (c->next[node] != GF_NONE) c->prev[c->next[node]] = c->prev[node];
 }
 
@@ -228,6 +246,7 @@ static void link_at(ctx *c, uint32_t node, uint32_t slot)
     c->next[node] = t->head[slot];
     if (t->head[slot] != GF_NONE) c->prev[t->head[slot]] = node;
     t->head[slot] = node;
+    t->mask[slot / N_LEVELS] |= 1ull << (slot % N_LEVELS);
 }
 
 static uint32_t slot_for(const ctx *c, uint32_t node)
@@ -342,8 +361,10 @@ void gf_cons_index_free(ctx *c)
     free(c->cbucket_of);
     free(c->cnext);
     free(c->cprev);
-    for (size_t t = 0; t < c->tiers.n; t++)
+    for (size_t t = 0; t < c->tiers.n; t++) {
         free(c->tiers.v[t].head);
+        free(c->tiers.v[t].mask);
+    }
     gf_vec_free(&c->tiers);
     free(c->tier_of);
     free(c->bucket_of);
@@ -375,8 +396,12 @@ void gf_cons_index_build(ctx *c)
             t += 2;
         if (t == c->tiers.n) {
             for (uint8_t st = 0; st < 2; st++) {
-                tier nt = {n->pool, n->gpu_count, n->gpu_memory_mib, st,
-                           gf_xmalloc(N_BUCKETS * N_LEVELS * sizeof(uint32_t))};
+                tier nt = {n->pool,
+                           n->gpu_count,
+                           n->gpu_memory_mib,
+                           st,
+                           gf_xmalloc(N_BUCKETS * N_LEVELS * sizeof(uint32_t)),
+                           gf_xcalloc(N_BUCKETS, sizeof(uint64_t))};
                 for (size_t b = 0; b < N_BUCKETS * N_LEVELS; b++)
                     nt.head[b] = GF_NONE;
                 gf_vec_push(&c->tiers, nt);
@@ -428,6 +453,7 @@ void gf_cons_consider(ctx *c, const gf_pod *p, const uint8_t *allowed_in, uint32
 {
     uint8_t *allowed = (uint8_t *)allowed_in;
     const gf_pack_state *s = c->s;
+    c->tried++;
     if (c->skip[node] || p->cpu_milli > s->free_cpu_milli[node] ||
         p->memory_bytes > s->free_memory_bytes[node])
         return;
@@ -465,15 +491,18 @@ static void best_binpack(ctx *c, const gf_pod *p, size_t pool, const uint8_t *al
         }
         if (want > tr->gpus) continue;
         double need = share > 0 ? share * want / tr->gpus : 0;
-        uint32_t l0 = share > 0 ? level_of(share - GF_PACK_EPS) : 0;
+        uint32_t l0 = level_needed(p, share, want);
         uint32_t b0 = need > 1e-9 ? (uint32_t)((need - 1e-9) * N_BUCKETS) : 0;
         for (uint32_t b = b0 < N_BUCKETS ? b0 : N_BUCKETS - 1; b < N_BUCKETS; b++) {
             double lo = (double)b / N_BUCKETS;
             if (*found && share > 0 && lo - need - 1e-9 > out->score + 1e-12) break;
-            for (uint32_t l = l0; l < N_LEVELS; l++)
+            /* the non-empty levels >= l0, lowest first */
+            for (uint64_t bits = tr->mask[b] & (~0ull << l0); bits; bits &= bits - 1) {
+                uint32_t l = (uint32_t)__builtin_ctzll(bits);
                 for (uint32_t node = tr->head[b * N_LEVELS + l]; node != GF_NONE;
                      node = c->next[node])
                     gf_cons_consider(c, p, allowed, node, found, out);
+            }
         }
     }
 }

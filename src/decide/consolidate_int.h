@@ -25,9 +25,14 @@ typedef struct cand {
 } cand;
 
 #define N_BUCKETS 256
-/* second index level: the largest free fraction of one GPU on the node, in
- * sixteenths (16 = an idle GPU) */
-#define N_LEVELS 17
+/* second index level: without an idle GPU, the largest free fraction of one
+ * GPU on the node in 32nds (0..31); with k idle GPUs, 31 + k (at most 63, so
+ * a bucket's non-empty levels fit a 64-bit mask). A pod of w whole GPUs needs
+ * level 31 + w, a share s level_of(s): the nodes below are never looked at.
+ * (Sixteenths and one level for every node with an idle GPU had 6.3 nodes
+ * tried per placement at 10k nodes, 15.6 at 30k.) */
+#define N_FRAC 32
+#define N_LEVELS 64
 /* the CPU index's second level: free CPU in steps of 1.25x from 64m (below:
  * class 0) to about 80 cores; on generated clusters nine in ten nodes a
  * CPU-only pod was tried on lacked its CPU */
@@ -38,6 +43,7 @@ typedef struct tier {
     int64_t gpu_memory_mib;
     uint8_t stay;
     uint32_t *head; /* N_BUCKETS x N_LEVELS; GF_NONE = empty */
+    uint64_t *mask; /* per bucket: bit l set = head[bucket x N_LEVELS + l] not empty */
 } tier;
 
 typedef struct ctx {
@@ -76,6 +82,7 @@ typedef struct ctx {
     GF_VEC(gf_node_verdict) verdicts; /* this pass: candidates not drained */
     uint64_t attempts;
     uint64_t mismatches;
+    uint64_t tried; /* consider() calls: nodes the placements looked at */
     /* gf_pack_node_allowed() depends only on the pod's constraints (tolerations,
      * selectors, GPU models, pool) and the node, never on capacity: pods with
      * the same constraints (all replicas of a workload, as a rule) share one
