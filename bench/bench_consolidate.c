@@ -15,7 +15,8 @@
  *   bench_consolidate plan NODES RUNS ROUNDS
  *                                    planning alone on gen-snapshot's cluster (8 GPUs per
  *                                    node, seed 1): "nodes median_s min_s max_s
- *                                    median_cpu_s drained bound";
+ *                                    median_cpu_s drained bound tried", tried = nodes
+ *                                    looked at per placement attempt;
  *                                    ROUNDS "legacy" for the greedy of before
  *
  * Prints per method: nodes drained in total, cases at the proven optimum
@@ -162,6 +163,7 @@ static int plan_only(uint32_t nodes, int runs, const char *rounds)
     double *t = calloc((size_t)runs + 1, sizeof(double));
     double *tc = calloc((size_t)runs + 1, sizeof(double));
     uint32_t drained = 0, bound = 0;
+    double tried = 0; /* nodes looked at per placement attempt */
     for (int r = 0; r < runs; r++) {
         gf_consolidate_opts o;
         gf_consolidate_opts_default(&o);
@@ -173,6 +175,7 @@ static int plan_only(uint32_t nodes, int runs, const char *rounds)
         t[r] = now_s() - t0;
         tc[r] = cpu_s() - c0;
         drained = c.nodes_freed;
+        tried = c.attempts ? (double)c.nodes_tried / (double)c.attempts : 0;
         bound = 0;
         for (size_t i = 0; i < c.pools.n; i++)
             bound += c.pools.v[i].bound;
@@ -182,7 +185,8 @@ static int plan_only(uint32_t nodes, int runs, const char *rounds)
     qsort(tc, (size_t)runs, sizeof(double), cmp_d);
     double med = runs % 2 ? t[runs / 2] : (t[runs / 2 - 1] + t[runs / 2]) / 2;
     double medc = runs % 2 ? tc[runs / 2] : (tc[runs / 2 - 1] + tc[runs / 2]) / 2;
-    printf("%u %.4f %.4f %.4f %.4f %u %u\n", nodes, med, t[0], t[runs - 1], medc, drained, bound);
+    printf("%u %.4f %.4f %.4f %.4f %u %u %.2f\n", nodes, med, t[0], t[runs - 1], medc, drained,
+           bound, tried);
     free(t);
     free(tc);
     gf_model_free(&m);

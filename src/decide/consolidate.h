@@ -160,6 +160,7 @@ typedef struct gf_consolidation {
     uint32_t rounds;              /* improvement reruns made */
     uint64_t attempts;            /* pod placement attempts made */
     uint64_t index_mismatches;    /* check_index: fast answers that differ from a scan */
+    uint64_t nodes_tried;         /* nodes the index answers looked at (the cost of a placement) */
     GF_VEC(gf_node_verdict) kept; /* GPU nodes not drained, with why */
     uint32_t gpus_freed, nodes_freed;
     double cost_saved;
