@@ -129,6 +129,7 @@ rules:
   - name: chat
     match: {namespaces: ["team-*"]}
     headroom: 0.5
+    singleMargin: false # headroom stacked as before (with it, a confident peak gets memoryMargin)
 EOF
 run recommend -o json --policy "$tmp/policy.yaml" --usage "$tmp/usage.csv" "$snap"
 check "policy exit 0" rc_is 0

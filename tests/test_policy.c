@@ -715,7 +715,8 @@ static const bad_case bad_cases[] = {
     {H "kai: 3\n", "t.yaml:3:6: kai", "expected a mapping"},
     {H "defaults:\n  headrom: 0.2\n", "t.yaml:4:3: defaults.headrom",
      "unknown key \"headrom\" (known keys: mode, headroom, memoryMargin, upsize, downsize, "
-     "bounds, convert, engine, computeAware, maxDisruptionsPerHour, stallTimeout, onStall)"},
+     "bounds, convert, engine, computeAware, maxDisruptionsPerHour, stallTimeout, onStall, "
+     "singleMargin, changeWindow)"},
     {H "defaults:\n  engine:\n    kvfull: 0.8\n", "t.yaml:5:5: defaults.engine.kvfull",
      "unknown key \"kvfull\" (known keys: rules, kvFull, kvMargin, baseShare, moveCap)"},
     {H "defaults:\n  engine:\n    kvFull: 1.5\n", "t.yaml:5:13: defaults.engine.kvFull",
@@ -726,7 +727,7 @@ static const bad_case bad_cases[] = {
      "expected"},
     {H "defaults:\n  downsize:\n    windo: 1h\n", "t.yaml:5:5: defaults.downsize.windo",
      "unknown key \"windo\" (known keys: window, percentile, minHistory, cooldown, minChange, "
-     "maxStep)"},
+     "maxStep, minCoverage, burstReserve, atTrough)"},
     {H "rules:\n  - name: a\n    matches: {}\n", "t.yaml:5:5: rules[0].matches",
      "(known keys: name, match, mode, headroom,"},
     {H "rules:\n  - name: a\n    match: {namespace: [a]}\n",

@@ -114,10 +114,11 @@ static void test_steady_low_use_downsizes_once_after_window(void **state)
     assert_true(x.changes[0].t >= DAY && x.changes[0].t < DAY + 5 * MIN);
     assert_int_equal(x.changes[0].action, GF_REC_DOWN);
     assert_true(fabs(x.changes[0].to - 0.25) < 1e-9);
-    /* second: 6 h cooldown later, to 2 GiB x 1.15 = 0.1023 of an L4 -> 0.15 */
+    /* second: 6 h cooldown later, to 2 GiB x 1.10 (one margin on a confident
+     * peak, singleMargin) = 0.0979 of an L4 -> 0.10 */
     assert_true(x.changes[1].t >= x.changes[0].t + 6 * HOUR &&
                 x.changes[1].t < x.changes[0].t + 6 * HOUR + 5 * MIN);
-    assert_true(fabs(x.changes[1].to - 0.15) < 1e-9);
+    assert_true(fabs(x.changes[1].to - 0.10) < 1e-9);
     sim_free(&x);
 }
 
@@ -213,9 +214,10 @@ static void test_gpu_memory_unit_kept(void **state)
         assert_int_equal(x.changes[i].action, GF_REC_DOWN);
         assert_true(fmod(x.changes[i].to, 256) == 0);
     }
-    /* 12288 - 0.25 x 23034 = 6529.5 -> 6656; then 2 GiB x 1.15 = 2355.2 -> 2560 */
+    /* 12288 - 0.25 x 23034 = 6529.5 -> 6656; then 2 GiB x 1.10 (one margin on
+     * a confident peak) = 2252.8 -> 2304 */
     assert_true(x.changes[0].to == 6656);
-    assert_true(x.in.memory_mib == 2560);
+    assert_true(x.in.memory_mib == 2304);
     sim_free(&x);
 }
 
@@ -262,10 +264,12 @@ static void test_no_data_off_confidence_and_bad_input(void **state)
     off.mode = GF_MODE_OFF;
     assert_int_equal(gf_recommend_one(&off, &x.in, x.s, 100, &r, &err), GF_OK);
     assert_int_equal(r.action, GF_REC_OFF);
-    /* 12 h of a 24 h minimum history: confidence 0.5, no downsize yet */
+    /* 12 h of a 24 h minimum history: confidence is coverage, the hours
+     * 0 .. 12 (now's own included) of the last 24 with samples, 13/24; no
+     * downsize yet */
     run(&x, steady_2gib, 0, 12 * HOUR, 12 * HOUR + 1);
     assert_int_equal(gf_recommend_one(&x.rule, &x.in, x.s, 12 * HOUR, &r, &err), GF_OK);
-    assert_true(fabs(r.confidence - 0.5) < 1e-9);
+    assert_true(fabs(r.confidence - 13.0 / 24) < 1e-9);
     assert_int_equal(r.action, GF_REC_KEEP);
     assert_non_null(strstr(r.reason, "too little history"));
     /* nonsense inputs */

@@ -181,6 +181,10 @@ typedef struct gf_recommendation {
     bool quota_blocked;
     gf_quota_check quota;
     const char *quota_queue_name; /* the queue over quota (borrowed from the model) */
+    /* a downsize held for the change window or the daily trough (action
+     * KEEP, the reason starts "waiting for"): the controller's hold
+     * GF_HOLD_CHANGE_WINDOW */
+    bool waits_window;
 } gf_recommendation;
 
 /* "namespace/Kind/name" into buf (truncated to n). */
