@@ -642,8 +642,8 @@ bool gf_hist_hour_slot(const gf_hist_series *s, gf_hist_signal sig, int64_t hour
     return true;
 }
 
-bool gf_hist_minute_slot(const gf_hist_series *s, gf_hist_signal sig, int64_t minute,
-                         double *max, double *mean)
+bool gf_hist_minute_slot(const gf_hist_series *s, gf_hist_signal sig, int64_t minute, double *max,
+                         double *mean)
 {
     if (!s || (unsigned)sig >= GF_HIST_NSIGNALS) return false;
     const gf_hist_track *tr = &s->track[sig];

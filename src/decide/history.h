@@ -236,8 +236,8 @@ gf_err gf_hist_percentile(const gf_hist_series *s, gf_hist_signal sig, double p,
  * the ring does not hold the slot (not reached yet, or reused) or no sample
  * fell in it: missing data is "no data", never zero. */
 bool gf_hist_hour_slot(const gf_hist_series *s, gf_hist_signal sig, int64_t hour, double *max);
-bool gf_hist_minute_slot(const gf_hist_series *s, gf_hist_signal sig, int64_t minute,
-                         double *max, double *mean);
+bool gf_hist_minute_slot(const gf_hist_series *s, gf_hist_signal sig, int64_t minute, double *max,
+                         double *mean);
 /* Coverage: the share of the whole hours of [now - window_s, now] (at most
  * 8 days, now's own hour included) that hold a sample of sig, 0..1. 0 for a
  * bad signal or window, or when now is past the ring's reach. */

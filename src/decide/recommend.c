@@ -406,7 +406,8 @@ static double burst_reserve(const gf_hist_series *s, double now)
     }
     if (nd < 3) return 1;
     double hi = 0;
-    for (int i = 0; i < nd; i++) hi = fmax(hi, peaks[i]);
+    for (int i = 0; i < nd; i++)
+        hi = fmax(hi, peaks[i]);
     for (int i = 1; i < nd; i++) /* insertion sort: at most 8 */
         for (int j = i; j > 0 && peaks[j - 1] > peaks[j]; j--) {
             double t = peaks[j];
@@ -437,7 +438,8 @@ static bool daily_trough(const gf_hist_series *s, double now, int *start_h)
     double best = INFINITY;
     for (int h = 0; h < 24; h++) {
         double m = 0;
-        for (int k = 0; k < TROUGH_HOURS; k++) m += sum[(h + k) % 24] / cnt[(h + k) % 24];
+        for (int k = 0; k < TROUGH_HOURS; k++)
+            m += sum[(h + k) % 24] / cnt[(h + k) % 24];
         if (m < best - 1e-12) {
             best = m;
             *start_h = h;
@@ -693,7 +695,8 @@ gf_err gf_recommend_one(const gf_rightsize_rule *rule, const gf_rec_input *in,
         snprintf(out->reason, sizeof out->reason,
                  "no data: no samples in the last %s (the newest is %s old); missing samples "
                  "are not zero use",
-                 dur(down_win_s, d0, sizeof d0), dur(floor(now - s->track[live].last_t), d2, sizeof d2));
+                 dur(down_win_s, d0, sizeof d0),
+                 dur(floor(now - s->track[live].last_t), d2, sizeof d2));
         return GF_OK;
     }
     /* one margin on a confident peak (enough coverage of the downsize
@@ -742,7 +745,12 @@ gf_err gf_recommend_one(const gf_rightsize_rule *rule, const gf_rec_input *in,
     if (up_mem && rule->upsize_new_peak)
         up_mem = new_territory(rule, s, now, mem_recent, alloc_bytes, &territory, &prior, &ahead);
     bool up_sm = sm_known && sm_recent >= rule->upsize_trigger * cur;
-    bool up_floor = floor_frac > cur + 1e-9;
+    /* upsize.newPeak: the floor bounds downsizes; as an upsize trigger it
+     * counts only for a peak at or above the allocation (a peak x margin
+     * over it is nearness, not new territory) */
+    bool up_floor =
+        floor_frac > cur + 1e-9 &&
+        (!rule->upsize_new_peak || cls == GF_MEM_PREALLOCATES || peak_all >= alloc_bytes);
     if (up_mem || up_sm || up_floor) {
         double need = cls == GF_MEM_PREALLOCATES ? floor_frac
                       : rule->single_margin
@@ -763,8 +771,7 @@ gf_err gf_recommend_one(const gf_rightsize_rule *rule, const gf_rec_input *in,
                            dur(up_window, d1, sizeof d1));
             else if (territory)
                 reason_add(out, ", at or above the allocation");
-        }
-        else if (up_sm)
+        } else if (up_sm)
             snprintf(out->reason, sizeof out->reason,
                      "SM share %.2f of a GPU over the last %s is %.0f%% of the fraction "
                      "(trigger %.0f%%)",
@@ -848,8 +855,9 @@ gf_err gf_recommend_one(const gf_rightsize_rule *rule, const gf_rec_input *in,
     bool limited = false;
     if (!finish_downsize(rule, &u, tq, out, &limited)) return GF_OK;
     if (rule->single_margin && cls != GF_MEM_PREALLOCATES)
-        snprintf(out->reason, sizeof out->reason, "%s %.2f GiB over %s x %.2f (one margin, %s peak)",
-                 basis, gib(mem_basis), dur(win, d1, sizeof d1), 1 + one_margin,
+        snprintf(out->reason, sizeof out->reason,
+                 "%s %.2f GiB over %s x %.2f (one margin, %s peak)", basis, gib(mem_basis),
+                 dur(win, d1, sizeof d1), 1 + one_margin,
                  confident ? "confident" : "not confident");
     else
         snprintf(out->reason, sizeof out->reason, "%s %.2f GiB over %s x %.2f headroom", basis,
