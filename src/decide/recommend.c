@@ -482,6 +482,7 @@ static bool downsize_waits(const gf_rightsize_rule *rule, const gf_hist_series *
     gf_recommend_value_text(out->in.unit, to, tv, sizeof tv);
     keep(out);
     out->waits_window = true;
+    out->waits_to = to;
     snprintf(out->reason, sizeof out->reason,
              "waiting for %s %02d:%02d-%02d:%02d (UTC) to downsize to %s: ", what, a / 3600,
              a % 3600 / 60, b / 3600, b % 3600 / 60, tv);

@@ -185,6 +185,7 @@ typedef struct gf_recommendation {
      * KEEP, the reason starts "waiting for"): the controller's hold
      * GF_HOLD_CHANGE_WINDOW */
     bool waits_window;
+    double waits_to; /* the downsize it waits to make, in the unit (recommended) */
 } gf_recommendation;
 
 /* "namespace/Kind/name" into buf (truncated to n). */
