@@ -59,7 +59,7 @@ check "unmatched warned" err_has "match no workload in the snapshot were skipped
 run recommend --usage "$tmp/usage.csv" "$snap"
 check "table exit 0" rc_is 0
 check "table row" out_has "team-a/Deployment/llm-chat"
-check "table reason" out_has "high-water memory 2.00 GiB over 1d x 1.15 headroom"
+check "table reason" out_has "high-water memory 2.00 GiB over 1d x 1.10 (one margin, confident peak)"
 check "table summary" out_has "7 workloads: 1 upsize, 2 downsize, 0 to a whole GPU, 0 of 1 whole-GPU workloads to a fraction"
 
 # whole GPUs (StatefulSet team-c/train, 2 pods with nvidia.com/gpu: 1 in
@@ -129,6 +129,7 @@ rules:
   - name: chat
     match: {namespaces: ["team-*"]}
     headroom: 0.5
+    singleMargin: false # headroom stacked as before (with it, a confident peak gets memoryMargin)
 EOF
 run recommend -o json --policy "$tmp/policy.yaml" --usage "$tmp/usage.csv" "$snap"
 check "policy exit 0" rc_is 0

@@ -166,6 +166,15 @@ static void feed(fx *f, const char *kind, const char *name, double t0, double t1
     }
 }
 
+/* chat at 9 GiB, then 10.5 GiB (93% of 11.25 GiB) over the last 5 minutes:
+ * a new peak in the trigger band, which upsizes (upsize.newPeak; flat at
+ * 93% it would not) */
+static void feed_rising(fx *f, const char *name)
+{
+    feed(f, "Deployment", name, NOW - 10 * MIN, NOW - 6 * MIN, 9, -1);
+    feed(f, "Deployment", name, NOW - 5 * MIN, NOW - MIN, 10.5, -1);
+}
+
 /* The latest per-pod sample (fair use reads these). */
 static void sample(fx *f, const char *pod, double t, double mem_gib, double sm)
 {
@@ -231,9 +240,9 @@ static void test_auto_and_recommend(void **state)
     char *json = basic_cluster("0.5", "0.5");
     fx f;
     fx_init(&f, json, AUTO);
-    feed(&f, "Deployment", "chat", NOW - 10 * MIN, NOW - MIN, 10.5, -1); /* 93% of 11.25 GiB */
-    feed(&f, "Deployment", "embed", NOW - 26 * HOUR, NOW - MIN, 2, -1);  /* downsize */
-    feed(&f, "Deployment", "quiet", NOW - 10 * MIN, NOW - MIN, 6, -1);   /* fits */
+    feed_rising(&f, "chat");                                            /* 93% of 11.25 GiB */
+    feed(&f, "Deployment", "embed", NOW - 26 * HOUR, NOW - MIN, 2, -1); /* downsize */
+    feed(&f, "Deployment", "quiet", NOW - 10 * MIN, NOW - MIN, 6, -1);  /* fits */
     decide_at(&f, NOW);
     if (f.plan.actions.n != 2) dump(&f.plan);
     assert_int_equal(f.plan.actions.n, 2);
@@ -309,7 +318,7 @@ static void test_quota_holds_upsize(void **state)
         cluster_end(&b);
         fx f;
         fx_init(&f, b.s, AUTO);
-        feed(&f, "Deployment", "chat", NOW - 10 * MIN, NOW - MIN, 10.5, -1); /* 0.5 -> 0.55 */
+        feed_rising(&f, "chat"); /* 0.5 -> 0.55 */
         decide_at(&f, NOW);
         const gf_ctl_action *a = find(&f.plan, GF_CTL_RESIZE, "chat");
         assert_non_null(a);
@@ -367,8 +376,8 @@ static void test_quota_upsizes_add_up(void **state)
         fx f;
         fx_init(&f, b.s, AUTO);
         /* each 0.5 -> 0.55: +0.05 and a 0.5 surge pod, 0.55 over the 1.50 held */
-        feed(&f, "Deployment", "chat", NOW - 10 * MIN, NOW - MIN, 10.5, -1);
-        feed(&f, "Deployment", "embed", NOW - 10 * MIN, NOW - MIN, 10.5, -1);
+        feed_rising(&f, "chat");
+        feed_rising(&f, "embed");
         decide_at(&f, NOW);
         const gf_ctl_action *a = find(&f.plan, GF_CTL_RESIZE, "chat");
         const gf_ctl_action *e = find(&f.plan, GF_CTL_RESIZE, "embed");
@@ -404,7 +413,7 @@ static void test_unselected_never_touched(void **state)
     for (size_t i = 0; i < sizeof policies / sizeof *policies; i++) {
         fx f;
         fx_init(&f, json, policies[i]);
-        feed(&f, "Deployment", "chat", NOW - 10 * MIN, NOW - MIN, 10.5, -1);
+        feed_rising(&f, "chat");
         feed(&f, "Deployment", "embed", NOW - 26 * HOUR, NOW - MIN, 2, -1);
         meta_of(&f, "Deployment", "chat")->recommendation = "gpu-fraction 0.5 -> 0.3 (downsize): x";
         decide_at(&f, NOW);
@@ -422,7 +431,7 @@ static void test_unselected_never_touched(void **state)
     /* the built-in policy (mode recommend): recommendations, no resize */
     fx f;
     fx_init(&f, json, NULL);
-    feed(&f, "Deployment", "chat", NOW - 10 * MIN, NOW - MIN, 10.5, -1);
+    feed_rising(&f, "chat");
     decide_at(&f, NOW);
     assert_int_equal(count(&f.plan, GF_CTL_RESIZE, GF_CTL_GO), 0);
     assert_non_null(find(&f.plan, GF_CTL_RECOMMEND, "chat"));
@@ -434,7 +443,7 @@ static void test_unselected_never_touched(void **state)
     wl(&b, "Deployment", "chat", "0.5", "0.5", "n1", "g1", ",\"gpufrac.io/rightsize\":\"off\"");
     cluster_end(&b);
     fx_init(&f, b.s, AUTO);
-    feed(&f, "Deployment", "chat", NOW - 10 * MIN, NOW - MIN, 10.5, -1);
+    feed_rising(&f, "chat");
     decide_at(&f, NOW);
     assert_int_equal(f.plan.actions.n, 0);
     fx_free(&f);
@@ -449,7 +458,8 @@ static void test_stale_usage(void **state)
     char *json = basic_cluster("0.5", "0.5");
     fx f;
     fx_init(&f, json, AUTO);
-    feed(&f, "Deployment", "chat", NOW - 10 * MIN, NOW - 3 * MIN, 10.5, -1);
+    feed(&f, "Deployment", "chat", NOW - 10 * MIN, NOW - 6 * MIN, 9, -1); /* then a new peak */
+    feed(&f, "Deployment", "chat", NOW - 5 * MIN, NOW - 3 * MIN, 10.5, -1);
     decide_at(&f, NOW); /* newest sample 180 s old, interval 60 s */
     assert_true(f.plan.stale);
     assert_true(fabs(f.plan.staleness_s - 180) < 1e-9);
@@ -497,8 +507,10 @@ static void test_rate_limit(void **state)
     cluster_end(&b);
     fx f;
     fx_init(&f, b.s, AUTO);
-    for (int i = 0; i < 5; i++)
-        feed(&f, "Deployment", names[i], NOW - 10 * MIN, NOW, 5.5, -1);
+    for (int i = 0; i < 5; i++) { /* 5 GiB, then a new peak of 5.5 GiB (98% of 0.25) */
+        feed(&f, "Deployment", names[i], NOW - 10 * MIN, NOW - 6 * MIN, 5, -1);
+        feed(&f, "Deployment", names[i], NOW - 5 * MIN, NOW, 5.5, -1);
+    }
     f.cfg.max_actions = 2;
     decide_at(&f, NOW);
     assert_int_equal(count(&f.plan, GF_CTL_RESIZE, GF_CTL_GO), 2);

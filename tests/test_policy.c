@@ -715,7 +715,8 @@ static const bad_case bad_cases[] = {
     {H "kai: 3\n", "t.yaml:3:6: kai", "expected a mapping"},
     {H "defaults:\n  headrom: 0.2\n", "t.yaml:4:3: defaults.headrom",
      "unknown key \"headrom\" (known keys: mode, headroom, memoryMargin, upsize, downsize, "
-     "bounds, convert, engine, computeAware, maxDisruptionsPerHour, stallTimeout, onStall)"},
+     "bounds, convert, engine, computeAware, maxDisruptionsPerHour, stallTimeout, onStall, "
+     "singleMargin, changeWindow)"},
     {H "defaults:\n  engine:\n    kvfull: 0.8\n", "t.yaml:5:5: defaults.engine.kvfull",
      "unknown key \"kvfull\" (known keys: rules, kvFull, kvMargin, baseShare, moveCap)"},
     {H "defaults:\n  engine:\n    kvFull: 1.5\n", "t.yaml:5:13: defaults.engine.kvFull",
@@ -724,9 +725,17 @@ static const bad_case bad_cases[] = {
      "must be in [0, 1), got 1"},
     {H "defaults:\n  engine:\n    moveCap: maybe\n", "t.yaml:5:14: defaults.engine.moveCap",
      "expected"},
+    {H "defaults:\n  changeWindow: 2am\n", "t.yaml:4:17: defaults.changeWindow",
+     "bad time window \"2am\" (use \"HH:MM-HH:MM\" in UTC"},
+    {H "defaults:\n  changeWindow: \"02:00-02:00\"\n", "t.yaml:4:17: defaults.changeWindow",
+     "is empty"},
+    {H "defaults:\n  changeWindow: \"24:00-05:00\"\n", "t.yaml:4:17: defaults.changeWindow",
+     "bad time window"},
+    {H "defaults:\n  downsize:\n    minCoverage: 1.5\n",
+     "t.yaml:5:18: defaults.downsize.minCoverage", "got 1.5"},
     {H "defaults:\n  downsize:\n    windo: 1h\n", "t.yaml:5:5: defaults.downsize.windo",
      "unknown key \"windo\" (known keys: window, percentile, minHistory, cooldown, minChange, "
-     "maxStep)"},
+     "maxStep, minCoverage, burstReserve, atTrough)"},
     {H "rules:\n  - name: a\n    matches: {}\n", "t.yaml:5:5: rules[0].matches",
      "(known keys: name, match, mode, headroom,"},
     {H "rules:\n  - name: a\n    match: {namespace: [a]}\n",

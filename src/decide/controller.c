@@ -38,9 +38,9 @@ const char *gf_ctl_reason_name(gf_ctl_reason r)
 
 const char *gf_ctl_hold_name(gf_ctl_hold h)
 {
-    static const char *names[] = {"go",      "stale",   "kind", "rollout",      "cooldown",
-                                  "budget",  "pdb",     "rate", "not-selected", "superseded",
-                                  "stalled", "backoff", "quota"};
+    static const char *names[] = {"go",      "stale",   "kind",  "rollout",      "cooldown",
+                                  "budget",  "pdb",     "rate",  "not-selected", "superseded",
+                                  "stalled", "backoff", "quota", "change-window"};
     return (unsigned)h < GF_CTL_HOLD_COUNT ? names[h] : "?";
 }
 
@@ -764,6 +764,12 @@ static void rightsizing(cands *cs, const gf_ctl_config *cfg, const gf_ctl_input 
             char head[200];
             rec_head(r, head, sizeof head);
             if (!same_recommendation(have, head)) recommend_cand(cs, m, in->meta, (uint32_t)w, r);
+        } else if (r->action == GF_REC_KEEP && r->waits_window && mode == GF_MODE_AUTO) {
+            /* the downsize, held for its window (hold change-window) */
+            size_t n0 = cs->n;
+            resize_cand(cs, m, in->meta, in->now, (uint32_t)w, r->in.unit, r->current, r->waits_to,
+                        0, GF_CTL_R_DOWNSIZE, 3, r->reason);
+            if (cs->n > n0) cs->v[cs->n - 1].a.waits_window = true;
         } else if (r->action == GF_REC_KEEP && have) {
             clear_cand(cs, m, in->meta, (uint32_t)w, r);
         }
@@ -1257,6 +1263,7 @@ static gf_ctl_hold hold_of(const gf_ctl_config *cfg, const gf_ctl_input *in, con
         if (x->rollout) return GF_CTL_HOLD_ROLLOUT;
         if (b->resized[w]) return GF_CTL_HOLD_SUPERSEDED;
         if (a->quota[0]) return GF_CTL_HOLD_QUOTA;
+        if (a->waits_window) return GF_CTL_HOLD_WINDOW;
         if ((a->reason == GF_CTL_R_DOWNSIZE || convert) && x->last_change_t >= 0 &&
             in->now - x->last_change_t < (double)x->dec.rule.cooldown_s)
             return GF_CTL_HOLD_COOLDOWN;

@@ -88,6 +88,9 @@
  *                  (decide/quota.h): KAI would leave the new pods Pending;
  *                  not written, a warning Event GPUQueueQuotaBlocked instead
  *                  (once per report_every_s per workload and value);
+ *   change-window  a downsize the recommender holds until the policy's
+ *                  changeWindow or the workload's daily trough
+ *                  (downsize.atTrough; decide/recommend.h);
  *   cooldown       a downsize within the rule's cooldown of the last change
  *                  (upsizes skip it, as in the recommender: a workload about
  *                  to run out of memory does not wait);
@@ -219,6 +222,7 @@ typedef enum gf_ctl_hold {
     GF_CTL_HOLD_STALLED,      /* the workload's rollout stalled after a resize */
     GF_CTL_HOLD_BACKOFF,      /* a write to the workload was refused within the backoff */
     GF_CTL_HOLD_QUOTA,        /* an upsize its KAI queue (or a parent) cannot fund */
+    GF_CTL_HOLD_WINDOW,       /* a downsize waiting for changeWindow or the daily trough */
     GF_CTL_HOLD_COUNT
 } gf_ctl_hold;
 
@@ -304,6 +308,8 @@ typedef struct gf_ctl_action {
     bool cap_container_init;
     char last_change[512]; /* RESIZE: the gpufrac.io/last-change value to write */
     char quota[400];       /* RESIZE up: why its queue cannot fund it (quota.h), "" when it can */
+    bool waits_window;     /* RESIZE down the recommender holds for its change window
+                              (gf_recommendation.waits_window): hold change-window */
     /* RESIZE with reason convert (from whole GPUs to a share): the container
      * losing nvidia.com/gpu, the whole GPUs per pod it held
      * (gpu-fraction-num-devices when > 1), whether schedulerName becomes

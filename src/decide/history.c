@@ -628,3 +628,46 @@ gf_err gf_hist_series_check(const gf_history *h, const gf_hist_series *s, gf_err
         return bad(s, err, "", "alloc_fraction", s->alloc_fraction);
     return GF_OK;
 }
+
+bool gf_hist_hour_slot(const gf_hist_series *s, gf_hist_signal sig, int64_t hour, double *max)
+{
+    if (!s || (unsigned)sig >= GF_HIST_NSIGNALS) return false;
+    const gf_hist_track *tr = &s->track[sig];
+    if (tr->hour_head < 0 || hour > tr->hour_head || hour <= tr->hour_head - GF_HIST_HOUR_SLOTS ||
+        hour < 0)
+        return false;
+    double v = tr->hour_max[hour % GF_HIST_HOUR_SLOTS];
+    if (v < 0) return false;
+    *max = v;
+    return true;
+}
+
+bool gf_hist_minute_slot(const gf_hist_series *s, gf_hist_signal sig, int64_t minute, double *max,
+                         double *mean)
+{
+    if (!s || (unsigned)sig >= GF_HIST_NSIGNALS) return false;
+    const gf_hist_track *tr = &s->track[sig];
+    if (tr->minute_head < 0 || minute > tr->minute_head ||
+        minute <= tr->minute_head - GF_HIST_MINUTE_SLOTS || minute < 0)
+        return false;
+    const gf_hist_minute *m = &tr->minute[minute % GF_HIST_MINUTE_SLOTS];
+    if (m->count == 0) return false;
+    *max = m->max;
+    *mean = m->sum / m->count;
+    return true;
+}
+
+double gf_hist_coverage(const gf_hist_series *s, gf_hist_signal sig, double now, double window_s)
+{
+    if (!s || (unsigned)sig >= GF_HIST_NSIGNALS || !(window_s > 0) || !isfinite(now) || now < 0)
+        return 0;
+    double w = window_s < GF_HIST_HOUR_WINDOW_S ? window_s : GF_HIST_HOUR_WINDOW_S;
+    int64_t n = (int64_t)ceil(w / 3600 - 1e-9);
+    if (n < 1) n = 1;
+    int64_t last = (int64_t)floor(now / 3600);
+    int64_t covered = 0;
+    double v;
+    for (int64_t k = 0; k < n; k++)
+        if (gf_hist_hour_slot(s, sig, last - k, &v)) covered++;
+    return (double)covered / (double)n;
+}

@@ -230,6 +230,19 @@ gf_err gf_hist_mean(const gf_hist_series *s, gf_hist_signal sig, double now, dou
 gf_err gf_hist_percentile(const gf_hist_series *s, gf_hist_signal sig, double p, double *out,
                           gf_error *err);
 
+/* Slot reads for rules that need the shape of a series, not one figure
+ * (decide/recommend.c: new peaks, trends, coverage, daily peaks, troughs).
+ * Slot numbers as in gf_hist_track: floor(t/60), floor(t/3600). False when
+ * the ring does not hold the slot (not reached yet, or reused) or no sample
+ * fell in it: missing data is "no data", never zero. */
+bool gf_hist_hour_slot(const gf_hist_series *s, gf_hist_signal sig, int64_t hour, double *max);
+bool gf_hist_minute_slot(const gf_hist_series *s, gf_hist_signal sig, int64_t minute, double *max,
+                         double *mean);
+/* Coverage: the share of the whole hours of [now - window_s, now] (at most
+ * 8 days, now's own hour included) that hold a sample of sig, 0..1. 0 for a
+ * bad signal or window, or when now is past the ring's reach. */
+double gf_hist_coverage(const gf_hist_series *s, gf_hist_signal sig, double now, double window_s);
+
 /* Recommender bookkeeping. note_change records a change applied at t (valid
  * time, else GF_EINPUT); changes_since counts the remembered changes (at most
  * GF_HIST_CHANGE_SLOTS) at or after t. set_alloc takes a fraction in

@@ -67,6 +67,12 @@ static const char *const field_keys[GF_RF_COUNT] = {
     [GF_RF_ENGINE_KV_MARGIN] = "engine.kvMargin",
     [GF_RF_ENGINE_BASE_SHARE] = "engine.baseShare",
     [GF_RF_ENGINE_MOVE_CAP] = "engine.moveCap",
+    [GF_RF_UPSIZE_NEW_PEAK] = "upsize.newPeak",
+    [GF_RF_SINGLE_MARGIN] = "singleMargin",
+    [GF_RF_MIN_COVERAGE] = "downsize.minCoverage",
+    [GF_RF_BURST_RESERVE] = "downsize.burstReserve",
+    [GF_RF_AT_TROUGH] = "downsize.atTrough",
+    [GF_RF_CHANGE_WINDOW] = "changeWindow",
 };
 
 const char *gf_stall_action_name(gf_stall_action a)
@@ -124,6 +130,13 @@ void gf_rightsize_rule_defaults(gf_rightsize_rule *r)
         .engine_kv_margin = 0.2,
         .engine_base_share = 0.5,
         .engine_move_cap = true,
+        .upsize_new_peak = false,
+        .single_margin = true,
+        .min_coverage = 0.8,
+        .burst_reserve = true,
+        .at_trough = false,
+        .change_window_start_s = -1,
+        .change_window_end_s = -1,
     };
 }
 
@@ -143,7 +156,7 @@ bool gf_convert_unit_parse(const char *s, gf_share_kind *out)
     return true;
 }
 
-void gf_rightsize_rule_apply(gf_rightsize_rule *dst, const gf_rightsize_rule *over, uint32_t set)
+void gf_rightsize_rule_apply(gf_rightsize_rule *dst, const gf_rightsize_rule *over, uint64_t set)
 {
 #define GF_APPLY(f, member)                                                                        \
     if (set & GF_RF_BIT(f)) dst->member = over->member
@@ -177,6 +190,13 @@ void gf_rightsize_rule_apply(gf_rightsize_rule *dst, const gf_rightsize_rule *ov
     GF_APPLY(GF_RF_ENGINE_KV_MARGIN, engine_kv_margin);
     GF_APPLY(GF_RF_ENGINE_BASE_SHARE, engine_base_share);
     GF_APPLY(GF_RF_ENGINE_MOVE_CAP, engine_move_cap);
+    GF_APPLY(GF_RF_UPSIZE_NEW_PEAK, upsize_new_peak);
+    GF_APPLY(GF_RF_SINGLE_MARGIN, single_margin);
+    GF_APPLY(GF_RF_MIN_COVERAGE, min_coverage);
+    GF_APPLY(GF_RF_BURST_RESERVE, burst_reserve);
+    GF_APPLY(GF_RF_AT_TROUGH, at_trough);
+    GF_APPLY(GF_RF_CHANGE_WINDOW, change_window_start_s);
+    GF_APPLY(GF_RF_CHANGE_WINDOW, change_window_end_s);
 #undef GF_APPLY
 }
 
@@ -211,9 +231,9 @@ const char *gf_format_duration(int64_t s, char *buf, size_t n)
     return buf;
 }
 
-static gf_err problem(gf_rule_problem *pb, gf_rule_field f, uint32_t others, const char *fmt, ...)
+static gf_err problem(gf_rule_problem *pb, gf_rule_field f, uint64_t others, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-static gf_err problem(gf_rule_problem *pb, gf_rule_field f, uint32_t others, const char *fmt, ...)
+static gf_err problem(gf_rule_problem *pb, gf_rule_field f, uint64_t others, const char *fmt, ...)
 {
     if (pb) {
         pb->field = f;
@@ -306,6 +326,14 @@ gf_err gf_rightsize_rule_validate(const gf_rightsize_rule *r, gf_rule_problem *p
     if (!(r->convert_max_fraction > 0 && r->convert_max_fraction < 1))
         return problem(pb, GF_RF_CONVERT_MAX_FRACTION, 0, "must be in (0, 1), got %g",
                        r->convert_max_fraction);
+    if ((rc = check_num(pb, GF_RF_MIN_COVERAGE, r->min_coverage, 0, false, 1))) return rc;
+    bool cw_none = r->change_window_start_s == -1 && r->change_window_end_s == -1;
+    if (!cw_none && !(r->change_window_start_s >= 0 && r->change_window_start_s < DAY_S &&
+                      r->change_window_end_s >= 0 && r->change_window_end_s < DAY_S &&
+                      r->change_window_start_s != r->change_window_end_s))
+        return problem(pb, GF_RF_CHANGE_WINDOW, 0,
+                       "must be two different times of day \"HH:MM-HH:MM\" (UTC), got %ld..%ld s",
+                       (long)r->change_window_start_s, (long)r->change_window_end_s);
     if (r->convert_unit != GF_SHARE_FRACTION && r->convert_unit != GF_SHARE_MEMORY)
         return problem(pb, GF_RF_CONVERT_UNIT, 0, "must be fraction or memory");
     if ((rc = check_num(pb, GF_RF_ENGINE_KV_FULL, r->engine_kv_full, 0, true, 1))) return rc;

@@ -126,6 +126,18 @@ typedef struct gf_rightsize_rule {
     double engine_base_share; /* share of what a preallocating engine holds that is weights and
                                  runtime overhead (not KV pool), when the pod does not say */
     bool engine_move_cap;     /* a resize also patches the engine's literal cap flag */
+    /* decision-quality rules (issue 15, decide/recommend.h) */
+    bool upsize_new_peak; /* upsize on new territory (a new peak in the trigger band, a trend
+                             crossing the allocation, an OOM), not on nearness alone */
+    bool single_margin;   /* one margin over a confident peak (the smaller of headroom and
+                             memoryMargin), the larger where the peak is not confident */
+    double min_coverage;  /* share of the downsize window with samples a downsize needs */
+    bool burst_reserve;   /* bursty series: the window's peak x the burst reserve, a week of
+                             history before a downsize */
+    bool at_trough;       /* downsizes only in the workload's daily trough */
+    /* changeWindow "HH:MM-HH:MM" UTC, seconds of the day; -1 = none. Set, a
+     * downsize waits for it (instead of the trough); upsizes never wait */
+    int32_t change_window_start_s, change_window_end_s;
 } gf_rightsize_rule;
 
 /* The settings, in the order of the policy file. */
@@ -160,14 +172,20 @@ typedef enum gf_rule_field {
     GF_RF_ENGINE_KV_MARGIN,
     GF_RF_ENGINE_BASE_SHARE,
     GF_RF_ENGINE_MOVE_CAP,
+    GF_RF_UPSIZE_NEW_PEAK,
+    GF_RF_SINGLE_MARGIN,
+    GF_RF_MIN_COVERAGE,
+    GF_RF_BURST_RESERVE,
+    GF_RF_AT_TROUGH,
+    GF_RF_CHANGE_WINDOW,
     GF_RF_COUNT
 } gf_rule_field;
 
-/* set masks are 32 bits wide */
-_Static_assert(GF_RF_COUNT < 32, "gf_rule_field no longer fits a uint32_t mask (GF_RF_ALL)");
+/* set masks are 64 bits wide */
+_Static_assert(GF_RF_COUNT < 64, "gf_rule_field no longer fits a uint64_t mask (GF_RF_ALL)");
 
-#define GF_RF_BIT(f) (1u << (f))
-#define GF_RF_ALL ((1u << GF_RF_COUNT) - 1u)
+#define GF_RF_BIT(f) (UINT64_C(1) << (f))
+#define GF_RF_ALL ((UINT64_C(1) << GF_RF_COUNT) - 1u)
 
 /* The field's key path in a policy file, e.g. "downsize.window". */
 const char *gf_rule_field_key(gf_rule_field f);
@@ -179,12 +197,12 @@ const char *gf_rule_field_key(gf_rule_field f);
 void gf_rightsize_rule_defaults(gf_rightsize_rule *r);
 
 /* Copies into dst the fields of over whose GF_RF_BIT is in set. */
-void gf_rightsize_rule_apply(gf_rightsize_rule *dst, const gf_rightsize_rule *over, uint32_t set);
+void gf_rightsize_rule_apply(gf_rightsize_rule *dst, const gf_rightsize_rule *over, uint64_t set);
 
 /* What is wrong with a rule. */
 typedef struct gf_rule_problem {
     gf_rule_field field; /* the field to blame: the first of fields */
-    uint32_t fields;     /* every field involved (GF_RF_BIT mask), e.g. both bounds */
+    uint64_t fields;     /* every field involved (GF_RF_BIT mask), e.g. both bounds */
     char why[256];       /* e.g. "must be in (0, 1], got 1.5" */
 } gf_rule_problem;
 
@@ -306,7 +324,7 @@ typedef struct gf_policy_rule {
     const char *name;   /* unique within the policy */
     const char *origin; /* "policy.yaml:12:5" for messages, or NULL */
     gf_policy_match match;
-    uint32_t set;             /* GF_RF_BIT mask of the fields this rule overrides */
+    uint64_t set;             /* GF_RF_BIT mask of the fields this rule overrides */
     gf_rightsize_rule values; /* only the fields in set are meaningful */
 } gf_policy_rule;
 

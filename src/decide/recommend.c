@@ -307,6 +307,216 @@ static double since_change(const gf_hist_series *s, double now, double window_s)
     return w < window_s ? (w > 0 ? w : 0) : window_s;
 }
 
+/* --- decision-quality rules (issue 15; recommend.h) ------------------------------ */
+
+/* A series is bursty when its highest daily peak passes the typical (median)
+ * daily peak by this much: its downsize waits for a week of history. */
+#define BURSTY_RATIO 1.2
+#define BURSTY_HISTORY_S (7 * 86400.0)
+/* the daily trough: this many consecutive hours of lowest mean use */
+#define TROUGH_HOURS 3
+
+/* The track that says whether samples arrive: the one with the newest sample. */
+static gf_hist_signal newest_signal(const gf_hist_series *s)
+{
+    gf_hist_signal best = GF_SIG_MEMORY;
+    double t = -1;
+    for (int k = 0; k < GF_HIST_NSIGNALS; k++)
+        if (s->track[k].samples && s->track[k].last_t > t) {
+            t = s->track[k].last_t;
+            best = (gf_hist_signal)k;
+        }
+    return best;
+}
+
+/* The window confidence is measured over: the longer of minHistory and
+ * downsize.window (at most the 8 days the hour ring holds). */
+static double confidence_window(const gf_rightsize_rule *rule)
+{
+    double w = fmax((double)rule->min_history_s, (double)rule->downsize_window_s);
+    return w > 0 ? w : 3600;
+}
+
+/* Highest memory in the history since t0 and before t1: whole hour slots
+ * before t1's hour, then the minute slots of t1's hour before t1's minute
+ * (so the upsize window's own samples are never in it). False when none. */
+static bool peak_before(const gf_hist_series *s, double t0, double t1, double *out)
+{
+    int64_t h1 = (int64_t)floor(t1 / 3600), h0 = (int64_t)floor(fmax(t0, 0) / 3600);
+    if (h1 - h0 > GF_HIST_HOUR_SLOTS) h0 = h1 - GF_HIST_HOUR_SLOTS;
+    bool any = false;
+    double best = 0, v, mean;
+    for (int64_t h = h0; h < h1; h++)
+        if (gf_hist_hour_slot(s, GF_SIG_MEMORY, h, &v) && (!any || v > best)) {
+            best = v;
+            any = true;
+        }
+    int64_t m1 = (int64_t)floor(t1 / 60), m0 = h1 * 60;
+    int64_t mt0 = (int64_t)floor(fmax(t0, 0) / 60);
+    if (mt0 > m0) m0 = mt0;
+    for (int64_t m = m0; m < m1; m++)
+        if (gf_hist_minute_slot(s, GF_SIG_MEMORY, m, &v, &mean) && (!any || v > best)) {
+            best = v;
+            any = true;
+        }
+    *out = best;
+    return any;
+}
+
+/* Memory at now + window_s by a least-squares line through the minute peaks
+ * of the last window_s (at most an hour); false with fewer than 3 minutes. */
+static bool trend_ahead(const gf_hist_series *s, double now, double window_s, double *out)
+{
+    double w = fmin(window_s, GF_HIST_MINUTE_WINDOW_S);
+    int64_t m1 = (int64_t)floor(now / 60), m0 = (int64_t)floor((now - w) / 60);
+    double n = 0, sx = 0, sy = 0, sxx = 0, sxy = 0, v, mean;
+    for (int64_t m = m0; m <= m1; m++) {
+        if (!gf_hist_minute_slot(s, GF_SIG_MEMORY, m, &v, &mean)) continue;
+        double x = (double)(m - m1) * 60;
+        n++;
+        sx += x;
+        sy += v;
+        sxx += x * x;
+        sxy += x * v;
+    }
+    double d = n * sxx - sx * sx;
+    if (n < 3 || !(d > 0)) return false;
+    double slope = (n * sxy - sx * sy) / d, icept = (sy - slope * sx) / n;
+    *out = icept + slope * (now - (double)m1 * 60 + window_s);
+    return true;
+}
+
+/* The burst reserve: highest daily peak / median daily peak over the days
+ * the hour ring holds (24 h blocks ending at now's hour, each with at least
+ * 12 hours of samples), >= 1; 1 with fewer than 3 such days. */
+static double burst_reserve(const gf_hist_series *s, double now)
+{
+    double peaks[GF_HIST_HOUR_SLOTS / 24];
+    int nd = 0;
+    int64_t last = (int64_t)floor(now / 3600);
+    for (int d = 0; d < GF_HIST_HOUR_SLOTS / 24; d++) {
+        double best = 0, v;
+        int hours = 0;
+        for (int k = 0; k < 24; k++)
+            if (gf_hist_hour_slot(s, GF_SIG_MEMORY, last - 24 * d - k, &v)) {
+                hours++;
+                best = fmax(best, v);
+            }
+        if (hours >= 12) peaks[nd++] = best;
+    }
+    if (nd < 3) return 1;
+    double hi = 0;
+    for (int i = 0; i < nd; i++)
+        hi = fmax(hi, peaks[i]);
+    for (int i = 1; i < nd; i++) /* insertion sort: at most 8 */
+        for (int j = i; j > 0 && peaks[j - 1] > peaks[j]; j--) {
+            double t = peaks[j];
+            peaks[j] = peaks[j - 1];
+            peaks[j - 1] = t;
+        }
+    double med = nd % 2 ? peaks[nd / 2] : (peaks[nd / 2 - 1] + peaks[nd / 2]) / 2;
+    return med > 0 ? fmax(1, hi / med) : 1;
+}
+
+/* The daily trough: the TROUGH_HOURS consecutive hours of the day (UTC) with
+ * the lowest mean hourly peak over the hour ring; false until every hour of
+ * the day has been seen. *start_h is its first hour. */
+static bool daily_trough(const gf_hist_series *s, double now, int *start_h)
+{
+    double sum[24] = {0};
+    int cnt[24] = {0};
+    int64_t last = (int64_t)floor(now / 3600);
+    double v;
+    for (int64_t k = 0; k < GF_HIST_HOUR_SLOTS; k++)
+        if (gf_hist_hour_slot(s, GF_SIG_MEMORY, last - k, &v)) {
+            int h = (int)((last - k) % 24);
+            sum[h] += v;
+            cnt[h]++;
+        }
+    for (int h = 0; h < 24; h++)
+        if (!cnt[h]) return false;
+    double best = INFINITY;
+    for (int h = 0; h < 24; h++) {
+        double m = 0;
+        for (int k = 0; k < TROUGH_HOURS; k++)
+            m += sum[(h + k) % 24] / cnt[(h + k) % 24];
+        if (m < best - 1e-12) {
+            best = m;
+            *start_h = h;
+        }
+    }
+    return true;
+}
+
+/* Whether now (UTC seconds of the day) is within [start, end), which may wrap. */
+static bool in_day_window(double now, int32_t start, int32_t end)
+{
+    double t = fmod(now, 86400.0);
+    return start < end ? t >= start && t < end : t >= start || t < end;
+}
+
+/* When to change: a downsize waits for the policy's changeWindow, else (at_trough)
+ * for the workload's daily trough. True (with the reason rewritten to say
+ * what it waits for) when the downsize must wait. */
+static bool downsize_waits(const gf_rightsize_rule *rule, const gf_hist_series *s, double now,
+                           gf_recommendation *out)
+{
+    int32_t a, b;
+    const char *what;
+    if (rule->change_window_start_s >= 0) {
+        a = rule->change_window_start_s;
+        b = rule->change_window_end_s;
+        what = "the change window";
+    } else {
+        int h = 0;
+        if (!rule->at_trough || !daily_trough(s, now, &h)) return false;
+        a = h * 3600;
+        b = ((h + TROUGH_HOURS) % 24) * 3600;
+        what = "the workload's daily trough";
+    }
+    if (in_day_window(now, a, b)) return false;
+    char why[sizeof out->reason];
+    snprintf(why, sizeof why, "%s", out->reason);
+    double to = out->recommended;
+    char tv[32];
+    gf_recommend_value_text(out->in.unit, to, tv, sizeof tv);
+    keep(out);
+    out->waits_window = true;
+    out->waits_to = to;
+    snprintf(out->reason, sizeof out->reason,
+             "waiting for %s %02d:%02d-%02d:%02d (UTC) to downsize to %s: ", what, a / 3600,
+             a % 3600 / 60, b / 3600, b % 3600 / 60, tv);
+    reason_add(out, "%s", why);
+    return true;
+}
+
+/* upsize.newPeak: memory in the trigger band counts only on new territory:
+ * at or above the allocation (an OOM does not wait), a new peak above the
+ * highest the history held since the last change (before the upsize
+ * window), or a least-squares trend over the upsize window that crosses the
+ * allocation within it. A workload in the band with no earlier history at
+ * this allocation is judged by the trend alone. */
+static bool new_territory(const gf_rightsize_rule *rule, const gf_hist_series *s, double now,
+                          double mem_recent, double alloc_bytes, const char **why, double *prior,
+                          double *ahead)
+{
+    if (mem_recent >= alloc_bytes) {
+        *why = "oom";
+        return true;
+    }
+    double up_window = (double)rule->upsize_window_s;
+    double since = s->last_change_t >= 0 ? s->last_change_t : 0;
+    if (peak_before(s, since, now - up_window, prior) && mem_recent > *prior * (1 + 1e-9)) {
+        *why = "new-peak";
+        return true;
+    }
+    if (trend_ahead(s, now, up_window, ahead) && *ahead >= alloc_bytes) {
+        *why = "trend";
+        return true;
+    }
+    return false;
+}
+
 /* Preallocating engine with its KV-cache use in the history (recommend.h).
  * NVML memory is its cap: it sizes the KV pool, never the need. */
 static void prealloc_rules(const gf_rightsize_rule *rule, const unit_ctx *u,
@@ -487,7 +697,27 @@ gf_err gf_recommend_one(const gf_rightsize_rule *rule, const gf_rec_input *in,
     for (int k = 0; k < GF_HIST_NSIGNALS; k++)
         if (s->track[k].samples && s->track[k].first_t < first) first = s->track[k].first_t;
     double span = now > first ? now - first : 0;
-    out->confidence = rule->min_history_s > 0 ? fmin(1.0, span / (double)rule->min_history_s) : 1.0;
+    /* confidence is coverage, not time: the share of the confidence window
+     * (the longer of minHistory and downsize.window) that holds samples */
+    const gf_hist_signal live = newest_signal(s);
+    const double down_win_s = (double)rule->downsize_window_s;
+    out->confidence = gf_hist_coverage(s, live, now, confidence_window(rule));
+    const double cov_win = gf_hist_coverage(s, live, now, down_win_s);
+    if (rule->min_coverage > 0 && cov_win <= 0 && now - s->track[live].last_t > down_win_s) {
+        char d0[32], d2[32];
+        out->action = GF_REC_NODATA;
+        snprintf(out->reason, sizeof out->reason,
+                 "no data: no samples in the last %s (the newest is %s old); missing samples "
+                 "are not zero use",
+                 dur(down_win_s, d0, sizeof d0),
+                 dur(floor(now - s->track[live].last_t), d2, sizeof d2));
+        return GF_OK;
+    }
+    /* one margin on a confident peak (enough coverage of the downsize
+     * window): the smaller of headroom and memoryMargin; the larger where not */
+    const bool confident = cov_win >= rule->min_coverage;
+    const double one_margin = confident ? fmin(rule->headroom, rule->memory_margin)
+                                        : fmax(rule->headroom, rule->memory_margin);
 
     /* engine.rules false: every workload is generic */
     const gf_engine_memory cls = rule->engine_rules ? in->engine.memory : GF_MEM_FOLLOWS_LOAD;
@@ -524,19 +754,38 @@ gf_err gf_recommend_one(const gf_rightsize_rule *rule, const gf_rec_input *in,
     /* NVML memory at a preallocating engine's cap is never by itself a reason to upsize */
     bool up_mem = cls != GF_MEM_PREALLOCATES && mt->samples &&
                   mem_recent >= rule->upsize_trigger * alloc_bytes;
+    const char *territory = NULL; /* upsize.newPeak: why the band counts */
+    double prior = 0, ahead = 0;
+    if (up_mem && rule->upsize_new_peak)
+        up_mem = new_territory(rule, s, now, mem_recent, alloc_bytes, &territory, &prior, &ahead);
     bool up_sm = sm_known && sm_recent >= rule->upsize_trigger * cur;
-    bool up_floor = floor_frac > cur + 1e-9;
+    /* upsize.newPeak: the floor bounds downsizes; as an upsize trigger it
+     * counts only for a peak at or above the allocation (a peak x margin
+     * over it is nearness, not new territory) */
+    bool up_floor =
+        floor_frac > cur + 1e-9 &&
+        (!rule->upsize_new_peak || cls == GF_MEM_PREALLOCATES || peak_all >= alloc_bytes);
     if (up_mem || up_sm || up_floor) {
         double need = cls == GF_MEM_PREALLOCATES ? floor_frac
-                                                 : fmax(mem_recent * h / u.gpu_bytes, floor_frac);
+                      : rule->single_margin
+                          ? fmax(mem_recent, peak_all) * (1 + one_margin) / u.gpu_bytes
+                          : fmax(mem_recent * h / u.gpu_bytes, floor_frac);
         if (sm_known) need = fmax(need, sm_recent * h);
-        if (up_mem)
+        if (up_mem) {
             snprintf(out->reason, sizeof out->reason,
                      "memory peak %.2f GiB over the last %s is %.0f%% of the %.2f GiB "
                      "allocation (trigger %.0f%%)",
                      gib(mem_recent), dur(up_window, d1, sizeof d1), 100 * mem_recent / alloc_bytes,
                      gib(alloc_bytes), 100 * rule->upsize_trigger);
-        else if (up_sm)
+            if (territory && !strcmp(territory, "new-peak"))
+                reason_add(out, ", a new peak (the highest since the last change was %.2f GiB)",
+                           gib(prior));
+            else if (territory && !strcmp(territory, "trend"))
+                reason_add(out, ", climbing: %.2f GiB expected in %s", gib(ahead),
+                           dur(up_window, d1, sizeof d1));
+            else if (territory)
+                reason_add(out, ", at or above the allocation");
+        } else if (up_sm)
             snprintf(out->reason, sizeof out->reason,
                      "SM share %.2f of a GPU over the last %s is %.0f%% of the fraction "
                      "(trigger %.0f%%)",
@@ -568,11 +817,30 @@ gf_err gf_recommend_one(const gf_rightsize_rule *rule, const gf_rec_input *in,
                        gf_engine_name(in->engine.kind));
         return GF_OK;
     }
+    char d2[32];
+    if (rule->min_coverage > 0 && cov_win < rule->min_coverage) {
+        snprintf(out->reason, sizeof out->reason,
+                 "allocation kept: samples cover %.0f%% of the last %s, too little to downsize "
+                 "(downsize.minCoverage %.0f%%; missing samples are no data, not zero use)",
+                 100 * cov_win, dur(down_win_s, d1, sizeof d1), 100 * rule->min_coverage);
+        return GF_OK;
+    }
+    /* bursty series: the window's peak x the burst reserve, and a week of history */
+    double reserve = rule->burst_reserve && cls != GF_MEM_PREALLOCATES ? burst_reserve(s, now) : 1;
+    if (reserve >= BURSTY_RATIO && span < BURSTY_HISTORY_S) {
+        snprintf(out->reason, sizeof out->reason,
+                 "allocation kept: bursty (highest daily peak %.2fx the typical one): a downsize "
+                 "waits for %s of history (%s so far; downsize.burstReserve)",
+                 reserve, dur(BURSTY_HISTORY_S, d1, sizeof d1), dur(floor(span), d2, sizeof d2));
+        return GF_OK;
+    }
     double win = (double)rule->downsize_window_s;
     double mem_win = peak(s, GF_SIG_MEMORY, now, win);
     /* a caching allocator's memory only falls on a new pod: judged against its high-water mark */
     double mem_basis = cls == GF_MEM_HIGH_WATER ? fmax(mem_win, peak_all) : mem_win;
-    double target = fmax(mem_basis * h / u.gpu_bytes, floor_frac);
+    double target = rule->single_margin && cls != GF_MEM_PREALLOCATES
+                        ? fmax(mem_basis * reserve, peak_all) * (1 + one_margin) / u.gpu_bytes
+                        : fmax(mem_basis * reserve * h / u.gpu_bytes, floor_frac);
     double sm_p = 0;
     if (rule->compute_aware && st->samples) {
         gf_error e;
@@ -600,8 +868,14 @@ gf_err gf_recommend_one(const gf_rightsize_rule *rule, const gf_rec_input *in,
     }
     bool limited = false;
     if (!finish_downsize(rule, &u, tq, out, &limited)) return GF_OK;
-    snprintf(out->reason, sizeof out->reason, "%s %.2f GiB over %s x %.2f headroom", basis,
-             gib(mem_basis), dur(win, d1, sizeof d1), h);
+    if (rule->single_margin && cls != GF_MEM_PREALLOCATES)
+        snprintf(out->reason, sizeof out->reason,
+                 "%s %.2f GiB over %s x %.2f (one margin, %s peak)", basis, gib(mem_basis),
+                 dur(win, d1, sizeof d1), 1 + one_margin,
+                 confident ? "confident" : "not confident");
+    else
+        snprintf(out->reason, sizeof out->reason, "%s %.2f GiB over %s x %.2f headroom", basis,
+                 gib(mem_basis), dur(win, d1, sizeof d1), h);
     if (rule->compute_aware)
         reason_add(out, ", SM p%.0f %.3f x %.2f", 100 * rule->downsize_percentile_sm, sm_p, h);
     if (cls == GF_MEM_PREALLOCATES)
@@ -610,7 +884,9 @@ gf_err gf_recommend_one(const gf_rightsize_rule *rule, const gf_rec_input *in,
         reason_add(out, " -> %.3f of a GPU (floor: %s %.2f GiB + %.0f%%)", tq,
                    cls == GF_MEM_HIGH_WATER ? "high-water" : "peak", gib(peak_all),
                    100 * rule->memory_margin);
+    if (reserve > 1 + 1e-9) reason_add(out, "; burst reserve %.2f", reserve);
     if (limited) reason_add(out, "; step limited to maxStep %.2f", rule->max_down_step);
+    if (downsize_waits(rule, s, now, out)) return GF_OK;
     out->gpus_saved = (cur - out->recommended_fraction) * in->devices * in->replicas;
     engine_cap(rule, out);
     return GF_OK;

@@ -18,7 +18,36 @@
  *     upsize.trigger x the allocation, or (computeAware) the SM share's mean
  *     over the upsize window stays above trigger x the fraction, recommend
  *     need x (1 + headroom), rounded up to the step; no history needed, no
- *     cooldown (a workload about to run out of memory does not wait);
+ *     cooldown (a workload about to run out of memory does not wait).
+ *     With upsize.newPeak (default off for now) memory in the trigger band upsizes only
+ *     on new territory: a peak above the highest the history held since the
+ *     last change (before the upsize window), or a least-squares line
+ *     through the upsize window's minute peaks that reaches the allocation
+ *     within the window; memory at or above the allocation upsizes at once,
+ *     and the peak floor triggers an upsize only for a peak at or above it
+ *     (a busy, stable service at 92% is not raised);
+ *   - confidence is coverage: the share of the hours of the confidence
+ *     window (the longer of minHistory and downsize.window) that hold
+ *     samples; missing samples are no data, never zero use. With
+ *     downsize.minCoverage > 0: no downsize below that coverage of the
+ *     downsize window, and no sample within downsize.window is NODATA;
+ *   - one margin (singleMargin, default): with peak P = max(window peak x
+ *     burst reserve, observed peak), need = P x (1 + m), m = min(headroom,
+ *     memoryMargin) when the peak is confident (coverage of the downsize
+ *     window >= minCoverage), max(headroom, memoryMargin) when not; an
+ *     upsize likewise sizes max(recent peak, observed peak) x (1 + m).
+ *     Without it: max(window peak x reserve x (1 + headroom), observed
+ *     peak x (1 + memoryMargin));
+ *   - burst reserve (downsize.burstReserve): R = the highest daily peak /
+ *     the median daily peak over the days the hour ring holds (>= 3 days of
+ *     >= 12 sampled hours, else 1); R >= 1.2 is bursty: no downsize before
+ *     7 days of history;
+ *   - when to change: a downsize waits (action keep, waits_window, the
+ *     reason "waiting for the change window 02:00-05:00 (UTC) ...") for
+ *     changeWindow when set, else with downsize.atTrough for the daily
+ *     trough (the 3 consecutive hours of the day, UTC, of lowest mean
+ *     hourly peak; known once every hour of the day was seen); upsizes
+ *     never wait;
  *   - downsize patiently: only with at least downsize.minHistory of samples,
  *     after the cooldown since the last change, within maxDisruptionsPerHour,
  *     when max(peak memory over the downsize window x (1 + headroom), the SM
@@ -68,7 +97,7 @@
  *     (or a parent) past its GPU quota, the rollout's surge included, is
  *     flagged quota_blocked (decide/quota.h): reported, never written.
  * Each recommendation says which rule fired with which figures, a confidence
- * (VPA's: history span over the minimum history, 0..1) and the GPUs saved
+ * (coverage of the confidence window, 0..1) and the GPUs saved
  * (per device change x devices x replicas).
  *
  * Pure: no I/O, no clock (the caller passes now). */
@@ -182,6 +211,11 @@ typedef struct gf_recommendation {
     bool quota_blocked;
     gf_quota_check quota;
     const char *quota_queue_name; /* the queue over quota (borrowed from the model) */
+    /* a downsize held for the change window or the daily trough (action
+     * KEEP, the reason starts "waiting for"): the controller's hold
+     * GF_HOLD_CHANGE_WINDOW */
+    bool waits_window;
+    double waits_to; /* the downsize it waits to make, in the unit (recommended) */
 } gf_recommendation;
 
 /* "namespace/Kind/name" into buf (truncated to n). */

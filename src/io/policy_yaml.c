@@ -25,7 +25,16 @@
 
 #define YAML_TAG_PREFIX "tag:yaml.org,2002:"
 
-typedef enum vtype { VT_MODE, VT_NUM, VT_INT, VT_DURATION, VT_BOOL, VT_UNIT, VT_STALL } vtype;
+typedef enum vtype {
+    VT_MODE,
+    VT_NUM,
+    VT_INT,
+    VT_DURATION,
+    VT_BOOL,
+    VT_UNIT,
+    VT_STALL,
+    VT_WINDOW
+} vtype;
 
 static const vtype field_type[GF_RF_COUNT] = {
     [GF_RF_MODE] = VT_MODE,
@@ -58,6 +67,12 @@ static const vtype field_type[GF_RF_COUNT] = {
     [GF_RF_ENGINE_KV_MARGIN] = VT_NUM,
     [GF_RF_ENGINE_BASE_SHARE] = VT_NUM,
     [GF_RF_ENGINE_MOVE_CAP] = VT_BOOL,
+    [GF_RF_UPSIZE_NEW_PEAK] = VT_BOOL,
+    [GF_RF_SINGLE_MARGIN] = VT_BOOL,
+    [GF_RF_MIN_COVERAGE] = VT_NUM,
+    [GF_RF_BURST_RESERVE] = VT_BOOL,
+    [GF_RF_AT_TROUGH] = VT_BOOL,
+    [GF_RF_CHANGE_WINDOW] = VT_WINDOW,
 };
 
 /* Where each setting of one settings block (defaults or a rule) was written. */
@@ -356,6 +371,42 @@ static gf_err get_stall(loader *ld, const yaml_node_t *n, gf_stall_action *out)
     return GF_OK;
 }
 
+/* A time of day "HH:MM" at s (00:00..23:59) -> seconds; false if not one. */
+static bool parse_hhmm(const char *s, size_t n, int32_t *out)
+{
+    if (n != 5 || s[2] != ':') return false;
+    for (size_t i = 0; i < 5; i++)
+        if (i != 2 && (s[i] < '0' || s[i] > '9')) return false;
+    int h = (s[0] - '0') * 10 + (s[1] - '0'), m = (s[3] - '0') * 10 + (s[4] - '0');
+    if (h > 23 || m > 59) return false;
+    *out = (int32_t)(h * 3600 + m * 60);
+    return true;
+}
+
+/* changeWindow: "HH:MM-HH:MM" (UTC; it may wrap midnight, "22:00-02:00"),
+ * or "" / "none" for no window. */
+static gf_err get_window(loader *ld, const yaml_node_t *n, int32_t *start, int32_t *end)
+{
+    const char *s;
+    gf_err rc = get_string(ld, n, "a time window \"HH:MM-HH:MM\" (UTC)", &s);
+    if (rc) return rc;
+    if (!*s || !strcmp(s, "none")) {
+        *start = *end = -1;
+        return GF_OK;
+    }
+    const char *dash = strchr(s, '-');
+    if (!dash || !parse_hhmm(s, (size_t)(dash - s), start) ||
+        !parse_hhmm(dash + 1, strlen(dash + 1), end))
+        return fail_at(ld, n->start_mark,
+                       "bad time window \"%.40s\" (use \"HH:MM-HH:MM\" in UTC, e.g. "
+                       "\"02:00-05:00\", or \"none\")",
+                       s);
+    if (*start == *end)
+        return fail_at(ld, n->start_mark,
+                       "time window \"%.40s\" is empty (start and end are the same time)", s);
+    return GF_OK;
+}
+
 /* --- mappings ----------------------------------------------------------------
  * each_pair() hands every key (a string) and value to fn in order, after
  * checking the key is a string. Duplicate keys are found by the callers:
@@ -404,7 +455,7 @@ static gf_err check_duplicate(loader *ld, const yaml_node_t *map, size_t idx,
 
 typedef struct settings_ctx {
     gf_rightsize_rule *values;
-    uint32_t *set;
+    uint64_t *set;
     block_marks *marks;
     const yaml_node_t *map;
     const char *group; /* NULL at the block's top, else one of groups[] */
@@ -452,6 +503,7 @@ static gf_err set_field(loader *ld, gf_rule_field f, const yaml_node_t *value, s
     gf_mode mode = GF_MODE_OFF;
     gf_share_kind unit = GF_SHARE_FRACTION;
     gf_stall_action stall = GF_STALL_REVERT;
+    int32_t w0 = -1, w1 = -1;
     switch (field_type[f]) {
     case VT_MODE:
         rc = get_mode(ld, value, &mode);
@@ -473,6 +525,9 @@ static gf_err set_field(loader *ld, gf_rule_field f, const yaml_node_t *value, s
         break;
     case VT_STALL:
         rc = get_stall(ld, value, &stall);
+        break;
+    case VT_WINDOW:
+        rc = get_window(ld, value, &w0, &w1);
         break;
     }
     if (rc) return rc;
@@ -566,6 +621,25 @@ static gf_err set_field(loader *ld, gf_rule_field f, const yaml_node_t *value, s
         break;
     case GF_RF_ENGINE_MOVE_CAP:
         r->engine_move_cap = b;
+        break;
+    case GF_RF_UPSIZE_NEW_PEAK:
+        r->upsize_new_peak = b;
+        break;
+    case GF_RF_SINGLE_MARGIN:
+        r->single_margin = b;
+        break;
+    case GF_RF_MIN_COVERAGE:
+        r->min_coverage = x;
+        break;
+    case GF_RF_BURST_RESERVE:
+        r->burst_reserve = b;
+        break;
+    case GF_RF_AT_TROUGH:
+        r->at_trough = b;
+        break;
+    case GF_RF_CHANGE_WINDOW:
+        r->change_window_start_s = w0;
+        r->change_window_end_s = w1;
         break;
     case GF_RF_COUNT:
         return gf_error_set(ld->err, GF_EINTERNAL, NULL, "bad field");
@@ -887,7 +961,7 @@ static gf_err fair_pair(loader *ld, size_t idx, const yaml_node_t *key, const ch
 typedef struct doc_ctx {
     const yaml_node_t *root;
     gf_rightsize_rule defaults; /* the file's defaults block (fields in defaults_set) */
-    uint32_t defaults_set;
+    uint64_t defaults_set;
     block_marks defaults_marks;
     GF_VEC(block_marks) rule_marks;
     gf_strmap names;
@@ -1077,7 +1151,7 @@ static gf_err top_pair(loader *ld, size_t idx, const yaml_node_t *key, const cha
 /* Points a validation problem at the value that caused it: the first field
  * involved that this block set. */
 static gf_err validation_error(loader *ld, const char *section, const gf_rule_problem *pb,
-                               uint32_t set, const block_marks *bm, const char *rule_name)
+                               uint64_t set, const block_marks *bm, const char *rule_name)
 {
     gf_rule_field blame = pb->field;
     yaml_mark_t mark = bm->at;
