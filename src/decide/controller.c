@@ -768,7 +768,7 @@ static void rightsizing(cands *cs, const gf_ctl_config *cfg, const gf_ctl_input 
             /* the downsize, held for its window (hold change-window) */
             size_t n0 = cs->n;
             resize_cand(cs, m, in->meta, in->now, (uint32_t)w, r->in.unit, r->current, r->waits_to,
-                        0, GF_CTL_R_DOWNSIZE, 3, r->reason);
+                        0, GF_CTL_R_DOWNSIZE, 3, r->reason, NULL);
             if (cs->n > n0) cs->v[cs->n - 1].a.waits_window = true;
         } else if (r->action == GF_REC_KEEP && have) {
             clear_cand(cs, m, in->meta, (uint32_t)w, r);
