@@ -155,6 +155,10 @@ typedef struct gf_sim_step_view {
     const gf_placement *placement; /* valid unless PENDING */
     const double *gpu_allocated;   /* per model GPU: allocated fraction (the packer's view) */
     const bool *node_in_service;   /* per model node */
+    /* per pod: its previous pod still holds old_placement and serves while
+     * the new one starts (a rolling update's surge) */
+    const bool *old_serving;
+    const gf_placement *old_placement; /* valid where old_serving */
 } gf_sim_step_view;
 
 typedef void (*gf_sim_observe_fn)(void *ctx, const gf_sim_step_view *v);
@@ -313,6 +317,8 @@ typedef struct gf_sim_result {
     double neighbour_min;       /* pod-minutes within the fraction yet slowed by neighbours */
     double pending_min;         /* pod-minutes not placed or waiting for a node */
     double unavailable_min;     /* pod-minutes not serving (pending, starting, restarting) */
+    double surge_min;           /* pod-minutes of rollouts' surge: a new pod created (placed
+                                   or pending) while the old one still serves */
     double kv_starved_min;      /* preallocating engines: pod-minutes whose need passed the cap
                                    (KV cache short: requests wait, running ones are preempted) */
     uint64_t preemptions;       /* such spells begun (a pod's first short minute after one
