@@ -1578,15 +1578,32 @@ static gf_err consolidate(run *r, gf_error *err)
         return rc;
     }
     r->res->consolidations++;
+    bool counted = r->step >= r->count_from;
+    for (size_t k = 0; k < c.kept.n && counted; k++) { /* why nodes stay */
+        const char *why = c.kept.v[k].reason ? c.kept.v[k].reason : "(none)";
+        for (int j = 0; j < GF_SIM_MAX_KEPT; j++) {
+            if (r->res->kept[j].reason && strcmp(r->res->kept[j].reason, why)) continue;
+            r->res->kept[j].reason = why;
+            r->res->kept[j].nodes++;
+            break;
+        }
+    }
     uint32_t drained = 0;
     for (size_t k = 0; k < c.drains.n; k++) {
         const gf_drain *dr = &c.drains.v[k];
         if (!r->on[dr->node]) continue; /* out of service already */
-        bool old_here = false;          /* a rollout's old pod serves there: not drained now */
+        r->res->drains_planned += counted;
+        bool old_here = false; /* a rollout's old pod serves there: not drained now */
         for (size_t i = 0; i < r->w->pods.n && !old_here; i++)
             old_here = r->has_old[i] && r->old_pl[i].node == dr->node;
-        if (old_here) continue;
-        if (s->o.consolidate_max_nodes && drained >= s->o.consolidate_max_nodes) break;
+        if (old_here) {
+            r->res->drains_rollout += counted;
+            continue;
+        }
+        if (s->o.consolidate_max_nodes && drained >= s->o.consolidate_max_nodes) {
+            r->res->drains_capped += counted;
+            continue;
+        }
         for (uint32_t j = 0; j < dr->n_moves; j++) {
             const gf_move *mv = &c.moves.v[dr->first_move + j];
             uint32_t i = mv->pod;

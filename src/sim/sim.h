@@ -144,6 +144,8 @@ typedef enum gf_sim_pod_state {
     GF_SIM_POD_PENDING   /* not placed */
 } gf_sim_pod_state;
 
+#define GF_SIM_MAX_KEPT 12
+
 typedef struct gf_sim_step_view {
     gf_sim_policy policy;
     uint32_t step;
@@ -329,6 +331,15 @@ typedef struct gf_sim_result {
     uint64_t restarts_resize, restarts_move;
     uint64_t resizes, upsizes, downsizes; /* workload resizes applied */
     uint64_t moves, nodes_drained, nodes_added, consolidations;
+    /* the hourly plans, counted from the cold start's end: drains planned,
+     * not executed for the disruption budget (consolidate_max_nodes) or for
+     * a rollout's old pod on the node, and the GPU nodes the planner kept
+     * (node x plan), by its reason (consolidate.h gf_node_verdict) */
+    uint64_t drains_planned, drains_capped, drains_rollout;
+    struct {
+        const char *reason; /* static text, NULL: unused */
+        uint64_t nodes;
+    } kept[GF_SIM_MAX_KEPT];
     uint64_t fairuse_actions;        /* fair-use actions (hooks' gf_sim_gpu_share.actions) */
     double resizes_per_workload_day; /* over rightsized workloads */
     uint32_t rightsized_workloads;
