@@ -206,7 +206,8 @@ static void test_heatmap_cells(void **state)
 
 /* A day and a half of a 20-node cluster with every policy, the first 4
  * hours a cold start (not counted): OOMs, throttling, pending pods,
- * resizes and moves all happen, under gpufrac too. */
+ * resizes and moves all happen, under gpufrac too (seed 2: since resizes
+ * roll out with a surge, seed 3's run has no pending pod left to draw). */
 static gf_sim_report big_rep;
 static char *big_html;
 
@@ -214,13 +215,13 @@ static int big_setup(void **state)
 {
     (void)state;
     gf_model m;
-    gen(&m, 20, 3);
+    gen(&m, 20, 2);
     gf_sim_opts o;
     gf_sim_opts_default(&o);
     o.duration_s = 36 * HOUR;
     o.step_s = 120;
     o.cold_start_s = 4 * HOUR;
-    run_builtin(&m, &o, 3, &big_rep);
+    run_builtin(&m, &o, 2, &big_rep);
     gf_model_free(&m);
     big_html = render(&big_rep);
     return 0;

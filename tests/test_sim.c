@@ -338,20 +338,25 @@ static void test_engine_not_upsized_on_nvml(void **state)
 
 /* The same vLLM whose need passes its cap after an hour: its own metrics
  * (KV full, requests waiting) reach the history, and gpufrac upsizes it on
- * them within minutes; static leaves it short for two hours. */
+ * them within minutes; static leaves it short for two hours. The node has a
+ * second GPU for the rollout's surge pod (the default 25% of one replica
+ * rounds up to one): the old pod serves, short, until the new one runs. */
 static void test_engine_upsized_on_kv(void **state)
 {
     (void)state;
     gf_sim_opts o = short_opts(3, P(GF_SIM_STATIC) | P(GF_SIM_GPUFRAC));
     o.engines = true;
-    fx *f = setup(KJ_LIST(L4("n1", "1") "," EPOD("llm-5d4c3b2a19-aaaaa", "llm", "n1", "g1", "0.5",
+    fx *f = setup(KJ_LIST(L4("n1", "2") "," EPOD("llm-5d4c3b2a19-aaaaa", "llm", "n1", "g1", "0.5",
                                                  "", "vllm/vllm-openai:v0.11.0", VLLM_ARGS)),
                   &o);
     run_needs(f, need_spike);
     const gf_sim_result *gp = &f->rep.policy[GF_SIM_GPUFRAC], *st = &f->rep.policy[GF_SIM_STATIC];
     assert_true(gp->upsizes >= 1 && gp->nvml_flat_upsizes == 0);
     assert_int_equal(gp->ooms, 0);
-    assert_true(gp->kv_starved_min <= 10);
+    /* within minutes: what was short before, and the restart delay in
+     * which the old pod serves, short, beside its new one (a surge; all at
+     * once, it served nothing then) */
+    assert_true(gp->kv_starved_min <= 10 + o.restart_s / 60.0);
     assert_true(fabs(st->kv_starved_min - 120) < 1e-9);
     teardown(f);
 }
@@ -460,11 +465,121 @@ static void test_clairvoyant_daily(void **state)
     assert_int_equal(cd->downsizes, 1);
     assert_int_equal(cd->restarts_resize, 1);
     assert_int_equal(cd->ooms, 0);
-    /* the step of day 1's trough is still accounted at 0.5, then 0.25 */
-    double want = 0.5 * (26 * 60 + 1) / 60.0 + 0.25 * (46 * 60 - 1) / 60.0;
+    /* the step of day 1's trough is still accounted at 0.5, then 0.25; the
+     * old pod (0.5) serves beside its new one until that runs (a rolling
+     * update's surge: 25% of one replica rounds up to one), one more step */
+    double want = 0.5 * (26 * 60 + 1) / 60.0 + 0.25 * (46 * 60 - 1) / 60.0 + 0.5 / 60.0;
     if (fabs(cd->gpu_hours_reserved - want) > 1e-6)
         fail_msg("clairvoyant-daily reserved %.6f GPU-h, want %.6f", cd->gpu_hours_reserved, want);
     assert_true(cd->resizes_per_workload_day > 0.3 && cd->resizes_per_workload_day < 0.34);
+    teardown(f);
+}
+
+/* --- rollouts ---------------------------------------------------------------------------- */
+
+#define RS_OF(dep)                                                                                 \
+    "{\"apiVersion\":\"apps/v1\",\"kind\":\"ReplicaSet\",\"metadata\":{\"name\":\"" dep            \
+    "-5d4c3b2a19\",\"namespace\":\"t\",\"uid\":\"rs-" dep                                          \
+    "\"" KJ_OWNER("Deployment", dep) "},\"spec\":{\"replicas\":4}}"
+#define DEPLOY(dep, strategy)                                                                      \
+    "{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"metadata\":{\"name\":\"" dep            \
+    "\",\"namespace\":\"t\",\"uid\":\"d-" dep "\"},\"spec\":{\"replicas\":4" strategy "}}"
+
+/* Per service and step of clairvoyant-daily's run: pods serving (running,
+ * or an old pod serving beside its new one) and pods that exist. */
+typedef struct roll_seen {
+    const gf_sim *sim;
+    uint32_t first[2], done[2];           /* first step with a surge; first after it with none */
+    uint32_t min_serving[2], max_pods[2]; /* from the first surge to done */
+} roll_seen;
+
+static void watch_rollout(void *ctx, const gf_sim_step_view *v)
+{
+    roll_seen *c = ctx;
+    if (v->policy != GF_SIM_CLAIRVOYANT_DAILY) return;
+    uint32_t serving[2] = {0, 0}, pods[2] = {0, 0}, old[2] = {0, 0}, running[2] = {0, 0};
+    for (uint32_t i = 0; i < v->n_pods; i++) {
+        uint32_t sv = v->service[i];
+        if (sv > 1) continue;
+        pods[sv] += 1 + v->old_serving[i];
+        old[sv] += v->old_serving[i];
+        running[sv] += v->state[i] == GF_SIM_POD_RUNNING;
+        serving[sv] += v->old_serving[i] || v->state[i] == GF_SIM_POD_RUNNING;
+    }
+    for (int sv = 0; sv < 2; sv++) {
+        if (c->first[sv] == UINT32_MAX && (old[sv] || running[sv] < 4)) c->first[sv] = v->step;
+        if (c->first[sv] == UINT32_MAX || c->done[sv] != UINT32_MAX) continue;
+        if (!old[sv] && running[sv] == 4) {
+            c->done[sv] = v->step;
+            continue;
+        }
+        if (serving[sv] < c->min_serving[sv]) c->min_serving[sv] = serving[sv];
+        if (pods[sv] > c->max_pods[sv]) c->max_pods[sv] = pods[sv];
+    }
+}
+
+/* A resize rolled out as the owner does it: clairvoyant-daily downsizes two
+ * 4-replica Deployments at day 1's trough. "surge" (maxSurge 1,
+ * maxUnavailable 0) never has fewer than 4 pods serving nor more than 5,
+ * one replica per restart delay: done in 4 of them. "web" has no strategy
+ * (Kubernetes' 25% / 25%: surge 1, unavailable 1): two replicas at a time,
+ * done in 2, never fewer than 3 serving. The surge's capacity is counted. */
+static void test_rollout_surge(void **state)
+{
+    (void)state;
+    gf_sim_opts o = short_opts(30, P(GF_SIM_CLAIRVOYANT_DAILY));
+    o.consolidate_every_s = 0;
+    roll_seen c = {.first = {UINT32_MAX, UINT32_MAX},
+                   .done = {UINT32_MAX, UINT32_MAX},
+                   .min_serving = {99, 99}};
+    o.observe = watch_rollout;
+    o.observe_ctx = &c;
+    fx *f = setup(
+        KJ_LIST(KJ_NODE("n1", "NVIDIA-L4", "20000", "8", "64", "", "") "," DEPLOY(
+            "surge",
+            ",\"strategy\":{\"type\":\"RollingUpdate\",\"rollingUpdate\":{"
+            "\"maxSurge\":1,\"maxUnavailable\":0}}") "," RS_OF("surge") "," DEPLOY("web",
+                                                                                   "") "," RS_OF("w"
+                                                                                                 "e"
+                                                                                                 "b") "," //
+                FRAC("surge-5d4c3b2a19-a", "surge", "n1", "g1", "0.5") "," //
+                FRAC("surge-5d4c3b2a19-b", "surge", "n1", "g2", "0.5") "," //
+                FRAC("surge-5d4c3b2a19-c", "surge", "n1", "g3", "0.5") "," //
+                FRAC("surge-5d4c3b2a19-d", "surge", "n1", "g4", "0.5") "," //
+                FRAC("web-5d4c3b2a19-a", "web", "n1", "g5", "0.5") ","     //
+                FRAC("web-5d4c3b2a19-b", "web", "n1", "g6", "0.5") ","     //
+                FRAC("web-5d4c3b2a19-c", "web", "n1", "g7", "0.5") ","     //
+                FRAC("web-5d4c3b2a19-d", "web", "n1", "g8", "0.5")),
+        &o);
+    c.sim = f->sim;
+    const gf_sim_service *sv;
+    assert_int_equal(gf_sim_services(f->sim, &sv), 2);
+    assert_string_equal(sv[0].name, "surge");
+    run_table(f, daily_levels);
+    const gf_sim_result *cd = &f->rep.policy[GF_SIM_CLAIRVOYANT_DAILY];
+    assert_int_equal(cd->resizes, 2);
+    uint32_t restart = (uint32_t)(o.restart_s / o.step_s);
+    /* resized at day 1's trough (02:00), both at once */
+    assert_int_equal(c.first[0], 26 * 60);
+    assert_int_equal(c.first[1], 26 * 60);
+    if (c.done[0] != c.first[0] + 4 * restart)
+        fail_msg("surge: done at step %u, want %u", c.done[0], c.first[0] + 4 * restart);
+    assert_int_equal(c.min_serving[0], 4);
+    assert_int_equal(c.max_pods[0], 5);
+    if (c.done[1] != c.first[1] + 2 * restart)
+        fail_msg("web: done at step %u, want %u", c.done[1], c.first[1] + 2 * restart);
+    assert_int_equal(c.min_serving[1], 3);
+    assert_int_equal(c.max_pods[1], 5);
+    assert_int_equal(cd->restarts_resize, 8);
+    /* the surge: an old pod beside its new one, one at a time: "surge"'s
+     * first from the step after the resize (a resize comes after the step's
+     * service) until its new pod runs, the next three from the step the one
+     * before ran: restart - 1 + 3 x restart steps; "web" surges one pod in
+     * each of its two waves: restart - 1 + restart */
+    double surge_min = (2 * (restart - 1) + 4 * restart) * o.step_s / 60.0;
+    if (fabs(cd->surge_min - surge_min) > 1e-9)
+        fail_msg("surge pod-minutes %.3f, want %.3f", cd->surge_min, surge_min);
+    assert_true(cd->pending_min == 0);
     teardown(f);
 }
 
@@ -791,6 +906,12 @@ static void count_pods(void *ctx, const gf_sim_step_view *v)
         if (seen[v->pod[i]]) c->bad++;
         seen[v->pod[i]] = true;
         if (v->service[i] != GF_NONE) per[v->service[i]]++;
+        if (v->old_serving[i]) { /* a rollout's old pod, beside its new one */
+            const gf_placement *op = &v->old_placement[i];
+            if (!v->node_in_service[op->node]) c->bad++;
+            for (uint32_t k = 0; k < op->n_gpus; k++)
+                sum[op->gpus[k]] += op->share;
+        }
         if (v->state[i] == GF_SIM_POD_PENDING) continue;
         const gf_placement *pl = &v->placement[i];
         if (!v->node_in_service[pl->node]) {
@@ -1110,6 +1231,7 @@ int main(void)
         cmocka_unit_test(test_whole_gpu_once),
         cmocka_unit_test(test_clairvoyant_static),
         cmocka_unit_test(test_clairvoyant_daily),
+        cmocka_unit_test(test_rollout_surge),
         cmocka_unit_test(test_cold_start),
         cmocka_unit_test(test_demand_from_usage),
         cmocka_unit_test(test_bad_options_and_input),

@@ -439,6 +439,41 @@ static void test_status_conditions(void **state)
     gf_model_free(&m);
 }
 
+/* Deployment spec.strategy: maxSurge and maxUnavailable as a percentage or
+ * a count; a value the API server would refuse is read as absent (-1, the
+ * default 25%) with a warning naming the key; Recreate. */
+static void test_deployment_strategy(void **state)
+{
+    (void)state;
+    const char *json =
+        "{\"kind\":\"List\",\"items\":["
+        "{\"kind\":\"Deployment\",\"metadata\":{\"name\":\"a\",\"namespace\":\"n\"},\"spec\":{"
+        "\"strategy\":{\"type\":\"RollingUpdate\",\"rollingUpdate\":{\"maxSurge\":\"50%\","
+        "\"maxUnavailable\":2}}}},"
+        "{\"kind\":\"Deployment\",\"metadata\":{\"name\":\"b\",\"namespace\":\"n\"},\"spec\":{"
+        "\"strategy\":{\"rollingUpdate\":{\"maxUnavailable\":\"x\"}}}},"
+        "{\"kind\":\"Deployment\",\"metadata\":{\"name\":\"c\",\"namespace\":\"n\"},\"spec\":{"
+        "\"strategy\":{\"type\":\"Recreate\"}}}]}";
+    gf_model m;
+    gf_model_init(&m);
+    gf_diags d;
+    gf_diags_init(&d);
+    gf_error err = {0};
+    if (gf_test_load_text(&m, &d, &err, json)) fail_msg("load: %s: %s", err.where, err.msg);
+    size_t a, b, c;
+    assert_true(gf_strmap_get(&m.workload_by_key, "Deployment/n/a", &a));
+    assert_true(gf_strmap_get(&m.workload_by_key, "Deployment/n/b", &b));
+    assert_true(gf_strmap_get(&m.workload_by_key, "Deployment/n/c", &c));
+    const gf_workload *wa = &m.workloads.v[a], *wb = &m.workloads.v[b], *wc = &m.workloads.v[c];
+    assert_true(wa->max_surge == 50 && wa->max_surge_percent);
+    assert_true(wa->max_unavailable == 2 && !wa->max_unavailable_percent);
+    assert_true(wb->max_surge == -1 && wb->max_unavailable == -1);
+    assert_true(gf_test_diag_has(&d, "maxUnavailable is not a count or a percentage"));
+    assert_true(wc->recreate && wc->max_unavailable == -1);
+    gf_diags_free(&d);
+    gf_model_free(&m);
+}
+
 static void test_bad_input(void **state)
 {
     (void)state;
@@ -509,6 +544,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_single_object, setup, teardown),
         cmocka_unit_test_setup_teardown(test_duplicates_skipped, setup, teardown),
         cmocka_unit_test(test_status_conditions),
+        cmocka_unit_test(test_deployment_strategy),
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_odd_object_skipped),
         cmocka_unit_test(test_group_labels_bounded),

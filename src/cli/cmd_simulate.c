@@ -285,13 +285,21 @@ static json_t *result_json(const gf_sim_result *x, gf_sim_policy p)
                         json_pack("{s:f, s:f}", "peak", x->gpus_peak, "mean", x->gpus_mean));
     json_object_set_new(o, "nodes",
                         json_pack("{s:f, s:f}", "peak", x->nodes_peak, "mean", x->nodes_mean));
-    json_object_set_new(o, "harm",
-                        json_pack("{s:I, s:f, s:f, s:f, s:f, s:I, s:I}", "ooms",
-                                  (json_int_t)x->ooms, "throttled_minutes", x->throttled_min,
-                                  "neighbour_slowed_minutes", x->neighbour_min, "pending_minutes",
-                                  x->pending_min, "unavailable_minutes", x->unavailable_min,
-                                  "restarts_resize", (json_int_t)x->restarts_resize,
-                                  "restarts_move", (json_int_t)x->restarts_move));
+    json_object_set_new(
+        o, "harm",
+        json_pack("{s:I, s:f, s:f, s:f, s:f, s:f, s:I, s:I}", "ooms", (json_int_t)x->ooms,
+                  "throttled_minutes", x->throttled_min, "neighbour_slowed_minutes",
+                  x->neighbour_min, "pending_minutes", x->pending_min, "unavailable_minutes",
+                  x->unavailable_min, "surge_pod_minutes", x->surge_min, "restarts_resize",
+                  (json_int_t)x->restarts_resize, "restarts_move", (json_int_t)x->restarts_move));
+    json_t *kept = json_object();
+    for (int j = 0; j < GF_SIM_MAX_KEPT && x->kept[j].reason; j++)
+        json_object_set_new(kept, x->kept[j].reason, json_integer((json_int_t)x->kept[j].nodes));
+    json_object_set_new(o, "consolidation",
+                        json_pack("{s:I, s:I, s:I, s:o}", "drains_planned",
+                                  (json_int_t)x->drains_planned, "drains_capped",
+                                  (json_int_t)x->drains_capped, "drains_rollout",
+                                  (json_int_t)x->drains_rollout, "kept_node_plans", kept));
     json_object_set_new(o, "actions",
                         json_pack("{s:I, s:I, s:I, s:f, s:i, s:I, s:I, s:I, s:I, s:I}", "resizes",
                                   (json_int_t)x->resizes, "upsizes", (json_int_t)x->upsizes,

@@ -938,6 +938,35 @@ static void gpu_container_spec(walk *w, const json_t *spec, gf_pod *p)
 
 /* --- workloads --------------------------------------------------------------- */
 
+/* rollingUpdate's key (maxSurge, maxUnavailable), an IntOrString ("25%" or
+ * 1), into *v (-1 when absent or refused, with a warning: the default). */
+static void int_or_percent(walk *w, const json_t *ru, const char *key, int32_t *v_out,
+                           bool *percent)
+{
+    const json_t *ms = json_object_get(ru, key);
+    if (!ms || json_is_null(ms)) return;
+    size_t s3 = push_key(w, key);
+    const char *t = json_string_value(ms);
+    char *end = NULL;
+    long v = -1;
+    if (json_is_integer(ms) && json_integer_value(ms) >= 0 && json_integer_value(ms) <= INT32_MAX) {
+        v = (long)json_integer_value(ms);
+    } else if (t) {
+        errno = 0;
+        v = strtol(t, &end, 10);
+        if (errno || end == t || strcmp(end, "%") || v < 0 || v > 100000)
+            v = -1;
+        else
+            *percent = true;
+    }
+    if (v < 0)
+        warn(w, "%s: %s is not a count or a percentage; Kubernetes' default 25%% assumed", w->what,
+             key);
+    else
+        *v_out = (int32_t)v;
+    pop(w, s3);
+}
+
 /* Deployment spec.strategy (apps/v1): type Recreate, or RollingUpdate's
  * maxSurge, an IntOrString ("25%" or 1). A value the API server would refuse
  * is read as absent (the default) with a warning. */
@@ -950,32 +979,10 @@ static gf_err deployment_strategy(walk *w, const json_t *spec, gf_workload *wl)
     const char *type = NULL;
     if (!(rc = get_str(w, st, "type", &type))) rc = get_obj(w, st, "rollingUpdate", &ru);
     if (!rc && type && !strcmp(type, "Recreate")) wl->recreate = true;
-    const json_t *ms = ru ? json_object_get(ru, "maxSurge") : NULL;
-    if (!rc && ms && !json_is_null(ms)) {
+    if (!rc && ru) {
         size_t s2 = push_key(w, "rollingUpdate");
-        size_t s3 = push_key(w, "maxSurge");
-        const char *t = json_string_value(ms);
-        char *end = NULL;
-        long v = -1;
-        if (json_is_integer(ms) && json_integer_value(ms) >= 0 &&
-            json_integer_value(ms) <= INT32_MAX) {
-            v = (long)json_integer_value(ms);
-        } else if (t) {
-            errno = 0;
-            v = strtol(t, &end, 10);
-            if (errno || end == t || strcmp(end, "%") || v < 0 || v > 100000)
-                v = -1;
-            else
-                wl->max_surge_percent = true;
-        }
-        if (v < 0)
-            warn(w,
-                 "%s: maxSurge is not a count or a percentage; Kubernetes' default 25%% "
-                 "assumed",
-                 w->what);
-        else
-            wl->max_surge = (int32_t)v;
-        pop(w, s3);
+        int_or_percent(w, ru, "maxSurge", &wl->max_surge, &wl->max_surge_percent);
+        int_or_percent(w, ru, "maxUnavailable", &wl->max_unavailable, &wl->max_unavailable_percent);
         pop(w, s2);
     }
     pop(w, s);
@@ -1011,6 +1018,7 @@ static gf_err load_workload(walk *w, const json_t *item, const char *kind)
     rc = get_int(w, spec, "replicas", 0, INT32_MAX, &present, &replicas);
     wl.replicas = (int32_t)replicas;
     wl.max_surge = -1;
+    wl.max_unavailable = -1;
     if (!rc && !strcmp(kind, "Deployment")) rc = deployment_strategy(w, spec, &wl);
     if (!rc) rc = get_obj(w, spec, "template", &tmpl);
     if (!rc && tmpl) {

@@ -117,13 +117,22 @@ static json_t *workload_json(const gf_workload *w)
     bool deployment = !strcmp(w->kind, "Deployment");
     if (deployment && w->recreate) {
         json_object_set_new(spec, "strategy", json_pack("{s:s}", "type", "Recreate"));
-    } else if (deployment && w->max_surge >= 0) {
+    } else if (deployment && (w->max_surge >= 0 || w->max_unavailable >= 0)) {
+        json_t *ru = json_object();
         char pct[24];
-        snprintf(pct, sizeof pct, "%d%%", (int)w->max_surge);
-        json_object_set_new(
-            spec, "strategy",
-            json_pack("{s:{s:o}}", "rollingUpdate", "maxSurge",
-                      w->max_surge_percent ? json_string(pct) : json_integer(w->max_surge)));
+        if (w->max_surge >= 0) {
+            snprintf(pct, sizeof pct, "%d%%", (int)w->max_surge);
+            json_object_set_new(ru, "maxSurge",
+                                w->max_surge_percent ? json_string(pct)
+                                                     : json_integer(w->max_surge));
+        }
+        if (w->max_unavailable >= 0) {
+            snprintf(pct, sizeof pct, "%d%%", (int)w->max_unavailable);
+            json_object_set_new(ru, "maxUnavailable",
+                                w->max_unavailable_percent ? json_string(pct)
+                                                           : json_integer(w->max_unavailable));
+        }
+        json_object_set_new(spec, "strategy", json_pack("{s:o}", "rollingUpdate", ru));
     }
     json_t *meta = metadata(w->ns, w->name, w->uid, &w->owner);
     if (w->labels.n) json_object_set_new(meta, "labels", kvs_obj(&w->labels));

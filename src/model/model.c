@@ -222,6 +222,7 @@ static uint32_t workload_ref(gf_model *m, const char *kind, const char *ns, cons
     w.origin = "(derived from ownerReferences)";
     w.replicas = -1;
     w.max_surge = -1;
+    w.max_unavailable = -1;
     w.inferred = inferred;
     return gf_model_add_workload(m, &w, NULL);
 }

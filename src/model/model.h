@@ -289,6 +289,9 @@ typedef struct gf_workload {
     bool recreate;
     bool max_surge_percent;
     int32_t max_surge;
+    /* and maxUnavailable, the same way; -1 when absent (the default 25%) */
+    bool max_unavailable_percent;
+    int32_t max_unavailable;
     bool from_input; /* false: synthesised from a pod's ownerReference */
     bool inferred;   /* owner derived by the pod-template-hash convention */
     /* a ReplicaSet's status.conditions ReplicaFailure True, reason

@@ -829,6 +829,7 @@ static void add_workload(gen *g, const wl *w, const char *kind, const char *name
     o.template_annotations = w->annotations;
     o.replicas = replicas;
     o.max_surge = -1; /* no strategy: Kubernetes' default */
+    o.max_unavailable = -1;
     o.from_input = true;
     gf_model_add_workload(g->m, &o, NULL);
 }

@@ -932,8 +932,11 @@ static void initial_placement(run *r)
         if (r->state[i] != GF_SIM_POD_RUNNING) gf_sim_unsettle(r, (uint32_t)i);
 }
 
-/* Applies a new allocation to every pod of service si: a share (whole 0)
- * or whole GPUs per pod. */
+static void abandon_new(run *r, uint32_t i);
+static void roll_advance(run *r, uint32_t si);
+
+/* Applies a new allocation to service si: a share (whole 0) or whole GPUs
+ * per pod; its pods are replaced as its owner's rollout does it. */
 static void resize_to(run *r, uint32_t si, gf_share_kind unit, double fraction, int64_t mib,
                       uint32_t whole, bool up)
 {
@@ -947,21 +950,18 @@ static void resize_to(run *r, uint32_t si, gf_share_kind unit, double fraction, 
     r->fraction[si] = fraction;
     r->mib[si] = mib;
     r->whole[si] = whole;
-    for (uint32_t k = 0; k < sv->n; k++)
-        release(r, s->svc_pods[sv->first + k]);
-    for (uint32_t k = 0; k < sv->n; k++) {
+    for (uint32_t k = 0; k < sv->n; k++) { /* a rollout in progress is superseded */
         uint32_t i = s->svc_pods[sv->first + k];
-        set_request(wpod(r, i), unit, fraction, mib, whole);
-        wpod(r, i)->gpu_devices = s->pods.v[i].devices;
-        r->failed_epoch[i] = 0;
-        place(r, i, false);
+        if (r->has_old[i]) abandon_new(r, i);
+        r->todo[i] = true;
     }
+    r->rolling[si] = true;
     r->res->resizes++;
     if (up)
         r->res->upsizes++;
     else
         r->res->downsizes++;
-    r->res->restarts_resize += sv->n;
+    roll_advance(r, si);
     gf_sim_charts_resized(r, si);
     if (r->series && r->series[si]) gf_hist_note_change(r->series[si], r->t, NULL);
 }
@@ -969,6 +969,176 @@ static void resize_to(run *r, uint32_t si, gf_share_kind unit, double fraction, 
 static void resize(run *r, uint32_t si, gf_share_kind unit, double fraction, int64_t mib, bool up)
 {
     resize_to(r, si, unit, fraction, mib, 0, up);
+}
+
+/* --- rollouts ------------------------------------------------------------------------------ */
+
+/* How the owner replaces a service's pods (a resize needs new pods):
+ * - a Deployment's RollingUpdate: at most replicas + maxSurge pods, at
+ *   least replicas - maxUnavailable serving; maxSurge rounds up,
+ *   maxUnavailable down, both 0 is read as maxUnavailable 1, defaults
+ *   25% / 25% (k8s.io/kubernetes pkg/controller/deployment/util
+ *   deployment_util.go ResolveFenceposts; apps/v1 DeploymentStrategy);
+ * - a StatefulSet's RollingUpdate: one pod at a time from the highest
+ *   ordinal, the next once the last is running (pkg/controller/statefulset
+ *   stateful_set_control.go; the partition is ignored);
+ * - a Recreate Deployment, and anything else: every pod at once.
+ * A new pod beside an old one (a surge) is placed as any pod is (it may
+ * bring a node in or wait pending); the old one holds its capacity and
+ * serves until the new one runs. */
+typedef struct rollout {
+    uint32_t surge, unavailable;
+    bool reverse; /* the highest ordinal first */
+} rollout;
+
+static uint32_t scaled(int32_t v, bool percent, uint32_t n, bool round_up)
+{
+    if (v < 0) { /* absent: 25% */
+        v = 25;
+        percent = true;
+    }
+    if (!percent) return (uint32_t)v;
+    double x = v / 100.0 * n;
+    return (uint32_t)(round_up ? ceil(x - 1e-9) : floor(x + 1e-9));
+}
+
+static rollout rollout_of(const run *r, uint32_t si)
+{
+    const gf_sim *s = r->s;
+    const service *sv = &s->services.v[si];
+    rollout ro = {0, sv->n, false};
+    const gf_workload *wl = gf_model_pod_workload(&s->w, &s->w.pods.v[s->svc_pods[sv->first]]);
+    if (!wl || !wl->kind) return ro;
+    if (!strcmp(wl->kind, "StatefulSet")) return (rollout){0, 1, true};
+    if (strcmp(wl->kind, "Deployment") || wl->recreate) return ro;
+    ro.surge = scaled(wl->max_surge, wl->max_surge_percent, sv->n, true);
+    ro.unavailable = scaled(wl->max_unavailable, wl->max_unavailable_percent, sv->n, false);
+    if (ro.surge == 0 && ro.unavailable == 0) ro.unavailable = 1;
+    return ro;
+}
+
+static void req_of(const gf_pod *p, sim_req *q)
+{
+    *q = (sim_req){p->share, p->gpu_fraction, p->gpu_memory_mib, p->gpu_whole};
+}
+
+/* Replica i's new pod, at its service's allocation now. */
+static void new_pod(run *r, uint32_t si, uint32_t i)
+{
+    set_request(wpod(r, i), r->unit[si], r->fraction[si], r->mib[si], r->whole[si]);
+    wpod(r, i)->gpu_devices = r->s->pods.v[i].devices;
+    r->failed_epoch[i] = 0;
+    r->todo[i] = false;
+    r->res->restarts_resize++;
+    place(r, i, false);
+}
+
+/* Its old pod goes, then the new one is created. */
+static void replace_now(run *r, uint32_t si, uint32_t i)
+{
+    release(r, i);
+    new_pod(r, si, i);
+}
+
+/* The new pod is created beside the old one, which keeps serving. */
+static void replace_surge(run *r, uint32_t si, uint32_t i)
+{
+    r->old_pl[i] = r->pl[i];
+    req_of(wpod(r, i), &r->old_req[i]);
+    r->has_old[i] = true;
+    r->state[i] = GF_SIM_POD_PENDING;
+    wpod(r, i)->node = GF_NONE;
+    gf_sim_unsettle(r, i);
+    new_pod(r, si, i);
+}
+
+/* The new pod runs: the old one goes (a rollout's cpu and memory requests
+ * are unchanged: a resize changes the GPU request only). */
+static void retire_old(run *r, uint32_t i)
+{
+    gf_pack_remove(r->ps, wpod(r, i), &r->old_pl[i]);
+    r->has_old[i] = false;
+    r->high_water[i] = 0;
+    r->starved[i] = false;
+    r->epoch++;
+}
+
+/* A rollout superseded: the new pod not yet running goes, the old one stays. */
+static void abandon_new(run *r, uint32_t i)
+{
+    if (r->state[i] != GF_SIM_POD_PENDING) {
+        gf_pack_remove(r->ps, wpod(r, i), &r->pl[i]);
+        r->epoch++;
+    }
+    const sim_req *q = &r->old_req[i];
+    set_request(wpod(r, i), q->share, q->fraction, q->mib, q->whole);
+    r->pl[i] = r->old_pl[i];
+    wpod(r, i)->node = r->pl[i].node;
+    r->state[i] = GF_SIM_POD_RUNNING; /* the step loop unlists it */
+    r->has_old[i] = false;
+}
+
+/* One step of service si's rollout: old pods whose new pod runs go; then
+ * as many replicas are replaced as its strategy allows. */
+static void roll_advance(run *r, uint32_t si)
+{
+    const gf_sim *s = r->s;
+    const service *sv = &s->services.v[si];
+    rollout ro = rollout_of(r, si);
+    uint32_t n = sv->n, pods = 0, serving = 0;
+    for (uint32_t k = 0; k < n; k++) {
+        uint32_t i = s->svc_pods[sv->first + k];
+        if (r->has_old[i] && r->state[i] == GF_SIM_POD_RUNNING) retire_old(r, i);
+        pods += 1 + r->has_old[i];
+        serving += r->has_old[i] || r->state[i] == GF_SIM_POD_RUNNING;
+    }
+    if (ro.surge == 0 && ro.unavailable >= n) { /* all at once: every old pod goes first */
+        for (uint32_t k = 0; k < n; k++)
+            if (r->todo[s->svc_pods[sv->first + k]]) release(r, s->svc_pods[sv->first + k]);
+    }
+    bool left = false;
+    for (uint32_t k = 0; k < n; k++) {
+        uint32_t i = s->svc_pods[sv->first + (ro.reverse ? n - 1 - k : k)];
+        if (r->todo[i]) {
+            if (r->state[i] != GF_SIM_POD_RUNNING) { /* not serving anyway */
+                replace_now(r, si, i);
+            } else if (pods < n + ro.surge) {
+                replace_surge(r, si, i);
+                pods++;
+            } else if (serving + ro.unavailable > n) {
+                replace_now(r, si, i);
+                serving--;
+            }
+        }
+        left = left || r->todo[i] || r->has_old[i];
+    }
+    r->rolling[si] = left;
+}
+
+/* The step's service: an old pod still serving while its replacement
+ * starts is what serves that replica (its placement, its demand, its harm;
+ * an OOM kill of it is counted, and it serves on). */
+static void serve(run *r)
+{
+    size_t np = r->s->pods.n;
+    double dt_min = r->s->o.step_s / 60.0;
+    for (size_t i = 0; i < np; i++) {
+        if (!r->has_old[i]) continue;
+        gf_placement t = r->pl[i];
+        r->pl[i] = r->old_pl[i];
+        r->old_pl[i] = t;
+        r->new_state[i] = r->state[i];
+        r->state[i] = GF_SIM_POD_RUNNING;
+        r->res->surge_min += dt_min;
+    }
+    gf_sim_serve(r);
+    for (size_t i = 0; i < np; i++) {
+        if (!r->has_old[i]) continue;
+        gf_placement t = r->pl[i];
+        r->pl[i] = r->old_pl[i];
+        r->old_pl[i] = t;
+        r->state[i] = r->new_state[i];
+    }
 }
 
 /* --- rightsizing ----------------------------------------------------------------------------- */
@@ -1341,6 +1511,7 @@ static void subtract_cold_start(gf_sim_result *x, const gf_sim_result *b)
     x->neighbour_min -= b->neighbour_min;
     x->pending_min -= b->pending_min;
     x->unavailable_min -= b->unavailable_min;
+    x->surge_min -= b->surge_min;
     x->kv_starved_min -= b->kv_starved_min;
     x->preemptions -= b->preemptions;
     x->nvml_flat_upsizes -= b->nvml_flat_upsizes;
@@ -1407,11 +1578,32 @@ static gf_err consolidate(run *r, gf_error *err)
         return rc;
     }
     r->res->consolidations++;
+    bool counted = r->step >= r->count_from;
+    for (size_t k = 0; k < c.kept.n && counted; k++) { /* why nodes stay */
+        const char *why = c.kept.v[k].reason ? c.kept.v[k].reason : "(none)";
+        for (int j = 0; j < GF_SIM_MAX_KEPT; j++) {
+            if (r->res->kept[j].reason && strcmp(r->res->kept[j].reason, why)) continue;
+            r->res->kept[j].reason = why;
+            r->res->kept[j].nodes++;
+            break;
+        }
+    }
     uint32_t drained = 0;
     for (size_t k = 0; k < c.drains.n; k++) {
         const gf_drain *dr = &c.drains.v[k];
         if (!r->on[dr->node]) continue; /* out of service already */
-        if (s->o.consolidate_max_nodes && drained >= s->o.consolidate_max_nodes) break;
+        r->res->drains_planned += counted;
+        bool old_here = false; /* a rollout's old pod serves there: not drained now */
+        for (size_t i = 0; i < r->w->pods.n && !old_here; i++)
+            old_here = r->has_old[i] && r->old_pl[i].node == dr->node;
+        if (old_here) {
+            r->res->drains_rollout += counted;
+            continue;
+        }
+        if (s->o.consolidate_max_nodes && drained >= s->o.consolidate_max_nodes) {
+            r->res->drains_capped += counted;
+            continue;
+        }
         for (uint32_t j = 0; j < dr->n_moves; j++) {
             const gf_move *mv = &c.moves.v[dr->first_move + j];
             uint32_t i = mv->pod;
@@ -1440,6 +1632,11 @@ static gf_err check(run *r, gf_error *err)
     int64_t *cpu = gf_xcalloc(w->nodes.n + 1, sizeof(int64_t));
     gf_err rc = GF_OK;
     for (size_t i = 0; i < w->pods.n && !rc; i++) {
+        if (r->has_old[i]) { /* the old pod of a surge holds its place too */
+            for (uint32_t k = 0; k < r->old_pl[i].n_gpus; k++)
+                sum[r->old_pl[i].gpus[k]] += r->old_pl[i].share;
+            cpu[r->old_pl[i].node] += w->pods.v[i].cpu_milli;
+        }
         if (r->state[i] == GF_SIM_POD_PENDING) continue;
         const gf_placement *pl = &r->pl[i];
         const gf_pod *p = &w->pods.v[i];
@@ -1491,8 +1688,8 @@ static void observe(run *r)
     }
     for (size_t g = 0; g < r->w->gpus.n; g++)
         ga[g] = 1.0 - r->ps->gpu_free[g];
-    gf_sim_step_view v = {r->pol, r->step,  r->t,  (uint32_t)np, pod,
-                          svc,    r->state, r->pl, ga,           r->on};
+    gf_sim_step_view v = {r->pol,   r->step, r->t, (uint32_t)np, pod,        svc,
+                          r->state, r->pl,   ga,   r->on,        r->has_old, r->old_pl};
     s->o.observe(s->o.observe_ctx, &v);
     free(pod);
     free(svc);
@@ -1523,6 +1720,12 @@ static void run_free(run *r)
     free(r->kv_wait);
     free(r->kv_preempt);
     free(r->oom);
+    free(r->todo);
+    free(r->has_old);
+    free(r->old_pl);
+    free(r->old_req);
+    free(r->new_state);
+    free(r->rolling);
     free(r->on);
     free(r->boot_until);
     free(r->unit);
@@ -1581,6 +1784,12 @@ static gf_err run_policy(gf_sim *s, const gf_demand *d, gf_sim_policy pol, gf_si
     r.kv_wait = gf_xcalloc(np + 1, sizeof *r.kv_wait);
     r.kv_preempt = gf_xcalloc(np + 1, sizeof *r.kv_preempt);
     r.oom = gf_xcalloc(np + 1, sizeof *r.oom);
+    r.todo = gf_xcalloc(np + 1, sizeof *r.todo);
+    r.has_old = gf_xcalloc(np + 1, sizeof *r.has_old);
+    r.old_pl = gf_xcalloc(np + 1, sizeof *r.old_pl);
+    r.old_req = gf_xcalloc(np + 1, sizeof *r.old_req);
+    r.new_state = gf_xcalloc(np + 1, sizeof *r.new_state);
+    r.rolling = gf_xcalloc(ns + 1, sizeof *r.rolling);
     r.on = gf_xcalloc(nn + 1, sizeof *r.on);
     r.boot_until = gf_xcalloc(nn + 1, sizeof *r.boot_until);
     r.unit = gf_xcalloc(ns + 1, sizeof *r.unit);
@@ -1657,7 +1866,9 @@ static gf_err run_policy(gf_sim *s, const gf_demand *d, gf_sim_policy pol, gf_si
                     r.unsettled.v[keep++] = i;
             }
             r.unsettled.n = keep;
-            gf_sim_serve(&r);
+            for (uint32_t si = 0; si < ns; si++)
+                if (r.rolling[si]) roll_advance(&r, si);
+            serve(&r);
             gf_sim_accumulate(&r, pool_need);
             if (r.watch) watch_stalls(&r);
             if ((pol == GF_SIM_VPA || pol == GF_SIM_GPUFRAC) && k >= r.hold_steps)

@@ -144,6 +144,8 @@ typedef enum gf_sim_pod_state {
     GF_SIM_POD_PENDING   /* not placed */
 } gf_sim_pod_state;
 
+#define GF_SIM_MAX_KEPT 12
+
 typedef struct gf_sim_step_view {
     gf_sim_policy policy;
     uint32_t step;
@@ -155,6 +157,10 @@ typedef struct gf_sim_step_view {
     const gf_placement *placement; /* valid unless PENDING */
     const double *gpu_allocated;   /* per model GPU: allocated fraction (the packer's view) */
     const bool *node_in_service;   /* per model node */
+    /* per pod: its previous pod still holds old_placement and serves while
+     * the new one starts (a rolling update's surge) */
+    const bool *old_serving;
+    const gf_placement *old_placement; /* valid where old_serving */
 } gf_sim_step_view;
 
 typedef void (*gf_sim_observe_fn)(void *ctx, const gf_sim_step_view *v);
@@ -313,6 +319,8 @@ typedef struct gf_sim_result {
     double neighbour_min;       /* pod-minutes within the fraction yet slowed by neighbours */
     double pending_min;         /* pod-minutes not placed or waiting for a node */
     double unavailable_min;     /* pod-minutes not serving (pending, starting, restarting) */
+    double surge_min;           /* pod-minutes of rollouts' surge: a new pod created (placed
+                                   or pending) while the old one still serves */
     double kv_starved_min;      /* preallocating engines: pod-minutes whose need passed the cap
                                    (KV cache short: requests wait, running ones are preempted) */
     uint64_t preemptions;       /* such spells begun (a pod's first short minute after one
@@ -323,6 +331,15 @@ typedef struct gf_sim_result {
     uint64_t restarts_resize, restarts_move;
     uint64_t resizes, upsizes, downsizes; /* workload resizes applied */
     uint64_t moves, nodes_drained, nodes_added, consolidations;
+    /* the hourly plans, counted from the cold start's end: drains planned,
+     * not executed for the disruption budget (consolidate_max_nodes) or for
+     * a rollout's old pod on the node, and the GPU nodes the planner kept
+     * (node x plan), by its reason (consolidate.h gf_node_verdict) */
+    uint64_t drains_planned, drains_capped, drains_rollout;
+    struct {
+        const char *reason; /* static text, NULL: unused */
+        uint64_t nodes;
+    } kept[GF_SIM_MAX_KEPT];
     uint64_t fairuse_actions;        /* fair-use actions (hooks' gf_sim_gpu_share.actions) */
     double resizes_per_workload_day; /* over rightsized workloads */
     uint32_t rightsized_workloads;

@@ -11,9 +11,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* What pod i holds; a rollout's old pod beside it included (its surge). */
 static double alloc_of(const run *r, uint32_t i)
 {
-    return r->state[i] == GF_SIM_POD_PENDING ? 0 : r->pl[i].share * r->pl[i].n_gpus;
+    double a = r->state[i] == GF_SIM_POD_PENDING ? 0 : r->pl[i].share * r->pl[i].n_gpus;
+    if (r->has_old && r->has_old[i]) a += r->old_pl[i].share * r->old_pl[i].n_gpus;
+    return a;
 }
 
 /* What running pod i's engine makes of its need r->mem[i] (sim.h Engines):
@@ -71,7 +74,8 @@ void gf_sim_serve(run *r)
         gf_demand_service(r->d, si, r->step, &r->pt[si]);
     for (size_t k = 0; k < r->unsettled.n; k++) { /* the pods not running */
         uint32_t i = r->unsettled.v[k];
-        if (!s->pods.v[i].gpu) continue;
+        if (!s->pods.v[i].gpu || r->state[i] == GF_SIM_POD_RUNNING)
+            continue; /* an old pod serves */
         r->res->unavailable_min += dt_min;
         if (r->state[i] == GF_SIM_POD_PENDING || r->state[i] == GF_SIM_POD_WAITING) {
             r->res->pending_min += dt_min;

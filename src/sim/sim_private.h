@@ -81,6 +81,14 @@ typedef struct sim_watch {
     bool stalled; /* stalled once: never resized again */
 } sim_watch;
 
+/* A pod's GPU request (what set_request writes). */
+typedef struct sim_req {
+    gf_share_kind share;
+    double fraction;
+    int64_t mib;
+    uint32_t whole;
+} sim_req;
+
 typedef struct run {
     gf_sim *s;
     gf_model *w;
@@ -104,6 +112,12 @@ typedef struct run {
     double *high_water;        /* high-water engines: peak need since the pod started */
     bool *starved;             /* preallocating: KV short this step */
     bool *oom;
+    /* rollouts (sim.c, "rollouts"): per pod (replica) */
+    bool *todo;                  /* still on its service's previous version, to be replaced */
+    bool *has_old;               /* its previous pod still holds old_pl and serves (a surge) */
+    gf_placement *old_pl;        /* that pod's placement */
+    sim_req *old_req;            /* and its request */
+    gf_sim_pod_state *new_state; /* scratch: the new pod's state while the old one serves */
     /* per node */
     bool *on;
     double *boot_until;
@@ -117,6 +131,7 @@ typedef struct run {
     double *fraction;
     int64_t *mib;
     bool *oom_now;
+    bool *rolling;       /* a rollout in progress */
     uint32_t *whole;     /* whole GPUs per pod now, 0 once on a fraction */
     sim_watch *watch;    /* gpufrac: the rollout of its last resize (NULL for others) */
     gf_demand_point *pt; /* this step's demand shared by each service's replicas */
