@@ -883,12 +883,12 @@ static void test_other_owners(void **state)
  * n1 and the new one (0.55, ReplicaSet chat-7f8e9d0c1b) is Pending since
  * `created` with `cond` as its status.conditions members (JSON, may be
  * ""); rs_status: the new ReplicaSet's status members. */
-static char *stall_cluster_t(const char *tmpl, const char *created, const char *cond,
-                             const char *rs_status, bool new_pod)
+static char *stall_cluster_tc(const char *tmpl, const char *created, const char *cond,
+                              const char *rs_status, bool new_pod, const char *container)
 {
     gf_sbuf b = GF_SBUF_INIT;
     cluster_begin(&b);
-    wl(&b, "Deployment", "chat", tmpl, "0.5", "n1", "g1", "");
+    wl_c(&b, "Deployment", "chat", tmpl, "0.5", "n1", "g1", "", container);
     gf_sbuf_printf(&b,
                    ",{\"kind\":\"ReplicaSet\",\"apiVersion\":\"apps/v1\",\"metadata\":{"
                    "\"name\":\"chat-7f8e9d0c1b\",\"namespace\":\"t\",\"ownerReferences\":[{"
@@ -908,6 +908,12 @@ static char *stall_cluster_t(const char *tmpl, const char *created, const char *
                        created, cond);
     cluster_end(&b);
     return b.s;
+}
+
+static char *stall_cluster_t(const char *tmpl, const char *created, const char *cond,
+                             const char *rs_status, bool new_pod)
+{
+    return stall_cluster_tc(tmpl, created, cond, rs_status, new_pod, "");
 }
 
 static char *stall_cluster(const char *created, const char *cond, const char *rs_status,
@@ -1029,6 +1035,40 @@ static void test_stall_revert(void **state)
 
 /* onStall hold: an Event (about the Deployment), the template left, every
  * other change held; the Event is not repeated within the hour. */
+/* A vLLM whose cap moved with the stalled upsize (0.5 -> 0.55, flag
+ * --gpu-memory-utilization) gets it back with the fraction, in the same
+ * action; the $(GPU_PORTION) form follows the fraction by itself. */
+static void test_stall_revert_moves_engine_cap(void **state)
+{
+    (void)state;
+    static const char *const containers[2] = {
+        ",\"image\":\"vllm/vllm-openai:v0.11.0\",\"args\":[\"--model\",\"m\","
+        "\"--gpu-memory-utilization=0.55\"]",
+        ",\"image\":\"vllm/vllm-openai:v0.11.0\",\"args\":[\"--model\",\"m\","
+        "\"--gpu-memory-utilization=$(GPU_PORTION)\"]"};
+    for (int i = 0; i < 2; i++) {
+        fx f;
+        char *json = stall_cluster_tc("0.55", CHANGED, UNSCHED, "", true, containers[i]);
+        const gf_ctl_action *a = stall_fx(&f, json, AUTO, NOW);
+        if (!a) dump(&f.plan);
+        assert_non_null(a);
+        assert_int_equal(a->reason, GF_CTL_R_REVERT);
+        assert_string_equal(a->to, "0.5");
+        if (i == 0) {
+            assert_true(a->move_cap);
+            assert_true(fabs(a->new_cap - 0.5) < 1e-9);
+            assert_false(a->cap_env);
+            assert_non_null(a->cap_knob);
+            assert_non_null(strstr(a->cap_knob, "gpu-memory-utilization"));
+            assert_string_equal(a->cap_container, "c");
+        } else {
+            assert_false(a->move_cap);
+        }
+        fx_free(&f);
+        free(json);
+    }
+}
+
 static void test_stall_hold(void **state)
 {
     (void)state;
@@ -1963,6 +2003,7 @@ int main(void)
         cmocka_unit_test(test_kinds),
         cmocka_unit_test(test_other_owners),
         cmocka_unit_test(test_stall_revert),
+        cmocka_unit_test(test_stall_revert_moves_engine_cap),
         cmocka_unit_test(test_stall_hold),
         cmocka_unit_test(test_convert_whole_gpu),
         cmocka_unit_test(test_fair_use),

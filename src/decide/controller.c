@@ -776,15 +776,49 @@ static void rightsizing(cands *cs, const gf_ctl_config *cfg, const gf_ctl_input 
     }
 }
 
+/* The revert of a preallocating engine whose cap moved with the resize
+ * (recommend.h move_cap) moves it back in the same patch: left at the stalled
+ * value, an upsize's cap would sit above the restored fraction (configured to
+ * overrun) and a downsize's below it. The cap is the restored fraction, as the
+ * resize set it; r: the workload's recommendation (its engine), or NULL. */
+static void revert_cap(gf_ctl_action *a, const gf_rightsize_rule *rule, const gf_recommendation *r)
+{
+    if (!r || !a->unit_key || strcmp(a->unit_key, gf_recommend_unit_annotation(GF_SHARE_FRACTION)))
+        return;
+    const gf_engine_info *e = &r->in.engine;
+    if (!rule->engine_rules || !rule->engine_move_cap || e->memory != GF_MEM_PREALLOCATES ||
+        !e->knob || (e->cap_source != GF_CAP_FLAG && e->cap_source != GF_CAP_ENV))
+        return;
+    char *end;
+    double v = strtod(a->to, &end);
+    if (end == a->to || *end || !gf_kai_fraction_ok(v)) return;
+    a->move_cap = true;
+    a->cap_env = e->cap_source == GF_CAP_ENV;
+    a->new_cap = v;
+    a->cap_knob = e->knob;
+    a->cap_container = r->in.engine_container;
+    a->cap_container_init = r->in.engine_container_init;
+}
+
 /* A stalled rollout: onStall revert -> one RESIZE back to the previous
  * allocation (the resize's own patch path, with gpufrac.io/stalled in the
  * same patch); onStall hold -> an Event (REPORT about the workload), not
  * repeated within report_every_s. Either way the workload's other changes
  * are held (stalled). */
 static void stall_cands(cands *cs, const gf_ctl_config *cfg, const gf_ctl_input *in,
-                        const gf_ctl_state *st, const winfo *wi)
+                        const gf_ctl_state *st, const winfo *wi, const gf_recommendations *recs)
 {
     const gf_model *m = in->m;
+    /* each workload's recommendation: its engine, for a cap that moves back */
+    const gf_recommendation **rec_of = gf_xcalloc(m->workloads.n + 1, sizeof *rec_of);
+    for (size_t i = 0; i < recs->n; i++) {
+        char key[600];
+        size_t w;
+        snprintf(key, sizeof key, "%s/%s/%s", recs->v[i].in.kind, recs->v[i].in.ns,
+                 recs->v[i].in.name);
+        if (gf_strmap_get(&m->workload_by_key, key, &w) && w < m->workloads.n)
+            rec_of[w] = &recs->v[i];
+    }
     for (size_t w = 0; w < m->workloads.n; w++) {
         const winfo *x = &wi[w];
         if (x->stall == GF_CTL_STALL_NONE || x->stalled_mark) continue;
@@ -805,6 +839,7 @@ static void stall_cands(cands *cs, const gf_ctl_config *cfg, const gf_ctl_input 
         char why[400];
         gf_textf(why, sizeof why, "rollout stalled (%s): %s", cause, x->stall_why);
         if (revert) {
+            revert_cap(&c.a, &x->dec.rule, rec_of[w]);
             gf_ctl_format_last_change(floor(in->now), c.a.unit_key, c.a.from, c.a.to,
                                       gf_ctl_reason_name(GF_CTL_R_REVERT), why, c.a.last_change,
                                       sizeof c.a.last_change);
@@ -833,6 +868,7 @@ static void stall_cands(cands *cs, const gf_ctl_config *cfg, const gf_ctl_input 
         c.prio = -1; /* before everything: it stops the workload's other changes */
         push(cs, &c);
     }
+    free(rec_of);
 }
 
 /* --- fair use -------------------------------------------------------------------------------- */
@@ -1334,7 +1370,7 @@ gf_err gf_ctl_decide(const gf_ctl_config *cfg, const gf_ctl_input *in, gf_ctl_st
 
     cands cs = {0};
     detect_stalls(in, wi);
-    if (!rc) stall_cands(&cs, cfg, in, st, wi);
+    if (!rc) stall_cands(&cs, cfg, in, st, wi, &out->recs);
     if (!rc) rightsizing(&cs, cfg, in, st, wi, &out->recs);
     if (!rc && !out->stale) rc = fair_use(&cs, cfg, in, st, wi, out, err);
     if (!rc) configured_overrun(&cs, in, st, wi, out);
