@@ -20,7 +20,9 @@
 #     least as large, with 0 OOM kills);
 # then the whole per-policy table (medians).
 # GF_QUALITY_POLICY=FILE gives gpufrac's policy (simulate -p FILE), e.g. to
-# measure a rule that is off by default (bench/policies/).
+# measure a rule that is off by default (bench/policies/); GF_QUALITY_ARGS:
+# more simulate options, e.g. '--chat-quota 1.5' (the generated "chat" queue
+# funded like the others instead of cut below its use).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh
@@ -33,7 +35,7 @@ build_release
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 bin=build-rel/gpufrac
 echo "machine: $(machine)"
-echo "command: ${GF_QUALITY_POLICY:+GF_QUALITY_POLICY=$GF_QUALITY_POLICY }bench/quality.sh $seeds $days $warmup"
+echo "command: ${GF_QUALITY_POLICY:+GF_QUALITY_POLICY=$GF_QUALITY_POLICY }${GF_QUALITY_ARGS:+GF_QUALITY_ARGS='$GF_QUALITY_ARGS' }bench/quality.sh $seeds $days $warmup"
 echo
 
 lib='
@@ -66,7 +68,7 @@ for source in builtin azure; do
   [ "$source" = azure ] && demand="azure:$trace"
   for s in $(seq 1 "$seeds"); do
     "$bin" simulate -q -o json --days "$days" --warmup "$warmup" --seed "$s" --demand "$demand" \
-      ${GF_QUALITY_POLICY:+-p "$GF_QUALITY_POLICY"} >"$tmp/$source-$s.json"
+      ${GF_QUALITY_POLICY:+-p "$GF_QUALITY_POLICY"} ${GF_QUALITY_ARGS:-} >"$tmp/$source-$s.json"
   done
   echo "## $source demand: 50 nodes, $days days after a $warmup warm-up, seeds 1..$seeds"
   echo

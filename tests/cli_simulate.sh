@@ -114,6 +114,13 @@ check "quota: blocked upsizes counted, the service and its queue listed" jq_ok '
 check "quota: static never upsizes, nothing blocked" jq_ok '.policies[] | select(.name == "static") | .quota_blocked.upsizes == 0'
 check "quota: the report's section" grep -q '<section id="quota"><h2>Upsizes blocked by KAI queue quota' "$tmp/q.html"
 check "quota: the report lists the service" grep -q 'team-chat/Deployment/' "$tmp/q.html"
+# --chat-quota 1.5 funds "chat" as the other queues: nothing blocked
+run simulate --nodes 50 --days 2 -q -o json --policies static,gpufrac --chat-quota 1.5
+check "chat-quota: exit 0" rc_is 0
+check "chat-quota 1.5: no upsize blocked" jq_ok '.policies[] | select(.name == "gpufrac") | .quota_blocked.upsizes == 0'
+run simulate --nodes 50 --days 1 -q --chat-quota 11
+check "chat-quota out of range: exit 2" rc_is 2
+check "chat-quota out of range: named" err_has "--chat-quota '11'"
 run simulate "${small[@]}" -q --report "$tmp/no/such/dir/r.html"
 check "report unwritable exit 1" rc_is 1
 check "report unwritable named" err_has "$tmp/no/such/dir/r.html"

@@ -49,7 +49,10 @@ static void help(FILE *f)
             "                         the cluster itself (--kubeconfig FILE, --context NAME;\n"
             "                         default $KUBECONFIG or ~/.kube/config, in a pod its\n"
             "                         service account)\n"
-            "      --nodes N          a generated cluster of N nodes (gen-snapshot's)\n\n"
+            "      --nodes N          a generated cluster of N nodes (gen-snapshot's)\n"
+            "      --chat-quota S     the generated 'chat' queue's GPU quota, S x the GPUs its\n"
+            "                         non-preemptible pods hold (default 0.9: below use, so\n"
+            "                         its upsizes hit KAI's quota; 1.5 funds it as the others)\n\n"
             "demand (default builtin):\n"
             "  -d, --demand SOURCE    builtin: inference services (diurnal, bursty, step\n"
             "                         changes, idle, always full)\n"
@@ -500,7 +503,8 @@ int gf_cmd_simulate(int argc, char **argv)
         OPT_SNAPSHOT,
         OPT_FAIR_USE,
         OPT_WARMUP,
-        OPT_ENGINES
+        OPT_ENGINES,
+        OPT_CHAT_QUOTA
     };
     static const struct option opts[] = {{"cluster", required_argument, NULL, 'c'},
                                          {"nodes", required_argument, NULL, 'n'},
@@ -517,6 +521,7 @@ int gf_cmd_simulate(int argc, char **argv)
                                          {"fair-use", required_argument, NULL, OPT_FAIR_USE},
                                          {"warmup", required_argument, NULL, OPT_WARMUP},
                                          {"engines", optional_argument, NULL, OPT_ENGINES},
+                                         {"chat-quota", required_argument, NULL, OPT_CHAT_QUOTA},
                                          {"output", required_argument, NULL, 'o'},
                                          {"quiet", no_argument, NULL, 'q'},
                                          {"help", no_argument, NULL, 'h'},
@@ -533,6 +538,7 @@ int gf_cmd_simulate(int argc, char **argv)
     const char *policies_text = NULL, *days_text = "7", *step_text = "1m", *scorer_text = NULL,
                *warmup_text = NULL;
     uint64_t nodes = 0, seed = 1;
+    double chat_quota = 0.9;
     bool quiet = false;
     gf_cli_format format = GF_OUT_TABLE;
     gf_sim_fair fair_use = GF_SIM_FAIR_POLICY;
@@ -558,6 +564,14 @@ int gf_cmd_simulate(int argc, char **argv)
             if (!parse_u64(optarg, GF_GEN_MAX_NODES, &nodes) || nodes == 0)
                 usage_rc = usage_error("--nodes '%s': expected a node count of at least 1", optarg);
             break;
+        case OPT_CHAT_QUOTA: {
+            char *end;
+            errno = 0;
+            chat_quota = strtod(optarg, &end);
+            if (errno || end == optarg || *end || !(chat_quota >= 0 && chat_quota <= 10))
+                usage_rc = usage_error("--chat-quota '%s': expected a share of 0 .. 10", optarg);
+            break;
+        }
         case 'd':
             demand = optarg;
             break;
@@ -718,6 +732,7 @@ int gf_cmd_simulate(int argc, char **argv)
         gf_gen_opts_default(&go);
         go.nodes = nodes ? (uint32_t)nodes : 50;
         go.seed = seed;
+        go.chat_quota_share = chat_quota;
         rc = gf_gen_cluster(&m, &go, &d, &err);
         snprintf(cluster_desc, sizeof cluster_desc, "generated cluster of %u nodes (seed %llu)",
                  go.nodes, (unsigned long long)seed);

@@ -876,6 +876,7 @@ void gf_gen_opts_default(gf_gen_opts *o)
     o->fill = 0.6;
     o->pending_share = 0.02;
     o->cpu_pods_per_node = 10;
+    o->chat_quota_share = 0.9;
 }
 
 /* KAI Queues for the generated queues (pkg/apis/scheduling/v2/queue_types.go),
@@ -887,7 +888,7 @@ void gf_gen_opts_default(gf_gen_opts *o)
  * the simulator's quota scenario), the others get half as much again as
  * they hold. No random draws: the rest of the cluster
  * is what it was without queues. */
-static void add_queues(gen *g)
+static void add_queues(gen *g, double chat_share)
 {
     gf_model *m = g->m;
     const char *names[16];
@@ -928,7 +929,7 @@ static void add_queues(gen *g)
         q.name = lit(g, names[k]);
         q.parent = top.name;
         bool chat = !strcmp(names[k], "chat");
-        q.gpu.quota = chat ? floor(held[k] * 0.9 * 10) / 10        /* cut below use */
+        q.gpu.quota = chat ? floor(held[k] * chat_share * 10) / 10 /* cut below use */
                            : ceil(held[k] * 1.5 * 10 - 1e-9) / 10; /* tenths of a GPU */
         gf_vec_push(&m->queues, q);
     }
@@ -948,6 +949,9 @@ gf_err gf_gen_cluster(gf_model *m, const gf_gen_opts *o, gf_diags *d, gf_error *
         o->gpus_per_node != 4 && o->gpus_per_node != 8)
         return gf_error_set(err, GF_EUSAGE, NULL, "GPUs per node must be 1, 2, 4 or 8 (got %u)",
                             o->gpus_per_node);
+    if (!(o->chat_quota_share >= 0.0 && o->chat_quota_share <= 10.0))
+        return gf_error_set(err, GF_EUSAGE, NULL, "chat queue quota share %g is outside 0..10",
+                            o->chat_quota_share);
     if (o->cpu_pods_per_node > 100)
         return gf_error_set(err, GF_EUSAGE, NULL, "%u CPU-only pods per node is above 100",
                             o->cpu_pods_per_node);
@@ -979,7 +983,7 @@ gf_err gf_gen_cluster(gf_model *m, const gf_gen_opts *o, gf_diags *d, gf_error *
     for (uint32_t i = 0; i < pending && g.gpu_wls.n; i++)
         add_pod(&g, &g.wls.v[g.gpu_wls.v[skewed(&g, g.gpu_wls.n)]], NULL, NULL, 0);
     add_workloads_and_pdbs(&g);
-    add_queues(&g);
+    add_queues(&g, o->chat_quota_share);
 
     gf_vec_free(&g.wls);
     for (size_t c = 0; c < N_CLASSES; c++)

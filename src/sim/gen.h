@@ -46,6 +46,9 @@ typedef struct gf_gen_opts {
                                    (default 10; CPU-only nodes are filled to `fill` of CPU) */
     uint32_t gpus_per_node;     /* 0: the mix of 1, 2, 4 and 8 (and CPU-only nodes); 1, 2, 4
                                    or 8: every node is a GPU node with that many GPUs */
+    double chat_quota_share;    /* the "chat" queue's GPU quota over the non-preemptible GPUs
+                                   it holds, 0..10 (default 0.9: cut below use, the quota
+                                   scenario; the other queues get 1.5) */
 } gf_gen_opts;
 
 void gf_gen_opts_default(gf_gen_opts *o);
