@@ -1712,7 +1712,12 @@ static void test_cache_governance_kinds(void **state)
     assert_true(st.watches >= (uint64_t)DEFAULT_KINDS - 1);
     assert_int_equal(gf_standin_count(s, "GET", "/apis/scheduling.run.ai/v2alpha2/podgroups", 404),
                      1);
-    assert_int_equal(gf_standin_count(s, "GET", "podgroups?watch", 0), watched);
+    /* after the fault every podgroups request is answered 404: a watch of
+     * the absent kind would be counted here. (Not the count of all podgroups
+     * watches: the first cache's watch, cut when it was freed, may be
+     * recorded as answered later, under ASan after the fault.) */
+    assert_int_equal(gf_standin_count(s, "GET", "podgroups?watch", 404), 0);
+    assert_true(gf_standin_count(s, "GET", "podgroups?watch", 0) >= watched);
     assert_true(gf_kube_cache_age(c) < 60);
     assert_int_equal(st.failures, 0);
     gf_kube_cache_free(c);
