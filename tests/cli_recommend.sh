@@ -26,8 +26,9 @@ jq_ok() { jq -e "$1" "$tmp/out" >/dev/null; }
 snap=$fx/kai-small.json
 start=1795507200 # 2026-11-24T08:00:00Z
 # 25 h at one sample a minute. llm-chat: 2 GiB of its 0.5 L4 (-> downsize
-# by maxStep to 0.25); embedder: 5.5 GiB of 0.25 (= 5.62 GiB, above the 90%
-# trigger -> upsize to 5.5 x 1.15 / 22.49 = 0.281 -> 0.3); ocr (gpu-memory
+# by maxStep to 0.25); embedder: 5 GiB of 0.25, then over the last five
+# minutes a new peak of 5.5 GiB (of 5.62 GiB, above the 90% trigger, new
+# territory: upsize.newPeak -> upsize to 5.5 x 1.15 / 22.49 = 0.281 -> 0.3); ocr (gpu-memory
 # 11517 MiB): 2 GiB -> 11517 - 0.25 x 23034 -> 5888 MiB; one llm-chat pod
 # that no longer exists (found by its name); one pod of nothing.
 gen_usage() { # FROM_MINUTE TO_MINUTE
@@ -38,7 +39,7 @@ gen_usage() { # FROM_MINUTE TO_MINUTE
       t = start + i * 60
       printf "%d,team-a,llm-chat-7d9f8b6c5d-x2lqf,server,GPU-a,%.0f,0.08\n", t, 2 * G
       printf "%d,team-a,llm-chat-7d9f8b6c5d-gone1,server,GPU-b,%.0f,0.07\n", t, 1.5 * G
-      printf "%d,team-a,embedder-5f6c7d8e9a-p0d7z,embed,GPU-a,%.0f,\n", t, 5.5 * G
+      printf "%d,team-a,embedder-5f6c7d8e9a-p0d7z,embed,GPU-a,%.0f,\n", t, (i >= to - 5 ? 5.5 : 5) * G
       printf "%d,team-b,ocr-6b7c8d9e0f-mm3rt,ocr,GPU-c,%.0f,0.1\n", t, 2 * G
       printf "%d,team-x,stray-pod,c,GPU-z,%.0f,0.1\n", t, G
     }
@@ -94,18 +95,20 @@ sed -n "s/^kubectl patch .* -p '\(.*\)'$/\1/p" "$tmp/out" | head -1 >"$tmp/patch
 check "patch is JSON" jq -e '.spec.template.metadata.annotations' "$tmp/patch.json"
 
 # pods whose top owner is an operator's object (tests/fixtures/owners): at
-# 11 GiB of their 0.5 L4 each wants an upsize; no kubectl patch of what the
-# operator would put back, the field to set instead
+# 10 GiB, then a new peak of 11 GiB of their 0.5 L4, each wants an upsize;
+# no kubectl patch of what the operator would put back, the field to set
+# instead
 awk -v start=$start 'BEGIN {
     G = 1073741824
     print "timestamp,namespace,pod,container,gpu_uuid,memory_bytes,sm_util"
     for (i = 0; i <= 30; i++) {
       t = start + i * 60
-      printf "%d,serving,llama-predictor-5d4c3b2a1f-abcde,main,GPU-1,%.0f,0.2\n", t, 11 * G
-      printf "%d,serving,hello-00001-deployment-7c8d9e0f1a-fghij,main,GPU-2,%.0f,0.2\n", t, 11 * G
-      printf "%d,serving,canary-6f5e4d3c2b-klmno,main,GPU-3,%.0f,0.2\n", t, 11 * G
-      printf "%d,serving,dist-0,main,GPU-4,%.0f,0.2\n", t, 11 * G
-      printf "%d,serving,ray-worker-gpu-x7k2p,main,GPU-5,%.0f,0.2\n", t, 11 * G
+      m = (i >= 25 ? 11 : 10) * G
+      printf "%d,serving,llama-predictor-5d4c3b2a1f-abcde,main,GPU-1,%.0f,0.2\n", t, m
+      printf "%d,serving,hello-00001-deployment-7c8d9e0f1a-fghij,main,GPU-2,%.0f,0.2\n", t, m
+      printf "%d,serving,canary-6f5e4d3c2b-klmno,main,GPU-3,%.0f,0.2\n", t, m
+      printf "%d,serving,dist-0,main,GPU-4,%.0f,0.2\n", t, m
+      printf "%d,serving,ray-worker-gpu-x7k2p,main,GPU-5,%.0f,0.2\n", t, m
     }
   }' >"$tmp/owners.csv"
 run recommend --patches --usage "$tmp/owners.csv" "$fx/owners/cluster.json"

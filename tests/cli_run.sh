@@ -111,7 +111,9 @@ wait_for() {
 # chat (auto): 4 GiB, ramping to 10.5 GiB over the last hour: 93% of its 0.5 L4
 #   (11.25 GiB) -> upsize at once to 10.5 x 1.15 / 22.49 = 0.537 -> 0.55;
 # embed (annotated recommend): 2 GiB for 25 h -> downsize 0.5 -> 0.25 (maxStep);
-# legacy (team-x, mode off by the policy): 11 GiB on its 0.5 -> never touched.
+# legacy (team-x, mode off by the policy): 4 GiB, ramping to 10.5 GiB over
+#   the last hour and on to 11 GiB over the next (a new peak every minute,
+#   upsize.newPeak) on its 0.5 -> never touched.
 # The series go on for an hour past now, one sample a second, as a live
 # exporter's scraped often would: usage is judged by the samples' own times,
 # and the looping controller below runs with --interval 1s (stale after 2 s).
@@ -130,10 +132,12 @@ awk -v now="$now" 'BEGIN {
     printf "%s{namespace=\"team-a\",pod=\"embed-5f6c7d8e9a-p0d7z\",container=\"embed\",gpu_uuid=\"GPU-a\",gpu_index=\"0\"} %.0f %d\n", m, 2 * G, now - i * 60
   for (s = 0; s < 3600; s++)
     printf "%s{namespace=\"team-a\",pod=\"embed-5f6c7d8e9a-p0d7z\",container=\"embed\",gpu_uuid=\"GPU-a\",gpu_index=\"0\"} %.0f %d\n", m, 2 * G, now + s
-  for (i = 1500; i >= 1; i--)
-    printf "%s{namespace=\"team-x\",pod=\"legacy-6b7c8d9e0f-mm3rt\",container=\"c\",gpu_uuid=\"GPU-b\",gpu_index=\"0\"} %.0f %d\n", m, 11 * G, now - i * 60
+  for (i = 1500; i >= 1; i--) {
+    c = i <= 60 ? 4 + 6.5 * (60 - i) / 59 : 4
+    printf "%s{namespace=\"team-x\",pod=\"legacy-6b7c8d9e0f-mm3rt\",container=\"c\",gpu_uuid=\"GPU-b\",gpu_index=\"0\"} %.0f %d\n", m, c * G, now - i * 60
+  }
   for (s = 0; s < 3600; s++)
-    printf "%s{namespace=\"team-x\",pod=\"legacy-6b7c8d9e0f-mm3rt\",container=\"c\",gpu_uuid=\"GPU-b\",gpu_index=\"0\"} %.0f %d\n", m, 11 * G, now + s
+    printf "%s{namespace=\"team-x\",pod=\"legacy-6b7c8d9e0f-mm3rt\",container=\"c\",gpu_uuid=\"GPU-b\",gpu_index=\"0\"} %.0f %d\n", m, (10.5 + 0.5 * s / 3600) * G, now + s
   print "# EOF"
 }' >"$tmp/usage.om"
 

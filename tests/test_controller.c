@@ -175,6 +175,15 @@ static void feed_rising(fx *f, const char *name)
     feed(f, "Deployment", name, NOW - 5 * MIN, NOW - MIN, 10.5, -1);
 }
 
+/* kind/name at 0.9 x mem_gib until 6 minutes before t1, then mem_gib over
+ * the last 5 minutes: a new peak (upsize.newPeak: flat in the trigger band
+ * a service is served by what it has; a new peak upsizes) */
+static void feed_up(fx *f, const char *kind, const char *name, double t1, double mem_gib)
+{
+    feed(f, kind, name, t1 - 10 * MIN, t1 - 6 * MIN, 0.9 * mem_gib, -1);
+    feed(f, kind, name, t1 - 5 * MIN, t1, mem_gib, -1);
+}
+
 /* The latest per-pod sample (fair use reads these). */
 static void sample(fx *f, const char *pod, double t, double mem_gib, double sm)
 {
@@ -478,8 +487,8 @@ static void test_stale_usage(void **state)
     assert_true(isinf(f.plan.staleness_s));
     assert_int_equal(f.plan.actions.n, 0);
     /* quiet fresh, chat's series stale: chat held, quiet free to go */
-    feed(&f, "Deployment", "chat", NOW - 20 * MIN, NOW - 10 * MIN, 10.5, -1);
-    feed(&f, "Deployment", "quiet", NOW - 10 * MIN, NOW - MIN, 11, -1);
+    feed(&f, "Deployment", "chat", NOW - 20 * MIN, NOW - 10 * MIN, 11.5, -1); /* over 11.25 */
+    feed_up(&f, "Deployment", "quiet", NOW, 11);
     decide_at(&f, NOW);
     assert_false(f.plan.stale);
     const gf_ctl_action *a = find(&f.plan, GF_CTL_RESIZE, "chat");
@@ -540,7 +549,7 @@ static void test_disruption_budget(void **state)
     fx f;
     fx_init(&f, b.s, PH "defaults: {mode: auto, maxDisruptionsPerHour: 1}\n");
     feed(&f, "Deployment", "small", NOW - 26 * HOUR, NOW, 2, -1); /* downsize */
-    feed(&f, "Deployment", "big", NOW - 10 * MIN, NOW, 5.5, -1);  /* upsize */
+    feed_up(&f, "Deployment", "big", NOW, 5.5);                   /* upsize */
     decide_at(&f, NOW);
     const gf_ctl_action *up = find(&f.plan, GF_CTL_RESIZE, "big");
     const gf_ctl_action *down = find(&f.plan, GF_CTL_RESIZE, "small");
@@ -565,7 +574,7 @@ static void test_disruption_budget(void **state)
             PH "defaults: {mode: auto, maxDisruptionsPerHour: 1}\nrules:\n  - name: big\n"
                "    match: {labels: {app: big}}\n    maxDisruptionsPerHour: 1\n");
     feed(&f, "Deployment", "small", NOW - 26 * HOUR, NOW, 2, -1);
-    feed(&f, "Deployment", "big", NOW - 10 * MIN, NOW, 5.5, -1);
+    feed_up(&f, "Deployment", "big", NOW, 5.5);
     s = gf_history_get(&f.h, "t/Deployment/small", false);
     assert_int_equal(gf_hist_note_change(s, NOW - 30 * MIN, &err), GF_OK);
     decide_at(&f, NOW);
@@ -574,7 +583,7 @@ static void test_disruption_budget(void **state)
     /* budget 0: auto never restarts a pod; changes wait as recommendations */
     fx_free(&f);
     fx_init(&f, b.s, PH "defaults: {mode: auto, maxDisruptionsPerHour: 0}\n");
-    feed(&f, "Deployment", "big", NOW - 10 * MIN, NOW, 5.5, -1);
+    feed_up(&f, "Deployment", "big", NOW, 5.5);
     decide_at(&f, NOW);
     assert_int_equal(find(&f.plan, GF_CTL_RESIZE, "big")->hold, GF_CTL_HOLD_BUDGET);
     assert_int_equal(find(&f.plan, GF_CTL_RECOMMEND, "big")->hold, GF_CTL_GO);
@@ -619,9 +628,9 @@ static void test_cooldown_seeded_from_annotations(void **state)
     /* an upsize right after a change: no cooldown */
     fx f;
     fx_init(&f, json, AUTO);
-    feed(&f, "Deployment", "chat", NOW - 10 * MIN, NOW, 10.5, -1);
+    feed_up(&f, "Deployment", "chat", NOW, 10.5);
     char ann[512];
-    gf_ctl_format_last_change(NOW - 5 * MIN, "gpu-fraction", "0.45", "0.5", "upsize", "x", ann,
+    gf_ctl_format_last_change(NOW - 8 * MIN, "gpu-fraction", "0.45", "0.5", "upsize", "x", ann,
                               sizeof ann);
     meta_of(&f, "Deployment", "chat")->last_change = ann;
     gf_ctl_seed_changes(&f.h, &f.m, &f.meta, NOW, &f.d);
@@ -643,7 +652,7 @@ static void test_rollout_in_progress(void **state)
     char *json = basic_cluster("0.55", "0.5");
     fx f;
     fx_init(&f, json, AUTO);
-    feed(&f, "Deployment", "chat", NOW - 10 * MIN, NOW, 10.5, -1);
+    feed_up(&f, "Deployment", "chat", NOW, 10.5);
     decide_at(&f, NOW);
     /* the recommender wants 0.55, which the template already says: no action */
     assert_null(find(&f.plan, GF_CTL_RESIZE, "chat"));
@@ -651,7 +660,7 @@ static void test_rollout_in_progress(void **state)
     free(json);
     json = basic_cluster("0.6", "0.5");
     fx_init(&f, json, AUTO);
-    feed(&f, "Deployment", "chat", NOW - 10 * MIN, NOW, 10.5, -1);
+    feed_up(&f, "Deployment", "chat", NOW, 10.5);
     decide_at(&f, NOW);
     const gf_ctl_action *a = find(&f.plan, GF_CTL_RESIZE, "chat");
     assert_non_null(a);
@@ -796,8 +805,8 @@ static void test_kinds(void **state)
     cluster_end(&b);
     fx f;
     fx_init(&f, b.s, AUTO);
-    feed(&f, "StatefulSet", "train", NOW - 10 * MIN, NOW, 5.5, -1);
-    feed(&f, "Job", "job", NOW - 10 * MIN, NOW, 5.5, -1);
+    feed_up(&f, "StatefulSet", "train", NOW, 5.5);
+    feed_up(&f, "Job", "job", NOW, 5.5);
     decide_at(&f, NOW);
     assert_int_equal(find(&f.plan, GF_CTL_RESIZE, "train")->hold, GF_CTL_GO);
     /* a Job is never written: no resize, no annotation; its recommendation
@@ -855,8 +864,8 @@ static void test_other_owners(void **state)
     cluster_end(&b);
     fx f;
     fx_init(&f, b.s, AUTO);
-    feed(&f, "InferenceService", "isvc", NOW - 10 * MIN, NOW, 10.5, -1);
-    feed(&f, "Revision", "hello-00001", NOW - 10 * MIN, NOW, 10.5, -1);
+    feed_up(&f, "InferenceService", "isvc", NOW, 10.5);
+    feed_up(&f, "Revision", "hello-00001", NOW, 10.5);
     decide_at(&f, NOW);
     assert_int_equal(count(&f.plan, GF_CTL_RESIZE, GF_CTL_GO), 0);
     assert_null(find(&f.plan, GF_CTL_RECOMMEND, ""));
@@ -1678,7 +1687,7 @@ static void test_step_writes_once(void **state)
     s = gf_history_find(&h, "t/Deployment/chat");
     assert_true(s->last_change_t == NOW);
     /* an hour later the budget is back */
-    mock_usage(&k, "chat-6d5f7c8b9a-x1a2b", NOW + 61 * MIN, NOW + 61 * MIN, 11.8);
+    mock_usage(&k, "chat-6d5f7c8b9a-x1a2b", NOW + 61 * MIN, NOW + 61 * MIN, 12.1); /* a new peak */
     assert_int_equal(step(&c, &k, NOW + 61 * MIN, &log, &failed), GF_OK);
     assert_int_equal(k.resizes, 2);
     /* the wall clock stepped back an hour: the loop goes on */
@@ -1884,7 +1893,11 @@ static void test_step_backoff(void **state)
     k.json = json;
     k.leader = true;
     k.resize_result = GF_CTL_REJECTED;
-    mock_usage(&k, "chat-6d5f7c8b9a-x1a2b", NOW - 5 * MIN, NOW + 2 * HOUR, 10.5);
+    /* 9 GiB, then 10.5 GiB rising 0.005 GiB a minute: a new peak every
+     * minute (upsize.newPeak), so each step wants the upsize */
+    mock_usage(&k, "chat-6d5f7c8b9a-x1a2b", NOW - 10 * MIN, NOW - 6 * MIN, 9);
+    for (int i = -5; i <= 120; i++)
+        mock_usage(&k, "chat-6d5f7c8b9a-x1a2b", NOW + i * MIN, NOW + i * MIN, 10.5 + 0.005 * i);
     gf_history h;
     gf_history_init(&h, NULL, &err);
     gf_ctl c;
@@ -1929,6 +1942,7 @@ static void test_step_no_writes(void **state)
         k.resize_result = variant == 2 ? GF_CTL_CONFLICT : GF_CTL_OK;
         k.fail_snapshot = variant == 3;
         k.fail_usage = variant == 4;
+        mock_usage(&k, "chat-6d5f7c8b9a-x1a2b", NOW - 10 * MIN, NOW - 6 * MIN, 9); /* a new peak */
         mock_usage(&k, "chat-6d5f7c8b9a-x1a2b", NOW - 5 * MIN, NOW, 10.5);
         gf_history h;
         gf_history_init(&h, NULL, &err);

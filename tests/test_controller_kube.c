@@ -804,7 +804,8 @@ static void test_scrape_discovery(void **state)
 /* Two candidates: one leads; once it steps down (released), the other. */
 /* Per-workload staleness through the stand-in: the exporter's samples of
  * embed stopped ten minutes ago while chat's keep coming; both need an
- * upsize by their numbers. chat is resized; embed is held (stale), not
+ * upsize by their numbers (1.25e10 bytes, over their allocation: an upsize
+ * under any upsize rule). chat is resized; embed is held (stale), not
  * decided on old data, not even as a recommendation. */
 static void test_workload_stale_held(void **state)
 {
@@ -816,9 +817,9 @@ static void test_workload_stale_held(void **state)
     assert_int_equal(gf_http_start("127.0.0.1:0", &h, bound, sizeof bound, &err), GF_OK);
     snprintf(text, sizeof text,
              GF_USAGE_METRIC_MEMORY "{namespace=\"team-a\",pod=\"chat-7d9f8b6c5d-x2lqf\","
-                                    "container=\"server\"} 1.15e10 %.0f\n" GF_USAGE_METRIC_MEMORY
+                                    "container=\"server\"} 1.25e10 %.0f\n" GF_USAGE_METRIC_MEMORY
                                     "{namespace=\"team-a\",pod=\"embed-5f6c7d8e9a-p0d7z\","
-                                    "container=\"server\"} 1.15e10 %.0f\n",
+                                    "container=\"server\"} 1.25e10 %.0f\n",
              now * 1000, (now - 600) * 1000);
     gf_http_publish(h, "/metrics", 200, GF_PROMTEXT_CONTENT_TYPE, text, strlen(text));
     int port = atoi(strrchr(bound, ':') + 1);

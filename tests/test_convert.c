@@ -274,7 +274,10 @@ static void test_fraction_graduates_to_whole(void **state)
     gf_history h;
     gf_error err;
     assert_int_equal(gf_history_init(&h, NULL, &err), GF_OK);
-    use(&h, "big", 0, DAY, 0.88, 0.5);
+    /* 0.8 of the GPU for a day, then a new peak of 0.88 (98% of 0.9) over
+     * the last five minutes: an upsize past maxFraction (upsize.newPeak) */
+    use(&h, "big", 0, DAY - 6 * MIN, 0.8, 0.5);
+    use(&h, "big", DAY - 5 * MIN, DAY, 0.88, 0.5);
     gf_rightsize_rule rule;
     gf_rightsize_rule_defaults(&rule);
     rule.max_fraction = 0.9;

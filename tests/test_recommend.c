@@ -428,7 +428,7 @@ static void test_flat_near_allocation_not_upsized(void **state)
     (void)state;
     sim x;
     sim_init(&x, 0.5);
-    x.rule.upsize_new_peak = true; /* off by default until the fixtures move (docs/policy.md) */
+    assert_true(x.rule.upsize_new_peak); /* the default */
     run(&x, flat_92, 0, 3 * DAY, 5 * MIN);
     assert_int_equal(x.n_changes, 0);
     assert_true(fabs(current(&x) - 0.5) < 1e-9);

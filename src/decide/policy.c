@@ -130,7 +130,7 @@ void gf_rightsize_rule_defaults(gf_rightsize_rule *r)
         .engine_kv_margin = 0.2,
         .engine_base_share = 0.5,
         .engine_move_cap = true,
-        .upsize_new_peak = false,
+        .upsize_new_peak = true,
         .single_margin = true,
         .min_coverage = 0.8,
         .burst_reserve = true,

@@ -19,7 +19,7 @@
  *     over the upsize window stays above trigger x the fraction, recommend
  *     need x (1 + headroom), rounded up to the step; no history needed, no
  *     cooldown (a workload about to run out of memory does not wait).
- *     With upsize.newPeak (default off for now) memory in the trigger band upsizes only
+ *     With upsize.newPeak (the default) memory in the trigger band upsizes only
  *     on new territory: a peak above the highest the history held since the
  *     last change (before the upsize window), or a least-squares line
  *     through the upsize window's minute peaks that reaches the allocation
