@@ -121,6 +121,22 @@ check "chat-quota 1.5: no upsize blocked" jq_ok '.policies[] | select(.name == "
 run simulate --nodes 50 --days 1 -q --chat-quota 11
 check "chat-quota out of range: exit 2" rc_is 2
 check "chat-quota out of range: named" err_has "--chat-quota '11'"
+# consolidation's cadence and drain cap: hourly, 4 nodes by default
+run simulate "${small[@]}" -q -o json --policies gpufrac --consolidate-every 2h
+check "consolidate-every 2h: exit 0" rc_is 0
+check "consolidate-every 2h: 11 in a day" jq_ok '.policies[0].actions.consolidations == 11'
+run simulate "${small[@]}" -q -o json --policies gpufrac --consolidate-every 0s
+check "consolidate-every 0s: never" jq_ok '.policies[0].actions.consolidations == 0 and .policies[0].actions.nodes_drained == 0'
+run simulate --nodes 50 --days 1 -q -o json --policies vpa-style --chat-quota 1.5 --consolidate-max-nodes 0
+check "consolidate-max-nodes 0: no cap" jq_ok '.policies[0].consolidation.drains_capped == 0 and .policies[0].actions.nodes_drained > 1'
+run simulate --nodes 50 --days 1 -q -o json --policies vpa-style --chat-quota 1.5 --consolidate-max-nodes 1
+check "consolidate-max-nodes 1: drains capped" jq_ok '.policies[0].consolidation.drains_capped > 0'
+run simulate "${small[@]}" --consolidate-every 2y
+check "consolidate-every bad: exit 2" rc_is 2
+check "consolidate-every bad: named" err_has "--consolidate-every: '2y'"
+run simulate "${small[@]}" --consolidate-max-nodes -1
+check "consolidate-max-nodes bad: exit 2" rc_is 2
+check "consolidate-max-nodes bad: named" err_has "--consolidate-max-nodes '-1'"
 run simulate "${small[@]}" -q --report "$tmp/no/such/dir/r.html"
 check "report unwritable exit 1" rc_is 1
 check "report unwritable named" err_has "$tmp/no/such/dir/r.html"

@@ -70,6 +70,10 @@ static void help(FILE *f)
             "                         nothing is resized, as a rollout in recommend mode;\n"
             "                         every figure counts from its end (default 0)\n"
             "      --step DURATION    time step (default 1m)\n"
+            "      --consolidate-every DURATION  how often every policy's cluster is\n"
+            "                         consolidated (default 1h; 0s: never)\n"
+            "      --consolidate-max-nodes N     nodes drained at most per consolidation\n"
+            "                         (default 4; 0: no limit)\n"
             "  -s, --seed S           demand and generated cluster seed (default 1)\n"
             "      --scorer NAME      placement: binpack (default), spread, bestfit, fgd\n"
             "  -r, --report FILE      write a self-contained HTML report\n"
@@ -504,31 +508,36 @@ int gf_cmd_simulate(int argc, char **argv)
         OPT_FAIR_USE,
         OPT_WARMUP,
         OPT_ENGINES,
-        OPT_CHAT_QUOTA
+        OPT_CHAT_QUOTA,
+        OPT_CON_EVERY,
+        OPT_CON_MAX
     };
-    static const struct option opts[] = {{"cluster", required_argument, NULL, 'c'},
-                                         {"nodes", required_argument, NULL, 'n'},
-                                         {"demand", required_argument, NULL, 'd'},
-                                         {"policy", required_argument, NULL, 'p'},
-                                         {"policies", required_argument, NULL, OPT_POLICIES},
-                                         {"days", required_argument, NULL, OPT_DAYS},
-                                         {"step", required_argument, NULL, OPT_STEP},
-                                         {"seed", required_argument, NULL, 's'},
-                                         {"scorer", required_argument, NULL, OPT_SCORER},
-                                         {"report", required_argument, NULL, 'r'},
-                                         {"history", required_argument, NULL, OPT_HISTORY},
-                                         {"snapshot", required_argument, NULL, OPT_SNAPSHOT},
-                                         {"fair-use", required_argument, NULL, OPT_FAIR_USE},
-                                         {"warmup", required_argument, NULL, OPT_WARMUP},
-                                         {"engines", optional_argument, NULL, OPT_ENGINES},
-                                         {"chat-quota", required_argument, NULL, OPT_CHAT_QUOTA},
-                                         {"output", required_argument, NULL, 'o'},
-                                         {"quiet", no_argument, NULL, 'q'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         GF_CLI_KAI_OPTIONS,
-                                         {"kubeconfig", required_argument, NULL, GF_OPT_KUBECONFIG},
-                                         {"context", required_argument, NULL, GF_OPT_CONTEXT},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        {"cluster", required_argument, NULL, 'c'},
+        {"nodes", required_argument, NULL, 'n'},
+        {"demand", required_argument, NULL, 'd'},
+        {"policy", required_argument, NULL, 'p'},
+        {"policies", required_argument, NULL, OPT_POLICIES},
+        {"days", required_argument, NULL, OPT_DAYS},
+        {"step", required_argument, NULL, OPT_STEP},
+        {"seed", required_argument, NULL, 's'},
+        {"scorer", required_argument, NULL, OPT_SCORER},
+        {"report", required_argument, NULL, 'r'},
+        {"history", required_argument, NULL, OPT_HISTORY},
+        {"snapshot", required_argument, NULL, OPT_SNAPSHOT},
+        {"fair-use", required_argument, NULL, OPT_FAIR_USE},
+        {"warmup", required_argument, NULL, OPT_WARMUP},
+        {"engines", optional_argument, NULL, OPT_ENGINES},
+        {"chat-quota", required_argument, NULL, OPT_CHAT_QUOTA},
+        {"consolidate-every", required_argument, NULL, OPT_CON_EVERY},
+        {"consolidate-max-nodes", required_argument, NULL, OPT_CON_MAX},
+        {"output", required_argument, NULL, 'o'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        GF_CLI_KAI_OPTIONS,
+        {"kubeconfig", required_argument, NULL, GF_OPT_KUBECONFIG},
+        {"context", required_argument, NULL, GF_OPT_CONTEXT},
+        {NULL, 0, NULL, 0}};
     GF_VEC(char *) clusters = {0};
     gf_cli_cluster cl;
     gf_cli_cluster_init(&cl);
@@ -536,8 +545,8 @@ int gf_cmd_simulate(int argc, char **argv)
     const char *demand = "builtin", *policy_path = NULL, *report_path = NULL;
     const char *history_path = NULL, *snapshot_path = NULL;
     const char *policies_text = NULL, *days_text = "7", *step_text = "1m", *scorer_text = NULL,
-               *warmup_text = NULL;
-    uint64_t nodes = 0, seed = 1;
+               *warmup_text = NULL, *con_every_text = NULL;
+    uint64_t nodes = 0, seed = 1, con_max = 4;
     double chat_quota = 0.9;
     bool quiet = false;
     gf_cli_format format = GF_OUT_TABLE;
@@ -589,6 +598,14 @@ int gf_cmd_simulate(int argc, char **argv)
             break;
         case OPT_WARMUP:
             warmup_text = optarg;
+            break;
+        case OPT_CON_EVERY:
+            con_every_text = optarg;
+            break;
+        case OPT_CON_MAX:
+            if (!parse_u64(optarg, 100000, &con_max))
+                usage_rc = usage_error(
+                    "--consolidate-max-nodes '%s': expected a node count of 0 .. 100000", optarg);
             break;
         case 's':
             if (!parse_u64(optarg, UINT64_MAX, &seed))
@@ -675,6 +692,12 @@ int gf_cmd_simulate(int argc, char **argv)
         (!gf_parse_duration(warmup_text, &warmup, &why) || warmup < 0 || warmup > 30 * 86400))
         rc = gf_error_set(&err, GF_EUSAGE, "--warmup", "'%s': %s", warmup_text,
                           why ? why : "expected a duration from 0 to 30d");
+    int64_t con_every = 3600;
+    if (!rc && con_every_text &&
+        (!gf_parse_duration(con_every_text, &con_every, &why) || con_every < 0 ||
+         con_every > 30 * 86400))
+        rc = gf_error_set(&err, GF_EUSAGE, "--consolidate-every", "'%s': %s", con_every_text,
+                          why ? why : "expected a duration from 0 to 30d");
     if (!rc && policies_text) rc = parse_policies(policies_text, &so.policies, &err);
     if (!rc && scorer_text && gf_scorer_parse(scorer_text, &so.scorer))
         rc = gf_error_set(&err, GF_EUSAGE, "--scorer", "'%s': use binpack, spread, bestfit or fgd",
@@ -701,6 +724,8 @@ int gf_cmd_simulate(int argc, char **argv)
     so.duration_s = days * 86400 + (double)warmup;
     so.cold_start_s = (double)warmup;
     so.step_s = (double)step;
+    so.consolidate_every_s = (double)con_every;
+    so.consolidate_max_nodes = (uint32_t)con_max;
 
     gf_model m;
     gf_model_init(&m);
