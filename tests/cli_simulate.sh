@@ -243,6 +243,13 @@ run simulate "${small[@]}" --history "$tmp/sim.db" --snapshot "$tmp/sim.json"
 check "history exit 0" rc_is 0
 check "history written" [ -s "$tmp/sim.db" ]
 check "snapshot is a List" bash -c "jq -e '.kind == \"List\" and (.items | length) > 0' '$tmp/sim.json' >/dev/null"
+# the cluster as declared: every pod's KAI GPU group agrees with its node and
+# reservation pods (the simulator's own model, after the runs moved its pods,
+# did not: "no GPU left on node ... for group")
+run inspect "$tmp/sim.json"
+check "snapshot: inspect reads it" rc_is 0
+check "snapshot: no warning" bash -c "! grep -q 'warning' '$tmp/err'"
+check "snapshot: no spare node" bash -c "! jq -e '.items[] | select(.kind == \"Node\" and (.metadata.name | contains(\"-spare-\")))' '$tmp/sim.json' >/dev/null"
 run recommend -q -o json --history "$tmp/sim.db" "$tmp/sim.json"
 check "recommend reads it" rc_is 0
 check "recommend has data" jq_ok '[.recommendations[] | select(.action != "no-data")] | length > 0'

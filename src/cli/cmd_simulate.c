@@ -78,9 +78,10 @@ static void help(FILE *f)
             "      --scorer NAME      placement: binpack (default), spread, bestfit, fgd\n"
             "  -r, --report FILE      write a self-contained HTML report\n"
             "      --history FILE     save the gpufrac policy's usage history (SQLite) at the end\n"
-            "      --snapshot FILE    write the simulated cluster (kubectl JSON): with --history,\n"
-            "                         `gpufrac recommend --history FILE SNAPSHOT` recommends from\n"
-            "                         the simulated use as it would from a real cluster's\n"
+            "      --snapshot FILE    write the cluster simulated, as declared before the runs\n"
+            "                         (kubectl JSON): with --history, `gpufrac recommend\n"
+            "                         --history FILE SNAPSHOT` recommends from the simulated\n"
+            "                         use as it would from a real cluster's\n"
             "      --fair-use MODE    fair-use protection: act (the fair-use engine enforces\n"
             "                         fair compute shares on a GPU where it finds a compute\n"
             "                         hog), off or report (plain time-slicing); default: the\n"
@@ -813,7 +814,12 @@ int gf_cmd_simulate(int argc, char **argv)
         rc =
             gf_error_set(&err, GF_EUSAGE, "--history", "needs the gpufrac policy among --policies");
     if (!rc && history_path) rc = gf_history_save(&kept, history_path, &err);
-    if (!rc && snapshot_path) rc = write_snapshot(gf_sim_model(sim), snapshot_path, &err);
+    /* the cluster the runs started from, as declared (generated, loaded or
+     * read live): its pods' KAI GPU groups and reservation pods agree with
+     * their nodes. The simulator's own model would not do: its pods keep the
+     * labels they were copied with while the last policy's run moved them,
+     * and it holds the spare nodes no real cluster has. */
+    if (!rc && snapshot_path) rc = write_snapshot(&m, snapshot_path, &err);
     int exit_code = 0;
     char demand_desc[600];
     snprintf(demand_desc, sizeof demand_desc, "%s", demand);
