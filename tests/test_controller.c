@@ -301,6 +301,22 @@ static void test_auto_and_recommend(void **state)
     free(json);
 }
 
+/* chat, embed and quiet at 0.5 each (1.5 GPUs) in KAI's default-queue with
+ * GPU quota `quota` (the pods name no queue: KAI's grouper puts them there) */
+static void queue_cluster(gf_sbuf *b, const char *quota)
+{
+    cluster_begin(b);
+    wl(b, "Deployment", "chat", "0.5", "0.5", "n1", "g1", "");
+    wl(b, "Deployment", "embed", "0.5", "0.5", "n1", "g1", "");
+    wl(b, "Deployment", "quiet", "0.5", "0.5", "n2", "g2", "");
+    gf_sbuf_printf(b,
+                   ",{\"apiVersion\":\"scheduling.run.ai/v2\",\"kind\":\"Queue\",\"metadata\":"
+                   "{\"name\":\"default-queue\"},\"spec\":{\"resources\":{\"gpu\":{\"quota\":"
+                   "%s,\"limit\":-1,\"overQuotaWeight\":1}}}}",
+                   quota);
+    cluster_end(b);
+}
+
 /* An upsize of a non-preemptible workload (a Deployment: KAI's class
  * inference) that would push its queue past quota, the rollout's surge
  * included, is held (quota) and reported in a warning Event, never written
@@ -314,17 +330,7 @@ static void test_quota_holds_upsize(void **state)
     } cases[] = {{"1.6", GF_CTL_HOLD_QUOTA}, {"2.05", GF_CTL_GO}, {"-1", GF_CTL_GO}};
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         gf_sbuf b = GF_SBUF_INIT;
-        cluster_begin(&b);
-        wl(&b, "Deployment", "chat", "0.5", "0.5", "n1", "g1", "");
-        wl(&b, "Deployment", "embed", "0.5", "0.5", "n1", "g1", "");
-        wl(&b, "Deployment", "quiet", "0.5", "0.5", "n2", "g2", "");
-        /* the pods name no queue: KAI's grouper puts them in default-queue */
-        gf_sbuf_printf(&b,
-                       ",{\"apiVersion\":\"scheduling.run.ai/v2\",\"kind\":\"Queue\",\"metadata\":"
-                       "{\"name\":\"default-queue\"},\"spec\":{\"resources\":{\"gpu\":{\"quota\":"
-                       "%s,\"limit\":-1,\"overQuotaWeight\":1}}}}",
-                       cases[k].quota);
-        cluster_end(&b);
+        queue_cluster(&b, cases[k].quota);
         fx f;
         fx_init(&f, b.s, AUTO);
         feed_rising(&f, "chat"); /* 0.5 -> 0.55 */
@@ -360,6 +366,52 @@ static void test_quota_holds_upsize(void **state)
     }
 }
 
+/* downsize.holdOneWay: in a queue over its quota (1.5 held of 1.4) a
+ * downsize of a non-preemptible workload could never be taken back (KAI
+ * admits no upsize there): held, the allocation kept, the reason says so;
+ * with the setting off (the default), or room in the queue, it goes. */
+static void test_quota_holds_one_way_downsize(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *quota;
+        bool hold_one_way;
+        bool resized;
+    } cases[] = {{"1.4", true, false}, {"1.4", false, true}, {"2.0", true, true}};
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        gf_sbuf b = GF_SBUF_INIT;
+        queue_cluster(&b, cases[k].quota);
+        fx f;
+        fx_init(&f, b.s,
+                cases[k].hold_one_way ? PH "defaults: {mode: auto, maxDisruptionsPerHour: 10, "
+                                           "downsize: {holdOneWay: true}}\n"
+                                      : AUTO);
+        feed(&f, "Deployment", "embed", NOW - 26 * HOUR, NOW, 2, -1); /* 0.5 -> 0.25 */
+        decide_at(&f, NOW);
+        const gf_ctl_action *a = find(&f.plan, GF_CTL_RESIZE, "embed");
+        if (!cases[k].resized) {
+            assert_null(a);
+            bool said = false;
+            for (size_t i = 0; i < f.plan.recs.n; i++) {
+                const gf_recommendation *r = &f.plan.recs.v[i];
+                if (strcmp(r->in.name, "embed")) continue;
+                said = r->action == GF_REC_KEEP && r->quota_one_way &&
+                       !strncmp(r->reason,
+                                "downsize held: a one-way door: queue default-queue quota 1.40 "
+                                "GPUs, allocated 1.50",
+                                80);
+            }
+            assert_true(said);
+        } else {
+            assert_non_null(a);
+            assert_int_equal(a->reason, GF_CTL_R_DOWNSIZE);
+            assert_int_equal(a->hold, GF_CTL_GO);
+        }
+        fx_free(&f);
+        gf_sbuf_free(&b);
+    }
+}
+
 /* Two upsizes in one pass that each fit the queue but not together: the
  * first in the plan's order goes, the second is held (decide/quota.h, the
  * ledger); with room for both, both go. */
@@ -372,16 +424,7 @@ static void test_quota_upsizes_add_up(void **state)
     } cases[] = {{"2.05", 1}, {"2.60", 0}};
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         gf_sbuf b = GF_SBUF_INIT;
-        cluster_begin(&b);
-        wl(&b, "Deployment", "chat", "0.5", "0.5", "n1", "g1", "");
-        wl(&b, "Deployment", "embed", "0.5", "0.5", "n1", "g1", "");
-        wl(&b, "Deployment", "quiet", "0.5", "0.5", "n2", "g2", "");
-        gf_sbuf_printf(&b,
-                       ",{\"apiVersion\":\"scheduling.run.ai/v2\",\"kind\":\"Queue\",\"metadata\":"
-                       "{\"name\":\"default-queue\"},\"spec\":{\"resources\":{\"gpu\":{\"quota\":"
-                       "%s,\"limit\":-1,\"overQuotaWeight\":1}}}}",
-                       cases[k].quota);
-        cluster_end(&b);
+        queue_cluster(&b, cases[k].quota);
         fx f;
         fx_init(&f, b.s, AUTO);
         /* each 0.5 -> 0.55: +0.05 and a 0.5 surge pod, 0.55 over the 1.50 held */
@@ -2006,6 +2049,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_auto_and_recommend),
+        cmocka_unit_test(test_quota_holds_one_way_downsize),
         cmocka_unit_test(test_quota_holds_upsize),
         cmocka_unit_test(test_quota_upsizes_add_up),
         cmocka_unit_test(test_unselected_never_touched),

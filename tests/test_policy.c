@@ -91,6 +91,7 @@ static void test_defaults(void **state)
     assert_int_equal(r.stall_timeout_s, 600);      /* stallTimeout: 10m */
     assert_int_equal(r.on_stall, GF_STALL_REVERT); /* onStall: revert */
     assert_int_equal(r.max_disruptions_per_hour, 1);
+    assert_false(r.hold_one_way); /* downsize.holdOneWay: off */
     assert_int_equal(gf_rightsize_rule_validate(&r, NULL), GF_OK);
 
     gf_policy p;
@@ -270,6 +271,7 @@ static void test_load_engine(void **state)
 {
     (void)state;
     static const char *yaml = H "defaults:\n"
+                                "  downsize: {holdOneWay: true}\n"
                                 "  engine:\n"
                                 "    kvFull: 0.85\n"
                                 "    baseShare: 0.3\n"
@@ -297,6 +299,7 @@ static void test_load_engine(void **state)
     assert_true(fabs(d.rule.engine_kv_margin - 0.5) < EPS);
     assert_false(d.rule.engine_move_cap);
     assert_false(d.rule.engine_rules);
+    assert_true(d.rule.hold_one_way); /* downsize.holdOneWay from the defaults */
     s = subject("Deployment", "other", NULL, NULL);
     gf_policy_resolve(&p, &s, &d);
     assert_true(fabs(d.rule.engine_kv_margin - 0.2) < EPS);
@@ -735,7 +738,7 @@ static const bad_case bad_cases[] = {
      "t.yaml:5:18: defaults.downsize.minCoverage", "got 1.5"},
     {H "defaults:\n  downsize:\n    windo: 1h\n", "t.yaml:5:5: defaults.downsize.windo",
      "unknown key \"windo\" (known keys: window, percentile, minHistory, cooldown, minChange, "
-     "maxStep, minCoverage, burstReserve, atTrough)"},
+     "maxStep, minCoverage, burstReserve, atTrough, holdOneWay)"},
     {H "rules:\n  - name: a\n    matches: {}\n", "t.yaml:5:5: rules[0].matches",
      "(known keys: name, match, mode, headroom,"},
     {H "rules:\n  - name: a\n    match: {namespace: [a]}\n",

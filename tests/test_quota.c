@@ -226,13 +226,70 @@ static void test_status_figure(void **state)
     gf_model_free(&m);
 }
 
+/* downsize.holdOneWay's test: a downsize is a one-way door when the queue
+ * could not fund the way back, R x (old - new) + S x new over what the
+ * downsize leaves = S x new over what the queue holds now. */
+static void test_downsize_one_way(void **state)
+{
+    (void)state;
+    gf_model m;
+    gf_quota_check q;
+    /* quota 1.0, two pods of 0.5 (1.0 held), surge 1: 1.0 + 0.3 > 1.0 */
+    load(&m, LIST(NODE "," QUEUE("q", "", "1.0", "") "," DEPLOY("api", "2", "") "," POD(
+                 "api-0", "api", "q", "0.5", "") "," POD("api-1", "api", "q", "0.5", "")));
+    assert_true(gf_quota_downsize_one_way(&m, wl(&m, "api"), 0.5, 0.3, &q));
+    assert_true(q.blocked);
+    assert_int_equal(q.surge_pods, 1);
+    assert_true(fabs(q.delta_gpus - 0.3) < 1e-9);
+    assert_true(fabs(q.allocated_gpus - 1.0) < 1e-9);
+    char text[300];
+    gf_quota_one_way_text(&m, &q, text, sizeof text);
+    assert_non_null(strstr(text, "downsize held: a one-way door: queue q quota 1.00 GPUs"));
+    assert_false(gf_quota_downsize_one_way(&m, wl(&m, "api"), 0.3, 0.5, &q)); /* an upsize */
+    gf_model_free(&m);
+    /* quota 1.5: 1.0 + 0.3 fits, the way back is open; Recreate (no surge):
+     * at its quota the way back is open, over it not */
+    static const struct {
+        const char *json;
+        bool one_way;
+    } cases[] = {
+        {LIST(NODE "," QUEUE("q", "", "1.5", "") "," DEPLOY("api", "2", "") "," POD(
+             "api-0", "api", "q", "0.5", "") "," POD("api-1", "api", "q", "0.5", "")),
+         false},
+        {LIST(NODE "," QUEUE("q", "", "1.0", "") "," DEPLOY(
+             "api", "2",
+             ",\"strategy\":{\"type\":\"Recreate\"}") "," POD("api-0", "api", "q", "0.5",
+                                                              "") "," POD("api-1", "api", "q",
+                                                                          "0.5", "")),
+         false},
+        {LIST(NODE "," QUEUE("q", "", "0.9", "") "," DEPLOY(
+             "api", "2",
+             ",\"strategy\":{\"type\":\"Recreate\"}") "," POD("api-0", "api", "q", "0.5",
+                                                              "") "," POD("api-1", "api", "q",
+                                                                          "0.5", "")),
+         true},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        load(&m, cases[k].json);
+        assert_int_equal(gf_quota_downsize_one_way(&m, wl(&m, "api"), 0.5, 0.3, &q),
+                         cases[k].one_way);
+        gf_model_free(&m);
+    }
+    /* a preemptible workload may go over quota: never a one-way door */
+    load(&m,
+         LIST(NODE "," QUEUE("q", "", "0", "") "," DEPLOY("batch", "1", "") "," POD(
+             "batch-0", "batch", "q", "0.5", ",\"kai.scheduler/preemptibility\":\"preemptible\"")));
+    assert_false(gf_quota_downsize_one_way(&m, wl(&m, "batch"), 0.5, 0.3, &q));
+    gf_model_free(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_surge_pods),    cmocka_unit_test(test_strategy_read),
         cmocka_unit_test(test_parent_chain),  cmocka_unit_test(test_ledger_adds_up),
         cmocka_unit_test(test_surge_counts),  cmocka_unit_test(test_zero_quota_and_preemptible),
-        cmocka_unit_test(test_status_figure),
+        cmocka_unit_test(test_status_figure), cmocka_unit_test(test_downsize_one_way),
     };
     return cmocka_run_group_tests_name("quota", tests, NULL, NULL);
 }

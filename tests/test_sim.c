@@ -173,6 +173,54 @@ static void test_quota_blocks_upsize(void **state)
     teardown(f);
 }
 
+/* 0.1 of the GPU for 30 hours, then 0.45: below the declared 0.5, above
+ * anything a day of 0.1 lets gpufrac downsize to */
+static void quiet_then_busy(uint32_t svc, uint32_t step, double *mem, double *sm)
+{
+    (void)svc;
+    *mem = step < 30 * 60 ? 0.1 : 0.45;
+    *sm = 0.1;
+}
+
+/* downsize.holdOneWay in a queue over its quota (0.5 held of 0.4): gpufrac
+ * downsizes the quiet service, then its demand rises and KAI admits no
+ * upsize back: it OOMs on (static, at 0.5, never does). With the setting
+ * the downsize is held (counted), and no OOM follows. */
+static void test_quota_one_way_downsize(void **state)
+{
+    (void)state;
+    const char *json = KJ_LIST(L4("n1", "1") "," FRAC(
+        "svc-5d4c3b2a19-aaaaa", "svc", "n1", "g1",
+        "0.5") ","
+               "{\"apiVersion\":\"scheduling.run.ai/v2\",\"kind\":\"Queue\",\"metadata\":{"
+               "\"name\":\"default-queue\"},\"spec\":{\"resources\":{\"gpu\":{\"quota\":0.4,"
+               "\"limit\":-1}}}}");
+    gf_sim_opts o = short_opts(40, P(GF_SIM_STATIC) | P(GF_SIM_GPUFRAC));
+    fx *f = setup(json, &o);
+    run_table(f, quiet_then_busy);
+    const gf_sim_result *st = &f->rep.policy[GF_SIM_STATIC], *gp = &f->rep.policy[GF_SIM_GPUFRAC];
+    assert_int_equal(st->ooms, 0);
+    assert_true(gp->downsizes >= 1);
+    assert_true(gp->quota_blocked >= 1); /* the way back refused */
+    assert_true(gp->ooms > 10);
+    assert_int_equal(gp->quota_held_downsizes, 0);
+    teardown(f);
+
+    gf_policy p;
+    gf_policy_init(&p);
+    p.defaults.hold_one_way = true;
+    o = short_opts(40, P(GF_SIM_GPUFRAC));
+    o.policy = &p;
+    f = setup(json, &o);
+    run_table(f, quiet_then_busy);
+    gp = &f->rep.policy[GF_SIM_GPUFRAC];
+    assert_int_equal(gp->downsizes, 0);
+    assert_true(gp->quota_held_downsizes >= 1);
+    assert_int_equal(gp->ooms, 0);
+    teardown(f);
+    gf_policy_free(&p);
+}
+
 static void low(uint32_t svc, uint32_t step, double *mem, double *sm)
 {
     (void)svc;
@@ -1215,6 +1263,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_memory_spike_is_an_oom),
         cmocka_unit_test(test_quota_blocks_upsize),
+        cmocka_unit_test(test_quota_one_way_downsize),
         cmocka_unit_test(test_engine_preallocating),
         cmocka_unit_test(test_engine_high_water),
         cmocka_unit_test(test_engine_not_upsized_on_nvml),

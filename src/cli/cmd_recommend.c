@@ -129,7 +129,8 @@ static void print_table(const gf_recommendations *recs, bool all)
 {
     bool color = gf_cli_color(stdout);
     double saved = 0;
-    size_t up = 0, down = 0, whole = 0, nodata = 0, conv = 0, held_whole = 0, quota = 0;
+    size_t up = 0, down = 0, whole = 0, nodata = 0, conv = 0, held_whole = 0, quota = 0,
+           one_way = 0;
     printf("%-44s %-12s %9s %11s %-8s %4s %9s  %s\n", "WORKLOAD", "UNIT", "CURRENT", "RECOMMENDED",
            "ACTION", "CONF", "GPU SAVED", "REASON");
     for (size_t i = 0; i < recs->n; i++) {
@@ -142,6 +143,7 @@ static void print_table(const gf_recommendations *recs, bool all)
         conv += r->action == GF_REC_TO_FRACTION;
         held_whole += r->in.whole_gpus > 0;
         quota += r->quota_blocked;
+        one_way += r->quota_one_way;
         if (!all && !changes(r) && r->action != GF_REC_NODATA) continue;
         char wl[300], cur[32], rec[32];
         snprintf(wl, sizeof wl, "%s/%s/%s", r->in.ns, r->in.kind, r->in.name);
@@ -168,6 +170,10 @@ static void print_table(const gf_recommendations *recs, bool all)
         printf("%zu upsize%s blocked by queue quota (KAI would leave the new pods Pending): not "
                "written\n",
                quota, quota == 1 ? "" : "s");
+    if (one_way)
+        printf("%zu downsize%s held (downsize.holdOneWay): the queue could not fund the way back; "
+               "--all lists them\n",
+               one_way, one_way == 1 ? "" : "s");
 }
 
 static void print_csv(const gf_recommendations *recs)
@@ -316,7 +322,8 @@ static json_t *rec_json(const gf_recommendation *r, const gf_history *h, double 
     json_object_set_new(o, "engine", eng);
     json_object_set_new(o, "decided_by", json_string(gf_rec_signal_name(r->decided_by)));
     json_object_set_new(o, "blocked_by_queue_quota", json_boolean(r->quota_blocked));
-    if (r->quota_blocked)
+    json_object_set_new(o, "downsize_held_by_queue_quota", json_boolean(r->quota_one_way));
+    if (r->quota_blocked || r->quota_one_way)
         json_object_set_new(
             o, "queue_quota",
             json_pack("{s:s, s:f, s:f, s:s, s:f, s:i, s:i}", "queue",

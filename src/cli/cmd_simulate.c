@@ -339,9 +339,10 @@ static json_t *result_json(const gf_sim_result *x, gf_sim_policy p)
                                "allocated_gpus", b->allocated_gpus, "delta_gpus", b->delta_gpus,
                                "from_fraction", b->from_fraction, "to_fraction", b->to_fraction));
     }
-    json_object_set_new(
-        o, "quota_blocked",
-        json_pack("{s:I, s:o}", "upsizes", (json_int_t)x->quota_blocked, "services", blocked));
+    json_object_set_new(o, "quota_blocked",
+                        json_pack("{s:I, s:I, s:o}", "upsizes", (json_int_t)x->quota_blocked,
+                                  "downsizes_held", (json_int_t)x->quota_held_downsizes, "services",
+                                  blocked));
     json_t *harm = json_object_get(o, "harm");
     json_object_set_new(harm, "kv_starved_minutes", json_real(x->kv_starved_min));
     json_object_set_new(harm, "preemptions", json_integer((json_int_t)x->preemptions));

@@ -73,6 +73,7 @@ static const char *const field_keys[GF_RF_COUNT] = {
     [GF_RF_BURST_RESERVE] = "downsize.burstReserve",
     [GF_RF_AT_TROUGH] = "downsize.atTrough",
     [GF_RF_CHANGE_WINDOW] = "changeWindow",
+    [GF_RF_HOLD_ONE_WAY] = "downsize.holdOneWay",
 };
 
 const char *gf_stall_action_name(gf_stall_action a)
@@ -137,6 +138,7 @@ void gf_rightsize_rule_defaults(gf_rightsize_rule *r)
         .at_trough = false,
         .change_window_start_s = -1,
         .change_window_end_s = -1,
+        .hold_one_way = false,
     };
 }
 
@@ -197,6 +199,7 @@ void gf_rightsize_rule_apply(gf_rightsize_rule *dst, const gf_rightsize_rule *ov
     GF_APPLY(GF_RF_AT_TROUGH, at_trough);
     GF_APPLY(GF_RF_CHANGE_WINDOW, change_window_start_s);
     GF_APPLY(GF_RF_CHANGE_WINDOW, change_window_end_s);
+    GF_APPLY(GF_RF_HOLD_ONE_WAY, hold_one_way);
 #undef GF_APPLY
 }
 

@@ -138,6 +138,8 @@ typedef struct gf_rightsize_rule {
     /* changeWindow "HH:MM-HH:MM" UTC, seconds of the day; -1 = none. Set, a
      * downsize waits for it (instead of the trough); upsizes never wait */
     int32_t change_window_start_s, change_window_end_s;
+    bool hold_one_way; /* hold a non-preemptible downsize its KAI queues could not take back
+                          (decide/quota.h gf_quota_downsize_one_way) */
 } gf_rightsize_rule;
 
 /* The settings, in the order of the policy file. */
@@ -178,6 +180,7 @@ typedef enum gf_rule_field {
     GF_RF_BURST_RESERVE,
     GF_RF_AT_TROUGH,
     GF_RF_CHANGE_WINDOW,
+    GF_RF_HOLD_ONE_WAY,
     GF_RF_COUNT
 } gf_rule_field;
 

@@ -83,14 +83,11 @@ void gf_quota_ledger_free(gf_quota_ledger *l)
     memset(l, 0, sizeof *l);
 }
 
-static bool upsize(const gf_model *m, gf_quota_ledger *l, uint32_t wi, double old_pod_gpus,
-                   double new_pod_gpus, bool charge, gf_quota_check *out)
+/* The first active pod of workload wi (its governance: one PodGroup each
+ * for a Deployment, all resolved alike) and the replica count the rollout
+ * works on; NULL when it has none. */
+static const gf_pod *workload_pod(const gf_model *m, uint32_t wi, uint32_t *replicas)
 {
-    memset(out, 0, sizeof *out);
-    out->queue = GF_NONE;
-    if (wi >= m->workloads.n || !(new_pod_gpus > old_pod_gpus)) return false;
-    /* the workload's governance: its active pods' (one PodGroup each for a
-     * Deployment, all resolved alike) */
     const gf_pod *first = NULL;
     uint32_t active = 0;
     for (size_t i = 0; i < m->pods.n; i++) {
@@ -99,9 +96,21 @@ static bool upsize(const gf_model *m, gf_quota_ledger *l, uint32_t wi, double ol
         if (!first) first = p;
         active++;
     }
+    const gf_workload *w = &m->workloads.v[wi];
+    *replicas = w->replicas >= 0 ? (uint32_t)w->replicas : active;
+    return first;
+}
+
+static bool upsize(const gf_model *m, gf_quota_ledger *l, uint32_t wi, double old_pod_gpus,
+                   double new_pod_gpus, bool charge, gf_quota_check *out)
+{
+    memset(out, 0, sizeof *out);
+    out->queue = GF_NONE;
+    if (wi >= m->workloads.n || !(new_pod_gpus > old_pod_gpus)) return false;
+    uint32_t replicas = 0;
+    const gf_pod *first = workload_pod(m, wi, &replicas);
     if (!first || first->gov.preemptible || first->gov.queue_idx == GF_NONE) return false;
     const gf_workload *w = &m->workloads.v[wi];
-    uint32_t replicas = w->replicas >= 0 ? (uint32_t)w->replicas : active;
     out->replicas = replicas;
     out->delta_gpus = gf_quota_delta(w, replicas, old_pod_gpus, new_pod_gpus, &out->surge_pods);
     uint32_t q = first->gov.queue_idx;
@@ -114,6 +123,38 @@ static bool upsize(const gf_model *m, gf_quota_ledger *l, uint32_t wi, double ol
         q = m->queues.v[q].parent_idx;
     }
     return false;
+}
+
+bool gf_quota_downsize_one_way(const gf_model *m, uint32_t wi, double old_pod_gpus,
+                               double new_pod_gpus, gf_quota_check *out)
+{
+    memset(out, 0, sizeof *out);
+    out->queue = GF_NONE;
+    if (wi >= m->workloads.n || !(new_pod_gpus < old_pod_gpus) || !(new_pod_gpus >= 0))
+        return false;
+    uint32_t replicas = 0;
+    const gf_pod *first = workload_pod(m, wi, &replicas);
+    if (!first || first->gov.preemptible || first->gov.queue_idx == GF_NONE) return false;
+    out->replicas = replicas;
+    out->surge_pods = gf_quota_surge_pods(&m->workloads.v[wi], replicas);
+    /* the way back adds R x (old - new) + S x new to what the downsize
+     * leaves (R x (old - new) less than now): S x new over now */
+    return walk(m, first->gov.queue_idx, out->surge_pods * new_pod_gpus, NULL, NULL, out);
+}
+
+void gf_quota_one_way_text(const gf_model *m, const gf_quota_check *q, char *buf, size_t n)
+{
+    if (!q->blocked || q->queue >= m->queues.n) {
+        snprintf(buf, n, "within queue quota");
+        return;
+    }
+    snprintf(buf, n,
+             "downsize held: a one-way door: queue %s quota %.2f GPUs, allocated %.2f "
+             "non-preemptible (%s)%s: KAI would admit no upsize back (its new pods would stay "
+             "Pending)",
+             m->queues.v[q->queue].name, q->quota_gpus, q->allocated_gpus,
+             q->allocated_from_status ? "Queue status" : "from the pods",
+             q->surge_pods > 0 ? ", the way back's surge included" : "");
 }
 
 bool gf_quota_upsize(const gf_model *m, uint32_t wi, double old_pod_gpus, double new_pod_gpus,

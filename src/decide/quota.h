@@ -79,6 +79,25 @@ void gf_quota_ledger_free(gf_quota_ledger *l);
 bool gf_quota_upsize_ledger(const gf_model *m, gf_quota_ledger *l, uint32_t wi, double old_pod_gpus,
                             double new_pod_gpus, bool charge, gf_quota_check *out);
 
+/* A downsize of workload wi from old_pod_gpus to new_pod_gpus per pod is a
+ * one-way door when its queues could not fund the way back: once it is
+ * done, an upsize back to old_pod_gpus adds R x (old - new) + S x new
+ * (gf_quota_delta) to what the downsize leaves, so it is refused when the
+ * queues hold now, plus S x new, more than a quota (for a StatefulSet, S =
+ * 0: when a queue is over its quota now). Such a queue admits no upsize of
+ * the workload later however its demand grows (KAI leaves the new pods
+ * Pending), so a downsize below a later peak OOMs for good: measured in
+ * docs/benchmarks.md (the built-in mix's seed 1); policy
+ * downsize.holdOneWay holds such downsizes. Fills out as
+ * gf_quota_upsize() does (delta_gpus: S x new); false for a preemptible
+ * workload, one without a queue in the input, or anything but a downsize. */
+bool gf_quota_downsize_one_way(const gf_model *m, uint32_t wi, double old_pod_gpus,
+                               double new_pod_gpus, gf_quota_check *out);
+
+/* "downsize held: a one-way door: queue Q quota 2.50 GPUs, allocated 2.60
+ * non-preemptible (from the pods): KAI would admit no upsize back" */
+void gf_quota_one_way_text(const gf_model *m, const gf_quota_check *q, char *buf, size_t n);
+
 /* "blocked by queue quota: queue Q (parent of ...) quota 2.50 GPUs,
  * allocated 2.10 non-preemptible (Queue status), +1.00 with the rollout's
  * surge (1 new pod before an old one goes)" into buf. */

@@ -900,6 +900,18 @@ typedef struct agg {
     const gf_pod *first;
 } agg;
 
+/* "<why>; <the rule's reason>", cut to fit. */
+static void reason_prefix(gf_recommendation *r, const char *why)
+{
+    size_t n = strlen(why);
+    if (n + 2 < sizeof r->reason) {
+        memmove(r->reason + n + 2, r->reason, sizeof r->reason - n - 2);
+        r->reason[sizeof r->reason - 1] = '\0';
+        memcpy(r->reason, why, n);
+        memcpy(r->reason + n, "; ", 2);
+    }
+}
+
 /* An upsize its KAI queues cannot fund (decide/quota.h): flagged, the
  * reason says so first. The upsizes let through are charged to the ledger:
  * two that each fit but together pass the quota are not both recommended
@@ -917,13 +929,37 @@ static void quota_check(const gf_model *m, gf_quota_ledger *ledger, uint32_t wi,
     r->quota_queue_name = m->queues.v[r->quota.queue].name;
     char why[sizeof r->reason];
     gf_quota_text(m, &r->quota, why, sizeof why);
-    size_t n = strlen(why);
-    if (n + 2 < sizeof r->reason) { /* "<why>; <the rule's reason>", cut to fit */
-        memmove(r->reason + n + 2, r->reason, sizeof r->reason - n - 2);
-        r->reason[sizeof r->reason - 1] = '\0';
-        memcpy(r->reason, why, n);
-        memcpy(r->reason + n, "; ", 2);
-    }
+    reason_prefix(r, why);
+}
+
+/* downsize.holdOneWay: a downsize its KAI queues could not take back
+ * (decide/quota.h gf_quota_downsize_one_way): held, the allocation kept. */
+static void one_way_check(const gf_model *m, const gf_rightsize_rule *rule, uint32_t wi,
+                          gf_recommendation *r)
+{
+    if (!rule->hold_one_way) return;
+    bool waits = r->action == GF_REC_KEEP && r->waits_window; /* the downsize it waits for */
+    if (r->action != GF_REC_DOWN && !waits) return;
+    double devices = r->in.devices ? r->in.devices : 1;
+    double to = r->recommended_fraction;
+    if (waits)
+        to = r->in.unit == GF_SHARE_MEMORY && r->in.gpu_memory_mib > 0
+                 ? r->waits_to / (double)r->in.gpu_memory_mib
+                 : r->waits_to;
+    gf_quota_check q;
+    if (!gf_quota_downsize_one_way(m, wi, r->current_fraction * devices, to * devices, &q)) return;
+    r->waits_window = false;
+    char why[sizeof r->reason];
+    gf_quota_one_way_text(m, &q, why, sizeof why);
+    reason_prefix(r, why);
+    r->action = GF_REC_KEEP;
+    r->recommended = r->current;
+    r->recommended_fraction = r->current_fraction;
+    r->gpus_saved = 0;
+    r->move_cap = false;
+    r->quota_one_way = true;
+    r->quota = q;
+    r->quota_queue_name = m->queues.v[q.queue].name;
 }
 
 gf_err gf_recommend_model(const gf_model *m, const gf_history *h, const gf_policy *p, double now,
@@ -1008,6 +1044,7 @@ gf_err gf_recommend_model(const gf_model *m, const gf_history *h, const gf_polic
         }
         snprintf(r.policy, sizeof r.policy, "%s", dec.reason);
         if (!rc) quota_check(m, &ledger, (uint32_t)wi, &r);
+        if (!rc) one_way_check(m, &dec.rule, (uint32_t)wi, &r);
         if (!rc) gf_vec_push(out, r);
     }
     gf_quota_ledger_free(&ledger);

@@ -95,7 +95,12 @@
  *   - generic: the rules above.
  *   - an upsize of a non-preemptible workload that would push its KAI queue
  *     (or a parent) past its GPU quota, the rollout's surge included, is
- *     flagged quota_blocked (decide/quota.h): reported, never written.
+ *     flagged quota_blocked (decide/quota.h): reported, never written;
+ *   - downsize.holdOneWay (default off): a downsize of a non-preemptible
+ *     workload whose queues could not fund the way back
+ *     (gf_quota_downsize_one_way: a queue over its quota) is held (action
+ *     KEEP, quota_one_way, the reason says so): KAI would admit no upsize
+ *     of it later, however its demand grows.
  * Each recommendation says which rule fired with which figures, a confidence
  * (coverage of the confidence window, 0..1) and the GPUs saved
  * (per device change x devices x replicas).
@@ -211,6 +216,9 @@ typedef struct gf_recommendation {
     bool quota_blocked;
     gf_quota_check quota;
     const char *quota_queue_name; /* the queue over quota (borrowed from the model) */
+    /* a downsize held because its queues could not fund the way back
+     * (gf_quota_downsize_one_way): action KEEP, quota says which queue */
+    bool quota_one_way;
     /* a downsize held for the change window or the daily trough (action
      * KEEP, the reason starts "waiting for"): the controller's hold
      * GF_HOLD_CHANGE_WINDOW */

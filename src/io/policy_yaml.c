@@ -73,6 +73,7 @@ static const vtype field_type[GF_RF_COUNT] = {
     [GF_RF_BURST_RESERVE] = VT_BOOL,
     [GF_RF_AT_TROUGH] = VT_BOOL,
     [GF_RF_CHANGE_WINDOW] = VT_WINDOW,
+    [GF_RF_HOLD_ONE_WAY] = VT_BOOL,
 };
 
 /* Where each setting of one settings block (defaults or a rule) was written. */
@@ -640,6 +641,9 @@ static gf_err set_field(loader *ld, gf_rule_field f, const yaml_node_t *value, s
     case GF_RF_CHANGE_WINDOW:
         r->change_window_start_s = w0;
         r->change_window_end_s = w1;
+        break;
+    case GF_RF_HOLD_ONE_WAY:
+        r->hold_one_way = b;
         break;
     case GF_RF_COUNT:
         return gf_error_set(ld->err, GF_EINTERNAL, NULL, "bad field");

@@ -1205,21 +1205,13 @@ static double pod_gpus_now(const run *r, uint32_t si)
     return f * (sv->pub.devices ? sv->pub.devices : 1);
 }
 
-/* KAI's queue quota (decide/quota.h) on the simulated allocations: may
- * non-preemptible service si go to to_pod GPUs per pod? A blocked upsize is
- * counted and listed (its service once), and not applied. */
-static bool quota_blocks(run *r, uint32_t si, double to_pod)
+/* Non-preemptible GPUs per queue and its parents (by queue index, the
+ * caller frees): the services as they stand now, other pods as the
+ * cluster had them. */
+static double *queue_alloc(const run *r)
 {
     const gf_sim *s = r->s;
     const gf_model *w = &s->w;
-    if (!w->queues.n) return false;
-    const service *sv = &s->services.v[si];
-    const gf_pod *rep = &w->pods.v[s->svc_pods[sv->first]];
-    if (rep->gov.preemptible || rep->gov.queue_idx == GF_NONE) return false;
-    double from_pod = pod_gpus_now(r, si);
-    if (!(to_pod > from_pod)) return false;
-    /* non-preemptible GPUs per queue and its parents: the services as they
-     * stand now, other pods as the cluster had them */
     double *alloc = gf_xcalloc(w->queues.n + 1, sizeof(double));
     bool *in_service = gf_xcalloc(w->pods.n + 1, sizeof(bool));
     for (uint32_t sj = 0; sj < s->services.n; sj++) {
@@ -1243,13 +1235,56 @@ static bool quota_blocks(run *r, uint32_t si, double to_pod)
             q = w->queues.v[q].parent_idx;
         }
     }
+    free(in_service);
+    return alloc;
+}
+
+/* The non-preemptible representative pod of service si in a queue, else NULL. */
+static const gf_pod *quota_pod(const run *r, uint32_t si)
+{
+    const gf_model *w = &r->s->w;
+    if (!w->queues.n) return NULL;
+    const gf_pod *rep = &w->pods.v[r->s->svc_pods[r->s->services.v[si].first]];
+    return rep->gov.preemptible || rep->gov.queue_idx == GF_NONE ? NULL : rep;
+}
+
+/* A downsize of service si to to_pod GPUs per pod its queues could not take
+ * back (decide/quota.h gf_quota_downsize_one_way, on the simulated
+ * allocations): held, counted. */
+static bool quota_one_way(run *r, uint32_t si, double to_pod)
+{
+    const gf_pod *rep = quota_pod(r, si);
+    if (!rep || !(to_pod < pod_gpus_now(r, si))) return false;
+    const gf_model *w = &r->s->w;
+    const service *sv = &r->s->services.v[si];
+    double *alloc = queue_alloc(r);
+    gf_quota_check qc;
+    int32_t surge = gf_quota_surge_pods(gf_model_pod_workload(w, rep), sv->n);
+    bool held = gf_quota_walk(w, rep->gov.queue_idx, surge * to_pod, alloc, &qc);
+    free(alloc);
+    if (held) r->res->quota_held_downsizes++;
+    return held;
+}
+
+/* KAI's queue quota (decide/quota.h) on the simulated allocations: may
+ * non-preemptible service si go to to_pod GPUs per pod? A blocked upsize is
+ * counted and listed (its service once), and not applied. */
+static bool quota_blocks(run *r, uint32_t si, double to_pod)
+{
+    const gf_sim *s = r->s;
+    const gf_model *w = &s->w;
+    const gf_pod *rep = quota_pod(r, si);
+    if (!rep) return false;
+    const service *sv = &s->services.v[si];
+    double from_pod = pod_gpus_now(r, si);
+    if (!(to_pod > from_pod)) return false;
+    double *alloc = queue_alloc(r);
     const gf_workload *wl = gf_model_pod_workload(w, rep);
     gf_quota_check qc;
     memset(&qc, 0, sizeof qc);
     double delta = gf_quota_delta(wl, sv->n, from_pod, to_pod, &qc.surge_pods);
     bool blocked = gf_quota_walk(w, rep->gov.queue_idx, delta, alloc, &qc);
     free(alloc);
-    free(in_service);
     if (!blocked) return false;
     r->res->quota_blocked++;
     bool listed = false;
@@ -1328,6 +1363,9 @@ static void rightsize(run *r, bool scheduled)
             continue;
         }
         if (rec.action != GF_REC_UP && rec.action != GF_REC_DOWN) continue;
+        if (rec.action == GF_REC_DOWN && rule.hold_one_way &&
+            quota_one_way(r, si, rec.recommended_fraction * dev))
+            continue;
         /* an upsize of a preallocating engine decided by NVML memory (flat
          * at its cap whatever the load) rather than by its KV cache */
         if (rec.action == GF_REC_UP && sv->pub.engine.memory == GF_MEM_PREALLOCATES &&

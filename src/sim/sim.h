@@ -351,6 +351,9 @@ typedef struct gf_sim_result {
      * applied. quota_blocked counts attempts; blocked lists the first
      * GF_SIM_MAX_BLOCKED services, each once */
     uint64_t quota_blocked;
+    /* gpufrac's downsizes held because the service's queues could not fund
+     * the way back (decide/quota.h gf_quota_downsize_one_way), attempts */
+    uint64_t quota_held_downsizes;
     uint32_t n_blocked;
     gf_sim_blocked blocked[GF_SIM_MAX_BLOCKED];
     /* time series, report.n_points each */
