@@ -498,6 +498,17 @@ static gf_err write_snapshot(const gf_model *m, const char *path, gf_error *err)
     return rc;
 }
 
+/* A duration option's value in [lo, hi] seconds, else a usage error naming
+ * the flag, the value and why (range: the bounds as the user writes them). */
+static gf_err duration_opt(const char *flag, const char *text, int64_t lo, int64_t hi,
+                           const char *range, int64_t *out, gf_error *err)
+{
+    const char *why = NULL;
+    if (gf_parse_duration(text, out, &why) && *out >= lo && *out <= hi) return GF_OK;
+    if (why) return gf_error_set(err, GF_EUSAGE, flag, "'%s': %s", text, why);
+    return gf_error_set(err, GF_EUSAGE, flag, "'%s': expected a duration from %s", text, range);
+}
+
 int gf_cmd_simulate(int argc, char **argv)
 {
     enum {
@@ -685,21 +696,14 @@ int gf_cmd_simulate(int argc, char **argv)
         rc = gf_error_set(&err, GF_EUSAGE, "--days", "'%s': expected a number of days in (0, 366]",
                           days_text);
     int64_t step = 0;
-    const char *why = NULL;
-    if (!rc && (!gf_parse_duration(step_text, &step, &why) || step < 1 || step > 3600))
-        rc = gf_error_set(&err, GF_EUSAGE, "--step", "'%s': %s", step_text,
-                          why ? why : "expected a duration from 1s to 1h");
+    if (!rc) rc = duration_opt("--step", step_text, 1, 3600, "1s to 1h", &step, &err);
     int64_t warmup = 0;
-    if (!rc && warmup_text &&
-        (!gf_parse_duration(warmup_text, &warmup, &why) || warmup < 0 || warmup > 30 * 86400))
-        rc = gf_error_set(&err, GF_EUSAGE, "--warmup", "'%s': %s", warmup_text,
-                          why ? why : "expected a duration from 0 to 30d");
+    if (!rc && warmup_text)
+        rc = duration_opt("--warmup", warmup_text, 0, 30 * 86400, "0 to 30d", &warmup, &err);
     int64_t con_every = 3600;
-    if (!rc && con_every_text &&
-        (!gf_parse_duration(con_every_text, &con_every, &why) || con_every < 0 ||
-         con_every > 30 * 86400))
-        rc = gf_error_set(&err, GF_EUSAGE, "--consolidate-every", "'%s': %s", con_every_text,
-                          why ? why : "expected a duration from 0 to 30d");
+    if (!rc && con_every_text)
+        rc = duration_opt("--consolidate-every", con_every_text, 0, 30 * 86400, "0 to 30d",
+                          &con_every, &err);
     if (!rc && policies_text) rc = parse_policies(policies_text, &so.policies, &err);
     if (!rc && scorer_text && gf_scorer_parse(scorer_text, &so.scorer))
         rc = gf_error_set(&err, GF_EUSAGE, "--scorer", "'%s': use binpack, spread, bestfit or fgd",

@@ -136,10 +136,18 @@ bool gf_quota_downsize_one_way(const gf_model *m, uint32_t wi, double old_pod_gp
     const gf_pod *first = workload_pod(m, wi, &replicas);
     if (!first || first->gov.preemptible || first->gov.queue_idx == GF_NONE) return false;
     out->replicas = replicas;
-    out->surge_pods = gf_quota_surge_pods(&m->workloads.v[wi], replicas);
+    double back = gf_quota_way_back(&m->workloads.v[wi], replicas, new_pod_gpus, &out->surge_pods);
+    return walk(m, first->gov.queue_idx, back, NULL, NULL, out);
+}
+
+double gf_quota_way_back(const gf_workload *w, uint32_t replicas, double new_pod_gpus,
+                         int32_t *surge_pods)
+{
     /* the way back adds R x (old - new) + S x new to what the downsize
      * leaves (R x (old - new) less than now): S x new over now */
-    return walk(m, first->gov.queue_idx, out->surge_pods * new_pod_gpus, NULL, NULL, out);
+    int32_t surge = gf_quota_surge_pods(w, replicas);
+    if (surge_pods) *surge_pods = surge;
+    return surge * new_pod_gpus;
 }
 
 void gf_quota_one_way_text(const gf_model *m, const gf_quota_check *q, char *buf, size_t n)

@@ -94,6 +94,13 @@ bool gf_quota_upsize_ledger(const gf_model *m, gf_quota_ledger *l, uint32_t wi, 
 bool gf_quota_downsize_one_way(const gf_model *m, uint32_t wi, double old_pod_gpus,
                                double new_pod_gpus, gf_quota_check *out);
 
+/* The one-way test's figure: what an upsize of R replicas back from
+ * new_pod_gpus adds over what the queues hold before the downsize,
+ * S x new (S = gf_quota_surge_pods()); for callers with their own
+ * allocations (the simulator), to give gf_quota_walk(). */
+double gf_quota_way_back(const gf_workload *w, uint32_t replicas, double new_pod_gpus,
+                         int32_t *surge_pods);
+
 /* "downsize held: a one-way door: queue Q quota 2.50 GPUs, allocated 2.60
  * non-preemptible (from the pods): KAI would admit no upsize back" */
 void gf_quota_one_way_text(const gf_model *m, const gf_quota_check *q, char *buf, size_t n);

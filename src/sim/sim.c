@@ -1259,8 +1259,8 @@ static bool quota_one_way(run *r, uint32_t si, double to_pod)
     const service *sv = &r->s->services.v[si];
     double *alloc = queue_alloc(r);
     gf_quota_check qc;
-    int32_t surge = gf_quota_surge_pods(gf_model_pod_workload(w, rep), sv->n);
-    bool held = gf_quota_walk(w, rep->gov.queue_idx, surge * to_pod, alloc, &qc);
+    double back = gf_quota_way_back(gf_model_pod_workload(w, rep), sv->n, to_pod, NULL);
+    bool held = gf_quota_walk(w, rep->gov.queue_idx, back, alloc, &qc);
     free(alloc);
     if (held) r->res->quota_held_downsizes++;
     return held;
